@@ -1,0 +1,352 @@
+/* Backend dispatch, argument checks and shared helpers (see include/xmlbus/backend.h).
+ *
+ * The wrappers check the arguments once here so that every implementation may
+ * assume non-NULL, non-empty thread/chain/uuid strings, non-empty slots and
+ * valid out pointers, and they reset out-values before the call so that a
+ * caller may always free them, even after a failure. */
+#include "xmlbus/backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct xb_backend_t {
+    const xb_backend_ops_t *ops;
+    void *self;
+    xb_backend_config_t cfg;
+};
+
+static const char *const type_names[] = {
+    [XB_BACKEND_MEMORY] = "memory",
+    [XB_BACKEND_MANAGER] = "manager",
+    [XB_BACKEND_REDIS] = "redis",
+};
+
+void xb_backend_config_defaults(xb_backend_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->type = XB_BACKEND_MEMORY;
+    strcpy(cfg->redis_url, "redis://127.0.0.1:6379");
+    strcpy(cfg->redis_prefix, "xp:");
+    cfg->redis_ttl = 86400;
+}
+
+const char *xb_backend_type_name(xb_backend_type_t type)
+{
+    if ((int)type < 0 || (size_t)type >= sizeof type_names / sizeof type_names[0])
+        return "unknown";
+    return type_names[type];
+}
+
+int xb_backend_type_parse(const char *name, xb_backend_type_t *type)
+{
+    for (size_t i = 0; name && i < sizeof type_names / sizeof type_names[0]; i++) {
+        if (strcmp(name, type_names[i]) == 0) {
+            if (type)
+                *type = (xb_backend_type_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void xb_blob_list_free(xb_blob_list_t *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i].data);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+void xb_str_list_free(xb_str_list_t *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+void xb_pair_list_free(xb_pair_list_t *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].chain);
+        free(list->items[i].uuid);
+    }
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+xb_backend_t *xb_backend_new(const xb_backend_config_t *cfg, xb_error_t *err)
+{
+    if (!cfg) {
+        xb_error_set(err, XB_ERR_ARG, 0, "backend: no configuration given");
+        return NULL;
+    }
+    if (cfg->max_slots_per_thread < 0 || cfg->max_threads < 0) {
+        xb_error_set(err, XB_ERR_CONFIG, 0, "backend: limits must not be negative");
+        return NULL;
+    }
+    xb_backend_t *b = calloc(1, sizeof *b);
+    if (!b) {
+        xb_error_set(err, XB_ERR_NOMEM, 0, "backend: out of memory");
+        return NULL;
+    }
+    b->cfg = *cfg;
+    switch (cfg->type) {
+    case XB_BACKEND_MEMORY:
+        b->self = xb_backend_memory_open(&b->cfg, &b->ops, err);
+        break;
+    case XB_BACKEND_MANAGER:
+        b->self = xb_backend_lmdb_open(&b->cfg, &b->ops, err);
+        break;
+    case XB_BACKEND_REDIS:
+        b->self = xb_backend_redis_open(&b->cfg, &b->ops, err);
+        break;
+    default:
+        xb_error_set(err, XB_ERR_CONFIG, 0, "backend: unknown type %d", (int)cfg->type);
+        break;
+    }
+    if (!b->self || !b->ops) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void xb_backend_destroy(xb_backend_t **b)
+{
+    if (!b || !*b)
+        return;
+    if ((*b)->ops && (*b)->ops->close)
+        (*b)->ops->close((*b)->self);
+    free(*b);
+    *b = NULL;
+}
+
+const xb_backend_config_t *xb_backend_config(const xb_backend_t *b)
+{
+    return b ? &b->cfg : NULL;
+}
+
+/* ---- argument checks ---------------------------------------------------- */
+
+static int check_backend(const xb_backend_t *b, xb_error_t *err)
+{
+    if (!b)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend: NULL backend");
+    return 0;
+}
+
+static int check_key(const xb_backend_t *b, const char *key, const char *what, xb_error_t *err)
+{
+    if (check_backend(b, err) != 0)
+        return -1;
+    if (!key || !*key)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: empty %s", b->ops->name, what);
+    return 0;
+}
+
+static int check_out(const xb_backend_t *b, const void *out, xb_error_t *err)
+{
+    if (!out)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: NULL result pointer", b->ops->name);
+    return 0;
+}
+
+static int check_slot(const xb_backend_t *b, const char *thread, const void *slot, size_t len,
+                      xb_error_t *err)
+{
+    if (!slot || len == 0)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: empty slot for thread %s",
+                            b->ops->name, thread ? thread : "(null)");
+    return 0;
+}
+
+/* ---- wrappers ------------------------------------------------------------ */
+
+int xb_backend_buffer_append(xb_backend_t *b, const char *thread, const void *slot, size_t len,
+                             long *index, xb_error_t *err)
+{
+    if (check_key(b, thread, "thread", err) != 0 || check_slot(b, thread, slot, len, err) != 0)
+        return -1;
+    long ignored;
+    return b->ops->buffer_append(b->self, thread, slot, len, index ? index : &ignored, err);
+}
+
+/* Used when an implementation has no native batch: one append after the
+ * other; stops at the first failure (earlier slots stay stored). */
+static int append_batch_fallback(xb_backend_t *b, size_t n, const char *const *threads,
+                                 const xb_blob_t *slots, long *index, xb_error_t *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (b->ops->buffer_append(b->self, threads[i], slots[i].data, slots[i].len, &index[i],
+                                  err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int xb_backend_buffer_append_batch(xb_backend_t *b, size_t n, const char *const *threads,
+                                   const xb_blob_t *slots, long *index, xb_error_t *err)
+{
+    if (check_backend(b, err) != 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (!threads || !slots || !index)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: NULL batch", b->ops->name);
+    for (size_t i = 0; i < n; i++) {
+        if (check_key(b, threads[i], "thread", err) != 0 ||
+            check_slot(b, threads[i], slots[i].data, slots[i].len, err) != 0)
+            return -1;
+    }
+    if (!b->ops->buffer_append_batch)
+        return append_batch_fallback(b, n, threads, slots, index, err);
+    return b->ops->buffer_append_batch(b->self, n, threads, slots, index, err);
+}
+
+int xb_backend_buffer_get_thread(xb_backend_t *b, const char *thread, xb_blob_list_t *out,
+                                 xb_error_t *err)
+{
+    if (check_key(b, thread, "thread", err) != 0 || check_out(b, out, err) != 0)
+        return -1;
+    out->items = NULL;
+    out->count = 0;
+    return b->ops->buffer_get_thread(b->self, thread, out, err);
+}
+
+int xb_backend_buffer_get_slot(xb_backend_t *b, const char *thread, long index, xb_blob_t *out,
+                               xb_error_t *err)
+{
+    if (check_key(b, thread, "thread", err) != 0 || check_out(b, out, err) != 0)
+        return -1;
+    out->data = NULL;
+    out->len = 0;
+    if (index < 0)
+        return xb_error_set(err, XB_ERR_NOTFOUND, 0, "backend %s: thread %s has no slot %ld",
+                            b->ops->name, thread, index);
+    return b->ops->buffer_get_slot(b->self, thread, index, out, err);
+}
+
+int xb_backend_buffer_thread_len(xb_backend_t *b, const char *thread, long *len, xb_error_t *err)
+{
+    if (check_key(b, thread, "thread", err) != 0 || check_out(b, len, err) != 0)
+        return -1;
+    *len = 0;
+    return b->ops->buffer_thread_len(b->self, thread, len, err);
+}
+
+int xb_backend_buffer_thread_exists(xb_backend_t *b, const char *thread, bool *exists,
+                                    xb_error_t *err)
+{
+    if (check_key(b, thread, "thread", err) != 0 || check_out(b, exists, err) != 0)
+        return -1;
+    *exists = false;
+    return b->ops->buffer_thread_exists(b->self, thread, exists, err);
+}
+
+int xb_backend_buffer_delete_thread(xb_backend_t *b, const char *thread, bool *deleted,
+                                    xb_error_t *err)
+{
+    if (check_key(b, thread, "thread", err) != 0)
+        return -1;
+    bool ignored = false;
+    if (!deleted)
+        deleted = &ignored;
+    *deleted = false;
+    return b->ops->buffer_delete_thread(b->self, thread, deleted, err);
+}
+
+int xb_backend_buffer_list_threads(xb_backend_t *b, xb_str_list_t *out, xb_error_t *err)
+{
+    if (check_backend(b, err) != 0 || check_out(b, out, err) != 0)
+        return -1;
+    out->items = NULL;
+    out->count = 0;
+    return b->ops->buffer_list_threads(b->self, out, err);
+}
+
+int xb_backend_buffer_clear(xb_backend_t *b, xb_error_t *err)
+{
+    if (check_backend(b, err) != 0)
+        return -1;
+    return b->ops->buffer_clear(b->self, err);
+}
+
+int xb_backend_registry_set(xb_backend_t *b, const char *chain, const char *uuid, xb_error_t *err)
+{
+    if (check_key(b, chain, "chain", err) != 0 || check_key(b, uuid, "uuid", err) != 0)
+        return -1;
+    return b->ops->registry_set(b->self, chain, uuid, err);
+}
+
+int xb_backend_registry_get_uuid(xb_backend_t *b, const char *chain, char **uuid, xb_error_t *err)
+{
+    if (check_key(b, chain, "chain", err) != 0 || check_out(b, uuid, err) != 0)
+        return -1;
+    *uuid = NULL;
+    return b->ops->registry_get_uuid(b->self, chain, uuid, err);
+}
+
+int xb_backend_registry_get_chain(xb_backend_t *b, const char *uuid, char **chain, xb_error_t *err)
+{
+    if (check_key(b, uuid, "uuid", err) != 0 || check_out(b, chain, err) != 0)
+        return -1;
+    *chain = NULL;
+    return b->ops->registry_get_chain(b->self, uuid, chain, err);
+}
+
+int xb_backend_registry_delete(xb_backend_t *b, const char *uuid, bool *deleted, xb_error_t *err)
+{
+    if (check_key(b, uuid, "uuid", err) != 0)
+        return -1;
+    bool ignored = false;
+    if (!deleted)
+        deleted = &ignored;
+    *deleted = false;
+    return b->ops->registry_delete(b->self, uuid, deleted, err);
+}
+
+int xb_backend_registry_list_all(xb_backend_t *b, xb_pair_list_t *out, xb_error_t *err)
+{
+    if (check_backend(b, err) != 0 || check_out(b, out, err) != 0)
+        return -1;
+    out->items = NULL;
+    out->count = 0;
+    return b->ops->registry_list_all(b->self, out, err);
+}
+
+int xb_backend_registry_clear(xb_backend_t *b, xb_error_t *err)
+{
+    if (check_backend(b, err) != 0)
+        return -1;
+    return b->ops->registry_clear(b->self, err);
+}
+
+int xb_backend_ping(xb_backend_t *b, xb_error_t *err)
+{
+    if (check_backend(b, err) != 0)
+        return -1;
+    return b->ops->ping(b->self, err);
+}
+
+int xb_backend_info(xb_backend_t *b, xb_backend_info_t *out, xb_error_t *err)
+{
+    if (check_backend(b, err) != 0 || check_out(b, out, err) != 0)
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->ttl = -1;
+    snprintf(out->type, sizeof out->type, "%s", xb_backend_type_name(b->cfg.type));
+    return b->ops->info(b->self, out, err);
+}

@@ -1,0 +1,708 @@
+/* The `memory` backend: hash tables inside the pump, guarded by one mutex.
+ *
+ * Threads live in a string-keyed hash map and, at the same time, in a doubly
+ * linked list ordered by creation, so that evicting the oldest thread when
+ * max_threads is reached costs O(1). Each thread is a growable array of blobs
+ * (amortised O(1) append). The registry is two maps, chain -> uuid and
+ * uuid -> chain, kept a bijection: setting a pair removes any stale pair of
+ * either side. Slot bytes are copied before the lock is taken so that the
+ * critical section stays short. See docs/storage.md. */
+#include "xmlbus/backend.h"
+#include "xmlbus/log.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* ---- a small chained hash map keyed by NUL-terminated strings ----------- */
+
+typedef struct map_entry {
+    struct map_entry *next;
+    uint64_t hash;
+    char *key;   /* owned */
+    void *value; /* owned through map_t.free_value */
+} map_entry_t;
+
+typedef struct {
+    map_entry_t **buckets;
+    size_t nbuckets; /* a power of two */
+    size_t count;
+    uint64_t seed;   /* random per map: keys come from the outside */
+    void (*free_value)(void *);
+} map_t;
+
+#define MAP_INITIAL_BUCKETS 64
+
+static uint64_t map_hash(const map_t *m, const char *key)
+{
+    uint64_t h = 1469598103934665603ULL ^ m->seed; /* FNV-1a, seeded */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+static int map_init(map_t *m, void (*free_value)(void *))
+{
+    memset(m, 0, sizeof *m);
+    m->buckets = calloc(MAP_INITIAL_BUCKETS, sizeof *m->buckets);
+    if (!m->buckets)
+        return -1;
+    m->nbuckets = MAP_INITIAL_BUCKETS;
+    m->free_value = free_value;
+    if (getrandom(&m->seed, sizeof m->seed, GRND_NONBLOCK) != (ssize_t)sizeof m->seed)
+        m->seed = (uint64_t)(uintptr_t)m ^ 0x9e3779b97f4a7c15ULL;
+    return 0;
+}
+
+static void map_clear(map_t *m)
+{
+    for (size_t i = 0; i < m->nbuckets; i++) {
+        map_entry_t *e = m->buckets[i];
+        while (e) {
+            map_entry_t *next = e->next;
+            if (m->free_value)
+                m->free_value(e->value);
+            free(e->key);
+            free(e);
+            e = next;
+        }
+        m->buckets[i] = NULL;
+    }
+    m->count = 0;
+}
+
+static void map_destroy(map_t *m)
+{
+    if (!m->buckets)
+        return;
+    map_clear(m);
+    free(m->buckets);
+    m->buckets = NULL;
+}
+
+static map_entry_t *map_find(const map_t *m, const char *key)
+{
+    uint64_t h = map_hash(m, key);
+    for (map_entry_t *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next) {
+        if (e->hash == h && strcmp(e->key, key) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static void *map_get(const map_t *m, const char *key)
+{
+    map_entry_t *e = map_find(m, key);
+    return e ? e->value : NULL;
+}
+
+/* Doubles the table; on allocation failure the map keeps working, slower. */
+static void map_grow(map_t *m)
+{
+    size_t n = m->nbuckets * 2;
+    map_entry_t **b = calloc(n, sizeof *b);
+    if (!b)
+        return;
+    for (size_t i = 0; i < m->nbuckets; i++) {
+        map_entry_t *e = m->buckets[i];
+        while (e) {
+            map_entry_t *next = e->next;
+            e->next = b[e->hash & (n - 1)];
+            b[e->hash & (n - 1)] = e;
+            e = next;
+        }
+    }
+    free(m->buckets);
+    m->buckets = b;
+    m->nbuckets = n;
+}
+
+/* Inserts or replaces; takes ownership of value only on success. */
+static int map_put(map_t *m, const char *key, void *value)
+{
+    map_entry_t *e = map_find(m, key);
+    if (e) {
+        if (m->free_value && e->value != value)
+            m->free_value(e->value);
+        e->value = value;
+        return 0;
+    }
+    e = malloc(sizeof *e);
+    char *k = strdup(key);
+    if (!e || !k) {
+        free(e);
+        free(k);
+        return -1;
+    }
+    e->key = k;
+    e->value = value;
+    e->hash = map_hash(m, key);
+    e->next = m->buckets[e->hash & (m->nbuckets - 1)];
+    m->buckets[e->hash & (m->nbuckets - 1)] = e;
+    m->count++;
+    if (m->count > m->nbuckets)
+        map_grow(m);
+    return 0;
+}
+
+/* Removes key; frees its value too. Returns whether it was there. */
+static bool map_remove(map_t *m, const char *key)
+{
+    uint64_t h = map_hash(m, key);
+    map_entry_t **pp = &m->buckets[h & (m->nbuckets - 1)];
+    for (; *pp; pp = &(*pp)->next) {
+        map_entry_t *e = *pp;
+        if (e->hash == h && strcmp(e->key, key) == 0) {
+            *pp = e->next;
+            if (m->free_value)
+                m->free_value(e->value);
+            free(e->key);
+            free(e);
+            m->count--;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- threads -------------------------------------------------------------- */
+
+typedef struct mem_thread {
+    char *name;
+    xb_blob_t *slots;
+    size_t len;
+    size_t cap;
+    struct mem_thread *older; /* creation-ordered list */
+    struct mem_thread *newer;
+} mem_thread_t;
+
+static void thread_free(void *p)
+{
+    mem_thread_t *t = p;
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->len; i++)
+        free(t->slots[i].data);
+    free(t->slots);
+    free(t->name);
+    free(t);
+}
+
+typedef struct {
+    pthread_mutex_t lock;
+    xb_backend_config_t cfg;
+    map_t threads;          /* name -> mem_thread_t* (owned) */
+    mem_thread_t *oldest;   /* creation order, for eviction */
+    mem_thread_t *newest;
+    long total_slots;
+    map_t chain_to_uuid;    /* chain -> char* uuid */
+    map_t uuid_to_chain;    /* uuid -> char* chain */
+    long evicted_threads;
+    long limit_refusals;
+} mem_t;
+
+static void list_unlink(mem_t *m, mem_thread_t *t)
+{
+    if (t->older)
+        t->older->newer = t->newer;
+    else
+        m->oldest = t->newer;
+    if (t->newer)
+        t->newer->older = t->older;
+    else
+        m->newest = t->older;
+    t->older = t->newer = NULL;
+}
+
+static void list_push_newest(mem_t *m, mem_thread_t *t)
+{
+    t->older = m->newest;
+    t->newer = NULL;
+    if (m->newest)
+        m->newest->newer = t;
+    else
+        m->oldest = t;
+    m->newest = t;
+}
+
+/* Unlinks and frees t (lock held). */
+static void thread_drop(mem_t *m, mem_thread_t *t)
+{
+    list_unlink(m, t);
+    m->total_slots -= (long)t->len;
+    map_remove(&m->threads, t->name); /* frees t */
+}
+
+static void evict_oldest(mem_t *m)
+{
+    mem_thread_t *t = m->oldest;
+    if (!t)
+        return;
+    m->evicted_threads++;
+    /* Evictions are silent for senders; log the first and every 1000th at
+     * WARN so that a bus at its limit does not flood the log. */
+    if (m->evicted_threads == 1 || m->evicted_threads % 1000 == 0)
+        XB_WARN("backend", "memory: max_threads %ld reached, evicted oldest thread %s "
+                "(%ld evictions so far)", m->cfg.max_threads, t->name, m->evicted_threads);
+    else
+        XB_DEBUG("backend", "memory: evicted oldest thread %s", t->name);
+    thread_drop(m, t);
+}
+
+/* Finds or creates the thread (lock held). Creating may evict the oldest. */
+static mem_thread_t *thread_get_or_create(mem_t *m, const char *name, bool *created,
+                                          xb_error_t *err)
+{
+    *created = false;
+    mem_thread_t *t = map_get(&m->threads, name);
+    if (t)
+        return t;
+    while (m->cfg.max_threads > 0 && (long)m->threads.count >= m->cfg.max_threads && m->oldest)
+        evict_oldest(m);
+    t = calloc(1, sizeof *t);
+    if (t)
+        t->name = strdup(name);
+    if (!t || !t->name || map_put(&m->threads, name, t) != 0) {
+        thread_free(t);
+        xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory creating thread %s",
+                     name);
+        return NULL;
+    }
+    list_push_newest(m, t);
+    *created = true;
+    return t;
+}
+
+/* Appends an already copied blob (lock held). Takes ownership of data on
+ * success only. */
+static int append_locked(mem_t *m, const char *thread, char *data, size_t len, long *index,
+                         xb_error_t *err)
+{
+    if (m->cfg.max_slot_bytes > 0 && len > m->cfg.max_slot_bytes) {
+        m->limit_refusals++;
+        return xb_error_set(err, XB_ERR_LIMIT, 0,
+                            "backend memory: slot of %zu bytes for thread %s exceeds "
+                            "max_slot_bytes %zu", len, thread, m->cfg.max_slot_bytes);
+    }
+    mem_thread_t *existing = map_get(&m->threads, thread);
+    if (existing && m->cfg.max_slots_per_thread > 0 &&
+        (long)existing->len >= m->cfg.max_slots_per_thread) {
+        m->limit_refusals++;
+        return xb_error_set(err, XB_ERR_LIMIT, 0,
+                            "backend memory: thread %s is full (max_slots_per_thread %ld)",
+                            thread, m->cfg.max_slots_per_thread);
+    }
+    bool created;
+    mem_thread_t *t = existing ? existing : thread_get_or_create(m, thread, &created, err);
+    if (!t)
+        return -1;
+    if (t->len == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 8;
+        xb_blob_t *s = realloc(t->slots, cap * sizeof *s);
+        if (!s) {
+            if (t->len == 0)
+                thread_drop(m, t);
+            return xb_error_set(err, XB_ERR_NOMEM, 0,
+                                "backend memory: out of memory appending to thread %s", thread);
+        }
+        t->slots = s;
+        t->cap = cap;
+    }
+    t->slots[t->len].data = data;
+    t->slots[t->len].len = len;
+    *index = (long)t->len++;
+    m->total_slots++;
+    return 0;
+}
+
+static char *copy_bytes(const void *p, size_t len)
+{
+    char *c = malloc(len ? len : 1);
+    if (c && len)
+        memcpy(c, p, len);
+    return c;
+}
+
+static int mem_append(void *self, const char *thread, const void *slot, size_t len, long *index,
+                      xb_error_t *err)
+{
+    mem_t *m = self;
+    char *copy = copy_bytes(slot, len);
+    if (!copy)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    pthread_mutex_lock(&m->lock);
+    int rc = append_locked(m, thread, copy, len, index, err);
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0)
+        free(copy);
+    return rc;
+}
+
+/* One lock for the whole batch; stops at the first refusal (the slots before
+ * it stay stored, as documented in docs/storage.md). */
+static int mem_append_batch(void *self, size_t n, const char *const *threads,
+                            const xb_blob_t *slots, long *index, xb_error_t *err)
+{
+    mem_t *m = self;
+    char **copies = calloc(n, sizeof *copies);
+    if (!copies)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        copies[i] = copy_bytes(slots[i].data, slots[i].len);
+        if (!copies[i])
+            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    }
+    size_t done = 0;
+    if (rc == 0) {
+        pthread_mutex_lock(&m->lock);
+        for (; done < n; done++) {
+            if (append_locked(m, threads[done], copies[done], slots[done].len, &index[done],
+                              err) != 0) {
+                rc = -1;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&m->lock);
+    }
+    for (size_t i = done; i < n; i++)
+        free(copies[i]);
+    free(copies);
+    return rc;
+}
+
+static int mem_get_thread(void *self, const char *thread, xb_blob_list_t *out, xb_error_t *err)
+{
+    mem_t *m = self;
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    mem_thread_t *t = map_get(&m->threads, thread);
+    if (t && t->len > 0) {
+        out->items = calloc(t->len, sizeof *out->items);
+        if (!out->items)
+            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        for (size_t i = 0; rc == 0 && i < t->len; i++) {
+            out->items[i].data = copy_bytes(t->slots[i].data, t->slots[i].len);
+            if (!out->items[i].data) {
+                rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+                break;
+            }
+            out->items[i].len = t->slots[i].len;
+            out->count++;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0)
+        xb_blob_list_free(out);
+    return rc;
+}
+
+static int mem_get_slot(void *self, const char *thread, long index, xb_blob_t *out,
+                        xb_error_t *err)
+{
+    mem_t *m = self;
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    mem_thread_t *t = map_get(&m->threads, thread);
+    if (!t || index < 0 || (size_t)index >= t->len) {
+        rc = xb_error_set(err, XB_ERR_NOTFOUND, 0, "backend memory: thread %s has no slot %ld",
+                          thread, index);
+    } else {
+        out->data = copy_bytes(t->slots[index].data, t->slots[index].len);
+        out->len = t->slots[index].len;
+        if (!out->data)
+            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int mem_thread_len(void *self, const char *thread, long *len, xb_error_t *err)
+{
+    (void)err;
+    mem_t *m = self;
+    pthread_mutex_lock(&m->lock);
+    mem_thread_t *t = map_get(&m->threads, thread);
+    *len = t ? (long)t->len : 0;
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+static int mem_thread_exists(void *self, const char *thread, bool *exists, xb_error_t *err)
+{
+    (void)err;
+    mem_t *m = self;
+    pthread_mutex_lock(&m->lock);
+    *exists = map_get(&m->threads, thread) != NULL;
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+static int mem_delete_thread(void *self, const char *thread, bool *deleted, xb_error_t *err)
+{
+    (void)err;
+    mem_t *m = self;
+    pthread_mutex_lock(&m->lock);
+    mem_thread_t *t = map_get(&m->threads, thread);
+    *deleted = t != NULL;
+    if (t)
+        thread_drop(m, t);
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+/* Oldest first. */
+static int mem_list_threads(void *self, xb_str_list_t *out, xb_error_t *err)
+{
+    mem_t *m = self;
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    if (m->threads.count > 0) {
+        out->items = calloc(m->threads.count, sizeof *out->items);
+        if (!out->items)
+            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        for (mem_thread_t *t = m->oldest; rc == 0 && t; t = t->newer) {
+            out->items[out->count] = strdup(t->name);
+            if (!out->items[out->count])
+                rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+            else
+                out->count++;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0)
+        xb_str_list_free(out);
+    return rc;
+}
+
+static int mem_clear(void *self, xb_error_t *err)
+{
+    (void)err;
+    mem_t *m = self;
+    pthread_mutex_lock(&m->lock);
+    map_clear(&m->threads);
+    m->oldest = m->newest = NULL;
+    m->total_slots = 0;
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+/* ---- registry -------------------------------------------------------------- */
+
+/* Removes the pair of `key` in `from` and the reverse entry in `to` if it
+ * points back at key (lock held). */
+static void unpair(map_t *from, map_t *to, const char *key)
+{
+    const char *other = map_get(from, key);
+    if (!other)
+        return;
+    const char *back = map_get(to, other);
+    if (back && strcmp(back, key) == 0)
+        map_remove(to, other);
+    map_remove(from, key);
+}
+
+static int mem_registry_set(void *self, const char *chain, const char *uuid, xb_error_t *err)
+{
+    mem_t *m = self;
+    char *u = strdup(uuid);
+    char *c = strdup(chain);
+    if (!u || !c) {
+        free(u);
+        free(c);
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    }
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    /* Keep the two maps a bijection: drop the old pair of either side. */
+    unpair(&m->chain_to_uuid, &m->uuid_to_chain, chain);
+    unpair(&m->uuid_to_chain, &m->chain_to_uuid, uuid);
+    if (map_put(&m->chain_to_uuid, chain, u) != 0) {
+        free(u);
+        free(c);
+        rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    } else if (map_put(&m->uuid_to_chain, uuid, c) != 0) {
+        free(c);
+        map_remove(&m->chain_to_uuid, chain);
+        rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int lookup(mem_t *m, map_t *map, const char *key, char **out, const char *what,
+                  xb_error_t *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    const char *v = map_get(map, key);
+    if (!v) {
+        rc = xb_error_set(err, XB_ERR_NOTFOUND, 0, "backend memory: no %s registered for %s",
+                          what, key);
+    } else if (!(*out = strdup(v))) {
+        rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+static int mem_registry_get_uuid(void *self, const char *chain, char **uuid, xb_error_t *err)
+{
+    mem_t *m = self;
+    return lookup(m, &m->chain_to_uuid, chain, uuid, "uuid", err);
+}
+
+static int mem_registry_get_chain(void *self, const char *uuid, char **chain, xb_error_t *err)
+{
+    mem_t *m = self;
+    return lookup(m, &m->uuid_to_chain, uuid, chain, "chain", err);
+}
+
+static int mem_registry_delete(void *self, const char *uuid, bool *deleted, xb_error_t *err)
+{
+    (void)err;
+    mem_t *m = self;
+    pthread_mutex_lock(&m->lock);
+    *deleted = map_get(&m->uuid_to_chain, uuid) != NULL;
+    unpair(&m->uuid_to_chain, &m->chain_to_uuid, uuid);
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+static int mem_registry_list_all(void *self, xb_pair_list_t *out, xb_error_t *err)
+{
+    mem_t *m = self;
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    size_t n = m->chain_to_uuid.count;
+    if (n > 0) {
+        out->items = calloc(n, sizeof *out->items);
+        if (!out->items)
+            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    }
+    for (size_t i = 0; rc == 0 && i < m->chain_to_uuid.nbuckets; i++) {
+        for (map_entry_t *e = m->chain_to_uuid.buckets[i]; rc == 0 && e; e = e->next) {
+            xb_registry_pair_t *p = &out->items[out->count];
+            p->chain = strdup(e->key);
+            p->uuid = strdup(e->value);
+            out->count++; /* counted first so that a failure frees both */
+            if (!p->chain || !p->uuid)
+                rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0)
+        xb_pair_list_free(out);
+    return rc;
+}
+
+static int mem_registry_clear(void *self, xb_error_t *err)
+{
+    (void)err;
+    mem_t *m = self;
+    pthread_mutex_lock(&m->lock);
+    map_clear(&m->chain_to_uuid);
+    map_clear(&m->uuid_to_chain);
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+/* ---- the rest -------------------------------------------------------------- */
+
+static int mem_ping(void *self, xb_error_t *err)
+{
+    (void)self;
+    (void)err;
+    return 0;
+}
+
+static int mem_info(void *self, xb_backend_info_t *out, xb_error_t *err)
+{
+    (void)err;
+    mem_t *m = self;
+    pthread_mutex_lock(&m->lock);
+    out->threads = (long)m->threads.count;
+    out->slots = m->total_slots;
+    out->registry_entries = (long)m->chain_to_uuid.count;
+    out->ttl = -1;
+    out->evicted_threads = m->evicted_threads;
+    out->limit_refusals = m->limit_refusals;
+    pthread_mutex_unlock(&m->lock);
+    snprintf(out->type, sizeof out->type, "memory");
+    out->server_version[0] = '\0';
+    out->location[0] = '\0';
+    return 0;
+}
+
+static void mem_close(void *self)
+{
+    mem_t *m = self;
+    if (!m)
+        return;
+    map_destroy(&m->threads);
+    map_destroy(&m->chain_to_uuid);
+    map_destroy(&m->uuid_to_chain);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static const xb_backend_ops_t memory_ops = {
+    .name = "memory",
+    .buffer_append = mem_append,
+    .buffer_append_batch = mem_append_batch,
+    .buffer_get_thread = mem_get_thread,
+    .buffer_get_slot = mem_get_slot,
+    .buffer_thread_len = mem_thread_len,
+    .buffer_thread_exists = mem_thread_exists,
+    .buffer_delete_thread = mem_delete_thread,
+    .buffer_list_threads = mem_list_threads,
+    .buffer_clear = mem_clear,
+    .registry_set = mem_registry_set,
+    .registry_get_uuid = mem_registry_get_uuid,
+    .registry_get_chain = mem_registry_get_chain,
+    .registry_delete = mem_registry_delete,
+    .registry_list_all = mem_registry_list_all,
+    .registry_clear = mem_registry_clear,
+    .ping = mem_ping,
+    .info = mem_info,
+    .close = mem_close,
+};
+
+void *xb_backend_memory_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
+                             xb_error_t *err)
+{
+    if (!cfg || !ops) {
+        xb_error_set(err, XB_ERR_ARG, 0, "backend memory: NULL argument");
+        return NULL;
+    }
+    mem_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        return NULL;
+    }
+    m->cfg = *cfg;
+    if (map_init(&m->threads, thread_free) != 0 || map_init(&m->chain_to_uuid, free) != 0 ||
+        map_init(&m->uuid_to_chain, free) != 0) {
+        map_destroy(&m->threads);
+        map_destroy(&m->chain_to_uuid);
+        map_destroy(&m->uuid_to_chain);
+        free(m);
+        xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        return NULL;
+    }
+    if (pthread_mutex_init(&m->lock, NULL) != 0) {
+        map_destroy(&m->threads);
+        map_destroy(&m->chain_to_uuid);
+        map_destroy(&m->uuid_to_chain);
+        free(m);
+        xb_error_set(err, XB_ERR_BACKEND, 0, "backend memory: cannot create its mutex");
+        return NULL;
+    }
+    *ops = &memory_ops;
+    return m;
+}

@@ -1,0 +1,558 @@
+/* A client of a running pump (see include/xmlbus/client.h). */
+#include "xmlbus/client.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <zmq.h>
+
+#include "xmlbus/log.h"
+#include "xmlbus/wire.h"
+#include "xmlbus/xmlsafe.h"
+
+#define LOG_COMP "client"
+#define ENVELOPE_NS "https://xml-pipeline.org/ns/envelope/v1"
+
+typedef struct queued_t {
+    struct queued_t *next;
+    char *envelope; /* NUL-terminated */
+    size_t len;
+} queued_t;
+
+struct xb_client_t {
+    void *ctx;
+    bool own_ctx;
+    void *sock;
+    char *endpoint;
+    unsigned long next_request;
+    queued_t *head, *tail;
+    size_t queued, queued_bytes;
+    unsigned long dropped;
+    char *rejection;
+    size_t rejection_len;
+};
+
+/* ---- time ---------------------------------------------------------------- */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Deadline for a timeout; -1 means none. */
+static long long deadline_for(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+/* Milliseconds left until deadline, as zmq_poll wants them (-1 = for ever). */
+static long remaining_ms(long long deadline)
+{
+    if (deadline < 0)
+        return -1;
+    long long left = deadline - now_ms();
+    return left > 0 ? (long)left : 0;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+xb_client_t *xb_client_new(const char *endpoint, void *zmq_ctx, xb_error_t *err)
+{
+    if (!endpoint || !*endpoint) {
+        xb_error_set(err, XB_ERR_ARG, 0, "client: no endpoint given");
+        return NULL;
+    }
+    /* Idempotent; done here for programs that did not call it in main(). */
+    xb_xml_init();
+    xb_client_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->endpoint = strdup(endpoint))) {
+        free(c);
+        xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
+        return NULL;
+    }
+    c->next_request = 1;
+    c->ctx = zmq_ctx;
+    if (!c->ctx) {
+        c->ctx = zmq_ctx_new();
+        c->own_ctx = true;
+        if (!c->ctx) {
+            xb_error_set(err, XB_ERR_IO, 0, "client: zmq_ctx_new: %s", zmq_strerror(errno));
+            xb_client_destroy(&c);
+            return NULL;
+        }
+    }
+    c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
+    if (!c->sock) {
+        xb_error_set(err, XB_ERR_IO, 0, "client: zmq_socket: %s", zmq_strerror(errno));
+        xb_client_destroy(&c);
+        return NULL;
+    }
+    /* Linger 0: every request waits for its answer, so what is still queued
+     * at close went unanswered and was reported as failed; delivering it to a
+     * pump that comes up later would inject a message the caller gave up on. */
+    int linger = 0;
+    if (zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0) {
+        xb_error_set(err, XB_ERR_IO, 0, "client: ZMQ_LINGER: %s", zmq_strerror(errno));
+        xb_client_destroy(&c);
+        return NULL;
+    }
+    if (zmq_connect(c->sock, endpoint) != 0) {
+        int e = errno;
+        xb_error_set(err, e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO
+                              ? XB_ERR_ARG : XB_ERR_IO,
+                     0, "client: cannot connect to '%s': %s", endpoint, zmq_strerror(e));
+        xb_client_destroy(&c);
+        return NULL;
+    }
+    return c;
+}
+
+static void clear_rejection(xb_client_t *c)
+{
+    free(c->rejection);
+    c->rejection = NULL;
+    c->rejection_len = 0;
+}
+
+void xb_client_destroy(xb_client_t **pc)
+{
+    if (!pc || !*pc)
+        return;
+    xb_client_t *c = *pc;
+    if (c->sock)
+        zmq_close(c->sock);
+    if (c->own_ctx && c->ctx)
+        zmq_ctx_term(c->ctx);
+    while (c->head) {
+        queued_t *q = c->head;
+        c->head = q->next;
+        free(q->envelope);
+        free(q);
+    }
+    clear_rejection(c);
+    free(c->endpoint);
+    free(c);
+    *pc = NULL;
+}
+
+unsigned long xb_client_dropped(const xb_client_t *c) { return c ? c->dropped : 0; }
+
+const char *xb_client_endpoint(const xb_client_t *c) { return c ? c->endpoint : NULL; }
+
+const char *xb_client_rejection(const xb_client_t *c, size_t *len)
+{
+    if (len)
+        *len = c && c->rejection ? c->rejection_len : 0;
+    return c ? c->rejection : NULL;
+}
+
+/* ---- the receive queue --------------------------------------------------- */
+
+/* Keeps the envelope of a DELIVER (frame 3) for xb_client_recv. */
+static void enqueue_deliver(xb_client_t *c, const xb_frames_t *f)
+{
+    if (xb_frames_count(f) < 4) {
+        XB_WARN(LOG_COMP, "%s: DELIVER without an envelope frame ignored", c->endpoint);
+        return;
+    }
+    size_t len = xb_frames_size(f, 3);
+    if (c->queued >= XB_CLIENT_QUEUE_MAX || c->queued_bytes + len > XB_CLIENT_QUEUE_MAX_BYTES) {
+        c->dropped++;
+        XB_WARN(LOG_COMP, "%s: receive queue full (%zu messages, %zu bytes): message dropped "
+                "(%lu so far); call xb_client_recv", c->endpoint, c->queued, c->queued_bytes,
+                c->dropped);
+        return;
+    }
+    queued_t *q = calloc(1, sizeof *q);
+    char *copy = xb_frames_strdup(f, 3);
+    if (!q || !copy) {
+        free(q);
+        free(copy);
+        c->dropped++;
+        XB_ERROR(LOG_COMP, "%s: out of memory: message dropped", c->endpoint);
+        return;
+    }
+    q->envelope = copy;
+    q->len = len;
+    if (c->tail)
+        c->tail->next = q;
+    else
+        c->head = q;
+    c->tail = q;
+    c->queued++;
+    c->queued_bytes += len;
+}
+
+static queued_t *dequeue(xb_client_t *c)
+{
+    queued_t *q = c->head;
+    if (!q)
+        return NULL;
+    c->head = q->next;
+    if (!c->head)
+        c->tail = NULL;
+    c->queued--;
+    c->queued_bytes -= q->len;
+    return q;
+}
+
+/* ---- the socket loop ----------------------------------------------------- */
+
+/* What the caller waits for: the answer to one request, or any DELIVER. */
+typedef struct {
+    const char *sent_cmd;   /* SEND / CONTROL, NULL when waiting for DELIVER */
+    const char *answer1;    /* accepted answer commands */
+    const char *answer2;
+    const char *request_id;
+} want_t;
+
+static bool is_answer(const want_t *w, const xb_frames_t *f)
+{
+    if (!w->sent_cmd)
+        return false;
+    if (!xb_frames_eq(f, 1, w->answer1) && !(w->answer2 && xb_frames_eq(f, 1, w->answer2)))
+        return false;
+    if (xb_frames_eq(f, 2, w->request_id))
+        return true;
+    /* An answer to an earlier request that timed out: it is late, not ours. */
+    XB_DEBUG(LOG_COMP, "late answer to request ignored");
+    return false;
+}
+
+/* Reads and dispatches messages until the wanted one arrives (returned in
+ * *out, caller owns it), a DELIVER is queued when w->sent_cmd is NULL
+ * (returns 0 with *out NULL), the deadline passes (returns 1) or the socket
+ * fails (-1, *err set). */
+static int pump_until(xb_client_t *c, const want_t *w, long long deadline, xb_frames_t **out,
+                      xb_error_t *err)
+{
+    *out = NULL;
+    for (;;) {
+        zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
+        int n = zmq_poll(&item, 1, remaining_ms(deadline));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return xb_error_set(err, XB_ERR_IO, 0, "client: %s: zmq_poll: %s", c->endpoint,
+                                zmq_strerror(errno));
+        }
+        if (n == 0) {
+            if (remaining_ms(deadline) == 0)
+                return 1;
+            continue; /* woke a millisecond early */
+        }
+        xb_frames_t *f = xb_frames_recv(c->sock, ZMQ_DONTWAIT);
+        if (!f) {
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            return xb_error_set(err, XB_ERR_IO, 0, "client: %s: receive: %s", c->endpoint,
+                                zmq_strerror(errno));
+        }
+        if (!xb_frames_is_proto(f, 0)) {
+            XB_WARN(LOG_COMP, "%s: message without the %s tag ignored", c->endpoint, XB_PROTO);
+            xb_frames_destroy(&f);
+            continue;
+        }
+        if (xb_frames_eq(f, 1, XB_CMD_DELIVER)) {
+            enqueue_deliver(c, f);
+            xb_frames_destroy(&f);
+            if (!w->sent_cmd && c->head)
+                return 0;
+            continue;
+        }
+        if (is_answer(w, f)) {
+            *out = f;
+            return 0;
+        }
+        if (w->sent_cmd && xb_frames_eq(f, 1, XB_CMD_ERROR) && xb_frames_eq(f, 2, w->sent_cmd)) {
+            char *msg = xb_frames_strdup(f, 3);
+            xb_error_set(err, XB_ERR_ARG, 0, "client: %s: the pump could not read the %s: %s",
+                         c->endpoint, w->sent_cmd, msg ? msg : "(no message)");
+            free(msg);
+            xb_frames_destroy(&f);
+            return -1;
+        }
+        /* HEARTBEAT, late answers, ERRORs about other commands: nothing to do. */
+        if (xb_log_enabled(XB_LOG_DEBUG)) {
+            char *d = xb_frames_describe(f);
+            XB_DEBUG(LOG_COMP, "%s: ignored %s", c->endpoint, d ? d : "message");
+            free(d);
+        }
+        xb_frames_destroy(&f);
+    }
+}
+
+/* Sends f without ever blocking past the deadline (a DEALER with no
+ * connected pump refuses with EAGAIN once its pipe is full). */
+static int send_frames(xb_client_t *c, xb_frames_t *f, long long deadline, xb_error_t *err)
+{
+    for (;;) {
+        if (xb_frames_send(f, c->sock, ZMQ_DONTWAIT) == 0)
+            return 0;
+        if (errno != EAGAIN && errno != EINTR)
+            return xb_error_set(err, XB_ERR_IO, 0, "client: %s: send: %s", c->endpoint,
+                                zmq_strerror(errno));
+        long left = remaining_ms(deadline);
+        if (left == 0)
+            return xb_error_set(err, XB_ERR_TIMEOUT, 0,
+                                "client: %s: no pump answered (could not even send)",
+                                c->endpoint);
+        zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLOUT};
+        if (zmq_poll(&item, 1, left) < 0 && errno != EINTR)
+            return xb_error_set(err, XB_ERR_IO, 0, "client: %s: zmq_poll: %s", c->endpoint,
+                                zmq_strerror(errno));
+    }
+}
+
+/* Sends a request and waits for its answer. Returns 0 with *answer (caller
+ * owns it), or -1 with *err set. */
+static int request(xb_client_t *c, xb_frames_t *f, want_t *w, int timeout_ms,
+                   xb_frames_t **answer, xb_error_t *err)
+{
+    long long deadline = deadline_for(timeout_ms);
+    if (send_frames(c, f, deadline, err) != 0)
+        return -1;
+    int rc = pump_until(c, w, deadline, answer, err);
+    if (rc == 1)
+        return xb_error_set(err, XB_ERR_TIMEOUT, 0,
+                            "client: no answer to %s from the pump at %s within %d ms "
+                            "(is it running?)", w->sent_cmd, c->endpoint, timeout_ms);
+    return rc;
+}
+
+/* The request id frame: a counter, unique per client. */
+static void next_request_id(xb_client_t *c, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%lu", c->next_request++);
+}
+
+/* ---- SEND ---------------------------------------------------------------- */
+
+/* Copies a UUID frame into out (may be NULL). */
+static int copy_uuid(const xb_frames_t *f, size_t i, char *out, const char *what,
+                     xb_error_t *err)
+{
+    char buf[XB_UUID_STR];
+    if (xb_frames_copy(f, i, buf, sizeof buf) < 0)
+        return xb_error_set(err, XB_ERR_ARG, 0, "client: ACCEPTED with a missing or "
+                            "oversized %s frame", what);
+    if (out)
+        memcpy(out, buf, sizeof buf);
+    return 0;
+}
+
+/* Turns a REJECTED answer into *err and keeps its envelope. */
+static int take_rejection(xb_client_t *c, const xb_frames_t *f, xb_error_t *err)
+{
+    c->rejection = xb_frames_strdup(f, 3);
+    if (!c->rejection)
+        return xb_error_set(err, XB_ERR_ENVELOPE, 0,
+                            "client: %s: message rejected (no envelope in the answer)",
+                            c->endpoint);
+    c->rejection_len = xb_frames_size(f, 3);
+    xb_code_t code = XB_ERR_ENVELOPE;
+    char msg[XB_ERROR_MESSAGE_MAX - 64];
+    if (xb_client_system_error(c->rejection, c->rejection_len, &code, msg, sizeof msg) != 1)
+        return xb_error_set(err, XB_ERR_ENVELOPE, 0,
+                            "client: message rejected (the answer holds no SystemError)");
+    return xb_error_set(err, code, 0, "%s", msg);
+}
+
+int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
+                   const char *from, int timeout_ms, char thread_out[XB_UUID_STR],
+                   char msgid_out[XB_UUID_STR], xb_error_t *err)
+{
+    if (!c || !body || len == 0)
+        return xb_error_set(err, XB_ERR_ARG, 0, "client: send: no message body");
+    clear_rejection(c);
+    char id[32];
+    next_request_id(c, id, sizeof id);
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_SEND);
+    if (!f || xb_frames_add_str(f, id) != 0 || xb_frames_add(f, body, len) != 0 ||
+        xb_frames_add_str(f, to ? to : "") != 0 || xb_frames_add_str(f, from ? from : "") != 0) {
+        xb_frames_destroy(&f);
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
+    }
+    want_t w = {XB_CMD_SEND, XB_CMD_ACCEPTED, XB_CMD_REJECTED, id};
+    xb_frames_t *answer = NULL;
+    int rc = request(c, f, &w, timeout_ms, &answer, err);
+    xb_frames_destroy(&f);
+    if (rc != 0)
+        return -1;
+    if (xb_frames_eq(answer, 1, XB_CMD_REJECTED))
+        rc = take_rejection(c, answer, err);
+    else if (copy_uuid(answer, 3, thread_out, "thread", err) != 0 ||
+             copy_uuid(answer, 4, msgid_out, "message id", err) != 0)
+        rc = -1;
+    xb_frames_destroy(&answer);
+    return rc;
+}
+
+/* ---- DELIVER ------------------------------------------------------------- */
+
+int xb_client_recv(xb_client_t *c, int timeout_ms, char **envelope, size_t *len,
+                   xb_error_t *err)
+{
+    if (!envelope)
+        return xb_error_set(err, XB_ERR_ARG, 0, "client: recv: no output pointer");
+    *envelope = NULL;
+    if (len)
+        *len = 0;
+    if (!c)
+        return xb_error_set(err, XB_ERR_ARG, 0, "client: recv: no client");
+    if (!c->head) {
+        want_t w = {0};
+        xb_frames_t *unused = NULL;
+        int rc = pump_until(c, &w, deadline_for(timeout_ms), &unused, err);
+        if (rc != 0)
+            return rc;
+    }
+    queued_t *q = dequeue(c);
+    if (!q)
+        return 1;
+    *envelope = q->envelope;
+    if (len)
+        *len = q->len;
+    free(q);
+    return 0;
+}
+
+/* ---- CONTROL ------------------------------------------------------------- */
+
+int xb_client_control(xb_client_t *c, const char *verb, const char *const *args, size_t nargs,
+                      int timeout_ms, char **body, xb_error_t *err)
+{
+    if (body)
+        *body = NULL;
+    if (!c || !verb || !*verb || (nargs && !args))
+        return xb_error_set(err, XB_ERR_ARG, 0, "client: control: no verb");
+    char id[32];
+    next_request_id(c, id, sizeof id);
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_CONTROL);
+    int bad = !f || xb_frames_add_str(f, id) != 0 || xb_frames_add_str(f, verb) != 0;
+    for (size_t i = 0; !bad && i < nargs; i++)
+        bad = xb_frames_add_str(f, args[i] ? args[i] : "") != 0;
+    if (bad) {
+        xb_frames_destroy(&f);
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
+    }
+    want_t w = {XB_CMD_CONTROL, XB_CMD_RESULT, NULL, id};
+    xb_frames_t *answer = NULL;
+    int rc = request(c, f, &w, timeout_ms, &answer, err);
+    xb_frames_destroy(&f);
+    if (rc != 0)
+        return -1;
+    char *text = xb_frames_count(answer) > 4 ? xb_frames_strdup(answer, 4) : strdup("");
+    if (!text) {
+        xb_frames_destroy(&answer);
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
+    }
+    if (!xb_frames_eq(answer, 3, "ok")) {
+        /* The pump's own one-line message, as it is: it names what failed. */
+        xb_error_set(err, XB_ERR_ARG, 0, "%s", *text ? text : "request failed");
+        free(text);
+        xb_frames_destroy(&answer);
+        return -1;
+    }
+    xb_frames_destroy(&answer);
+    if (body)
+        *body = text;
+    else
+        free(text);
+    return 0;
+}
+
+/* ---- reading what the pump sends ----------------------------------------- */
+
+xmlDoc *xb_client_read_xml(const char *xml, size_t len, xb_error_t *err)
+{
+    /* The pump checked these messages already; the limits only bound what a
+     * broken or hostile peer could make this process spend. Bodies of
+     * CONTROL answers (a long history) are larger than one message and
+     * carry one xmlns="" per payload, hence the generous counts. */
+    xb_parse_limits_t limits;
+    xb_parse_limits_defaults(&limits);
+    limits.max_bytes = XB_CLIENT_MAX_XML_BYTES;
+    limits.max_namespaces = 1 << 20;
+    xmlParserCtxtPtr ctxt = xb_xml_ctxt_new();
+    if (!ctxt) {
+        xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
+        return NULL;
+    }
+    xmlDoc *doc = xb_xml_read(ctxt, xml, len, &limits, err);
+    xb_xml_ctxt_free(&ctxt);
+    return doc;
+}
+
+/* ---- SystemError --------------------------------------------------------- */
+
+static bool is_envelope_elem(const xmlNode *n, const char *local)
+{
+    return n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
+           strcmp((const char *)n->ns->href, ENVELOPE_NS) == 0 &&
+           strcmp((const char *)n->name, local) == 0;
+}
+
+/* The payload: the one element child of <message> that is not <meta>. */
+static const xmlNode *payload_of(const xmlNode *root)
+{
+    for (const xmlNode *n = root->children; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE && !is_envelope_elem(n, "meta"))
+            return n;
+    return NULL;
+}
+
+static const xmlNode *child_named(const xmlNode *parent, const char *local)
+{
+    for (const xmlNode *n = parent->children; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, local) == 0)
+            return n;
+    return NULL;
+}
+
+int xb_client_system_error(const char *envelope, size_t len, xb_code_t *code, char *message,
+                           size_t cap)
+{
+    if (!envelope || len == 0)
+        return -1;
+    xmlDoc *doc = xb_client_read_xml(envelope, len, NULL);
+    if (!doc)
+        return -1;
+    int rc = -1;
+    const xmlNode *root = xmlDocGetRootElement(doc);
+    if (!root || !is_envelope_elem(root, "message"))
+        goto out;
+    const xmlNode *p = payload_of(root);
+    if (!p)
+        goto out;
+    rc = 0;
+    if (strcmp((const char *)p->name, "SystemError") != 0 || p->ns)
+        goto out;
+    rc = 1;
+    const xmlNode *c = child_named(p, "code");
+    xmlChar *ctext = c ? xmlNodeGetContent(c) : NULL;
+    xb_code_t parsed = XB_ERR_ENVELOPE;
+    if (!ctext || xb_code_from_name((const char *)ctext, &parsed) != 0 || parsed == XB_OK)
+        parsed = XB_ERR_ENVELOPE;
+    parsed = xb_code_wire(parsed);
+    if (code)
+        *code = parsed;
+    xmlFree(ctext);
+    if (message && cap) {
+        const xmlNode *m = child_named(p, "message");
+        xmlChar *mtext = m ? xmlNodeGetContent(m) : NULL;
+        snprintf(message, cap, "%s", mtext ? (const char *)mtext : "(no message)");
+        xmlFree(mtext);
+    }
+out:
+    xmlFreeDoc(doc);
+    return rc;
+}

@@ -1,0 +1,445 @@
+/* The thread registry (see include/xmlbus/registry.h).
+ *
+ * One mutex makes get-or-create atomic within the process (two deliveries on
+ * the same chain never mint two UUIDs). The index of conversations started
+ * here (root -> UUIDs registered under it) lets ending a conversation delete
+ * its entries without scanning the backend; it is a tsearch(3) tree keyed by
+ * root, so lookups are O(log n) in the number of live conversations. */
+#include "xmlbus/registry.h"
+#include "xmlbus/chain.h"
+#include "xmlbus/log.h"
+#include "xmlbus/uuid.h"
+
+#include <pthread.h>
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define START_ATTEMPTS 16 /* fresh tokens tried before giving up */
+
+typedef struct {
+    char *root;
+    char **uuids;
+    size_t count;
+    size_t cap;
+} conversation_t;
+
+struct xb_registry_t {
+    xb_backend_t *backend; /* borrowed */
+    char *organism;
+    pthread_mutex_t lock;
+    void *index; /* tsearch tree of conversation_t* */
+};
+
+/* ---- the conversation index (lock held) ------------------------------------ */
+
+static int conv_cmp(const void *a, const void *b)
+{
+    return strcmp(((const conversation_t *)a)->root, ((const conversation_t *)b)->root);
+}
+
+static void conv_free(void *p)
+{
+    conversation_t *c = p;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->count; i++)
+        free(c->uuids[i]);
+    free(c->uuids);
+    free(c->root);
+    free(c);
+}
+
+static conversation_t *index_find(xb_registry_t *r, const char *root)
+{
+    conversation_t key = {.root = (char *)root};
+    void *node = tfind(&key, &r->index, conv_cmp);
+    return node ? *(conversation_t **)node : NULL;
+}
+
+static conversation_t *index_add(xb_registry_t *r, const char *root)
+{
+    conversation_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->root = strdup(root))) {
+        free(c);
+        return NULL;
+    }
+    void *node = tsearch(c, &r->index, conv_cmp);
+    if (!node) {
+        conv_free(c);
+        return NULL;
+    }
+    return *(conversation_t **)node;
+}
+
+static void index_remove(xb_registry_t *r, conversation_t *c)
+{
+    tdelete(c, &r->index, conv_cmp);
+    conv_free(c);
+}
+
+/* Remembers uuid under its conversation if that conversation is indexed. A
+ * failure only costs the fast path: end_conversation then scans. */
+static void index_note(xb_registry_t *r, const char *chain, const char *uuid)
+{
+    char *root = xb_chain_conversation_root(chain, NULL);
+    conversation_t *c = root ? index_find(r, root) : NULL;
+    free(root);
+    if (!c)
+        return;
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4;
+        char **u = realloc(c->uuids, cap * sizeof *u);
+        if (!u) {
+            index_remove(r, c);
+            return;
+        }
+        c->uuids = u;
+        c->cap = cap;
+    }
+    if ((c->uuids[c->count] = strdup(uuid)) != NULL)
+        c->count++;
+    else
+        index_remove(r, c);
+}
+
+static void index_clear(xb_registry_t *r)
+{
+    tdestroy(r->index, conv_free);
+    r->index = NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------------------ */
+
+xb_registry_t *xb_registry_new(xb_backend_t *backend, const char *organism, xb_error_t *err)
+{
+    if (!backend) {
+        xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL backend");
+        return NULL;
+    }
+    if (!xb_chain_valid_name(organism)) {
+        xb_error_set(err, XB_ERR_ARG, 0, "registry: invalid organism name '%s'",
+                     organism ? organism : "(null)");
+        return NULL;
+    }
+    xb_registry_t *r = calloc(1, sizeof *r);
+    if (!r || !(r->organism = strdup(organism))) {
+        free(r);
+        xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+        return NULL;
+    }
+    if (pthread_mutex_init(&r->lock, NULL) != 0) {
+        free(r->organism);
+        free(r);
+        xb_error_set(err, XB_ERR_BACKEND, 0, "registry: cannot create its mutex");
+        return NULL;
+    }
+    r->backend = backend;
+    return r;
+}
+
+void xb_registry_destroy(xb_registry_t **r)
+{
+    if (!r || !*r)
+        return;
+    index_clear(*r);
+    pthread_mutex_destroy(&(*r)->lock);
+    free((*r)->organism);
+    free(*r);
+    *r = NULL;
+}
+
+const char *xb_registry_organism(const xb_registry_t *r) { return r ? r->organism : NULL; }
+
+/* ---- get or create (lock held) -------------------------------------------------- */
+
+static int uuid_for_locked(xb_registry_t *r, const char *chain, char **uuid, xb_error_t *err)
+{
+    xb_error_t e;
+    if (xb_backend_registry_get_uuid(r->backend, chain, uuid, &e) == 0)
+        return 0;
+    if (e.code != XB_ERR_NOTFOUND) {
+        if (err)
+            *err = e;
+        return -1;
+    }
+    char fresh[XB_UUID_LEN + 1];
+    xb_uuid_new(fresh);
+    if (xb_backend_registry_set(r->backend, chain, fresh, err) != 0)
+        return -1;
+    if (!(*uuid = strdup(fresh)))
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+    index_note(r, chain, fresh);
+    return 0;
+}
+
+int xb_registry_uuid_for(xb_registry_t *r, const char *chain, char **uuid, xb_error_t *err)
+{
+    if (!r || !uuid)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL argument");
+    *uuid = NULL;
+    if (!xb_chain_is_valid(chain))
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: invalid chain '%s'",
+                            chain ? chain : "(null)");
+    pthread_mutex_lock(&r->lock);
+    int rc = uuid_for_locked(r, chain, uuid, err);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+/* Draws tokens until one is free in the backend, registers the bare root
+ * under a UUID of its own (reserving the token) and indexes it. */
+static char *reserve_root_locked(xb_registry_t *r, xb_error_t *err)
+{
+    for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+        char *root = xb_chain_root(r->organism, NULL, err);
+        if (!root)
+            return NULL;
+        char *taken = NULL;
+        xb_error_t e;
+        if (xb_backend_registry_get_uuid(r->backend, root, &taken, &e) == 0) {
+            XB_DEBUG("registry", "conversation token of %s already in use, drawing again", root);
+            free(taken);
+            free(root);
+            continue;
+        }
+        if (e.code != XB_ERR_NOTFOUND || !index_add(r, root)) {
+            if (e.code != XB_ERR_NOTFOUND) {
+                if (err)
+                    *err = e;
+            } else {
+                xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+            }
+            free(root);
+            return NULL;
+        }
+        char *root_uuid = NULL;
+        if (uuid_for_locked(r, root, &root_uuid, err) != 0) {
+            conversation_t *c = index_find(r, root);
+            if (c)
+                index_remove(r, c);
+            free(root);
+            return NULL;
+        }
+        free(root_uuid);
+        return root;
+    }
+    xb_error_set(err, XB_ERR_BACKEND, 0, "registry: no free conversation token after %d tries",
+                 START_ATTEMPTS);
+    return NULL;
+}
+
+int xb_registry_start(xb_registry_t *r, const char *first_hop, char **uuid, char **root,
+                      xb_error_t *err)
+{
+    if (!r || !uuid)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL argument");
+    *uuid = NULL;
+    if (root)
+        *root = NULL;
+    if (!xb_chain_valid_name(first_hop))
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: invalid first hop '%s'",
+                            first_hop ? first_hop : "(null)");
+    pthread_mutex_lock(&r->lock);
+    char *chain = NULL;
+    char *conv = reserve_root_locked(r, err);
+    int rc = conv ? 0 : -1;
+    if (rc == 0 && !(chain = xb_chain_extend(conv, first_hop, err)))
+        rc = -1;
+    if (rc == 0)
+        rc = uuid_for_locked(r, chain, uuid, err);
+    pthread_mutex_unlock(&r->lock);
+    free(chain);
+    if (rc == 0 && root)
+        *root = conv;
+    else
+        free(conv);
+    return rc;
+}
+
+/* ---- forward and respond ----------------------------------------------------------- */
+
+int xb_registry_extend(xb_registry_t *r, const char *uuid, const char *hop, char **new_uuid,
+                       xb_error_t *err)
+{
+    if (!r || !new_uuid)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL argument");
+    *new_uuid = NULL;
+    char *chain = NULL;
+    if (xb_backend_registry_get_chain(r->backend, uuid, &chain, err) != 0)
+        return -1;
+    char *next = xb_chain_extend(chain, hop, err);
+    free(chain);
+    if (!next)
+        return -1;
+    int rc = xb_registry_uuid_for(r, next, new_uuid, err);
+    free(next);
+    return rc;
+}
+
+int xb_registry_respond(xb_registry_t *r, const char *uuid, char **to_uuid, char **to_hop,
+                        bool *ended, xb_error_t *err)
+{
+    if (!r || !to_uuid || !to_hop || !ended)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL argument");
+    *to_uuid = NULL;
+    *to_hop = NULL;
+    *ended = false;
+    char *chain = NULL;
+    if (xb_backend_registry_get_chain(r->backend, uuid, &chain, err) != 0)
+        return -1;
+    xb_error_t e;
+    char *caller = xb_chain_prune(chain, &e);
+    if (!caller && e.code == XB_ERR_NOTFOUND && xb_chain_is_valid(chain)) {
+        free(chain);
+        *ended = true;
+        return 0;
+    }
+    free(chain);
+    if (!caller) {
+        if (err)
+            *err = e;
+        return -1;
+    }
+    int rc = -1;
+    if (!(*to_hop = strdup(xb_chain_last_hop(caller))))
+        xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+    else
+        rc = xb_registry_uuid_for(r, caller, to_uuid, err);
+    free(caller);
+    if (rc != 0) {
+        free(*to_hop);
+        *to_hop = NULL;
+    }
+    return rc;
+}
+
+int xb_registry_root_of(xb_registry_t *r, const char *uuid, char **root, xb_error_t *err)
+{
+    if (!r || !root)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL argument");
+    *root = NULL;
+    char *chain = NULL;
+    if (xb_backend_registry_get_chain(r->backend, uuid, &chain, err) != 0)
+        return -1;
+    *root = xb_chain_conversation_root(chain, err);
+    free(chain);
+    return *root ? 0 : -1;
+}
+
+/* ---- ending a conversation ----------------------------------------------------------- */
+
+static int delete_indexed(xb_registry_t *r, conversation_t *c, size_t *removed, xb_error_t *err)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        bool deleted = false;
+        if (xb_backend_registry_delete(r->backend, c->uuids[i], &deleted, err) != 0)
+            return -1;
+        *removed += deleted;
+    }
+    return 0;
+}
+
+static int delete_scanned(xb_registry_t *r, const char *root, size_t *removed, xb_error_t *err)
+{
+    xb_pair_list_t all = {0};
+    if (xb_backend_registry_list_all(r->backend, &all, err) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < all.count; i++) {
+        if (!xb_chain_in_conversation(all.items[i].chain, root))
+            continue;
+        bool deleted = false;
+        rc = xb_backend_registry_delete(r->backend, all.items[i].uuid, &deleted, err);
+        *removed += deleted;
+    }
+    xb_pair_list_free(&all);
+    return rc;
+}
+
+int xb_registry_end_conversation(xb_registry_t *r, const char *chain, size_t *removed,
+                                 xb_error_t *err)
+{
+    size_t count = 0;
+    if (removed)
+        *removed = 0;
+    if (!r)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
+    char *root = xb_chain_conversation_root(chain, err);
+    if (!root)
+        return -1;
+    pthread_mutex_lock(&r->lock);
+    conversation_t *c = index_find(r, root);
+    int rc;
+    if (c) {
+        rc = delete_indexed(r, c, &count, err);
+        if (rc == 0)
+            index_remove(r, c);
+    } else {
+        XB_DEBUG("registry", "conversation %s not indexed here: scanning the registry", root);
+        rc = delete_scanned(r, root, &count, err);
+    }
+    pthread_mutex_unlock(&r->lock);
+    free(root);
+    if (removed)
+        *removed = count;
+    return rc;
+}
+
+/* ---- pass-through --------------------------------------------------------------------- */
+
+int xb_registry_set(xb_registry_t *r, const char *chain, const char *uuid, xb_error_t *err)
+{
+    if (!r)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
+    if (!xb_chain_is_valid(chain))
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: invalid chain '%s'",
+                            chain ? chain : "(null)");
+    pthread_mutex_lock(&r->lock);
+    int rc = xb_backend_registry_set(r->backend, chain, uuid, err);
+    if (rc == 0)
+        index_note(r, chain, uuid);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+int xb_registry_get_uuid(xb_registry_t *r, const char *chain, char **uuid, xb_error_t *err)
+{
+    if (!r)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
+    return xb_backend_registry_get_uuid(r->backend, chain, uuid, err);
+}
+
+int xb_registry_get_chain(xb_registry_t *r, const char *uuid, char **chain, xb_error_t *err)
+{
+    if (!r)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
+    return xb_backend_registry_get_chain(r->backend, uuid, chain, err);
+}
+
+int xb_registry_delete(xb_registry_t *r, const char *uuid, bool *deleted, xb_error_t *err)
+{
+    if (!r)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
+    /* The index may keep the uuid: deleting it again at the end of its
+     * conversation is harmless, UUIDs are never reused. */
+    return xb_backend_registry_delete(r->backend, uuid, deleted, err);
+}
+
+int xb_registry_list_all(xb_registry_t *r, xb_pair_list_t *out, xb_error_t *err)
+{
+    if (!r)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
+    return xb_backend_registry_list_all(r->backend, out, err);
+}
+
+int xb_registry_clear(xb_registry_t *r, xb_error_t *err)
+{
+    if (!r)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
+    pthread_mutex_lock(&r->lock);
+    int rc = xb_backend_registry_clear(r->backend, err);
+    index_clear(r);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}

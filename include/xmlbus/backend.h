@@ -1,0 +1,168 @@
+/* Storage backend interface (DESIGN section 9).
+ *
+ * One opaque xb_backend_t with three implementations chosen by
+ * xb_backend_config_t.type: memory (bus/backend_memory.c), manager (LMDB,
+ * bus/backend_lmdb.c) and redis (hiredis, bus/backend_redis.c). The backend
+ * stores opaque slot bytes (encoded by bus/slot.c) and registry pairs; it knows
+ * nothing about XML.
+ *
+ * Every function returns 0 on success and -1 on failure with *err filled
+ * (XB_ERR_BACKEND for storage failures, XB_ERR_LIMIT for a limit hit,
+ * XB_ERR_NOTFOUND for a lookup that found nothing). All functions are safe to
+ * call from several threads at once on one xb_backend_t. */
+#ifndef XMLBUS_BACKEND_H
+#define XMLBUS_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xmlbus/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { XB_BACKEND_MEMORY = 0, XB_BACKEND_MANAGER, XB_BACKEND_REDIS } xb_backend_type_t;
+
+#define XB_PATH_MAX 4096
+
+typedef struct {
+    xb_backend_type_t type;
+    char path[XB_PATH_MAX];     /* manager: LMDB environment folder */
+    size_t map_size;            /* manager: LMDB map size in bytes (0 = default 1 GiB) */
+    char redis_url[1024];       /* redis: redis://[:password@]host:port[/db] or unix:///path */
+    char redis_prefix[128];     /* redis: key prefix (default "xp:") */
+    long redis_ttl;             /* redis: seconds, 0 = no expiry (default 86400) */
+    long max_slots_per_thread;  /* 0 = unlimited; append beyond it -> XB_ERR_LIMIT */
+    long max_threads;           /* 0 = unlimited; memory evicts the oldest thread */
+    size_t max_slot_bytes;      /* 0 = unlimited; larger slot -> XB_ERR_LIMIT */
+} xb_backend_config_t;
+
+/* Fills *cfg with the defaults (memory, prefix "xp:", ttl 86400, no limits). */
+void xb_backend_config_defaults(xb_backend_config_t *cfg);
+/* "memory" / "manager" / "redis" <-> type. parse returns 0 or -1. */
+const char *xb_backend_type_name(xb_backend_type_t type);
+int xb_backend_type_parse(const char *name, xb_backend_type_t *type);
+
+/* A byte string owned by whoever holds it; free with free(data). */
+typedef struct {
+    char *data;
+    size_t len;
+} xb_blob_t;
+
+/* Lists returned by the backend; the caller owns them and frees them with
+ * the matching *_free, which also resets the list to empty. */
+typedef struct {
+    xb_blob_t *items;
+    size_t count;
+} xb_blob_list_t;
+
+typedef struct {
+    char **items;
+    size_t count;
+} xb_str_list_t;
+
+typedef struct {
+    char *chain;
+    char *uuid;
+} xb_registry_pair_t;
+
+typedef struct {
+    xb_registry_pair_t *items;
+    size_t count;
+} xb_pair_list_t;
+
+void xb_blob_list_free(xb_blob_list_t *list);
+void xb_str_list_free(xb_str_list_t *list);
+void xb_pair_list_free(xb_pair_list_t *list);
+
+typedef struct {
+    long threads;            /* threads with a buffer */
+    long slots;              /* total slots (-1 when the backend cannot count cheaply) */
+    long registry_entries;   /* chain <-> uuid pairs */
+    long ttl;                /* redis TTL in seconds, 0 none, -1 not applicable */
+    long evicted_threads;    /* threads evicted by max_threads since open */
+    long limit_refusals;     /* appends refused by a limit since open */
+    char type[16];           /* "memory" ... */
+    char server_version[64]; /* redis server version, LMDB version, "" for memory */
+    char location[256];      /* LMDB path, redis host:port/db, "" for memory */
+} xb_backend_info_t;
+
+/* The function table every implementation provides. `self` is the
+ * implementation's own state. */
+typedef struct {
+    const char *name;
+    int (*buffer_append)(void *self, const char *thread, const void *slot, size_t len,
+                         long *index, xb_error_t *err);
+    /* Appends n slots (possibly to different threads) in one round trip or
+     * transaction; index[i] receives each slot's index. */
+    int (*buffer_append_batch)(void *self, size_t n, const char *const *threads,
+                               const xb_blob_t *slots, long *index, xb_error_t *err);
+    int (*buffer_get_thread)(void *self, const char *thread, xb_blob_list_t *out, xb_error_t *err);
+    int (*buffer_get_slot)(void *self, const char *thread, long index, xb_blob_t *out,
+                           xb_error_t *err);
+    int (*buffer_thread_len)(void *self, const char *thread, long *len, xb_error_t *err);
+    int (*buffer_thread_exists)(void *self, const char *thread, bool *exists, xb_error_t *err);
+    int (*buffer_delete_thread)(void *self, const char *thread, bool *deleted, xb_error_t *err);
+    int (*buffer_list_threads)(void *self, xb_str_list_t *out, xb_error_t *err);
+    int (*buffer_clear)(void *self, xb_error_t *err);
+    int (*registry_set)(void *self, const char *chain, const char *uuid, xb_error_t *err);
+    int (*registry_get_uuid)(void *self, const char *chain, char **uuid, xb_error_t *err);
+    int (*registry_get_chain)(void *self, const char *uuid, char **chain, xb_error_t *err);
+    int (*registry_delete)(void *self, const char *uuid, bool *deleted, xb_error_t *err);
+    int (*registry_list_all)(void *self, xb_pair_list_t *out, xb_error_t *err);
+    int (*registry_clear)(void *self, xb_error_t *err);
+    int (*ping)(void *self, xb_error_t *err);
+    int (*info)(void *self, xb_backend_info_t *out, xb_error_t *err);
+    void (*close)(void *self);
+} xb_backend_ops_t;
+
+typedef struct xb_backend_t xb_backend_t;
+
+/* Opens the backend that cfg names. Returns NULL with *err set on failure.
+ * The caller owns the result; release it with xb_backend_destroy. */
+xb_backend_t *xb_backend_new(const xb_backend_config_t *cfg, xb_error_t *err);
+/* Closes and frees *b and sets *b to NULL. NULL and *b == NULL are allowed. */
+void xb_backend_destroy(xb_backend_t **b);
+const xb_backend_config_t *xb_backend_config(const xb_backend_t *b);
+
+/* Wrappers over the ops table, same contracts. Out-values are owned by the
+ * caller: *out blobs and strings are malloc'd (free / *_list_free). */
+int xb_backend_buffer_append(xb_backend_t *b, const char *thread, const void *slot, size_t len,
+                             long *index, xb_error_t *err);
+int xb_backend_buffer_append_batch(xb_backend_t *b, size_t n, const char *const *threads,
+                                   const xb_blob_t *slots, long *index, xb_error_t *err);
+int xb_backend_buffer_get_thread(xb_backend_t *b, const char *thread, xb_blob_list_t *out,
+                                 xb_error_t *err);
+int xb_backend_buffer_get_slot(xb_backend_t *b, const char *thread, long index, xb_blob_t *out,
+                               xb_error_t *err);
+int xb_backend_buffer_thread_len(xb_backend_t *b, const char *thread, long *len, xb_error_t *err);
+int xb_backend_buffer_thread_exists(xb_backend_t *b, const char *thread, bool *exists,
+                                    xb_error_t *err);
+int xb_backend_buffer_delete_thread(xb_backend_t *b, const char *thread, bool *deleted,
+                                    xb_error_t *err);
+int xb_backend_buffer_list_threads(xb_backend_t *b, xb_str_list_t *out, xb_error_t *err);
+int xb_backend_buffer_clear(xb_backend_t *b, xb_error_t *err);
+int xb_backend_registry_set(xb_backend_t *b, const char *chain, const char *uuid, xb_error_t *err);
+int xb_backend_registry_get_uuid(xb_backend_t *b, const char *chain, char **uuid, xb_error_t *err);
+int xb_backend_registry_get_chain(xb_backend_t *b, const char *uuid, char **chain, xb_error_t *err);
+int xb_backend_registry_delete(xb_backend_t *b, const char *uuid, bool *deleted, xb_error_t *err);
+int xb_backend_registry_list_all(xb_backend_t *b, xb_pair_list_t *out, xb_error_t *err);
+int xb_backend_registry_clear(xb_backend_t *b, xb_error_t *err);
+int xb_backend_ping(xb_backend_t *b, xb_error_t *err);
+int xb_backend_info(xb_backend_t *b, xb_backend_info_t *out, xb_error_t *err);
+
+/* Constructors of the implementations, used by xb_backend_new. Each returns
+ * its state and points *ops at its table, or NULL with *err set. */
+void *xb_backend_memory_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
+                             xb_error_t *err);
+void *xb_backend_lmdb_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
+                           xb_error_t *err);
+void *xb_backend_redis_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
+                            xb_error_t *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,103 @@
+/* organism.yaml: the whole topology of one organism (DESIGN sections 4, 5, 9, 10).
+ *
+ * xb_config_load() reads and checks the file: unknown keys, wrong types,
+ * bad names, duplicate names and broken references are errors with
+ * file:line:column. Relative paths resolve against the config's folder.
+ * The full key reference is docs/configuration.md. The structs are plain data:
+ * read them freely, never free their members yourself. */
+#ifndef XMLBUS_CONFIG_H
+#define XMLBUS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "xmlbus/backend.h"
+#include "xmlbus/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XB_NAME_MAX 64           /* listener and organism names, NUL included */
+#define XB_DEFAULT_ENDPOINT "tcp://127.0.0.1:7400"
+
+typedef struct {
+    char name[XB_NAME_MAX];     /* [A-Za-z][A-Za-z0-9_-]*, unique */
+    char *description;          /* may be NULL */
+    char **payloads;            /* accepted root tags: "greeting" or "{ns}local" */
+    size_t n_payloads;
+    char *schema;               /* absolute path of the XSD, NULL = no validation */
+    char **command;             /* argv, NULL-terminated; NULL = started elsewhere */
+    size_t n_command;
+    char **peers;               /* allow-list of targets, only when has_peers */
+    size_t n_peers;
+    bool has_peers;
+    bool broadcast;
+    bool cpu_bound;
+    int workers;                /* cpu_bound: pool size (default process_pool.workers) */
+    double timeout_seconds;     /* 0 = no timeout */
+    int credit;                 /* messages in flight per process (default 1) */
+    int line;                   /* line of the listener's entry in the file */
+} xb_listener_config_t;
+
+typedef struct {
+    size_t max_message_bytes;   /* whole envelope, default 1 MiB */
+    int max_xml_depth;          /* element nesting, default 256 */
+    int max_attributes;         /* per element, default 256 */
+    int max_namespaces;         /* namespace declarations per message, default 256 */
+    int max_depth;              /* hop depth, default 50 (DESIGN section 5) */
+    long max_slots_per_thread;  /* default 10000, 0 = unlimited */
+    long max_threads;           /* default 100000, 0 = unlimited */
+    size_t max_payload_bytes;   /* per recorded slot, default 1 MiB */
+    long queue_max_messages;    /* pending messages per listener, default 10000 */
+    size_t queue_max_bytes;     /* pending bytes per listener, default 64 MiB */
+    double shutdown_seconds;    /* SIGTERM deadline, default 10 */
+} xb_limits_config_t;
+
+typedef struct {
+    int workers;                /* default: number of CPUs */
+    long max_tasks_per_child;   /* 0 = never recycle */
+    double heartbeat;           /* seconds between heartbeats, default 1 */
+    int liveness;               /* missed heartbeats before a peer is dead, default 3 */
+    int max_retries;            /* re-deliveries after a worker death, default 2 */
+} xb_pool_config_t;
+
+typedef struct {
+    char *path;                 /* absolute path of organism.yaml */
+    char *dir;                  /* its folder */
+    char name[XB_NAME_MAX];     /* organism.name */
+    char endpoint[1024];        /* organism.endpoint */
+    xb_limits_config_t limits;
+    xb_backend_config_t backend;
+    xb_pool_config_t pool;
+    xb_listener_config_t *listeners;
+    size_t n_listeners;
+} xb_config_t;
+
+/* Loads and checks path. Returns the config (caller owns it; release with
+ * xb_config_destroy) or NULL with err->code XB_ERR_CONFIG and a message
+ * "FILE:LINE:COLUMN: what is wrong" (err->line, err->column set too). */
+xb_config_t *xb_config_load(const char *path, xb_error_t *err);
+
+/* Same, from a string; base_dir resolves relative paths, name is used in errors. */
+xb_config_t *xb_config_load_string(const char *yaml, size_t len, const char *name,
+                                   const char *base_dir, xb_error_t *err);
+
+/* A config with every default and no listeners (for embedding and tests).
+ * Caller owns it. */
+xb_config_t *xb_config_new_default(const char *organism_name);
+
+/* Adds a listener to a config built in code; the returned entry is owned by cfg
+ * and is valid until the next add. Returns NULL on a bad or duplicate name. */
+xb_listener_config_t *xb_config_add_listener(xb_config_t *cfg, const char *name,
+                                             const char *payload_tag, xb_error_t *err);
+
+void xb_config_destroy(xb_config_t **cfg);
+
+const xb_listener_config_t *xb_config_listener(const xb_config_t *cfg, const char *name);
+bool xb_config_valid_name(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

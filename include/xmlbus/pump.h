@@ -1,0 +1,62 @@
+/* The stream pump (DESIGN sections 5, 7, 10): receives, validates, records,
+ * routes and dispatches messages; supervises listener processes and worker
+ * pools; answers control requests. `xmlbus run` is a thin wrapper; programs
+ * may embed a pump and run listeners as threads over inproc://. */
+#ifndef XMLBUS_PUMP_H
+#define XMLBUS_PUMP_H
+
+#include <stdbool.h>
+
+#include "xmlbus/config.h"
+#include "xmlbus/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xb_pump_t xb_pump_t;
+
+typedef struct {
+    void *zmq_ctx;          /* NULL: the pump creates its own ZeroMQ context */
+    const char *bin_dir;    /* folder searched first for listener commands
+                               (NULL: the folder of the running executable) */
+    bool start_children;    /* start the `command` of each listener (default true) */
+    bool handle_signals;    /* xb_pump_run stops on SIGINT/SIGTERM (default false) */
+} xb_pump_options_t;
+
+void xb_pump_options_defaults(xb_pump_options_t *opts);
+
+/* Creates a pump for cfg: binds the endpoint, compiles the schemas, opens the
+ * backend. Takes ownership of cfg (also on failure). Returns NULL with *err
+ * set on failure. Release with xb_pump_destroy. */
+xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error_t *err);
+
+/* Runs the pump in the calling thread until xb_pump_stop (or a signal when
+ * handle_signals). Returns 0 after a clean shutdown. */
+int xb_pump_run(xb_pump_t *pump, xb_error_t *err);
+
+/* Runs the pump in a background thread; returns once it serves. */
+int xb_pump_start(xb_pump_t *pump, xb_error_t *err);
+
+/* Asks the pump to shut down (stop accepting, finish or fail in-flight work
+ * within limits.shutdown_seconds, stop children). Safe from any thread and
+ * from a signal handler. */
+void xb_pump_stop(xb_pump_t *pump);
+
+/* Waits for a pump started with xb_pump_start to finish. Returns its result. */
+int xb_pump_join(xb_pump_t *pump);
+
+/* Stops (if running), joins, frees *pump and sets it to NULL. */
+void xb_pump_destroy(xb_pump_t **pump);
+
+/* The ZeroMQ context (for inproc:// listeners and clients in the same program)
+ * and the bound endpoint (the real one when the config asked for port 0 or
+ * tcp://127.0.0.1:*). Borrowed; valid until destroy. */
+void *xb_pump_zmq_context(xb_pump_t *pump);
+const char *xb_pump_endpoint(const xb_pump_t *pump);
+const xb_config_t *xb_pump_config(const xb_pump_t *pump);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,27 @@
+/* UUIDs as xmlbus writes them: canonical, lower-case, version 4 (random).
+ *
+ * Threads and message ids are UUID4 strings of exactly 36 characters,
+ * "xxxxxxxx-xxxx-4xxx-Yxxx-xxxxxxxxxxxx" with lower-case hex digits and Y one
+ * of 8, 9, a, b (the RFC 4122 variant). Both functions are thread-safe. */
+#ifndef XMLBUS_UUID_H
+#define XMLBUS_UUID_H
+
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XB_UUID_LEN 36 /* characters, without the terminating NUL */
+
+/* True if s is exactly a canonical lower-case UUID4 (no surrounding spaces,
+ * no braces, no upper case). NULL is not canonical. */
+bool xb_uuid_is_canonical(const char *s);
+
+/* Writes a fresh random UUID4 (libuuid, lower case) and a NUL into out. */
+void xb_uuid_new(char out[XB_UUID_LEN + 1]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,695 @@
+/* The listener runtime's connection to the pump: READY/WELCOME, the poll
+ * loop with heartbeats and liveness, DELIVER -> handler -> REPLY/DONE/FAILED,
+ * reconnection, SHUTDOWN/stop -> BYE (docs/protocol.md, docs/listeners.md).
+ *
+ * One thread drives one listener and owns its socket and parser. The only
+ * cross-thread entry points are xb_listener_stop (an atomic flag plus an
+ * eventfd that wakes the poll) and xb_listener_registered. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "runtime_internal.h"
+#include "xmlbus/log.h"
+#include "xmlbus/xmlsafe.h"
+
+/* What the pump already checked does not need a second, tighter limit here:
+ * the runtime's parser only guards against a broken pump. */
+#define RT_MAX_BYTES (1u << 30)
+#define RT_MAX_COUNT (1 << 16)
+
+typedef enum { LOOP_EXIT, LOOP_RECONNECT, LOOP_FAIL, LOOP_CONTINUE } loop_t;
+
+uint64_t xb_rt_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+xb_listener_t *xb_listener_new(const char *endpoint, const char *name, void *zmq_ctx,
+                               xb_handler_fn fn, void *user, xb_error_t *err)
+{
+    if (!endpoint || !endpoint[0]) {
+        xb_error_set(err, XB_ERR_ARG, 0, "listener: no endpoint to connect to");
+        return NULL;
+    }
+    if (!name || !xb_config_valid_name(name)) {
+        xb_error_set(err, XB_ERR_ARG, 0, "listener: '%.80s' is not a listener name",
+                     name ? name : "");
+        return NULL;
+    }
+    if (!fn) {
+        xb_error_set(err, XB_ERR_ARG, 0, "listener %s: no handler function", name);
+        return NULL;
+    }
+    xb_listener_t *l = calloc(1, sizeof *l);
+    if (!l || !(l->endpoint = strdup(endpoint))) {
+        free(l);
+        xb_error_set(err, XB_ERR_NOMEM, 0, "listener %s: out of memory", name);
+        return NULL;
+    }
+    snprintf(l->name, sizeof l->name, "%s", name);
+    snprintf(l->kind, sizeof l->kind, "listener");
+    snprintf(l->log_comp, sizeof l->log_comp, "listener %s", name);
+    l->fn = fn;
+    l->user = user;
+    l->signal_fd = -1;
+    l->heartbeat_ms = XB_RT_DEFAULT_HEARTBEAT_MS;
+    atomic_init(&l->stop, false);
+    atomic_init(&l->registered, false);
+    xb_backend_config_defaults(&l->backend_cfg);
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    l->ctx = zmq_ctx ? zmq_ctx : zmq_ctx_new();
+    l->own_ctx = !zmq_ctx;
+    if (l->wake_fd < 0 || !l->ctx) {
+        xb_error_set(err, XB_ERR_IO, 0, "listener %s: cannot create %s: %s", name,
+                     l->wake_fd < 0 ? "an eventfd" : "a ZeroMQ context", strerror(errno));
+        if (l->wake_fd >= 0)
+            close(l->wake_fd);
+        if (l->own_ctx && l->ctx)
+            zmq_ctx_term(l->ctx);
+        free(l->endpoint);
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+int xb_listener_set_kind(xb_listener_t *l, const char *kind, xb_error_t *err)
+{
+    if (!l || !kind || (strcmp(kind, "listener") != 0 && strcmp(kind, "worker") != 0))
+        return xb_error_set(err, XB_ERR_ARG, 0, "listener kind must be 'listener' or 'worker', not '%.40s'",
+                            kind ? kind : "");
+    snprintf(l->kind, sizeof l->kind, "%s", kind);
+    return 0;
+}
+
+void xb_rt_set_signal_fd(xb_listener_t *l, int fd) { l->signal_fd = fd; }
+
+bool xb_listener_registered(const xb_listener_t *l)
+{
+    return l && atomic_load(&((xb_listener_t *)l)->registered);
+}
+
+void xb_listener_stop(xb_listener_t *l)
+{
+    if (!l)
+        return;
+    atomic_store(&l->stop, true);
+    uint64_t one = 1;
+    if (write(l->wake_fd, &one, sizeof one) < 0) {
+        /* The counter is saturated: the loop is already woken. */
+    }
+}
+
+static void *thread_main(void *arg)
+{
+    xb_listener_t *l = arg;
+    l->result = xb_listener_run(l, &l->result_err);
+    return NULL;
+}
+
+int xb_listener_start(xb_listener_t *l, xb_error_t *err)
+{
+    if (!l)
+        return xb_error_set(err, XB_ERR_ARG, 0, "listener: NULL");
+    if (l->ran || l->started)
+        return xb_error_set(err, XB_ERR_ARG, 0, "listener %s: already started", l->name);
+    l->in_thread = true;
+    int rc = pthread_create(&l->thread, NULL, thread_main, l);
+    if (rc != 0)
+        return xb_error_set(err, XB_ERR_IO, 0, "listener %s: cannot start a thread: %s", l->name,
+                            strerror(rc));
+    l->started = true;
+    return 0;
+}
+
+int xb_listener_join(xb_listener_t *l, xb_error_t *err)
+{
+    if (!l || !l->started)
+        return 0;
+    if (!l->joined) {
+        pthread_join(l->thread, NULL);
+        l->joined = true;
+    }
+    if (err && l->result != 0)
+        *err = l->result_err;
+    return l->result;
+}
+
+static void free_pending(xb_listener_t *l)
+{
+    for (size_t i = 0; i < l->n_pending; i++)
+        xb_frames_destroy(&l->pending[i]);
+    free(l->pending);
+    l->pending = NULL;
+    l->n_pending = l->cap_pending = 0;
+}
+
+void xb_listener_destroy(xb_listener_t **lp)
+{
+    if (!lp || !*lp)
+        return;
+    xb_listener_t *l = *lp;
+    if (l->started && !l->joined) {
+        xb_listener_stop(l);
+        xb_listener_join(l, NULL);
+    }
+    if (l->sock)
+        zmq_close(l->sock);
+    free_pending(l);
+    xb_backend_destroy(&l->backend);
+    xb_parser_destroy(&l->parser);
+    close(l->wake_fd);
+    if (l->own_ctx)
+        zmq_ctx_term(l->ctx);
+    free(l->endpoint);
+    free(l);
+    *lp = NULL;
+}
+
+/* ---- the socket ----------------------------------------------------------- */
+
+int xb_rt_send(xb_listener_t *l, xb_frames_t *f)
+{
+    if (!f || !l->sock) {
+        errno = EINVAL;
+        return -1;
+    }
+    int rc = xb_frames_send(f, l->sock, 0);
+    if (rc == 0)
+        l->last_sent_ms = xb_rt_now_ms();
+    return rc;
+}
+
+static int send_simple(xb_listener_t *l, const char *cmd, const char *a, const char *b)
+{
+    xb_frames_t *f = xb_frames_new_cmd(cmd);
+    int rc = -1;
+    if (f && (!a || xb_frames_add_str(f, a) == 0) && (!b || xb_frames_add_str(f, b) == 0))
+        rc = xb_rt_send(l, f);
+    xb_frames_destroy(&f);
+    return rc;
+}
+
+/* A send never blocks for longer than the pump may stay silent. */
+static void set_send_timeout(xb_listener_t *l)
+{
+    int tmo = (int)(l->heartbeat_ms * XB_RT_LIVENESS);
+    zmq_setsockopt(l->sock, ZMQ_SNDTIMEO, &tmo, sizeof tmo);
+}
+
+static void close_socket(xb_listener_t *l, int linger_ms)
+{
+    if (!l->sock)
+        return;
+    zmq_setsockopt(l->sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+    zmq_close(l->sock);
+    l->sock = NULL;
+    atomic_store(&l->registered, false);
+}
+
+/* A fresh DEALER, connected, with READY sent (or queued until it connects). */
+static int connect_pump(xb_listener_t *l, xb_error_t *err)
+{
+    l->sock = zmq_socket(l->ctx, ZMQ_DEALER);
+    if (!l->sock)
+        return xb_error_set(err, XB_ERR_IO, 0, "listener %s: cannot create a socket: %s", l->name,
+                            zmq_strerror(errno));
+    int linger = XB_RT_LINGER_MS;
+    zmq_setsockopt(l->sock, ZMQ_LINGER, &linger, sizeof linger);
+    l->heartbeat_ms = XB_RT_DEFAULT_HEARTBEAT_MS;
+    set_send_timeout(l);
+    if (zmq_connect(l->sock, l->endpoint) != 0) {
+        int e = errno;
+        close_socket(l, 0);
+        return xb_error_set(err, XB_ERR_ARG, 0, "listener %s: cannot connect to '%s': %s",
+                            l->name, l->endpoint, zmq_strerror(e));
+    }
+    atomic_store(&l->registered, false);
+    l->last_heard_ms = xb_rt_now_ms();
+    l->shutdown_seen = false;
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_READY);
+    int rc = -1;
+    if (f && xb_frames_add_str(f, l->name) == 0 && xb_frames_add_str(f, l->kind) == 0 &&
+        xb_frames_addf(f, "%ld", l->in_thread ? 0L : (long)getpid()) == 0 &&
+        xb_frames_add_str(f, "1") == 0)
+        rc = xb_rt_send(l, f);
+    xb_frames_destroy(&f);
+    if (rc != 0) {
+        int e = errno;
+        close_socket(l, 0);
+        return xb_error_set(err, XB_ERR_IO, 0, "listener %s: cannot send READY to %s: %s",
+                            l->name, l->endpoint, zmq_strerror(e));
+    }
+    XB_DEBUG(l->log_comp, "READY sent to %s as %s", l->endpoint, l->kind);
+    return 0;
+}
+
+/* ---- pump -> listener ------------------------------------------------------ */
+
+/* WELCOME organism heartbeat-ms backend-type backend-location backend-prefix */
+static void on_welcome(xb_listener_t *l, const xb_frames_t *f)
+{
+    xb_frames_copy(f, 2, l->organism, sizeof l->organism);
+    bool ok = false;
+    long hb = xb_frames_long(f, 3, &ok);
+    l->heartbeat_ms = ok && hb > 0 ? hb : XB_RT_DEFAULT_HEARTBEAT_MS;
+    set_send_timeout(l);
+
+    xb_backend_config_t *b = &l->backend_cfg;
+    xb_backend_config_defaults(b);
+    char type[16] = "";
+    xb_frames_copy(f, 4, type, sizeof type);
+    if (xb_backend_type_parse(type, &b->type) != 0) {
+        XB_WARN(l->log_comp, "WELCOME names an unknown backend '%s': history goes through the pump",
+                type);
+        b->type = XB_BACKEND_MEMORY;
+    }
+    if (b->type == XB_BACKEND_MANAGER)
+        xb_frames_copy(f, 5, b->path, sizeof b->path);
+    else if (b->type == XB_BACKEND_REDIS)
+        xb_frames_copy(f, 5, b->redis_url, sizeof b->redis_url);
+    if (xb_frames_count(f) > 6)
+        xb_frames_copy(f, 6, b->redis_prefix, sizeof b->redis_prefix);
+    /* A new registration may name another backend: reopen on demand. */
+    xb_backend_destroy(&l->backend);
+    atomic_store(&l->registered, true);
+    XB_INFO(l->log_comp, "registered with organism %s at %s (heartbeat %ld ms, backend %s)",
+            l->organism, l->endpoint, l->heartbeat_ms, xb_backend_type_name(b->type));
+}
+
+/* The answer to one delivery: FAILED, DONE or REPLY. NULL on no memory. */
+static xb_frames_t *answer_frames(xb_listener_t *l, const char *id, int rc, xb_reply_t *reply)
+{
+    if (rc != 0 || reply->failed) {
+        if (!reply->reason[0])
+            snprintf(reply->reason, sizeof reply->reason,
+                     "the handler of listener %s failed (returned %d)", l->name, rc);
+        XB_INFO(l->log_comp, "delivery %s failed: %s", id, reply->reason);
+        xb_frames_t *f = xb_frames_new_cmd(XB_CMD_FAILED);
+        if (f && (xb_frames_add_str(f, id) != 0 || xb_frames_add_str(f, reply->reason) != 0))
+            xb_frames_destroy(&f);
+        return f;
+    }
+    if (reply->count == 0) {
+        XB_DEBUG(l->log_comp, "delivery %s: DONE", id);
+        xb_frames_t *f = xb_frames_new_cmd(XB_CMD_DONE);
+        if (f && xb_frames_add_str(f, id) != 0)
+            xb_frames_destroy(&f);
+        return f;
+    }
+    XB_DEBUG(l->log_comp, "delivery %s: REPLY with %zu message(s)", id, reply->count);
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_REPLY);
+    if (!f || xb_frames_add_str(f, id) != 0 || xb_frames_addf(f, "%zu", reply->count) != 0) {
+        xb_frames_destroy(&f);
+        return NULL;
+    }
+    for (size_t i = 0; i < reply->count; i++) {
+        xb_reply_item_t *it = &reply->items[i];
+        if (xb_frames_add_str(f, it->target) != 0) {
+            xb_frames_destroy(&f);
+            return NULL;
+        }
+        /* The payload bytes move into the frame without a copy. */
+        char *xml = it->xml;
+        it->xml = NULL;
+        if (xb_frames_add_take(f, xml, it->len) != 0) {
+            xb_frames_destroy(&f);
+            return NULL;
+        }
+    }
+    return f;
+}
+
+/* DELIVER delivery-id envelope: runs the handler and answers. Returns 0, or
+ * -1 when the answer could not be sent (the connection is then suspect). */
+static int on_deliver(xb_listener_t *l, const xb_frames_t *f)
+{
+    char id[XB_RT_DELIVERY_ID_MAX];
+    if (xb_frames_count(f) != 4 || xb_frames_copy(f, 2, id, sizeof id) <= 0) {
+        XB_WARN(l->log_comp, "malformed DELIVER ignored");
+        send_simple(l, XB_CMD_ERROR, XB_CMD_DELIVER, "DELIVER needs: delivery-id envelope");
+        return 0;
+    }
+    const void *raw = xb_frames_data(f, 3);
+    size_t raw_len = xb_frames_size(f, 3);
+    xb_error_t perr;
+    xb_envelope_t *env = xb_envelope_parse(l->parser, raw, raw_len, &perr);
+    xb_frames_t *out = NULL;
+    if (!env) {
+        XB_WARN(l->log_comp, "delivery %s: cannot read the envelope: %s", id, perr.message);
+        out = xb_frames_new_cmd(XB_CMD_FAILED);
+        if (out && (xb_frames_add_str(out, id) != 0 ||
+                    xb_frames_addf(out, "listener %s cannot read the envelope: %s", l->name,
+                                   perr.message) != 0))
+            xb_frames_destroy(&out);
+    } else {
+        xb_msg_scratch_t scratch;
+        xb_msg_t msg;
+        xb_reply_t reply;
+        xb_msg_init(&msg, l, env, raw, raw_len, &scratch);
+        xb_reply_init(&reply, &msg);
+        XB_DEBUG(l->log_comp, "delivery %s: <%s> from %s on thread %s", id,
+                 xb_msg_payload_type(&msg), xb_msg_from(&msg), xb_msg_thread(&msg));
+        int rc = l->fn(&msg, &reply, l->user);
+        out = answer_frames(l, id, rc, &reply);
+        xb_reply_cleanup(&reply);
+        xb_msg_cleanup(&msg);
+        xb_envelope_destroy(&env);
+    }
+    if (!out) {
+        XB_ERROR(l->log_comp, "delivery %s: out of memory building the answer", id);
+        out = xb_frames_new_cmd(XB_CMD_FAILED);
+        if (out && (xb_frames_add_str(out, id) != 0 || xb_frames_add_str(out, "listener out of memory") != 0))
+            xb_frames_destroy(&out);
+    }
+    int rc = out ? xb_rt_send(l, out) : -1;
+    if (rc != 0)
+        XB_ERROR(l->log_comp, "delivery %s: cannot send the answer: %s", id, zmq_strerror(errno));
+    xb_frames_destroy(&out);
+    return rc;
+}
+
+/* One message from the pump. */
+static loop_t dispatch(xb_listener_t *l, const xb_frames_t *f, xb_error_t *err)
+{
+    l->last_heard_ms = xb_rt_now_ms();
+    if (!xb_frames_is_proto(f, 0)) {
+        XB_DEBUG(l->log_comp, "ignored a message without the XB1 tag");
+        send_simple(l, XB_CMD_ERROR, "?", "expected the protocol tag XB1 then a command");
+        return LOOP_CONTINUE;
+    }
+    char cmd[32] = "";
+    xb_frames_copy(f, 1, cmd, sizeof cmd);
+    if (strcmp(cmd, XB_CMD_HEARTBEAT) == 0)
+        return LOOP_CONTINUE;
+    if (strcmp(cmd, XB_CMD_DELIVER) == 0)
+        return on_deliver(l, f) == 0 ? LOOP_CONTINUE : LOOP_RECONNECT;
+    if (strcmp(cmd, XB_CMD_WELCOME) == 0) {
+        on_welcome(l, f);
+        return LOOP_CONTINUE;
+    }
+    if (strcmp(cmd, XB_CMD_SHUTDOWN) == 0) {
+        XB_INFO(l->log_comp, "SHUTDOWN from the pump");
+        return LOOP_EXIT;
+    }
+    if (strcmp(cmd, XB_CMD_REFUSED) == 0) {
+        char reason[256] = "";
+        xb_frames_copy(f, 2, reason, sizeof reason);
+        xb_error_set(err, XB_ERR_ROUTING, 0, "listener %s: the pump at %s refused it: %s", l->name,
+                     l->endpoint, reason);
+        return LOOP_FAIL;
+    }
+    if (strcmp(cmd, XB_CMD_ERROR) == 0) {
+        char what[32] = "", why[256] = "";
+        xb_frames_copy(f, 2, what, sizeof what);
+        xb_frames_copy(f, 3, why, sizeof why);
+        XB_WARN(l->log_comp, "the pump reports an error about %s: %s", what, why);
+        /* Only a pump that does not know us refuses a HEARTBEAT (it restarted). */
+        return strcmp(what, XB_CMD_HEARTBEAT) == 0 ? LOOP_RECONNECT : LOOP_CONTINUE;
+    }
+    if (strcmp(cmd, XB_CMD_HISTORY_OK) == 0) {
+        XB_DEBUG(l->log_comp, "late HISTORY-OK ignored");
+        return LOOP_CONTINUE;
+    }
+    XB_DEBUG(l->log_comp, "unknown command %s", cmd);
+    send_simple(l, XB_CMD_ERROR, cmd, "unknown command");
+    return LOOP_CONTINUE;
+}
+
+static xb_frames_t *pop_pending(xb_listener_t *l)
+{
+    if (l->n_pending == 0)
+        return NULL;
+    xb_frames_t *f = l->pending[0];
+    memmove(l->pending, l->pending + 1, (l->n_pending - 1) * sizeof *l->pending);
+    l->n_pending--;
+    return f;
+}
+
+static void drain_fd(int fd)
+{
+    uint64_t v;
+    if (read(fd, &v, sizeof v) < 0) {
+        /* EAGAIN: somebody else drained it */
+    }
+}
+
+static void on_signal(xb_listener_t *l)
+{
+    struct signalfd_siginfo si;
+    if (read(l->signal_fd, &si, sizeof si) == (ssize_t)sizeof si)
+        XB_INFO(l->log_comp, "signal %u received: leaving", si.ssi_signo);
+    atomic_store(&l->stop, true);
+}
+
+/* Serves one connection until it ends. */
+static loop_t serve(xb_listener_t *l, xb_error_t *err)
+{
+    for (;;) {
+        xb_frames_t *f;
+        while ((f = pop_pending(l))) {
+            loop_t r = dispatch(l, f, err);
+            xb_frames_destroy(&f);
+            if (r != LOOP_CONTINUE)
+                return r;
+        }
+        if (l->shutdown_seen) {
+            XB_INFO(l->log_comp, "SHUTDOWN from the pump");
+            return LOOP_EXIT;
+        }
+        if (atomic_load(&l->stop))
+            return LOOP_EXIT;
+        uint64_t now = xb_rt_now_ms();
+        uint64_t hb = (uint64_t)l->heartbeat_ms;
+        uint64_t dead_at = l->last_heard_ms + hb * XB_RT_LIVENESS;
+        uint64_t wake_at = dead_at;
+        bool registered = atomic_load(&l->registered);
+        if (registered && l->last_sent_ms + hb < wake_at)
+            wake_at = l->last_sent_ms + hb;
+        long timeout = wake_at > now ? (long)(wake_at - now) : 0;
+        zmq_pollitem_t items[3] = {
+            {l->sock, 0, ZMQ_POLLIN, 0},
+            {NULL, l->wake_fd, ZMQ_POLLIN, 0},
+            {NULL, l->signal_fd, ZMQ_POLLIN, 0},
+        };
+        int rc = zmq_poll(items, l->signal_fd >= 0 ? 3 : 2, timeout);
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            xb_error_set(err, XB_ERR_IO, 0, "listener %s: poll failed: %s", l->name,
+                         zmq_strerror(errno));
+            return LOOP_FAIL;
+        }
+        if (items[1].revents)
+            drain_fd(l->wake_fd);
+        if (l->signal_fd >= 0 && items[2].revents)
+            on_signal(l);
+        if (atomic_load(&l->stop))
+            return LOOP_EXIT;
+        if (items[0].revents & ZMQ_POLLIN) {
+            f = xb_frames_recv(l->sock, ZMQ_DONTWAIT);
+            if (!f) {
+                if (errno == EAGAIN || errno == EINTR)
+                    continue;
+                xb_error_set(err, XB_ERR_IO, 0, "listener %s: receive failed: %s", l->name,
+                             zmq_strerror(errno));
+                return LOOP_FAIL;
+            }
+            loop_t r = dispatch(l, f, err);
+            xb_frames_destroy(&f);
+            if (r != LOOP_CONTINUE)
+                return r;
+            continue;
+        }
+        /* Nothing to read: time for a heartbeat, or the pump is gone. */
+        now = xb_rt_now_ms();
+        if (now >= l->last_heard_ms + hb * XB_RT_LIVENESS) {
+            XB_WARN(l->log_comp, "no word from the pump at %s for %" PRIu64 " ms: reconnecting",
+                    l->endpoint, now - l->last_heard_ms);
+            return LOOP_RECONNECT;
+        }
+        if (registered && now >= l->last_sent_ms + hb &&
+            send_simple(l, XB_CMD_HEARTBEAT, NULL, NULL) != 0) {
+            XB_WARN(l->log_comp, "cannot send HEARTBEAT: %s: reconnecting", zmq_strerror(errno));
+            return LOOP_RECONNECT;
+        }
+    }
+}
+
+int xb_listener_run(xb_listener_t *l, xb_error_t *err)
+{
+    if (!l)
+        return xb_error_set(err, XB_ERR_ARG, 0, "listener: NULL");
+    if (l->ran)
+        return xb_error_set(err, XB_ERR_ARG, 0, "listener %s: runs only once", l->name);
+    l->ran = true;
+    xb_xml_init();
+    xb_parse_limits_t limits = {RT_MAX_BYTES, XB_PARSE_DEFAULT_MAX_DEPTH, RT_MAX_COUNT,
+                                RT_MAX_COUNT};
+    l->parser = xb_parser_new(&limits, err);
+    if (!l->parser)
+        return -1;
+    int result = -1;
+    for (;;) {
+        if (atomic_load(&l->stop)) {
+            result = 0;
+            break;
+        }
+        if (connect_pump(l, err) != 0)
+            break;
+        loop_t r = serve(l, err);
+        if (r == LOOP_RECONNECT) {
+            /* Whatever is queued for a vanished pump is worthless. */
+            close_socket(l, 0);
+            continue;
+        }
+        if (r == LOOP_EXIT) {
+            if (atomic_load(&l->registered) && send_simple(l, XB_CMD_BYE, NULL, NULL) != 0)
+                XB_WARN(l->log_comp, "cannot send BYE: %s", zmq_strerror(errno));
+            XB_INFO(l->log_comp, "leaving");
+            close_socket(l, XB_RT_LINGER_MS);
+            result = 0;
+            break;
+        }
+        close_socket(l, 0);
+        break;
+    }
+    free_pending(l);
+    xb_backend_destroy(&l->backend);
+    xb_parser_destroy(&l->parser);
+    return result;
+}
+
+/* ---- HISTORY (memory backend) ---------------------------------------------- */
+
+static int queue_pending(xb_listener_t *l, xb_frames_t *f)
+{
+    if (l->n_pending == l->cap_pending) {
+        size_t cap = l->cap_pending ? l->cap_pending * 2 : 4;
+        xb_frames_t **p = realloc(l->pending, cap * sizeof *p);
+        if (!p)
+            return -1;
+        l->pending = p;
+        l->cap_pending = cap;
+    }
+    l->pending[l->n_pending++] = f;
+    return 0;
+}
+
+/* HISTORY-OK request-id n slot... -> blobs. */
+static int take_history(const xb_frames_t *f, xb_blob_list_t *blobs, xb_error_t *err)
+{
+    bool ok = false;
+    long n = xb_frames_long(f, 3, &ok);
+    if (!ok || n < 0 || (size_t)n != xb_frames_count(f) - 4)
+        return xb_error_set(err, XB_ERR_BACKEND, 0, "malformed HISTORY-OK from the pump");
+    blobs->items = n ? calloc((size_t)n, sizeof *blobs->items) : NULL;
+    if (n && !blobs->items)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory reading history");
+    blobs->count = (size_t)n;
+    for (size_t i = 0; i < (size_t)n; i++) {
+        size_t len = xb_frames_size(f, 4 + i);
+        blobs->items[i].data = malloc(len + 1);
+        if (!blobs->items[i].data) {
+            xb_blob_list_free(blobs);
+            return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory reading history");
+        }
+        if (len)
+            memcpy(blobs->items[i].data, xb_frames_data(f, 4 + i), len);
+        blobs->items[i].data[len] = '\0';
+        blobs->items[i].len = len;
+    }
+    return 0;
+}
+
+/* Classifies one message that arrived during the wait: 1 = the answer was
+ * consumed (rc in *result), 0 = keep waiting. */
+static int history_message(xb_listener_t *l, xb_frames_t *f, const char *req,
+                           xb_blob_list_t *blobs, int *result, xb_error_t *err)
+{
+    l->last_heard_ms = xb_rt_now_ms();
+    if (xb_frames_is_proto(f, 0) && xb_frames_eq(f, 1, XB_CMD_HISTORY_OK) && xb_frames_eq(f, 2, req)) {
+        *result = take_history(f, blobs, err);
+        xb_frames_destroy(&f);
+        return 1;
+    }
+    if (xb_frames_is_proto(f, 0) && xb_frames_eq(f, 1, XB_CMD_ERROR) &&
+        xb_frames_eq(f, 2, XB_CMD_HISTORY)) {
+        char why[256] = "";
+        xb_frames_copy(f, 3, why, sizeof why);
+        *result = xb_error_set(err, XB_ERR_BACKEND, 0, "listener %s: the pump could not read the history: %s",
+                               l->name, why);
+        xb_frames_destroy(&f);
+        return 1;
+    }
+    if (xb_frames_is_proto(f, 0) && xb_frames_eq(f, 1, XB_CMD_HEARTBEAT)) {
+        xb_frames_destroy(&f);
+        return 0;
+    }
+    if (xb_frames_is_proto(f, 0) && xb_frames_eq(f, 1, XB_CMD_SHUTDOWN)) {
+        /* Finish the handler first; the main loop leaves afterwards. */
+        l->shutdown_seen = true;
+        xb_frames_destroy(&f);
+        return 0;
+    }
+    if (xb_frames_is_proto(f, 0) && xb_frames_eq(f, 1, XB_CMD_HISTORY_OK)) {
+        xb_frames_destroy(&f); /* the answer to an earlier, abandoned request */
+        return 0;
+    }
+    if (queue_pending(l, f) != 0) {
+        XB_ERROR(l->log_comp, "out of memory: a message from the pump was dropped");
+        xb_frames_destroy(&f);
+    }
+    return 0;
+}
+
+int xb_rt_history_request(xb_listener_t *l, const char *thread, xb_blob_list_t *blobs,
+                          xb_error_t *err)
+{
+    if (!l->sock || !atomic_load(&l->registered))
+        return xb_error_set(err, XB_ERR_BACKEND, 0, "listener %s: not registered with a pump", l->name);
+    char req[32];
+    snprintf(req, sizeof req, "%ld", ++l->next_request);
+    if (send_simple(l, XB_CMD_HISTORY, req, thread) != 0)
+        return xb_error_set(err, XB_ERR_IO, 0, "listener %s: cannot send HISTORY: %s", l->name,
+                            zmq_strerror(errno));
+    /* The handler may have run for a while: silence counts from the request. */
+    l->last_heard_ms = xb_rt_now_ms();
+    uint64_t limit = (uint64_t)l->heartbeat_ms * XB_RT_LIVENESS;
+    for (;;) {
+        uint64_t now = xb_rt_now_ms();
+        if (now >= l->last_heard_ms + limit)
+            return xb_error_set(err, XB_ERR_TIMEOUT, 0,
+                                "listener %s: the pump did not answer HISTORY for thread %s",
+                                l->name, thread);
+        zmq_pollitem_t item = {l->sock, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&item, 1, (long)(l->last_heard_ms + limit - now));
+        if (rc < 0 && errno != EINTR)
+            return xb_error_set(err, XB_ERR_IO, 0, "listener %s: poll failed: %s", l->name,
+                                zmq_strerror(errno));
+        if (rc <= 0)
+            continue;
+        xb_frames_t *f = xb_frames_recv(l->sock, ZMQ_DONTWAIT);
+        if (!f) {
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            return xb_error_set(err, XB_ERR_IO, 0, "listener %s: receive failed: %s", l->name,
+                                zmq_strerror(errno));
+        }
+        int result = 0;
+        if (history_message(l, f, req, blobs, &result, err))
+            return result;
+    }
+}

@@ -1,0 +1,108 @@
+/* Internals shared by the files of the listener runtime (listeners/lib/).
+ * Not installed, not part of the API: see include/xmlbus/listener.h. */
+#ifndef XMLBUS_RUNTIME_INTERNAL_H
+#define XMLBUS_RUNTIME_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xmlbus/backend.h"
+#include "xmlbus/config.h"
+#include "xmlbus/envelope.h"
+#include "xmlbus/listener.h"
+#include "xmlbus/wire.h"
+
+#define XB_RT_LINGER_MS 1000        /* what close may still flush to the pump */
+#define XB_RT_DEFAULT_HEARTBEAT_MS 1000
+#define XB_RT_LIVENESS 3            /* silent intervals before the pump counts as gone */
+#define XB_RT_DELIVERY_ID_MAX 64
+
+struct xb_listener_t {
+    char *endpoint;
+    char name[XB_NAME_MAX];
+    char kind[16];
+    char log_comp[XB_NAME_MAX + 16]; /* "listener NAME" for xb_log */
+    void *ctx;
+    bool own_ctx;
+    xb_handler_fn fn;
+    void *user;
+
+    int wake_fd;                     /* eventfd written by xb_listener_stop */
+    int signal_fd;                   /* signalfd of xb_listener_main, or -1 */
+    atomic_bool stop;
+    atomic_bool registered;
+
+    pthread_t thread;
+    bool ran, started, joined, in_thread;
+    int result;
+    xb_error_t result_err;
+
+    /* One connection to the pump; replaced on reconnect. */
+    void *sock;
+    xb_parser_t *parser;             /* one per listener thread, reused */
+    char organism[XB_NAME_MAX];
+    long heartbeat_ms;
+    xb_backend_config_t backend_cfg; /* from WELCOME */
+    xb_backend_t *backend;           /* manager/redis, opened on first history read */
+    uint64_t last_heard_ms, last_sent_ms;
+    bool shutdown_seen;              /* SHUTDOWN arrived while a handler ran */
+    long next_request;
+
+    /* Messages that arrived while a handler waited for HISTORY-OK. */
+    xb_frames_t **pending;
+    size_t n_pending, cap_pending;
+};
+
+/* Strings handed out by xb_msg_text, freed after the handler. */
+typedef struct {
+    char **items;
+    size_t count, cap;
+    char *envelope_xml;
+} xb_msg_scratch_t;
+
+struct xb_msg_t {
+    xb_listener_t *l;
+    xb_envelope_t *env;
+    const void *raw;                 /* the DELIVER envelope frame */
+    size_t raw_len;
+    xb_msg_scratch_t *scratch;
+};
+
+typedef struct {
+    char *target;
+    char *xml;
+    size_t len;
+} xb_reply_item_t;
+
+struct xb_reply_t {
+    const xb_msg_t *msg;
+    xb_reply_item_t *items;
+    size_t count, cap;
+    bool failed;
+    char reason[XB_ERROR_MESSAGE_MAX];
+};
+
+uint64_t xb_rt_now_ms(void);
+
+/* Sends f to the pump (blocking up to the send timeout). 0 or -1 with errno. */
+int xb_rt_send(xb_listener_t *l, xb_frames_t *f);
+
+/* Waits for the answer to a HISTORY request (memory backend) and fills *blobs.
+ * Other messages that arrive meanwhile are queued for the main loop. */
+int xb_rt_history_request(xb_listener_t *l, const char *thread, xb_blob_list_t *blobs,
+                          xb_error_t *err);
+
+/* Extra file descriptor whose readability means "stop" (xb_listener_main's
+ * signalfd). Set before run. */
+void xb_rt_set_signal_fd(xb_listener_t *l, int fd);
+
+/* Message and reply life cycle (message.c). */
+void xb_msg_init(xb_msg_t *msg, xb_listener_t *l, xb_envelope_t *env, const void *raw,
+                 size_t raw_len, xb_msg_scratch_t *scratch);
+void xb_msg_cleanup(xb_msg_t *msg);
+void xb_reply_init(xb_reply_t *reply, const xb_msg_t *msg);
+void xb_reply_cleanup(xb_reply_t *reply);
+
+#endif

@@ -1,0 +1,107 @@
+/* `xmlbus history THREAD`: the slots of one thread (CONTROL history). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_common.h"
+#include "commands.h"
+
+static const char history_usage[] =
+    "usage: xmlbus history [OPTIONS] THREAD\n"
+    "\n"
+    "Prints the context buffer of THREAD (a UUID from `xmlbus send` or\n"
+    "`xmlbus threads`): every slot in order, a header line\n"
+    "\"#INDEX TIME FROM -> TO TYPE id ID\" and the payload as XML below it.\n"
+    "\n"
+    "options:\n"
+    "      --xml            print the pump's XML answer as it is\n"
+    XB_CLI_COMMON_HELP
+    "\n"
+    "exit: 0 ok, 1 failure (unknown thread, ...), 2 usage, 4 no answer in time\n";
+
+enum { OPT_XML = XB_OPT_FIRST_VERB_OPTION };
+
+/* The payload of a slot: its element child, or its text (an escaped
+ * payload) when it has none. Caller frees. */
+static char *slot_payload(xmlNode *slot)
+{
+    for (xmlNode *n = slot->children; n; n = n->next)
+        if (n->type == XML_ELEMENT_NODE)
+            return xb_cli_node_line(n);
+    xmlChar *t = xmlNodeGetContent(slot);
+    char *s = strdup(t ? (const char *)t : "");
+    xmlFree(t);
+    return s;
+}
+
+static int print_slots(xmlNode *root)
+{
+    char thread[128];
+    xb_cli_attr(root, "thread", thread, sizeof thread);
+    size_t count = 0;
+    for (xmlNode *n = root->children; n; n = n->next)
+        count += n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, "slot") == 0;
+    printf("thread %s: %zu slot%s\n", *thread ? thread : "?", count, count == 1 ? "" : "s");
+    for (xmlNode *n = root->children; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "slot") != 0)
+            continue;
+        char index[32], from[128], to[128], type[256], ts[32], when[64], id[128];
+        xb_cli_attr(n, "index", index, sizeof index);
+        xb_cli_attr(n, "from", from, sizeof from);
+        xb_cli_attr(n, "to", to, sizeof to);
+        xb_cli_attr(n, "type", type, sizeof type);
+        xb_cli_attr(n, "id", id, sizeof id);
+        xb_cli_format_us(xb_cli_attr(n, "ts", ts, sizeof ts), when, sizeof when);
+        char *payload = slot_payload(n);
+        if (!payload) {
+            xb_cli_fail("history", "out of memory");
+            return XB_EXIT_FAIL;
+        }
+        printf("#%s %s %s -> %s %s id %s\n    %s\n", *index ? index : "?", when,
+               *from ? from : "-", *to ? to : "-", *type ? type : "-", *id ? id : "-", payload);
+        free(payload);
+    }
+    return XB_EXIT_OK;
+}
+
+int xb_cmd_history(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        XB_CLI_LONGOPTS,
+        {"xml", no_argument, NULL, OPT_XML},
+        {NULL, 0, NULL, 0},
+    };
+    xb_cli_opts_t o;
+    xb_cli_opts_init(&o, "history");
+    bool xml = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, XB_CLI_SHORTOPTS, longopts, NULL)) != -1) {
+        if (opt == OPT_XML)
+            xml = true;
+        else if (xb_cli_common_option(&o, opt, optarg) <= 0)
+            return xb_cli_usage(history_usage, false);
+    }
+    if (o.help)
+        return xb_cli_usage(history_usage, true);
+    if (optind + 1 != argc) {
+        xb_cli_fail("history", "give exactly one THREAD uuid");
+        return xb_cli_usage(history_usage, false);
+    }
+    const char *args[] = {argv[optind]};
+    int rc = XB_EXIT_OK;
+    char *body = xb_cli_control(&o, "history", args, 1, &rc);
+    if (!body)
+        return rc;
+    if (xml) {
+        xb_cli_print_body(body);
+        free(body);
+        return XB_EXIT_OK;
+    }
+    xmlDoc *doc = xb_cli_parse_xml("history", body, strlen(body));
+    free(body);
+    if (!doc)
+        return XB_EXIT_FAIL;
+    rc = print_slots(xmlDocGetRootElement(doc));
+    xmlFreeDoc(doc);
+    return rc;
+}

@@ -1,0 +1,359 @@
+/* CONTROL requests from clients (threads, history, stats, backend-info, ping,
+ * shutdown) and HISTORY requests from listeners. Bodies are XML documents
+ * written with libxml2's xmlTextWriter, so every value is escaped. */
+#include "pump_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/xmlwriter.h>
+
+#include "xmlbus/log.h"
+#include "xmlbus/slot.h"
+
+#define MAX_THREADS_LISTED 1000
+
+typedef struct {
+    xmlBufferPtr buf;
+    xmlTextWriterPtr w;
+} body_t;
+
+static int body_open(body_t *b, const char *root)
+{
+    b->buf = xmlBufferCreate();
+    b->w = b->buf ? xmlNewTextWriterMemory(b->buf, 0) : NULL;
+    if (!b->w)
+        return -1;
+    if (xmlTextWriterStartDocument(b->w, NULL, "UTF-8", NULL) < 0 ||
+        xmlTextWriterStartElement(b->w, BAD_CAST root) < 0)
+        return -1;
+    return 0;
+}
+
+static void body_close(body_t *b)
+{
+    if (b->w)
+        xmlFreeTextWriter(b->w);
+    if (b->buf)
+        xmlBufferFree(b->buf);
+    b->w = NULL;
+    b->buf = NULL;
+}
+
+static int attr(body_t *b, const char *name, const char *value)
+{
+    return xmlTextWriterWriteAttribute(b->w, BAD_CAST name, BAD_CAST(value ? value : "")) < 0 ? -1 : 0;
+}
+
+static int attr_u64(body_t *b, const char *name, unsigned long long v)
+{
+    char s[32];
+    snprintf(s, sizeof s, "%llu", v);
+    return attr(b, name, s);
+}
+
+static void reply(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *status,
+                  const void *body, size_t len)
+{
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_RESULT);
+    if (f && xb_frames_add_str(f, req) == 0 && xb_frames_add_str(f, status) == 0 &&
+        xb_frames_add(f, body, len) == 0)
+        xb_pump_send_to(p, rid, f);
+    xb_frames_destroy(&f);
+}
+
+static void reply_error(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *msg)
+{
+    reply(p, rid, req, "error", msg, strlen(msg));
+}
+
+static void reply_body(xb_pump_t *p, const xb_rid_t *rid, const char *req, body_t *b)
+{
+    if (xmlTextWriterEndDocument(b->w) < 0) {
+        reply_error(p, rid, req, "could not write the answer");
+        return;
+    }
+    xmlTextWriterFlush(b->w);
+    reply(p, rid, req, "ok", xmlBufferContent(b->buf), (size_t)xmlBufferLength(b->buf));
+}
+
+/* Timestamp of the last slot of a thread, 0 if unknown. */
+static long long last_activity(xb_pump_t *p, const char *thread, long len)
+{
+    if (len <= 0)
+        return 0;
+    xb_blob_t blob = {0};
+    if (xb_backend_buffer_get_slot(p->backend, thread, len - 1, &blob, NULL) != 0)
+        return 0;
+    xb_slot_t *s = xb_slot_decode(blob.data, blob.len, len - 1, NULL);
+    free(blob.data);
+    long long ts = s ? (long long)xb_slot_timestamp_us(s) : 0;
+    xb_slot_destroy(&s);
+    return ts;
+}
+
+static int write_thread(xb_pump_t *p, body_t *b, const char *uuid)
+{
+    long len = 0;
+    char *chain = NULL;
+    xb_backend_buffer_thread_len(p->backend, uuid, &len, NULL);
+    xb_backend_registry_get_chain(p->backend, uuid, &chain, NULL);
+    int rc = 0;
+    if (xmlTextWriterStartElement(b->w, BAD_CAST "thread") < 0 || attr(b, "uuid", uuid) ||
+        attr(b, "chain", chain ? chain : "") || attr_u64(b, "slots", (unsigned long long)len) ||
+        attr_u64(b, "last-activity-us", (unsigned long long)last_activity(p, uuid, len)) ||
+        xmlTextWriterEndElement(b->w) < 0)
+        rc = -1;
+    free(chain);
+    return rc;
+}
+
+static void control_threads(xb_pump_t *p, const xb_rid_t *rid, const char *req)
+{
+    xb_error_t err;
+    xb_str_list_t list = {0};
+    if (xb_backend_buffer_list_threads(p->backend, &list, &err) != 0) {
+        reply_error(p, rid, req, err.message);
+        return;
+    }
+    body_t b = {0};
+    int rc = body_open(&b, "threads");
+    if (rc == 0)
+        rc = attr_u64(&b, "count", list.count);
+    for (size_t i = 0; rc == 0 && i < list.count && i < MAX_THREADS_LISTED; i++)
+        rc = write_thread(p, &b, list.items[i]);
+    if (rc == 0)
+        reply_body(p, rid, req, &b);
+    else
+        reply_error(p, rid, req, "could not write the thread list");
+    body_close(&b);
+    xb_str_list_free(&list);
+}
+
+/* Writes the slots of thread as <history> into b. */
+static int write_history(xb_pump_t *p, body_t *b, const char *thread, xb_error_t *err)
+{
+    xb_blob_list_t blobs = {0};
+    if (xb_backend_buffer_get_thread(p->backend, thread, &blobs, err) != 0)
+        return -1;
+    int rc = attr(b, "thread", thread);
+    for (size_t i = 0; rc == 0 && i < blobs.count; i++) {
+        xb_slot_t *s = xb_slot_decode(blobs.items[i].data, blobs.items[i].len, (long)i, err);
+        char *xml = NULL;
+        size_t len = 0;
+        if (!s || xb_slot_to_xml(s, &xml, &len, err) != 0 ||
+            xmlTextWriterWriteRawLen(b->w, BAD_CAST xml, (int)len) < 0)
+            rc = -1;
+        free(xml);
+        xb_slot_destroy(&s);
+    }
+    xb_blob_list_free(&blobs);
+    return rc;
+}
+
+static void control_history(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *thread)
+{
+    xb_error_t err;
+    xb_error_clear(&err);
+    bool exists = false;
+    if (xb_backend_buffer_thread_exists(p->backend, thread, &exists, &err) != 0) {
+        reply_error(p, rid, req, err.message);
+        return;
+    }
+    if (!exists) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "no thread %.40s", thread);
+        reply_error(p, rid, req, msg);
+        return;
+    }
+    body_t b = {0};
+    if (body_open(&b, "history") == 0 && write_history(p, &b, thread, &err) == 0)
+        reply_body(p, rid, req, &b);
+    else
+        reply_error(p, rid, req, err.message[0] ? err.message : "could not write the history");
+    body_close(&b);
+}
+
+static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
+{
+    long processes = 0;
+    for (peer_t *peer = p->peers; peer; peer = peer->next)
+        if (peer->listener == l->index)
+            processes++;
+    if (xmlTextWriterStartElement(b->w, BAD_CAST "listener") < 0 || attr(b, "name", l->cfg->name) ||
+        attr_u64(b, "delivered", l->delivered) || attr_u64(b, "responded", l->replies) ||
+        attr_u64(b, "messages-out", l->messages_out) || attr_u64(b, "done", l->done) ||
+        attr_u64(b, "failed", l->failed) || attr_u64(b, "timeouts", l->timeouts) ||
+        attr_u64(b, "crashes", l->crashes) || attr_u64(b, "in-flight", (unsigned long long)l->in_flight) ||
+        attr_u64(b, "queued", (unsigned long long)l->q_len) || attr_u64(b, "restarts", l->restarts) ||
+        attr_u64(b, "processes", (unsigned long long)processes) ||
+        attr(b, "cpu-bound", l->cfg->cpu_bound ? "true" : "false"))
+        return -1;
+    for (int c = 1; c < XB_ERR__COUNT; c++) {
+        if (!l->errors[c])
+            continue;
+        if (xmlTextWriterStartElement(b->w, BAD_CAST "error") < 0 || attr(b, "code", xb_code_name((xb_code_t)c)) ||
+            attr_u64(b, "count", l->errors[c]) || xmlTextWriterEndElement(b->w) < 0)
+            return -1;
+    }
+    uint64_t now = xb_now_ms();
+    for (peer_t *peer = p->peers; peer; peer = peer->next) {
+        if (peer->listener != l->index)
+            continue;
+        if (xmlTextWriterStartElement(b->w, BAD_CAST "worker") < 0 ||
+            attr_u64(b, "pid", (unsigned long long)peer->pid) ||
+            attr(b, "state", peer->in_flight > 0 ? "busy" : peer->credit == 0 ? "retiring" : "idle") ||
+            attr_u64(b, "handled", peer->handled) ||
+            attr_u64(b, "restarts", peer->child ? peer->child->restarts : 0) ||
+            attr_u64(b, "busy-ms", peer->in_flight > 0 ? now - peer->busy_since_ms : 0) ||
+            attr(b, "started-by", peer->child ? "pump" : "elsewhere") ||
+            xmlTextWriterEndElement(b->w) < 0)
+            return -1;
+    }
+    return xmlTextWriterEndElement(b->w) < 0 ? -1 : 0;
+}
+
+static void control_stats(xb_pump_t *p, const xb_rid_t *rid, const char *req)
+{
+    body_t b = {0};
+    int rc = body_open(&b, "stats");
+    if (rc == 0)
+        rc = attr(&b, "organism", p->cfg->name) ||
+             attr_u64(&b, "uptime-s", (xb_now_ms() - p->started_ms) / 1000) ||
+             attr_u64(&b, "received", p->received) || attr_u64(&b, "accepted", p->accepted) ||
+             attr_u64(&b, "rejected", p->rejected) || attr_u64(&b, "routed", p->routed) ||
+             attr_u64(&b, "to-clients", p->to_clients) ||
+             attr_u64(&b, "undeliverable", p->undeliverable) || attr_u64(&b, "late", p->late) ||
+             attr_u64(&b, "in-flight", (unsigned long long)p->in_flight) ||
+             attr_u64(&b, "conversations", xb_strmap_count(p->convs));
+    for (int c = 1; rc == 0 && c < XB_ERR__COUNT; c++) {
+        if (!p->errors[c])
+            continue;
+        rc = xmlTextWriterStartElement(b.w, BAD_CAST "error") < 0 || attr(&b, "code", xb_code_name((xb_code_t)c)) ||
+             attr_u64(&b, "count", p->errors[c]) || xmlTextWriterEndElement(b.w) < 0;
+    }
+    for (size_t i = 0; rc == 0 && i < p->n_listeners; i++)
+        rc = write_listener_stats(p, &b, &p->listeners[i]);
+    if (rc == 0)
+        reply_body(p, rid, req, &b);
+    else
+        reply_error(p, rid, req, "could not write the statistics");
+    body_close(&b);
+}
+
+static void control_backend_info(xb_pump_t *p, const xb_rid_t *rid, const char *req)
+{
+    xb_error_t perr, ierr;
+    xb_error_clear(&perr);
+    xb_error_clear(&ierr);
+    xb_backend_info_t info;
+    memset(&info, 0, sizeof info);
+    int ping = xb_backend_ping(p->backend, &perr);
+    int irc = xb_backend_info(p->backend, &info, &ierr);
+    body_t b = {0};
+    int rc = body_open(&b, "backend");
+    if (rc == 0)
+        rc = attr(&b, "type", xb_backend_type_name(p->cfg->backend.type)) ||
+             attr(&b, "ping", ping == 0 ? "ok" : perr.message);
+    if (rc == 0 && irc == 0)
+        rc = attr_u64(&b, "threads", (unsigned long long)info.threads) ||
+             attr_u64(&b, "registry-entries", (unsigned long long)info.registry_entries) ||
+             attr_u64(&b, "evicted-threads", (unsigned long long)info.evicted_threads) ||
+             attr_u64(&b, "limit-refusals", (unsigned long long)info.limit_refusals) ||
+             attr(&b, "server-version", info.server_version) || attr(&b, "location", info.location);
+    if (rc == 0 && irc == 0)
+        rc = info.slots >= 0 ? attr_u64(&b, "slots", (unsigned long long)info.slots)
+                             : attr(&b, "slots", "unknown");
+    if (rc == 0 && irc == 0) {
+        char ttl[32];
+        snprintf(ttl, sizeof ttl, "%ld", info.ttl);
+        rc = attr(&b, "ttl", ttl);
+    }
+    if (rc == 0 && irc != 0)
+        rc = attr(&b, "info-error", ierr.message);
+    if (rc == 0)
+        reply_body(p, rid, req, &b);
+    else
+        reply_error(p, rid, req, "could not write the backend information");
+    body_close(&b);
+}
+
+static void control_ping(xb_pump_t *p, const xb_rid_t *rid, const char *req)
+{
+    body_t b = {0};
+    if (body_open(&b, "pong") == 0 && attr(&b, "organism", p->cfg->name) == 0 &&
+        attr(&b, "endpoint", p->endpoint) == 0 &&
+        attr(&b, "state", p->state == PUMP_RUNNING ? "running" : "stopping") == 0)
+        reply_body(p, rid, req, &b);
+    else
+        reply_error(p, rid, req, "could not write the answer");
+    body_close(&b);
+}
+
+void xb_control_on_request(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
+{
+    char req[128], verb[32], arg[256] = "";
+    if (xb_frames_copy(f, 3, req, sizeof req) < 0)
+        return;
+    if (xb_frames_copy(f, 4, verb, sizeof verb) < 0) {
+        reply_error(p, rid, req, "CONTROL needs a verb");
+        return;
+    }
+    xb_frames_copy(f, 5, arg, sizeof arg);
+    XB_DEBUG("pump", "control %s %s", verb, arg);
+    if (strcmp(verb, "threads") == 0)
+        control_threads(p, rid, req);
+    else if (strcmp(verb, "history") == 0 && arg[0])
+        control_history(p, rid, req, arg);
+    else if (strcmp(verb, "stats") == 0)
+        control_stats(p, rid, req);
+    else if (strcmp(verb, "backend-info") == 0)
+        control_backend_info(p, rid, req);
+    else if (strcmp(verb, "ping") == 0)
+        control_ping(p, rid, req);
+    else if (strcmp(verb, "shutdown") == 0) {
+        reply(p, rid, req, "ok", "<stopping/>", 11);
+        xb_pump_stop(p);
+    } else {
+        char msg[96];
+        snprintf(msg, sizeof msg, "unknown control verb '%.32s' (or missing argument)", verb);
+        reply_error(p, rid, req, msg);
+    }
+}
+
+/* HISTORY request-id thread -> HISTORY-OK request-id n slot... */
+void xb_control_on_history(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
+{
+    char req[128], thread[64];
+    if (xb_frames_copy(f, 3, req, sizeof req) < 0 || xb_frames_copy(f, 4, thread, sizeof thread) < 0) {
+        xb_frames_t *e = xb_frames_new_cmd(XB_CMD_ERROR);
+        if (e && xb_frames_add_str(e, XB_CMD_HISTORY) == 0 &&
+            xb_frames_add_str(e, "HISTORY needs: request-id thread") == 0)
+            xb_pump_send_to(p, rid, e);
+        xb_frames_destroy(&e);
+        return;
+    }
+    peer_t *peer = xb_peer_find(p, rid);
+    if (peer)
+        peer->last_heard_ms = xb_now_ms();
+    xb_error_t err;
+    xb_blob_list_t blobs = {0};
+    xb_frames_t *out = NULL;
+    if (xb_backend_buffer_get_thread(p->backend, thread, &blobs, &err) != 0) {
+        out = xb_frames_new_cmd(XB_CMD_ERROR);
+        if (out && (xb_frames_add_str(out, XB_CMD_HISTORY) != 0 || xb_frames_add_str(out, err.message) != 0))
+            xb_frames_destroy(&out);
+    } else {
+        out = xb_frames_new_cmd(XB_CMD_HISTORY_OK);
+        if (out && (xb_frames_add_str(out, req) != 0 || xb_frames_addf(out, "%zu", blobs.count) != 0))
+            xb_frames_destroy(&out);
+        for (size_t i = 0; out && i < blobs.count; i++)
+            if (xb_frames_add(out, blobs.items[i].data, blobs.items[i].len) != 0)
+                xb_frames_destroy(&out);
+    }
+    if (out)
+        xb_pump_send_to(p, rid, out);
+    xb_frames_destroy(&out);
+    xb_blob_list_free(&blobs);
+}

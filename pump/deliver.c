@@ -1,0 +1,342 @@
+/* Deliveries: the in-flight table (a slab indexed by delivery id, so a REPLY
+ * finds its delivery in O(1)), the per-listener queues bounded in messages and
+ * bytes, credit-based dispatch to the least recently used process, timeouts,
+ * and failures turned into SystemErrors. */
+#include "pump_internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmlbus/log.h"
+
+#define SLAB_INITIAL 256
+
+int xb_deliveries_init(xb_pump_t *p)
+{
+    p->dcap = SLAB_INITIAL;
+    p->dslab = calloc(p->dcap, sizeof *p->dslab);
+    p->dfree = calloc(p->dcap, sizeof *p->dfree);
+    if (!p->dslab || !p->dfree)
+        return -1;
+    for (uint32_t i = 0; i < p->dcap; i++)
+        p->dfree[i] = p->dcap - 1 - i;
+    p->nfree = p->dcap;
+    p->dgen = 1;
+    return 0;
+}
+
+static void delivery_release(delivery_t *d)
+{
+    free(d->chain);
+    free(d->envelope);
+    xb_origin_clear(&d->origin);
+    free(d);
+}
+
+void xb_deliveries_free(xb_pump_t *p)
+{
+    for (uint32_t i = 0; p->dslab && i < p->dcap; i++)
+        if (p->dslab[i])
+            delivery_release(p->dslab[i]);
+    free(p->dslab);
+    free(p->dfree);
+    p->dslab = NULL;
+    p->dfree = NULL;
+    p->dcap = p->nfree = 0;
+}
+
+static int slab_grow(xb_pump_t *p)
+{
+    uint32_t ncap = p->dcap * 2;
+    delivery_t **slab = realloc(p->dslab, ncap * sizeof *slab);
+    if (!slab)
+        return -1;
+    p->dslab = slab;
+    uint32_t *fr = realloc(p->dfree, ncap * sizeof *fr);
+    if (!fr)
+        return -1;
+    p->dfree = fr;
+    for (uint32_t i = p->dcap; i < ncap; i++)
+        p->dslab[i] = NULL;
+    for (uint32_t i = ncap; i > p->dcap; i--)
+        p->dfree[p->nfree++] = i - 1;
+    p->dcap = ncap;
+    return 0;
+}
+
+delivery_t *xb_delivery_new(xb_pump_t *p)
+{
+    if (p->nfree == 0 && slab_grow(p) != 0)
+        return NULL;
+    delivery_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->slot = p->dfree[--p->nfree];
+    d->gen = p->dgen++;
+    if (p->dgen == 0)
+        p->dgen = 1;
+    p->dslab[d->slot] = d;
+    p->in_flight++;
+    return d;
+}
+
+delivery_t *xb_delivery_find(xb_pump_t *p, const char *id)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(id, &end, 10);
+    if (!end || *end || end == id)
+        return NULL;
+    uint32_t slot = (uint32_t)(v & 0xffffffffu), gen = (uint32_t)(v >> 32);
+    if (slot >= p->dcap || !p->dslab[slot] || p->dslab[slot]->gen != gen)
+        return NULL;
+    return p->dslab[slot];
+}
+
+void xb_delivery_free(xb_pump_t *p, delivery_t *d)
+{
+    if (!d)
+        return;
+    if (d->conv) {
+        conv_t *c = d->conv;
+        d->conv = NULL;
+        c->pending--;
+        c->last_ms = xb_now_ms();
+        if (c->pending <= 0)
+            xb_conv_release(p, c);
+    }
+    p->dslab[d->slot] = NULL;
+    p->dfree[p->nfree++] = d->slot;
+    p->in_flight--;
+    delivery_release(d);
+}
+
+static uint64_t delivery_id(const delivery_t *d) { return (uint64_t)d->gen << 32 | d->slot; }
+
+static delivery_t *queue_pop(lstn_t *l)
+{
+    delivery_t *d = l->q_head;
+    if (!d)
+        return NULL;
+    l->q_head = d->qnext;
+    if (!l->q_head)
+        l->q_tail = NULL;
+    d->qnext = NULL;
+    l->q_len--;
+    l->q_bytes -= d->len;
+    return d;
+}
+
+static void queue_remove(lstn_t *l, delivery_t *d)
+{
+    delivery_t *prev = NULL;
+    for (delivery_t *q = l->q_head; q; prev = q, q = q->qnext) {
+        if (q != d)
+            continue;
+        if (prev)
+            prev->qnext = q->qnext;
+        else
+            l->q_head = q->qnext;
+        if (l->q_tail == q)
+            l->q_tail = prev;
+        q->qnext = NULL;
+        l->q_len--;
+        l->q_bytes -= q->len;
+        return;
+    }
+}
+
+/* The least recently used peer of l with credit left, or NULL. */
+static peer_t *pick_peer(xb_pump_t *p, lstn_t *l)
+{
+    peer_t *best = NULL;
+    for (peer_t *peer = p->peers; peer; peer = peer->next) {
+        if (peer->listener != l->index || peer->in_flight >= peer->credit)
+            continue;
+        if (!best || peer->last_used_ms < best->last_used_ms ||
+            (peer->last_used_ms == best->last_used_ms && peer->in_flight < best->in_flight))
+            best = peer;
+    }
+    return best;
+}
+
+static int send_delivery(xb_pump_t *p, peer_t *peer, delivery_t *d)
+{
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_DELIVER);
+    if (!f || xb_frames_addf(f, "%" PRIu64, delivery_id(d)) != 0 ||
+        xb_frames_add(f, d->envelope, d->len) != 0) {
+        xb_frames_destroy(&f);
+        return -1;
+    }
+    int rc = xb_pump_send_to(p, &peer->rid, f);
+    xb_frames_destroy(&f);
+    return rc;
+}
+
+void xb_dispatch(xb_pump_t *p, lstn_t *l)
+{
+    while (l->q_head) {
+        peer_t *peer = pick_peer(p, l);
+        if (!peer)
+            return;
+        delivery_t *d = queue_pop(l);
+        if (send_delivery(p, peer, d) != 0) {
+            /* The peer is unreachable: put the message back and drop the peer. */
+            d->qnext = l->q_head;
+            l->q_head = d;
+            if (!l->q_tail)
+                l->q_tail = d;
+            l->q_len++;
+            l->q_bytes += d->len;
+            child_t *c = peer->child;
+            xb_peer_lost(p, peer, XB_ERR_CRASH, "listener unreachable");
+            if (c)
+                xb_children_kill(p, c, false);
+            return; /* xb_peer_lost dispatched again */
+        }
+        uint64_t now = xb_now_ms();
+        d->peer = peer;
+        peer->in_flight++;
+        if (peer->in_flight == 1)
+            peer->busy_since_ms = now;
+        peer->last_used_ms = now;
+        peer->last_sent_ms = now;
+        l->in_flight++;
+        l->delivered++;
+        XB_DEBUG("pump", "deliver %s -> %s (pid %d) thread %s", d->msg_id, l->cfg->name,
+                 (int)peer->pid, d->thread);
+    }
+}
+
+void xb_delivery_submit(xb_pump_t *p, delivery_t *d)
+{
+    lstn_t *l = &p->listeners[d->listener];
+    const xb_limits_config_t *lim = &p->cfg->limits;
+    bool full = (lim->queue_max_messages > 0 && l->q_len >= lim->queue_max_messages) ||
+                (lim->queue_max_bytes > 0 && l->q_bytes + d->len > lim->queue_max_bytes);
+    if (full) {
+        xb_delivery_fail(p, d, XB_ERR_LIMIT,
+                         "listener %s is full: %ld messages (%zu bytes) waiting", l->cfg->name,
+                         l->q_len, l->q_bytes);
+        return;
+    }
+    if (l->cfg->timeout_seconds > 0)
+        d->deadline_ms = xb_now_ms() + (uint64_t)(l->cfg->timeout_seconds * 1000.0);
+    if (l->q_tail)
+        l->q_tail->qnext = d;
+    else
+        l->q_head = d;
+    l->q_tail = d;
+    l->q_len++;
+    l->q_bytes += d->len;
+    if (lim->queue_max_messages > 0 && l->q_len == lim->queue_max_messages * 8 / 10)
+        XB_WARN("pump", "listener %s: queue at 80%% (%ld messages)", l->cfg->name, l->q_len);
+    xb_dispatch(p, l);
+}
+
+/* Detaches d from its peer (credit back) or its queue. */
+static void detach(xb_pump_t *p, delivery_t *d)
+{
+    lstn_t *l = &p->listeners[d->listener];
+    if (d->peer) {
+        d->peer->in_flight--;
+        d->peer = NULL;
+        l->in_flight--;
+    } else {
+        queue_remove(l, d);
+    }
+}
+
+static void maybe_recycle(xb_pump_t *p, peer_t *peer)
+{
+    child_t *c = peer->child;
+    long max = p->cfg->pool.max_tasks_per_child;
+    if (!c || max <= 0 || c->handled < (uint64_t)max || c->retiring)
+        return;
+    /* Graceful: no new work, SHUTDOWN once idle; the exit restarts it. */
+    peer->credit = 0;
+    c->retiring = true;
+    XB_INFO("pump", "listener %s (pid %d) handled %llu messages: recycling it",
+            p->listeners[peer->listener].cfg->name, (int)peer->pid,
+            (unsigned long long)c->handled);
+}
+
+static void send_shutdown_if_idle(xb_pump_t *p, peer_t *peer)
+{
+    if (peer->credit != 0 || peer->in_flight != 0)
+        return;
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_SHUTDOWN);
+    if (f)
+        xb_pump_send_to(p, &peer->rid, f);
+    xb_frames_destroy(&f);
+}
+
+void xb_delivery_complete(xb_pump_t *p, delivery_t *d)
+{
+    peer_t *peer = d->peer;
+    lstn_t *l = &p->listeners[d->listener];
+    detach(p, d);
+    if (peer) {
+        peer->handled++;
+        peer->last_heard_ms = xb_now_ms();
+        if (peer->child) {
+            peer->child->handled++;
+            maybe_recycle(p, peer);
+            send_shutdown_if_idle(p, peer);
+        }
+    }
+    xb_delivery_free(p, d);
+    xb_dispatch(p, l);
+}
+
+void xb_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    detach(p, d);
+    if (!d->is_error && !d->origin.is_system) {
+        xb_route_system_error(p, &d->origin, d->conv, code, msg);
+    } else {
+        XB_WARN("pump", "a SystemError for %s could not be delivered: %s (%s)", d->origin.name,
+                msg, xb_code_name(code));
+        p->undeliverable++;
+    }
+    xb_delivery_free(p, d);
+}
+
+void xb_deliveries_tick(xb_pump_t *p)
+{
+    uint64_t now = xb_now_ms();
+    for (uint32_t i = 0; i < p->dcap; i++) {
+        delivery_t *d = p->dslab[i];
+        if (!d || d->deadline_ms == 0 || now < d->deadline_ms)
+            continue;
+        lstn_t *l = &p->listeners[d->listener];
+        peer_t *peer = d->peer;
+        child_t *c = peer ? peer->child : NULL;
+        l->timeouts++;
+        XB_WARN("pump", "listener %s: message %s timed out after %.3g s", l->cfg->name, d->msg_id,
+                l->cfg->timeout_seconds);
+        xb_delivery_fail(p, d, XB_ERR_TIMEOUT, "listener %s did not answer within %.3g s",
+                         l->cfg->name, l->cfg->timeout_seconds);
+        /* A hung handler holds its process: replace the process we started. */
+        if (c && peer) {
+            xb_peer_lost(p, peer, XB_ERR_CRASH, "replaced after a timeout");
+            xb_children_kill(p, c, true);
+        }
+    }
+}
+
+void xb_deliveries_fail_all(xb_pump_t *p)
+{
+    for (uint32_t i = 0; i < p->dcap; i++) {
+        delivery_t *d = p->dslab[i];
+        if (d)
+            xb_delivery_fail(p, d, XB_ERR_SHUTDOWN, "the pump is shutting down");
+    }
+}

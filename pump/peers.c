@@ -1,0 +1,224 @@
+/* Connected listener processes: READY registration, heartbeats both ways,
+ * liveness, and what happens to the deliveries of a peer that is gone. */
+#include "pump_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmlbus/log.h"
+
+peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid)
+{
+    for (peer_t *peer = p->peers; peer; peer = peer->next)
+        if (peer->rid.len == rid->len && memcmp(peer->rid.data, rid->data, rid->len) == 0)
+            return peer;
+    return NULL;
+}
+
+static void refuse(xb_pump_t *p, const xb_rid_t *rid, const char *reason)
+{
+    XB_WARN("pump", "registration refused: %s", reason);
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_REFUSED);
+    if (!f || xb_frames_add_str(f, reason) != 0 || xb_pump_send_to(p, rid, f) != 0)
+        XB_WARN("pump", "could not send REFUSED");
+    xb_frames_destroy(&f);
+}
+
+static void welcome(xb_pump_t *p, peer_t *peer)
+{
+    const xb_backend_config_t *b = &p->cfg->backend;
+    const char *location = b->type == XB_BACKEND_MANAGER ? b->path
+                         : b->type == XB_BACKEND_REDIS   ? b->redis_url
+                                                         : "";
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_WELCOME);
+    if (!f || xb_frames_add_str(f, p->cfg->name) != 0 ||
+        xb_frames_addf(f, "%ld", (long)(p->cfg->pool.heartbeat * 1000.0)) != 0 ||
+        xb_frames_add_str(f, xb_backend_type_name(b->type)) != 0 ||
+        xb_frames_add_str(f, location) != 0 || xb_frames_add_str(f, b->redis_prefix) != 0 ||
+        xb_pump_send_to(p, &peer->rid, f) != 0)
+        XB_WARN("pump", "could not send WELCOME to %s", p->listeners[peer->listener].cfg->name);
+    xb_frames_destroy(&f);
+    peer->last_sent_ms = xb_now_ms();
+}
+
+/* READY name kind pid credit */
+void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
+{
+    char name[XB_NAME_MAX], kind[16];
+    bool ok_pid = false, ok_credit = false;
+    if (xb_frames_copy(f, 3, name, sizeof name) < 0 || xb_frames_copy(f, 4, kind, sizeof kind) < 0) {
+        refuse(p, rid, "READY needs: name kind pid credit");
+        return;
+    }
+    long pid = xb_frames_long(f, 5, &ok_pid);
+    long credit = xb_frames_long(f, 6, &ok_credit);
+    if (!ok_pid || !ok_credit || credit < 1 || credit > 1000) {
+        refuse(p, rid, "READY: pid and credit must be numbers, credit 1..1000");
+        return;
+    }
+    if (p->state != PUMP_RUNNING) {
+        refuse(p, rid, "the pump is shutting down");
+        return;
+    }
+    lstn_t *l = xb_pump_listener(p, name);
+    if (!l) {
+        char reason[160];
+        snprintf(reason, sizeof reason, "no listener named '%s' in organism %s", name, p->cfg->name);
+        refuse(p, rid, reason);
+        return;
+    }
+    peer_t *peer = xb_peer_find(p, rid);
+    if (peer) {
+        /* The same socket registers again (it reconnected): start afresh. */
+        xb_peer_lost(p, peer, XB_ERR_CRASH, "listener re-registered with deliveries in hand");
+    }
+    peer = calloc(1, sizeof *peer);
+    if (!peer) {
+        refuse(p, rid, "pump out of memory");
+        return;
+    }
+    peer->rid = *rid;
+    peer->listener = l->index;
+    peer->worker = strcmp(kind, "worker") == 0;
+    peer->pid = (pid_t)pid;
+    peer->credit = l->cfg->credit > 0 && l->cfg->credit < credit ? l->cfg->credit : (int)credit;
+    peer->last_heard_ms = xb_now_ms();
+    peer->beats_while_busy = xb_frames_eq(f, 7, "beats");
+    child_t *c = pid > 0 ? xb_children_by_pid(p, (pid_t)pid) : NULL;
+    if (c && c->listener == l->index) {
+        c->peer = peer;
+        peer->child = c;
+    }
+    peer->next = p->peers;
+    p->peers = peer;
+    XB_INFO("pump", "listener %s: %s registered (pid %ld, credit %d%s)", name, kind, pid,
+            peer->credit, c ? "" : ", started elsewhere");
+    welcome(p, peer);
+    xb_dispatch(p, l);
+}
+
+static void unlink_peer(xb_pump_t *p, peer_t *peer)
+{
+    for (peer_t **pp = &p->peers; *pp; pp = &(*pp)->next) {
+        if (*pp == peer) {
+            *pp = peer->next;
+            return;
+        }
+    }
+}
+
+void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
+{
+    unlink_peer(p, peer);
+    if (peer->child)
+        peer->child->peer = NULL;
+    lstn_t *l = &p->listeners[peer->listener];
+    /* Every delivery the peer held is retried on another process of a pool or
+     * failed: nothing it held is dropped silently. */
+    for (uint32_t i = 0; i < p->dcap; i++) {
+        delivery_t *d = p->dslab[i];
+        if (!d || d->peer != peer)
+            continue;
+        d->peer = NULL;
+        l->in_flight--;
+        bool pool = l->cfg->cpu_bound;
+        if (pool && d->retries < p->cfg->pool.max_retries && p->state == PUMP_RUNNING) {
+            d->retries++;
+            XB_WARN("pump", "listener %s: %s; message %s goes to another worker (retry %d of %d)",
+                    l->cfg->name, why, d->msg_id, d->retries, p->cfg->pool.max_retries);
+            /* Back to the front of the queue. */
+            d->qnext = l->q_head;
+            l->q_head = d;
+            if (!l->q_tail)
+                l->q_tail = d;
+            l->q_len++;
+            l->q_bytes += d->len;
+            continue;
+        }
+        XB_WARN("pump", "listener %s: %s with message %s in hand", l->cfg->name, why, d->msg_id);
+        xb_delivery_fail(p, d, code, "listener %s failed while handling the message: %s%s",
+                         l->cfg->name, why,
+                         pool ? " (no retries left)" : "");
+    }
+    free(peer);
+    xb_dispatch(p, l);
+}
+
+void xb_peer_on_bye(xb_pump_t *p, peer_t *peer)
+{
+    XB_INFO("pump", "listener %s (pid %d) said BYE", p->listeners[peer->listener].cfg->name,
+            (int)peer->pid);
+    if (peer->child)
+        peer->child->retiring = true;
+    xb_peer_lost(p, peer, XB_ERR_CRASH, "listener left");
+}
+
+static void send_heartbeat(xb_pump_t *p, peer_t *peer, uint64_t now)
+{
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_HEARTBEAT);
+    if (f && xb_pump_send_to(p, &peer->rid, f) == 0)
+        peer->last_sent_ms = now;
+    xb_frames_destroy(&f);
+}
+
+/* Heartbeats out, liveness in. A pump that was itself paused (SIGSTOP, VM
+ * suspend) would see every peer silent at once: after such a gap everyone
+ * gets a fresh start instead of a death sentence. */
+void xb_peers_tick(xb_pump_t *p)
+{
+    uint64_t now = xb_now_ms();
+    uint64_t interval = (uint64_t)(p->cfg->pool.heartbeat * 1000.0);
+    if (interval == 0)
+        interval = 1000;
+    uint64_t limit = interval * (uint64_t)(p->cfg->pool.liveness > 0 ? p->cfg->pool.liveness : 3);
+    bool paused = p->last_hb_check_ms && now - p->last_hb_check_ms > interval * 2;
+    p->last_hb_check_ms = now;
+    peer_t *next;
+    for (peer_t *peer = p->peers; peer; peer = next) {
+        next = peer->next;
+        if (paused) {
+            peer->last_heard_ms = now;
+            continue;
+        }
+        /* A busy peer is judged by timeout_seconds and by its process exit,
+         * unless the runtime heartbeats while its handler runs. */
+        bool judged = peer->in_flight == 0 || peer->beats_while_busy;
+        if (judged && now - peer->last_heard_ms > limit) {
+            const char *name = p->listeners[peer->listener].cfg->name;
+            char why[160];
+            snprintf(why, sizeof why, "listener %s (pid %d) silent for %llu ms", name,
+                     (int)peer->pid, (unsigned long long)(now - peer->last_heard_ms));
+            XB_WARN("pump", "%s: declared dead", why);
+            child_t *c = peer->child;
+            xb_peer_lost(p, peer, XB_ERR_CRASH, why);
+            if (c)
+                xb_children_kill(p, c, false);
+            continue;
+        }
+        if (now - peer->last_sent_ms >= interval)
+            send_heartbeat(p, peer, now);
+    }
+}
+
+void xb_peers_shutdown(xb_pump_t *p)
+{
+    for (peer_t *peer = p->peers; peer; peer = peer->next) {
+        xb_frames_t *f = xb_frames_new_cmd(XB_CMD_SHUTDOWN);
+        if (f)
+            xb_pump_send_to(p, &peer->rid, f);
+        xb_frames_destroy(&f);
+        if (peer->child)
+            peer->child->retiring = true;
+    }
+}
+
+void xb_peers_free(xb_pump_t *p)
+{
+    peer_t *next;
+    for (peer_t *peer = p->peers; peer; peer = next) {
+        next = peer->next;
+        free(peer);
+    }
+    p->peers = NULL;
+}

@@ -1,0 +1,499 @@
+/* The pump object: lifecycle and the event loop.
+ *
+ * One thread runs the loop: it polls the ROUTER socket and a self-pipe
+ * (signals and stop requests), hands each incoming command to peers.c,
+ * route.c or control.c, and every tick runs the timers (restarts, heartbeats,
+ * timeouts). ZeroMQ's own I/O threads do the network work. */
+#include "pump_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "xmlbus/log.h"
+
+#define TICK_MS 50
+#define RECV_BATCH 512
+
+/* The self-pipe a signal handler writes to. A signal handler can reach
+ * nothing else; it is set while a pump with handle_signals runs. */
+static volatile sig_atomic_t signal_fd = -1;
+static volatile sig_atomic_t signal_stop = 0;
+
+uint64_t xb_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int64_t xb_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void xb_pump_options_defaults(xb_pump_options_t *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->start_children = true;
+}
+
+lstn_t *xb_pump_listener(xb_pump_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_listeners; i++)
+        if (strcmp(p->listeners[i].cfg->name, name) == 0)
+            return &p->listeners[i];
+    return NULL;
+}
+
+int xb_pump_send_to(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
+{
+    if (xb_frames_prepend(f, rid->data, rid->len) != 0)
+        return -1;
+    if (xb_frames_send(f, p->router, ZMQ_DONTWAIT) == 0)
+        return 0;
+    XB_DEBUG("pump", "send to a peer failed: %s", zmq_strerror(errno));
+    return -1;
+}
+
+static void wake(xb_pump_t *p)
+{
+    char c = 1;
+    if (write(p->wake[1], &c, 1) < 0) {
+        /* the pipe is full: the loop is waking up anyway */
+    }
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    signal_stop = 1;
+    int fd = signal_fd;
+    char c = 1;
+    if (fd >= 0 && write(fd, &c, 1) < 0) {
+        /* nothing to do in a signal handler */
+    }
+}
+
+static void find_bin_dir(xb_pump_t *p)
+{
+    if (p->opts.bin_dir) {
+        snprintf(p->bin_dir, sizeof p->bin_dir, "%s", p->opts.bin_dir);
+        return;
+    }
+    char exe[XB_PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    snprintf(p->bin_dir, sizeof p->bin_dir, "%s", dirname(exe));
+}
+
+static int open_socket(xb_pump_t *p, xb_error_t *err)
+{
+    if (p->opts.zmq_ctx) {
+        p->ctx = p->opts.zmq_ctx;
+    } else {
+        p->ctx = zmq_ctx_new();
+        p->own_ctx = true;
+    }
+    if (!p->ctx)
+        return xb_error_set(err, XB_ERR_IO, 0, "cannot create a ZeroMQ context: %s",
+                            zmq_strerror(errno));
+    p->router = zmq_socket(p->ctx, ZMQ_ROUTER);
+    if (!p->router)
+        return xb_error_set(err, XB_ERR_IO, 0, "cannot create the ROUTER socket: %s",
+                            zmq_strerror(errno));
+    int one = 1, linger = 1000, hwm = 100000;
+    int64_t maxsize = (int64_t)p->cfg->limits.max_message_bytes + 65536;
+    if (zmq_setsockopt(p->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
+        zmq_setsockopt(p->router, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(p->router, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(p->router, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(p->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize) != 0)
+        return xb_error_set(err, XB_ERR_IO, 0, "cannot set socket options: %s",
+                            zmq_strerror(errno));
+    if (zmq_bind(p->router, p->cfg->endpoint) != 0)
+        return xb_error_set(err, XB_ERR_IO, 0, "%s: cannot bind %s: %s", p->cfg->path ? p->cfg->path : "organism",
+                            p->cfg->endpoint, zmq_strerror(errno));
+    size_t len = sizeof p->endpoint;
+    if (zmq_getsockopt(p->router, ZMQ_LAST_ENDPOINT, p->endpoint, &len) != 0)
+        snprintf(p->endpoint, sizeof p->endpoint, "%s", p->cfg->endpoint);
+    return 0;
+}
+
+static int open_storage(xb_pump_t *p, xb_error_t *err)
+{
+    p->backend = xb_backend_new(&p->cfg->backend, err);
+    if (!p->backend)
+        return -1;
+    xb_buffer_limits_t bl;
+    memset(&bl, 0, sizeof bl);
+    bl.max_payload_bytes = p->cfg->limits.max_payload_bytes;
+    p->buffer = xb_buffer_new(p->backend, &bl, err);
+    if (!p->buffer)
+        return -1;
+    p->registry = xb_registry_new(p->backend, p->cfg->name, err);
+    return p->registry ? 0 : -1;
+}
+
+static int open_xml(xb_pump_t *p, xb_error_t *err)
+{
+    xb_xml_init();
+    p->schemas = xb_schemas_new(p->cfg, err);
+    if (!p->schemas)
+        return -1;
+    p->validator = xb_validator_new(p->schemas, err);
+    if (!p->validator)
+        return -1;
+    xb_parse_limits_t pl;
+    xb_parse_limits_defaults(&pl);
+    pl.max_bytes = p->cfg->limits.max_message_bytes;
+    pl.max_depth = p->cfg->limits.max_xml_depth;
+    pl.max_attributes = p->cfg->limits.max_attributes;
+    pl.max_namespaces = p->cfg->limits.max_namespaces;
+    p->plimits = pl;
+    p->xmlctxt = xb_xml_ctxt_new();
+    if (!p->xmlctxt)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "no memory for a parser");
+    p->parser = xb_parser_new(&pl, err);
+    return p->parser ? 0 : -1;
+}
+
+static int init_listeners(xb_pump_t *p, xb_error_t *err)
+{
+    p->n_listeners = p->cfg->n_listeners;
+    p->listeners = calloc(p->n_listeners ? p->n_listeners : 1, sizeof *p->listeners);
+    if (!p->listeners)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "no memory for listeners");
+    for (size_t i = 0; i < p->n_listeners; i++) {
+        p->listeners[i].cfg = &p->cfg->listeners[i];
+        p->listeners[i].index = (int)i;
+    }
+    return 0;
+}
+
+xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error_t *err)
+{
+    if (!cfg) {
+        xb_error_set(err, XB_ERR_ARG, 0, "no configuration");
+        return NULL;
+    }
+    xb_pump_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        xb_config_destroy(&cfg);
+        xb_error_set(err, XB_ERR_NOMEM, 0, "no memory for the pump");
+        return NULL;
+    }
+    p->cfg = cfg;
+    p->wake[0] = p->wake[1] = -1;
+    if (opts)
+        p->opts = *opts;
+    else
+        xb_pump_options_defaults(&p->opts);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    find_bin_dir(p);
+    p->convs = xb_strmap_new();
+    if (!p->convs || xb_deliveries_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        xb_error_set(err, XB_ERR_NOMEM, 0, "cannot allocate the pump's tables");
+        xb_pump_destroy(&p);
+        return NULL;
+    }
+    if (init_listeners(p, err) != 0 || open_xml(p, err) != 0 || open_storage(p, err) != 0 ||
+        open_socket(p, err) != 0 || xb_children_init(p, err) != 0) {
+        xb_pump_destroy(&p);
+        return NULL;
+    }
+    p->started_ms = xb_now_ms();
+    XB_INFO("pump", "organism %s: %zu listeners, backend %s, bound %s", cfg->name,
+            cfg->n_listeners, xb_backend_type_name(cfg->backend.type), p->endpoint);
+    return p;
+}
+
+static void begin_drain(xb_pump_t *p)
+{
+    if (p->state != PUMP_RUNNING)
+        return;
+    p->state = PUMP_DRAINING;
+    p->drain_deadline_ms = xb_now_ms() + (uint64_t)(p->cfg->limits.shutdown_seconds * 1000.0);
+    XB_INFO("pump", "shutting down: %ld messages in flight, deadline %.3g s", p->in_flight,
+            p->cfg->limits.shutdown_seconds);
+}
+
+static void unknown_peer(xb_pump_t *p, const xb_rid_t *rid, const char *cmd)
+{
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_ERROR);
+    if (f && xb_frames_add_str(f, cmd) == 0 &&
+        xb_frames_add_str(f, "not registered: send READY first") == 0)
+        xb_pump_send_to(p, rid, f);
+    xb_frames_destroy(&f);
+}
+
+static void bad_message(xb_pump_t *p, const xb_rid_t *rid, const char *what, const char *why)
+{
+    XB_DEBUG("pump", "bad message (%s): %s", what, why);
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_ERROR);
+    if (f && xb_frames_add_str(f, what) == 0 && xb_frames_add_str(f, why) == 0)
+        xb_pump_send_to(p, rid, f);
+    xb_frames_destroy(&f);
+}
+
+static void handle_peer_command(xb_pump_t *p, const xb_rid_t *rid, const char *cmd, xb_frames_t *f)
+{
+    peer_t *peer = xb_peer_find(p, rid);
+    if (!peer) {
+        unknown_peer(p, rid, cmd);
+        return;
+    }
+    peer->last_heard_ms = xb_now_ms();
+    if (strcmp(cmd, XB_CMD_HEARTBEAT) == 0)
+        return;
+    if (strcmp(cmd, XB_CMD_REPLY) == 0)
+        xb_route_on_reply(p, peer, f);
+    else if (strcmp(cmd, XB_CMD_DONE) == 0)
+        xb_route_on_done(p, peer, f, false);
+    else if (strcmp(cmd, XB_CMD_FAILED) == 0)
+        xb_route_on_done(p, peer, f, true);
+    else if (strcmp(cmd, XB_CMD_BYE) == 0)
+        xb_peer_on_bye(p, peer);
+}
+
+static void handle_message(xb_pump_t *p, xb_frames_t *f)
+{
+    xb_rid_t rid;
+    size_t rlen = xb_frames_size(f, 0);
+    if (rlen == 0 || rlen > XB_RID_MAX)
+        return;
+    memcpy(rid.data, xb_frames_data(f, 0), rlen);
+    rid.len = rlen;
+    p->received++;
+    if (!xb_frames_is_proto(f, 1)) {
+        bad_message(p, &rid, "?", "expected the protocol tag XB1 then a command");
+        return;
+    }
+    char cmd[32];
+    if (xb_frames_copy(f, 2, cmd, sizeof cmd) < 0) {
+        bad_message(p, &rid, "?", "command word too long");
+        return;
+    }
+    if (strcmp(cmd, XB_CMD_SEND) == 0)
+        xb_route_on_send(p, &rid, f);
+    else if (strcmp(cmd, XB_CMD_CONTROL) == 0)
+        xb_control_on_request(p, &rid, f);
+    else if (strcmp(cmd, XB_CMD_READY) == 0)
+        xb_peer_on_ready(p, &rid, f);
+    else if (strcmp(cmd, XB_CMD_HISTORY) == 0)
+        xb_control_on_history(p, &rid, f);
+    else if (strcmp(cmd, XB_CMD_HEARTBEAT) == 0 || strcmp(cmd, XB_CMD_REPLY) == 0 ||
+             strcmp(cmd, XB_CMD_DONE) == 0 || strcmp(cmd, XB_CMD_FAILED) == 0 ||
+             strcmp(cmd, XB_CMD_BYE) == 0)
+        handle_peer_command(p, &rid, cmd, f);
+    else if (strcmp(cmd, XB_CMD_ERROR) == 0)
+        XB_DEBUG("pump", "a peer reported an error");
+    else
+        bad_message(p, &rid, cmd, "unknown command");
+}
+
+static void drain_router(xb_pump_t *p)
+{
+    for (int i = 0; i < RECV_BATCH; i++) {
+        xb_frames_t *f = xb_frames_recv(p->router, ZMQ_DONTWAIT);
+        if (!f)
+            return;
+        handle_message(p, f);
+        xb_frames_destroy(&f);
+    }
+}
+
+static void drain_wake(xb_pump_t *p)
+{
+    char buf[64];
+    while (read(p->wake[0], buf, sizeof buf) > 0) {
+    }
+    if (signal_stop && p->opts.handle_signals)
+        atomic_store(&p->stop_requested, 1);
+    if (atomic_load(&p->stop_requested))
+        begin_drain(p);
+}
+
+static void tick(xb_pump_t *p)
+{
+    uint64_t now = xb_now_ms();
+    if (now - p->last_tick_ms < TICK_MS)
+        return;
+    p->last_tick_ms = now;
+    xb_children_reap(p);
+    xb_children_tick(p);
+    xb_peers_tick(p);
+    xb_deliveries_tick(p);
+}
+
+static bool drained(xb_pump_t *p)
+{
+    if (p->state != PUMP_DRAINING)
+        return false;
+    if (p->in_flight == 0)
+        return true;
+    if (xb_now_ms() >= p->drain_deadline_ms) {
+        XB_WARN("pump", "shutdown deadline reached with %ld messages in flight: failing them",
+                p->in_flight);
+        return true;
+    }
+    return false;
+}
+
+static void finish(xb_pump_t *p)
+{
+    xb_deliveries_fail_all(p);
+    p->state = PUMP_STOPPED;
+    xb_peers_shutdown(p);
+    xb_children_stop_all(p, 3.0);
+    XB_INFO("pump", "stopped: %llu messages routed", (unsigned long long)p->routed);
+}
+
+static void install_signals(xb_pump_t *p)
+{
+    signal_fd = p->wake[1];
+    signal_stop = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void set_serving(xb_pump_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->serving = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+int xb_pump_run(xb_pump_t *p, xb_error_t *err)
+{
+    if (!p || p->state != PUMP_NEW)
+        return xb_error_set(err, XB_ERR_ARG, 0, "the pump is already running or stopped");
+    if (p->opts.handle_signals)
+        install_signals(p);
+    p->state = PUMP_RUNNING;
+    if (p->opts.start_children)
+        xb_children_start_all(p);
+    set_serving(p);
+    XB_INFO("pump", "organism %s serving on %s", p->cfg->name, p->endpoint);
+    zmq_pollitem_t items[2] = {{p->router, 0, ZMQ_POLLIN, 0}, {NULL, p->wake[0], ZMQ_POLLIN, 0}};
+    if (atomic_load(&p->stop_requested))
+        begin_drain(p);
+    while (!drained(p)) {
+        int rc = zmq_poll(items, 2, TICK_MS);
+        if (rc < 0 && errno != EINTR) {
+            XB_ERROR("pump", "poll failed: %s", zmq_strerror(errno));
+            break;
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            drain_wake(p);
+        if (items[0].revents & ZMQ_POLLIN)
+            drain_router(p);
+        tick(p);
+    }
+    finish(p);
+    if (p->opts.handle_signals)
+        signal_fd = -1;
+    return 0;
+}
+
+static void *pump_thread(void *arg)
+{
+    xb_pump_t *p = arg;
+    p->thread_result = xb_pump_run(p, NULL);
+    set_serving(p); /* also wakes a starter waiting on a pump that failed */
+    return NULL;
+}
+
+int xb_pump_start(xb_pump_t *p, xb_error_t *err)
+{
+    if (!p || p->thread_started)
+        return xb_error_set(err, XB_ERR_ARG, 0, "the pump is already started");
+    if (pthread_create(&p->thread, NULL, pump_thread, p) != 0)
+        return xb_error_set(err, XB_ERR_IO, 0, "cannot start the pump thread");
+    p->thread_started = true;
+    pthread_mutex_lock(&p->lock);
+    while (!p->serving)
+        pthread_cond_wait(&p->cond, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+void xb_pump_stop(xb_pump_t *p)
+{
+    if (!p)
+        return;
+    atomic_store(&p->stop_requested, 1);
+    wake(p);
+}
+
+int xb_pump_join(xb_pump_t *p)
+{
+    if (!p || !p->thread_started)
+        return -1;
+    pthread_join(p->thread, NULL);
+    p->thread_started = false;
+    return p->thread_result;
+}
+
+void xb_pump_destroy(xb_pump_t **pp)
+{
+    if (!pp || !*pp)
+        return;
+    xb_pump_t *p = *pp;
+    if (p->thread_started) {
+        xb_pump_stop(p);
+        xb_pump_join(p);
+    }
+    if (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)
+        finish(p);
+    if (p->dslab)
+        xb_deliveries_fail_all(p);
+    xb_convs_free(p);
+    xb_peers_free(p);
+    xb_children_free(p);
+    xb_deliveries_free(p);
+    if (p->router)
+        zmq_close(p->router);
+    if (p->own_ctx && p->ctx)
+        zmq_ctx_term(p->ctx);
+    xb_parser_destroy(&p->parser);
+    xb_xml_ctxt_free(&p->xmlctxt);
+    xb_validator_destroy(&p->validator);
+    xb_schemas_destroy(&p->schemas);
+    xb_registry_destroy(&p->registry);
+    xb_buffer_destroy(&p->buffer);
+    xb_backend_destroy(&p->backend);
+    free(p->listeners);
+    xb_strmap_destroy(&p->convs);
+    if (p->wake[0] >= 0)
+        close(p->wake[0]);
+    if (p->wake[1] >= 0)
+        close(p->wake[1]);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    xb_config_destroy(&p->cfg);
+    free(p);
+    *pp = NULL;
+}
+
+void *xb_pump_zmq_context(xb_pump_t *p) { return p ? p->ctx : NULL; }
+const char *xb_pump_endpoint(const xb_pump_t *p) { return p ? p->endpoint : NULL; }
+const xb_config_t *xb_pump_config(const xb_pump_t *p) { return p ? p->cfg : NULL; }

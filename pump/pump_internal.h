@@ -1,0 +1,243 @@
+/* The pump's private state, shared by the files of pump/ only.
+ *
+ * One event-loop thread owns everything here: no locks. The files:
+ *   pump.c      lifecycle, the event loop, dispatch of incoming commands
+ *   children.c  starting, reaping, restarting and stopping child processes
+ *   peers.c     registration, heartbeats and liveness of listener processes
+ *   deliver.c   deliveries: the in-flight table, queues, credit, timeouts
+ *   route.c     routing of SEND and REPLY messages (DESIGN section 5, 6)
+ *   control.c   CONTROL and HISTORY requests
+ */
+#ifndef XB_PUMP_INTERNAL_H
+#define XB_PUMP_INTERNAL_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "xmlbus/backend.h"
+#include "xmlbus/buffer.h"
+#include "xmlbus/config.h"
+#include "xmlbus/envelope.h"
+#include "xmlbus/error.h"
+#include "xmlbus/pump.h"
+#include "xmlbus/registry.h"
+#include "xmlbus/schema.h"
+#include "xmlbus/wire.h"
+#include "xmlbus/xmlsafe.h"
+#include "strmap.h"
+
+#define XB_RID_MAX 256
+
+/* A ZeroMQ routing id as the ROUTER hands it to us. */
+typedef struct {
+    unsigned char data[XB_RID_MAX];
+    size_t len;
+} xb_rid_t;
+
+typedef struct peer peer_t;
+typedef struct child child_t;
+typedef struct delivery delivery_t;
+typedef struct conv conv_t;
+
+/* Who sent a message: where its SystemErrors go. */
+typedef struct {
+    bool is_client;          /* an external sender (xmlbus send) */
+    bool is_system;          /* the pump itself: errors about it are only logged */
+    bool quiet;              /* answering a SystemError: failures are only logged */
+    xb_rid_t rid;            /* client routing id */
+    char name[XB_NAME_MAX];  /* sender's hop name */
+    char *chain;             /* sender's chain (owned) */
+    char thread[37];         /* sender's thread UUID */
+} origin_t;
+
+/* One configured listener at run time. */
+typedef struct {
+    const xb_listener_config_t *cfg;
+    int index;
+    delivery_t *q_head, *q_tail;   /* deliveries waiting for credit */
+    long q_len;
+    size_t q_bytes;
+    long in_flight;
+    uint64_t delivered, replies, messages_out, done, failed, timeouts, crashes, restarts;
+    uint64_t errors[XB_ERR__COUNT]; /* SystemErrors caused by messages it sent */
+} lstn_t;
+
+/* A connected listener or worker process (or thread). */
+struct peer {
+    xb_rid_t rid;
+    int listener;
+    bool worker;
+    bool beats_while_busy;    /* it said so in READY (7th frame "beats") */
+    pid_t pid;
+    child_t *child;           /* NULL when started elsewhere */
+    int credit;
+    int in_flight;
+    uint64_t last_heard_ms, last_sent_ms, last_used_ms, busy_since_ms;
+    uint64_t handled;
+    peer_t *next;
+};
+
+/* A process the pump started for a listener (one per worker of a pool). */
+struct child {
+    int listener;
+    int slot;                 /* worker number within the listener */
+    pid_t pid;                /* 0 while not running */
+    peer_t *peer;             /* once it said READY */
+    uint64_t started_ms;
+    uint64_t restart_at_ms;   /* when to start it again (0 = not scheduled) */
+    int backoff_ms;
+    uint64_t restarts;
+    uint64_t handled;
+    bool retiring;            /* recycled or killed on purpose: no crash report */
+};
+
+/* One message on its way to a listener. */
+struct delivery {
+    uint32_t slot, gen;       /* id = gen << 32 | slot */
+    int listener;
+    peer_t *peer;             /* NULL while queued */
+    conv_t *conv;
+    char *chain;              /* receiver's chain */
+    char thread[37];          /* receiver's thread UUID */
+    char msg_id[37];
+    char *envelope;           /* the serialized envelope (resent on retry) */
+    size_t len;
+    int depth;
+    bool is_error;            /* a SystemError: failing it reports nothing */
+    origin_t origin;
+    uint64_t deadline_ms;     /* 0 = no timeout */
+    int retries;
+    delivery_t *qnext;
+};
+
+/* A live conversation: ended when no delivery of it is pending. */
+struct conv {
+    char *root;
+    bool has_client;
+    xb_rid_t client;
+    char client_hop[XB_NAME_MAX];
+    long pending;
+    uint64_t last_ms;
+};
+
+typedef enum { PUMP_NEW, PUMP_RUNNING, PUMP_DRAINING, PUMP_STOPPED } pump_state_t;
+
+struct xb_pump_t {
+    xb_config_t *cfg;
+    xb_pump_options_t opts;
+    char bin_dir[XB_PATH_MAX];
+    void *ctx;
+    bool own_ctx;
+    void *router;
+    char endpoint[1024];
+    int wake[2];                      /* self-pipe: signals, stop requests */
+    atomic_int stop_requested;
+    pump_state_t state;
+    uint64_t drain_deadline_ms;
+
+    pthread_t thread;
+    bool thread_started;
+    int thread_result;
+    pthread_mutex_t lock;             /* only for the start handshake */
+    pthread_cond_t cond;
+    bool serving;
+
+    xb_backend_t *backend;
+    xb_buffer_t *buffer;
+    xb_registry_t *registry;
+    xb_schemas_t *schemas;
+    xb_validator_t *validator;
+    xb_parser_t *parser;
+    xmlParserCtxtPtr xmlctxt;        /* for bare payloads */
+    xb_parse_limits_t plimits;
+
+    lstn_t *listeners;
+    size_t n_listeners;
+    peer_t *peers;
+    child_t *children;
+    size_t n_children;
+
+    delivery_t **dslab;               /* deliveries by slot */
+    uint32_t dcap;
+    uint32_t *dfree;                  /* free slots */
+    uint32_t nfree;
+    uint32_t dgen;
+    long in_flight;                   /* deliveries alive (queued or sent) */
+
+    xb_strmap_t *convs;               /* root -> conv_t */
+
+    uint64_t started_ms, last_tick_ms, last_hb_check_ms;
+    uint64_t received, accepted, rejected, routed, to_clients, undeliverable, late;
+    uint64_t errors[XB_ERR__COUNT];
+};
+
+/* pump.c */
+uint64_t xb_now_ms(void);
+int64_t xb_now_us(void);
+/* Sends frames to the peer rid (consumes f on success). Logs and counts a
+ * failure. Returns 0 or -1. */
+int xb_pump_send_to(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
+lstn_t *xb_pump_listener(xb_pump_t *p, const char *name);
+
+/* children.c */
+int xb_children_init(xb_pump_t *p, xb_error_t *err);
+void xb_children_start_all(xb_pump_t *p);
+void xb_children_reap(xb_pump_t *p);
+void xb_children_tick(xb_pump_t *p);
+void xb_children_kill(xb_pump_t *p, child_t *c, bool retiring);
+child_t *xb_children_by_pid(xb_pump_t *p, pid_t pid);
+void xb_children_stop_all(xb_pump_t *p, double deadline_s);
+void xb_children_free(xb_pump_t *p);
+
+/* peers.c */
+peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid);
+void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
+void xb_peer_on_bye(xb_pump_t *p, peer_t *peer);
+/* The peer is gone (process died, silent, BYE): its deliveries are retried
+ * or failed with `code`. */
+void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why);
+void xb_peers_tick(xb_pump_t *p);
+void xb_peers_shutdown(xb_pump_t *p);
+void xb_peers_free(xb_pump_t *p);
+
+/* deliver.c */
+int xb_deliveries_init(xb_pump_t *p);
+void xb_deliveries_free(xb_pump_t *p);
+delivery_t *xb_delivery_new(xb_pump_t *p);
+delivery_t *xb_delivery_find(xb_pump_t *p, const char *id);
+void xb_delivery_free(xb_pump_t *p, delivery_t *d);
+/* Queues d for its listener (or fails it with `limit` if the queue is full)
+ * and dispatches what credit allows. Takes ownership of d. */
+void xb_delivery_submit(xb_pump_t *p, delivery_t *d);
+/* Hands queued deliveries of listener l to peers with free credit. */
+void xb_dispatch(xb_pump_t *p, lstn_t *l);
+/* The handler of d finished (REPLY, DONE or FAILED has been processed). */
+void xb_delivery_complete(xb_pump_t *p, delivery_t *d);
+/* d failed for good: a SystemError goes to its origin; d is freed. */
+void xb_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void xb_deliveries_tick(xb_pump_t *p);
+/* Fails every pending delivery with `shutdown`. */
+void xb_deliveries_fail_all(xb_pump_t *p);
+
+/* route.c */
+void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
+void xb_route_on_reply(xb_pump_t *p, peer_t *peer, xb_frames_t *f);
+void xb_route_on_done(xb_pump_t *p, peer_t *peer, xb_frames_t *f, bool failed);
+/* Sends a SystemError to `to` (an origin). Never bounces. */
+void xb_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
+                           const char *message);
+void xb_origin_clear(origin_t *o);
+int xb_origin_copy(origin_t *dst, const origin_t *src);
+void xb_conv_release(xb_pump_t *p, conv_t *c);
+void xb_convs_free(xb_pump_t *p);
+
+/* control.c */
+void xb_control_on_request(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
+void xb_control_on_history(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
+
+#endif

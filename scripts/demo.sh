@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# scripts/demo.sh [BUILD_DIR]: runs the hello organism end to end.
+#
+# Starts `xmlbus run examples/hello/organism.yaml` in the background on a free
+# loopback port, waits until it answers, sends examples/hello/greeting.xml and
+# prints the messages that come back, the threads, the conversation's
+# history, the stats and the backend, then stops the pump with SIGTERM and
+# checks that it exited 0 and left no child behind. Any failure prints the
+# pump's log and exits non-zero. Needs no terminal (CI=true is fine).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-build}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+XMLBUS=$BUILD/bin/xmlbus
+HELLO=$ROOT/examples/hello
+START_TIMEOUT=30   # seconds for the pump to bind and answer a ping
+STOP_TIMEOUT=30    # seconds for the pump to exit after SIGTERM
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/xmlbus-demo.XXXXXX")
+LOG=$WORK/pump.log
+ENDPOINT_FILE=$WORK/endpoint
+PUMP_PID=
+CHILDREN=()
+
+say() { printf '\n== %s\n' "$*"; }
+
+fail() {
+    echo >&2
+    echo "demo: FAILED: $*" >&2
+    if [ -s "$LOG" ]; then
+        echo "---- pump log (last 60 lines of $LOG) ----" >&2
+        tail -n 60 "$LOG" >&2
+        echo "---- end of pump log ----" >&2
+    fi
+    exit 1
+}
+
+# Stops whatever this script started that is still running: the pump, then
+# the listener processes it had started (by their recorded pids only).
+cleanup() {
+    local rc=$?
+    if [ -n "$PUMP_PID" ] && kill -0 "$PUMP_PID" 2>/dev/null; then
+        kill -TERM "$PUMP_PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$PUMP_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$PUMP_PID" 2>/dev/null || true
+        wait "$PUMP_PID" 2>/dev/null || true
+    fi
+    for pid in "${CHILDREN[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[ -x "$XMLBUS" ] || fail "$XMLBUS not found: run 'make build' first (or pass the build folder)"
+[ -f "$HELLO/organism.yaml" ] || fail "$HELLO/organism.yaml not found"
+
+# Running and not a zombie (an exited child stays a zombie until `wait`, and
+# a container's pid 1 may never reap the orphans it inherits).
+alive() {
+    local stat
+    stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [ -n "$stat" ] && [[ $stat != Z* ]]
+}
+pump_alive() { alive "$PUMP_PID"; }
+
+say "starting the hello organism (log: $LOG)"
+"$XMLBUS" run "$HELLO/organism.yaml" --endpoint 'tcp://127.0.0.1:*' \
+    --endpoint-file "$ENDPOINT_FILE" --log-level info >"$LOG" 2>&1 &
+PUMP_PID=$!
+
+# The pump writes the endpoint it bound (a free port) once it is bound.
+deadline=$((SECONDS + START_TIMEOUT))
+until [ -s "$ENDPOINT_FILE" ]; do
+    pump_alive || fail "the pump exited before binding its endpoint"
+    [ $SECONDS -lt $deadline ] || fail "the pump did not bind within ${START_TIMEOUT} s"
+    sleep 0.1
+done
+ENDPOINT=$(cat "$ENDPOINT_FILE")
+echo "pump pid $PUMP_PID serving on $ENDPOINT"
+
+until "$XMLBUS" ping -e "$ENDPOINT" --timeout 1 >/dev/null 2>&1; do
+    pump_alive || fail "the pump exited before answering"
+    [ $SECONDS -lt $deadline ] || fail "the pump did not answer a ping within ${START_TIMEOUT} s"
+    sleep 0.2
+done
+echo "pump answers"
+
+say "xmlbus send --wait --count 2 examples/hello/greeting.xml"
+echo "sending: $(cat "$HELLO/greeting.xml")"
+set +e
+"$XMLBUS" send -e "$ENDPOINT" --wait --count 2 --timeout 30 "$HELLO/greeting.xml" \
+    >"$WORK/send.out" 2>"$WORK/send.err"
+rc=$?
+set -e
+sed -n '1s/^/thread: /p; 2,$p' "$WORK/send.out"
+cat "$WORK/send.err" >&2
+[ $rc -eq 0 ] || fail "xmlbus send exited $rc"
+THREAD=$(head -n 1 "$WORK/send.out")
+[ -n "$THREAD" ] || fail "xmlbus send printed no thread"
+
+say "xmlbus threads"
+"$XMLBUS" threads -e "$ENDPOINT" || fail "xmlbus threads failed"
+
+say "xmlbus history $THREAD   (the console's thread)"
+"$XMLBUS" history -e "$ENDPOINT" "$THREAD" || fail "xmlbus history failed"
+for t in $("$XMLBUS" threads -q -e "$ENDPOINT"); do
+    [ "$t" = "$THREAD" ] && continue
+    say "xmlbus history $t"
+    "$XMLBUS" history -e "$ENDPOINT" "$t" || fail "xmlbus history $t failed"
+done
+
+say "xmlbus stats"
+"$XMLBUS" stats -e "$ENDPOINT" || fail "xmlbus stats failed"
+
+say "xmlbus backend info"
+"$XMLBUS" backend info -e "$ENDPOINT" || fail "xmlbus backend info failed"
+
+say "stopping the pump (SIGTERM)"
+mapfile -t CHILDREN < <(pgrep -P "$PUMP_PID" || true)
+echo "listener processes: ${CHILDREN[*]:-none}"
+kill -TERM "$PUMP_PID"
+deadline=$((SECONDS + STOP_TIMEOUT))
+while pump_alive; do
+    [ $SECONDS -lt $deadline ] || fail "the pump did not exit within ${STOP_TIMEOUT} s of SIGTERM"
+    sleep 0.1
+done
+set +e
+wait "$PUMP_PID"
+status=$?
+set -e
+PUMP_PID=
+[ $status -eq 0 ] || fail "the pump exited with status $status"
+left=()
+for pid in "${CHILDREN[@]}"; do
+    if alive "$pid"; then left+=("$pid"); fi
+done
+[ ${#left[@]} -eq 0 ] || fail "listener processes still running after the pump exited: ${left[*]}"
+echo "pump exited 0, no listener process left"
+
+say "demo: OK"

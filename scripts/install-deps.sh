@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs, from Debian packages, whatever xmlbus needs and the machine lacks.
+# Does nothing when everything is present. Uses sudo when not root.
+set -euo pipefail
+
+PACKAGES=(build-essential cmake pkg-config libxml2-dev libxml2-utils libzmq3-dev
+          libhiredis-dev libcunit1-dev libyaml-dev liblmdb-dev uuid-dev
+          redis-server procps)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "install-deps: not root and no sudo; install as root: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done" >&2

@@ -1,0 +1,799 @@
+/* The shared backend suite (see backend_suite.h). CUnit test functions take
+ * no argument, so each registered suite gets its own init function that
+ * selects the factory the tests then use. */
+#include "backend_suite.h"
+
+#include <CUnit/CUnit.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    xb_backend_suite_open_fn open_fresh;
+    xb_backend_suite_close_fn close;
+} factory_t;
+
+static factory_t factories[XB_BACKEND_SUITE_MAX];
+static size_t n_factories;
+static const factory_t *current; /* the suite that runs now */
+
+#define SUITE_INIT(i)                                                                        \
+    static int suite_init_##i(void)                                                          \
+    {                                                                                        \
+        current = &factories[i];                                                             \
+        return 0;                                                                            \
+    }
+SUITE_INIT(0)
+SUITE_INIT(1)
+SUITE_INIT(2)
+SUITE_INIT(3)
+static int (*const suite_inits[XB_BACKEND_SUITE_MAX])(void) = {suite_init_0, suite_init_1,
+                                                                suite_init_2, suite_init_3};
+
+static int suite_cleanup(void)
+{
+    current = NULL;
+    return 0;
+}
+
+void xb_backend_suite_apply_limits(xb_backend_config_t *cfg, const xb_backend_config_t *limits)
+{
+    if (!cfg || !limits)
+        return;
+    cfg->max_slots_per_thread = limits->max_slots_per_thread;
+    cfg->max_threads = limits->max_threads;
+    cfg->max_slot_bytes = limits->max_slot_bytes;
+}
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static xb_backend_t *fresh(void)
+{
+    xb_backend_t *b = current ? current->open_fresh(NULL) : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    return b;
+}
+
+static xb_backend_t *fresh_limited(long max_slots, size_t max_bytes)
+{
+    xb_backend_config_t limits;
+    xb_backend_config_defaults(&limits);
+    limits.max_slots_per_thread = max_slots;
+    limits.max_slot_bytes = max_bytes;
+    xb_backend_t *b = current ? current->open_fresh(&limits) : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    return b;
+}
+
+static void done(xb_backend_t *b)
+{
+    if (b && current)
+        current->close(b);
+}
+
+static long append_str(xb_backend_t *b, const char *thread, const char *text)
+{
+    xb_error_t err;
+    long index = -99;
+    int rc = xb_backend_buffer_append(b, thread, text, strlen(text), &index, &err);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc != 0) {
+        fprintf(stderr, "append to %s failed: %s\n", thread, err.message);
+        return -1;
+    }
+    return index;
+}
+
+static bool blob_is(const xb_blob_t *blob, const void *data, size_t len)
+{
+    return blob->len == len && (len == 0 || memcmp(blob->data, data, len) == 0);
+}
+
+static bool blob_is_str(const xb_blob_t *blob, const char *text)
+{
+    return blob_is(blob, text, strlen(text));
+}
+
+static bool str_list_has(const xb_str_list_t *l, const char *s)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        if (strcmp(l->items[i], s) == 0)
+            return true;
+    }
+    return false;
+}
+
+static long thread_len(xb_backend_t *b, const char *thread)
+{
+    xb_error_t err;
+    long len = -1;
+    CU_ASSERT_EQUAL(xb_backend_buffer_thread_len(b, thread, &len, &err), 0);
+    return len;
+}
+
+static bool thread_exists(xb_backend_t *b, const char *thread)
+{
+    xb_error_t err;
+    bool exists = false;
+    CU_ASSERT_EQUAL(xb_backend_buffer_thread_exists(b, thread, &exists, &err), 0);
+    return exists;
+}
+
+static bool info_of(xb_backend_t *b, xb_backend_info_t *info)
+{
+    xb_error_t err;
+    int rc = xb_backend_info(b, info, &err);
+    CU_ASSERT_EQUAL(rc, 0);
+    return rc == 0;
+}
+
+/* ---- buffer ------------------------------------------------------------------ */
+
+static void test_append_index(void)
+{
+    xb_backend_t *b = fresh();
+    CU_ASSERT_EQUAL(append_str(b, "t1", "a"), 0);
+    CU_ASSERT_EQUAL(append_str(b, "t1", "b"), 1);
+    CU_ASSERT_EQUAL(append_str(b, "t2", "x"), 0);
+    CU_ASSERT_EQUAL(append_str(b, "t1", "c"), 2);
+    CU_ASSERT_EQUAL(append_str(b, "t2", "y"), 1);
+    done(b);
+}
+
+static void test_get_thread(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    const char *texts[] = {"<a/>", "<b>two</b>", "<c x=\"3\"/>"};
+    for (int i = 0; i < 3; i++)
+        append_str(b, "hist", texts[i]);
+    append_str(b, "other", "<z/>");
+    xb_blob_list_t list = {0};
+    CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_get_thread(b, "hist", &list, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(list.count, 3);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_TRUE(blob_is_str(&list.items[i], texts[i]));
+    xb_blob_list_free(&list);
+    CU_ASSERT_EQUAL(list.count, 0);
+    CU_ASSERT_PTR_NULL(list.items);
+
+    CU_ASSERT_EQUAL(xb_backend_buffer_get_thread(b, "nobody", &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, 0);
+    xb_blob_list_free(&list);
+    done(b);
+}
+
+static void test_get_slot(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    append_str(b, "t", "zero");
+    append_str(b, "t", "one");
+    xb_blob_t blob = {0};
+    CU_ASSERT_EQUAL(xb_backend_buffer_get_slot(b, "t", 1, &blob, &err), 0);
+    CU_ASSERT_TRUE(blob_is_str(&blob, "one"));
+    free(blob.data);
+    CU_ASSERT_EQUAL(xb_backend_buffer_get_slot(b, "t", 0, &blob, &err), 0);
+    CU_ASSERT_TRUE(blob_is_str(&blob, "zero"));
+    free(blob.data);
+
+    long bad[] = {2, 3, 1000, -1, -2};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err.code = XB_OK;
+        CU_ASSERT_EQUAL(xb_backend_buffer_get_slot(b, "t", bad[i], &blob, &err), -1);
+        CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+        CU_ASSERT_PTR_NULL(blob.data);
+    }
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_buffer_get_slot(b, "nobody", 0, &blob, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+    done(b);
+}
+
+static void test_len_exists(void)
+{
+    xb_backend_t *b = fresh();
+    CU_ASSERT_EQUAL(thread_len(b, "t"), 0);
+    CU_ASSERT_FALSE(thread_exists(b, "t"));
+    for (int i = 0; i < 5; i++)
+        append_str(b, "t", "s");
+    CU_ASSERT_EQUAL(thread_len(b, "t"), 5);
+    CU_ASSERT_TRUE(thread_exists(b, "t"));
+    CU_ASSERT_FALSE(thread_exists(b, "t2"));
+    done(b);
+}
+
+static void test_delete_thread(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    append_str(b, "gone", "1");
+    append_str(b, "gone", "2");
+    append_str(b, "kept", "k");
+    bool deleted = false;
+    CU_ASSERT_EQUAL(xb_backend_buffer_delete_thread(b, "gone", &deleted, &err), 0);
+    CU_ASSERT_TRUE(deleted);
+    CU_ASSERT_FALSE(thread_exists(b, "gone"));
+    CU_ASSERT_EQUAL(thread_len(b, "gone"), 0);
+    CU_ASSERT_EQUAL(thread_len(b, "kept"), 1);
+    deleted = true;
+    CU_ASSERT_EQUAL(xb_backend_buffer_delete_thread(b, "gone", &deleted, &err), 0);
+    CU_ASSERT_FALSE(deleted);
+    /* A thread that comes back starts from index 0. */
+    CU_ASSERT_EQUAL(append_str(b, "gone", "again"), 0);
+    xb_blob_t blob = {0};
+    CU_ASSERT_EQUAL(xb_backend_buffer_get_slot(b, "gone", 0, &blob, &err), 0);
+    CU_ASSERT_TRUE(blob_is_str(&blob, "again"));
+    free(blob.data);
+    done(b);
+}
+
+static void test_list_threads(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    xb_str_list_t list = {0};
+    CU_ASSERT_EQUAL(xb_backend_buffer_list_threads(b, &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, 0);
+    xb_str_list_free(&list);
+
+    const char *names[] = {"alpha", "beta", "6a1f0c2e-1b2c-4d5e-8f90-0123456789ab"};
+    for (int i = 0; i < 3; i++) {
+        append_str(b, names[i], "x");
+        append_str(b, names[i], "y");
+    }
+    CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_list_threads(b, &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, 3);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_TRUE(str_list_has(&list, names[i]));
+    xb_str_list_free(&list);
+    CU_ASSERT_EQUAL(list.count, 0);
+    done(b);
+}
+
+static void test_clear(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    append_str(b, "t1", "a");
+    append_str(b, "t2", "b");
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "system.o.c-1.a", "u-1", &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_buffer_clear(b, &err), 0);
+    CU_ASSERT_FALSE(thread_exists(b, "t1"));
+    CU_ASSERT_FALSE(thread_exists(b, "t2"));
+    xb_str_list_t list = {0};
+    CU_ASSERT_EQUAL(xb_backend_buffer_list_threads(b, &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, 0);
+    xb_str_list_free(&list);
+    /* The registry is not part of the buffer. */
+    char *uuid = NULL;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_uuid(b, "system.o.c-1.a", &uuid, &err), 0);
+    CU_ASSERT_STRING_EQUAL(uuid ? uuid : "", "u-1");
+    free(uuid);
+    /* Clearing an empty buffer is fine, and appends work afterwards. */
+    CU_ASSERT_EQUAL(xb_backend_buffer_clear(b, &err), 0);
+    CU_ASSERT_EQUAL(append_str(b, "t1", "new"), 0);
+    done(b);
+}
+
+static void test_batch(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    append_str(b, "p", "first");
+    const char *threads[] = {"p", "q", "p", "q", "r"};
+    xb_blob_t slots[5];
+    char text[5][32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(text[i], sizeof text[i], "batch-%d", i);
+        slots[i].data = text[i];
+        slots[i].len = strlen(text[i]);
+    }
+    long index[5] = {-1, -1, -1, -1, -1};
+    CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_append_batch(b, 5, threads, slots, index, &err), 0);
+    CU_ASSERT_EQUAL(index[0], 1);
+    CU_ASSERT_EQUAL(index[1], 0);
+    CU_ASSERT_EQUAL(index[2], 2);
+    CU_ASSERT_EQUAL(index[3], 1);
+    CU_ASSERT_EQUAL(index[4], 0);
+    CU_ASSERT_EQUAL(thread_len(b, "p"), 3);
+    CU_ASSERT_EQUAL(thread_len(b, "q"), 2);
+    CU_ASSERT_EQUAL(thread_len(b, "r"), 1);
+    for (int i = 0; i < 5; i++) {
+        xb_blob_t blob = {0};
+        CU_ASSERT_EQUAL(xb_backend_buffer_get_slot(b, threads[i], index[i], &blob, &err), 0);
+        CU_ASSERT_TRUE(blob_is_str(&blob, text[i]));
+        free(blob.data);
+    }
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_batch(b, 0, NULL, NULL, NULL, &err), 0);
+    done(b);
+}
+
+static void test_binary_unicode(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    unsigned char bin[512];
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = (unsigned char)(i * 7);
+    bin[0] = 0;
+    bin[100] = 0;
+    bin[sizeof bin - 1] = 0;
+    const char *utf8 = "<g>Grüße, 世界, \xF0\x9F\x98\x80</g>";
+    size_t big_len = 300 * 1024;
+    char *big = malloc(big_len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = (char)('a' + i % 26);
+    long index = -1;
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(b, "bin", bin, sizeof bin, &index, &err), 0);
+    CU_ASSERT_EQUAL(index, 0);
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(b, "bin", utf8, strlen(utf8), &index, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(b, "bin", big, big_len, &index, &err), 0);
+    CU_ASSERT_EQUAL(index, 2);
+    xb_blob_list_t list = {0};
+    CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_get_thread(b, "bin", &list, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(list.count, 3);
+    CU_ASSERT_TRUE(blob_is(&list.items[0], bin, sizeof bin));
+    CU_ASSERT_TRUE(blob_is_str(&list.items[1], utf8));
+    CU_ASSERT_TRUE(blob_is(&list.items[2], big, big_len));
+    xb_blob_list_free(&list);
+    xb_blob_t blob = {0};
+    CU_ASSERT_EQUAL(xb_backend_buffer_get_slot(b, "bin", 0, &blob, &err), 0);
+    CU_ASSERT_TRUE(blob_is(&blob, bin, sizeof bin));
+    free(blob.data);
+    free(big);
+    done(b);
+}
+
+/* Names with characters that mean something to glob patterns, key
+ * separators or shells must stay plain names. */
+static void test_odd_names(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    const char *names[] = {"a*", "a?", "[a]", "a:b", "a b", "ä-ü_ß"};
+    size_t n = sizeof names / sizeof names[0];
+    for (size_t i = 0; i < n; i++)
+        CU_ASSERT_EQUAL(append_str(b, names[i], names[i]), 0);
+    CU_ASSERT_EQUAL(append_str(b, "a", "plain"), 0);
+    CU_ASSERT_EQUAL(thread_len(b, "a*"), 1);
+    CU_ASSERT_EQUAL(thread_len(b, "a"), 1);
+    xb_str_list_t list = {0};
+    CU_ASSERT_EQUAL(xb_backend_buffer_list_threads(b, &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, n + 1);
+    for (size_t i = 0; i < n; i++)
+        CU_ASSERT_TRUE(str_list_has(&list, names[i]));
+    xb_str_list_free(&list);
+    bool deleted = false;
+    CU_ASSERT_EQUAL(xb_backend_buffer_delete_thread(b, "a*", &deleted, &err), 0);
+    CU_ASSERT_TRUE(deleted);
+    CU_ASSERT_TRUE(thread_exists(b, "a"));
+    CU_ASSERT_TRUE(thread_exists(b, "a?"));
+
+    const char *chain = "system.my-org.c-0a1b2c3d.con_sole.greet-er";
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, chain, "u*", &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "system.my-org.c-0a1b2c3d.con_sole", "u", &err), 0);
+    char *s = NULL;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_chain(b, "u*", &s, &err), 0);
+    CU_ASSERT_STRING_EQUAL(s ? s : "", chain);
+    free(s);
+    s = NULL;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_uuid(b, chain, &s, &err), 0);
+    CU_ASSERT_STRING_EQUAL(s ? s : "", "u*");
+    free(s);
+    done(b);
+}
+
+static void test_bad_arguments(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    long index;
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(b, NULL, "x", 1, &index, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(b, "", "x", 1, &index, &err), -1);
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(b, "t", NULL, 1, &index, &err), -1);
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(b, "t", "x", 0, &index, &err), -1);
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "", "u", &err), -1);
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "c", NULL, &err), -1);
+    CU_ASSERT_EQUAL(xb_backend_buffer_get_thread(b, "t", NULL, &err), -1);
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(NULL, "t", "x", 1, &index, &err), -1);
+    CU_ASSERT_FALSE(thread_exists(b, "t"));
+    done(b);
+}
+
+/* ---- registry ----------------------------------------------------------------- */
+
+static char *get_uuid(xb_backend_t *b, const char *chain)
+{
+    xb_error_t err;
+    char *uuid = NULL;
+    if (xb_backend_registry_get_uuid(b, chain, &uuid, &err) != 0) {
+        CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+        CU_ASSERT_PTR_NULL(uuid);
+        return NULL;
+    }
+    return uuid;
+}
+
+static char *get_chain(xb_backend_t *b, const char *uuid)
+{
+    xb_error_t err;
+    char *chain = NULL;
+    if (xb_backend_registry_get_chain(b, uuid, &chain, &err) != 0) {
+        CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+        CU_ASSERT_PTR_NULL(chain);
+        return NULL;
+    }
+    return chain;
+}
+
+/* Asserts chain <-> uuid in both directions. */
+static void assert_pair(xb_backend_t *b, const char *chain, const char *uuid)
+{
+    char *u = get_uuid(b, chain);
+    char *c = get_chain(b, uuid);
+    CU_ASSERT_STRING_EQUAL(u ? u : "(none)", uuid);
+    CU_ASSERT_STRING_EQUAL(c ? c : "(none)", chain);
+    free(u);
+    free(c);
+}
+
+static void assert_no_uuid(xb_backend_t *b, const char *chain)
+{
+    char *u = get_uuid(b, chain);
+    CU_ASSERT_PTR_NULL(u);
+    free(u);
+}
+
+static void assert_no_chain(xb_backend_t *b, const char *uuid)
+{
+    char *c = get_chain(b, uuid);
+    CU_ASSERT_PTR_NULL(c);
+    free(c);
+}
+
+static void test_registry_set_get(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "system.o.c-1.a", "u-a", &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "system.o.c-1.a.b", "u-ab", &err), 0);
+    assert_pair(b, "system.o.c-1.a", "u-a");
+    assert_pair(b, "system.o.c-1.a.b", "u-ab");
+    assert_no_uuid(b, "system.o.c-1");
+    assert_no_chain(b, "u-x");
+    char *s = NULL;
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_uuid(b, "system.o.c-2.a", &s, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_chain(b, "u-none", &s, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+    /* Setting the same pair twice changes nothing. */
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "system.o.c-1.a", "u-a", &err), 0);
+    assert_pair(b, "system.o.c-1.a", "u-a");
+    xb_backend_info_t info;
+    if (info_of(b, &info))
+        CU_ASSERT_EQUAL(info.registry_entries, 2);
+    done(b);
+}
+
+static void test_registry_replace(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    /* A chain that gets a new uuid: the old uuid no longer names it. */
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "c1", "u1", &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "c1", "u2", &err), 0);
+    assert_pair(b, "c1", "u2");
+    assert_no_chain(b, "u1");
+    /* A uuid that moves to another chain: the old chain loses it. */
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "c2", "u2", &err), 0);
+    assert_pair(b, "c2", "u2");
+    assert_no_uuid(b, "c1");
+    xb_pair_list_t list = {0};
+    CU_ASSERT_EQUAL(xb_backend_registry_list_all(b, &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, 1);
+    xb_pair_list_free(&list);
+    xb_backend_info_t info;
+    if (info_of(b, &info))
+        CU_ASSERT_EQUAL(info.registry_entries, 1);
+    done(b);
+}
+
+static void test_registry_delete(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "c1", "u1", &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "c2", "u2", &err), 0);
+    bool deleted = false;
+    CU_ASSERT_EQUAL(xb_backend_registry_delete(b, "u1", &deleted, &err), 0);
+    CU_ASSERT_TRUE(deleted);
+    assert_no_chain(b, "u1");
+    assert_no_uuid(b, "c1");
+    assert_pair(b, "c2", "u2");
+    deleted = true;
+    CU_ASSERT_EQUAL(xb_backend_registry_delete(b, "u1", &deleted, &err), 0);
+    CU_ASSERT_FALSE(deleted);
+    CU_ASSERT_EQUAL(xb_backend_registry_delete(b, "never", &deleted, &err), 0);
+    CU_ASSERT_FALSE(deleted);
+    done(b);
+}
+
+static bool pair_list_has(const xb_pair_list_t *l, const char *chain, const char *uuid)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        if (strcmp(l->items[i].chain, chain) == 0 && strcmp(l->items[i].uuid, uuid) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void test_registry_list_clear(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    xb_pair_list_t list = {0};
+    CU_ASSERT_EQUAL(xb_backend_registry_list_all(b, &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, 0);
+    xb_pair_list_free(&list);
+    char chain[64], uuid[64];
+    for (int i = 0; i < 50; i++) {
+        snprintf(chain, sizeof chain, "system.o.c-%d.a", i);
+        snprintf(uuid, sizeof uuid, "uuid-%d", i);
+        CU_ASSERT_EQUAL(xb_backend_registry_set(b, chain, uuid, &err), 0);
+    }
+    append_str(b, "buffer-thread", "kept");
+    CU_ASSERT_EQUAL_FATAL(xb_backend_registry_list_all(b, &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, 50);
+    for (int i = 0; i < 50; i++) {
+        snprintf(chain, sizeof chain, "system.o.c-%d.a", i);
+        snprintf(uuid, sizeof uuid, "uuid-%d", i);
+        CU_ASSERT_TRUE(pair_list_has(&list, chain, uuid));
+    }
+    xb_pair_list_free(&list);
+    CU_ASSERT_EQUAL(list.count, 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_clear(b, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_list_all(b, &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, 0);
+    xb_pair_list_free(&list);
+    assert_no_uuid(b, "system.o.c-3.a");
+    assert_no_chain(b, "uuid-3");
+    CU_ASSERT_EQUAL(thread_len(b, "buffer-thread"), 1);
+    done(b);
+}
+
+/* ---- ping, info, limits ---------------------------------------------------------- */
+
+static void test_ping_info(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_ping(b, &err), 0);
+    xb_backend_info_t info;
+    if (info_of(b, &info)) {
+        CU_ASSERT_EQUAL(info.threads, 0);
+        CU_ASSERT_TRUE(info.slots == 0 || info.slots == -1);
+        CU_ASSERT_EQUAL(info.registry_entries, 0);
+        CU_ASSERT_EQUAL(info.limit_refusals, 0);
+        CU_ASSERT_EQUAL(info.evicted_threads, 0);
+        CU_ASSERT_STRING_EQUAL(info.type, xb_backend_type_name(xb_backend_config(b)->type));
+    }
+    append_str(b, "t1", "a");
+    append_str(b, "t1", "b");
+    append_str(b, "t2", "c");
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "c1", "u1", &err), 0);
+    if (info_of(b, &info)) {
+        CU_ASSERT_EQUAL(info.threads, 2);
+        CU_ASSERT_TRUE(info.slots == 3 || info.slots == -1);
+        CU_ASSERT_EQUAL(info.registry_entries, 1);
+    }
+    done(b);
+}
+
+static void test_limit_slots(void)
+{
+    xb_backend_t *b = fresh_limited(3, 0);
+    xb_error_t err;
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(append_str(b, "full", "s"), i);
+    long index = -1;
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(b, "full", "x", 1, &index, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    CU_ASSERT_EQUAL(thread_len(b, "full"), 3);
+    /* Other threads are not affected. */
+    CU_ASSERT_EQUAL(append_str(b, "other", "o"), 0);
+    /* A batch that runs into the limit is refused as well. */
+    const char *threads[] = {"other", "full"};
+    xb_blob_t slots[] = {{(char *)"p", 1}, {(char *)"q", 1}};
+    long idx[2];
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_batch(b, 2, threads, slots, idx, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    CU_ASSERT_EQUAL(thread_len(b, "full"), 3);
+    xb_backend_info_t info;
+    if (info_of(b, &info))
+        CU_ASSERT_EQUAL(info.limit_refusals, 2);
+    done(b);
+}
+
+static void test_limit_bytes(void)
+{
+    xb_backend_t *b = fresh_limited(0, 64);
+    xb_error_t err;
+    char data[65];
+    memset(data, 'x', sizeof data);
+    long index = -1;
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(b, "t", data, 64, &index, &err), 0);
+    CU_ASSERT_EQUAL(index, 0);
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(b, "t", data, 65, &index, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    CU_ASSERT_EQUAL(thread_len(b, "t"), 1);
+    /* A refused append to a new thread creates no thread. */
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(b, "new", data, 65, &index, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    CU_ASSERT_FALSE(thread_exists(b, "new"));
+    xb_backend_info_t info;
+    if (info_of(b, &info)) {
+        CU_ASSERT_EQUAL(info.limit_refusals, 2);
+        CU_ASSERT_EQUAL(info.threads, 1);
+    }
+    done(b);
+}
+
+/* ---- concurrency ------------------------------------------------------------------ */
+
+#define WRITERS 4
+#define PER_WRITER 2000
+
+typedef struct {
+    xb_backend_t *b;
+    int id;
+    long shared_index[PER_WRITER / 2];
+    long own_index[PER_WRITER / 2];
+    int failures;
+    char first_error[XB_ERROR_MESSAGE_MAX];
+} writer_t;
+
+static void *writer_main(void *arg)
+{
+    writer_t *w = arg;
+    char own[32], text[64];
+    snprintf(own, sizeof own, "own-%d", w->id);
+    for (int i = 0; i < PER_WRITER; i++) {
+        const char *thread = (i % 2 == 0) ? "shared" : own;
+        long *slot = (i % 2 == 0) ? &w->shared_index[i / 2] : &w->own_index[i / 2];
+        snprintf(text, sizeof text, "w%d:%d", w->id, i);
+        xb_error_t err;
+        if (xb_backend_buffer_append(w->b, thread, text, strlen(text), slot, &err) != 0) {
+            if (w->failures++ == 0)
+                snprintf(w->first_error, sizeof w->first_error, "%s", err.message);
+            *slot = -1;
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent_appends(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    writer_t *w = calloc(WRITERS, sizeof *w);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    pthread_t tid[WRITERS];
+    int started = 0;
+    for (int k = 0; k < WRITERS; k++) {
+        w[k].b = b;
+        w[k].id = k;
+        if (pthread_create(&tid[k], NULL, writer_main, &w[k]) == 0)
+            started++;
+    }
+    CU_ASSERT_EQUAL_FATAL(started, WRITERS);
+    for (int k = 0; k < WRITERS; k++)
+        pthread_join(tid[k], NULL);
+    for (int k = 0; k < WRITERS; k++) {
+        CU_ASSERT_EQUAL(w[k].failures, 0);
+        if (w[k].failures)
+            fprintf(stderr, "writer %d: %d failures, first: %s\n", k, w[k].failures,
+                    w[k].first_error);
+    }
+    const long shared_total = WRITERS * PER_WRITER / 2;
+    CU_ASSERT_EQUAL(thread_len(b, "shared"), shared_total);
+
+    /* Every index 0..n-1 handed out exactly once, and the stored slot at
+     * each index is the one its writer appended. */
+    char *seen = calloc((size_t)shared_total, 1);
+    xb_blob_list_t list = {0};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(seen);
+    CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_get_thread(b, "shared", &list, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(list.count, (size_t)shared_total);
+    int dup = 0, out_of_range = 0, mismatched = 0;
+    char text[64];
+    for (int k = 0; k < WRITERS; k++) {
+        long prev = -1;
+        for (int i = 0; i < PER_WRITER / 2; i++) {
+            long idx = w[k].shared_index[i];
+            if (idx < 0 || idx >= shared_total) {
+                out_of_range++;
+                continue;
+            }
+            if (seen[idx]++)
+                dup++;
+            if (idx <= prev) /* one writer's appends keep their order */
+                mismatched++;
+            prev = idx;
+            snprintf(text, sizeof text, "w%d:%d", k, 2 * i);
+            if (!blob_is_str(&list.items[idx], text))
+                mismatched++;
+        }
+    }
+    CU_ASSERT_EQUAL(dup, 0);
+    CU_ASSERT_EQUAL(out_of_range, 0);
+    CU_ASSERT_EQUAL(mismatched, 0);
+    xb_blob_list_free(&list);
+    free(seen);
+
+    for (int k = 0; k < WRITERS; k++) {
+        char own[32];
+        snprintf(own, sizeof own, "own-%d", k);
+        CU_ASSERT_EQUAL(thread_len(b, own), PER_WRITER / 2);
+        int wrong = 0;
+        for (int i = 0; i < PER_WRITER / 2; i++)
+            wrong += w[k].own_index[i] != i;
+        CU_ASSERT_EQUAL(wrong, 0);
+    }
+    free(w);
+    done(b);
+}
+
+/* ---- registration ------------------------------------------------------------------ */
+
+int xb_backend_suite_add(const char *suite_name, xb_backend_suite_open_fn open_fresh,
+                         xb_backend_suite_close_fn close)
+{
+    if (!suite_name || !open_fresh || !close || n_factories >= XB_BACKEND_SUITE_MAX)
+        return -1;
+    size_t i = n_factories;
+    CU_pSuite s = CU_add_suite(suite_name, suite_inits[i], suite_cleanup);
+    if (!s)
+        return -1;
+    factories[i].open_fresh = open_fresh;
+    factories[i].close = close;
+    n_factories++;
+    struct {
+        const char *name;
+        CU_TestFunc fn;
+    } tests[] = {
+        {"append returns per-thread indexes", test_append_index},
+        {"get thread", test_get_thread},
+        {"get slot and bad index", test_get_slot},
+        {"thread length and exists", test_len_exists},
+        {"delete thread", test_delete_thread},
+        {"list threads", test_list_threads},
+        {"buffer clear keeps registry", test_clear},
+        {"batch append", test_batch},
+        {"binary, unicode and large slots", test_binary_unicode},
+        {"glob and separator characters in names", test_odd_names},
+        {"bad arguments", test_bad_arguments},
+        {"registry set and get both ways", test_registry_set_get},
+        {"registry replace keeps a bijection", test_registry_replace},
+        {"registry delete", test_registry_delete},
+        {"registry list and clear", test_registry_list_clear},
+        {"ping and info", test_ping_info},
+        {"limit max_slots_per_thread", test_limit_slots},
+        {"limit max_slot_bytes", test_limit_bytes},
+        {"4 writers x 2000 concurrent appends", test_concurrent_appends},
+    };
+    for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++) {
+        if (!CU_add_test(s, tests[t].name, tests[t].fn))
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,64 @@
+/* One CUnit suite that checks a backend against the whole interface of
+ * include/xmlbus/backend.h. Every implementation runs it from its own test:
+ *
+ *     static xb_backend_t *open_fresh(const xb_backend_config_t *limits)
+ *     {
+ *         xb_backend_config_t cfg;
+ *         xb_backend_config_defaults(&cfg);
+ *         cfg.type = XB_BACKEND_MANAGER;
+ *         ... a new empty location (temp dir, fresh Redis prefix or db) ...
+ *         xb_backend_suite_apply_limits(&cfg, limits);
+ *         xb_error_t err;
+ *         return xb_backend_new(&cfg, &err);   // NULL fails the test
+ *     }
+ *     static void close_it(xb_backend_t *b) { xb_backend_destroy(&b); ... remove files ... }
+ *
+ *     CU_initialize_registry();
+ *     xb_backend_suite_add("lmdb", open_fresh, close_it);
+ *     ... own suites ...
+ *     CU_basic_run_tests();
+ *
+ * The contract the suite checks (see docs/storage.md, "Backend contract"):
+ *   - append returns 0, 1, 2 ... per thread; a deleted thread starts at 0 again;
+ *   - get_thread of an unknown thread is 0 with an empty list; thread_len 0;
+ *     exists false; delete_thread 0 with *deleted false;
+ *   - get_slot of an unknown thread or an index out of range -> XB_ERR_NOTFOUND;
+ *   - slots are binary-safe (zero bytes inside) and returned byte for byte;
+ *   - thread names, chains and uuids are arbitrary non-empty strings (glob
+ *     characters * ? [ ] and ':' included) and never match each other;
+ *   - buffer_clear removes every thread and keeps the registry; registry_clear
+ *     the reverse;
+ *   - the registry is a bijection: set(chain, uuid) removes any earlier pair
+ *     of that chain and any earlier pair of that uuid, in both directions;
+ *     delete(uuid) removes both directions (*deleted false when unknown);
+ *     get_uuid/get_chain of an unknown key -> XB_ERR_NOTFOUND;
+ *   - info: threads, slots (or -1), registry_entries, limit_refusals exact;
+ *     type is xb_backend_type_name of the configured type;
+ *   - max_slots_per_thread / max_slot_bytes refuse with XB_ERR_LIMIT, store
+ *     nothing (a refused append creates no thread) and count limit_refusals;
+ *   - 4 threads x 2000 concurrent appends lose nothing and get unique,
+ *     contiguous indexes.
+ * Up to XB_BACKEND_SUITE_MAX suites may be added in one test program. */
+#ifndef XB_TEST_BACKEND_SUITE_H
+#define XB_TEST_BACKEND_SUITE_H
+
+#include "xmlbus/backend.h"
+
+#define XB_BACKEND_SUITE_MAX 4
+
+/* Opens a new, EMPTY backend. limits is NULL (no limits) or a config whose
+ * max_slots_per_thread, max_threads and max_slot_bytes the factory must
+ * apply (xb_backend_suite_apply_limits); its other fields mean nothing. */
+typedef xb_backend_t *(*xb_backend_suite_open_fn)(const xb_backend_config_t *limits);
+/* Closes a backend that open_fresh returned (and removes its files/keys). */
+typedef void (*xb_backend_suite_close_fn)(xb_backend_t *b);
+
+/* Registers one CUnit suite named suite_name. CU_initialize_registry() must
+ * have been called. Returns 0, or -1 (too many suites, CUnit error). */
+int xb_backend_suite_add(const char *suite_name, xb_backend_suite_open_fn open_fresh,
+                         xb_backend_suite_close_fn close);
+
+/* Copies the three limits of `limits` (may be NULL) into cfg. */
+void xb_backend_suite_apply_limits(xb_backend_config_t *cfg, const xb_backend_config_t *limits);
+
+#endif

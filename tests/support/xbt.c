@@ -1,0 +1,326 @@
+/* Integration-test helpers (see xbt.h). */
+#include "xbt.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+double xbt_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int xbt_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+char *xbt_tmpdir(const char *tag)
+{
+    char tmpl[256];
+    snprintf(tmpl, sizeof tmpl, "/tmp/xmlbus-%s-XXXXXX", tag ? tag : "test");
+    char *d = mkdtemp(tmpl);
+    return d ? strdup(d) : NULL;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void xbt_rmtree(const char *path)
+{
+    if (path && strncmp(path, "/tmp/", 5) == 0)
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int xbt_write_file(const char *dir, const char *name, const char *text)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int rc = fputs(text, f) < 0 ? -1 : 0;
+    return fclose(f) == 0 ? rc : -1;
+}
+
+/* Replaces every occurrence of key in s (a malloc'd string) by value. */
+static char *replace_all(char *s, const char *key, const char *value)
+{
+    for (;;) {
+        char *at = strstr(s, key);
+        if (!at)
+            return s;
+        size_t n = strlen(s) - strlen(key) + strlen(value) + 1;
+        char *out = malloc(n);
+        if (!out) {
+            free(s);
+            return NULL;
+        }
+        snprintf(out, n, "%.*s%s%s", (int)(at - s), s, value, at + strlen(key));
+        free(s);
+        s = out;
+    }
+}
+
+xb_client_t *xbt_client(const xbt_pump_t *p)
+{
+    return xb_client_new(p->endpoint, NULL, NULL);
+}
+
+static int wait_ping(xbt_pump_t *p, double timeout_s)
+{
+    xb_client_t *c = xbt_client(p);
+    if (!c)
+        return -1;
+    double end = xbt_now() + timeout_s;
+    int rc = -1;
+    while (xbt_now() < end) {
+        int status;
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            p->pid = 0;
+            break;
+        }
+        if (xb_client_control(c, "ping", NULL, 0, 500, NULL, NULL) == 0) {
+            rc = 0;
+            break;
+        }
+    }
+    xb_client_destroy(&c);
+    return rc;
+}
+
+static char *expand(const xbt_pump_t *p, const char *text)
+{
+    char *s = strdup(text);
+    s = s ? replace_all(s, "@ENDPOINT@", p->endpoint) : NULL;
+    s = s ? replace_all(s, "@BIN@", XB_BIN_DIR) : NULL;
+    s = s ? replace_all(s, "@TESTBIN@", XB_TEST_DIR) : NULL;
+    s = s ? replace_all(s, "@SRC@", XB_SOURCE_DIR) : NULL;
+    s = s ? replace_all(s, "@DIR@", p->dir) : NULL;
+    return s;
+}
+
+static int write_expanded(const xbt_pump_t *p, const char *name, const char *text)
+{
+    char *s = expand(p, text);
+    int rc = s ? xbt_write_file(p->dir, name, s) : -1;
+    free(s);
+    return rc;
+}
+
+int xbt_pump_start(xbt_pump_t *p, const char *yaml_body)
+{
+    return xbt_pump_start_files(p, yaml_body, NULL);
+}
+
+int xbt_pump_start_files(xbt_pump_t *p, const char *yaml_body, const char *const *files)
+{
+    memset(p, 0, sizeof *p);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        char *dir = xbt_tmpdir("pump");
+        if (!dir)
+            return -1;
+        snprintf(p->dir, sizeof p->dir, "%s", dir);
+        free(dir);
+        p->port = xbt_free_port();
+        snprintf(p->endpoint, sizeof p->endpoint, "tcp://127.0.0.1:%d", p->port);
+        snprintf(p->log, sizeof p->log, "%s/pump.log", p->dir);
+        for (size_t i = 0; files && files[i] && files[i + 1]; i += 2)
+            if (write_expanded(p, files[i], files[i + 1]) != 0)
+                return -1;
+        if (write_expanded(p, "organism.yaml", yaml_body) != 0)
+            return -1;
+        char cfg[700];
+        snprintf(cfg, sizeof cfg, "%s/organism.yaml", p->dir);
+        pid_t pid = fork();
+        if (pid < 0)
+            return -1;
+        if (pid == 0) {
+            int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd >= 0) {
+                dup2(fd, STDOUT_FILENO);
+                dup2(fd, STDERR_FILENO);
+                close(fd);
+            }
+            execl(XB_BIN_DIR "/xmlbus", "xmlbus", "run", cfg, "--log-level", "debug", (char *)NULL);
+            _exit(127);
+        }
+        p->pid = pid;
+        if (wait_ping(p, 15.0) == 0)
+            return 0;
+        xbt_pump_dump_log(p);
+        if (p->pid > 0) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, NULL, 0);
+        }
+        p->pid = 0;
+    }
+    return -1;
+}
+
+int xbt_pump_stop(xbt_pump_t *p, int sig, double timeout_s)
+{
+    if (p->pid <= 0)
+        return -1;
+    kill(p->pid, sig);
+    double end = xbt_now() + timeout_s;
+    int status = 0;
+    while (xbt_now() < end) {
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            p->pid = 0;
+            return status;
+        }
+        usleep(20000);
+    }
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    p->pid = 0;
+    return -1;
+}
+
+void xbt_pump_dump_log(const xbt_pump_t *p)
+{
+    FILE *f = fopen(p->log, "r");
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size > 6000 ? size - 6000 : 0, SEEK_SET);
+    char buf[6001];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    fprintf(stderr, "---- pump log tail (%s) ----\n%s\n---- end ----\n", p->log, buf);
+}
+
+size_t xbt_children(pid_t pid, pid_t *out, size_t cap)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long child = strtol(e->d_name, &end, 10);
+        if (*end || child <= 0)
+            continue;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%ld/stat", child);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t r = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[r] = '\0';
+        char *close_paren = strrchr(buf, ')');
+        char state;
+        long ppid;
+        if (close_paren && sscanf(close_paren + 1, " %c %ld", &state, &ppid) == 2 &&
+            ppid == pid && state != 'Z') {
+            if (n < cap)
+                out[n] = (pid_t)child;
+            n++;
+        }
+    }
+    closedir(d);
+    return n < cap ? n : cap;
+}
+
+bool xbt_pid_alive(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t r = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[r] = '\0';
+    char *cp = strrchr(buf, ')');
+    return cp && cp[1] == ' ' && cp[2] != 'Z' && cp[2] != 'X';
+}
+
+char *xbt_recv(xb_client_t *c, int timeout_ms)
+{
+    char *env = NULL;
+    if (xb_client_recv(c, timeout_ms, &env, NULL, NULL) != 0)
+        return NULL;
+    return env;
+}
+
+char *xbt_text_of(const char *xml, const char *name)
+{
+    if (!xml)
+        return NULL;
+    char open1[128], open2[128], close[128];
+    snprintf(open1, sizeof open1, "<%s>", name);
+    snprintf(open2, sizeof open2, "<%s ", name);
+    snprintf(close, sizeof close, "</%s>", name);
+    const char *a = strstr(xml, open1);
+    const char *b = strstr(xml, open2);
+    const char *start = a && (!b || a < b) ? a : b;
+    if (!start)
+        return NULL;
+    start = strchr(start, '>');
+    if (!start)
+        return NULL;
+    start++;
+    const char *end = strstr(start, close);
+    if (!end)
+        return NULL;
+    return strndup(start, (size_t)(end - start));
+}
+
+long xbt_stat(xb_client_t *c, const char *listener, const char *attr)
+{
+    char *body = NULL;
+    if (xb_client_control(c, "stats", NULL, 0, 5000, &body, NULL) != 0)
+        return -1;
+    char key[128];
+    snprintf(key, sizeof key, "<listener name=\"%s\"", listener);
+    char *at = strstr(body, key);
+    long v = -1;
+    if (at) {
+        char *end = strchr(at, '>');
+        char pat[64];
+        snprintf(pat, sizeof pat, " %s=\"", attr);
+        char *q = strstr(at, pat);
+        if (q && (!end || q < end))
+            v = strtol(q + strlen(pat), NULL, 10);
+    }
+    free(body);
+    return v;
+}

@@ -1,0 +1,69 @@
+/* Helpers for integration tests: free ports, temporary folders, a real pump
+ * process (`xmlbus run`) on a generated organism.yaml, and process checks. */
+#ifndef XBT_H
+#define XBT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "xmlbus/client.h"
+
+/* A free TCP port on 127.0.0.1 (bound then released). */
+int xbt_free_port(void);
+
+/* A fresh folder under /tmp (caller frees the string); xbt_rmtree removes it. */
+char *xbt_tmpdir(const char *tag);
+void xbt_rmtree(const char *path);
+
+/* Writes text to dir/name. Returns 0 or -1. */
+int xbt_write_file(const char *dir, const char *name, const char *text);
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char endpoint[128];
+    char dir[512];       /* holds organism.yaml and pump.log */
+    char log[600];
+} xbt_pump_t;
+
+/* Starts `xmlbus run DIR/organism.yaml` where organism.yaml is yaml_body with
+ * every "@ENDPOINT@" replaced by the pump's endpoint, "@BIN@" by the build's
+ * bin folder, "@TESTBIN@" by the test listeners' folder and "@SRC@" by the
+ * source tree. Waits until the pump answers ping (15 s). Returns 0 or -1. */
+int xbt_pump_start(xbt_pump_t *p, const char *yaml_body);
+
+/* Same, and first writes extra files into the pump's folder: files is a
+ * NULL-terminated list of name, text pairs (the texts get the same
+ * replacements as the yaml). */
+int xbt_pump_start_files(xbt_pump_t *p, const char *yaml_body, const char *const *files);
+
+/* Sends sig (SIGTERM usually) and waits up to timeout_s. Returns the exit
+ * status as waitpid gives it, or -1 on timeout (the pump is then killed). */
+int xbt_pump_stop(xbt_pump_t *p, int sig, double timeout_s);
+
+/* Prints the tail of the pump's log to stderr (for failing tests). */
+void xbt_pump_dump_log(const xbt_pump_t *p);
+
+/* A client connected to the pump. */
+xb_client_t *xbt_client(const xbt_pump_t *p);
+
+/* Children of pid (from /proc). Fills up to cap pids; returns the count. */
+size_t xbt_children(pid_t pid, pid_t *out, size_t cap);
+bool xbt_pid_alive(pid_t pid);
+
+/* Receives messages until one arrives; returns its envelope (caller frees)
+ * or NULL after timeout_ms. */
+char *xbt_recv(xb_client_t *c, int timeout_ms);
+
+/* The text of the first element named `name` in an XML string (caller
+ * frees), NULL if none. Good enough for test assertions. */
+char *xbt_text_of(const char *xml, const char *name);
+
+/* Counts of a listener in `xmlbus stats` XML: attribute attr of the
+ * <listener name="..."> element, -1 if absent. */
+long xbt_stat(xb_client_t *c, const char *listener, const char *attr);
+
+double xbt_now(void);
+
+#endif

@@ -1,0 +1,1338 @@
+/* The redis backend (bus/backend_redis.c) and its URL parser
+ * (bus/redis_url.c) against real redis-server processes started on free
+ * loopback ports: the shared backend suite, then the Redis specifics (key
+ * layout, prefixes, TTL, URLs, atomic scripts, pipelining, outages). */
+#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend_suite.h"
+#include "redis_server.h"
+#include "xmlbus/backend.h"
+#include "xmlbus/log.h"
+#include "xmlbus/redis_url.h"
+
+static xb_redis_server_t *g_srv; /* shared by every test but the outage ones */
+static char g_start_error[XB_ERROR_MESSAGE_MAX];
+static int g_prefix_counter;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static bool have_server(void)
+{
+    if (!g_srv)
+        fprintf(stderr, "\n  no redis-server: %s\n", g_start_error);
+    return g_srv != NULL;
+}
+
+static void unique_prefix(char *out, size_t size, const char *stem)
+{
+    snprintf(out, size, "%s-%d:", stem, ++g_prefix_counter);
+}
+
+/* Opens a redis backend on url with prefix and ttl; NULL fails the test. */
+static xb_backend_t *open_redis(const char *url, const char *prefix, long ttl,
+                                const xb_backend_config_t *limits)
+{
+    xb_backend_config_t cfg;
+    xb_error_t err = {0};
+    xb_backend_config_defaults(&cfg);
+    cfg.type = XB_BACKEND_REDIS;
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "%s", url);
+    snprintf(cfg.redis_prefix, sizeof cfg.redis_prefix, "%s", prefix);
+    cfg.redis_ttl = ttl;
+    xb_backend_suite_apply_limits(&cfg, limits);
+    xb_backend_t *b = xb_backend_new(&cfg, &err);
+    if (!b)
+        fprintf(stderr, "\n  open %s (%s): %s\n", url, prefix, err.message);
+    return b;
+}
+
+static xb_backend_t *open_shared(const char *prefix, long ttl)
+{
+    return have_server() ? open_redis(xb_redis_server_url(g_srv), prefix, ttl, NULL) : NULL;
+}
+
+/* A direct hiredis connection to look at the keys the backend wrote. */
+static redisContext *raw_connect(const xb_redis_server_t *srv, const char *password)
+{
+    struct timeval tv = {5, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", xb_redis_server_port(srv), tv);
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    if (password) {
+        redisReply *r = redisCommand(c, "AUTH %s", password);
+        freeReplyObject(r);
+    }
+    return c;
+}
+
+static long long raw_integer(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    long long v = (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : -999;
+    freeReplyObject(r);
+    return v;
+}
+
+/* The string reply of a command, malloc'd, or NULL. */
+static char *raw_string(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    char *s = NULL;
+    if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS))
+        s = strndup(r->str, r->len);
+    freeReplyObject(r);
+    return s;
+}
+
+static bool raw_string_is(redisContext *c, const char *want, const char *fmt, const char *arg)
+{
+    char *s = raw_string(c, fmt, arg);
+    bool ok = s && strcmp(s, want) == 0;
+    free(s);
+    return ok;
+}
+
+/* Value of "field:" in an INFO section, or -1. */
+static long long info_field(redisContext *c, const char *section, const char *field)
+{
+    char *s = raw_string(c, "INFO %s", section);
+    long long v = -1;
+    char key[64];
+    snprintf(key, sizeof key, "\n%s:", field);
+    const char *p = s ? strstr(s, key) : NULL;
+    if (p)
+        v = atoll(p + strlen(key));
+    free(s);
+    return v;
+}
+
+static void destroy_clean(xb_backend_t **b)
+{
+    xb_error_t err;
+    if (b && *b) {
+        xb_backend_buffer_clear(*b, &err);
+        xb_backend_registry_clear(*b, &err);
+    }
+    xb_backend_destroy(b);
+}
+
+static int append_text(xb_backend_t *b, const char *thread, const char *text, long *index,
+                       xb_error_t *err)
+{
+    return xb_backend_buffer_append(b, thread, text, strlen(text), index, err);
+}
+
+/* ---- shared suite ------------------------------------------------------- */
+
+static xb_backend_t *suite_open(const xb_backend_config_t *limits)
+{
+    char prefix[64];
+    unique_prefix(prefix, sizeof prefix, "suite");
+    return have_server() ? open_redis(xb_redis_server_url(g_srv), prefix, 86400, limits) : NULL;
+}
+
+static void suite_close(xb_backend_t *b) { destroy_clean(&b); }
+
+/* ---- key layout, prefixes ----------------------------------------------- */
+
+static void test_key_layout(void)
+{
+    xb_backend_t *b = open_shared("lay:", 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_error_t err;
+    long index = -1;
+    CU_ASSERT_EQUAL(xb_backend_buffer_append(b, "t1", "a\0b", 3, &index, &err), 0);
+    CU_ASSERT_EQUAL(append_text(b, "t1", "second", &index, &err), 0);
+    CU_ASSERT_TRUE(raw_string_is(c, "list", "TYPE %s", "lay:buffer:t1"));
+    redisReply *r = redisCommand(c, "LINDEX lay:buffer:t1 0");
+    CU_ASSERT_TRUE(r && r->type == REDIS_REPLY_STRING && r->len == 3 &&
+                   memcmp(r->str, "a\0b", 3) == 0);
+    freeReplyObject(r);
+    CU_ASSERT_EQUAL(raw_integer(c, "LLEN lay:buffer:t1"), 2);
+
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "system.o.c-1.a", "u-1", &err), 0);
+    CU_ASSERT_TRUE(raw_string_is(c, "u-1", "GET %s", "lay:chain:system.o.c-1.a"));
+    CU_ASSERT_TRUE(raw_string_is(c, "system.o.c-1.a", "GET %s", "lay:uuid:u-1"));
+    /* Nothing else: exactly three keys under the prefix. */
+    redisReply *k = redisCommand(c, "SCAN 0 MATCH lay:* COUNT 1000");
+    CU_ASSERT_TRUE(k && k->type == REDIS_REPLY_ARRAY && k->element[1]->elements == 3);
+    freeReplyObject(k);
+    redisFree(c);
+    destroy_clean(&b);
+}
+
+static bool str_list_has(const xb_str_list_t *l, const char *s)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (strcmp(l->items[i], s) == 0)
+            return true;
+    return false;
+}
+
+static void check_threads(xb_backend_t *b, size_t count, const char *must, const char *must_not)
+{
+    xb_error_t err;
+    xb_str_list_t list = {0};
+    CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_list_threads(b, &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, count);
+    if (must)
+        CU_ASSERT_TRUE(str_list_has(&list, must));
+    if (must_not)
+        CU_ASSERT_FALSE(str_list_has(&list, must_not));
+    xb_str_list_free(&list);
+}
+
+static void test_prefix_isolation(void)
+{
+    xb_backend_t *a = open_shared("tenant-a:", 100);
+    xb_backend_t *b = open_shared("tenant-b:", 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    xb_error_t err;
+    long index = -1;
+    CU_ASSERT_EQUAL(append_text(a, "same", "a1", &index, &err), 0);
+    CU_ASSERT_EQUAL(append_text(a, "only-a", "a2", &index, &err), 0);
+    CU_ASSERT_EQUAL(append_text(b, "same", "b1", &index, &err), 0);
+    CU_ASSERT_EQUAL(index, 0); /* b's "same" is its own thread */
+    CU_ASSERT_EQUAL(append_text(b, "only-b", "b2", &index, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_set(a, "chain", "uuid-a", &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "chain", "uuid-b", &err), 0);
+
+    check_threads(a, 2, "only-a", "only-b");
+    check_threads(b, 2, "only-b", "only-a");
+    char *s = NULL;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_uuid(a, "chain", &s, &err), 0);
+    CU_ASSERT_STRING_EQUAL(s ? s : "", "uuid-a");
+    free(s);
+    CU_ASSERT_EQUAL(xb_backend_registry_get_chain(a, "uuid-b", &s, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+    xb_pair_list_t pairs = {0};
+    CU_ASSERT_EQUAL(xb_backend_registry_list_all(b, &pairs, &err), 0);
+    CU_ASSERT_EQUAL(pairs.count, 1);
+    if (pairs.count == 1)
+        CU_ASSERT_STRING_EQUAL(pairs.items[0].uuid, "uuid-b");
+    xb_pair_list_free(&pairs);
+
+    /* Clearing a's buffer and registry leaves b alone. */
+    CU_ASSERT_EQUAL(xb_backend_buffer_clear(a, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_clear(a, &err), 0);
+    check_threads(a, 0, NULL, "same");
+    check_threads(b, 2, "same", NULL);
+    CU_ASSERT_EQUAL(xb_backend_registry_list_all(b, &pairs, &err), 0);
+    CU_ASSERT_EQUAL(pairs.count, 1);
+    xb_pair_list_free(&pairs);
+    xb_backend_info_t info;
+    CU_ASSERT_EQUAL(xb_backend_info(b, &info, &err), 0);
+    CU_ASSERT_EQUAL(info.threads, 2);
+    CU_ASSERT_EQUAL(info.registry_entries, 1);
+    destroy_clean(&a);
+    destroy_clean(&b);
+}
+
+/* A prefix with glob characters must not match other tenants' keys. */
+static void test_prefix_glob_characters(void)
+{
+    xb_backend_t *glob = open_shared("g*[x]?:", 100);
+    xb_backend_t *other = open_shared("gzx1:", 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(glob);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+    xb_error_t err;
+    long index;
+    CU_ASSERT_EQUAL(append_text(other, "t", "x", &index, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_set(other, "c", "u", &err), 0);
+    check_threads(glob, 0, NULL, "t");
+    xb_backend_info_t info;
+    CU_ASSERT_EQUAL(xb_backend_info(glob, &info, &err), 0);
+    CU_ASSERT_EQUAL(info.threads, 0);
+    CU_ASSERT_EQUAL(info.registry_entries, 0);
+    CU_ASSERT_EQUAL(xb_backend_buffer_clear(glob, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_clear(glob, &err), 0);
+    check_threads(other, 1, "t", NULL);
+    char *s = NULL;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_uuid(other, "c", &s, &err), 0);
+    free(s);
+    /* And the glob prefix still sees its own keys. */
+    CU_ASSERT_EQUAL(append_text(glob, "mine", "y", &index, &err), 0);
+    check_threads(glob, 1, "mine", NULL);
+    destroy_clean(&glob);
+    destroy_clean(&other);
+}
+
+/* ---- TTL ---------------------------------------------------------------- */
+
+static void test_ttl_set_on_write(void)
+{
+    char prefix[64], key[128];
+    unique_prefix(prefix, sizeof prefix, "ttl");
+    xb_backend_t *b = open_shared(prefix, 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_error_t err;
+    long index;
+    CU_ASSERT_EQUAL(append_text(b, "t", "x", &index, &err), 0);
+    snprintf(key, sizeof key, "%sbuffer:t", prefix);
+    long long ttl = raw_integer(c, "TTL %s", key);
+    CU_ASSERT_TRUE(ttl > 0 && ttl <= 100);
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "ch", "uu", &err), 0);
+    snprintf(key, sizeof key, "%schain:ch", prefix);
+    ttl = raw_integer(c, "TTL %s", key);
+    CU_ASSERT_TRUE(ttl > 0 && ttl <= 100);
+    snprintf(key, sizeof key, "%suuid:uu", prefix);
+    ttl = raw_integer(c, "TTL %s", key);
+    CU_ASSERT_TRUE(ttl > 0 && ttl <= 100);
+    xb_backend_info_t info;
+    CU_ASSERT_EQUAL(xb_backend_info(b, &info, &err), 0);
+    CU_ASSERT_EQUAL(info.ttl, 100);
+    redisFree(c);
+    destroy_clean(&b);
+}
+
+/* Time passing is simulated by lowering the TTL on the server. */
+static void test_ttl_refreshed_on_append(void)
+{
+    char prefix[64], key[128];
+    unique_prefix(prefix, sizeof prefix, "ttlr");
+    xb_backend_t *b = open_shared(prefix, 1000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_error_t err;
+    long index;
+    snprintf(key, sizeof key, "%sbuffer:t", prefix);
+    CU_ASSERT_EQUAL(append_text(b, "t", "1", &index, &err), 0);
+    CU_ASSERT_EQUAL(raw_integer(c, "EXPIRE %s 5", key), 1);
+    long long ttl = raw_integer(c, "TTL %s", key);
+    CU_ASSERT_TRUE(ttl > 0 && ttl <= 5);
+    CU_ASSERT_EQUAL(append_text(b, "t", "2", &index, &err), 0);
+    ttl = raw_integer(c, "TTL %s", key);
+    CU_ASSERT_TRUE(ttl > 5 && ttl <= 1000);
+
+    /* A batch refreshes too. */
+    CU_ASSERT_EQUAL(raw_integer(c, "EXPIRE %s 5", key), 1);
+    const char *threads[] = {"t"};
+    xb_blob_t slots[] = {{(char *)"3", 1}};
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_batch(b, 1, threads, slots, &index, &err), 0);
+    ttl = raw_integer(c, "TTL %s", key);
+    CU_ASSERT_TRUE(ttl > 5 && ttl <= 1000);
+
+    /* Reading does not refresh. */
+    CU_ASSERT_EQUAL(raw_integer(c, "EXPIRE %s 5", key), 1);
+    xb_blob_list_t list = {0};
+    CU_ASSERT_EQUAL(xb_backend_buffer_get_thread(b, "t", &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, 3);
+    xb_blob_list_free(&list);
+    ttl = raw_integer(c, "TTL %s", key);
+    CU_ASSERT_TRUE(ttl > 0 && ttl <= 5);
+    redisFree(c);
+    destroy_clean(&b);
+}
+
+static void test_ttl_zero_never_expires(void)
+{
+    char prefix[64], key[128];
+    unique_prefix(prefix, sizeof prefix, "ttl0");
+    xb_backend_t *with_ttl = open_shared(prefix, 100);
+    xb_backend_t *b = open_shared(prefix, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(with_ttl);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_error_t err;
+    long index;
+    CU_ASSERT_EQUAL(append_text(b, "t", "x", &index, &err), 0);
+    snprintf(key, sizeof key, "%sbuffer:t", prefix);
+    CU_ASSERT_EQUAL(raw_integer(c, "TTL %s", key), -1);
+    /* A thread that had a TTL loses it on the next write with ttl 0. */
+    CU_ASSERT_EQUAL(append_text(with_ttl, "t2", "x", &index, &err), 0);
+    snprintf(key, sizeof key, "%sbuffer:t2", prefix);
+    CU_ASSERT_TRUE(raw_integer(c, "TTL %s", key) > 0);
+    CU_ASSERT_EQUAL(append_text(b, "t2", "y", &index, &err), 0);
+    CU_ASSERT_EQUAL(raw_integer(c, "TTL %s", key), -1);
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "ch", "uu", &err), 0);
+    snprintf(key, sizeof key, "%schain:ch", prefix);
+    CU_ASSERT_EQUAL(raw_integer(c, "TTL %s", key), -1);
+    snprintf(key, sizeof key, "%suuid:uu", prefix);
+    CU_ASSERT_EQUAL(raw_integer(c, "TTL %s", key), -1);
+    xb_backend_info_t info;
+    CU_ASSERT_EQUAL(xb_backend_info(b, &info, &err), 0);
+    CU_ASSERT_EQUAL(info.ttl, 0);
+    redisFree(c);
+    xb_backend_destroy(&with_ttl);
+    destroy_clean(&b);
+}
+
+/* ---- URLs ---------------------------------------------------------------- */
+
+static void test_url_parse_good(void)
+{
+    xb_redis_url_t u;
+    xb_error_t err;
+    char loc[400];
+    CU_ASSERT_EQUAL_FATAL(xb_redis_url_parse("redis://127.0.0.1:6380/2", &u, &err), 0);
+    CU_ASSERT_FALSE(u.is_unix);
+    CU_ASSERT_STRING_EQUAL(u.host, "127.0.0.1");
+    CU_ASSERT_EQUAL(u.port, 6380);
+    CU_ASSERT_EQUAL(u.db, 2);
+    CU_ASSERT_STRING_EQUAL(u.password, "");
+    xb_redis_url_location(&u, loc, sizeof loc);
+    CU_ASSERT_STRING_EQUAL(loc, "127.0.0.1:6380/2");
+
+    CU_ASSERT_EQUAL_FATAL(xb_redis_url_parse("redis://localhost", &u, &err), 0);
+    CU_ASSERT_STRING_EQUAL(u.host, "localhost");
+    CU_ASSERT_EQUAL(u.port, 6379);
+    CU_ASSERT_EQUAL(u.db, 0);
+
+    CU_ASSERT_EQUAL_FATAL(xb_redis_url_parse("redis://:s3cret@redis.example:7000/", &u, &err), 0);
+    CU_ASSERT_STRING_EQUAL(u.password, "s3cret");
+    CU_ASSERT_STRING_EQUAL(u.username, "");
+    CU_ASSERT_EQUAL(u.port, 7000);
+    xb_redis_url_where(&u, loc, sizeof loc);
+    CU_ASSERT_STRING_EQUAL(loc, "redis.example:7000");
+
+    CU_ASSERT_EQUAL_FATAL(xb_redis_url_parse("REDIS://app:p%40ss%3Aw@h:1/15", &u, &err), 0);
+    CU_ASSERT_STRING_EQUAL(u.username, "app");
+    CU_ASSERT_STRING_EQUAL(u.password, "p@ss:w");
+    CU_ASSERT_EQUAL(u.db, 15);
+
+    CU_ASSERT_EQUAL_FATAL(xb_redis_url_parse("redis://[::1]:6390/1", &u, &err), 0);
+    CU_ASSERT_STRING_EQUAL(u.host, "::1");
+    CU_ASSERT_EQUAL(u.port, 6390);
+    xb_redis_url_location(&u, loc, sizeof loc);
+    CU_ASSERT_STRING_EQUAL(loc, "[::1]:6390/1");
+
+    CU_ASSERT_EQUAL_FATAL(xb_redis_url_parse("unix:///run/redis/redis.sock", &u, &err), 0);
+    CU_ASSERT_TRUE(u.is_unix);
+    CU_ASSERT_STRING_EQUAL(u.path, "/run/redis/redis.sock");
+    CU_ASSERT_EQUAL(u.db, 0);
+
+    CU_ASSERT_EQUAL_FATAL(
+        xb_redis_url_parse("unix:///tmp/r.sock?db=4&password=pw%26x", &u, &err), 0);
+    CU_ASSERT_EQUAL(u.db, 4);
+    CU_ASSERT_STRING_EQUAL(u.password, "pw&x");
+    xb_redis_url_location(&u, loc, sizeof loc);
+    CU_ASSERT_STRING_EQUAL(loc, "unix:/tmp/r.sock?db=4");
+}
+
+static void test_url_parse_bad(void)
+{
+    const char *bad[] = {
+        "",
+        "localhost:6379",
+        "http://localhost",
+        "rediss://localhost",
+        "redis://",
+        "redis://:6379",
+        "redis://host:0",
+        "redis://host:65536",
+        "redis://host:port",
+        "redis://host:6379/x",
+        "redis://host:6379/1/2",
+        "redis://host/-1",
+        "redis://user@host",
+        "redis://:@host",
+        "redis://ho st",
+        "redis://host#frag",
+        "redis://[::1",
+        "redis://:%zz@host",
+        "redis://host?db=1&db=2",
+        "redis://host/1?db=2",
+        "redis://host?color=red",
+        "unix://relative/path",
+        "unix://",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        xb_redis_url_t u;
+        xb_error_t err = {0};
+        int rc = xb_redis_url_parse(bad[i], &u, &err);
+        CU_ASSERT_EQUAL(rc, -1);
+        CU_ASSERT_EQUAL(err.code, XB_ERR_CONFIG);
+        CU_ASSERT_TRUE(strlen(err.message) > 0);
+        if (rc == 0)
+            fprintf(stderr, "\n  accepted bad URL \"%s\"\n", bad[i]);
+    }
+    xb_error_t err;
+    xb_redis_url_t u;
+    CU_ASSERT_EQUAL(xb_redis_url_parse(NULL, &u, &err), -1);
+    /* The password never shows in the message. */
+    CU_ASSERT_EQUAL(xb_redis_url_parse("redis://:topsecret@host:bad", &u, &err), -1);
+    CU_ASSERT_PTR_NULL(strstr(err.message, "topsecret"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "port"));
+    CU_ASSERT_EQUAL(xb_redis_url_parse("unix:///s?password=topsecret&x=1", &u, &err), -1);
+    CU_ASSERT_PTR_NULL(strstr(err.message, "topsecret"));
+}
+
+static void test_open_bad_url_and_unreachable(void)
+{
+    xb_backend_config_t cfg;
+    xb_error_t err = {0};
+    xb_backend_config_defaults(&cfg);
+    cfg.type = XB_BACKEND_REDIS;
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "redis://:hidden@host:99999");
+    CU_ASSERT_PTR_NULL(xb_backend_new(&cfg, &err));
+    CU_ASSERT_EQUAL(err.code, XB_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "bad redis_url"));
+    CU_ASSERT_PTR_NULL(strstr(err.message, "hidden"));
+
+    cfg.redis_ttl = -5;
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "redis://127.0.0.1:1");
+    CU_ASSERT_PTR_NULL(xb_backend_new(&cfg, &err));
+    CU_ASSERT_EQUAL(err.code, XB_ERR_CONFIG);
+
+    /* Nobody listens on port 1: open fails fast and names the address. */
+    cfg.redis_ttl = 10;
+    CU_ASSERT_PTR_NULL(xb_backend_new(&cfg, &err));
+    CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "redis at 127.0.0.1:1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "refused"));
+}
+
+static void test_url_password_and_db(void)
+{
+    const char *password = "p@ss:w0rd";
+    xb_redis_server_opts_t opts = {.password = password};
+    xb_error_t err = {0};
+    xb_redis_server_t *srv = xb_redis_server_start(&opts, &err);
+    if (!srv)
+        fprintf(stderr, "\n  %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    int port = xb_redis_server_port(srv);
+    char url[256];
+
+    snprintf(url, sizeof url, "redis://:p%%40ss%%3Aw0rd@127.0.0.1:%d/3", port);
+    xb_backend_t *b = open_redis(url, "pw:", 100, NULL);
+    CU_ASSERT_PTR_NOT_NULL(b);
+    if (b) {
+        long index;
+        CU_ASSERT_EQUAL(append_text(b, "t", "x", &index, &err), 0);
+        redisContext *c = raw_connect(srv, password);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+        CU_ASSERT_EQUAL(raw_integer(c, "EXISTS pw:buffer:t"), 0); /* not in db 0 */
+        freeReplyObject(redisCommand(c, "SELECT 3"));
+        CU_ASSERT_EQUAL(raw_integer(c, "EXISTS pw:buffer:t"), 1);
+        redisFree(c);
+        xb_backend_info_t info;
+        CU_ASSERT_EQUAL(xb_backend_info(b, &info, &err), 0);
+        char loc[64];
+        snprintf(loc, sizeof loc, "127.0.0.1:%d/3", port);
+        CU_ASSERT_STRING_EQUAL(info.location, loc);
+        xb_backend_destroy(&b);
+    }
+    /* ACL form user:password with the default user works as well. */
+    snprintf(url, sizeof url, "redis://default:p%%40ss%%3Aw0rd@127.0.0.1:%d", port);
+    b = open_redis(url, "pw:", 100, NULL);
+    CU_ASSERT_PTR_NOT_NULL(b);
+    xb_backend_destroy(&b);
+
+    /* Wrong or missing password: a clear error that does not echo it. */
+    xb_backend_config_t cfg;
+    xb_backend_config_defaults(&cfg);
+    cfg.type = XB_BACKEND_REDIS;
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "redis://:wrongpass@127.0.0.1:%d", port);
+    CU_ASSERT_PTR_NULL(xb_backend_new(&cfg, &err));
+    CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "AUTH failed"));
+    CU_ASSERT_PTR_NULL(strstr(err.message, "wrongpass"));
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "redis://127.0.0.1:%d", port);
+    CU_ASSERT_PTR_NULL(xb_backend_new(&cfg, &err));
+    CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+    /* A database the server does not have. */
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "redis://:p%%40ss%%3Aw0rd@127.0.0.1:%d/999",
+             port);
+    CU_ASSERT_PTR_NULL(xb_backend_new(&cfg, &err));
+    CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "SELECT 999"));
+    xb_redis_server_destroy(&srv);
+}
+
+static void test_url_unix_socket(void)
+{
+    xb_redis_server_opts_t opts = {.unix_socket = true};
+    xb_error_t err = {0};
+    xb_redis_server_t *srv = xb_redis_server_start(&opts, &err);
+    if (!srv)
+        fprintf(stderr, "\n  %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    char url[400], loc[400];
+    snprintf(url, sizeof url, "unix://%s?db=2", xb_redis_server_socket(srv));
+    xb_backend_t *b = open_redis(url, "sock:", 100, NULL);
+    CU_ASSERT_PTR_NOT_NULL(b);
+    if (b) {
+        long index;
+        CU_ASSERT_EQUAL(xb_backend_ping(b, &err), 0);
+        CU_ASSERT_EQUAL(append_text(b, "t", "x", &index, &err), 0);
+        redisContext *c = raw_connect(srv, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+        freeReplyObject(redisCommand(c, "SELECT 2"));
+        CU_ASSERT_EQUAL(raw_integer(c, "LLEN sock:buffer:t"), 1);
+        redisFree(c);
+        xb_backend_info_t info;
+        CU_ASSERT_EQUAL(xb_backend_info(b, &info, &err), 0);
+        snprintf(loc, sizeof loc, "unix:%s?db=2", xb_redis_server_socket(srv));
+        CU_ASSERT_STRING_EQUAL(info.location, loc);
+        xb_backend_destroy(&b);
+    }
+    xb_backend_config_t cfg;
+    xb_backend_config_defaults(&cfg);
+    cfg.type = XB_BACKEND_REDIS;
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "unix://%s/missing.sock",
+             xb_redis_server_dir(srv));
+    CU_ASSERT_PTR_NULL(xb_backend_new(&cfg, &err));
+    CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "missing.sock"));
+    xb_redis_server_destroy(&srv);
+}
+
+/* ---- atomic scripts ------------------------------------------------------- */
+
+#define REG_WORKERS 4
+#define REG_ROUNDS 400
+
+typedef struct {
+    xb_backend_t *b;
+    unsigned seed;
+    int failures;
+} reg_worker_t;
+
+static void *reg_worker(void *arg)
+{
+    reg_worker_t *w = arg;
+    char chain[32], uuid[32];
+    for (int i = 0; i < REG_ROUNDS; i++) {
+        xb_error_t err;
+        snprintf(chain, sizeof chain, "c%d", rand_r(&w->seed) % 12);
+        snprintf(uuid, sizeof uuid, "u%d", rand_r(&w->seed) % 12);
+        if (rand_r(&w->seed) % 5 == 0) {
+            if (xb_backend_registry_delete(w->b, uuid, NULL, &err) != 0)
+                w->failures++;
+        } else if (xb_backend_registry_set(w->b, chain, uuid, &err) != 0) {
+            w->failures++;
+        }
+    }
+    return NULL;
+}
+
+/* Checks on the server that chain and uuid keys under prefix form a
+ * bijection; returns the number of pairs, or -1 on inconsistency. */
+static long check_bijection(redisContext *c, const char *prefix)
+{
+    long pairs = 0, uuids = 0;
+    for (int i = 0; i < 12; i++) {
+        char *u = raw_string(c, "GET %schain:c%d", prefix, i);
+        if (u) {
+            char want[16];
+            snprintf(want, sizeof want, "c%d", i);
+            char *back = raw_string(c, "GET %suuid:%s", prefix, u);
+            bool ok = back && strcmp(back, want) == 0;
+            free(back);
+            free(u);
+            if (!ok)
+                return -1;
+            pairs++;
+        }
+        char *ch = raw_string(c, "GET %suuid:u%d", prefix, i);
+        uuids += ch != NULL;
+        free(ch);
+    }
+    return pairs == uuids ? pairs : -1;
+}
+
+static void test_registry_atomic_under_concurrency(void)
+{
+    char prefix[64];
+    unique_prefix(prefix, sizeof prefix, "reg");
+    reg_worker_t w[REG_WORKERS];
+    pthread_t tid[REG_WORKERS];
+    for (int i = 0; i < REG_WORKERS; i++) {
+        /* One backend (one connection) per worker: truly concurrent scripts. */
+        w[i].b = open_shared(prefix, 100);
+        w[i].seed = 1234u + (unsigned)i;
+        w[i].failures = 0;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(w[i].b);
+    }
+    for (int i = 0; i < REG_WORKERS; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&tid[i], NULL, reg_worker, &w[i]), 0);
+    for (int i = 0; i < REG_WORKERS; i++)
+        pthread_join(tid[i], NULL);
+    for (int i = 0; i < REG_WORKERS; i++)
+        CU_ASSERT_EQUAL(w[i].failures, 0);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    long pairs = check_bijection(c, prefix);
+    CU_ASSERT_TRUE(pairs >= 0);
+    xb_pair_list_t list = {0};
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_registry_list_all(w[0].b, &list, &err), 0);
+    CU_ASSERT_EQUAL((long)list.count, pairs);
+    xb_pair_list_free(&list);
+    /* Replacing keeps it consistent: every chain to one uuid in turn. */
+    for (int i = 0; i < 12; i++) {
+        char chain[16];
+        snprintf(chain, sizeof chain, "c%d", i);
+        CU_ASSERT_EQUAL(xb_backend_registry_set(w[0].b, chain, "u0", &err), 0);
+    }
+    CU_ASSERT_EQUAL(check_bijection(c, prefix), 1);
+    char key[96];
+    snprintf(key, sizeof key, "%suuid:u0", prefix);
+    CU_ASSERT_TRUE(raw_string_is(c, "c11", "GET %s", key));
+    redisFree(c);
+    for (int i = 0; i < REG_WORKERS; i++) {
+        if (i == 0)
+            destroy_clean(&w[i].b);
+        else
+            xb_backend_destroy(&w[i].b);
+    }
+}
+
+#define LIMIT_WORKERS 4
+#define LIMIT_TRIES 100
+#define LIMIT_MAX 50
+
+typedef struct {
+    xb_backend_t *b;
+    int stored;
+    int refused;
+    int other;
+} limit_worker_t;
+
+static void *limit_worker(void *arg)
+{
+    limit_worker_t *w = arg;
+    for (int i = 0; i < LIMIT_TRIES; i++) {
+        xb_error_t err;
+        long index;
+        if (append_text(w->b, "crowded", "slot", &index, &err) == 0)
+            w->stored++;
+        else if (err.code == XB_ERR_LIMIT)
+            w->refused++;
+        else
+            w->other++;
+    }
+    return NULL;
+}
+
+static void test_slot_limit_atomic_under_concurrency(void)
+{
+    char prefix[64];
+    unique_prefix(prefix, sizeof prefix, "lim");
+    xb_backend_config_t limits;
+    xb_backend_config_defaults(&limits);
+    limits.max_slots_per_thread = LIMIT_MAX;
+    CU_ASSERT_TRUE_FATAL(have_server());
+    limit_worker_t w[LIMIT_WORKERS] = {{0}};
+    pthread_t tid[LIMIT_WORKERS];
+    for (int i = 0; i < LIMIT_WORKERS; i++) {
+        w[i].b = open_redis(xb_redis_server_url(g_srv), prefix, 100, &limits);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(w[i].b);
+    }
+    for (int i = 0; i < LIMIT_WORKERS; i++)
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&tid[i], NULL, limit_worker, &w[i]), 0);
+    for (int i = 0; i < LIMIT_WORKERS; i++)
+        pthread_join(tid[i], NULL);
+    int stored = 0, refused = 0, other = 0;
+    long counted = 0;
+    for (int i = 0; i < LIMIT_WORKERS; i++) {
+        xb_backend_info_t info;
+        xb_error_t err;
+        stored += w[i].stored;
+        refused += w[i].refused;
+        other += w[i].other;
+        CU_ASSERT_EQUAL(xb_backend_info(w[i].b, &info, &err), 0);
+        counted += info.limit_refusals;
+    }
+    CU_ASSERT_EQUAL(stored, LIMIT_MAX);
+    CU_ASSERT_EQUAL(refused, LIMIT_WORKERS * LIMIT_TRIES - LIMIT_MAX);
+    CU_ASSERT_EQUAL(other, 0);
+    CU_ASSERT_EQUAL(counted, refused);
+    long len = -1;
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_buffer_thread_len(w[0].b, "crowded", &len, &err), 0);
+    CU_ASSERT_EQUAL(len, LIMIT_MAX);
+    for (int i = 0; i < LIMIT_WORKERS; i++) {
+        if (i == 0)
+            destroy_clean(&w[i].b);
+        else
+            xb_backend_destroy(&w[i].b);
+    }
+}
+
+/* ---- pipelining ------------------------------------------------------------ */
+
+#define BATCH_N 200
+
+static void test_batch_is_pipelined(void)
+{
+    char prefix[64];
+    unique_prefix(prefix, sizeof prefix, "pipe");
+    xb_backend_t *b = open_shared(prefix, 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    const char *threads[BATCH_N];
+    xb_blob_t slots[BATCH_N];
+    char text[BATCH_N][24];
+    long index[BATCH_N];
+    const char *names[] = {"p0", "p1", "p2"};
+    for (int i = 0; i < BATCH_N; i++) {
+        threads[i] = names[i % 3];
+        snprintf(text[i], sizeof text[i], "slot-%d", i);
+        slots[i].data = text[i];
+        slots[i].len = strlen(text[i]);
+    }
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_ping(b, &err), 0); /* connection set up */
+    /* The server counts the read events it served: n round trips would be
+     * n reads, one pipeline is a handful (plus this test's own INFO). */
+    long long before = info_field(c, "stats", "total_reads_processed");
+    CU_ASSERT_TRUE_FATAL(before >= 0);
+    CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_append_batch(b, BATCH_N, threads, slots, index, &err),
+                          0);
+    long long after = info_field(c, "stats", "total_reads_processed");
+    CU_ASSERT_TRUE(after - before < BATCH_N / 4);
+    int wrong = 0;
+    for (int i = 0; i < BATCH_N; i++)
+        wrong += index[i] != i / 3;
+    CU_ASSERT_EQUAL(wrong, 0);
+    xb_blob_list_t list = {0};
+    CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_get_thread(b, "p1", &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, (BATCH_N + 1) / 3);
+    for (size_t k = 0; k < list.count; k++) {
+        char want[24];
+        snprintf(want, sizeof want, "slot-%zu", 3 * k + 1);
+        CU_ASSERT_TRUE(list.items[k].len == strlen(want) &&
+                       memcmp(list.items[k].data, want, strlen(want)) == 0);
+    }
+    xb_blob_list_free(&list);
+    redisFree(c);
+    destroy_clean(&b);
+}
+
+/* More slots than one pipeline chunk keep their order and indexes. */
+static void test_batch_large(void)
+{
+    enum { N = 1500 };
+    char prefix[64];
+    unique_prefix(prefix, sizeof prefix, "big");
+    xb_backend_t *b = open_shared(prefix, 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    const char **threads = calloc(N, sizeof *threads);
+    xb_blob_t *slots = calloc(N, sizeof *slots);
+    long *index = calloc(N, sizeof *index);
+    char(*text)[16] = calloc(N, sizeof *text);
+    CU_ASSERT_FATAL(threads && slots && index && text);
+    for (int i = 0; i < N; i++) {
+        threads[i] = "one";
+        snprintf(text[i], sizeof text[i], "%d", i);
+        slots[i].data = text[i];
+        slots[i].len = strlen(text[i]);
+    }
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_batch(b, N, threads, slots, index, &err), 0);
+    int wrong = 0;
+    for (int i = 0; i < N; i++)
+        wrong += index[i] != i;
+    CU_ASSERT_EQUAL(wrong, 0);
+    xb_blob_t blob = {0};
+    CU_ASSERT_EQUAL(xb_backend_buffer_get_slot(b, "one", N - 1, &blob, &err), 0);
+    CU_ASSERT_TRUE(blob.len == strlen(text[N - 1]) && memcmp(blob.data, text[N - 1], blob.len) == 0);
+    free(blob.data);
+    free(threads);
+    free(slots);
+    free(index);
+    free(text);
+    destroy_clean(&b);
+}
+
+/* A batch stops at its first refused slot, like the memory backend's. */
+static void test_batch_stops_at_refusal(void)
+{
+    char prefix[64], pattern[96];
+    unique_prefix(prefix, sizeof prefix, "stop");
+    xb_backend_config_t limits;
+    xb_backend_config_defaults(&limits);
+    limits.max_slots_per_thread = 2;
+    CU_ASSERT_TRUE_FATAL(have_server());
+    xb_backend_t *b = open_redis(xb_redis_server_url(g_srv), prefix, 100, &limits);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    xb_error_t err;
+    long index;
+    CU_ASSERT_EQUAL(append_text(b, "full", "1", &index, &err), 0);
+    CU_ASSERT_EQUAL(append_text(b, "full", "2", &index, &err), 0);
+    const char *threads[] = {"a", "full", "a", "b"};
+    xb_blob_t slots[] = {{(char *)"x", 1}, {(char *)"y", 1}, {(char *)"z", 1}, {(char *)"w", 1}};
+    long idx[4] = {7, 7, 7, 7};
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_batch(b, 4, threads, slots, idx, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "full"));
+    CU_ASSERT_EQUAL(idx[0], 0);
+    CU_ASSERT_EQUAL(idx[1], -1);
+    CU_ASSERT_EQUAL(idx[2], -1);
+    CU_ASSERT_EQUAL(idx[3], -1);
+    long len = -1;
+    CU_ASSERT_EQUAL(xb_backend_buffer_thread_len(b, "a", &len, &err), 0);
+    CU_ASSERT_EQUAL(len, 1);
+    bool exists = true;
+    CU_ASSERT_EQUAL(xb_backend_buffer_thread_exists(b, "b", &exists, &err), 0);
+    CU_ASSERT_FALSE(exists);
+    xb_backend_info_t info;
+    CU_ASSERT_EQUAL(xb_backend_info(b, &info, &err), 0);
+    CU_ASSERT_EQUAL(info.limit_refusals, 1);
+    /* The batch's guard key is gone. */
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    snprintf(pattern, sizeof pattern, "SCAN 0 MATCH %sbatch:* COUNT 10000", prefix);
+    redisReply *r = redisCommand(c, pattern);
+    CU_ASSERT_TRUE(r && r->type == REDIS_REPLY_ARRAY && r->element[1]->elements == 0);
+    freeReplyObject(r);
+    redisFree(c);
+    /* The next batch is not affected. */
+    const char *t2[] = {"a", "b"};
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_batch(b, 2, t2, slots, idx, &err), 0);
+    CU_ASSERT_EQUAL(idx[0], 1);
+    CU_ASSERT_EQUAL(idx[1], 0);
+    destroy_clean(&b);
+}
+
+/* ---- SCAN, scripts, info ----------------------------------------------------- */
+
+static void test_scan_never_keys(void)
+{
+    char prefix[64];
+    unique_prefix(prefix, sizeof prefix, "scan");
+    xb_backend_t *b = open_shared(prefix, 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    freeReplyObject(redisCommand(c, "CONFIG RESETSTAT"));
+    xb_error_t err;
+    long index;
+    for (int i = 0; i < 30; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "t%d", i);
+        CU_ASSERT_EQUAL(append_text(b, t, "x", &index, &err), 0);
+        CU_ASSERT_EQUAL(xb_backend_registry_set(b, t, t, &err), 0);
+    }
+    xb_str_list_t threads = {0};
+    CU_ASSERT_EQUAL(xb_backend_buffer_list_threads(b, &threads, &err), 0);
+    CU_ASSERT_EQUAL(threads.count, 30);
+    xb_str_list_free(&threads);
+    xb_pair_list_t pairs = {0};
+    CU_ASSERT_EQUAL(xb_backend_registry_list_all(b, &pairs, &err), 0);
+    CU_ASSERT_EQUAL(pairs.count, 30);
+    xb_pair_list_free(&pairs);
+    xb_backend_info_t info;
+    CU_ASSERT_EQUAL(xb_backend_info(b, &info, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_buffer_clear(b, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_clear(b, &err), 0);
+    char *stats = raw_string(c, "INFO commandstats");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(stats);
+    CU_ASSERT_PTR_NULL(strstr(stats, "cmdstat_keys:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(stats, "cmdstat_scan:"));
+    free(stats);
+    redisFree(c);
+    destroy_clean(&b);
+}
+
+static void test_script_cache_flushed(void)
+{
+    char prefix[64];
+    unique_prefix(prefix, sizeof prefix, "flush");
+    xb_backend_t *b = open_shared(prefix, 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_error_t err;
+    long index = -1;
+    CU_ASSERT_EQUAL(append_text(b, "t", "0", &index, &err), 0);
+    freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+    CU_ASSERT_EQUAL(append_text(b, "t", "1", &index, &err), 0);
+    CU_ASSERT_EQUAL(index, 1);
+    freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "c", "u", &err), 0);
+    freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+    bool deleted = false;
+    CU_ASSERT_EQUAL(xb_backend_registry_delete(b, "u", &deleted, &err), 0);
+    CU_ASSERT_TRUE(deleted);
+    freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+    const char *threads[] = {"t", "t", "v"};
+    xb_blob_t slots[] = {{(char *)"2", 1}, {(char *)"3", 1}, {(char *)"4", 1}};
+    long idx[3];
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_batch(b, 3, threads, slots, idx, &err), 0);
+    CU_ASSERT_EQUAL(idx[0], 2);
+    CU_ASSERT_EQUAL(idx[1], 3);
+    CU_ASSERT_EQUAL(idx[2], 0);
+    redisFree(c);
+    destroy_clean(&b);
+}
+
+static void test_foreign_value_is_backend_error(void)
+{
+    char prefix[64], key[128];
+    unique_prefix(prefix, sizeof prefix, "wrong");
+    xb_backend_t *b = open_shared(prefix, 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    snprintf(key, sizeof key, "%sbuffer:str", prefix);
+    freeReplyObject(redisCommand(c, "SET %s notalist", key));
+    xb_error_t err;
+    long index;
+    CU_ASSERT_EQUAL(append_text(b, "str", "x", &index, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "WRONGTYPE"));
+    xb_blob_list_t list = {0};
+    CU_ASSERT_EQUAL(xb_backend_buffer_get_thread(b, "str", &list, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+    /* The connection is still fine. */
+    CU_ASSERT_EQUAL(append_text(b, "ok", "x", &index, &err), 0);
+    redisFree(c);
+    destroy_clean(&b);
+}
+
+static void test_info_fields(void)
+{
+    char prefix[64], loc[64];
+    unique_prefix(prefix, sizeof prefix, "info");
+    xb_backend_t *b = open_shared(prefix, 1234);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_error_t err;
+    xb_backend_info_t info;
+    long index;
+    CU_ASSERT_EQUAL(append_text(b, "t", "x", &index, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(xb_backend_info(b, &info, &err), 0);
+    CU_ASSERT_STRING_EQUAL(info.type, "redis");
+    CU_ASSERT_EQUAL(info.ttl, 1234);
+    CU_ASSERT_EQUAL(info.threads, 1);
+    CU_ASSERT_EQUAL(info.slots, -1);
+    snprintf(loc, sizeof loc, "127.0.0.1:%d/0", xb_redis_server_port(g_srv));
+    CU_ASSERT_STRING_EQUAL(info.location, loc);
+    char *server = raw_string(c, "INFO server");
+    char want[80];
+    snprintf(want, sizeof want, "redis_version:%s\r\n", info.server_version);
+    CU_ASSERT_TRUE(info.server_version[0] != '\0');
+    CU_ASSERT_PTR_NOT_NULL(server ? strstr(server, want) : NULL);
+    free(server);
+    redisFree(c);
+    destroy_clean(&b);
+}
+
+/* max_threads does not evict on redis (retention is the TTL): documented. */
+static void test_max_threads_not_enforced(void)
+{
+    char prefix[64];
+    unique_prefix(prefix, sizeof prefix, "maxt");
+    xb_backend_config_t limits;
+    xb_backend_config_defaults(&limits);
+    limits.max_threads = 1;
+    CU_ASSERT_TRUE_FATAL(have_server());
+    xb_backend_t *b = open_redis(xb_redis_server_url(g_srv), prefix, 100, &limits);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    xb_error_t err;
+    long index;
+    CU_ASSERT_EQUAL(append_text(b, "one", "x", &index, &err), 0);
+    CU_ASSERT_EQUAL(append_text(b, "two", "x", &index, &err), 0);
+    check_threads(b, 2, "one", NULL);
+    destroy_clean(&b);
+}
+
+/* ---- outage --------------------------------------------------------------------- */
+
+typedef struct {
+    xb_backend_t *b;
+    atomic_int stop;
+    atomic_long ok;
+    atomic_long failed;
+    atomic_long wrong_code;
+    char last_error[XB_ERROR_MESSAGE_MAX];
+} traffic_t;
+
+static void *traffic_main(void *arg)
+{
+    traffic_t *t = arg;
+    char text[32];
+    long n = 0;
+    while (!atomic_load(&t->stop)) {
+        xb_error_t err;
+        long index;
+        snprintf(text, sizeof text, "m%ld", n++);
+        if (append_text(t->b, "live", text, &index, &err) == 0) {
+            atomic_fetch_add(&t->ok, 1);
+        } else {
+            if (err.code != XB_ERR_BACKEND)
+                atomic_fetch_add(&t->wrong_code, 1);
+            snprintf(t->last_error, sizeof t->last_error, "%s", err.message);
+            atomic_fetch_add(&t->failed, 1);
+            sleep_ms(5);
+        }
+    }
+    return NULL;
+}
+
+/* Polls until *counter >= target or timeout_ms passes. */
+static bool wait_count(atomic_long *counter, long target, long timeout_ms)
+{
+    long long deadline = mono_ms() + timeout_ms;
+    while (atomic_load(counter) < target) {
+        if (mono_ms() > deadline)
+            return false;
+        sleep_ms(10);
+    }
+    return true;
+}
+
+static void expect_backend_error(int rc, const xb_error_t *err, const char *where)
+{
+    CU_ASSERT_EQUAL(rc, -1);
+    CU_ASSERT_EQUAL(err->code, XB_ERR_BACKEND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err->message, where));
+}
+
+static void test_outage_and_recovery(void)
+{
+    xb_error_t err = {0};
+    xb_redis_server_t *srv = xb_redis_server_start(NULL, &err);
+    if (!srv)
+        fprintf(stderr, "\n  %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    char where[64];
+    snprintf(where, sizeof where, "redis at 127.0.0.1:%d", xb_redis_server_port(srv));
+    traffic_t t = {0};
+    t.b = open_redis(xb_redis_server_url(srv), "out:", 100, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t.b);
+    xb_backend_t *probe = open_redis(xb_redis_server_url(srv), "out:", 100, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(probe);
+    pthread_t tid;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&tid, NULL, traffic_main, &t), 0);
+    CU_ASSERT_TRUE(wait_count(&t.ok, 50, 20000));
+
+    /* Redis dies in the middle of the traffic. */
+    CU_ASSERT_EQUAL(xb_redis_server_kill(srv), 0);
+    CU_ASSERT_TRUE(wait_count(&t.failed, 5, 20000));
+    long ok_during = atomic_load(&t.ok);
+
+    int rc = xb_backend_ping(probe, &err);
+    expect_backend_error(rc, &err, where);
+    long index;
+    rc = append_text(probe, "x", "y", &index, &err);
+    expect_backend_error(rc, &err, where);
+    xb_str_list_t threads = {0};
+    rc = xb_backend_buffer_list_threads(probe, &threads, &err);
+    expect_backend_error(rc, &err, where);
+    xb_str_list_free(&threads);
+    rc = xb_backend_registry_set(probe, "c", "u", &err);
+    expect_backend_error(rc, &err, where);
+    xb_backend_info_t info;
+    rc = xb_backend_info(probe, &info, &err);
+    expect_backend_error(rc, &err, where);
+    xb_blob_list_t list = {0};
+    rc = xb_backend_buffer_get_thread(probe, "live", &list, &err);
+    expect_backend_error(rc, &err, where);
+    xb_blob_list_free(&list);
+    /* Calls that come quickly do not each try to reconnect: backoff. */
+    bool saw_backoff = false;
+    for (int i = 0; i < 50 && !saw_backoff; i++) {
+        if (xb_backend_ping(probe, &err) != 0 && strstr(err.message, "next reconnect attempt"))
+            saw_backoff = true;
+    }
+    CU_ASSERT_TRUE(saw_backoff);
+    CU_ASSERT_EQUAL(atomic_load(&t.wrong_code), 0);
+
+    /* Redis comes back on the same port: both recover on their own. */
+    xb_error_t serr = {0};
+    rc = xb_redis_server_restart(srv, &serr);
+    if (rc != 0)
+        fprintf(stderr, "\n  restart: %s\n", serr.message);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    long long deadline = mono_ms() + 15000;
+    while (xb_backend_ping(probe, &err) != 0 && mono_ms() < deadline)
+        sleep_ms(20);
+    CU_ASSERT_EQUAL(xb_backend_ping(probe, &err), 0);
+    CU_ASSERT_TRUE(wait_count(&t.ok, ok_during + 20, 15000));
+    atomic_store(&t.stop, 1);
+    pthread_join(tid, NULL);
+    if (atomic_load(&t.failed) > 0)
+        printf("\n  traffic: %ld ok, %ld failed, last error: %s\n", atomic_load(&t.ok),
+               atomic_load(&t.failed), t.last_error);
+    CU_ASSERT_EQUAL(append_text(probe, "after", "z", &index, &err), 0);
+    CU_ASSERT_EQUAL(index, 0);
+    char *s = NULL;
+    CU_ASSERT_EQUAL(xb_backend_registry_set(probe, "c", "u", &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_get_uuid(probe, "c", &s, &err), 0);
+    free(s);
+    xb_backend_destroy(&t.b);
+    xb_backend_destroy(&probe);
+    xb_redis_server_destroy(&srv);
+}
+
+/* Redis restarted while the backend was idle: the next call, even a
+ * non-idempotent append, notices the closed socket before sending and
+ * reconnects, so it succeeds at once. */
+static void test_restart_between_calls(void)
+{
+    xb_error_t err = {0};
+    xb_redis_server_t *srv = xb_redis_server_start(NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    xb_backend_t *b = open_redis(xb_redis_server_url(srv), "idle:", 100, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    long index = -1;
+    CU_ASSERT_EQUAL(append_text(b, "t", "before", &index, &err), 0);
+    CU_ASSERT_EQUAL(xb_redis_server_stop(srv), 0);
+    xb_error_t serr = {0};
+    CU_ASSERT_EQUAL_FATAL(xb_redis_server_restart(srv, &serr), 0);
+    int rc = append_text(b, "t", "after", &index, &err);
+    if (rc != 0)
+        fprintf(stderr, "\n  append after restart: %s\n", err.message);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(index, 0); /* no persistence: the thread starts again */
+    CU_ASSERT_EQUAL(xb_redis_server_stop(srv), 0);
+    CU_ASSERT_EQUAL_FATAL(xb_redis_server_restart(srv, &serr), 0);
+    long len = -1;
+    CU_ASSERT_EQUAL(xb_backend_buffer_thread_len(b, "t", &len, &err), 0);
+    CU_ASSERT_EQUAL(len, 0);
+    xb_backend_destroy(&b);
+    xb_redis_server_destroy(&srv);
+}
+
+/* A server that closes the connection while the backend is still writing
+ * makes write() raise SIGPIPE (always on a unix socket; on TCP when the
+ * peer's FIN came first). Here Redis closes on purpose: a bulk longer than
+ * proto-max-bulk-len is a protocol error after which it drops the client.
+ * The backend must survive, report a backend error and reconnect for the
+ * next call, over TCP and over a unix socket. */
+static void test_closed_mid_write_no_sigpipe(void)
+{
+    enum { BIG = 32 * 1024 * 1024 };
+    xb_redis_server_opts_t opts = {.unix_socket = true};
+    xb_error_t err = {0};
+    xb_redis_server_t *srv = xb_redis_server_start(&opts, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    redisContext *c = raw_connect(srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_TRUE(raw_string_is(c, "OK", "CONFIG SET proto-max-bulk-len %s", "1048576"));
+    redisFree(c);
+    char *big = malloc(BIG);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    memset(big, 'q', BIG);
+    char urls[2][400];
+    snprintf(urls[0], sizeof urls[0], "unix://%s", xb_redis_server_socket(srv));
+    snprintf(urls[1], sizeof urls[1], "%s", xb_redis_server_url(srv));
+    for (int u = 0; u < 2; u++) {
+        xb_backend_t *b = open_redis(urls[u], u == 0 ? "unix:" : "tcp:", 100, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        long index;
+        for (int round = 0; round < 3; round++) {
+            err.code = XB_OK;
+            CU_ASSERT_EQUAL(xb_backend_buffer_append(b, "t", big, BIG, &index, &err), -1);
+            CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+        }
+        const char *threads[] = {"t", "t"};
+        xb_blob_t slots[] = {{big, BIG}, {big, BIG}};
+        long idx[2];
+        CU_ASSERT_EQUAL(xb_backend_buffer_append_batch(b, 2, threads, slots, idx, &err), -1);
+        CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+        CU_ASSERT_EQUAL(append_text(b, "t", "small", &index, &err), 0);
+        CU_ASSERT_EQUAL(index, 0);
+        xb_backend_destroy(&b);
+    }
+    free(big);
+    xb_redis_server_destroy(&srv);
+}
+
+/* ---- main ------------------------------------------------------------------------ */
+
+int main(void)
+{
+    xb_error_t err = {0};
+    xb_log_set_level(XB_LOG_ERROR);
+    g_srv = xb_redis_server_start(NULL, &err);
+    if (!g_srv) {
+        snprintf(g_start_error, sizeof g_start_error, "%s", err.message);
+        fprintf(stderr, "test_backend_redis: %s\n", g_start_error);
+    }
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    int rc = xb_backend_suite_add("redis backend contract", suite_open, suite_close);
+    CU_pSuite url = CU_add_suite("redis url", NULL, NULL);
+    CU_pSuite own = CU_add_suite("redis specifics", NULL, NULL);
+    CU_pSuite outage = CU_add_suite("redis outages", NULL, NULL);
+    if (rc != 0 || !url || !own || !outage ||
+        !CU_add_test(url, "parse good URLs", test_url_parse_good) ||
+        !CU_add_test(url, "refuse bad URLs without echoing secrets", test_url_parse_bad) ||
+        !CU_add_test(url, "open: bad URL is config, unreachable is backend",
+                     test_open_bad_url_and_unreachable) ||
+        !CU_add_test(url, "password (percent-encoded) and db", test_url_password_and_db) ||
+        !CU_add_test(url, "unix socket", test_url_unix_socket) ||
+        !CU_add_test(own, "key layout", test_key_layout) ||
+        !CU_add_test(own, "two prefixes never see each other", test_prefix_isolation) ||
+        !CU_add_test(own, "glob characters in a prefix", test_prefix_glob_characters) ||
+        !CU_add_test(own, "TTL set on write", test_ttl_set_on_write) ||
+        !CU_add_test(own, "TTL refreshed on append", test_ttl_refreshed_on_append) ||
+        !CU_add_test(own, "TTL 0 never expires", test_ttl_zero_never_expires) ||
+        !CU_add_test(own, "registry stays a bijection under concurrency",
+                     test_registry_atomic_under_concurrency) ||
+        !CU_add_test(own, "slot limit atomic under concurrency",
+                     test_slot_limit_atomic_under_concurrency) ||
+        !CU_add_test(own, "batch append is pipelined", test_batch_is_pipelined) ||
+        !CU_add_test(own, "batch larger than a pipeline chunk", test_batch_large) ||
+        !CU_add_test(own, "batch stops at the first refusal", test_batch_stops_at_refusal) ||
+        !CU_add_test(own, "SCAN, never KEYS", test_scan_never_keys) ||
+        !CU_add_test(own, "script cache flushed: EVAL fallback", test_script_cache_flushed) ||
+        !CU_add_test(own, "foreign value type is a backend error",
+                     test_foreign_value_is_backend_error) ||
+        !CU_add_test(own, "info fields", test_info_fields) ||
+        !CU_add_test(own, "max_threads does not evict", test_max_threads_not_enforced) ||
+        !CU_add_test(outage, "killed and restarted during traffic", test_outage_and_recovery) ||
+        !CU_add_test(outage, "restart between two calls costs no error",
+                     test_restart_between_calls) ||
+        !CU_add_test(outage, "connection closed mid-write raises no SIGPIPE",
+                     test_closed_mid_write_no_sigpipe)) {
+        CU_cleanup_registry();
+        return 2;
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    xb_redis_server_destroy(&g_srv);
+    if (!g_srv && g_start_error[0])
+        return 1; /* redis-server missing: a failure, never a skip */
+    return failures ? 1 : 0;
+}

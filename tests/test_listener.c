@@ -1,0 +1,1212 @@
+/* Tests of the listener runtime (listeners/lib) and of the stock and example
+ * listeners, against a fake pump: the test binds a real ROUTER and speaks
+ * the XB1 protocol itself with wire.h. Thread listeners use inproc://,
+ * listener processes (build/bin) use loopback tcp. */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "lmdb_tmp.h"
+#include "redis_server.h"
+#include "xmlbus/backend.h"
+#include "xmlbus/envelope.h"
+#include "xmlbus/listener.h"
+#include "xmlbus/log.h"
+#include "xmlbus/slot.h"
+#include "xmlbus/uuid.h"
+#include "xmlbus/wire.h"
+
+extern char **environ;
+
+/* Generous: a loaded 2-core machine may be slow; a healthy run never waits this long. */
+#define WAIT_MS 15000
+
+static void *ctx;
+static xb_parser_t *parser;
+static int endpoint_seq;
+
+/* ---- the fake pump ---------------------------------------------------------- */
+
+typedef struct {
+    void *router;
+    char endpoint[256];
+    char rid[256]; /* routing id of the registered listener */
+    size_t rid_len;
+} fake_t;
+
+static void fake_open(fake_t *p, bool tcp)
+{
+    memset(p, 0, sizeof *p);
+    p->router = zmq_socket(ctx, ZMQ_ROUTER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p->router);
+    int zero = 0, one = 1;
+    zmq_setsockopt(p->router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(p->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    if (tcp) {
+        CU_ASSERT_EQUAL_FATAL(zmq_bind(p->router, "tcp://127.0.0.1:*"), 0);
+        size_t cap = sizeof p->endpoint;
+        CU_ASSERT_EQUAL_FATAL(zmq_getsockopt(p->router, ZMQ_LAST_ENDPOINT, p->endpoint, &cap), 0);
+    } else {
+        snprintf(p->endpoint, sizeof p->endpoint, "inproc://fake-pump-%d", ++endpoint_seq);
+        CU_ASSERT_EQUAL_FATAL(zmq_bind(p->router, p->endpoint), 0);
+    }
+}
+
+static void fake_close(fake_t *p)
+{
+    if (p->router)
+        zmq_close(p->router);
+    p->router = NULL;
+}
+
+/* The next message within timeout_ms, or NULL. */
+static xb_frames_t *fake_recv(fake_t *p, int timeout_ms)
+{
+    zmq_pollitem_t item = {p->router, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, timeout_ms) <= 0)
+        return NULL;
+    return xb_frames_recv(p->router, ZMQ_DONTWAIT);
+}
+
+/* The next message that is not a HEARTBEAT (unless cmd is HEARTBEAT);
+ * asserts that its command is cmd. Caller frees. */
+static xb_frames_t *fake_expect(fake_t *p, const char *cmd)
+{
+    for (int i = 0; i < 1000; i++) {
+        xb_frames_t *f = fake_recv(p, WAIT_MS);
+        if (!f) {
+            fprintf(stderr, "\n  fake pump: no %s arrived\n", cmd);
+            return NULL;
+        }
+        if (strcmp(cmd, XB_CMD_HEARTBEAT) != 0 && xb_frames_eq(f, 2, XB_CMD_HEARTBEAT)) {
+            xb_frames_destroy(&f);
+            continue;
+        }
+        if (!xb_frames_is_proto(f, 1) || !xb_frames_eq(f, 2, cmd)) {
+            char *d = xb_frames_describe(f);
+            fprintf(stderr, "\n  fake pump: expected %s, got %s\n", cmd, d);
+            free(d);
+        }
+        return f;
+    }
+    return NULL;
+}
+
+/* Sends XB1 cmd args... (NULL-terminated) to the registered listener. */
+static int fake_send(fake_t *p, const char *cmd, ...)
+{
+    xb_frames_t *f = xb_frames_new();
+    xb_frames_add(f, p->rid, p->rid_len);
+    xb_frames_add_str(f, XB_PROTO);
+    xb_frames_add_str(f, cmd);
+    va_list ap;
+    va_start(ap, cmd);
+    for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
+        xb_frames_add_str(f, a);
+    va_end(ap);
+    int rc = xb_frames_send(f, p->router, ZMQ_DONTWAIT);
+    xb_frames_destroy(&f);
+    return rc;
+}
+
+/* Waits for READY, remembers the routing id, answers WELCOME. */
+static xb_frames_t *fake_accept(fake_t *p, const char *hb_ms, const char *type,
+                                const char *location, const char *prefix)
+{
+    xb_frames_t *ready = fake_expect(p, XB_CMD_READY);
+    if (!ready)
+        return NULL;
+    p->rid_len = xb_frames_size(ready, 0);
+    memcpy(p->rid, xb_frames_data(ready, 0), p->rid_len);
+    CU_ASSERT_EQUAL(fake_send(p, XB_CMD_WELCOME, "test-organism", hb_ms, type, location, prefix,
+                              (const char *)NULL), 0);
+    return ready;
+}
+
+/* An envelope document for payload_xml, from "console" on thread. Caller frees. */
+static char *envelope(const char *thread, const char *payload_xml)
+{
+    xb_error_t err;
+    xb_envelope_t *e = xb_envelope_build_bytes("console", "tester", thread, payload_xml,
+                                               strlen(payload_xml), parser, &err);
+    if (!e) {
+        fprintf(stderr, "\n  cannot build envelope: %s\n", err.message);
+        return NULL;
+    }
+    xb_envelope_set_id(e, "5b0d1c2e-0000-4000-8000-000000000001", NULL);
+    xb_envelope_set_depth(e, 3, NULL);
+    char *out = NULL;
+    size_t len = 0;
+    xb_envelope_serialize(e, &out, &len);
+    xb_envelope_destroy(&e);
+    return out;
+}
+
+/* DELIVER id <envelope of payload_xml> on a fresh thread (or thread). */
+static int fake_deliver(fake_t *p, const char *id, const char *thread, const char *payload_xml)
+{
+    char t[XB_UUID_LEN + 1];
+    if (!thread) {
+        xb_uuid_new(t);
+        thread = t;
+    }
+    char *env = envelope(thread, payload_xml);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    int rc = fake_send(p, XB_CMD_DELIVER, id, env, (const char *)NULL);
+    free(env);
+    return rc;
+}
+
+/* Delivers and returns the answer (REPLY, DONE or FAILED). Caller frees. */
+static xb_frames_t *roundtrip(fake_t *p, const char *id, const char *thread, const char *payload)
+{
+    CU_ASSERT_EQUAL(fake_deliver(p, id, thread, payload), 0);
+    for (int i = 0; i < 1000; i++) {
+        xb_frames_t *f = fake_recv(p, WAIT_MS);
+        if (!f)
+            return NULL;
+        if (xb_frames_eq(f, 2, XB_CMD_HEARTBEAT)) {
+            xb_frames_destroy(&f);
+            continue;
+        }
+        return f;
+    }
+    return NULL;
+}
+
+/* ---- the test handler --------------------------------------------------------- */
+
+static int history_reply(const xb_msg_t *msg, xb_reply_t *reply)
+{
+    xb_slot_list_t slots;
+    xb_error_t err;
+    if (xb_msg_history(msg, &slots, &err) != 0) {
+        xmlNodePtr out = xb_payload_new("history-error");
+        xb_payload_add_text(out, NULL, "%s %s", xb_code_name(err.code), err.message);
+        return xb_reply_respond(reply, out);
+    }
+    xmlNodePtr out = xb_payload_new("history");
+    xb_payload_set_attr(out, "n", "%zu", slots.count);
+    for (size_t i = 0; i < slots.count; i++) {
+        xmlNodePtr s = xb_payload_add_child(out, "slot");
+        xb_payload_set_attr(s, "index", "%ld", xb_slot_index(slots.items[i]));
+        xb_payload_set_attr(s, "from", "%s", xb_slot_from(slots.items[i]));
+        xb_payload_set_attr(s, "type", "%s", xb_slot_payload_type(slots.items[i]));
+        xb_payload_set_attr(s, "thread", "%s", xb_slot_thread(slots.items[i]));
+    }
+    xb_slot_list_free(&slots);
+    return xb_reply_respond(reply, out);
+}
+
+static int info_reply(const xb_msg_t *msg, xb_reply_t *reply)
+{
+    xmlNodePtr out = xb_payload_new("info");
+    size_t len = 0;
+    const char *xml = xb_msg_envelope_xml(msg, &len);
+    xb_payload_add_text(out, "from", "%s", xb_msg_from(msg));
+    xb_payload_add_text(out, "to", "%s", xb_msg_to(msg) ? xb_msg_to(msg) : "(none)");
+    xb_payload_add_text(out, "self", "%s", xb_msg_self(msg));
+    xb_payload_add_text(out, "thread", "%s", xb_msg_thread(msg));
+    xb_payload_add_text(out, "id", "%s", xb_msg_id(msg) ? xb_msg_id(msg) : "(none)");
+    xb_payload_add_text(out, "depth", "%d", xb_msg_depth(msg));
+    xb_payload_add_text(out, "type", "%s", xb_msg_payload_type(msg));
+    xb_payload_add_text(out, "self-call", "%d", xb_msg_is_self_call(msg));
+    xb_payload_add_text(out, "system-error", "%d", xb_msg_is_system_error(msg));
+    xb_payload_add_text(out, "ts-set", "%d", xb_msg_ts(msg) > 0);
+    xb_payload_add_text(out, "envelope-ok", "%d",
+                        xml && len == strlen(xml) && strstr(xml, "<message") != NULL);
+    xb_payload_add_text(out, "missing", "%s", xb_msg_text(msg, "nope") ? "found" : "null");
+    xb_payload_add_text(out, "empty", "[%s]", xb_msg_text(msg, "empty") ? xb_msg_text(msg, "empty") : "null");
+    return xb_reply_respond(reply, out);
+}
+
+static int test_handler(const xb_msg_t *msg, xb_reply_t *reply, void *user)
+{
+    (void)user;
+    const char *type = xb_msg_payload_type(msg);
+    if (strcmp(type, "greeting") == 0) {
+        xmlNodePtr out = xb_payload_new("greeting-reply");
+        xb_payload_add_text(out, "text", "Hello, %s!", xb_msg_text(msg, "name"));
+        return xb_reply_respond(reply, out);
+    }
+    if (strcmp(type, "nothing") == 0)
+        return 0;
+    if (strcmp(type, "fail") == 0)
+        return xb_reply_fail(reply, "no %s today", "cheese");
+    if (strcmp(type, "minus") == 0) {
+        xb_reply_respond(reply, xb_payload_new("dropped"));
+        return -1;
+    }
+    if (strcmp(type, "multi") == 0) {
+        xb_reply_respond(reply, xb_payload_new("a"));
+        xb_reply_forward(reply, "other", xb_payload_new("b"));
+        xb_reply_emit(reply, xb_payload_new("c"));
+        return xb_reply_count(reply) == 3 ? 0 : -1;
+    }
+    if (strcmp(type, "badforward") == 0)
+        return xb_reply_forward(reply, "not.a.name", xb_payload_new("x"));
+    if (strcmp(type, "info") == 0)
+        return info_reply(msg, reply);
+    if (strcmp(type, "history") == 0)
+        return history_reply(msg, reply);
+    return xb_reply_respond(reply, xb_msg_payload(msg)); /* echo (copied) */
+}
+
+/* A thread listener "tester" registered with a fake pump. */
+typedef struct {
+    fake_t pump;
+    xb_listener_t *l;
+    char thread[XB_UUID_LEN + 1];
+} rig_t;
+
+static bool wait_registered(xb_listener_t *l)
+{
+    for (int i = 0; i < WAIT_MS; i++) {
+        if (xb_listener_registered(l))
+            return true;
+        zmq_poll(NULL, 0, 1);
+    }
+    return false;
+}
+
+static void rig_open_with(rig_t *r, const char *hb, const char *type, const char *location,
+                          const char *prefix)
+{
+    memset(r, 0, sizeof *r);
+    xb_uuid_new(r->thread);
+    fake_open(&r->pump, false);
+    xb_error_t err;
+    r->l = xb_listener_new(r->pump.endpoint, "tester", ctx, test_handler, NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r->l);
+    CU_ASSERT_EQUAL_FATAL(xb_listener_start(r->l, &err), 0);
+    xb_frames_t *ready = fake_accept(&r->pump, hb, type, location, prefix);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ready);
+    xb_frames_destroy(&ready);
+    CU_ASSERT_TRUE_FATAL(wait_registered(r->l));
+}
+
+static void rig_open(rig_t *r) { rig_open_with(r, "1000", "memory", "", "xp:"); }
+
+/* Ends with SHUTDOWN and checks BYE and a clean exit. */
+static void rig_close(rig_t *r)
+{
+    CU_ASSERT_EQUAL(fake_send(&r->pump, XB_CMD_SHUTDOWN, (const char *)NULL), 0);
+    xb_frames_t *bye = fake_expect(&r->pump, XB_CMD_BYE);
+    CU_ASSERT_PTR_NOT_NULL(bye);
+    xb_frames_destroy(&bye);
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_listener_join(r->l, &err), 0);
+    xb_listener_destroy(&r->l);
+    fake_close(&r->pump);
+}
+
+/* ---- thread listener tests ----------------------------------------------------- */
+
+static void test_ready_and_welcome(void)
+{
+    fake_t p;
+    fake_open(&p, false);
+    xb_error_t err;
+    xb_listener_t *l = xb_listener_new(p.endpoint, "tester", ctx, test_handler, NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    CU_ASSERT_EQUAL(xb_listener_set_kind(l, "worker", &err), 0);
+    CU_ASSERT_EQUAL(xb_listener_set_kind(l, "boss", &err), -1);
+    CU_ASSERT_FALSE(xb_listener_registered(l));
+    CU_ASSERT_EQUAL_FATAL(xb_listener_start(l, &err), 0);
+    CU_ASSERT_EQUAL(xb_listener_start(l, &err), -1); /* runs once */
+    xb_frames_t *ready = fake_accept(&p, "1000", "memory", "", "xp:");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ready);
+    CU_ASSERT_EQUAL(xb_frames_count(ready), 7);
+    CU_ASSERT_TRUE(xb_frames_is_proto(ready, 1));
+    CU_ASSERT_TRUE(xb_frames_eq(ready, 3, "tester"));
+    CU_ASSERT_TRUE(xb_frames_eq(ready, 4, "worker"));
+    CU_ASSERT_TRUE(xb_frames_eq(ready, 5, "0")); /* a thread */
+    CU_ASSERT_TRUE(xb_frames_eq(ready, 6, "1"));
+    xb_frames_destroy(&ready);
+    CU_ASSERT_TRUE(wait_registered(l));
+    rig_t r = {.pump = p, .l = l};
+    rig_close(&r);
+}
+
+static void test_new_rejects_bad_arguments(void)
+{
+    xb_error_t err;
+    CU_ASSERT_PTR_NULL(xb_listener_new("inproc://x", "bad.name", ctx, test_handler, NULL, &err));
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_PTR_NULL(xb_listener_new("", "ok", ctx, test_handler, NULL, &err));
+    CU_ASSERT_PTR_NULL(xb_listener_new("inproc://x", "ok", ctx, NULL, NULL, &err));
+    /* A bad endpoint fails at run time with a message naming it. */
+    xb_listener_t *l = xb_listener_new("nonsense://x", "ok", ctx, test_handler, NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    CU_ASSERT_EQUAL(xb_listener_run(l, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "nonsense://x"));
+    xb_listener_destroy(&l);
+    CU_ASSERT_PTR_NULL(l);
+}
+
+/* A name with markup reaches the reply escaped, never as elements. */
+static void test_reply_escapes_payload(void)
+{
+    rig_t r;
+    rig_open(&r);
+    xb_frames_t *f = roundtrip(&r.pump, "7", r.thread,
+                               "<greeting><name>&lt;/text&gt;&lt;evil/&gt;</name></greeting>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    CU_ASSERT_EQUAL(xb_frames_count(f), 7);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 3, "7"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 4, "1"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 5, XB_TARGET_RESPOND));
+    CU_ASSERT_TRUE(xb_frames_eq(
+        f, 6, "<greeting-reply><text>Hello, &lt;/text&gt;&lt;evil/&gt;!</text></greeting-reply>"));
+    xb_frames_destroy(&f);
+    rig_close(&r);
+}
+
+static void test_reply_several_messages(void)
+{
+    rig_t r;
+    rig_open(&r);
+    xb_frames_t *f = roundtrip(&r.pump, "8", r.thread, "<multi/>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    CU_ASSERT_EQUAL_FATAL(xb_frames_count(f), 11);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 4, "3"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 5, "^"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 6, "<a/>"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 7, "other"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 8, "<b/>"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 9, ""));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 10, "<c/>"));
+    xb_frames_destroy(&f);
+    rig_close(&r);
+}
+
+static void test_done_failed(void)
+{
+    rig_t r;
+    rig_open(&r);
+    xb_frames_t *f = roundtrip(&r.pump, "1", r.thread, "<nothing/>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_DONE));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 3, "1"));
+    CU_ASSERT_EQUAL(xb_frames_count(f), 4);
+    xb_frames_destroy(&f);
+
+    f = roundtrip(&r.pump, "2", r.thread, "<fail/>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_FAILED));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 3, "2"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 4, "no cheese today"));
+    xb_frames_destroy(&f);
+
+    /* Returning -1 fails the delivery and drops what was emitted. */
+    f = roundtrip(&r.pump, "3", r.thread, "<minus/>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_FAILED));
+    char *why = xb_frames_strdup(f, 4);
+    CU_ASSERT_PTR_NOT_NULL(why && strstr(why, "returned -1"));
+    free(why);
+    xb_frames_destroy(&f);
+
+    f = roundtrip(&r.pump, "4", r.thread, "<badforward/>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_FAILED));
+    why = xb_frames_strdup(f, 4);
+    CU_ASSERT_PTR_NOT_NULL(why && strstr(why, "not.a.name"));
+    free(why);
+    xb_frames_destroy(&f);
+
+    /* An envelope the runtime cannot read fails, and the listener goes on. */
+    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_DELIVER, "5", "<message>broken", (const char *)NULL), 0);
+    f = fake_expect(&r.pump, XB_CMD_FAILED);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 3, "5"));
+    xb_frames_destroy(&f);
+
+    f = roundtrip(&r.pump, "6", r.thread, "<greeting><name>again</name></greeting>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    xb_frames_destroy(&f);
+    rig_close(&r);
+}
+
+static void test_many_messages_in_order(void)
+{
+    rig_t r;
+    rig_open(&r);
+    for (int i = 0; i < 50; i++) {
+        char id[16], payload[64], expect[64];
+        snprintf(id, sizeof id, "%d", 100 + i);
+        snprintf(payload, sizeof payload, "<n><v>%d</v></n>", i);
+        xb_frames_t *f = roundtrip(&r.pump, id, NULL, payload);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
+        CU_ASSERT_TRUE(xb_frames_eq(f, 3, id));
+        /* The echoed copy keeps the payload's xmlns="" from the envelope. */
+        snprintf(expect, sizeof expect, "<v>%d</v>", i);
+        char *xml = xb_frames_strdup(f, 6);
+        CU_ASSERT_PTR_NOT_NULL(xml && strstr(xml, expect) && strncmp(xml, "<n", 2) == 0);
+        free(xml);
+        xb_frames_destroy(&f);
+    }
+    rig_close(&r);
+}
+
+static char *text_of(const char *xml, const char *name)
+{
+    char open[64], close[64];
+    snprintf(open, sizeof open, "<%s>", name);
+    snprintf(close, sizeof close, "</%s>", name);
+    const char *a = strstr(xml, open), *b = a ? strstr(a, close) : NULL;
+    if (!a || !b)
+        return NULL;
+    a += strlen(open);
+    return strndup(a, (size_t)(b - a));
+}
+
+static void check_text(const char *xml, const char *name, const char *want)
+{
+    char *got = text_of(xml, name);
+    CU_ASSERT_PTR_NOT_NULL(got);
+    if (got && strcmp(got, want) != 0)
+        fprintf(stderr, "\n  <%s>: got '%s', want '%s'\n", name, got, want);
+    CU_ASSERT(got && strcmp(got, want) == 0);
+    free(got);
+}
+
+static void test_message_accessors(void)
+{
+    rig_t r;
+    rig_open(&r);
+    xb_frames_t *f = roundtrip(&r.pump, "9", r.thread, "<info><empty/></info>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE_FATAL(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    char *xml = xb_frames_strdup(f, 6);
+    check_text(xml, "from", "console");
+    check_text(xml, "to", "tester");
+    check_text(xml, "self", "tester");
+    check_text(xml, "thread", r.thread);
+    check_text(xml, "id", "5b0d1c2e-0000-4000-8000-000000000001");
+    check_text(xml, "depth", "3");
+    check_text(xml, "type", "info");
+    check_text(xml, "self-call", "0");
+    check_text(xml, "system-error", "0");
+    check_text(xml, "envelope-ok", "1");
+    check_text(xml, "missing", "null");
+    check_text(xml, "empty", "[]");
+    free(xml);
+    xb_frames_destroy(&f);
+    rig_close(&r);
+}
+
+/* Waits for the listener's HEARTBEAT while the fake pump heartbeats every
+ * 10 ms itself, so that the listener has no reason to reconnect. Any other
+ * message but READY is a failure. */
+static bool expect_listener_heartbeat(fake_t *p)
+{
+    for (int i = 0; i < WAIT_MS / 10; i++) {
+        CU_ASSERT_EQUAL(fake_send(p, XB_CMD_HEARTBEAT, (const char *)NULL), 0);
+        xb_frames_t *f = fake_recv(p, 10);
+        if (!f)
+            continue;
+        if (xb_frames_eq(f, 2, XB_CMD_READY)) {
+            /* The machine stalled long enough for a reconnect: accept it. */
+            p->rid_len = xb_frames_size(f, 0);
+            memcpy(p->rid, xb_frames_data(f, 0), p->rid_len);
+            xb_frames_destroy(&f);
+            CU_ASSERT_EQUAL(fake_send(p, XB_CMD_WELCOME, "test-organism", "50", "memory", "", "xp:",
+                                      (const char *)NULL), 0);
+            continue;
+        }
+        bool hb = xb_frames_eq(f, 2, XB_CMD_HEARTBEAT) && xb_frames_count(f) == 3 &&
+                  xb_frames_size(f, 0) == p->rid_len && memcmp(xb_frames_data(f, 0), p->rid, p->rid_len) == 0;
+        if (!hb) {
+            char *d = xb_frames_describe(f);
+            fprintf(stderr, "\n  expected HEARTBEAT, got %s\n", d);
+            free(d);
+        }
+        xb_frames_destroy(&f);
+        return hb;
+    }
+    return false;
+}
+
+/* WELCOME with a short heartbeat: the idle listener sends HEARTBEAT. */
+static void test_heartbeat_when_idle(void)
+{
+    rig_t r;
+    rig_open_with(&r, "50", "memory", "", "xp:");
+    CU_ASSERT_TRUE(expect_listener_heartbeat(&r.pump));
+    /* And again: heartbeats go on while the pump is alive. */
+    CU_ASSERT_TRUE(expect_listener_heartbeat(&r.pump));
+    /* It may reconnect once this pump falls silent: leave with stop. */
+    xb_listener_stop(r.l);
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_listener_join(r.l, &err), 0);
+    xb_listener_destroy(&r.l);
+    fake_close(&r.pump);
+}
+
+/* A pump that stays silent for liveness intervals is left: the listener
+ * comes back on a new socket with a new READY. */
+static void test_reconnect_when_pump_silent(void)
+{
+    rig_t r;
+    rig_open_with(&r, "50", "memory", "", "xp:");
+    char first[256];
+    size_t first_len = r.pump.rid_len;
+    memcpy(first, r.pump.rid, first_len);
+    xb_frames_t *ready = fake_accept(&r.pump, "1000", "memory", "", "xp:");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ready);
+    CU_ASSERT_TRUE(r.pump.rid_len != first_len || memcmp(r.pump.rid, first, first_len) != 0);
+    xb_frames_destroy(&ready);
+    CU_ASSERT_TRUE(wait_registered(r.l));
+    /* The new connection works. */
+    xb_frames_t *f = roundtrip(&r.pump, "1", NULL, "<nothing/>");
+    CU_ASSERT_PTR_NOT_NULL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_DONE));
+    xb_frames_destroy(&f);
+    rig_close(&r);
+}
+
+/* A pump that answers HEARTBEAT with ERROR does not know the listener (it
+ * restarted): the listener registers again at once. */
+static void test_reregister_after_error(void)
+{
+    rig_t r;
+    rig_open_with(&r, "50", "memory", "", "xp:");
+    CU_ASSERT_TRUE_FATAL(expect_listener_heartbeat(&r.pump));
+    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_ERROR, XB_CMD_HEARTBEAT, "not registered: send READY first",
+                              (const char *)NULL), 0);
+    xb_frames_t *ready = fake_accept(&r.pump, "1000", "memory", "", "xp:");
+    CU_ASSERT_PTR_NOT_NULL(ready);
+    xb_frames_destroy(&ready);
+    CU_ASSERT_TRUE(wait_registered(r.l));
+    rig_close(&r);
+}
+
+static void test_stop_sends_bye(void)
+{
+    rig_t r;
+    rig_open(&r);
+    xb_listener_stop(r.l);
+    xb_frames_t *bye = fake_expect(&r.pump, XB_CMD_BYE);
+    CU_ASSERT_PTR_NOT_NULL(bye);
+    CU_ASSERT_EQUAL(xb_frames_count(bye), 3);
+    xb_frames_destroy(&bye);
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_listener_join(r.l, &err), 0);
+    CU_ASSERT_FALSE(xb_listener_registered(r.l));
+    xb_listener_destroy(&r.l);
+    fake_close(&r.pump);
+}
+
+static void test_refused(void)
+{
+    fake_t p;
+    fake_open(&p, false);
+    xb_error_t err;
+    xb_listener_t *l = xb_listener_new(p.endpoint, "stranger", ctx, test_handler, NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    CU_ASSERT_EQUAL_FATAL(xb_listener_start(l, &err), 0);
+    xb_frames_t *ready = fake_expect(&p, XB_CMD_READY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ready);
+    p.rid_len = xb_frames_size(ready, 0);
+    memcpy(p.rid, xb_frames_data(ready, 0), p.rid_len);
+    xb_frames_destroy(&ready);
+    CU_ASSERT_EQUAL(fake_send(&p, XB_CMD_REFUSED, "no listener named 'stranger'", (const char *)NULL), 0);
+    xb_error_clear(&err);
+    CU_ASSERT_EQUAL(xb_listener_join(l, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ROUTING);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no listener named 'stranger'"));
+    xb_listener_destroy(&l);
+    fake_close(&p);
+}
+
+/* ---- history ------------------------------------------------------------------ */
+
+static char *encode_slot(const char *thread, const char *from, const char *type, size_t *len)
+{
+    char payload[64];
+    snprintf(payload, sizeof payload, "<%s/>", type);
+    xb_slot_fields_t sf = {thread, from, "tester", type, "id", 1, payload, strlen(payload)};
+    char *out = NULL;
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_slot_encode_fields(&sf, &out, len, &err), 0);
+    return out;
+}
+
+static void test_history_memory(void)
+{
+    rig_t r;
+    rig_open(&r);
+    CU_ASSERT_EQUAL(fake_deliver(&r.pump, "11", r.thread, "<history/>"), 0);
+    xb_frames_t *req = fake_expect(&r.pump, XB_CMD_HISTORY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(req);
+    CU_ASSERT_EQUAL(xb_frames_count(req), 5);
+    CU_ASSERT_TRUE(xb_frames_eq(req, 4, r.thread));
+    char *rid = xb_frames_strdup(req, 3);
+    /* A heartbeat in between is skipped. */
+    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_HEARTBEAT, (const char *)NULL), 0);
+    xb_frames_t *ok = xb_frames_new();
+    xb_frames_add(ok, r.pump.rid, r.pump.rid_len);
+    xb_frames_add_str(ok, XB_PROTO);
+    xb_frames_add_str(ok, XB_CMD_HISTORY_OK);
+    xb_frames_add_str(ok, rid);
+    xb_frames_add_str(ok, "2");
+    size_t len;
+    char *s0 = encode_slot(r.thread, "console", "greeting", &len);
+    xb_frames_add_take(ok, s0, len);
+    char *s1 = encode_slot(r.thread, "console", "history", &len);
+    xb_frames_add_take(ok, s1, len);
+    CU_ASSERT_EQUAL(xb_frames_send(ok, r.pump.router, 0), 0);
+    xb_frames_destroy(&ok);
+    free(rid);
+    xb_frames_destroy(&req);
+
+    xb_frames_t *f = fake_expect(&r.pump, XB_CMD_REPLY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char *xml = xb_frames_strdup(f, 6);
+    CU_ASSERT_PTR_NOT_NULL(xml && strstr(xml, "<history n=\"2\">"));
+    CU_ASSERT_PTR_NOT_NULL(xml && strstr(xml, "index=\"0\" from=\"console\" type=\"greeting\""));
+    CU_ASSERT_PTR_NOT_NULL(xml && strstr(xml, "index=\"1\" from=\"console\" type=\"history\""));
+    free(xml);
+    xb_frames_destroy(&f);
+
+    /* The pump's ERROR reaches the handler as an error. */
+    CU_ASSERT_EQUAL(fake_deliver(&r.pump, "12", r.thread, "<history/>"), 0);
+    req = fake_expect(&r.pump, XB_CMD_HISTORY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(req);
+    xb_frames_destroy(&req);
+    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_ERROR, XB_CMD_HISTORY, "backend down", (const char *)NULL), 0);
+    f = fake_expect(&r.pump, XB_CMD_REPLY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    xml = xb_frames_strdup(f, 6);
+    CU_ASSERT_PTR_NOT_NULL(xml && strstr(xml, "<history-error>backend "));
+    CU_ASSERT_PTR_NOT_NULL(xml && strstr(xml, "backend down"));
+    free(xml);
+    xb_frames_destroy(&f);
+    rig_close(&r);
+}
+
+/* SHUTDOWN while the handler waits for HISTORY-OK: the handler still gets
+ * its history and the answer goes out before BYE. */
+static void test_shutdown_during_history(void)
+{
+    rig_t r;
+    rig_open(&r);
+    CU_ASSERT_EQUAL(fake_deliver(&r.pump, "13", r.thread, "<history/>"), 0);
+    xb_frames_t *req = fake_expect(&r.pump, XB_CMD_HISTORY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(req);
+    char *rid = xb_frames_strdup(req, 3);
+    xb_frames_destroy(&req);
+    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_SHUTDOWN, (const char *)NULL), 0);
+    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_HISTORY_OK, rid, "0", (const char *)NULL), 0);
+    free(rid);
+    xb_frames_t *f = fake_expect(&r.pump, XB_CMD_REPLY);
+    CU_ASSERT_PTR_NOT_NULL(f);
+    char *xml = f ? xb_frames_strdup(f, 6) : NULL;
+    CU_ASSERT_PTR_NOT_NULL(xml && strstr(xml, "<history n=\"0\"/>"));
+    free(xml);
+    xb_frames_destroy(&f);
+    f = fake_expect(&r.pump, XB_CMD_BYE);
+    CU_ASSERT_PTR_NOT_NULL(f);
+    xb_frames_destroy(&f);
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_listener_join(r.l, &err), 0);
+    xb_listener_destroy(&r.l);
+    fake_close(&r.pump);
+}
+
+static void append_slots(xb_backend_t *b, const char *thread, int n)
+{
+    for (int i = 0; i < n; i++) {
+        size_t len;
+        char *s = encode_slot(thread, i % 2 ? "greeter" : "console", i % 2 ? "reply" : "greeting", &len);
+        long index = -1;
+        xb_error_t err;
+        CU_ASSERT_EQUAL(xb_backend_buffer_append(b, thread, s, len, &index, &err), 0);
+        CU_ASSERT_EQUAL(index, i);
+        free(s);
+    }
+}
+
+static void expect_history_reply(rig_t *r, const char *id, const char *want)
+{
+    xb_frames_t *f = roundtrip(&r->pump, id, r->thread, "<history/>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    char *xml = xb_frames_strdup(f, 6);
+    if (!xml || !strstr(xml, want))
+        fprintf(stderr, "\n  history reply: %s (want %s)\n", xml ? xml : "(none)", want);
+    CU_ASSERT_PTR_NOT_NULL(xml && strstr(xml, want));
+    free(xml);
+    xb_frames_destroy(&f);
+}
+
+/* manager: the runtime opens the LMDB folder named in WELCOME itself. */
+static void test_history_manager(void)
+{
+    char dir[256];
+    CU_ASSERT_EQUAL_FATAL(xb_lmdb_tmp_make(dir, sizeof dir, "listener"), 0);
+    char thread[XB_UUID_LEN + 1];
+    xb_uuid_new(thread);
+    xb_backend_config_t cfg;
+    xb_backend_config_defaults(&cfg);
+    cfg.type = XB_BACKEND_MANAGER;
+    snprintf(cfg.path, sizeof cfg.path, "%s", dir);
+    xb_error_t err;
+    xb_backend_t *b = xb_backend_new(&cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    append_slots(b, thread, 3);
+    /* LMDB must not be open twice in one process: the writer closes first. */
+    xb_backend_destroy(&b);
+
+    rig_t r;
+    rig_open_with(&r, "1000", "manager", dir, "xp:");
+    memcpy(r.thread, thread, sizeof thread);
+    expect_history_reply(&r, "21", "<history n=\"3\">");
+    expect_history_reply(&r, "22", "index=\"1\" from=\"greeter\" type=\"reply\"");
+    rig_close(&r);
+    xb_lmdb_tmp_remove(dir);
+}
+
+/* redis: the runtime connects to the URL and prefix named in WELCOME. */
+static void test_history_redis(void)
+{
+    xb_error_t err;
+    xb_redis_server_t *srv = xb_redis_server_start(NULL, &err);
+    if (!srv)
+        fprintf(stderr, "\n  %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    char thread[XB_UUID_LEN + 1];
+    xb_uuid_new(thread);
+    xb_backend_config_t cfg;
+    xb_backend_config_defaults(&cfg);
+    cfg.type = XB_BACKEND_REDIS;
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "%s", xb_redis_server_url(srv));
+    snprintf(cfg.redis_prefix, sizeof cfg.redis_prefix, "tenant7:");
+    xb_backend_t *b = xb_backend_new(&cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    append_slots(b, thread, 4);
+
+    rig_t r;
+    rig_open_with(&r, "1000", "redis", xb_redis_server_url(srv), "tenant7:");
+    memcpy(r.thread, thread, sizeof thread);
+    expect_history_reply(&r, "31", "<history n=\"4\">");
+    rig_close(&r);
+
+    /* Another prefix is another tenant: the listener sees none of it. */
+    rig_open_with(&r, "1000", "redis", xb_redis_server_url(srv), "tenant8:");
+    memcpy(r.thread, thread, sizeof thread);
+    expect_history_reply(&r, "32", "<history n=\"0\"/>");
+    rig_close(&r);
+    xb_backend_destroy(&b);
+    xb_redis_server_destroy(&srv);
+}
+
+/* ---- payload helpers --------------------------------------------------------------- */
+
+static void test_payload_escaping(void)
+{
+    xmlNodePtr p = xb_payload_new("note");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_PTR_NOT_NULL(xb_payload_add_text(p, "text", "%s", "</text><evil/>"));
+    CU_ASSERT_EQUAL(xb_payload_set_attr(p, "by", "%s", "\"me\" & <you>"), 0);
+    CU_ASSERT_PTR_NOT_NULL(xb_payload_add_text(p, NULL, "%s", "a&b"));
+    char *xml = NULL;
+    size_t len = 0;
+    CU_ASSERT_EQUAL_FATAL(xb_payload_serialize(p, &xml, &len), 0);
+    CU_ASSERT_STRING_EQUAL(xml, "<note by=\"&quot;me&quot; &amp; &lt;you&gt;\"><text>&lt;/text&gt;&lt;evil/&gt;</text>a&amp;b</note>");
+    CU_ASSERT_EQUAL(len, strlen(xml));
+    /* It parses back to the same text: no element was injected. */
+    xb_error_t err;
+    xmlDocPtr doc = xb_parser_read(parser, xml, len, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    xmlNodePtr text = root->children;
+    CU_ASSERT_STRING_EQUAL((const char *)text->name, "text");
+    CU_ASSERT_PTR_EQUAL(text->children, text->last); /* one text node, no <evil/> */
+    xmlChar *content = xmlNodeGetContent(text);
+    CU_ASSERT_STRING_EQUAL((const char *)content, "</text><evil/>");
+    xmlFree(content);
+    xmlFreeDoc(doc);
+    free(xml);
+    xb_payload_free(p);
+}
+
+static void test_payload_rules(void)
+{
+    CU_ASSERT_PTR_NULL(xb_payload_new("bad tag"));
+    CU_ASSERT_PTR_NULL(xb_payload_new("a:b"));
+    CU_ASSERT_PTR_NULL(xb_payload_new(""));
+    CU_ASSERT_PTR_NULL(xb_payload_new(NULL));
+    xmlNodePtr p = xb_payload_new("p");
+    CU_ASSERT_PTR_NULL(xb_payload_add_text(p, "<x>", "y"));
+    CU_ASSERT_EQUAL(xb_payload_set_attr(p, "a b", "y"), -1);
+    CU_ASSERT_PTR_NULL(xb_payload_add_child(p, "1x"));
+    /* Bytes XML cannot carry become U+FFFD instead of breaking the document. */
+    CU_ASSERT_PTR_NOT_NULL(xb_payload_add_text(p, "t", "a%cb\xff", 1));
+    CU_ASSERT_PTR_NOT_NULL(xb_payload_add_text(p, "u", "%s", "h\xc3\xa9"));
+    char *xml = NULL;
+    CU_ASSERT_EQUAL_FATAL(xb_payload_serialize(p, &xml, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(xml, "<p><t>a\xef\xbf\xbd" "b\xef\xbf\xbd</t><u>h\xc3\xa9</u></p>");
+    free(xml);
+    xb_payload_free(p);
+    xb_payload_free(NULL);
+}
+
+/* A payload inside a bigger tree is written with the namespaces it uses,
+ * also when they are declared on an ancestor. */
+static void test_payload_copy_namespaces(void)
+{
+    const char *src = "<root xmlns:q=\"urn:q\"><q:item a=\"1\"><q:sub/></q:item></root>";
+    xb_error_t err;
+    xmlDocPtr doc = xb_parser_read(parser, src, strlen(src), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    xmlNodePtr item = xmlDocGetRootElement(doc)->children;
+    char *xml = NULL;
+    CU_ASSERT_EQUAL(xb_payload_serialize(item, &xml, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(xml, "<q:item xmlns:q=\"urn:q\" a=\"1\"><q:sub/></q:item>");
+    free(xml);
+    xmlNodePtr copy = xb_payload_copy(item);
+    xmlFreeDoc(doc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(copy);
+    CU_ASSERT_EQUAL(xb_payload_serialize(copy, &xml, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(xml, "<q:item xmlns:q=\"urn:q\" a=\"1\"><q:sub/></q:item>");
+    free(xml);
+    xb_payload_free(copy);
+}
+
+/* ---- listener processes -------------------------------------------------------------- */
+
+/* Starts bin/prog with XMLBUS_* set as given (NULL: unset) and stdout to
+ * out_path (NULL: inherited). */
+static pid_t spawn_listener(const char *prog, const char *endpoint, const char *name,
+                            const char *kind, const char *out_path, char *const extra_argv[])
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", XB_BIN_DIR, prog);
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 5, sizeof *env);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "XMLBUS_ENDPOINT=", 16) != 0 &&
+            strncmp(environ[i], "XMLBUS_LISTENER=", 16) != 0 &&
+            strncmp(environ[i], "XMLBUS_KIND=", 12) != 0)
+            env[k++] = environ[i];
+    char e1[512], e2[128], e3[64];
+    if (endpoint) {
+        snprintf(e1, sizeof e1, "XMLBUS_ENDPOINT=%s", endpoint);
+        env[k++] = e1;
+    }
+    if (name) {
+        snprintf(e2, sizeof e2, "XMLBUS_LISTENER=%s", name);
+        env[k++] = e2;
+    }
+    if (kind) {
+        snprintf(e3, sizeof e3, "XMLBUS_KIND=%s", kind);
+        env[k++] = e3;
+    }
+    char *argv[8] = {path};
+    for (size_t i = 0; extra_argv && extra_argv[i] && i < 6; i++)
+        argv[i + 1] = extra_argv[i];
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (out_path)
+        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, path, &fa, NULL, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    free(env);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    return pid;
+}
+
+/* The exit status (waitpid form) within WAIT_MS, or -1 (then killed). */
+static int wait_exit(pid_t pid)
+{
+    for (int i = 0; i < WAIT_MS / 5; i++) {
+        int status = 0;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+static bool exited_zero(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+/* Spawns prog as listener name against a tcp fake pump, checks READY, WELCOMEs. */
+static pid_t start_process(fake_t *p, const char *prog, const char *name, const char *kind,
+                           const char *out_path)
+{
+    fake_open(p, true);
+    pid_t pid = spawn_listener(prog, p->endpoint, name, kind, out_path, NULL);
+    xb_frames_t *ready = fake_accept(p, "1000", "memory", "", "xp:");
+    CU_ASSERT_PTR_NOT_NULL(ready);
+    if (ready) {
+        char spid[32];
+        snprintf(spid, sizeof spid, "%d", (int)pid);
+        CU_ASSERT_TRUE(xb_frames_eq(ready, 3, name));
+        CU_ASSERT_TRUE(xb_frames_eq(ready, 4, kind ? kind : "listener"));
+        CU_ASSERT_TRUE(xb_frames_eq(ready, 5, spid));
+        CU_ASSERT_TRUE(xb_frames_eq(ready, 6, "1"));
+    }
+    xb_frames_destroy(&ready);
+    return pid;
+}
+
+static void shutdown_process(fake_t *p, pid_t pid)
+{
+    CU_ASSERT_EQUAL(fake_send(p, XB_CMD_SHUTDOWN, (const char *)NULL), 0);
+    xb_frames_t *bye = fake_expect(p, XB_CMD_BYE);
+    CU_ASSERT_PTR_NOT_NULL(bye);
+    xb_frames_destroy(&bye);
+    CU_ASSERT_TRUE(exited_zero(wait_exit(pid)));
+    fake_close(p);
+}
+
+/* The payload of a REPLY frame parsed: its root name and the text of child. */
+static bool payload_is(const xb_frames_t *f, size_t i, const char *root, const char *child,
+                       const char *text)
+{
+    xb_error_t err;
+    xmlDocPtr doc = xb_parser_read(parser, xb_frames_data(f, i), xb_frames_size(f, i), &err);
+    if (!doc)
+        return false;
+    xmlNodePtr r = xmlDocGetRootElement(doc);
+    bool ok = strcmp((const char *)r->name, root) == 0 && r->ns == NULL;
+    if (ok && child) {
+        ok = false;
+        for (xmlNodePtr c = r->children; c; c = c->next) {
+            if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, child) == 0) {
+                xmlChar *t = xmlNodeGetContent(c);
+                ok = t && strcmp((const char *)t, text) == 0;
+                if (!ok)
+                    fprintf(stderr, "\n  <%s>: '%s' != '%s'\n", child, t ? (char *)t : "", text);
+                xmlFree(t);
+                break;
+            }
+        }
+    }
+    xmlFreeDoc(doc);
+    return ok;
+}
+
+static void test_echo_process(void)
+{
+    fake_t p;
+    pid_t pid = start_process(&p, "xmlbus-echo", "echo", "worker", NULL);
+    xb_frames_t *f = roundtrip(&p, "1", NULL, "<ping><n>1 &amp; 2</n></ping>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 4, "1"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 5, "^"));
+    CU_ASSERT_TRUE(payload_is(f, 6, "ping", "n", "1 & 2"));
+    xb_frames_destroy(&f);
+    shutdown_process(&p, pid);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return NULL;
+    char *buf = calloc(1, 65536);
+    size_t n = buf ? fread(buf, 1, 65535, fp) : 0;
+    (void)n;
+    fclose(fp);
+    return buf;
+}
+
+static void test_print_process_and_sigterm(void)
+{
+    char out[128];
+    snprintf(out, sizeof out, "/tmp/xb-test-print-%d.out", (int)getpid());
+    fake_t p;
+    pid_t pid = start_process(&p, "xmlbus-print", "print", NULL, out);
+    char t1[XB_UUID_LEN + 1], t2[XB_UUID_LEN + 1];
+    xb_uuid_new(t1);
+    xb_uuid_new(t2);
+    xb_frames_t *f = roundtrip(&p, "1", t1, "<note><text>one\ntwo</text></note>");
+    CU_ASSERT_PTR_NOT_NULL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_DONE));
+    xb_frames_destroy(&f);
+    f = roundtrip(&p, "2", t2, "<other a=\"&lt;\"/>");
+    CU_ASSERT_PTR_NOT_NULL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_DONE));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 3, "2"));
+    xb_frames_destroy(&f);
+    /* SIGTERM: BYE and exit 0. */
+    CU_ASSERT_EQUAL(kill(pid, SIGTERM), 0);
+    xb_frames_t *bye = fake_expect(&p, XB_CMD_BYE);
+    CU_ASSERT_PTR_NOT_NULL(bye);
+    xb_frames_destroy(&bye);
+    CU_ASSERT_TRUE(exited_zero(wait_exit(pid)));
+    fake_close(&p);
+
+    char *text = read_file(out);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    char want[512];
+    snprintf(want, sizeof want,
+             "console %s <note xmlns=\"\"><text>one two</text></note>\n"
+             "console %s <other xmlns=\"\" a=\"&lt;\"/>\n", t1, t2);
+    if (strcmp(text, want) != 0)
+        fprintf(stderr, "\n  print wrote:\n%s  want:\n%s", text, want);
+    CU_ASSERT_STRING_EQUAL(text, want);
+    free(text);
+    unlink(out);
+}
+
+static void test_greeter_process(void)
+{
+    fake_t p;
+    pid_t pid = start_process(&p, "hello-greeter", "greeter", NULL, NULL);
+    char thread[XB_UUID_LEN + 1];
+    xb_uuid_new(thread);
+    xb_frames_t *f = roundtrip(&p, "1", thread, "<greeting><name>World</name></greeting>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    CU_ASSERT_EQUAL_FATAL(xb_frames_count(f), 9);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 4, "2"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 5, "^"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 6, "<greeting-reply><text>Hello, World!</text></greeting-reply>"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 7, "shouter"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 8, "<shout><text>Hello, World!</text></shout>"));
+    xb_frames_destroy(&f);
+    /* The shouter's answer comes back and goes on to the caller. */
+    f = roundtrip(&p, "2", thread, "<shouted><text>HELLO, WORLD!</text></shouted>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 4, "1"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 5, "^"));
+    CU_ASSERT_TRUE(payload_is(f, 6, "shouted", "text", "HELLO, WORLD!"));
+    xb_frames_destroy(&f);
+    shutdown_process(&p, pid);
+}
+
+static void test_shouter_process(void)
+{
+    fake_t p;
+    pid_t pid = start_process(&p, "hello-shouter", "shouter", NULL, NULL);
+    xb_frames_t *f = roundtrip(&p, "1", NULL, "<shout><text>h\xc3\xa9llo w\xc3\xb6rld &lt;3</text></shout>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 5, "^"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 6, "<shouted><text>H\xc3\xa9LLO W\xc3\xb6RLD &lt;3</text></shouted>"));
+    xb_frames_destroy(&f);
+    shutdown_process(&p, pid);
+}
+
+/* Flags work without the environment; a missing name is a usage error. */
+static void test_main_flags_and_usage(void)
+{
+    fake_t p;
+    fake_open(&p, true);
+    char *args[] = {"--name", "flagged", NULL};
+    char ep[300];
+    snprintf(ep, sizeof ep, "--endpoint=%s", p.endpoint);
+    char *args2[] = {args[0], args[1], ep, "--log-level", "warn", "positional", NULL};
+    pid_t pid = spawn_listener("xmlbus-echo", NULL, NULL, NULL, NULL, args2);
+    xb_frames_t *ready = fake_accept(&p, "1000", "memory", "", "xp:");
+    CU_ASSERT_PTR_NOT_NULL(ready);
+    CU_ASSERT_TRUE(ready && xb_frames_eq(ready, 3, "flagged"));
+    CU_ASSERT_TRUE(ready && xb_frames_eq(ready, 4, "listener"));
+    xb_frames_destroy(&ready);
+    shutdown_process(&p, pid);
+
+    pid = spawn_listener("xmlbus-echo", "tcp://127.0.0.1:1", NULL, NULL, "/dev/null", NULL);
+    int status = wait_exit(pid);
+    CU_ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    pid = spawn_listener("xmlbus-echo", "tcp://127.0.0.1:1", "x", "boss", "/dev/null", NULL);
+    status = wait_exit(pid);
+    CU_ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 2);
+}
+
+/* A pump that refuses the name: the process exits 1. */
+static void test_process_refused(void)
+{
+    fake_t p;
+    fake_open(&p, true);
+    pid_t pid = spawn_listener("xmlbus-echo", p.endpoint, "nobody", NULL, NULL, NULL);
+    xb_frames_t *ready = fake_expect(&p, XB_CMD_READY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ready);
+    p.rid_len = xb_frames_size(ready, 0);
+    memcpy(p.rid, xb_frames_data(ready, 0), p.rid_len);
+    xb_frames_destroy(&ready);
+    CU_ASSERT_EQUAL(fake_send(&p, XB_CMD_REFUSED, "no listener named 'nobody'", (const char *)NULL), 0);
+    int status = wait_exit(pid);
+    CU_ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    fake_close(&p);
+}
+
+int main(void)
+{
+    /* Quiet: only warnings and errors, here and in the spawned listeners. */
+    setenv("XMLBUS_LOG_LEVEL", "warn", 1);
+    xb_log_set_level(XB_LOG_WARN);
+    xb_xml_init();
+    ctx = zmq_ctx_new();
+    xb_error_t err;
+    parser = xb_parser_new(NULL, &err);
+    if (!ctx || !parser) {
+        fprintf(stderr, "set-up failed: %s\n", parser ? "zmq" : err.message);
+        return 2;
+    }
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    CU_pSuite s = CU_add_suite("listener runtime", NULL, NULL);
+    CU_add_test(s, "READY and WELCOME", test_ready_and_welcome);
+    CU_add_test(s, "bad arguments", test_new_rejects_bad_arguments);
+    CU_add_test(s, "REPLY escapes the payload", test_reply_escapes_payload);
+    CU_add_test(s, "REPLY with several messages", test_reply_several_messages);
+    CU_add_test(s, "DONE and FAILED", test_done_failed);
+    CU_add_test(s, "many messages in order", test_many_messages_in_order);
+    CU_add_test(s, "message accessors", test_message_accessors);
+    CU_add_test(s, "HEARTBEAT when idle", test_heartbeat_when_idle);
+    CU_add_test(s, "reconnect when the pump is silent", test_reconnect_when_pump_silent);
+    CU_add_test(s, "register again after ERROR HEARTBEAT", test_reregister_after_error);
+    CU_add_test(s, "stop sends BYE", test_stop_sends_bye);
+    CU_add_test(s, "REFUSED ends the listener", test_refused);
+    CU_add_test(s, "history through the pump", test_history_memory);
+    CU_add_test(s, "SHUTDOWN during a history wait", test_shutdown_during_history);
+    CU_add_test(s, "history from LMDB", test_history_manager);
+    CU_add_test(s, "history from redis", test_history_redis);
+    CU_add_test(s, "payload escaping", test_payload_escaping);
+    CU_add_test(s, "payload rules", test_payload_rules);
+    CU_add_test(s, "payload namespaces", test_payload_copy_namespaces);
+    CU_pSuite procs = CU_add_suite("listener processes", NULL, NULL);
+    CU_add_test(procs, "xmlbus-echo", test_echo_process);
+    CU_add_test(procs, "xmlbus-print and SIGTERM", test_print_process_and_sigterm);
+    CU_add_test(procs, "hello-greeter", test_greeter_process);
+    CU_add_test(procs, "hello-shouter", test_shouter_process);
+    CU_add_test(procs, "flags and usage errors", test_main_flags_and_usage);
+    CU_add_test(procs, "REFUSED process exits 1", test_process_refused);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    xb_parser_destroy(&parser);
+    /* A fatal assertion may leave a socket open, which would block zmq_ctx_term. */
+    if (!failed)
+        zmq_ctx_term(ctx);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,589 @@
+/* Integration tests of the pump: a real `xmlbus run` process, real listener
+ * processes (examples/hello and tests/listeners/behave.c), real ZeroMQ. */
+#include <CUnit/Basic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "xbt.h"
+#include "xmlbus/client.h"
+#include "xmlbus/wire.h"
+
+#define HELLO_YAML                                                                       \
+    "organism:\n  name: hello\n  endpoint: @ENDPOINT@\n"                                 \
+    "listeners:\n"                                                                       \
+    "  - name: greeter\n    payload: [greeting, shouted]\n"                              \
+    "    schema: @SRC@/examples/hello/greeter.xsd\n    command: hello-greeter\n"         \
+    "  - name: shouter\n    payload: shout\n"                                            \
+    "    schema: @SRC@/examples/hello/shouter.xsd\n    command: hello-shouter\n"
+
+/* A topology for the failure tests: every listener runs tests/listeners/behave.c
+ * in some mode (see that file). */
+#define BEHAVE_YAML                                                                       \
+    "organism:\n  name: t\n  endpoint: @ENDPOINT@\n"                                      \
+    "limits:\n  shutdown_seconds: 5\n"                                                    \
+    "process_pool:\n  heartbeat: 0.5\n"                                                   \
+    "listeners:\n"                                                                        \
+    "  - name: echo\n    payload: ping\n    command: [@TESTBIN@/xbtest-behave, echo]\n"   \
+    "  - name: strict\n    payload: order\n    schema: @DIR@/order.xsd\n"                 \
+    "    command: [@TESTBIN@/xbtest-behave, echo]\n"                                      \
+    "  - name: bomb\n    payload: bomb\n    command: [@TESTBIN@/xbtest-behave, crash]\n"  \
+    "  - name: sleepy\n    payload: nap\n    timeout_seconds: 1\n"                        \
+    "    command: [@TESTBIN@/xbtest-behave, hang]\n"                                      \
+    "  - name: fwd\n    payload: relay\n    peers: [echo]\n"                              \
+    "    command: [@TESTBIN@/xbtest-behave, forward, strict]\n"                           \
+    "  - name: loop\n    payload: spin\n    command: [@TESTBIN@/xbtest-behave, self]\n"   \
+    "  - name: news-a\n    payload: news\n    broadcast: true\n"                          \
+    "    command: [@TESTBIN@/xbtest-behave, echo]\n"                                      \
+    "  - name: news-b\n    payload: news\n    broadcast: true\n"                          \
+    "    command: [@TESTBIN@/xbtest-behave, echo]\n"                                      \
+    "  - name: forger\n    payload: forge\n"
+
+#define ORDER_XSD                                                                          \
+    "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">\n"                          \
+    "  <xs:element name=\"order\"><xs:complexType><xs:sequence>\n"                         \
+    "    <xs:element name=\"qty\" type=\"xs:positiveInteger\"/>\n"                         \
+    "  </xs:sequence></xs:complexType></xs:element>\n</xs:schema>\n"
+
+static xbt_pump_t hello, behave;
+static bool hello_up, behave_up;
+
+static int start_pumps(void)
+{
+    hello_up = xbt_pump_start(&hello, HELLO_YAML) == 0;
+    const char *files[] = {"order.xsd", ORDER_XSD, NULL};
+    behave_up = xbt_pump_start_files(&behave, BEHAVE_YAML, files) == 0;
+    return 0;
+}
+
+static int stop_pumps(void)
+{
+    if (CU_get_number_of_failures() > 0) {
+        if (hello_up)
+            xbt_pump_dump_log(&hello);
+        if (behave.pid > 0)
+            xbt_pump_dump_log(&behave);
+    }
+    if (hello_up)
+        xbt_pump_stop(&hello, SIGTERM, 15);
+    if (behave_up)
+        xbt_pump_stop(&behave, SIGTERM, 15);
+    xbt_rmtree(hello.dir);
+    xbt_rmtree(behave.dir);
+    return 0;
+}
+
+static char *send_and_recv(xbt_pump_t *p, const char *body, const char *to, char thread[37],
+                           int timeout_ms)
+{
+    xb_client_t *c = xbt_client(p);
+    xb_error_t err;
+    char *env = NULL;
+    if (c && xb_client_send(c, body, strlen(body), to, NULL, 5000, thread, NULL, &err) == 0)
+        env = xbt_recv(c, timeout_ms);
+    xb_client_destroy(&c);
+    return env;
+}
+
+static void test_greeting_round_trip(void)
+{
+    CU_ASSERT_FATAL(hello_up);
+    xb_client_t *c = xbt_client(&hello);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    char thread[37] = "";
+    xb_error_t err;
+    const char *g = "<greeting><name>World</name></greeting>";
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, g, strlen(g), NULL, NULL, 5000, thread, NULL, &err), 0);
+    CU_ASSERT_EQUAL(strlen(thread), 36);
+    char *first = xbt_recv(c, 10000);
+    char *second = xbt_recv(c, 10000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(second);
+    /* Both answers come from greeter (shouter's answer is pruned back to it). */
+    char *f1 = xbt_text_of(first, "from"), *f2 = xbt_text_of(second, "from");
+    CU_ASSERT_STRING_EQUAL(f1, "greeter");
+    CU_ASSERT_STRING_EQUAL(f2, "greeter");
+    char *t1 = xbt_text_of(first, "thread"), *t2 = xbt_text_of(second, "thread");
+    CU_ASSERT_STRING_EQUAL(t1, thread);
+    CU_ASSERT_STRING_EQUAL(t2, thread);
+    bool hello_text = strstr(first, "Hello, World!") || strstr(second, "Hello, World!");
+    bool shouted = strstr(first, "HELLO, WORLD!") || strstr(second, "HELLO, WORLD!");
+    CU_ASSERT(hello_text);
+    CU_ASSERT(shouted);
+    /* The sender's thread holds both answers, recorded once each. */
+    char *hist = NULL;
+    const char *args[] = {thread};
+    CU_ASSERT_EQUAL(xb_client_control(c, "history", args, 1, 5000, &hist, &err), 0);
+    int slots = 0;
+    for (char *s = hist; s && (s = strstr(s, "<slot")); s++)
+        slots++;
+    CU_ASSERT_EQUAL(slots, 2);
+    free(hist);
+    free(f1); free(f2); free(t1); free(t2);
+    free(first);
+    free(second);
+    xb_client_destroy(&c);
+}
+
+/* After the flow the conversation has ended: no registry entries remain. */
+static void test_conversation_end_removes_registry(void)
+{
+    CU_ASSERT_FATAL(hello_up);
+    char thread[37];
+    xb_client_t *c = xbt_client(&hello);
+    xb_error_t err;
+    const char *g = "<greeting><name>Ada</name></greeting>";
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, g, strlen(g), NULL, NULL, 5000, thread, NULL, &err), 0);
+    free(xbt_recv(c, 10000));
+    free(xbt_recv(c, 10000));
+    long entries = -1;
+    for (int i = 0; i < 100; i++) {
+        char *body = NULL;
+        if (xb_client_control(c, "backend-info", NULL, 0, 5000, &body, &err) == 0) {
+            char *at = strstr(body, "registry-entries=\"");
+            entries = at ? strtol(at + 18, NULL, 10) : -1;
+        }
+        free(body);
+        if (entries == 0)
+            break;
+        usleep(20000);
+    }
+    CU_ASSERT_EQUAL(entries, 0);
+    xb_client_destroy(&c);
+}
+
+static void test_two_conversations_differ(void)
+{
+    CU_ASSERT_FATAL(hello_up);
+    xb_client_t *a = xbt_client(&hello), *b = xbt_client(&hello);
+    char ta[37], tb[37];
+    xb_error_t err;
+    const char *g1 = "<greeting><name>One</name></greeting>";
+    const char *g2 = "<greeting><name>Two</name></greeting>";
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(a, g1, strlen(g1), NULL, NULL, 5000, ta, NULL, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(b, g2, strlen(g2), NULL, NULL, 5000, tb, NULL, &err), 0);
+    CU_ASSERT_STRING_NOT_EQUAL(ta, tb);
+    char *a1 = xbt_recv(a, 10000), *a2 = xbt_recv(a, 10000);
+    char *b1 = xbt_recv(b, 10000), *b2 = xbt_recv(b, 10000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b2);
+    CU_ASSERT(strstr(a1, "One") && !strstr(a1, "Two"));
+    CU_ASSERT(strstr(b1, "Two") && !strstr(b1, "One"));
+    char *ha = NULL, *hb = NULL;
+    const char *args_a[] = {ta}, *args_b[] = {tb};
+    CU_ASSERT_EQUAL(xb_client_control(a, "history", args_a, 1, 5000, &ha, &err), 0);
+    CU_ASSERT_EQUAL(xb_client_control(b, "history", args_b, 1, 5000, &hb, &err), 0);
+    CU_ASSERT(ha && strstr(ha, "ONE") && !strstr(ha, "TWO"));
+    CU_ASSERT(hb && strstr(hb, "TWO") && !strstr(hb, "ONE"));
+    free(ha); free(hb); free(a1); free(a2); free(b1); free(b2);
+    xb_client_destroy(&a);
+    xb_client_destroy(&b);
+}
+
+static void expect_rejection(xbt_pump_t *p, const char *body, const char *to, const char *code)
+{
+    xb_client_t *c = xbt_client(p);
+    xb_error_t err;
+    xb_error_clear(&err);
+    int rc = xb_client_send(c, body, strlen(body), to, NULL, 5000, NULL, NULL, &err);
+    CU_ASSERT_EQUAL(rc, -1);
+    CU_ASSERT_STRING_EQUAL(xb_code_name(err.code), code);
+    xb_client_destroy(&c);
+}
+
+/* The sender gets a SystemError delivered with `code`. */
+static void expect_system_error(xbt_pump_t *p, const char *body, const char *to, const char *code,
+                                int timeout_ms)
+{
+    xb_client_t *c = xbt_client(p);
+    xb_error_t err;
+    char thread[37];
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, body, strlen(body), to, NULL, 5000, thread, NULL, &err), 0);
+    char *env = xbt_recv(c, timeout_ms);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    xb_code_t got = XB_OK;
+    char msg[256];
+    CU_ASSERT_EQUAL(xb_client_system_error(env, strlen(env), &got, msg, sizeof msg), 1);
+    CU_ASSERT_STRING_EQUAL(xb_code_name(got), code);
+    char *thr = xbt_text_of(env, "thread");
+    CU_ASSERT_STRING_EQUAL(thr, thread);
+    free(thr);
+    free(env);
+    xb_client_destroy(&c);
+}
+
+static void assert_still_serving(xbt_pump_t *p)
+{
+    char thread[37];
+    char *env = send_and_recv(p, "<ping>still</ping>", NULL, thread, 10000);
+    CU_ASSERT_PTR_NOT_NULL(env);
+    CU_ASSERT(env && strstr(env, "still"));
+    free(env);
+}
+
+static void test_routing_by_tag_and_to(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    char thread[37];
+    char *env = send_and_recv(&behave, "<ping>by-tag</ping>", NULL, thread, 10000);
+    CU_ASSERT(env && strstr(env, "by-tag"));
+    char *from = xbt_text_of(env, "from");
+    CU_ASSERT_STRING_EQUAL(from, "echo");
+    free(from);
+    free(env);
+    env = send_and_recv(&behave, "<ping>by-name</ping>", "echo", thread, 10000);
+    CU_ASSERT(env && strstr(env, "by-name"));
+    free(env);
+}
+
+static void test_unknown_target(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    expect_rejection(&behave, "<ping>x</ping>", "nobody", "routing");
+    expect_rejection(&behave, "<unheard-of/>", NULL, "routing");
+    expect_rejection(&behave, "<ping>x</ping>", "strict", "routing"); /* strict does not accept ping */
+    assert_still_serving(&behave);
+}
+
+static void test_malformed_and_schema(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    expect_rejection(&behave, "<ping>unclosed", NULL, "parse");
+    expect_rejection(&behave, "<!DOCTYPE x [<!ENTITY a \"b\">]><ping>&a;</ping>", NULL, "parse");
+    expect_rejection(&behave, "<order><qty>-3</qty></order>", NULL, "schema");
+    char thread[37];
+    char *env = send_and_recv(&behave, "<order><qty>3</qty></order>", NULL, thread, 10000);
+    CU_ASSERT(env && strstr(env, "<qty>3</qty>"));
+    free(env);
+    assert_still_serving(&behave);
+}
+
+static void test_depth_limit(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    /* An envelope that has already travelled 50 hops is refused on the 51st. */
+    const char *deep =
+        "<message xmlns=\"https://xml-pipeline.org/ns/envelope/v1\"><meta><from>console</from>"
+        "<thread>x</thread><x:depth xmlns:x=\"urn:xmlbus:meta:v1\">50</x:depth></meta>"
+        "<ping xmlns=\"\">deep</ping></message>";
+    expect_rejection(&behave, deep, NULL, "limit");
+    /* A listener that forwards to itself forever is stopped at max_depth: it
+     * gets a `limit` SystemError, counted against it. */
+    xb_client_t *c = xbt_client(&behave);
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_client_send(c, "<spin/>", 7, NULL, NULL, 5000, NULL, NULL, &err), 0);
+    long limit_errors = -1;
+    for (int i = 0; i < 200 && limit_errors < 1; i++) {
+        char *body = NULL;
+        if (xb_client_control(c, "stats", NULL, 0, 5000, &body, &err) == 0) {
+            char *at = strstr(body, "<listener name=\"loop\"");
+            char *lim = at ? strstr(at, "<error code=\"limit\" count=\"") : NULL;
+            char *next = at ? strstr(at + 1, "<listener ") : NULL;
+            if (lim && (!next || lim < next))
+                limit_errors = strtol(lim + 27, NULL, 10);
+        }
+        free(body);
+        usleep(50000);
+    }
+    CU_ASSERT_EQUAL(limit_errors, 1);
+    long delivered = xbt_stat(c, "loop", "delivered");
+    CU_ASSERT(delivered >= 50);
+    xb_client_destroy(&c);
+    assert_still_serving(&behave);
+}
+
+static void test_peer_violation(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    /* fwd may only address echo; it tries strict and its SystemError comes
+     * back to us through fwd (which responds with what it got). */
+    xb_client_t *c = xbt_client(&behave);
+    xb_error_t err;
+    char thread[37];
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<relay/>", 8, NULL, NULL, 5000, thread, NULL, &err), 0);
+    char *env = xbt_recv(c, 10000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    xb_code_t code = XB_OK;
+    CU_ASSERT_EQUAL(xb_client_system_error(env, strlen(env), &code, NULL, 0), 1);
+    CU_ASSERT_EQUAL(code, XB_ERR_ROUTING);
+    /* The message does not reveal whether 'strict' exists. */
+    CU_ASSERT(strstr(env, "may not address") != NULL);
+    free(env);
+    xb_client_destroy(&c);
+}
+
+static void test_broadcast(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    xb_client_t *c = xbt_client(&behave);
+    xb_error_t err;
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<news>n</news>", 14, NULL, NULL, 5000, NULL, NULL, &err), 0);
+    char *a = xbt_recv(c, 10000), *b = xbt_recv(c, 10000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    char *fa = xbt_text_of(a, "from"), *fb = xbt_text_of(b, "from");
+    CU_ASSERT(fa && fb && strcmp(fa, fb) != 0);
+    CU_ASSERT(fa && (strcmp(fa, "news-a") == 0 || strcmp(fa, "news-b") == 0));
+    CU_ASSERT(fb && (strcmp(fb, "news-a") == 0 || strcmp(fb, "news-b") == 0));
+    free(fa); free(fb); free(a); free(b);
+    xb_client_destroy(&c);
+}
+
+static void test_timeout(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    expect_system_error(&behave, "<nap/>", NULL, "timeout", 15000);
+    assert_still_serving(&behave);
+}
+
+static void test_crash_and_restart(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    xb_client_t *c = xbt_client(&behave);
+    long before = xbt_stat(c, "bomb", "restarts");
+    expect_system_error(&behave, "<bomb/>", NULL, "crash", 15000);
+    long after = -1;
+    for (int i = 0; i < 100 && after <= before; i++) {
+        after = xbt_stat(c, "bomb", "restarts");
+        usleep(50000);
+    }
+    CU_ASSERT(after > before);
+    /* The restarted listener handles the next message (and crashes again). */
+    expect_system_error(&behave, "<bomb/>", NULL, "crash", 15000);
+    xb_client_destroy(&c);
+    assert_still_serving(&behave);
+}
+
+/* SIGKILL of a listener process with a message in hand. */
+static void test_killed_mid_message(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    xb_client_t *c = xbt_client(&behave);
+    xb_error_t err;
+    char thread[37];
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<nap/>", 6, NULL, NULL, 5000, thread, NULL, &err), 0);
+    /* Find sleepy's pid from the stats and kill it while it sleeps. */
+    pid_t pid = 0;
+    for (int i = 0; i < 100 && pid == 0; i++) {
+        char *body = NULL;
+        if (xb_client_control(c, "stats", NULL, 0, 5000, &body, &err) == 0) {
+            char *at = strstr(body, "<listener name=\"sleepy\"");
+            char *w = at ? strstr(at, "<worker pid=\"") : NULL;
+            char *busy = w ? strstr(w, "state=\"busy\"") : NULL;
+            char *end = w ? strstr(w, "/>") : NULL;
+            if (w && busy && busy < end)
+                pid = (pid_t)strtol(w + 13, NULL, 10);
+        }
+        free(body);
+        if (pid == 0)
+            usleep(20000);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    kill(pid, SIGKILL);
+    char *env = xbt_recv(c, 10000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    xb_code_t code = XB_OK;
+    CU_ASSERT_EQUAL(xb_client_system_error(env, strlen(env), &code, NULL, 0), 1);
+    CU_ASSERT_EQUAL(code, XB_ERR_CRASH);
+    free(env);
+    xb_client_destroy(&c);
+    assert_still_serving(&behave);
+}
+
+/* Raw protocol helpers for a listener played by the test itself. */
+static xb_frames_t *recv_skip_heartbeats(void *s)
+{
+    xb_frames_t *f = xb_frames_recv(s, 0);
+    while (f && xb_frames_eq(f, 1, XB_CMD_HEARTBEAT)) {
+        xb_frames_destroy(&f);
+        f = xb_frames_recv(s, 0);
+    }
+    return f;
+}
+
+static void raw_reply(void *s, const char *id, const char *target, const char *payload)
+{
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_REPLY);
+    xb_frames_add_str(f, id);
+    xb_frames_add_str(f, "1");
+    xb_frames_add_str(f, target);
+    xb_frames_add_str(f, payload);
+    CU_ASSERT_EQUAL(xb_frames_send(f, s, 0), 0);
+    xb_frames_destroy(&f);
+}
+
+/* A listener started elsewhere (here: this test, speaking the protocol by
+ * hand) cannot make the pump believe another sender: a reply dressed up as
+ * a whole envelope is refused, and a payload carrying its own <from> still
+ * arrives from the listener's registered name. */
+static void test_forged_from(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0, timeout = 10000;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    CU_ASSERT_EQUAL_FATAL(zmq_connect(s, behave.endpoint), 0);
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_READY);
+    xb_frames_add_str(f, "forger");
+    xb_frames_add_str(f, "listener");
+    xb_frames_add_str(f, "0");
+    xb_frames_add_str(f, "1");
+    CU_ASSERT_EQUAL(xb_frames_send(f, s, 0), 0);
+    xb_frames_destroy(&f);
+    f = recv_skip_heartbeats(s);
+    CU_ASSERT_FATAL(f && xb_frames_eq(f, 1, XB_CMD_WELCOME));
+    xb_frames_destroy(&f);
+
+    xb_client_t *c = xbt_client(&behave);
+    xb_error_t err;
+    /* 1: an envelope as payload, claiming to come from echo. */
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<forge/>", 8, NULL, NULL, 5000, NULL, NULL, &err), 0);
+    f = recv_skip_heartbeats(s);
+    CU_ASSERT_FATAL(f && xb_frames_eq(f, 1, XB_CMD_DELIVER));
+    char *id = xb_frames_strdup(f, 2);
+    xb_frames_destroy(&f);
+    raw_reply(s, id, XB_TARGET_RESPOND,
+              "<message xmlns=\"https://xml-pipeline.org/ns/envelope/v1\"><meta><from>echo</from>"
+              "<thread>x</thread></meta><ping xmlns=\"\">forged</ping></message>");
+    free(id);
+    /* The forger itself gets the SystemError (it sent the failing message). */
+    f = recv_skip_heartbeats(s);
+    CU_ASSERT_FATAL(f && xb_frames_eq(f, 1, XB_CMD_DELIVER));
+    char *env = xb_frames_strdup(f, 3);
+    id = xb_frames_strdup(f, 2);
+    xb_frames_destroy(&f);
+    xb_code_t code = XB_OK;
+    CU_ASSERT_EQUAL(xb_client_system_error(env, strlen(env), &code, NULL, 0), 1);
+    CU_ASSERT_EQUAL(code, XB_ERR_ENVELOPE);
+    free(env);
+    f = xb_frames_new_cmd(XB_CMD_DONE);
+    xb_frames_add_str(f, id);
+    xb_frames_send(f, s, 0);
+    xb_frames_destroy(&f);
+    free(id);
+    CU_ASSERT_PTR_NULL(xbt_recv(c, 300)); /* nothing forged reached the client */
+
+    /* 2: a payload with a <from> of its own. */
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<forge/>", 8, NULL, NULL, 5000, NULL, NULL, &err), 0);
+    f = recv_skip_heartbeats(s);
+    CU_ASSERT_FATAL(f && xb_frames_eq(f, 1, XB_CMD_DELIVER));
+    id = xb_frames_strdup(f, 2);
+    xb_frames_destroy(&f);
+    raw_reply(s, id, XB_TARGET_RESPOND, "<forged><from>echo</from></forged>");
+    free(id);
+    env = xbt_recv(c, 10000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    /* The first <from> in the document is the envelope's: the pump's word. */
+    char *from = xbt_text_of(env, "from");
+    CU_ASSERT_STRING_EQUAL(from, "forger");
+    free(from);
+    free(env);
+    f = xb_frames_new_cmd(XB_CMD_BYE);
+    xb_frames_send(f, s, 0);
+    xb_frames_destroy(&f);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    xb_client_destroy(&c);
+}
+
+/* 10 000 messages, 100 in flight: all answered, each recorded exactly once. */
+static void test_ten_thousand(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    xb_client_t *c = xbt_client(&behave);
+    xb_error_t err;
+    long slots_before = -1;
+    char *body = NULL;
+    if (xb_client_control(c, "backend-info", NULL, 0, 5000, &body, &err) == 0) {
+        char *at = strstr(body, " slots=\"");
+        slots_before = at ? strtol(at + 8, NULL, 10) : -1;
+    }
+    free(body);
+    const int total = 10000, window = 100;
+    int sent = 0, received = 0, errors = 0;
+    char msg[64];
+    while (received < total) {
+        while (sent < total && sent - received < window) {
+            int n = snprintf(msg, sizeof msg, "<ping>%d</ping>", sent);
+            if (xb_client_send(c, msg, (size_t)n, "echo", NULL, 10000, NULL, NULL, &err) != 0) {
+                errors++;
+                break;
+            }
+            sent++;
+        }
+        char *env = xbt_recv(c, 10000);
+        if (!env)
+            break;
+        if (strstr(env, "SystemError"))
+            errors++;
+        free(env);
+        received++;
+    }
+    CU_ASSERT_EQUAL(received, total);
+    CU_ASSERT_EQUAL(errors, 0);
+    long slots_after = -1;
+    body = NULL;
+    if (xb_client_control(c, "backend-info", NULL, 0, 5000, &body, &err) == 0) {
+        char *at = strstr(body, " slots=\"");
+        slots_after = at ? strtol(at + 8, NULL, 10) : -1;
+    }
+    free(body);
+    /* One slot for each delivery to echo, one for each answer to us. */
+    CU_ASSERT_EQUAL(slots_after - slots_before, 2L * total);
+    xb_client_destroy(&c);
+}
+
+/* SIGTERM under load: exit 0 within the deadline, no child left. Runs last. */
+static void test_sigterm_under_load(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    pid_t kids[64];
+    size_t nkids = xbt_children(behave.pid, kids, 64);
+    CU_ASSERT(nkids >= 8);
+    xb_client_t *c = xbt_client(&behave);
+    xb_error_t err;
+    for (int i = 0; i < 200; i++)
+        xb_client_send(c, "<ping>load</ping>", 17, "echo", NULL, 5000, NULL, NULL, &err);
+    double t0 = xbt_now();
+    int status = xbt_pump_stop(&behave, SIGTERM, 20);
+    behave_up = false;
+    CU_ASSERT(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CU_ASSERT(xbt_now() - t0 < 15);
+    for (size_t i = 0; i < nkids; i++)
+        CU_ASSERT(!xbt_pid_alive(kids[i]));
+    xb_client_destroy(&c);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("pump", start_pumps, stop_pumps);
+    CU_add_test(s, "greeting round trip", test_greeting_round_trip);
+    CU_add_test(s, "conversation end removes registry entries", test_conversation_end_removes_registry);
+    CU_add_test(s, "two conversations differ", test_two_conversations_differ);
+    CU_add_test(s, "routing by tag and by name", test_routing_by_tag_and_to);
+    CU_add_test(s, "unknown target", test_unknown_target);
+    CU_add_test(s, "malformed and schema-invalid", test_malformed_and_schema);
+    CU_add_test(s, "depth limit", test_depth_limit);
+    CU_add_test(s, "peer violation", test_peer_violation);
+    CU_add_test(s, "broadcast", test_broadcast);
+    CU_add_test(s, "handler timeout", test_timeout);
+    CU_add_test(s, "crash and restart", test_crash_and_restart);
+    CU_add_test(s, "killed mid-message", test_killed_mid_message);
+    CU_add_test(s, "forged from", test_forged_from);
+    CU_add_test(s, "10000 messages, 100 in flight", test_ten_thousand);
+    CU_add_test(s, "SIGTERM under load", test_sigterm_under_load);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,405 @@
+/* The thread registry over the real memory backend: conversations,
+ * forward (extend), respond (prune), ending a conversation, pass-through. */
+#include "xmlbus/chain.h"
+#include "xmlbus/registry.h"
+#include "xmlbus/uuid.h"
+
+#include <CUnit/Basic.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    xb_backend_t *backend;
+    xb_registry_t *reg;
+} fixture_t;
+
+static fixture_t open_fixture(void)
+{
+    fixture_t f;
+    xb_backend_config_t cfg;
+    xb_backend_config_defaults(&cfg);
+    xb_error_t err;
+    f.backend = xb_backend_new(&cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.backend);
+    f.reg = xb_registry_new(f.backend, "hello", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.reg);
+    return f;
+}
+
+static void close_fixture(fixture_t *f)
+{
+    xb_registry_destroy(&f->reg);
+    CU_ASSERT_PTR_NULL(f->reg);
+    xb_backend_destroy(&f->backend);
+}
+
+static char *chain_of(fixture_t *f, const char *uuid)
+{
+    xb_error_t err;
+    char *chain = NULL;
+    if (xb_registry_get_chain(f->reg, uuid, &chain, &err) != 0)
+        return NULL;
+    return chain;
+}
+
+static char *start(fixture_t *f, const char *hop, char **root)
+{
+    xb_error_t err;
+    char *uuid = NULL;
+    CU_ASSERT_EQUAL_FATAL(xb_registry_start(f->reg, hop, &uuid, root, &err), 0);
+    return uuid;
+}
+
+static char *extend(fixture_t *f, const char *uuid, const char *hop)
+{
+    xb_error_t err;
+    char *next = NULL;
+    CU_ASSERT_EQUAL_FATAL(xb_registry_extend(f->reg, uuid, hop, &next, &err), 0);
+    return next;
+}
+
+static size_t entries(fixture_t *f)
+{
+    xb_error_t err;
+    xb_pair_list_t all = {0};
+    CU_ASSERT_EQUAL(xb_registry_list_all(f->reg, &all, &err), 0);
+    size_t n = all.count;
+    xb_pair_list_free(&all);
+    return n;
+}
+
+static void test_start(void)
+{
+    fixture_t f = open_fixture();
+    char *root = NULL;
+    char *uuid = start(&f, "console", &root);
+    CU_ASSERT_TRUE(xb_uuid_is_canonical(uuid));
+    CU_ASSERT_EQUAL(xb_chain_hops(root), 0);
+    CU_ASSERT_EQUAL(strncmp(root, "system.hello.c-", 15), 0);
+    char *chain = chain_of(&f, uuid);
+    char want[128];
+    snprintf(want, sizeof want, "%s.console", root);
+    CU_ASSERT_STRING_EQUAL(chain ? chain : "", want);
+    /* The root is registered too: it reserves the token. */
+    xb_error_t err;
+    char *root_uuid = NULL;
+    CU_ASSERT_EQUAL(xb_registry_get_uuid(f.reg, root, &root_uuid, &err), 0);
+    CU_ASSERT_TRUE(xb_uuid_is_canonical(root_uuid));
+    CU_ASSERT_STRING_NOT_EQUAL(root_uuid ? root_uuid : "", uuid);
+    char *r2 = NULL;
+    CU_ASSERT_EQUAL(xb_registry_root_of(f.reg, uuid, &r2, &err), 0);
+    CU_ASSERT_STRING_EQUAL(r2 ? r2 : "", root);
+    CU_ASSERT_EQUAL(entries(&f), 2);
+    err.code = XB_OK;
+    char *bad = NULL;
+    CU_ASSERT_EQUAL(xb_registry_start(f.reg, "con.sole", &bad, NULL, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_PTR_NULL(bad);
+    free(r2);
+    free(root_uuid);
+    free(chain);
+    free(uuid);
+    free(root);
+    close_fixture(&f);
+}
+
+static void test_extend_same_chain_same_uuid(void)
+{
+    fixture_t f = open_fixture();
+    char *root = NULL;
+    char *console = start(&f, "console", &root);
+    char *g1 = extend(&f, console, "greeter");
+    char *g2 = extend(&f, console, "greeter");
+    char *s1 = extend(&f, console, "shout-er_2");
+    CU_ASSERT_STRING_EQUAL(g1, g2);
+    CU_ASSERT_STRING_NOT_EQUAL(g1, s1);
+    CU_ASSERT_STRING_NOT_EQUAL(g1, console);
+    char *chain = chain_of(&f, s1);
+    char want[128];
+    snprintf(want, sizeof want, "%s.console.shout-er_2", root);
+    CU_ASSERT_STRING_EQUAL(chain ? chain : "", want);
+    /* uuid_for of a known chain gives the known uuid. */
+    xb_error_t err;
+    char *again = NULL;
+    CU_ASSERT_EQUAL(xb_registry_uuid_for(f.reg, chain, &again, &err), 0);
+    CU_ASSERT_STRING_EQUAL(again ? again : "", s1);
+    /* Errors: invalid hop, unknown uuid, invalid chain. */
+    char *x = NULL;
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_registry_extend(f.reg, console, "a.b", &x, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_registry_extend(f.reg, "unknown-uuid", "a", &x, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_registry_uuid_for(f.reg, "not a chain", &x, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_PTR_NULL(x);
+    free(again);
+    free(chain);
+    free(g1);
+    free(g2);
+    free(s1);
+    free(console);
+    free(root);
+    close_fixture(&f);
+}
+
+static void test_respond(void)
+{
+    fixture_t f = open_fixture();
+    char *console = start(&f, "console", NULL);
+    char *greeter = extend(&f, console, "greeter");
+    char *shouter = extend(&f, greeter, "shouter");
+    xb_error_t err;
+    char *to = NULL, *hop = NULL;
+    bool ended = true;
+    CU_ASSERT_EQUAL(xb_registry_respond(f.reg, shouter, &to, &hop, &ended, &err), 0);
+    CU_ASSERT_FALSE(ended);
+    CU_ASSERT_STRING_EQUAL(to ? to : "", greeter);
+    CU_ASSERT_STRING_EQUAL(hop ? hop : "", "greeter");
+    free(to);
+    free(hop);
+    CU_ASSERT_EQUAL(xb_registry_respond(f.reg, greeter, &to, &hop, &ended, &err), 0);
+    CU_ASSERT_FALSE(ended);
+    CU_ASSERT_STRING_EQUAL(to ? to : "", console);
+    CU_ASSERT_STRING_EQUAL(hop ? hop : "", "console");
+    free(to);
+    free(hop);
+    /* The first hop responds: the conversation ends. */
+    CU_ASSERT_EQUAL(xb_registry_respond(f.reg, console, &to, &hop, &ended, &err), 0);
+    CU_ASSERT_TRUE(ended);
+    CU_ASSERT_PTR_NULL(to);
+    CU_ASSERT_PTR_NULL(hop);
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_registry_respond(f.reg, "nobody", &to, &hop, &ended, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+    free(console);
+    free(greeter);
+    free(shouter);
+    close_fixture(&f);
+}
+
+static void test_two_conversations_same_path(void)
+{
+    fixture_t f = open_fixture();
+    char *r1 = NULL, *r2 = NULL;
+    char *c1 = start(&f, "console", &r1);
+    char *c2 = start(&f, "console", &r2);
+    CU_ASSERT_STRING_NOT_EQUAL(r1, r2);
+    CU_ASSERT_STRING_NOT_EQUAL(c1, c2);
+    char *g1 = extend(&f, c1, "greeter");
+    char *g2 = extend(&f, c2, "greeter");
+    CU_ASSERT_STRING_NOT_EQUAL(g1, g2);
+    free(r1);
+    free(r2);
+    free(c1);
+    free(c2);
+    free(g1);
+    free(g2);
+    close_fixture(&f);
+}
+
+/* Ending removes the conversation's entries, root included, and only them. */
+static void end_conversation_case(bool restart)
+{
+    fixture_t f = open_fixture();
+    char *r1 = NULL, *r2 = NULL;
+    char *c1 = start(&f, "console", &r1);
+    char *c2 = start(&f, "console", &r2);
+    char *g1 = extend(&f, c1, "greeter");
+    char *s1 = extend(&f, g1, "shouter");
+    char *g2 = extend(&f, c2, "greeter");
+    /* An entry outside any conversation of this organism. */
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_registry_set(f.reg, "system.other.c-1.x", "foreign", &err), 0);
+    CU_ASSERT_EQUAL(entries(&f), 4 + 3 + 1);
+    if (restart) {
+        /* A new registry object knows nothing: it must scan. */
+        xb_registry_destroy(&f.reg);
+        f.reg = xb_registry_new(f.backend, "hello", &err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.reg);
+    }
+    size_t removed = 0;
+    /* Any chain of the conversation names it. */
+    char *chain = chain_of(&f, s1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(chain);
+    CU_ASSERT_EQUAL(xb_registry_end_conversation(f.reg, chain, &removed, &err), 0);
+    CU_ASSERT_EQUAL(removed, 4);
+    free(chain);
+    CU_ASSERT_EQUAL(entries(&f), 3 + 1);
+    const char *gone[] = {c1, g1, s1};
+    for (int i = 0; i < 3; i++) {
+        char *c = chain_of(&f, gone[i]);
+        CU_ASSERT_PTR_NULL(c);
+        free(c);
+    }
+    char *u = NULL;
+    CU_ASSERT_EQUAL(xb_registry_get_uuid(f.reg, r1, &u, &err), -1);
+    char *kept = chain_of(&f, g2);
+    CU_ASSERT_PTR_NOT_NULL(kept);
+    free(kept);
+    kept = chain_of(&f, "foreign");
+    CU_ASSERT_PTR_NOT_NULL(kept);
+    free(kept);
+    /* Ending it again removes nothing; the other one still ends cleanly. */
+    CU_ASSERT_EQUAL(xb_registry_end_conversation(f.reg, r1, &removed, &err), 0);
+    CU_ASSERT_EQUAL(removed, 0);
+    CU_ASSERT_EQUAL(xb_registry_end_conversation(f.reg, r2, &removed, &err), 0);
+    CU_ASSERT_EQUAL(removed, 3);
+    CU_ASSERT_EQUAL(entries(&f), 1);
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_registry_end_conversation(f.reg, "bad", &removed, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    free(r1);
+    free(r2);
+    free(c1);
+    free(c2);
+    free(g1);
+    free(s1);
+    free(g2);
+    close_fixture(&f);
+}
+
+static void test_end_conversation_indexed(void) { end_conversation_case(false); }
+static void test_end_conversation_scanned(void) { end_conversation_case(true); }
+
+/* A token prefix is not a conversation: c-ab and c-abc stay apart. */
+static void test_end_conversation_prefix(void)
+{
+    fixture_t f = open_fixture();
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_registry_set(f.reg, "system.hello.c-ab.a", "u1", &err), 0);
+    CU_ASSERT_EQUAL(xb_registry_set(f.reg, "system.hello.c-abc.a", "u2", &err), 0);
+    size_t removed = 0;
+    CU_ASSERT_EQUAL(xb_registry_end_conversation(f.reg, "system.hello.c-ab", &removed, &err), 0);
+    CU_ASSERT_EQUAL(removed, 1);
+    char *c = chain_of(&f, "u2");
+    CU_ASSERT_STRING_EQUAL(c ? c : "", "system.hello.c-abc.a");
+    free(c);
+    close_fixture(&f);
+}
+
+static void test_pass_through(void)
+{
+    fixture_t f = open_fixture();
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_registry_set(f.reg, "system.hello.c-1.a", "u1", &err), 0);
+    CU_ASSERT_EQUAL(xb_registry_set(f.reg, "system.hello.c-1.a.b", "u2", &err), 0);
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_registry_set(f.reg, "not.a.chain", "u3", &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    char *s = NULL;
+    CU_ASSERT_EQUAL(xb_registry_get_uuid(f.reg, "system.hello.c-1.a.b", &s, &err), 0);
+    CU_ASSERT_STRING_EQUAL(s ? s : "", "u2");
+    free(s);
+    s = NULL;
+    CU_ASSERT_EQUAL(xb_registry_get_chain(f.reg, "u1", &s, &err), 0);
+    CU_ASSERT_STRING_EQUAL(s ? s : "", "system.hello.c-1.a");
+    free(s);
+    s = NULL;
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_registry_get_chain(f.reg, "u9", &s, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+    bool deleted = false;
+    CU_ASSERT_EQUAL(xb_registry_delete(f.reg, "u1", &deleted, &err), 0);
+    CU_ASSERT_TRUE(deleted);
+    CU_ASSERT_EQUAL(entries(&f), 1);
+    char *c = start(&f, "console", NULL);
+    free(c);
+    CU_ASSERT_EQUAL(xb_registry_clear(f.reg, &err), 0);
+    CU_ASSERT_EQUAL(entries(&f), 0);
+    CU_ASSERT_STRING_EQUAL(xb_registry_organism(f.reg), "hello");
+    close_fixture(&f);
+}
+
+static void test_bad_new(void)
+{
+    xb_error_t err;
+    xb_backend_config_t cfg;
+    xb_backend_config_defaults(&cfg);
+    xb_backend_t *b = xb_backend_new(&cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_PTR_NULL(xb_registry_new(b, "a.b", &err));
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_PTR_NULL(xb_registry_new(NULL, "a", &err));
+    xb_registry_t *none = NULL;
+    xb_registry_destroy(&none);
+    xb_backend_destroy(&b);
+}
+
+/* Several threads asking for the same chains mint one UUID per chain. */
+#define RACERS 4
+#define CHAINS 50
+
+typedef struct {
+    xb_registry_t *reg;
+    char *uuids[CHAINS];
+    int failures;
+} racer_t;
+
+static void *racer(void *arg)
+{
+    racer_t *r = arg;
+    char chain[64];
+    for (int i = 0; i < CHAINS; i++) {
+        snprintf(chain, sizeof chain, "system.hello.c-race.h%d", i);
+        xb_error_t err;
+        if (xb_registry_uuid_for(r->reg, chain, &r->uuids[i], &err) != 0)
+            r->failures++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_uuid_for(void)
+{
+    fixture_t f = open_fixture();
+    racer_t r[RACERS];
+    pthread_t tid[RACERS];
+    memset(r, 0, sizeof r);
+    for (int k = 0; k < RACERS; k++) {
+        r[k].reg = f.reg;
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&tid[k], NULL, racer, &r[k]), 0);
+    }
+    for (int k = 0; k < RACERS; k++)
+        pthread_join(tid[k], NULL);
+    int differ = 0;
+    for (int k = 0; k < RACERS; k++) {
+        CU_ASSERT_EQUAL(r[k].failures, 0);
+        for (int i = 0; i < CHAINS; i++) {
+            differ += !r[k].uuids[i] || !r[0].uuids[i] || strcmp(r[k].uuids[i], r[0].uuids[i]);
+        }
+    }
+    CU_ASSERT_EQUAL(differ, 0);
+    CU_ASSERT_EQUAL(entries(&f), CHAINS);
+    for (int k = 0; k < RACERS; k++) {
+        for (int i = 0; i < CHAINS; i++)
+            free(r[k].uuids[i]);
+    }
+    close_fixture(&f);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    CU_pSuite s = CU_add_suite("registry", NULL, NULL);
+    if (!s || !CU_add_test(s, "start a conversation", test_start) ||
+        !CU_add_test(s, "extend: same chain, same uuid", test_extend_same_chain_same_uuid) ||
+        !CU_add_test(s, "respond prunes, first hop ends", test_respond) ||
+        !CU_add_test(s, "two conversations, same path", test_two_conversations_same_path) ||
+        !CU_add_test(s, "end conversation (indexed)", test_end_conversation_indexed) ||
+        !CU_add_test(s, "end conversation (after restart)", test_end_conversation_scanned) ||
+        !CU_add_test(s, "end conversation: token prefix", test_end_conversation_prefix) ||
+        !CU_add_test(s, "pass-through API", test_pass_through) ||
+        !CU_add_test(s, "bad arguments to new", test_bad_new) ||
+        !CU_add_test(s, "concurrent get-or-create", test_concurrent_uuid_for))
+        return 2;
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}

@@ -419,7 +419,7 @@ static int lm_evict_oldest(lm_t *h, MDB_txn *txn, xb_error_t *err)
     bool deleted;
     if (lm_delete_in(e, txn, name, len, &deleted, err) != 0)
         return -1;
-    if (!deleted) /* an age entry without a thread: drop it so the loop ends */
+    if (!deleted) /* an age entry without its thread: the DBs disagree */
         return lm_corrupt(e, "age entry", name, err);
     long n = atomic_fetch_add(&h->evicted_threads, 1) + 1;
     /* Log the first eviction and every 1000th at WARN, the others at DEBUG. */
@@ -1278,19 +1278,11 @@ static lm_env_t *lm_env_open(const char *path, const struct stat *st, size_t map
         step = "setting the map size";
         rc = mdb_env_set_mapsize(e->env, LM_DEFAULT_MAP_SIZE);
     }
-    int dead = 0;
-    if (rc == 0) {
-        step = "clearing stale readers";
-        rc = mdb_reader_check(e->env, &dead);
-    }
     if (rc != 0) {
         lm_fail(e, rc, step, err);
         lm_env_free(e);
         return NULL;
     }
-    if (dead > 0)
-        XB_INFO("backend", "manager: cleared %d stale reader slot(s) of dead processes at %s",
-                dead, path);
     size_t maxkey = (size_t)mdb_env_get_maxkeysize(e->env);
     e->maxkey = maxkey < LM_KEY_CAP ? maxkey : LM_KEY_CAP;
     if (lm_open_dbs(e, err) != 0) {
@@ -1299,6 +1291,22 @@ static lm_env_t *lm_env_open(const char *path, const struct stat *st, size_t map
     }
     e->refs = 1;
     return e;
+}
+
+static void lm_env_release(lm_env_t *e);
+
+/* Frees the reader slots that dead processes left taken (a process that died
+ * inside a read transaction); done at every open. */
+static int lm_clear_stale_readers(lm_env_t *e, xb_error_t *err)
+{
+    int dead = 0;
+    int rc = mdb_reader_check(e->env, &dead);
+    if (rc != 0)
+        return lm_fail(e, rc, "clearing stale readers", err);
+    if (dead > 0)
+        XB_INFO("backend", "manager: cleared %d stale reader slot(s) of dead processes at %s",
+                dead, e->path);
+    return 0;
 }
 
 /* Finds this process's environment for the folder or opens it (map_size 0 =
@@ -1329,6 +1337,10 @@ static lm_env_t *lm_env_acquire(const char *path, size_t map_size, xb_error_t *e
         lm_envs = e;
     }
     pthread_mutex_unlock(&lm_envs_lock);
+    if (e && lm_clear_stale_readers(e, err) != 0) {
+        lm_env_release(e);
+        return NULL;
+    }
     return e;
 }
 

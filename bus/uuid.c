@@ -1,8 +1,66 @@
 /* Canonical UUID4 strings (see include/xmlbus/uuid.h). */
 #include "xmlbus/uuid.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <uuid/uuid.h>
+
+/* Random bytes are drawn from the kernel a page at a time, per thread: a
+ * UUID per routed message would otherwise cost several system calls. The
+ * page is wiped in a forked child (MADV_WIPEONFORK), so parent and child never
+ * hand out the same UUIDs. */
+typedef struct {
+    size_t pos;
+    size_t len;
+    unsigned char bytes[4096 - 2 * sizeof(size_t)];
+} pool_t;
+
+static pthread_key_t pool_key;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static int pool_key_ok;
+
+static void pool_free(void *p) { munmap(p, sizeof(pool_t)); }
+
+static void pool_make_key(void) { pool_key_ok = pthread_key_create(&pool_key, pool_free) == 0; }
+
+static pool_t *pool_get(void)
+{
+    pthread_once(&pool_once, pool_make_key);
+    if (!pool_key_ok)
+        return NULL;
+    pool_t *p = pthread_getspecific(pool_key);
+    if (p)
+        return p;
+    p = mmap(NULL, sizeof *p, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (madvise(p, sizeof *p, MADV_WIPEONFORK) != 0 || pthread_setspecific(pool_key, p) != 0) {
+        munmap(p, sizeof *p);
+        return NULL;
+    }
+    return p;
+}
+
+/* 16 random bytes from the pool; -1 when no pool or no randomness. */
+static int random16(unsigned char out[16])
+{
+    pool_t *p = pool_get();
+    if (!p)
+        return -1;
+    if (p->len - p->pos < 16 || p->len > sizeof p->bytes) {
+        ssize_t n = getrandom(p->bytes, sizeof p->bytes, 0);
+        if (n < 16)
+            return -1;
+        p->len = (size_t)n;
+        p->pos = 0;
+    }
+    memcpy(out, p->bytes + p->pos, 16);
+    memset(p->bytes + p->pos, 0, 16); /* used bytes never linger */
+    p->pos += 16;
+    return 0;
+}
 
 static bool is_lower_hex(char c)
 {
@@ -32,7 +90,21 @@ bool xb_uuid_is_canonical(const char *s)
 
 void xb_uuid_new(char out[XB_UUID_LEN + 1])
 {
-    uuid_t u;
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, out);
+    unsigned char u[16];
+    if (random16(u) != 0) {
+        uuid_generate_random(u);
+        uuid_unparse_lower(u, out);
+        return;
+    }
+    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* variant 10xx */
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[u[i] >> 4];
+        *o++ = hex[u[i] & 15];
+    }
+    *o = '\0';
 }

@@ -25,11 +25,31 @@ static void refuse(xb_pump_t *p, const xb_rid_t *rid, const char *reason)
     xb_frames_destroy(&f);
 }
 
+/* The Redis URL without its password ("redis://:pw@host" -> "redis://host"):
+ * a process started elsewhere brings its own credentials. */
+static void url_without_password(const char *url, char *out, size_t cap)
+{
+    const char *scheme = strstr(url, "://");
+    const char *host = scheme ? scheme + 3 : url;
+    const char *slash = strchr(host, '/');
+    const char *at = strchr(host, '@');
+    if (!scheme || !at || (slash && at > slash)) {
+        snprintf(out, cap, "%s", url);
+        return;
+    }
+    snprintf(out, cap, "%.*s%s", (int)(host - url), url, at + 1);
+}
+
 static void welcome(xb_pump_t *p, peer_t *peer)
 {
     const xb_backend_config_t *b = &p->cfg->backend;
+    char redis[sizeof b->redis_url];
+    if (peer->child)
+        snprintf(redis, sizeof redis, "%s", b->redis_url);
+    else
+        url_without_password(b->redis_url, redis, sizeof redis);
     const char *location = b->type == XB_BACKEND_MANAGER ? b->path
-                         : b->type == XB_BACKEND_REDIS   ? b->redis_url
+                         : b->type == XB_BACKEND_REDIS   ? redis
                                                          : "";
     xb_frames_t *f = xb_frames_new_cmd(XB_CMD_WELCOME);
     if (!f || xb_frames_add_str(f, p->cfg->name) != 0 ||

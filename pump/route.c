@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "xmlbus/chain.h"
+#include "xmlbus/envwrite.h"
 #include "xmlbus/log.h"
 #include "xmlbus/uuid.h"
 #include "xmlbus/xmlsafe.h"
@@ -242,26 +243,51 @@ typedef struct {
     char name[XB_NAME_MAX];   /* receiver's hop name */
 } target_t;
 
-/* Validates, builds, records and dispatches one message to one receiver. */
-static int make_delivery(xb_pump_t *p, const origin_t *origin, conv_t *conv, const target_t *t,
-                         xmlNodePtr payload, int depth, xb_error_t *err)
+/* A payload on its way: parsed once (for routing and validation) and kept
+ * as the bytes that go into every envelope and slot. */
+typedef struct {
+    xmlNodePtr node;
+    const char *bytes;
+    size_t len;
+    char tag[512];
+} payload_t;
+
+/* Fills pl from a payload document parsed from bytes; *owned (caller
+ * frees) is set when the bytes had to be written anew. */
+static int payload_of(xmlDocPtr doc, const char *bytes, size_t len, payload_t *pl, char **owned,
+                      xb_error_t *err)
 {
-    if (t->listener && xb_validator_check(p->validator, t->name, payload, err) != 0)
+    pl->node = xmlDocGetRootElement(doc);
+    if (xb_payload_tag_of(pl->node, pl->tag, sizeof pl->tag) != 0)
+        return xb_error_set(err, XB_ERR_ENVELOPE, 0, "the payload is not an element");
+    if (pl->node->ns && pl->node->ns->href &&
+        strcmp((const char *)pl->node->ns->href, XB_ENVELOPE_NS) == 0)
+        return xb_error_set(err, XB_ERR_ENVELOPE, 0,
+                            "a payload may not be in the envelope namespace (an envelope inside an envelope)");
+    return xb_payload_embeddable(doc, bytes, len, &pl->bytes, &pl->len, owned, err);
+}
+
+/* Validates, writes, records and dispatches one message to one receiver. */
+static int make_delivery(xb_pump_t *p, const origin_t *origin, conv_t *conv, const target_t *t,
+                         const payload_t *pl, int depth, xb_error_t *err)
+{
+    if (t->listener && xb_validator_check(p->validator, t->name, pl->node, err) != 0)
         return -1;
     char thread[37];
     if (uuid_for(p, t->chain, thread, err) != 0)
         return -1;
-    xb_envelope_t *env = xb_envelope_build(origin->name, t->name, thread, payload, err);
-    if (!env)
-        return -1;
     char msg_id[37];
     xb_uuid_new(msg_id);
+    int64_t ts = xb_now_us();
+    xb_envelope_fields_t fields = {origin->name, t->name, thread, msg_id, ts, depth};
     char *bytes = NULL;
     size_t len = 0;
-    int rc = seal(p, env, origin->name, t->name, thread, msg_id, depth, &bytes, &len, err);
-    xb_envelope_destroy(&env);
-    if (rc != 0)
+    if (xb_envelope_write(&fields, pl->bytes, pl->len, &bytes, &len, err) != 0)
         return -1;
+    if (record(p, thread, origin->name, t->name, pl->tag, msg_id, ts, pl->bytes, pl->len, err) != 0) {
+        free(bytes);
+        return -1;
+    }
     p->routed++;
     if (!t->listener) {
         deliver_to_client(p, &conv->client, msg_id, bytes, len);
@@ -323,12 +349,9 @@ static void targets_free(target_t *t, size_t n)
 
 /* Resolves a forward (to a name) or a by-tag target into targets[]. */
 static int named_targets(xb_pump_t *p, const origin_t *o, const lstn_t *sender, const char *to,
-                         xmlNodePtr payload, target_t *targets, size_t cap, size_t *n,
+                         const char *tag, target_t *targets, size_t cap, size_t *n,
                          xb_error_t *err)
 {
-    char tag[512];
-    if (xb_payload_tag_of(payload, tag, sizeof tag) != 0)
-        return xb_error_set(err, XB_ERR_ENVELOPE, 0, "the payload is not an element");
     const char *const *names = NULL;
     size_t count;
     const char *one[1];
@@ -366,7 +389,7 @@ static int named_targets(xb_pump_t *p, const origin_t *o, const lstn_t *sender, 
 /* Routes one payload from origin. Returns the number of messages sent; on a
  * failure the first error is in err and later ones went out as SystemErrors. */
 static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const char *target,
-                         xmlNodePtr payload, int depth, bool *ended, xb_error_t *err)
+                         const payload_t *pl, int depth, bool *ended, xb_error_t *err)
 {
     *ended = false;
     if (depth > p->cfg->limits.max_depth)
@@ -381,7 +404,7 @@ static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const ch
         rc = respond_target(p, o, conv, &targets[0], ended, err);
         n = (rc == 0 && !*ended) ? 1 : 0;
     } else {
-        rc = named_targets(p, o, sender, target, payload, targets, MAX_FANOUT, &n, err);
+        rc = named_targets(p, o, sender, target, pl->tag, targets, MAX_FANOUT, &n, err);
     }
     if (rc != 0) {
         targets_free(targets, MAX_FANOUT);
@@ -392,7 +415,7 @@ static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const ch
     for (size_t i = 0; i < n; i++) {
         xb_error_t e;
         xb_error_clear(&e);
-        if (make_delivery(p, o, conv, &targets[i], payload, depth, &e) == 0) {
+        if (make_delivery(p, o, conv, &targets[i], pl, depth, &e) == 0) {
             sent++;
         } else if (!failed) {
             failed = true;
@@ -440,9 +463,16 @@ static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char
         xb_route_system_error(p, o, d->conv, err.code, err.message);
         return;
     }
+    payload_t pl;
+    char *owned = NULL;
+    if (payload_of(doc, bytes, len, &pl, &owned, &err) != 0) {
+        xb_route_system_error(p, o, d->conv, err.code, err.message);
+        xmlFreeDoc(doc);
+        return;
+    }
     bool ended = false;
-    int sent = route_payload(p, o, d->conv, target, xmlDocGetRootElement(doc), d->depth + 1,
-                             &ended, &err);
+    int sent = route_payload(p, o, d->conv, target, &pl, d->depth + 1, &ended, &err);
+    free(owned);
     if (sent == 0 && !ended)
         xb_route_system_error(p, o, d->conv, err.code, err.message);
     else if (err.code != XB_OK)
@@ -540,7 +570,8 @@ static void accept_send(xb_pump_t *p, const xb_rid_t *rid, const char *req, cons
 typedef struct {
     xmlDocPtr doc;            /* bare payload document */
     xb_envelope_t *env;       /* or a whole envelope */
-    xmlNodePtr payload;
+    payload_t payload;
+    char *owned;              /* payload bytes written anew, if any */
     char to[XB_NAME_MAX];
     char from[XB_NAME_MAX];
     char thread[37];          /* the envelope's thread, "" if none or replaced */
@@ -561,16 +592,18 @@ static int parse_send_body(xb_pump_t *p, const void *bytes, size_t len, send_bod
     b->doc = xb_xml_read(p->xmlctxt, bytes, len, &p->plimits, err);
     if (!b->doc)
         return -1;
-    if (!is_envelope(b->doc)) {
-        b->payload = xmlDocGetRootElement(b->doc);
-        return 0;
-    }
+    if (!is_envelope(b->doc))
+        return payload_of(b->doc, bytes, len, &b->payload, &b->owned, err);
     xmlFreeDoc(b->doc);
     b->doc = NULL;
     b->env = xb_envelope_parse(p->parser, bytes, len, err);
     if (!b->env)
         return -1;
-    b->payload = xb_envelope_payload(b->env);
+    b->payload.node = xb_envelope_payload(b->env);
+    if (xb_payload_tag_of(b->payload.node, b->payload.tag, sizeof b->payload.tag) != 0 ||
+        xb_envelope_payload_serialize(b->env, &b->owned, &b->payload.len) != 0)
+        return xb_error_set(err, XB_ERR_ENVELOPE, 0, "the envelope's payload cannot be read");
+    b->payload.bytes = b->owned;
     const char *to = xb_envelope_to(b->env);
     snprintf(b->to, sizeof b->to, "%s", to ? to : "");
     snprintf(b->from, sizeof b->from, "%s", xb_envelope_from(b->env));
@@ -585,6 +618,7 @@ static void send_body_free(send_body_t *b)
     if (b->doc)
         xmlFreeDoc(b->doc);
     xb_envelope_destroy(&b->env);
+    free(b->owned);
 }
 
 /* Finds the conversation a client continues (its own thread: one hop after
@@ -681,7 +715,7 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     const char *target = to[0] ? to : b.to;
     bool ended = false;
     xb_error_clear(&err);
-    int sent = route_payload(p, &o, conv, target, b.payload, b.depth + 1, &ended, &err);
+    int sent = route_payload(p, &o, conv, target, &b.payload, b.depth + 1, &ended, &err);
     send_body_free(&b);
     char msg_id[37];
     xb_uuid_new(msg_id);

@@ -57,18 +57,30 @@ static xb_backend_t *open_cfg(const xb_backend_config_t *cfg)
     return b;
 }
 
-/* A fresh temp folder per test; removed by rm_dir. */
-static int make_dir(char *dir, size_t size)
+/* Every test of the "lmdb" suite gets a fresh temp folder, made by the suite's
+ * setup and removed by its teardown, even when a fatal assertion ends the
+ * test early. */
+static char test_dir[256];
+
+static void dir_setup(void)
 {
-    int rc = xb_lmdb_tmp_make(dir, size, "lmdb");
-    CU_ASSERT_EQUAL(rc, 0);
-    return rc;
+    if (xb_lmdb_tmp_make(test_dir, sizeof test_dir, "lmdb") != 0) {
+        test_dir[0] = '\0';
+        fprintf(stderr, "cannot make a temp folder: %s\n", strerror(errno));
+    }
 }
 
-static void rm_dir(const char *dir)
+static void dir_teardown(void)
 {
-    CU_ASSERT_EQUAL(xb_lmdb_tmp_remove(dir), 0);
+    if (test_dir[0] && xb_lmdb_tmp_remove(test_dir) != 0)
+        fprintf(stderr, "cannot remove %s: %s\n", test_dir, strerror(errno));
+    test_dir[0] = '\0';
 }
+
+/* The test's folder; fails the test when setup could not make it. */
+#define TEST_DIR(dir)                                                                      \
+    const char *dir = test_dir;                                                            \
+    CU_ASSERT_FATAL(dir[0] != '\0')
 
 static int append_str(xb_backend_t *b, const char *thread, const char *text, long *index)
 {
@@ -223,9 +235,8 @@ static void suite_close(xb_backend_t *b)
 
 static void test_open_creates_folder(void)
 {
-    char dir[256], path[512], sub[512];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
+    char path[512], sub[512];
     snprintf(sub, sizeof sub, "%s/a", dir);
     snprintf(path, sizeof path, "%s/a/b/env", dir);
     xb_backend_t *b = open_at(path, 0);
@@ -243,14 +254,12 @@ static void test_open_creates_folder(void)
     CU_ASSERT_EQUAL(st.st_mode & 0077, 0);
     xb_backend_destroy(&b);
     CU_ASSERT_PTR_NULL(b);
-    rm_dir(dir);
 }
 
 static void test_open_errors(void)
 {
-    char dir[256], file[512];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
+    char file[512];
     snprintf(file, sizeof file, "%s/plain-file", dir);
     FILE *f = fopen(file, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
@@ -286,14 +295,12 @@ static void test_open_errors(void)
     CU_ASSERT_PTR_NULL(xb_backend_new(&cfg, &err));
     CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "format 99"));
-    rm_dir(dir);
 }
 
 static void test_info(void)
 {
-    char dir[256], real[PATH_MAX];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
+    char real[PATH_MAX];
     xb_backend_t *b = open_at(dir, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(append_str(b, "t1", "a", NULL), 0);
@@ -314,16 +321,13 @@ static void test_info(void)
     }
     CU_ASSERT_EQUAL(xb_backend_ping(b, &err), 0);
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
 /* ---- persistence ----------------------------------------------------------------------- */
 
 static void test_reopen_persists(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     xb_backend_t *b = open_at(dir, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     xb_error_t err;
@@ -344,7 +348,6 @@ static void test_reopen_persists(void)
     CU_ASSERT_EQUAL(append_str(b, "t", "two", &index), 0);
     CU_ASSERT_EQUAL(index, 2); /* the count was persisted too */
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
 /* The map size stored in the environment, read the way a new process sees it. */
@@ -365,9 +368,8 @@ static size_t stored_map_size(const char *dir)
  * another process is never shrunk by a later opener.) */
 static void test_default_map_size(void)
 {
-    char dir[256], sub[512];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
+    char sub[512];
     snprintf(sub, sizeof sub, "%s/small", dir);
     xb_backend_t *b = open_at(dir, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
@@ -379,7 +381,6 @@ static void test_default_map_size(void)
     CU_ASSERT_EQUAL(append_str(b, "t", "a", NULL), 0);
     xb_backend_destroy(&b);
     CU_ASSERT_EQUAL(stored_map_size(sub), 2 * 1024 * 1024);
-    rm_dir(dir);
 }
 
 /* ---- a full map --------------------------------------------------------------------------- */
@@ -388,9 +389,8 @@ static void test_default_map_size(void)
 
 static void test_map_full(void)
 {
-    char dir[256], real[PATH_MAX];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
+    char real[PATH_MAX];
     CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(dir, real));
     xb_backend_t *b = open_at(dir, TINY_MAP);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
@@ -449,7 +449,6 @@ static void test_map_full(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(len_of(b, "full"), stored);
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
 /* ---- several processes ---------------------------------------------------------------------- */
@@ -478,9 +477,7 @@ static int child_writer(const char *dir, int k, void *arg)
 
 static void test_processes_lose_nothing(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     /* The parent keeps its own environment open across the forks: the
      * children must not reuse it. */
     xb_backend_t *b = open_at(dir, 0);
@@ -544,7 +541,6 @@ static void test_processes_lose_nothing(void)
         CU_ASSERT_EQUAL(info.slots, 2 * PROCS * PER_PROC);
     }
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
 /* A handle used in a forked child fails cleanly instead of corrupting LMDB's
@@ -567,16 +563,13 @@ static int child_uses_parent_handle(const char *dir, int k, void *arg)
 
 static void test_fork_refuses_parent_handle(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     xb_backend_t *b = open_at(dir, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(run_child(child_uses_parent_handle, dir, 0, b), 0);
     CU_ASSERT_EQUAL(append_str(b, "t", "parent", NULL), 0); /* still fine here */
     CU_ASSERT_EQUAL(len_of(b, "t"), 1);
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
 /* Child: opens its own environment with a much larger map and fills more than
@@ -604,9 +597,7 @@ static int child_grows_map(const char *dir, int k, void *arg)
 
 static void test_map_grown_by_other_process(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     xb_backend_t *b = open_at(dir, 128 * 1024);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(append_str(b, "p", "before", NULL), 0);
@@ -621,7 +612,6 @@ static void test_map_grown_by_other_process(void)
     CU_ASSERT_EQUAL(append_str(b, "p", "after", NULL), 0);
     CU_ASSERT_TRUE(slot_is(b, "p", 1, "after"));
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
 /* Child: leaves a read transaction behind by dying with it open. */
@@ -678,9 +668,7 @@ static int child_opens_backend(const char *dir, int k, void *arg)
 
 static void test_stale_readers_cleared(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     /* Held open throughout so that the lock file (and its reader table) is
      * not reset by a later first opener. */
     xb_backend_t *b = open_at(dir, 0);
@@ -691,7 +679,6 @@ static void test_stale_readers_cleared(void)
     CU_ASSERT_EQUAL(run_child(child_opens_backend, dir, 0, NULL), 0);
     CU_ASSERT_EQUAL(run_child(child_lists_reader, dir, 0, &dead), 0); /* cleared at open */
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
 /* ---- one process -------------------------------------------------------------------------- */
@@ -716,9 +703,7 @@ static int child_checks_lock(const char *dir, int k, void *arg)
 
 static void test_two_handles_share(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     xb_backend_t *a = open_at(dir, 0);
     char again[512];
     snprintf(again, sizeof again, "%s/./", dir); /* another spelling, same folder */
@@ -741,14 +726,11 @@ static void test_two_handles_share(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     CU_ASSERT_TRUE(slot_is(a, "t", 1, "from b"));
     xb_backend_destroy(&a);
-    rm_dir(dir);
 }
 
 static void test_batch_indexes(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     xb_backend_t *b = open_at(dir, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(append_str(b, "y", "before", NULL), 0);
@@ -773,16 +755,13 @@ static void test_batch_indexes(void)
     CU_ASSERT_EQUAL(len_of(b, "x"), N / 3);
     CU_ASSERT_EQUAL(len_of(b, "y"), N / 3 + 1);
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
 /* A limit refusal inside a batch keeps the slots before it and marks the
  * unstored ones with index -1. */
 static void test_batch_refusal(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     xb_backend_config_t cfg;
     manager_config(&cfg, dir);
     cfg.max_slots_per_thread = 2;
@@ -810,14 +789,11 @@ static void test_batch_refusal(void)
     if (info_of(b, &info))
         CU_ASSERT_EQUAL(info.limit_refusals, 1);
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
 static void test_max_threads_evicts_oldest(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     xb_backend_config_t cfg;
     manager_config(&cfg, dir);
     cfg.max_threads = 3;
@@ -860,14 +836,11 @@ static void test_max_threads_evicts_oldest(void)
     CU_ASSERT_TRUE(exists(b, "t3"));
     CU_ASSERT_TRUE(exists(b, "t5"));
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
 static void test_name_limits(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     MDB_env *probe;
     CU_ASSERT_EQUAL_FATAL(mdb_env_create(&probe), 0);
     size_t maxkey = (size_t)mdb_env_get_maxkeysize(probe);
@@ -896,16 +869,13 @@ static void test_name_limits(void)
     CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
     free(name);
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
 /* Chains longer than LMDB's key size are stored under a hashed key; they
  * still behave like any chain. */
 static void test_long_chains(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     xb_backend_t *b = open_at(dir, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     size_t n = 5000;
@@ -952,7 +922,6 @@ static void test_long_chains(void)
     free(a);
     free(c);
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
 /* Both directions of the registry are written in one transaction, so a
@@ -960,9 +929,7 @@ static void test_long_chains(void)
  * from a fresh environment after a restart. */
 static void test_registry_pairs_after_replace(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     xb_backend_t *b = open_at(dir, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     xb_error_t err;
@@ -1005,13 +972,13 @@ static void test_registry_pairs_after_replace(void)
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         entries++;
         CU_ASSERT_EQUAL(mdb_get(txn, u2c, &v, &back), 0);
-        CU_ASSERT_TRUE(back.mv_size == k.mv_size && memcmp(back.mv_data, k.mv_data, k.mv_size) == 0);
+        CU_ASSERT_TRUE(back.mv_size == k.mv_size &&
+                       memcmp(back.mv_data, k.mv_data, k.mv_size) == 0);
     }
     CU_ASSERT_EQUAL(entries, 2);
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     mdb_env_close(env);
-    rm_dir(dir);
 }
 
 /* ---- threads of one process ------------------------------------------------------------------ */
@@ -1040,9 +1007,7 @@ static void *writer_main(void *arg)
 
 static void test_threads_read_and_write(void)
 {
-    char dir[256];
-    if (make_dir(dir, sizeof dir) != 0)
-        return;
+    TEST_DIR(dir);
     xb_backend_t *b = open_at(dir, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     writer_t w[WRITERS] = {{0}};
@@ -1060,10 +1025,9 @@ static void test_threads_read_and_write(void)
     }
     CU_ASSERT_EQUAL(len_of(b, "shared"), WRITERS * PER_WRITER);
     xb_backend_destroy(&b);
-    rm_dir(dir);
 }
 
-/* ---- main ---------------------------------------------------------------------------------------- */
+/* ---- main ------------------------------------------------------------------------ */
 
 int main(void)
 {
@@ -1074,7 +1038,7 @@ int main(void)
         CU_cleanup_registry();
         return 2;
     }
-    CU_pSuite s = CU_add_suite("lmdb", NULL, NULL);
+    CU_pSuite s = CU_add_suite_with_setup_and_teardown("lmdb", NULL, NULL, dir_setup, dir_teardown);
     if (!s) {
         CU_cleanup_registry();
         return 2;

@@ -1350,6 +1350,34 @@ static void test_parser_survives_name_churn(void)
     CU_ASSERT_EQUAL(wrong, 0);
 }
 
+/* A trusted parser (the listener runtime reading the pump's DELIVERs) skips
+ * envelope.xsd but keeps the structure checks. */
+static void test_trusted_parser_skips_xsd_only(void)
+{
+    const char *extra_attr =
+        "<message xmlns=\"https://xml-pipeline.org/ns/envelope/v1\" bogus=\"1\"><meta>"
+        "<from>a</from><thread>0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e</thread></meta>"
+        "<p xmlns=\"\"/></message>";
+    const char *no_from =
+        "<message xmlns=\"https://xml-pipeline.org/ns/envelope/v1\"><meta>"
+        "<thread>0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e</thread></meta><p xmlns=\"\"/></message>";
+    xb_parser_t *p = xb_parser_new(NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    xb_error_t err;
+    xb_envelope_t *e = xb_envelope_parse(p, extra_attr, strlen(extra_attr), &err);
+    CU_ASSERT_PTR_NULL(e);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ENVELOPE);
+    xb_parser_trust(p, true);
+    e = xb_envelope_parse(p, extra_attr, strlen(extra_attr), &err);
+    CU_ASSERT_PTR_NOT_NULL(e);
+    xb_envelope_destroy(&e);
+    e = xb_envelope_parse(p, no_from, strlen(no_from), &err);
+    CU_ASSERT_PTR_NULL(e);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ENVELOPE);
+    xb_envelope_destroy(&e);
+    xb_parser_destroy(&p);
+}
+
 static void test_envelope_outlives_parser(void)
 {
     xb_error_t err;
@@ -1421,6 +1449,7 @@ int main(void)
         void (*fn)(void);
     } tests[] = {
         {"valid envelope: fields read right", test_valid_fields},
+        {"trusted parser skips envelope.xsd only", test_trusted_parser_skips_xsd_only},
         {"minimal envelope: optional fields absent", test_minimal_has_no_optional_fields},
         {"prefixed namespace equals default namespace", test_prefixed_equals_default},
         {"namespaced payload: type and standalone bytes", test_namespaced_payload_type_and_standalone},

@@ -253,6 +253,10 @@ static int test_handler(const xb_msg_t *msg, xb_reply_t *reply, void *user)
         xb_reply_emit(reply, xb_payload_new("c"));
         return xb_reply_count(reply) == 3 ? 0 : -1;
     }
+    if (strcmp(type, "xcopy") == 0) /* a plain libxml2 copy without a document */
+        return xb_reply_respond(reply, xmlCopyNode(xb_msg_payload(msg), 1));
+    if (strcmp(type, "twolines") == 0)
+        return xb_reply_fail(reply, "first\nsecond\r\nthird");
     if (strcmp(type, "badforward") == 0)
         return xb_reply_forward(reply, "not.a.name", xb_payload_new("x"));
     if (strcmp(type, "info") == 0)
@@ -419,6 +423,13 @@ static void test_done_failed(void)
     free(why);
     xb_frames_destroy(&f);
 
+    /* The reason travels as one line. */
+    f = roundtrip(&r.pump, "41", r.thread, "<twolines/>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_FAILED));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 4, "first second  third"));
+    xb_frames_destroy(&f);
+
     f = roundtrip(&r.pump, "4", r.thread, "<badforward/>");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_FAILED));
@@ -460,6 +471,41 @@ static void test_many_messages_in_order(void)
         free(xml);
         xb_frames_destroy(&f);
     }
+    rig_close(&r);
+}
+
+/* A payload in a namespace keeps it through the handler and back; a plain
+ * xmlCopyNode (no document) is accepted as a reply payload. */
+static void test_namespaced_and_copied_payloads(void)
+{
+    rig_t r;
+    rig_open(&r);
+    xb_frames_t *f = roundtrip(&r.pump, "1", NULL, "<q:thing xmlns:q=\"urn:q\" q:a=\"1\"><q:v>x</q:v></q:thing>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE_FATAL(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    xb_error_t err;
+    xmlDocPtr doc = xb_parser_read(parser, xb_frames_data(f, 6), xb_frames_size(f, 6), &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    CU_ASSERT_STRING_EQUAL((const char *)root->name, "thing");
+    CU_ASSERT_TRUE(root->ns && strcmp((const char *)root->ns->href, "urn:q") == 0);
+    CU_ASSERT_TRUE(root->children && root->children->ns &&
+                   strcmp((const char *)root->children->ns->href, "urn:q") == 0);
+    xmlChar *a = xmlGetNsProp(root, (const xmlChar *)"a", (const xmlChar *)"urn:q");
+    CU_ASSERT_PTR_NOT_NULL(a);
+    xmlFree(a);
+    xmlFreeDoc(doc);
+    xb_frames_destroy(&f);
+
+    f = roundtrip(&r.pump, "2", NULL, "<xcopy><v>1</v></xcopy>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    doc = xb_parser_read(parser, xb_frames_data(f, 6), xb_frames_size(f, 6), &err);
+    CU_ASSERT_PTR_NOT_NULL(doc);
+    CU_ASSERT_TRUE(doc && xmlDocGetRootElement(doc)->ns == NULL &&
+                   strcmp((const char *)xmlDocGetRootElement(doc)->name, "xcopy") == 0);
+    xmlFreeDoc(doc);
+    xb_frames_destroy(&f);
     rig_close(&r);
 }
 
@@ -1181,6 +1227,7 @@ int main(void)
     CU_add_test(s, "DONE and FAILED", test_done_failed);
     CU_add_test(s, "many messages in order", test_many_messages_in_order);
     CU_add_test(s, "message accessors", test_message_accessors);
+    CU_add_test(s, "namespaced and copied payloads", test_namespaced_and_copied_payloads);
     CU_add_test(s, "HEARTBEAT when idle", test_heartbeat_when_idle);
     CU_add_test(s, "reconnect when the pump is silent", test_reconnect_when_pump_silent);
     CU_add_test(s, "register again after ERROR HEARTBEAT", test_reregister_after_error);

@@ -55,6 +55,11 @@ xb_parser_t *xb_parser_new(const xb_parse_limits_t *limits, xb_error_t *err);
 /* Frees *p and sets it to NULL. NULL and *p NULL are allowed. */
 void xb_parser_destroy(xb_parser_t **p);
 
+/* Trusted input (a DELIVER written by the pump, which validated it) skips the
+ * envelope.xsd validation; the hardening, the limits and the structure checks
+ * (meta, from, thread, one payload) still apply. Default: not trusted. */
+void xb_parser_trust(xb_parser_t *p, bool trusted);
+
 /* The limits the parser applies. Borrowed. */
 const xb_parse_limits_t *xb_parser_limits(const xb_parser_t *p);
 

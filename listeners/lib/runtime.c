@@ -296,6 +296,10 @@ static xb_frames_t *answer_frames(xb_listener_t *l, const char *id, int rc, xb_r
         if (!reply->reason[0])
             snprintf(reply->reason, sizeof reply->reason,
                      "the handler of listener %s failed (returned %d)", l->name, rc);
+        /* The protocol carries the reason as one line. */
+        for (char *c = reply->reason; *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = ' ';
         XB_INFO(l->log_comp, "delivery %s failed: %s", id, reply->reason);
         xb_frames_t *f = xb_frames_new_cmd(XB_CMD_FAILED);
         if (f && (xb_frames_add_str(f, id) != 0 || xb_frames_add_str(f, reply->reason) != 0))
@@ -337,7 +341,8 @@ static xb_frames_t *answer_frames(xb_listener_t *l, const char *id, int rc, xb_r
 static int on_deliver(xb_listener_t *l, const xb_frames_t *f)
 {
     char id[XB_RT_DELIVERY_ID_MAX];
-    if (xb_frames_count(f) != 4 || xb_frames_copy(f, 2, id, sizeof id) <= 0) {
+    /* Frames after the envelope are ignored (room for later extensions). */
+    if (xb_frames_count(f) < 4 || xb_frames_copy(f, 2, id, sizeof id) <= 0) {
         XB_WARN(l->log_comp, "malformed DELIVER ignored");
         send_simple(l, XB_CMD_ERROR, XB_CMD_DELIVER, "DELIVER needs: delivery-id envelope");
         return 0;
@@ -541,6 +546,7 @@ int xb_listener_run(xb_listener_t *l, xb_error_t *err)
     l->parser = xb_parser_new(&limits, err);
     if (!l->parser)
         return -1;
+    xb_parser_trust(l->parser, true); /* the pump validated every DELIVER */
     int result = -1;
     for (;;) {
         if (atomic_load(&l->stop)) {

@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
 double xbt_now(void)
 {
     struct timespec ts;
@@ -281,27 +284,38 @@ char *xbt_recv(xb_client_t *c, int timeout_ms)
     return env;
 }
 
+static xmlNodePtr first_named(xmlNodePtr n, const char *name)
+{
+    for (; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        if (strcmp((const char *)n->name, name) == 0)
+            return n;
+        xmlNodePtr inner = first_named(n->children, name);
+        if (inner)
+            return inner;
+    }
+    return NULL;
+}
+
+/* Parsed with libxml2, so prefixes do not matter: the first element (in
+ * document order) whose local name is `name`. */
 char *xbt_text_of(const char *xml, const char *name)
 {
     if (!xml)
         return NULL;
-    char open1[128], open2[128], close[128];
-    snprintf(open1, sizeof open1, "<%s>", name);
-    snprintf(open2, sizeof open2, "<%s ", name);
-    snprintf(close, sizeof close, "</%s>", name);
-    const char *a = strstr(xml, open1);
-    const char *b = strstr(xml, open2);
-    const char *start = a && (!b || a < b) ? a : b;
-    if (!start)
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc)
         return NULL;
-    start = strchr(start, '>');
-    if (!start)
-        return NULL;
-    start++;
-    const char *end = strstr(start, close);
-    if (!end)
-        return NULL;
-    return strndup(start, (size_t)(end - start));
+    xmlNodePtr n = first_named(xmlDocGetRootElement(doc), name);
+    char *out = NULL;
+    if (n) {
+        xmlChar *t = xmlNodeGetContent(n);
+        out = t ? strdup((const char *)t) : NULL;
+        xmlFree(t);
+    }
+    xmlFreeDoc(doc);
+    return out;
 }
 
 long xbt_stat(xb_client_t *c, const char *listener, const char *attr)

@@ -1,0 +1,58 @@
+/* The pump's fast path for envelopes: an escaping writer that wraps payload
+ * bytes which were already parsed and checked, instead of building and
+ * serializing a libxml2 tree for every delivery.
+ *
+ * The envelope is written with prefixes, which DESIGN section 3 makes
+ * equivalent to the default-namespace form:
+ *
+ *   <e:message xmlns:e="https://xml-pipeline.org/ns/envelope/v1"
+ *              xmlns:x="urn:xmlbus:meta:v1"><e:meta><e:from>..</e:from>
+ *   <e:to>..</e:to><e:thread>..</e:thread><x:id>..</x:id><x:ts>..</x:ts>
+ *   <x:depth>..</x:depth></e:meta>PAYLOAD</e:message>
+ *
+ * With no default namespace in scope, a payload in no namespace stays in no
+ * namespace without an xmlns="" of its own, and a payload that parsed on its
+ * own carries every declaration it needs: its bytes are embedded verbatim. */
+#ifndef XMLBUS_ENVWRITE_H
+#define XMLBUS_ENVWRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libxml/tree.h>
+
+#include "xmlbus/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *from;    /* required */
+    const char *to;      /* NULL or "" for none */
+    const char *thread;  /* required */
+    const char *id;      /* NULL for none */
+    int64_t ts_us;       /* written when id is set */
+    int depth;           /* written when id is set */
+} xb_envelope_fields_t;
+
+/* Writes the envelope of fields around payload (the bytes of exactly one
+ * element that parses on its own, see xb_payload_embeddable). Text fields are
+ * escaped. *out is malloc'd and NUL-terminated (caller frees); *len excludes
+ * the NUL. Returns 0, or -1 with XB_ERR_ARG / XB_ERR_NOMEM. */
+int xb_envelope_write(const xb_envelope_fields_t *fields, const char *payload, size_t payload_len,
+                      char **out, size_t *len, xb_error_t *err);
+
+/* The bytes of the root element of doc, which was parsed from bytes[0..len):
+ * when the document holds nothing but its root element (an XML declaration,
+ * a BOM and white space aside), *start points into bytes; otherwise the root
+ * is serialized and *owned receives the malloc'd copy that *start points to
+ * (caller frees *owned; it is NULL when nothing was allocated).
+ * Returns 0, or -1 with XB_ERR_ARG / XB_ERR_NOMEM. */
+int xb_payload_embeddable(xmlDocPtr doc, const char *bytes, size_t len, const char **start,
+                          size_t *n, char **owned, xb_error_t *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,103 @@
+/* Tests of bus/uuid.c: canonical UUID4s, unique across threads and forks. */
+#include <CUnit/Basic.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "xmlbus/uuid.h"
+
+static int cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+static void test_canonical_and_unique(void)
+{
+    enum { N = 20000 };
+    char (*ids)[37] = calloc(N, 37);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ids);
+    for (int i = 0; i < N; i++) {
+        xb_uuid_new(ids[i]);
+        CU_ASSERT_TRUE(xb_uuid_is_canonical(ids[i]));
+    }
+    qsort(ids, N, 37, cmp);
+    int dups = 0;
+    for (int i = 1; i < N; i++)
+        dups += strcmp(ids[i - 1], ids[i]) == 0;
+    CU_ASSERT_EQUAL(dups, 0);
+    free(ids);
+}
+
+static void test_rejects_non_canonical(void)
+{
+    CU_ASSERT_FALSE(xb_uuid_is_canonical(NULL));
+    CU_ASSERT_FALSE(xb_uuid_is_canonical("0F8E2F7A-3C1B-4E55-9A0E-2A1D5B6C7D8E"));
+    CU_ASSERT_FALSE(xb_uuid_is_canonical("0f8e2f7a-3c1b-1e55-9a0e-2a1d5b6c7d8e")); /* version 1 */
+    CU_ASSERT_FALSE(xb_uuid_is_canonical("0f8e2f7a-3c1b-4e55-ca0e-2a1d5b6c7d8e")); /* variant */
+    CU_ASSERT_TRUE(xb_uuid_is_canonical("0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e"));
+}
+
+/* A forked child must not hand out the UUIDs its parent will. */
+static void test_fork_differs(void)
+{
+    char before[37], parent[37], child[37] = "";
+    xb_uuid_new(before); /* fills this thread's pool before the fork */
+    int fds[2];
+    CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        char id[37];
+        xb_uuid_new(id);
+        ssize_t w = write(fds[1], id, 37);
+        _exit(w == 37 ? 0 : 1);
+    }
+    xb_uuid_new(parent);
+    CU_ASSERT_EQUAL(read(fds[0], child, 37), 37);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(fds[0]);
+    close(fds[1]);
+    CU_ASSERT_TRUE(xb_uuid_is_canonical(child));
+    CU_ASSERT_STRING_NOT_EQUAL(parent, child);
+}
+
+#define PER_THREAD 5000
+static void *draw(void *arg)
+{
+    char (*ids)[37] = arg;
+    for (int i = 0; i < PER_THREAD; i++)
+        xb_uuid_new(ids[i]);
+    return NULL;
+}
+
+static void test_threads_unique(void)
+{
+    char (*ids)[37] = calloc(4 * PER_THREAD, 37);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, draw, ids + i * PER_THREAD);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    qsort(ids, 4 * PER_THREAD, 37, cmp);
+    int dups = 0;
+    for (int i = 1; i < 4 * PER_THREAD; i++)
+        dups += strcmp(ids[i - 1], ids[i]) == 0;
+    CU_ASSERT_EQUAL(dups, 0);
+    free(ids);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("uuid", NULL, NULL);
+    CU_add_test(s, "canonical and unique", test_canonical_and_unique);
+    CU_add_test(s, "non-canonical rejected", test_rejects_non_canonical);
+    CU_add_test(s, "a forked child differs", test_fork_differs);
+    CU_add_test(s, "threads draw unique ids", test_threads_unique);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}

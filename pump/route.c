@@ -158,6 +158,16 @@ static int seal(xb_pump_t *p, xb_envelope_t *env, const char *from, const char *
 
 /* ---- SystemErrors ---------------------------------------------------------- */
 
+/* Whether the same message may succeed when sent again unchanged: the
+ * failure was about the moment (a slow handler, storage, a full bus, a
+ * restart), not about the message. */
+static bool retry_allowed(xb_code_t code)
+{
+    xb_code_t wire = xb_code_wire(code);
+    return wire == XB_ERR_TIMEOUT || wire == XB_ERR_BACKEND || wire == XB_ERR_LIMIT ||
+           wire == XB_ERR_SHUTDOWN;
+}
+
 static delivery_t *delivery_for(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
                                 const char *thread, const origin_t *origin);
 
@@ -172,8 +182,7 @@ void xb_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_co
     if (!to->is_client && p->state != PUMP_RUNNING)
         return; /* listeners are stopping: the log line is all that is left */
     xb_envelope_t *env = xb_envelope_system_error(to->name, to->thread, code, message,
-                                                  code == XB_ERR_TIMEOUT || code == XB_ERR_BACKEND ||
-                                                      code == XB_ERR_LIMIT || code == XB_ERR_SHUTDOWN);
+                                                  retry_allowed(code));
     if (!env) {
         XB_ERROR("pump", "no memory for a SystemError to %s", to->name);
         return;
@@ -542,7 +551,8 @@ static void reject(xb_pump_t *p, const xb_rid_t *rid, const char *req, const ori
     p->rejected++;
     count_error(p, o, code);
     XB_INFO("pump", "send refused (%s): %s", xb_code_name(xb_code_wire(code)), message);
-    xb_envelope_t *env = xb_envelope_system_error(o->name, o->thread, code, message, false);
+    xb_envelope_t *env = xb_envelope_system_error(o->name, o->thread, code, message,
+                                                  retry_allowed(code));
     char *bytes = NULL;
     size_t len = 0;
     if (env)

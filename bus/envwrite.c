@@ -2,92 +2,100 @@
 #include "xmlbus/envwrite.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xmlbus/envelope.h"
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf_t;
-
-static int sb_put(sbuf_t *b, const char *s, size_t n)
+/* Bytes text takes once escaped (& < > are all an element's text needs). */
+static size_t escaped_len(const char *s)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '&' ? 5 : (*s == '<' || *s == '>') ? 4 : 1;
+    return n;
 }
 
-static int sb_str(sbuf_t *b, const char *s) { return sb_put(b, s, strlen(s)); }
-
-/* Text content, escaped: & < > are all an element's text needs. */
-static int sb_text(sbuf_t *b, const char *s)
+static char *put(char *o, const char *s, size_t n)
 {
-    const char *run = s;
+    memcpy(o, s, n);
+    return o + n;
+}
+
+static char *put_escaped(char *o, const char *s)
+{
     for (; *s; s++) {
-        const char *rep = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : NULL;
-        if (!rep)
-            continue;
-        if (sb_put(b, run, (size_t)(s - run)) != 0 || sb_str(b, rep) != 0)
-            return -1;
-        run = s + 1;
+        if (*s == '&')
+            o = put(o, "&amp;", 5);
+        else if (*s == '<')
+            o = put(o, "&lt;", 4);
+        else if (*s == '>')
+            o = put(o, "&gt;", 4);
+        else
+            *o++ = *s;
     }
-    return sb_put(b, run, (size_t)(s - run));
+    return o;
 }
 
-static int sb_element(sbuf_t *b, const char *qname, const char *text)
+/* <q>text</q>; n is strlen(q). */
+static char *put_element(char *o, const char *q, size_t n, const char *text)
 {
-    return sb_str(b, "<") || sb_str(b, qname) || sb_str(b, ">") || sb_text(b, text) ||
-                   sb_str(b, "</") || sb_str(b, qname) || sb_str(b, ">")
-               ? -1
-               : 0;
+    *o++ = '<';
+    o = put(o, q, n);
+    *o++ = '>';
+    o = put_escaped(o, text);
+    *o++ = '<';
+    *o++ = '/';
+    o = put(o, q, n);
+    *o++ = '>';
+    return o;
 }
 
+static size_t element_len(size_t qlen, const char *text) { return 2 * qlen + 5 + escaped_len(text); }
+
+#define OPEN "<e:message xmlns:e=\"" XB_ENVELOPE_NS "\" xmlns:x=\"" XB_META_NS "\"><e:meta>"
+#define CLOSE_META "</e:meta>"
+#define CLOSE "</e:message>"
+
+/* One allocation of the exact size, then straight copies: this runs for
+ * every delivery. */
 int xb_envelope_write(const xb_envelope_fields_t *f, const char *payload, size_t payload_len,
                       char **out, size_t *len, xb_error_t *err)
 {
     *out = NULL;
     if (!f || !f->from || !f->thread || !payload || payload_len == 0)
         return xb_error_set(err, XB_ERR_ARG, 0, "an envelope needs from, thread and a payload");
-    sbuf_t b = {NULL, 0, 0};
-    char num[32];
-    size_t guess = payload_len + 420;
-    b.p = malloc(guess);
-    if (!b.p)
-        return xb_error_set(err, XB_ERR_NOMEM, 0, "no memory for an envelope");
-    b.cap = guess;
-    int rc = sb_str(&b, "<e:message xmlns:e=\"" XB_ENVELOPE_NS "\" xmlns:x=\"" XB_META_NS "\"><e:meta>") ||
-             sb_element(&b, "e:from", f->from) ||
-             (f->to && f->to[0] && sb_element(&b, "e:to", f->to)) ||
-             sb_element(&b, "e:thread", f->thread);
-    if (rc == 0 && f->id) {
-        rc = sb_element(&b, "x:id", f->id);
-        snprintf(num, sizeof num, "%" PRId64, f->ts_us);
-        rc = rc || sb_element(&b, "x:ts", num);
-        snprintf(num, sizeof num, "%d", f->depth);
-        rc = rc || sb_element(&b, "x:depth", num);
+    bool has_to = f->to && f->to[0];
+    char ts[24], depth[16];
+    if (f->id) {
+        snprintf(ts, sizeof ts, "%" PRId64, f->ts_us);
+        snprintf(depth, sizeof depth, "%d", f->depth);
     }
-    rc = rc || sb_str(&b, "</e:meta>") || sb_put(&b, payload, payload_len) ||
-         sb_str(&b, "</e:message>");
-    if (rc != 0) {
-        free(b.p);
+    size_t n = sizeof OPEN - 1 + element_len(6, f->from) + (has_to ? element_len(4, f->to) : 0) +
+               element_len(8, f->thread) +
+               (f->id ? element_len(4, f->id) + element_len(4, ts) + element_len(7, depth) : 0) +
+               sizeof CLOSE_META - 1 + payload_len + sizeof CLOSE - 1;
+    char *buf = malloc(n + 1);
+    if (!buf)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "no memory for an envelope");
+    char *o = put(buf, OPEN, sizeof OPEN - 1);
+    o = put_element(o, "e:from", 6, f->from);
+    if (has_to)
+        o = put_element(o, "e:to", 4, f->to);
+    o = put_element(o, "e:thread", 8, f->thread);
+    if (f->id) {
+        o = put_element(o, "x:id", 4, f->id);
+        o = put_element(o, "x:ts", 4, ts);
+        o = put_element(o, "x:depth", 7, depth);
     }
-    *out = b.p;
-    *len = b.len;
+    o = put(o, CLOSE_META, sizeof CLOSE_META - 1);
+    o = put(o, payload, payload_len);
+    o = put(o, CLOSE, sizeof CLOSE - 1);
+    *o = '\0';
+    *out = buf;
+    *len = (size_t)(o - buf);
     return 0;
 }
 

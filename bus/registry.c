@@ -2,9 +2,11 @@
  *
  * One mutex makes get-or-create atomic within the process (two deliveries on
  * the same chain never mint two UUIDs). The index of conversations started
- * here (root -> UUIDs registered under it) lets ending a conversation delete
- * its entries without scanning the backend; it is a tsearch(3) tree keyed by
- * root, so lookups are O(log n) in the number of live conversations. */
+ * here (root -> the chain/UUID pairs registered under it) lets ending a
+ * conversation delete its entries without scanning the backend, and answers
+ * get-or-create for its chains without asking the backend: only this object
+ * writes the chains of a conversation it started. It is a tsearch(3) tree
+ * keyed by root, so lookups are O(log n) in the number of live conversations. */
 #include "xmlbus/registry.h"
 #include "xmlbus/chain.h"
 #include "xmlbus/log.h"
@@ -18,8 +20,13 @@
 #define START_ATTEMPTS 16 /* fresh tokens tried before giving up */
 
 typedef struct {
+    char *chain;
+    char *uuid;
+} entry_t;
+
+typedef struct {
     char *root;
-    char **uuids;
+    entry_t *entries;
     size_t count;
     size_t cap;
 } conversation_t;
@@ -43,9 +50,11 @@ static void conv_free(void *p)
     conversation_t *c = p;
     if (!c)
         return;
-    for (size_t i = 0; i < c->count; i++)
-        free(c->uuids[i]);
-    free(c->uuids);
+    for (size_t i = 0; i < c->count; i++) {
+        free(c->entries[i].chain);
+        free(c->entries[i].uuid);
+    }
+    free(c->entries);
     free(c->root);
     free(c);
 }
@@ -78,29 +87,85 @@ static void index_remove(xb_registry_t *r, conversation_t *c)
     conv_free(c);
 }
 
-/* Remembers uuid under its conversation if that conversation is indexed. A
- * failure only costs the fast path: end_conversation then scans. */
+/* The indexed conversation of chain, or NULL. No allocation: roots are
+ * "system.<organism>.c-<token>", the part before the third dot. */
+static conversation_t *index_of_chain(xb_registry_t *r, const char *chain)
+{
+    char root[256];
+    size_t n = 0;
+    int dots = 0;
+    for (; chain[n] && n < sizeof root - 1; n++) {
+        if (chain[n] == '.' && ++dots == 3)
+            break;
+        root[n] = chain[n];
+    }
+    if (n >= sizeof root - 1)
+        return NULL;
+    root[n] = '\0';
+    return index_find(r, root);
+}
+
+static entry_t *entry_of(conversation_t *c, const char *chain)
+{
+    for (size_t i = 0; i < c->count; i++)
+        if (strcmp(c->entries[i].chain, chain) == 0)
+            return &c->entries[i];
+    return NULL;
+}
+
+/* Remembers chain -> uuid under its conversation if that conversation is
+ * indexed. A failure only costs the fast paths: the conversation is dropped
+ * from the index, and end_conversation then scans. */
 static void index_note(xb_registry_t *r, const char *chain, const char *uuid)
 {
-    char *root = xb_chain_conversation_root(chain, NULL);
-    conversation_t *c = root ? index_find(r, root) : NULL;
-    free(root);
+    conversation_t *c = index_of_chain(r, chain);
     if (!c)
         return;
-    if (c->count == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 4;
-        char **u = realloc(c->uuids, cap * sizeof *u);
+    entry_t *e = entry_of(c, chain);
+    if (e) {
+        char *u = strdup(uuid);
         if (!u) {
             index_remove(r, c);
             return;
         }
-        c->uuids = u;
+        free(e->uuid);
+        e->uuid = u;
+        return;
+    }
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4;
+        entry_t *grown = realloc(c->entries, cap * sizeof *grown);
+        if (!grown) {
+            index_remove(r, c);
+            return;
+        }
+        c->entries = grown;
         c->cap = cap;
     }
-    if ((c->uuids[c->count] = strdup(uuid)) != NULL)
-        c->count++;
-    else
+    entry_t *slot = &c->entries[c->count];
+    slot->chain = strdup(chain);
+    slot->uuid = strdup(uuid);
+    if (!slot->chain || !slot->uuid) {
+        free(slot->chain);
+        free(slot->uuid);
         index_remove(r, c);
+        return;
+    }
+    c->count++;
+}
+
+/* Forgets uuid in the conversation of chain (after an explicit delete). */
+static void index_forget(xb_registry_t *r, const char *chain, const char *uuid)
+{
+    conversation_t *c = index_of_chain(r, chain);
+    for (size_t i = 0; c && i < c->count; i++) {
+        if (strcmp(c->entries[i].uuid, uuid) != 0)
+            continue;
+        free(c->entries[i].chain);
+        free(c->entries[i].uuid);
+        c->entries[i] = c->entries[--c->count];
+        return;
+    }
 }
 
 static void index_clear(xb_registry_t *r)
@@ -155,10 +220,17 @@ const char *xb_registry_organism(const xb_registry_t *r) { return r ? r->organis
 
 static int uuid_for_locked(xb_registry_t *r, const char *chain, char **uuid, xb_error_t *err)
 {
-    xb_error_t e;
-    if (xb_backend_registry_get_uuid(r->backend, chain, uuid, &e) == 0)
+    conversation_t *c = index_of_chain(r, chain);
+    entry_t *known = c ? entry_of(c, chain) : NULL;
+    if (known) {
+        if (!(*uuid = strdup(known->uuid)))
+            return xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
         return 0;
-    if (e.code != XB_ERR_NOTFOUND) {
+    }
+    xb_error_t e;
+    if (!c && xb_backend_registry_get_uuid(r->backend, chain, uuid, &e) == 0)
+        return 0;
+    if (!c && e.code != XB_ERR_NOTFOUND) {
         if (err)
             *err = e;
         return -1;
@@ -333,7 +405,7 @@ static int delete_indexed(xb_registry_t *r, conversation_t *c, size_t *removed, 
 {
     for (size_t i = 0; i < c->count; i++) {
         bool deleted = false;
-        if (xb_backend_registry_delete(r->backend, c->uuids[i], &deleted, err) != 0)
+        if (xb_backend_registry_delete(r->backend, c->entries[i].uuid, &deleted, err) != 0)
             return -1;
         *removed += deleted;
     }
@@ -421,9 +493,16 @@ int xb_registry_delete(xb_registry_t *r, const char *uuid, bool *deleted, xb_err
 {
     if (!r)
         return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
-    /* The index may keep the uuid: deleting it again at the end of its
-     * conversation is harmless, UUIDs are never reused. */
-    return xb_backend_registry_delete(r->backend, uuid, deleted, err);
+    pthread_mutex_lock(&r->lock);
+    char *chain = NULL;
+    if (xb_backend_registry_get_chain(r->backend, uuid, &chain, NULL) != 0)
+        chain = NULL;
+    int rc = xb_backend_registry_delete(r->backend, uuid, deleted, err);
+    if (rc == 0 && chain)
+        index_forget(r, chain, uuid);
+    pthread_mutex_unlock(&r->lock);
+    free(chain);
+    return rc;
 }
 
 int xb_registry_list_all(xb_registry_t *r, xb_pair_list_t *out, xb_error_t *err)

@@ -315,6 +315,40 @@ static void test_pass_through(void)
     close_fixture(&f);
 }
 
+/* The registry answers the chains of conversations it started from its own
+ * index: a delete or a set through it must never leave that answer stale. */
+static void test_index_follows_delete_and_set(void)
+{
+    fixture_t f = open_fixture();
+    xb_error_t err;
+    char *root = NULL;
+    char *first = start(&f, "console", &root);
+    char *second = extend(&f, first, "greeter");
+    char *chain = chain_of(&f, second);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(chain);
+    bool deleted = false;
+    CU_ASSERT_EQUAL(xb_registry_delete(f.reg, second, &deleted, &err), 0);
+    CU_ASSERT_TRUE(deleted);
+    char *again = NULL;
+    CU_ASSERT_EQUAL_FATAL(xb_registry_uuid_for(f.reg, chain, &again, &err), 0);
+    CU_ASSERT_STRING_NOT_EQUAL(again, second);
+    char *back = chain_of(&f, again);
+    CU_ASSERT_STRING_EQUAL(back, chain);
+    const char *chosen = "0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e";
+    CU_ASSERT_EQUAL(xb_registry_set(f.reg, chain, chosen, &err), 0);
+    char *now = NULL;
+    CU_ASSERT_EQUAL_FATAL(xb_registry_uuid_for(f.reg, chain, &now, &err), 0);
+    CU_ASSERT_STRING_EQUAL(now, chosen);
+    free(now);
+    free(back);
+    free(again);
+    free(chain);
+    free(second);
+    free(first);
+    free(root);
+    close_fixture(&f);
+}
+
 static void test_bad_new(void)
 {
     xb_error_t err;
@@ -395,6 +429,7 @@ int main(void)
         !CU_add_test(s, "end conversation: token prefix", test_end_conversation_prefix) ||
         !CU_add_test(s, "pass-through API", test_pass_through) ||
         !CU_add_test(s, "bad arguments to new", test_bad_new) ||
+        !CU_add_test(s, "index follows delete and set", test_index_follows_delete_and_set) ||
         !CU_add_test(s, "concurrent get-or-create", test_concurrent_uuid_for))
         return 2;
     CU_basic_set_mode(CU_BRM_VERBOSE);

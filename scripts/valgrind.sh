@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs the hello organism with the pump and its listeners under valgrind
+# memcheck, sends a few greetings, stops the pump, and fails on any memcheck
+# error or definite leak. Usage: scripts/valgrind.sh [BUILD_DIR]
+set -euo pipefail
+BUILD=${1:-build}
+BIN=$BUILD/bin
+command -v valgrind >/dev/null || { echo "valgrind: not installed (apt-get install valgrind)" >&2; exit 1; }
+work=$(mktemp -d /tmp/xmlbus-valgrind-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+VG=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+    --show-leak-kinds=definite --track-fds=no --trace-children=yes
+    --trace-children-skip='*/sh,*/bash' --log-file="$work/vg.%p.log")
+"${VG[@]}" "$BIN/xmlbus" run examples/hello/organism.yaml --endpoint 'tcp://127.0.0.1:*' \
+    --endpoint-file "$work/endpoint" --log-level warn 2> "$work/pump.log" &
+pump=$!
+for _ in $(seq 1 300); do [ -s "$work/endpoint" ] && break; sleep 0.1; done
+[ -s "$work/endpoint" ] || { echo "valgrind: the pump did not come up" >&2; cat "$work/pump.log" >&2; exit 1; }
+ep=$(cat "$work/endpoint")
+for _ in $(seq 1 100); do "$BIN/xmlbus" ping -e "$ep" >/dev/null 2>&1 && break; sleep 0.2; done
+for i in 1 2 3 4 5; do
+  "$BIN/xmlbus" send -e "$ep" --wait --count 2 --timeout 60 examples/hello/greeting.xml > "$work/send.$i" \
+    || { echo "valgrind: send $i failed" >&2; cat "$work/send.$i" "$work/pump.log" >&2; exit 1; }
+done
+echo '<not-known/>' | "$BIN/xmlbus" send -e "$ep" - > /dev/null 2>&1 || true
+kill -TERM "$pump"
+status=0
+wait "$pump" || status=$?
+bad=0
+for f in "$work"/vg.*.log; do
+  if grep -qE "ERROR SUMMARY: [1-9]|definitely lost: [1-9]" "$f"; then
+    bad=1
+    echo "---- $f" >&2
+    cat "$f" >&2
+  fi
+done
+n=$(ls "$work"/vg.*.log | wc -l)
+if [ "$status" -ne 0 ] || [ "$bad" -ne 0 ]; then
+  echo "valgrind: FAILED (pump exit $status; see above)" >&2
+  exit 1
+fi
+echo "valgrind: $n processes (pump and listeners) clean: no memcheck error, no definite leak"

@@ -197,6 +197,10 @@ void xb_dispatch(xb_pump_t *p, lstn_t *l)
             return; /* xb_peer_lost dispatched again */
         }
         uint64_t now = xb_now_ms();
+        /* timeout_seconds is the handler's time: it starts when a process
+         * gets the message, and again on each retry. */
+        if (l->cfg->timeout_seconds > 0)
+            d->deadline_ms = now + (uint64_t)(l->cfg->timeout_seconds * 1000.0);
         d->peer = peer;
         peer->in_flight++;
         if (peer->in_flight == 1)
@@ -222,8 +226,6 @@ void xb_delivery_submit(xb_pump_t *p, delivery_t *d)
                          l->q_len, l->q_bytes);
         return;
     }
-    if (l->cfg->timeout_seconds > 0)
-        d->deadline_ms = xb_now_ms() + (uint64_t)(l->cfg->timeout_seconds * 1000.0);
     if (l->q_tail)
         l->q_tail->qnext = d;
     else
@@ -273,21 +275,36 @@ static void send_shutdown_if_idle(xb_pump_t *p, peer_t *peer)
     xb_frames_destroy(&f);
 }
 
-void xb_delivery_complete(xb_pump_t *p, delivery_t *d)
+/* The peer answered d (REPLY, DONE or FAILED): its credit comes back and the
+ * message counts towards recycling its process. */
+static void answered(xb_pump_t *p, delivery_t *d)
 {
     peer_t *peer = d->peer;
-    lstn_t *l = &p->listeners[d->listener];
     detach(p, d);
-    if (peer) {
-        peer->handled++;
-        peer->last_heard_ms = xb_now_ms();
-        if (peer->child) {
-            peer->child->handled++;
-            maybe_recycle(p, peer);
-            send_shutdown_if_idle(p, peer);
-        }
+    if (!peer)
+        return;
+    peer->handled++;
+    peer->last_heard_ms = xb_now_ms();
+    if (peer->child) {
+        peer->child->handled++;
+        maybe_recycle(p, peer);
+        send_shutdown_if_idle(p, peer);
     }
+}
+
+void xb_delivery_complete(xb_pump_t *p, delivery_t *d)
+{
+    lstn_t *l = &p->listeners[d->listener];
+    answered(p, d);
     xb_delivery_free(p, d);
+    xb_dispatch(p, l);
+}
+
+void xb_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why)
+{
+    lstn_t *l = &p->listeners[d->listener];
+    answered(p, d);
+    xb_delivery_fail(p, d, XB_ERR_CRASH, "listener %s failed: %s", l->cfg->name, why);
     xb_dispatch(p, l);
 }
 
@@ -314,7 +331,7 @@ void xb_deliveries_tick(xb_pump_t *p)
     uint64_t now = xb_now_ms();
     for (uint32_t i = 0; i < p->dcap; i++) {
         delivery_t *d = p->dslab[i];
-        if (!d || d->deadline_ms == 0 || now < d->deadline_ms)
+        if (!d || !d->peer || d->deadline_ms == 0 || now < d->deadline_ms)
             continue;
         lstn_t *l = &p->listeners[d->listener];
         peer_t *peer = d->peer;

@@ -77,7 +77,7 @@ void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
         refuse(p, rid, "READY: pid and credit must be numbers, credit 1..1000");
         return;
     }
-    if (p->state != PUMP_RUNNING) {
+    if (p->state != PUMP_RUNNING && p->state != PUMP_DRAINING) {
         refuse(p, rid, "the pump is shutting down");
         return;
     }

@@ -26,9 +26,9 @@
 #include "xmlbus/pump.h"
 #include "xmlbus/registry.h"
 #include "xmlbus/schema.h"
+#include "xmlbus/strmap.h"
 #include "xmlbus/wire.h"
 #include "xmlbus/xmlsafe.h"
-#include "strmap.h"
 
 #define XB_RID_MAX 256
 
@@ -217,6 +217,9 @@ void xb_delivery_submit(xb_pump_t *p, delivery_t *d);
 void xb_dispatch(xb_pump_t *p, lstn_t *l);
 /* The handler of d finished (REPLY, DONE or FAILED has been processed). */
 void xb_delivery_complete(xb_pump_t *p, delivery_t *d);
+/* The handler answered FAILED: like complete, then a `crash` SystemError
+ * with its reason goes to the origin. */
+void xb_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why);
 /* d failed for good: a SystemError goes to its origin; d is freed. */
 void xb_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

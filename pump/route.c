@@ -278,14 +278,13 @@ static int payload_of(xmlDocPtr doc, const char *bytes, size_t len, payload_t *p
 
 /* Validates, writes, records and dispatches one message to one receiver. */
 static int make_delivery(xb_pump_t *p, const origin_t *origin, conv_t *conv, const target_t *t,
-                         const payload_t *pl, int depth, xb_error_t *err)
+                         const payload_t *pl, int depth, char msg_id[37], xb_error_t *err)
 {
     if (t->listener && xb_validator_check(p->validator, t->name, pl->node, err) != 0)
         return -1;
     char thread[37];
     if (uuid_for(p, t->chain, thread, err) != 0)
         return -1;
-    char msg_id[37];
     xb_uuid_new(msg_id);
     int64_t ts = xb_now_us();
     xb_envelope_fields_t fields = {origin->name, t->name, thread, msg_id, ts, depth};
@@ -397,8 +396,10 @@ static int named_targets(xb_pump_t *p, const origin_t *o, const lstn_t *sender, 
 
 /* Routes one payload from origin. Returns the number of messages sent; on a
  * failure the first error is in err and later ones went out as SystemErrors. */
+/* first_id (may be NULL) receives the message id of the first message sent. */
 static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const char *target,
-                         const payload_t *pl, int depth, bool *ended, xb_error_t *err)
+                         const payload_t *pl, int depth, bool *ended, char *first_id,
+                         xb_error_t *err)
 {
     *ended = false;
     if (depth > p->cfg->limits.max_depth)
@@ -424,8 +425,10 @@ static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const ch
     for (size_t i = 0; i < n; i++) {
         xb_error_t e;
         xb_error_clear(&e);
-        if (make_delivery(p, o, conv, &targets[i], pl, depth, &e) == 0) {
-            sent++;
+        char msg_id[37];
+        if (make_delivery(p, o, conv, &targets[i], pl, depth, msg_id, &e) == 0) {
+            if (sent++ == 0 && first_id)
+                memcpy(first_id, msg_id, sizeof msg_id);
         } else if (!failed) {
             failed = true;
             *err = e;
@@ -480,7 +483,7 @@ static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char
         return;
     }
     bool ended = false;
-    int sent = route_payload(p, o, d->conv, target, &pl, d->depth + 1, &ended, &err);
+    int sent = route_payload(p, o, d->conv, target, &pl, d->depth + 1, &ended, NULL, &err);
     free(owned);
     if (sent == 0 && !ended)
         xb_route_system_error(p, o, d->conv, err.code, err.message);
@@ -534,13 +537,8 @@ void xb_route_on_done(xb_pump_t *p, peer_t *peer, xb_frames_t *f, bool failed)
     l->failed++;
     char why[512] = "handler failed";
     xb_frames_copy(f, 4, why, sizeof why);
-    d->peer->in_flight--;
-    l->in_flight--;
-    d->peer->handled++;
-    d->peer = NULL;
     /* The handler said it failed: its sender hears `crash` with the reason. */
-    xb_delivery_fail(p, d, XB_ERR_CRASH, "listener %s failed: %s", l->cfg->name, why);
-    xb_dispatch(p, l);
+    xb_delivery_failed_by_handler(p, d, why);
 }
 
 /* ---- SEND from clients ------------------------------------------------------ */
@@ -725,10 +723,9 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     const char *target = to[0] ? to : b.to;
     bool ended = false;
     xb_error_clear(&err);
-    int sent = route_payload(p, &o, conv, target, &b.payload, b.depth + 1, &ended, &err);
+    char msg_id[37] = "";
+    int sent = route_payload(p, &o, conv, target, &b.payload, b.depth + 1, &ended, msg_id, &err);
     send_body_free(&b);
-    char msg_id[37];
-    xb_uuid_new(msg_id);
     if (sent == 0) {
         reject(p, rid, req, &o, err.code, err.message);
     } else {

@@ -201,6 +201,56 @@ void xb_cli_print_body(const char *body)
     printf("%.*s\n", (int)(n > INT_MAX ? INT_MAX : n), body);
 }
 
+int xb_cli_parse_xml_verb(int argc, char **argv, xb_cli_opts_t *o, const char *usage,
+                          bool *xml)
+{
+    enum { OPT_XML = XB_OPT_FIRST_VERB_OPTION };
+    static const struct option longopts[] = {
+        XB_CLI_LONGOPTS,
+        {"xml", no_argument, NULL, OPT_XML},
+        {NULL, 0, NULL, 0},
+    };
+    *xml = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, XB_CLI_SHORTOPTS, longopts, NULL)) != -1) {
+        if (opt == OPT_XML)
+            *xml = true;
+        else if (xb_cli_common_option(o, opt, optarg) <= 0)
+            return xb_cli_usage(usage, false);
+    }
+    if (o->help)
+        return xb_cli_usage(usage, true);
+    return -1;
+}
+
+int xb_cli_query(const xb_cli_opts_t *o, const char *verb, const char *const *args,
+                 size_t nargs, bool print_xml, xmlDoc **doc)
+{
+    if (doc)
+        *doc = NULL;
+    int rc = XB_EXIT_OK;
+    char *body = xb_cli_control(o, verb, args, nargs, &rc);
+    if (!body)
+        return rc;
+    if (doc && !(*doc = xb_cli_parse_xml(o->verb, body, strlen(body)))) {
+        free(body);
+        return XB_EXIT_FAIL;
+    }
+    if (print_xml)
+        xb_cli_print_body(body);
+    free(body);
+    return XB_EXIT_OK;
+}
+
+void xb_cli_print_attributes(const xmlNode *n)
+{
+    for (const xmlAttr *a = n->properties; a; a = a->next) {
+        xmlChar *v = xmlNodeListGetString(n->doc, a->children, 1);
+        printf("%s: %s\n", (const char *)a->name, v ? (const char *)v : "");
+        xmlFree(v);
+    }
+}
+
 xmlDoc *xb_cli_parse_xml(const char *verb, const char *xml, size_t len)
 {
     if (!xml || len == 0) {

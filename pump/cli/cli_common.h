@@ -94,6 +94,26 @@ char *xb_cli_control(const xb_cli_opts_t *o, const char *verb, const char *const
  * the end. */
 void xb_cli_print_body(const char *body);
 
+/* Parses argv for a verb whose only own option is --xml: the common options,
+ * then --xml into *xml. Leaves optind at the first operand. Returns -1 to go
+ * on, or the exit code the verb returns at once (--help: its usage on stdout
+ * and XB_EXIT_OK; a bad option: usage on stderr and XB_EXIT_USAGE). */
+int xb_cli_parse_xml_verb(int argc, char **argv, xb_cli_opts_t *o, const char *usage,
+                          bool *xml);
+
+/* Asks the pump CONTROL verb args and handles its answer the way the query
+ * verbs do. With doc not NULL the answer is parsed into *doc first (caller
+ * frees with xmlFreeDoc); a failure to parse prints why, prints nothing else
+ * and returns XB_EXIT_FAIL. Then with print_xml the answer is printed as it
+ * came (xb_cli_print_body). Returns XB_EXIT_OK, or the exit code of the
+ * failure (already printed) with *doc NULL. */
+int xb_cli_query(const xb_cli_opts_t *o, const char *verb, const char *const *args,
+                 size_t nargs, bool print_xml, xmlDoc **doc);
+
+/* Prints every attribute of n as a "name: value" line (so that counters a
+ * newer pump adds show up without a change here). */
+void xb_cli_print_attributes(const xmlNode *n);
+
 /* Parses a RESULT body (trusted-ish XML from the pump, parsed without DTD,
  * entities or network). Returns the document (caller frees with xmlFreeDoc)
  * or NULL with a message printed. */

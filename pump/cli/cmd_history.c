@@ -19,8 +19,6 @@ static const char history_usage[] =
     "\n"
     "exit: 0 ok, 1 failure (unknown thread, ...), 2 usage, 4 no answer in time\n";
 
-enum { OPT_XML = XB_OPT_FIRST_VERB_OPTION };
-
 /* The payload of a slot: its element child, or its text (an escaped
  * payload) when it has none. Caller frees. */
 static char *slot_payload(xmlNode *slot)
@@ -66,41 +64,21 @@ static int print_slots(xmlNode *root)
 
 int xb_cmd_history(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        XB_CLI_LONGOPTS,
-        {"xml", no_argument, NULL, OPT_XML},
-        {NULL, 0, NULL, 0},
-    };
     xb_cli_opts_t o;
     xb_cli_opts_init(&o, "history");
-    bool xml = false;
-    int opt;
-    while ((opt = getopt_long(argc, argv, XB_CLI_SHORTOPTS, longopts, NULL)) != -1) {
-        if (opt == OPT_XML)
-            xml = true;
-        else if (xb_cli_common_option(&o, opt, optarg) <= 0)
-            return xb_cli_usage(history_usage, false);
-    }
-    if (o.help)
-        return xb_cli_usage(history_usage, true);
+    bool xml;
+    int rc = xb_cli_parse_xml_verb(argc, argv, &o, history_usage, &xml);
+    if (rc >= 0)
+        return rc;
     if (optind + 1 != argc) {
         xb_cli_fail("history", "give exactly one THREAD uuid");
         return xb_cli_usage(history_usage, false);
     }
     const char *args[] = {argv[optind]};
-    int rc = XB_EXIT_OK;
-    char *body = xb_cli_control(&o, "history", args, 1, &rc);
-    if (!body)
+    xmlDoc *doc = NULL;
+    rc = xb_cli_query(&o, "history", args, 1, xml, xml ? NULL : &doc);
+    if (rc != XB_EXIT_OK || xml)
         return rc;
-    if (xml) {
-        xb_cli_print_body(body);
-        free(body);
-        return XB_EXIT_OK;
-    }
-    xmlDoc *doc = xb_cli_parse_xml("history", body, strlen(body));
-    free(body);
-    if (!doc)
-        return XB_EXIT_FAIL;
     rc = print_slots(xmlDocGetRootElement(doc));
     xmlFreeDoc(doc);
     return rc;

@@ -20,21 +20,9 @@ static const char stats_usage[] =
     "\n"
     "exit: 0 ok, 1 failure, 2 usage, 4 no answer in time\n";
 
-enum { OPT_XML = XB_OPT_FIRST_VERB_OPTION };
-
 static bool is_elem(const xmlNode *n, const char *name)
 {
     return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
-}
-
-/* Every attribute of n as "name: value" lines (robust to new counters). */
-static void print_attributes(const xmlNode *n)
-{
-    for (const xmlAttr *a = n->properties; a; a = a->next) {
-        xmlChar *v = xmlNodeListGetString(n->doc, a->children, 1);
-        printf("%s: %s\n", (const char *)a->name, v ? (const char *)v : "");
-        xmlFree(v);
-    }
 }
 
 /* "code=count code=count" of a listener's <error> children, or "-". */
@@ -89,42 +77,22 @@ static void print_listeners(const xmlNode *root)
 
 int xb_cmd_stats(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        XB_CLI_LONGOPTS,
-        {"xml", no_argument, NULL, OPT_XML},
-        {NULL, 0, NULL, 0},
-    };
     xb_cli_opts_t o;
     xb_cli_opts_init(&o, "stats");
-    bool xml = false;
-    int opt;
-    while ((opt = getopt_long(argc, argv, XB_CLI_SHORTOPTS, longopts, NULL)) != -1) {
-        if (opt == OPT_XML)
-            xml = true;
-        else if (xb_cli_common_option(&o, opt, optarg) <= 0)
-            return xb_cli_usage(stats_usage, false);
-    }
-    if (o.help)
-        return xb_cli_usage(stats_usage, true);
+    bool xml;
+    int rc = xb_cli_parse_xml_verb(argc, argv, &o, stats_usage, &xml);
+    if (rc >= 0)
+        return rc;
     if (optind < argc) {
         xb_cli_fail("stats", "unexpected argument '%s'", argv[optind]);
         return xb_cli_usage(stats_usage, false);
     }
-    int rc = XB_EXIT_OK;
-    char *body = xb_cli_control(&o, "stats", NULL, 0, &rc);
-    if (!body)
+    xmlDoc *doc = NULL;
+    rc = xb_cli_query(&o, "stats", NULL, 0, xml, xml ? NULL : &doc);
+    if (rc != XB_EXIT_OK || xml)
         return rc;
-    if (xml) {
-        xb_cli_print_body(body);
-        free(body);
-        return XB_EXIT_OK;
-    }
-    xmlDoc *doc = xb_cli_parse_xml("stats", body, strlen(body));
-    free(body);
-    if (!doc)
-        return XB_EXIT_FAIL;
     xmlNode *root = xmlDocGetRootElement(doc);
-    print_attributes(root);
+    xb_cli_print_attributes(root);
     print_listeners(root);
     xmlFreeDoc(doc);
     return XB_EXIT_OK;

@@ -71,19 +71,10 @@ int xb_cmd_threads(int argc, char **argv)
         xb_cli_fail("threads", "unexpected argument '%s'", argv[optind]);
         return xb_cli_usage(threads_usage, false);
     }
-    int rc = XB_EXIT_OK;
-    char *body = xb_cli_control(&o, "threads", NULL, 0, &rc);
-    if (!body)
+    xmlDoc *doc = NULL;
+    int rc = xb_cli_query(&o, "threads", NULL, 0, xml, xml ? NULL : &doc);
+    if (rc != XB_EXIT_OK || xml)
         return rc;
-    if (xml) {
-        xb_cli_print_body(body);
-        free(body);
-        return XB_EXIT_OK;
-    }
-    xmlDoc *doc = xb_cli_parse_xml("threads", body, strlen(body));
-    free(body);
-    if (!doc)
-        return XB_EXIT_FAIL;
     print_table(xmlDocGetRootElement(doc), quiet);
     xmlFreeDoc(doc);
     return XB_EXIT_OK;

@@ -261,6 +261,20 @@ static int lm_uuid_len(const lm_env_t *e, const char *uuid, size_t *len, xb_erro
     return 0;
 }
 
+/* Checks a key (lm_thread_len, lm_uuid_len) and returns its length. */
+typedef int (*lm_key_fn)(const lm_env_t *e, const char *key, size_t *len, xb_error_t *err);
+
+/* How an operation starts: the handle belongs to this process, then the key
+ * (when keylen is not NULL) fits LMDB and *len is its length, then a
+ * transaction begins (lm_begin: lm_abort or lm_commit ends it). */
+static int lm_start(lm_t *h, lm_key_fn keylen, const char *key, size_t *len, bool write,
+                    MDB_txn **txn, xb_error_t *err)
+{
+    if (lm_check_pid(h, err) != 0 || (keylen && keylen(h->e, key, len, err) != 0))
+        return -1;
+    return lm_begin(h->e, write, txn, err);
+}
+
 /* buf (LM_KEY_CAP bytes) <- thread '\0' u64be(index). */
 static MDB_val lm_slot_key(unsigned char *buf, const char *thread, size_t tlen, uint64_t index)
 {
@@ -507,7 +521,7 @@ static int lm_append_in(lm_t *h, MDB_txn *txn, const char *thread, const void *s
 {
     lm_env_t *e = h->e;
     xb_error_t why;
-    size_t tlen;
+    size_t tlen = 0;
     if (lm_thread_len(e, thread, &tlen, err) != 0)
         return LM_REFUSED;
     if (!slot && len > 0) {
@@ -551,10 +565,8 @@ static int lm_append(void *self, const char *thread, const void *slot, size_t le
                      xb_error_t *err)
 {
     lm_t *h = self;
-    if (lm_check_pid(h, err) != 0)
-        return -1;
     MDB_txn *txn;
-    if (lm_begin(h->e, true, &txn, err) != 0)
+    if (lm_start(h, NULL, NULL, NULL, true, &txn, err) != 0)
         return -1;
     long ignored;
     if (lm_append_in(h, txn, thread, slot, len, index ? index : &ignored, err) != 0) {
@@ -604,15 +616,13 @@ static int lm_get_thread(void *self, const char *thread, xb_blob_list_t *out, xb
 {
     lm_t *h = self;
     lm_env_t *e = h->e;
-    size_t tlen;
+    size_t tlen = 0;
     if (!out)
         return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
     out->items = NULL;
     out->count = 0;
-    if (lm_check_pid(h, err) != 0 || lm_thread_len(e, thread, &tlen, err) != 0)
-        return -1;
     MDB_txn *txn;
-    if (lm_begin(e, false, &txn, err) != 0)
+    if (lm_start(h, lm_thread_len, thread, &tlen, false, &txn, err) != 0)
         return -1;
     lm_thread_rec_t r;
     int found = lm_rec_get(e, txn, thread, tlen, &r, err);
@@ -659,7 +669,7 @@ static int lm_get_slot(void *self, const char *thread, long index, xb_blob_t *ou
 {
     lm_t *h = self;
     lm_env_t *e = h->e;
-    size_t tlen;
+    size_t tlen = 0;
     if (!out)
         return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
     out->data = NULL;
@@ -693,11 +703,9 @@ static int lm_read_rec(lm_t *h, const char *thread, lm_thread_rec_t *r, bool *fo
                        xb_error_t *err)
 {
     lm_env_t *e = h->e;
-    size_t tlen;
-    if (lm_check_pid(h, err) != 0 || lm_thread_len(e, thread, &tlen, err) != 0)
-        return -1;
+    size_t tlen = 0;
     MDB_txn *txn;
-    if (lm_begin(e, false, &txn, err) != 0)
+    if (lm_start(h, lm_thread_len, thread, &tlen, false, &txn, err) != 0)
         return -1;
     int rc = lm_rec_get(e, txn, thread, tlen, r, err);
     lm_abort(e, txn);
@@ -730,15 +738,13 @@ static int lm_thread_exists(void *self, const char *thread, bool *exists, xb_err
 static int lm_delete_thread(void *self, const char *thread, bool *deleted, xb_error_t *err)
 {
     lm_t *h = self;
-    size_t tlen;
+    size_t tlen = 0;
     bool ignored;
     if (!deleted)
         deleted = &ignored;
     *deleted = false;
-    if (lm_check_pid(h, err) != 0 || lm_thread_len(h->e, thread, &tlen, err) != 0)
-        return -1;
     MDB_txn *txn;
-    if (lm_begin(h->e, true, &txn, err) != 0)
+    if (lm_start(h, lm_thread_len, thread, &tlen, true, &txn, err) != 0)
         return -1;
     if (lm_delete_in(h->e, txn, thread, tlen, deleted, err) != 0) {
         lm_abort(h->e, txn);
@@ -762,10 +768,8 @@ typedef int (*lm_walk_fn)(void *ctx, const MDB_val *k, const MDB_val *v);
 static int lm_walk(lm_t *h, int db, lm_walk_fn fn, void *ctx, xb_error_t *err)
 {
     lm_env_t *e = h->e;
-    if (lm_check_pid(h, err) != 0)
-        return -1;
     MDB_txn *txn;
-    if (lm_begin(e, false, &txn, err) != 0)
+    if (lm_start(h, NULL, NULL, NULL, false, &txn, err) != 0)
         return -1;
     MDB_cursor *cur = NULL;
     int rc = 0, mrc = mdb_cursor_open(txn, e->dbi[db], &cur);
@@ -828,10 +832,8 @@ static int lm_list_threads(void *self, xb_str_list_t *out, xb_error_t *err)
 /* Empties the given DBs in one write transaction. */
 static int lm_drop(lm_t *h, const int *dbs, size_t n, xb_error_t *err)
 {
-    if (lm_check_pid(h, err) != 0)
-        return -1;
     MDB_txn *txn;
-    if (lm_begin(h->e, true, &txn, err) != 0)
+    if (lm_start(h, NULL, NULL, NULL, true, &txn, err) != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         int rc = mdb_drop(txn, h->e->dbi[dbs[i]], 0);
@@ -973,7 +975,7 @@ static int lm_set_in(lm_env_t *e, MDB_txn *txn, const char *chain, size_t clen, 
 static int lm_registry_set(void *self, const char *chain, const char *uuid, xb_error_t *err)
 {
     lm_t *h = self;
-    size_t ulen;
+    size_t ulen = 0;
     if (lm_check_pid(h, err) != 0 || lm_uuid_len(h->e, uuid, &ulen, err) != 0)
         return -1;
     if (!chain || !*chain)
@@ -1012,14 +1014,12 @@ static int lm_registry_get_uuid(void *self, const char *chain, char **uuid, xb_e
 static int lm_registry_get_chain(void *self, const char *uuid, char **chain, xb_error_t *err)
 {
     lm_t *h = self;
-    size_t ulen;
+    size_t ulen = 0;
     if (!chain)
         return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
     *chain = NULL;
-    if (lm_check_pid(h, err) != 0 || lm_uuid_len(h->e, uuid, &ulen, err) != 0)
-        return -1;
     MDB_txn *txn;
-    if (lm_begin(h->e, false, &txn, err) != 0)
+    if (lm_start(h, lm_uuid_len, uuid, &ulen, false, &txn, err) != 0)
         return -1;
     int rc = lm_uuid_lookup(h->e, txn, uuid, ulen, chain, err);
     lm_abort(h->e, txn);
@@ -1032,15 +1032,13 @@ static int lm_registry_get_chain(void *self, const char *uuid, char **chain, xb_
 static int lm_registry_delete(void *self, const char *uuid, bool *deleted, xb_error_t *err)
 {
     lm_t *h = self;
-    size_t ulen;
+    size_t ulen = 0;
     bool ignored;
     if (!deleted)
         deleted = &ignored;
     *deleted = false;
-    if (lm_check_pid(h, err) != 0 || lm_uuid_len(h->e, uuid, &ulen, err) != 0)
-        return -1;
     MDB_txn *txn;
-    if (lm_begin(h->e, true, &txn, err) != 0)
+    if (lm_start(h, lm_uuid_len, uuid, &ulen, true, &txn, err) != 0)
         return -1;
     char *chain = NULL;
     int rc = lm_uuid_lookup(h->e, txn, uuid, ulen, &chain, err);
@@ -1113,10 +1111,8 @@ static int lm_registry_clear(void *self, xb_error_t *err)
 static int lm_ping(void *self, xb_error_t *err)
 {
     lm_t *h = self;
-    if (lm_check_pid(h, err) != 0)
-        return -1;
     MDB_txn *txn;
-    if (lm_begin(h->e, false, &txn, err) != 0)
+    if (lm_start(h, NULL, NULL, NULL, false, &txn, err) != 0)
         return -1;
     lm_abort(h->e, txn);
     return 0;
@@ -1137,10 +1133,8 @@ static int lm_info(void *self, xb_backend_info_t *out, xb_error_t *err)
     lm_env_t *e = h->e;
     if (!out)
         return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
-    if (lm_check_pid(h, err) != 0)
-        return -1;
     MDB_txn *txn;
-    if (lm_begin(e, false, &txn, err) != 0)
+    if (lm_start(h, NULL, NULL, NULL, false, &txn, err) != 0)
         return -1;
     size_t threads = 0, slots = 0, pairs = 0;
     int rc = 0;

@@ -9,166 +9,13 @@
  * critical section stays short. See docs/storage.md. */
 #include "xmlbus/backend.h"
 #include "xmlbus/log.h"
+#include "xmlbus/strmap.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-
-/* ---- a small chained hash map keyed by NUL-terminated strings ----------- */
-
-typedef struct map_entry {
-    struct map_entry *next;
-    uint64_t hash;
-    char *key;   /* owned */
-    void *value; /* owned through map_t.free_value */
-} map_entry_t;
-
-typedef struct {
-    map_entry_t **buckets;
-    size_t nbuckets; /* a power of two */
-    size_t count;
-    uint64_t seed;   /* random per map: keys come from the outside */
-    void (*free_value)(void *);
-} map_t;
-
-#define MAP_INITIAL_BUCKETS 64
-
-static uint64_t map_hash(const map_t *m, const char *key)
-{
-    uint64_t h = 1469598103934665603ULL ^ m->seed; /* FNV-1a, seeded */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ULL;
-    }
-    return h ^ (h >> 29);
-}
-
-static int map_init(map_t *m, void (*free_value)(void *))
-{
-    memset(m, 0, sizeof *m);
-    m->buckets = calloc(MAP_INITIAL_BUCKETS, sizeof *m->buckets);
-    if (!m->buckets)
-        return -1;
-    m->nbuckets = MAP_INITIAL_BUCKETS;
-    m->free_value = free_value;
-    if (getrandom(&m->seed, sizeof m->seed, GRND_NONBLOCK) != (ssize_t)sizeof m->seed)
-        m->seed = (uint64_t)(uintptr_t)m ^ 0x9e3779b97f4a7c15ULL;
-    return 0;
-}
-
-static void map_clear(map_t *m)
-{
-    for (size_t i = 0; i < m->nbuckets; i++) {
-        map_entry_t *e = m->buckets[i];
-        while (e) {
-            map_entry_t *next = e->next;
-            if (m->free_value)
-                m->free_value(e->value);
-            free(e->key);
-            free(e);
-            e = next;
-        }
-        m->buckets[i] = NULL;
-    }
-    m->count = 0;
-}
-
-static void map_destroy(map_t *m)
-{
-    if (!m->buckets)
-        return;
-    map_clear(m);
-    free(m->buckets);
-    m->buckets = NULL;
-}
-
-static map_entry_t *map_find(const map_t *m, const char *key)
-{
-    uint64_t h = map_hash(m, key);
-    for (map_entry_t *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next) {
-        if (e->hash == h && strcmp(e->key, key) == 0)
-            return e;
-    }
-    return NULL;
-}
-
-static void *map_get(const map_t *m, const char *key)
-{
-    map_entry_t *e = map_find(m, key);
-    return e ? e->value : NULL;
-}
-
-/* Doubles the table; on allocation failure the map keeps working, slower. */
-static void map_grow(map_t *m)
-{
-    size_t n = m->nbuckets * 2;
-    map_entry_t **b = calloc(n, sizeof *b);
-    if (!b)
-        return;
-    for (size_t i = 0; i < m->nbuckets; i++) {
-        map_entry_t *e = m->buckets[i];
-        while (e) {
-            map_entry_t *next = e->next;
-            e->next = b[e->hash & (n - 1)];
-            b[e->hash & (n - 1)] = e;
-            e = next;
-        }
-    }
-    free(m->buckets);
-    m->buckets = b;
-    m->nbuckets = n;
-}
-
-/* Inserts or replaces; takes ownership of value only on success. */
-static int map_put(map_t *m, const char *key, void *value)
-{
-    map_entry_t *e = map_find(m, key);
-    if (e) {
-        if (m->free_value && e->value != value)
-            m->free_value(e->value);
-        e->value = value;
-        return 0;
-    }
-    e = malloc(sizeof *e);
-    char *k = strdup(key);
-    if (!e || !k) {
-        free(e);
-        free(k);
-        return -1;
-    }
-    e->key = k;
-    e->value = value;
-    e->hash = map_hash(m, key);
-    e->next = m->buckets[e->hash & (m->nbuckets - 1)];
-    m->buckets[e->hash & (m->nbuckets - 1)] = e;
-    m->count++;
-    if (m->count > m->nbuckets)
-        map_grow(m);
-    return 0;
-}
-
-/* Removes key; frees its value too. Returns whether it was there. */
-static bool map_remove(map_t *m, const char *key)
-{
-    uint64_t h = map_hash(m, key);
-    map_entry_t **pp = &m->buckets[h & (m->nbuckets - 1)];
-    for (; *pp; pp = &(*pp)->next) {
-        map_entry_t *e = *pp;
-        if (e->hash == h && strcmp(e->key, key) == 0) {
-            *pp = e->next;
-            if (m->free_value)
-                m->free_value(e->value);
-            free(e->key);
-            free(e);
-            m->count--;
-            return true;
-        }
-    }
-    return false;
-}
 
 /* ---- threads -------------------------------------------------------------- */
 
@@ -196,12 +43,12 @@ static void thread_free(void *p)
 typedef struct {
     pthread_mutex_t lock;
     xb_backend_config_t cfg;
-    map_t threads;          /* name -> mem_thread_t* (owned) */
+    xb_strmap_t *threads;   /* name -> mem_thread_t* (owned) */
     mem_thread_t *oldest;   /* creation order, for eviction */
     mem_thread_t *newest;
     long total_slots;
-    map_t chain_to_uuid;    /* chain -> char* uuid */
-    map_t uuid_to_chain;    /* uuid -> char* chain */
+    xb_strmap_t *chain_to_uuid; /* chain -> char* uuid (owned) */
+    xb_strmap_t *uuid_to_chain; /* uuid -> char* chain (owned) */
     long evicted_threads;
     long limit_refusals;
 } mem_t;
@@ -235,7 +82,7 @@ static void thread_drop(mem_t *m, mem_thread_t *t)
 {
     list_unlink(m, t);
     m->total_slots -= (long)t->len;
-    map_remove(&m->threads, t->name); /* frees t */
+    xb_strmap_delete(m->threads, t->name); /* frees t */
 }
 
 static void evict_oldest(mem_t *m)
@@ -259,15 +106,15 @@ static mem_thread_t *thread_get_or_create(mem_t *m, const char *name, bool *crea
                                           xb_error_t *err)
 {
     *created = false;
-    mem_thread_t *t = map_get(&m->threads, name);
+    mem_thread_t *t = xb_strmap_get(m->threads, name);
     if (t)
         return t;
-    while (m->cfg.max_threads > 0 && (long)m->threads.count >= m->cfg.max_threads && m->oldest)
+    while (m->cfg.max_threads > 0 && (long)xb_strmap_count(m->threads) >= m->cfg.max_threads && m->oldest)
         evict_oldest(m);
     t = calloc(1, sizeof *t);
     if (t)
         t->name = strdup(name);
-    if (!t || !t->name || map_put(&m->threads, name, t) != 0) {
+    if (!t || !t->name || xb_strmap_put(m->threads, name, t) != 0) {
         thread_free(t);
         xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory creating thread %s",
                      name);
@@ -289,7 +136,7 @@ static int append_locked(mem_t *m, const char *thread, char *data, size_t len, l
                             "backend memory: slot of %zu bytes for thread %s exceeds "
                             "max_slot_bytes %zu", len, thread, m->cfg.max_slot_bytes);
     }
-    mem_thread_t *existing = map_get(&m->threads, thread);
+    mem_thread_t *existing = xb_strmap_get(m->threads, thread);
     if (existing && m->cfg.max_slots_per_thread > 0 &&
         (long)existing->len >= m->cfg.max_slots_per_thread) {
         m->limit_refusals++;
@@ -381,7 +228,7 @@ static int mem_get_thread(void *self, const char *thread, xb_blob_list_t *out, x
     mem_t *m = self;
     int rc = 0;
     pthread_mutex_lock(&m->lock);
-    mem_thread_t *t = map_get(&m->threads, thread);
+    mem_thread_t *t = xb_strmap_get(m->threads, thread);
     if (t && t->len > 0) {
         out->items = calloc(t->len, sizeof *out->items);
         if (!out->items)
@@ -408,7 +255,7 @@ static int mem_get_slot(void *self, const char *thread, long index, xb_blob_t *o
     mem_t *m = self;
     int rc = 0;
     pthread_mutex_lock(&m->lock);
-    mem_thread_t *t = map_get(&m->threads, thread);
+    mem_thread_t *t = xb_strmap_get(m->threads, thread);
     if (!t || index < 0 || (size_t)index >= t->len) {
         rc = xb_error_set(err, XB_ERR_NOTFOUND, 0, "backend memory: thread %s has no slot %ld",
                           thread, index);
@@ -427,7 +274,7 @@ static int mem_thread_len(void *self, const char *thread, long *len, xb_error_t 
     (void)err;
     mem_t *m = self;
     pthread_mutex_lock(&m->lock);
-    mem_thread_t *t = map_get(&m->threads, thread);
+    mem_thread_t *t = xb_strmap_get(m->threads, thread);
     *len = t ? (long)t->len : 0;
     pthread_mutex_unlock(&m->lock);
     return 0;
@@ -438,7 +285,7 @@ static int mem_thread_exists(void *self, const char *thread, bool *exists, xb_er
     (void)err;
     mem_t *m = self;
     pthread_mutex_lock(&m->lock);
-    *exists = map_get(&m->threads, thread) != NULL;
+    *exists = xb_strmap_get(m->threads, thread) != NULL;
     pthread_mutex_unlock(&m->lock);
     return 0;
 }
@@ -448,7 +295,7 @@ static int mem_delete_thread(void *self, const char *thread, bool *deleted, xb_e
     (void)err;
     mem_t *m = self;
     pthread_mutex_lock(&m->lock);
-    mem_thread_t *t = map_get(&m->threads, thread);
+    mem_thread_t *t = xb_strmap_get(m->threads, thread);
     *deleted = t != NULL;
     if (t)
         thread_drop(m, t);
@@ -462,8 +309,9 @@ static int mem_list_threads(void *self, xb_str_list_t *out, xb_error_t *err)
     mem_t *m = self;
     int rc = 0;
     pthread_mutex_lock(&m->lock);
-    if (m->threads.count > 0) {
-        out->items = calloc(m->threads.count, sizeof *out->items);
+    size_t n = xb_strmap_count(m->threads);
+    if (n > 0) {
+        out->items = calloc(n, sizeof *out->items);
         if (!out->items)
             rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
         for (mem_thread_t *t = m->oldest; rc == 0 && t; t = t->newer) {
@@ -485,7 +333,7 @@ static int mem_clear(void *self, xb_error_t *err)
     (void)err;
     mem_t *m = self;
     pthread_mutex_lock(&m->lock);
-    map_clear(&m->threads);
+    xb_strmap_clear(m->threads);
     m->oldest = m->newest = NULL;
     m->total_slots = 0;
     pthread_mutex_unlock(&m->lock);
@@ -496,15 +344,15 @@ static int mem_clear(void *self, xb_error_t *err)
 
 /* Removes the pair of `key` in `from` and the reverse entry in `to` if it
  * points back at key (lock held). */
-static void unpair(map_t *from, map_t *to, const char *key)
+static void unpair(xb_strmap_t *from, xb_strmap_t *to, const char *key)
 {
-    const char *other = map_get(from, key);
+    const char *other = xb_strmap_get(from, key);
     if (!other)
         return;
-    const char *back = map_get(to, other);
+    const char *back = xb_strmap_get(to, other);
     if (back && strcmp(back, key) == 0)
-        map_remove(to, other);
-    map_remove(from, key);
+        xb_strmap_delete(to, other);
+    xb_strmap_delete(from, key);
 }
 
 static int mem_registry_set(void *self, const char *chain, const char *uuid, xb_error_t *err)
@@ -520,27 +368,27 @@ static int mem_registry_set(void *self, const char *chain, const char *uuid, xb_
     int rc = 0;
     pthread_mutex_lock(&m->lock);
     /* Keep the two maps a bijection: drop the old pair of either side. */
-    unpair(&m->chain_to_uuid, &m->uuid_to_chain, chain);
-    unpair(&m->uuid_to_chain, &m->chain_to_uuid, uuid);
-    if (map_put(&m->chain_to_uuid, chain, u) != 0) {
+    unpair(m->chain_to_uuid, m->uuid_to_chain, chain);
+    unpair(m->uuid_to_chain, m->chain_to_uuid, uuid);
+    if (xb_strmap_put(m->chain_to_uuid, chain, u) != 0) {
         free(u);
         free(c);
         rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
-    } else if (map_put(&m->uuid_to_chain, uuid, c) != 0) {
+    } else if (xb_strmap_put(m->uuid_to_chain, uuid, c) != 0) {
         free(c);
-        map_remove(&m->chain_to_uuid, chain);
+        xb_strmap_delete(m->chain_to_uuid, chain);
         rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
     }
     pthread_mutex_unlock(&m->lock);
     return rc;
 }
 
-static int lookup(mem_t *m, map_t *map, const char *key, char **out, const char *what,
+static int lookup(mem_t *m, const xb_strmap_t *map, const char *key, char **out, const char *what,
                   xb_error_t *err)
 {
     int rc = 0;
     pthread_mutex_lock(&m->lock);
-    const char *v = map_get(map, key);
+    const char *v = xb_strmap_get(map, key);
     if (!v) {
         rc = xb_error_set(err, XB_ERR_NOTFOUND, 0, "backend memory: no %s registered for %s",
                           what, key);
@@ -554,13 +402,13 @@ static int lookup(mem_t *m, map_t *map, const char *key, char **out, const char 
 static int mem_registry_get_uuid(void *self, const char *chain, char **uuid, xb_error_t *err)
 {
     mem_t *m = self;
-    return lookup(m, &m->chain_to_uuid, chain, uuid, "uuid", err);
+    return lookup(m, m->chain_to_uuid, chain, uuid, "uuid", err);
 }
 
 static int mem_registry_get_chain(void *self, const char *uuid, char **chain, xb_error_t *err)
 {
     mem_t *m = self;
-    return lookup(m, &m->uuid_to_chain, uuid, chain, "chain", err);
+    return lookup(m, m->uuid_to_chain, uuid, chain, "chain", err);
 }
 
 static int mem_registry_delete(void *self, const char *uuid, bool *deleted, xb_error_t *err)
@@ -568,33 +416,46 @@ static int mem_registry_delete(void *self, const char *uuid, bool *deleted, xb_e
     (void)err;
     mem_t *m = self;
     pthread_mutex_lock(&m->lock);
-    *deleted = map_get(&m->uuid_to_chain, uuid) != NULL;
-    unpair(&m->uuid_to_chain, &m->chain_to_uuid, uuid);
+    *deleted = xb_strmap_get(m->uuid_to_chain, uuid) != NULL;
+    unpair(m->uuid_to_chain, m->chain_to_uuid, uuid);
     pthread_mutex_unlock(&m->lock);
     return 0;
+}
+
+typedef struct {
+    xb_pair_list_t *out;
+    int rc;
+    xb_error_t *err;
+} pair_walk_t;
+
+/* Copies one chain -> uuid pair into the list; stops copying after a failure. */
+static void copy_pair(const char *chain, void *uuid, void *user)
+{
+    pair_walk_t *w = user;
+    if (w->rc != 0)
+        return;
+    xb_registry_pair_t *p = &w->out->items[w->out->count];
+    p->chain = strdup(chain);
+    p->uuid = strdup(uuid);
+    w->out->count++; /* counted first so that a failure frees both */
+    if (!p->chain || !p->uuid)
+        w->rc = xb_error_set(w->err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
 }
 
 static int mem_registry_list_all(void *self, xb_pair_list_t *out, xb_error_t *err)
 {
     mem_t *m = self;
-    int rc = 0;
+    pair_walk_t w = {.out = out, .rc = 0, .err = err};
     pthread_mutex_lock(&m->lock);
-    size_t n = m->chain_to_uuid.count;
+    size_t n = xb_strmap_count(m->chain_to_uuid);
     if (n > 0) {
         out->items = calloc(n, sizeof *out->items);
         if (!out->items)
-            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+            w.rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
     }
-    for (size_t i = 0; rc == 0 && i < m->chain_to_uuid.nbuckets; i++) {
-        for (map_entry_t *e = m->chain_to_uuid.buckets[i]; rc == 0 && e; e = e->next) {
-            xb_registry_pair_t *p = &out->items[out->count];
-            p->chain = strdup(e->key);
-            p->uuid = strdup(e->value);
-            out->count++; /* counted first so that a failure frees both */
-            if (!p->chain || !p->uuid)
-                rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
-        }
-    }
+    if (w.rc == 0)
+        xb_strmap_foreach(m->chain_to_uuid, copy_pair, &w);
+    int rc = w.rc;
     pthread_mutex_unlock(&m->lock);
     if (rc != 0)
         xb_pair_list_free(out);
@@ -606,8 +467,8 @@ static int mem_registry_clear(void *self, xb_error_t *err)
     (void)err;
     mem_t *m = self;
     pthread_mutex_lock(&m->lock);
-    map_clear(&m->chain_to_uuid);
-    map_clear(&m->uuid_to_chain);
+    xb_strmap_clear(m->chain_to_uuid);
+    xb_strmap_clear(m->uuid_to_chain);
     pthread_mutex_unlock(&m->lock);
     return 0;
 }
@@ -626,9 +487,9 @@ static int mem_info(void *self, xb_backend_info_t *out, xb_error_t *err)
     (void)err;
     mem_t *m = self;
     pthread_mutex_lock(&m->lock);
-    out->threads = (long)m->threads.count;
+    out->threads = (long)xb_strmap_count(m->threads);
     out->slots = m->total_slots;
-    out->registry_entries = (long)m->chain_to_uuid.count;
+    out->registry_entries = (long)xb_strmap_count(m->chain_to_uuid);
     out->ttl = -1;
     out->evicted_threads = m->evicted_threads;
     out->limit_refusals = m->limit_refusals;
@@ -644,9 +505,9 @@ static void mem_close(void *self)
     mem_t *m = self;
     if (!m)
         return;
-    map_destroy(&m->threads);
-    map_destroy(&m->chain_to_uuid);
-    map_destroy(&m->uuid_to_chain);
+    xb_strmap_destroy(&m->threads);
+    xb_strmap_destroy(&m->chain_to_uuid);
+    xb_strmap_destroy(&m->uuid_to_chain);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -686,19 +547,21 @@ void *xb_backend_memory_open(const xb_backend_config_t *cfg, const xb_backend_op
         return NULL;
     }
     m->cfg = *cfg;
-    if (map_init(&m->threads, thread_free) != 0 || map_init(&m->chain_to_uuid, free) != 0 ||
-        map_init(&m->uuid_to_chain, free) != 0) {
-        map_destroy(&m->threads);
-        map_destroy(&m->chain_to_uuid);
-        map_destroy(&m->uuid_to_chain);
+    m->threads = xb_strmap_new_owning(thread_free);
+    m->chain_to_uuid = xb_strmap_new_owning(free);
+    m->uuid_to_chain = xb_strmap_new_owning(free);
+    if (!m->threads || !m->chain_to_uuid || !m->uuid_to_chain) {
+        xb_strmap_destroy(&m->threads);
+        xb_strmap_destroy(&m->chain_to_uuid);
+        xb_strmap_destroy(&m->uuid_to_chain);
         free(m);
         xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
         return NULL;
     }
     if (pthread_mutex_init(&m->lock, NULL) != 0) {
-        map_destroy(&m->threads);
-        map_destroy(&m->chain_to_uuid);
-        map_destroy(&m->uuid_to_chain);
+        xb_strmap_destroy(&m->threads);
+        xb_strmap_destroy(&m->chain_to_uuid);
+        xb_strmap_destroy(&m->uuid_to_chain);
         free(m);
         xb_error_set(err, XB_ERR_BACKEND, 0, "backend memory: cannot create its mutex");
         return NULL;

@@ -974,12 +974,19 @@ static int key_integer(xb_redis_t *r, const char *cmd, const char *kind, const c
     return rc;
 }
 
+/* key_integer on the buffer list of a checked thread name. */
+static int thread_integer(xb_redis_t *r, const char *cmd, const char *thread, long long *value,
+                          xb_error_t *err)
+{
+    if (check_name("thread", thread, err) != 0)
+        return -1;
+    return key_integer(r, cmd, "buffer:", thread, value, err);
+}
+
 static int redis_buffer_thread_len(void *self, const char *thread, long *len, xb_error_t *err)
 {
     long long v;
-    if (check_name("thread", thread, err) != 0)
-        return -1;
-    if (key_integer(self, "LLEN", "buffer:", thread, &v, err) != 0)
+    if (thread_integer(self, "LLEN", thread, &v, err) != 0)
         return -1;
     if (len)
         *len = (long)v;
@@ -990,9 +997,7 @@ static int redis_buffer_thread_exists(void *self, const char *thread, bool *exis
                                       xb_error_t *err)
 {
     long long v;
-    if (check_name("thread", thread, err) != 0)
-        return -1;
-    if (key_integer(self, "EXISTS", "buffer:", thread, &v, err) != 0)
+    if (thread_integer(self, "EXISTS", thread, &v, err) != 0)
         return -1;
     if (exists)
         *exists = v > 0;
@@ -1003,9 +1008,7 @@ static int redis_buffer_delete_thread(void *self, const char *thread, bool *dele
                                       xb_error_t *err)
 {
     long long v;
-    if (check_name("thread", thread, err) != 0)
-        return -1;
-    if (key_integer(self, "UNLINK", "buffer:", thread, &v, err) != 0)
+    if (thread_integer(self, "UNLINK", thread, &v, err) != 0)
         return -1;
     if (deleted)
         *deleted = v > 0;

@@ -25,6 +25,8 @@
 #include "xmlbus/config_build.h"
 #include "xmlbus/schema.h"
 
+#include "config_internal.h"
+
 #define CFG_FILE_MAX (16u << 20) /* larger than any sane organism.yaml */
 #define CFG_PROBLEMS_MAX 500     /* then "too many problems" */
 #define CFG_WORKERS_MAX 1024
@@ -1078,21 +1080,14 @@ static void on_schema(loader_t *ld, lctx_t *lc, yaml_node_t *v)
         ld->nomem = true;
         return;
     }
-    struct stat st;
     const char *why = NULL;
-    if (stat(p, &st) != 0)
-        why = strerror(errno);
-    else if (!S_ISREG(st.st_mode))
-        why = "not a regular file";
-    else if (access(p, R_OK) != 0)
-        why = strerror(errno);
-    if (why) {
+    char *r = xb_config_readable_file(p, &why);
+    if (!r && why) {
         problem_at(ld, node_mark(v), "schema file '%.200s' of %s cannot be read: %.300s: %s", s,
                    lc->where, p, why);
         free(p);
         return;
     }
-    char *r = realpath(p, NULL);
     free(p);
     if (!r) {
         ld->nomem = true;

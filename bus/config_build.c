@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_internal.h"
+
 /* ------------------------------------------------------------------ tags */
 
 static bool ncname_start(unsigned char c)
@@ -204,6 +206,19 @@ int xb_config_listener_add_payload(xb_listener_config_t *l, const char *tag,
     return push(&l->payloads, &l->n_payloads, tag, err);
 }
 
+char *xb_config_readable_file(const char *path, const char **why)
+{
+    struct stat st;
+    *why = NULL;
+    if (stat(path, &st) != 0)
+        *why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        *why = "not a regular file";
+    else if (access(path, R_OK) != 0)
+        *why = strerror(errno);
+    return *why ? NULL : realpath(path, NULL);
+}
+
 int xb_config_listener_set_schema(const xb_config_t *cfg, xb_listener_config_t *l,
                                   const char *path, xb_error_t *err)
 {
@@ -225,21 +240,14 @@ int xb_config_listener_set_schema(const xb_config_t *cfg, xb_listener_config_t *
         snprintf(joined, n, "%s/%s", cfg->dir, path);
     }
     const char *p = joined ? joined : path;
-    struct stat st;
     const char *why = NULL;
-    if (stat(p, &st) != 0)
-        why = strerror(errno);
-    else if (!S_ISREG(st.st_mode))
-        why = "not a regular file";
-    else if (access(p, R_OK) != 0)
-        why = strerror(errno);
-    if (why) {
+    char *abs = xb_config_readable_file(p, &why);
+    if (!abs && why) {
         xb_error_set(err, XB_ERR_CONFIG, 0, "schema file '%.300s' of listener '%s' cannot be read: %s",
                      p, l->name, why);
         free(joined);
         return -1;
     }
-    char *abs = realpath(p, NULL);
     free(joined);
     if (!abs)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");

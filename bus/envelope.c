@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/xmlIO.h>
-
 /* A parser context's dictionary keeps every name it ever saw (documents do
  * not use it, see xb_xml_read); past this many entries the context is
  * replaced so that a stream of distinct names cannot grow it forever. */
@@ -523,6 +521,20 @@ static int fix_default_ns(xmlNodePtr el, const xmlChar *inherited, xb_error_t *e
 
 /* ---- parse ------------------------------------------------------------- */
 
+/* A new envelope around doc, not checked or indexed yet. Takes doc: frees it
+ * when there is no memory for the envelope. */
+static xb_envelope_t *envelope_wrap(xmlDocPtr doc, xb_error_t *err)
+{
+    xb_envelope_t *e = calloc(1, sizeof *e);
+    if (!e) {
+        xmlFreeDoc(doc);
+        nomem(err);
+        return NULL;
+    }
+    e->doc = doc;
+    return e;
+}
+
 xb_envelope_t *xb_envelope_parse(xb_parser_t *p, const void *bytes, size_t len, xb_error_t *err)
 {
     if (!p) {
@@ -532,13 +544,9 @@ xb_envelope_t *xb_envelope_parse(xb_parser_t *p, const void *bytes, size_t len, 
     xmlDocPtr doc = parser_read(p, bytes, len, &p->limits, err);
     if (!doc)
         return NULL;
-    xb_envelope_t *e = calloc(1, sizeof *e);
-    if (!e) {
-        xmlFreeDoc(doc);
-        nomem(err);
+    xb_envelope_t *e = envelope_wrap(doc, err);
+    if (!e)
         return NULL;
-    }
-    e->doc = doc;
     if (check_structure(e, err) < 0 ||
         (!p->trusted && xb_xml_validate_doc(p->vctxt, doc, XB_ERR_ENVELOPE, "envelope.xsd", err) < 0) ||
         index_envelope(e, err) < 0 || payload_standalone(e, err) < 0)
@@ -645,22 +653,29 @@ xmlDocPtr xb_envelope_doc(const xb_envelope_t *e)
 
 /* ---- write -------------------------------------------------------------- */
 
+/* Sets the text of el and the envelope's cached copy *cache of it (the
+ * cache changes only when the text did). */
+static int set_cached_text(xmlNodePtr el, const char *value, char **cache, xb_error_t *err)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return nomem(err);
+    if (set_text(el, value, err) < 0) {
+        free(copy);
+        return -1;
+    }
+    free(*cache);
+    *cache = copy;
+    return 0;
+}
+
 int xb_envelope_set_from(xb_envelope_t *e, const char *from, xb_error_t *err)
 {
     if (!e)
         return xb_error_set(err, XB_ERR_ARG, 0, "no envelope");
     if (check_name("from", from, err) < 0)
         return -1;
-    char *copy = strdup(from);
-    if (!copy)
-        return nomem(err);
-    if (set_text(e->from, from, err) < 0) {
-        free(copy);
-        return -1;
-    }
-    free(e->from_s);
-    e->from_s = copy;
-    return 0;
+    return set_cached_text(e->from, from, &e->from_s, err);
 }
 
 int xb_envelope_set_to(xb_envelope_t *e, const char *to, xb_error_t *err)
@@ -679,25 +694,15 @@ int xb_envelope_set_to(xb_envelope_t *e, const char *to, xb_error_t *err)
     }
     if (check_name("to", to, err) < 0)
         return -1;
-    char *copy = strdup(to);
-    if (!copy)
-        return nomem(err);
     if (!e->to) {
         xmlNodePtr el = xmlNewDocNode(e->doc, e->meta->ns, BAD_CAST "to", NULL);
         if (!el || !xmlAddNextSibling(e->from, el)) {
             xmlFreeNode(el);
-            free(copy);
             return nomem(err);
         }
         e->to = el;
     }
-    if (set_text(e->to, to, err) < 0) {
-        free(copy);
-        return -1;
-    }
-    free(e->to_s);
-    e->to_s = copy;
-    return 0;
+    return set_cached_text(e->to, to, &e->to_s, err);
 }
 
 int xb_envelope_set_thread(xb_envelope_t *e, const char *thread, xb_error_t *err)
@@ -707,16 +712,7 @@ int xb_envelope_set_thread(xb_envelope_t *e, const char *thread, xb_error_t *err
     if (!xb_uuid_is_canonical(thread))
         return xb_error_set(err, XB_ERR_ARG, 0, "thread '%.40s' is not a canonical UUID4",
                             thread ? thread : "(null)");
-    char *copy = strdup(thread);
-    if (!copy)
-        return nomem(err);
-    if (set_text(e->thread, thread, err) < 0) {
-        free(copy);
-        return -1;
-    }
-    free(e->thread_s);
-    e->thread_s = copy;
-    return 0;
+    return set_cached_text(e->thread, thread, &e->thread_s, err);
 }
 
 /* The xmlbus meta element *slot, made at the end of <meta> when missing. */
@@ -743,18 +739,9 @@ int xb_envelope_set_id(xb_envelope_t *e, const char *id, xb_error_t *err)
 {
     if (!e)
         return xb_error_set(err, XB_ERR_ARG, 0, "no envelope");
-    if (check_name("id", id, err) < 0)
+    if (check_name("id", id, err) < 0 || meta_element(e, &e->id, "id", err) < 0)
         return -1;
-    char *copy = strdup(id);
-    if (!copy)
-        return nomem(err);
-    if (meta_element(e, &e->id, "id", err) < 0 || set_text(e->id, id, err) < 0) {
-        free(copy);
-        return -1;
-    }
-    free(e->id_s);
-    e->id_s = copy;
-    return 0;
+    return set_cached_text(e->id, id, &e->id_s, err);
 }
 
 int xb_envelope_set_ts(xb_envelope_t *e, int64_t ts_us, xb_error_t *err)
@@ -838,13 +825,9 @@ static xmlDocPtr new_envelope_doc(const char *from, const char *to, const char *
 static xb_envelope_t *envelope_from_doc(xmlDocPtr doc, const char *given_thread, bool replaced,
                                         xb_error_t *err)
 {
-    xb_envelope_t *e = calloc(1, sizeof *e);
-    if (!e) {
-        xmlFreeDoc(doc);
-        nomem(err);
+    xb_envelope_t *e = envelope_wrap(doc, err);
+    if (!e)
         return NULL;
-    }
-    e->doc = doc;
     if (check_structure(e, err) < 0 || index_envelope(e, err) < 0) {
         xb_envelope_destroy(&e);
         return NULL;
@@ -1006,73 +989,12 @@ int xb_envelope_read_system_error(const xb_envelope_t *e, xb_code_t *code, char 
 
 /* ---- serialize ---------------------------------------------------------- */
 
-/* libxml2 writes into this growing buffer (doubling: linear overall). */
-typedef struct {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} sink_t;
-
-static int sink_write(void *ctx, const char *buf, int n)
-{
-    sink_t *s = ctx;
-    if (n < 0 || s->failed)
-        return -1;
-    size_t need = s->len + (size_t)n + 1;
-    if (need > s->cap) {
-        size_t cap = s->cap ? s->cap : 512;
-        while (cap < need)
-            cap *= 2;
-        char *grown = realloc(s->data, cap);
-        if (!grown) {
-            s->failed = true;
-            return -1;
-        }
-        s->data = grown;
-        s->cap = cap;
-    }
-    memcpy(s->data + s->len, buf, (size_t)n);
-    s->len += (size_t)n;
-    return n;
-}
-
-static int sink_close(void *ctx)
-{
-    (void)ctx;
-    return 0;
-}
-
-static int dump(xmlDocPtr doc, xmlNodePtr node, char **out, size_t *len)
-{
-    if (out)
-        *out = NULL;
-    if (len)
-        *len = 0;
-    if (!doc || !node || !out)
-        return -1;
-    sink_t s = {0};
-    xmlOutputBufferPtr ob = xmlOutputBufferCreateIO(sink_write, sink_close, &s, NULL);
-    if (!ob)
-        return -1;
-    xmlNodeDumpOutput(ob, doc, node, 0, 0, "UTF-8");
-    int rc = xmlOutputBufferClose(ob);
-    if (rc < 0 || s.failed || !s.data) {
-        free(s.data);
-        return -1;
-    }
-    s.data[s.len] = '\0';
-    *out = s.data;
-    if (len)
-        *len = s.len;
-    return 0;
-}
-
 int xb_envelope_serialize(const xb_envelope_t *e, char **out, size_t *len)
 {
-    return e ? dump(e->doc, e->message, out, len) : dump(NULL, NULL, out, len);
+    return xb_xml_dump_node(e ? e->doc : NULL, e ? e->message : NULL, out, len);
 }
 
 int xb_envelope_payload_serialize(const xb_envelope_t *e, char **out, size_t *len)
 {
-    return e ? dump(e->doc, e->payload, out, len) : dump(NULL, NULL, out, len);
+    return xb_xml_dump_node(e ? e->doc : NULL, e ? e->payload : NULL, out, len);
 }

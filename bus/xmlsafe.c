@@ -807,3 +807,67 @@ int xb_xml_check_tree(xmlNodePtr root, const xb_parse_limits_t *limits, xb_error
         n = n->next;
     }
 }
+
+/* ---- serializing ------------------------------------------------------------ */
+
+/* libxml2 writes into this growing buffer (doubling: linear overall). */
+typedef struct {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} sink_t;
+
+static int sink_write(void *ctx, const char *buf, int n)
+{
+    sink_t *s = ctx;
+    if (n < 0 || s->failed)
+        return -1;
+    size_t need = s->len + (size_t)n + 1;
+    if (need > s->cap) {
+        size_t cap = s->cap ? s->cap : 512;
+        while (cap < need)
+            cap *= 2;
+        char *grown = realloc(s->data, cap);
+        if (!grown) {
+            s->failed = true;
+            return -1;
+        }
+        s->data = grown;
+        s->cap = cap;
+    }
+    memcpy(s->data + s->len, buf, (size_t)n);
+    s->len += (size_t)n;
+    return n;
+}
+
+static int sink_close(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+int xb_xml_dump_node(xmlDocPtr doc, const xmlNode *node, char **out, size_t *len)
+{
+    if (out)
+        *out = NULL;
+    if (len)
+        *len = 0;
+    if (!node || !out)
+        return -1;
+    sink_t s = {0};
+    xmlOutputBufferPtr ob = xmlOutputBufferCreateIO(sink_write, sink_close, &s, NULL);
+    if (!ob)
+        return -1;
+    /* An explicit UTF-8 encoding keeps non-ASCII characters as they are
+     * (without it libxml2 writes character references). */
+    xmlNodeDumpOutput(ob, doc ? doc : node->doc, (xmlNodePtr)node, 0, 0, "UTF-8");
+    if (xmlOutputBufferClose(ob) < 0 || s.failed || !s.data) {
+        free(s.data);
+        return -1;
+    }
+    s.data[s.len] = '\0';
+    *out = s.data;
+    if (len)
+        *len = s.len;
+    return 0;
+}

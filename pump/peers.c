@@ -107,6 +107,13 @@ void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     peer->beats_while_busy = xb_frames_eq(f, 7, "beats");
     child_t *c = pid > 0 ? xb_children_by_pid(p, (pid_t)pid) : NULL;
     if (c && c->listener == l->index) {
+        if (c->peer) {
+            /* The same process on a new connection: its old one is stale. */
+            peer_t *old = c->peer;
+            old->child = NULL;
+            c->peer = NULL;
+            xb_peer_lost(p, old, XB_ERR_CRASH, "listener reconnected");
+        }
         c->peer = peer;
         peer->child = c;
     }
@@ -131,7 +138,7 @@ static void unlink_peer(xb_pump_t *p, peer_t *peer)
 void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
 {
     unlink_peer(p, peer);
-    if (peer->child)
+    if (peer->child && peer->child->peer == peer)
         peer->child->peer = NULL;
     lstn_t *l = &p->listeners[peer->listener];
     /* Every delivery the peer held is retried on another process of a pool or
@@ -143,7 +150,8 @@ void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
         d->peer = NULL;
         l->in_flight--;
         bool pool = l->cfg->cpu_bound;
-        if (pool && d->retries < p->cfg->pool.max_retries && p->state == PUMP_RUNNING) {
+        if (pool && d->retries < p->cfg->pool.max_retries &&
+            (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)) {
             d->retries++;
             XB_WARN("pump", "listener %s: %s; message %s goes to another worker (retry %d of %d)",
                     l->cfg->name, why, d->msg_id, d->retries, p->cfg->pool.max_retries);
@@ -210,7 +218,7 @@ void xb_peers_tick(xb_pump_t *p)
             snprintf(why, sizeof why, "listener %s (pid %d) silent for %llu ms", name,
                      (int)peer->pid, (unsigned long long)(now - peer->last_heard_ms));
             XB_WARN("pump", "%s: declared dead", why);
-            child_t *c = peer->child;
+            child_t *c = peer->child && peer->child->peer == peer ? peer->child : NULL;
             xb_peer_lost(p, peer, XB_ERR_CRASH, why);
             if (c)
                 xb_children_kill(p, c, false);

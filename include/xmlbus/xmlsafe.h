@@ -127,6 +127,15 @@ char *xb_xml_text_sanitize(const char *s);
  * hold (limits NULL means the defaults). Returns 0, or -1 with XB_ERR_ARG. */
 int xb_xml_check_tree(xmlNodePtr root, const xb_parse_limits_t *limits, xb_error_t *err);
 
+/* Serializes node (and its subtree) as UTF-8 XML text: no XML declaration,
+ * no indentation, non-ASCII characters kept as they are (not as character
+ * references). doc is the document whose dictionary and namespaces apply
+ * (NULL: node->doc). On success *out is a malloc'd NUL-terminated string the
+ * caller frees and *len (if len is not NULL) its length without the NUL.
+ * Returns 0, or -1 with *out NULL and *len 0 (node or out NULL, no memory,
+ * libxml2 failure). */
+int xb_xml_dump_node(xmlDocPtr doc, const xmlNode *node, char **out, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include <libxml/tree.h>
-#include <libxml/xmlsave.h>
 
 #include "xmlbus/listener.h"
 #include "xmlbus/xmlsafe.h"
@@ -133,62 +132,6 @@ xmlNodePtr xb_payload_copy(const xmlNode *node)
     return copy;
 }
 
-/* libxml2 writes into this growing buffer. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} sink_t;
-
-static int sink_write(void *ctx, const char *buf, int n)
-{
-    sink_t *s = ctx;
-    if (n < 0 || s->failed)
-        return -1;
-    size_t need = s->len + (size_t)n + 1;
-    if (need > s->cap) {
-        size_t cap = s->cap ? s->cap : 256;
-        while (cap < need)
-            cap *= 2;
-        char *grown = realloc(s->data, cap);
-        if (!grown) {
-            s->failed = true;
-            return -1;
-        }
-        s->data = grown;
-        s->cap = cap;
-    }
-    memcpy(s->data + s->len, buf, (size_t)n);
-    s->len += (size_t)n;
-    return n;
-}
-
-static int sink_close(void *ctx)
-{
-    (void)ctx;
-    return 0;
-}
-
-static int dump(const xmlNode *node, char **out, size_t *len)
-{
-    sink_t s = {0};
-    xmlOutputBufferPtr ob = xmlOutputBufferCreateIO(sink_write, sink_close, &s, NULL);
-    if (!ob)
-        return -1;
-    /* An explicit UTF-8 encoding keeps non-ASCII characters as they are
-     * (without it libxml2 writes character references). */
-    xmlNodeDumpOutput(ob, node->doc, (xmlNodePtr)node, 0, 0, "UTF-8");
-    if (xmlOutputBufferClose(ob) < 0 || s.failed || !s.data) {
-        free(s.data);
-        return -1;
-    }
-    s.data[s.len] = '\0';
-    *out = s.data;
-    if (len)
-        *len = s.len;
-    return 0;
-}
-
 int xb_payload_serialize(const xmlNode *node, char **out, size_t *len)
 {
     if (out)
@@ -203,9 +146,9 @@ int xb_payload_serialize(const xmlNode *node, char **out, size_t *len)
         xmlNodePtr copy = xb_payload_copy(node);
         if (!copy)
             return -1;
-        int rc = dump(copy, out, len);
+        int rc = xb_xml_dump_node(NULL, copy, out, len);
         xb_payload_free(copy);
         return rc;
     }
-    return dump(node, out, len);
+    return xb_xml_dump_node(NULL, node, out, len);
 }

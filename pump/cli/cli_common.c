@@ -201,8 +201,8 @@ void xb_cli_print_body(const char *body)
     printf("%.*s\n", (int)(n > INT_MAX ? INT_MAX : n), body);
 }
 
-int xb_cli_parse_xml_verb(int argc, char **argv, xb_cli_opts_t *o, const char *usage,
-                          bool *xml)
+int xb_cli_parse_xml_verb(int argc, char **argv, const char *verb, const char *usage,
+                          xb_cli_opts_t *o, bool *xml)
 {
     enum { OPT_XML = XB_OPT_FIRST_VERB_OPTION };
     static const struct option longopts[] = {
@@ -210,6 +210,7 @@ int xb_cli_parse_xml_verb(int argc, char **argv, xb_cli_opts_t *o, const char *u
         {"xml", no_argument, NULL, OPT_XML},
         {NULL, 0, NULL, 0},
     };
+    xb_cli_opts_init(o, verb);
     *xml = false;
     int opt;
     while ((opt = getopt_long(argc, argv, XB_CLI_SHORTOPTS, longopts, NULL)) != -1) {

@@ -94,12 +94,13 @@ char *xb_cli_control(const xb_cli_opts_t *o, const char *verb, const char *const
  * the end. */
 void xb_cli_print_body(const char *body);
 
-/* Parses argv for a verb whose only own option is --xml: the common options,
- * then --xml into *xml. Leaves optind at the first operand. Returns -1 to go
- * on, or the exit code the verb returns at once (--help: its usage on stdout
- * and XB_EXIT_OK; a bad option: usage on stderr and XB_EXIT_USAGE). */
-int xb_cli_parse_xml_verb(int argc, char **argv, xb_cli_opts_t *o, const char *usage,
-                          bool *xml);
+/* The start of a verb whose only own option is --xml: xb_cli_opts_init(o,
+ * verb), then argv's common options into o and --xml into *xml. Leaves
+ * optind at the first operand. Returns -1 to go on, or the exit code the
+ * verb returns at once (--help: its usage on stdout and XB_EXIT_OK; a bad
+ * option: usage on stderr and XB_EXIT_USAGE). */
+int xb_cli_parse_xml_verb(int argc, char **argv, const char *verb, const char *usage,
+                          xb_cli_opts_t *o, bool *xml);
 
 /* Asks the pump CONTROL verb args and handles its answer the way the query
  * verbs do. With doc not NULL the answer is parsed into *doc first (caller

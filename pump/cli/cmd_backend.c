@@ -24,9 +24,8 @@ static const char backend_usage[] =
 int xb_cmd_backend(int argc, char **argv)
 {
     xb_cli_opts_t o;
-    xb_cli_opts_init(&o, "backend");
     bool xml;
-    int rc = xb_cli_parse_xml_verb(argc, argv, &o, backend_usage, &xml);
+    int rc = xb_cli_parse_xml_verb(argc, argv, "backend", backend_usage, &o, &xml);
     if (rc >= 0)
         return rc;
     if (optind + 1 != argc || strcmp(argv[optind], "info") != 0) {

@@ -65,9 +65,8 @@ static int print_slots(xmlNode *root)
 int xb_cmd_history(int argc, char **argv)
 {
     xb_cli_opts_t o;
-    xb_cli_opts_init(&o, "history");
     bool xml;
-    int rc = xb_cli_parse_xml_verb(argc, argv, &o, history_usage, &xml);
+    int rc = xb_cli_parse_xml_verb(argc, argv, "history", history_usage, &o, &xml);
     if (rc >= 0)
         return rc;
     if (optind + 1 != argc) {

@@ -72,15 +72,24 @@ static void print_listeners(const xmlNode *root)
         printf("%-*s %9s %9s %9s %7s %8s  %s\n", width, name, *delivered ? delivered : "-",
                *responded ? responded : "-", *in_flight ? in_flight : "-",
                *queued ? queued : "-", *restarts ? restarts : "-", errors);
+        for (const xmlNode *w = l->children; w; w = w->next) {
+            if (!is_elem(w, "worker"))
+                continue;
+            char pid[32], state[32], handled[32], wrestarts[32], busy[32];
+            printf("  worker pid %s %s handled %s restarts %s busy-ms %s\n",
+                   xb_cli_attr(w, "pid", pid, sizeof pid), xb_cli_attr(w, "state", state, sizeof state),
+                   xb_cli_attr(w, "handled", handled, sizeof handled),
+                   xb_cli_attr(w, "restarts", wrestarts, sizeof wrestarts),
+                   xb_cli_attr(w, "busy-ms", busy, sizeof busy));
+        }
     }
 }
 
 int xb_cmd_stats(int argc, char **argv)
 {
     xb_cli_opts_t o;
-    xb_cli_opts_init(&o, "stats");
     bool xml;
-    int rc = xb_cli_parse_xml_verb(argc, argv, &o, stats_usage, &xml);
+    int rc = xb_cli_parse_xml_verb(argc, argv, "stats", stats_usage, &o, &xml);
     if (rc >= 0)
         return rc;
     if (optind < argc) {

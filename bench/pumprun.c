@@ -1,0 +1,807 @@
+/* The pump end to end: `xmlbus run` as its own process, xmlbus-echo as its
+ * listener (started by the pump), and a client in this process.
+ *
+ *   client --SEND--> pump --DELIVER--> xmlbus-echo --REPLY ^--> pump --DELIVER--> client
+ *
+ * One round trip is 2 routed messages (the pump's `routed` counter counts
+ * both). The client keeps a window of K messages in flight: xb_client_send
+ * returns once the pump ACCEPTED a message, xb_client_recv collects the
+ * answers; a message's latency runs from the call to xb_client_send to the
+ * moment its answer is taken from the socket (answers are matched by the
+ * sender's thread UUID that ACCEPTED returned). Rows marked pipelined use
+ * the XB1 client protocol directly to keep the whole window on the wire
+ * (see "the pipelined client" below).
+ *
+ * CPU: utime+stime of the pump and of its echo processes from /proc before
+ * and after the measured phase, divided by the routed messages of that
+ * phase (pump `stats`). Validation is on (echo.xsd) and so is recording
+ * (every delivery appends a slot to the backend). */
+#include "bench.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxml/tree.h>
+
+#include "xmlbus/client.h"
+
+#include <zmq.h>
+
+#define SEND_TIMEOUT_MS 10000
+#define RECV_TIMEOUT_MS 10000
+#define READY_TIMEOUT_MS 20000
+#define MAX_WORKERS 16
+
+/* Retention of the context buffer: small enough that the memory backend
+ * stays bounded over a long run, large enough not to evict a live thread. */
+#define RETAIN_THREADS 1000
+#define RETAIN_SLOTS 10
+
+typedef struct {
+    row_kind_t kind;
+    const char *backend;
+    const char *transport;
+    int workers;
+    char dir[BENCH_PATH_MAX];
+    char cfg[BENCH_PATH_MAX + 32];
+    char log[BENCH_PATH_MAX + 32];
+    char epfile[BENCH_PATH_MAX + 32];
+    char endpoint[1024];
+    pid_t pid;
+    xb_client_t *client;
+    bench_redis_t *redis;
+} pump_env_t;
+
+typedef struct {
+    uint64_t routed;
+    int processes;
+    pid_t pids[MAX_WORKERS]; /* echo processes */
+    int n_pids;
+} pump_stats_t;
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !bench_interrupted())
+        ;
+}
+
+/* ---- organism ----------------------------------------------------------------- */
+
+static int write_organism(pump_env_t *e, xb_error_t *err)
+{
+    char xsd[BENCH_PATH_MAX + 16];
+    snprintf(xsd, sizeof xsd, "%s/echo.xsd", e->dir);
+    if (bench_write_file(xsd, bench_echo_xsd, err) != 0)
+        return -1;
+    char backend[512];
+    if (strcmp(e->backend, "manager") == 0)
+        snprintf(backend, sizeof backend, "  type: manager\n  path: lmdb\n  map_size: 4GiB\n");
+    else if (strcmp(e->backend, "redis") == 0)
+        snprintf(backend, sizeof backend, "  type: redis\n  redis_url: %s\n  redis_ttl: 600\n",
+                 bench_redis_url(e->redis));
+    else
+        snprintf(backend, sizeof backend, "  type: memory\n");
+    char pool[128] = "";
+    if (e->kind == ROW_POOL)
+        snprintf(pool, sizeof pool, "    cpu_bound: true\n    workers: %d\n", e->workers);
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "# written by xmlbus-bench\n"
+             "organism:\n"
+             "  name: bench\n"
+             "limits:\n"
+             "  max_message_bytes: 4MiB\n" /* room for the 100 KB payload rows */
+             "  max_payload_bytes: 4MiB\n"
+             "  max_threads: %d\n"
+             "  max_slots_per_thread: %d\n"
+             "  shutdown_seconds: 2\n"
+             "backend:\n%s"
+             "listeners:\n"
+             "  - name: echo\n"
+             "    payload: echo\n"
+             "    schema: echo.xsd\n"
+             "    command: xmlbus-echo\n%s",
+             RETAIN_THREADS, RETAIN_SLOTS, backend, pool);
+    return bench_write_file(e->cfg, yaml, err);
+}
+
+/* ---- stats ---------------------------------------------------------------------- */
+
+static long long attr_ll(xmlNodePtr n, const char *name)
+{
+    xmlChar *v = xmlGetProp(n, BAD_CAST name);
+    long long x = v ? strtoll((const char *)v, NULL, 10) : -1;
+    xmlFree(v);
+    return x;
+}
+
+static int pump_stats(pump_env_t *e, pump_stats_t *s, xb_error_t *err)
+{
+    memset(s, 0, sizeof *s);
+    char *body = NULL;
+    if (xb_client_control(e->client, "stats", NULL, 0, SEND_TIMEOUT_MS, &body, err) != 0)
+        return -1;
+    xmlDoc *doc = xb_client_read_xml(body, strlen(body), err);
+    free(body);
+    if (!doc)
+        return -1;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    s->routed = root ? (uint64_t)attr_ll(root, "routed") : 0;
+    for (xmlNodePtr l = root ? root->children : NULL; l; l = l->next) {
+        if (l->type != XML_ELEMENT_NODE || !xmlStrEqual(l->name, BAD_CAST "listener"))
+            continue;
+        s->processes = (int)attr_ll(l, "processes");
+        for (xmlNodePtr w = l->children; w; w = w->next)
+            if (w->type == XML_ELEMENT_NODE && xmlStrEqual(w->name, BAD_CAST "worker") &&
+                s->n_pids < MAX_WORKERS && attr_ll(w, "pid") > 0)
+                s->pids[s->n_pids++] = (pid_t)attr_ll(w, "pid");
+    }
+    xmlFreeDoc(doc);
+    return 0;
+}
+
+static int64_t echo_cpu_ns(const pump_stats_t *s)
+{
+    int64_t sum = 0;
+    for (int i = 0; i < s->n_pids; i++) {
+        int64_t c = bench_proc_cpu_ns(s->pids[i]);
+        if (c < 0)
+            return -1;
+        sum += c;
+    }
+    return s->n_pids ? sum : -1;
+}
+
+/* ---- pump process ------------------------------------------------------------------ */
+
+static void pump_close(pump_env_t *e)
+{
+    xb_client_destroy(&e->client);
+    if (e->pid > 0)
+        bench_stop(e->pid, 8000);
+    e->pid = 0;
+    bench_redis_stop(&e->redis);
+    if (e->dir[0])
+        bench_tmpdir_remove(e->dir);
+    e->dir[0] = '\0';
+}
+
+/* The pump's failure, with the end of its log. */
+static int pump_failed(pump_env_t *e, xb_error_t *err, const char *what)
+{
+    char tail[300];
+    bench_log_tail(e->log, tail, sizeof tail);
+    return xb_error_set(err, XB_ERR_IO, 0, "%s%s%s", what, tail[0] ? ": " : "", tail);
+}
+
+static int pump_open(const bench_opts_t *o, pump_env_t *e, xb_error_t *err)
+{
+    if (bench_tmpdir(e->dir, err) != 0)
+        return -1;
+    snprintf(e->cfg, sizeof e->cfg, "%s/organism.yaml", e->dir);
+    snprintf(e->log, sizeof e->log, "%s/pump.log", e->dir);
+    snprintf(e->epfile, sizeof e->epfile, "%s/endpoint", e->dir);
+    if (strcmp(e->backend, "redis") == 0) {
+        e->redis = bench_redis_start(err);
+        if (!e->redis)
+            return -1;
+    }
+    if (write_organism(e, err) != 0)
+        return -1;
+    char xmlbus[BENCH_PATH_MAX + 16], bind_ep[BENCH_PATH_MAX + 32];
+    snprintf(xmlbus, sizeof xmlbus, "%s/xmlbus", o->bin_dir);
+    if (strcmp(e->transport, "ipc") == 0)
+        snprintf(bind_ep, sizeof bind_ep, "ipc://%s/pump.sock", e->dir);
+    else
+        snprintf(bind_ep, sizeof bind_ep, "tcp://127.0.0.1:*");
+    const char *argv[] = {xmlbus, "run", e->cfg, "--endpoint", bind_ep, "--endpoint-file",
+                          e->epfile, "--log-level", "warn", NULL};
+    const char *env[] = {"XMLBUS_LOG_LEVEL=warn", NULL};
+    e->pid = bench_spawn(argv, e->log, env, err);
+    if (e->pid < 0)
+        return -1;
+    if (bench_wait_file_line(e->epfile, e->pid, READY_TIMEOUT_MS, e->endpoint, sizeof e->endpoint) != 0)
+        return pump_failed(e, err, "the pump did not start");
+    e->client = xb_client_new(e->endpoint, NULL, err);
+    if (!e->client)
+        return -1;
+    /* Serves, and every echo process has registered. */
+    for (int waited = 0; waited < READY_TIMEOUT_MS && !bench_interrupted(); waited += 50) {
+        pump_stats_t s;
+        xb_error_t serr;
+        xb_error_clear(&serr);
+        if (pump_stats(e, &s, &serr) == 0 && s.processes >= e->workers && s.n_pids >= e->workers)
+            return 0;
+        if (!bench_alive(e->pid))
+            return pump_failed(e, err, "the pump exited");
+        sleep_ms(50);
+    }
+    return pump_failed(e, err, "xmlbus-echo did not register with the pump");
+}
+
+/* ---- the client's window --------------------------------------------------------------- */
+
+typedef struct {
+    char thread[XB_UUID_STR];
+    uint64_t sent_ns;
+    bool used;
+} pending_t;
+
+typedef struct {
+    pending_t *slots; /* window entries */
+    int window;
+    int in_flight;
+    uint64_t done, errors;
+    bench_lat_t lat;
+    bool record;
+    char why[256]; /* why a run stopped early */
+    char first_error[200]; /* the first SystemError or unexpected answer */
+    /* Pipelined client: answers whose ACCEPTED has not arrived yet (the
+     * protocol lets a DELIVER overtake the ACCEPTED of its SEND). */
+    pending_t *early;
+    int n_early;
+} win_t;
+
+/* Keeps the first unexpected answer for the row's note: the payload part of
+ * an envelope (from '<SystemError' on) or the start of the message. */
+static void note_error(win_t *w, const char *what, size_t len)
+{
+    if (w->first_error[0])
+        return;
+    static const char se[] = "<SystemError";
+    const char *p = memmem(what, len, se, sizeof se - 1);
+    if (p) {
+        len -= (size_t)(p - what);
+        what = p;
+    }
+    size_t n = len < sizeof w->first_error - 1 ? len : sizeof w->first_error - 1;
+    for (size_t i = 0; i < n; i++)
+        w->first_error[i] = what[i] == '\n' || what[i] == '\0' ? ' ' : what[i];
+    w->first_error[n] = '\0';
+}
+
+/* Takes one answer: finds its message by thread (the first pending one
+ * when the thread cannot be read) and records the latency. The envelope is
+ * read as text, not parsed (that would cost the client more than the
+ * pump): the first "thread>" is the end of the opening tag of <thread>
+ * whatever prefix the pump writes, and a sender "system" marks a
+ * SystemError. */
+/* The answer of slot i arrived at now. */
+static void complete(win_t *w, int i, uint64_t now)
+{
+    if (w->record)
+        (void)bench_lat_add(&w->lat, now - w->slots[i].sent_ns);
+    w->slots[i].used = false;
+    w->in_flight--;
+    w->done++;
+}
+
+static void take_answer(win_t *w, const char *env, size_t len, uint64_t now)
+{
+    static const char sys[] = "from>system<", th[] = "thread>";
+    if (memmem(env, len, sys, sizeof sys - 1)) {
+        w->errors++;
+        note_error(w, env, len);
+    }
+    const char *t = memmem(env, len, th, sizeof th - 1);
+    int hit = -1;
+    if (t && (size_t)(t - env) + sizeof th - 1 + XB_UUID_LEN <= len) {
+        t += sizeof th - 1;
+        for (int i = 0; i < w->window; i++)
+            if (w->slots[i].used && memcmp(w->slots[i].thread, t, XB_UUID_LEN) == 0) {
+                hit = i;
+                break;
+            }
+    }
+    if (hit < 0 && t && w->early && w->n_early < w->window) {
+        for (int i = 0; i < w->window; i++)
+            if (w->slots[i].used && !w->slots[i].thread[0]) {
+                pending_t *e = &w->early[w->n_early++]; /* matched on ACCEPTED */
+                memcpy(e->thread, t, XB_UUID_LEN);
+                e->thread[XB_UUID_LEN] = '\0';
+                e->sent_ns = now;
+                return;
+            }
+    }
+    for (int i = 0; hit < 0 && i < w->window; i++)
+        if (w->slots[i].used)
+            hit = i;
+    if (hit < 0) {
+        w->errors++; /* an answer nobody waits for */
+        return;
+    }
+    complete(w, hit, now);
+}
+
+/* Collects answers: waits up to timeout_ms for the first, then takes what
+ * is already there. Returns 0, or -1 on a socket failure or (with a
+ * positive timeout) when nothing came. */
+static int collect(xb_client_t *c, win_t *w, int timeout_ms)
+{
+    for (int first = 1;; first = 0) {
+        char *env = NULL;
+        size_t len = 0;
+        xb_error_t err;
+        xb_error_clear(&err);
+        int rc = xb_client_recv(c, first ? timeout_ms : 0, &env, &len, &err);
+        if (rc < 0) {
+            snprintf(w->why, sizeof w->why, "receive failed: %.200s", err.message);
+            return -1;
+        }
+        if (rc == 1) {
+            if (first && timeout_ms > 0) {
+                snprintf(w->why, sizeof w->why, "no answer within %d ms (%d in flight)",
+                         timeout_ms, w->in_flight);
+                return -1;
+            }
+            return 0;
+        }
+        take_answer(w, env, len, bench_now_ns());
+        free(env);
+    }
+}
+
+/* Sends up to n messages keeping at most w->window in flight; no new send
+ * after deadline_ns; waits for every answer. Returns 0 or -1 (w->why). */
+static int run_window(pump_env_t *e, win_t *w, const char *payload, size_t len, uint64_t n,
+                      uint64_t deadline_ns)
+{
+    uint64_t sent = 0;
+    while (sent < n && bench_now_ns() < deadline_ns) {
+        if (bench_interrupted()) {
+            snprintf(w->why, sizeof w->why, "interrupted");
+            return -1;
+        }
+        if (w->in_flight >= w->window) {
+            if (collect(e->client, w, RECV_TIMEOUT_MS) != 0)
+                return -1;
+            continue;
+        }
+        int slot = 0;
+        while (w->slots[slot].used)
+            slot++;
+        pending_t *p = &w->slots[slot];
+        xb_error_t err;
+        xb_error_clear(&err);
+        p->sent_ns = bench_now_ns();
+        int rc = xb_client_send(e->client, payload, len, NULL, NULL, SEND_TIMEOUT_MS, p->thread,
+                                NULL, &err);
+        sent++;
+        if (rc != 0) {
+            if (err.code == XB_ERR_TIMEOUT || err.code == XB_ERR_IO) {
+                snprintf(w->why, sizeof w->why, "send failed: %.200s", err.message);
+                return -1;
+            }
+            w->errors++; /* REJECTED: counted, no answer will come */
+            note_error(w, err.message, strlen(err.message));
+            w->done++;
+            continue;
+        }
+        p->used = true;
+        w->in_flight++;
+        if (collect(e->client, w, 0) != 0) /* answers that are already there */
+            return -1;
+    }
+    while (w->in_flight > 0)
+        if (collect(e->client, w, RECV_TIMEOUT_MS) != 0)
+            return -1;
+    return 0;
+}
+
+/* ---- the pipelined client ---------------------------------------------------------------- */
+/* xb_client_send waits for ACCEPTED, so one client never has more than one
+ * SEND on the wire: its send rate is bounded by one client->pump->client
+ * round trip however large the window. The pipelined rows speak the XB1
+ * client protocol (docs/protocol.md, "Client -> pump") on their own DEALER
+ * and keep the whole window on the wire: SEND request-id body to from,
+ * ACCEPTED request-id thread message-id, DELIVER id envelope. That measures
+ * what the pump can route when the sender is not the limit. The request id
+ * is the window slot: a slot is reused only after its answer arrived, and
+ * the pump sends ACCEPTED before any DELIVER of that message. */
+
+typedef struct {
+    void *ctx, *sock;
+} pipe_t;
+
+static void pipe_close(pipe_t *c)
+{
+    if (c->sock)
+        zmq_close(c->sock);
+    if (c->ctx)
+        zmq_ctx_term(c->ctx);
+    c->sock = c->ctx = NULL;
+}
+
+static int pipe_open(pipe_t *c, const char *endpoint, char *why, size_t cap)
+{
+    int zero = 0, hwm = 100000;
+    c->ctx = zmq_ctx_new();
+    c->sock = c->ctx ? zmq_socket(c->ctx, ZMQ_DEALER) : NULL;
+    if (!c->sock || zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_connect(c->sock, endpoint) != 0) {
+        snprintf(why, cap, "pipelined client: connect %.150s: %s", endpoint, zmq_strerror(errno));
+        pipe_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+static int pipe_send(pipe_t *c, int slot, const char *payload, size_t len)
+{
+    char req[16];
+    int n = snprintf(req, sizeof req, "%d", slot);
+    return zmq_send(c->sock, "XB1", 3, ZMQ_SNDMORE) == 3 &&
+                   zmq_send(c->sock, "SEND", 4, ZMQ_SNDMORE) == 4 &&
+                   zmq_send(c->sock, req, (size_t)n, ZMQ_SNDMORE) == n &&
+                   zmq_send(c->sock, payload, len, ZMQ_SNDMORE) == (int)len &&
+                   zmq_send(c->sock, "", 0, ZMQ_SNDMORE) == 0 && zmq_send(c->sock, "", 0, 0) == 0
+               ? 0
+               : -1;
+}
+
+#define PIPE_FRAMES 8
+
+static bool frame_is(zmq_msg_t *m, const char *s)
+{
+    size_t n = strlen(s);
+    return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
+}
+
+/* Handles one message from the pump. */
+static void pipe_take(win_t *w, zmq_msg_t *m, int n, uint64_t now)
+{
+    if (n < 3 || !frame_is(&m[0], "XB1")) {
+        w->errors++;
+        note_error(w, "a message without the XB1 tag", 29);
+        return;
+    }
+    if (frame_is(&m[1], "DELIVER") && n >= 4) {
+        take_answer(w, zmq_msg_data(&m[3]), zmq_msg_size(&m[3]), now);
+        return;
+    }
+    char req[16] = "";
+    size_t rl = zmq_msg_size(&m[2]) < sizeof req - 1 ? zmq_msg_size(&m[2]) : sizeof req - 1;
+    memcpy(req, zmq_msg_data(&m[2]), rl);
+    int slot = atoi(req);
+    bool valid = slot >= 0 && slot < w->window && w->slots[slot].used;
+    if (frame_is(&m[1], "ACCEPTED") && n >= 4 && valid && zmq_msg_size(&m[3]) == XB_UUID_LEN) {
+        memcpy(w->slots[slot].thread, zmq_msg_data(&m[3]), XB_UUID_LEN);
+        w->slots[slot].thread[XB_UUID_LEN] = '\0';
+        for (int i = 0; i < w->n_early; i++)
+            if (memcmp(w->early[i].thread, w->slots[slot].thread, XB_UUID_LEN) == 0) {
+                complete(w, slot, w->early[i].sent_ns);
+                w->early[i] = w->early[--w->n_early];
+                break;
+            }
+        return;
+    }
+    w->errors++; /* REJECTED, ERROR, or something unexpected */
+    note_error(w, zmq_msg_data(&m[n - 1]), zmq_msg_size(&m[n - 1]));
+    if (frame_is(&m[1], "REJECTED") && valid) {
+        w->slots[slot].used = false;
+        w->in_flight--;
+        w->done++;
+    }
+}
+
+/* As run_window, with the whole window on the wire. */
+static int run_pipe(pipe_t *c, win_t *w, const char *payload, size_t len, uint64_t n,
+                    uint64_t deadline_ns)
+{
+    uint64_t sent = 0;
+    for (;;) {
+        bool more = sent < n && bench_now_ns() < deadline_ns;
+        if (!more && w->in_flight == 0)
+            return 0;
+        if (bench_interrupted()) {
+            snprintf(w->why, sizeof w->why, "interrupted");
+            return -1;
+        }
+        while (more && w->in_flight < w->window) {
+            int slot = 0;
+            while (w->slots[slot].used)
+                slot++;
+            pending_t *p = &w->slots[slot];
+            p->used = true;
+            p->thread[0] = '\0';
+            p->sent_ns = bench_now_ns();
+            if (pipe_send(c, slot, payload, len) != 0) {
+                snprintf(w->why, sizeof w->why, "pipelined send: %s", zmq_strerror(errno));
+                return -1;
+            }
+            w->in_flight++;
+            more = ++sent < n;
+        }
+        /* Wait for one message, then take whatever else is there. */
+        zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLIN};
+        int rc = zmq_poll(&it, 1, RECV_TIMEOUT_MS);
+        if (rc == 0) {
+            snprintf(w->why, sizeof w->why, "no answer within %d ms (%d in flight)", RECV_TIMEOUT_MS,
+                     w->in_flight);
+            return -1;
+        }
+        for (int flags = 0;; flags = ZMQ_DONTWAIT) {
+            zmq_msg_t m[PIPE_FRAMES];
+            int k = 0;
+            bool ok = true;
+            for (;;) {
+                zmq_msg_init(&m[k]);
+                if (zmq_msg_recv(&m[k], c->sock, flags) < 0) {
+                    zmq_msg_close(&m[k]);
+                    ok = false;
+                    break;
+                }
+                bool more_frames = zmq_msg_more(&m[k]);
+                if (k + 1 < PIPE_FRAMES)
+                    k++;
+                else
+                    zmq_msg_close(&m[k]); /* extra frames: dropped */
+                if (!more_frames)
+                    break;
+                flags = 0; /* the rest of a message is there already */
+            }
+            if (ok)
+                pipe_take(w, m, k, bench_now_ns());
+            for (int i = 0; i < k; i++)
+                zmq_msg_close(&m[i]);
+            if (!ok) {
+                if (errno == EAGAIN || errno == EINTR)
+                    break;
+                snprintf(w->why, sizeof w->why, "pipelined receive: %s", zmq_strerror(errno));
+                return -1;
+            }
+        }
+    }
+}
+
+/* ---- rows ------------------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t t, self_cpu;
+    int64_t pump_cpu, echo_cpu;
+    pump_stats_t st;
+} snap_t;
+
+static int snapshot(pump_env_t *e, snap_t *s, xb_error_t *err)
+{
+    if (pump_stats(e, &s->st, err) != 0)
+        return -1;
+    s->t = bench_now_ns();
+    s->self_cpu = bench_self_cpu_ns();
+    s->pump_cpu = bench_proc_cpu_ns(e->pid);
+    s->echo_cpu = echo_cpu_ns(&s->st);
+    return 0;
+}
+
+/* Fills the throughput, CPU and latency fields of row from two snapshots. */
+static void fill_row(bench_row_t *row, const snap_t *a, const snap_t *b, win_t *w)
+{
+    row->round_trips = w->done;
+    row->errors = w->errors;
+    row->routed = b->st.routed - a->st.routed;
+    row->seconds = (double)(b->t - a->t) / 1e9;
+    row->msgs_per_s = row->seconds > 0 ? (double)row->routed / row->seconds : 0;
+    double routed = row->routed ? (double)row->routed : 1;
+    row->pump_cpu_us = a->pump_cpu >= 0 && b->pump_cpu >= 0
+                           ? (double)(b->pump_cpu - a->pump_cpu) / 1000.0 / routed : -1;
+    /* A restarted echo changes pids: its CPU would not add up. */
+    bool same = a->st.n_pids == b->st.n_pids &&
+                memcmp(a->st.pids, b->st.pids, sizeof(pid_t) * (size_t)a->st.n_pids) == 0;
+    row->echo_cpu_us = same && a->echo_cpu >= 0 && b->echo_cpu >= 0
+                           ? (double)(b->echo_cpu - a->echo_cpu) / 1000.0 / routed : -1;
+    row->client_cpu_us = (double)(b->self_cpu - a->self_cpu) / 1000.0 / routed;
+    bench_lat_fill(&w->lat, row);
+}
+
+static int win_init(win_t *w, int window)
+{
+    memset(w, 0, sizeof *w);
+    w->window = window;
+    w->slots = calloc((size_t)window, sizeof *w->slots);
+    w->early = calloc((size_t)window, sizeof *w->early);
+    return w->slots && w->early ? 0 : -1;
+}
+
+static void win_free(win_t *w)
+{
+    free(w->slots);
+    free(w->early);
+    bench_lat_free(&w->lat);
+}
+
+/* Every answer arrived and nothing else: otherwise the row says what. */
+static void finish_measured(bench_row_t *row, const win_t *w)
+{
+    if (w->errors)
+        bench_row_finish(row, ST_FAILED, "%llu SystemErrors or unexpected answers, first: %s",
+                         (unsigned long long)w->errors, w->first_error);
+    else
+        bench_row_finish(row, ST_OK, "%s", "");
+}
+
+/* Runs n messages with the row's client: the client API, or pipelined. */
+static int run_any(pump_env_t *e, pipe_t *c, win_t *w, const char *payload, size_t len,
+                   uint64_t n, uint64_t deadline_ns)
+{
+    return c ? run_pipe(c, w, payload, len, n, deadline_ns)
+             : run_window(e, w, payload, len, n, deadline_ns);
+}
+
+static void pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
+{
+    char *payload = bench_payload(row->payload);
+    win_t w;
+    if (!payload || win_init(&w, row->in_flight) != 0) {
+        free(payload);
+        bench_row_finish(row, ST_FAILED, "out of memory");
+        return;
+    }
+    pipe_t pipe = {0};
+    pipe_t *c = NULL;
+    if (row->pipelined) {
+        if (pipe_open(&pipe, e->endpoint, w.why, sizeof w.why) != 0)
+            bench_row_finish(row, ST_FAILED, "%s", w.why);
+        c = &pipe;
+    }
+    if (row->status == ST_PENDING && e->redis && bench_redis_flush(e->redis) != 0)
+        bench_row_finish(row, ST_FAILED, "redis FLUSHALL failed");
+    xb_error_t err;
+    xb_error_clear(&err);
+    snap_t a, b;
+    /* Warm-up (not measured): a few windows, at most a fifth of the row's time. */
+    uint64_t warm = (uint64_t)row->in_flight * 4 + 100;
+    uint64_t warm_end = bench_now_ns() + (uint64_t)(o->seconds * 0.2e9) + 50000000u;
+    if (row->status == ST_PENDING &&
+        run_any(e, c, &w, payload, row->payload, warm, warm_end) != 0)
+        bench_row_finish(row, ST_FAILED, "warm-up: %s", w.why);
+    if (row->status == ST_PENDING) {
+        w.done = w.errors = 0;
+        w.record = true;
+        if (snapshot(e, &a, &err) != 0)
+            bench_row_finish(row, ST_FAILED, "stats: %s", err.message);
+    }
+    if (row->status == ST_PENDING) {
+        uint64_t deadline = bench_now_ns() + (uint64_t)(o->seconds * 1e9);
+        if (run_any(e, c, &w, payload, row->payload, (uint64_t)o->messages, deadline) != 0)
+            bench_row_finish(row, ST_FAILED, "%s", w.why);
+        else if (snapshot(e, &b, &err) != 0)
+            bench_row_finish(row, ST_FAILED, "stats: %s", err.message);
+    }
+    if (row->status == ST_PENDING) {
+        fill_row(row, &a, &b, &w);
+        finish_measured(row, &w);
+    }
+    pipe_close(&pipe);
+    win_free(&w);
+    free(payload);
+}
+
+/* The RSS row: N routed messages (N/2 round trips) with the pump's RSS
+ * sampled on the way. The first sample is the idle pump; the "fill" sample
+ * comes once the retention (RETAIN_THREADS threads; every round trip makes
+ * two) has been filled several times over, so what grows after it is not
+ * the context buffer. The row stops early at o->rss_seconds. */
+static void rss_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
+{
+    char *payload = bench_payload(row->payload);
+    win_t w;
+    if (!payload || win_init(&w, row->in_flight) != 0) {
+        free(payload);
+        bench_row_finish(row, ST_FAILED, "out of memory");
+        return;
+    }
+    uint64_t total = (uint64_t)o->rss_messages / 2; /* round trips */
+    uint64_t fill = total / 10 > 5u * RETAIN_THREADS ? total / 10 : 5u * RETAIN_THREADS;
+    if (fill > total)
+        fill = total;
+    uint64_t deadline = bench_now_ns() + (uint64_t)(o->rss_seconds * 1e9);
+    row->rss_start_kb = bench_proc_rss_kb(e->pid);
+    row->rss_kb[0] = row->rss_start_kb;
+    row->rss_at[0] = 0;
+    row->n_rss = 1;
+    xb_error_t err;
+    xb_error_clear(&err);
+    snap_t a, b;
+    int rc = run_window(e, &w, payload, row->payload, fill, deadline);
+    row->rss_fill_kb = bench_proc_rss_kb(e->pid);
+    row->rss_kb[row->n_rss] = row->rss_fill_kb;
+    row->rss_at[row->n_rss++] = 2 * w.done;
+    if (rc == 0 && snapshot(e, &a, &err) != 0) {
+        snprintf(w.why, sizeof w.why, "stats: %.200s", err.message);
+        rc = -1;
+    }
+    uint64_t fill_done = w.done, fill_errors = w.errors;
+    w.record = true;
+    /* The rest in steps, one RSS sample after each. */
+    int steps = BENCH_RSS_SAMPLES - 2;
+    uint64_t rest = total - fill;
+    for (int s = 1; rc == 0 && s <= steps && rest > 0 && bench_now_ns() < deadline; s++) {
+        uint64_t target = fill + rest * (uint64_t)s / (uint64_t)steps;
+        rc = run_window(e, &w, payload, row->payload, target - w.done, deadline);
+        row->rss_kb[row->n_rss] = bench_proc_rss_kb(e->pid);
+        row->rss_at[row->n_rss++] = 2 * w.done;
+    }
+    if (rc == 0 && snapshot(e, &b, &err) != 0) {
+        snprintf(w.why, sizeof w.why, "stats: %.200s", err.message);
+        rc = -1;
+    }
+    row->rss_end_kb = row->rss_kb[row->n_rss - 1];
+    if (rc != 0) {
+        bench_row_finish(row, ST_FAILED, "%s", w.why);
+    } else {
+        uint64_t all = w.done;
+        w.done -= fill_done;
+        w.errors -= fill_errors;
+        fill_row(row, &a, &b, &w);
+        w.errors += fill_errors;
+        row->errors = w.errors;
+        /* Flat: after the fill it grew by at most 5% or 1 MiB, whichever is more. */
+        long growth = row->rss_end_kb - row->rss_fill_kb;
+        long allowed = row->rss_fill_kb / 20 > 1024 ? row->rss_fill_kb / 20 : 1024;
+        row->rss_flat = row->rss_fill_kb > 0 && row->rss_end_kb > 0 ? growth <= allowed : -1;
+        if (w.errors)
+            bench_row_finish(row, ST_FAILED, "%llu SystemErrors or unexpected answers, first: %s",
+                             (unsigned long long)w.errors, w.first_error);
+        else
+            bench_row_finish(row, ST_OK,
+                             "RSS %ld KiB idle, %ld KiB after %llu routed, %ld KiB after %llu routed: %s%s",
+                             row->rss_start_kb, row->rss_fill_kb, (unsigned long long)(2 * fill_done),
+                             row->rss_end_kb, (unsigned long long)(2 * all),
+                             row->rss_flat == 1 ? "flat" : "grows",
+                             all < total ? " (stopped at the time cap)" : "");
+    }
+    win_free(&w);
+    free(payload);
+}
+
+static bool row_matches(const bench_row_t *r, row_kind_t kind, const char *backend,
+                        const char *transport, int workers)
+{
+    return r->selected && r->kind == kind && strcmp(r->backend, backend) == 0 &&
+           strcmp(r->transport, transport) == 0 && (kind != ROW_POOL || r->workers == workers);
+}
+
+void bench_pump_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, row_kind_t kind,
+                     const char *backend, const char *transport, int workers, int *progress,
+                     int total)
+{
+    bool any = false;
+    for (size_t i = 0; i < n; i++)
+        any |= row_matches(&rows[i], kind, backend, transport, workers);
+    if (!any)
+        return;
+    pump_env_t e;
+    memset(&e, 0, sizeof e);
+    e.kind = kind;
+    e.backend = backend;
+    e.transport = transport;
+    e.workers = kind == ROW_POOL ? workers : 1;
+    xb_error_t err;
+    xb_error_clear(&err);
+    int open_rc = pump_open(o, &e, &err);
+    bool no_redis = open_rc != 0 && strcmp(backend, "redis") == 0 && !e.redis;
+    for (size_t i = 0; i < n && !bench_interrupted(); i++) {
+        bench_row_t *row = &rows[i];
+        if (!row_matches(row, kind, backend, transport, workers))
+            continue;
+        bench_progress(progress, total, row);
+        if (no_redis)
+            bench_row_finish(row, ST_NOT_AVAILABLE, "redis: not available (%s)", err.message);
+        else if (open_rc != 0)
+            bench_row_finish(row, ST_FAILED, "%s", err.message);
+        else if (!bench_alive(e.pid))
+            bench_row_finish(row, ST_FAILED, "the pump is gone (log %s)", e.log);
+        else if (kind == ROW_RSS)
+            rss_row(o, &e, row);
+        else
+            pump_row(o, &e, row);
+    }
+    pump_close(&e);
+}

@@ -86,7 +86,10 @@ static int write_organism(pump_env_t *e, xb_error_t *err)
                  bench_redis_url(e->redis));
     else
         snprintf(backend, sizeof backend, "  type: memory\n");
-    char pool[128] = "";
+    /* A plain echo gets credit for the largest window, so that the pump never
+     * waits a round trip to it per message; pool workers keep credit 1 (one
+     * message per worker, the pool's contract). */
+    char pool[128] = "    credit: 100\n";
     if (e->kind == ROW_POOL)
         snprintf(pool, sizeof pool, "    cpu_bound: true\n    workers: %d\n", e->workers);
     char yaml[2048];

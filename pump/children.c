@@ -84,7 +84,7 @@ static char **child_env(const xb_pump_t *p, const xb_listener_config_t *lc, bool
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + 5, sizeof *env);
+    char **env = calloc(n + 6, sizeof *env);
     if (!env)
         return NULL;
     size_t k = 0;
@@ -92,13 +92,17 @@ static char **child_env(const xb_pump_t *p, const xb_listener_config_t *lc, bool
         if (strncmp(environ[i], "XMLBUS_ENDPOINT=", 16) != 0 &&
             strncmp(environ[i], "XMLBUS_LISTENER=", 16) != 0 &&
             strncmp(environ[i], "XMLBUS_KIND=", 12) != 0 &&
-            strncmp(environ[i], "XMLBUS_ORGANISM=", 16) != 0)
+            strncmp(environ[i], "XMLBUS_ORGANISM=", 16) != 0 &&
+            strncmp(environ[i], "XMLBUS_CREDIT=", 14) != 0)
             env[k++] = environ[i];
     size_t first_own = k;
     env[k++] = env_entry("XMLBUS_ENDPOINT", p->endpoint);
     env[k++] = env_entry("XMLBUS_LISTENER", lc->name);
     env[k++] = env_entry("XMLBUS_KIND", worker ? "worker" : "listener");
     env[k++] = env_entry("XMLBUS_ORGANISM", p->cfg->name);
+    char credit[16];
+    snprintf(credit, sizeof credit, "%d", lc->credit > 0 ? lc->credit : 1);
+    env[k++] = env_entry("XMLBUS_CREDIT", credit);
     for (size_t i = first_own; i < k; i++) {
         if (!env[i]) {
             for (size_t j = first_own; j < k; j++)

@@ -325,6 +325,9 @@ static void test_ready_and_welcome(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(l);
     CU_ASSERT_EQUAL(xb_listener_set_kind(l, "worker", &err), 0);
     CU_ASSERT_EQUAL(xb_listener_set_kind(l, "boss", &err), -1);
+    CU_ASSERT_EQUAL(xb_listener_set_credit(l, 0, &err), -1);
+    CU_ASSERT_EQUAL(xb_listener_set_credit(l, 1001, &err), -1);
+    CU_ASSERT_EQUAL(xb_listener_set_credit(l, 4, &err), 0);
     CU_ASSERT_FALSE(xb_listener_registered(l));
     CU_ASSERT_EQUAL_FATAL(xb_listener_start(l, &err), 0);
     CU_ASSERT_EQUAL(xb_listener_start(l, &err), -1); /* runs once */
@@ -335,7 +338,7 @@ static void test_ready_and_welcome(void)
     CU_ASSERT_TRUE(xb_frames_eq(ready, 3, "tester"));
     CU_ASSERT_TRUE(xb_frames_eq(ready, 4, "worker"));
     CU_ASSERT_TRUE(xb_frames_eq(ready, 5, "0")); /* a thread */
-    CU_ASSERT_TRUE(xb_frames_eq(ready, 6, "1"));
+    CU_ASSERT_TRUE(xb_frames_eq(ready, 6, "4")); /* its credit */
     xb_frames_destroy(&ready);
     CU_ASSERT_TRUE(wait_registered(l));
     rig_t r = {.pump = p, .l = l};

@@ -41,7 +41,8 @@
     "    command: [@TESTBIN@/xbtest-behave, echo]\n"                                      \
     "  - name: news-b\n    payload: news\n    broadcast: true\n"                          \
     "    command: [@TESTBIN@/xbtest-behave, echo]\n"                                      \
-    "  - name: forger\n    payload: forge\n"
+    "  - name: forger\n    payload: forge\n"                                             \
+    "  - name: batcher\n    payload: batch\n    credit: 3\n"
 
 #define ORDER_XSD                                                                          \
     "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">\n"                          \
@@ -492,6 +493,72 @@ static void test_forged_from(void)
     xb_client_destroy(&c);
 }
 
+/* The next non-HEARTBEAT message within ms, or NULL. */
+static xb_frames_t *recv_within(void *s, int ms)
+{
+    double end = xbt_now() + ms / 1000.0;
+    while (xbt_now() < end) {
+        zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, (long)((end - xbt_now()) * 1000) + 1) <= 0)
+            continue;
+        xb_frames_t *f = xb_frames_recv(s, ZMQ_DONTWAIT);
+        if (f && !xb_frames_eq(f, 1, XB_CMD_HEARTBEAT))
+            return f;
+        xb_frames_destroy(&f);
+    }
+    return NULL;
+}
+
+/* Credit: the pump sends a listener at most min(READY credit, `credit` key)
+ * deliveries ahead, and the next one as soon as one is answered. */
+static void test_credit(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0, timeout = 1500;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    CU_ASSERT_EQUAL_FATAL(zmq_connect(s, behave.endpoint), 0);
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_READY);
+    xb_frames_add_str(f, "batcher");
+    xb_frames_add_str(f, "listener");
+    xb_frames_add_str(f, "0");
+    xb_frames_add_str(f, "5"); /* asks for 5; the config allows 3 */
+    CU_ASSERT_EQUAL(xb_frames_send(f, s, 0), 0);
+    xb_frames_destroy(&f);
+    f = recv_skip_heartbeats(s);
+    CU_ASSERT_FATAL(f && xb_frames_eq(f, 1, XB_CMD_WELCOME));
+    xb_frames_destroy(&f);
+    xb_client_t *c = xbt_client(&behave);
+    xb_error_t err;
+    for (int i = 0; i < 5; i++)
+        CU_ASSERT_EQUAL(xb_client_send(c, "<batch/>", 8, NULL, NULL, 5000, NULL, NULL, &err), 0);
+    char *ids[5] = {NULL};
+    int got = 0;
+    while (got < 5 && (f = recv_within(s, 1500)) != NULL) {
+        CU_ASSERT(xb_frames_eq(f, 1, XB_CMD_DELIVER));
+        ids[got++] = xb_frames_strdup(f, 2);
+        xb_frames_destroy(&f);
+    }
+    CU_ASSERT_EQUAL(got, 3); /* the 4th waits for an answer */
+    f = xb_frames_new_cmd(XB_CMD_DONE);
+    xb_frames_add_str(f, ids[0]);
+    xb_frames_send(f, s, 0);
+    xb_frames_destroy(&f);
+    f = recv_within(s, 10000);
+    CU_ASSERT(f && xb_frames_eq(f, 1, XB_CMD_DELIVER));
+    xb_frames_destroy(&f);
+    for (int i = 0; i < 5; i++)
+        free(ids[i]);
+    f = xb_frames_new_cmd(XB_CMD_BYE);
+    xb_frames_send(f, s, 0);
+    xb_frames_destroy(&f);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    xb_client_destroy(&c);
+}
+
 /* 10 000 messages, 100 in flight: all answered, each recorded exactly once. */
 static void test_ten_thousand(void)
 {
@@ -579,6 +646,7 @@ int main(void)
     CU_add_test(s, "crash and restart", test_crash_and_restart);
     CU_add_test(s, "killed mid-message", test_killed_mid_message);
     CU_add_test(s, "forged from", test_forged_from);
+    CU_add_test(s, "credit", test_credit);
     CU_add_test(s, "10000 messages, 100 in flight", test_ten_thousand);
     CU_add_test(s, "SIGTERM under load", test_sigterm_under_load);
     CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -81,6 +81,15 @@ xb_listener_t *xb_listener_new(const char *endpoint, const char *name, void *zmq
  * cpu_bound pool). Call before run/start. Returns 0, or -1 with XB_ERR_ARG. */
 int xb_listener_set_kind(xb_listener_t *l, const char *kind, xb_error_t *err);
 
+/* How many deliveries the pump may send ahead of the one being handled
+ * (1..1000, default 1; the pump uses the smaller of this and the listener's
+ * `credit` key). Handlers still run one at a time, in order: more credit
+ * keeps the listener busy instead of waiting a round trip for each message,
+ * at the price of more messages held when the process dies. A listener
+ * started by the pump gets its `credit` key in XMLBUS_CREDIT, which
+ * xb_listener_main applies. Call before run/start. */
+int xb_listener_set_credit(xb_listener_t *l, int credit, xb_error_t *err);
+
 /* Runs in the calling thread until SHUTDOWN from the pump or
  * xb_listener_stop (then BYE was sent; returns 0), or a failure: -1 with
  * *err set (XB_ERR_ROUTING when the pump REFUSED the name, XB_ERR_IO for a

@@ -109,7 +109,9 @@ int xb_listener_main(int argc, char **argv, xb_handler_fn fn, void *user)
     }
     xb_error_t err;
     xb_listener_t *l = xb_listener_new(s.endpoint, s.name, NULL, fn, user, &err);
-    if (!l || (s.kind && xb_listener_set_kind(l, s.kind, &err) != 0)) {
+    const char *credit = getenv("XMLBUS_CREDIT");
+    if (!l || (s.kind && xb_listener_set_kind(l, s.kind, &err) != 0) ||
+        (credit && *credit && xb_listener_set_credit(l, atoi(credit), &err) != 0)) {
         XB_ERROR("listener", "%s", err.message);
         xb_listener_destroy(&l);
         close(sfd);

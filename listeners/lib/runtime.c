@@ -94,6 +94,14 @@ int xb_listener_set_kind(xb_listener_t *l, const char *kind, xb_error_t *err)
     return 0;
 }
 
+int xb_listener_set_credit(xb_listener_t *l, int credit, xb_error_t *err)
+{
+    if (!l || credit < 1 || credit > 1000)
+        return xb_error_set(err, XB_ERR_ARG, 0, "listener credit must be 1..1000, not %d", credit);
+    l->credit = credit;
+    return 0;
+}
+
 void xb_rt_set_signal_fd(xb_listener_t *l, int fd) { l->signal_fd = fd; }
 
 bool xb_listener_registered(const xb_listener_t *l)
@@ -243,7 +251,7 @@ static int connect_pump(xb_listener_t *l, xb_error_t *err)
     int rc = -1;
     if (f && xb_frames_add_str(f, l->name) == 0 && xb_frames_add_str(f, l->kind) == 0 &&
         xb_frames_addf(f, "%ld", l->in_thread ? 0L : (long)getpid()) == 0 &&
-        xb_frames_add_str(f, "1") == 0)
+        xb_frames_addf(f, "%d", l->credit > 0 ? l->credit : 1) == 0)
         rc = xb_rt_send(l, f);
     xb_frames_destroy(&f);
     if (rc != 0) {

@@ -23,6 +23,7 @@ struct xb_listener_t {
     char *endpoint;
     char name[XB_NAME_MAX];
     char kind[16];
+    int credit;                      /* deliveries the pump may send ahead (READY) */
     char log_comp[XB_NAME_MAX + 16]; /* "listener NAME" for xb_log */
     void *ctx;
     bool own_ctx;

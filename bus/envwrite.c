@@ -57,7 +57,7 @@ static size_t element_len(size_t qlen, const char *text) { return 2 * qlen + 5 +
 
 #define OPEN "<e:message xmlns:e=\"" XB_ENVELOPE_NS "\" xmlns:x=\"" XB_META_NS "\"><e:meta>"
 #define CLOSE_META "</e:meta>"
-#define CLOSE "</e:message>"
+#define CLOSE XB_ENVELOPE_CLOSE
 
 /* One allocation of the exact size, then straight copies: this runs for
  * every delivery. */

@@ -225,6 +225,8 @@ static void control_stats(xb_pump_t *p, const xb_rid_t *rid, const char *req)
              attr_u64(&b, "rejected", p->rejected) || attr_u64(&b, "routed", p->routed) ||
              attr_u64(&b, "to-clients", p->to_clients) ||
              attr_u64(&b, "undeliverable", p->undeliverable) || attr_u64(&b, "late", p->late) ||
+             attr_u64(&b, "slot-batches", p->slot_batches) ||
+             attr_u64(&b, "batched-slots", p->batched_slots) ||
              attr_u64(&b, "in-flight", (unsigned long long)p->in_flight) ||
              attr_u64(&b, "conversations", xb_strmap_count(p->convs));
     for (int c = 1; rc == 0 && c < XB_ERR__COUNT; c++) {

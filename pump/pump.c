@@ -483,6 +483,7 @@ void xb_pump_destroy(xb_pump_t **pp)
     xb_backend_destroy(&p->backend);
     free(p->listeners);
     xb_strmap_destroy(&p->convs);
+    free(p->route_batch);
     if (p->wake[0] >= 0)
         close(p->wake[0]);
     if (p->wake[1] >= 0)

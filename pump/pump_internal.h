@@ -169,9 +169,11 @@ struct xb_pump_t {
     long in_flight;                   /* deliveries alive (queued or sent) */
 
     xb_strmap_t *convs;               /* root -> conv_t */
+    void *route_batch;                /* route.c's staging area (batch_t) */
 
     uint64_t started_ms, last_tick_ms, last_hb_check_ms;
     uint64_t received, accepted, rejected, routed, to_clients, undeliverable, late;
+    uint64_t slot_batches, batched_slots; /* backend writes of staged slots */
     uint64_t errors[XB_ERR__COUNT];
 };
 

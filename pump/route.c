@@ -276,43 +276,146 @@ static int payload_of(xmlDocPtr doc, const char *bytes, size_t len, payload_t *p
     return xb_payload_embeddable(doc, bytes, len, &pl->bytes, &pl->len, owned, err);
 }
 
-/* Validates, writes, records and dispatches one message to one receiver. */
-static int make_delivery(xb_pump_t *p, const origin_t *origin, conv_t *conv, const target_t *t,
-                         const payload_t *pl, int depth, char msg_id[37], xb_error_t *err)
+/* A message ready to go, waiting for its slot: the slots of everything one
+ * incoming message causes (a REPLY of several messages, a broadcast) are
+ * written in one backend batch (one LMDB transaction, one Redis pipeline). */
+typedef struct {
+    lstn_t *listener;         /* NULL: the conversation's client */
+    char *chain;              /* receiver's chain (owned) */
+    char thread[37];
+    char msg_id[37];
+    char to[XB_NAME_MAX];
+    char type[512];
+    int64_t ts;
+    int depth;
+    char *envelope;           /* owned; the payload bytes sit inside it */
+    size_t len;
+    size_t payload_off, payload_len;
+} staged_t;
+
+#define MAX_STAGED 64
+
+typedef struct {
+    staged_t items[MAX_STAGED];
+    size_t n;
+} batch_t;
+
+static void staged_free(staged_t *s)
 {
+    free(s->chain);
+    free(s->envelope);
+    s->chain = s->envelope = NULL;
+}
+
+/* Validates and writes one message to one receiver, and stages it. */
+static int make_delivery(xb_pump_t *p, const origin_t *origin, const target_t *t,
+                         const payload_t *pl, int depth, batch_t *batch, char msg_id[37],
+                         xb_error_t *err)
+{
+    if (batch->n == MAX_STAGED)
+        return xb_error_set(err, XB_ERR_LIMIT, 0, "more than %d messages at once", MAX_STAGED);
     if (t->listener && xb_validator_check(p->validator, t->name, pl->node, err) != 0)
         return -1;
-    char thread[37];
-    if (uuid_for(p, t->chain, thread, err) != 0)
+    staged_t *s = &batch->items[batch->n];
+    memset(s, 0, sizeof *s);
+    if (uuid_for(p, t->chain, s->thread, err) != 0)
         return -1;
-    xb_uuid_new(msg_id);
-    int64_t ts = xb_now_us();
-    xb_envelope_fields_t fields = {origin->name, t->name, thread, msg_id, ts, depth};
-    char *bytes = NULL;
-    size_t len = 0;
-    if (xb_envelope_write(&fields, pl->bytes, pl->len, &bytes, &len, err) != 0)
+    xb_uuid_new(s->msg_id);
+    s->ts = xb_now_us();
+    s->depth = depth;
+    xb_envelope_fields_t fields = {origin->name, t->name, s->thread, s->msg_id, s->ts, depth};
+    if (xb_envelope_write(&fields, pl->bytes, pl->len, &s->envelope, &s->len, err) != 0)
         return -1;
-    if (record(p, thread, origin->name, t->name, pl->tag, msg_id, ts, pl->bytes, pl->len, err) != 0) {
-        free(bytes);
-        return -1;
-    }
-    p->routed++;
-    if (!t->listener) {
-        deliver_to_client(p, &conv->client, msg_id, bytes, len);
-        free(bytes);
-        return 0;
-    }
-    delivery_t *d = delivery_for(p, t->listener, conv, t->chain, thread, origin);
-    if (!d) {
-        free(bytes);
+    s->payload_len = pl->len;
+    s->payload_off = s->len - pl->len - strlen(XB_ENVELOPE_CLOSE);
+    s->listener = t->listener;
+    snprintf(s->to, sizeof s->to, "%s", t->name);
+    snprintf(s->type, sizeof s->type, "%s", pl->tag);
+    if (t->listener && !(s->chain = strdup(t->chain))) {
+        staged_free(s);
         return xb_error_set(err, XB_ERR_LIMIT, 0, "pump out of memory");
     }
-    snprintf(d->msg_id, sizeof d->msg_id, "%s", msg_id);
-    d->envelope = bytes;
-    d->len = len;
-    d->depth = depth;
-    xb_delivery_submit(p, d);
+    memcpy(msg_id, s->msg_id, 37);
+    batch->n++;
     return 0;
+}
+
+/* Hands a recorded message to its receiver. Takes s's buffers. */
+static void dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
+{
+    p->routed++;
+    if (!s->listener) {
+        deliver_to_client(p, &conv->client, s->msg_id, s->envelope, s->len);
+        staged_free(s);
+        return;
+    }
+    delivery_t *d = delivery_for(p, s->listener, conv, s->chain, s->thread, origin);
+    if (!d) {
+        staged_free(s);
+        xb_route_system_error(p, origin, conv, XB_ERR_LIMIT, "pump out of memory");
+        return;
+    }
+    snprintf(d->msg_id, sizeof d->msg_id, "%s", s->msg_id);
+    d->envelope = s->envelope;
+    d->len = s->len;
+    d->depth = s->depth;
+    s->envelope = NULL;
+    staged_free(s);
+    xb_delivery_submit(p, d);
+}
+
+/* Records every staged slot in one batch and dispatches what was recorded.
+ * Returns how many went out; a message whose slot could not be written is
+ * not delivered: its failure goes to the origin as a SystemError, or, when
+ * report is false and nothing went out, only into *err (a SEND refused). */
+static int flush_batch(xb_pump_t *p, const origin_t *origin, conv_t *conv, batch_t *batch,
+                       bool report, xb_error_t *err)
+{
+    if (batch->n == 0)
+        return 0;
+    xb_slot_fields_t fields[MAX_STAGED];
+    long index[MAX_STAGED];
+    for (size_t i = 0; i < batch->n; i++) {
+        staged_t *s = &batch->items[i];
+        fields[i] = (xb_slot_fields_t){s->thread, origin->name, s->to, s->type, s->msg_id, s->ts,
+                                       s->envelope + s->payload_off, s->payload_len};
+        index[i] = -1;
+    }
+    xb_error_t e;
+    xb_error_clear(&e);
+    bool failed = xb_buffer_append_batch(p->buffer, batch->n, fields, index, &e) != 0;
+    p->slot_batches++;
+    p->batched_slots += batch->n;
+    int sent = 0;
+    for (size_t i = 0; i < batch->n; i++)
+        if (!failed || index[i] >= 0)
+            sent++;
+    for (size_t i = 0; i < batch->n; i++) {
+        staged_t *s = &batch->items[i];
+        if (!failed || index[i] >= 0) {
+            dispatch_staged(p, origin, conv, s);
+            continue;
+        }
+        staged_free(s);
+        if (report || sent > 0)
+            xb_route_system_error(p, origin, conv, e.code, e.message);
+        else if (err && err->code == XB_OK)
+            *err = e;
+    }
+    batch->n = 0;
+    return sent;
+}
+
+/* The pump's staging area (one, reused: the event loop handles one incoming
+ * message at a time). NULL on no memory. */
+static batch_t *staging(xb_pump_t *p)
+{
+    if (!p->route_batch)
+        p->route_batch = calloc(1, sizeof(batch_t));
+    batch_t *b = p->route_batch;
+    if (b)
+        b->n = 0;
+    return b;
 }
 
 static bool may_address(const lstn_t *sender, const char *name)
@@ -399,7 +502,7 @@ static int named_targets(xb_pump_t *p, const origin_t *o, const lstn_t *sender, 
 /* first_id (may be NULL) receives the message id of the first message sent. */
 static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const char *target,
                          const payload_t *pl, int depth, bool *ended, char *first_id,
-                         xb_error_t *err)
+                         batch_t *batch, xb_error_t *err)
 {
     *ended = false;
     if (depth > p->cfg->limits.max_depth)
@@ -426,7 +529,7 @@ static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const ch
         xb_error_t e;
         xb_error_clear(&e);
         char msg_id[37];
-        if (make_delivery(p, o, conv, &targets[i], pl, depth, msg_id, &e) == 0) {
+        if (make_delivery(p, o, &targets[i], pl, depth, batch, msg_id, &e) == 0) {
             if (sent++ == 0 && first_id)
                 memcpy(first_id, msg_id, sizeof msg_id);
         } else if (!failed) {
@@ -466,7 +569,7 @@ static void origin_of_delivery(const xb_pump_t *p, const delivery_t *d, origin_t
 }
 
 static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char *target,
-                      const void *bytes, size_t len)
+                      const void *bytes, size_t len, batch_t *batch)
 {
     xb_error_t err;
     xb_error_clear(&err);
@@ -483,7 +586,7 @@ static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char
         return;
     }
     bool ended = false;
-    int sent = route_payload(p, o, d->conv, target, &pl, d->depth + 1, &ended, NULL, &err);
+    int sent = route_payload(p, o, d->conv, target, &pl, d->depth + 1, &ended, NULL, batch, &err);
     free(owned);
     if (sent == 0 && !ended)
         xb_route_system_error(p, o, d->conv, err.code, err.message);
@@ -503,9 +606,12 @@ void xb_route_on_reply(xb_pump_t *p, peer_t *peer, xb_frames_t *f)
     l->replies++;
     origin_t o;
     origin_of_delivery(p, d, &o);
+    batch_t *batch = staging(p);
     bool ok = false;
     long n = xb_frames_long(f, 4, &ok);
-    if (!ok || n < 1 || (size_t)(5 + 2 * n) != xb_frames_count(f)) {
+    if (!batch) {
+        xb_route_system_error(p, &o, d->conv, XB_ERR_LIMIT, "pump out of memory");
+    } else if (!ok || n < 1 || (size_t)(5 + 2 * n) != xb_frames_count(f)) {
         xb_route_system_error(p, &o, d->conv, XB_ERR_ENVELOPE,
                               "malformed REPLY: expected a count then that many target/payload pairs");
     } else {
@@ -516,8 +622,9 @@ void xb_route_on_reply(xb_pump_t *p, peer_t *peer, xb_frames_t *f)
                 continue;
             }
             reply_one(p, &o, d, target, xb_frames_data(f, (size_t)(6 + 2 * i)),
-                      xb_frames_size(f, (size_t)(6 + 2 * i)));
+                      xb_frames_size(f, (size_t)(6 + 2 * i)), batch);
         }
+        flush_batch(p, &o, d->conv, batch, true, NULL);
     }
     xb_delivery_complete(p, d);
 }
@@ -724,8 +831,15 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     bool ended = false;
     xb_error_clear(&err);
     char msg_id[37] = "";
-    int sent = route_payload(p, &o, conv, target, &b.payload, b.depth + 1, &ended, msg_id, &err);
+    batch_t *batch = staging(p);
+    int staged = 0;
+    if (!batch)
+        xb_error_set(&err, XB_ERR_LIMIT, 0, "pump out of memory");
+    else
+        staged = route_payload(p, &o, conv, target, &b.payload, b.depth + 1, &ended, msg_id,
+                               batch, &err);
     send_body_free(&b);
+    int sent = staged ? flush_batch(p, &o, conv, batch, false, &err) : 0;
     if (sent == 0) {
         reject(p, rid, req, &o, err.code, err.message);
     } else {

@@ -334,6 +334,38 @@ static void test_broadcast(void)
     xb_client_destroy(&c);
 }
 
+static long pump_stat(xb_client_t *c, const char *attr)
+{
+    char *body = NULL;
+    long v = -1;
+    if (xb_client_control(c, "stats", NULL, 0, 5000, &body, NULL) == 0) {
+        char pat[64];
+        snprintf(pat, sizeof pat, " %s=\"", attr);
+        char *at = strstr(body, pat);
+        v = at ? strtol(at + strlen(pat), NULL, 10) : -1;
+    }
+    free(body);
+    return v;
+}
+
+/* The slots of everything one incoming message causes are written in one
+ * backend batch: a broadcast to two listeners is one write of two slots. */
+static void test_broadcast_slots_batched(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    xb_client_t *c = xbt_client(&behave);
+    xb_error_t err;
+    long batches0 = pump_stat(c, "slot-batches"), slots0 = pump_stat(c, "batched-slots");
+    CU_ASSERT_FATAL(batches0 >= 0 && slots0 >= 0);
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<news>b</news>", 14, NULL, NULL, 5000, NULL, NULL, &err), 0);
+    free(xbt_recv(c, 10000));
+    free(xbt_recv(c, 10000));
+    /* SEND: one batch of 2 slots; each echo's answer: one batch of 1. */
+    CU_ASSERT_EQUAL(pump_stat(c, "batched-slots") - slots0, 4);
+    CU_ASSERT_EQUAL(pump_stat(c, "slot-batches") - batches0, 3);
+    xb_client_destroy(&c);
+}
+
 static void test_timeout(void)
 {
     CU_ASSERT_FATAL(behave_up);
@@ -642,6 +674,7 @@ int main(void)
     CU_add_test(s, "depth limit", test_depth_limit);
     CU_add_test(s, "peer violation", test_peer_violation);
     CU_add_test(s, "broadcast", test_broadcast);
+    CU_add_test(s, "broadcast slots written in one batch", test_broadcast_slots_batched);
     CU_add_test(s, "handler timeout", test_timeout);
     CU_add_test(s, "crash and restart", test_crash_and_restart);
     CU_add_test(s, "killed mid-message", test_killed_mid_message);

@@ -27,6 +27,9 @@
 extern "C" {
 #endif
 
+/* The bytes every written envelope ends with, right after the payload. */
+#define XB_ENVELOPE_CLOSE "</e:message>"
+
 typedef struct {
     const char *from;    /* required */
     const char *to;      /* NULL or "" for none */

@@ -341,6 +341,13 @@ int xb_backend_ping(xb_backend_t *b, xb_error_t *err)
     return b->ops->ping(b->self, err);
 }
 
+int xb_backend_flush(xb_backend_t *b, xb_error_t *err)
+{
+    if (check_backend(b, err) != 0)
+        return -1;
+    return b->ops->flush ? b->ops->flush(b->self, err) : 0;
+}
+
 int xb_backend_info(xb_backend_t *b, xb_backend_info_t *out, xb_error_t *err)
 {
     if (check_backend(b, err) != 0 || check_out(b, out, err) != 0)

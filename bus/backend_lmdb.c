@@ -49,13 +49,13 @@
 #define LM_KEY_CAP 1024 /* our buffers; LMDB's default maximum key is 511 */
 #define LM_RESIZE_RETRIES 4
 /* MDB_NOTLS: read transactions are not tied to a thread. MDB_NOSYNC: a commit
- * does not wait for the disk; a sync thread per environment flushes what was
- * committed every LM_SYNC_MS instead. A process crash loses nothing committed
- * (the data is in the operating system's cache); an operating-system crash or
- * power loss may undo the commits of the last LM_SYNC_MS, never corrupt the
- * file. Waiting for the disk at every commit made the pump ~100x slower. */
+ * does not wait for the disk; the backend's flush op (called by the pump
+ * every 50 ms) and closing the environment write what was committed. A
+ * process crash loses nothing committed (the data is in the operating
+ * system's cache); an operating-system crash or power loss may undo the
+ * commits since the last flush, never corrupt the file. Waiting for the disk
+ * at every commit made the pump ~50x slower. */
 #define LM_ENV_FLAGS (MDB_NOTLS | MDB_NOSYNC)
-#define LM_SYNC_MS 50
 
 enum { DB_SLOTS, DB_THREADS, DB_AGE, DB_CHAIN, DB_UUID, DB_META, DB__COUNT };
 
@@ -76,12 +76,7 @@ typedef struct lm_env {
     size_t maxkey;
     pthread_rwlock_t resize; /* shared: any transaction; exclusive: set_mapsize */
     char path[XB_PATH_MAX];  /* absolute */
-    pthread_t syncer;        /* flushes commits to disk every LM_SYNC_MS */
-    bool syncer_started;
     atomic_bool dirty;       /* committed since the last flush */
-    pthread_mutex_t sync_lock;
-    pthread_cond_t sync_cond;
-    bool sync_stop;
 } lm_env_t;
 
 /* Process-wide table of open environments (see the file comment). */
@@ -1139,6 +1134,17 @@ static void copy_str(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
+static int lm_flush_env(lm_env_t *e, xb_error_t *err);
+
+static int lm_flush(void *self, xb_error_t *err)
+{
+    lm_t *h = self;
+    if (h->pid != getpid())
+        return xb_error_set(err, XB_ERR_BACKEND, 0,
+                            "backend manager: handle used after a fork; open a new one");
+    return lm_flush_env(h->e, err);
+}
+
 static int lm_info(void *self, xb_backend_info_t *out, xb_error_t *err)
 {
     lm_t *h = self;
@@ -1235,72 +1241,26 @@ static int lm_open_dbs(lm_env_t *e, xb_error_t *err)
     return lm_commit(e, txn, err);
 }
 
-/* Flushes committed transactions to disk every LM_SYNC_MS while there are
- * any; a last flush happens when the environment closes. */
-static void *lm_syncer(void *arg)
+/* Flushes what was committed since the last flush (MDB_NOSYNC): the pump
+ * calls it every LM_SYNC_MS through the backend's flush op. */
+static int lm_flush_env(lm_env_t *e, xb_error_t *err)
 {
-    lm_env_t *e = arg;
-    pthread_mutex_lock(&e->sync_lock);
-    while (!e->sync_stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += LM_SYNC_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&e->sync_cond, &e->sync_lock, &until);
-        if (!atomic_exchange(&e->dirty, false))
-            continue;
-        pthread_mutex_unlock(&e->sync_lock);
-        int rc = mdb_env_sync(e->env, 1);
-        if (rc != 0)
-            XB_WARN("backend", "manager: flushing %s to disk failed: %s", e->path,
-                    mdb_strerror(rc));
-        pthread_mutex_lock(&e->sync_lock);
+    if (!atomic_exchange(&e->dirty, false))
+        return 0;
+    int rc = mdb_env_sync(e->env, 1);
+    if (rc != 0) {
+        atomic_store(&e->dirty, true);
+        return lm_fail(e, rc, "flushing to disk", err);
     }
-    pthread_mutex_unlock(&e->sync_lock);
-    return NULL;
-}
-
-static int lm_syncer_start(lm_env_t *e)
-{
-    if (pthread_mutex_init(&e->sync_lock, NULL) != 0)
-        return -1;
-    if (pthread_cond_init(&e->sync_cond, NULL) != 0) {
-        pthread_mutex_destroy(&e->sync_lock);
-        return -1;
-    }
-    if (pthread_create(&e->syncer, NULL, lm_syncer, e) != 0) {
-        pthread_cond_destroy(&e->sync_cond);
-        pthread_mutex_destroy(&e->sync_lock);
-        return -1;
-    }
-    e->syncer_started = true;
     return 0;
-}
-
-static void lm_syncer_stop(lm_env_t *e)
-{
-    if (!e->syncer_started)
-        return;
-    pthread_mutex_lock(&e->sync_lock);
-    e->sync_stop = true;
-    pthread_cond_signal(&e->sync_cond);
-    pthread_mutex_unlock(&e->sync_lock);
-    pthread_join(e->syncer, NULL);
-    pthread_cond_destroy(&e->sync_cond);
-    pthread_mutex_destroy(&e->sync_lock);
-    e->syncer_started = false;
-    if (e->env && e->pid == getpid())
-        mdb_env_sync(e->env, 1);
 }
 
 static void lm_env_free(lm_env_t *e)
 {
     if (!e)
         return;
-    lm_syncer_stop(e);
+    if (e->env && e->pid == getpid())
+        lm_flush_env(e, NULL);
     if (e->env)
         mdb_env_close(e->env);
     pthread_rwlock_destroy(&e->resize);
@@ -1354,12 +1314,6 @@ static lm_env_t *lm_env_open(const char *path, const struct stat *st, size_t map
     size_t maxkey = (size_t)mdb_env_get_maxkeysize(e->env);
     e->maxkey = maxkey < LM_KEY_CAP ? maxkey : LM_KEY_CAP;
     if (lm_open_dbs(e, err) != 0) {
-        lm_env_free(e);
-        return NULL;
-    }
-    if (lm_syncer_start(e) != 0) {
-        xb_error_set(err, XB_ERR_BACKEND, 0, "backend manager: cannot start the sync thread for %s",
-                     e->path);
         lm_env_free(e);
         return NULL;
     }
@@ -1465,6 +1419,7 @@ static const xb_backend_ops_t lmdb_ops = {
     .registry_clear = lm_registry_clear,
     .ping = lm_ping,
     .info = lm_info,
+    .flush = lm_flush,
     .close = lm_close,
 };
 

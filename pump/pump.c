@@ -336,6 +336,9 @@ static void tick(xb_pump_t *p)
     xb_children_tick(p);
     xb_peers_tick(p);
     xb_deliveries_tick(p);
+    xb_error_t err;
+    if (xb_backend_flush(p->backend, &err) != 0)
+        XB_WARN("pump", "backend flush failed: %s", err.message);
 }
 
 static bool drained(xb_pump_t *p)
@@ -480,7 +483,7 @@ void xb_pump_destroy(xb_pump_t **pp)
     xb_schemas_destroy(&p->schemas);
     xb_registry_destroy(&p->registry);
     xb_buffer_destroy(&p->buffer);
-    xb_backend_destroy(&p->backend);
+    xb_backend_destroy(&p->backend); /* closing flushes what is left */
     free(p->listeners);
     xb_strmap_destroy(&p->convs);
     free(p->route_batch);

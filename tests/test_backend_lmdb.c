@@ -572,6 +572,35 @@ static void test_fork_refuses_parent_handle(void)
     xb_backend_destroy(&b);
 }
 
+/* Commits do not wait for the disk; flush writes them (the pump calls it every
+ * 50 ms). It succeeds with and without pending commits, and a handle used
+ * after a fork refuses it like everything else. */
+static void test_flush(void)
+{
+    TEST_DIR(dir);
+    xb_backend_t *b = open_at(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_flush(b, &err), 0); /* nothing to flush */
+    CU_ASSERT_EQUAL(append_str(b, "t", "one", NULL), 0);
+    CU_ASSERT_EQUAL(xb_backend_flush(b, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_flush(b, &err), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        xb_error_t e;
+        _exit(xb_backend_flush(b, &e) == -1 && e.code == XB_ERR_BACKEND ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    xb_backend_destroy(&b);
+    b = open_at(dir, 0); /* what was flushed and closed is there */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_TRUE(slot_is(b, "t", 0, "one"));
+    xb_backend_destroy(&b);
+}
+
 /* Child: opens its own environment with a much larger map and fills more than
  * the parent's map holds. */
 static int child_grows_map(const char *dir, int k, void *arg)
@@ -1050,6 +1079,7 @@ int main(void)
         {"open creates the folder with parents, mode 0700", test_open_creates_folder},
         {"open errors: a file, no path, another format", test_open_errors},
         {"info", test_info},
+        {"flush writes commits; refused after a fork", test_flush},
         {"reopen keeps slots, counts and the registry", test_reopen_persists},
         {"map_size: 0 is 1 GiB, a given size is applied", test_default_map_size},
         {"a full map is an error, reads still work", test_map_full},

@@ -115,6 +115,9 @@ typedef struct {
     int (*registry_clear)(void *self, xb_error_t *err);
     int (*ping)(void *self, xb_error_t *err);
     int (*info)(void *self, xb_backend_info_t *out, xb_error_t *err);
+    /* Makes what was written durable when writes do not wait for the disk
+     * (manager). Optional: NULL means every write is durable already. */
+    int (*flush)(void *self, xb_error_t *err);
     void (*close)(void *self);
 } xb_backend_ops_t;
 
@@ -152,6 +155,9 @@ int xb_backend_registry_list_all(xb_backend_t *b, xb_pair_list_t *out, xb_error_
 int xb_backend_registry_clear(xb_backend_t *b, xb_error_t *err);
 int xb_backend_ping(xb_backend_t *b, xb_error_t *err);
 int xb_backend_info(xb_backend_t *b, xb_backend_info_t *out, xb_error_t *err);
+/* Flushes writes to disk where the backend defers that (0 when it has
+ * nothing to do). The pump calls it every 50 ms. */
+int xb_backend_flush(xb_backend_t *b, xb_error_t *err);
 
 /* Constructors of the implementations, used by xb_backend_new. Each returns
  * its state and points *ops at its table, or NULL with *err set. */

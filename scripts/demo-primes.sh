@@ -28,30 +28,16 @@ PUMP_PID=
 WORKERS=()
 SENDERS=()
 
-say() { printf '\n== %s\n' "$*"; }
-
-fail() {
-    echo >&2
-    echo "demo-primes: FAILED: $*" >&2
-    if [ -s "$LOG" ]; then
-        echo "---- pump log (last 60 lines of $LOG) ----" >&2
-        tail -n 60 "$LOG" >&2
-        echo "---- end of pump log ----" >&2
-    fi
-    exit 1
-}
+DEMO=demo-primes
+# shellcheck source=scripts/demo-lib.sh
+. "$ROOT/scripts/demo-lib.sh"
 
 # Stops what this script started and is still running, by recorded pid only:
 # the senders, the pump, then the workers it had started.
 cleanup() {
     local rc=$?
     for pid in "${SENDERS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    if [ -n "$PUMP_PID" ] && kill -0 "$PUMP_PID" 2>/dev/null; then
-        kill -TERM "$PUMP_PID" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$PUMP_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$PUMP_PID" 2>/dev/null || true
-        wait "$PUMP_PID" 2>/dev/null || true
-    fi
+    stop_pump_now
     for pid in "${WORKERS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     rm -rf "$WORK"
     exit "$rc"

@@ -34,7 +34,7 @@ for f in "$work"/vg.*.log; do
     cat "$f" >&2
   fi
 done
-n=$(ls "$work"/vg.*.log | wc -l)
+n=$(find "$work" -name "vg.*.log" | wc -l)
 if [ "$status" -ne 0 ] || [ "$bad" -ne 0 ]; then
   echo "valgrind: FAILED (pump exit $status; see above)" >&2
   exit 1

@@ -36,7 +36,13 @@ struct xb_client_t {
     unsigned long dropped;
     char *rejection;
     size_t rejection_len;
+    unsigned long posted, post_accepted, post_rejected; /* xb_client_post */
 };
+
+/* Request ids of xb_client_post start with this, those of the waiting calls
+ * are bare numbers: the verdict of a post is told apart on arrival. */
+#define POST_PREFIX 'p'
+
 
 /* ---- time ---------------------------------------------------------------- */
 
@@ -227,6 +233,26 @@ static bool is_answer(const want_t *w, const xb_frames_t *f)
     return false;
 }
 
+/* The verdict on a posted message: an ACCEPTED is counted; a REJECTED is
+ * counted and its SystemError envelope queued like an answer, so that the
+ * sender reads it with xb_client_recv. True when f was one. */
+static bool is_post_verdict(xb_client_t *c, const xb_frames_t *f)
+{
+    const char *id = xb_frames_data(f, 2);
+    if (!id || xb_frames_size(f, 2) < 2 || id[0] != POST_PREFIX)
+        return false;
+    if (xb_frames_eq(f, 1, XB_CMD_ACCEPTED)) {
+        c->post_accepted++;
+        return true;
+    }
+    if (xb_frames_eq(f, 1, XB_CMD_REJECTED)) {
+        c->post_rejected++;
+        enqueue_deliver(c, f); /* frame 3 is the SystemError envelope */
+        return true;
+    }
+    return false;
+}
+
 /* Reads and dispatches messages until the wanted one arrives (returned in
  * *out, caller owns it), a DELIVER is queued when w->sent_cmd is NULL
  * (returns 0 with *out NULL), the deadline passes (returns 1) or the socket
@@ -263,6 +289,12 @@ static int pump_until(xb_client_t *c, const want_t *w, long long deadline, xb_fr
         }
         if (xb_frames_eq(f, 1, XB_CMD_DELIVER)) {
             enqueue_deliver(c, f);
+            xb_frames_destroy(&f);
+            if (!w->sent_cmd && c->head)
+                return 0;
+            continue;
+        }
+        if (is_post_verdict(c, f)) {
             xb_frames_destroy(&f);
             if (!w->sent_cmd && c->head)
                 return 0;
@@ -394,6 +426,37 @@ int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
         rc = -1;
     xb_frames_destroy(&answer);
     return rc;
+}
+
+int xb_client_post(xb_client_t *c, const void *body, size_t len, const char *to,
+                   const char *from, int timeout_ms, xb_error_t *err)
+{
+    if (!c || !body || len == 0)
+        return xb_error_set(err, XB_ERR_ARG, 0, "client: post: no message body");
+    char id[32];
+    snprintf(id, sizeof id, "%c%lu", POST_PREFIX, c->next_request++);
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_SEND);
+    if (!f || xb_frames_add_str(f, id) != 0 || xb_frames_add(f, body, len) != 0 ||
+        xb_frames_add_str(f, to ? to : "") != 0 || xb_frames_add_str(f, from ? from : "") != 0) {
+        xb_frames_destroy(&f);
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
+    }
+    int rc = send_frames(c, f, deadline_for(timeout_ms), err);
+    xb_frames_destroy(&f);
+    if (rc == 0)
+        c->posted++;
+    return rc;
+}
+
+void xb_client_post_counts(const xb_client_t *c, unsigned long *posted, unsigned long *accepted,
+                           unsigned long *rejected)
+{
+    if (posted)
+        *posted = c ? c->posted : 0;
+    if (accepted)
+        *accepted = c ? c->post_accepted : 0;
+    if (rejected)
+        *rejected = c ? c->post_rejected : 0;
 }
 
 /* ---- DELIVER ------------------------------------------------------------- */

@@ -591,6 +591,44 @@ static void test_credit(void)
     xb_client_destroy(&c);
 }
 
+/* xb_client_post: many messages on their way without waiting for verdicts;
+ * a refused one comes back through xb_client_recv as its SystemError. */
+static void test_post_without_waiting(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    xb_client_t *c = xbt_client(&behave);
+    xb_error_t err;
+    const int n = 200;
+    char msg[64];
+    for (int i = 0; i < n; i++) {
+        int len = snprintf(msg, sizeof msg, "<ping>%d</ping>", i);
+        CU_ASSERT_EQUAL(xb_client_post(c, msg, (size_t)len, "echo", NULL, 5000, &err), 0);
+    }
+    CU_ASSERT_EQUAL(xb_client_post(c, "<ping>lost</ping>", 17, "nobody", NULL, 5000, &err), 0);
+    int answers = 0, refusals = 0;
+    for (int i = 0; i < n + 1; i++) {
+        char *env = xbt_recv(c, 10000);
+        if (!env)
+            break;
+        xb_code_t code = XB_OK;
+        if (xb_client_system_error(env, strlen(env), &code, NULL, 0) == 1) {
+            refusals++;
+            CU_ASSERT_EQUAL(code, XB_ERR_ROUTING);
+        } else {
+            answers++;
+        }
+        free(env);
+    }
+    CU_ASSERT_EQUAL(answers, n);
+    CU_ASSERT_EQUAL(refusals, 1);
+    unsigned long posted = 0, accepted = 0, rejected = 0;
+    xb_client_post_counts(c, &posted, &accepted, &rejected);
+    CU_ASSERT_EQUAL(posted, (unsigned long)n + 1);
+    CU_ASSERT_EQUAL(accepted, (unsigned long)n);
+    CU_ASSERT_EQUAL(rejected, 1);
+    xb_client_destroy(&c);
+}
+
 /* 10 000 messages, 100 in flight: all answered, each recorded exactly once. */
 static void test_ten_thousand(void)
 {
@@ -680,6 +718,7 @@ int main(void)
     CU_add_test(s, "killed mid-message", test_killed_mid_message);
     CU_add_test(s, "forged from", test_forged_from);
     CU_add_test(s, "credit", test_credit);
+    CU_add_test(s, "post without waiting", test_post_without_waiting);
     CU_add_test(s, "10000 messages, 100 in flight", test_ten_thousand);
     CU_add_test(s, "SIGTERM under load", test_sigterm_under_load);
     CU_basic_set_mode(CU_BRM_VERBOSE);

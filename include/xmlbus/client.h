@@ -68,6 +68,23 @@ int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
                    const char *from, int timeout_ms, char thread_out[XB_UUID_STR],
                    char msgid_out[XB_UUID_STR], xb_error_t *err);
 
+/* Injects one message without waiting for the pump's verdict: for senders
+ * that keep many messages in flight (xb_client_send waits a round trip per
+ * message). Arguments as xb_client_send; timeout_ms bounds only the hand-over
+ * to the socket. Returns 0 once the message is on its way, -1 with *err
+ * (XB_ERR_TIMEOUT when it could not even be handed over, XB_ERR_IO,
+ * XB_ERR_NOMEM). The verdict comes later, read by the other calls: an
+ * ACCEPTED is only counted; a REJECTED is counted and its SystemError
+ * envelope is returned by xb_client_recv like any answer (its <to> is the
+ * sender, its thread a fresh UUID), so every failure still reaches the
+ * sender. */
+int xb_client_post(xb_client_t *c, const void *body, size_t len, const char *to,
+                   const char *from, int timeout_ms, xb_error_t *err);
+
+/* Messages posted, and verdicts read so far (each may be NULL). */
+void xb_client_post_counts(const xb_client_t *c, unsigned long *posted, unsigned long *accepted,
+                           unsigned long *rejected);
+
 /* The raw envelope (with its SystemError payload) of the REJECTED answer to
  * the last xb_client_send, and its length in *len (may be NULL). NULL when
  * the last send was not rejected. Borrowed: valid until the next

@@ -25,3 +25,37 @@ stop_pump_now() {
         wait "$PUMP_PID" 2>/dev/null || true
     fi
 }
+
+# Running and not a zombie (an exited child stays a zombie until `wait`, and
+# a container's pid 1 may never reap the orphans it inherits).
+alive() {
+    local stat
+    stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [ -n "$stat" ] && [[ $stat != Z* ]]
+}
+pump_alive() { alive "$PUMP_PID"; }
+
+# SIGTERM to the pump; fails unless it exits 0 within STOP_TIMEOUT seconds
+# and none of the given pids (what it had started, named WHAT) outlives it.
+stop_pump_and_check() {
+    local what=$1
+    shift
+    kill -TERM "$PUMP_PID"
+    local deadline=$((SECONDS + STOP_TIMEOUT))
+    while pump_alive; do
+        [ $SECONDS -lt $deadline ] || fail "the pump did not exit within ${STOP_TIMEOUT} s of SIGTERM"
+        sleep 0.1
+    done
+    local status
+    set +e
+    wait "$PUMP_PID"
+    status=$?
+    set -e
+    PUMP_PID=
+    [ $status -eq 0 ] || fail "the pump exited with status $status"
+    local left=() pid
+    for pid in "$@"; do
+        if alive "$pid"; then left+=("$pid"); fi
+    done
+    [ ${#left[@]} -eq 0 ] || fail "$what still running after the pump exited: ${left[*]}"
+}

@@ -49,13 +49,6 @@ trap 'exit 130' INT TERM
 [ -x "$BUILD/bin/primes-factor" ] || fail "$BUILD/bin/primes-factor not found: run 'make build'"
 [ -f "$PRIMES/organism.yaml" ] || fail "$PRIMES/organism.yaml not found"
 
-# Running and not a zombie.
-alive() {
-    local stat
-    stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-    [ -n "$stat" ] && [[ $stat != Z* ]]
-}
-pump_alive() { alive "$PUMP_PID"; }
 
 # The <worker .../> elements of listener factor in `xmlbus stats --xml`, one a line.
 worker_rows() {
@@ -158,23 +151,7 @@ done < <(worker_rows)
 [ $total -eq ${#NUMBERS[@]} ] || fail "the workers handled $total messages, ${#NUMBERS[@]} were sent"
 
 say "stopping the pump (SIGTERM)"
-kill -TERM "$PUMP_PID"
-deadline=$((SECONDS + STOP_TIMEOUT))
-while pump_alive; do
-    [ $SECONDS -lt $deadline ] || fail "the pump did not exit within ${STOP_TIMEOUT} s of SIGTERM"
-    sleep 0.1
-done
-set +e
-wait "$PUMP_PID"
-status=$?
-set -e
-PUMP_PID=
-[ $status -eq 0 ] || fail "the pump exited with status $status"
-left=()
-for pid in "${WORKERS[@]}"; do
-    if alive "$pid"; then left+=("$pid"); fi
-done
-[ ${#left[@]} -eq 0 ] || fail "workers still running after the pump exited: ${left[*]}"
+stop_pump_and_check "workers" "${WORKERS[@]}"
 echo "pump exited 0, no worker left"
 
 say "demo-primes: OK"

@@ -42,14 +42,6 @@ trap 'exit 130' INT TERM
 [ -x "$XMLBUS" ] || fail "$XMLBUS not found: run 'make build' first (or pass the build folder)"
 [ -f "$HELLO/organism.yaml" ] || fail "$HELLO/organism.yaml not found"
 
-# Running and not a zombie (an exited child stays a zombie until `wait`, and
-# a container's pid 1 may never reap the orphans it inherits).
-alive() {
-    local stat
-    stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-    [ -n "$stat" ] && [[ $stat != Z* ]]
-}
-pump_alive() { alive "$PUMP_PID"; }
 
 say "starting the hello organism (log: $LOG)"
 "$XMLBUS" run "$HELLO/organism.yaml" --endpoint 'tcp://127.0.0.1:*' \
@@ -106,23 +98,7 @@ say "xmlbus backend info"
 say "stopping the pump (SIGTERM)"
 mapfile -t CHILDREN < <(pgrep -P "$PUMP_PID" || true)
 echo "listener processes: ${CHILDREN[*]:-none}"
-kill -TERM "$PUMP_PID"
-deadline=$((SECONDS + STOP_TIMEOUT))
-while pump_alive; do
-    [ $SECONDS -lt $deadline ] || fail "the pump did not exit within ${STOP_TIMEOUT} s of SIGTERM"
-    sleep 0.1
-done
-set +e
-wait "$PUMP_PID"
-status=$?
-set -e
-PUMP_PID=
-[ $status -eq 0 ] || fail "the pump exited with status $status"
-left=()
-for pid in "${CHILDREN[@]}"; do
-    if alive "$pid"; then left+=("$pid"); fi
-done
-[ ${#left[@]} -eq 0 ] || fail "listener processes still running after the pump exited: ${left[*]}"
+stop_pump_and_check "listener processes" "${CHILDREN[@]}"
 echo "pump exited 0, no listener process left"
 
 say "demo: OK"

@@ -2,6 +2,7 @@
  * processes (examples/hello and tests/listeners/behave.c), real ZeroMQ. */
 #include <CUnit/Basic.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,26 +428,76 @@ static void test_killed_mid_message(void)
     assert_still_serving(&behave);
 }
 
-/* Raw protocol helpers for a listener played by the test itself. */
-static xb_frames_t *recv_skip_heartbeats(void *s)
+/* ---- a listener played by the test itself, speaking XB1 by hand -------- */
+
+typedef struct {
+    void *ctx;
+    void *sock;
+} raw_t;
+
+/* The next message other than HEARTBEAT within ms, or NULL: a deadline, not a
+ * socket timeout, because the pump's heartbeats would reset that forever. */
+static xb_frames_t *raw_recv(raw_t *r, int ms)
 {
-    xb_frames_t *f = xb_frames_recv(s, 0);
-    while (f && xb_frames_eq(f, 1, XB_CMD_HEARTBEAT)) {
+    double end = xbt_now() + ms / 1000.0;
+    while (xbt_now() < end) {
+        zmq_pollitem_t item = {r->sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, (long)((end - xbt_now()) * 1000) + 1) <= 0)
+            continue;
+        xb_frames_t *f = xb_frames_recv(r->sock, ZMQ_DONTWAIT);
+        if (f && !xb_frames_eq(f, 1, XB_CMD_HEARTBEAT))
+            return f;
         xb_frames_destroy(&f);
-        f = xb_frames_recv(s, 0);
     }
-    return f;
+    return NULL;
 }
 
-static void raw_reply(void *s, const char *id, const char *target, const char *payload)
+/* Sends cmd followed by the given text frames (NULL-terminated). */
+static void raw_send(raw_t *r, const char *cmd, ...)
 {
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_REPLY);
-    xb_frames_add_str(f, id);
-    xb_frames_add_str(f, "1");
-    xb_frames_add_str(f, target);
-    xb_frames_add_str(f, payload);
-    CU_ASSERT_EQUAL(xb_frames_send(f, s, 0), 0);
+    xb_frames_t *f = xb_frames_new_cmd(cmd);
+    va_list ap;
+    va_start(ap, cmd);
+    for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
+        xb_frames_add_str(f, a);
+    va_end(ap);
+    CU_ASSERT_EQUAL(xb_frames_send(f, r->sock, 0), 0);
     xb_frames_destroy(&f);
+}
+
+/* Connects and registers as listener name with credit; true once WELCOMEd. */
+static bool raw_open(raw_t *r, const char *name, const char *credit)
+{
+    r->ctx = zmq_ctx_new();
+    r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(r->sock, behave.endpoint) != 0)
+        return false;
+    raw_send(r, XB_CMD_READY, name, "listener", "0", credit, (char *)NULL);
+    xb_frames_t *f = raw_recv(r, 10000);
+    bool ok = f && xb_frames_eq(f, 1, XB_CMD_WELCOME);
+    xb_frames_destroy(&f);
+    return ok;
+}
+
+static void raw_close(raw_t *r)
+{
+    raw_send(r, XB_CMD_BYE, (char *)NULL);
+    zmq_close(r->sock);
+    zmq_ctx_term(r->ctx);
+}
+
+/* The delivery id of the next DELIVER (caller frees), NULL if none came;
+ * *envelope (optional) receives its envelope. */
+static char *raw_deliver(raw_t *r, int ms, char **envelope)
+{
+    xb_frames_t *f = raw_recv(r, ms);
+    char *id = f && xb_frames_eq(f, 1, XB_CMD_DELIVER) ? xb_frames_strdup(f, 2) : NULL;
+    if (envelope)
+        *envelope = id ? xb_frames_strdup(f, 3) : NULL;
+    xb_frames_destroy(&f);
+    return id;
 }
 
 /* A listener started elsewhere (here: this test, speaking the protocol by
@@ -456,59 +507,37 @@ static void raw_reply(void *s, const char *id, const char *target, const char *p
 static void test_forged_from(void)
 {
     CU_ASSERT_FATAL(behave_up);
-    void *ctx = zmq_ctx_new();
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0, timeout = 10000;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    CU_ASSERT_EQUAL_FATAL(zmq_connect(s, behave.endpoint), 0);
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_READY);
-    xb_frames_add_str(f, "forger");
-    xb_frames_add_str(f, "listener");
-    xb_frames_add_str(f, "0");
-    xb_frames_add_str(f, "1");
-    CU_ASSERT_EQUAL(xb_frames_send(f, s, 0), 0);
-    xb_frames_destroy(&f);
-    f = recv_skip_heartbeats(s);
-    CU_ASSERT_FATAL(f && xb_frames_eq(f, 1, XB_CMD_WELCOME));
-    xb_frames_destroy(&f);
-
+    raw_t r;
+    CU_ASSERT_FATAL(raw_open(&r, "forger", "1"));
     xb_client_t *c = xbt_client(&behave);
     xb_error_t err;
     /* 1: an envelope as payload, claiming to come from echo. */
     CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<forge/>", 8, NULL, NULL, 5000, NULL, NULL, &err), 0);
-    f = recv_skip_heartbeats(s);
-    CU_ASSERT_FATAL(f && xb_frames_eq(f, 1, XB_CMD_DELIVER));
-    char *id = xb_frames_strdup(f, 2);
-    xb_frames_destroy(&f);
-    raw_reply(s, id, XB_TARGET_RESPOND,
-              "<message xmlns=\"https://xml-pipeline.org/ns/envelope/v1\"><meta><from>echo</from>"
-              "<thread>x</thread></meta><ping xmlns=\"\">forged</ping></message>");
+    char *id = raw_deliver(&r, 10000, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+    raw_send(&r, XB_CMD_REPLY, id, "1", XB_TARGET_RESPOND,
+             "<message xmlns=\"https://xml-pipeline.org/ns/envelope/v1\"><meta><from>echo</from>"
+             "<thread>x</thread></meta><ping xmlns=\"\">forged</ping></message>",
+             (char *)NULL);
     free(id);
     /* The forger itself gets the SystemError (it sent the failing message). */
-    f = recv_skip_heartbeats(s);
-    CU_ASSERT_FATAL(f && xb_frames_eq(f, 1, XB_CMD_DELIVER));
-    char *env = xb_frames_strdup(f, 3);
-    id = xb_frames_strdup(f, 2);
-    xb_frames_destroy(&f);
+    char *env = NULL;
+    id = raw_deliver(&r, 10000, &env);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     xb_code_t code = XB_OK;
     CU_ASSERT_EQUAL(xb_client_system_error(env, strlen(env), &code, NULL, 0), 1);
     CU_ASSERT_EQUAL(code, XB_ERR_ENVELOPE);
     free(env);
-    f = xb_frames_new_cmd(XB_CMD_DONE);
-    xb_frames_add_str(f, id);
-    xb_frames_send(f, s, 0);
-    xb_frames_destroy(&f);
+    raw_send(&r, XB_CMD_DONE, id, (char *)NULL);
     free(id);
     CU_ASSERT_PTR_NULL(xbt_recv(c, 300)); /* nothing forged reached the client */
 
     /* 2: a payload with a <from> of its own. */
     CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<forge/>", 8, NULL, NULL, 5000, NULL, NULL, &err), 0);
-    f = recv_skip_heartbeats(s);
-    CU_ASSERT_FATAL(f && xb_frames_eq(f, 1, XB_CMD_DELIVER));
-    id = xb_frames_strdup(f, 2);
-    xb_frames_destroy(&f);
-    raw_reply(s, id, XB_TARGET_RESPOND, "<forged><from>echo</from></forged>");
+    id = raw_deliver(&r, 10000, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+    raw_send(&r, XB_CMD_REPLY, id, "1", XB_TARGET_RESPOND, "<forged><from>echo</from></forged>",
+             (char *)NULL);
     free(id);
     env = xbt_recv(c, 10000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
@@ -517,28 +546,8 @@ static void test_forged_from(void)
     CU_ASSERT_STRING_EQUAL(from, "forger");
     free(from);
     free(env);
-    f = xb_frames_new_cmd(XB_CMD_BYE);
-    xb_frames_send(f, s, 0);
-    xb_frames_destroy(&f);
-    zmq_close(s);
-    zmq_ctx_term(ctx);
+    raw_close(&r);
     xb_client_destroy(&c);
-}
-
-/* The next non-HEARTBEAT message within ms, or NULL. */
-static xb_frames_t *recv_within(void *s, int ms)
-{
-    double end = xbt_now() + ms / 1000.0;
-    while (xbt_now() < end) {
-        zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, (long)((end - xbt_now()) * 1000) + 1) <= 0)
-            continue;
-        xb_frames_t *f = xb_frames_recv(s, ZMQ_DONTWAIT);
-        if (f && !xb_frames_eq(f, 1, XB_CMD_HEARTBEAT))
-            return f;
-        xb_frames_destroy(&f);
-    }
-    return NULL;
 }
 
 /* Credit: the pump sends a listener at most min(READY credit, `credit` key)
@@ -546,48 +555,24 @@ static xb_frames_t *recv_within(void *s, int ms)
 static void test_credit(void)
 {
     CU_ASSERT_FATAL(behave_up);
-    void *ctx = zmq_ctx_new();
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0, timeout = 1500;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    CU_ASSERT_EQUAL_FATAL(zmq_connect(s, behave.endpoint), 0);
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_READY);
-    xb_frames_add_str(f, "batcher");
-    xb_frames_add_str(f, "listener");
-    xb_frames_add_str(f, "0");
-    xb_frames_add_str(f, "5"); /* asks for 5; the config allows 3 */
-    CU_ASSERT_EQUAL(xb_frames_send(f, s, 0), 0);
-    xb_frames_destroy(&f);
-    f = recv_skip_heartbeats(s);
-    CU_ASSERT_FATAL(f && xb_frames_eq(f, 1, XB_CMD_WELCOME));
-    xb_frames_destroy(&f);
+    raw_t r;
+    CU_ASSERT_FATAL(raw_open(&r, "batcher", "5")); /* asks for 5; the config allows 3 */
     xb_client_t *c = xbt_client(&behave);
     xb_error_t err;
     for (int i = 0; i < 5; i++)
         CU_ASSERT_EQUAL(xb_client_send(c, "<batch/>", 8, NULL, NULL, 5000, NULL, NULL, &err), 0);
     char *ids[5] = {NULL};
     int got = 0;
-    while (got < 5 && (f = recv_within(s, 1500)) != NULL) {
-        CU_ASSERT(xb_frames_eq(f, 1, XB_CMD_DELIVER));
-        ids[got++] = xb_frames_strdup(f, 2);
-        xb_frames_destroy(&f);
-    }
+    while (got < 5 && (ids[got] = raw_deliver(&r, 1500, NULL)) != NULL)
+        got++;
     CU_ASSERT_EQUAL(got, 3); /* the 4th waits for an answer */
-    f = xb_frames_new_cmd(XB_CMD_DONE);
-    xb_frames_add_str(f, ids[0]);
-    xb_frames_send(f, s, 0);
-    xb_frames_destroy(&f);
-    f = recv_within(s, 10000);
-    CU_ASSERT(f && xb_frames_eq(f, 1, XB_CMD_DELIVER));
-    xb_frames_destroy(&f);
+    raw_send(&r, XB_CMD_DONE, ids[0], (char *)NULL);
+    char *next = raw_deliver(&r, 10000, NULL);
+    CU_ASSERT_PTR_NOT_NULL(next);
+    free(next);
     for (int i = 0; i < 5; i++)
         free(ids[i]);
-    f = xb_frames_new_cmd(XB_CMD_BYE);
-    xb_frames_send(f, s, 0);
-    xb_frames_destroy(&f);
-    zmq_close(s);
-    zmq_ctx_term(ctx);
+    raw_close(&r);
     xb_client_destroy(&c);
 }
 

@@ -12,7 +12,7 @@
  *   parse.c    the parse + validate baseline
  *   payload.c  the <echo> payload of an exact size and its XSD
  *   pumprun.c  the pump end to end: organism files, pump process, client
- *              loop (client API or pipelined XB1)
+ *              loop (client API with xb_client_post, or hand-written XB1)
  *   redis.c    a real redis-server on a free loopback port
  *   report.c   table, goals, JSON and CSV
  *   stats.c    clocks, latency samples and percentiles */
@@ -68,7 +68,7 @@ typedef struct {
     int in_flight;
     size_t payload;        /* payload element size in bytes */
     int workers;           /* pool rows */
-    bool pipelined;        /* pump rows: XB1 SENDs without waiting for ACCEPTED */
+    bool pipelined;        /* pump rows: the hand-written XB1 client, not the client API */
     bool selected;
 
     /* results */

@@ -130,8 +130,9 @@ static size_t plan(bench_row_t *rows)
             for (int k = 0; k < 3; k++)
                 add_row(rows, &n, ROW_PUMP, pumps[p].backend, pumps[p].transport, k_windows[k],
                         k_sizes[s], 0);
-        /* The same pump with the whole window on the wire (pumprun.c): every
-         * size for memory over ipc, 400 B for the others. */
+        /* The same pump and window with the hand-written XB1 client instead
+         * of the client API (pumprun.c), a second measurement: every size
+         * for memory over ipc, 400 B for the others. */
         bool all = strcmp(pumps[p].backend, "memory") == 0 && strcmp(pumps[p].transport, "ipc") == 0;
         for (size_t s = 0; s < (all ? 3u : 1u); s++) {
             bench_row_t *r = add_row(rows, &n, ROW_PUMP, pumps[p].backend, pumps[p].transport,
@@ -139,7 +140,8 @@ static size_t plan(bench_row_t *rows)
             if (r) {
                 r->pipelined = true;
                 strncat(r->id, "/pipelined", sizeof r->id - strlen(r->id) - 1);
-                strncat(r->label, ", pipelined client", sizeof r->label - strlen(r->label) - 1);
+                strncat(r->label, ", hand-written XB1 client",
+                        sizeof r->label - strlen(r->label) - 1);
             }
         }
     }

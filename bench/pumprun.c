@@ -4,13 +4,19 @@
  *   client --SEND--> pump --DELIVER--> xmlbus-echo --REPLY ^--> pump --DELIVER--> client
  *
  * One round trip is 2 routed messages (the pump's `routed` counter counts
- * both). The client keeps a window of K messages in flight: xb_client_send
- * returns once the pump ACCEPTED a message, xb_client_recv collects the
- * answers; a message's latency runs from the call to xb_client_send to the
- * moment its answer is taken from the socket (answers are matched by the
- * sender's thread UUID that ACCEPTED returned). Rows marked pipelined use
- * the XB1 client protocol directly to keep the whole window on the wire
- * (see "the pipelined client" below).
+ * both). The client keeps a window of K messages in flight with the client
+ * API: xb_client_post puts a SEND on the wire without waiting for the pump's
+ * verdict, until K messages are outstanding; xb_client_recv then collects
+ * the answers (the window is refilled after each batch). So the rows measure
+ * the pump with K SENDs on the wire, not one client round trip per message.
+ * A message's latency runs from its xb_client_post to the moment its answer
+ * is taken from xb_client_recv. xb_client_post reports neither the thread
+ * nor the message id, so every message carries its own number in the
+ * payload's <seq> (fixed width, the payload keeps its exact size) and the
+ * echo sends it back: answers are matched by it. A refusal or SystemError
+ * fails the row (see take_posted). Rows marked pipelined speak the XB1
+ * client protocol by hand instead (see "the pipelined client" below): a
+ * second measurement of the same pump without the client library.
  *
  * CPU: utime+stime of the pump and of its echo processes from /proc before
  * and after the measured phase, divided by the routed messages of that
@@ -230,7 +236,8 @@ static int pump_open(const bench_opts_t *o, pump_env_t *e, xb_error_t *err)
 /* ---- the client's window --------------------------------------------------------------- */
 
 typedef struct {
-    char thread[XB_UUID_STR];
+    char thread[XB_UUID_STR]; /* pipelined client: from ACCEPTED */
+    uint64_t seq;             /* client API: the number in the payload's <seq> */
     uint64_t sent_ns;
     bool used;
 } pending_t;
@@ -244,6 +251,11 @@ typedef struct {
     bool record;
     char why[256]; /* why a run stopped early */
     char first_error[200]; /* the first SystemError or unexpected answer */
+    /* Client API: where the digits of <seq> are in the payload, and the
+     * number the next message gets. */
+    size_t seq_at;
+    uint64_t next_seq;
+    int lost; /* pending messages known to get no answer (take_posted) */
     /* Pipelined client: answers whose ACCEPTED has not arrived yet (the
      * protocol lets a DELIVER overtake the ACCEPTED of its SEND). */
     pending_t *early;
@@ -268,12 +280,6 @@ static void note_error(win_t *w, const char *what, size_t len)
     w->first_error[n] = '\0';
 }
 
-/* Takes one answer: finds its message by thread (the first pending one
- * when the thread cannot be read) and records the latency. The envelope is
- * read as text, not parsed (that would cost the client more than the
- * pump): the first "thread>" is the end of the opening tag of <thread>
- * whatever prefix the pump writes, and a sender "system" marks a
- * SystemError. */
 /* The answer of slot i arrived at now. */
 static void complete(win_t *w, int i, uint64_t now)
 {
@@ -284,10 +290,197 @@ static void complete(win_t *w, int i, uint64_t now)
     w->done++;
 }
 
+/* Answers are read as text, not parsed (that would cost the client more
+ * than the pump): a sender "system" marks a SystemError. */
+static const char k_from_system[] = "from>system<";
+
+/* ---- client API: numbered payloads ---- */
+
+/* <seq> has SEQ_DIGITS digits from SEQ_FIRST on: a fixed width without
+ * leading zeros, so the payload keeps its size and stays an unsignedLong. */
+#define SEQ_DIGITS 10
+#define SEQ_FIRST 1000000000ull
+#define SEQ_SPAN 9000000000ull /* numbers of SEQ_DIGITS digits */
+
+static const char k_seq_open[] = "<seq>";
+
+/* The payload of size bytes (bench_payload's, with a <seq> of SEQ_DIGITS
+ * digits), whose offset goes to *seq_at. Caller frees. NULL on no memory or
+ * when size is too small. */
+static char *seq_payload(size_t size, size_t *seq_at)
+{
+    static const char one[] = "<seq>1</seq>";
+    char *base = size > SEQ_DIGITS ? bench_payload(size - (SEQ_DIGITS - 1)) : NULL;
+    char *p = base ? malloc(size + 1) : NULL;
+    const char *at = p ? strstr(base, one) : NULL;
+    if (!at) {
+        free(base);
+        free(p);
+        return NULL;
+    }
+    size_t head = (size_t)(at - base) + sizeof k_seq_open - 1;
+    memcpy(p, base, head);
+    memset(p + head, '0', SEQ_DIGITS); /* written by seq_write before each post */
+    strcpy(p + head + SEQ_DIGITS, base + head + 1);
+    free(base);
+    *seq_at = head;
+    return p;
+}
+
+static void seq_write(char *digits, uint64_t seq)
+{
+    for (int i = SEQ_DIGITS - 1; i >= 0; i--, seq /= 10)
+        digits[i] = (char)('0' + seq % 10);
+}
+
+/* The number in an answer's <seq>, or 0 when it has none (SystemErrors and
+ * refusals carry no payload of ours). *at: where it was found. */
+static uint64_t seq_read(const char *env, size_t len, const char **at)
+{
+    const char *s = memmem(env, len, k_seq_open, sizeof k_seq_open - 1);
+    *at = s;
+    if (!s || (size_t)(s - env) + sizeof k_seq_open - 1 + SEQ_DIGITS >= len)
+        return 0;
+    s += sizeof k_seq_open - 1;
+    uint64_t v = 0;
+    for (int i = 0; i < SEQ_DIGITS; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    return s[SEQ_DIGITS] == '<' ? v : 0;
+}
+
+/* Gives up every pending message: called when each of them is lost (see
+ * take_posted). They count as done, without a latency, as a refused
+ * message always did. */
+static void drop_lost(win_t *w)
+{
+    for (int i = 0; i < w->window; i++)
+        if (w->slots[i].used) {
+            w->slots[i].used = false;
+            w->done++;
+        }
+    w->in_flight = 0;
+    w->lost = 0;
+}
+
+/* Takes one answer of the client API: finds its message by <seq>. A
+ * SystemError, or an answer to no pending message, counts as an error. An
+ * answer without a number (a refusal, a SystemError: they carry no payload
+ * of ours) stands for one pending message whose echo will never come, but
+ * does not say which: it is counted in w->lost, and once every message in
+ * flight is lost they are all given up. Meanwhile a lost message holds its
+ * slot, so the window shrinks by one per loss but never waits for ever. */
+static void take_posted(win_t *w, const char *env, size_t len, uint64_t now)
+{
+    const char *at;
+    uint64_t seq = seq_read(env, len, &at);
+    /* <from> is in <meta>, before the payload. */
+    size_t head = at ? (size_t)(at - env) : len;
+    bool failed = memmem(env, head, k_from_system, sizeof k_from_system - 1) != NULL;
+    int hit = -1;
+    for (int i = 0; seq && i < w->window && hit < 0; i++)
+        if (w->slots[i].used && w->slots[i].seq == seq)
+            hit = i;
+    if (failed || hit < 0) {
+        w->errors++;
+        note_error(w, env, len);
+    }
+    if (hit >= 0)
+        complete(w, hit, now);
+    else if (!seq)
+        w->lost++;
+    if (w->lost > 0 && w->lost >= w->in_flight)
+        drop_lost(w);
+}
+
+/* Collects answers: waits up to timeout_ms for the first, then takes what
+ * is already there. Returns 0, or -1 on a socket failure or (with a
+ * positive timeout) when nothing came. */
+static int collect(xb_client_t *c, win_t *w, int timeout_ms)
+{
+    for (int first = 1;; first = 0) {
+        char *env = NULL;
+        size_t len = 0;
+        xb_error_t err;
+        xb_error_clear(&err);
+        int rc = xb_client_recv(c, first ? timeout_ms : 0, &env, &len, &err);
+        if (rc < 0) {
+            snprintf(w->why, sizeof w->why, "receive failed: %.200s", err.message);
+            return -1;
+        }
+        if (rc == 1) {
+            if (first && timeout_ms > 0) {
+                snprintf(w->why, sizeof w->why, "no answer within %d ms (%d in flight)",
+                         timeout_ms, w->in_flight);
+                return -1;
+            }
+            return 0;
+        }
+        take_posted(w, env, len, bench_now_ns());
+        free(env);
+    }
+}
+
+/* Posts up to n messages keeping w->window in flight; no new post after
+ * deadline_ns; waits for every answer. payload is a seq_payload (its <seq>
+ * at w->seq_at is rewritten for each message). Returns 0 or -1 (w->why). */
+static int run_window(pump_env_t *e, win_t *w, char *payload, size_t len, uint64_t n,
+                      uint64_t deadline_ns)
+{
+    uint64_t sent = 0;
+    while (sent < n && bench_now_ns() < deadline_ns) {
+        if (bench_interrupted()) {
+            snprintf(w->why, sizeof w->why, "interrupted");
+            return -1;
+        }
+        if (w->in_flight >= w->window) {
+            if (collect(e->client, w, RECV_TIMEOUT_MS) != 0)
+                return -1;
+            continue;
+        }
+        int slot = 0;
+        while (w->slots[slot].used)
+            slot++;
+        pending_t *p = &w->slots[slot];
+        p->seq = SEQ_FIRST + w->next_seq++ % SEQ_SPAN;
+        seq_write(payload + w->seq_at, p->seq);
+        xb_error_t err;
+        xb_error_clear(&err);
+        p->sent_ns = bench_now_ns();
+        if (xb_client_post(e->client, payload, len, NULL, NULL, SEND_TIMEOUT_MS, &err) != 0) {
+            snprintf(w->why, sizeof w->why, "post failed: %.200s", err.message);
+            return -1;
+        }
+        sent++;
+        p->used = true;
+        w->in_flight++;
+    }
+    while (w->in_flight > 0)
+        if (collect(e->client, w, RECV_TIMEOUT_MS) != 0)
+            return -1;
+    return 0;
+}
+
+/* ---- the pipelined client ---------------------------------------------------------------- */
+/* The pipelined rows speak the XB1 client protocol (docs/protocol.md,
+ * "Client -> pump") by hand on their own DEALER and keep the whole window on
+ * the wire: SEND request-id body to from, ACCEPTED request-id thread
+ * message-id, DELIVER id envelope. Like the client API rows they measure the
+ * pump with K SENDs on the wire, without the client library's receive queue
+ * and copies: a second measurement of the same thing. The request id is the
+ * window slot (a slot is reused only after its answer arrived); answers are
+ * matched by the sender's thread that ACCEPTED names. */
+
+/* Takes one answer: finds its message by thread (the first pending one
+ * when the thread cannot be read). The first "thread>" is the end of the
+ * opening tag of <thread> whatever prefix the pump writes. An answer whose
+ * thread no ACCEPTED named yet waits in w->early. */
 static void take_answer(win_t *w, const char *env, size_t len, uint64_t now)
 {
-    static const char sys[] = "from>system<", th[] = "thread>";
-    if (memmem(env, len, sys, sizeof sys - 1)) {
+    static const char th[] = "thread>";
+    if (memmem(env, len, k_from_system, sizeof k_from_system - 1)) {
         w->errors++;
         note_error(w, env, len);
     }
@@ -320,92 +513,6 @@ static void take_answer(win_t *w, const char *env, size_t len, uint64_t now)
     }
     complete(w, hit, now);
 }
-
-/* Collects answers: waits up to timeout_ms for the first, then takes what
- * is already there. Returns 0, or -1 on a socket failure or (with a
- * positive timeout) when nothing came. */
-static int collect(xb_client_t *c, win_t *w, int timeout_ms)
-{
-    for (int first = 1;; first = 0) {
-        char *env = NULL;
-        size_t len = 0;
-        xb_error_t err;
-        xb_error_clear(&err);
-        int rc = xb_client_recv(c, first ? timeout_ms : 0, &env, &len, &err);
-        if (rc < 0) {
-            snprintf(w->why, sizeof w->why, "receive failed: %.200s", err.message);
-            return -1;
-        }
-        if (rc == 1) {
-            if (first && timeout_ms > 0) {
-                snprintf(w->why, sizeof w->why, "no answer within %d ms (%d in flight)",
-                         timeout_ms, w->in_flight);
-                return -1;
-            }
-            return 0;
-        }
-        take_answer(w, env, len, bench_now_ns());
-        free(env);
-    }
-}
-
-/* Sends up to n messages keeping at most w->window in flight; no new send
- * after deadline_ns; waits for every answer. Returns 0 or -1 (w->why). */
-static int run_window(pump_env_t *e, win_t *w, const char *payload, size_t len, uint64_t n,
-                      uint64_t deadline_ns)
-{
-    uint64_t sent = 0;
-    while (sent < n && bench_now_ns() < deadline_ns) {
-        if (bench_interrupted()) {
-            snprintf(w->why, sizeof w->why, "interrupted");
-            return -1;
-        }
-        if (w->in_flight >= w->window) {
-            if (collect(e->client, w, RECV_TIMEOUT_MS) != 0)
-                return -1;
-            continue;
-        }
-        int slot = 0;
-        while (w->slots[slot].used)
-            slot++;
-        pending_t *p = &w->slots[slot];
-        xb_error_t err;
-        xb_error_clear(&err);
-        p->sent_ns = bench_now_ns();
-        int rc = xb_client_send(e->client, payload, len, NULL, NULL, SEND_TIMEOUT_MS, p->thread,
-                                NULL, &err);
-        sent++;
-        if (rc != 0) {
-            if (err.code == XB_ERR_TIMEOUT || err.code == XB_ERR_IO) {
-                snprintf(w->why, sizeof w->why, "send failed: %.200s", err.message);
-                return -1;
-            }
-            w->errors++; /* REJECTED: counted, no answer will come */
-            note_error(w, err.message, strlen(err.message));
-            w->done++;
-            continue;
-        }
-        p->used = true;
-        w->in_flight++;
-        if (collect(e->client, w, 0) != 0) /* answers that are already there */
-            return -1;
-    }
-    while (w->in_flight > 0)
-        if (collect(e->client, w, RECV_TIMEOUT_MS) != 0)
-            return -1;
-    return 0;
-}
-
-/* ---- the pipelined client ---------------------------------------------------------------- */
-/* xb_client_send waits for ACCEPTED, so one client never has more than one
- * SEND on the wire: its send rate is bounded by one client->pump->client
- * round trip however large the window. The pipelined rows speak the XB1
- * client protocol (docs/protocol.md, "Client -> pump") on their own DEALER
- * and keep the whole window on the wire: SEND request-id body to from,
- * ACCEPTED request-id thread message-id, DELIVER id envelope. That measures
- * what the pump can route when the sender is not the limit. The request id
- * is the window slot: a slot is reused only after its answer arrived, and
- * the pump sends ACCEPTED before any DELIVER of that message. */
 
 typedef struct {
     void *ctx, *sock;
@@ -630,8 +737,8 @@ static void finish_measured(bench_row_t *row, const win_t *w)
 }
 
 /* Runs n messages with the row's client: the client API, or pipelined. */
-static int run_any(pump_env_t *e, pipe_t *c, win_t *w, const char *payload, size_t len,
-                   uint64_t n, uint64_t deadline_ns)
+static int run_any(pump_env_t *e, pipe_t *c, win_t *w, char *payload, size_t len, uint64_t n,
+                   uint64_t deadline_ns)
 {
     return c ? run_pipe(c, w, payload, len, n, deadline_ns)
              : run_window(e, w, payload, len, n, deadline_ns);
@@ -639,13 +746,17 @@ static int run_any(pump_env_t *e, pipe_t *c, win_t *w, const char *payload, size
 
 static void pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
 {
-    char *payload = bench_payload(row->payload);
+    /* The pipelined client matches by thread: it sends the plain payload. */
+    size_t seq_at = 0;
+    char *payload = row->pipelined ? bench_payload(row->payload)
+                                   : seq_payload(row->payload, &seq_at);
     win_t w;
     if (!payload || win_init(&w, row->in_flight) != 0) {
         free(payload);
         bench_row_finish(row, ST_FAILED, "out of memory");
         return;
     }
+    w.seq_at = seq_at;
     pipe_t pipe = {0};
     pipe_t *c = NULL;
     if (row->pipelined) {
@@ -693,13 +804,15 @@ static void pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
  * the context buffer. The row stops early at o->rss_seconds. */
 static void rss_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
 {
-    char *payload = bench_payload(row->payload);
+    size_t seq_at = 0;
+    char *payload = seq_payload(row->payload, &seq_at);
     win_t w;
     if (!payload || win_init(&w, row->in_flight) != 0) {
         free(payload);
         bench_row_finish(row, ST_FAILED, "out of memory");
         return;
     }
+    w.seq_at = seq_at;
     uint64_t total = (uint64_t)o->rss_messages / 2; /* round trips */
     uint64_t fill = total / 10 > 5u * RETAIN_THREADS ? total / 10 : 5u * RETAIN_THREADS;
     if (fill > total)

@@ -143,8 +143,8 @@ static void goals(const bench_row_t *rows, size_t n, goal_t g[N_GOALS])
         }
         bool ok;
         if (i < 2) {
-            /* The pipelined row shows what the pump does when the client
-             * is not the limit; the goal is judged on the client API row. */
+            /* The pipelined row (hand-written XB1 client, same window) is
+             * a second measurement; the goal is judged on the client API row. */
             char pid[96];
             snprintf(pid, sizeof pid, "%s/pipelined", ids[i]);
             const bench_row_t *pr = find_id(rows, n, pid);

@@ -318,6 +318,55 @@ int xb_backend_registry_delete(xb_backend_t *b, const char *uuid, bool *deleted,
     return b->ops->registry_delete(b->self, uuid, deleted, err);
 }
 
+/* The checks of registry_set / registry_delete, for one op of a batch. */
+static int check_registry_op(const xb_backend_t *b, const xb_registry_op_t *op, xb_error_t *err)
+{
+    switch (op->kind) {
+    case XB_REGISTRY_OP_SET:
+        if (check_key(b, op->chain, "chain", err) != 0)
+            return -1;
+        return check_key(b, op->uuid, "uuid", err);
+    case XB_REGISTRY_OP_DELETE:
+        return check_key(b, op->uuid, "uuid", err);
+    }
+    return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: unknown registry op kind %d",
+                        b->ops->name, (int)op->kind);
+}
+
+/* Used when an implementation has no native batch: one change after the
+ * other; stops at the first failure (earlier changes stay applied). */
+static int registry_apply_fallback(xb_backend_t *b, size_t n, const xb_registry_op_t *ops,
+                                   xb_error_t *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool deleted;
+        int rc = ops[i].kind == XB_REGISTRY_OP_SET
+                     ? b->ops->registry_set(b->self, ops[i].chain, ops[i].uuid, err)
+                     : b->ops->registry_delete(b->self, ops[i].uuid, &deleted, err);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int xb_backend_registry_apply(xb_backend_t *b, size_t n, const xb_registry_op_t *ops,
+                              xb_error_t *err)
+{
+    if (check_backend(b, err) != 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (!ops)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: NULL registry batch", b->ops->name);
+    for (size_t i = 0; i < n; i++) {
+        if (check_registry_op(b, &ops[i], err) != 0)
+            return -1;
+    }
+    if (!b->ops->registry_apply)
+        return registry_apply_fallback(b, n, ops, err);
+    return b->ops->registry_apply(b->self, n, ops, err);
+}
+
 int xb_backend_registry_list_all(xb_backend_t *b, xb_pair_list_t *out, xb_error_t *err)
 {
     if (check_backend(b, err) != 0 || check_out(b, out, err) != 0)

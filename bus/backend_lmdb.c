@@ -1036,36 +1036,98 @@ static int lm_registry_get_chain(void *self, const char *uuid, char **chain, xb_
     return rc == 1 ? 0 : -1;
 }
 
+/* The body of registry_delete inside txn: removes uuid -> chain and its
+ * chain -> uuid partner. *deleted says whether the uuid was registered. */
+static int lm_unregister_in(lm_env_t *e, MDB_txn *txn, const char *uuid, size_t ulen,
+                            bool *deleted, xb_error_t *err)
+{
+    *deleted = false;
+    char *chain = NULL;
+    int rc = lm_uuid_lookup(e, txn, uuid, ulen, &chain, err);
+    if (rc <= 0)
+        return rc;
+    MDB_val k = {.mv_size = ulen, .mv_data = (void *)uuid};
+    int mrc = mdb_del(txn, e->dbi[DB_UUID], &k, NULL);
+    rc = mrc != 0 ? lm_fail(e, mrc, "deleting a registry entry", err)
+                  : lm_unlink_chain(e, txn, chain, strlen(chain), uuid, ulen, err);
+    free(chain);
+    if (rc != 0)
+        return -1;
+    *deleted = true;
+    return 0;
+}
+
 static int lm_registry_delete(void *self, const char *uuid, bool *deleted, xb_error_t *err)
 {
     lm_t *h = self;
     size_t ulen = 0;
-    bool ignored;
+    bool ignored, found = false;
     if (!deleted)
         deleted = &ignored;
     *deleted = false;
     MDB_txn *txn;
     if (lm_start(h, lm_uuid_len, uuid, &ulen, true, &txn, err) != 0)
         return -1;
-    char *chain = NULL;
-    int rc = lm_uuid_lookup(h->e, txn, uuid, ulen, &chain, err);
-    if (rc <= 0) {
-        lm_abort(h->e, txn);
-        return rc;
-    }
-    MDB_val k = {.mv_size = ulen, .mv_data = (void *)uuid};
-    int mrc = mdb_del(txn, h->e->dbi[DB_UUID], &k, NULL);
-    rc = mrc != 0 ? lm_fail(h->e, mrc, "deleting a registry entry", err)
-                  : lm_unlink_chain(h->e, txn, chain, strlen(chain), uuid, ulen, err);
-    free(chain);
-    if (rc != 0) {
+    if (lm_unregister_in(h->e, txn, uuid, ulen, &found, err) != 0) {
         lm_abort(h->e, txn);
         return -1;
+    }
+    if (!found) {
+        lm_abort(h->e, txn); /* nothing changed */
+        return 0;
     }
     if (lm_commit(h->e, txn, err) != 0)
         return -1;
     *deleted = true;
     return 0;
+}
+
+/* Checks one change of a batch like registry_set / registry_delete do. */
+static int lm_check_op(const lm_env_t *e, const xb_registry_op_t *op, xb_error_t *err)
+{
+    size_t ulen;
+    if (lm_uuid_len(e, op->uuid, &ulen, err) != 0)
+        return -1;
+    if (op->kind == XB_REGISTRY_OP_SET && (!op->chain || !*op->chain))
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: empty chain");
+    if (op->kind != XB_REGISTRY_OP_SET && op->kind != XB_REGISTRY_OP_DELETE)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: unknown registry op kind %d",
+                            (int)op->kind);
+    return 0;
+}
+
+/* All n changes in one write transaction: every change or none. Every op is
+ * checked before the transaction begins. */
+static int lm_registry_apply(void *self, size_t n, const xb_registry_op_t *ops, xb_error_t *err)
+{
+    lm_t *h = self;
+    if (n == 0)
+        return 0;
+    if (!ops)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL registry batch");
+    if (lm_check_pid(h, err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (lm_check_op(h->e, &ops[i], err) != 0)
+            return -1;
+    }
+    MDB_txn *txn;
+    if (lm_begin(h->e, true, &txn, err) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const xb_registry_op_t *op = &ops[i];
+        size_t ulen = strlen(op->uuid);
+        bool deleted;
+        rc = op->kind == XB_REGISTRY_OP_SET
+                 ? lm_set_in(h->e, txn, op->chain, strlen(op->chain), op->uuid, ulen, err)
+                 : lm_unregister_in(h->e, txn, op->uuid, ulen, &deleted, err);
+    }
+    if (rc != 0) {
+        lm_abort(h->e, txn);
+        return -1;
+    }
+    return lm_commit(h->e, txn, err);
 }
 
 typedef struct {
@@ -1415,6 +1477,7 @@ static const xb_backend_ops_t lmdb_ops = {
     .registry_get_uuid = lm_registry_get_uuid,
     .registry_get_chain = lm_registry_get_chain,
     .registry_delete = lm_registry_delete,
+    .registry_apply = lm_registry_apply,
     .registry_list_all = lm_registry_list_all,
     .registry_clear = lm_registry_clear,
     .ping = lm_ping,

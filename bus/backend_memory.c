@@ -355,6 +355,23 @@ static void unpair(xb_strmap_t *from, xb_strmap_t *to, const char *key)
     xb_strmap_delete(from, key);
 }
 
+/* Sets chain <-> uuid (lock held). u and c are the malloc'd copies of uuid
+ * and chain the maps keep; ownership moves to the maps on success only. */
+static int set_locked(mem_t *m, const char *chain, const char *uuid, char *u, char *c,
+                      xb_error_t *err)
+{
+    /* Keep the two maps a bijection: drop the old pair of either side. */
+    unpair(m->chain_to_uuid, m->uuid_to_chain, chain);
+    unpair(m->uuid_to_chain, m->chain_to_uuid, uuid);
+    if (xb_strmap_put(m->chain_to_uuid, chain, u) != 0)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    if (xb_strmap_put(m->uuid_to_chain, uuid, c) != 0) {
+        xb_strmap_remove(m->chain_to_uuid, chain); /* u goes back to the caller */
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    }
+    return 0;
+}
+
 static int mem_registry_set(void *self, const char *chain, const char *uuid, xb_error_t *err)
 {
     mem_t *m = self;
@@ -365,21 +382,13 @@ static int mem_registry_set(void *self, const char *chain, const char *uuid, xb_
         free(c);
         return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
     }
-    int rc = 0;
     pthread_mutex_lock(&m->lock);
-    /* Keep the two maps a bijection: drop the old pair of either side. */
-    unpair(m->chain_to_uuid, m->uuid_to_chain, chain);
-    unpair(m->uuid_to_chain, m->chain_to_uuid, uuid);
-    if (xb_strmap_put(m->chain_to_uuid, chain, u) != 0) {
+    int rc = set_locked(m, chain, uuid, u, c, err);
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0) {
         free(u);
         free(c);
-        rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
-    } else if (xb_strmap_put(m->uuid_to_chain, uuid, c) != 0) {
-        free(c);
-        xb_strmap_delete(m->chain_to_uuid, chain);
-        rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
     }
-    pthread_mutex_unlock(&m->lock);
     return rc;
 }
 
@@ -420,6 +429,45 @@ static int mem_registry_delete(void *self, const char *uuid, bool *deleted, xb_e
     unpair(m->uuid_to_chain, m->chain_to_uuid, uuid);
     pthread_mutex_unlock(&m->lock);
     return 0;
+}
+
+/* All n changes under one lock hold. The copies a SET keeps are made before
+ * the lock is taken; running out of memory midway leaves the earlier
+ * changes applied (the caller applies the batch again). */
+static int mem_registry_apply(void *self, size_t n, const xb_registry_op_t *ops, xb_error_t *err)
+{
+    mem_t *m = self;
+    char **copies = calloc(2 * n, sizeof *copies); /* [2i] uuid, [2i+1] chain of a SET */
+    if (!copies)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (ops[i].kind != XB_REGISTRY_OP_SET)
+            continue;
+        copies[2 * i] = strdup(ops[i].uuid);
+        copies[2 * i + 1] = strdup(ops[i].chain);
+        if (!copies[2 * i] || !copies[2 * i + 1])
+            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    }
+    size_t done = 0;
+    if (rc == 0) {
+        pthread_mutex_lock(&m->lock);
+        for (; done < n && rc == 0; done++) {
+            const xb_registry_op_t *op = &ops[done];
+            if (op->kind == XB_REGISTRY_OP_DELETE) {
+                unpair(m->uuid_to_chain, m->chain_to_uuid, op->uuid);
+                continue;
+            }
+            rc = set_locked(m, op->chain, op->uuid, copies[2 * done], copies[2 * done + 1], err);
+            if (rc == 0)
+                copies[2 * done] = copies[2 * done + 1] = NULL; /* the maps own them */
+        }
+        pthread_mutex_unlock(&m->lock);
+    }
+    for (size_t i = 0; i < 2 * n; i++)
+        free(copies[i]);
+    free(copies);
+    return rc;
 }
 
 typedef struct {
@@ -527,6 +575,7 @@ static const xb_backend_ops_t memory_ops = {
     .registry_get_uuid = mem_registry_get_uuid,
     .registry_get_chain = mem_registry_get_chain,
     .registry_delete = mem_registry_delete,
+    .registry_apply = mem_registry_apply,
     .registry_list_all = mem_registry_list_all,
     .registry_clear = mem_registry_clear,
     .ping = mem_ping,

@@ -408,14 +408,16 @@ static bool is_noscript(const redisReply *rep)
     return rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
 }
 
-/* Runs script `id` with one or two keys and up to four arguments, by
- * EVALSHA, falling back to EVAL when the server lost its script cache. */
-static redisReply *run_script(xb_redis_t *r, int id, bool retry, int nkeys, const char **keys,
-                              const size_t *keylens, int nargs, const char **args,
-                              const size_t *arglens, xb_error_t *err)
+/* Most arguments of one script call: EVALSHA, sha, numkeys, 2 keys, 4 args. */
+#define SCRIPT_ARGV_MAX 9
+
+/* Fills argv/lens (SCRIPT_ARGV_MAX entries) with the EVALSHA of script `id`
+ * with one or two keys and up to four arguments (arglens NULL: C strings).
+ * Returns argc. */
+static int script_argv(const xb_redis_t *r, int id, int nkeys, const char *const *keys,
+                       const size_t *keylens, int nargs, const char *const *args,
+                       const size_t *arglens, const char **argv, size_t *lens)
 {
-    const char *argv[9];
-    size_t lens[9];
     int argc = 0;
     argv[argc] = "EVALSHA";
     lens[argc++] = 7;
@@ -431,6 +433,18 @@ static redisReply *run_script(xb_redis_t *r, int id, bool retry, int nkeys, cons
         argv[argc] = args[i];
         lens[argc++] = arglens ? arglens[i] : strlen(args[i]);
     }
+    return argc;
+}
+
+/* Runs script `id` with one or two keys and up to four arguments, by
+ * EVALSHA, falling back to EVAL when the server lost its script cache. */
+static redisReply *run_script(xb_redis_t *r, int id, bool retry, int nkeys, const char **keys,
+                              const size_t *keylens, int nargs, const char **args,
+                              const size_t *arglens, xb_error_t *err)
+{
+    const char *argv[SCRIPT_ARGV_MAX];
+    size_t lens[SCRIPT_ARGV_MAX];
+    int argc = script_argv(r, id, nkeys, keys, keylens, nargs, args, arglens, argv, lens);
     redisReply *rep = command(r, retry, argc, argv, lens, err);
     if (!is_noscript(rep))
         return rep;
@@ -440,6 +454,20 @@ static redisReply *run_script(xb_redis_t *r, int id, bool retry, int nkeys, cons
     argv[1] = script_src[id];
     lens[1] = script_len[id];
     return command(r, retry, argc, argv, lens, err);
+}
+
+/* Queues the EVALSHA of script `id` on the context's output buffer (a
+ * pipeline; the replies are read later). Fails only when out of memory. */
+static int queue_script(xb_redis_t *r, int id, int nkeys, const char *const *keys,
+                        const size_t *keylens, int nargs, const char *const *args,
+                        const size_t *arglens, xb_error_t *err)
+{
+    const char *argv[SCRIPT_ARGV_MAX];
+    size_t lens[SCRIPT_ARGV_MAX];
+    int argc = script_argv(r, id, nkeys, keys, keylens, nargs, args, arglens, argv, lens);
+    if (redisAppendCommandArgv(r->ctx, argc, argv, lens) != REDIS_OK)
+        return nomem(err, "pipeline");
+    return 0;
 }
 
 /* ---- SCAN ------------------------------------------------------------- */
@@ -678,19 +706,17 @@ static int make_guard(xb_redis_t *r, char *out, size_t size, xb_error_t *err)
 static int queue_append(xb_redis_t *r, const char *thread, const xb_blob_t *slot,
                         const char *guard, xb_error_t *err)
 {
-    size_t klen;
-    char *key = make_key(r, "buffer:", thread, &klen);
+    size_t keylens[2];
+    char *key = make_key(r, "buffer:", thread, &keylens[0]);
     if (!key)
         return nomem(err, "key");
-    const char *argv[8] = {"EVALSHA", r->sha[SCRIPT_APPEND], "2", key, guard,
-                           slot->data,  r->ttl_arg,            r->max_slots_arg};
-    size_t lens[8] = {7,         40, 1, klen, strlen(guard), slot->len, strlen(r->ttl_arg),
-                      strlen(r->max_slots_arg)};
-    int rc = redisAppendCommandArgv(r->ctx, 8, argv, lens);
+    keylens[1] = strlen(guard);
+    const char *keys[2] = {key, guard};
+    const char *args[3] = {slot->data, r->ttl_arg, r->max_slots_arg};
+    size_t arglens[3] = {slot->len, strlen(r->ttl_arg), strlen(r->max_slots_arg)};
+    int rc = queue_script(r, SCRIPT_APPEND, 2, keys, keylens, 3, args, arglens, err);
     free(key);
-    if (rc != REDIS_OK)
-        return nomem(err, "pipeline");
-    return 0;
+    return rc;
 }
 
 /* Takes the answer to one pipelined append. Returns 1 for NOSCRIPT (redo
@@ -1053,35 +1079,225 @@ static int redis_buffer_clear(void *self, xb_error_t *err)
 
 /* ---- registry --------------------------------------------------------- */
 
+/* The script call of one registry change, shared by registry_set,
+ * registry_delete and the pipelined registry_apply: SCRIPT_REG_SET with
+ * KEYS chain key, uuid key and ARGV chain, uuid, prefix, ttl (the TTL
+ * handling lives in the script), or SCRIPT_REG_DELETE with KEYS uuid key and
+ * ARGV uuid, prefix. */
+typedef struct {
+    int script;
+    int nkeys, nargs;
+    char *keys[2]; /* malloc'd */
+    size_t keylens[2];
+    const char *args[4]; /* borrowed */
+    const char *what;    /* "registry set" / "registry delete", for messages */
+} reg_call_t;
+
+static void reg_call_free(reg_call_t *c)
+{
+    free(c->keys[0]);
+    free(c->keys[1]);
+    c->keys[0] = c->keys[1] = NULL;
+}
+
+/* Prepares the call of op; its strings must outlive the call. */
+static int reg_call_init(xb_redis_t *r, const xb_registry_op_t *op, reg_call_t *c,
+                         xb_error_t *err)
+{
+    memset(c, 0, sizeof *c);
+    if (op->kind == XB_REGISTRY_OP_SET) {
+        if (check_name("chain", op->chain, err) != 0 || check_name("uuid", op->uuid, err) != 0)
+            return -1;
+        *c = (reg_call_t){.script = SCRIPT_REG_SET, .nkeys = 2, .nargs = 4,
+                          .args = {op->chain, op->uuid, r->prefix, r->ttl_arg},
+                          .what = "registry set"};
+        c->keys[0] = make_key(r, "chain:", op->chain, &c->keylens[0]);
+        c->keys[1] = make_key(r, "uuid:", op->uuid, &c->keylens[1]);
+    } else if (op->kind == XB_REGISTRY_OP_DELETE) {
+        if (check_name("uuid", op->uuid, err) != 0)
+            return -1;
+        *c = (reg_call_t){.script = SCRIPT_REG_DELETE, .nkeys = 1, .nargs = 2,
+                          .args = {op->uuid, r->prefix}, .what = "registry delete"};
+        c->keys[0] = make_key(r, "uuid:", op->uuid, &c->keylens[0]);
+    } else {
+        return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: unknown registry op kind %d",
+                            (int)op->kind);
+    }
+    if (!c->keys[0] || (c->nkeys == 2 && !c->keys[1])) {
+        reg_call_free(c);
+        return nomem(err, "key");
+    }
+    return 0;
+}
+
+/* Runs the call by EVALSHA (EVAL after NOSCRIPT). Retried on a broken
+ * connection: every registry change is idempotent. */
+static redisReply *reg_call_run(xb_redis_t *r, const reg_call_t *c, xb_error_t *err)
+{
+    return run_script(r, c->script, true, c->nkeys, (const char **)c->keys, c->keylens,
+                      c->nargs, (const char **)c->args, NULL, err);
+}
+
+/* Checks the reply of a registry script (an integer; for a delete, 1 if the
+ * pair existed). */
+static int reg_call_reply(xb_redis_t *r, const reg_call_t *c, const redisReply *rep,
+                          long long *value, xb_error_t *err)
+{
+    if (rep->type != REDIS_REPLY_INTEGER)
+        return reply_error(r, rep, c->what, c->keys[0], err);
+    if (value)
+        *value = rep->integer;
+    return 0;
+}
+
+/* registry_set and registry_delete: one call, one round trip. */
+static int reg_single(xb_redis_t *r, const xb_registry_op_t *op, long long *value,
+                      xb_error_t *err)
+{
+    sigpipe_guard_t g;
+    reg_call_t c;
+    if (reg_call_init(r, op, &c, err) != 0)
+        return -1;
+    enter(r, &g);
+    redisReply *rep = reg_call_run(r, &c, err);
+    leave(r, &g);
+    int rc = rep ? reg_call_reply(r, &c, rep, value, err) : -1;
+    freeReplyObject(rep);
+    reg_call_free(&c);
+    return rc;
+}
+
 static int redis_registry_set(void *self, const char *chain, const char *uuid, xb_error_t *err)
+{
+    xb_registry_op_t op = {XB_REGISTRY_OP_SET, chain, uuid};
+    return reg_single(self, &op, NULL, err);
+}
+
+static int redis_registry_delete(void *self, const char *uuid, bool *deleted, xb_error_t *err)
+{
+    xb_registry_op_t op = {XB_REGISTRY_OP_DELETE, NULL, uuid};
+    long long v = 0;
+    if (reg_single(self, &op, &v, err) != 0)
+        return -1;
+    if (deleted)
+        *deleted = v > 0;
+    return 0;
+}
+
+/* A registry batch on its way: the prepared calls and the first error
+ * reply (the server answered, the connection is fine). */
+typedef struct {
+    size_t n;
+    reg_call_t *calls;
+    xb_error_t first;
+    bool failed;
+} reg_batch_t;
+
+/* Takes the answer to call i. Returns 1 for NOSCRIPT (redo it by EVAL),
+ * else 0; an error reply is kept in b->first. */
+static int take_reg_reply(xb_redis_t *r, reg_batch_t *b, size_t i, const redisReply *rep)
+{
+    xb_error_t e;
+    if (is_noscript(rep))
+        return 1;
+    if (reg_call_reply(r, &b->calls[i], rep, NULL, &e) != 0) {
+        if (!b->failed)
+            b->first = e;
+        b->failed = true;
+    }
+    return 0;
+}
+
+/* Sends calls [at, at+m) in one round trip on a connected r->ctx. When the
+ * script cache was flushed meanwhile, every call from the first NOSCRIPT
+ * answer on is redone in order by run_script (which loads the script for
+ * the next chunks): redoing a call that did succeed is harmless, as every
+ * change is idempotent, and keeps the batch's order. Returns -1 only when
+ * the connection broke (or memory ran out); error replies land in b->first. */
+static int reg_chunk(xb_redis_t *r, reg_batch_t *b, size_t at, size_t m, xb_error_t *err)
+{
+    for (size_t i = at; i < at + m; i++) {
+        const reg_call_t *c = &b->calls[i];
+        if (queue_script(r, c->script, c->nkeys, (const char *const *)c->keys, c->keylens,
+                         c->nargs, c->args, NULL, err) != 0) {
+            /* The output buffer holds a partial pipeline: drop the context. */
+            conn_lost(r, "EVALSHA (pipeline)", NULL);
+            return -1;
+        }
+    }
+    size_t redo_from = at + m;
+    for (size_t i = at; i < at + m; i++) {
+        void *reply = NULL;
+        if (redisGetReply(r->ctx, &reply) != REDIS_OK || !reply)
+            return conn_lost(r, "EVALSHA (pipeline)", err);
+        if (take_reg_reply(r, b, i, reply) == 1 && redo_from == at + m)
+            redo_from = i;
+        freeReplyObject(reply);
+    }
+    for (size_t i = redo_from; i < at + m; i++) {
+        redisReply *rep = reg_call_run(r, &b->calls[i], err);
+        if (!rep)
+            return -1;
+        take_reg_reply(r, b, i, rep);
+        freeReplyObject(rep);
+    }
+    return 0;
+}
+
+/* Connects (within the backoff) and sends one chunk. Like command(): a
+ * connection that was there and broke while the chunk was on its way is
+ * replaced and the chunk sent once more (its changes are idempotent). */
+static int reg_send_chunk(xb_redis_t *r, reg_batch_t *b, size_t at, size_t m, xb_error_t *err)
+{
+    for (int attempt = 0;; attempt++) {
+        bool had_connection = r->ctx != NULL;
+        if (conn_ensure(r, err) != 0)
+            return -1;
+        if (reg_chunk(r, b, at, m, err) == 0)
+            return 0;
+        if (!had_connection || r->ctx || attempt > 0)
+            return -1;
+    }
+}
+
+/* Pipelines every change, PIPELINE_CHUNK per round trip, in order. Stops
+ * after the first chunk that met an error reply or a broken connection; the
+ * changes before it stay applied. */
+static int redis_registry_apply(void *self, size_t n, const xb_registry_op_t *ops,
+                                xb_error_t *err)
 {
     xb_redis_t *r = self;
     sigpipe_guard_t g;
-    if (check_name("chain", chain, err) != 0 || check_name("uuid", uuid, err) != 0)
-        return -1;
-    size_t lens[2];
-    char *ckey = make_key(r, "chain:", chain, &lens[0]);
-    char *ukey = make_key(r, "uuid:", uuid, &lens[1]);
-    int rc = -1;
-    if (!ckey || !ukey) {
-        nomem(err, "key");
-        goto done;
+    if (n == 0)
+        return 0;
+    if (!ops)
+        return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: NULL registry batch");
+    reg_batch_t b = {.n = n};
+    b.calls = calloc(n, sizeof *b.calls);
+    if (!b.calls)
+        return nomem(err, "registry batch");
+    int rc = 0;
+    size_t ready = 0;
+    for (; ready < n && rc == 0; ready++)
+        rc = reg_call_init(r, &ops[ready], &b.calls[ready], err);
+    if (rc == 0) {
+        enter(r, &g);
+        for (size_t at = 0; at < n && rc == 0 && !b.failed; at += PIPELINE_CHUNK)
+            rc = reg_send_chunk(r, &b, at, n - at < PIPELINE_CHUNK ? n - at : PIPELINE_CHUNK,
+                                err);
+        leave(r, &g);
     }
-    const char *keys[2] = {ckey, ukey};
-    const char *args[4] = {chain, uuid, r->prefix, r->ttl_arg};
-    enter(r, &g);
-    /* Retried: setting the same pair twice is harmless. */
-    redisReply *rep = run_script(r, SCRIPT_REG_SET, true, 2, keys, lens, 4, args, NULL, err);
-    leave(r, &g);
-    if (rep && rep->type == REDIS_REPLY_INTEGER)
-        rc = 0;
-    else if (rep)
-        reply_error(r, rep, "registry set", ckey, err);
-    freeReplyObject(rep);
-done:
-    free(ckey);
-    free(ukey);
-    return rc;
+    for (size_t i = 0; i < ready; i++)
+        reg_call_free(&b.calls[i]);
+    free(b.calls);
+    if (rc != 0)
+        return -1;
+    if (b.failed) {
+        if (err)
+            *err = b.first;
+        return -1;
+    }
+    return 0;
 }
 
 /* GET prefix kind name into a malloc'd string. */
@@ -1132,34 +1348,6 @@ static int redis_registry_get_chain(void *self, const char *uuid, char **chain, 
     if (check_name("uuid", uuid, err) != 0)
         return -1;
     return get_string(self, "uuid:", uuid, "chain", chain, err);
-}
-
-static int redis_registry_delete(void *self, const char *uuid, bool *deleted, xb_error_t *err)
-{
-    xb_redis_t *r = self;
-    sigpipe_guard_t g;
-    if (check_name("uuid", uuid, err) != 0)
-        return -1;
-    size_t klen;
-    char *key = make_key(r, "uuid:", uuid, &klen);
-    if (!key)
-        return nomem(err, "key");
-    const char *keys[1] = {key};
-    const char *args[2] = {uuid, r->prefix};
-    enter(r, &g);
-    redisReply *rep = run_script(r, SCRIPT_REG_DELETE, true, 1, keys, &klen, 2, args, NULL, err);
-    leave(r, &g);
-    int rc = -1;
-    if (rep && rep->type == REDIS_REPLY_INTEGER) {
-        if (deleted)
-            *deleted = rep->integer > 0;
-        rc = 0;
-    } else if (rep) {
-        reply_error(r, rep, "registry delete", key, err);
-    }
-    freeReplyObject(rep);
-    free(key);
-    return rc;
 }
 
 /* Fetches the uuids of chains[0..n) with one MGET and appends the pairs
@@ -1357,6 +1545,7 @@ static const xb_backend_ops_t redis_ops = {
     .registry_get_uuid = redis_registry_get_uuid,
     .registry_get_chain = redis_registry_get_chain,
     .registry_delete = redis_registry_delete,
+    .registry_apply = redis_registry_apply,
     .registry_list_all = redis_registry_list_all,
     .registry_clear = redis_registry_clear,
     .ping = redis_ping,

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+
+#include "xmlbus/uuid.h"
 
 static bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -88,7 +89,7 @@ bool xb_chain_is_valid(const char *chain) { return xb_chain_hops(chain) >= 0; }
 int xb_chain_new_token(char token[XB_CHAIN_TOKEN_LEN + 1], xb_error_t *err)
 {
     unsigned char raw[XB_CHAIN_TOKEN_LEN / 2];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+    if (xb_random_bytes(raw, sizeof raw) != 0)
         return xb_error_set(err, XB_ERR_IO, 0, "chain: no randomness for a token");
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < sizeof raw; i++) {

@@ -6,10 +6,18 @@
  * conversation delete its entries without scanning the backend, and answers
  * get-or-create for its chains without asking the backend: only this object
  * writes the chains of a conversation it started. It is a tsearch(3) tree
- * keyed by root, so lookups are O(log n) in the number of live conversations. */
+ * keyed by root, so lookups are O(log n) in the number of live conversations,
+ * plus a map uuid -> conversation that answers get_chain for them.
+ *
+ * Write-behind (the pump's mode): changes to the backend are queued and
+ * written by xb_registry_flush in one batch (one Redis pipeline, one LMDB
+ * transaction) instead of one round trip each. Everything this object wrote
+ * is answered from the index meanwhile, and a read that has to ask the
+ * backend flushes first, so nobody in this process reads a stale answer. */
 #include "xmlbus/registry.h"
 #include "xmlbus/chain.h"
 #include "xmlbus/log.h"
+#include "xmlbus/strmap.h"
 #include "xmlbus/uuid.h"
 
 #include <pthread.h>
@@ -18,6 +26,9 @@
 #include <string.h>
 
 #define START_ATTEMPTS 16 /* fresh tokens tried before giving up */
+/* Queued changes beyond which new ones are refused (the backend has been
+ * failing for a long time): memory stays bounded and nothing is dropped. */
+#define PENDING_MAX (1u << 20)
 
 typedef struct {
     char *chain;
@@ -31,11 +42,22 @@ typedef struct {
     size_t cap;
 } conversation_t;
 
+/* A queued backend change (write-behind); strings owned. */
+typedef struct {
+    xb_registry_op_kind_t kind;
+    char *chain; /* SET only */
+    char *uuid;
+} pending_t;
+
 struct xb_registry_t {
     xb_backend_t *backend; /* borrowed */
     char *organism;
     pthread_mutex_t lock;
-    void *index; /* tsearch tree of conversation_t* */
+    void *index;           /* tsearch tree of conversation_t* */
+    xb_strmap_t *by_uuid;  /* uuid -> its conversation_t* (borrowed) */
+    bool write_behind;
+    pending_t *pending;
+    size_t n_pending, cap_pending;
 };
 
 /* ---- the conversation index (lock held) ------------------------------------ */
@@ -83,6 +105,8 @@ static conversation_t *index_add(xb_registry_t *r, const char *root)
 
 static void index_remove(xb_registry_t *r, conversation_t *c)
 {
+    for (size_t i = 0; i < c->count; i++)
+        xb_strmap_delete(r->by_uuid, c->entries[i].uuid);
     tdelete(c, &r->index, conv_cmp);
     conv_free(c);
 }
@@ -113,6 +137,16 @@ static entry_t *entry_of(conversation_t *c, const char *chain)
     return NULL;
 }
 
+/* The indexed chain of uuid (borrowed), or NULL. */
+static const char *index_chain_of(xb_registry_t *r, const char *uuid)
+{
+    conversation_t *c = uuid ? xb_strmap_get(r->by_uuid, uuid) : NULL;
+    for (size_t i = 0; c && i < c->count; i++)
+        if (strcmp(c->entries[i].uuid, uuid) == 0)
+            return c->entries[i].chain;
+    return NULL;
+}
+
 /* Remembers chain -> uuid under its conversation if that conversation is
  * indexed. A failure only costs the fast paths: the conversation is dropped
  * from the index, and end_conversation then scans. */
@@ -124,10 +158,12 @@ static void index_note(xb_registry_t *r, const char *chain, const char *uuid)
     entry_t *e = entry_of(c, chain);
     if (e) {
         char *u = strdup(uuid);
-        if (!u) {
+        if (!u || xb_strmap_put(r->by_uuid, uuid, c) != 0) {
+            free(u);
             index_remove(r, c);
             return;
         }
+        xb_strmap_delete(r->by_uuid, e->uuid);
         free(e->uuid);
         e->uuid = u;
         return;
@@ -145,7 +181,7 @@ static void index_note(xb_registry_t *r, const char *chain, const char *uuid)
     entry_t *slot = &c->entries[c->count];
     slot->chain = strdup(chain);
     slot->uuid = strdup(uuid);
-    if (!slot->chain || !slot->uuid) {
+    if (!slot->chain || !slot->uuid || xb_strmap_put(r->by_uuid, uuid, c) != 0) {
         free(slot->chain);
         free(slot->uuid);
         index_remove(r, c);
@@ -161,6 +197,7 @@ static void index_forget(xb_registry_t *r, const char *chain, const char *uuid)
     for (size_t i = 0; c && i < c->count; i++) {
         if (strcmp(c->entries[i].uuid, uuid) != 0)
             continue;
+        xb_strmap_delete(r->by_uuid, uuid);
         free(c->entries[i].chain);
         free(c->entries[i].uuid);
         c->entries[i] = c->entries[--c->count];
@@ -172,6 +209,85 @@ static void index_clear(xb_registry_t *r)
 {
     tdestroy(r->index, conv_free);
     r->index = NULL;
+    xb_strmap_clear(r->by_uuid);
+}
+
+/* ---- backend writes, immediate or queued (lock held) ------------------------------ */
+
+static void pending_free(pending_t *op)
+{
+    free(op->chain);
+    free(op->uuid);
+    op->chain = op->uuid = NULL;
+}
+
+static int queue_op(xb_registry_t *r, xb_registry_op_kind_t kind, const char *chain,
+                    const char *uuid, xb_error_t *err)
+{
+    if (r->n_pending >= PENDING_MAX)
+        return xb_error_set(err, XB_ERR_BACKEND, 0,
+                            "registry: %zu changes are waiting for the backend", r->n_pending);
+    if (r->n_pending == r->cap_pending) {
+        size_t cap = r->cap_pending ? r->cap_pending * 2 : 64;
+        pending_t *grown = realloc(r->pending, cap * sizeof *grown);
+        if (!grown)
+            return xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+        r->pending = grown;
+        r->cap_pending = cap;
+    }
+    pending_t *op = &r->pending[r->n_pending];
+    op->kind = kind;
+    op->chain = chain ? strdup(chain) : NULL;
+    op->uuid = strdup(uuid);
+    if ((chain && !op->chain) || !op->uuid) {
+        pending_free(op);
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+    }
+    r->n_pending++;
+    return 0;
+}
+
+static int backend_set(xb_registry_t *r, const char *chain, const char *uuid, xb_error_t *err)
+{
+    if (r->write_behind)
+        return queue_op(r, XB_REGISTRY_OP_SET, chain, uuid, err);
+    return xb_backend_registry_set(r->backend, chain, uuid, err);
+}
+
+/* *deleted is true for a queued delete: the entry was known here. */
+static int backend_delete(xb_registry_t *r, const char *uuid, bool *deleted, xb_error_t *err)
+{
+    if (!r->write_behind)
+        return xb_backend_registry_delete(r->backend, uuid, deleted, err);
+    *deleted = true;
+    return queue_op(r, XB_REGISTRY_OP_DELETE, NULL, uuid, err);
+}
+
+/* Writes the queue in one batch. On failure the queue stays: every change
+ * is idempotent, so the next flush writes it all again. */
+static int flush_locked(xb_registry_t *r, xb_error_t *err)
+{
+    if (r->n_pending == 0)
+        return 0;
+    xb_registry_op_t *ops = malloc(r->n_pending * sizeof *ops);
+    if (!ops)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+    for (size_t i = 0; i < r->n_pending; i++)
+        ops[i] = (xb_registry_op_t){r->pending[i].kind, r->pending[i].chain, r->pending[i].uuid};
+    int rc = xb_backend_registry_apply(r->backend, r->n_pending, ops, err);
+    free(ops);
+    if (rc != 0)
+        return -1;
+    for (size_t i = 0; i < r->n_pending; i++)
+        pending_free(&r->pending[i]);
+    r->n_pending = 0;
+    return 0;
+}
+
+/* Before asking the backend: what is queued must be there. */
+static int sync_for_read(xb_registry_t *r, xb_error_t *err)
+{
+    return r->n_pending ? flush_locked(r, err) : 0;
 }
 
 /* ---- life cycle ------------------------------------------------------------------ */
@@ -199,15 +315,59 @@ xb_registry_t *xb_registry_new(xb_backend_t *backend, const char *organism, xb_e
         xb_error_set(err, XB_ERR_BACKEND, 0, "registry: cannot create its mutex");
         return NULL;
     }
+    if (!(r->by_uuid = xb_strmap_new())) {
+        pthread_mutex_destroy(&r->lock);
+        free(r->organism);
+        free(r);
+        xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+        return NULL;
+    }
     r->backend = backend;
     return r;
+}
+
+void xb_registry_set_write_behind(xb_registry_t *r, bool on)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->write_behind = on;
+    pthread_mutex_unlock(&r->lock);
+}
+
+int xb_registry_flush(xb_registry_t *r, xb_error_t *err)
+{
+    if (!r)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
+    pthread_mutex_lock(&r->lock);
+    int rc = flush_locked(r, err);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+size_t xb_registry_pending(xb_registry_t *r)
+{
+    if (!r)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    size_t n = r->n_pending;
+    pthread_mutex_unlock(&r->lock);
+    return n;
 }
 
 void xb_registry_destroy(xb_registry_t **r)
 {
     if (!r || !*r)
         return;
+    xb_error_t err;
+    if ((*r)->n_pending && flush_locked(*r, &err) != 0)
+        XB_WARN("registry", "%zu registry changes were never written to the backend: %s",
+                (*r)->n_pending, err.message);
+    for (size_t i = 0; i < (*r)->n_pending; i++)
+        pending_free(&(*r)->pending[i]);
+    free((*r)->pending);
     index_clear(*r);
+    xb_strmap_destroy(&(*r)->by_uuid);
     pthread_mutex_destroy(&(*r)->lock);
     free((*r)->organism);
     free(*r);
@@ -228,6 +388,8 @@ static int uuid_for_locked(xb_registry_t *r, const char *chain, char **uuid, xb_
         return 0;
     }
     xb_error_t e;
+    if (!c && sync_for_read(r, err) != 0)
+        return -1;
     if (!c && xb_backend_registry_get_uuid(r->backend, chain, uuid, &e) == 0)
         return 0;
     if (!c && e.code != XB_ERR_NOTFOUND) {
@@ -237,7 +399,7 @@ static int uuid_for_locked(xb_registry_t *r, const char *chain, char **uuid, xb_
     }
     char fresh[XB_UUID_LEN + 1];
     xb_uuid_new(fresh);
-    if (xb_backend_registry_set(r->backend, chain, fresh, err) != 0)
+    if (backend_set(r, chain, fresh, err) != 0)
         return -1;
     if (!(*uuid = strdup(fresh)))
         return xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
@@ -259,29 +421,49 @@ int xb_registry_uuid_for(xb_registry_t *r, const char *chain, char **uuid, xb_er
     return rc;
 }
 
-/* Draws tokens until one is free in the backend, registers the bare root
- * under a UUID of its own (reserving the token) and indexes it. */
+/* Whether the token of root is in use. In write-behind mode only this
+ * object's index is asked: a token is 64 random bits, so a clash with a root
+ * registered elsewhere is as unlikely as a clash of two UUIDs, and asking the
+ * backend would cost a round trip per conversation. */
+static int token_taken(xb_registry_t *r, const char *root, bool *taken, xb_error_t *err)
+{
+    *taken = index_find(r, root) != NULL;
+    if (*taken || r->write_behind)
+        return 0;
+    char *uuid = NULL;
+    xb_error_t e;
+    if (xb_backend_registry_get_uuid(r->backend, root, &uuid, &e) == 0) {
+        free(uuid);
+        *taken = true;
+        return 0;
+    }
+    if (e.code == XB_ERR_NOTFOUND)
+        return 0;
+    if (err)
+        *err = e;
+    return -1;
+}
+
+/* Draws tokens until one is free, registers the bare root under a UUID of
+ * its own (reserving the token) and indexes it. */
 static char *reserve_root_locked(xb_registry_t *r, xb_error_t *err)
 {
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
         char *root = xb_chain_root(r->organism, NULL, err);
         if (!root)
             return NULL;
-        char *taken = NULL;
-        xb_error_t e;
-        if (xb_backend_registry_get_uuid(r->backend, root, &taken, &e) == 0) {
+        bool taken = false;
+        if (token_taken(r, root, &taken, err) != 0) {
+            free(root);
+            return NULL;
+        }
+        if (taken) {
             XB_DEBUG("registry", "conversation token of %s already in use, drawing again", root);
-            free(taken);
             free(root);
             continue;
         }
-        if (e.code != XB_ERR_NOTFOUND || !index_add(r, root)) {
-            if (e.code != XB_ERR_NOTFOUND) {
-                if (err)
-                    *err = e;
-            } else {
-                xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
-            }
+        if (!index_add(r, root)) {
+            xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
             free(root);
             return NULL;
         }
@@ -299,6 +481,21 @@ static char *reserve_root_locked(xb_registry_t *r, xb_error_t *err)
     xb_error_set(err, XB_ERR_BACKEND, 0, "registry: no free conversation token after %d tries",
                  START_ATTEMPTS);
     return NULL;
+}
+
+/* The chain of uuid: from the index, else from the backend. */
+static int chain_of(xb_registry_t *r, const char *uuid, char **chain, xb_error_t *err)
+{
+    *chain = NULL;
+    pthread_mutex_lock(&r->lock);
+    const char *known = index_chain_of(r, uuid);
+    int rc;
+    if (known)
+        rc = (*chain = strdup(known)) ? 0 : xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+    else if ((rc = sync_for_read(r, err)) == 0)
+        rc = xb_backend_registry_get_chain(r->backend, uuid, chain, err);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
 }
 
 int xb_registry_start(xb_registry_t *r, const char *first_hop, char **uuid, char **root,
@@ -338,7 +535,7 @@ int xb_registry_extend(xb_registry_t *r, const char *uuid, const char *hop, char
         return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL argument");
     *new_uuid = NULL;
     char *chain = NULL;
-    if (xb_backend_registry_get_chain(r->backend, uuid, &chain, err) != 0)
+    if (chain_of(r, uuid, &chain, err) != 0)
         return -1;
     char *next = xb_chain_extend(chain, hop, err);
     free(chain);
@@ -358,7 +555,7 @@ int xb_registry_respond(xb_registry_t *r, const char *uuid, char **to_uuid, char
     *to_hop = NULL;
     *ended = false;
     char *chain = NULL;
-    if (xb_backend_registry_get_chain(r->backend, uuid, &chain, err) != 0)
+    if (chain_of(r, uuid, &chain, err) != 0)
         return -1;
     xb_error_t e;
     char *caller = xb_chain_prune(chain, &e);
@@ -392,7 +589,7 @@ int xb_registry_root_of(xb_registry_t *r, const char *uuid, char **root, xb_erro
         return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL argument");
     *root = NULL;
     char *chain = NULL;
-    if (xb_backend_registry_get_chain(r->backend, uuid, &chain, err) != 0)
+    if (chain_of(r, uuid, &chain, err) != 0)
         return -1;
     *root = xb_chain_conversation_root(chain, err);
     free(chain);
@@ -405,7 +602,7 @@ static int delete_indexed(xb_registry_t *r, conversation_t *c, size_t *removed, 
 {
     for (size_t i = 0; i < c->count; i++) {
         bool deleted = false;
-        if (xb_backend_registry_delete(r->backend, c->entries[i].uuid, &deleted, err) != 0)
+        if (backend_delete(r, c->entries[i].uuid, &deleted, err) != 0)
             return -1;
         *removed += deleted;
     }
@@ -415,14 +612,14 @@ static int delete_indexed(xb_registry_t *r, conversation_t *c, size_t *removed, 
 static int delete_scanned(xb_registry_t *r, const char *root, size_t *removed, xb_error_t *err)
 {
     xb_pair_list_t all = {0};
-    if (xb_backend_registry_list_all(r->backend, &all, err) != 0)
+    if (sync_for_read(r, err) != 0 || xb_backend_registry_list_all(r->backend, &all, err) != 0)
         return -1;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < all.count; i++) {
         if (!xb_chain_in_conversation(all.items[i].chain, root))
             continue;
         bool deleted = false;
-        rc = xb_backend_registry_delete(r->backend, all.items[i].uuid, &deleted, err);
+        rc = backend_delete(r, all.items[i].uuid, &deleted, err);
         *removed += deleted;
     }
     xb_pair_list_free(&all);
@@ -467,8 +664,10 @@ int xb_registry_set(xb_registry_t *r, const char *chain, const char *uuid, xb_er
     if (!xb_chain_is_valid(chain))
         return xb_error_set(err, XB_ERR_ARG, 0, "registry: invalid chain '%s'",
                             chain ? chain : "(null)");
+    if (!uuid || !uuid[0])
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: empty uuid");
     pthread_mutex_lock(&r->lock);
-    int rc = xb_backend_registry_set(r->backend, chain, uuid, err);
+    int rc = backend_set(r, chain, uuid, err);
     if (rc == 0)
         index_note(r, chain, uuid);
     pthread_mutex_unlock(&r->lock);
@@ -477,27 +676,48 @@ int xb_registry_set(xb_registry_t *r, const char *chain, const char *uuid, xb_er
 
 int xb_registry_get_uuid(xb_registry_t *r, const char *chain, char **uuid, xb_error_t *err)
 {
-    if (!r)
-        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
-    return xb_backend_registry_get_uuid(r->backend, chain, uuid, err);
+    if (!r || !uuid)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL argument");
+    *uuid = NULL;
+    pthread_mutex_lock(&r->lock);
+    conversation_t *c = chain ? index_of_chain(r, chain) : NULL;
+    entry_t *known = c ? entry_of(c, chain) : NULL;
+    int rc;
+    if (known)
+        rc = (*uuid = strdup(known->uuid)) ? 0 : xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+    else if ((rc = sync_for_read(r, err)) == 0)
+        rc = xb_backend_registry_get_uuid(r->backend, chain, uuid, err);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
 }
 
 int xb_registry_get_chain(xb_registry_t *r, const char *uuid, char **chain, xb_error_t *err)
 {
-    if (!r)
-        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
-    return xb_backend_registry_get_chain(r->backend, uuid, chain, err);
+    if (!r || !chain)
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL argument");
+    return chain_of(r, uuid, chain, err);
 }
 
 int xb_registry_delete(xb_registry_t *r, const char *uuid, bool *deleted, xb_error_t *err)
 {
     if (!r)
         return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
-    pthread_mutex_lock(&r->lock);
+    bool dummy;
+    if (!deleted)
+        deleted = &dummy;
     char *chain = NULL;
-    if (xb_backend_registry_get_chain(r->backend, uuid, &chain, NULL) != 0)
-        chain = NULL;
-    int rc = xb_backend_registry_delete(r->backend, uuid, deleted, err);
+    xb_error_t e;
+    if (chain_of(r, uuid, &chain, &e) != 0 && e.code != XB_ERR_NOTFOUND) {
+        if (err)
+            *err = e;
+        return -1;
+    }
+    pthread_mutex_lock(&r->lock);
+    int rc;
+    if (!chain && r->write_behind)
+        rc = (*deleted = false, 0); /* unknown here and in the backend */
+    else
+        rc = backend_delete(r, uuid, deleted, err);
     if (rc == 0 && chain)
         index_forget(r, chain, uuid);
     pthread_mutex_unlock(&r->lock);
@@ -509,7 +729,12 @@ int xb_registry_list_all(xb_registry_t *r, xb_pair_list_t *out, xb_error_t *err)
 {
     if (!r)
         return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
-    return xb_backend_registry_list_all(r->backend, out, err);
+    pthread_mutex_lock(&r->lock);
+    int rc = sync_for_read(r, err);
+    if (rc == 0)
+        rc = xb_backend_registry_list_all(r->backend, out, err);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
 }
 
 int xb_registry_clear(xb_registry_t *r, xb_error_t *err)
@@ -517,6 +742,9 @@ int xb_registry_clear(xb_registry_t *r, xb_error_t *err)
     if (!r)
         return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
     pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->n_pending; i++)
+        pending_free(&r->pending[i]);
+    r->n_pending = 0; /* what they would have written goes anyway */
     int rc = xb_backend_registry_clear(r->backend, err);
     index_clear(r);
     pthread_mutex_unlock(&r->lock);

@@ -43,22 +43,21 @@ static pool_t *pool_get(void)
     return p;
 }
 
-/* 16 random bytes from the pool; -1 when no pool or no randomness. */
-static int random16(unsigned char out[16])
+int xb_random_bytes(void *out, size_t n)
 {
     pool_t *p = pool_get();
-    if (!p)
+    if (!p || n > 256)
         return -1;
-    if (p->len - p->pos < 16 || p->len > sizeof p->bytes) {
-        ssize_t n = getrandom(p->bytes, sizeof p->bytes, 0);
-        if (n < 16)
+    if (p->len - p->pos < n || p->len > sizeof p->bytes) {
+        ssize_t got = getrandom(p->bytes, sizeof p->bytes, 0);
+        if (got < (ssize_t)n)
             return -1;
-        p->len = (size_t)n;
+        p->len = (size_t)got;
         p->pos = 0;
     }
-    memcpy(out, p->bytes + p->pos, 16);
-    memset(p->bytes + p->pos, 0, 16); /* used bytes never linger */
-    p->pos += 16;
+    memcpy(out, p->bytes + p->pos, n);
+    memset(p->bytes + p->pos, 0, n); /* used bytes never linger */
+    p->pos += n;
     return 0;
 }
 
@@ -91,7 +90,7 @@ bool xb_uuid_is_canonical(const char *s)
 void xb_uuid_new(char out[XB_UUID_LEN + 1])
 {
     unsigned char u[16];
-    if (random16(u) != 0) {
+    if (xb_random_bytes(u, sizeof u) != 0) {
         uuid_generate_random(u);
         uuid_unparse_lower(u, out);
         return;

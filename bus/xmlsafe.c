@@ -571,7 +571,7 @@ xmlDocPtr xb_xml_read(xmlParserCtxtPtr ctxt, const void *bytes, size_t len,
 
     capture_t cap = {0};
     ctxt->_private = &cap;
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, bytes, (int)len, NULL, "UTF-8", XB_XML_PARSE_OPTIONS);
+    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, bytes, (int)len, NULL, NULL, XB_XML_PARSE_OPTIONS);
     ctxt->_private = NULL;
 
     if (!doc || cap.set || !ctxt->wellFormed || !ctxt->nsWellFormed) {

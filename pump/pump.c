@@ -143,7 +143,26 @@ static int open_storage(xb_pump_t *p, xb_error_t *err)
     if (!p->buffer)
         return -1;
     p->registry = xb_registry_new(p->backend, p->cfg->name, err);
-    return p->registry ? 0 : -1;
+    if (!p->registry)
+        return -1;
+    /* One batch per loop turn instead of a round trip per change. */
+    xb_registry_set_write_behind(p->registry, true);
+    return 0;
+}
+
+/* Writes the registry changes of this loop turn. A failing backend keeps
+ * them queued for the next turn; the warning is said once a second at most. */
+static void flush_registry(xb_pump_t *p)
+{
+    xb_error_t err;
+    if (xb_registry_flush(p->registry, &err) == 0)
+        return;
+    uint64_t now = xb_now_ms();
+    if (now - p->registry_warned_ms < 1000)
+        return;
+    p->registry_warned_ms = now;
+    XB_WARN("pump", "registry changes not written yet (%zu queued): %s",
+            xb_registry_pending(p->registry), err.message);
 }
 
 static int open_xml(xb_pump_t *p, xb_error_t *err)
@@ -288,8 +307,10 @@ static void handle_message(xb_pump_t *p, xb_frames_t *f)
     }
     if (strcmp(cmd, XB_CMD_SEND) == 0)
         xb_route_on_send(p, &rid, f);
-    else if (strcmp(cmd, XB_CMD_CONTROL) == 0)
+    else if (strcmp(cmd, XB_CMD_CONTROL) == 0) {
+        flush_registry(p); /* answers read the backend */
         xb_control_on_request(p, &rid, f);
+    }
     else if (strcmp(cmd, XB_CMD_READY) == 0)
         xb_peer_on_ready(p, &rid, f);
     else if (strcmp(cmd, XB_CMD_HISTORY) == 0)
@@ -361,6 +382,7 @@ static void finish(xb_pump_t *p)
     p->state = PUMP_STOPPED;
     xb_peers_shutdown(p);
     xb_children_stop_all(p, 3.0);
+    flush_registry(p);
     XB_INFO("pump", "stopped: %llu messages routed", (unsigned long long)p->routed);
 }
 
@@ -410,6 +432,7 @@ int xb_pump_run(xb_pump_t *p, xb_error_t *err)
         if (items[0].revents & ZMQ_POLLIN)
             drain_router(p);
         tick(p);
+        flush_registry(p);
     }
     finish(p);
     if (p->opts.handle_signals)
@@ -481,6 +504,8 @@ void xb_pump_destroy(xb_pump_t **pp)
     xb_xml_ctxt_free(&p->xmlctxt);
     xb_validator_destroy(&p->validator);
     xb_schemas_destroy(&p->schemas);
+    if (p->registry)
+        flush_registry(p);
     xb_registry_destroy(&p->registry);
     xb_buffer_destroy(&p->buffer);
     xb_backend_destroy(&p->backend); /* closing flushes what is left */

@@ -172,6 +172,7 @@ struct xb_pump_t {
     void *route_batch;                /* route.c's staging area (batch_t) */
 
     uint64_t started_ms, last_tick_ms, last_hb_check_ms;
+    uint64_t registry_warned_ms; /* last "registry changes not written" warning */
     uint64_t received, accepted, rejected, routed, to_clients, undeliverable, late;
     uint64_t slot_batches, batched_slots; /* backend writes of staged slots */
     uint64_t errors[XB_ERR__COUNT];

@@ -1010,6 +1010,90 @@ static void test_registry_pairs_after_replace(void)
     mdb_env_close(env);
 }
 
+/* ---- registry batches --------------------------------------------------------------------- */
+
+/* A registry batch is one transaction: when the map fills up in the middle,
+ * none of it is applied (the pairs set before stay), and the error is the
+ * single ops' clear map-full message. */
+static void test_registry_apply_map_full(void)
+{
+    enum { N = 2000 };
+    TEST_DIR(dir);
+    xb_backend_t *b = open_at(dir, TINY_MAP);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    xb_error_t err = {0};
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "before", "u-before", &err), 0);
+    char (*chains)[96] = calloc(N, sizeof *chains);
+    char (*uuids)[64] = calloc(N, sizeof *uuids);
+    xb_registry_op_t *ops = calloc(N + 1, sizeof *ops);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(chains);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(uuids);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ops);
+    ops[0] = (xb_registry_op_t){XB_REGISTRY_OP_DELETE, NULL, "u-before"};
+    for (int i = 0; i < N; i++) {
+        snprintf(chains[i], sizeof chains[i], "system.organism.conversation-%06d.alpha.beta", i);
+        snprintf(uuids[i], sizeof uuids[i], "6a1f0c2e-1b2c-4d5e-8f90-%012d", i);
+        ops[i + 1] = (xb_registry_op_t){XB_REGISTRY_OP_SET, chains[i], uuids[i]};
+    }
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, N + 1, ops, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "LMDB map full at"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "backend.map_size"));
+    CU_ASSERT_TRUE(pair_is(b, "before", "u-before"));
+    char *s = uuid_of(b, chains[0]);
+    CU_ASSERT_PTR_NULL(s);
+    free(s);
+    xb_backend_info_t info;
+    if (info_of(b, &info))
+        CU_ASSERT_EQUAL(info.registry_entries, 1);
+    /* A batch that fits still works after the aborted one. */
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 11, ops, &err), 0);
+    CU_ASSERT_TRUE(pair_is(b, chains[9], uuids[9]));
+    if (info_of(b, &info))
+        CU_ASSERT_EQUAL(info.registry_entries, 10);
+    free(chains);
+    free(uuids);
+    free(ops);
+    xb_backend_destroy(&b);
+}
+
+/* A uuid longer than an LMDB key anywhere in a batch refuses the whole
+ * batch before anything is written; long chains are fine (hashed keys). */
+static void test_registry_apply_name_limits(void)
+{
+    TEST_DIR(dir);
+    MDB_env *probe;
+    CU_ASSERT_EQUAL_FATAL(mdb_env_create(&probe), 0);
+    size_t maxkey = (size_t)mdb_env_get_maxkeysize(probe);
+    mdb_env_close(probe);
+    xb_backend_t *b = open_at(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    char *longname = malloc(maxkey + 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(longname);
+    memset(longname, 'u', maxkey + 1);
+    longname[maxkey + 1] = '\0';
+    xb_error_t err = {0};
+    const xb_registry_op_t set_long[] = {{XB_REGISTRY_OP_SET, "c1", "u1"},
+                                         {XB_REGISTRY_OP_SET, "c2", longname}};
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 2, set_long, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    const xb_registry_op_t del_long[] = {{XB_REGISTRY_OP_SET, "c1", "u1"},
+                                         {XB_REGISTRY_OP_DELETE, NULL, longname}};
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 2, del_long, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    char *s = uuid_of(b, "c1");
+    CU_ASSERT_PTR_NULL(s);
+    free(s);
+    const xb_registry_op_t long_chain[] = {{XB_REGISTRY_OP_SET, longname, "u-long"},
+                                           {XB_REGISTRY_OP_SET, "c1", "u1"}};
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 2, long_chain, &err), 0);
+    CU_ASSERT_TRUE(pair_is(b, longname, "u-long"));
+    CU_ASSERT_TRUE(pair_is(b, "c1", "u1"));
+    free(longname);
+    xb_backend_destroy(&b);
+}
+
 /* ---- threads of one process ------------------------------------------------------------------ */
 
 #define WRITERS 4
@@ -1094,6 +1178,8 @@ int main(void)
         {"thread and uuid length limits", test_name_limits},
         {"chains longer than a key", test_long_chains},
         {"registry pairs stay consistent after replace", test_registry_pairs_after_replace},
+        {"a registry batch that fills the map applies nothing", test_registry_apply_map_full},
+        {"a registry batch with a too long uuid applies nothing", test_registry_apply_name_limits},
         {"threads read and write at once", test_threads_read_and_write},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {

@@ -1073,6 +1073,140 @@ static void test_max_threads_not_enforced(void)
     destroy_clean(&b);
 }
 
+/* ---- registry batches (registry_apply) ------------------------------------ */
+
+#define REG_N 200
+
+/* Fills ops with n SETs "rc-i" -> "ru-i" (names stored in chains/uuids). */
+static void reg_sets(xb_registry_op_t *ops, char (*chains)[32], char (*uuids)[32], int n)
+{
+    for (int i = 0; i < n; i++) {
+        snprintf(chains[i], sizeof chains[i], "rc-%d", i);
+        snprintf(uuids[i], sizeof uuids[i], "ru-%d", i);
+        ops[i] = (xb_registry_op_t){XB_REGISTRY_OP_SET, chains[i], uuids[i]};
+    }
+}
+
+static bool reg_pair_is(xb_backend_t *b, const char *chain, const char *uuid)
+{
+    xb_error_t err;
+    char *u = NULL, *c = NULL;
+    bool ok = xb_backend_registry_get_uuid(b, chain, &u, &err) == 0 && strcmp(u, uuid) == 0 &&
+              xb_backend_registry_get_chain(b, uuid, &c, &err) == 0 && strcmp(c, chain) == 0;
+    free(u);
+    free(c);
+    return ok;
+}
+
+/* One batch is one pipeline, not a round trip per change, and its keys get
+ * the same TTL as registry_set's. */
+static void test_registry_apply_pipelined(void)
+{
+    char prefix[64], key[128];
+    unique_prefix(prefix, sizeof prefix, "regpipe");
+    xb_backend_t *b = open_shared(prefix, 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    static xb_registry_op_t ops[REG_N];
+    static char chains[REG_N][32], uuids[REG_N][32];
+    reg_sets(ops, chains, uuids, REG_N);
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_ping(b, &err), 0); /* connection set up */
+    long long before = info_field(c, "stats", "total_reads_processed");
+    CU_ASSERT_TRUE_FATAL(before >= 0);
+    CU_ASSERT_EQUAL_FATAL(xb_backend_registry_apply(b, REG_N, ops, &err), 0);
+    long long after = info_field(c, "stats", "total_reads_processed");
+    CU_ASSERT_TRUE(after - before < REG_N / 4);
+    CU_ASSERT_TRUE(reg_pair_is(b, "rc-0", "ru-0"));
+    CU_ASSERT_TRUE(reg_pair_is(b, "rc-199", "ru-199"));
+    snprintf(key, sizeof key, "%schain:rc-7", prefix);
+    long long ttl = raw_integer(c, "TTL %s", key);
+    CU_ASSERT_TRUE(ttl > 0 && ttl <= 100);
+    snprintf(key, sizeof key, "%suuid:ru-7", prefix);
+    ttl = raw_integer(c, "TTL %s", key);
+    CU_ASSERT_TRUE(ttl > 0 && ttl <= 100);
+    /* ttl 0: the batch's keys never expire, and lose a TTL they had. */
+    xb_backend_t *no_ttl = open_shared(prefix, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(no_ttl);
+    const xb_registry_op_t again[] = {{XB_REGISTRY_OP_SET, "rc-7", "ru-7"},
+                                      {XB_REGISTRY_OP_SET, "fresh", "ru-fresh"}};
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(no_ttl, 2, again, &err), 0);
+    CU_ASSERT_EQUAL(raw_integer(c, "TTL %s", key), -1);
+    snprintf(key, sizeof key, "%schain:fresh", prefix);
+    CU_ASSERT_EQUAL(raw_integer(c, "TTL %s", key), -1);
+    xb_backend_destroy(&no_ttl);
+    redisFree(c);
+    destroy_clean(&b);
+}
+
+/* A flushed script cache: the batch falls back to EVAL and keeps its order,
+ * across more than one pipeline chunk. */
+static void test_registry_apply_script_flushed(void)
+{
+    enum { N = 600 };
+    char prefix[64];
+    unique_prefix(prefix, sizeof prefix, "regflush");
+    xb_backend_t *b = open_shared(prefix, 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_ping(b, &err), 0);
+    freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+    const xb_registry_op_t ops[] = {{XB_REGISTRY_OP_SET, "c", "u1"},
+                                    {XB_REGISTRY_OP_DELETE, NULL, "u1"},
+                                    {XB_REGISTRY_OP_SET, "c", "u2"},
+                                    {XB_REGISTRY_OP_SET, "d", "u3"},
+                                    {XB_REGISTRY_OP_SET, "e", "u3"}};
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 5, ops, &err), 0);
+    CU_ASSERT_TRUE(reg_pair_is(b, "c", "u2"));
+    CU_ASSERT_TRUE(reg_pair_is(b, "e", "u3"));
+    char *s = NULL;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_chain(b, "u1", &s, &err), -1);
+    CU_ASSERT_EQUAL(xb_backend_registry_get_uuid(b, "d", &s, &err), -1);
+    free(s);
+    static xb_registry_op_t big[N];
+    static char chains[N][32], uuids[N][32];
+    reg_sets(big, chains, uuids, N);
+    freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, N, big, &err), 0);
+    CU_ASSERT_TRUE(reg_pair_is(b, "rc-0", "ru-0"));
+    CU_ASSERT_TRUE(reg_pair_is(b, "rc-599", "ru-599"));
+    xb_backend_info_t info;
+    CU_ASSERT_EQUAL(xb_backend_info(b, &info, &err), 0);
+    CU_ASSERT_EQUAL(info.registry_entries, N + 2);
+    redisFree(c);
+    destroy_clean(&b);
+}
+
+/* An error reply inside a batch (a foreign value under a chain key) is an
+ * XB_ERR_BACKEND naming the cause; the connection stays usable. */
+static void test_registry_apply_error_reply(void)
+{
+    char prefix[64], key[128];
+    unique_prefix(prefix, sizeof prefix, "regwrong");
+    xb_backend_t *b = open_shared(prefix, 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    redisContext *c = raw_connect(g_srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    snprintf(key, sizeof key, "%schain:listed", prefix);
+    freeReplyObject(redisCommand(c, "RPUSH %s x", key));
+    const xb_registry_op_t ops[] = {{XB_REGISTRY_OP_SET, "a", "ua"},
+                                    {XB_REGISTRY_OP_SET, "listed", "ul"},
+                                    {XB_REGISTRY_OP_SET, "b", "ub"}};
+    xb_error_t err = {0};
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 3, ops, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "WRONGTYPE"));
+    freeReplyObject(redisCommand(c, "DEL %s", key));
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 3, ops, &err), 0);
+    CU_ASSERT_TRUE(reg_pair_is(b, "listed", "ul"));
+    CU_ASSERT_TRUE(reg_pair_is(b, "b", "ub"));
+    redisFree(c);
+    destroy_clean(&b);
+}
+
 /* ---- outage --------------------------------------------------------------------- */
 
 typedef struct {
@@ -1276,6 +1410,97 @@ static void test_closed_mid_write_no_sigpipe(void)
     xb_redis_server_destroy(&srv);
 }
 
+/* Redis stopped under a registry batch: a backend error naming the server,
+ * no crash, also while the backoff holds; after a restart the same batch
+ * applies in full. */
+static void test_registry_apply_outage(void)
+{
+    xb_error_t err = {0};
+    xb_redis_server_t *srv = xb_redis_server_start(NULL, &err);
+    if (!srv)
+        fprintf(stderr, "\n  %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    char where[64];
+    snprintf(where, sizeof where, "redis at 127.0.0.1:%d", xb_redis_server_port(srv));
+    xb_backend_t *b = open_redis(xb_redis_server_url(srv), "regout:", 100, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    static xb_registry_op_t ops[REG_N];
+    static char chains[REG_N][32], uuids[REG_N][32];
+    reg_sets(ops, chains, uuids, REG_N);
+    ops[REG_N - 1] = (xb_registry_op_t){XB_REGISTRY_OP_DELETE, NULL, "ru-0"};
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, REG_N, ops, &err), 0);
+
+    CU_ASSERT_EQUAL(xb_redis_server_stop(srv), 0);
+    for (int i = 0; i < 5; i++) {
+        err.code = XB_OK;
+        int rc = xb_backend_registry_apply(b, REG_N, ops, &err);
+        expect_backend_error(rc, &err, where);
+    }
+
+    xb_error_t serr = {0};
+    int rc = xb_redis_server_restart(srv, &serr);
+    if (rc != 0)
+        fprintf(stderr, "\n  restart: %s\n", serr.message);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    /* The backoff may hold the next attempt back for up to 2 s. */
+    long long deadline = mono_ms() + 15000;
+    while ((rc = xb_backend_registry_apply(b, REG_N, ops, &err)) != 0 && mono_ms() < deadline) {
+        CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+        sleep_ms(20);
+    }
+    if (rc != 0)
+        fprintf(stderr, "\n  apply after restart: %s\n", err.message);
+    CU_ASSERT_EQUAL(rc, 0);
+    /* The restarted server was empty: everything came from the batch. */
+    CU_ASSERT_TRUE(reg_pair_is(b, "rc-1", "ru-1"));
+    CU_ASSERT_TRUE(reg_pair_is(b, "rc-198", "ru-198"));
+    char *s = NULL;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_chain(b, "ru-0", &s, &err), -1);
+    free(s);
+    xb_backend_info_t info;
+    CU_ASSERT_EQUAL(xb_backend_info(b, &info, &err), 0);
+    CU_ASSERT_EQUAL(info.registry_entries, REG_N - 2);
+    xb_backend_destroy(&b);
+    xb_redis_server_destroy(&srv);
+}
+
+/* The server drops the connection in the middle of a batch's pipeline (a
+ * bulk over proto-max-bulk-len): a backend error, no SIGPIPE, and the next
+ * batch works on a new connection. */
+static void test_registry_apply_closed_mid_pipeline(void)
+{
+    enum { BIG = 32 * 1024 * 1024 };
+    xb_error_t err = {0};
+    xb_redis_server_t *srv = xb_redis_server_start(NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    redisContext *c = raw_connect(srv, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_TRUE(raw_string_is(c, "OK", "CONFIG SET proto-max-bulk-len %s", "1048576"));
+    redisFree(c);
+    char *big = malloc(BIG + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    memset(big, 'q', BIG);
+    big[BIG] = '\0';
+    xb_backend_t *b = open_redis(xb_redis_server_url(srv), "regcut:", 100, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    const xb_registry_op_t ops[] = {{XB_REGISTRY_OP_SET, "small", "u-small"},
+                                    {XB_REGISTRY_OP_SET, big, "u-big"},
+                                    {XB_REGISTRY_OP_SET, "after", "u-after"}};
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 3, ops, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+    const xb_registry_op_t ok[] = {{XB_REGISTRY_OP_SET, "small", "u-small"},
+                                   {XB_REGISTRY_OP_SET, "after", "u-after"}};
+    int rc = xb_backend_registry_apply(b, 2, ok, &err);
+    if (rc != 0)
+        fprintf(stderr, "\n  apply after the cut: %s\n", err.message);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_TRUE(reg_pair_is(b, "after", "u-after"));
+    xb_backend_destroy(&b);
+    free(big);
+    xb_redis_server_destroy(&srv);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 int main(void)
@@ -1319,11 +1544,21 @@ int main(void)
                      test_foreign_value_is_backend_error) ||
         !CU_add_test(own, "info fields", test_info_fields) ||
         !CU_add_test(own, "max_threads does not evict", test_max_threads_not_enforced) ||
+        !CU_add_test(own, "registry batch is pipelined, with the TTL",
+                     test_registry_apply_pipelined) ||
+        !CU_add_test(own, "registry batch after a script flush",
+                     test_registry_apply_script_flushed) ||
+        !CU_add_test(own, "registry batch meets an error reply",
+                     test_registry_apply_error_reply) ||
         !CU_add_test(outage, "killed and restarted during traffic", test_outage_and_recovery) ||
         !CU_add_test(outage, "restart between two calls costs no error",
                      test_restart_between_calls) ||
         !CU_add_test(outage, "connection closed mid-write raises no SIGPIPE",
-                     test_closed_mid_write_no_sigpipe)) {
+                     test_closed_mid_write_no_sigpipe) ||
+        !CU_add_test(outage, "registry batch while stopped, again after restart",
+                     test_registry_apply_outage) ||
+        !CU_add_test(outage, "registry batch cut mid-pipeline",
+                     test_registry_apply_closed_mid_pipeline)) {
         CU_cleanup_registry();
         return 2;
     }

@@ -20,11 +20,11 @@ static void test_root(void)
     free(root);
 }
 
-static bool is_hex8(const char *s)
+static bool is_token(const char *s)
 {
-    if (strlen(s) != 8)
+    if (strlen(s) != XB_CHAIN_TOKEN_LEN)
         return false;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < XB_CHAIN_TOKEN_LEN; i++) {
         if (!strchr("0123456789abcdef", s[i]))
             return false;
     }
@@ -39,15 +39,15 @@ static void test_random_roots(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(strncmp(a, "system.hello.c-", 15), 0);
-    CU_ASSERT_TRUE(is_hex8(a + 15));
-    CU_ASSERT_TRUE(is_hex8(b + 15));
-    /* 32 random bits each: equal tokens would mean no randomness at all. */
+    CU_ASSERT_TRUE(is_token(a + 15));
+    CU_ASSERT_TRUE(is_token(b + 15));
+    /* 64 random bits each: equal tokens would mean no randomness at all. */
     CU_ASSERT_STRING_NOT_EQUAL(a, b);
     free(a);
     free(b);
     char tok[XB_CHAIN_TOKEN_LEN + 1];
     CU_ASSERT_EQUAL(xb_chain_new_token(tok, &err), 0);
-    CU_ASSERT_TRUE(is_hex8(tok));
+    CU_ASSERT_TRUE(is_token(tok));
 }
 
 static void test_bad_roots(void)

@@ -1,19 +1,40 @@
 /* The thread registry over the real memory backend: conversations,
- * forward (extend), respond (prune), ending a conversation, pass-through. */
+ * forward (extend), respond (prune), ending a conversation, pass-through.
+ * The same tests run a second time in write-behind mode (the pump's), plus
+ * what only that mode does, over memory and over a real redis-server. */
 #include "xmlbus/chain.h"
 #include "xmlbus/registry.h"
 #include "xmlbus/uuid.h"
+
+#include "redis_server.h"
 
 #include <CUnit/Basic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     xb_backend_t *backend;
     xb_registry_t *reg;
 } fixture_t;
+
+/* Set by the suites' init functions: every fixture of the second suite
+ * queues its backend writes. */
+static bool write_behind;
+
+static int init_write_through(void)
+{
+    write_behind = false;
+    return 0;
+}
+
+static int init_write_behind(void)
+{
+    write_behind = true;
+    return 0;
+}
 
 static fixture_t open_fixture(void)
 {
@@ -25,7 +46,19 @@ static fixture_t open_fixture(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(f.backend);
     f.reg = xb_registry_new(f.backend, "hello", &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f.reg);
+    xb_registry_set_write_behind(f.reg, write_behind);
     return f;
+}
+
+/* Pairs in the backend itself, not through the registry (which would flush). */
+static size_t backend_entries(fixture_t *f)
+{
+    xb_error_t err;
+    xb_pair_list_t all = {0};
+    CU_ASSERT_EQUAL(xb_backend_registry_list_all(f->backend, &all, &err), 0);
+    size_t n = all.count;
+    xb_pair_list_free(&all);
+    return n;
 }
 
 static void close_fixture(fixture_t *f)
@@ -415,22 +448,193 @@ static void test_concurrent_uuid_for(void)
     close_fixture(&f);
 }
 
+/* ---- write-behind only ------------------------------------------------------------ */
+
+/* Nothing reaches the backend before the flush; the registry answers for
+ * what it queued meanwhile; ending the conversation queues its deletes. */
+static void test_write_behind_queues_until_flush(void)
+{
+    fixture_t f = open_fixture();
+    xb_error_t err;
+    char *root = NULL;
+    char *first = start(&f, "console", &root);
+    char *second = extend(&f, first, "greeter");
+    CU_ASSERT_EQUAL(backend_entries(&f), 0);
+    CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 3); /* root, console, greeter */
+    char *chain = chain_of(&f, second);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(chain);
+    char *uuid = NULL;
+    CU_ASSERT_EQUAL(xb_registry_get_uuid(f.reg, chain, &uuid, &err), 0);
+    CU_ASSERT_STRING_EQUAL(uuid ? uuid : "", second);
+    char *to = NULL, *hop = NULL;
+    bool ended = true;
+    CU_ASSERT_EQUAL(xb_registry_respond(f.reg, second, &to, &hop, &ended, &err), 0);
+    CU_ASSERT_FALSE(ended);
+    CU_ASSERT_STRING_EQUAL(to ? to : "", first);
+    CU_ASSERT_EQUAL(backend_entries(&f), 0);
+    CU_ASSERT_EQUAL(xb_registry_flush(f.reg, &err), 0);
+    CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 0);
+    CU_ASSERT_EQUAL(backend_entries(&f), 3);
+    char *stored = NULL;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_chain(f.backend, second, &stored, &err), 0);
+    CU_ASSERT_STRING_EQUAL(stored ? stored : "", chain);
+    size_t removed = 0;
+    CU_ASSERT_EQUAL(xb_registry_end_conversation(f.reg, root, &removed, &err), 0);
+    CU_ASSERT_EQUAL(removed, 3);
+    CU_ASSERT_EQUAL(backend_entries(&f), 3);
+    CU_ASSERT_EQUAL(xb_registry_flush(f.reg, &err), 0);
+    CU_ASSERT_EQUAL(backend_entries(&f), 0);
+    CU_ASSERT_EQUAL(xb_registry_flush(f.reg, &err), 0); /* nothing queued: no-op */
+    free(stored);
+    free(to);
+    free(hop);
+    free(uuid);
+    free(chain);
+    free(second);
+    free(first);
+    free(root);
+    close_fixture(&f);
+}
+
+/* A conversation that starts and ends between two flushes costs the
+ * backend nothing but idempotent changes, and leaves nothing behind. */
+static void test_write_behind_short_conversation(void)
+{
+    fixture_t f = open_fixture();
+    xb_error_t err;
+    char *root = NULL;
+    char *first = start(&f, "console", &root);
+    CU_ASSERT_EQUAL(xb_registry_end_conversation(f.reg, root, NULL, &err), 0);
+    CU_ASSERT_EQUAL(xb_registry_flush(f.reg, &err), 0);
+    CU_ASSERT_EQUAL(backend_entries(&f), 0);
+    char *chain = NULL;
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_registry_get_chain(f.reg, first, &chain, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+    free(first);
+    free(root);
+    close_fixture(&f);
+}
+
+/* A lookup the index cannot answer asks the backend, after writing what is
+ * queued: another registry object over the same backend sees it then. */
+static void test_write_behind_reads_after_flush(void)
+{
+    fixture_t f = open_fixture();
+    xb_error_t err;
+    char *first = start(&f, "console", NULL);
+    char *chain = chain_of(&f, first);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(chain);
+    xb_registry_t *other = xb_registry_new(f.backend, "hello", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+    char *seen = NULL;
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_registry_get_chain(other, first, &seen, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+    /* Unknown to f's index: f flushes before asking the backend. */
+    char *missing = NULL;
+    CU_ASSERT_EQUAL(xb_registry_get_chain(f.reg, "0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e", &missing, &err), -1);
+    CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 0);
+    CU_ASSERT_EQUAL(xb_registry_get_chain(other, first, &seen, &err), 0);
+    CU_ASSERT_STRING_EQUAL(seen ? seen : "", chain);
+    xb_registry_destroy(&other);
+    free(seen);
+    free(chain);
+    free(first);
+    close_fixture(&f);
+}
+
+/* Destroying the registry writes what it still queued. */
+static void test_write_behind_destroy_flushes(void)
+{
+    fixture_t f = open_fixture();
+    char *first = start(&f, "console", NULL);
+    CU_ASSERT_EQUAL(backend_entries(&f), 0);
+    xb_registry_destroy(&f.reg);
+    CU_ASSERT_EQUAL(backend_entries(&f), 2);
+    xb_backend_destroy(&f.backend);
+    free(first);
+}
+
+/* Over a real Redis: changes queued while it is down stay queued, the
+ * flush fails with a backend error, and everything lands once it is back. */
+static void test_write_behind_redis_down(void)
+{
+    xb_error_t err;
+    xb_redis_server_t *srv = xb_redis_server_start(NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    xb_backend_config_t cfg;
+    xb_backend_config_defaults(&cfg);
+    cfg.type = XB_BACKEND_REDIS;
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "%s", xb_redis_server_url(srv));
+    fixture_t f;
+    f.backend = xb_backend_new(&cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.backend);
+    f.reg = xb_registry_new(f.backend, "hello", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.reg);
+    xb_registry_set_write_behind(f.reg, true);
+    char *root = NULL;
+    char *first = start(&f, "console", &root);
+    char *second = extend(&f, first, "greeter");
+    CU_ASSERT_EQUAL(xb_registry_flush(f.reg, &err), 0);
+    CU_ASSERT_EQUAL(backend_entries(&f), 3);
+
+    CU_ASSERT_EQUAL_FATAL(xb_redis_server_kill(srv), 0);
+    char *third = extend(&f, second, "shouter"); /* answered from the index */
+    CU_ASSERT_PTR_NOT_NULL(third);
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_registry_flush(f.reg, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
+    CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 1);
+
+    CU_ASSERT_EQUAL_FATAL(xb_redis_server_restart(srv, &err), 0); /* empty again */
+    int flushed = -1;
+    for (int i = 0; i < 100 && flushed != 0; i++) {
+        flushed = xb_registry_flush(f.reg, &err); /* the backend reconnects with backoff */
+        if (flushed != 0)
+            usleep(50 * 1000);
+    }
+    CU_ASSERT_EQUAL(flushed, 0);
+    CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 0);
+    char *stored = NULL;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_chain(f.backend, third, &stored, &err), 0);
+    CU_ASSERT_PTR_NOT_NULL(stored);
+    free(stored);
+    free(third);
+    free(second);
+    free(first);
+    free(root);
+    close_fixture(&f);
+    xb_redis_server_destroy(&srv);
+}
+
+static int add_common_tests(CU_pSuite s)
+{
+    return s && CU_add_test(s, "start a conversation", test_start) &&
+           CU_add_test(s, "extend: same chain, same uuid", test_extend_same_chain_same_uuid) &&
+           CU_add_test(s, "respond prunes, first hop ends", test_respond) &&
+           CU_add_test(s, "two conversations, same path", test_two_conversations_same_path) &&
+           CU_add_test(s, "end conversation (indexed)", test_end_conversation_indexed) &&
+           CU_add_test(s, "end conversation (after restart)", test_end_conversation_scanned) &&
+           CU_add_test(s, "end conversation: token prefix", test_end_conversation_prefix) &&
+           CU_add_test(s, "pass-through API", test_pass_through) &&
+           CU_add_test(s, "bad arguments to new", test_bad_new) &&
+           CU_add_test(s, "index follows delete and set", test_index_follows_delete_and_set) &&
+           CU_add_test(s, "concurrent get-or-create", test_concurrent_uuid_for);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
-    CU_pSuite s = CU_add_suite("registry", NULL, NULL);
-    if (!s || !CU_add_test(s, "start a conversation", test_start) ||
-        !CU_add_test(s, "extend: same chain, same uuid", test_extend_same_chain_same_uuid) ||
-        !CU_add_test(s, "respond prunes, first hop ends", test_respond) ||
-        !CU_add_test(s, "two conversations, same path", test_two_conversations_same_path) ||
-        !CU_add_test(s, "end conversation (indexed)", test_end_conversation_indexed) ||
-        !CU_add_test(s, "end conversation (after restart)", test_end_conversation_scanned) ||
-        !CU_add_test(s, "end conversation: token prefix", test_end_conversation_prefix) ||
-        !CU_add_test(s, "pass-through API", test_pass_through) ||
-        !CU_add_test(s, "bad arguments to new", test_bad_new) ||
-        !CU_add_test(s, "index follows delete and set", test_index_follows_delete_and_set) ||
-        !CU_add_test(s, "concurrent get-or-create", test_concurrent_uuid_for))
+    CU_pSuite through = CU_add_suite("registry", init_write_through, NULL);
+    CU_pSuite behind = CU_add_suite("registry (write-behind)", init_write_behind, NULL);
+    if (!add_common_tests(through) || !add_common_tests(behind) ||
+        !CU_add_test(behind, "queues until flush", test_write_behind_queues_until_flush) ||
+        !CU_add_test(behind, "conversation within one turn", test_write_behind_short_conversation) ||
+        !CU_add_test(behind, "backend reads come after a flush", test_write_behind_reads_after_flush) ||
+        !CU_add_test(behind, "destroy flushes", test_write_behind_destroy_flushes) ||
+        !CU_add_test(behind, "redis down: queued, then written", test_write_behind_redis_down))
         return 2;
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -73,6 +73,17 @@ typedef struct {
     size_t count;
 } xb_pair_list_t;
 
+/* Kind of one registry change of a batch (registry_apply). */
+typedef enum { XB_REGISTRY_OP_SET = 0, XB_REGISTRY_OP_DELETE } xb_registry_op_kind_t;
+
+/* One registry change of a batch: SET chain -> uuid (chain and uuid), or
+ * DELETE uuid (chain unused, may be NULL). Strings are borrowed. */
+typedef struct {
+    xb_registry_op_kind_t kind;
+    const char *chain;
+    const char *uuid;
+} xb_registry_op_t;
+
 void xb_blob_list_free(xb_blob_list_t *list);
 void xb_str_list_free(xb_str_list_t *list);
 void xb_pair_list_free(xb_pair_list_t *list);
@@ -111,6 +122,13 @@ typedef struct {
     int (*registry_get_uuid)(void *self, const char *chain, char **uuid, xb_error_t *err);
     int (*registry_get_chain)(void *self, const char *uuid, char **chain, xb_error_t *err);
     int (*registry_delete)(void *self, const char *uuid, bool *deleted, xb_error_t *err);
+    /* Applies n registry changes in order, in one round trip or transaction,
+     * each with the contract of registry_set / registry_delete (a DELETE of an
+     * unknown uuid is not an error). On failure returns -1; some changes may
+     * have been applied (Redis) or none (LMDB): every change is idempotent, so
+     * the caller applies the whole batch again later. Optional: NULL means
+     * one registry_set / registry_delete after the other. */
+    int (*registry_apply)(void *self, size_t n, const xb_registry_op_t *ops, xb_error_t *err);
     int (*registry_list_all)(void *self, xb_pair_list_t *out, xb_error_t *err);
     int (*registry_clear)(void *self, xb_error_t *err);
     int (*ping)(void *self, xb_error_t *err);
@@ -151,6 +169,12 @@ int xb_backend_registry_set(xb_backend_t *b, const char *chain, const char *uuid
 int xb_backend_registry_get_uuid(xb_backend_t *b, const char *chain, char **uuid, xb_error_t *err);
 int xb_backend_registry_get_chain(xb_backend_t *b, const char *uuid, char **chain, xb_error_t *err);
 int xb_backend_registry_delete(xb_backend_t *b, const char *uuid, bool *deleted, xb_error_t *err);
+/* Applies ops[0..n) in order with the contract of registry_apply above. n == 0
+ * does nothing and returns 0. Every op is checked first (SET: non-empty chain
+ * and uuid; DELETE: non-empty uuid): a bad one is XB_ERR_ARG and nothing is
+ * applied. */
+int xb_backend_registry_apply(xb_backend_t *b, size_t n, const xb_registry_op_t *ops,
+                              xb_error_t *err);
 int xb_backend_registry_list_all(xb_backend_t *b, xb_pair_list_t *out, xb_error_t *err);
 int xb_backend_registry_clear(xb_backend_t *b, xb_error_t *err);
 int xb_backend_ping(xb_backend_t *b, xb_error_t *err);

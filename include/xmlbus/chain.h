@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define XB_CHAIN_TOKEN_LEN 8   /* hex digits of a fresh token */
+#define XB_CHAIN_TOKEN_LEN 16  /* hex digits of a fresh token (64 random bits) */
 #define XB_CHAIN_TOKEN_MAX 32  /* longest token accepted */
 #define XB_CHAIN_NAME_MAX 63   /* longest hop or organism name */
 

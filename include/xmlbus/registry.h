@@ -37,7 +37,23 @@ typedef struct xb_registry_t xb_registry_t;
 /* New registry for organism over backend (borrowed). Caller owns the result:
  * xb_registry_destroy. */
 xb_registry_t *xb_registry_new(xb_backend_t *backend, const char *organism, xb_error_t *err);
-/* Frees *r (never the backend or its entries) and sets *r to NULL. */
+/* Write-behind mode (off by default): changes to the backend are queued
+ * and written by xb_registry_flush, all in one batch (xb_backend_registry_apply).
+ * Meanwhile this object answers for everything it wrote, and a lookup that
+ * must ask the backend flushes first. A new conversation's token is then
+ * checked against this object's conversations only (64 random bits make a
+ * clash with a root registered elsewhere as unlikely as a UUID clash). The
+ * pump turns it on and flushes once per event-loop turn. */
+void xb_registry_set_write_behind(xb_registry_t *r, bool on);
+/* Writes the queued changes (0 when there are none). On failure they stay
+ * queued and the next flush writes them again; beyond about a million queued
+ * changes new ones are refused with XB_ERR_BACKEND. */
+int xb_registry_flush(xb_registry_t *r, xb_error_t *err);
+/* Changes queued and not yet written. */
+size_t xb_registry_pending(xb_registry_t *r);
+
+/* Writes what is queued, frees *r (never the backend or its entries) and
+ * sets *r to NULL. Changes the backend refuses then are lost with a warning. */
 void xb_registry_destroy(xb_registry_t **r);
 const char *xb_registry_organism(const xb_registry_t *r);
 

@@ -567,6 +567,226 @@ static void test_registry_list_clear(void)
     done(b);
 }
 
+/* ---- registry batches (registry_apply) -------------------------------------------- */
+
+static int apply(xb_backend_t *b, size_t n, const xb_registry_op_t *ops, xb_error_t *err)
+{
+    int rc = xb_backend_registry_apply(b, n, ops, err);
+    if (rc != 0)
+        fprintf(stderr, "\n  registry_apply of %zu ops failed: %s\n", n, err->message);
+    return rc;
+}
+
+/* list_all and info agree on the number of pairs, and it is `want`. */
+static void assert_registry_count(xb_backend_t *b, size_t want)
+{
+    xb_error_t err;
+    xb_pair_list_t list = {0};
+    CU_ASSERT_EQUAL(xb_backend_registry_list_all(b, &list, &err), 0);
+    CU_ASSERT_EQUAL(list.count, want);
+    xb_pair_list_free(&list);
+    xb_backend_info_t info;
+    if (info_of(b, &info))
+        CU_ASSERT_EQUAL(info.registry_entries, (long)want);
+}
+
+static void test_registry_apply_sets(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    const xb_registry_op_t ops[] = {
+        {XB_REGISTRY_OP_SET, "system.o.c-1.a", "u-a"},
+        {XB_REGISTRY_OP_SET, "system.o.c-1.a.b", "u-ab"},
+        {XB_REGISTRY_OP_SET, "a*b?[c]:d", "u:*"},
+    };
+    CU_ASSERT_EQUAL(apply(b, 3, ops, &err), 0);
+    assert_pair(b, "system.o.c-1.a", "u-a");
+    assert_pair(b, "system.o.c-1.a.b", "u-ab");
+    assert_pair(b, "a*b?[c]:d", "u:*");
+    assert_no_uuid(b, "system.o.c-1");
+    assert_registry_count(b, 3);
+    /* The same batch again changes nothing: every change is idempotent. */
+    CU_ASSERT_EQUAL(apply(b, 3, ops, &err), 0);
+    assert_pair(b, "system.o.c-1.a", "u-a");
+    assert_registry_count(b, 3);
+    /* Pairs of registry_set and of a batch are the same pairs. */
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "single", "u-single", &err), 0);
+    const xb_registry_op_t del[] = {{XB_REGISTRY_OP_DELETE, NULL, "u-single"},
+                                    {XB_REGISTRY_OP_DELETE, "ignored", "u-a"}};
+    CU_ASSERT_EQUAL(apply(b, 2, del, &err), 0);
+    assert_no_uuid(b, "single");
+    assert_no_chain(b, "u-single");
+    assert_no_uuid(b, "system.o.c-1.a");
+    assert_registry_count(b, 2);
+    done(b);
+}
+
+static void test_registry_apply_set_then_delete(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "keep", "u-keep", &err), 0);
+    const xb_registry_op_t ops[] = {
+        {XB_REGISTRY_OP_SET, "c1", "u1"},
+        {XB_REGISTRY_OP_DELETE, NULL, "u1"},
+        {XB_REGISTRY_OP_DELETE, NULL, "never-registered"},
+        {XB_REGISTRY_OP_DELETE, NULL, "u1"}, /* a second delete: still fine */
+    };
+    CU_ASSERT_EQUAL(apply(b, 4, ops, &err), 0);
+    assert_no_uuid(b, "c1");
+    assert_no_chain(b, "u1");
+    assert_pair(b, "keep", "u-keep");
+    assert_registry_count(b, 1);
+    /* Delete then set in one batch: the pair exists afterwards. */
+    const xb_registry_op_t again[] = {{XB_REGISTRY_OP_DELETE, NULL, "u-keep"},
+                                      {XB_REGISTRY_OP_SET, "keep", "u-keep"}};
+    CU_ASSERT_EQUAL(apply(b, 2, again, &err), 0);
+    assert_pair(b, "keep", "u-keep");
+    assert_registry_count(b, 1);
+    /* A batch of deletes of unknown uuids only. */
+    const xb_registry_op_t unknown[] = {{XB_REGISTRY_OP_DELETE, NULL, "x1"},
+                                        {XB_REGISTRY_OP_DELETE, NULL, "x2"}};
+    CU_ASSERT_EQUAL(apply(b, 2, unknown, &err), 0);
+    assert_registry_count(b, 1);
+    done(b);
+}
+
+static void test_registry_apply_replace(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    /* A chain gets a new uuid within one batch: u1 no longer names it. */
+    const xb_registry_op_t ops[] = {
+        {XB_REGISTRY_OP_SET, "chain", "u1"},
+        {XB_REGISTRY_OP_SET, "chain", "u2"},
+    };
+    CU_ASSERT_EQUAL(apply(b, 2, ops, &err), 0);
+    assert_pair(b, "chain", "u2");
+    assert_no_chain(b, "u1");
+    assert_registry_count(b, 1);
+    /* A uuid moves to another chain: the old chain loses it. */
+    const xb_registry_op_t move[] = {
+        {XB_REGISTRY_OP_SET, "c1", "u9"},
+        {XB_REGISTRY_OP_SET, "c2", "u9"},
+        {XB_REGISTRY_OP_SET, "chain", "u3"}, /* replaces u2 set by the last batch */
+    };
+    CU_ASSERT_EQUAL(apply(b, 3, move, &err), 0);
+    assert_pair(b, "c2", "u9");
+    assert_no_uuid(b, "c1");
+    assert_pair(b, "chain", "u3");
+    assert_no_chain(b, "u2");
+    assert_registry_count(b, 2);
+    done(b);
+}
+
+static void test_registry_apply_bad_op(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "old", "u-old", &err), 0);
+    const xb_registry_op_t bad[][3] = {
+        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+         {XB_REGISTRY_OP_SET, NULL, "u-x"}},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+         {XB_REGISTRY_OP_SET, "", "u-x"}},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+         {XB_REGISTRY_OP_SET, "c-x", NULL}},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+         {XB_REGISTRY_OP_SET, "c-x", ""}},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+         {XB_REGISTRY_OP_DELETE, "c-x", NULL}},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+         {XB_REGISTRY_OP_DELETE, NULL, ""}},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+         {(xb_registry_op_kind_t)7, "c-x", "u-x"}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err.code = XB_OK;
+        CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 3, bad[i], &err), -1);
+        CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+        /* Nothing of the batch was applied, not even the valid ops before it. */
+        assert_no_uuid(b, "new");
+        assert_no_chain(b, "u-new");
+        assert_pair(b, "old", "u-old");
+    }
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 1, NULL, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(NULL, 1, bad[0], &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    assert_registry_count(b, 1);
+    done(b);
+}
+
+static void test_registry_apply_empty(void)
+{
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_registry_set(b, "c", "u", &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 0, NULL, &err), 0);
+    const xb_registry_op_t ops[] = {{XB_REGISTRY_OP_DELETE, NULL, "u"}};
+    CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 0, ops, &err), 0);
+    assert_pair(b, "c", "u");
+    assert_registry_count(b, 1);
+    done(b);
+}
+
+/* 2000 changes in one batch (more than one Redis pipeline chunk): 1200 sets,
+ * 400 deletes of some of them, 400 sets that move uuids to new chains. */
+static void test_registry_apply_large(void)
+{
+    enum { SETS = 1200, DELETES = 400, MOVES = 400, N = SETS + DELETES + MOVES };
+    xb_backend_t *b = fresh();
+    xb_error_t err;
+    char (*chains)[48] = calloc(N, sizeof *chains);
+    char (*uuids)[48] = calloc(N, sizeof *uuids);
+    xb_registry_op_t *ops = calloc(N, sizeof *ops);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(chains);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(uuids);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ops);
+    for (int i = 0; i < SETS; i++) {
+        snprintf(chains[i], sizeof chains[i], "system.o.c-%d.a", i);
+        snprintf(uuids[i], sizeof uuids[i], "uuid-%d", i);
+        ops[i] = (xb_registry_op_t){XB_REGISTRY_OP_SET, chains[i], uuids[i]};
+    }
+    for (int i = 0; i < DELETES; i++) /* uuid-0 .. uuid-399 */
+        ops[SETS + i] = (xb_registry_op_t){XB_REGISTRY_OP_DELETE, NULL, uuids[i]};
+    for (int i = 0; i < MOVES; i++) { /* uuid-400 .. uuid-799 to new chains */
+        int k = SETS + DELETES + i;
+        snprintf(chains[k], sizeof chains[k], "system.o.c-%d.moved", i);
+        ops[k] = (xb_registry_op_t){XB_REGISTRY_OP_SET, chains[k], uuids[DELETES + i]};
+    }
+    CU_ASSERT_EQUAL(apply(b, N, ops, &err), 0);
+    assert_registry_count(b, SETS - DELETES);
+    assert_no_chain(b, "uuid-0");
+    assert_no_chain(b, "uuid-399");
+    assert_no_uuid(b, "system.o.c-0.a");
+    assert_no_uuid(b, "system.o.c-400.a");
+    assert_pair(b, "system.o.c-0.moved", "uuid-400");
+    assert_pair(b, "system.o.c-399.moved", "uuid-799");
+    assert_pair(b, "system.o.c-800.a", "uuid-800");
+    assert_pair(b, "system.o.c-1199.a", "uuid-1199");
+    xb_pair_list_t list = {0};
+    CU_ASSERT_EQUAL(xb_backend_registry_list_all(b, &list, &err), 0);
+    size_t found = 0;
+    for (int i = 0; i < MOVES; i++)
+        found += pair_list_has(&list, chains[SETS + DELETES + i], uuids[DELETES + i]);
+    for (int i = DELETES + MOVES; i < SETS; i++)
+        found += pair_list_has(&list, chains[i], uuids[i]);
+    CU_ASSERT_EQUAL(found, (size_t)(SETS - DELETES));
+    xb_pair_list_free(&list);
+    /* Deleting everything in one batch empties the registry. */
+    for (int i = 0; i < SETS; i++)
+        ops[i] = (xb_registry_op_t){XB_REGISTRY_OP_DELETE, NULL, uuids[i]};
+    CU_ASSERT_EQUAL(apply(b, SETS, ops, &err), 0);
+    assert_registry_count(b, 0);
+    free(chains);
+    free(uuids);
+    free(ops);
+    done(b);
+}
+
 /* ---- ping, info, limits ---------------------------------------------------------- */
 
 static void test_ping_info(void)
@@ -786,6 +1006,12 @@ int xb_backend_suite_add(const char *suite_name, xb_backend_suite_open_fn open_f
         {"registry replace keeps a bijection", test_registry_replace},
         {"registry delete", test_registry_delete},
         {"registry list and clear", test_registry_list_clear},
+        {"registry batch of sets", test_registry_apply_sets},
+        {"registry batch: set then delete, unknown deletes", test_registry_apply_set_then_delete},
+        {"registry batch keeps a bijection", test_registry_apply_replace},
+        {"registry batch with a bad op applies nothing", test_registry_apply_bad_op},
+        {"registry batch of no ops", test_registry_apply_empty},
+        {"registry batch of 2000 ops", test_registry_apply_large},
         {"ping and info", test_ping_info},
         {"limit max_slots_per_thread", test_limit_slots},
         {"limit max_slot_bytes", test_limit_bytes},

@@ -32,6 +32,11 @@
  *     of that chain and any earlier pair of that uuid, in both directions;
  *     delete(uuid) removes both directions (*deleted false when unknown);
  *     get_uuid/get_chain of an unknown key -> XB_ERR_NOTFOUND;
+ *   - registry_apply applies its SET/DELETE ops in order with the same
+ *     contract (set then delete of one uuid leaves nothing; two sets of one
+ *     chain keep only the last uuid; deleting an unknown uuid is fine);
+ *     n == 0 does nothing; one bad op is XB_ERR_ARG and applies none of the
+ *     batch; 2000 ops in one batch work;
  *   - info: threads, slots (or -1), registry_entries, limit_refusals exact;
  *     type is xb_backend_type_name of the configured type;
  *   - max_slots_per_thread / max_slot_bytes refuse with XB_ERR_LIMIT, store

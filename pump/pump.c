@@ -308,13 +308,16 @@ static void handle_message(xb_pump_t *p, xb_frames_t *f)
     if (strcmp(cmd, XB_CMD_SEND) == 0)
         xb_route_on_send(p, &rid, f);
     else if (strcmp(cmd, XB_CMD_CONTROL) == 0) {
-        flush_registry(p); /* answers read the backend */
+        xb_route_commit(p); /* answers read the backend */
+        flush_registry(p);
         xb_control_on_request(p, &rid, f);
     }
     else if (strcmp(cmd, XB_CMD_READY) == 0)
         xb_peer_on_ready(p, &rid, f);
-    else if (strcmp(cmd, XB_CMD_HISTORY) == 0)
+    else if (strcmp(cmd, XB_CMD_HISTORY) == 0) {
+        xb_route_commit(p); /* the history includes what this turn recorded */
         xb_control_on_history(p, &rid, f);
+    }
     else if (strcmp(cmd, XB_CMD_HEARTBEAT) == 0 || strcmp(cmd, XB_CMD_REPLY) == 0 ||
              strcmp(cmd, XB_CMD_DONE) == 0 || strcmp(cmd, XB_CMD_FAILED) == 0 ||
              strcmp(cmd, XB_CMD_BYE) == 0)
@@ -333,6 +336,8 @@ static void drain_router(xb_pump_t *p)
             return;
         handle_message(p, f);
         xb_frames_destroy(&f);
+        if (xb_route_turn_full(p))
+            xb_route_commit(p);
     }
 }
 
@@ -378,6 +383,7 @@ static bool drained(xb_pump_t *p)
 
 static void finish(xb_pump_t *p)
 {
+    xb_route_commit(p);
     xb_deliveries_fail_all(p);
     p->state = PUMP_STOPPED;
     xb_peers_shutdown(p);
@@ -431,6 +437,7 @@ int xb_pump_run(xb_pump_t *p, xb_error_t *err)
             drain_wake(p);
         if (items[0].revents & ZMQ_POLLIN)
             drain_router(p);
+        xb_route_commit(p);
         tick(p);
         flush_registry(p);
     }
@@ -490,6 +497,7 @@ void xb_pump_destroy(xb_pump_t **pp)
     }
     if (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)
         finish(p);
+    xb_route_turn_free(p);
     if (p->dslab)
         xb_deliveries_fail_all(p);
     xb_convs_free(p);

@@ -170,6 +170,7 @@ struct xb_pump_t {
 
     xb_strmap_t *convs;               /* root -> conv_t */
     void *route_batch;                /* route.c's staging area (batch_t) */
+    void *route_turn;                 /* route.c's messages waiting for their slots (turn_t) */
 
     uint64_t started_ms, last_tick_ms, last_hb_check_ms;
     uint64_t registry_warned_ms; /* last "registry changes not written" warning */
@@ -232,6 +233,14 @@ void xb_deliveries_fail_all(xb_pump_t *p);
 
 /* route.c */
 void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
+/* Group commit: writes the slots of every message routed since the last
+ * commit in one backend batch, then delivers them and answers their SENDs.
+ * The event loop calls it at the end of every turn. */
+void xb_route_commit(xb_pump_t *p);
+/* True when so much waits that the loop should commit before the next message. */
+bool xb_route_turn_full(const xb_pump_t *p);
+/* Commits what waits and frees the turn's storage. */
+void xb_route_turn_free(xb_pump_t *p);
 void xb_route_on_reply(xb_pump_t *p, peer_t *peer, xb_frames_t *f);
 void xb_route_on_done(xb_pump_t *p, peer_t *peer, xb_frames_t *f, bool failed);
 /* Sends a SystemError to `to` (an origin). Never bounces. */

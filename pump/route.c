@@ -364,47 +364,23 @@ static void dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, 
     xb_delivery_submit(p, d);
 }
 
-/* Records every staged slot in one batch and dispatches what was recorded.
- * Returns how many went out; a message whose slot could not be written is
- * not delivered: its failure goes to the origin as a SystemError, or, when
- * report is false and nothing went out, only into *err (a SEND refused). */
-static int flush_batch(xb_pump_t *p, const origin_t *origin, conv_t *conv, batch_t *batch,
-                       bool report, xb_error_t *err)
-{
-    if (batch->n == 0)
-        return 0;
-    xb_slot_fields_t fields[MAX_STAGED];
-    long index[MAX_STAGED];
-    for (size_t i = 0; i < batch->n; i++) {
-        staged_t *s = &batch->items[i];
-        fields[i] = (xb_slot_fields_t){s->thread, origin->name, s->to, s->type, s->msg_id, s->ts,
-                                       s->envelope + s->payload_off, s->payload_len};
-        index[i] = -1;
-    }
-    xb_error_t e;
-    xb_error_clear(&e);
-    bool failed = xb_buffer_append_batch(p->buffer, batch->n, fields, index, &e) != 0;
-    p->slot_batches++;
-    p->batched_slots += batch->n;
-    int sent = 0;
-    for (size_t i = 0; i < batch->n; i++)
-        if (!failed || index[i] >= 0)
-            sent++;
-    for (size_t i = 0; i < batch->n; i++) {
-        staged_t *s = &batch->items[i];
-        if (!failed || index[i] >= 0) {
-            dispatch_staged(p, origin, conv, s);
-            continue;
-        }
-        staged_free(s);
-        if (report || sent > 0)
-            xb_route_system_error(p, origin, conv, e.code, e.message);
-        else if (err && err->code == XB_OK)
-            *err = e;
-    }
-    batch->n = 0;
-    return sent;
-}
+/* What one incoming message staged, waiting for the end of the loop turn:
+ * the slots of every message that arrived in one turn are written in one
+ * backend batch (group commit), then each incoming message is finished in
+ * the order it arrived. */
+typedef struct {
+    bool is_send;
+    origin_t origin;       /* owned copy: a REPLY's delivery is gone by then */
+    conv_t *conv;          /* held (counted in conv->pending) until finished */
+    size_t first, n;       /* its messages in the turn's items */
+    xb_error_t store_err;  /* why some of its slots were not written */
+    /* SEND only: the verdict waits for the slots. */
+    char req[128];
+    char msg_id[37];
+    xb_error_t route_err;  /* a failure besides what was staged */
+} unit_t;
+
+static int defer_unit(xb_pump_t *p, batch_t *batch, unit_t *u);
 
 /* The pump's staging area (one, reused: the event loop handles one incoming
  * message at a time). NULL on no memory. */
@@ -624,7 +600,8 @@ void xb_route_on_reply(xb_pump_t *p, peer_t *peer, xb_frames_t *f)
             reply_one(p, &o, d, target, xb_frames_data(f, (size_t)(6 + 2 * i)),
                       xb_frames_size(f, (size_t)(6 + 2 * i)), batch);
         }
-        flush_batch(p, &o, d->conv, batch, true, NULL);
+        unit_t u = {.is_send = false, .origin = o, .conv = d->conv};
+        defer_unit(p, batch, &u);
     }
     xb_delivery_complete(p, d);
 }
@@ -679,6 +656,210 @@ static void accept_send(xb_pump_t *p, const xb_rid_t *rid, const char *req, cons
         xb_frames_add_str(f, msg_id) == 0)
         xb_pump_send_to(p, rid, f);
     xb_frames_destroy(&f);
+}
+
+/* ---- the turn's slots (group commit) ---------------------------------------- */
+
+/* A turn commits early past this many staged messages (checked between two
+ * incoming messages, never inside the routing of one: a commit may end
+ * conversations that code is still holding). */
+#define TURN_ITEMS_MAX 1024
+
+typedef struct {
+    staged_t *items;
+    size_t n_items, cap_items;
+    unit_t *units;
+    size_t n_units, cap_units;
+    xb_slot_fields_t *fields; /* scratch of the commit, cap_items long */
+    long *index;
+} turn_t;
+
+static turn_t *turn_of(xb_pump_t *p)
+{
+    if (!p->route_turn)
+        p->route_turn = calloc(1, sizeof(turn_t));
+    return p->route_turn;
+}
+
+/* Room for n more items and one more unit. */
+static int turn_reserve(turn_t *t, size_t n)
+{
+    if (t->n_units == t->cap_units) {
+        size_t cap = t->cap_units ? t->cap_units * 2 : 64;
+        unit_t *u = realloc(t->units, cap * sizeof *u);
+        if (!u)
+            return -1;
+        t->units = u;
+        t->cap_units = cap;
+    }
+    if (t->n_items + n <= t->cap_items)
+        return 0;
+    size_t cap = t->cap_items ? t->cap_items : 256;
+    while (cap < t->n_items + n)
+        cap *= 2;
+    staged_t *items = realloc(t->items, cap * sizeof *items);
+    if (items)
+        t->items = items;
+    xb_slot_fields_t *fields = realloc(t->fields, cap * sizeof *fields);
+    if (fields)
+        t->fields = fields;
+    long *index = realloc(t->index, cap * sizeof *index);
+    if (index)
+        t->index = index;
+    if (!items || !fields || !index)
+        return -1;
+    t->cap_items = cap;
+    return 0;
+}
+
+/* A unit that cannot wait (no memory): its messages fail at once. */
+static void fail_unit_now(xb_pump_t *p, batch_t *batch, const unit_t *u)
+{
+    for (size_t i = 0; i < batch->n; i++)
+        staged_free(&batch->items[i]);
+    batch->n = 0;
+    if (u->is_send)
+        reject(p, &u->origin.rid, u->req, &u->origin, XB_ERR_LIMIT, "pump out of memory");
+    else
+        xb_route_system_error(p, &u->origin, u->conv, XB_ERR_LIMIT, "pump out of memory");
+}
+
+/* Moves batch's staged messages into the turn under the unit u (whose
+ * origin is copied and whose conversation is held until the commit). */
+static int defer_unit(xb_pump_t *p, batch_t *batch, unit_t *u)
+{
+    turn_t *t = turn_of(p);
+    unit_t *dst = NULL;
+    if (t && turn_reserve(t, batch->n) == 0) {
+        dst = &t->units[t->n_units];
+        *dst = *u;
+        if (xb_origin_copy(&dst->origin, &u->origin) != 0) {
+            xb_origin_clear(&dst->origin);
+            dst = NULL;
+        }
+    }
+    if (!dst) {
+        fail_unit_now(p, batch, u);
+        return -1;
+    }
+    dst->first = t->n_items;
+    dst->n = batch->n;
+    xb_error_clear(&dst->store_err);
+    memcpy(&t->items[t->n_items], batch->items, batch->n * sizeof *batch->items);
+    t->n_items += batch->n;
+    batch->n = 0;
+    if (dst->conv)
+        dst->conv->pending++;
+    t->n_units++;
+    return 0;
+}
+
+bool xb_route_turn_full(const xb_pump_t *p)
+{
+    const turn_t *t = p->route_turn;
+    return t && t->n_items >= TURN_ITEMS_MAX;
+}
+
+/* Writes every slot of the turn: one batch for all; when that fails, once
+ * more per unit for what is not written, so that one message's refused slot
+ * (a full thread, an oversized slot) or an outage is only its own failure. */
+static void store_turn(xb_pump_t *p, turn_t *t)
+{
+    for (size_t u = 0; u < t->n_units; u++) {
+        unit_t *un = &t->units[u];
+        for (size_t i = un->first; i < un->first + un->n; i++) {
+            staged_t *s = &t->items[i];
+            t->fields[i] = (xb_slot_fields_t){s->thread, un->origin.name, s->to, s->type,
+                                              s->msg_id, s->ts, s->envelope + s->payload_off,
+                                              s->payload_len};
+            t->index[i] = -1;
+        }
+    }
+    xb_error_t e;
+    xb_error_clear(&e);
+    p->slot_batches++;
+    p->batched_slots += t->n_items;
+    if (xb_buffer_append_batch(p->buffer, t->n_items, t->fields, t->index, &e) == 0)
+        return;
+    for (size_t u = 0; u < t->n_units; u++) {
+        unit_t *un = &t->units[u];
+        size_t missing = 0;
+        for (size_t i = un->first; i < un->first + un->n; i++)
+            missing += t->index[i] < 0;
+        if (missing == 0)
+            continue;
+        un->store_err = e;
+        if (missing == un->n && t->n_units > 1) {
+            /* Nothing of it written: try it alone. */
+            xb_error_t alone;
+            xb_error_clear(&alone);
+            p->slot_batches++;
+            if (xb_buffer_append_batch(p->buffer, un->n, t->fields + un->first,
+                                       t->index + un->first, &alone) == 0)
+                xb_error_clear(&un->store_err);
+            else
+                un->store_err = alone;
+        }
+    }
+}
+
+/* Dispatches what of u was written and gives its verdict: a SEND is
+ * ACCEPTED when at least one of its messages went out, else REJECTED; every
+ * other failure goes to the origin as a SystemError. Releases u's hold. */
+static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
+{
+    int sent = 0;
+    for (size_t i = u->first; i < u->first + u->n; i++)
+        sent += t->index[i] >= 0;
+    for (size_t i = u->first; i < u->first + u->n; i++) {
+        staged_t *s = &t->items[i];
+        if (t->index[i] >= 0) {
+            dispatch_staged(p, &u->origin, u->conv, s);
+            continue;
+        }
+        staged_free(s);
+        if (!u->is_send || sent > 0)
+            xb_route_system_error(p, &u->origin, u->conv, u->store_err.code, u->store_err.message);
+    }
+    if (u->is_send && sent == 0) {
+        reject(p, &u->origin.rid, u->req, &u->origin, u->store_err.code, u->store_err.message);
+    } else if (u->is_send) {
+        accept_send(p, &u->origin.rid, u->req, u->origin.thread, u->msg_id);
+        if (u->route_err.code != XB_OK)
+            xb_route_system_error(p, &u->origin, u->conv, u->route_err.code,
+                                  u->route_err.message);
+    }
+    conv_t *c = u->conv;
+    if (c && --c->pending <= 0)
+        xb_conv_release(p, c);
+    xb_origin_clear(&u->origin);
+}
+
+void xb_route_commit(xb_pump_t *p)
+{
+    turn_t *t = p->route_turn;
+    if (!t || t->n_units == 0)
+        return;
+    store_turn(p, t);
+    size_t n = t->n_units;
+    t->n_units = 0; /* nothing below defers, but a commit must never see a unit twice */
+    for (size_t u = 0; u < n; u++)
+        finish_unit(p, t, &t->units[u]);
+    t->n_items = 0;
+}
+
+void xb_route_turn_free(xb_pump_t *p)
+{
+    turn_t *t = p->route_turn;
+    if (!t)
+        return;
+    xb_route_commit(p);
+    free(t->items);
+    free(t->units);
+    free(t->fields);
+    free(t->index);
+    free(t);
+    p->route_turn = NULL;
 }
 
 /* The body of a SEND: an envelope or a bare payload. */
@@ -839,13 +1020,13 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
         staged = route_payload(p, &o, conv, target, &b.payload, b.depth + 1, &ended, msg_id,
                                batch, &err);
     send_body_free(&b);
-    int sent = staged ? flush_batch(p, &o, conv, batch, false, &err) : 0;
-    if (sent == 0) {
+    if (staged == 0) {
         reject(p, rid, req, &o, err.code, err.message);
     } else {
-        accept_send(p, rid, req, o.thread, msg_id);
-        if (err.code != XB_OK)
-            xb_route_system_error(p, &o, conv, err.code, err.message);
+        unit_t u = {.is_send = true, .origin = o, .conv = conv, .route_err = err};
+        snprintf(u.req, sizeof u.req, "%s", req);
+        memcpy(u.msg_id, msg_id, sizeof u.msg_id);
+        defer_unit(p, batch, &u);
     }
     if (conv->pending <= 0)
         xb_conv_release(p, conv);

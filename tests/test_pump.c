@@ -335,20 +335,6 @@ static void test_broadcast(void)
     xb_client_destroy(&c);
 }
 
-static long pump_stat(xb_client_t *c, const char *attr)
-{
-    char *body = NULL;
-    long v = -1;
-    if (xb_client_control(c, "stats", NULL, 0, 5000, &body, NULL) == 0) {
-        char pat[64];
-        snprintf(pat, sizeof pat, " %s=\"", attr);
-        char *at = strstr(body, pat);
-        v = at ? strtol(at + strlen(pat), NULL, 10) : -1;
-    }
-    free(body);
-    return v;
-}
-
 /* The slots of everything one incoming message causes are written in one
  * backend batch: a broadcast to two listeners is one write of two slots. */
 static void test_broadcast_slots_batched(void)
@@ -356,14 +342,16 @@ static void test_broadcast_slots_batched(void)
     CU_ASSERT_FATAL(behave_up);
     xb_client_t *c = xbt_client(&behave);
     xb_error_t err;
-    long batches0 = pump_stat(c, "slot-batches"), slots0 = pump_stat(c, "batched-slots");
+    long batches0 = xbt_pump_stat(c, "slot-batches"), slots0 = xbt_pump_stat(c, "batched-slots");
     CU_ASSERT_FATAL(batches0 >= 0 && slots0 >= 0);
     CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<news>b</news>", 14, NULL, NULL, 5000, NULL, NULL, &err), 0);
     free(xbt_recv(c, 10000));
     free(xbt_recv(c, 10000));
-    /* SEND: one batch of 2 slots; each echo's answer: one batch of 1. */
-    CU_ASSERT_EQUAL(pump_stat(c, "batched-slots") - slots0, 4);
-    CU_ASSERT_EQUAL(pump_stat(c, "slot-batches") - batches0, 3);
+    /* SEND: one batch of 2 slots; the echoes' answers: one batch of 1 each,
+     * or one of 2 when they arrive in the same loop turn (group commit). */
+    CU_ASSERT_EQUAL(xbt_pump_stat(c, "batched-slots") - slots0, 4);
+    long batches = xbt_pump_stat(c, "slot-batches") - batches0;
+    CU_ASSERT(batches == 2 || batches == 3);
     xb_client_destroy(&c);
 }
 
@@ -590,22 +578,11 @@ static void test_post_without_waiting(void)
         CU_ASSERT_EQUAL(xb_client_post(c, msg, (size_t)len, "echo", NULL, 5000, &err), 0);
     }
     CU_ASSERT_EQUAL(xb_client_post(c, "<ping>lost</ping>", 17, "nobody", NULL, 5000, &err), 0);
-    int answers = 0, refusals = 0;
-    for (int i = 0; i < n + 1; i++) {
-        char *env = xbt_recv(c, 10000);
-        if (!env)
-            break;
-        xb_code_t code = XB_OK;
-        if (xb_client_system_error(env, strlen(env), &code, NULL, 0) == 1) {
-            refusals++;
-            CU_ASSERT_EQUAL(code, XB_ERR_ROUTING);
-        } else {
-            answers++;
-        }
-        free(env);
-    }
-    CU_ASSERT_EQUAL(answers, n);
+    int refusals = 0;
+    xb_code_t code = XB_OK;
+    CU_ASSERT_EQUAL(xbt_collect(c, n + 1, 10000, &refusals, &code), n);
     CU_ASSERT_EQUAL(refusals, 1);
+    CU_ASSERT_EQUAL(code, XB_ERR_ROUTING);
     unsigned long posted = 0, accepted = 0, rejected = 0;
     xb_client_post_counts(c, &posted, &accepted, &rejected);
     CU_ASSERT_EQUAL(posted, (unsigned long)n + 1);

@@ -318,6 +318,40 @@ char *xbt_text_of(const char *xml, const char *name)
     return out;
 }
 
+long xbt_pump_stat(xb_client_t *c, const char *attr)
+{
+    char *body = NULL;
+    if (xb_client_control(c, "stats", NULL, 0, 5000, &body, NULL) != 0)
+        return -1;
+    char pat[64];
+    snprintf(pat, sizeof pat, " %s=\"", attr);
+    const char *at = strstr(body, pat);
+    long v = at ? strtol(at + strlen(pat), NULL, 10) : -1;
+    free(body);
+    return v;
+}
+
+int xbt_collect(xb_client_t *c, int n, int timeout_ms, int *refusals, xb_code_t *last_code)
+{
+    int answers = 0;
+    *refusals = 0;
+    for (int i = 0; i < n; i++) {
+        char *env = xbt_recv(c, timeout_ms);
+        if (!env)
+            break;
+        xb_code_t code = XB_OK;
+        if (xb_client_system_error(env, strlen(env), &code, NULL, 0) == 1) {
+            (*refusals)++;
+            if (last_code)
+                *last_code = code;
+        } else {
+            answers++;
+        }
+        free(env);
+    }
+    return answers;
+}
+
 long xbt_stat(xb_client_t *c, const char *listener, const char *attr)
 {
     char *body = NULL;

@@ -60,6 +60,15 @@ char *xbt_recv(xb_client_t *c, int timeout_ms);
  * frees), NULL if none. Good enough for test assertions. */
 char *xbt_text_of(const char *xml, const char *name);
 
+/* A pump-wide counter of `xmlbus stats` (an attribute of its root element,
+ * e.g. "slot-batches"), -1 if absent. */
+long xbt_pump_stat(xb_client_t *c, const char *attr);
+
+/* Takes up to n messages (each within timeout_ms). Returns how many were
+ * answers; *refusals gets how many were SystemErrors and *last_code (may be
+ * NULL) the code of the last one. */
+int xbt_collect(xb_client_t *c, int n, int timeout_ms, int *refusals, xb_code_t *last_code);
+
 /* Counts of a listener in `xmlbus stats` XML: attribute attr of the
  * <listener name="..."> element, -1 if absent. */
 long xbt_stat(xb_client_t *c, const char *listener, const char *attr);

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config libxml2-dev libxml2-utils libzmq3-dev
-          libhiredis-dev libcunit1-dev libyaml-dev liblmdb-dev uuid-dev
+          libhiredis-dev libcunit1-dev libyaml-dev liblmdb-dev uuid-dev libjemalloc-dev
           redis-server procps)
 
 missing=()

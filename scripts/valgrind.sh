@@ -8,7 +8,9 @@ BIN=$BUILD/bin
 command -v valgrind >/dev/null || { echo "valgrind: not installed (apt-get install valgrind)" >&2; exit 1; }
 work=$(mktemp -d /tmp/xmlbus-valgrind-XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# The programs use jemalloc (CMakeLists.txt): memcheck must replace it too.
 VG=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+    --soname-synonyms='somalloc=*jemalloc*'
     --show-leak-kinds=definite --track-fds=no --trace-children=yes
     --trace-children-skip='*/sh,*/bash' --log-file="$work/vg.%p.log")
 "${VG[@]}" "$BIN/xmlbus" run examples/hello/organism.yaml --endpoint 'tcp://127.0.0.1:*' \

@@ -1,5 +1,6 @@
 /* Fast envelope writing around checked payload bytes (see envwrite.h). */
 #include "xmlbus/envwrite.h"
+#include "xmlbus/str.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -69,7 +70,10 @@ int xb_envelope_write(const xb_envelope_fields_t *f, const char *payload, size_t
         return xb_error_set(err, XB_ERR_ARG, 0, "an envelope needs from, thread and a payload");
     bool has_to = f->to && f->to[0];
     char ts[24], depth[16];
-    if (f->id) {
+    if (f->id && f->ts_us >= 0 && f->depth >= 0) {
+        xb_u64_to_dec(ts, (unsigned long long)f->ts_us);
+        xb_u64_to_dec(depth, (unsigned long long)f->depth);
+    } else if (f->id) {
         snprintf(ts, sizeof ts, "%" PRId64, f->ts_us);
         snprintf(depth, sizeof depth, "%d", f->depth);
     }

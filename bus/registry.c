@@ -5,9 +5,8 @@
  * here (root -> the chain/UUID pairs registered under it) lets ending a
  * conversation delete its entries without scanning the backend, and answers
  * get-or-create for its chains without asking the backend: only this object
- * writes the chains of a conversation it started. It is a tsearch(3) tree
- * keyed by root, so lookups are O(log n) in the number of live conversations,
- * plus a map uuid -> conversation that answers get_chain for them.
+ * writes the chains of a conversation it started. It is a hash map keyed by
+ * root, plus a map uuid -> conversation that answers get_chain for them.
  *
  * Write-behind (the pump's mode): changes to the backend are queued and
  * written by xb_registry_flush in one batch (one Redis pipeline, one LMDB
@@ -21,7 +20,6 @@
 #include "xmlbus/uuid.h"
 
 #include <pthread.h>
-#include <search.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +51,7 @@ struct xb_registry_t {
     xb_backend_t *backend; /* borrowed */
     char *organism;
     pthread_mutex_t lock;
-    void *index;           /* tsearch tree of conversation_t* */
+    xb_strmap_t *index;    /* root -> conversation_t* (owned) */
     xb_strmap_t *by_uuid;  /* uuid -> its conversation_t* (borrowed) */
     bool write_behind;
     pending_t *pending;
@@ -61,11 +59,6 @@ struct xb_registry_t {
 };
 
 /* ---- the conversation index (lock held) ------------------------------------ */
-
-static int conv_cmp(const void *a, const void *b)
-{
-    return strcmp(((const conversation_t *)a)->root, ((const conversation_t *)b)->root);
-}
 
 static void conv_free(void *p)
 {
@@ -83,9 +76,7 @@ static void conv_free(void *p)
 
 static conversation_t *index_find(xb_registry_t *r, const char *root)
 {
-    conversation_t key = {.root = (char *)root};
-    void *node = tfind(&key, &r->index, conv_cmp);
-    return node ? *(conversation_t **)node : NULL;
+    return xb_strmap_get(r->index, root);
 }
 
 static conversation_t *index_add(xb_registry_t *r, const char *root)
@@ -95,20 +86,18 @@ static conversation_t *index_add(xb_registry_t *r, const char *root)
         free(c);
         return NULL;
     }
-    void *node = tsearch(c, &r->index, conv_cmp);
-    if (!node) {
+    if (xb_strmap_put(r->index, root, c) != 0) {
         conv_free(c);
         return NULL;
     }
-    return *(conversation_t **)node;
+    return c;
 }
 
 static void index_remove(xb_registry_t *r, conversation_t *c)
 {
     for (size_t i = 0; i < c->count; i++)
         xb_strmap_delete(r->by_uuid, c->entries[i].uuid);
-    tdelete(c, &r->index, conv_cmp);
-    conv_free(c);
+    xb_strmap_delete(r->index, c->root); /* frees c */
 }
 
 /* The indexed conversation of chain, or NULL. No allocation: roots are
@@ -207,8 +196,7 @@ static void index_forget(xb_registry_t *r, const char *chain, const char *uuid)
 
 static void index_clear(xb_registry_t *r)
 {
-    tdestroy(r->index, conv_free);
-    r->index = NULL;
+    xb_strmap_clear(r->index);
     xb_strmap_clear(r->by_uuid);
 }
 
@@ -315,7 +303,11 @@ xb_registry_t *xb_registry_new(xb_backend_t *backend, const char *organism, xb_e
         xb_error_set(err, XB_ERR_BACKEND, 0, "registry: cannot create its mutex");
         return NULL;
     }
-    if (!(r->by_uuid = xb_strmap_new())) {
+    r->index = xb_strmap_new_owning(conv_free);
+    r->by_uuid = xb_strmap_new();
+    if (!r->index || !r->by_uuid) {
+        xb_strmap_destroy(&r->index);
+        xb_strmap_destroy(&r->by_uuid);
         pthread_mutex_destroy(&r->lock);
         free(r->organism);
         free(r);
@@ -366,7 +358,7 @@ void xb_registry_destroy(xb_registry_t **r)
     for (size_t i = 0; i < (*r)->n_pending; i++)
         pending_free(&(*r)->pending[i]);
     free((*r)->pending);
-    index_clear(*r);
+    xb_strmap_destroy(&(*r)->index);
     xb_strmap_destroy(&(*r)->by_uuid);
     pthread_mutex_destroy(&(*r)->lock);
     free((*r)->organism);

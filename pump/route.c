@@ -15,6 +15,7 @@
 #include "xmlbus/chain.h"
 #include "xmlbus/envwrite.h"
 #include "xmlbus/log.h"
+#include "xmlbus/str.h"
 #include "xmlbus/uuid.h"
 #include "xmlbus/xmlsafe.h"
 
@@ -86,7 +87,7 @@ static int uuid_for(xb_pump_t *p, const char *chain, char out[37], xb_error_t *e
     char *uuid = NULL;
     if (xb_registry_uuid_for(p->registry, chain, &uuid, err) != 0)
         return -1;
-    snprintf(out, 37, "%s", uuid);
+    xb_strlcpy(out, uuid, 37);
     free(uuid);
     return 0;
 }
@@ -209,14 +210,14 @@ void xb_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_co
     }
     lstn_t *l = xb_pump_listener(p, to->name);
     origin_t sys = {.is_system = true};
-    snprintf(sys.name, sizeof sys.name, "%s", SYSTEM_NAME);
+    xb_strlcpy(sys.name, SYSTEM_NAME, sizeof sys.name);
     delivery_t *d = l ? delivery_for(p, l, conv, to->chain, to->thread, &sys) : NULL;
     if (!d) {
         free(bytes);
         p->undeliverable++;
         return;
     }
-    snprintf(d->msg_id, sizeof d->msg_id, "%s", msg_id);
+    xb_strlcpy(d->msg_id, msg_id, sizeof d->msg_id);
     d->envelope = bytes;
     d->len = len;
     d->is_error = true;
@@ -233,7 +234,7 @@ static delivery_t *delivery_for(xb_pump_t *p, lstn_t *l, conv_t *conv, const cha
         return NULL;
     d->listener = l->index;
     d->chain = chain ? strdup(chain) : NULL;
-    snprintf(d->thread, sizeof d->thread, "%s", thread);
+    xb_strlcpy(d->thread, thread, sizeof d->thread);
     if ((chain && !d->chain) || xb_origin_copy(&d->origin, origin) != 0) {
         xb_delivery_free(p, d);
         return NULL;
@@ -329,8 +330,8 @@ static int make_delivery(xb_pump_t *p, const origin_t *origin, const target_t *t
     s->payload_len = pl->len;
     s->payload_off = s->len - pl->len - strlen(XB_ENVELOPE_CLOSE);
     s->listener = t->listener;
-    snprintf(s->to, sizeof s->to, "%s", t->name);
-    snprintf(s->type, sizeof s->type, "%s", pl->tag);
+    xb_strlcpy(s->to, t->name, sizeof s->to);
+    xb_strlcpy(s->type, pl->tag, sizeof s->type);
     if (t->listener && !(s->chain = strdup(t->chain))) {
         staged_free(s);
         return xb_error_set(err, XB_ERR_LIMIT, 0, "pump out of memory");
@@ -355,7 +356,7 @@ static void dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, 
         xb_route_system_error(p, origin, conv, XB_ERR_LIMIT, "pump out of memory");
         return;
     }
-    snprintf(d->msg_id, sizeof d->msg_id, "%s", s->msg_id);
+    xb_strlcpy(d->msg_id, s->msg_id, sizeof d->msg_id);
     d->envelope = s->envelope;
     d->len = s->len;
     d->depth = s->depth;
@@ -418,7 +419,7 @@ static int respond_target(xb_pump_t *p, const origin_t *o, conv_t *conv, target_
     if (!t->chain)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "pump out of memory");
     const char *hop = xb_chain_last_hop(t->chain);
-    snprintf(t->name, sizeof t->name, "%s", hop);
+    xb_strlcpy(t->name, hop, sizeof t->name);
     if (conv && conv->has_client && xb_chain_hops(t->chain) == 1 &&
         strcmp(hop, conv->client_hop) == 0)
         return 0;
@@ -463,7 +464,7 @@ static int named_targets(xb_pump_t *p, const origin_t *o, const lstn_t *sender, 
                                 sender->cfg->name, tag);
         target_t *t = &targets[(*n)++];
         t->listener = xb_pump_listener(p, names[i]);
-        snprintf(t->name, sizeof t->name, "%s", names[i]);
+        xb_strlcpy(t->name, names[i], sizeof t->name);
         t->chain = xb_chain_extend(o->chain, names[i], err);
         if (!t->chain)
             return xb_error_set(err, XB_ERR_NOMEM, 0, "pump out of memory");
@@ -538,9 +539,9 @@ static delivery_t *delivery_of(xb_pump_t *p, peer_t *peer, xb_frames_t *f, const
 static void origin_of_delivery(const xb_pump_t *p, const delivery_t *d, origin_t *o)
 {
     memset(o, 0, sizeof *o);
-    snprintf(o->name, sizeof o->name, "%s", p->listeners[d->listener].cfg->name);
+    xb_strlcpy(o->name, p->listeners[d->listener].cfg->name, sizeof o->name);
     o->chain = d->chain; /* borrowed: the delivery outlives the routing */
-    snprintf(o->thread, sizeof o->thread, "%s", d->thread);
+    xb_strlcpy(o->thread, d->thread, sizeof o->thread);
     o->quiet = d->is_error; /* what answers a SystemError never bounces */
 }
 
@@ -901,10 +902,10 @@ static int parse_send_body(xb_pump_t *p, const void *bytes, size_t len, send_bod
         return xb_error_set(err, XB_ERR_ENVELOPE, 0, "the envelope's payload cannot be read");
     b->payload.bytes = b->owned;
     const char *to = xb_envelope_to(b->env);
-    snprintf(b->to, sizeof b->to, "%s", to ? to : "");
-    snprintf(b->from, sizeof b->from, "%s", xb_envelope_from(b->env));
+    xb_strlcpy(b->to, to ? to : "", sizeof b->to);
+    xb_strlcpy(b->from, xb_envelope_from(b->env), sizeof b->from);
     if (!xb_envelope_thread_replaced(b->env))
-        snprintf(b->thread, sizeof b->thread, "%s", xb_envelope_thread(b->env));
+        xb_strlcpy(b->thread, xb_envelope_thread(b->env), sizeof b->thread);
     b->depth = xb_envelope_depth(b->env);
     return 0;
 }
@@ -933,9 +934,9 @@ static conv_t *client_conversation(xb_pump_t *p, const xb_rid_t *rid, const char
         if (c) {
             c->has_client = true;
             c->client = *rid;
-            snprintf(c->client_hop, sizeof c->client_hop, "%s", o->name);
+            xb_strlcpy(c->client_hop, o->name, sizeof c->client_hop);
             o->chain = chain;
-            snprintf(o->thread, sizeof o->thread, "%s", thread);
+            xb_strlcpy(o->thread, thread, sizeof o->thread);
             return c;
         }
     }
@@ -946,7 +947,7 @@ static conv_t *client_conversation(xb_pump_t *p, const xb_rid_t *rid, const char
     conv_t *c = conv_new(p, root);
     o->chain = xb_chain_extend(root, o->name, err);
     if (uuid)
-        snprintf(o->thread, sizeof o->thread, "%s", uuid);
+        xb_strlcpy(o->thread, uuid, sizeof o->thread);
     free(uuid);
     if (!c || !o->chain) {
         if (c)
@@ -961,7 +962,7 @@ static conv_t *client_conversation(xb_pump_t *p, const xb_rid_t *rid, const char
     free(root);
     c->has_client = true;
     c->client = *rid;
-    snprintf(c->client_hop, sizeof c->client_hop, "%s", o->name);
+    xb_strlcpy(c->client_hop, o->name, sizeof c->client_hop);
     return c;
 }
 
@@ -973,7 +974,7 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     memset(&o, 0, sizeof o);
     o.is_client = true;
     o.rid = *rid;
-    snprintf(o.name, sizeof o.name, "%s", DEFAULT_SENDER);
+    xb_strlcpy(o.name, DEFAULT_SENDER, sizeof o.name);
     xb_uuid_new(o.thread);
     if (xb_frames_copy(f, 3, req, sizeof req) < 0 || xb_frames_count(f) < 5) {
         reject(p, rid, "", &o, XB_ERR_ENVELOPE, "SEND needs: request-id body [to [from]]");
@@ -1000,7 +1001,7 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
         send_body_free(&b);
         return;
     }
-    snprintf(o.name, sizeof o.name, "%s", sender);
+    xb_strlcpy(o.name, sender, sizeof o.name);
     conv_t *conv = client_conversation(p, rid, b.thread, &o, &err);
     if (!conv) {
         reject(p, rid, req, &o, err.code, err.message);
@@ -1024,7 +1025,7 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
         reject(p, rid, req, &o, err.code, err.message);
     } else {
         unit_t u = {.is_send = true, .origin = o, .conv = conv, .route_err = err};
-        snprintf(u.req, sizeof u.req, "%s", req);
+        xb_strlcpy(u.req, req, sizeof u.req);
         memcpy(u.msg_id, msg_id, sizeof u.msg_id);
         defer_unit(p, batch, &u);
     }

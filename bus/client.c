@@ -233,11 +233,18 @@ static bool is_answer(const want_t *w, const xb_frames_t *f)
     return false;
 }
 
-/* The verdict on a posted message: an ACCEPTED is counted; a REJECTED is
+/* The verdict on posted messages: POSTED n counts n acceptances; a REJECTED is
  * counted and its SystemError envelope queued like an answer, so that the
  * sender reads it with xb_client_recv. True when f was one. */
 static bool is_post_verdict(xb_client_t *c, const xb_frames_t *f)
 {
+    if (xb_frames_eq(f, 1, XB_CMD_POSTED)) {
+        bool ok = false;
+        long n = xb_frames_long(f, 2, &ok);
+        if (ok && n > 0)
+            c->post_accepted += (unsigned long)n;
+        return true;
+    }
     const char *id = xb_frames_data(f, 2);
     if (!id || xb_frames_size(f, 2) < 2 || id[0] != POST_PREFIX)
         return false;
@@ -435,7 +442,9 @@ int xb_client_post(xb_client_t *c, const void *body, size_t len, const char *to,
         return xb_error_set(err, XB_ERR_ARG, 0, "client: post: no message body");
     char id[32];
     snprintf(id, sizeof id, "%c%lu", POST_PREFIX, c->next_request++);
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_SEND);
+    /* POST: the pump answers only a refusal, and counts acceptances in
+     * one POSTED per turn of its loop instead of an ACCEPTED each. */
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_POST);
     if (!f || xb_frames_add_str(f, id) != 0 || xb_frames_add(f, body, len) != 0 ||
         xb_frames_add_str(f, to ? to : "") != 0 || xb_frames_add_str(f, from ? from : "") != 0) {
         xb_frames_destroy(&f);

@@ -306,7 +306,9 @@ static void handle_message(xb_pump_t *p, xb_frames_t *f)
         return;
     }
     if (strcmp(cmd, XB_CMD_SEND) == 0)
-        xb_route_on_send(p, &rid, f);
+        xb_route_on_send(p, &rid, f, false);
+    else if (strcmp(cmd, XB_CMD_POST) == 0)
+        xb_route_on_send(p, &rid, f, true);
     else if (strcmp(cmd, XB_CMD_CONTROL) == 0) {
         xb_route_commit(p); /* answers read the backend */
         flush_registry(p);

@@ -232,7 +232,10 @@ void xb_deliveries_tick(xb_pump_t *p);
 void xb_deliveries_fail_all(xb_pump_t *p);
 
 /* route.c */
-void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
+/* SEND (post false: answered ACCEPTED or REJECTED) or POST (post true:
+ * only a refusal is answered; acceptances are counted in one POSTED per
+ * client and loop turn). */
+void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f, bool post);
 /* Group commit: writes the slots of every message routed since the last
  * commit in one backend batch, then delivers them and answers their SENDs.
  * The event loop calls it at the end of every turn. */

@@ -375,7 +375,8 @@ typedef struct {
     conv_t *conv;          /* held (counted in conv->pending) until finished */
     size_t first, n;       /* its messages in the turn's items */
     xb_error_t store_err;  /* why some of its slots were not written */
-    /* SEND only: the verdict waits for the slots. */
+    /* SEND and POST only: the verdict waits for the slots. */
+    bool post;             /* POST: an acceptance is only counted */
     char req[128];
     char msg_id[37];
     xb_error_t route_err;  /* a failure besides what was staged */
@@ -666,11 +667,21 @@ static void accept_send(xb_pump_t *p, const xb_rid_t *rid, const char *req, cons
  * conversations that code is still holding). */
 #define TURN_ITEMS_MAX 1024
 
+/* Acceptances of one client's POSTs in this turn: one POSTED n each. */
+typedef struct {
+    xb_rid_t rid;
+    unsigned long n;
+} posted_t;
+
+#define POSTED_CLIENTS_MAX 64 /* clients counted per turn; more commit early */
+
 typedef struct {
     staged_t *items;
     size_t n_items, cap_items;
     unit_t *units;
     size_t n_units, cap_units;
+    posted_t posted[POSTED_CLIENTS_MAX];
+    size_t n_posted;
     xb_slot_fields_t *fields; /* scratch of the commit, cap_items long */
     long *index;
 } turn_t;
@@ -804,6 +815,36 @@ static void store_turn(xb_pump_t *p, turn_t *t)
     }
 }
 
+/* POSTED n to every client whose POSTs of this turn were accepted. */
+static void send_posted(xb_pump_t *p, turn_t *t)
+{
+    for (size_t i = 0; i < t->n_posted; i++) {
+        char n[24];
+        xb_u64_to_dec(n, t->posted[i].n);
+        xb_frames_t *f = xb_frames_new_cmd(XB_CMD_POSTED);
+        if (f && xb_frames_add_str(f, n) == 0)
+            xb_pump_send_to(p, &t->posted[i].rid, f);
+        xb_frames_destroy(&f);
+    }
+    t->n_posted = 0;
+}
+
+/* One more accepted POST of the client rid in this turn. */
+static void count_posted(xb_pump_t *p, turn_t *t, const xb_rid_t *rid)
+{
+    p->accepted++;
+    for (size_t i = 0; i < t->n_posted; i++) {
+        posted_t *c = &t->posted[i];
+        if (c->rid.len == rid->len && memcmp(c->rid.data, rid->data, rid->len) == 0) {
+            c->n++;
+            return;
+        }
+    }
+    if (t->n_posted == POSTED_CLIENTS_MAX)
+        send_posted(p, t); /* tells the counted ones now, starts over */
+    t->posted[t->n_posted++] = (posted_t){*rid, 1};
+}
+
 /* Dispatches what of u was written and gives its verdict: a SEND is
  * ACCEPTED when at least one of its messages went out, else REJECTED; every
  * other failure goes to the origin as a SystemError. Releases u's hold. */
@@ -824,6 +865,11 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
     }
     if (u->is_send && sent == 0) {
         reject(p, &u->origin.rid, u->req, &u->origin, u->store_err.code, u->store_err.message);
+    } else if (u->is_send && u->post) {
+        count_posted(p, t, &u->origin.rid);
+        if (u->route_err.code != XB_OK)
+            xb_route_system_error(p, &u->origin, u->conv, u->route_err.code,
+                                  u->route_err.message);
     } else if (u->is_send) {
         accept_send(p, &u->origin.rid, u->req, u->origin.thread, u->msg_id);
         if (u->route_err.code != XB_OK)
@@ -847,6 +893,7 @@ void xb_route_commit(xb_pump_t *p)
     for (size_t u = 0; u < n; u++)
         finish_unit(p, t, &t->units[u]);
     t->n_items = 0;
+    send_posted(p, t);
 }
 
 void xb_route_turn_free(xb_pump_t *p)
@@ -966,8 +1013,8 @@ static conv_t *client_conversation(xb_pump_t *p, const xb_rid_t *rid, const char
     return c;
 }
 
-/* SEND request-id body [to [from]] */
-void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
+/* SEND|POST request-id body [to [from]] */
+void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f, bool post)
 {
     char req[128], to[XB_NAME_MAX] = "", from[XB_NAME_MAX] = "";
     origin_t o;
@@ -977,7 +1024,7 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     xb_strlcpy(o.name, DEFAULT_SENDER, sizeof o.name);
     xb_uuid_new(o.thread);
     if (xb_frames_copy(f, 3, req, sizeof req) < 0 || xb_frames_count(f) < 5) {
-        reject(p, rid, "", &o, XB_ERR_ENVELOPE, "SEND needs: request-id body [to [from]]");
+        reject(p, rid, "", &o, XB_ERR_ENVELOPE, "SEND and POST need: request-id body [to [from]]");
         return;
     }
     if (p->state != PUMP_RUNNING) {
@@ -1024,7 +1071,7 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     if (staged == 0) {
         reject(p, rid, req, &o, err.code, err.message);
     } else {
-        unit_t u = {.is_send = true, .origin = o, .conv = conv, .route_err = err};
+        unit_t u = {.is_send = true, .post = post, .origin = o, .conv = conv, .route_err = err};
         xb_strlcpy(u.req, req, sizeof u.req);
         memcpy(u.msg_id, msg_id, sizeof u.msg_id);
         defer_unit(p, batch, &u);

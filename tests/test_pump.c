@@ -453,14 +453,20 @@ static void raw_send(raw_t *r, const char *cmd, ...)
     xb_frames_destroy(&f);
 }
 
-/* Connects and registers as listener name with credit; true once WELCOMEd. */
-static bool raw_open(raw_t *r, const char *name, const char *credit)
+/* Connects to the behave pump; true on success. */
+static bool raw_connect(raw_t *r)
 {
     r->ctx = zmq_ctx_new();
     r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_connect(r->sock, behave.endpoint) != 0)
+    return zmq_connect(r->sock, behave.endpoint) == 0;
+}
+
+/* Connects and registers as listener name with credit; true once WELCOMEd. */
+static bool raw_open(raw_t *r, const char *name, const char *credit)
+{
+    if (!raw_connect(r))
         return false;
     raw_send(r, XB_CMD_READY, name, "listener", "0", credit, (char *)NULL);
     xb_frames_t *f = raw_recv(r, 10000);
@@ -591,6 +597,46 @@ static void test_post_without_waiting(void)
     xb_client_destroy(&c);
 }
 
+/* POST, by hand: no ACCEPTED; the acceptances come as POSTED counts that
+ * add up, a refusal as REJECTED with its request id, answers as DELIVER. */
+static void test_post_protocol(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    raw_t r;
+    CU_ASSERT_FATAL(raw_connect(&r));
+    raw_send(&r, XB_CMD_POST, "p1", "<ping>1</ping>", "echo", "", (char *)NULL);
+    raw_send(&r, XB_CMD_POST, "p2", "<ping>2</ping>", "nobody", "", (char *)NULL);
+    raw_send(&r, XB_CMD_POST, "p3", "<ping>3</ping>", "echo", "", (char *)NULL);
+    raw_send(&r, XB_CMD_POST, "p4", "<ping>4</ping>", "echo", "", (char *)NULL);
+    int delivers = 0, rejected = 0, accepted = 0;
+    long posted = 0;
+    while (delivers < 3 || rejected < 1 || posted < 3) {
+        xb_frames_t *f = raw_recv(&r, 10000);
+        if (!f)
+            break;
+        if (xb_frames_eq(f, 1, XB_CMD_DELIVER)) {
+            delivers++;
+        } else if (xb_frames_eq(f, 1, XB_CMD_REJECTED)) {
+            rejected++;
+            CU_ASSERT(xb_frames_eq(f, 2, "p2"));
+        } else if (xb_frames_eq(f, 1, XB_CMD_POSTED)) {
+            bool ok = false;
+            long n = xb_frames_long(f, 2, &ok);
+            CU_ASSERT(ok && n >= 1 && n <= 3);
+            posted += ok ? n : 0;
+        } else if (xb_frames_eq(f, 1, XB_CMD_ACCEPTED)) {
+            accepted++;
+        }
+        xb_frames_destroy(&f);
+    }
+    CU_ASSERT_EQUAL(delivers, 3);
+    CU_ASSERT_EQUAL(rejected, 1);
+    CU_ASSERT_EQUAL(posted, 3);
+    CU_ASSERT_EQUAL(accepted, 0);
+    zmq_close(r.sock);
+    zmq_ctx_term(r.ctx);
+}
+
 /* 10 000 messages, 100 in flight: all answered, each recorded exactly once. */
 static void test_ten_thousand(void)
 {
@@ -681,6 +727,7 @@ int main(void)
     CU_add_test(s, "forged from", test_forged_from);
     CU_add_test(s, "credit", test_credit);
     CU_add_test(s, "post without waiting", test_post_without_waiting);
+    CU_add_test(s, "POST by hand: POSTED counts, no ACCEPTED", test_post_protocol);
     CU_add_test(s, "10000 messages, 100 in flight", test_ten_thousand);
     CU_add_test(s, "SIGTERM under load", test_sigterm_under_load);
     CU_basic_set_mode(CU_BRM_VERBOSE);

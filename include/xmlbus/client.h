@@ -73,8 +73,9 @@ int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
  * message). Arguments as xb_client_send; timeout_ms bounds only the hand-over
  * to the socket. Returns 0 once the message is on its way, -1 with *err
  * (XB_ERR_TIMEOUT when it could not even be handed over, XB_ERR_IO,
- * XB_ERR_NOMEM). The verdict comes later, read by the other calls: an
- * ACCEPTED is only counted; a REJECTED is counted and its SystemError
+ * XB_ERR_NOMEM). It goes out as POST (docs/protocol.md): the verdict comes
+ * later, read by the other calls: acceptances are only counted (the pump
+ * sends one POSTED n per loop turn); a REJECTED is counted and its SystemError
  * envelope is returned by xb_client_recv like any answer (its <to> is the
  * sender, its thread a fresh UUID), so every failure still reaches the
  * sender. */

@@ -32,6 +32,8 @@ extern "C" {
 #define XB_CMD_SEND "SEND"
 #define XB_CMD_ACCEPTED "ACCEPTED"
 #define XB_CMD_REJECTED "REJECTED"
+#define XB_CMD_POST "POST"
+#define XB_CMD_POSTED "POSTED"
 #define XB_CMD_CONTROL "CONTROL"
 #define XB_CMD_RESULT "RESULT"
 #define XB_CMD_ERROR "ERROR"

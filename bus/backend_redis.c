@@ -5,19 +5,22 @@
  *                    the last append
  *   P chain:CHAIN    STRING -> uuid
  *   P uuid:UUID      STRING -> chain
- *   P batch:HEX      STRING, short-lived guard of a batch that met a refusal
  *
  * One blocking redisContext guarded by a mutex: hiredis 0.14 has no adapter
- * for the pump's ZeroMQ poll loop, and a blocking connection with pipelined
- * batches is simple and fast enough. When the connection breaks, the failing
- * call returns XB_ERR_BACKEND, the context is freed (a context with ->err set
- * is unusable), and later calls reconnect, no more often than a backoff that
- * doubles from 100 ms to 2 s (CLOCK_MONOTONIC).
+ * for the pump's ZeroMQ poll loop, and a blocking connection is simple and
+ * fast enough when a batch costs one script call. When the connection
+ * breaks, the failing call returns XB_ERR_BACKEND, the context is freed (a
+ * context with ->err set is unusable), and later calls reconnect, no more
+ * often than a backoff that doubles from 100 ms to 2 s (CLOCK_MONOTONIC).
  *
- * Every compound write is one Lua script, so it is atomic on the server:
- * append (limit check + RPUSH + EXPIRE), registry set (both keys, dropping
- * the stale reverse keys of a replaced pair) and registry delete. Scripts run
- * by EVALSHA; a NOSCRIPT answer (script cache flushed) falls back to EVAL. */
+ * Every write is one Lua script call per chunk of up to CHUNK_ITEMS items,
+ * so each item is atomic on the server: append (limit check + RPUSH +
+ * EXPIRE per slot, stopping at the first full thread) and registry changes
+ * (set: both keys, dropping the stale reverse keys of a replaced pair;
+ * delete). A script call costs the server far more than one item inside
+ * it, hence one call per chunk rather than per item. Scripts run by
+ * EVALSHA; a NOSCRIPT answer (script cache flushed, nothing ran) falls back
+ * to EVAL of the same call. */
 #include "xmlbus/backend.h"
 #include "xmlbus/log.h"
 #include "xmlbus/redis_url.h"
@@ -32,9 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 #define COMP "backend.redis"
 #define DEFAULT_URL "redis://127.0.0.1:6379"
@@ -44,70 +45,85 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define SCAN_COUNT "1000"
-#define PIPELINE_CHUNK 512 /* commands in flight per batch round trip */
+/* A batch is sent as one script call per chunk of at most CHUNK_ITEMS
+ * items (slots, registry changes) and CHUNK_BYTES of slot bytes (or chain
+ * and uuid bytes), so no call carries an unbounded argument list. */
+#define CHUNK_ITEMS 512
+#define CHUNK_BYTES ((size_t)8 << 20)
 #define MGET_CHUNK 256
 
 /* ---- Lua scripts ------------------------------------------------------ */
 
-enum { SCRIPT_APPEND, SCRIPT_REG_SET, SCRIPT_REG_DELETE, SCRIPT__COUNT };
+enum { SCRIPT_APPEND, SCRIPT_REGISTRY, SCRIPT__COUNT };
 
-/* KEYS[1] buffer list, KEYS[2] (batches only) the batch's guard key;
- * ARGV: slot, ttl, max slots (0 = unlimited). Returns the new slot's index,
- * -1 when the thread is full, -2 when an earlier slot of the same batch was
- * refused: a pipelined batch stops at its first refusal, like memory's. */
+/* KEYS[i] the buffer list of slot i; ARGV: ttl, max slots (0 = unlimited),
+ * then slot i's bytes at ARGV[2 + i]. Appends the slots in order and stops
+ * at the first one whose thread is full, like the memory backend's batch.
+ * Returns the indexes of the stored slots: a reply shorter than KEYS means
+ * the slot after the last stored one was refused and none after it stored. */
 static const char SCRIPT_APPEND_SRC[] =
-    "local guard = KEYS[2]\n"
-    "if guard and redis.call('EXISTS', guard) == 1 then return -2 end\n"
-    "local max = tonumber(ARGV[3])\n"
-    "if max > 0 and redis.call('LLEN', KEYS[1]) >= max then\n"
-    "  if guard then redis.call('SET', guard, '1', 'EX', 60) end\n"
-    "  return -1\n"
+    "local ttl, max = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local out = {}\n"
+    "for i, key in ipairs(KEYS) do\n"
+    "  if max > 0 and redis.call('LLEN', key) >= max then return out end\n"
+    "  out[i] = redis.call('RPUSH', key, ARGV[i + 2]) - 1\n"
+    "  if ttl > 0 then redis.call('EXPIRE', key, ttl)\n"
+    "  else redis.call('PERSIST', key) end\n"
     "end\n"
-    "local n = redis.call('RPUSH', KEYS[1], ARGV[1])\n"
-    "local ttl = tonumber(ARGV[2])\n"
-    "if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl)\n"
-    "else redis.call('PERSIST', KEYS[1]) end\n"
-    "return n - 1\n";
+    "return out\n";
 
-/* KEYS[1] chain key, KEYS[2] uuid key; ARGV: chain, uuid, prefix, ttl.
- * Keeps chain <-> uuid a bijection: a chain's old uuid and a uuid's old
- * chain lose their reverse key, in the same atomic step. */
-static const char SCRIPT_REG_SET_SRC[] =
-    "local chain, uuid, p = ARGV[1], ARGV[2], ARGV[3]\n"
-    "local ttl = tonumber(ARGV[4])\n"
-    "local old_uuid = redis.call('GET', KEYS[1])\n"
-    "if old_uuid and old_uuid ~= uuid then\n"
-    "  local k = p .. 'uuid:' .. old_uuid\n"
-    "  if redis.call('GET', k) == chain then redis.call('DEL', k) end\n"
+/* Registry changes in order. ARGV: prefix, ttl, then three per change: kind
+ * ("s" set, "d" delete), chain ("" for a delete), uuid. KEYS: per set its
+ * chain key and uuid key, per delete its uuid key. Returns one integer per
+ * change (a delete: 1 if the pair existed).
+ * A set keeps chain <-> uuid a bijection: a chain's old uuid and a uuid's old
+ * chain lose their reverse key, in the same atomic step. A delete drops the
+ * chain key only if it still points back at that uuid. */
+static const char SCRIPT_REGISTRY_SRC[] =
+    "local p, ttl = ARGV[1], tonumber(ARGV[2])\n"
+    "local function set(ck, uk, chain, uuid)\n"
+    "  local old_uuid = redis.call('GET', ck)\n"
+    "  if old_uuid and old_uuid ~= uuid then\n"
+    "    local k = p .. 'uuid:' .. old_uuid\n"
+    "    if redis.call('GET', k) == chain then redis.call('DEL', k) end\n"
+    "  end\n"
+    "  local old_chain = redis.call('GET', uk)\n"
+    "  if old_chain and old_chain ~= chain then\n"
+    "    local k = p .. 'chain:' .. old_chain\n"
+    "    if redis.call('GET', k) == uuid then redis.call('DEL', k) end\n"
+    "  end\n"
+    "  if ttl > 0 then\n"
+    "    redis.call('SET', ck, uuid, 'EX', ttl)\n"
+    "    redis.call('SET', uk, chain, 'EX', ttl)\n"
+    "  else\n"
+    "    redis.call('SET', ck, uuid)\n"
+    "    redis.call('SET', uk, chain)\n"
+    "  end\n"
+    "  return 1\n"
     "end\n"
-    "local old_chain = redis.call('GET', KEYS[2])\n"
-    "if old_chain and old_chain ~= chain then\n"
-    "  local k = p .. 'chain:' .. old_chain\n"
+    "local function delete(uk, uuid)\n"
+    "  local chain = redis.call('GET', uk)\n"
+    "  if not chain then return 0 end\n"
+    "  redis.call('DEL', uk)\n"
+    "  local k = p .. 'chain:' .. chain\n"
     "  if redis.call('GET', k) == uuid then redis.call('DEL', k) end\n"
+    "  return 1\n"
     "end\n"
-    "if ttl > 0 then\n"
-    "  redis.call('SET', KEYS[1], uuid, 'EX', ttl)\n"
-    "  redis.call('SET', KEYS[2], chain, 'EX', ttl)\n"
-    "else\n"
-    "  redis.call('SET', KEYS[1], uuid)\n"
-    "  redis.call('SET', KEYS[2], chain)\n"
+    "local out, k = {}, 1\n"
+    "for a = 3, #ARGV, 3 do\n"
+    "  if ARGV[a] == 's' then\n"
+    "    out[#out + 1] = set(KEYS[k], KEYS[k + 1], ARGV[a + 1], ARGV[a + 2])\n"
+    "    k = k + 2\n"
+    "  else\n"
+    "    out[#out + 1] = delete(KEYS[k], ARGV[a + 2])\n"
+    "    k = k + 1\n"
+    "  end\n"
     "end\n"
-    "return 1\n";
+    "return out\n";
 
-/* KEYS[1] uuid key; ARGV: uuid, prefix. Returns 1 if the pair existed. */
-static const char SCRIPT_REG_DELETE_SRC[] =
-    "local chain = redis.call('GET', KEYS[1])\n"
-    "if not chain then return 0 end\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "local k = ARGV[2] .. 'chain:' .. chain\n"
-    "if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k) end\n"
-    "return 1\n";
-
-static const char *const script_src[SCRIPT__COUNT] = {SCRIPT_APPEND_SRC, SCRIPT_REG_SET_SRC,
-                                                      SCRIPT_REG_DELETE_SRC};
-static const size_t script_len[SCRIPT__COUNT] = {
-    sizeof SCRIPT_APPEND_SRC - 1, sizeof SCRIPT_REG_SET_SRC - 1, sizeof SCRIPT_REG_DELETE_SRC - 1};
-
+static const char *const script_src[SCRIPT__COUNT] = {SCRIPT_APPEND_SRC, SCRIPT_REGISTRY_SRC};
+static const size_t script_len[SCRIPT__COUNT] = {sizeof SCRIPT_APPEND_SRC - 1,
+                                                 sizeof SCRIPT_REGISTRY_SRC - 1};
 /* ---- state ------------------------------------------------------------ */
 
 typedef struct {
@@ -131,7 +147,6 @@ typedef struct {
     uint64_t next_attempt_ms;   /* monotonic; no reconnect before it */
     char last_error[200];
     atomic_long limit_refusals;
-    atomic_ulong batches;       /* batches sent, for guard names */
 } xb_redis_t;
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -408,68 +423,107 @@ static bool is_noscript(const redisReply *rep)
     return rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
 }
 
-/* Most arguments of one script call: EVALSHA, sha, numkeys, 2 keys, 4 args. */
-#define SCRIPT_ARGV_MAX 9
+/* The argument vector of one script call: EVALSHA sha numkeys KEYS...
+ * ARGV... Values are borrowed, except the keys made by call_key, which the
+ * call owns until call_reset. */
+typedef struct {
+    const char **argv;
+    size_t *lens;
+    char **owned;
+    size_t argc, nowned;
+    char numkeys[24];
+} call_t;
 
-/* Fills argv/lens (SCRIPT_ARGV_MAX entries) with the EVALSHA of script `id`
- * with one or two keys and up to four arguments (arglens NULL: C strings).
- * Returns argc. */
-static int script_argv(const xb_redis_t *r, int id, int nkeys, const char *const *keys,
-                       const size_t *keylens, int nargs, const char *const *args,
-                       const size_t *arglens, const char **argv, size_t *lens)
+/* Room for `cap` arguments in all, EVALSHA sha numkeys included. */
+static int call_init(call_t *c, size_t cap, xb_error_t *err)
 {
-    int argc = 0;
-    argv[argc] = "EVALSHA";
-    lens[argc++] = 7;
-    argv[argc] = r->sha[id];
-    lens[argc++] = 40;
-    argv[argc] = nkeys == 1 ? "1" : "2";
-    lens[argc++] = 1;
-    for (int i = 0; i < nkeys; i++) {
-        argv[argc] = keys[i];
-        lens[argc++] = keylens[i];
+    memset(c, 0, sizeof *c);
+    c->argv = malloc(cap * sizeof *c->argv);
+    c->lens = malloc(cap * sizeof *c->lens);
+    c->owned = malloc(cap * sizeof *c->owned);
+    if (!c->argv || !c->lens || !c->owned) {
+        free(c->argv);
+        free(c->lens);
+        free(c->owned);
+        return nomem(err, "script call");
     }
-    for (int i = 0; i < nargs; i++) {
-        argv[argc] = args[i];
-        lens[argc++] = arglens ? arglens[i] : strlen(args[i]);
-    }
-    return argc;
-}
-
-/* Runs script `id` with one or two keys and up to four arguments, by
- * EVALSHA, falling back to EVAL when the server lost its script cache. */
-static redisReply *run_script(xb_redis_t *r, int id, bool retry, int nkeys, const char **keys,
-                              const size_t *keylens, int nargs, const char **args,
-                              const size_t *arglens, xb_error_t *err)
-{
-    const char *argv[SCRIPT_ARGV_MAX];
-    size_t lens[SCRIPT_ARGV_MAX];
-    int argc = script_argv(r, id, nkeys, keys, keylens, nargs, args, arglens, argv, lens);
-    redisReply *rep = command(r, retry, argc, argv, lens, err);
-    if (!is_noscript(rep))
-        return rep;
-    freeReplyObject(rep);
-    argv[0] = "EVAL";
-    lens[0] = 4;
-    argv[1] = script_src[id];
-    lens[1] = script_len[id];
-    return command(r, retry, argc, argv, lens, err);
-}
-
-/* Queues the EVALSHA of script `id` on the context's output buffer (a
- * pipeline; the replies are read later). Fails only when out of memory. */
-static int queue_script(xb_redis_t *r, int id, int nkeys, const char *const *keys,
-                        const size_t *keylens, int nargs, const char *const *args,
-                        const size_t *arglens, xb_error_t *err)
-{
-    const char *argv[SCRIPT_ARGV_MAX];
-    size_t lens[SCRIPT_ARGV_MAX];
-    int argc = script_argv(r, id, nkeys, keys, keylens, nargs, args, arglens, argv, lens);
-    if (redisAppendCommandArgv(r->ctx, argc, argv, lens) != REDIS_OK)
-        return nomem(err, "pipeline");
+    c->argc = 3;
     return 0;
 }
 
+static void call_reset(call_t *c)
+{
+    for (size_t i = 0; i < c->nowned; i++)
+        free(c->owned[i]);
+    c->nowned = 0;
+    c->argc = 3;
+}
+
+static void call_free(call_t *c)
+{
+    call_reset(c);
+    free(c->argv);
+    free(c->lens);
+    free(c->owned);
+}
+
+static void call_arg(call_t *c, const char *value, size_t len)
+{
+    c->argv[c->argc] = value;
+    c->lens[c->argc++] = len;
+}
+
+/* Adds the key prefix kind name. */
+static int call_key(const xb_redis_t *r, call_t *c, const char *kind, const char *name,
+                    xb_error_t *err)
+{
+    size_t len;
+    char *key = make_key(r, kind, name, &len);
+    if (!key)
+        return nomem(err, "key");
+    c->owned[c->nowned++] = key;
+    call_arg(c, key, len);
+    return 0;
+}
+
+/* Ends the keys: every argument added from now on is an ARGV. */
+static void call_end_keys(call_t *c)
+{
+    int n = snprintf(c->numkeys, sizeof c->numkeys, "%zu", c->argc - 3);
+    c->argv[2] = c->numkeys;
+    c->lens[2] = (size_t)n;
+}
+
+/* Runs the call of script `id` by EVALSHA, falling back to EVAL when the
+ * server lost its script cache (NOSCRIPT: nothing of the call ran, so the
+ * EVAL is no resend even for appends). `retry` as for command(). */
+static redisReply *run_script(xb_redis_t *r, int id, bool retry, call_t *c, xb_error_t *err)
+{
+    c->argv[0] = "EVALSHA";
+    c->lens[0] = 7;
+    c->argv[1] = r->sha[id];
+    c->lens[1] = 40;
+    redisReply *rep = command(r, retry, (int)c->argc, c->argv, c->lens, err);
+    if (!is_noscript(rep))
+        return rep;
+    freeReplyObject(rep);
+    c->argv[0] = "EVAL";
+    c->lens[0] = 4;
+    c->argv[1] = script_src[id];
+    c->lens[1] = script_len[id];
+    return command(r, retry, (int)c->argc, c->argv, c->lens, err);
+}
+
+/* Checks that rep is an array of at most `most` integers >= 0. */
+static bool reply_is_counts(const redisReply *rep, size_t most)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements > most)
+        return false;
+    for (size_t i = 0; i < rep->elements; i++)
+        if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0)
+            return false;
+    return true;
+}
 /* ---- SCAN ------------------------------------------------------------- */
 
 typedef int (*scan_fn)(xb_redis_t *r, redisReply *keys, void *arg, xb_error_t *err);
@@ -650,173 +704,61 @@ static int check_slot(xb_redis_t *r, const char *thread, const void *slot, size_
     return 0;
 }
 
-static int redis_buffer_append(void *self, const char *thread, const void *slot, size_t len,
-                               long *index, xb_error_t *err)
+/* Number of slots from `slots` (n > 0 left) in the next chunk: at most
+ * CHUNK_ITEMS and CHUNK_BYTES of slot bytes, but at least one. */
+static size_t append_chunk_len(const xb_blob_t *slots, size_t n)
 {
-    xb_redis_t *r = self;
-    sigpipe_guard_t g;
-    size_t klen;
-    if (check_slot(r, thread, slot, len, err) != 0)
+    size_t m = 1, bytes = slots[0].len;
+    while (m < n && m < CHUNK_ITEMS && bytes + slots[m].len <= CHUNK_BYTES)
+        bytes += slots[m++].len;
+    return m;
+}
+
+/* Appends slots [0, m) by one script call; index[i] receives each stored
+ * slot's index. Returns the number stored (m when all were; fewer when the
+ * thread of the next one is full), or -1 with *err set: an error reply, or
+ * a lost connection (the chunk may have been stored). */
+static long append_chunk(xb_redis_t *r, call_t *c, const char *const *threads,
+                         const xb_blob_t *slots, size_t m, long *index, xb_error_t *err)
+{
+    call_reset(c);
+    for (size_t i = 0; i < m; i++)
+        if (call_key(r, c, "buffer:", threads[i], err) != 0)
+            return -1;
+    call_end_keys(c);
+    call_arg(c, r->ttl_arg, strlen(r->ttl_arg));
+    call_arg(c, r->max_slots_arg, strlen(r->max_slots_arg));
+    for (size_t i = 0; i < m; i++)
+        call_arg(c, slots[i].data ? slots[i].data : "", slots[i].len);
+    /* Not retried: a chunk whose reply was lost may have been stored. */
+    redisReply *rep = run_script(r, SCRIPT_APPEND, false, c, err);
+    if (!rep)
         return -1;
-    char *key = make_key(r, "buffer:", thread, &klen);
-    if (!key)
-        return nomem(err, "key");
-    const char *keys[1] = {key};
-    const char *args[3] = {slot ? slot : "", r->ttl_arg, r->max_slots_arg};
-    size_t arglens[3] = {len, strlen(r->ttl_arg), strlen(r->max_slots_arg)};
-    enter(r, &g);
-    /* Not retried: an append whose reply was lost may have happened. */
-    redisReply *rep = run_script(r, SCRIPT_APPEND, false, 1, keys, &klen, 3, args, arglens, err);
-    leave(r, &g);
-    int rc = -1;
-    if (rep && rep->type == REDIS_REPLY_INTEGER) {
-        if (rep->integer < 0) {
-            rc = refuse_full(r, thread, err);
-        } else {
-            if (index)
-                *index = (long)rep->integer;
-            rc = 0;
-        }
-    } else if (rep) {
-        reply_error(r, rep, "append to", key, err);
+    long stored = -1;
+    if (reply_is_counts(rep, m)) {
+        stored = (long)rep->elements;
+        for (size_t i = 0; i < rep->elements; i++)
+            index[i] = (long)rep->element[i]->integer;
+    } else if (m == 1) {
+        reply_error(r, rep, "append to thread", threads[0], err);
+    } else {
+        char what[300];
+        snprintf(what, sizeof what, "%s (first of %zu slots)", threads[0], m);
+        reply_error(r, rep, "append to thread", what, err);
     }
     freeReplyObject(rep);
-    free(key);
-    return rc;
+    return stored;
 }
 
-/* Names the guard key of one batch: prefix "batch:" and 16 random hex
- * digits, unique among the batches that run at the same time. */
-static int make_guard(xb_redis_t *r, char *out, size_t size, xb_error_t *err)
-{
-    uint64_t rnd = 0;
-    if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
-    }
-    rnd ^= (uint64_t)atomic_fetch_add(&r->batches, 1) * 0x9E3779B97F4A7C15ull;
-    if ((size_t)snprintf(out, size, "%sbatch:%016llx", r->prefix, (unsigned long long)rnd) >=
-        size)
-        return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: prefix too long");
-    return 0;
-}
-
-/* Queues the EVALSHA of one append on the context's output buffer. */
-static int queue_append(xb_redis_t *r, const char *thread, const xb_blob_t *slot,
-                        const char *guard, xb_error_t *err)
-{
-    size_t keylens[2];
-    char *key = make_key(r, "buffer:", thread, &keylens[0]);
-    if (!key)
-        return nomem(err, "key");
-    keylens[1] = strlen(guard);
-    const char *keys[2] = {key, guard};
-    const char *args[3] = {slot->data, r->ttl_arg, r->max_slots_arg};
-    size_t arglens[3] = {slot->len, strlen(r->ttl_arg), strlen(r->max_slots_arg)};
-    int rc = queue_script(r, SCRIPT_APPEND, 2, keys, keylens, 3, args, arglens, err);
-    free(key);
-    return rc;
-}
-
-/* Takes the answer to one pipelined append. Returns 1 for NOSCRIPT (redo
- * it by EVAL), else 0; a refusal or error is kept in *first / *failed. */
-static int take_append_reply(xb_redis_t *r, redisReply *rep, const char *thread, long *index,
-                             xb_error_t *first, bool *failed)
-{
-    xb_error_t e;
-    if (is_noscript(rep))
-        return 1;
-    if (rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0) {
-        *index = (long)rep->integer;
-        return 0;
-    }
-    if (rep->type == REDIS_REPLY_INTEGER && rep->integer == -2)
-        return 0; /* skipped after an earlier refusal of this batch */
-    if (rep->type == REDIS_REPLY_INTEGER)
-        refuse_full(r, thread, &e);
-    else
-        reply_error(r, rep, "append to thread", thread, &e);
-    if (!*failed)
-        *first = e;
-    *failed = true;
-    return 0;
-}
-
-typedef struct {
-    size_t n;
-    const char *const *threads;
-    const xb_blob_t *slots;
-    long *index;
-    bool *redo;
-    const char *guard;
-    xb_error_t first; /* first refusal or error reply */
-    bool failed;
-} batch_t;
-
-/* Sends slots [at, at+m) in one round trip. Returns -1 only when the
- * connection broke (or memory ran out); refusals land in b->first. */
-static int append_chunk(xb_redis_t *r, batch_t *b, size_t at, size_t m, xb_error_t *err)
-{
-    if (conn_ensure(r, err) != 0)
-        return -1;
-    for (size_t i = at; i < at + m; i++)
-        if (queue_append(r, b->threads[i], &b->slots[i], b->guard, err) != 0) {
-            /* The output buffer holds a partial pipeline: drop the context. */
-            conn_lost(r, "EVALSHA (pipeline)", NULL);
-            return -1;
-        }
-    for (size_t i = at; i < at + m; i++) {
-        void *reply = NULL;
-        if (redisGetReply(r->ctx, &reply) != REDIS_OK || !reply)
-            return conn_lost(r, "EVALSHA (pipeline)", err);
-        b->redo[i] =
-            take_append_reply(r, reply, b->threads[i], &b->index[i], &b->first, &b->failed);
-        freeReplyObject(reply);
-    }
-    return 0;
-}
-
-/* Appends, in order and by EVAL, the slots whose EVALSHA met an empty
- * script cache (flushed meanwhile): they are a suffix of their chunk. */
-static int append_redo(xb_redis_t *r, batch_t *b, xb_error_t *err)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        if (!b->redo[i])
-            continue;
-        size_t lens[2];
-        char *key = make_key(r, "buffer:", b->threads[i], &lens[0]);
-        if (!key)
-            return nomem(err, "key");
-        const char *keys[2] = {key, b->guard};
-        lens[1] = strlen(b->guard);
-        const char *args[3] = {b->slots[i].data, r->ttl_arg, r->max_slots_arg};
-        size_t arglens[3] = {b->slots[i].len, strlen(r->ttl_arg), strlen(r->max_slots_arg)};
-        redisReply *rep = run_script(r, SCRIPT_APPEND, false, 2, keys, lens, 3, args, arglens, err);
-        free(key);
-        if (!rep)
-            return -1;
-        take_append_reply(r, rep, b->threads[i], &b->index[i], &b->first, &b->failed);
-        freeReplyObject(rep);
-    }
-    return 0;
-}
-
-/* Drops the guard key of a batch that met a refusal (it would expire in a
- * minute anyway). */
-static void drop_guard(xb_redis_t *r, const char *guard)
-{
-    xb_error_t ignored;
-    const char *argv[2] = {"DEL", guard};
-    freeReplyObject(command(r, true, 2, argv, NULL, &ignored));
-}
-
+/* One script call per chunk, one chunk after the other: after a refusal or
+ * a lost connection nothing more is sent, so a batch stops at its first
+ * refused slot without any state on the server. */
 static int redis_buffer_append_batch(void *self, size_t n, const char *const *threads,
                                      const xb_blob_t *slots, long *index, xb_error_t *err)
 {
     xb_redis_t *r = self;
     sigpipe_guard_t g;
-    char guard[200];
+    call_t c;
     if (n == 0)
         return 0;
     if (!threads || !slots || !index)
@@ -827,29 +769,38 @@ static int redis_buffer_append_batch(void *self, size_t n, const char *const *th
             return -1;
         index[i] = -1;
     }
-    if (make_guard(r, guard, sizeof guard, err) != 0)
+    size_t most = n < CHUNK_ITEMS ? n : CHUNK_ITEMS;
+    if (call_init(&c, 5 + 2 * most, err) != 0)
         return -1;
-    batch_t b = {.n = n, .threads = threads, .slots = slots, .index = index, .guard = guard};
-    b.redo = calloc(n, sizeof *b.redo);
-    if (!b.redo)
-        return nomem(err, "batch");
-    int rc = 0;
+    size_t at = 0, m = 0;
+    long stored = 0;
     enter(r, &g);
-    for (size_t at = 0; at < n && rc == 0 && !b.failed; at += PIPELINE_CHUNK)
-        rc = append_chunk(r, &b, at, n - at < PIPELINE_CHUNK ? n - at : PIPELINE_CHUNK, err);
-    if (rc == 0)
-        rc = append_redo(r, &b, err);
-    if (b.failed && r->ctx)
-        drop_guard(r, guard);
-    leave(r, &g);
-    free(b.redo);
-    if (rc != 0)
-        return -1;
-    if (b.failed) {
-        if (err)
-            *err = b.first;
-        return -1;
+    for (; at < n; at += m) {
+        m = append_chunk_len(slots + at, n - at);
+        stored = append_chunk(r, &c, threads + at, slots + at, m, index + at, err);
+        if (stored != (long)m)
+            break;
     }
+    leave(r, &g);
+    call_free(&c);
+    if (at == n)
+        return 0;
+    if (stored < 0)
+        return -1;
+    return refuse_full(r, threads[at + (size_t)stored], err);
+}
+
+/* A batch of one: the same script and rules (never resent). */
+static int redis_buffer_append(void *self, const char *thread, const void *slot, size_t len,
+                               long *index, xb_error_t *err)
+{
+    const char *threads[1] = {thread};
+    xb_blob_t slots[1] = {{(char *)slot, len}};
+    long idx = -1;
+    if (redis_buffer_append_batch(self, 1, threads, slots, &idx, err) != 0)
+        return -1;
+    if (index)
+        *index = idx;
     return 0;
 }
 
@@ -1079,225 +1030,135 @@ static int redis_buffer_clear(void *self, xb_error_t *err)
 
 /* ---- registry --------------------------------------------------------- */
 
-/* The script call of one registry change, shared by registry_set,
- * registry_delete and the pipelined registry_apply: SCRIPT_REG_SET with
- * KEYS chain key, uuid key and ARGV chain, uuid, prefix, ttl (the TTL
- * handling lives in the script), or SCRIPT_REG_DELETE with KEYS uuid key and
- * ARGV uuid, prefix. */
-typedef struct {
-    int script;
-    int nkeys, nargs;
-    char *keys[2]; /* malloc'd */
-    size_t keylens[2];
-    const char *args[4]; /* borrowed */
-    const char *what;    /* "registry set" / "registry delete", for messages */
-} reg_call_t;
-
-static void reg_call_free(reg_call_t *c)
+/* Checks one change (SET: chain and uuid, DELETE: uuid); every change of a
+ * batch is checked before anything is sent. */
+static int reg_check(const xb_registry_op_t *op, xb_error_t *err)
 {
-    free(c->keys[0]);
-    free(c->keys[1]);
-    c->keys[0] = c->keys[1] = NULL;
+    if (op->kind == XB_REGISTRY_OP_SET)
+        return check_name("chain", op->chain, err) != 0 ? -1 : check_name("uuid", op->uuid, err);
+    if (op->kind == XB_REGISTRY_OP_DELETE)
+        return check_name("uuid", op->uuid, err);
+    return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: unknown registry op kind %d",
+                        (int)op->kind);
 }
 
-/* Prepares the call of op; its strings must outlive the call. */
-static int reg_call_init(xb_redis_t *r, const xb_registry_op_t *op, reg_call_t *c,
-                         xb_error_t *err)
+/* Number of changes from ops (n > 0 left) in the next chunk: at most
+ * CHUNK_ITEMS and CHUNK_BYTES of chain and uuid bytes, but at least one. */
+static size_t reg_chunk_len(const xb_registry_op_t *ops, size_t n)
 {
-    memset(c, 0, sizeof *c);
-    if (op->kind == XB_REGISTRY_OP_SET) {
-        if (check_name("chain", op->chain, err) != 0 || check_name("uuid", op->uuid, err) != 0)
-            return -1;
-        *c = (reg_call_t){.script = SCRIPT_REG_SET, .nkeys = 2, .nargs = 4,
-                          .args = {op->chain, op->uuid, r->prefix, r->ttl_arg},
-                          .what = "registry set"};
-        c->keys[0] = make_key(r, "chain:", op->chain, &c->keylens[0]);
-        c->keys[1] = make_key(r, "uuid:", op->uuid, &c->keylens[1]);
-    } else if (op->kind == XB_REGISTRY_OP_DELETE) {
-        if (check_name("uuid", op->uuid, err) != 0)
-            return -1;
-        *c = (reg_call_t){.script = SCRIPT_REG_DELETE, .nkeys = 1, .nargs = 2,
-                          .args = {op->uuid, r->prefix}, .what = "registry delete"};
-        c->keys[0] = make_key(r, "uuid:", op->uuid, &c->keylens[0]);
-    } else {
-        return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: unknown registry op kind %d",
-                            (int)op->kind);
+    size_t m = 0, bytes = 0;
+    while (m < n && m < CHUNK_ITEMS) {
+        size_t len = strlen(ops[m].uuid);
+        if (ops[m].kind == XB_REGISTRY_OP_SET)
+            len += strlen(ops[m].chain);
+        if (m > 0 && bytes + len > CHUNK_BYTES)
+            break;
+        bytes += len;
+        m++;
     }
-    if (!c->keys[0] || (c->nkeys == 2 && !c->keys[1])) {
-        reg_call_free(c);
-        return nomem(err, "key");
+    return m;
+}
+
+static int reg_reply_error(xb_redis_t *r, const redisReply *rep, const xb_registry_op_t *ops,
+                           size_t m, xb_error_t *err)
+{
+    char what[64];
+    if (m > 1) {
+        snprintf(what, sizeof what, "of %zu changes", m);
+        return reply_error(r, rep, "registry batch", what, err);
     }
-    return 0;
+    if (ops[0].kind == XB_REGISTRY_OP_SET)
+        return reply_error(r, rep, "registry set", ops[0].chain, err);
+    return reply_error(r, rep, "registry delete", ops[0].uuid, err);
 }
 
-/* Runs the call by EVALSHA (EVAL after NOSCRIPT). Retried on a broken
- * connection: every registry change is idempotent. */
-static redisReply *reg_call_run(xb_redis_t *r, const reg_call_t *c, xb_error_t *err)
+/* Applies changes [0, m) by one script call; values[i] (if not NULL)
+ * receives each change's result. Sent once more on a fresh connection when
+ * the connection broke: every change is idempotent. */
+static int reg_chunk(xb_redis_t *r, call_t *c, const xb_registry_op_t *ops, size_t m,
+                     long long *values, xb_error_t *err)
 {
-    return run_script(r, c->script, true, c->nkeys, (const char **)c->keys, c->keylens,
-                      c->nargs, (const char **)c->args, NULL, err);
-}
-
-/* Checks the reply of a registry script (an integer; for a delete, 1 if the
- * pair existed). */
-static int reg_call_reply(xb_redis_t *r, const reg_call_t *c, const redisReply *rep,
-                          long long *value, xb_error_t *err)
-{
-    if (rep->type != REDIS_REPLY_INTEGER)
-        return reply_error(r, rep, c->what, c->keys[0], err);
-    if (value)
-        *value = rep->integer;
-    return 0;
-}
-
-/* registry_set and registry_delete: one call, one round trip. */
-static int reg_single(xb_redis_t *r, const xb_registry_op_t *op, long long *value,
-                      xb_error_t *err)
-{
-    sigpipe_guard_t g;
-    reg_call_t c;
-    if (reg_call_init(r, op, &c, err) != 0)
+    call_reset(c);
+    for (size_t i = 0; i < m; i++) {
+        bool set = ops[i].kind == XB_REGISTRY_OP_SET;
+        if ((set && call_key(r, c, "chain:", ops[i].chain, err) != 0) ||
+            call_key(r, c, "uuid:", ops[i].uuid, err) != 0)
+            return -1;
+    }
+    call_end_keys(c);
+    call_arg(c, r->prefix, r->prefix_len);
+    call_arg(c, r->ttl_arg, strlen(r->ttl_arg));
+    for (size_t i = 0; i < m; i++) {
+        bool set = ops[i].kind == XB_REGISTRY_OP_SET;
+        call_arg(c, set ? "s" : "d", 1);
+        call_arg(c, set ? ops[i].chain : "", set ? strlen(ops[i].chain) : 0);
+        call_arg(c, ops[i].uuid, strlen(ops[i].uuid));
+    }
+    redisReply *rep = run_script(r, SCRIPT_REGISTRY, true, c, err);
+    if (!rep)
         return -1;
-    enter(r, &g);
-    redisReply *rep = reg_call_run(r, &c, err);
-    leave(r, &g);
-    int rc = rep ? reg_call_reply(r, &c, rep, value, err) : -1;
+    int rc = 0;
+    if (reply_is_counts(rep, m) && rep->elements == m) {
+        for (size_t i = 0; values && i < m; i++)
+            values[i] = rep->element[i]->integer;
+    } else {
+        rc = reg_reply_error(r, rep, ops, m, err);
+    }
     freeReplyObject(rep);
-    reg_call_free(&c);
     return rc;
 }
 
+/* Applies ops in order, one script call per chunk, one chunk after the
+ * other; stops at the first chunk that failed (the chunks before it stay
+ * applied, and so may the changes of the failed chunk before its error). */
+static int reg_apply(xb_redis_t *r, size_t n, const xb_registry_op_t *ops, long long *values,
+                     xb_error_t *err)
+{
+    sigpipe_guard_t g;
+    call_t c;
+    for (size_t i = 0; i < n; i++)
+        if (reg_check(&ops[i], err) != 0)
+            return -1;
+    size_t most = n < CHUNK_ITEMS ? n : CHUNK_ITEMS;
+    if (call_init(&c, 5 + 5 * most, err) != 0)
+        return -1;
+    int rc = 0;
+    enter(r, &g);
+    for (size_t at = 0, m = 0; at < n && rc == 0; at += m) {
+        m = reg_chunk_len(ops + at, n - at);
+        rc = reg_chunk(r, &c, ops + at, m, values ? values + at : NULL, err);
+    }
+    leave(r, &g);
+    call_free(&c);
+    return rc;
+}
+
+/* registry_set and registry_delete are batches of one. */
 static int redis_registry_set(void *self, const char *chain, const char *uuid, xb_error_t *err)
 {
     xb_registry_op_t op = {XB_REGISTRY_OP_SET, chain, uuid};
-    return reg_single(self, &op, NULL, err);
+    return reg_apply(self, 1, &op, NULL, err);
 }
 
 static int redis_registry_delete(void *self, const char *uuid, bool *deleted, xb_error_t *err)
 {
     xb_registry_op_t op = {XB_REGISTRY_OP_DELETE, NULL, uuid};
     long long v = 0;
-    if (reg_single(self, &op, &v, err) != 0)
+    if (reg_apply(self, 1, &op, &v, err) != 0)
         return -1;
     if (deleted)
         *deleted = v > 0;
     return 0;
 }
 
-/* A registry batch on its way: the prepared calls and the first error
- * reply (the server answered, the connection is fine). */
-typedef struct {
-    size_t n;
-    reg_call_t *calls;
-    xb_error_t first;
-    bool failed;
-} reg_batch_t;
-
-/* Takes the answer to call i. Returns 1 for NOSCRIPT (redo it by EVAL),
- * else 0; an error reply is kept in b->first. */
-static int take_reg_reply(xb_redis_t *r, reg_batch_t *b, size_t i, const redisReply *rep)
-{
-    xb_error_t e;
-    if (is_noscript(rep))
-        return 1;
-    if (reg_call_reply(r, &b->calls[i], rep, NULL, &e) != 0) {
-        if (!b->failed)
-            b->first = e;
-        b->failed = true;
-    }
-    return 0;
-}
-
-/* Sends calls [at, at+m) in one round trip on a connected r->ctx. When the
- * script cache was flushed meanwhile, every call from the first NOSCRIPT
- * answer on is redone in order by run_script (which loads the script for
- * the next chunks): redoing a call that did succeed is harmless, as every
- * change is idempotent, and keeps the batch's order. Returns -1 only when
- * the connection broke (or memory ran out); error replies land in b->first. */
-static int reg_chunk(xb_redis_t *r, reg_batch_t *b, size_t at, size_t m, xb_error_t *err)
-{
-    for (size_t i = at; i < at + m; i++) {
-        const reg_call_t *c = &b->calls[i];
-        if (queue_script(r, c->script, c->nkeys, (const char *const *)c->keys, c->keylens,
-                         c->nargs, c->args, NULL, err) != 0) {
-            /* The output buffer holds a partial pipeline: drop the context. */
-            conn_lost(r, "EVALSHA (pipeline)", NULL);
-            return -1;
-        }
-    }
-    size_t redo_from = at + m;
-    for (size_t i = at; i < at + m; i++) {
-        void *reply = NULL;
-        if (redisGetReply(r->ctx, &reply) != REDIS_OK || !reply)
-            return conn_lost(r, "EVALSHA (pipeline)", err);
-        if (take_reg_reply(r, b, i, reply) == 1 && redo_from == at + m)
-            redo_from = i;
-        freeReplyObject(reply);
-    }
-    for (size_t i = redo_from; i < at + m; i++) {
-        redisReply *rep = reg_call_run(r, &b->calls[i], err);
-        if (!rep)
-            return -1;
-        take_reg_reply(r, b, i, rep);
-        freeReplyObject(rep);
-    }
-    return 0;
-}
-
-/* Connects (within the backoff) and sends one chunk. Like command(): a
- * connection that was there and broke while the chunk was on its way is
- * replaced and the chunk sent once more (its changes are idempotent). */
-static int reg_send_chunk(xb_redis_t *r, reg_batch_t *b, size_t at, size_t m, xb_error_t *err)
-{
-    for (int attempt = 0;; attempt++) {
-        bool had_connection = r->ctx != NULL;
-        if (conn_ensure(r, err) != 0)
-            return -1;
-        if (reg_chunk(r, b, at, m, err) == 0)
-            return 0;
-        if (!had_connection || r->ctx || attempt > 0)
-            return -1;
-    }
-}
-
-/* Pipelines every change, PIPELINE_CHUNK per round trip, in order. Stops
- * after the first chunk that met an error reply or a broken connection; the
- * changes before it stay applied. */
 static int redis_registry_apply(void *self, size_t n, const xb_registry_op_t *ops,
                                 xb_error_t *err)
 {
-    xb_redis_t *r = self;
-    sigpipe_guard_t g;
     if (n == 0)
         return 0;
     if (!ops)
         return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: NULL registry batch");
-    reg_batch_t b = {.n = n};
-    b.calls = calloc(n, sizeof *b.calls);
-    if (!b.calls)
-        return nomem(err, "registry batch");
-    int rc = 0;
-    size_t ready = 0;
-    for (; ready < n && rc == 0; ready++)
-        rc = reg_call_init(r, &ops[ready], &b.calls[ready], err);
-    if (rc == 0) {
-        enter(r, &g);
-        for (size_t at = 0; at < n && rc == 0 && !b.failed; at += PIPELINE_CHUNK)
-            rc = reg_send_chunk(r, &b, at, n - at < PIPELINE_CHUNK ? n - at : PIPELINE_CHUNK,
-                                err);
-        leave(r, &g);
-    }
-    for (size_t i = 0; i < ready; i++)
-        reg_call_free(&b.calls[i]);
-    free(b.calls);
-    if (rc != 0)
-        return -1;
-    if (b.failed) {
-        if (err)
-            *err = b.first;
-        return -1;
-    }
-    return 0;
+    return reg_apply(self, n, ops, NULL, err);
 }
 
 /* GET prefix kind name into a malloc'd string. */
@@ -1635,7 +1496,6 @@ void *xb_backend_redis_open(const xb_backend_config_t *cfg, const xb_backend_ops
         return NULL;
     }
     atomic_init(&r->limit_refusals, 0);
-    atomic_init(&r->batches, 0);
     /* Fail fast: a pump whose Redis is unreachable at start-up says so. */
     sigpipe_block(&g);
     int rc = conn_open(r, why, sizeof why);

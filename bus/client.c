@@ -260,6 +260,24 @@ static bool is_post_verdict(xb_client_t *c, const xb_frames_t *f)
     return false;
 }
 
+/* Waits until the socket has something to read: 0, 1 when the deadline
+ * passed, -1 with *err when polling failed. */
+static int wait_readable(xb_client_t *c, long long deadline, xb_error_t *err)
+{
+    for (;;) {
+        zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
+        int n = zmq_poll(&item, 1, remaining_ms(deadline));
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return xb_error_set(err, XB_ERR_IO, 0, "client: %s: zmq_poll: %s", c->endpoint,
+                                zmq_strerror(errno));
+        if (n == 0 && remaining_ms(deadline) == 0)
+            return 1;
+        /* EINTR, or woke a millisecond early */
+    }
+}
+
 /* Reads and dispatches messages until the wanted one arrives (returned in
  * *out, caller owns it), a DELIVER is queued when w->sent_cmd is NULL
  * (returns 0 with *out NULL), the deadline passes (returns 1) or the socket
@@ -269,25 +287,18 @@ static int pump_until(xb_client_t *c, const want_t *w, long long deadline, xb_fr
 {
     *out = NULL;
     for (;;) {
-        zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
-        int n = zmq_poll(&item, 1, remaining_ms(deadline));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return xb_error_set(err, XB_ERR_IO, 0, "client: %s: zmq_poll: %s", c->endpoint,
-                                zmq_strerror(errno));
-        }
-        if (n == 0) {
-            if (remaining_ms(deadline) == 0)
-                return 1;
-            continue; /* woke a millisecond early */
-        }
+        /* Read first, poll only when nothing is there: a sender with many
+         * messages in flight finds most of them waiting, and a poll per
+         * message is a system call per message. */
         xb_frames_t *f = xb_frames_recv(c->sock, ZMQ_DONTWAIT);
-        if (!f) {
-            if (errno == EAGAIN || errno == EINTR)
-                continue;
+        if (!f && errno != EAGAIN && errno != EINTR)
             return xb_error_set(err, XB_ERR_IO, 0, "client: %s: receive: %s", c->endpoint,
                                 zmq_strerror(errno));
+        if (!f) {
+            int rc = wait_readable(c, deadline, err);
+            if (rc != 0)
+                return rc;
+            continue;
         }
         if (!xb_frames_is_proto(f, 0)) {
             XB_WARN(LOG_COMP, "%s: message without the %s tag ignored", c->endpoint, XB_PROTO);

@@ -364,6 +364,7 @@ static void tick(xb_pump_t *p)
     xb_children_tick(p);
     xb_peers_tick(p);
     xb_deliveries_tick(p);
+    xb_route_send_posted(p, NULL);
     xb_error_t err;
     if (xb_backend_flush(p->backend, &err) != 0)
         XB_WARN("pump", "backend flush failed: %s", err.message);
@@ -386,6 +387,7 @@ static bool drained(xb_pump_t *p)
 static void finish(xb_pump_t *p)
 {
     xb_route_commit(p);
+    xb_route_send_posted(p, NULL);
     xb_deliveries_fail_all(p);
     p->state = PUMP_STOPPED;
     xb_peers_shutdown(p);

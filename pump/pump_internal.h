@@ -126,6 +126,14 @@ struct conv {
 
 typedef enum { PUMP_NEW, PUMP_RUNNING, PUMP_DRAINING, PUMP_STOPPED } pump_state_t;
 
+/* Accepted POSTs of one client not yet told (POSTED n). */
+typedef struct {
+    xb_rid_t rid;
+    unsigned long n;
+} posted_t;
+
+#define XB_POSTED_CLIENTS 64 /* clients counted at once; one more tells them all */
+
 struct xb_pump_t {
     xb_config_t *cfg;
     xb_pump_options_t opts;
@@ -171,6 +179,8 @@ struct xb_pump_t {
     xb_strmap_t *convs;               /* root -> conv_t */
     void *route_batch;                /* route.c's staging area (batch_t) */
     void *route_turn;                 /* route.c's messages waiting for their slots (turn_t) */
+    posted_t posted[XB_POSTED_CLIENTS]; /* route.c: acceptances of POSTs not told yet */
+    size_t n_posted;
 
     uint64_t started_ms, last_tick_ms, last_hb_check_ms;
     uint64_t registry_warned_ms; /* last "registry changes not written" warning */
@@ -240,6 +250,9 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f, bool po
  * commit in one backend batch, then delivers them and answers their SENDs.
  * The event loop calls it at the end of every turn. */
 void xb_route_commit(xb_pump_t *p);
+/* Sends POSTED n to rid (NULL: to every client) for the POSTs accepted
+ * since its last POSTED; the loop tells everybody at every tick. */
+void xb_route_send_posted(xb_pump_t *p, const xb_rid_t *rid);
 /* True when so much waits that the loop should commit before the next message. */
 bool xb_route_turn_full(const xb_pump_t *p);
 /* Commits what waits and frees the turn's storage. */

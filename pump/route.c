@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "xmlbus/chain.h"
 #include "xmlbus/envwrite.h"
@@ -105,9 +106,62 @@ static void count_error(xb_pump_t *p, const origin_t *o, xb_code_t code)
     }
 }
 
+/* ---- POSTED: acceptances of POSTs, counted per client -------------------------- */
+
+static void send_posted(xb_pump_t *p, size_t i)
+{
+    char n[24];
+    xb_u64_to_dec(n, p->posted[i].n);
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_POSTED);
+    if (f && xb_frames_add_str(f, n) == 0)
+        xb_pump_send_to(p, &p->posted[i].rid, f);
+    xb_frames_destroy(&f);
+    p->posted[i] = p->posted[--p->n_posted];
+}
+
+static ssize_t posted_index(const xb_pump_t *p, const xb_rid_t *rid)
+{
+    for (size_t i = 0; i < p->n_posted; i++) {
+        const xb_rid_t *r = &p->posted[i].rid;
+        if (r->len == rid->len && memcmp(r->data, rid->data, rid->len) == 0)
+            return (ssize_t)i;
+    }
+    return -1;
+}
+
+/* Tells rid (NULL: every client) how many of its POSTs were accepted since
+ * the last POSTED. Counts wait for the next message to that client or the
+ * next tick, so that a sender is woken once per answer, not twice. */
+void xb_route_send_posted(xb_pump_t *p, const xb_rid_t *rid)
+{
+    if (!rid) {
+        while (p->n_posted)
+            send_posted(p, p->n_posted - 1);
+        return;
+    }
+    ssize_t i = posted_index(p, rid);
+    if (i >= 0)
+        send_posted(p, (size_t)i);
+}
+
+/* One more accepted POST of the client rid. */
+static void count_posted(xb_pump_t *p, const xb_rid_t *rid)
+{
+    p->accepted++;
+    ssize_t i = posted_index(p, rid);
+    if (i >= 0) {
+        p->posted[i].n++;
+        return;
+    }
+    if (p->n_posted == XB_POSTED_CLIENTS)
+        xb_route_send_posted(p, NULL); /* tells the counted ones now, starts over */
+    p->posted[p->n_posted++] = (posted_t){*rid, 1};
+}
+
 static void deliver_to_client(xb_pump_t *p, const xb_rid_t *rid, const char *msg_id,
                               const char *bytes, size_t len)
 {
+    xb_route_send_posted(p, rid); /* both arrive together: one wake-up */
     xb_frames_t *f = xb_frames_new_cmd(XB_CMD_DELIVER);
     if (!f || xb_frames_add_str(f, msg_id) != 0 || xb_frames_add(f, bytes, len) != 0 ||
         xb_pump_send_to(p, rid, f) != 0) {
@@ -667,21 +721,11 @@ static void accept_send(xb_pump_t *p, const xb_rid_t *rid, const char *req, cons
  * conversations that code is still holding). */
 #define TURN_ITEMS_MAX 1024
 
-/* Acceptances of one client's POSTs in this turn: one POSTED n each. */
-typedef struct {
-    xb_rid_t rid;
-    unsigned long n;
-} posted_t;
-
-#define POSTED_CLIENTS_MAX 64 /* clients counted per turn; more commit early */
-
 typedef struct {
     staged_t *items;
     size_t n_items, cap_items;
     unit_t *units;
     size_t n_units, cap_units;
-    posted_t posted[POSTED_CLIENTS_MAX];
-    size_t n_posted;
     xb_slot_fields_t *fields; /* scratch of the commit, cap_items long */
     long *index;
 } turn_t;
@@ -815,36 +859,6 @@ static void store_turn(xb_pump_t *p, turn_t *t)
     }
 }
 
-/* POSTED n to every client whose POSTs of this turn were accepted. */
-static void send_posted(xb_pump_t *p, turn_t *t)
-{
-    for (size_t i = 0; i < t->n_posted; i++) {
-        char n[24];
-        xb_u64_to_dec(n, t->posted[i].n);
-        xb_frames_t *f = xb_frames_new_cmd(XB_CMD_POSTED);
-        if (f && xb_frames_add_str(f, n) == 0)
-            xb_pump_send_to(p, &t->posted[i].rid, f);
-        xb_frames_destroy(&f);
-    }
-    t->n_posted = 0;
-}
-
-/* One more accepted POST of the client rid in this turn. */
-static void count_posted(xb_pump_t *p, turn_t *t, const xb_rid_t *rid)
-{
-    p->accepted++;
-    for (size_t i = 0; i < t->n_posted; i++) {
-        posted_t *c = &t->posted[i];
-        if (c->rid.len == rid->len && memcmp(c->rid.data, rid->data, rid->len) == 0) {
-            c->n++;
-            return;
-        }
-    }
-    if (t->n_posted == POSTED_CLIENTS_MAX)
-        send_posted(p, t); /* tells the counted ones now, starts over */
-    t->posted[t->n_posted++] = (posted_t){*rid, 1};
-}
-
 /* Dispatches what of u was written and gives its verdict: a SEND is
  * ACCEPTED when at least one of its messages went out, else REJECTED; every
  * other failure goes to the origin as a SystemError. Releases u's hold. */
@@ -866,7 +880,7 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
     if (u->is_send && sent == 0) {
         reject(p, &u->origin.rid, u->req, &u->origin, u->store_err.code, u->store_err.message);
     } else if (u->is_send && u->post) {
-        count_posted(p, t, &u->origin.rid);
+        count_posted(p, &u->origin.rid);
         if (u->route_err.code != XB_OK)
             xb_route_system_error(p, &u->origin, u->conv, u->route_err.code,
                                   u->route_err.message);
@@ -893,7 +907,6 @@ void xb_route_commit(xb_pump_t *p)
     for (size_t u = 0; u < n; u++)
         finish_unit(p, t, &t->units[u]);
     t->n_items = 0;
-    send_posted(p, t);
 }
 
 void xb_route_turn_free(xb_pump_t *p)

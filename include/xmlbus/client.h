@@ -75,7 +75,7 @@ int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
  * (XB_ERR_TIMEOUT when it could not even be handed over, XB_ERR_IO,
  * XB_ERR_NOMEM). It goes out as POST (docs/protocol.md): the verdict comes
  * later, read by the other calls: acceptances are only counted (the pump
- * sends one POSTED n per loop turn); a REJECTED is counted and its SystemError
+ * sends POSTED n with its next message to the client, or within 50 ms); a REJECTED is counted and its SystemError
  * envelope is returned by xb_client_recv like any answer (its <to> is the
  * sender, its thread a fresh UUID), so every failure still reaches the
  * sender. */

@@ -388,10 +388,31 @@ static int on_deliver(xb_listener_t *l, const xb_frames_t *f)
         if (out && (xb_frames_add_str(out, id) != 0 || xb_frames_add_str(out, "listener out of memory") != 0))
             xb_frames_destroy(&out);
     }
+    if (out && l->batching && l->n_outbox < XB_RT_OUTBOX) {
+        l->outbox[l->n_outbox++] = out; /* sent by flush_outbox */
+        return 0;
+    }
     int rc = out ? xb_rt_send(l, out) : -1;
     if (rc != 0)
         XB_ERROR(l->log_comp, "delivery %s: cannot send the answer: %s", id, zmq_strerror(errno));
     xb_frames_destroy(&out);
+    return rc;
+}
+
+/* Sends the answers held during a burst. Returns 0, or -1 when one could
+ * not be sent (the connection is then suspect; the rest are dropped, and
+ * the pump fails those deliveries when the connection ends). */
+static int flush_outbox(xb_listener_t *l)
+{
+    int rc = 0;
+    for (size_t i = 0; i < l->n_outbox; i++) {
+        if (rc == 0 && xb_rt_send(l, l->outbox[i]) != 0) {
+            XB_ERROR(l->log_comp, "cannot send an answer: %s", zmq_strerror(errno));
+            rc = -1;
+        }
+        xb_frames_destroy(&l->outbox[i]);
+    }
+    l->n_outbox = 0;
     return rc;
 }
 
@@ -472,7 +493,7 @@ static void on_signal(xb_listener_t *l)
  * between them: a poll per message costs system calls that a busy listener
  * would spend on nothing. Stops early when a handler queued messages (they
  * come first) or the listener is asked to stop. */
-static loop_t drain_socket(xb_listener_t *l, xb_error_t *err)
+static loop_t drain_burst(xb_listener_t *l, xb_error_t *err)
 {
     for (int i = 0; i < RECV_BATCH; i++) {
         xb_frames_t *f = xb_frames_recv(l->sock, ZMQ_DONTWAIT);
@@ -487,8 +508,23 @@ static loop_t drain_socket(xb_listener_t *l, xb_error_t *err)
         xb_frames_destroy(&f);
         if (r != LOOP_CONTINUE || l->n_pending > 0 || l->shutdown_seen || atomic_load(&l->stop))
             return r;
+        if (l->n_outbox == XB_RT_OUTBOX && flush_outbox(l) != 0)
+            return LOOP_RECONNECT;
     }
     return LOOP_CONTINUE;
+}
+
+/* A burst's answers go out together at its end (or every XB_RT_OUTBOX):
+ * ZeroMQ then wakes its I/O thread once for several instead of once each.
+ * A delivery alone in its burst is answered as soon as its handler returns. */
+static loop_t drain_socket(xb_listener_t *l, xb_error_t *err)
+{
+    l->batching = true;
+    loop_t r = drain_burst(l, err);
+    l->batching = false;
+    if (flush_outbox(l) != 0 && r == LOOP_CONTINUE)
+        r = LOOP_RECONNECT;
+    return r;
 }
 
 /* Serves one connection until it ends. */

@@ -18,6 +18,7 @@
 #define XB_RT_DEFAULT_HEARTBEAT_MS 1000
 #define XB_RT_LIVENESS 3            /* silent intervals before the pump counts as gone */
 #define XB_RT_DELIVERY_ID_MAX 64
+#define XB_RT_OUTBOX 16             /* answers of a burst sent together */
 
 struct xb_listener_t {
     char *endpoint;
@@ -54,6 +55,10 @@ struct xb_listener_t {
     /* Messages that arrived while a handler waited for HISTORY-OK. */
     xb_frames_t **pending;
     size_t n_pending, cap_pending;
+    /* Answers held while draining a burst of deliveries (runtime.c). */
+    xb_frames_t *outbox[XB_RT_OUTBOX];
+    size_t n_outbox;
+    bool batching;
 };
 
 /* Strings handed out by xb_msg_text, freed after the handler. */

@@ -20,6 +20,7 @@
 #include "xmlbus/uuid.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,7 @@ typedef struct {
     xb_registry_op_kind_t kind;
     char *chain; /* SET only */
     char *uuid;
+    bool cancelled; /* a fresh SET whose DELETE came before the flush */
 } pending_t;
 
 struct xb_registry_t {
@@ -56,6 +58,8 @@ struct xb_registry_t {
     bool write_behind;
     pending_t *pending;
     size_t n_pending, cap_pending;
+    size_t n_cancelled;
+    xb_strmap_t *fresh_sets; /* uuid -> 1 + index in pending of its fresh SET */
 };
 
 /* ---- the conversation index (lock held) ------------------------------------ */
@@ -209,6 +213,14 @@ static void pending_free(pending_t *op)
     op->chain = op->uuid = NULL;
 }
 
+static void pending_clear(xb_registry_t *r)
+{
+    for (size_t i = 0; i < r->n_pending; i++)
+        pending_free(&r->pending[i]);
+    r->n_pending = r->n_cancelled = 0;
+    xb_strmap_clear(r->fresh_sets);
+}
+
 static int queue_op(xb_registry_t *r, xb_registry_op_kind_t kind, const char *chain,
                     const char *uuid, xb_error_t *err)
 {
@@ -224,6 +236,7 @@ static int queue_op(xb_registry_t *r, xb_registry_op_kind_t kind, const char *ch
         r->cap_pending = cap;
     }
     pending_t *op = &r->pending[r->n_pending];
+    op->cancelled = false;
     op->kind = kind;
     op->chain = chain ? strdup(chain) : NULL;
     op->uuid = strdup(uuid);
@@ -235,11 +248,34 @@ static int queue_op(xb_registry_t *r, xb_registry_op_kind_t kind, const char *ch
     return 0;
 }
 
-static int backend_set(xb_registry_t *r, const char *chain, const char *uuid, xb_error_t *err)
+/* fresh: a UUID minted here for a chain of a conversation started here,
+ * so neither is in the backend yet (see cancel_fresh_set). */
+static int backend_set(xb_registry_t *r, const char *chain, const char *uuid, bool fresh,
+                       xb_error_t *err)
 {
-    if (r->write_behind)
-        return queue_op(r, XB_REGISTRY_OP_SET, chain, uuid, err);
-    return xb_backend_registry_set(r->backend, chain, uuid, err);
+    if (!r->write_behind)
+        return xb_backend_registry_set(r->backend, chain, uuid, err);
+    if (queue_op(r, XB_REGISTRY_OP_SET, chain, uuid, err) != 0)
+        return -1;
+    if (fresh && xb_strmap_put(r->fresh_sets, uuid, (void *)(uintptr_t)r->n_pending) != 0)
+        XB_DEBUG("registry", "no memory to note a fresh pair: it is written and deleted");
+    return 0;
+}
+
+/* A DELETE of a pair whose fresh SET is still queued: both are dropped, the
+ * backend never hears of it. Exact, because a fresh SET replaced nothing:
+ * the pair of a conversation that starts and ends between two flushes (most
+ * of them under load) costs the backend nothing. */
+static bool cancel_fresh_set(xb_registry_t *r, const char *uuid)
+{
+    uintptr_t at = (uintptr_t)xb_strmap_remove(r->fresh_sets, uuid);
+    if (at == 0)
+        return false;
+    pending_t *op = &r->pending[at - 1];
+    pending_free(op);
+    op->cancelled = true;
+    r->n_cancelled++;
+    return true;
 }
 
 /* *deleted is true for a queued delete: the entry was known here. */
@@ -248,6 +284,8 @@ static int backend_delete(xb_registry_t *r, const char *uuid, bool *deleted, xb_
     if (!r->write_behind)
         return xb_backend_registry_delete(r->backend, uuid, deleted, err);
     *deleted = true;
+    if (cancel_fresh_set(r, uuid))
+        return 0;
     return queue_op(r, XB_REGISTRY_OP_DELETE, NULL, uuid, err);
 }
 
@@ -255,27 +293,31 @@ static int backend_delete(xb_registry_t *r, const char *uuid, bool *deleted, xb_
  * is idempotent, so the next flush writes it all again. */
 static int flush_locked(xb_registry_t *r, xb_error_t *err)
 {
-    if (r->n_pending == 0)
+    if (r->n_pending == r->n_cancelled) {
+        pending_clear(r);
         return 0;
-    xb_registry_op_t *ops = malloc(r->n_pending * sizeof *ops);
+    }
+    xb_registry_op_t *ops = malloc((r->n_pending - r->n_cancelled) * sizeof *ops);
     if (!ops)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
-    for (size_t i = 0; i < r->n_pending; i++)
-        ops[i] = (xb_registry_op_t){r->pending[i].kind, r->pending[i].chain, r->pending[i].uuid};
-    int rc = xb_backend_registry_apply(r->backend, r->n_pending, ops, err);
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_pending; i++) {
+        const pending_t *op = &r->pending[i];
+        if (!op->cancelled)
+            ops[n++] = (xb_registry_op_t){op->kind, op->chain, op->uuid};
+    }
+    int rc = xb_backend_registry_apply(r->backend, n, ops, err);
     free(ops);
     if (rc != 0)
         return -1;
-    for (size_t i = 0; i < r->n_pending; i++)
-        pending_free(&r->pending[i]);
-    r->n_pending = 0;
+    pending_clear(r);
     return 0;
 }
 
 /* Before asking the backend: what is queued must be there. */
 static int sync_for_read(xb_registry_t *r, xb_error_t *err)
 {
-    return r->n_pending ? flush_locked(r, err) : 0;
+    return r->n_pending > r->n_cancelled ? flush_locked(r, err) : 0;
 }
 
 /* ---- life cycle ------------------------------------------------------------------ */
@@ -305,9 +347,11 @@ xb_registry_t *xb_registry_new(xb_backend_t *backend, const char *organism, xb_e
     }
     r->index = xb_strmap_new_owning(conv_free);
     r->by_uuid = xb_strmap_new();
-    if (!r->index || !r->by_uuid) {
+    r->fresh_sets = xb_strmap_new();
+    if (!r->index || !r->by_uuid || !r->fresh_sets) {
         xb_strmap_destroy(&r->index);
         xb_strmap_destroy(&r->by_uuid);
+        xb_strmap_destroy(&r->fresh_sets);
         pthread_mutex_destroy(&r->lock);
         free(r->organism);
         free(r);
@@ -342,7 +386,7 @@ size_t xb_registry_pending(xb_registry_t *r)
     if (!r)
         return 0;
     pthread_mutex_lock(&r->lock);
-    size_t n = r->n_pending;
+    size_t n = r->n_pending - r->n_cancelled;
     pthread_mutex_unlock(&r->lock);
     return n;
 }
@@ -352,14 +396,14 @@ void xb_registry_destroy(xb_registry_t **r)
     if (!r || !*r)
         return;
     xb_error_t err;
-    if ((*r)->n_pending && flush_locked(*r, &err) != 0)
+    if (sync_for_read(*r, &err) != 0)
         XB_WARN("registry", "%zu registry changes were never written to the backend: %s",
-                (*r)->n_pending, err.message);
-    for (size_t i = 0; i < (*r)->n_pending; i++)
-        pending_free(&(*r)->pending[i]);
+                (*r)->n_pending - (*r)->n_cancelled, err.message);
+    pending_clear(*r);
     free((*r)->pending);
     xb_strmap_destroy(&(*r)->index);
     xb_strmap_destroy(&(*r)->by_uuid);
+    xb_strmap_destroy(&(*r)->fresh_sets);
     pthread_mutex_destroy(&(*r)->lock);
     free((*r)->organism);
     free(*r);
@@ -391,7 +435,7 @@ static int uuid_for_locked(xb_registry_t *r, const char *chain, char **uuid, xb_
     }
     char fresh[XB_UUID_LEN + 1];
     xb_uuid_new(fresh);
-    if (backend_set(r, chain, fresh, err) != 0)
+    if (backend_set(r, chain, fresh, c != NULL, err) != 0)
         return -1;
     if (!(*uuid = strdup(fresh)))
         return xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
@@ -659,7 +703,7 @@ int xb_registry_set(xb_registry_t *r, const char *chain, const char *uuid, xb_er
     if (!uuid || !uuid[0])
         return xb_error_set(err, XB_ERR_ARG, 0, "registry: empty uuid");
     pthread_mutex_lock(&r->lock);
-    int rc = backend_set(r, chain, uuid, err);
+    int rc = backend_set(r, chain, uuid, false, err);
     if (rc == 0)
         index_note(r, chain, uuid);
     pthread_mutex_unlock(&r->lock);
@@ -734,9 +778,7 @@ int xb_registry_clear(xb_registry_t *r, xb_error_t *err)
     if (!r)
         return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL registry");
     pthread_mutex_lock(&r->lock);
-    for (size_t i = 0; i < r->n_pending; i++)
-        pending_free(&r->pending[i]);
-    r->n_pending = 0; /* what they would have written goes anyway */
+    pending_clear(r); /* what they would have written goes anyway */
     int rc = xb_backend_registry_clear(r->backend, err);
     index_clear(r);
     pthread_mutex_unlock(&r->lock);

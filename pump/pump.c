@@ -145,13 +145,14 @@ static int open_storage(xb_pump_t *p, xb_error_t *err)
     p->registry = xb_registry_new(p->backend, p->cfg->name, err);
     if (!p->registry)
         return -1;
-    /* One batch per loop turn instead of a round trip per change. */
+    /* One batch per tick instead of a round trip per change. */
     xb_registry_set_write_behind(p->registry, true);
     return 0;
 }
 
-/* Writes the registry changes of this loop turn. A failing backend keeps
- * them queued for the next turn; the warning is said once a second at most. */
+/* Writes the registry changes queued since the last tick. A failing backend
+ * keeps them queued for the next one; the warning is said once a second at
+ * most. */
 static void flush_registry(xb_pump_t *p)
 {
     xb_error_t err;
@@ -365,6 +366,7 @@ static void tick(xb_pump_t *p)
     xb_peers_tick(p);
     xb_deliveries_tick(p);
     xb_route_send_posted(p, NULL);
+    flush_registry(p);
     xb_error_t err;
     if (xb_backend_flush(p->backend, &err) != 0)
         XB_WARN("pump", "backend flush failed: %s", err.message);
@@ -443,7 +445,6 @@ int xb_pump_run(xb_pump_t *p, xb_error_t *err)
             drain_router(p);
         xb_route_commit(p);
         tick(p);
-        flush_registry(p);
     }
     finish(p);
     if (p->opts.handle_signals)

@@ -497,22 +497,49 @@ static void test_write_behind_queues_until_flush(void)
 }
 
 /* A conversation that starts and ends between two flushes costs the
- * backend nothing but idempotent changes, and leaves nothing behind. */
+ * backend nothing: its fresh pairs and their deletes cancel out. */
 static void test_write_behind_short_conversation(void)
 {
     fixture_t f = open_fixture();
     xb_error_t err;
     char *root = NULL;
     char *first = start(&f, "console", &root);
-    CU_ASSERT_EQUAL(xb_registry_end_conversation(f.reg, root, NULL, &err), 0);
+    char *second = extend(&f, first, "greeter");
+    CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 3);
+    size_t removed = 0;
+    CU_ASSERT_EQUAL(xb_registry_end_conversation(f.reg, root, &removed, &err), 0);
+    CU_ASSERT_EQUAL(removed, 3);
+    CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 0); /* nothing left to write */
     CU_ASSERT_EQUAL(xb_registry_flush(f.reg, &err), 0);
     CU_ASSERT_EQUAL(backend_entries(&f), 0);
+    free(second);
     char *chain = NULL;
     err.code = XB_OK;
     CU_ASSERT_EQUAL(xb_registry_get_chain(f.reg, first, &chain, &err), -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
     free(first);
     free(root);
+    close_fixture(&f);
+}
+
+/* Only fresh pairs cancel: a pair set by hand may have replaced one in the
+ * backend, so its set and its delete are both written, in order. */
+static void test_write_behind_explicit_set_not_cancelled(void)
+{
+    fixture_t f = open_fixture();
+    xb_error_t err;
+    const char *u_old = "0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e";
+    const char *u_new = "1f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e";
+    CU_ASSERT_EQUAL(xb_backend_registry_set(f.backend, "system.hello.c-1.a", u_old, &err), 0);
+    CU_ASSERT_EQUAL(xb_registry_set(f.reg, "system.hello.c-1.a", u_new, &err), 0);
+    bool deleted = false;
+    CU_ASSERT_EQUAL(xb_registry_delete(f.reg, u_new, &deleted, &err), 0);
+    CU_ASSERT_TRUE(deleted);
+    /* The delete looked the pair up in the backend, which wrote the set
+     * first; the delete itself is queued, not cancelled. */
+    CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 1);
+    CU_ASSERT_EQUAL(xb_registry_flush(f.reg, &err), 0);
+    CU_ASSERT_EQUAL(backend_entries(&f), 0); /* the set dropped u_old's pair */
     close_fixture(&f);
 }
 
@@ -633,6 +660,7 @@ int main(void)
         !CU_add_test(behind, "queues until flush", test_write_behind_queues_until_flush) ||
         !CU_add_test(behind, "conversation within one turn", test_write_behind_short_conversation) ||
         !CU_add_test(behind, "backend reads come after a flush", test_write_behind_reads_after_flush) ||
+        !CU_add_test(behind, "a pair set by hand is not cancelled", test_write_behind_explicit_set_not_cancelled) ||
         !CU_add_test(behind, "destroy flushes", test_write_behind_destroy_flushes) ||
         !CU_add_test(behind, "redis down: queued, then written", test_write_behind_redis_down))
         return 2;

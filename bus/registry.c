@@ -149,6 +149,8 @@ static void index_note(xb_registry_t *r, const char *chain, const char *uuid)
     if (!c)
         return;
     entry_t *e = entry_of(c, chain);
+    if (e && strcmp(e->uuid, uuid) == 0)
+        return; /* the same pair again */
     if (e) {
         char *u = strdup(uuid);
         if (!u || xb_strmap_put(r->by_uuid, uuid, c) != 0) {
@@ -224,9 +226,9 @@ static void pending_clear(xb_registry_t *r)
 static int queue_op(xb_registry_t *r, xb_registry_op_kind_t kind, const char *chain,
                     const char *uuid, xb_error_t *err)
 {
-    if (r->n_pending >= PENDING_MAX)
-        return xb_error_set(err, XB_ERR_BACKEND, 0,
-                            "registry: %zu changes are waiting for the backend", r->n_pending);
+    if (r->n_pending - r->n_cancelled >= PENDING_MAX)
+        return xb_error_set(err, XB_ERR_BACKEND, 0, "registry: %zu changes are waiting for the backend",
+                            r->n_pending - r->n_cancelled);
     if (r->n_pending == r->cap_pending) {
         size_t cap = r->cap_pending ? r->cap_pending * 2 : 64;
         pending_t *grown = realloc(r->pending, cap * sizeof *grown);
@@ -289,6 +291,20 @@ static int backend_delete(xb_registry_t *r, const char *uuid, bool *deleted, xb_
     return queue_op(r, XB_REGISTRY_OP_DELETE, NULL, uuid, err);
 }
 
+/* After a failed flush the backend may hold some of the queued pairs (a
+ * Redis batch may be applied with its reply lost): no queued SET counts as
+ * fresh any more, so their deletes are written. Cancelled entries go. */
+static void forget_fresh(xb_registry_t *r)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < r->n_pending; i++)
+        if (!r->pending[i].cancelled)
+            r->pending[kept++] = r->pending[i];
+    r->n_pending = kept;
+    r->n_cancelled = 0;
+    xb_strmap_clear(r->fresh_sets);
+}
+
 /* Writes the queue in one batch. On failure the queue stays: every change
  * is idempotent, so the next flush writes it all again. */
 static int flush_locked(xb_registry_t *r, xb_error_t *err)
@@ -308,8 +324,10 @@ static int flush_locked(xb_registry_t *r, xb_error_t *err)
     }
     int rc = xb_backend_registry_apply(r->backend, n, ops, err);
     free(ops);
-    if (rc != 0)
+    if (rc != 0) {
+        forget_fresh(r);
         return -1;
+    }
     pending_clear(r);
     return 0;
 }

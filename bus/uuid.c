@@ -1,6 +1,7 @@
 /* Canonical UUID4 strings (see include/xmlbus/uuid.h). */
 #include "xmlbus/uuid.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -43,15 +44,27 @@ static pool_t *pool_get(void)
     return p;
 }
 
+/* Straight from the kernel: requests of at most 256 bytes are never cut
+ * short or interrupted (getrandom(2)). */
+static int random_direct(void *out, size_t n)
+{
+    return getrandom(out, n, 0) == (ssize_t)n ? 0 : -1;
+}
+
 int xb_random_bytes(void *out, size_t n)
 {
-    pool_t *p = pool_get();
-    if (!p || n > 256)
+    if (n > 256)
         return -1;
+    pool_t *p = pool_get();
+    if (!p)
+        return random_direct(out, n); /* no pool (no MADV_WIPEONFORK here) */
     if (p->len - p->pos < n || p->len > sizeof p->bytes) {
-        ssize_t got = getrandom(p->bytes, sizeof p->bytes, 0);
+        ssize_t got;
+        do
+            got = getrandom(p->bytes, sizeof p->bytes, 0);
+        while (got < 0 && errno == EINTR);
         if (got < (ssize_t)n)
-            return -1;
+            return random_direct(out, n);
         p->len = (size_t)got;
         p->pos = 0;
     }

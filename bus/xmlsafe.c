@@ -571,6 +571,9 @@ xmlDocPtr xb_xml_read(xmlParserCtxtPtr ctxt, const void *bytes, size_t len,
 
     capture_t cap = {0};
     ctxt->_private = &cap;
+    /* No forced encoding: the prescan admits only documents that declare
+     * UTF-8 or US-ASCII (or nothing) and are valid UTF-8, which libxml2
+     * reads as UTF-8 anyway, without the converter a forced one sets up. */
     xmlDocPtr doc = xmlCtxtReadMemory(ctxt, bytes, (int)len, NULL, NULL, XB_XML_PARSE_OPTIONS);
     ctxt->_private = NULL;
 

@@ -816,9 +816,13 @@ bool xb_route_turn_full(const xb_pump_t *p)
     return t && t->n_items >= TURN_ITEMS_MAX;
 }
 
-/* Writes every slot of the turn: one batch for all; when that fails, once
- * more per unit for what is not written, so that one message's refused slot
- * (a full thread, an oversized slot) or an outage is only its own failure. */
+/* Writes every slot of the turn: one batch for all. When the backend
+ * refused a slot (a full thread, an oversized slot: XB_ERR_LIMIT, and then
+ * nothing after that slot was stored), every unit none of whose slots was
+ * written is tried once more on its own, so that the refusal is only its
+ * own message's failure. Any other failure (an outage, a lost reply) is not
+ * retried: the slots may have been stored, and a retry could store them
+ * twice. */
 static void store_turn(xb_pump_t *p, turn_t *t)
 {
     for (size_t u = 0; u < t->n_units; u++) {
@@ -845,7 +849,7 @@ static void store_turn(xb_pump_t *p, turn_t *t)
         if (missing == 0)
             continue;
         un->store_err = e;
-        if (missing == un->n && t->n_units > 1) {
+        if (missing == un->n && t->n_units > 1 && e.code == XB_ERR_LIMIT) {
             /* Nothing of it written: try it alone. */
             xb_error_t alone;
             xb_error_clear(&alone);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -230,6 +231,11 @@ static int info_reply(const xb_msg_t *msg, xb_reply_t *reply)
     return xb_reply_respond(reply, out);
 }
 
+/* Handlers of type "slow" finished so far (the handler runs in the
+ * listener's thread, the test reads it from its own). */
+#define SLOW_HANDLER_US 400000
+static atomic_int slow_done;
+
 static int test_handler(const xb_msg_t *msg, xb_reply_t *reply, void *user)
 {
     (void)user;
@@ -261,6 +267,11 @@ static int test_handler(const xb_msg_t *msg, xb_reply_t *reply, void *user)
         return xb_reply_forward(reply, "not.a.name", xb_payload_new("x"));
     if (strcmp(type, "info") == 0)
         return info_reply(msg, reply);
+    if (strcmp(type, "slow") == 0) {
+        usleep(SLOW_HANDLER_US);
+        atomic_fetch_add(&slow_done, 1);
+        return xb_reply_respond(reply, xb_msg_payload(msg));
+    }
     if (strcmp(type, "history") == 0)
         return history_reply(msg, reply);
     return xb_reply_respond(reply, xb_msg_payload(msg)); /* echo (copied) */
@@ -472,6 +483,57 @@ static void test_many_messages_in_order(void)
         char *xml = xb_frames_strdup(f, 6);
         CU_ASSERT_PTR_NOT_NULL(xml && strstr(xml, expect) && strncmp(xml, "<n", 2) == 0);
         free(xml);
+        xb_frames_destroy(&f);
+    }
+    rig_close(&r);
+}
+
+/* Deliveries that arrive together with slow handlers: each answer goes
+ * out when its handler returns, not at the end of the burst (the pump's
+ * timeout of a delivery runs until its answer arrives). */
+static void test_burst_of_slow_handlers(void)
+{
+    rig_t r;
+    rig_open(&r);
+    atomic_store(&slow_done, 0);
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%d", 300 + i);
+        CU_ASSERT_EQUAL(fake_deliver(&r.pump, id, NULL, "<slow/>"), 0);
+    }
+    xb_frames_t *first = fake_expect(&r.pump, XB_CMD_REPLY);
+    CU_ASSERT_PTR_NOT_NULL(first);
+    CU_ASSERT_TRUE(first && xb_frames_eq(first, 3, "300"));
+    /* The second handler is still sleeping: the first answer did not wait. */
+    CU_ASSERT_TRUE(atomic_load(&slow_done) <= 1);
+    xb_frames_destroy(&first);
+    for (int i = 1; i < 3; i++) {
+        xb_frames_t *f = fake_expect(&r.pump, XB_CMD_REPLY);
+        CU_ASSERT_PTR_NOT_NULL(f);
+        xb_frames_destroy(&f);
+    }
+    CU_ASSERT_EQUAL(atomic_load(&slow_done), 3);
+    rig_close(&r);
+}
+
+/* Fast handlers in a burst: every answer arrives, in order. */
+static void test_burst_of_fast_handlers(void)
+{
+    rig_t r;
+    rig_open(&r);
+    const int n = 40;
+    for (int i = 0; i < n; i++) {
+        char id[16], payload[64];
+        snprintf(id, sizeof id, "%d", 400 + i);
+        snprintf(payload, sizeof payload, "<n><v>%d</v></n>", i);
+        CU_ASSERT_EQUAL(fake_deliver(&r.pump, id, NULL, payload), 0);
+    }
+    for (int i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%d", 400 + i);
+        xb_frames_t *f = fake_expect(&r.pump, XB_CMD_REPLY);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        CU_ASSERT_TRUE(xb_frames_eq(f, 3, id));
         xb_frames_destroy(&f);
     }
     rig_close(&r);
@@ -1229,6 +1291,8 @@ int main(void)
     CU_add_test(s, "REPLY with several messages", test_reply_several_messages);
     CU_add_test(s, "DONE and FAILED", test_done_failed);
     CU_add_test(s, "many messages in order", test_many_messages_in_order);
+    CU_add_test(s, "a burst of slow handlers is answered one by one", test_burst_of_slow_handlers);
+    CU_add_test(s, "a burst of fast handlers: every answer, in order", test_burst_of_fast_handlers);
     CU_add_test(s, "message accessors", test_message_accessors);
     CU_add_test(s, "namespaced and copied payloads", test_namespaced_and_copied_payloads);
     CU_add_test(s, "HEARTBEAT when idle", test_heartbeat_when_idle);

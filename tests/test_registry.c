@@ -8,6 +8,8 @@
 
 #include "redis_server.h"
 
+#include <hiredis/hiredis.h>
+
 #include <CUnit/Basic.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -635,6 +637,52 @@ static void test_write_behind_redis_down(void)
     xb_redis_server_destroy(&srv);
 }
 
+/* A flush that fails half way (Redis applied the first changes, then met a
+ * foreign value) leaves the backend holding pairs the queue still calls
+ * fresh: their deletes must be written, not cancelled, or the pairs stay in
+ * Redis for good. */
+static void test_write_behind_failed_flush_keeps_deletes(void)
+{
+    xb_error_t err;
+    xb_redis_server_t *srv = xb_redis_server_start(NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    xb_backend_config_t cfg;
+    xb_backend_config_defaults(&cfg);
+    cfg.type = XB_BACKEND_REDIS;
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "%s", xb_redis_server_url(srv));
+    fixture_t f;
+    f.backend = xb_backend_new(&cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.backend);
+    f.reg = xb_registry_new(f.backend, "hello", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.reg);
+    xb_registry_set_write_behind(f.reg, true);
+    char *root_a = NULL, *root_b = NULL;
+    char *a = start(&f, "console", &root_a);
+    char *b = start(&f, "console", &root_b);
+    redisContext *rc = redisConnect("127.0.0.1", xb_redis_server_port(srv));
+    CU_ASSERT_FATAL(rc && !rc->err);
+    freeReplyObject(redisCommand(rc, "RPUSH %schain:%s foreign", cfg.redis_prefix, root_b));
+    CU_ASSERT_EQUAL(xb_registry_flush(f.reg, &err), -1); /* a's pairs are in Redis now */
+    CU_ASSERT_EQUAL(xb_registry_end_conversation(f.reg, root_a, NULL, &err), 0);
+    freeReplyObject(redisCommand(rc, "DEL %schain:%s", cfg.redis_prefix, root_b));
+    CU_ASSERT_EQUAL(xb_registry_flush(f.reg, &err), 0);
+    char *chain = NULL;
+    err.code = XB_OK;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_chain(f.backend, a, &chain, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
+    free(chain);
+    chain = NULL;
+    CU_ASSERT_EQUAL(xb_backend_registry_get_chain(f.backend, b, &chain, &err), 0);
+    free(chain);
+    redisFree(rc);
+    free(a);
+    free(b);
+    free(root_a);
+    free(root_b);
+    close_fixture(&f);
+    xb_redis_server_destroy(&srv);
+}
+
 static int add_common_tests(CU_pSuite s)
 {
     return s && CU_add_test(s, "start a conversation", test_start) &&
@@ -662,7 +710,8 @@ int main(void)
         !CU_add_test(behind, "backend reads come after a flush", test_write_behind_reads_after_flush) ||
         !CU_add_test(behind, "a pair set by hand is not cancelled", test_write_behind_explicit_set_not_cancelled) ||
         !CU_add_test(behind, "destroy flushes", test_write_behind_destroy_flushes) ||
-        !CU_add_test(behind, "redis down: queued, then written", test_write_behind_redis_down))
+        !CU_add_test(behind, "redis down: queued, then written", test_write_behind_redis_down) ||
+        !CU_add_test(behind, "a failed flush keeps the deletes", test_write_behind_failed_flush_keeps_deletes))
         return 2;
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

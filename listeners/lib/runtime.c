@@ -345,6 +345,13 @@ static xb_frames_t *answer_frames(xb_listener_t *l, const char *id, int rc, xb_r
     return f;
 }
 
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* DELIVER delivery-id envelope: runs the handler and answers. Returns 0, or
  * -1 when the answer could not be sent (the connection is then suspect). */
 static int on_deliver(xb_listener_t *l, const xb_frames_t *f)
@@ -389,6 +396,8 @@ static int on_deliver(xb_listener_t *l, const xb_frames_t *f)
             xb_frames_destroy(&out);
     }
     if (out && l->batching && l->n_outbox < XB_RT_OUTBOX) {
+        if (l->n_outbox == 0)
+            l->held_since_us = now_us();
         l->outbox[l->n_outbox++] = out; /* sent by flush_outbox */
         return 0;
     }
@@ -504,19 +513,31 @@ static loop_t drain_burst(xb_listener_t *l, xb_error_t *err)
                          zmq_strerror(errno));
             return LOOP_FAIL;
         }
+        uint64_t start = now_us();
         loop_t r = dispatch(l, f, err);
         xb_frames_destroy(&f);
         if (r != LOOP_CONTINUE || l->n_pending > 0 || l->shutdown_seen || atomic_load(&l->stop))
             return r;
-        if (l->n_outbox == XB_RT_OUTBOX && flush_outbox(l) != 0)
+        /* Answers wait for fast handlers only: the pump's timeout of a
+         * delivery runs until its answer arrives, so after a slow handler
+         * (or once the oldest has waited XB_RT_HOLD_US) they go at once. */
+        uint64_t now = l->n_outbox ? now_us() : 0;
+        bool due = l->n_outbox == XB_RT_OUTBOX ||
+                   (l->n_outbox > 0 && (now - start >= XB_RT_HOLD_US ||
+                                        now - l->held_since_us >= XB_RT_HOLD_US));
+        if (due && flush_outbox(l) != 0)
             return LOOP_RECONNECT;
     }
     return LOOP_CONTINUE;
 }
 
-/* A burst's answers go out together at its end (or every XB_RT_OUTBOX):
- * ZeroMQ then wakes its I/O thread once for several instead of once each.
- * A delivery alone in its burst is answered as soon as its handler returns. */
+/* The answers of fast handlers in a burst go out together: at the end of
+ * the burst, every XB_RT_OUTBOX, or once the oldest has waited
+ * XB_RT_HOLD_US; ZeroMQ then wakes its I/O thread once for several answers
+ * instead of once each. The answer of a handler that took XB_RT_HOLD_US or
+ * more goes out at once (with those held before it), so a slow handler
+ * never makes an answer late. A delivery alone in its burst is answered as
+ * soon as its handler returns. */
 static loop_t drain_socket(xb_listener_t *l, xb_error_t *err)
 {
     l->batching = true;

@@ -19,6 +19,7 @@
 #define XB_RT_LIVENESS 3            /* silent intervals before the pump counts as gone */
 #define XB_RT_DELIVERY_ID_MAX 64
 #define XB_RT_OUTBOX 16             /* answers of a burst sent together */
+#define XB_RT_HOLD_US 1000          /* ... held at most this long */
 
 struct xb_listener_t {
     char *endpoint;
@@ -58,6 +59,7 @@ struct xb_listener_t {
     /* Answers held while draining a burst of deliveries (runtime.c). */
     xb_frames_t *outbox[XB_RT_OUTBOX];
     size_t n_outbox;
+    uint64_t held_since_us;           /* when the oldest held answer was ready */
     bool batching;
 };
 

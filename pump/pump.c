@@ -5,6 +5,7 @@
  * route.c or control.c, and every tick runs the timers (restarts, heartbeats,
  * timeouts). ZeroMQ's own I/O threads do the network work. */
 #include "pump_internal.h"
+#include "commit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -311,14 +312,14 @@ static void handle_message(xb_pump_t *p, xb_frames_t *f)
     else if (strcmp(cmd, XB_CMD_POST) == 0)
         xb_route_on_send(p, &rid, f, true);
     else if (strcmp(cmd, XB_CMD_CONTROL) == 0) {
-        xb_route_commit(p); /* answers read the backend */
+        xb_commit_turn(p); /* answers read the backend */
         flush_registry(p);
         xb_control_on_request(p, &rid, f);
     }
     else if (strcmp(cmd, XB_CMD_READY) == 0)
         xb_peer_on_ready(p, &rid, f);
     else if (strcmp(cmd, XB_CMD_HISTORY) == 0) {
-        xb_route_commit(p); /* the history includes what this turn recorded */
+        xb_commit_turn(p); /* the history includes what this turn recorded */
         xb_control_on_history(p, &rid, f);
     }
     else if (strcmp(cmd, XB_CMD_HEARTBEAT) == 0 || strcmp(cmd, XB_CMD_REPLY) == 0 ||
@@ -339,8 +340,8 @@ static void drain_router(xb_pump_t *p)
             return;
         handle_message(p, f);
         xb_frames_destroy(&f);
-        if (xb_route_turn_full(p))
-            xb_route_commit(p);
+        if (xb_commit_turn_full(p))
+            xb_commit_turn(p);
     }
 }
 
@@ -365,7 +366,7 @@ static void tick(xb_pump_t *p)
     xb_children_tick(p);
     xb_peers_tick(p);
     xb_deliveries_tick(p);
-    xb_route_send_posted(p, NULL);
+    xb_posted_send(p, NULL);
     flush_registry(p);
     xb_error_t err;
     if (xb_backend_flush(p->backend, &err) != 0)
@@ -388,8 +389,8 @@ static bool drained(xb_pump_t *p)
 
 static void finish(xb_pump_t *p)
 {
-    xb_route_commit(p);
-    xb_route_send_posted(p, NULL);
+    xb_commit_turn(p);
+    xb_posted_send(p, NULL);
     xb_deliveries_fail_all(p);
     p->state = PUMP_STOPPED;
     xb_peers_shutdown(p);
@@ -443,7 +444,7 @@ int xb_pump_run(xb_pump_t *p, xb_error_t *err)
             drain_wake(p);
         if (items[0].revents & ZMQ_POLLIN)
             drain_router(p);
-        xb_route_commit(p);
+        xb_commit_turn(p);
         tick(p);
     }
     finish(p);
@@ -502,7 +503,7 @@ void xb_pump_destroy(xb_pump_t **pp)
     }
     if (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)
         finish(p);
-    xb_route_turn_free(p);
+    xb_commit_free(p);
     if (p->dslab)
         xb_deliveries_fail_all(p);
     xb_convs_free(p);

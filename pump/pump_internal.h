@@ -246,17 +246,6 @@ void xb_deliveries_fail_all(xb_pump_t *p);
  * only a refusal is answered; acceptances are counted in one POSTED per
  * client and loop turn). */
 void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f, bool post);
-/* Group commit: writes the slots of every message routed since the last
- * commit in one backend batch, then delivers them and answers their SENDs.
- * The event loop calls it at the end of every turn. */
-void xb_route_commit(xb_pump_t *p);
-/* Sends POSTED n to rid (NULL: to every client) for the POSTs accepted
- * since its last POSTED; the loop tells everybody at every tick. */
-void xb_route_send_posted(xb_pump_t *p, const xb_rid_t *rid);
-/* True when so much waits that the loop should commit before the next message. */
-bool xb_route_turn_full(const xb_pump_t *p);
-/* Commits what waits and frees the turn's storage. */
-void xb_route_turn_free(xb_pump_t *p);
 void xb_route_on_reply(xb_pump_t *p, peer_t *peer, xb_frames_t *f);
 void xb_route_on_done(xb_pump_t *p, peer_t *peer, xb_frames_t *f, bool failed);
 /* Sends a SystemError to `to` (an origin). Never bounces. */

@@ -6,6 +6,7 @@
  * (REPLY). Both end in route_payload(), which resolves the target, and
  * make_delivery(), which does the per-receiver work. */
 #include "pump_internal.h"
+#include "commit.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -106,62 +107,10 @@ static void count_error(xb_pump_t *p, const origin_t *o, xb_code_t code)
     }
 }
 
-/* ---- POSTED: acceptances of POSTs, counted per client -------------------------- */
-
-static void send_posted(xb_pump_t *p, size_t i)
-{
-    char n[24];
-    xb_u64_to_dec(n, p->posted[i].n);
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_POSTED);
-    if (f && xb_frames_add_str(f, n) == 0)
-        xb_pump_send_to(p, &p->posted[i].rid, f);
-    xb_frames_destroy(&f);
-    p->posted[i] = p->posted[--p->n_posted];
-}
-
-static ssize_t posted_index(const xb_pump_t *p, const xb_rid_t *rid)
-{
-    for (size_t i = 0; i < p->n_posted; i++) {
-        const xb_rid_t *r = &p->posted[i].rid;
-        if (r->len == rid->len && memcmp(r->data, rid->data, rid->len) == 0)
-            return (ssize_t)i;
-    }
-    return -1;
-}
-
-/* Tells rid (NULL: every client) how many of its POSTs were accepted since
- * the last POSTED. Counts wait for the next message to that client or the
- * next tick, so that a sender is woken once per answer, not twice. */
-void xb_route_send_posted(xb_pump_t *p, const xb_rid_t *rid)
-{
-    if (!rid) {
-        while (p->n_posted)
-            send_posted(p, p->n_posted - 1);
-        return;
-    }
-    ssize_t i = posted_index(p, rid);
-    if (i >= 0)
-        send_posted(p, (size_t)i);
-}
-
-/* One more accepted POST of the client rid. */
-static void count_posted(xb_pump_t *p, const xb_rid_t *rid)
-{
-    p->accepted++;
-    ssize_t i = posted_index(p, rid);
-    if (i >= 0) {
-        p->posted[i].n++;
-        return;
-    }
-    if (p->n_posted == XB_POSTED_CLIENTS)
-        xb_route_send_posted(p, NULL); /* tells the counted ones now, starts over */
-    p->posted[p->n_posted++] = (posted_t){*rid, 1};
-}
-
 static void deliver_to_client(xb_pump_t *p, const xb_rid_t *rid, const char *msg_id,
                               const char *bytes, size_t len)
 {
-    xb_route_send_posted(p, rid); /* both arrive together: one wake-up */
+    xb_posted_send(p, rid); /* both arrive together: one wake-up */
     xb_frames_t *f = xb_frames_new_cmd(XB_CMD_DELIVER);
     if (!f || xb_frames_add_str(f, msg_id) != 0 || xb_frames_add(f, bytes, len) != 0 ||
         xb_pump_send_to(p, rid, f) != 0) {
@@ -331,31 +280,7 @@ static int payload_of(xmlDocPtr doc, const char *bytes, size_t len, payload_t *p
     return xb_payload_embeddable(doc, bytes, len, &pl->bytes, &pl->len, owned, err);
 }
 
-/* A message ready to go, waiting for its slot: the slots of everything one
- * incoming message causes (a REPLY of several messages, a broadcast) are
- * written in one backend batch (one LMDB transaction, one Redis pipeline). */
-typedef struct {
-    lstn_t *listener;         /* NULL: the conversation's client */
-    char *chain;              /* receiver's chain (owned) */
-    char thread[37];
-    char msg_id[37];
-    char to[XB_NAME_MAX];
-    char type[512];
-    int64_t ts;
-    int depth;
-    char *envelope;           /* owned; the payload bytes sit inside it */
-    size_t len;
-    size_t payload_off, payload_len;
-} staged_t;
-
-#define MAX_STAGED 64
-
-typedef struct {
-    staged_t items[MAX_STAGED];
-    size_t n;
-} batch_t;
-
-static void staged_free(staged_t *s)
+void xb_route_staged_free(staged_t *s)
 {
     free(s->chain);
     free(s->envelope);
@@ -387,7 +312,7 @@ static int make_delivery(xb_pump_t *p, const origin_t *origin, const target_t *t
     xb_strlcpy(s->to, t->name, sizeof s->to);
     xb_strlcpy(s->type, pl->tag, sizeof s->type);
     if (t->listener && !(s->chain = strdup(t->chain))) {
-        staged_free(s);
+        xb_route_staged_free(s);
         return xb_error_set(err, XB_ERR_LIMIT, 0, "pump out of memory");
     }
     memcpy(msg_id, s->msg_id, 37);
@@ -396,17 +321,17 @@ static int make_delivery(xb_pump_t *p, const origin_t *origin, const target_t *t
 }
 
 /* Hands a recorded message to its receiver. Takes s's buffers. */
-static void dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
+void xb_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
 {
     p->routed++;
     if (!s->listener) {
         deliver_to_client(p, &conv->client, s->msg_id, s->envelope, s->len);
-        staged_free(s);
+        xb_route_staged_free(s);
         return;
     }
     delivery_t *d = delivery_for(p, s->listener, conv, s->chain, s->thread, origin);
     if (!d) {
-        staged_free(s);
+        xb_route_staged_free(s);
         xb_route_system_error(p, origin, conv, XB_ERR_LIMIT, "pump out of memory");
         return;
     }
@@ -415,28 +340,9 @@ static void dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, 
     d->len = s->len;
     d->depth = s->depth;
     s->envelope = NULL;
-    staged_free(s);
+    xb_route_staged_free(s);
     xb_delivery_submit(p, d);
 }
-
-/* What one incoming message staged, waiting for the end of the loop turn:
- * the slots of every message that arrived in one turn are written in one
- * backend batch (group commit), then each incoming message is finished in
- * the order it arrived. */
-typedef struct {
-    bool is_send;
-    origin_t origin;       /* owned copy: a REPLY's delivery is gone by then */
-    conv_t *conv;          /* held (counted in conv->pending) until finished */
-    size_t first, n;       /* its messages in the turn's items */
-    xb_error_t store_err;  /* why some of its slots were not written */
-    /* SEND and POST only: the verdict waits for the slots. */
-    bool post;             /* POST: an acceptance is only counted */
-    char req[128];
-    char msg_id[37];
-    xb_error_t route_err;  /* a failure besides what was staged */
-} unit_t;
-
-static int defer_unit(xb_pump_t *p, batch_t *batch, unit_t *u);
 
 /* The pump's staging area (one, reused: the event loop handles one incoming
  * message at a time). NULL on no memory. */
@@ -657,7 +563,7 @@ void xb_route_on_reply(xb_pump_t *p, peer_t *peer, xb_frames_t *f)
                       xb_frames_size(f, (size_t)(6 + 2 * i)), batch);
         }
         unit_t u = {.is_send = false, .origin = o, .conv = d->conv};
-        defer_unit(p, batch, &u);
+        xb_commit_defer(p, batch, &u);
     }
     xb_delivery_complete(p, d);
 }
@@ -683,7 +589,7 @@ void xb_route_on_done(xb_pump_t *p, peer_t *peer, xb_frames_t *f, bool failed)
 
 /* ---- SEND from clients ------------------------------------------------------ */
 
-static void reject(xb_pump_t *p, const xb_rid_t *rid, const char *req, const origin_t *o,
+void xb_route_reject(xb_pump_t *p, const xb_rid_t *rid, const char *req, const origin_t *o,
                    xb_code_t code, const char *message)
 {
     p->rejected++;
@@ -703,7 +609,7 @@ static void reject(xb_pump_t *p, const xb_rid_t *rid, const char *req, const ori
     free(bytes);
 }
 
-static void accept_send(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *thread,
+void xb_route_accept(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *thread,
                         const char *msg_id)
 {
     p->accepted++;
@@ -712,219 +618,6 @@ static void accept_send(xb_pump_t *p, const xb_rid_t *rid, const char *req, cons
         xb_frames_add_str(f, msg_id) == 0)
         xb_pump_send_to(p, rid, f);
     xb_frames_destroy(&f);
-}
-
-/* ---- the turn's slots (group commit) ---------------------------------------- */
-
-/* A turn commits early past this many staged messages (checked between two
- * incoming messages, never inside the routing of one: a commit may end
- * conversations that code is still holding). */
-#define TURN_ITEMS_MAX 1024
-
-typedef struct {
-    staged_t *items;
-    size_t n_items, cap_items;
-    unit_t *units;
-    size_t n_units, cap_units;
-    xb_slot_fields_t *fields; /* scratch of the commit, cap_items long */
-    long *index;
-} turn_t;
-
-static turn_t *turn_of(xb_pump_t *p)
-{
-    if (!p->route_turn)
-        p->route_turn = calloc(1, sizeof(turn_t));
-    return p->route_turn;
-}
-
-/* Room for n more items and one more unit. */
-static int turn_reserve(turn_t *t, size_t n)
-{
-    if (t->n_units == t->cap_units) {
-        size_t cap = t->cap_units ? t->cap_units * 2 : 64;
-        unit_t *u = realloc(t->units, cap * sizeof *u);
-        if (!u)
-            return -1;
-        t->units = u;
-        t->cap_units = cap;
-    }
-    if (t->n_items + n <= t->cap_items)
-        return 0;
-    size_t cap = t->cap_items ? t->cap_items : 256;
-    while (cap < t->n_items + n)
-        cap *= 2;
-    staged_t *items = realloc(t->items, cap * sizeof *items);
-    if (items)
-        t->items = items;
-    xb_slot_fields_t *fields = realloc(t->fields, cap * sizeof *fields);
-    if (fields)
-        t->fields = fields;
-    long *index = realloc(t->index, cap * sizeof *index);
-    if (index)
-        t->index = index;
-    if (!items || !fields || !index)
-        return -1;
-    t->cap_items = cap;
-    return 0;
-}
-
-/* A unit that cannot wait (no memory): its messages fail at once. */
-static void fail_unit_now(xb_pump_t *p, batch_t *batch, const unit_t *u)
-{
-    for (size_t i = 0; i < batch->n; i++)
-        staged_free(&batch->items[i]);
-    batch->n = 0;
-    if (u->is_send)
-        reject(p, &u->origin.rid, u->req, &u->origin, XB_ERR_LIMIT, "pump out of memory");
-    else
-        xb_route_system_error(p, &u->origin, u->conv, XB_ERR_LIMIT, "pump out of memory");
-}
-
-/* Moves batch's staged messages into the turn under the unit u (whose
- * origin is copied and whose conversation is held until the commit). */
-static int defer_unit(xb_pump_t *p, batch_t *batch, unit_t *u)
-{
-    turn_t *t = turn_of(p);
-    unit_t *dst = NULL;
-    if (t && turn_reserve(t, batch->n) == 0) {
-        dst = &t->units[t->n_units];
-        *dst = *u;
-        if (xb_origin_copy(&dst->origin, &u->origin) != 0) {
-            xb_origin_clear(&dst->origin);
-            dst = NULL;
-        }
-    }
-    if (!dst) {
-        fail_unit_now(p, batch, u);
-        return -1;
-    }
-    dst->first = t->n_items;
-    dst->n = batch->n;
-    xb_error_clear(&dst->store_err);
-    memcpy(&t->items[t->n_items], batch->items, batch->n * sizeof *batch->items);
-    t->n_items += batch->n;
-    batch->n = 0;
-    if (dst->conv)
-        dst->conv->pending++;
-    t->n_units++;
-    return 0;
-}
-
-bool xb_route_turn_full(const xb_pump_t *p)
-{
-    const turn_t *t = p->route_turn;
-    return t && t->n_items >= TURN_ITEMS_MAX;
-}
-
-/* Writes every slot of the turn: one batch for all. When the backend
- * refused a slot (a full thread, an oversized slot: XB_ERR_LIMIT, and then
- * nothing after that slot was stored), every unit none of whose slots was
- * written is tried once more on its own, so that the refusal is only its
- * own message's failure. Any other failure (an outage, a lost reply) is not
- * retried: the slots may have been stored, and a retry could store them
- * twice. */
-static void store_turn(xb_pump_t *p, turn_t *t)
-{
-    for (size_t u = 0; u < t->n_units; u++) {
-        unit_t *un = &t->units[u];
-        for (size_t i = un->first; i < un->first + un->n; i++) {
-            staged_t *s = &t->items[i];
-            t->fields[i] = (xb_slot_fields_t){s->thread, un->origin.name, s->to, s->type,
-                                              s->msg_id, s->ts, s->envelope + s->payload_off,
-                                              s->payload_len};
-            t->index[i] = -1;
-        }
-    }
-    xb_error_t e;
-    xb_error_clear(&e);
-    p->slot_batches++;
-    p->batched_slots += t->n_items;
-    if (xb_buffer_append_batch(p->buffer, t->n_items, t->fields, t->index, &e) == 0)
-        return;
-    for (size_t u = 0; u < t->n_units; u++) {
-        unit_t *un = &t->units[u];
-        size_t missing = 0;
-        for (size_t i = un->first; i < un->first + un->n; i++)
-            missing += t->index[i] < 0;
-        if (missing == 0)
-            continue;
-        un->store_err = e;
-        if (missing == un->n && t->n_units > 1 && e.code == XB_ERR_LIMIT) {
-            /* Nothing of it written: try it alone. */
-            xb_error_t alone;
-            xb_error_clear(&alone);
-            p->slot_batches++;
-            if (xb_buffer_append_batch(p->buffer, un->n, t->fields + un->first,
-                                       t->index + un->first, &alone) == 0)
-                xb_error_clear(&un->store_err);
-            else
-                un->store_err = alone;
-        }
-    }
-}
-
-/* Dispatches what of u was written and gives its verdict: a SEND is
- * ACCEPTED when at least one of its messages went out, else REJECTED; every
- * other failure goes to the origin as a SystemError. Releases u's hold. */
-static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
-{
-    int sent = 0;
-    for (size_t i = u->first; i < u->first + u->n; i++)
-        sent += t->index[i] >= 0;
-    for (size_t i = u->first; i < u->first + u->n; i++) {
-        staged_t *s = &t->items[i];
-        if (t->index[i] >= 0) {
-            dispatch_staged(p, &u->origin, u->conv, s);
-            continue;
-        }
-        staged_free(s);
-        if (!u->is_send || sent > 0)
-            xb_route_system_error(p, &u->origin, u->conv, u->store_err.code, u->store_err.message);
-    }
-    if (u->is_send && sent == 0) {
-        reject(p, &u->origin.rid, u->req, &u->origin, u->store_err.code, u->store_err.message);
-    } else if (u->is_send && u->post) {
-        count_posted(p, &u->origin.rid);
-        if (u->route_err.code != XB_OK)
-            xb_route_system_error(p, &u->origin, u->conv, u->route_err.code,
-                                  u->route_err.message);
-    } else if (u->is_send) {
-        accept_send(p, &u->origin.rid, u->req, u->origin.thread, u->msg_id);
-        if (u->route_err.code != XB_OK)
-            xb_route_system_error(p, &u->origin, u->conv, u->route_err.code,
-                                  u->route_err.message);
-    }
-    conv_t *c = u->conv;
-    if (c && --c->pending <= 0)
-        xb_conv_release(p, c);
-    xb_origin_clear(&u->origin);
-}
-
-void xb_route_commit(xb_pump_t *p)
-{
-    turn_t *t = p->route_turn;
-    if (!t || t->n_units == 0)
-        return;
-    store_turn(p, t);
-    size_t n = t->n_units;
-    t->n_units = 0; /* nothing below defers, but a commit must never see a unit twice */
-    for (size_t u = 0; u < n; u++)
-        finish_unit(p, t, &t->units[u]);
-    t->n_items = 0;
-}
-
-void xb_route_turn_free(xb_pump_t *p)
-{
-    turn_t *t = p->route_turn;
-    if (!t)
-        return;
-    xb_route_commit(p);
-    free(t->items);
-    free(t->units);
-    free(t->fields);
-    free(t->index);
-    free(t);
-    p->route_turn = NULL;
 }
 
 /* The body of a SEND: an envelope or a bare payload. */
@@ -1041,11 +734,11 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f, bool po
     xb_strlcpy(o.name, DEFAULT_SENDER, sizeof o.name);
     xb_uuid_new(o.thread);
     if (xb_frames_copy(f, 3, req, sizeof req) < 0 || xb_frames_count(f) < 5) {
-        reject(p, rid, "", &o, XB_ERR_ENVELOPE, "SEND and POST need: request-id body [to [from]]");
+        xb_route_reject(p, rid, "", &o, XB_ERR_ENVELOPE, "SEND and POST need: request-id body [to [from]]");
         return;
     }
     if (p->state != PUMP_RUNNING) {
-        reject(p, rid, req, &o, XB_ERR_SHUTDOWN, "the pump is shutting down");
+        xb_route_reject(p, rid, req, &o, XB_ERR_SHUTDOWN, "the pump is shutting down");
         return;
     }
     xb_frames_copy(f, 5, to, sizeof to);
@@ -1055,20 +748,20 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f, bool po
     send_body_t b;
     memset(&b, 0, sizeof b);
     if (parse_send_body(p, xb_frames_data(f, 4), xb_frames_size(f, 4), &b, &err) != 0) {
-        reject(p, rid, req, &o, err.code, err.message);
+        xb_route_reject(p, rid, req, &o, err.code, err.message);
         send_body_free(&b);
         return;
     }
     const char *sender = from[0] ? from : b.from[0] ? b.from : DEFAULT_SENDER;
     if (!xb_config_valid_name(sender) || strcmp(sender, SYSTEM_NAME) == 0) {
-        reject(p, rid, req, &o, XB_ERR_ENVELOPE, "the sender name is not a valid listener name");
+        xb_route_reject(p, rid, req, &o, XB_ERR_ENVELOPE, "the sender name is not a valid listener name");
         send_body_free(&b);
         return;
     }
     xb_strlcpy(o.name, sender, sizeof o.name);
     conv_t *conv = client_conversation(p, rid, b.thread, &o, &err);
     if (!conv) {
-        reject(p, rid, req, &o, err.code, err.message);
+        xb_route_reject(p, rid, req, &o, err.code, err.message);
         send_body_free(&b);
         xb_origin_clear(&o);
         return;
@@ -1086,12 +779,12 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f, bool po
                                batch, &err);
     send_body_free(&b);
     if (staged == 0) {
-        reject(p, rid, req, &o, err.code, err.message);
+        xb_route_reject(p, rid, req, &o, err.code, err.message);
     } else {
         unit_t u = {.is_send = true, .post = post, .origin = o, .conv = conv, .route_err = err};
         xb_strlcpy(u.req, req, sizeof u.req);
         memcpy(u.msg_id, msg_id, sizeof u.msg_id);
-        defer_unit(p, batch, &u);
+        xb_commit_defer(p, batch, &u);
     }
     if (conv->pending <= 0)
         xb_conv_release(p, conv);

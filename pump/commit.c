@@ -1,0 +1,276 @@
+/* Group commit and POSTED (see commit.h): the messages routed in one turn
+ * of the event loop wait here for their slots, which are written in one
+ * backend batch; then they are delivered and their SENDs answered, in the
+ * order they arrived. */
+#include "commit.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "xmlbus/str.h"
+
+/* ---- POSTED: acceptances of POSTs, counted per client ---------------------------- */
+
+static void send_posted(xb_pump_t *p, size_t i)
+{
+    char n[24];
+    xb_u64_to_dec(n, p->posted[i].n);
+    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_POSTED);
+    if (f && xb_frames_add_str(f, n) == 0)
+        xb_pump_send_to(p, &p->posted[i].rid, f);
+    xb_frames_destroy(&f);
+    p->posted[i] = p->posted[--p->n_posted];
+}
+
+static ssize_t posted_index(const xb_pump_t *p, const xb_rid_t *rid)
+{
+    for (size_t i = 0; i < p->n_posted; i++) {
+        const xb_rid_t *r = &p->posted[i].rid;
+        if (r->len == rid->len && memcmp(r->data, rid->data, rid->len) == 0)
+            return (ssize_t)i;
+    }
+    return -1;
+}
+
+/* Tells rid (NULL: every client) how many of its POSTs were accepted since
+ * the last POSTED. Counts wait for the next message to that client or the
+ * next tick, so that a sender is woken once per answer, not twice. */
+void xb_posted_send(xb_pump_t *p, const xb_rid_t *rid)
+{
+    if (!rid) {
+        while (p->n_posted)
+            send_posted(p, p->n_posted - 1);
+        return;
+    }
+    ssize_t i = posted_index(p, rid);
+    if (i >= 0)
+        send_posted(p, (size_t)i);
+}
+
+/* One more accepted POST of the client rid. */
+void xb_posted_count(xb_pump_t *p, const xb_rid_t *rid)
+{
+    p->accepted++;
+    ssize_t i = posted_index(p, rid);
+    if (i >= 0) {
+        p->posted[i].n++;
+        return;
+    }
+    if (p->n_posted == XB_POSTED_CLIENTS)
+        xb_posted_send(p, NULL); /* tells the counted ones now, starts over */
+    p->posted[p->n_posted++] = (posted_t){*rid, 1};
+}
+
+/* ---- the turn's slots ------------------------------------------------------------- */
+
+/* A turn commits early past this many staged messages (checked between two
+ * incoming messages, never inside the routing of one: a commit may end
+ * conversations that code is still holding). */
+#define TURN_ITEMS_MAX 1024
+
+typedef struct {
+    staged_t *items;
+    size_t n_items, cap_items;
+    unit_t *units;
+    size_t n_units, cap_units;
+    xb_slot_fields_t *fields; /* scratch of the commit, cap_items long */
+    long *index;
+} turn_t;
+
+static turn_t *turn_of(xb_pump_t *p)
+{
+    if (!p->route_turn)
+        p->route_turn = calloc(1, sizeof(turn_t));
+    return p->route_turn;
+}
+
+/* Room for n more items and one more unit. */
+static int turn_reserve(turn_t *t, size_t n)
+{
+    if (t->n_units == t->cap_units) {
+        size_t cap = t->cap_units ? t->cap_units * 2 : 64;
+        unit_t *u = realloc(t->units, cap * sizeof *u);
+        if (!u)
+            return -1;
+        t->units = u;
+        t->cap_units = cap;
+    }
+    if (t->n_items + n <= t->cap_items)
+        return 0;
+    size_t cap = t->cap_items ? t->cap_items : 256;
+    while (cap < t->n_items + n)
+        cap *= 2;
+    staged_t *items = realloc(t->items, cap * sizeof *items);
+    if (items)
+        t->items = items;
+    xb_slot_fields_t *fields = realloc(t->fields, cap * sizeof *fields);
+    if (fields)
+        t->fields = fields;
+    long *index = realloc(t->index, cap * sizeof *index);
+    if (index)
+        t->index = index;
+    if (!items || !fields || !index)
+        return -1;
+    t->cap_items = cap;
+    return 0;
+}
+
+/* A unit that cannot wait (no memory): its messages fail at once. */
+static void fail_unit_now(xb_pump_t *p, batch_t *batch, const unit_t *u)
+{
+    for (size_t i = 0; i < batch->n; i++)
+        xb_route_staged_free(&batch->items[i]);
+    batch->n = 0;
+    if (u->is_send)
+        xb_route_reject(p, &u->origin.rid, u->req, &u->origin, XB_ERR_LIMIT, "pump out of memory");
+    else
+        xb_route_system_error(p, &u->origin, u->conv, XB_ERR_LIMIT, "pump out of memory");
+}
+
+/* Moves batch's staged messages into the turn under the unit u (whose
+ * origin is copied and whose conversation is held until the commit). */
+int xb_commit_defer(xb_pump_t *p, batch_t *batch, unit_t *u)
+{
+    turn_t *t = turn_of(p);
+    unit_t *dst = NULL;
+    if (t && turn_reserve(t, batch->n) == 0) {
+        dst = &t->units[t->n_units];
+        *dst = *u;
+        if (xb_origin_copy(&dst->origin, &u->origin) != 0) {
+            xb_origin_clear(&dst->origin);
+            dst = NULL;
+        }
+    }
+    if (!dst) {
+        fail_unit_now(p, batch, u);
+        return -1;
+    }
+    dst->first = t->n_items;
+    dst->n = batch->n;
+    xb_error_clear(&dst->store_err);
+    memcpy(&t->items[t->n_items], batch->items, batch->n * sizeof *batch->items);
+    t->n_items += batch->n;
+    batch->n = 0;
+    if (dst->conv)
+        dst->conv->pending++;
+    t->n_units++;
+    return 0;
+}
+
+bool xb_commit_turn_full(const xb_pump_t *p)
+{
+    const turn_t *t = p->route_turn;
+    return t && t->n_items >= TURN_ITEMS_MAX;
+}
+
+/* Writes every slot of the turn: one batch for all. When the backend
+ * refused a slot (a full thread, an oversized slot: XB_ERR_LIMIT, and then
+ * nothing after that slot was stored), every unit none of whose slots was
+ * written is tried once more on its own, so that the refusal is only its
+ * own message's failure. Any other failure (an outage, a lost reply) is not
+ * retried: the slots may have been stored, and a retry could store them
+ * twice. */
+static void store_turn(xb_pump_t *p, turn_t *t)
+{
+    for (size_t u = 0; u < t->n_units; u++) {
+        unit_t *un = &t->units[u];
+        for (size_t i = un->first; i < un->first + un->n; i++) {
+            staged_t *s = &t->items[i];
+            t->fields[i] = (xb_slot_fields_t){s->thread, un->origin.name, s->to, s->type,
+                                              s->msg_id, s->ts, s->envelope + s->payload_off,
+                                              s->payload_len};
+            t->index[i] = -1;
+        }
+    }
+    xb_error_t e;
+    xb_error_clear(&e);
+    p->slot_batches++;
+    p->batched_slots += t->n_items;
+    if (xb_buffer_append_batch(p->buffer, t->n_items, t->fields, t->index, &e) == 0)
+        return;
+    for (size_t u = 0; u < t->n_units; u++) {
+        unit_t *un = &t->units[u];
+        size_t missing = 0;
+        for (size_t i = un->first; i < un->first + un->n; i++)
+            missing += t->index[i] < 0;
+        if (missing == 0)
+            continue;
+        un->store_err = e;
+        if (missing == un->n && t->n_units > 1 && e.code == XB_ERR_LIMIT) {
+            /* Nothing of it written: try it alone. */
+            xb_error_t alone;
+            xb_error_clear(&alone);
+            p->slot_batches++;
+            if (xb_buffer_append_batch(p->buffer, un->n, t->fields + un->first,
+                                       t->index + un->first, &alone) == 0)
+                xb_error_clear(&un->store_err);
+            else
+                un->store_err = alone;
+        }
+    }
+}
+
+/* Dispatches what of u was written and gives its verdict: a SEND is
+ * ACCEPTED when at least one of its messages went out, else REJECTED; every
+ * other failure goes to the origin as a SystemError. Releases u's hold. */
+static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
+{
+    int sent = 0;
+    for (size_t i = u->first; i < u->first + u->n; i++)
+        sent += t->index[i] >= 0;
+    for (size_t i = u->first; i < u->first + u->n; i++) {
+        staged_t *s = &t->items[i];
+        if (t->index[i] >= 0) {
+            xb_route_dispatch_staged(p, &u->origin, u->conv, s);
+            continue;
+        }
+        xb_route_staged_free(s);
+        if (!u->is_send || sent > 0)
+            xb_route_system_error(p, &u->origin, u->conv, u->store_err.code, u->store_err.message);
+    }
+    if (u->is_send && sent == 0) {
+        xb_route_reject(p, &u->origin.rid, u->req, &u->origin, u->store_err.code, u->store_err.message);
+    } else if (u->is_send && u->post) {
+        xb_posted_count(p, &u->origin.rid);
+        if (u->route_err.code != XB_OK)
+            xb_route_system_error(p, &u->origin, u->conv, u->route_err.code,
+                                  u->route_err.message);
+    } else if (u->is_send) {
+        xb_route_accept(p, &u->origin.rid, u->req, u->origin.thread, u->msg_id);
+        if (u->route_err.code != XB_OK)
+            xb_route_system_error(p, &u->origin, u->conv, u->route_err.code,
+                                  u->route_err.message);
+    }
+    conv_t *c = u->conv;
+    if (c && --c->pending <= 0)
+        xb_conv_release(p, c);
+    xb_origin_clear(&u->origin);
+}
+
+void xb_commit_turn(xb_pump_t *p)
+{
+    turn_t *t = p->route_turn;
+    if (!t || t->n_units == 0)
+        return;
+    store_turn(p, t);
+    size_t n = t->n_units;
+    t->n_units = 0; /* nothing below defers, but a commit must never see a unit twice */
+    for (size_t u = 0; u < n; u++)
+        finish_unit(p, t, &t->units[u]);
+    t->n_items = 0;
+}
+
+void xb_commit_free(xb_pump_t *p)
+{
+    turn_t *t = p->route_turn;
+    if (!t)
+        return;
+    xb_commit_turn(p);
+    free(t->items);
+    free(t->units);
+    free(t->fields);
+    free(t->index);
+    free(t);
+    p->route_turn = NULL;
+}

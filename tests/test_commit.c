@@ -1,4 +1,4 @@
-/* The pump's group commit (pump/route.c): the slots of every message that
+/* The pump's group commit (pump/commit.c): the slots of every message that
  * arrives in one loop turn are written in one backend batch, and one
  * message's refused slot is still only its own failure.
  *
@@ -145,7 +145,7 @@ int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
-    CU_pSuite s = CU_add_suite("route: group commit", start_pump, stop_pump);
+    CU_pSuite s = CU_add_suite("commit: group commit", start_pump, stop_pump);
     if (!s || !CU_add_test(s, "a burst is a few batches", test_burst_is_few_batches) ||
         !CU_add_test(s, "a refused slot is only its own", test_refused_slot_is_only_its_own))
         return 2;

@@ -38,11 +38,15 @@ static int init_write_behind(void)
     return 0;
 }
 
-static fixture_t open_fixture(void)
+/* A registry over the backend cfg names (NULL: memory), in the suite's
+ * write mode. */
+static fixture_t open_fixture_with(const xb_backend_config_t *given)
 {
     fixture_t f;
     xb_backend_config_t cfg;
     xb_backend_config_defaults(&cfg);
+    if (given)
+        cfg = *given;
     xb_error_t err;
     f.backend = xb_backend_new(&cfg, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f.backend);
@@ -50,6 +54,18 @@ static fixture_t open_fixture(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(f.reg);
     xb_registry_set_write_behind(f.reg, write_behind);
     return f;
+}
+
+static fixture_t open_fixture(void) { return open_fixture_with(NULL); }
+
+/* A registry over the real redis-server srv (the write-behind suite). */
+static fixture_t open_redis_fixture(const xb_redis_server_t *srv)
+{
+    xb_backend_config_t cfg;
+    xb_backend_config_defaults(&cfg);
+    cfg.type = XB_BACKEND_REDIS;
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "%s", xb_redis_server_url(srv));
+    return open_fixture_with(&cfg);
 }
 
 /* Pairs in the backend itself, not through the registry (which would flush). */
@@ -592,16 +608,7 @@ static void test_write_behind_redis_down(void)
     xb_error_t err;
     xb_redis_server_t *srv = xb_redis_server_start(NULL, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
-    xb_backend_config_t cfg;
-    xb_backend_config_defaults(&cfg);
-    cfg.type = XB_BACKEND_REDIS;
-    snprintf(cfg.redis_url, sizeof cfg.redis_url, "%s", xb_redis_server_url(srv));
-    fixture_t f;
-    f.backend = xb_backend_new(&cfg, &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f.backend);
-    f.reg = xb_registry_new(f.backend, "hello", &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f.reg);
-    xb_registry_set_write_behind(f.reg, true);
+    fixture_t f = open_redis_fixture(srv);
     char *root = NULL;
     char *first = start(&f, "console", &root);
     char *second = extend(&f, first, "greeter");
@@ -646,25 +653,17 @@ static void test_write_behind_failed_flush_keeps_deletes(void)
     xb_error_t err;
     xb_redis_server_t *srv = xb_redis_server_start(NULL, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
-    xb_backend_config_t cfg;
-    xb_backend_config_defaults(&cfg);
-    cfg.type = XB_BACKEND_REDIS;
-    snprintf(cfg.redis_url, sizeof cfg.redis_url, "%s", xb_redis_server_url(srv));
-    fixture_t f;
-    f.backend = xb_backend_new(&cfg, &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f.backend);
-    f.reg = xb_registry_new(f.backend, "hello", &err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f.reg);
-    xb_registry_set_write_behind(f.reg, true);
+    fixture_t f = open_redis_fixture(srv);
     char *root_a = NULL, *root_b = NULL;
     char *a = start(&f, "console", &root_a);
     char *b = start(&f, "console", &root_b);
     redisContext *rc = redisConnect("127.0.0.1", xb_redis_server_port(srv));
     CU_ASSERT_FATAL(rc && !rc->err);
-    freeReplyObject(redisCommand(rc, "RPUSH %schain:%s foreign", cfg.redis_prefix, root_b));
+    const char *prefix = xb_backend_config(f.backend)->redis_prefix;
+    freeReplyObject(redisCommand(rc, "RPUSH %schain:%s foreign", prefix, root_b));
     CU_ASSERT_EQUAL(xb_registry_flush(f.reg, &err), -1); /* a's pairs are in Redis now */
     CU_ASSERT_EQUAL(xb_registry_end_conversation(f.reg, root_a, NULL, &err), 0);
-    freeReplyObject(redisCommand(rc, "DEL %schain:%s", cfg.redis_prefix, root_b));
+    freeReplyObject(redisCommand(rc, "DEL %schain:%s", prefix, root_b));
     CU_ASSERT_EQUAL(xb_registry_flush(f.reg, &err), 0);
     char *chain = NULL;
     err.code = XB_OK;

@@ -229,19 +229,16 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
         if (!u->is_send || sent > 0)
             xb_route_system_error(p, &u->origin, u->conv, u->store_err.code, u->store_err.message);
     }
-    if (u->is_send && sent == 0) {
+    if (u->is_send && sent == 0)
         xb_route_reject(p, &u->origin.rid, u->req, &u->origin, u->store_err.code, u->store_err.message);
-    } else if (u->is_send && u->post) {
+    else if (u->is_send && u->post)
         xb_posted_count(p, &u->origin.rid);
-        if (u->route_err.code != XB_OK)
-            xb_route_system_error(p, &u->origin, u->conv, u->route_err.code,
-                                  u->route_err.message);
-    } else if (u->is_send) {
+    else if (u->is_send)
         xb_route_accept(p, &u->origin.rid, u->req, u->origin.thread, u->msg_id);
-        if (u->route_err.code != XB_OK)
-            xb_route_system_error(p, &u->origin, u->conv, u->route_err.code,
-                                  u->route_err.message);
-    }
+    /* Another target of the same SEND failed while it was routed: that is
+     * a failure of its own, reported whatever the verdict. */
+    if (u->is_send && u->route_err.code != XB_OK)
+        xb_route_system_error(p, &u->origin, u->conv, u->route_err.code, u->route_err.message);
     conv_t *c = u->conv;
     if (c && --c->pending <= 0)
         xb_conv_release(p, c);

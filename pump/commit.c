@@ -183,6 +183,8 @@ static void store_turn(xb_pump_t *p, turn_t *t)
             t->index[i] = -1;
         }
     }
+    if (t->n_items == 0)
+        return; /* REPLYs all of whose messages failed while routed */
     xb_error_t e;
     xb_error_clear(&e);
     p->slot_batches++;

@@ -135,6 +135,24 @@ static void destroy_clean(xb_backend_t **b)
     xb_backend_destroy(b);
 }
 
+/* A backend on a fresh prefix ("stem-N:") of the shared server, and a raw
+ * connection to look at the keys it writes. False when either is missing. */
+static bool open_pair(const char *stem, long ttl, char prefix[64], xb_backend_t **b,
+                      redisContext **c)
+{
+    unique_prefix(prefix, 64, stem);
+    *b = open_shared(prefix, ttl);
+    *c = *b ? raw_connect(g_srv, NULL) : NULL;
+    return *b && *c;
+}
+
+static void close_pair(xb_backend_t **b, redisContext *c)
+{
+    if (c)
+        redisFree(c);
+    destroy_clean(b);
+}
+
 static int append_text(xb_backend_t *b, const char *thread, const char *text, long *index,
                        xb_error_t *err)
 {
@@ -178,8 +196,7 @@ static void test_key_layout(void)
     redisReply *k = redisCommand(c, "SCAN 0 MATCH lay:* COUNT 1000");
     CU_ASSERT_TRUE(k && k->type == REDIS_REPLY_ARRAY && k->element[1]->elements == 3);
     freeReplyObject(k);
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 static bool str_list_has(const xb_str_list_t *l, const char *s)
@@ -284,11 +301,9 @@ static void test_prefix_glob_characters(void)
 static void test_ttl_set_on_write(void)
 {
     char prefix[64], key[128];
-    unique_prefix(prefix, sizeof prefix, "ttl");
-    xb_backend_t *b = open_shared(prefix, 100);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    redisContext *c = raw_connect(g_srv, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("ttl", 100, prefix, &b, &c));
     xb_error_t err;
     long index;
     CU_ASSERT_EQUAL(append_text(b, "t", "x", &index, &err), 0);
@@ -305,19 +320,16 @@ static void test_ttl_set_on_write(void)
     xb_backend_info_t info;
     CU_ASSERT_EQUAL(xb_backend_info(b, &info, &err), 0);
     CU_ASSERT_EQUAL(info.ttl, 100);
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 /* Time passing is simulated by lowering the TTL on the server. */
 static void test_ttl_refreshed_on_append(void)
 {
     char prefix[64], key[128];
-    unique_prefix(prefix, sizeof prefix, "ttlr");
-    xb_backend_t *b = open_shared(prefix, 1000);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    redisContext *c = raw_connect(g_srv, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("ttlr", 1000, prefix, &b, &c));
     xb_error_t err;
     long index;
     snprintf(key, sizeof key, "%sbuffer:t", prefix);
@@ -345,8 +357,7 @@ static void test_ttl_refreshed_on_append(void)
     xb_blob_list_free(&list);
     ttl = raw_integer(c, "TTL %s", key);
     CU_ASSERT_TRUE(ttl > 0 && ttl <= 5);
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 static void test_ttl_zero_never_expires(void)
@@ -802,11 +813,9 @@ static long long script_calls(redisContext *c)
 static void test_batch_one_call_per_chunk(void)
 {
     char prefix[64];
-    unique_prefix(prefix, sizeof prefix, "chunk");
-    xb_backend_t *b = open_shared(prefix, 100);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    redisContext *c = raw_connect(g_srv, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("chunk", 100, prefix, &b, &c));
     static const char *threads[BATCH_N];
     static xb_blob_t slots[BATCH_N];
     static char text[BATCH_N][24];
@@ -844,8 +853,7 @@ static void test_batch_one_call_per_chunk(void)
     snprintf(key, sizeof key, "%sbuffer:p2", prefix);
     long long ttl = raw_integer(c, "TTL %s", key);
     CU_ASSERT_TRUE(ttl > 0 && ttl <= 100);
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 /* A chunk also carries at most 8 MiB of slot bytes: three slots of 5 MiB
@@ -854,11 +862,9 @@ static void test_batch_chunk_byte_bound(void)
 {
     enum { BIG = 5 * 1024 * 1024, HUGE = 9 * 1024 * 1024 };
     char prefix[64];
-    unique_prefix(prefix, sizeof prefix, "bytes");
-    xb_backend_t *b = open_shared(prefix, 100);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    redisContext *c = raw_connect(g_srv, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("bytes", 100, prefix, &b, &c));
     char *big = malloc(HUGE);
     CU_ASSERT_PTR_NOT_NULL_FATAL(big);
     memset(big, 'b', HUGE);
@@ -876,8 +882,7 @@ static void test_batch_chunk_byte_bound(void)
     CU_ASSERT_EQUAL(xb_backend_buffer_thread_len(b, "big", &len, &err), 0);
     CU_ASSERT_EQUAL(len, 4);
     free(big);
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 /* More slots than one chunk keep their order and indexes, also when the
@@ -886,11 +891,9 @@ static void test_batch_large(void)
 {
     enum { N = 1500 };
     char prefix[64];
-    unique_prefix(prefix, sizeof prefix, "big");
-    xb_backend_t *b = open_shared(prefix, 100);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    redisContext *c = raw_connect(g_srv, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("big", 100, prefix, &b, &c));
     const char **threads = calloc(N, sizeof *threads);
     xb_blob_t *slots = calloc(N, sizeof *slots);
     long *index = calloc(N, sizeof *index);
@@ -920,8 +923,7 @@ static void test_batch_large(void)
     free(slots);
     free(index);
     free(text);
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 /* True when every key under prefix is a buffer key. */
@@ -1034,8 +1036,7 @@ static void test_batch_refused_in_later_chunk(void)
     CU_ASSERT_EQUAL(xb_backend_info(b, &info, &err), 0);
     CU_ASSERT_EQUAL(info.limit_refusals, 1);
     CU_ASSERT_TRUE(only_buffer_keys(c, prefix));
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 /* ---- SCAN, scripts, info ----------------------------------------------------- */
@@ -1043,11 +1044,9 @@ static void test_batch_refused_in_later_chunk(void)
 static void test_scan_never_keys(void)
 {
     char prefix[64];
-    unique_prefix(prefix, sizeof prefix, "scan");
-    xb_backend_t *b = open_shared(prefix, 100);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    redisContext *c = raw_connect(g_srv, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("scan", 100, prefix, &b, &c));
     freeReplyObject(redisCommand(c, "CONFIG RESETSTAT"));
     xb_error_t err;
     long index;
@@ -1074,18 +1073,15 @@ static void test_scan_never_keys(void)
     CU_ASSERT_PTR_NULL(strstr(stats, "cmdstat_keys:"));
     CU_ASSERT_PTR_NOT_NULL(strstr(stats, "cmdstat_scan:"));
     free(stats);
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 static void test_script_cache_flushed(void)
 {
     char prefix[64];
-    unique_prefix(prefix, sizeof prefix, "flush");
-    xb_backend_t *b = open_shared(prefix, 100);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    redisContext *c = raw_connect(g_srv, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("flush", 100, prefix, &b, &c));
     xb_error_t err;
     long index = -1;
     CU_ASSERT_EQUAL(append_text(b, "t", "0", &index, &err), 0);
@@ -1106,18 +1102,15 @@ static void test_script_cache_flushed(void)
     CU_ASSERT_EQUAL(idx[0], 2);
     CU_ASSERT_EQUAL(idx[1], 3);
     CU_ASSERT_EQUAL(idx[2], 0);
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 static void test_foreign_value_is_backend_error(void)
 {
     char prefix[64], key[128];
-    unique_prefix(prefix, sizeof prefix, "wrong");
-    xb_backend_t *b = open_shared(prefix, 100);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    redisContext *c = raw_connect(g_srv, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("wrong", 100, prefix, &b, &c));
     snprintf(key, sizeof key, "%sbuffer:str", prefix);
     freeReplyObject(redisCommand(c, "SET %s notalist", key));
     xb_error_t err;
@@ -1130,18 +1123,15 @@ static void test_foreign_value_is_backend_error(void)
     CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
     /* The connection is still fine. */
     CU_ASSERT_EQUAL(append_text(b, "ok", "x", &index, &err), 0);
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 static void test_info_fields(void)
 {
     char prefix[64], loc[64];
-    unique_prefix(prefix, sizeof prefix, "info");
-    xb_backend_t *b = open_shared(prefix, 1234);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    redisContext *c = raw_connect(g_srv, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("info", 1234, prefix, &b, &c));
     xb_error_t err;
     xb_backend_info_t info;
     long index;
@@ -1159,8 +1149,7 @@ static void test_info_fields(void)
     CU_ASSERT_TRUE(info.server_version[0] != '\0');
     CU_ASSERT_PTR_NOT_NULL(server ? strstr(server, want) : NULL);
     free(server);
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 /* max_threads does not evict on redis (retention is the TTL): documented. */
@@ -1213,11 +1202,9 @@ static void test_registry_apply_one_call_per_chunk(void)
 {
     enum { N = 1000 };
     char prefix[64], key[128];
-    unique_prefix(prefix, sizeof prefix, "regchunk");
-    xb_backend_t *b = open_shared(prefix, 100);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    redisContext *c = raw_connect(g_srv, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("regchunk", 100, prefix, &b, &c));
     static xb_registry_op_t ops[N];
     static char chains[N][32], uuids[N][32];
     reg_sets(ops, chains, uuids, N);
@@ -1257,8 +1244,7 @@ static void test_registry_apply_one_call_per_chunk(void)
     snprintf(key, sizeof key, "%schain:fresh", prefix);
     CU_ASSERT_EQUAL(raw_integer(c, "TTL %s", key), -1);
     xb_backend_destroy(&no_ttl);
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 /* A flushed script cache: the batch falls back to EVAL and keeps its order,
@@ -1267,11 +1253,9 @@ static void test_registry_apply_script_flushed(void)
 {
     enum { N = 600 };
     char prefix[64];
-    unique_prefix(prefix, sizeof prefix, "regflush");
-    xb_backend_t *b = open_shared(prefix, 100);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    redisContext *c = raw_connect(g_srv, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("regflush", 100, prefix, &b, &c));
     xb_error_t err;
     CU_ASSERT_EQUAL(xb_backend_ping(b, &err), 0);
     freeReplyObject(redisCommand(c, "SCRIPT FLUSH"));
@@ -1297,8 +1281,7 @@ static void test_registry_apply_script_flushed(void)
     xb_backend_info_t info;
     CU_ASSERT_EQUAL(xb_backend_info(b, &info, &err), 0);
     CU_ASSERT_EQUAL(info.registry_entries, N + 2);
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 /* An error reply inside a batch (a foreign value under a chain key) is an
@@ -1306,11 +1289,9 @@ static void test_registry_apply_script_flushed(void)
 static void test_registry_apply_error_reply(void)
 {
     char prefix[64], key[128];
-    unique_prefix(prefix, sizeof prefix, "regwrong");
-    xb_backend_t *b = open_shared(prefix, 100);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    redisContext *c = raw_connect(g_srv, NULL);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("regwrong", 100, prefix, &b, &c));
     snprintf(key, sizeof key, "%schain:listed", prefix);
     freeReplyObject(redisCommand(c, "RPUSH %s x", key));
     const xb_registry_op_t ops[] = {{XB_REGISTRY_OP_SET, "a", "ua"},
@@ -1324,8 +1305,7 @@ static void test_registry_apply_error_reply(void)
     CU_ASSERT_EQUAL(xb_backend_registry_apply(b, 3, ops, &err), 0);
     CU_ASSERT_TRUE(reg_pair_is(b, "listed", "ul"));
     CU_ASSERT_TRUE(reg_pair_is(b, "b", "ub"));
-    redisFree(c);
-    destroy_clean(&b);
+    close_pair(&b, c);
 }
 
 /* ---- outage --------------------------------------------------------------------- */

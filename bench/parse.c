@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "xmlbus/config.h"
-#include "xmlbus/config_build.h"
+#include "config_build.h"
 #include "xmlbus/envelope.h"
 #include "xmlbus/schema.h"
 

@@ -9,7 +9,7 @@
  * critical section stays short. See docs/storage.md. */
 #include "xmlbus/backend.h"
 #include "xmlbus/log.h"
-#include "xmlbus/strmap.h"
+#include "strmap.h"
 
 #include <pthread.h>
 #include <stdint.h>

@@ -23,7 +23,7 @@
  * to EVAL of the same call. */
 #include "xmlbus/backend.h"
 #include "xmlbus/log.h"
-#include "xmlbus/redis_url.h"
+#include "redis_url.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>

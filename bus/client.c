@@ -13,7 +13,7 @@
 #include <zmq.h>
 
 #include "xmlbus/log.h"
-#include "xmlbus/wire.h"
+#include "wire.h"
 #include "xmlbus/xmlsafe.h"
 
 #define LOG_COMP "client"

@@ -22,7 +22,7 @@
 
 #include <yaml.h>
 
-#include "xmlbus/config_build.h"
+#include "config_build.h"
 #include "xmlbus/schema.h"
 
 #include "config_internal.h"

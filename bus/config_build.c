@@ -1,7 +1,7 @@
 /* Building a config in code (include/xmlbus/config_build.h): listener
  * setters that copy every string, command splitting and tag syntax shared
  * with the organism.yaml loader (bus/config.c). */
-#include "xmlbus/config_build.h"
+#include "config_build.h"
 
 #include <errno.h>
 #include <stdio.h>

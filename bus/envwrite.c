@@ -1,6 +1,6 @@
 /* Fast envelope writing around checked payload bytes (see envwrite.h). */
-#include "xmlbus/envwrite.h"
-#include "xmlbus/str.h"
+#include "envwrite.h"
+#include "str.h"
 
 #include <inttypes.h>
 #include <stdbool.h>

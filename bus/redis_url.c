@@ -1,5 +1,5 @@
 /* Parsing of redis_url (see include/xmlbus/redis_url.h). */
-#include "xmlbus/redis_url.h"
+#include "redis_url.h"
 
 #include <ctype.h>
 #include <limits.h>

@@ -16,7 +16,7 @@
 #include "xmlbus/registry.h"
 #include "xmlbus/chain.h"
 #include "xmlbus/log.h"
-#include "xmlbus/strmap.h"
+#include "strmap.h"
 #include "xmlbus/uuid.h"
 
 #include <pthread.h>

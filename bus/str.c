@@ -1,5 +1,5 @@
 /* Small string helpers (see include/xmlbus/str.h). */
-#include "xmlbus/str.h"
+#include "str.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* String-keyed hash map with chaining (see include/xmlbus/strmap.h). */
-#include "xmlbus/strmap.h"
+#include "strmap.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -16,7 +16,7 @@
  * is always on frame 0 and nothing reached the socket. The only failure after
  * frame 0 is the context terminating (ETERM), after which the socket is dead
  * anyway. */
-#include "xmlbus/wire.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <limits.h>

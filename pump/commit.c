@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "xmlbus/str.h"
+#include "str.h"
 
 /* ---- POSTED: acceptances of POSTs, counted per client ---------------------------- */
 

@@ -26,8 +26,8 @@
 #include "xmlbus/pump.h"
 #include "xmlbus/registry.h"
 #include "xmlbus/schema.h"
-#include "xmlbus/strmap.h"
-#include "xmlbus/wire.h"
+#include "strmap.h"
+#include "wire.h"
 #include "xmlbus/xmlsafe.h"
 
 #define XB_RID_MAX 256

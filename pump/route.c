@@ -15,9 +15,9 @@
 #include <sys/types.h>
 
 #include "xmlbus/chain.h"
-#include "xmlbus/envwrite.h"
+#include "envwrite.h"
 #include "xmlbus/log.h"
-#include "xmlbus/str.h"
+#include "str.h"
 #include "xmlbus/uuid.h"
 #include "xmlbus/xmlsafe.h"
 

@@ -18,7 +18,7 @@
 #include "redis_server.h"
 #include "xmlbus/backend.h"
 #include "xmlbus/log.h"
-#include "xmlbus/redis_url.h"
+#include "redis_url.h"
 
 static xb_redis_server_t *g_srv; /* shared by every test but the outage ones */
 static char g_start_error[XB_ERROR_MESSAGE_MAX];

@@ -2,7 +2,7 @@
  * its error messages (exact line and column), the code builder and
  * xb_config_check_all. Sample files live in tests/data/config/. */
 #include "xmlbus/config.h"
-#include "xmlbus/config_build.h"
+#include "config_build.h"
 
 #include <CUnit/Basic.h>
 #include <limits.h>

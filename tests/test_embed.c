@@ -7,7 +7,7 @@
 
 #include "xbt.h"
 #include "xmlbus/client.h"
-#include "xmlbus/config_build.h"
+#include "config_build.h"
 #include "xmlbus/listener.h"
 #include "xmlbus/pump.h"
 #include "xmlbus/xmlsafe.h"

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "xmlbus/envelope.h"
-#include "xmlbus/envwrite.h"
+#include "envwrite.h"
 #include "xmlbus/xmlsafe.h"
 
 static xb_parser_t *parser;

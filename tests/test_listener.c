@@ -25,7 +25,7 @@
 #include "xmlbus/log.h"
 #include "xmlbus/slot.h"
 #include "xmlbus/uuid.h"
-#include "xmlbus/wire.h"
+#include "wire.h"
 
 extern char **environ;
 

@@ -12,7 +12,7 @@
 
 #include "xbt.h"
 #include "xmlbus/client.h"
-#include "xmlbus/wire.h"
+#include "wire.h"
 
 #define HELLO_YAML                                                                       \
     "organism:\n  name: hello\n  endpoint: @ENDPOINT@\n"                                 \

@@ -14,7 +14,7 @@
 #include <libxml/parser.h>
 
 #include "xmlbus/config.h"
-#include "xmlbus/config_build.h"
+#include "config_build.h"
 #include "xmlbus/xmlsafe.h"
 
 #ifndef XB_SOURCE_DIR

@@ -1,5 +1,5 @@
 /* The string helpers of bus/str.c. */
-#include "xmlbus/str.h"
+#include "str.h"
 
 #include <CUnit/Basic.h>
 #include <limits.h>

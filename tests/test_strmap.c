@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xmlbus/strmap.h"
+#include "strmap.h"
 
 /* ---- borrowed values ------------------------------------------------------ */
 

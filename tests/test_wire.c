@@ -1,5 +1,5 @@
 /* Tests of bus/wire.c over real ZeroMQ sockets (inproc and loopback tcp). */
-#include "xmlbus/wire.h"
+#include "wire.h"
 
 #include <CUnit/Basic.h>
 #include <errno.h>

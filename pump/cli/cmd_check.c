@@ -14,7 +14,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "xmlbus/config.h"
-#include "xmlbus/config_build.h"
+#include "config_build.h"
 
 static const char usage_text[] =
     "usage: xmlbus check [OPTIONS] [FILE]\n"

@@ -1,5 +1,5 @@
 /* The `manager` backend: one LMDB environment (a folder) shared by the pump and
- * the listener/worker processes of one machine (DESIGN sections 8 and 9).
+ * the listener/worker processes of one machine (docs/backend-manager.md).
  *
  * On-disk layout (byte for byte in docs/backend-manager.md): six named DBs,
  *   xb.slots       thread '\0' u64be(index)  -> slot bytes

@@ -1,4 +1,4 @@
-/* The redis backend (DESIGN sections 8, 9, 12; docs/backend-redis.md).
+/* The redis backend (docs/backend-redis.md).
  *
  * Key layout, for a prefix P (default "xp:"):
  *   P buffer:THREAD  LIST of encoded slots (RPUSH), expires redis_ttl after

@@ -2,7 +2,7 @@
  * bytes which were already parsed and checked, instead of building and
  * serializing a libxml2 tree for every delivery.
  *
- * The envelope is written with prefixes, which DESIGN section 3 makes
+ * The envelope is written with prefixes, which docs/envelope.md makes
  * equivalent to the default-namespace form:
  *
  *   <e:message xmlns:e="https://xml-pipeline.org/ns/envelope/v1"

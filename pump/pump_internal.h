@@ -5,7 +5,7 @@
  *   children.c  starting, reaping, restarting and stopping child processes
  *   peers.c     registration, heartbeats and liveness of listener processes
  *   deliver.c   deliveries: the in-flight table, queues, credit, timeouts
- *   route.c     routing of SEND and REPLY messages (DESIGN section 5, 6)
+ *   route.c     routing of SEND and REPLY messages (docs/routing.md)
  *   control.c   CONTROL and HISTORY requests
  */
 #ifndef XB_PUMP_INTERNAL_H

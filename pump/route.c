@@ -1,4 +1,4 @@
-/* Routing (DESIGN sections 5, 6, 7): where each message goes, its call chain
+/* Routing (docs/routing.md): where each message goes, its call chain
  * and thread, validation against the receiver's schema, one slot per
  * delivery, and a SystemError to the sender for every failure.
  *

@@ -1,4 +1,4 @@
-/* Integration tests of the pump on its three backends (DESIGN sections 8, 9;
+/* Integration tests of the pump on its three backends (docs/backends.md;
  * docs/backends.md): a real `xmlbus run` process started from the example
  * organisms examples/hello/organism{,-manager,-redis}.yaml, real listener
  * processes (hello-greeter, hello-shouter, xmlbus-echo, xbtest-history), a

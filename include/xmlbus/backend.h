@@ -1,4 +1,4 @@
-/* Storage backend interface (DESIGN section 9).
+/* Storage backend interface (docs/backends.md).
  *
  * One opaque xb_backend_t with three implementations chosen by
  * xb_backend_config_t.type: memory (bus/backend_memory.c), manager (LMDB,

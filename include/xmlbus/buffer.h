@@ -1,4 +1,4 @@
-/* The context buffer (DESIGN section 8): per-thread, append-only lists of
+/* The context buffer (docs/storage.md): per-thread, append-only lists of
  * immutable slots, stored in a backend.
  *
  * xb_buffer_t is a thin, thread-safe layer over a BORROWED xb_backend_t (the

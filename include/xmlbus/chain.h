@@ -1,4 +1,4 @@
-/* Call chains (DESIGN section 6).
+/* Call chains (docs/routing.md).
  *
  * A call chain is the path of hops that leads to a thread, written as the
  * hops joined by '.':

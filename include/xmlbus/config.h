@@ -1,4 +1,4 @@
-/* organism.yaml: the whole topology of one organism (DESIGN sections 4, 5, 9, 10).
+/* organism.yaml: the whole topology of one organism (docs/configuration.md).
  *
  * xb_config_load() reads and checks the file: unknown keys, wrong types,
  * bad names, duplicate names and broken references are errors with
@@ -45,7 +45,7 @@ typedef struct {
     int max_xml_depth;          /* element nesting, default 256 */
     int max_attributes;         /* per element, default 256 */
     int max_namespaces;         /* namespace declarations per message, default 256 */
-    int max_depth;              /* hop depth, default 50 (DESIGN section 5) */
+    int max_depth;              /* hop depth, default 50 (docs/routing.md) */
     long max_slots_per_thread;  /* default 10000, 0 = unlimited */
     long max_threads;           /* default 100000, 0 = unlimited */
     size_t max_payload_bytes;   /* per recorded slot, default 1 MiB */

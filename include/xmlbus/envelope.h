@@ -1,4 +1,4 @@
-/* The xmlbus envelope (DESIGN section 3, docs/envelope.md).
+/* The xmlbus envelope (docs/envelope.md).
  *
  *     <message xmlns="https://xml-pipeline.org/ns/envelope/v1">
  *       <meta>

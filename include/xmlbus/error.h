@@ -1,4 +1,4 @@
-/* xmlbus errors: one code per failure class of DESIGN section 7, plus the
+/* xmlbus errors: one code per failure class of docs/envelope.md, plus the
  * internal ones that never reach the wire as their own code.
  *
  * An xb_error_t is a plain value the caller owns (usually on the stack); every
@@ -15,7 +15,7 @@ extern "C" {
 
 typedef enum {
     XB_OK = 0,
-    /* Codes that travel in a SystemError (DESIGN section 7). */
+    /* Codes that travel in a SystemError (docs/envelope.md). */
     XB_ERR_PARSE,     /* "parse": not well-formed XML, DOCTYPE, bad UTF-8 */
     XB_ERR_ENVELOPE,  /* "envelope": envelope structure or envelope.xsd */
     XB_ERR_SCHEMA,    /* "schema": payload rejected by the receiver's XSD */

@@ -1,4 +1,4 @@
-/* The listener runtime (DESIGN sections 3, 7, 10; docs/listeners.md).
+/* The listener runtime (docs/listeners.md).
  *
  * A listener is a handler function plus a main of one line:
  *

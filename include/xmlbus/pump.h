@@ -1,4 +1,4 @@
-/* The stream pump (DESIGN sections 5, 7, 10): receives, validates, records,
+/* The stream pump (docs/routing.md, docs/architecture.md): receives, validates, records,
  * routes and dispatches messages; supervises listener processes and worker
  * pools; answers control requests. `xmlbus run` is a thin wrapper; programs
  * may embed a pump and run listeners as threads over inproc://. */

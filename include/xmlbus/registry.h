@@ -1,4 +1,4 @@
-/* The thread registry (DESIGN section 6): call chains <-> thread UUIDs.
+/* The thread registry (docs/storage.md): call chains <-> thread UUIDs.
  *
  * xb_registry_t works over a BORROWED backend (which must outlive it) and is
  * safe to use from several threads. Listeners only ever see UUIDs; chains
@@ -89,7 +89,7 @@ int xb_registry_root_of(xb_registry_t *r, const char *uuid, char **root, xb_erro
 int xb_registry_end_conversation(xb_registry_t *r, const char *chain, size_t *removed,
                                  xb_error_t *err);
 
-/* Pass-through of the DESIGN registry API. set checks that chain is valid
+/* Pass-through of the registry API. set checks that chain is valid
  * and keeps the backend a bijection (a chain or uuid set again loses its
  * old pair). delete's *deleted (may be NULL) tells whether uuid existed. */
 int xb_registry_set(xb_registry_t *r, const char *chain, const char *uuid, xb_error_t *err);

@@ -1,4 +1,4 @@
-/* Payload schema registry (DESIGN section 4): which listener accepts which
+/* Payload schema registry (docs/configuration.md): which listener accepts which
  * payload root tag, and validation of a payload against the receiver's XSD.
  *
  * xb_schemas_new() compiles every listener's XSD once (a file shared by

@@ -1,4 +1,4 @@
-/* A slot: one recorded message of a thread's context buffer (DESIGN section 8).
+/* A slot: one recorded message of a thread's context buffer (docs/slot-encoding.md).
  *
  * xb_slot_t is opaque and immutable: the constructor copies everything and
  * there are only getters. A slot is stored in the backend in the "XBS1"

@@ -1,4 +1,4 @@
-/* Hardened XML intake on libxml2 2.9 (DESIGN section 12).
+/* Hardened XML intake on libxml2 2.9 (docs/envelope.md).
  *
  * Every XML document that reaches xmlbus from outside goes through
  * xb_xml_read: a linear pre-scan (size, UTF-8, DOCTYPE, depth, attributes,

@@ -1,5 +1,4 @@
-/* xb_msg_history: the slots of the delivered message's thread (DESIGN
- * section 8). With the `memory` backend the slots live inside the pump and
+/* xb_msg_history: the slots of the delivered message's thread (docs/listeners.md). With the `memory` backend the slots live inside the pump and
  * are asked for over the listener's own socket (HISTORY); with `manager`
  * (LMDB) or `redis` the runtime opens the backend named in WELCOME once and
  * reads it directly, without a round trip through the pump. */

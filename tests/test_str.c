@@ -1,10 +1,12 @@
 /* The string helpers of bus/str.c. */
 #include "str.h"
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "xbt_main.h"
 
 static void test_strlcpy(void)
 {
@@ -38,17 +40,10 @@ static void test_u64_to_dec(void)
     }
 }
 
-int main(void)
-{
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite s = CU_add_suite("str", NULL, NULL);
-    if (!s || !CU_add_test(s, "xb_strlcpy", test_strlcpy) ||
-        !CU_add_test(s, "xb_u64_to_dec", test_u64_to_dec))
-        return 2;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t str_tests[] = {
+    {"xb_strlcpy", test_strlcpy},
+    {"xb_u64_to_dec", test_u64_to_dec},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"str", NULL, NULL, NULL, NULL, str_tests});

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xmlbus/log.h"
+#include "log.h"
 #include "xmlbus/xmlsafe.h"
 
 #define MAX_ROWS 128

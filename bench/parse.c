@@ -18,7 +18,7 @@
 #include "xmlbus/config.h"
 #include "config_build.h"
 #include "xmlbus/envelope.h"
-#include "xmlbus/schema.h"
+#include "schema.h"
 
 typedef struct {
     char dir[BENCH_PATH_MAX];

@@ -4,7 +4,7 @@
  * assume non-NULL, non-empty thread/chain/uuid strings, non-empty slots and
  * valid out pointers, and they reset out-values before the call so that a
  * caller may always free them, even after a failure. */
-#include "xmlbus/backend.h"
+#include "backend_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>

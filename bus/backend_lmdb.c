@@ -22,8 +22,8 @@
  * rwlock is held (shared) around every transaction so that adopting a map
  * grown by another process (MDB_MAP_RESIZED -> mdb_env_set_mapsize(env, 0),
  * which needs no live transaction in this process) can take it exclusively. */
-#include "xmlbus/backend.h"
-#include "xmlbus/log.h"
+#include "backend_impl.h"
+#include "log.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -7,8 +7,8 @@
  * uuid -> chain, kept a bijection: setting a pair removes any stale pair of
  * either side. Slot bytes are copied before the lock is taken so that the
  * critical section stays short. See docs/storage.md. */
-#include "xmlbus/backend.h"
-#include "xmlbus/log.h"
+#include "backend_impl.h"
+#include "log.h"
 #include "strmap.h"
 
 #include <pthread.h>

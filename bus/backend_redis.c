@@ -21,8 +21,8 @@
  * it, hence one call per chunk rather than per item. Scripts run by
  * EVALSHA; a NOSCRIPT answer (script cache flushed, nothing ran) falls back
  * to EVAL of the same call. */
-#include "xmlbus/backend.h"
-#include "xmlbus/log.h"
+#include "backend_impl.h"
+#include "log.h"
 #include "redis_url.h"
 
 #include <errno.h>

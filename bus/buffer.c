@@ -2,7 +2,7 @@
  * buffer keeps no mutable state but its atomic counters, so it is safe to
  * use from several threads as long as the backend is. */
 #include "xmlbus/buffer.h"
-#include "xmlbus/log.h"
+#include "log.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* Call chains (see include/xmlbus/chain.h). Chains are plain strings; the
  * functions here are the only place that knows their grammar:
  *     chain = "system" "." name "." "c-" token *( "." name ) */
-#include "xmlbus/chain.h"
+#include "chain.h"
 
 #include <stdio.h>
 #include <stdlib.h>

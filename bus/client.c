@@ -12,7 +12,7 @@
 #include <libxml/tree.h>
 #include <zmq.h>
 
-#include "xmlbus/log.h"
+#include "log.h"
 #include "wire.h"
 #include "xmlbus/xmlsafe.h"
 

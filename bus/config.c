@@ -23,7 +23,7 @@
 #include <yaml.h>
 
 #include "config_build.h"
-#include "xmlbus/schema.h"
+#include "schema.h"
 
 #include "config_internal.h"
 

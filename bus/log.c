@@ -1,5 +1,5 @@
 /* Logging to stderr (see include/xmlbus/log.h). */
-#include "xmlbus/log.h"
+#include "log.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>

@@ -13,9 +13,9 @@
  * transaction) instead of one round trip each. Everything this object wrote
  * is answered from the index meanwhile, and a read that has to ask the
  * backend flushes first, so nobody in this process reads a stale answer. */
-#include "xmlbus/registry.h"
-#include "xmlbus/chain.h"
-#include "xmlbus/log.h"
+#include "registry.h"
+#include "chain.h"
+#include "log.h"
 #include "strmap.h"
 #include "xmlbus/uuid.h"
 

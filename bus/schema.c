@@ -5,7 +5,7 @@
  * search, so the registry is read-only after xb_schemas_new and needs no
  * lock. libxml2 errors are captured through structured error handlers and
  * never printed. */
-#include "xmlbus/schema.h"
+#include "schema.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -8,19 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libxml/xmlIO.h>
 #include <libxml/xmlerror.h>
 #include <libxml/xmlschemastypes.h>
-
-#ifndef XMLBUS_BUILD_SCHEMA_DIR
-#define XMLBUS_BUILD_SCHEMA_DIR ""
-#endif
-#ifndef XMLBUS_INSTALL_SCHEMA_DIR
-#define XMLBUS_INSTALL_SCHEMA_DIR "/usr/local/share/xmlbus/schemas"
-#endif
 
 /* Never XML_PARSE_NOENT, DTDLOAD, DTDATTR, DTDVALID, XINCLUDE, HUGE, and no
  * COMPACT (it forbids later tree edits). NODICT keeps documents independent of
@@ -139,18 +131,6 @@ static void xml_init_once(void)
 void xb_xml_init(void)
 {
     pthread_once(&xml_once, xml_init_once);
-}
-
-const char *xb_schema_dir(void)
-{
-    const char *env = getenv("XMLBUS_SCHEMA_DIR");
-    if (env && env[0])
-        return env;
-    struct stat st;
-    if (XMLBUS_BUILD_SCHEMA_DIR[0] && stat(XMLBUS_BUILD_SCHEMA_DIR, &st) == 0 &&
-        S_ISDIR(st.st_mode))
-        return XMLBUS_BUILD_SCHEMA_DIR;
-    return XMLBUS_INSTALL_SCHEMA_DIR;
 }
 
 /* ---- UTF-8 -------------------------------------------------------------- */

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "xmlbus/log.h"
+#include "log.h"
 
 extern char **environ;
 

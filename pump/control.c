@@ -9,7 +9,7 @@
 
 #include <libxml/xmlwriter.h>
 
-#include "xmlbus/log.h"
+#include "log.h"
 #include "xmlbus/slot.h"
 
 #define MAX_THREADS_LISTED 1000

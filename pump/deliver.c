@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xmlbus/log.h"
+#include "log.h"
 
 #define SLAB_INITIAL 256
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xmlbus/log.h"
+#include "log.h"
 
 peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid)
 {

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "xmlbus/log.h"
+#include "log.h"
 
 #define TICK_MS 50
 #define RECV_BATCH 512

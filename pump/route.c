@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "xmlbus/chain.h"
+#include "chain.h"
 #include "envwrite.h"
-#include "xmlbus/log.h"
+#include "log.h"
 #include "str.h"
 #include "xmlbus/uuid.h"
 #include "xmlbus/xmlsafe.h"

@@ -7,7 +7,7 @@
 #include "backend_suite.h"
 #include "lmdb_tmp.h"
 #include "xmlbus/backend.h"
-#include "xmlbus/log.h"
+#include "log.h"
 
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>

@@ -4,7 +4,7 @@
 #include "backend_suite.h"
 
 #include "xmlbus/backend.h"
-#include "xmlbus/log.h"
+#include "log.h"
 
 #include <CUnit/Basic.h>
 #include <stdio.h>

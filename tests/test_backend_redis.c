@@ -17,7 +17,7 @@
 #include "backend_suite.h"
 #include "redis_server.h"
 #include "xmlbus/backend.h"
-#include "xmlbus/log.h"
+#include "log.h"
 #include "redis_url.h"
 
 static xb_redis_server_t *g_srv; /* shared by every test but the outage ones */

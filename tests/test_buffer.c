@@ -1,7 +1,7 @@
 /* The context buffer over the real memory backend: append and index,
  * isolation, every limit, eviction, stats, immutability, concurrency. */
 #include "xmlbus/buffer.h"
-#include "xmlbus/log.h"
+#include "log.h"
 
 #include <CUnit/Basic.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* Call chains: roots, extend, prune, last hop, counting, validation. */
-#include "xmlbus/chain.h"
+#include "chain.h"
 
 #include <CUnit/Basic.h>
 #include <stdlib.h>

@@ -22,7 +22,7 @@
 #include "xmlbus/backend.h"
 #include "xmlbus/envelope.h"
 #include "xmlbus/listener.h"
-#include "xmlbus/log.h"
+#include "log.h"
 #include "xmlbus/slot.h"
 #include "xmlbus/uuid.h"
 #include "wire.h"

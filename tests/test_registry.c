@@ -2,8 +2,8 @@
  * forward (extend), respond (prune), ending a conversation, pass-through.
  * The same tests run a second time in write-behind mode (the pump's), plus
  * what only that mode does, over memory and over a real redis-server. */
-#include "xmlbus/chain.h"
-#include "xmlbus/registry.h"
+#include "chain.h"
+#include "registry.h"
 #include "xmlbus/uuid.h"
 
 #include "redis_server.h"

@@ -1,6 +1,6 @@
 /* Tests of bus/schema.c: compiling listener schemas, the tag map, and
  * validating payloads inside envelopes, from one and from two threads. */
-#include "xmlbus/schema.h"
+#include "schema.h"
 
 #include <CUnit/Basic.h>
 #include <fcntl.h>

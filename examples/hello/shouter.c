@@ -1,6 +1,7 @@
 /* hello-shouter: answers <shout><text>T</text></shout> with
  * <shouted><text>T in capitals</text></shouted>. Only ASCII letters change;
  * other UTF-8 bytes pass through untouched. */
+#define _POSIX_C_SOURCE 200809L /* strdup, also when built outside this tree with -std=c11 */
 #include <stdlib.h>
 #include <string.h>
 

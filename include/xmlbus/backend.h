@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "xmlbus/error.h"
+#include "xmlbus/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,10 +41,10 @@ typedef struct {
 } xb_backend_config_t;
 
 /* Fills *cfg with the defaults (memory, prefix "xp:", ttl 86400, no limits). */
-void xb_backend_config_defaults(xb_backend_config_t *cfg);
+XB_EXPORT void xb_backend_config_defaults(xb_backend_config_t *cfg);
 /* "memory" / "manager" / "redis" <-> type. parse returns 0 or -1. */
-const char *xb_backend_type_name(xb_backend_type_t type);
-int xb_backend_type_parse(const char *name, xb_backend_type_t *type);
+XB_EXPORT const char *xb_backend_type_name(xb_backend_type_t type);
+XB_EXPORT int xb_backend_type_parse(const char *name, xb_backend_type_t *type);
 
 /* A byte string owned by whoever holds it; free with free(data). */
 typedef struct {
@@ -84,9 +85,9 @@ typedef struct {
     const char *uuid;
 } xb_registry_op_t;
 
-void xb_blob_list_free(xb_blob_list_t *list);
-void xb_str_list_free(xb_str_list_t *list);
-void xb_pair_list_free(xb_pair_list_t *list);
+XB_EXPORT void xb_blob_list_free(xb_blob_list_t *list);
+XB_EXPORT void xb_str_list_free(xb_str_list_t *list);
+XB_EXPORT void xb_pair_list_free(xb_pair_list_t *list);
 
 typedef struct {
     long threads;            /* threads with a buffer */
@@ -100,97 +101,58 @@ typedef struct {
     char location[256];      /* LMDB path, redis host:port/db, "" for memory */
 } xb_backend_info_t;
 
-/* The function table every implementation provides. `self` is the
- * implementation's own state. */
-typedef struct {
-    const char *name;
-    int (*buffer_append)(void *self, const char *thread, const void *slot, size_t len,
-                         long *index, xb_error_t *err);
-    /* Appends n slots (possibly to different threads) in one round trip or
-     * transaction; index[i] receives each slot's index. */
-    int (*buffer_append_batch)(void *self, size_t n, const char *const *threads,
-                               const xb_blob_t *slots, long *index, xb_error_t *err);
-    int (*buffer_get_thread)(void *self, const char *thread, xb_blob_list_t *out, xb_error_t *err);
-    int (*buffer_get_slot)(void *self, const char *thread, long index, xb_blob_t *out,
-                           xb_error_t *err);
-    int (*buffer_thread_len)(void *self, const char *thread, long *len, xb_error_t *err);
-    int (*buffer_thread_exists)(void *self, const char *thread, bool *exists, xb_error_t *err);
-    int (*buffer_delete_thread)(void *self, const char *thread, bool *deleted, xb_error_t *err);
-    int (*buffer_list_threads)(void *self, xb_str_list_t *out, xb_error_t *err);
-    int (*buffer_clear)(void *self, xb_error_t *err);
-    int (*registry_set)(void *self, const char *chain, const char *uuid, xb_error_t *err);
-    int (*registry_get_uuid)(void *self, const char *chain, char **uuid, xb_error_t *err);
-    int (*registry_get_chain)(void *self, const char *uuid, char **chain, xb_error_t *err);
-    int (*registry_delete)(void *self, const char *uuid, bool *deleted, xb_error_t *err);
-    /* Applies n registry changes in order, in one round trip or transaction,
-     * each with the contract of registry_set / registry_delete (a DELETE of an
-     * unknown uuid is not an error). On failure returns -1; some changes may
-     * have been applied (Redis) or none (LMDB): every change is idempotent, so
-     * the caller applies the whole batch again later. Optional: NULL means
-     * one registry_set / registry_delete after the other. */
-    int (*registry_apply)(void *self, size_t n, const xb_registry_op_t *ops, xb_error_t *err);
-    int (*registry_list_all)(void *self, xb_pair_list_t *out, xb_error_t *err);
-    int (*registry_clear)(void *self, xb_error_t *err);
-    int (*ping)(void *self, xb_error_t *err);
-    int (*info)(void *self, xb_backend_info_t *out, xb_error_t *err);
-    /* Makes what was written durable when writes do not wait for the disk
-     * (manager). Optional: NULL means every write is durable already. */
-    int (*flush)(void *self, xb_error_t *err);
-    void (*close)(void *self);
-} xb_backend_ops_t;
-
 typedef struct xb_backend_t xb_backend_t;
 
 /* Opens the backend that cfg names. Returns NULL with *err set on failure.
  * The caller owns the result; release it with xb_backend_destroy. */
-xb_backend_t *xb_backend_new(const xb_backend_config_t *cfg, xb_error_t *err);
+XB_EXPORT xb_backend_t *xb_backend_new(const xb_backend_config_t *cfg, xb_error_t *err);
 /* Closes and frees *b and sets *b to NULL. NULL and *b == NULL are allowed. */
-void xb_backend_destroy(xb_backend_t **b);
-const xb_backend_config_t *xb_backend_config(const xb_backend_t *b);
+XB_EXPORT void xb_backend_destroy(xb_backend_t **b);
+XB_EXPORT const xb_backend_config_t *xb_backend_config(const xb_backend_t *b);
 
-/* Wrappers over the ops table, same contracts. Out-values are owned by the
- * caller: *out blobs and strings are malloc'd (free / *_list_free). */
-int xb_backend_buffer_append(xb_backend_t *b, const char *thread, const void *slot, size_t len,
-                             long *index, xb_error_t *err);
-int xb_backend_buffer_append_batch(xb_backend_t *b, size_t n, const char *const *threads,
-                                   const xb_blob_t *slots, long *index, xb_error_t *err);
-int xb_backend_buffer_get_thread(xb_backend_t *b, const char *thread, xb_blob_list_t *out,
-                                 xb_error_t *err);
-int xb_backend_buffer_get_slot(xb_backend_t *b, const char *thread, long index, xb_blob_t *out,
-                               xb_error_t *err);
-int xb_backend_buffer_thread_len(xb_backend_t *b, const char *thread, long *len, xb_error_t *err);
-int xb_backend_buffer_thread_exists(xb_backend_t *b, const char *thread, bool *exists,
-                                    xb_error_t *err);
-int xb_backend_buffer_delete_thread(xb_backend_t *b, const char *thread, bool *deleted,
-                                    xb_error_t *err);
-int xb_backend_buffer_list_threads(xb_backend_t *b, xb_str_list_t *out, xb_error_t *err);
-int xb_backend_buffer_clear(xb_backend_t *b, xb_error_t *err);
-int xb_backend_registry_set(xb_backend_t *b, const char *chain, const char *uuid, xb_error_t *err);
-int xb_backend_registry_get_uuid(xb_backend_t *b, const char *chain, char **uuid, xb_error_t *err);
-int xb_backend_registry_get_chain(xb_backend_t *b, const char *uuid, char **chain, xb_error_t *err);
-int xb_backend_registry_delete(xb_backend_t *b, const char *uuid, bool *deleted, xb_error_t *err);
-/* Applies ops[0..n) in order with the contract of registry_apply above. n == 0
- * does nothing and returns 0. Every op is checked first (SET: non-empty chain
- * and uuid; DELETE: non-empty uuid): a bad one is XB_ERR_ARG and nothing is
- * applied. */
-int xb_backend_registry_apply(xb_backend_t *b, size_t n, const xb_registry_op_t *ops,
-                              xb_error_t *err);
-int xb_backend_registry_list_all(xb_backend_t *b, xb_pair_list_t *out, xb_error_t *err);
-int xb_backend_registry_clear(xb_backend_t *b, xb_error_t *err);
-int xb_backend_ping(xb_backend_t *b, xb_error_t *err);
-int xb_backend_info(xb_backend_t *b, xb_backend_info_t *out, xb_error_t *err);
+/* The operations, the same for every implementation (each implementation
+ * fills the function table of bus/backend_impl.h). Out-values are owned by
+ * the caller: *out blobs and strings are malloc'd (free / *_list_free). */
+XB_EXPORT int xb_backend_buffer_append(xb_backend_t *b, const char *thread, const void *slot,
+                                       size_t len, long *index, xb_error_t *err);
+XB_EXPORT int xb_backend_buffer_append_batch(xb_backend_t *b, size_t n, const char *const *threads,
+                                             const xb_blob_t *slots, long *index, xb_error_t *err);
+XB_EXPORT int xb_backend_buffer_get_thread(xb_backend_t *b, const char *thread, xb_blob_list_t *out,
+                                           xb_error_t *err);
+XB_EXPORT int xb_backend_buffer_get_slot(xb_backend_t *b, const char *thread, long index,
+                                         xb_blob_t *out, xb_error_t *err);
+XB_EXPORT int xb_backend_buffer_thread_len(xb_backend_t *b, const char *thread, long *len,
+                                           xb_error_t *err);
+XB_EXPORT int xb_backend_buffer_thread_exists(xb_backend_t *b, const char *thread, bool *exists,
+                                              xb_error_t *err);
+XB_EXPORT int xb_backend_buffer_delete_thread(xb_backend_t *b, const char *thread, bool *deleted,
+                                              xb_error_t *err);
+XB_EXPORT int xb_backend_buffer_list_threads(xb_backend_t *b, xb_str_list_t *out, xb_error_t *err);
+XB_EXPORT int xb_backend_buffer_clear(xb_backend_t *b, xb_error_t *err);
+XB_EXPORT int xb_backend_registry_set(xb_backend_t *b, const char *chain, const char *uuid,
+                                      xb_error_t *err);
+XB_EXPORT int xb_backend_registry_get_uuid(xb_backend_t *b, const char *chain, char **uuid,
+                                           xb_error_t *err);
+XB_EXPORT int xb_backend_registry_get_chain(xb_backend_t *b, const char *uuid, char **chain,
+                                            xb_error_t *err);
+XB_EXPORT int xb_backend_registry_delete(xb_backend_t *b, const char *uuid, bool *deleted,
+                                         xb_error_t *err);
+/* Applies ops[0..n) in order, in one round trip or transaction, each with the
+ * contract of xb_backend_registry_set / _delete (a DELETE of an unknown uuid
+ * is not an error). On failure returns -1; some changes may have been applied
+ * (redis) or none (manager): every change is idempotent, so the caller applies
+ * the whole batch again later. n == 0 does nothing and returns 0. Every op
+ * is checked first (SET: non-empty chain and uuid; DELETE: non-empty uuid): a
+ * bad one is XB_ERR_ARG and nothing is applied. */
+XB_EXPORT int xb_backend_registry_apply(xb_backend_t *b, size_t n, const xb_registry_op_t *ops,
+                                        xb_error_t *err);
+XB_EXPORT int xb_backend_registry_list_all(xb_backend_t *b, xb_pair_list_t *out, xb_error_t *err);
+XB_EXPORT int xb_backend_registry_clear(xb_backend_t *b, xb_error_t *err);
+XB_EXPORT int xb_backend_ping(xb_backend_t *b, xb_error_t *err);
+XB_EXPORT int xb_backend_info(xb_backend_t *b, xb_backend_info_t *out, xb_error_t *err);
 /* Flushes writes to disk where the backend defers that (0 when it has
  * nothing to do). The pump calls it every 50 ms. */
-int xb_backend_flush(xb_backend_t *b, xb_error_t *err);
-
-/* Constructors of the implementations, used by xb_backend_new. Each returns
- * its state and points *ops at its table, or NULL with *err set. */
-void *xb_backend_memory_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
-                             xb_error_t *err);
-void *xb_backend_lmdb_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
-                           xb_error_t *err);
-void *xb_backend_redis_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
-                            xb_error_t *err);
+XB_EXPORT int xb_backend_flush(xb_backend_t *b, xb_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@
 
 #include "xmlbus/backend.h"
 #include "xmlbus/error.h"
+#include "xmlbus/export.h"
 #include "xmlbus/slot.h"
 
 #ifdef __cplusplus
@@ -45,44 +46,48 @@ typedef struct {
 
 /* New buffer over backend (borrowed). limits may be NULL (no payload limit).
  * Returns NULL with *err set. Caller owns it: xb_buffer_destroy. */
-xb_buffer_t *xb_buffer_new(xb_backend_t *backend, const xb_buffer_limits_t *limits,
-                           xb_error_t *err);
+XB_EXPORT xb_buffer_t *xb_buffer_new(xb_backend_t *backend, const xb_buffer_limits_t *limits,
+                                     xb_error_t *err);
 /* Frees *b (never the backend) and sets *b to NULL. NULL is allowed. */
-void xb_buffer_destroy(xb_buffer_t **b);
-xb_backend_t *xb_buffer_backend(const xb_buffer_t *b);
+XB_EXPORT void xb_buffer_destroy(xb_buffer_t **b);
+XB_EXPORT xb_backend_t *xb_buffer_backend(const xb_buffer_t *b);
 
 /* Records one message on `thread`; *index (may be NULL) gets its 0-based
  * position. from/to/payload_type/message_id may be NULL or "". Errors:
  * XB_ERR_LIMIT (payload, slot size, thread full), XB_ERR_ARG, XB_ERR_BACKEND. */
-int xb_buffer_append(xb_buffer_t *b, const char *thread, const char *from, const char *to,
-                     const char *payload_type, const char *message_id, int64_t timestamp_us,
-                     const void *payload, size_t payload_len, long *index, xb_error_t *err);
+XB_EXPORT int xb_buffer_append(xb_buffer_t *b, const char *thread, const char *from, const char *to,
+                               const char *payload_type, const char *message_id,
+                               int64_t timestamp_us, const void *payload, size_t payload_len,
+                               long *index, xb_error_t *err);
 
 /* Records n slots (possibly on different threads) with one backend batch;
  * index[i] gets each position. Every slot is checked against the limits
  * before anything is stored; if the backend then refuses, a prefix of the
  * batch may be stored (see docs/storage.md). */
-int xb_buffer_append_batch(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slots, long *index,
-                           xb_error_t *err);
+XB_EXPORT int xb_buffer_append_batch(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slots,
+                                     long *index, xb_error_t *err);
 
 /* The whole thread, oldest first, as new slots (the caller owns *out:
  * xb_slot_list_free). An unknown thread is an empty list, not an error. */
-int xb_buffer_get_thread(xb_buffer_t *b, const char *thread, xb_slot_list_t *out,
-                         xb_error_t *err);
+XB_EXPORT int xb_buffer_get_thread(xb_buffer_t *b, const char *thread, xb_slot_list_t *out,
+                                   xb_error_t *err);
 /* One slot as a new xb_slot_t (caller owns it), or NULL with XB_ERR_NOTFOUND
  * when the thread or the index does not exist. */
-xb_slot_t *xb_buffer_get_slot(xb_buffer_t *b, const char *thread, long index, xb_error_t *err);
-int xb_buffer_thread_len(xb_buffer_t *b, const char *thread, long *len, xb_error_t *err);
-int xb_buffer_thread_exists(xb_buffer_t *b, const char *thread, bool *exists, xb_error_t *err);
+XB_EXPORT xb_slot_t *xb_buffer_get_slot(xb_buffer_t *b, const char *thread, long index,
+                                        xb_error_t *err);
+XB_EXPORT int xb_buffer_thread_len(xb_buffer_t *b, const char *thread, long *len, xb_error_t *err);
+XB_EXPORT int xb_buffer_thread_exists(xb_buffer_t *b, const char *thread, bool *exists,
+                                      xb_error_t *err);
 /* *deleted (may be NULL) tells whether the thread existed. */
-int xb_buffer_delete_thread(xb_buffer_t *b, const char *thread, bool *deleted, xb_error_t *err);
+XB_EXPORT int xb_buffer_delete_thread(xb_buffer_t *b, const char *thread, bool *deleted,
+                                      xb_error_t *err);
 /* Thread names; caller owns *out (xb_str_list_free). */
-int xb_buffer_list_threads(xb_buffer_t *b, xb_str_list_t *out, xb_error_t *err);
+XB_EXPORT int xb_buffer_list_threads(xb_buffer_t *b, xb_str_list_t *out, xb_error_t *err);
 /* Deletes every thread (the registry is untouched). */
-int xb_buffer_clear(xb_buffer_t *b, xb_error_t *err);
+XB_EXPORT int xb_buffer_clear(xb_buffer_t *b, xb_error_t *err);
 
 /* Fills *out; the backend fields are -1 when its info call fails. */
-void xb_buffer_stats(xb_buffer_t *b, xb_buffer_stats_t *out);
+XB_EXPORT void xb_buffer_stats(xb_buffer_t *b, xb_buffer_stats_t *out);
 
 #ifdef __cplusplus
 }

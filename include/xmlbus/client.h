@@ -24,6 +24,7 @@
 #include <libxml/tree.h>
 
 #include "xmlbus/error.h"
+#include "xmlbus/export.h"
 #include "xmlbus/uuid.h"
 
 #ifdef __cplusplus
@@ -43,12 +44,12 @@ typedef struct xb_client_t xb_client_t;
  * not wait for the pump: an absent pump shows as a timeout of the first
  * request. Returns the client (caller owns it, release with xb_client_destroy)
  * or NULL with *err set (XB_ERR_ARG bad endpoint, XB_ERR_IO, XB_ERR_NOMEM). */
-xb_client_t *xb_client_new(const char *endpoint, void *zmq_ctx, xb_error_t *err);
+XB_EXPORT xb_client_t *xb_client_new(const char *endpoint, void *zmq_ctx, xb_error_t *err);
 
 /* Closes the socket (linger 0: a request still queued for an absent pump is
  * dropped, never delivered late), frees the queued messages, terminates an
  * owned context, frees *c and sets it to NULL. NULL and *c NULL are fine. */
-void xb_client_destroy(xb_client_t **c);
+XB_EXPORT void xb_client_destroy(xb_client_t **c);
 
 /* Injects one message and waits for the pump's verdict.
  *   body, len  a whole envelope or a bare payload element (the pump decides)
@@ -64,33 +65,33 @@ void xb_client_destroy(xb_client_t **c);
  *   - the pump answered ERROR (it could not read the request): XB_ERR_ARG;
  *   - a socket failure: XB_ERR_IO.
  * DELIVER messages that arrive meanwhile are queued for xb_client_recv. */
-int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
-                   const char *from, int timeout_ms, char thread_out[XB_UUID_STR],
-                   char msgid_out[XB_UUID_STR], xb_error_t *err);
+XB_EXPORT int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
+                             const char *from, int timeout_ms, char thread_out[XB_UUID_STR],
+                             char msgid_out[XB_UUID_STR], xb_error_t *err);
 
-/* Injects one message without waiting for the pump's verdict: for senders
- * that keep many messages in flight (xb_client_send waits a round trip per
+/* Injects one message without waiting for the pump's verdict: for senders that
+ * keep many messages in flight (xb_client_send waits a round trip per
  * message). Arguments as xb_client_send; timeout_ms bounds only the hand-over
  * to the socket. Returns 0 once the message is on its way, -1 with *err
  * (XB_ERR_TIMEOUT when it could not even be handed over, XB_ERR_IO,
  * XB_ERR_NOMEM). It goes out as POST (docs/protocol.md): the verdict comes
- * later, read by the other calls: acceptances are only counted (the pump
- * sends POSTED n with its next message to the client, or within 50 ms); a REJECTED is counted and its SystemError
- * envelope is returned by xb_client_recv like any answer (its <to> is the
- * sender, its thread a fresh UUID), so every failure still reaches the
- * sender. */
-int xb_client_post(xb_client_t *c, const void *body, size_t len, const char *to,
-                   const char *from, int timeout_ms, xb_error_t *err);
+ * later, read by the other calls: acceptances are only counted (the pump sends
+ * POSTED n with its next message to the client, or within 50 ms); a REJECTED
+ * is counted and its SystemError envelope is returned by xb_client_recv like
+ * any answer (its <to> is the sender, its thread a fresh UUID), so every
+ * failure still reaches the sender. */
+XB_EXPORT int xb_client_post(xb_client_t *c, const void *body, size_t len, const char *to,
+                             const char *from, int timeout_ms, xb_error_t *err);
 
 /* Messages posted, and verdicts read so far (each may be NULL). */
-void xb_client_post_counts(const xb_client_t *c, unsigned long *posted, unsigned long *accepted,
-                           unsigned long *rejected);
+XB_EXPORT void xb_client_post_counts(const xb_client_t *c, unsigned long *posted,
+                                     unsigned long *accepted, unsigned long *rejected);
 
 /* The raw envelope (with its SystemError payload) of the REJECTED answer to
  * the last xb_client_send, and its length in *len (may be NULL). NULL when
  * the last send was not rejected. Borrowed: valid until the next
  * xb_client_send or xb_client_destroy. NUL-terminated. */
-const char *xb_client_rejection(const xb_client_t *c, size_t *len);
+XB_EXPORT const char *xb_client_rejection(const xb_client_t *c, size_t *len);
 
 /* The next message addressed to this client (a response or a SystemError),
  * queued ones first. Returns
@@ -99,8 +100,8 @@ const char *xb_client_rejection(const xb_client_t *c, size_t *len);
  *    1  nothing arrived within timeout_ms (*envelope set to NULL; not an
  *       error, *err untouched);
  *   -1  socket failure, *err set. */
-int xb_client_recv(xb_client_t *c, int timeout_ms, char **envelope, size_t *len,
-                   xb_error_t *err);
+XB_EXPORT int xb_client_recv(xb_client_t *c, int timeout_ms, char **envelope, size_t *len,
+                             xb_error_t *err);
 
 /* Sends CONTROL verb args... and waits for the RESULT.
  * Returns 0 on status ok: *body (NUL-terminated, caller frees; body may be
@@ -108,14 +109,14 @@ int xb_client_recv(xb_client_t *c, int timeout_ms, char **envelope, size_t *len,
  * Returns -1 with *err set: status error -> XB_ERR_ARG with the pump's
  * one-line message; XB_ERR_TIMEOUT; XB_ERR_ARG when the pump answered ERROR;
  * XB_ERR_IO. DELIVER messages that arrive meanwhile are queued. */
-int xb_client_control(xb_client_t *c, const char *verb, const char *const *args,
-                      size_t nargs, int timeout_ms, char **body, xb_error_t *err);
+XB_EXPORT int xb_client_control(xb_client_t *c, const char *verb, const char *const *args,
+                                size_t nargs, int timeout_ms, char **body, xb_error_t *err);
 
 /* Messages dropped because the receive queue was full (see above). */
-unsigned long xb_client_dropped(const xb_client_t *c);
+XB_EXPORT unsigned long xb_client_dropped(const xb_client_t *c);
 
 /* The endpoint the client is connected to. Borrowed. */
-const char *xb_client_endpoint(const xb_client_t *c);
+XB_EXPORT const char *xb_client_endpoint(const xb_client_t *c);
 
 /* Reads the SystemError out of an envelope (a DELIVER from `system` or the
  * envelope of a rejection). Returns 1 and fills *code (may be NULL) and
@@ -123,8 +124,8 @@ const char *xb_client_endpoint(const xb_client_t *c);
  * SystemError; 0 when the envelope carries another payload; -1 when it is not
  * a readable envelope. A missing or unknown code name reads as
  * XB_ERR_ENVELOPE, so that the caller always gets a wire code. */
-int xb_client_system_error(const char *envelope, size_t len, xb_code_t *code,
-                           char *message, size_t cap);
+XB_EXPORT int xb_client_system_error(const char *envelope, size_t len, xb_code_t *code,
+                                     char *message, size_t cap);
 
 /* Parses XML the pump sent (an envelope, a RESULT body) with the hardened
  * intake of xmlbus/xmlsafe.h: no DTD, no entities, no network; at most
@@ -132,7 +133,7 @@ int xb_client_system_error(const char *envelope, size_t len, xb_code_t *code,
  * declarations. No envelope.xsd is needed, so a client works without the
  * installed schemas. Returns the document (caller owns it, xmlFreeDoc) or
  * NULL with *err set (XB_ERR_PARSE, XB_ERR_LIMIT, XB_ERR_NOMEM). */
-xmlDoc *xb_client_read_xml(const char *xml, size_t len, xb_error_t *err);
+XB_EXPORT xmlDoc *xb_client_read_xml(const char *xml, size_t len, xb_error_t *err);
 
 #ifdef __cplusplus
 }

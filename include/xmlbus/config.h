@@ -13,6 +13,7 @@
 
 #include "xmlbus/backend.h"
 #include "xmlbus/error.h"
+#include "xmlbus/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,25 +78,25 @@ typedef struct {
 /* Loads and checks path. Returns the config (caller owns it; release with
  * xb_config_destroy) or NULL with err->code XB_ERR_CONFIG and a message
  * "FILE:LINE:COLUMN: what is wrong" (err->line, err->column set too). */
-xb_config_t *xb_config_load(const char *path, xb_error_t *err);
+XB_EXPORT xb_config_t *xb_config_load(const char *path, xb_error_t *err);
 
 /* Same, from a string; base_dir resolves relative paths, name is used in errors. */
-xb_config_t *xb_config_load_string(const char *yaml, size_t len, const char *name,
-                                   const char *base_dir, xb_error_t *err);
+XB_EXPORT xb_config_t *xb_config_load_string(const char *yaml, size_t len, const char *name,
+                                             const char *base_dir, xb_error_t *err);
 
 /* A config with every default and no listeners (for embedding and tests).
  * Caller owns it. */
-xb_config_t *xb_config_new_default(const char *organism_name);
+XB_EXPORT xb_config_t *xb_config_new_default(const char *organism_name);
 
 /* Adds a listener to a config built in code; the returned entry is owned by cfg
  * and is valid until the next add. Returns NULL on a bad or duplicate name. */
-xb_listener_config_t *xb_config_add_listener(xb_config_t *cfg, const char *name,
-                                             const char *payload_tag, xb_error_t *err);
+XB_EXPORT xb_listener_config_t *xb_config_add_listener(xb_config_t *cfg, const char *name,
+    const char *payload_tag, xb_error_t *err);
 
-void xb_config_destroy(xb_config_t **cfg);
+XB_EXPORT void xb_config_destroy(xb_config_t **cfg);
 
-const xb_listener_config_t *xb_config_listener(const xb_config_t *cfg, const char *name);
-bool xb_config_valid_name(const char *name);
+XB_EXPORT const xb_listener_config_t *xb_config_listener(const xb_config_t *cfg, const char *name);
+XB_EXPORT bool xb_config_valid_name(const char *name);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "xmlbus/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -45,23 +47,23 @@ typedef struct {
 
 /* Lower-case wire name of a code ("parse", "routing", ...). Internal codes
  * have names too ("config", "notfound", ...). Never NULL. */
-const char *xb_code_name(xb_code_t code);
+XB_EXPORT const char *xb_code_name(xb_code_t code);
 
 /* Parses a wire name back into a code. Returns 0, or -1 if unknown. */
-int xb_code_from_name(const char *name, xb_code_t *code);
+XB_EXPORT int xb_code_from_name(const char *name, xb_code_t *code);
 
 /* The code that a SystemError carries for an internal code
  * (config -> envelope, nomem -> limit, ...). Wire codes map to themselves. */
-xb_code_t xb_code_wire(xb_code_t code);
+XB_EXPORT xb_code_t xb_code_wire(xb_code_t code);
 
 /* Fills *err (if err is not NULL) and returns -1, so that callers can write
  * `return xb_error_set(err, XB_ERR_PARSE, line, "...", ...);`. */
-int xb_error_set(xb_error_t *err, xb_code_t code, int line, const char *fmt, ...)
+XB_EXPORT int xb_error_set(xb_error_t *err, xb_code_t code, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int xb_error_vset(xb_error_t *err, xb_code_t code, int line, const char *fmt, va_list ap);
+XB_EXPORT int xb_error_vset(xb_error_t *err, xb_code_t code, int line, const char *fmt, va_list ap);
 
 /* Resets *err to XB_OK with an empty message. NULL is allowed. */
-void xb_error_clear(xb_error_t *err);
+XB_EXPORT void xb_error_clear(xb_error_t *err);
 
 #ifdef __cplusplus
 }

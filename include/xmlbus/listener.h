@@ -31,6 +31,7 @@
 #include <libxml/tree.h>
 
 #include "xmlbus/error.h"
+#include "xmlbus/export.h"
 #include "xmlbus/slot.h"
 
 #ifdef __cplusplus
@@ -65,7 +66,7 @@ typedef int (*xb_handler_fn)(const xb_msg_t *msg, xb_reply_t *reply, void *user)
  * spawns inherit the blocked mask: unblock it in the child if needed).
  * Returns the exit code: 0 after SHUTDOWN or a signal, 1 when the listener
  * could not run (refused by the pump, socket failure), 2 for bad usage. */
-int xb_listener_main(int argc, char **argv, xb_handler_fn fn, void *user);
+XB_EXPORT int xb_listener_main(int argc, char **argv, xb_handler_fn fn, void *user);
 
 /* A listener that will connect to endpoint as name. zmq_ctx NULL: the
  * listener creates and owns its context; otherwise it borrows zmq_ctx (an
@@ -74,12 +75,12 @@ int xb_listener_main(int argc, char **argv, xb_handler_fn fn, void *user);
  * owns it, xb_listener_destroy) or NULL with *err set (XB_ERR_ARG for a
  * missing endpoint, a name that is not a listener name or a NULL fn;
  * XB_ERR_IO, XB_ERR_NOMEM). */
-xb_listener_t *xb_listener_new(const char *endpoint, const char *name, void *zmq_ctx,
-                               xb_handler_fn fn, void *user, xb_error_t *err);
+XB_EXPORT xb_listener_t *xb_listener_new(const char *endpoint, const char *name, void *zmq_ctx,
+                                         xb_handler_fn fn, void *user, xb_error_t *err);
 
 /* Registers as kind "listener" (default) or "worker" (one process of a
  * cpu_bound pool). Call before run/start. Returns 0, or -1 with XB_ERR_ARG. */
-int xb_listener_set_kind(xb_listener_t *l, const char *kind, xb_error_t *err);
+XB_EXPORT int xb_listener_set_kind(xb_listener_t *l, const char *kind, xb_error_t *err);
 
 /* How many deliveries the pump may send ahead of the one being handled
  * (1..1000, default 1; the pump uses the smaller of this and the listener's
@@ -88,66 +89,66 @@ int xb_listener_set_kind(xb_listener_t *l, const char *kind, xb_error_t *err);
  * at the price of more messages held when the process dies. A listener
  * started by the pump gets its `credit` key in XMLBUS_CREDIT, which
  * xb_listener_main applies. Call before run/start. */
-int xb_listener_set_credit(xb_listener_t *l, int credit, xb_error_t *err);
+XB_EXPORT int xb_listener_set_credit(xb_listener_t *l, int credit, xb_error_t *err);
 
 /* Runs in the calling thread until SHUTDOWN from the pump or
  * xb_listener_stop (then BYE was sent; returns 0), or a failure: -1 with
  * *err set (XB_ERR_ROUTING when the pump REFUSED the name, XB_ERR_IO for a
  * socket failure, XB_ERR_CONFIG when the envelope schema cannot be loaded).
  * The READY carries this process's pid. A listener runs once. */
-int xb_listener_run(xb_listener_t *l, xb_error_t *err);
+XB_EXPORT int xb_listener_run(xb_listener_t *l, xb_error_t *err);
 
 /* Runs the listener in a new thread (READY carries pid 0: the pump does not
  * supervise a thread). Returns 0 once the thread started, -1 with *err. */
-int xb_listener_start(xb_listener_t *l, xb_error_t *err);
+XB_EXPORT int xb_listener_start(xb_listener_t *l, xb_error_t *err);
 
 /* Asks a running listener to leave: it finishes the message in hand, sends
  * BYE and returns. Safe from any thread; async-signal-safe. */
-void xb_listener_stop(xb_listener_t *l);
+XB_EXPORT void xb_listener_stop(xb_listener_t *l);
 
 /* Waits for a listener started with xb_listener_start and returns what
  * xb_listener_run returned (with *err). 0 if it never started. */
-int xb_listener_join(xb_listener_t *l, xb_error_t *err);
+XB_EXPORT int xb_listener_join(xb_listener_t *l, xb_error_t *err);
 
 /* Stops and joins a started listener, closes its socket (linger 1 s), frees
  * *l and sets it to NULL. NULL and *l NULL are allowed. */
-void xb_listener_destroy(xb_listener_t **l);
+XB_EXPORT void xb_listener_destroy(xb_listener_t **l);
 
 /* True once WELCOME was received on the current connection (for tests and
  * embedding programs that wait for a thread listener to be registered). */
-bool xb_listener_registered(const xb_listener_t *l);
+XB_EXPORT bool xb_listener_registered(const xb_listener_t *l);
 
 /* ---- the delivered message ----------------------------------------------- */
 /* Strings and nodes are borrowed: valid until the handler returns. */
 
 /* The payload element (its document is the envelope's: copy it with
  * xb_payload_copy to keep or re-send it). Never NULL. */
-xmlNodePtr xb_msg_payload(const xb_msg_t *msg);
+XB_EXPORT xmlNodePtr xb_msg_payload(const xb_msg_t *msg);
 /* "greeting" for a payload in no namespace, "{ns}local" otherwise. */
-const char *xb_msg_payload_type(const xb_msg_t *msg);
+XB_EXPORT const char *xb_msg_payload_type(const xb_msg_t *msg);
 /* The text of the payload's first child element whose local name is child
  * (any namespace), whitespace kept; "" for an empty element, NULL if there is
  * no such child. */
-const char *xb_msg_text(const xb_msg_t *msg, const char *child);
+XB_EXPORT const char *xb_msg_text(const xb_msg_t *msg, const char *child);
 /* The thread UUID the message arrived on (the runtime answers on it). */
-const char *xb_msg_thread(const xb_msg_t *msg);
+XB_EXPORT const char *xb_msg_thread(const xb_msg_t *msg);
 /* Registered name of the sender ("system" for a SystemError). */
-const char *xb_msg_from(const xb_msg_t *msg);
+XB_EXPORT const char *xb_msg_from(const xb_msg_t *msg);
 /* <to> of the envelope, NULL when absent. */
-const char *xb_msg_to(const xb_msg_t *msg);
+XB_EXPORT const char *xb_msg_to(const xb_msg_t *msg);
 /* This listener's own name. */
-const char *xb_msg_self(const xb_msg_t *msg);
+XB_EXPORT const char *xb_msg_self(const xb_msg_t *msg);
 /* True when the sender is this listener itself (a self call). */
-bool xb_msg_is_self_call(const xb_msg_t *msg);
+XB_EXPORT bool xb_msg_is_self_call(const xb_msg_t *msg);
 /* Message id (UUID, NULL if the envelope has none), hop depth, timestamp in
  * microseconds since the epoch (0 if absent). */
-const char *xb_msg_id(const xb_msg_t *msg);
-int xb_msg_depth(const xb_msg_t *msg);
-int64_t xb_msg_ts(const xb_msg_t *msg);
+XB_EXPORT const char *xb_msg_id(const xb_msg_t *msg);
+XB_EXPORT int xb_msg_depth(const xb_msg_t *msg);
+XB_EXPORT int64_t xb_msg_ts(const xb_msg_t *msg);
 /* True for a SystemError payload from "system". */
-bool xb_msg_is_system_error(const xb_msg_t *msg);
+XB_EXPORT bool xb_msg_is_system_error(const xb_msg_t *msg);
 /* The whole envelope as delivered (NUL-terminated); *len may be NULL. */
-const char *xb_msg_envelope_xml(const xb_msg_t *msg, size_t *len);
+XB_EXPORT const char *xb_msg_envelope_xml(const xb_msg_t *msg, size_t *len);
 
 /* The slots of the message's thread, oldest first (the message itself is the
  * last one). With backend `memory` the runtime asks the pump (HISTORY); with
@@ -155,7 +156,7 @@ const char *xb_msg_envelope_xml(const xb_msg_t *msg, size_t *len);
  * directly. *out is filled (caller owns it: xb_slot_list_free). Returns 0, or
  * -1 with *err set (XB_ERR_BACKEND, XB_ERR_TIMEOUT when the pump does not
  * answer, XB_ERR_SHUTDOWN when the pump is stopping) and *out empty. */
-int xb_msg_history(const xb_msg_t *msg, xb_slot_list_t *out, xb_error_t *err);
+XB_EXPORT int xb_msg_history(const xb_msg_t *msg, xb_slot_list_t *out, xb_error_t *err);
 
 /* ---- the reply ----------------------------------------------------------- */
 /* Each call takes ownership of payload (an element; a node without document,
@@ -167,16 +168,17 @@ int xb_msg_history(const xb_msg_t *msg, xb_slot_list_t *out, xb_error_t *err);
  * reason), so a handler may simply `return xb_reply_respond(...)`. */
 
 /* To the caller: the call chain loses its last hop (protocol target "^"). */
-int xb_reply_respond(xb_reply_t *reply, xmlNodePtr payload);
+XB_EXPORT int xb_reply_respond(xb_reply_t *reply, xmlNodePtr payload);
 /* To the listener named target: the chain grows by target. */
-int xb_reply_forward(xb_reply_t *reply, const char *target, xmlNodePtr payload);
+XB_EXPORT int xb_reply_forward(xb_reply_t *reply, const char *target, xmlNodePtr payload);
 /* To whichever listener accepts the payload's root tag (target ""). */
-int xb_reply_emit(xb_reply_t *reply, xmlNodePtr payload);
+XB_EXPORT int xb_reply_emit(xb_reply_t *reply, xmlNodePtr payload);
 /* Marks the delivery failed with a printf-style reason (the first call
  * wins). Returns -1, so that a handler may `return xb_reply_fail(...)`. */
-int xb_reply_fail(xb_reply_t *reply, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+XB_EXPORT int xb_reply_fail(xb_reply_t *reply, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Messages queued so far. */
-size_t xb_reply_count(const xb_reply_t *reply);
+XB_EXPORT size_t xb_reply_count(const xb_reply_t *reply);
 
 /* ---- building payloads --------------------------------------------------- */
 /* Payloads are in the empty namespace. Text and attribute values are stored
@@ -187,27 +189,28 @@ size_t xb_reply_count(const xb_reply_t *reply);
 /* A new element `tag` (an NCName), the root of its own document. Caller owns
  * it (hand it to an xb_reply_* call, or free with xb_payload_free). NULL if
  * tag is not an NCName or on no memory. */
-xmlNodePtr xb_payload_new(const char *tag);
+XB_EXPORT xmlNodePtr xb_payload_new(const char *tag);
 /* Adds a child element `child` holding the formatted text, and returns it;
  * with child NULL appends the text to parent itself and returns parent.
  * NULL on a bad child name or no memory. */
-xmlNodePtr xb_payload_add_text(xmlNodePtr parent, const char *child, const char *fmt, ...)
+XB_EXPORT xmlNodePtr xb_payload_add_text(xmlNodePtr parent, const char *child,
+                                         const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Adds an empty child element and returns it (NULL on a bad name). */
-xmlNodePtr xb_payload_add_child(xmlNodePtr parent, const char *child);
+XB_EXPORT xmlNodePtr xb_payload_add_child(xmlNodePtr parent, const char *child);
 /* Sets attribute name (an NCName) to the formatted value. Returns 0 or -1. */
-int xb_payload_set_attr(xmlNodePtr node, const char *name, const char *fmt, ...)
+XB_EXPORT int xb_payload_set_attr(xmlNodePtr node, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A deep copy of node (e.g. a received payload) as the root of its own
  * document, keeping every namespace it uses. Caller owns it. NULL on no memory. */
-xmlNodePtr xb_payload_copy(const xmlNode *node);
+XB_EXPORT xmlNodePtr xb_payload_copy(const xmlNode *node);
 /* Frees a payload the caller still owns (its whole document when it is the
  * root of one). NULL is allowed. */
-void xb_payload_free(xmlNodePtr node);
+XB_EXPORT void xb_payload_free(xmlNodePtr node);
 /* The element as UTF-8 XML (no declaration; namespaces it uses declared).
  * *out is malloc'd and NUL-terminated (caller frees), *len may be NULL.
  * Returns 0, or -1 on no memory or a NULL node. */
-int xb_payload_serialize(const xmlNode *node, char **out, size_t *len);
+XB_EXPORT int xb_payload_serialize(const xmlNode *node, char **out, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 
 #include "xmlbus/config.h"
 #include "xmlbus/error.h"
+#include "xmlbus/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,37 +25,37 @@ typedef struct {
     bool handle_signals;    /* xb_pump_run stops on SIGINT/SIGTERM (default false) */
 } xb_pump_options_t;
 
-void xb_pump_options_defaults(xb_pump_options_t *opts);
+XB_EXPORT void xb_pump_options_defaults(xb_pump_options_t *opts);
 
 /* Creates a pump for cfg: binds the endpoint, compiles the schemas, opens the
  * backend. Takes ownership of cfg (also on failure). Returns NULL with *err
  * set on failure. Release with xb_pump_destroy. */
-xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error_t *err);
+XB_EXPORT xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error_t *err);
 
 /* Runs the pump in the calling thread until xb_pump_stop (or a signal when
  * handle_signals). Returns 0 after a clean shutdown. */
-int xb_pump_run(xb_pump_t *pump, xb_error_t *err);
+XB_EXPORT int xb_pump_run(xb_pump_t *pump, xb_error_t *err);
 
 /* Runs the pump in a background thread; returns once it serves. */
-int xb_pump_start(xb_pump_t *pump, xb_error_t *err);
+XB_EXPORT int xb_pump_start(xb_pump_t *pump, xb_error_t *err);
 
 /* Asks the pump to shut down (stop accepting, finish or fail in-flight work
  * within limits.shutdown_seconds, stop children). Safe from any thread and
  * from a signal handler. */
-void xb_pump_stop(xb_pump_t *pump);
+XB_EXPORT void xb_pump_stop(xb_pump_t *pump);
 
 /* Waits for a pump started with xb_pump_start to finish. Returns its result. */
-int xb_pump_join(xb_pump_t *pump);
+XB_EXPORT int xb_pump_join(xb_pump_t *pump);
 
 /* Stops (if running), joins, frees *pump and sets it to NULL. */
-void xb_pump_destroy(xb_pump_t **pump);
+XB_EXPORT void xb_pump_destroy(xb_pump_t **pump);
 
 /* The ZeroMQ context (for inproc:// listeners and clients in the same program)
  * and the bound endpoint (the real one when the config asked for port 0 or
  * tcp://127.0.0.1:*). Borrowed; valid until destroy. */
-void *xb_pump_zmq_context(xb_pump_t *pump);
-const char *xb_pump_endpoint(const xb_pump_t *pump);
-const xb_config_t *xb_pump_config(const xb_pump_t *pump);
+XB_EXPORT void *xb_pump_zmq_context(xb_pump_t *pump);
+XB_EXPORT const char *xb_pump_endpoint(const xb_pump_t *pump);
+XB_EXPORT const xb_config_t *xb_pump_config(const xb_pump_t *pump);
 
 #ifdef __cplusplus
 }

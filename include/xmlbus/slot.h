@@ -14,6 +14,7 @@
 
 #include "xmlbus/backend.h"
 #include "xmlbus/error.h"
+#include "xmlbus/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,38 +42,41 @@ typedef struct {
 /* New slot, copying every argument. Argument rules as xb_slot_fields_t;
  * index must be >= 0. Returns NULL with XB_ERR_ARG / XB_ERR_NOMEM.
  * The caller owns the result: xb_slot_destroy. */
-xb_slot_t *xb_slot_new(long index, const char *thread, const char *from, const char *to,
-                       const char *payload_type, const char *message_id, int64_t timestamp_us,
-                       const void *payload, size_t payload_len, xb_error_t *err);
+XB_EXPORT xb_slot_t *xb_slot_new(long index, const char *thread, const char *from, const char *to,
+                                 const char *payload_type, const char *message_id,
+                                 int64_t timestamp_us, const void *payload, size_t payload_len,
+                                 xb_error_t *err);
 /* Same from a fields struct. */
-xb_slot_t *xb_slot_new_fields(long index, const xb_slot_fields_t *fields, xb_error_t *err);
+XB_EXPORT xb_slot_t *xb_slot_new_fields(long index, const xb_slot_fields_t *fields,
+                                        xb_error_t *err);
 /* Frees *s and sets *s to NULL. NULL and *s == NULL are allowed. */
-void xb_slot_destroy(xb_slot_t **s);
+XB_EXPORT void xb_slot_destroy(xb_slot_t **s);
 /* A new slot equal to s (the caller owns it), or NULL on out of memory. */
-xb_slot_t *xb_slot_copy(const xb_slot_t *s, xb_error_t *err);
+XB_EXPORT xb_slot_t *xb_slot_copy(const xb_slot_t *s, xb_error_t *err);
 
 /* Getters. Strings are never NULL ("" when absent) and live as long as the
  * slot. The payload is followed by a NUL byte that is not part of its length,
  * so text payloads may be read as C strings. */
-long xb_slot_index(const xb_slot_t *s);
-const char *xb_slot_thread(const xb_slot_t *s);
-const char *xb_slot_from(const xb_slot_t *s);
-const char *xb_slot_to(const xb_slot_t *s);
-const char *xb_slot_payload_type(const xb_slot_t *s);
-const char *xb_slot_message_id(const xb_slot_t *s);
-int64_t xb_slot_timestamp_us(const xb_slot_t *s);
-const char *xb_slot_payload(const xb_slot_t *s, size_t *len);
+XB_EXPORT long xb_slot_index(const xb_slot_t *s);
+XB_EXPORT const char *xb_slot_thread(const xb_slot_t *s);
+XB_EXPORT const char *xb_slot_from(const xb_slot_t *s);
+XB_EXPORT const char *xb_slot_to(const xb_slot_t *s);
+XB_EXPORT const char *xb_slot_payload_type(const xb_slot_t *s);
+XB_EXPORT const char *xb_slot_message_id(const xb_slot_t *s);
+XB_EXPORT int64_t xb_slot_timestamp_us(const xb_slot_t *s);
+XB_EXPORT const char *xb_slot_payload(const xb_slot_t *s, size_t *len);
 
 /* Encodes into a new malloc'd buffer *out (caller frees) of *len bytes.
  * Returns 0, or -1 (XB_ERR_ARG: a field longer than 4 GiB - 1, XB_ERR_NOMEM). */
-int xb_slot_encode(const xb_slot_t *s, char **out, size_t *len, xb_error_t *err);
+XB_EXPORT int xb_slot_encode(const xb_slot_t *s, char **out, size_t *len, xb_error_t *err);
 /* Same straight from fields, without building a slot first. */
-int xb_slot_encode_fields(const xb_slot_fields_t *f, char **out, size_t *len, xb_error_t *err);
+XB_EXPORT int xb_slot_encode_fields(const xb_slot_fields_t *f, char **out, size_t *len,
+                                    xb_error_t *err);
 
 /* Decodes len bytes into a new slot carrying `index` (caller owns it).
  * Any truncated, oversized or corrupt input gives NULL with XB_ERR_BACKEND
  * "corrupt slot: ..." and never reads outside [bytes, bytes + len). */
-xb_slot_t *xb_slot_decode(const void *bytes, size_t len, long index, xb_error_t *err);
+XB_EXPORT xb_slot_t *xb_slot_decode(const void *bytes, size_t len, long index, xb_error_t *err);
 
 /* The slot as one XML element for people and `xmlbus history`:
  *     <slot index="0" thread="..." from="..." to="..." type="..." ts="..." id="...">
@@ -84,7 +88,7 @@ xb_slot_t *xb_slot_decode(const void *bytes, size_t len, long index, xb_error_t 
  * with the attribute encoding="base64". *out is malloc'd (caller frees),
  * without XML declaration or trailing newline. Fails with XB_ERR_ARG when a
  * metadata string is not valid UTF-8 or holds control characters. */
-int xb_slot_to_xml(const xb_slot_t *s, char **out, size_t *len, xb_error_t *err);
+XB_EXPORT int xb_slot_to_xml(const xb_slot_t *s, char **out, size_t *len, xb_error_t *err);
 
 /* A list of slots; the caller owns it and frees it with xb_slot_list_free,
  * which also resets it to empty. */
@@ -93,11 +97,12 @@ typedef struct {
     size_t count;
 } xb_slot_list_t;
 
-void xb_slot_list_free(xb_slot_list_t *list);
+XB_EXPORT void xb_slot_list_free(xb_slot_list_t *list);
 
 /* Decodes a thread read from a backend: blobs[i] becomes a slot with index i.
  * On failure *out is empty and err names the first corrupt index. */
-int xb_slot_list_decode(const xb_blob_list_t *blobs, xb_slot_list_t *out, xb_error_t *err);
+XB_EXPORT int xb_slot_list_decode(const xb_blob_list_t *blobs, xb_slot_list_t *out,
+                                  xb_error_t *err);
 
 #ifdef __cplusplus
 }

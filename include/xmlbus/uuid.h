@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "xmlbus/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -17,15 +19,15 @@ extern "C" {
 
 /* True if s is exactly a canonical lower-case UUID4 (no surrounding spaces,
  * no braces, no upper case). NULL is not canonical. */
-bool xb_uuid_is_canonical(const char *s);
+XB_EXPORT bool xb_uuid_is_canonical(const char *s);
 
 /* Fills out with n (at most 256) random bytes from a per-thread pool that
  * the kernel refills a page at a time (getrandom) and that a forked child
  * never shares. Returns 0, or -1 when no randomness is available. */
-int xb_random_bytes(void *out, size_t n);
+XB_EXPORT int xb_random_bytes(void *out, size_t n);
 
 /* Writes a fresh random UUID4 (libuuid, lower case) and a NUL into out. */
-void xb_uuid_new(char out[XB_UUID_LEN + 1]);
+XB_EXPORT void xb_uuid_new(char out[XB_UUID_LEN + 1]);
 
 #ifdef __cplusplus
 }

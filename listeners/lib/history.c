@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "runtime_internal.h"
-#include "xmlbus/log.h"
+#include "log.h"
 
 /* The listener's direct backend connection, opened on first use. */
 static xb_backend_t *direct_backend(xb_listener_t *l, xb_error_t *err)

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "runtime_internal.h"
-#include "xmlbus/log.h"
+#include "log.h"
 #include "xmlbus/xmlsafe.h"
 
 typedef struct {

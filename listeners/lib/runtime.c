@@ -17,7 +17,7 @@
 #include <zmq.h>
 
 #include "runtime_internal.h"
-#include "xmlbus/log.h"
+#include "log.h"
 #include "xmlbus/xmlsafe.h"
 
 /* What the pump already checked does not need a second, tighter limit here:

@@ -12,7 +12,7 @@
 
 #include "xmlbus/client.h"
 #include "xmlbus/error.h"
-#include "xmlbus/log.h"
+#include "log.h"
 
 /* Exit codes of every verb (docs/cli.md). */
 enum {

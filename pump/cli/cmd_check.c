@@ -14,6 +14,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "xmlbus/config.h"
+#include "xmlbus/envelope.h"
 #include "config_build.h"
 
 static const char usage_text[] =
@@ -34,6 +35,22 @@ static void print_problem(const char *msg, void *user)
 {
     (void)user;
     fprintf(stderr, "%s\n", msg);
+}
+
+/* Compiles the stock envelope.xsd the way `xmlbus run` does (xb_parser_new,
+ * from xb_schema_dir()), so that check fails whenever run would fail for a
+ * missing or broken schema. Returns the number of problems (0 or 1). */
+static size_t check_stock_schemas(void)
+{
+    xb_error_t err;
+    xb_error_clear(&err);
+    xb_parser_t *p = xb_parser_new(NULL, &err);
+    if (!p) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    xb_parser_destroy(&p);
+    return 0;
 }
 
 /* The folder of the running executable into out ("" when unknown). */
@@ -147,6 +164,7 @@ int xb_cmd_check(int argc, char **argv)
 
     xb_config_check_summary_t sum;
     size_t problems = xb_config_check_all(file, print_problem, NULL, &sum);
+    problems += check_stock_schemas();
     const char *name = sum.organism[0] ? sum.organism : "?";
     if (problems) {
         if (!quiet)

@@ -1,0 +1,62 @@
+/* The inside of the storage backend (docs/backends.md): the function table
+ * that each implementation fills and the constructors xb_backend_new picks
+ * from. Only bus/backend*.c see it; users of the library hold an opaque
+ * xb_backend_t and call the wrappers of xmlbus/backend.h. */
+#ifndef XMLBUS_BACKEND_IMPL_H
+#define XMLBUS_BACKEND_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "xmlbus/backend.h"
+#include "xmlbus/error.h"
+
+/* The function table every implementation provides. `self` is the
+ * implementation's own state. */
+typedef struct {
+    const char *name;
+    int (*buffer_append)(void *self, const char *thread, const void *slot, size_t len,
+                         long *index, xb_error_t *err);
+    /* Appends n slots (possibly to different threads) in one round trip or
+     * transaction; index[i] receives each slot's index. */
+    int (*buffer_append_batch)(void *self, size_t n, const char *const *threads,
+                               const xb_blob_t *slots, long *index, xb_error_t *err);
+    int (*buffer_get_thread)(void *self, const char *thread, xb_blob_list_t *out, xb_error_t *err);
+    int (*buffer_get_slot)(void *self, const char *thread, long index, xb_blob_t *out,
+                           xb_error_t *err);
+    int (*buffer_thread_len)(void *self, const char *thread, long *len, xb_error_t *err);
+    int (*buffer_thread_exists)(void *self, const char *thread, bool *exists, xb_error_t *err);
+    int (*buffer_delete_thread)(void *self, const char *thread, bool *deleted, xb_error_t *err);
+    int (*buffer_list_threads)(void *self, xb_str_list_t *out, xb_error_t *err);
+    int (*buffer_clear)(void *self, xb_error_t *err);
+    int (*registry_set)(void *self, const char *chain, const char *uuid, xb_error_t *err);
+    int (*registry_get_uuid)(void *self, const char *chain, char **uuid, xb_error_t *err);
+    int (*registry_get_chain)(void *self, const char *uuid, char **chain, xb_error_t *err);
+    int (*registry_delete)(void *self, const char *uuid, bool *deleted, xb_error_t *err);
+    /* Applies n registry changes in order, in one round trip or transaction,
+     * each with the contract of registry_set / registry_delete (a DELETE of an
+     * unknown uuid is not an error). On failure returns -1; some changes may
+     * have been applied (Redis) or none (LMDB): every change is idempotent, so
+     * the caller applies the whole batch again later. Optional: NULL means
+     * one registry_set / registry_delete after the other. */
+    int (*registry_apply)(void *self, size_t n, const xb_registry_op_t *ops, xb_error_t *err);
+    int (*registry_list_all)(void *self, xb_pair_list_t *out, xb_error_t *err);
+    int (*registry_clear)(void *self, xb_error_t *err);
+    int (*ping)(void *self, xb_error_t *err);
+    int (*info)(void *self, xb_backend_info_t *out, xb_error_t *err);
+    /* Makes what was written durable when writes do not wait for the disk
+     * (manager). Optional: NULL means every write is durable already. */
+    int (*flush)(void *self, xb_error_t *err);
+    void (*close)(void *self);
+} xb_backend_ops_t;
+
+/* Constructors of the implementations, used by xb_backend_new. Each returns
+ * its state and points *ops at its table, or NULL with *err set. */
+void *xb_backend_memory_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
+                             xb_error_t *err);
+void *xb_backend_lmdb_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
+                           xb_error_t *err);
+void *xb_backend_redis_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
+                            xb_error_t *err);
+
+#endif

@@ -14,18 +14,19 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-$(BUILD)/Makefile: deps
-	@cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
-
+# Configure once: afterwards `cmake --build` re-runs CMake by itself when a
+# CMakeLists.txt or a globbed folder changes, so that a second `make build`
+# rebuilds nothing. CMAKE_ARGS given on the command line configure again.
 build: deps
-	@cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null
+	@if [ ! -f $(BUILD)/CMakeCache.txt ] || [ -n "$(CMAKE_ARGS)" ]; then \
+	    cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null; fi
 	@cmake --build $(BUILD) -j $(JOBS)
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure --timeout 300
 
 test-asan: deps
-	@cmake -S . -B $(ASAN_BUILD) -DXMLBUS_SANITIZE=ON >/dev/null
+	@[ -f $(ASAN_BUILD)/CMakeCache.txt ] || cmake -S . -B $(ASAN_BUILD) -DXMLBUS_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600
 

@@ -1,5 +1,7 @@
-/* hello-greeter: answers <greeting><name>X</name></greeting> with
- * <greeting-reply><text>Hello, X!</text></greeting-reply> and also forwards
+/* hello-greeter: the README's listener plus a forward. Answers
+ * <greeting><name>X</name></greeting> with
+ * <greeting-reply><text>Hello, X!</text></greeting-reply> ("stranger" when
+ * there is no <name>) and also forwards
  * <shout><text>Hello, X!</text></shout> to the listener "shouter". The
  * shouter's <shouted> answer comes back here (its respond prunes the chain
  * to us) and is passed on to whoever greeted us. */

@@ -1,5 +1,5 @@
 /* `xmlbus check [organism.yaml]`: loads the organism, compiles every schema
- * and prints every problem as FILE:LINE:COL: what (docs/configuration.md).
+ * (the stock envelope.xsd too, found as the pump finds it) and prints every problem as FILE:LINE:COL: what (docs/configuration.md).
  * Exit 0 when the organism is fine, 1 on any problem, 2 on a bad command
  * line. Listener commands that cannot be found are warnings only: the
  * organism may be checked on a machine where the listeners are not built. */
@@ -21,8 +21,9 @@ static const char usage_text[] =
     "usage: xmlbus check [OPTIONS] [FILE]\n"
     "\n"
     "Checks an organism.yaml (default ./organism.yaml): every key, every\n"
-    "listener, peer and payload, and compiles every schema. Prints each\n"
-    "problem on stderr as FILE:LINE:COLUMN: what is wrong, then a summary.\n"
+    "listener, peer and payload, and compiles every schema (the stock\n"
+    "envelope.xsd too, as `xmlbus run` does). Prints each problem on stderr\n"
+    "as FILE:LINE:COLUMN: what is wrong, then a summary.\n"
     "\n"
     "options:\n"
     "  -c, --config FILE    the organism.yaml to check (same as FILE)\n"

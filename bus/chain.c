@@ -1,4 +1,4 @@
-/* Call chains (see include/xmlbus/chain.h). Chains are plain strings; the
+/* Call chains (see chain.h). Chains are plain strings; the
  * functions here are the only place that knows their grammar:
  *     chain = "system" "." name "." "c-" token *( "." name ) */
 #include "chain.h"

@@ -1,4 +1,4 @@
-/* Logging to stderr (see include/xmlbus/log.h). */
+/* Logging to stderr (see log.h). */
 #include "log.h"
 
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* The thread registry (see include/xmlbus/registry.h).
+/* The thread registry (see registry.h).
  *
  * One mutex makes get-or-create atomic within the process (two deliveries on
  * the same chain never mint two UUIDs). The index of conversations started

@@ -1,4 +1,4 @@
-/* Payload schema registry (include/xmlbus/schema.h).
+/* Payload schema registry (schema.h).
  *
  * Every distinct XSD file is compiled once; listeners point at their file.
  * A sorted tag table answers "who accepts this root tag" with a binary

@@ -71,6 +71,28 @@ static int list_push(char ***items, size_t *n, xb_cfg_mark_t **marks, const char
     return 0;
 }
 
+typedef void (*item_fn)(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc, yaml_node_t *item,
+                        const char *where);
+
+/* Calls fn on v when it is one value, on each item when it is a list.
+ * Returns false (fn not called) when v is neither. */
+static bool each_item(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc, yaml_node_t *v,
+                      const char *where, item_fn fn)
+{
+    if (v->type == YAML_SCALAR_NODE) {
+        fn(ld, l, lc, v, where);
+        return true;
+    }
+    if (v->type != YAML_SEQUENCE_NODE)
+        return false;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *item = xb_cfg_node(ld, *it);
+        if (item)
+            fn(ld, l, lc, item, where);
+    }
+    return true;
+}
+
 static void add_payload(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc, yaml_node_t *v,
                         const char *where)
 {
@@ -112,22 +134,12 @@ int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *
         return 1; /* reported as "no payload" after the walk */
     lc->mk->payload_given = true; /* a bad value is reported where it is */
     size_t before = ld->n_probs;
-    if (v->type == YAML_SCALAR_NODE) {
-        add_payload(ld, l, lc, v, where);
-    } else if (v->type != YAML_SEQUENCE_NODE) {
+    if (v->type == YAML_SEQUENCE_NODE && v->data.sequence.items.start == v->data.sequence.items.top)
+        xb_cfg_problem(ld, xb_cfg_mark(v), "'payload' in %s must name at least one root tag", where);
+    else if (!each_item(ld, l, lc, v, where, add_payload))
         xb_cfg_problem(ld, xb_cfg_mark(v),
                        "'payload' in %s must be a root tag or a list of root tags, got %s", where,
                        xb_cfg_kind_name(v));
-    } else if (v->data.sequence.items.start == v->data.sequence.items.top) {
-        xb_cfg_problem(ld, xb_cfg_mark(v), "'payload' in %s must name at least one root tag", where);
-    } else {
-        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-             it++) {
-            yaml_node_t *item = xb_cfg_node(ld, *it);
-            if (item)
-                add_payload(ld, l, lc, item, where);
-        }
-    }
     return ld->n_probs == before ? 0 : -1;
 }
 
@@ -283,19 +295,9 @@ int xb_cfg_parse_peers(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
         return 1;
     l->has_peers = true;
     size_t before = ld->n_probs;
-    if (v->type == YAML_SCALAR_NODE) {
-        add_peer(ld, l, ctx, v, where);
-    } else if (v->type != YAML_SEQUENCE_NODE) {
+    if (!each_item(ld, l, ctx, v, where, add_peer))
         xb_cfg_problem(ld, xb_cfg_mark(v), "'peers' in %s must be a list of listener names, got %s",
                        where, xb_cfg_kind_name(v));
-    } else {
-        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-             it++) {
-            yaml_node_t *item = xb_cfg_node(ld, *it);
-            if (item)
-                add_peer(ld, l, ctx, item, where);
-        }
-    }
     return ld->n_probs == before ? 0 : -1;
 }
 

@@ -462,6 +462,37 @@ static void walk_top(xb_cfg_loader_t *ld, yaml_node_t *root, top_t *top)
     top->keys = NULL;
 }
 
+/* limits, backend and process_pool: plain keys, walked against their tables.
+ * backend_seen receives what the walk of 'backend' saw. */
+static void walk_plain_sections(xb_cfg_loader_t *ld, const top_t *top, xb_cfg_seen_t *backend_seen)
+{
+    const xb_key_section_t *sections = xb_config_key_sections();
+    xb_config_t *cfg = ld->cfg;
+    void *bases[XB_SECTION_COUNT] = {[XB_SECTION_LIMITS] = &cfg->limits,
+                                     [XB_SECTION_BACKEND] = &cfg->backend,
+                                     [XB_SECTION_POOL] = &cfg->pool};
+    for (int i = XB_SECTION_LIMITS; i <= XB_SECTION_POOL; i++) {
+        const xb_key_section_t *s = &sections[i];
+        if (xb_cfg_want_mapping(ld, top->value[i], s->where))
+            xb_cfg_walk(ld, top->value[i], s, s->where, bases[i], NULL,
+                        i == XB_SECTION_BACKEND ? backend_seen : NULL);
+    }
+    check_backend_only(ld, backend_seen);
+}
+
+/* A listener that is not cpu_bound has one process; a pool without its own
+ * 'workers' gets process_pool.workers. */
+static void resolve_workers(xb_config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        xb_listener_config_t *l = &cfg->listeners[i];
+        if (!l->cpu_bound)
+            l->workers = 1;
+        else if (l->workers <= 0)
+            l->workers = cfg->pool.workers;
+    }
+}
+
 void xb_cfg_walk_document(xb_cfg_loader_t *ld, yaml_node_t *root, xb_cfg_mark_t root_mark)
 {
     xb_config_t *cfg = ld->cfg;
@@ -480,18 +511,8 @@ void xb_cfg_walk_document(xb_cfg_loader_t *ld, yaml_node_t *root, xb_cfg_mark_t 
     walk_top(ld, root, &top);
     walk_organism(ld, root, top.key[XB_SECTION_ORGANISM], top.value[XB_SECTION_ORGANISM]);
 
-    const xb_key_section_t *sections = xb_config_key_sections();
-    void *bases[XB_SECTION_COUNT] = {[XB_SECTION_LIMITS] = &cfg->limits,
-                                     [XB_SECTION_BACKEND] = &cfg->backend,
-                                     [XB_SECTION_POOL] = &cfg->pool};
     xb_cfg_seen_t backend_seen[XB_CFG_SECTION_KEYS_MAX] = {{{0, 0}, false}};
-    for (int i = XB_SECTION_LIMITS; i <= XB_SECTION_POOL; i++) {
-        const xb_key_section_t *s = &sections[i];
-        if (xb_cfg_want_mapping(ld, top.value[i], s->where))
-            xb_cfg_walk(ld, top.value[i], s, s->where, bases[i], NULL,
-                        i == XB_SECTION_BACKEND ? backend_seen : NULL);
-    }
-    check_backend_only(ld, backend_seen);
+    walk_plain_sections(ld, &top, backend_seen);
 
     yaml_node_t *lv = top.value[XB_SECTION_LISTENER];
     load_listeners(ld, lv);
@@ -501,15 +522,9 @@ void xb_cfg_walk_document(xb_cfg_loader_t *ld, yaml_node_t *root, xb_cfg_mark_t 
                        "no listeners: add at least one entry under 'listeners'");
 
     xb_cfg_check_listeners(ld);
-    for (size_t i = 0; i < cfg->n_listeners; i++) {
-        xb_listener_config_t *l = &cfg->listeners[i];
-        if (!l->cpu_bound)
-            l->workers = 1;
-        else if (l->workers <= 0)
-            l->workers = cfg->pool.workers;
-    }
-    const xb_key_t *path = xb_config_key_find(&sections[XB_SECTION_BACKEND], "path");
-    if (!backend_seen[path - sections[XB_SECTION_BACKEND].keys].valid &&
+    resolve_workers(cfg);
+    const xb_key_section_t *backend = &xb_config_key_sections()[XB_SECTION_BACKEND];
+    if (!backend_seen[xb_config_key_find(backend, "path") - backend->keys].valid &&
         xb_config_default_backend_path(cfg) < 0)
         xb_cfg_problem(ld, xb_cfg_mark(root), "the default backend path is too long");
     xb_config_sync_backend_limits(cfg);

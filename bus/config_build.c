@@ -1,6 +1,6 @@
-/* Building a config in code (include/xmlbus/config_build.h): listener
+/* Building a config in code (bus/config_build.h): listener
  * setters that copy every string, command splitting and tag syntax shared
- * with the organism.yaml loader (bus/config.c). */
+ * with the organism.yaml loader (bus/config.c, bus/config_sections.c). */
 #include "config_build.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "schema.h"
 
 /* ------------------------------------------------------------------ tags */
 
@@ -47,16 +48,6 @@ bool xb_payload_tag_valid(const char *tag)
         if (*p == '{' || *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
             return false;
     return ncname_valid(close + 1);
-}
-
-/* Same root tag? "{}x" and "x" are the same. */
-static bool same_tag(const char *a, const char *b)
-{
-    const char *la = a[0] == '{' ? strchr(a, '}') + 1 : a;
-    const char *lb = b[0] == '{' ? strchr(b, '}') + 1 : b;
-    size_t na = a[0] == '{' ? (size_t)(la - a) - 2 : 0;
-    size_t nb = b[0] == '{' ? (size_t)(lb - b) - 2 : 0;
-    return strcmp(la, lb) == 0 && na == nb && (na == 0 || memcmp(a + 1, b + 1, na) == 0);
 }
 
 /* --------------------------------------------------------------- commands */
@@ -196,11 +187,11 @@ int xb_config_listener_add_payload(xb_listener_config_t *l, const char *tag,
     if (!xb_payload_tag_valid(tag))
         return xb_error_set(err, XB_ERR_CONFIG, 0, "invalid payload tag '%.200s' for listener '%s'",
                             tag, l->name);
-    if (same_tag(tag, "SystemError"))
+    if (xb_config_tag_equal(tag, XB_SYSTEM_ERROR_TAG))
         return xb_error_set(err, XB_ERR_CONFIG, 0,
                             "listener '%s': every listener accepts SystemError implicitly", l->name);
     for (size_t i = 0; i < l->n_payloads; i++)
-        if (same_tag(l->payloads[i], tag))
+        if (xb_config_tag_equal(l->payloads[i], tag))
             return xb_error_set(err, XB_ERR_CONFIG, 0, "payload '%.200s' listed twice in listener '%s'",
                                 tag, l->name);
     return push(&l->payloads, &l->n_payloads, tag, err);
@@ -231,15 +222,10 @@ int xb_config_listener_set_schema(const xb_config_t *cfg, xb_listener_config_t *
     }
     if (!path[0])
         return xb_error_set(err, XB_ERR_CONFIG, 0, "listener '%s': empty schema path", l->name);
-    char *joined = NULL;
-    if (path[0] != '/' && cfg && cfg->dir) {
-        size_t n = strlen(cfg->dir) + strlen(path) + 2;
-        joined = malloc(n);
-        if (!joined)
-            return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
-        snprintf(joined, n, "%s/%s", cfg->dir, path);
-    }
-    const char *p = joined ? joined : path;
+    char *joined = xb_config_path_join(cfg ? cfg->dir : NULL, path);
+    if (!joined)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
+    const char *p = joined;
     const char *why = NULL;
     char *abs = xb_config_readable_file(p, &why);
     if (!abs && why) {

@@ -44,7 +44,8 @@ size_t xb_config_check_all(const char *path, xb_config_report_fn report, void *u
 /* Runs the loader's cross-checks on a config built in code: organism name,
  * listener names (syntax, reserved, unique), at least one payload per
  * listener, every peer a listener, no payload shared by listeners that are
- * not all broadcast, schema files exist, workers >= 1, credit >= 1.
+ * not all broadcast, schema files exist, and every number within the range
+ * of its key in the key table (bus/config_keys.h).
  * Returns 0, or -1 with err (XB_ERR_CONFIG) naming the first problem. */
 int xb_config_validate(const xb_config_t *cfg, xb_error_t *err);
 

@@ -1,15 +1,21 @@
-/* Tests of bus/config.c and bus/config_build.c: the organism.yaml loader,
- * its error messages (exact line and column), the code builder and
+/* Tests of bus/config.c and its parts (config_keys.c, config_yaml.c,
+ * config_sections.c, config_check.c) and bus/config_build.c: the
+ * organism.yaml loader, its error messages (exact line and column), the key
+ * table and docs/configuration.md, the code builder and
  * xb_config_check_all. Sample files live in tests/data/config/. */
 #include "xmlbus/config.h"
 #include "config_build.h"
+#include "config_keys.h"
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "xbt_main.h"
 
 #ifndef XB_SOURCE_DIR
 #define XB_SOURCE_DIR "."
@@ -331,6 +337,19 @@ static void test_relative_paths(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
     snprintf(want, sizeof want, "%s/schemas/order.xsd", data_dir);
     CU_ASSERT_STRING_EQUAL(cfg->listeners[1].schema, want);
+    snprintf(want, sizeof want, "%s/state/full.lmdb", data_dir); /* not /state/full.lmdb */
+    CU_ASSERT_STRING_EQUAL(cfg->backend.path, want);
+    xb_config_destroy(&cfg);
+
+    /* Same for a relative path given on the command line: the base is the
+     * file's folder, not the folder the process runs in. */
+    snprintf(want, sizeof want, "%s/schemas", data_dir);
+    CU_ASSERT_EQUAL_FATAL(chdir(want), 0);
+    cfg = xb_config_load("../full.yaml", &err);
+    CU_ASSERT_EQUAL(chdir(cwd), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    snprintf(want, sizeof want, "%s/state/full.lmdb", data_dir);
+    CU_ASSERT_STRING_EQUAL(cfg->backend.path, want);
     xb_config_destroy(&cfg);
 }
 
@@ -873,39 +892,297 @@ static void test_build_in_code(void)
     CU_ASSERT_FALSE(xb_payload_tag_valid(""));
 }
 
-int main(void)
+/* -------------------------------------------------------------- key table */
+
+/* The whole of a text file (caller frees), or NULL. */
+static char *slurp(const char *path)
 {
-    if (!realpath(DATA_DIR, data_dir)) {
-        fprintf(stderr, "cannot find %s\n", DATA_DIR);
-        return 1;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    char chunk[4096];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        char *nb = realloc(buf, len + got + 1);
+        if (!nb)
+            break;
+        buf = nb;
+        memcpy(buf + len, chunk, got);
+        len += got;
+        buf[len] = '\0';
     }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("config", NULL, NULL);
-    if (!s || !CU_add_test(s, "full file, every key", test_full_file) ||
-        !CU_add_test(s, "defaults", test_defaults) ||
-        !CU_add_test(s, "redis backend keys", test_redis_backend) ||
-        !CU_add_test(s, "sizes, booleans, nulls, endpoints", test_values) ||
-        !CU_add_test(s, "relative paths", test_relative_paths) ||
-        !CU_add_test(s, "command as string and list", test_command_forms) ||
-        !CU_add_test(s, "examples/hello loads", test_hello_example) ||
-        !CU_add_test(s, "syntax and shape errors", test_syntax_and_shape_errors) ||
-        !CU_add_test(s, "unknown keys", test_unknown_keys) ||
-        !CU_add_test(s, "wrong types", test_wrong_types) ||
-        !CU_add_test(s, "names", test_names) ||
-        !CU_add_test(s, "references: peers, schemas, tags, workers", test_reference_errors) ||
-        !CU_add_test(s, "backend errors", test_backend_errors) ||
-        !CU_add_test(s, "endpoint errors", test_endpoint_errors) ||
-        !CU_add_test(s, "earliest error is reported", test_first_error_wins) ||
-        !CU_add_test(s, "file errors", test_load_file_errors) ||
-        !CU_add_test(s, "check_all reports everything", test_check_all) ||
-        !CU_add_test(s, "build in code", test_build_in_code)) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    fclose(f);
+    return buf;
 }
+
+typedef struct {
+    char key[64];
+    char kind[256];
+    char def[256];
+    const char *line; /* the whole row, up to its newline */
+    size_t line_len;
+} doc_row_t;
+
+/* The cell after *p (which points at a '|'), trimmed, into out. */
+static const char *doc_cell(const char *p, const char *end, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (p >= end)
+        return end;
+    for (p++; p < end && *p == ' ';)
+        p++;
+    if (p >= end)
+        return end;
+    const char *bar = memchr(p, '|', (size_t)(end - p));
+    const char *stop = bar ? bar : end;
+    const char *last = stop;
+    while (last > p && last[-1] == ' ')
+        last--;
+    snprintf(out, cap, "%.*s", (int)(last - p), p);
+    return stop;
+}
+
+/* The rows "| `key` | kind | default | ..." of the tables under the heading
+ * "## section" of docs/configuration.md, up to the next "## ". */
+static size_t doc_rows(const char *doc, const char *section, doc_row_t *rows, size_t cap)
+{
+    char heading[80];
+    snprintf(heading, sizeof heading, "\n## %s\n", section);
+    const char *start = strstr(doc, heading);
+    if (!start)
+        return 0;
+    start += strlen(heading);
+    const char *end = strstr(start, "\n## ");
+    if (!end)
+        end = start + strlen(start);
+    size_t n = 0;
+    for (const char *line = start; line < end && n < cap;) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (!eol)
+            eol = end;
+        if (strncmp(line, "| `", 3) == 0) {
+            doc_row_t *r = &rows[n++];
+            char first[128];
+            const char *p = doc_cell(line, eol, first, sizeof first);
+            snprintf(r->key, sizeof r->key, "%.*s", (int)strcspn(first + 1, "`"), first + 1);
+            p = doc_cell(p, eol, r->kind, sizeof r->kind);
+            doc_cell(p, eol, r->def, sizeof r->def);
+            r->line = line;
+            r->line_len = (size_t)(eol - line);
+        }
+        line = eol + 1;
+    }
+    return n;
+}
+
+static bool row_has(const doc_row_t *r, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= r->line_len; i++)
+        if (memcmp(r->line + i, needle, n) == 0)
+            return true;
+    return false;
+}
+
+/* One key against its documented row: kind, default and (where the table
+ * bounds it tightly) range. Prints what the doc should say when it differs. */
+static void check_doc_row(const char *section, const xb_key_t *k, const doc_row_t *r)
+{
+    char buf[256], range[128] = "";
+    const char *def = xb_config_key_default_text(k, buf, sizeof buf);
+    const char *kind = xb_config_key_kind(k);
+    if (k->type == XB_KEY_INT && k->max < 100000000)
+        snprintf(range, sizeof range, "%lld \xe2\x80\x93 %lld", k->min, k->max); /* en dash */
+    else if (k->type == XB_KEY_NUMBER)
+        snprintf(range, sizeof range, "%s %g", k->nmin_open ? ">" : "\xe2\x89\xa5", k->nmin);
+    bool ok = strncmp(r->kind, kind, strlen(kind)) == 0 &&
+              strncmp(r->def, def, strlen(def)) == 0 && (!range[0] || row_has(r, range));
+    if (!ok)
+        fprintf(stderr, "\n  docs/configuration.md, %s: want | `%s` | %s | %s |%s%s (%s)\n", section,
+                k->name, kind, def, range[0] ? " range " : "", range, k->doc);
+    CU_ASSERT_TRUE(ok);
+}
+
+static void test_keys_documented(void)
+{
+    char *doc = slurp(XB_SOURCE_DIR "/docs/configuration.md");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    const xb_key_section_t *sections = xb_config_key_sections();
+    for (int s = 0; s < XB_SECTION_COUNT; s++) {
+        const xb_key_section_t *sec = &sections[s];
+        doc_row_t rows[64];
+        size_t n = doc_rows(doc, sec->name, rows, 64);
+        if (n == 0)
+            fprintf(stderr, "\n  docs/configuration.md: no key table under '## %s'\n", sec->name);
+        CU_ASSERT_TRUE(n > 0);
+        /* Every key of the table has its row... */
+        for (size_t i = 0; i < sec->n_keys; i++) {
+            const xb_key_t *k = &sec->keys[i];
+            size_t j = 0;
+            while (j < n && strcmp(rows[j].key, k->name) != 0)
+                j++;
+            if (j == n) {
+                fprintf(stderr, "\n  docs/configuration.md: '%s' of '%s' is not documented\n",
+                        k->name, sec->name);
+                CU_FAIL("undocumented key");
+                continue;
+            }
+            check_doc_row(sec->name, k, &rows[j]);
+        }
+        /* ...and every documented key is one the loader accepts. */
+        for (size_t j = 0; j < n; j++) {
+            if (!xb_config_key_find(sec, rows[j].key))
+                fprintf(stderr, "\n  docs/configuration.md: '%s' of '%s' is not a key\n",
+                        rows[j].key, sec->name);
+            CU_ASSERT_PTR_NOT_NULL(xb_config_key_find(sec, rows[j].key));
+        }
+    }
+    free(doc);
+}
+
+static void test_key_table(void)
+{
+    const xb_key_section_t *sections = xb_config_key_sections();
+    for (int s = 0; s < XB_SECTION_COUNT; s++) {
+        const xb_key_section_t *sec = &sections[s];
+        CU_ASSERT_TRUE(sec->n_keys <= XB_CFG_SECTION_KEYS_MAX);
+        for (size_t i = 0; i < sec->n_keys; i++) {
+            const xb_key_t *k = &sec->keys[i];
+            CU_ASSERT_TRUE(k->doc && k->doc[0]);
+            CU_ASSERT_PTR_EQUAL(xb_config_key_find(sec, k->name), k); /* names are unique */
+            CU_ASSERT_TRUE(k->type != XB_KEY_CUSTOM || k->parse);
+            CU_ASSERT_TRUE(k->type != XB_KEY_ENUM || (k->names && k->n_names));
+        }
+    }
+    CU_ASSERT_PTR_NULL(xb_config_key_find(&sections[XB_SECTION_LIMITS], "nope"));
+    /* The config's backend defaults are the backend's own. */
+    xb_backend_config_t from_table, from_backend;
+    memset(&from_table, 0, sizeof from_table);
+    xb_config_keys_defaults(&sections[XB_SECTION_BACKEND], &from_table);
+    xb_backend_config_defaults(&from_backend);
+    CU_ASSERT_EQUAL(memcmp(&from_table, &from_backend, sizeof from_table), 0);
+    /* Defaults are within bounds. */
+    xb_config_t *cfg = xb_config_new_default("bounds");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    char why[256];
+    CU_ASSERT_PTR_NULL(xb_config_keys_check_bounds(&sections[XB_SECTION_LIMITS], &cfg->limits,
+                                                   why, sizeof why));
+    CU_ASSERT_PTR_NULL(xb_config_keys_check_bounds(&sections[XB_SECTION_POOL], &cfg->pool, why,
+                                                   sizeof why));
+    xb_config_destroy(&cfg);
+}
+
+static void test_validate_bounds(void)
+{
+    /* A config built in code gets the loader's ranges from the key table. */
+    xb_error_t err;
+    xb_config_t *cfg = xb_config_new_default("bounds");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    xb_listener_config_t *l = xb_config_add_listener(cfg, "a", "p", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    CU_ASSERT_EQUAL(xb_config_validate(cfg, &err), 0);
+    l->credit = 0;
+    CU_ASSERT_EQUAL(xb_config_validate(cfg, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'credit' must be from 1 to 1000000, got 0 in listener 'a'"));
+    l->credit = 1;
+    cfg->limits.max_xml_depth = 2;
+    CU_ASSERT_EQUAL(xb_config_validate(cfg, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'max_xml_depth' must be from 4 to 100000, got 2 "
+                                               "in section 'limits'"));
+    cfg->limits.max_xml_depth = 4;
+    cfg->pool.heartbeat = 0;
+    CU_ASSERT_EQUAL(xb_config_validate(cfg, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'heartbeat' must be greater than 0"));
+    cfg->pool.heartbeat = 0.5;
+    cfg->limits.max_message_bytes = 10;
+    CU_ASSERT_EQUAL(xb_config_validate(cfg, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'max_message_bytes' must be from 64"));
+    cfg->limits.max_message_bytes = 64;
+    cfg->backend.type = (xb_backend_type_t)7;
+    CU_ASSERT_EQUAL(xb_config_validate(cfg, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'type' must be from 0 to 2"));
+    cfg->backend.type = XB_BACKEND_REDIS;
+    CU_ASSERT_EQUAL(xb_config_validate(cfg, &err), 0);
+    xb_config_destroy(&cfg);
+}
+
+/* Every example loads, its manager store lives in its own folder (never a
+ * shared /tmp path), and two organisms never share an endpoint. */
+static void test_examples(void)
+{
+    glob_t g;
+    CU_ASSERT_EQUAL_FATAL(glob(XB_SOURCE_DIR "/examples/*/organism*.yaml", 0, NULL, &g), 0);
+    CU_ASSERT_TRUE(g.gl_pathc >= 4);
+    char names[16][XB_NAME_MAX], endpoints[16][1024];
+    size_t n = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        xb_error_t err;
+        xb_config_t *cfg = xb_config_load(g.gl_pathv[i], &err);
+        if (!cfg)
+            fprintf(stderr, "\n  %s\n", err.message);
+        CU_ASSERT_PTR_NOT_NULL(cfg);
+        if (!cfg)
+            continue;
+        if (cfg->backend.type == XB_BACKEND_MANAGER) {
+            size_t dl = strlen(cfg->dir);
+            bool inside = strncmp(cfg->backend.path, cfg->dir, dl) == 0 &&
+                          cfg->backend.path[dl] == '/';
+            if (!inside)
+                fprintf(stderr, "\n  %s: LMDB path %s outside %s\n", g.gl_pathv[i],
+                        cfg->backend.path, cfg->dir);
+            CU_ASSERT_TRUE(inside);
+        }
+        for (size_t j = 0; j < n; j++) {
+            bool clash = strcmp(names[j], cfg->name) != 0 && strcmp(endpoints[j], cfg->endpoint) == 0;
+            if (clash)
+                fprintf(stderr, "\n  organisms %s and %s share %s\n", names[j], cfg->name,
+                        cfg->endpoint);
+            CU_ASSERT_FALSE(clash);
+        }
+        if (n < 16) {
+            snprintf(names[n], sizeof names[n], "%s", cfg->name);
+            snprintf(endpoints[n], sizeof endpoints[n], "%s", cfg->endpoint);
+            n++;
+        }
+        xb_config_destroy(&cfg);
+    }
+    globfree(&g);
+}
+
+static int config_init(void)
+{
+    if (realpath(DATA_DIR, data_dir))
+        return 0;
+    fprintf(stderr, "cannot find %s\n", DATA_DIR);
+    return 1;
+}
+
+static const xbt_test_t config_tests[] = {
+    {"full file, every key", test_full_file},
+    {"defaults", test_defaults},
+    {"redis backend keys", test_redis_backend},
+    {"sizes, booleans, nulls, endpoints", test_values},
+    {"relative paths", test_relative_paths},
+    {"command as string and list", test_command_forms},
+    {"examples/hello loads", test_hello_example},
+    {"syntax and shape errors", test_syntax_and_shape_errors},
+    {"unknown keys", test_unknown_keys},
+    {"wrong types", test_wrong_types},
+    {"names", test_names},
+    {"references: peers, schemas, tags, workers", test_reference_errors},
+    {"backend errors", test_backend_errors},
+    {"endpoint errors", test_endpoint_errors},
+    {"earliest error is reported", test_first_error_wins},
+    {"file errors", test_load_file_errors},
+    {"check_all reports everything", test_check_all},
+    {"build in code", test_build_in_code},
+    {"every key documented", test_keys_documented},
+    {"key table", test_key_table},
+    {"validate uses the key bounds", test_validate_bounds},
+    {"examples load and do not collide", test_examples},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"config", config_init, NULL, NULL, NULL, config_tests});

@@ -37,7 +37,7 @@
 /* The lines of the examples that the tests change (each must be found). */
 #define EXAMPLE_ENDPOINT "endpoint: tcp://127.0.0.1:7400"
 #define EXAMPLE_NAME "  name: hello\n"
-#define EXAMPLE_LMDB "path: /tmp/xmlbus-hello.lmdb"
+#define EXAMPLE_LMDB "path: .xmlbus/hello.lmdb"
 #define EXAMPLE_REDIS "redis_url: redis://127.0.0.1:6379/0"
 #define EXAMPLE_PREFIX "redis_prefix: \"hello:\""
 

@@ -1,0 +1,361 @@
+/* The key table of organism.yaml (bus/config_keys.h): every key once, with
+ * its type, bounds, default and field; plus what reads the table without
+ * YAML (defaults, bounds checks, the documented kind and default). */
+#include "config_keys.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config_build.h"
+#include "config_yaml.h"
+
+/* ---------------------------------------------------------- row builders */
+
+#define FIELD(T, f) .offset = offsetof(T, f), .size = sizeof(((T *)0)->f)
+#define INT(T, f, lo, hi, d, text) \
+    {.name = #f, .type = XB_KEY_INT, FIELD(T, f), .min = (lo), .max = (hi), .def = (d), .doc = (text)}
+#define SIZE(T, f, lo, hi, d, text) \
+    {.name = #f, .type = XB_KEY_SIZE, FIELD(T, f), .zmin = (lo), .zmax = (hi), .def = (d), .doc = (text)}
+#define NUMBER(T, f, lo, open, d, text) \
+    {.name = #f, .type = XB_KEY_NUMBER, FIELD(T, f), .nmin = (lo), .nmin_open = (open), .ndef = (d), \
+     .doc = (text)}
+#define BOOL(T, f, d, text) {.name = #f, .type = XB_KEY_BOOL, FIELD(T, f), .def = (d), .doc = (text)}
+#define CUSTOM(T, key, f, fn, k, dtext, text) \
+    {.name = key, .type = XB_KEY_CUSTOM, FIELD(T, f), .parse = (fn), .kind = (k), \
+     .def_text = (dtext), .doc = (text)}
+
+/* --------------------------------------------------------------- checks */
+
+static int endpoint_problem(const char *ep, char *why, size_t cap)
+{
+    static const char *const schemes[] = {"tcp://", "ipc://", "inproc://"};
+    const char *rest = NULL;
+    for (size_t i = 0; i < 3 && !rest; i++)
+        if (strncmp(ep, schemes[i], strlen(schemes[i])) == 0)
+            rest = ep + strlen(schemes[i]);
+    if (!rest) {
+        snprintf(why, cap, "endpoint '%.200s' must start with tcp://, ipc:// or inproc://", ep);
+        return -1;
+    }
+    if (!rest[0]) {
+        snprintf(why, cap, "endpoint '%.200s' has no address after the scheme", ep);
+        return -1;
+    }
+    if (strncmp(ep, "tcp://", 6) == 0) {
+        const char *colon = strrchr(rest, ':');
+        const char *port = colon ? colon + 1 : NULL;
+        bool ok = colon && colon != rest && port[0] &&
+                  (strcmp(port, "*") == 0 || strspn(port, "0123456789") == strlen(port));
+        if (!ok) {
+            snprintf(why, cap, "endpoint '%.200s' must be tcp://HOST:PORT (PORT a number or *)", ep);
+            return -1;
+        }
+    }
+    if (strlen(ep) >= sizeof(((xb_config_t *)0)->endpoint)) {
+        snprintf(why, cap, "endpoint is too long");
+        return -1;
+    }
+    return 0;
+}
+
+int xb_config_check_endpoint(const char *endpoint, xb_error_t *err)
+{
+    char why[400];
+    if (!endpoint)
+        return xb_error_set(err, XB_ERR_ARG, 0, "endpoint is NULL");
+    if (endpoint_problem(endpoint, why, sizeof why) < 0)
+        return xb_error_set(err, XB_ERR_CONFIG, 0, "%s", why);
+    return 0;
+}
+
+static bool check_endpoint(const char *s, char *why, size_t cap)
+{
+    return endpoint_problem(s, why, cap) == 0;
+}
+
+static bool check_redis_url(const char *s, char *why, size_t cap)
+{
+    if ((strncmp(s, "redis://", 8) == 0 && s[8]) || (strncmp(s, "unix://", 7) == 0 && s[7]))
+        return true;
+    snprintf(why, cap,
+             "'redis_url' in section 'backend' must be "
+             "redis://[:password@]host[:port][/db] or unix:///path, got '%.200s'", s);
+    return false;
+}
+
+static int cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        return 1;
+    return n > XB_CFG_WORKERS_MAX ? XB_CFG_WORKERS_MAX : (int)n;
+}
+
+/* ---------------------------------------------------------------- tables */
+
+static const xb_key_t organism_keys[] = {
+    CUSTOM(xb_config_t, "name", name, xb_cfg_parse_organism_name, "string", "— (required)",
+           "the organism's name, in every root chain system.<name>.c-<token>"),
+    {.name = "endpoint", .type = XB_KEY_STRING, FIELD(xb_config_t, endpoint),
+     .sdef = XB_DEFAULT_ENDPOINT, .check = check_endpoint,
+     .doc = "the ZeroMQ endpoint the pump's ROUTER binds (tcp://, ipc://, inproc://)"},
+};
+
+#define LIM xb_limits_config_t
+static const xb_key_t limits_keys[] = {
+    SIZE(LIM, max_message_bytes, 64, INT_MAX, 1u << 20, "largest envelope the pump accepts"),
+    INT(LIM, max_xml_depth, 4, 100000, 256, "deepest element nesting of a message"),
+    INT(LIM, max_attributes, 1, 1000000, 256, "attributes per element"),
+    INT(LIM, max_namespaces, 1, 1000000, 256, "namespace declarations per message"),
+    INT(LIM, max_depth, 1, 1000000, 50, "hop depth of a message from the one that entered the bus"),
+    INT(LIM, max_slots_per_thread, 0, LONG_MAX, 10000, "slots per thread's context buffer, 0 = unlimited"),
+    INT(LIM, max_threads, 0, LONG_MAX, 100000, "threads with a context buffer, 0 = unlimited"),
+    SIZE(LIM, max_payload_bytes, 0, INT_MAX, 1u << 20, "largest slot recorded, 0 = unlimited"),
+    INT(LIM, queue_max_messages, 1, LONG_MAX, 10000, "messages waiting per listener"),
+    SIZE(LIM, queue_max_bytes, 1, SIZE_MAX, (long long)64 << 20, "bytes waiting per listener"),
+    NUMBER(LIM, shutdown_seconds, 0, false, 10.0, "time in-flight work gets after SIGINT/SIGTERM"),
+};
+#undef LIM
+
+static const char *const backend_types[] = {"memory", "manager", "redis"};
+
+#define BK xb_backend_config_t
+static const xb_key_t backend_keys[] = {
+    {.name = "type", .type = XB_KEY_ENUM, FIELD(BK, type), .names = backend_types, .n_names = 3,
+     .noun = "backend type", .def = XB_BACKEND_MEMORY,
+     .doc = "where context buffers and the registry live: memory, manager (LMDB) or redis"},
+    {.name = "path", .type = XB_KEY_PATH, FIELD(BK, path), .only_for = "manager", .not_empty = true,
+     .def_text = "`<config folder>/.xmlbus/<organism name>.lmdb`",
+     .doc = "the LMDB environment folder, relative to the config's folder"},
+    {.name = "map_size", .type = XB_KEY_SIZE, FIELD(BK, map_size), .zmax = SIZE_MAX,
+     .only_for = "manager", .doc = "LMDB map size, 0 = 1 GiB"},
+    {.name = "redis_url", .type = XB_KEY_STRING, FIELD(BK, redis_url), .only_for = "redis",
+     .sdef = "redis://127.0.0.1:6379", .check = check_redis_url,
+     .doc = "redis://[:password@]host[:port][/db] or unix:///path"},
+    {.name = "redis_prefix", .type = XB_KEY_STRING, FIELD(BK, redis_prefix), .only_for = "redis",
+     .sdef = "xp:", .doc = "prefix of every key, to share one Redis between organisms"},
+    {.name = "redis_ttl", .type = XB_KEY_INT, FIELD(BK, redis_ttl), .max = LONG_MAX,
+     .only_for = "redis", .def = 86400, .doc = "seconds a thread's keys live after a write, 0 = forever"},
+};
+#undef BK
+
+#define POOL xb_pool_config_t
+static const xb_key_t pool_keys[] = {
+    {.name = "workers", .type = XB_KEY_INT, FIELD(POOL, workers), .min = 1,
+     .max = XB_CFG_WORKERS_MAX, .def_fn = cpu_count, .def_text = "number of online CPUs",
+     .doc = "pool size of a cpu_bound listener that sets none"},
+    INT(POOL, max_tasks_per_child, 0, LONG_MAX, 0, "messages before a process is replaced, 0 = never"),
+    NUMBER(POOL, heartbeat, 0, true, 1.0, "seconds between heartbeats"),
+    INT(POOL, liveness, 1, 1000, 3, "heartbeats a peer may miss before it counts as dead"),
+    INT(POOL, max_retries, 0, 1000, 2, "re-deliveries after a worker died"),
+};
+#undef POOL
+
+#define LS xb_listener_config_t
+static const xb_key_t listener_keys[] = {
+    CUSTOM(LS, "name", name, xb_cfg_parse_listener_name, "string", "— (required)",
+           "the listener's name, unique in the organism"),
+    {.name = "description", .type = XB_KEY_TEXT, FIELD(LS, description), .def_text = "none",
+     .doc = "free text"},
+    CUSTOM(LS, "payload", payloads, xb_cfg_parse_payload, "string or list of strings",
+           "— (required)", "the root tags the listener accepts"),
+    CUSTOM(LS, "schema", schema, xb_cfg_parse_schema, "string", "none",
+           "the XSD every delivered payload must satisfy, relative to the config's folder"),
+    CUSTOM(LS, "command", command, xb_cfg_parse_command, "string or list of strings", "none",
+           "argv the pump starts the listener with"),
+    CUSTOM(LS, "peers", peers, xb_cfg_parse_peers, "list of names", "none",
+           "allow-list of listeners this one may address"),
+    BOOL(LS, broadcast, false, "may share its root tags with other broadcast listeners"),
+    BOOL(LS, cpu_bound, false, "run as a pool of worker processes"),
+    /* 0 until the walk ends: then process_pool.workers, or 1 without cpu_bound. */
+    {.name = "workers", .type = XB_KEY_INT, FIELD(LS, workers), .min = 1,
+     .max = XB_CFG_WORKERS_MAX, .def_text = "`process_pool.workers`",
+     .doc = "pool size, only with cpu_bound: true"},
+    NUMBER(LS, timeout_seconds, 0, false, 0.0, "longest a handler may take per message, 0 = no limit"),
+    INT(LS, credit, 1, 1000000, 1, "messages the pump sends one process ahead"),
+};
+#undef LS
+
+#define N(a) (sizeof a / sizeof a[0])
+static const xb_key_section_t sections[XB_SECTION_COUNT] = {
+    [XB_SECTION_ORGANISM] = {"organism", "section 'organism'", organism_keys, N(organism_keys)},
+    [XB_SECTION_LIMITS] = {"limits", "section 'limits'", limits_keys, N(limits_keys)},
+    [XB_SECTION_BACKEND] = {"backend", "section 'backend'", backend_keys, N(backend_keys)},
+    [XB_SECTION_POOL] = {"process_pool", "section 'process_pool'", pool_keys, N(pool_keys)},
+    [XB_SECTION_LISTENER] = {"listeners", NULL, listener_keys, N(listener_keys)},
+};
+
+const xb_key_section_t *xb_config_key_sections(void)
+{
+    return sections;
+}
+
+const xb_key_t *xb_config_key_find(const xb_key_section_t *s, const char *key)
+{
+    for (size_t i = 0; s && key && i < s->n_keys; i++)
+        if (strcmp(s->keys[i].name, key) == 0)
+            return &s->keys[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------- field access */
+
+static long long int_field(const xb_key_t *k, const void *base)
+{
+    const char *f = (const char *)base + k->offset;
+    if (k->size == sizeof(int)) {
+        int v;
+        memcpy(&v, f, sizeof v);
+        return v;
+    }
+    long v;
+    memcpy(&v, f, sizeof v);
+    return v;
+}
+
+void xb_config_key_store_int(const xb_key_t *k, void *base, long long n)
+{
+    char *f = (char *)base + k->offset;
+    if (k->size == sizeof(int)) {
+        int v = (int)n;
+        memcpy(f, &v, sizeof v);
+    } else {
+        long v = (long)n;
+        memcpy(f, &v, sizeof v);
+    }
+}
+
+void xb_config_keys_defaults(const xb_key_section_t *s, void *base)
+{
+    for (size_t i = 0; i < s->n_keys; i++) {
+        const xb_key_t *k = &s->keys[i];
+        char *f = (char *)base + k->offset;
+        switch (k->type) {
+        case XB_KEY_INT:
+        case XB_KEY_ENUM:
+            xb_config_key_store_int(k, base, k->def_fn ? k->def_fn() : k->def);
+            break;
+        case XB_KEY_SIZE: {
+            size_t z = (size_t)k->def;
+            memcpy(f, &z, sizeof z);
+            break;
+        }
+        case XB_KEY_NUMBER:
+            memcpy(f, &k->ndef, sizeof k->ndef);
+            break;
+        case XB_KEY_BOOL: {
+            bool b = k->def != 0;
+            memcpy(f, &b, sizeof b);
+            break;
+        }
+        case XB_KEY_STRING:
+        case XB_KEY_PATH:
+            snprintf(f, k->size, "%s", k->sdef ? k->sdef : "");
+            break;
+        case XB_KEY_TEXT:
+        case XB_KEY_CUSTOM:
+            break;
+        }
+    }
+}
+
+const xb_key_t *xb_config_keys_check_bounds(const xb_key_section_t *s, const void *base,
+                                            char *why, size_t cap)
+{
+    for (size_t i = 0; i < s->n_keys; i++) {
+        const xb_key_t *k = &s->keys[i];
+        const char *f = (const char *)base + k->offset;
+        if (k->type == XB_KEY_INT || k->type == XB_KEY_ENUM) {
+            long long n = int_field(k, base);
+            long long hi = k->type == XB_KEY_ENUM ? (long long)k->n_names - 1 : k->max;
+            if (n >= k->min && n <= hi)
+                continue;
+            snprintf(why, cap, "'%s' must be from %lld to %lld, got %lld", k->name, k->min, hi, n);
+            return k;
+        }
+        if (k->type == XB_KEY_SIZE) {
+            size_t z;
+            memcpy(&z, f, sizeof z);
+            if (z >= k->zmin && z <= k->zmax)
+                continue;
+            snprintf(why, cap, "'%s' must be from %llu to %llu bytes, got %zu", k->name, k->zmin,
+                     k->zmax, z);
+            return k;
+        }
+        if (k->type == XB_KEY_NUMBER) {
+            double d;
+            memcpy(&d, f, sizeof d);
+            if (d > k->nmin || (!k->nmin_open && d == k->nmin))
+                continue;
+            snprintf(why, cap, "'%s' must be %s %g, got %g", k->name,
+                     k->nmin_open ? "greater than" : "at least", k->nmin, d);
+            return k;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ docs */
+
+const char *xb_config_key_kind(const xb_key_t *k)
+{
+    switch (k->type) {
+    case XB_KEY_INT:
+        return "integer";
+    case XB_KEY_SIZE:
+        return "size";
+    case XB_KEY_NUMBER:
+        return "number";
+    case XB_KEY_BOOL:
+        return "boolean";
+    case XB_KEY_CUSTOM:
+        return k->kind ? k->kind : "string";
+    default:
+        return "string";
+    }
+}
+
+/* Bytes the way the docs write them: "`1MiB`", "`64MiB`", "3000". */
+static const char *size_text(unsigned long long z, char *buf, size_t cap)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    int u = -1;
+    while (z && u < 3 && z % 1024 == 0) {
+        z /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, cap, "%llu", z);
+    else
+        snprintf(buf, cap, "`%llu%s`", z, units[u]);
+    return buf;
+}
+
+const char *xb_config_key_default_text(const xb_key_t *k, char *buf, size_t cap)
+{
+    if (k->def_text)
+        return k->def_text;
+    switch (k->type) {
+    case XB_KEY_INT:
+        snprintf(buf, cap, "%lld", k->def);
+        break;
+    case XB_KEY_SIZE:
+        return size_text((unsigned long long)k->def, buf, cap);
+    case XB_KEY_NUMBER:
+        snprintf(buf, cap, "%g", k->ndef);
+        break;
+    case XB_KEY_BOOL:
+        snprintf(buf, cap, "`%s`", k->def ? "true" : "false");
+        break;
+    case XB_KEY_ENUM:
+        snprintf(buf, cap, "`%s`", k->names[k->def]);
+        break;
+    default:
+        snprintf(buf, cap, "`%s`", k->sdef ? k->sdef : "");
+        break;
+    }
+    return buf;
+}

@@ -175,21 +175,22 @@ static int check(const spec_t *s, const field_t *fld, const xb_frames_t *f, size
 {
     xb_proto_val_t v = frame_val(f, i);
     int rel = (int)(i - at);
+    int nth = rel + 1; /* messages count frames from 1, as docs/protocol.md does */
     if (fld->type == T_NUM) {
         if (!parse_u64(v.ptr, v.len, &v.num))
-            return fail(e, rel, "%s frame %d (%s): not a decimal number", s->word, rel, fld->name);
+            return fail(e, rel, "%s frame %d (%s): not a decimal number", s->word, nth, fld->name);
         if (v.num < fld->min || v.num > fld->max)
-            return fail(e, rel, "%s frame %d (%s): %llu is not in %llu..%llu", s->word, rel,
+            return fail(e, rel, "%s frame %d (%s): %llu is not in %llu..%llu", s->word, nth,
                         fld->name, (unsigned long long)v.num, (unsigned long long)fld->min,
                         (unsigned long long)fld->max);
     } else if (fld->type == T_TEXT) {
         if (v.len < fld->min)
-            return fail(e, rel, "%s frame %d (%s): empty", s->word, rel, fld->name);
+            return fail(e, rel, "%s frame %d (%s): empty", s->word, nth, fld->name);
         if (v.len > fld->max)
-            return fail(e, rel, "%s frame %d (%s): %zu bytes, at most %llu", s->word, rel,
+            return fail(e, rel, "%s frame %d (%s): %zu bytes, at most %llu", s->word, nth,
                         fld->name, v.len, (unsigned long long)fld->max);
         if (fld->values && !one_of(fld->values, v.ptr, v.len))
-            return fail(e, rel, "%s frame %d (%s): expected %s", s->word, rel, fld->name,
+            return fail(e, rel, "%s frame %d (%s): expected %s", s->word, nth, fld->name,
                         fld->values);
     }
     *out = v;
@@ -226,7 +227,7 @@ static int decode_group(const spec_t *s, const xb_frames_t *f, size_t i, xb_prot
         /* Divide first: a huge n never overflows. */
         if (n > rest / s->group_len || n * s->group_len != rest)
             return fail(e, count_field + 2, "%s frame %d (%s): announces %llu, %zu frame(s) follow",
-                        s->word, count_field + 2, s->fields[count_field].name,
+                        s->word, count_field + 3, s->fields[count_field].name,
                         (unsigned long long)n, rest);
     } else {
         n = rest;
@@ -274,7 +275,7 @@ int xb_proto_decode(const xb_frames_t *f, size_t at, xb_proto_dir_t from, xb_pro
         if (i >= count) {
             if (fld->flags & F_OPT)
                 break;
-            return fail(e, (int)(i - at), "%s: frame %zu (%s) is missing", s->word, i - at,
+            return fail(e, (int)(i - at), "%s: frame %zu (%s) is missing", s->word, i - at + 1,
                         fld->name);
         }
         if (check(s, fld, f, i, at, &m->field[k], e) != 0)
@@ -285,7 +286,7 @@ int xb_proto_decode(const xb_frames_t *f, size_t at, xb_proto_dir_t from, xb_pro
             return -1;
     } else if (i < count) {
         return fail(e, (int)(i - at), "%s: %zu extra frame(s) from frame %zu on", s->word,
-                    count - i, i - at);
+                    count - i, i - at + 1);
     }
     m->cmd = cmd;
     return 0;

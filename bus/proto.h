@@ -101,8 +101,8 @@ typedef struct {
 typedef struct {
     xb_proto_cmd_t cmd;     /* the command, XB_PROTO_NONE when unknown */
     char what[XB_PROTO_WORD_MAX + 1]; /* ERROR's first frame: the word, "?" when none */
-    int frame;              /* offending frame counted from the tag, -1 for the whole message */
-    char message[192];      /* "READY frame 5 (pid): not a decimal number" */
+    int frame;              /* offending frame's index from the tag (0); `message` counts from 1 */
+    char message[192];      /* "READY frame 5 (pid): not a decimal number" (frames counted from 1) */
 } xb_proto_error_t;
 
 /* The command word ("READY"), NULL out of range. */

@@ -301,7 +301,8 @@ static void test_bad_values(void)
     refused(frames("XB1", "READY", "a", "listener", "18446744073709551616", "1", NULL), "READY", 4,
             "not a decimal"); /* 2^64 */
     refused(frames("XB1", "READY", "a", "thread", "1", "1", NULL), "READY", 3, "expected listener|worker");
-    refused(frames("XB1", "READY", "a", "listener", "1", "1", "beat", NULL), "READY", 6, "expected beats");
+    refused(frames("XB1", "READY", "a", "listener", "1", "1", "beat", NULL), "READY", 6,
+            "READY frame 7 (beats): expected beats");
     refused(frames("XB1", "READY", "", "listener", "1", "1", NULL), "READY", 2, "(name): empty");
     char longname[80];
     memset(longname, 'n', sizeof longname - 1);
@@ -325,7 +326,8 @@ static void test_bad_values(void)
 static void test_counts(void)
 {
     refused(frames("XB1", "REPLY", "1", "0", NULL), "REPLY", 3, "not in 1..");
-    refused(frames("XB1", "REPLY", "1", "1", NULL), "REPLY", 3, "announces 1, 0 frame(s) follow");
+    refused(frames("XB1", "REPLY", "1", "1", NULL), "REPLY", 3,
+            "REPLY frame 4 (n): announces 1, 0 frame(s) follow"); /* counted from 1, as the doc does */
     refused(frames("XB1", "REPLY", "1", "1", "^", NULL), "REPLY", 3, "announces 1, 1 frame(s)");
     refused(frames("XB1", "REPLY", "1", "2", "^", "<a/>", NULL), "REPLY", 3, "announces 2, 2");
     refused(frames("XB1", "REPLY", "1", "1", "^", "<a/>", "x", NULL), "REPLY", 3, "announces 1, 3");

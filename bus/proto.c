@@ -49,54 +49,59 @@ typedef struct {
 #define COUNT(n, lo) {n, T_NUM, F_COUNT, lo, GROUPS_MAX, NULL}
 #define ONE_OF(n, v) {n, T_TEXT, 0, 1, XB_PROTO_WORD_MAX, v}
 
-/* Every command once. Frames count from the tag: the first field here is
- * frame 2. */
+#define NO_FRAMES {{0}}, 0
+#define NO_GROUP {{0}}, 0, 0
+/* SEND and POST: request-id body [to [from]] */
+#define SEND_FRAMES                                                                                \
+    {ID("request-id"), BYTES("body"), {"to", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL},           \
+     {"from", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL}},                                         \
+        4
+
+/* Every command once: word, who sends it, its frames after the word (the
+ * first is frame 3 counted from 1, as docs/protocol.md counts) and their
+ * number, then its repeated group, the group's frame count and, for a group
+ * without a count frame, its most repetitions. */
 static const spec_t table[XB_PROTO__COUNT] = {
-    [XB_PROTO_READY] = {"READY", XB_PROTO_TO_PUMP,
-                        {NAME("name"), ONE_OF("kind", "listener|worker"), NUM("pid", 0, INT32_MAX),
-                         NUM("credit", 1, XB_PROTO_CREDIT_MAX),
+    [XB_PROTO_READY] = {XB_CMD_READY, XB_PROTO_TO_PUMP,
+                        {NAME("name"), ONE_OF("kind", "listener|worker"),
+                         NUM("pid", 0, INT32_MAX), NUM("credit", 1, XB_PROTO_CREDIT_MAX),
                          {"beats", T_TEXT, F_OPT, 1, XB_PROTO_WORD_MAX, "beats"}},
-                        5, {{0}}, 0, 0},
-    [XB_PROTO_WELCOME] = {"WELCOME", XB_PROTO_FROM_PUMP,
-                          {NAME("organism"), NUM("heartbeat-ms", 0, INT32_MAX), WORD("backend-type"),
-                           TEXT("backend-location", LOCATION_MAX), TEXT("backend-prefix", PREFIX_MAX)},
-                          5, {{0}}, 0, 0},
-    [XB_PROTO_REFUSED] = {"REFUSED", XB_PROTO_FROM_PUMP, {BYTES("reason")}, 1, {{0}}, 0, 0},
-    [XB_PROTO_HEARTBEAT] = {"HEARTBEAT", XB_PROTO_EITHER, {{0}}, 0, {{0}}, 0, 0},
-    [XB_PROTO_DELIVER] = {"DELIVER", XB_PROTO_FROM_PUMP, {ID("delivery-id"), BYTES("envelope")}, 2,
-                          {{0}}, 0, 0},
-    [XB_PROTO_REPLY] = {"REPLY", XB_PROTO_TO_PUMP, {ID("delivery-id"), COUNT("n", 1)}, 2,
+                        5, NO_GROUP},
+    [XB_PROTO_WELCOME] = {XB_CMD_WELCOME, XB_PROTO_FROM_PUMP,
+                          {NAME("organism"), NUM("heartbeat-ms", 0, INT32_MAX),
+                           WORD("backend-type"), TEXT("backend-location", LOCATION_MAX),
+                           TEXT("backend-prefix", PREFIX_MAX)},
+                          5, NO_GROUP},
+    [XB_PROTO_REFUSED] = {XB_CMD_REFUSED, XB_PROTO_FROM_PUMP, {BYTES("reason")}, 1, NO_GROUP},
+    [XB_PROTO_HEARTBEAT] = {XB_CMD_HEARTBEAT, XB_PROTO_EITHER, NO_FRAMES, NO_GROUP},
+    [XB_PROTO_DELIVER] = {XB_CMD_DELIVER, XB_PROTO_FROM_PUMP,
+                          {ID("delivery-id"), BYTES("envelope")}, 2, NO_GROUP},
+    [XB_PROTO_REPLY] = {XB_CMD_REPLY, XB_PROTO_TO_PUMP, {ID("delivery-id"), COUNT("n", 1)}, 2,
                         {TEXT("target", XB_PROTO_NAME_MAX), BYTES("payload")}, 2, 0},
-    [XB_PROTO_DONE] = {"DONE", XB_PROTO_TO_PUMP, {ID("delivery-id")}, 1, {{0}}, 0, 0},
-    [XB_PROTO_FAILED] = {"FAILED", XB_PROTO_TO_PUMP, {ID("delivery-id"), BYTES("message")}, 2,
-                         {{0}}, 0, 0},
-    [XB_PROTO_HISTORY] = {"HISTORY", XB_PROTO_TO_PUMP, {ID("request-id"), ID("thread")}, 2, {{0}},
-                          0, 0},
-    [XB_PROTO_HISTORY_OK] = {"HISTORY-OK", XB_PROTO_FROM_PUMP, {ID("request-id"), COUNT("n", 0)}, 2,
-                             {BYTES("slot")}, 1, 0},
-    [XB_PROTO_BYE] = {"BYE", XB_PROTO_TO_PUMP, {{0}}, 0, {{0}}, 0, 0},
-    [XB_PROTO_SHUTDOWN] = {"SHUTDOWN", XB_PROTO_FROM_PUMP, {{0}}, 0, {{0}}, 0, 0},
-    [XB_PROTO_SEND] = {"SEND", XB_PROTO_TO_PUMP,
-                       {ID("request-id"), BYTES("body"),
-                        {"to", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL},
-                        {"from", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL}},
-                       4, {{0}}, 0, 0},
-    [XB_PROTO_POST] = {"POST", XB_PROTO_TO_PUMP,
-                       {ID("request-id"), BYTES("body"),
-                        {"to", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL},
-                        {"from", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL}},
-                       4, {{0}}, 0, 0},
-    [XB_PROTO_ACCEPTED] = {"ACCEPTED", XB_PROTO_FROM_PUMP,
-                           {ID("request-id"), ID("thread"), ID("message-id")}, 3, {{0}}, 0, 0},
-    [XB_PROTO_POSTED] = {"POSTED", XB_PROTO_FROM_PUMP, {NUM("n", 1, UINT64_MAX)}, 1, {{0}}, 0, 0},
-    [XB_PROTO_REJECTED] = {"REJECTED", XB_PROTO_FROM_PUMP, {ID("request-id"), BYTES("envelope")}, 2,
-                           {{0}}, 0, 0},
-    [XB_PROTO_CONTROL] = {"CONTROL", XB_PROTO_TO_PUMP, {ID("request-id"), WORD("verb")}, 2,
+    [XB_PROTO_DONE] = {XB_CMD_DONE, XB_PROTO_TO_PUMP, {ID("delivery-id")}, 1, NO_GROUP},
+    [XB_PROTO_FAILED] = {XB_CMD_FAILED, XB_PROTO_TO_PUMP, {ID("delivery-id"), BYTES("message")},
+                         2, NO_GROUP},
+    [XB_PROTO_HISTORY] = {XB_CMD_HISTORY, XB_PROTO_TO_PUMP, {ID("request-id"), ID("thread")}, 2,
+                          NO_GROUP},
+    [XB_PROTO_HISTORY_OK] = {XB_CMD_HISTORY_OK, XB_PROTO_FROM_PUMP,
+                             {ID("request-id"), COUNT("n", 0)}, 2, {BYTES("slot")}, 1, 0},
+    [XB_PROTO_BYE] = {XB_CMD_BYE, XB_PROTO_TO_PUMP, NO_FRAMES, NO_GROUP},
+    [XB_PROTO_SHUTDOWN] = {XB_CMD_SHUTDOWN, XB_PROTO_FROM_PUMP, NO_FRAMES, NO_GROUP},
+    [XB_PROTO_SEND] = {XB_CMD_SEND, XB_PROTO_TO_PUMP, SEND_FRAMES, NO_GROUP},
+    [XB_PROTO_POST] = {XB_CMD_POST, XB_PROTO_TO_PUMP, SEND_FRAMES, NO_GROUP},
+    [XB_PROTO_ACCEPTED] = {XB_CMD_ACCEPTED, XB_PROTO_FROM_PUMP,
+                           {ID("request-id"), ID("thread"), ID("message-id")}, 3, NO_GROUP},
+    [XB_PROTO_POSTED] = {XB_CMD_POSTED, XB_PROTO_FROM_PUMP, {NUM("n", 1, UINT64_MAX)}, 1,
+                         NO_GROUP},
+    [XB_PROTO_REJECTED] = {XB_CMD_REJECTED, XB_PROTO_FROM_PUMP,
+                           {ID("request-id"), BYTES("envelope")}, 2, NO_GROUP},
+    [XB_PROTO_CONTROL] = {XB_CMD_CONTROL, XB_PROTO_TO_PUMP, {ID("request-id"), WORD("verb")}, 2,
                           {TEXT("arg", ARG_MAX)}, 1, XB_PROTO_ARGS_MAX},
-    [XB_PROTO_RESULT] = {"RESULT", XB_PROTO_FROM_PUMP,
-                         {ID("request-id"), ONE_OF("status", "ok|error"), BYTES("body")}, 3, {{0}},
-                         0, 0},
-    [XB_PROTO_ERROR] = {"ERROR", XB_PROTO_EITHER, {WORD("what"), BYTES("message")}, 2, {{0}}, 0, 0},
+    [XB_PROTO_RESULT] = {XB_CMD_RESULT, XB_PROTO_FROM_PUMP,
+                         {ID("request-id"), ONE_OF("status", "ok|error"), BYTES("body")}, 3,
+                         NO_GROUP},
+    [XB_PROTO_ERROR] = {XB_CMD_ERROR, XB_PROTO_EITHER, {WORD("what"), BYTES("message")}, 2,
+                        NO_GROUP},
 };
 
 const char *xb_proto_word(xb_proto_cmd_t cmd)

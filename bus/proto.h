@@ -79,7 +79,9 @@ typedef struct {
     union {
         xb_proto_val_t field[XB_PROTO_FIELDS_MAX];
         struct { xb_proto_val_t name, kind, pid, credit, beats; } ready;
-        struct { xb_proto_val_t organism, heartbeat_ms, backend_type, backend_location, backend_prefix; } welcome;
+        struct {
+            xb_proto_val_t organism, heartbeat_ms, backend_type, backend_location, backend_prefix;
+        } welcome;
         struct { xb_proto_val_t reason; } refused;
         struct { xb_proto_val_t id, envelope; } deliver;
         struct { xb_proto_val_t id, n; } reply;
@@ -101,8 +103,8 @@ typedef struct {
 typedef struct {
     xb_proto_cmd_t cmd;     /* the command, XB_PROTO_NONE when unknown */
     char what[XB_PROTO_WORD_MAX + 1]; /* ERROR's first frame: the word, "?" when none */
-    int frame;              /* offending frame's index from the tag (0); `message` counts from 1 */
-    char message[192];      /* "READY frame 5 (pid): not a decimal number" (frames counted from 1) */
+    int frame;              /* offending frame's index from the tag (0); message counts from 1 */
+    char message[192];      /* "READY frame 5 (pid): not a decimal number" */
 } xb_proto_error_t;
 
 /* The command word ("READY"), NULL out of range. */
@@ -123,10 +125,22 @@ int xb_proto_decode(const xb_frames_t *f, size_t at, xb_proto_dir_t from, xb_pro
 xb_proto_val_t xb_proto_item(const xb_proto_msg_t *m, size_t i, size_t k);
 /* Its index in m->frames (for xb_frames_add_frame: forwarding without a copy). */
 size_t xb_proto_item_frame(const xb_proto_msg_t *m, size_t i, size_t k);
-static inline xb_proto_val_t xb_proto_reply_target(const xb_proto_msg_t *m, size_t i) { return xb_proto_item(m, i, 0); }
-static inline xb_proto_val_t xb_proto_reply_payload(const xb_proto_msg_t *m, size_t i) { return xb_proto_item(m, i, 1); }
-static inline xb_proto_val_t xb_proto_history_slot(const xb_proto_msg_t *m, size_t i) { return xb_proto_item(m, i, 0); }
-static inline xb_proto_val_t xb_proto_control_arg(const xb_proto_msg_t *m, size_t i) { return xb_proto_item(m, i, 0); }
+static inline xb_proto_val_t xb_proto_reply_target(const xb_proto_msg_t *m, size_t i)
+{
+    return xb_proto_item(m, i, 0);
+}
+static inline xb_proto_val_t xb_proto_reply_payload(const xb_proto_msg_t *m, size_t i)
+{
+    return xb_proto_item(m, i, 1);
+}
+static inline xb_proto_val_t xb_proto_history_slot(const xb_proto_msg_t *m, size_t i)
+{
+    return xb_proto_item(m, i, 0);
+}
+static inline xb_proto_val_t xb_proto_control_arg(const xb_proto_msg_t *m, size_t i)
+{
+    return xb_proto_item(m, i, 0);
+}
 
 /* Copies v into buf NUL-terminated; "" for an absent value. Returns the
  * length, or -1 (buf cut to cap-1) when it does not fit. */

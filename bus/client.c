@@ -255,7 +255,7 @@ static bool is_answer(const want_t *w, const xb_proto_msg_t *m)
 
 /* The verdict on posted messages: POSTED n counts n acceptances; a REJECTED is
  * counted and its SystemError envelope queued like an answer, so that the
- * sender reads it with xb_client_recv. True when f was one. */
+ * sender reads it with xb_client_recv. True when m was one. */
 static bool is_post_verdict(xb_client_t *c, const xb_proto_msg_t *m)
 {
     if (m->cmd == XB_PROTO_POSTED) {

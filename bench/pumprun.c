@@ -33,6 +33,7 @@
 
 #include <libxml/tree.h>
 
+#include "proto.h"
 #include "xmlbus/client.h"
 
 #include <zmq.h>
@@ -465,8 +466,8 @@ static int run_window(pump_env_t *e, win_t *w, char *payload, size_t len, uint64
 
 /* ---- the pipelined client ---------------------------------------------------------------- */
 /* The pipelined rows speak the XB1 client protocol (docs/protocol.md,
- * "Client -> pump") by hand on their own DEALER and keep the whole window on
- * the wire: SEND request-id body to from, ACCEPTED request-id thread
+ * "Client -> pump") on their own DEALER with the codec (bus/proto.h), not
+ * the client library, and keep the whole window on the wire: SEND request-id body to from, ACCEPTED request-id thread
  * message-id, DELIVER id envelope. Like the client API rows they measure the
  * pump with K SENDs on the wire, without the client library's receive queue
  * and copies: a second measurement of the same thing. The request id is the
@@ -546,43 +547,36 @@ static int pipe_open(pipe_t *c, const char *endpoint, char *why, size_t cap)
 static int pipe_send(pipe_t *c, int slot, const char *payload, size_t len)
 {
     char req[16];
-    int n = snprintf(req, sizeof req, "%d", slot);
-    return zmq_send(c->sock, "XB1", 3, ZMQ_SNDMORE) == 3 &&
-                   zmq_send(c->sock, "SEND", 4, ZMQ_SNDMORE) == 4 &&
-                   zmq_send(c->sock, req, (size_t)n, ZMQ_SNDMORE) == n &&
-                   zmq_send(c->sock, payload, len, ZMQ_SNDMORE) == (int)len &&
-                   zmq_send(c->sock, "", 0, ZMQ_SNDMORE) == 0 && zmq_send(c->sock, "", 0, 0) == 0
-               ? 0
-               : -1;
-}
-
-#define PIPE_FRAMES 8
-
-static bool frame_is(zmq_msg_t *m, const char *s)
-{
-    size_t n = strlen(s);
-    return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
+    snprintf(req, sizeof req, "%d", slot);
+    xb_frames_t *f = xb_proto_send(false, req, payload, len, "", "");
+    int rc = f ? xb_frames_send(f, c->sock, 0) : -1;
+    xb_frames_destroy(&f);
+    return rc;
 }
 
 /* Handles one message from the pump. */
-static void pipe_take(win_t *w, zmq_msg_t *m, int n, uint64_t now)
+static void pipe_take(win_t *w, const xb_frames_t *f, uint64_t now)
 {
-    if (n < 3 || !frame_is(&m[0], "XB1")) {
+    xb_proto_msg_t m;
+    xb_proto_error_t e;
+    if (xb_proto_decode(f, 0, XB_PROTO_FROM_PUMP, &m, &e) != 0) {
         w->errors++;
-        note_error(w, "a message without the XB1 tag", 29);
+        note_error(w, e.message, strlen(e.message));
         return;
     }
-    if (frame_is(&m[1], "DELIVER") && n >= 4) {
-        take_answer(w, zmq_msg_data(&m[3]), zmq_msg_size(&m[3]), now);
+    if (m.cmd == XB_PROTO_DELIVER) {
+        take_answer(w, m.deliver.envelope.ptr, m.deliver.envelope.len, now);
         return;
     }
+    xb_proto_val_t reqv = m.cmd == XB_PROTO_ACCEPTED ? m.accepted.req
+                        : m.cmd == XB_PROTO_REJECTED ? m.rejected.req
+                                                     : m.field[0];
     char req[16] = "";
-    size_t rl = zmq_msg_size(&m[2]) < sizeof req - 1 ? zmq_msg_size(&m[2]) : sizeof req - 1;
-    memcpy(req, zmq_msg_data(&m[2]), rl);
+    xb_proto_cstr(reqv, req, sizeof req);
     int slot = atoi(req);
     bool valid = slot >= 0 && slot < w->window && w->slots[slot].used;
-    if (frame_is(&m[1], "ACCEPTED") && n >= 4 && valid && zmq_msg_size(&m[3]) == XB_UUID_LEN) {
-        memcpy(w->slots[slot].thread, zmq_msg_data(&m[3]), XB_UUID_LEN);
+    if (m.cmd == XB_PROTO_ACCEPTED && valid && m.accepted.thread.len == XB_UUID_LEN) {
+        memcpy(w->slots[slot].thread, m.accepted.thread.ptr, XB_UUID_LEN);
         w->slots[slot].thread[XB_UUID_LEN] = '\0';
         for (int i = 0; i < w->n_early; i++)
             if (memcmp(w->early[i].thread, w->slots[slot].thread, XB_UUID_LEN) == 0) {
@@ -593,8 +587,11 @@ static void pipe_take(win_t *w, zmq_msg_t *m, int n, uint64_t now)
         return;
     }
     w->errors++; /* REJECTED, ERROR, or something unexpected */
-    note_error(w, zmq_msg_data(&m[n - 1]), zmq_msg_size(&m[n - 1]));
-    if (frame_is(&m[1], "REJECTED") && valid) {
+    xb_proto_val_t last = m.cmd == XB_PROTO_REJECTED ? m.rejected.envelope
+                        : m.cmd == XB_PROTO_ERROR    ? m.error.message
+                                                     : reqv;
+    note_error(w, last.ptr ? last.ptr : "", last.len);
+    if (m.cmd == XB_PROTO_REJECTED && valid) {
         w->slots[slot].used = false;
         w->in_flight--;
         w->done++;
@@ -638,35 +635,20 @@ static int run_pipe(pipe_t *c, win_t *w, const char *payload, size_t len, uint64
             return -1;
         }
         for (int flags = 0;; flags = ZMQ_DONTWAIT) {
-            zmq_msg_t m[PIPE_FRAMES];
-            int k = 0;
-            bool ok = true;
-            for (;;) {
-                zmq_msg_init(&m[k]);
-                if (zmq_msg_recv(&m[k], c->sock, flags) < 0) {
-                    zmq_msg_close(&m[k]);
-                    ok = false;
-                    break;
-                }
-                bool more_frames = zmq_msg_more(&m[k]);
-                if (k + 1 < PIPE_FRAMES)
-                    k++;
-                else
-                    zmq_msg_close(&m[k]); /* extra frames: dropped */
-                if (!more_frames)
-                    break;
-                flags = 0; /* the rest of a message is there already */
+            xb_frames_t *f = xb_frames_recv(c->sock, flags);
+            if (f) {
+                pipe_take(w, f, bench_now_ns());
+                xb_frames_destroy(&f);
+                continue;
             }
-            if (ok)
-                pipe_take(w, m, k, bench_now_ns());
-            for (int i = 0; i < k; i++)
-                zmq_msg_close(&m[i]);
-            if (!ok) {
-                if (errno == EAGAIN || errno == EINTR)
-                    break;
-                snprintf(w->why, sizeof w->why, "pipelined receive: %s", zmq_strerror(errno));
-                return -1;
+            if (errno == EMSGSIZE) {
+                w->errors++; /* too many frames: read to its end and dropped */
+                continue;
             }
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            snprintf(w->why, sizeof w->why, "pipelined receive: %s", zmq_strerror(errno));
+            return -1;
         }
     }
 }

@@ -13,7 +13,7 @@
 #include <zmq.h>
 
 #include "log.h"
-#include "wire.h"
+#include "proto.h"
 #include "xmlbus/xmlsafe.h"
 
 #define LOG_COMP "client"
@@ -162,14 +162,10 @@ const char *xb_client_rejection(const xb_client_t *c, size_t *len)
 
 /* ---- the receive queue --------------------------------------------------- */
 
-/* Keeps the envelope of a DELIVER (frame 3) for xb_client_recv. */
-static void enqueue_deliver(xb_client_t *c, const xb_frames_t *f)
+/* Keeps an envelope (of a DELIVER or a REJECTED) for xb_client_recv. */
+static void enqueue_deliver(xb_client_t *c, xb_proto_val_t env)
 {
-    if (xb_frames_count(f) < 4) {
-        XB_WARN(LOG_COMP, "%s: DELIVER without an envelope frame ignored", c->endpoint);
-        return;
-    }
-    size_t len = xb_frames_size(f, 3);
+    size_t len = env.len;
     if (c->queued >= XB_CLIENT_QUEUE_MAX || c->queued_bytes + len > XB_CLIENT_QUEUE_MAX_BYTES) {
         c->dropped++;
         XB_WARN(LOG_COMP, "%s: receive queue full (%zu messages, %zu bytes): message dropped "
@@ -178,7 +174,11 @@ static void enqueue_deliver(xb_client_t *c, const xb_frames_t *f)
         return;
     }
     queued_t *q = calloc(1, sizeof *q);
-    char *copy = xb_frames_strdup(f, 3);
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, env.ptr, len);
+        copy[len] = '\0';
+    }
     if (!q || !copy) {
         free(q);
         free(copy);
@@ -215,18 +215,38 @@ static queued_t *dequeue(xb_client_t *c)
 /* What the caller waits for: the answer to one request, or any DELIVER. */
 typedef struct {
     const char *sent_cmd;   /* SEND / CONTROL, NULL when waiting for DELIVER */
-    const char *answer1;    /* accepted answer commands */
-    const char *answer2;
+    xb_proto_cmd_t answer1; /* accepted answer commands */
+    xb_proto_cmd_t answer2;
     const char *request_id;
 } want_t;
 
-static bool is_answer(const want_t *w, const xb_frames_t *f)
+/* The pump sent something the codec cannot read: ERROR, and nothing else. */
+static void malformed(xb_client_t *c, const xb_proto_error_t *e)
+{
+    XB_WARN(LOG_COMP, "%s: malformed message ignored: %s", c->endpoint, e->message);
+    xb_frames_t *f = xb_proto_error_reply(e);
+    if (f)
+        xb_frames_send(f, c->sock, ZMQ_DONTWAIT); /* best effort: the pump only logs it */
+    xb_frames_destroy(&f);
+}
+
+/* The request id of an answer (ACCEPTED, REJECTED, RESULT). */
+static xb_proto_val_t answer_req(const xb_proto_msg_t *m)
+{
+    xb_proto_val_t none = {NULL, 0, 0};
+    return m->cmd == XB_PROTO_ACCEPTED   ? m->accepted.req
+           : m->cmd == XB_PROTO_REJECTED ? m->rejected.req
+           : m->cmd == XB_PROTO_RESULT   ? m->result.req
+                                         : none;
+}
+
+static bool is_answer(const want_t *w, const xb_proto_msg_t *m)
 {
     if (!w->sent_cmd)
         return false;
-    if (!xb_frames_eq(f, 1, w->answer1) && !(w->answer2 && xb_frames_eq(f, 1, w->answer2)))
+    if (m->cmd != w->answer1 && m->cmd != w->answer2)
         return false;
-    if (xb_frames_eq(f, 2, w->request_id))
+    if (xb_proto_is(answer_req(m), w->request_id))
         return true;
     /* An answer to an earlier request that timed out: it is late, not ours. */
     XB_DEBUG(LOG_COMP, "late answer to request ignored");
@@ -235,26 +255,23 @@ static bool is_answer(const want_t *w, const xb_frames_t *f)
 
 /* The verdict on posted messages: POSTED n counts n acceptances; a REJECTED is
  * counted and its SystemError envelope queued like an answer, so that the
- * sender reads it with xb_client_recv. True when f was one. */
-static bool is_post_verdict(xb_client_t *c, const xb_frames_t *f)
+ * sender reads it with xb_client_recv. True when m was one. */
+static bool is_post_verdict(xb_client_t *c, const xb_proto_msg_t *m)
 {
-    if (xb_frames_eq(f, 1, XB_CMD_POSTED)) {
-        bool ok = false;
-        long n = xb_frames_long(f, 2, &ok);
-        if (ok && n > 0)
-            c->post_accepted += (unsigned long)n;
+    if (m->cmd == XB_PROTO_POSTED) {
+        c->post_accepted += (unsigned long)m->posted.n.num;
         return true;
     }
-    const char *id = xb_frames_data(f, 2);
-    if (!id || xb_frames_size(f, 2) < 2 || id[0] != POST_PREFIX)
+    xb_proto_val_t id = answer_req(m);
+    if (!id.ptr || id.len < 2 || id.ptr[0] != POST_PREFIX)
         return false;
-    if (xb_frames_eq(f, 1, XB_CMD_ACCEPTED)) {
+    if (m->cmd == XB_PROTO_ACCEPTED) {
         c->post_accepted++;
         return true;
     }
-    if (xb_frames_eq(f, 1, XB_CMD_REJECTED)) {
+    if (m->cmd == XB_PROTO_REJECTED) {
         c->post_rejected++;
-        enqueue_deliver(c, f); /* frame 3 is the SystemError envelope */
+        enqueue_deliver(c, m->rejected.envelope); /* the SystemError envelope */
         return true;
     }
     return false;
@@ -279,11 +296,11 @@ static int wait_readable(xb_client_t *c, long long deadline, xb_error_t *err)
 }
 
 /* Reads and dispatches messages until the wanted one arrives (returned in
- * *out, caller owns it), a DELIVER is queued when w->sent_cmd is NULL
+ * *out, caller owns it, decoded in *m), a DELIVER is queued when w->sent_cmd is NULL
  * (returns 0 with *out NULL), the deadline passes (returns 1) or the socket
  * fails (-1, *err set). */
 static int pump_until(xb_client_t *c, const want_t *w, long long deadline, xb_frames_t **out,
-                      xb_error_t *err)
+                      xb_proto_msg_t *m, xb_error_t *err)
 {
     *out = NULL;
     for (;;) {
@@ -300,33 +317,33 @@ static int pump_until(xb_client_t *c, const want_t *w, long long deadline, xb_fr
                 return rc;
             continue;
         }
-        if (!xb_frames_is_proto(f, 0)) {
-            XB_WARN(LOG_COMP, "%s: message without the %s tag ignored", c->endpoint, XB_PROTO);
+        xb_proto_error_t e;
+        if (xb_proto_decode(f, 0, XB_PROTO_FROM_PUMP, m, &e) != 0) {
+            malformed(c, &e);
             xb_frames_destroy(&f);
             continue;
         }
-        if (xb_frames_eq(f, 1, XB_CMD_DELIVER)) {
-            enqueue_deliver(c, f);
-            xb_frames_destroy(&f);
-            if (!w->sent_cmd && c->head)
-                return 0;
-            continue;
-        }
-        if (is_post_verdict(c, f)) {
+        if (m->cmd == XB_PROTO_DELIVER) {
+            enqueue_deliver(c, m->deliver.envelope);
             xb_frames_destroy(&f);
             if (!w->sent_cmd && c->head)
                 return 0;
             continue;
         }
-        if (is_answer(w, f)) {
+        if (is_post_verdict(c, m)) {
+            xb_frames_destroy(&f);
+            if (!w->sent_cmd && c->head)
+                return 0;
+            continue;
+        }
+        if (is_answer(w, m)) {
             *out = f;
             return 0;
         }
-        if (w->sent_cmd && xb_frames_eq(f, 1, XB_CMD_ERROR) && xb_frames_eq(f, 2, w->sent_cmd)) {
-            char *msg = xb_frames_strdup(f, 3);
-            xb_error_set(err, XB_ERR_ARG, 0, "client: %s: the pump could not read the %s: %s",
-                         c->endpoint, w->sent_cmd, msg ? msg : "(no message)");
-            free(msg);
+        if (w->sent_cmd && m->cmd == XB_PROTO_ERROR && xb_proto_is(m->error.what, w->sent_cmd)) {
+            xb_error_set(err, XB_ERR_ARG, 0, "client: %s: the pump could not read the %s: %.*s",
+                         c->endpoint, w->sent_cmd, (int)(m->error.message.len > 200 ? 200 : m->error.message.len),
+                         m->error.message.ptr);
             xb_frames_destroy(&f);
             return -1;
         }
@@ -365,12 +382,12 @@ static int send_frames(xb_client_t *c, xb_frames_t *f, long long deadline, xb_er
 /* Sends a request and waits for its answer. Returns 0 with *answer (caller
  * owns it), or -1 with *err set. */
 static int request(xb_client_t *c, xb_frames_t *f, want_t *w, int timeout_ms,
-                   xb_frames_t **answer, xb_error_t *err)
+                   xb_frames_t **answer, xb_proto_msg_t *m, xb_error_t *err)
 {
     long long deadline = deadline_for(timeout_ms);
     if (send_frames(c, f, deadline, err) != 0)
         return -1;
-    int rc = pump_until(c, w, deadline, answer, err);
+    int rc = pump_until(c, w, deadline, answer, m, err);
     if (rc == 1)
         return xb_error_set(err, XB_ERR_TIMEOUT, 0,
                             "client: no answer to %s from the pump at %s within %d ms "
@@ -387,11 +404,10 @@ static void next_request_id(xb_client_t *c, char *buf, size_t cap)
 /* ---- SEND ---------------------------------------------------------------- */
 
 /* Copies a UUID frame into out (may be NULL). */
-static int copy_uuid(const xb_frames_t *f, size_t i, char *out, const char *what,
-                     xb_error_t *err)
+static int copy_uuid(xb_proto_val_t v, char *out, const char *what, xb_error_t *err)
 {
     char buf[XB_UUID_STR];
-    if (xb_frames_copy(f, i, buf, sizeof buf) < 0)
+    if (xb_proto_cstr(v, buf, sizeof buf) < 0)
         return xb_error_set(err, XB_ERR_ARG, 0, "client: ACCEPTED with a missing or "
                             "oversized %s frame", what);
     if (out)
@@ -400,14 +416,12 @@ static int copy_uuid(const xb_frames_t *f, size_t i, char *out, const char *what
 }
 
 /* Turns a REJECTED answer into *err and keeps its envelope. */
-static int take_rejection(xb_client_t *c, const xb_frames_t *f, xb_error_t *err)
+static int take_rejection(xb_client_t *c, const xb_proto_msg_t *m, xb_error_t *err)
 {
-    c->rejection = xb_frames_strdup(f, 3);
+    c->rejection = strndup(m->rejected.envelope.ptr, m->rejected.envelope.len);
     if (!c->rejection)
-        return xb_error_set(err, XB_ERR_ENVELOPE, 0,
-                            "client: %s: message rejected (no envelope in the answer)",
-                            c->endpoint);
-    c->rejection_len = xb_frames_size(f, 3);
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
+    c->rejection_len = m->rejected.envelope.len;
     xb_code_t code = XB_ERR_ENVELOPE;
     char msg[XB_ERROR_MESSAGE_MAX - 64];
     if (xb_client_system_error(c->rejection, c->rejection_len, &code, msg, sizeof msg) != 1)
@@ -425,22 +439,20 @@ int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
     clear_rejection(c);
     char id[32];
     next_request_id(c, id, sizeof id);
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_SEND);
-    if (!f || xb_frames_add_str(f, id) != 0 || xb_frames_add(f, body, len) != 0 ||
-        xb_frames_add_str(f, to ? to : "") != 0 || xb_frames_add_str(f, from ? from : "") != 0) {
-        xb_frames_destroy(&f);
+    xb_frames_t *f = xb_proto_send(false, id, body, len, to ? to : "", from ? from : "");
+    if (!f)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
-    }
-    want_t w = {XB_CMD_SEND, XB_CMD_ACCEPTED, XB_CMD_REJECTED, id};
+    want_t w = {XB_CMD_SEND, XB_PROTO_ACCEPTED, XB_PROTO_REJECTED, id};
     xb_frames_t *answer = NULL;
-    int rc = request(c, f, &w, timeout_ms, &answer, err);
+    xb_proto_msg_t m;
+    int rc = request(c, f, &w, timeout_ms, &answer, &m, err);
     xb_frames_destroy(&f);
     if (rc != 0)
         return -1;
-    if (xb_frames_eq(answer, 1, XB_CMD_REJECTED))
-        rc = take_rejection(c, answer, err);
-    else if (copy_uuid(answer, 3, thread_out, "thread", err) != 0 ||
-             copy_uuid(answer, 4, msgid_out, "message id", err) != 0)
+    if (m.cmd == XB_PROTO_REJECTED)
+        rc = take_rejection(c, &m, err);
+    else if (copy_uuid(m.accepted.thread, thread_out, "thread", err) != 0 ||
+             copy_uuid(m.accepted.msg_id, msgid_out, "message id", err) != 0)
         rc = -1;
     xb_frames_destroy(&answer);
     return rc;
@@ -455,12 +467,9 @@ int xb_client_post(xb_client_t *c, const void *body, size_t len, const char *to,
     snprintf(id, sizeof id, "%c%lu", POST_PREFIX, c->next_request++);
     /* POST: the pump answers only a refusal, and counts acceptances in
      * one POSTED per turn of its loop instead of an ACCEPTED each. */
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_POST);
-    if (!f || xb_frames_add_str(f, id) != 0 || xb_frames_add(f, body, len) != 0 ||
-        xb_frames_add_str(f, to ? to : "") != 0 || xb_frames_add_str(f, from ? from : "") != 0) {
-        xb_frames_destroy(&f);
+    xb_frames_t *f = xb_proto_send(true, id, body, len, to ? to : "", from ? from : "");
+    if (!f)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
-    }
     int rc = send_frames(c, f, deadline_for(timeout_ms), err);
     xb_frames_destroy(&f);
     if (rc == 0)
@@ -492,9 +501,10 @@ int xb_client_recv(xb_client_t *c, int timeout_ms, char **envelope, size_t *len,
     if (!c)
         return xb_error_set(err, XB_ERR_ARG, 0, "client: recv: no client");
     if (!c->head) {
-        want_t w = {0};
+        want_t w = {NULL, XB_PROTO_NONE, XB_PROTO_NONE, NULL};
         xb_frames_t *unused = NULL;
-        int rc = pump_until(c, &w, deadline_for(timeout_ms), &unused, err);
+        xb_proto_msg_t m;
+        int rc = pump_until(c, &w, deadline_for(timeout_ms), &unused, &m, err);
         if (rc != 0)
             return rc;
     }
@@ -519,26 +529,22 @@ int xb_client_control(xb_client_t *c, const char *verb, const char *const *args,
         return xb_error_set(err, XB_ERR_ARG, 0, "client: control: no verb");
     char id[32];
     next_request_id(c, id, sizeof id);
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_CONTROL);
-    int bad = !f || xb_frames_add_str(f, id) != 0 || xb_frames_add_str(f, verb) != 0;
-    for (size_t i = 0; !bad && i < nargs; i++)
-        bad = xb_frames_add_str(f, args[i] ? args[i] : "") != 0;
-    if (bad) {
-        xb_frames_destroy(&f);
+    xb_frames_t *f = xb_proto_control(id, verb, args, nargs);
+    if (!f)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
-    }
-    want_t w = {XB_CMD_CONTROL, XB_CMD_RESULT, NULL, id};
+    want_t w = {XB_CMD_CONTROL, XB_PROTO_RESULT, XB_PROTO_NONE, id};
     xb_frames_t *answer = NULL;
-    int rc = request(c, f, &w, timeout_ms, &answer, err);
+    xb_proto_msg_t m;
+    int rc = request(c, f, &w, timeout_ms, &answer, &m, err);
     xb_frames_destroy(&f);
     if (rc != 0)
         return -1;
-    char *text = xb_frames_count(answer) > 4 ? xb_frames_strdup(answer, 4) : strdup("");
+    char *text = strndup(m.result.body.ptr, m.result.body.len);
     if (!text) {
         xb_frames_destroy(&answer);
         return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
     }
-    if (!xb_frames_eq(answer, 3, "ok")) {
+    if (!xb_proto_is(m.result.status, "ok")) {
         /* The pump's own one-line message, as it is: it names what failed. */
         xb_error_set(err, XB_ERR_ARG, 0, "%s", *text ? text : "request failed");
         free(text);

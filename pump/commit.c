@@ -14,10 +14,8 @@
 
 static void send_posted(xb_pump_t *p, size_t i)
 {
-    char n[24];
-    xb_u64_to_dec(n, p->posted[i].n);
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_POSTED);
-    if (f && xb_frames_add_str(f, n) == 0)
+    xb_frames_t *f = xb_proto_posted(p->posted[i].n);
+    if (f)
         xb_pump_send_to(p, &p->posted[i].rid, f);
     xb_frames_destroy(&f);
     p->posted[i] = p->posted[--p->n_posted];

@@ -56,9 +56,8 @@ static int attr_u64(body_t *b, const char *name, unsigned long long v)
 static void reply(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *status,
                   const void *body, size_t len)
 {
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_RESULT);
-    if (f && xb_frames_add_str(f, req) == 0 && xb_frames_add_str(f, status) == 0 &&
-        xb_frames_add(f, body, len) == 0)
+    xb_frames_t *f = xb_proto_result(req, status, body, len);
+    if (f)
         xb_pump_send_to(p, rid, f);
     xb_frames_destroy(&f);
 }
@@ -109,8 +108,9 @@ static int write_thread(xb_pump_t *p, body_t *b, const char *uuid)
     return rc;
 }
 
-static void control_threads(xb_pump_t *p, const xb_rid_t *rid, const char *req)
+static void control_threads(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *arg)
 {
+    (void)arg;
     xb_error_t err;
     xb_str_list_t list = {0};
     if (xb_backend_buffer_list_threads(p->backend, &list, &err) != 0) {
@@ -214,8 +214,9 @@ static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
     return xmlTextWriterEndElement(b->w) < 0 ? -1 : 0;
 }
 
-static void control_stats(xb_pump_t *p, const xb_rid_t *rid, const char *req)
+static void control_stats(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *arg)
 {
+    (void)arg;
     body_t b = {0};
     int rc = body_open(&b, "stats");
     if (rc == 0)
@@ -244,8 +245,9 @@ static void control_stats(xb_pump_t *p, const xb_rid_t *rid, const char *req)
     body_close(&b);
 }
 
-static void control_backend_info(xb_pump_t *p, const xb_rid_t *rid, const char *req)
+static void control_backend_info(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *arg)
 {
+    (void)arg;
     xb_error_t perr, ierr;
     xb_error_clear(&perr);
     xb_error_clear(&ierr);
@@ -281,8 +283,9 @@ static void control_backend_info(xb_pump_t *p, const xb_rid_t *rid, const char *
     body_close(&b);
 }
 
-static void control_ping(xb_pump_t *p, const xb_rid_t *rid, const char *req)
+static void control_ping(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *arg)
 {
+    (void)arg;
     body_t b = {0};
     if (body_open(&b, "pong") == 0 && attr(&b, "organism", p->cfg->name) == 0 &&
         attr(&b, "endpoint", p->endpoint) == 0 &&
@@ -293,49 +296,59 @@ static void control_ping(xb_pump_t *p, const xb_rid_t *rid, const char *req)
     body_close(&b);
 }
 
-void xb_control_on_request(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
+static void control_shutdown(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *arg)
 {
-    char req[128], verb[32], arg[256] = "";
-    if (xb_frames_copy(f, 3, req, sizeof req) < 0)
-        return;
-    if (xb_frames_copy(f, 4, verb, sizeof verb) < 0) {
-        reply_error(p, rid, req, "CONTROL needs a verb");
-        return;
-    }
-    xb_frames_copy(f, 5, arg, sizeof arg);
+    (void)arg;
+    reply(p, rid, req, "ok", "<stopping/>", 11);
+    xb_pump_stop(p);
+}
+
+/* The CONTROL verbs and how many arguments each takes. */
+static const struct {
+    const char *verb;
+    size_t args;
+    void (*fn)(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *arg);
+} verbs[] = {
+    {"threads", 0, control_threads},
+    {"history", 1, control_history},
+    {"stats", 0, control_stats},
+    {"backend-info", 0, control_backend_info},
+    {"ping", 0, control_ping},
+    {"shutdown", 0, control_shutdown},
+};
+
+/* CONTROL request-id verb args... (the codec checked the shape and bounds) */
+void xb_control_on_request(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m)
+{
+    char req[XB_PROTO_ID_MAX + 1], verb[XB_PROTO_WORD_MAX + 1], arg[256] = "";
+    xb_proto_cstr(m->control.req, req, sizeof req);
+    xb_proto_cstr(m->control.verb, verb, sizeof verb);
+    if (m->n > 0)
+        xb_proto_cstr(xb_proto_control_arg(m, 0), arg, sizeof arg);
     XB_DEBUG("pump", "control %s %s", verb, arg);
-    if (strcmp(verb, "threads") == 0)
-        control_threads(p, rid, req);
-    else if (strcmp(verb, "history") == 0 && arg[0])
-        control_history(p, rid, req, arg);
-    else if (strcmp(verb, "stats") == 0)
-        control_stats(p, rid, req);
-    else if (strcmp(verb, "backend-info") == 0)
-        control_backend_info(p, rid, req);
-    else if (strcmp(verb, "ping") == 0)
-        control_ping(p, rid, req);
-    else if (strcmp(verb, "shutdown") == 0) {
-        reply(p, rid, req, "ok", "<stopping/>", 11);
-        xb_pump_stop(p);
-    } else {
-        char msg[96];
-        snprintf(msg, sizeof msg, "unknown control verb '%.32s' (or missing argument)", verb);
-        reply_error(p, rid, req, msg);
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        if (strcmp(verb, verbs[i].verb) != 0)
+            continue;
+        if (m->n != verbs[i].args || (verbs[i].args && !arg[0])) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "control verb '%s' takes %zu argument(s)", verb, verbs[i].args);
+            reply_error(p, rid, req, msg);
+            return;
+        }
+        verbs[i].fn(p, rid, req, arg);
+        return;
     }
+    char msg[96];
+    snprintf(msg, sizeof msg, "unknown control verb '%.32s'", verb);
+    reply_error(p, rid, req, msg);
 }
 
 /* HISTORY request-id thread -> HISTORY-OK request-id n slot... */
-void xb_control_on_history(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
+void xb_control_on_history(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m)
 {
-    char req[128], thread[64];
-    if (xb_frames_copy(f, 3, req, sizeof req) < 0 || xb_frames_copy(f, 4, thread, sizeof thread) < 0) {
-        xb_frames_t *e = xb_frames_new_cmd(XB_CMD_ERROR);
-        if (e && xb_frames_add_str(e, XB_CMD_HISTORY) == 0 &&
-            xb_frames_add_str(e, "HISTORY needs: request-id thread") == 0)
-            xb_pump_send_to(p, rid, e);
-        xb_frames_destroy(&e);
-        return;
-    }
+    char req[XB_PROTO_ID_MAX + 1], thread[XB_PROTO_ID_MAX + 1];
+    xb_proto_cstr(m->history.req, req, sizeof req);
+    xb_proto_cstr(m->history.thread, thread, sizeof thread);
     peer_t *peer = xb_peer_find(p, rid);
     if (peer)
         peer->last_heard_ms = xb_now_ms();
@@ -343,15 +356,11 @@ void xb_control_on_history(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     xb_blob_list_t blobs = {0};
     xb_frames_t *out = NULL;
     if (xb_backend_buffer_get_thread(p->backend, thread, &blobs, &err) != 0) {
-        out = xb_frames_new_cmd(XB_CMD_ERROR);
-        if (out && (xb_frames_add_str(out, XB_CMD_HISTORY) != 0 || xb_frames_add_str(out, err.message) != 0))
-            xb_frames_destroy(&out);
+        out = xb_proto_error(XB_CMD_HISTORY, err.message);
     } else {
-        out = xb_frames_new_cmd(XB_CMD_HISTORY_OK);
-        if (out && (xb_frames_add_str(out, req) != 0 || xb_frames_addf(out, "%zu", blobs.count) != 0))
-            xb_frames_destroy(&out);
+        out = xb_proto_history_ok_begin(req, blobs.count);
         for (size_t i = 0; out && i < blobs.count; i++)
-            if (xb_frames_add(out, blobs.items[i].data, blobs.items[i].len) != 0)
+            if (xb_proto_history_ok_add(out, blobs.items[i].data, blobs.items[i].len) != 0)
                 xb_frames_destroy(&out);
     }
     if (out)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "str.h"
 
 #define SLAB_INITIAL 256
 
@@ -164,12 +165,11 @@ static peer_t *pick_peer(xb_pump_t *p, lstn_t *l)
 
 static int send_delivery(xb_pump_t *p, peer_t *peer, delivery_t *d)
 {
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_DELIVER);
-    if (!f || xb_frames_addf(f, "%" PRIu64, delivery_id(d)) != 0 ||
-        xb_frames_add(f, d->envelope, d->len) != 0) {
-        xb_frames_destroy(&f);
+    char id[24];
+    xb_u64_to_dec(id, delivery_id(d));
+    xb_frames_t *f = xb_proto_deliver(id, d->envelope, d->len);
+    if (!f)
         return -1;
-    }
     int rc = xb_pump_send_to(p, &peer->rid, f);
     xb_frames_destroy(&f);
     return rc;
@@ -269,7 +269,7 @@ static void send_shutdown_if_idle(xb_pump_t *p, peer_t *peer)
 {
     if (peer->credit != 0 || peer->in_flight != 0)
         return;
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_SHUTDOWN);
+    xb_frames_t *f = xb_proto_shutdown();
     if (f)
         xb_pump_send_to(p, &peer->rid, f);
     xb_frames_destroy(&f);

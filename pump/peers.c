@@ -19,8 +19,8 @@ peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid)
 static void refuse(xb_pump_t *p, const xb_rid_t *rid, const char *reason)
 {
     XB_WARN("pump", "registration refused: %s", reason);
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_REFUSED);
-    if (!f || xb_frames_add_str(f, reason) != 0 || xb_pump_send_to(p, rid, f) != 0)
+    xb_frames_t *f = xb_proto_refused(reason);
+    if (!f || xb_pump_send_to(p, rid, f) != 0)
         XB_WARN("pump", "could not send REFUSED");
     xb_frames_destroy(&f);
 }
@@ -51,32 +51,21 @@ static void welcome(xb_pump_t *p, peer_t *peer)
     const char *location = b->type == XB_BACKEND_MANAGER ? b->path
                          : b->type == XB_BACKEND_REDIS   ? redis
                                                          : "";
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_WELCOME);
-    if (!f || xb_frames_add_str(f, p->cfg->name) != 0 ||
-        xb_frames_addf(f, "%ld", (long)(p->cfg->pool.heartbeat * 1000.0)) != 0 ||
-        xb_frames_add_str(f, xb_backend_type_name(b->type)) != 0 ||
-        xb_frames_add_str(f, location) != 0 || xb_frames_add_str(f, b->redis_prefix) != 0 ||
-        xb_pump_send_to(p, &peer->rid, f) != 0)
+    xb_frames_t *f = xb_proto_welcome(p->cfg->name, (long)(p->cfg->pool.heartbeat * 1000.0),
+                                      xb_backend_type_name(b->type), location, b->redis_prefix);
+    if (!f || xb_pump_send_to(p, &peer->rid, f) != 0)
         XB_WARN("pump", "could not send WELCOME to %s", p->listeners[peer->listener].cfg->name);
     xb_frames_destroy(&f);
     peer->last_sent_ms = xb_now_ms();
 }
 
-/* READY name kind pid credit */
-void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
+/* READY name kind pid credit [beats] (the codec checked the shape and bounds) */
+void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m)
 {
-    char name[XB_NAME_MAX], kind[16];
-    bool ok_pid = false, ok_credit = false;
-    if (xb_frames_copy(f, 3, name, sizeof name) < 0 || xb_frames_copy(f, 4, kind, sizeof kind) < 0) {
-        refuse(p, rid, "READY needs: name kind pid credit");
-        return;
-    }
-    long pid = xb_frames_long(f, 5, &ok_pid);
-    long credit = xb_frames_long(f, 6, &ok_credit);
-    if (!ok_pid || !ok_credit || credit < 1 || credit > 1000) {
-        refuse(p, rid, "READY: pid and credit must be numbers, credit 1..1000");
-        return;
-    }
+    char name[XB_NAME_MAX];
+    xb_proto_cstr(m->ready.name, name, sizeof name);
+    long pid = (long)m->ready.pid.num;
+    long credit = (long)m->ready.credit.num;
     if (p->state != PUMP_RUNNING && p->state != PUMP_DRAINING) {
         refuse(p, rid, "the pump is shutting down");
         return;
@@ -100,11 +89,11 @@ void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     }
     peer->rid = *rid;
     peer->listener = l->index;
-    peer->worker = strcmp(kind, "worker") == 0;
+    peer->worker = xb_proto_is(m->ready.kind, "worker");
     peer->pid = (pid_t)pid;
     peer->credit = l->cfg->credit > 0 && l->cfg->credit < credit ? l->cfg->credit : (int)credit;
     peer->last_heard_ms = xb_now_ms();
-    peer->beats_while_busy = xb_frames_eq(f, 7, "beats");
+    peer->beats_while_busy = m->ready.beats.ptr != NULL;
     child_t *c = pid > 0 ? xb_children_by_pid(p, (pid_t)pid) : NULL;
     if (c && c->listener == l->index) {
         if (c->peer) {
@@ -119,7 +108,8 @@ void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     }
     peer->next = p->peers;
     p->peers = peer;
-    XB_INFO("pump", "listener %s: %s registered (pid %ld, credit %d%s)", name, kind, pid,
+    XB_INFO("pump", "listener %s: %s registered (pid %ld, credit %d%s)", name,
+            peer->worker ? "worker" : "listener", pid,
             peer->credit, c ? "" : ", started elsewhere");
     welcome(p, peer);
     xb_dispatch(p, l);
@@ -184,7 +174,7 @@ void xb_peer_on_bye(xb_pump_t *p, peer_t *peer)
 
 static void send_heartbeat(xb_pump_t *p, peer_t *peer, uint64_t now)
 {
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_HEARTBEAT);
+    xb_frames_t *f = xb_proto_heartbeat();
     if (f && xb_pump_send_to(p, &peer->rid, f) == 0)
         peer->last_sent_ms = now;
     xb_frames_destroy(&f);
@@ -232,7 +222,7 @@ void xb_peers_tick(xb_pump_t *p)
 void xb_peers_shutdown(xb_pump_t *p)
 {
     for (peer_t *peer = p->peers; peer; peer = peer->next) {
-        xb_frames_t *f = xb_frames_new_cmd(XB_CMD_SHUTDOWN);
+        xb_frames_t *f = xb_proto_shutdown();
         if (f)
             xb_pump_send_to(p, &peer->rid, f);
         xb_frames_destroy(&f);

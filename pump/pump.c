@@ -253,41 +253,95 @@ static void begin_drain(xb_pump_t *p)
 
 static void unknown_peer(xb_pump_t *p, const xb_rid_t *rid, const char *cmd)
 {
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_ERROR);
-    if (f && xb_frames_add_str(f, cmd) == 0 &&
-        xb_frames_add_str(f, "not registered: send READY first") == 0)
+    xb_frames_t *f = xb_proto_error(cmd, "not registered: send READY first");
+    if (f)
         xb_pump_send_to(p, rid, f);
     xb_frames_destroy(&f);
 }
 
-static void bad_message(xb_pump_t *p, const xb_rid_t *rid, const char *what, const char *why)
+void xb_pump_malformed(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_error_t *e)
 {
-    XB_DEBUG("pump", "bad message (%s): %s", what, why);
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_ERROR);
-    if (f && xb_frames_add_str(f, what) == 0 && xb_frames_add_str(f, why) == 0)
+    XB_DEBUG("pump", "bad message (%s): %s", e->what, e->message);
+    xb_frames_t *f = xb_proto_error_reply(e);
+    if (f)
         xb_pump_send_to(p, rid, f);
     xb_frames_destroy(&f);
 }
 
-static void handle_peer_command(xb_pump_t *p, const xb_rid_t *rid, const char *cmd, xb_frames_t *f)
+/* A command handler; peer is NULL for commands that need no registration. */
+typedef void (*handler_fn)(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m);
+
+static void on_send(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
 {
-    peer_t *peer = xb_peer_find(p, rid);
-    if (!peer) {
-        unknown_peer(p, rid, cmd);
-        return;
-    }
-    peer->last_heard_ms = xb_now_ms();
-    if (strcmp(cmd, XB_CMD_HEARTBEAT) == 0)
-        return;
-    if (strcmp(cmd, XB_CMD_REPLY) == 0)
-        xb_route_on_reply(p, peer, f);
-    else if (strcmp(cmd, XB_CMD_DONE) == 0)
-        xb_route_on_done(p, peer, f, false);
-    else if (strcmp(cmd, XB_CMD_FAILED) == 0)
-        xb_route_on_done(p, peer, f, true);
-    else if (strcmp(cmd, XB_CMD_BYE) == 0)
-        xb_peer_on_bye(p, peer);
+    (void)peer;
+    xb_route_on_send(p, rid, m, m->cmd == XB_PROTO_POST);
 }
+
+static void on_control(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+{
+    (void)peer;
+    xb_commit_turn(p); /* answers read the backend */
+    flush_registry(p);
+    xb_control_on_request(p, rid, m);
+}
+
+static void on_ready(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+{
+    (void)peer;
+    xb_peer_on_ready(p, rid, m);
+}
+
+static void on_history(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+{
+    (void)peer;
+    xb_commit_turn(p); /* the history includes what this turn recorded */
+    xb_control_on_history(p, rid, m);
+}
+
+static void on_heartbeat(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+{
+    (void)p, (void)rid, (void)peer, (void)m; /* hearing it was the point */
+}
+
+static void on_reply(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+{
+    (void)rid;
+    xb_route_on_reply(p, peer, m);
+}
+
+static void on_done(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+{
+    (void)rid;
+    xb_route_on_done(p, peer, m, m->cmd == XB_PROTO_FAILED);
+}
+
+static void on_bye(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+{
+    (void)rid, (void)m;
+    xb_peer_on_bye(p, peer);
+}
+
+static void on_error(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+{
+    (void)p, (void)rid, (void)peer;
+    XB_DEBUG("pump", "a peer reported an error about %.*s: %.*s", (int)m->error.what.len,
+             m->error.what.ptr, (int)(m->error.message.len > 200 ? 200 : m->error.message.len),
+             m->error.message.ptr);
+}
+
+/* What the pump does with each command it may receive (the codec refuses
+ * the others); `peer` marks those only a registered peer may send. */
+static const struct {
+    handler_fn fn;
+    bool peer;
+} handlers[XB_PROTO__COUNT] = {
+    [XB_PROTO_SEND] = {on_send, false},       [XB_PROTO_POST] = {on_send, false},
+    [XB_PROTO_CONTROL] = {on_control, false}, [XB_PROTO_READY] = {on_ready, false},
+    [XB_PROTO_HISTORY] = {on_history, false}, [XB_PROTO_ERROR] = {on_error, false},
+    [XB_PROTO_HEARTBEAT] = {on_heartbeat, true}, [XB_PROTO_REPLY] = {on_reply, true},
+    [XB_PROTO_DONE] = {on_done, true},        [XB_PROTO_FAILED] = {on_done, true},
+    [XB_PROTO_BYE] = {on_bye, true},
+};
 
 static void handle_message(xb_pump_t *p, xb_frames_t *f)
 {
@@ -298,38 +352,24 @@ static void handle_message(xb_pump_t *p, xb_frames_t *f)
     memcpy(rid.data, xb_frames_data(f, 0), rlen);
     rid.len = rlen;
     p->received++;
-    if (!xb_frames_is_proto(f, 1)) {
-        bad_message(p, &rid, "?", "expected the protocol tag XB1 then a command");
+    xb_proto_msg_t m;
+    xb_proto_error_t e;
+    if (xb_proto_decode(f, 1, XB_PROTO_TO_PUMP, &m, &e) != 0) {
+        xb_pump_malformed(p, &rid, &e);
         return;
     }
-    char cmd[32];
-    if (xb_frames_copy(f, 2, cmd, sizeof cmd) < 0) {
-        bad_message(p, &rid, "?", "command word too long");
-        return;
+    if (!handlers[m.cmd].fn)
+        return; /* every command to the pump has one */
+    peer_t *peer = NULL;
+    if (handlers[m.cmd].peer) {
+        peer = xb_peer_find(p, &rid);
+        if (!peer) {
+            unknown_peer(p, &rid, xb_proto_word(m.cmd));
+            return;
+        }
+        peer->last_heard_ms = xb_now_ms();
     }
-    if (strcmp(cmd, XB_CMD_SEND) == 0)
-        xb_route_on_send(p, &rid, f, false);
-    else if (strcmp(cmd, XB_CMD_POST) == 0)
-        xb_route_on_send(p, &rid, f, true);
-    else if (strcmp(cmd, XB_CMD_CONTROL) == 0) {
-        xb_commit_turn(p); /* answers read the backend */
-        flush_registry(p);
-        xb_control_on_request(p, &rid, f);
-    }
-    else if (strcmp(cmd, XB_CMD_READY) == 0)
-        xb_peer_on_ready(p, &rid, f);
-    else if (strcmp(cmd, XB_CMD_HISTORY) == 0) {
-        xb_commit_turn(p); /* the history includes what this turn recorded */
-        xb_control_on_history(p, &rid, f);
-    }
-    else if (strcmp(cmd, XB_CMD_HEARTBEAT) == 0 || strcmp(cmd, XB_CMD_REPLY) == 0 ||
-             strcmp(cmd, XB_CMD_DONE) == 0 || strcmp(cmd, XB_CMD_FAILED) == 0 ||
-             strcmp(cmd, XB_CMD_BYE) == 0)
-        handle_peer_command(p, &rid, cmd, f);
-    else if (strcmp(cmd, XB_CMD_ERROR) == 0)
-        XB_DEBUG("pump", "a peer reported an error");
-    else
-        bad_message(p, &rid, cmd, "unknown command");
+    handlers[m.cmd].fn(p, &rid, peer, &m);
 }
 
 static void drain_router(xb_pump_t *p)

@@ -27,7 +27,7 @@
 #include "registry.h"
 #include "schema.h"
 #include "strmap.h"
-#include "wire.h"
+#include "proto.h"
 #include "xmlbus/xmlsafe.h"
 
 #define XB_RID_MAX 256
@@ -196,6 +196,9 @@ int64_t xb_now_us(void);
  * failure. Returns 0 or -1. */
 int xb_pump_send_to(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
 lstn_t *xb_pump_listener(xb_pump_t *p, const char *name);
+/* Answers a message that failed to decode with ERROR (never an ERROR). The
+ * message changes nothing. */
+void xb_pump_malformed(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_error_t *e);
 
 /* children.c */
 int xb_children_init(xb_pump_t *p, xb_error_t *err);
@@ -209,7 +212,7 @@ void xb_children_free(xb_pump_t *p);
 
 /* peers.c */
 peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid);
-void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
+void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m);
 void xb_peer_on_bye(xb_pump_t *p, peer_t *peer);
 /* The peer is gone (process died, silent, BYE): its deliveries are retried
  * or failed with `code`. */
@@ -245,9 +248,9 @@ void xb_deliveries_fail_all(xb_pump_t *p);
 /* SEND (post false: answered ACCEPTED or REJECTED) or POST (post true:
  * only a refusal is answered; acceptances are counted in one POSTED per
  * client and loop turn). */
-void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f, bool post);
-void xb_route_on_reply(xb_pump_t *p, peer_t *peer, xb_frames_t *f);
-void xb_route_on_done(xb_pump_t *p, peer_t *peer, xb_frames_t *f, bool failed);
+void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m, bool post);
+void xb_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m);
+void xb_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool failed);
 /* Sends a SystemError to `to` (an origin). Never bounces. */
 void xb_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
                            const char *message);
@@ -257,7 +260,7 @@ void xb_conv_release(xb_pump_t *p, conv_t *c);
 void xb_convs_free(xb_pump_t *p);
 
 /* control.c */
-void xb_control_on_request(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
-void xb_control_on_history(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
+void xb_control_on_request(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m);
+void xb_control_on_history(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m);
 
 #endif

@@ -111,9 +111,8 @@ static void deliver_to_client(xb_pump_t *p, const xb_rid_t *rid, const char *msg
                               const char *bytes, size_t len)
 {
     xb_posted_send(p, rid); /* both arrive together: one wake-up */
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_DELIVER);
-    if (!f || xb_frames_add_str(f, msg_id) != 0 || xb_frames_add(f, bytes, len) != 0 ||
-        xb_pump_send_to(p, rid, f) != 0) {
+    xb_frames_t *f = xb_proto_deliver(msg_id, bytes, len);
+    if (!f || xb_pump_send_to(p, rid, f) != 0) {
         p->undeliverable++;
         XB_WARN("pump", "message %s: the client that should receive it is gone", msg_id);
     } else {
@@ -483,10 +482,10 @@ static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const ch
 
 /* ---- REPLY, DONE, FAILED from listeners ------------------------------------ */
 
-static delivery_t *delivery_of(xb_pump_t *p, peer_t *peer, xb_frames_t *f, const char *cmd)
+static delivery_t *delivery_of(xb_pump_t *p, peer_t *peer, xb_proto_val_t idv, const char *cmd)
 {
     char id[32];
-    delivery_t *d = xb_frames_copy(f, 3, id, sizeof id) < 0 ? NULL : xb_delivery_find(p, id);
+    delivery_t *d = xb_proto_cstr(idv, id, sizeof id) < 0 ? NULL : xb_delivery_find(p, id);
     if (!d || d->peer != peer) {
         /* A late answer (the message timed out or went to another worker). */
         p->late++;
@@ -534,10 +533,10 @@ static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char
     xmlFreeDoc(doc);
 }
 
-/* REPLY id n (target payload)* */
-void xb_route_on_reply(xb_pump_t *p, peer_t *peer, xb_frames_t *f)
+/* REPLY id n (target payload)* (the codec checked that n pairs follow) */
+void xb_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m)
 {
-    delivery_t *d = delivery_of(p, peer, f, XB_CMD_REPLY);
+    delivery_t *d = delivery_of(p, peer, m->reply.id, XB_CMD_REPLY);
     if (!d)
         return;
     lstn_t *l = &p->listeners[d->listener];
@@ -545,22 +544,14 @@ void xb_route_on_reply(xb_pump_t *p, peer_t *peer, xb_frames_t *f)
     origin_t o;
     origin_of_delivery(p, d, &o);
     batch_t *batch = staging(p);
-    bool ok = false;
-    long n = xb_frames_long(f, 4, &ok);
     if (!batch) {
         xb_route_system_error(p, &o, d->conv, XB_ERR_LIMIT, "pump out of memory");
-    } else if (!ok || n < 1 || (size_t)(5 + 2 * n) != xb_frames_count(f)) {
-        xb_route_system_error(p, &o, d->conv, XB_ERR_ENVELOPE,
-                              "malformed REPLY: expected a count then that many target/payload pairs");
     } else {
-        for (long i = 0; i < n; i++) {
+        for (size_t i = 0; i < m->n; i++) {
             char target[XB_NAME_MAX];
-            if (xb_frames_copy(f, (size_t)(5 + 2 * i), target, sizeof target) < 0) {
-                xb_route_system_error(p, &o, d->conv, XB_ERR_ROUTING, "REPLY target name too long");
-                continue;
-            }
-            reply_one(p, &o, d, target, xb_frames_data(f, (size_t)(6 + 2 * i)),
-                      xb_frames_size(f, (size_t)(6 + 2 * i)), batch);
+            xb_proto_cstr(xb_proto_reply_target(m, i), target, sizeof target);
+            xb_proto_val_t payload = xb_proto_reply_payload(m, i);
+            reply_one(p, &o, d, target, payload.ptr, payload.len, batch);
         }
         unit_t u = {.is_send = false, .origin = o, .conv = d->conv};
         xb_commit_defer(p, batch, &u);
@@ -569,9 +560,10 @@ void xb_route_on_reply(xb_pump_t *p, peer_t *peer, xb_frames_t *f)
 }
 
 /* DONE id | FAILED id message */
-void xb_route_on_done(xb_pump_t *p, peer_t *peer, xb_frames_t *f, bool failed)
+void xb_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool failed)
 {
-    delivery_t *d = delivery_of(p, peer, f, failed ? XB_CMD_FAILED : XB_CMD_DONE);
+    delivery_t *d = delivery_of(p, peer, failed ? m->failed.id : m->done.id,
+                                failed ? XB_CMD_FAILED : XB_CMD_DONE);
     if (!d)
         return;
     lstn_t *l = &p->listeners[d->listener];
@@ -582,7 +574,8 @@ void xb_route_on_done(xb_pump_t *p, peer_t *peer, xb_frames_t *f, bool failed)
     }
     l->failed++;
     char why[512] = "handler failed";
-    xb_frames_copy(f, 4, why, sizeof why);
+    if (m->failed.message.len)
+        xb_proto_cstr(m->failed.message, why, sizeof why);
     /* The handler said it failed: its sender hears `crash` with the reason. */
     xb_delivery_failed_by_handler(p, d, why);
 }
@@ -602,8 +595,8 @@ void xb_route_reject(xb_pump_t *p, const xb_rid_t *rid, const char *req, const o
     if (env)
         xb_envelope_serialize(env, &bytes, &len);
     xb_envelope_destroy(&env);
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_REJECTED);
-    if (f && xb_frames_add_str(f, req) == 0 && xb_frames_add(f, bytes ? bytes : "", len) == 0)
+    xb_frames_t *f = xb_proto_rejected(req, bytes, len);
+    if (f)
         xb_pump_send_to(p, rid, f);
     xb_frames_destroy(&f);
     free(bytes);
@@ -613,9 +606,8 @@ void xb_route_accept(xb_pump_t *p, const xb_rid_t *rid, const char *req, const c
                         const char *msg_id)
 {
     p->accepted++;
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_ACCEPTED);
-    if (f && xb_frames_add_str(f, req) == 0 && xb_frames_add_str(f, thread) == 0 &&
-        xb_frames_add_str(f, msg_id) == 0)
+    xb_frames_t *f = xb_proto_accepted(req, thread, msg_id);
+    if (f)
         xb_pump_send_to(p, rid, f);
     xb_frames_destroy(&f);
 }
@@ -723,8 +715,8 @@ static conv_t *client_conversation(xb_pump_t *p, const xb_rid_t *rid, const char
     return c;
 }
 
-/* SEND|POST request-id body [to [from]] */
-void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f, bool post)
+/* SEND|POST request-id body [to [from]] (the codec checked the shape and bounds) */
+void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m, bool post)
 {
     char req[128], to[XB_NAME_MAX] = "", from[XB_NAME_MAX] = "";
     origin_t o;
@@ -733,21 +725,18 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f, bool po
     o.rid = *rid;
     xb_strlcpy(o.name, DEFAULT_SENDER, sizeof o.name);
     xb_uuid_new(o.thread);
-    if (xb_frames_copy(f, 3, req, sizeof req) < 0 || xb_frames_count(f) < 5) {
-        xb_route_reject(p, rid, "", &o, XB_ERR_ENVELOPE, "SEND and POST need: request-id body [to [from]]");
-        return;
-    }
+    xb_proto_cstr(m->send.req, req, sizeof req);
     if (p->state != PUMP_RUNNING) {
         xb_route_reject(p, rid, req, &o, XB_ERR_SHUTDOWN, "the pump is shutting down");
         return;
     }
-    xb_frames_copy(f, 5, to, sizeof to);
-    xb_frames_copy(f, 6, from, sizeof from);
+    xb_proto_cstr(m->send.to, to, sizeof to);
+    xb_proto_cstr(m->send.from, from, sizeof from);
     xb_error_t err;
     xb_error_clear(&err);
     send_body_t b;
     memset(&b, 0, sizeof b);
-    if (parse_send_body(p, xb_frames_data(f, 4), xb_frames_size(f, 4), &b, &err) != 0) {
+    if (parse_send_body(p, m->send.body.ptr, m->send.body.len, &b, &err) != 0) {
         xb_route_reject(p, rid, req, &o, err.code, err.message);
         send_body_free(&b);
         return;

@@ -637,6 +637,52 @@ static void test_post_protocol(void)
     zmq_ctx_term(r.ctx);
 }
 
+/* The next message is ERROR about `what`. */
+static void expect_error(raw_t *r, const char *what)
+{
+    xb_frames_t *f = raw_recv(r, 10000);
+    CU_ASSERT(f && xb_frames_eq(f, 1, XB_CMD_ERROR) && xb_frames_eq(f, 2, what));
+    xb_frames_destroy(&f);
+}
+
+/* A malformed message gets ERROR and changes nothing: a REPLY whose count
+ * does not match leaves the delivery in hand, answered properly later. */
+static void test_malformed_gets_error(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    raw_t r;
+    CU_ASSERT_FATAL(raw_open(&r, "forger", "1"));
+    xb_frames_t *f = xb_frames_new();
+    xb_frames_add_str(f, "XB2");
+    xb_frames_add_str(f, XB_CMD_SEND);
+    CU_ASSERT_EQUAL(xb_frames_send(f, r.sock, 0), 0);
+    xb_frames_destroy(&f);
+    expect_error(&r, "?");
+    raw_send(&r, "FROB", (char *)NULL);
+    expect_error(&r, "FROB");
+    raw_send(&r, XB_CMD_SEND, "1", (char *)NULL);
+    expect_error(&r, XB_CMD_SEND);
+    raw_send(&r, XB_CMD_WELCOME, "o", "1000", "memory", "", "", (char *)NULL);
+    expect_error(&r, XB_CMD_WELCOME);
+    xb_client_t *c = xbt_client(&behave);
+    long done = xbt_stat(c, "forger", "done");
+    xb_error_t err;
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<forge/>", 8, NULL, NULL, 5000, NULL, NULL, &err), 0);
+    char *id = raw_deliver(&r, 10000, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+    raw_send(&r, XB_CMD_REPLY, id, "2", XB_TARGET_RESPOND, "<ping/>", (char *)NULL);
+    expect_error(&r, XB_CMD_REPLY);
+    raw_send(&r, XB_CMD_DONE, id, (char *)NULL);
+    free(id);
+    long now = done;
+    for (double end = xbt_now() + 10; now == done && xbt_now() < end;)
+        now = xbt_stat(c, "forger", "done");
+    CU_ASSERT_EQUAL(now, done + 1);
+    xb_client_destroy(&c);
+    raw_close(&r);
+    assert_still_serving(&behave);
+}
+
 /* 10 000 messages, 100 in flight: all answered, each recorded exactly once. */
 static void test_ten_thousand(void)
 {
@@ -728,6 +774,7 @@ int main(void)
     CU_add_test(s, "credit", test_credit);
     CU_add_test(s, "post without waiting", test_post_without_waiting);
     CU_add_test(s, "POST by hand: POSTED counts, no ACCEPTED", test_post_protocol);
+    CU_add_test(s, "malformed message gets ERROR", test_malformed_gets_error);
     CU_add_test(s, "10000 messages, 100 in flight", test_ten_thousand);
     CU_add_test(s, "SIGTERM under load", test_sigterm_under_load);
     CU_basic_set_mode(CU_BRM_VERBOSE);

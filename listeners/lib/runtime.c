@@ -201,14 +201,21 @@ int xb_rt_send(xb_listener_t *l, xb_frames_t *f)
     return rc;
 }
 
-static int send_simple(xb_listener_t *l, const char *cmd, const char *a, const char *b)
+/* Sends f (from an encoder, NULL on no memory) and destroys it. */
+static int send_own(xb_listener_t *l, xb_frames_t *f)
 {
-    xb_frames_t *f = xb_frames_new_cmd(cmd);
-    int rc = -1;
-    if (f && (!a || xb_frames_add_str(f, a) == 0) && (!b || xb_frames_add_str(f, b) == 0))
-        rc = xb_rt_send(l, f);
+    int rc = f ? xb_rt_send(l, f) : (errno = ENOMEM, -1);
     xb_frames_destroy(&f);
     return rc;
+}
+
+/* The pump sent something the codec cannot read: ERROR, and nothing else. */
+static void malformed(xb_listener_t *l, const xb_proto_error_t *e)
+{
+    XB_WARN(l->log_comp, "malformed message from the pump ignored: %s", e->message);
+    xb_frames_t *f = xb_proto_error_reply(e);
+    if (f)
+        send_own(l, f);
 }
 
 /* A send never blocks for longer than the pump may stay silent. */
@@ -248,13 +255,8 @@ static int connect_pump(xb_listener_t *l, xb_error_t *err)
     atomic_store(&l->registered, false);
     l->last_heard_ms = xb_rt_now_ms();
     l->shutdown_seen = false;
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_READY);
-    int rc = -1;
-    if (f && xb_frames_add_str(f, l->name) == 0 && xb_frames_add_str(f, l->kind) == 0 &&
-        xb_frames_addf(f, "%ld", l->in_thread ? 0L : (long)getpid()) == 0 &&
-        xb_frames_addf(f, "%d", l->credit > 0 ? l->credit : 1) == 0)
-        rc = xb_rt_send(l, f);
-    xb_frames_destroy(&f);
+    int rc = send_own(l, xb_proto_ready(l->name, l->kind, l->in_thread ? 0L : (long)getpid(),
+                                        l->credit > 0 ? l->credit : 1, false));
     if (rc != 0) {
         int e = errno;
         close_socket(l, 0);
@@ -268,29 +270,27 @@ static int connect_pump(xb_listener_t *l, xb_error_t *err)
 /* ---- pump -> listener ------------------------------------------------------ */
 
 /* WELCOME organism heartbeat-ms backend-type backend-location backend-prefix */
-static void on_welcome(xb_listener_t *l, const xb_frames_t *f)
+static void on_welcome(xb_listener_t *l, const xb_proto_msg_t *m)
 {
-    xb_frames_copy(f, 2, l->organism, sizeof l->organism);
-    bool ok = false;
-    long hb = xb_frames_long(f, 3, &ok);
-    l->heartbeat_ms = ok && hb > 0 ? hb : XB_RT_DEFAULT_HEARTBEAT_MS;
+    xb_proto_cstr(m->welcome.organism, l->organism, sizeof l->organism);
+    long hb = (long)m->welcome.heartbeat_ms.num;
+    l->heartbeat_ms = hb > 0 ? hb : XB_RT_DEFAULT_HEARTBEAT_MS;
     set_send_timeout(l);
 
     xb_backend_config_t *b = &l->backend_cfg;
     xb_backend_config_defaults(b);
     char type[16] = "";
-    xb_frames_copy(f, 4, type, sizeof type);
+    xb_proto_cstr(m->welcome.backend_type, type, sizeof type);
     if (xb_backend_type_parse(type, &b->type) != 0) {
         XB_WARN(l->log_comp, "WELCOME names an unknown backend '%s': history goes through the pump",
                 type);
         b->type = XB_BACKEND_MEMORY;
     }
     if (b->type == XB_BACKEND_MANAGER)
-        xb_frames_copy(f, 5, b->path, sizeof b->path);
+        xb_proto_cstr(m->welcome.backend_location, b->path, sizeof b->path);
     else if (b->type == XB_BACKEND_REDIS)
-        xb_frames_copy(f, 5, b->redis_url, sizeof b->redis_url);
-    if (xb_frames_count(f) > 6)
-        xb_frames_copy(f, 6, b->redis_prefix, sizeof b->redis_prefix);
+        xb_proto_cstr(m->welcome.backend_location, b->redis_url, sizeof b->redis_url);
+    xb_proto_cstr(m->welcome.backend_prefix, b->redis_prefix, sizeof b->redis_prefix);
     /* A new registration may name another backend: reopen on demand. */
     xb_backend_destroy(&l->backend);
     atomic_store(&l->registered, true);
@@ -310,37 +310,21 @@ static xb_frames_t *answer_frames(xb_listener_t *l, const char *id, int rc, xb_r
             if (*c == '\n' || *c == '\r')
                 *c = ' ';
         XB_INFO(l->log_comp, "delivery %s failed: %s", id, reply->reason);
-        xb_frames_t *f = xb_frames_new_cmd(XB_CMD_FAILED);
-        if (f && (xb_frames_add_str(f, id) != 0 || xb_frames_add_str(f, reply->reason) != 0))
-            xb_frames_destroy(&f);
-        return f;
+        return xb_proto_failed(id, reply->reason);
     }
     if (reply->count == 0) {
         XB_DEBUG(l->log_comp, "delivery %s: DONE", id);
-        xb_frames_t *f = xb_frames_new_cmd(XB_CMD_DONE);
-        if (f && xb_frames_add_str(f, id) != 0)
-            xb_frames_destroy(&f);
-        return f;
+        return xb_proto_done(id);
     }
     XB_DEBUG(l->log_comp, "delivery %s: REPLY with %zu message(s)", id, reply->count);
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_REPLY);
-    if (!f || xb_frames_add_str(f, id) != 0 || xb_frames_addf(f, "%zu", reply->count) != 0) {
-        xb_frames_destroy(&f);
-        return NULL;
-    }
-    for (size_t i = 0; i < reply->count; i++) {
+    xb_frames_t *f = xb_proto_reply_begin(id, reply->count);
+    for (size_t i = 0; f && i < reply->count; i++) {
         xb_reply_item_t *it = &reply->items[i];
-        if (xb_frames_add_str(f, it->target) != 0) {
-            xb_frames_destroy(&f);
-            return NULL;
-        }
         /* The payload bytes move into the frame without a copy. */
         char *xml = it->xml;
         it->xml = NULL;
-        if (xb_frames_add_take(f, xml, it->len) != 0) {
+        if (xb_proto_reply_add(f, it->target, xml, it->len) != 0)
             xb_frames_destroy(&f);
-            return NULL;
-        }
     }
     return f;
 }
@@ -354,27 +338,21 @@ static uint64_t now_us(void)
 
 /* DELIVER delivery-id envelope: runs the handler and answers. Returns 0, or
  * -1 when the answer could not be sent (the connection is then suspect). */
-static int on_deliver(xb_listener_t *l, const xb_frames_t *f)
+static int on_deliver(xb_listener_t *l, const xb_proto_msg_t *m)
 {
     char id[XB_RT_DELIVERY_ID_MAX];
-    /* Frames after the envelope are ignored (room for later extensions). */
-    if (xb_frames_count(f) < 4 || xb_frames_copy(f, 2, id, sizeof id) <= 0) {
-        XB_WARN(l->log_comp, "malformed DELIVER ignored");
-        send_simple(l, XB_CMD_ERROR, XB_CMD_DELIVER, "DELIVER needs: delivery-id envelope");
-        return 0;
-    }
-    const void *raw = xb_frames_data(f, 3);
-    size_t raw_len = xb_frames_size(f, 3);
+    xb_proto_cstr(m->deliver.id, id, sizeof id);
+    const void *raw = m->deliver.envelope.ptr;
+    size_t raw_len = m->deliver.envelope.len;
     xb_error_t perr;
     xb_envelope_t *env = xb_envelope_parse(l->parser, raw, raw_len, &perr);
     xb_frames_t *out = NULL;
     if (!env) {
         XB_WARN(l->log_comp, "delivery %s: cannot read the envelope: %s", id, perr.message);
-        out = xb_frames_new_cmd(XB_CMD_FAILED);
-        if (out && (xb_frames_add_str(out, id) != 0 ||
-                    xb_frames_addf(out, "listener %s cannot read the envelope: %s", l->name,
-                                   perr.message) != 0))
-            xb_frames_destroy(&out);
+        char why[XB_ERROR_MESSAGE_MAX + XB_NAME_MAX + 64];
+        snprintf(why, sizeof why, "listener %s cannot read the envelope: %s", l->name,
+                 perr.message);
+        out = xb_proto_failed(id, why);
     } else {
         xb_msg_scratch_t scratch;
         xb_msg_t msg;
@@ -391,9 +369,7 @@ static int on_deliver(xb_listener_t *l, const xb_frames_t *f)
     }
     if (!out) {
         XB_ERROR(l->log_comp, "delivery %s: out of memory building the answer", id);
-        out = xb_frames_new_cmd(XB_CMD_FAILED);
-        if (out && (xb_frames_add_str(out, id) != 0 || xb_frames_add_str(out, "listener out of memory") != 0))
-            xb_frames_destroy(&out);
+        out = xb_proto_failed(id, "listener out of memory");
     }
     if (out && l->batching && l->n_outbox < XB_RT_OUTBOX) {
         if (l->n_outbox == 0)
@@ -429,47 +405,42 @@ static int flush_outbox(xb_listener_t *l)
 static loop_t dispatch(xb_listener_t *l, const xb_frames_t *f, xb_error_t *err)
 {
     l->last_heard_ms = xb_rt_now_ms();
-    if (!xb_frames_is_proto(f, 0)) {
-        XB_DEBUG(l->log_comp, "ignored a message without the XB1 tag");
-        send_simple(l, XB_CMD_ERROR, "?", "expected the protocol tag XB1 then a command");
+    xb_proto_msg_t m;
+    xb_proto_error_t e;
+    if (xb_proto_decode(f, 0, XB_PROTO_FROM_PUMP, &m, &e) != 0) {
+        malformed(l, &e);
         return LOOP_CONTINUE;
     }
-    char cmd[32] = "";
-    xb_frames_copy(f, 1, cmd, sizeof cmd);
-    if (strcmp(cmd, XB_CMD_HEARTBEAT) == 0)
+    switch (m.cmd) {
+    case XB_PROTO_DELIVER:
+        return on_deliver(l, &m) == 0 ? LOOP_CONTINUE : LOOP_RECONNECT;
+    case XB_PROTO_WELCOME:
+        on_welcome(l, &m);
         return LOOP_CONTINUE;
-    if (strcmp(cmd, XB_CMD_DELIVER) == 0)
-        return on_deliver(l, f) == 0 ? LOOP_CONTINUE : LOOP_RECONNECT;
-    if (strcmp(cmd, XB_CMD_WELCOME) == 0) {
-        on_welcome(l, f);
-        return LOOP_CONTINUE;
-    }
-    if (strcmp(cmd, XB_CMD_SHUTDOWN) == 0) {
+    case XB_PROTO_SHUTDOWN:
         XB_INFO(l->log_comp, "SHUTDOWN from the pump");
         return LOOP_EXIT;
-    }
-    if (strcmp(cmd, XB_CMD_REFUSED) == 0) {
-        char reason[256] = "";
-        xb_frames_copy(f, 2, reason, sizeof reason);
+    case XB_PROTO_REFUSED: {
+        char reason[256];
+        xb_proto_cstr(m.refused.reason, reason, sizeof reason);
         xb_error_set(err, XB_ERR_ROUTING, 0, "listener %s: the pump at %s refused it: %s", l->name,
                      l->endpoint, reason);
         return LOOP_FAIL;
     }
-    if (strcmp(cmd, XB_CMD_ERROR) == 0) {
-        char what[32] = "", why[256] = "";
-        xb_frames_copy(f, 2, what, sizeof what);
-        xb_frames_copy(f, 3, why, sizeof why);
-        XB_WARN(l->log_comp, "the pump reports an error about %s: %s", what, why);
+    case XB_PROTO_ERROR: {
+        char why[256];
+        xb_proto_cstr(m.error.message, why, sizeof why);
+        XB_WARN(l->log_comp, "the pump reports an error about %.*s: %s", (int)m.error.what.len,
+                m.error.what.ptr, why);
         /* Only a pump that does not know us refuses a HEARTBEAT (it restarted). */
-        return strcmp(what, XB_CMD_HEARTBEAT) == 0 ? LOOP_RECONNECT : LOOP_CONTINUE;
+        return xb_proto_is(m.error.what, XB_CMD_HEARTBEAT) ? LOOP_RECONNECT : LOOP_CONTINUE;
     }
-    if (strcmp(cmd, XB_CMD_HISTORY_OK) == 0) {
+    case XB_PROTO_HISTORY_OK:
         XB_DEBUG(l->log_comp, "late HISTORY-OK ignored");
         return LOOP_CONTINUE;
+    default: /* HEARTBEAT, and what a client gets (ACCEPTED, RESULT, ...): nothing to do */
+        return LOOP_CONTINUE;
     }
-    XB_DEBUG(l->log_comp, "unknown command %s", cmd);
-    send_simple(l, XB_CMD_ERROR, cmd, "unknown command");
-    return LOOP_CONTINUE;
 }
 
 static xb_frames_t *pop_pending(xb_listener_t *l)
@@ -606,7 +577,7 @@ static loop_t serve(xb_listener_t *l, xb_error_t *err)
             return LOOP_RECONNECT;
         }
         if (registered && now >= l->last_sent_ms + hb &&
-            send_simple(l, XB_CMD_HEARTBEAT, NULL, NULL) != 0) {
+            send_own(l, xb_proto_heartbeat()) != 0) {
             XB_WARN(l->log_comp, "cannot send HEARTBEAT: %s: reconnecting", zmq_strerror(errno));
             return LOOP_RECONNECT;
         }
@@ -642,7 +613,7 @@ int xb_listener_run(xb_listener_t *l, xb_error_t *err)
             continue;
         }
         if (r == LOOP_EXIT) {
-            if (atomic_load(&l->registered) && send_simple(l, XB_CMD_BYE, NULL, NULL) != 0)
+            if (atomic_load(&l->registered) && send_own(l, xb_proto_bye()) != 0)
                 XB_WARN(l->log_comp, "cannot send BYE: %s", zmq_strerror(errno));
             XB_INFO(l->log_comp, "leaving");
             close_socket(l, XB_RT_LINGER_MS);
@@ -675,25 +646,23 @@ static int queue_pending(xb_listener_t *l, xb_frames_t *f)
 }
 
 /* HISTORY-OK request-id n slot... -> blobs. */
-static int take_history(const xb_frames_t *f, xb_blob_list_t *blobs, xb_error_t *err)
+static int take_history(const xb_proto_msg_t *m, xb_blob_list_t *blobs, xb_error_t *err)
 {
-    bool ok = false;
-    long n = xb_frames_long(f, 3, &ok);
-    if (!ok || n < 0 || (size_t)n != xb_frames_count(f) - 4)
-        return xb_error_set(err, XB_ERR_BACKEND, 0, "malformed HISTORY-OK from the pump");
+    size_t n = m->n;
     blobs->items = n ? calloc((size_t)n, sizeof *blobs->items) : NULL;
     if (n && !blobs->items)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory reading history");
     blobs->count = (size_t)n;
-    for (size_t i = 0; i < (size_t)n; i++) {
-        size_t len = xb_frames_size(f, 4 + i);
+    for (size_t i = 0; i < n; i++) {
+        xb_proto_val_t slot = xb_proto_history_slot(m, i);
+        size_t len = slot.len;
         blobs->items[i].data = malloc(len + 1);
         if (!blobs->items[i].data) {
             xb_blob_list_free(blobs);
             return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory reading history");
         }
         if (len)
-            memcpy(blobs->items[i].data, xb_frames_data(f, 4 + i), len);
+            memcpy(blobs->items[i].data, slot.ptr, len);
         blobs->items[i].data[len] = '\0';
         blobs->items[i].len = len;
     }
@@ -706,32 +675,35 @@ static int history_message(xb_listener_t *l, xb_frames_t *f, const char *req,
                            xb_blob_list_t *blobs, int *result, xb_error_t *err)
 {
     l->last_heard_ms = xb_rt_now_ms();
-    if (xb_frames_is_proto(f, 0) && xb_frames_eq(f, 1, XB_CMD_HISTORY_OK) && xb_frames_eq(f, 2, req)) {
-        *result = take_history(f, blobs, err);
+    xb_proto_msg_t m;
+    xb_proto_error_t e;
+    if (xb_proto_decode(f, 0, XB_PROTO_FROM_PUMP, &m, &e) != 0) {
+        malformed(l, &e);
+        xb_frames_destroy(&f);
+        return 0;
+    }
+    if (m.cmd == XB_PROTO_HISTORY_OK && xb_proto_is(m.history_ok.req, req)) {
+        *result = take_history(&m, blobs, err);
         xb_frames_destroy(&f);
         return 1;
     }
-    if (xb_frames_is_proto(f, 0) && xb_frames_eq(f, 1, XB_CMD_ERROR) &&
-        xb_frames_eq(f, 2, XB_CMD_HISTORY)) {
-        char why[256] = "";
-        xb_frames_copy(f, 3, why, sizeof why);
+    if (m.cmd == XB_PROTO_ERROR && xb_proto_is(m.error.what, XB_CMD_HISTORY)) {
+        char why[256];
+        xb_proto_cstr(m.error.message, why, sizeof why);
         *result = xb_error_set(err, XB_ERR_BACKEND, 0, "listener %s: the pump could not read the history: %s",
                                l->name, why);
         xb_frames_destroy(&f);
         return 1;
     }
-    if (xb_frames_is_proto(f, 0) && xb_frames_eq(f, 1, XB_CMD_HEARTBEAT)) {
-        xb_frames_destroy(&f);
-        return 0;
-    }
-    if (xb_frames_is_proto(f, 0) && xb_frames_eq(f, 1, XB_CMD_SHUTDOWN)) {
+    if (m.cmd == XB_PROTO_SHUTDOWN) {
         /* Finish the handler first; the main loop leaves afterwards. */
         l->shutdown_seen = true;
         xb_frames_destroy(&f);
         return 0;
     }
-    if (xb_frames_is_proto(f, 0) && xb_frames_eq(f, 1, XB_CMD_HISTORY_OK)) {
-        xb_frames_destroy(&f); /* the answer to an earlier, abandoned request */
+    /* HEARTBEAT, or the answer to an earlier, abandoned request */
+    if (m.cmd == XB_PROTO_HEARTBEAT || m.cmd == XB_PROTO_HISTORY_OK) {
+        xb_frames_destroy(&f);
         return 0;
     }
     if (queue_pending(l, f) != 0) {
@@ -748,7 +720,7 @@ int xb_rt_history_request(xb_listener_t *l, const char *thread, xb_blob_list_t *
         return xb_error_set(err, XB_ERR_BACKEND, 0, "listener %s: not registered with a pump", l->name);
     char req[32];
     snprintf(req, sizeof req, "%ld", ++l->next_request);
-    if (send_simple(l, XB_CMD_HISTORY, req, thread) != 0)
+    if (send_own(l, xb_proto_history(req, thread)) != 0)
         return xb_error_set(err, XB_ERR_IO, 0, "listener %s: cannot send HISTORY: %s", l->name,
                             zmq_strerror(errno));
     /* The handler may have run for a while: silence counts from the request. */

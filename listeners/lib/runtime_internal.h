@@ -12,7 +12,7 @@
 #include "xmlbus/config.h"
 #include "xmlbus/envelope.h"
 #include "xmlbus/listener.h"
-#include "wire.h"
+#include "proto.h"
 
 #define XB_RT_LINGER_MS 1000        /* what close may still flush to the pump */
 #define XB_RT_DEFAULT_HEARTBEAT_MS 1000

@@ -43,6 +43,7 @@
 
 #include "xmlbus/client.h"
 #include "xmlbus/error.h"
+#include "xbt_main.h"
 
 extern char **environ;
 
@@ -941,40 +942,31 @@ static void test_cli_run_ping_stop(void)
     run_free(&r);
 }
 
-int main(void)
-{
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite api = CU_add_suite("client", api_init, api_clean);
-    CU_pSuite cli = CU_add_suite("xmlbus command", cli_init, cli_clean);
-    if (!api || !cli ||
-        !CU_add_test(api, "SEND -> ACCEPTED", test_send_accepted) ||
-        !CU_add_test(api, "SEND -> REJECTED with the SystemError", test_send_rejected) ||
-        !CU_add_test(api, "DELIVER before ACCEPTED is queued",
-                     test_deliver_before_accepted_is_queued) ||
-        !CU_add_test(api, "recv waits for a DELIVER", test_recv_waits_for_deliver) ||
-        !CU_add_test(api, "CONTROL -> RESULT ok and error", test_control_ok_and_error) ||
-        !CU_add_test(api, "ERROR from the pump", test_pump_error_answer) ||
-        !CU_add_test(api, "timeout, late answer ignored", test_timeout_and_late_answer) ||
-        !CU_add_test(api, "timeout when nobody listens", test_nobody_listens) ||
-        !CU_add_test(api, "bad arguments", test_bad_arguments) ||
-        !CU_add_test(api, "SystemError reader", test_system_error_reader) ||
-        !CU_add_test(cli, "--help of every verb", test_cli_help) ||
-        !CU_add_test(cli, "usage errors exit 2", test_cli_usage_errors) ||
-        !CU_add_test(cli, "send: nobody listens -> 4", test_cli_send_nobody_listens) ||
-        !CU_add_test(cli, "send --wait", test_cli_send_wait) ||
-        !CU_add_test(cli, "send: SystemError 3, refused 1", test_cli_send_errors) ||
-        !CU_add_test(cli, "threads, history, stats, backend, ping, stop",
-                     test_cli_control_verbs) ||
-        !CU_add_test(cli, "config errors: FILE:LINE:COL, exit 1", test_cli_config_error) ||
-        !CU_add_test(cli, "run on a free port, ping, stop", test_cli_run_ping_stop)) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-                      CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t client_tests[] = {
+    {"SEND -> ACCEPTED", test_send_accepted},
+    {"SEND -> REJECTED with the SystemError", test_send_rejected},
+    {"DELIVER before ACCEPTED is queued", test_deliver_before_accepted_is_queued},
+    {"recv waits for a DELIVER", test_recv_waits_for_deliver},
+    {"CONTROL -> RESULT ok and error", test_control_ok_and_error},
+    {"ERROR from the pump", test_pump_error_answer},
+    {"timeout, late answer ignored", test_timeout_and_late_answer},
+    {"timeout when nobody listens", test_nobody_listens},
+    {"bad arguments", test_bad_arguments},
+    {"SystemError reader", test_system_error_reader},
+    {NULL, NULL},
+};
+
+static const xbt_test_t xmlbus_command_tests[] = {
+    {"--help of every verb", test_cli_help},
+    {"usage errors exit 2", test_cli_usage_errors},
+    {"send: nobody listens -> 4", test_cli_send_nobody_listens},
+    {"send --wait", test_cli_send_wait},
+    {"send: SystemError 3, refused 1", test_cli_send_errors},
+    {"threads, history, stats, backend, ping, stop", test_cli_control_verbs},
+    {"config errors: FILE:LINE:COL, exit 1", test_cli_config_error},
+    {"run on a free port, ping, stop", test_cli_run_ping_stop},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"client", api_init, api_clean, NULL, NULL, client_tests},
+           {"xmlbus command", cli_init, cli_clean, NULL, NULL, xmlbus_command_tests});

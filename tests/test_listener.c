@@ -26,6 +26,7 @@
 #include "xmlbus/slot.h"
 #include "xmlbus/uuid.h"
 #include "wire.h"
+#include "xbt_main.h"
 
 extern char **environ;
 
@@ -1269,7 +1270,43 @@ static void test_process_refused(void)
     fake_close(&p);
 }
 
-int main(void)
+static const xbt_test_t listener_runtime_tests[] = {
+    {"READY and WELCOME", test_ready_and_welcome},
+    {"bad arguments", test_new_rejects_bad_arguments},
+    {"REPLY escapes the payload", test_reply_escapes_payload},
+    {"REPLY with several messages", test_reply_several_messages},
+    {"DONE and FAILED", test_done_failed},
+    {"many messages in order", test_many_messages_in_order},
+    {"a burst of slow handlers is answered one by one", test_burst_of_slow_handlers},
+    {"a burst of fast handlers: every answer, in order", test_burst_of_fast_handlers},
+    {"message accessors", test_message_accessors},
+    {"namespaced and copied payloads", test_namespaced_and_copied_payloads},
+    {"HEARTBEAT when idle", test_heartbeat_when_idle},
+    {"reconnect when the pump is silent", test_reconnect_when_pump_silent},
+    {"register again after ERROR HEARTBEAT", test_reregister_after_error},
+    {"stop sends BYE", test_stop_sends_bye},
+    {"REFUSED ends the listener", test_refused},
+    {"history through the pump", test_history_memory},
+    {"SHUTDOWN during a history wait", test_shutdown_during_history},
+    {"history from LMDB", test_history_manager},
+    {"history from redis", test_history_redis},
+    {"payload escaping", test_payload_escaping},
+    {"payload rules", test_payload_rules},
+    {"payload namespaces", test_payload_copy_namespaces},
+    {NULL, NULL},
+};
+
+static const xbt_test_t listener_processes_tests[] = {
+    {"xmlbus-echo", test_echo_process},
+    {"xmlbus-print and SIGTERM", test_print_process_and_sigterm},
+    {"hello-greeter", test_greeter_process},
+    {"hello-shouter", test_shouter_process},
+    {"flags and usage errors", test_main_flags_and_usage},
+    {"REFUSED process exits 1", test_process_refused},
+    {NULL, NULL},
+};
+
+static int listener_init(void)
 {
     /* Quiet: only warnings and errors, here and in the spawned listeners. */
     setenv("XMLBUS_LOG_LEVEL", "warn", 1);
@@ -1280,47 +1317,21 @@ int main(void)
     parser = xb_parser_new(NULL, &err);
     if (!ctx || !parser) {
         fprintf(stderr, "set-up failed: %s\n", parser ? "zmq" : err.message);
-        return 2;
+        return -1;
     }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite s = CU_add_suite("listener runtime", NULL, NULL);
-    CU_add_test(s, "READY and WELCOME", test_ready_and_welcome);
-    CU_add_test(s, "bad arguments", test_new_rejects_bad_arguments);
-    CU_add_test(s, "REPLY escapes the payload", test_reply_escapes_payload);
-    CU_add_test(s, "REPLY with several messages", test_reply_several_messages);
-    CU_add_test(s, "DONE and FAILED", test_done_failed);
-    CU_add_test(s, "many messages in order", test_many_messages_in_order);
-    CU_add_test(s, "a burst of slow handlers is answered one by one", test_burst_of_slow_handlers);
-    CU_add_test(s, "a burst of fast handlers: every answer, in order", test_burst_of_fast_handlers);
-    CU_add_test(s, "message accessors", test_message_accessors);
-    CU_add_test(s, "namespaced and copied payloads", test_namespaced_and_copied_payloads);
-    CU_add_test(s, "HEARTBEAT when idle", test_heartbeat_when_idle);
-    CU_add_test(s, "reconnect when the pump is silent", test_reconnect_when_pump_silent);
-    CU_add_test(s, "register again after ERROR HEARTBEAT", test_reregister_after_error);
-    CU_add_test(s, "stop sends BYE", test_stop_sends_bye);
-    CU_add_test(s, "REFUSED ends the listener", test_refused);
-    CU_add_test(s, "history through the pump", test_history_memory);
-    CU_add_test(s, "SHUTDOWN during a history wait", test_shutdown_during_history);
-    CU_add_test(s, "history from LMDB", test_history_manager);
-    CU_add_test(s, "history from redis", test_history_redis);
-    CU_add_test(s, "payload escaping", test_payload_escaping);
-    CU_add_test(s, "payload rules", test_payload_rules);
-    CU_add_test(s, "payload namespaces", test_payload_copy_namespaces);
-    CU_pSuite procs = CU_add_suite("listener processes", NULL, NULL);
-    CU_add_test(procs, "xmlbus-echo", test_echo_process);
-    CU_add_test(procs, "xmlbus-print and SIGTERM", test_print_process_and_sigterm);
-    CU_add_test(procs, "hello-greeter", test_greeter_process);
-    CU_add_test(procs, "hello-shouter", test_shouter_process);
-    CU_add_test(procs, "flags and usage errors", test_main_flags_and_usage);
-    CU_add_test(procs, "REFUSED process exits 1", test_process_refused);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
+    return 0;
+}
+
+static int listener_clean(void)
+{
     xb_parser_destroy(&parser);
     /* A fatal assertion may leave a socket open, which would block zmq_ctx_term. */
-    if (!failed)
+    if (ctx && CU_get_number_of_failures() == 0)
         zmq_ctx_term(ctx);
-    return failed ? 1 : 0;
+    ctx = NULL;
+    return 0;
 }
+
+XBT_SUITES({"listener runtime", listener_init, listener_clean, NULL, NULL, listener_runtime_tests},
+           {"listener processes", listener_init, listener_clean, NULL, NULL,
+            listener_processes_tests});

@@ -22,6 +22,7 @@
 #include <libxml/tree.h>
 
 #include "xbt.h"
+#include "xbt_main.h"
 #include "xmlbus/client.h"
 
 #define POOL_CMD "    command: [@TESTBIN@/xbtest-pool, mixed, @DIR@]\n"
@@ -998,37 +999,38 @@ static void test_paused_pump_keeps_workers(void)
     xbt_rmtree(p.dir);
 }
 
-int main(void)
-{
-    signal(SIGPIPE, SIG_IGN);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("pool", pools_init, pools_cleanup);
-    CU_add_test(s, "messages spread over all workers", test_spread_over_all_workers);
-    CU_add_test(s, "pool size from process_pool.workers", test_pool_size_from_process_pool);
-    CU_add_test(s, "worker killed mid-message", test_worker_killed_mid_message);
-    CU_add_test(s, "crash once is transparent", test_crash_once_is_transparent);
-    CU_add_test(s, "message id is the accepted one", test_message_id_is_the_accepted_one);
-    CU_add_test(s, "poison message: crash after max_retries", test_poison_message_gets_crash_after_retries);
-    CU_add_test(s, "plain listener is not retried", test_plain_listener_is_not_retried);
-    CU_add_test(s, "hang: timeout and a fresh worker", test_hang_times_out_and_worker_replaced);
-    CU_add_test(s, "timeout counts handler time only", test_timeout_counts_handler_time_only);
-    CU_add_test(s, "silent idle worker replaced", test_silent_idle_worker_replaced);
-    CU_add_test(s, "xmlbus stats lists workers", test_stats_command_lists_workers);
-    CU_add_test(s, "the pump stops clean", test_pools_pump_stops_clean);
-    CU_pSuite r = CU_add_suite("recycling", recycle_init, recycle_cleanup);
-    CU_add_test(r, "recycling under load loses nothing", test_recycling_under_load_loses_nothing);
-    CU_add_test(r, "failed messages count towards recycling", test_failed_messages_count_towards_recycling);
-    CU_add_test(r, "the pump stops clean", test_recycle_pump_stops_clean);
-    CU_pSuite l = CU_add_suite("lifetime", NULL, NULL);
-    CU_add_test(l, "SIGTERM leaves no worker", test_sigterm_leaves_no_worker);
-    CU_add_test(l, "killed pump leaves no worker", test_killed_pump_leaves_no_worker);
-    CU_add_test(l, "default pool size is the online CPUs", test_default_pool_size_is_online_cpus);
-    CU_add_test(l, "drain with recycling answers queued messages", test_drain_with_recycling_answers_queued);
-    CU_add_test(l, "paused pump keeps its workers", test_paused_pump_keeps_workers);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t pool_tests[] = {
+    {"messages spread over all workers", test_spread_over_all_workers},
+    {"pool size from process_pool.workers", test_pool_size_from_process_pool},
+    {"worker killed mid-message", test_worker_killed_mid_message},
+    {"crash once is transparent", test_crash_once_is_transparent},
+    {"message id is the accepted one", test_message_id_is_the_accepted_one},
+    {"poison message: crash after max_retries", test_poison_message_gets_crash_after_retries},
+    {"plain listener is not retried", test_plain_listener_is_not_retried},
+    {"hang: timeout and a fresh worker", test_hang_times_out_and_worker_replaced},
+    {"timeout counts handler time only", test_timeout_counts_handler_time_only},
+    {"silent idle worker replaced", test_silent_idle_worker_replaced},
+    {"xmlbus stats lists workers", test_stats_command_lists_workers},
+    {"the pump stops clean", test_pools_pump_stops_clean},
+    {NULL, NULL},
+};
+
+static const xbt_test_t recycling_tests[] = {
+    {"recycling under load loses nothing", test_recycling_under_load_loses_nothing},
+    {"failed messages count towards recycling", test_failed_messages_count_towards_recycling},
+    {"the pump stops clean", test_recycle_pump_stops_clean},
+    {NULL, NULL},
+};
+
+static const xbt_test_t lifetime_tests[] = {
+    {"SIGTERM leaves no worker", test_sigterm_leaves_no_worker},
+    {"killed pump leaves no worker", test_killed_pump_leaves_no_worker},
+    {"default pool size is the online CPUs", test_default_pool_size_is_online_cpus},
+    {"drain with recycling answers queued messages", test_drain_with_recycling_answers_queued},
+    {"paused pump keeps its workers", test_paused_pump_keeps_workers},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"pool", pools_init, pools_cleanup, NULL, NULL, pool_tests},
+           {"recycling", recycle_init, recycle_cleanup, NULL, NULL, recycling_tests},
+           {"lifetime", NULL, NULL, NULL, NULL, lifetime_tests});

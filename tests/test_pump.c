@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "xbt.h"
+#include "xbt_main.h"
 #include "xmlbus/client.h"
 #include "wire.h"
 
@@ -705,34 +706,27 @@ static void test_sigterm_under_load(void)
     xb_client_destroy(&c);
 }
 
-int main(void)
-{
-    signal(SIGPIPE, SIG_IGN);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("pump", start_pumps, stop_pumps);
-    CU_add_test(s, "greeting round trip", test_greeting_round_trip);
-    CU_add_test(s, "conversation end removes registry entries", test_conversation_end_removes_registry);
-    CU_add_test(s, "two conversations differ", test_two_conversations_differ);
-    CU_add_test(s, "routing by tag and by name", test_routing_by_tag_and_to);
-    CU_add_test(s, "unknown target", test_unknown_target);
-    CU_add_test(s, "malformed and schema-invalid", test_malformed_and_schema);
-    CU_add_test(s, "depth limit", test_depth_limit);
-    CU_add_test(s, "peer violation", test_peer_violation);
-    CU_add_test(s, "broadcast", test_broadcast);
-    CU_add_test(s, "broadcast slots written in one batch", test_broadcast_slots_batched);
-    CU_add_test(s, "handler timeout", test_timeout);
-    CU_add_test(s, "crash and restart", test_crash_and_restart);
-    CU_add_test(s, "killed mid-message", test_killed_mid_message);
-    CU_add_test(s, "forged from", test_forged_from);
-    CU_add_test(s, "credit", test_credit);
-    CU_add_test(s, "post without waiting", test_post_without_waiting);
-    CU_add_test(s, "POST by hand: POSTED counts, no ACCEPTED", test_post_protocol);
-    CU_add_test(s, "10000 messages, 100 in flight", test_ten_thousand);
-    CU_add_test(s, "SIGTERM under load", test_sigterm_under_load);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t pump_tests[] = {
+    {"greeting round trip", test_greeting_round_trip},
+    {"conversation end removes registry entries", test_conversation_end_removes_registry},
+    {"two conversations differ", test_two_conversations_differ},
+    {"routing by tag and by name", test_routing_by_tag_and_to},
+    {"unknown target", test_unknown_target},
+    {"malformed and schema-invalid", test_malformed_and_schema},
+    {"depth limit", test_depth_limit},
+    {"peer violation", test_peer_violation},
+    {"broadcast", test_broadcast},
+    {"broadcast slots written in one batch", test_broadcast_slots_batched},
+    {"handler timeout", test_timeout},
+    {"crash and restart", test_crash_and_restart},
+    {"killed mid-message", test_killed_mid_message},
+    {"forged from", test_forged_from},
+    {"credit", test_credit},
+    {"post without waiting", test_post_without_waiting},
+    {"POST by hand: POSTED counts, no ACCEPTED", test_post_protocol},
+    {"10000 messages, 100 in flight", test_ten_thousand},
+    {"SIGTERM under load", test_sigterm_under_load},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"pump", start_pumps, stop_pumps, NULL, NULL, pump_tests});

@@ -25,6 +25,7 @@
 
 #include "redis_server.h"
 #include "xbt.h"
+#include "xbt_main.h"
 #include "xmlbus/backend.h"
 #include "xmlbus/client.h"
 
@@ -56,7 +57,7 @@ typedef struct {
     char *history;              /* its `history` control body */
 } org_t;
 
-static xb_redis_server_t *redis;     /* shared by the redis and tenants suites */
+static xb_redis_server_t *redis;     /* xb_redis_server_shared, for the redis and tenants suites */
 static char redis_error[512];
 static char *lmdb_dir;
 static int sanitizer_reports; /* in the logs of the pumps and listeners */
@@ -617,17 +618,11 @@ static int manager_clean(void)
 /* Starts the shared redis-server once; records why it failed. */
 static bool redis_up(void)
 {
-    if (redis)
-        return true;
-    if (redis_error[0])
-        return false;
     xb_error_t err;
     xb_error_clear(&err);
-    redis = xb_redis_server_start(NULL, &err);
-    if (!redis) {
+    redis = xb_redis_server_shared(&err);
+    if (!redis)
         snprintf(redis_error, sizeof redis_error, "%s", err.message[0] ? err.message : "unknown error");
-        fprintf(stderr, "\n*** cannot start redis-server: %s ***\n", redis_error);
-    }
     return redis != NULL;
 }
 
@@ -962,40 +957,64 @@ static void test_outage(void)
 
 /* ---- main ------------------------------------------------------------------------ */
 
-int main(void)
+static const xbt_test_t memory_tests[] = {
+    {"hello flow", test_memory_hello},
+    {"listener history through the pump", test_memory_listener_history},
+    {"CLI threads, history, backend info", test_memory_cli},
+    {NULL, NULL},
+};
+
+static const xbt_test_t manager_tests[] = {
+    {"hello flow", test_manager_hello},
+    {"listener history straight from LMDB", test_manager_listener_history},
+    {"pump restart keeps history", test_manager_restart},
+    {"CLI threads, history, backend info", test_manager_cli},
+    {NULL, NULL},
+};
+
+static const xbt_test_t redis_tests[] = {
+    {"redis-server runs", test_redis_server},
+    {"hello flow", test_redis_hello},
+    {"listener history straight from Redis", test_redis_listener_history},
+    {"pump restart keeps history", test_redis_restart},
+    {"CLI threads, history, backend info", test_redis_cli},
+    {NULL, NULL},
+};
+
+static const xbt_test_t tenants_tests[] = {
+    {"two organisms, two prefixes, one Redis", test_tenants_isolated},
+    {NULL, NULL},
+};
+
+static const xbt_test_t auth_tests[] = {
+    {"hello flow, listener history, nothing prints the password", test_auth},
+    {NULL, NULL},
+};
+
+static const xbt_test_t outage_tests[] = {
+    {"Redis killed under traffic, then back", test_outage},
+    {NULL, NULL},
+};
+
+/* Runs last: the pumps of every suite above have stopped and their logs
+ * were read. */
+static void test_no_sanitizer_report(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("memory", memory_init, memory_clean);
-    CU_add_test(s, "hello flow", test_memory_hello);
-    CU_add_test(s, "listener history through the pump", test_memory_listener_history);
-    CU_add_test(s, "CLI threads, history, backend info", test_memory_cli);
-    s = CU_add_suite("manager", manager_init, manager_clean);
-    CU_add_test(s, "hello flow", test_manager_hello);
-    CU_add_test(s, "listener history straight from LMDB", test_manager_listener_history);
-    CU_add_test(s, "pump restart keeps history", test_manager_restart);
-    CU_add_test(s, "CLI threads, history, backend info", test_manager_cli);
-    s = CU_add_suite("redis", redis_init, redis_clean);
-    CU_add_test(s, "redis-server runs", test_redis_server);
-    CU_add_test(s, "hello flow", test_redis_hello);
-    CU_add_test(s, "listener history straight from Redis", test_redis_listener_history);
-    CU_add_test(s, "pump restart keeps history", test_redis_restart);
-    CU_add_test(s, "CLI threads, history, backend info", test_redis_cli);
-    s = CU_add_suite("tenants", tenants_init, tenants_clean);
-    CU_add_test(s, "two organisms, two prefixes, one Redis", test_tenants_isolated);
-    s = CU_add_suite("redis with password and database", auth_init, auth_clean);
-    CU_add_test(s, "hello flow, listener history, nothing prints the password", test_auth);
-    s = CU_add_suite("outage", outage_init, outage_clean);
-    CU_add_test(s, "Redis killed under traffic, then back", test_outage);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-    CU_cleanup_registry();
-    if (sanitizer_reports > 0) {
+    if (sanitizer_reports > 0)
         fprintf(stderr, "%d pump logs hold sanitizer reports (see above)\n", sanitizer_reports);
-        failed++;
-    }
-    xb_redis_server_destroy(&redis);
-    return failed ? 1 : 0;
+    CU_ASSERT_EQUAL(sanitizer_reports, 0);
 }
+
+static const xbt_test_t sanitizer_tests[] = {
+    {"no pump log holds a sanitizer report", test_no_sanitizer_report},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"memory", memory_init, memory_clean, NULL, NULL, memory_tests},
+           {"manager", manager_init, manager_clean, NULL, NULL, manager_tests},
+           {"redis", redis_init, redis_clean, NULL, NULL, redis_tests},
+           {"tenants", tenants_init, tenants_clean, NULL, NULL, tenants_tests},
+           {"redis with password and database", auth_init, auth_clean, NULL, NULL,
+            auth_tests},
+           {"outage", outage_init, outage_clean, NULL, NULL, outage_tests},
+           {"sanitizers", NULL, NULL, NULL, NULL, sanitizer_tests});

@@ -361,6 +361,25 @@ void xb_redis_server_destroy(xb_redis_server_t **srv)
     *srv = NULL;
 }
 
+static xb_redis_server_t *shared_srv;
+static xb_error_t shared_err;
+
+static void destroy_shared(void) { xb_redis_server_destroy(&shared_srv); }
+
+xb_redis_server_t *xb_redis_server_shared(xb_error_t *err)
+{
+    if (!shared_srv && shared_err.code == XB_OK) {
+        shared_srv = xb_redis_server_start(NULL, &shared_err);
+        if (shared_srv)
+            atexit(destroy_shared);
+        else
+            fprintf(stderr, "\n*** cannot start redis-server: %s ***\n", shared_err.message);
+    }
+    if (!shared_srv && err)
+        *err = shared_err;
+    return shared_srv;
+}
+
 bool xb_redis_server_running(const xb_redis_server_t *srv) { return srv && srv->pid > 0; }
 
 int xb_redis_server_port(const xb_redis_server_t *srv) { return srv ? srv->port : -1; }

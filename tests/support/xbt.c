@@ -1,51 +1,27 @@
 /* Integration-test helpers (see xbt.h). */
 #include "xbt.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+/* Pumps bind a port of the kernel's choosing and say which in a file: no
+ * port is picked first and raced for. */
+#define ANY_ENDPOINT "tcp://127.0.0.1:*"
+#define START_TIMEOUT_MS 15000
+
 #include "xmlbus/log.h"
-
-double xbt_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int xbt_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
 
 char *xbt_tmpdir(const char *tag)
 {
@@ -80,6 +56,51 @@ int xbt_write_file(const char *dir, const char *name, const char *text)
     return fclose(f) == 0 ? rc : -1;
 }
 
+char *xbt_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0)
+        buf = malloc((size_t)n + 1);
+    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (buf) {
+        buf[got] = '\0';
+        if (len)
+            *len = got;
+    }
+    return buf;
+}
+
+/* True when path holds a whole line (the writer renames it into place). */
+static bool endpoint_written(const char *path, char *out, size_t cap)
+{
+    char *text = xbt_read_file(path, NULL);
+    char *nl = text ? strchr(text, '\n') : NULL;
+    if (nl) {
+        *nl = '\0';
+        snprintf(out, cap, "%s", text);
+    }
+    free(text);
+    return nl != NULL;
+}
+
+static bool exited(pid_t pid)
+{
+    return pid > 0 && waitpid(pid, NULL, WNOHANG) == pid;
+}
+
+int xbt_read_endpoint_file(const char *path, pid_t pid, char *out, size_t cap, int timeout_ms)
+{
+    bool gone = false;
+    out[0] = '\0';
+    XBT_WAIT_UNTIL(endpoint_written(path, out, cap) || (gone = exited(pid)), timeout_ms);
+    return out[0] && !gone ? 0 : -1;
+}
+
 /* Replaces every occurrence of key in s (a malloc'd string) by value. */
 static char *replace_all(char *s, const char *key, const char *value)
 {
@@ -104,26 +125,18 @@ xb_client_t *xbt_client(const xbt_pump_t *p)
     return xb_client_new(p->endpoint, NULL, NULL);
 }
 
-static int wait_ping(xbt_pump_t *p, double timeout_s)
+/* Waits until the pump answers ping; false when it died or timeout_s passed. */
+static bool wait_ping(xbt_pump_t *p, double timeout_s)
 {
     xb_client_t *c = xbt_client(p);
     if (!c)
-        return -1;
+        return false;
     double end = xbt_now() + timeout_s;
-    int rc = -1;
-    while (xbt_now() < end) {
-        int status;
-        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
-            p->pid = 0;
-            break;
-        }
-        if (xb_client_control(c, "ping", NULL, 0, 500, NULL, NULL) == 0) {
-            rc = 0;
-            break;
-        }
-    }
+    bool ok = false;
+    while (!ok && xbt_now() < end && !exited(p->pid))
+        ok = xb_client_control(c, "ping", NULL, 0, 500, NULL, NULL) == 0;
     xb_client_destroy(&c);
-    return rc;
+    return ok;
 }
 
 static char *expand(const xbt_pump_t *p, const char *text)
@@ -150,48 +163,53 @@ int xbt_pump_start(xbt_pump_t *p, const char *yaml_body)
     return xbt_pump_start_files(p, yaml_body, NULL);
 }
 
+static pid_t spawn_pump(const xbt_pump_t *p, const char *cfg, const char *endpoint_file)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    execl(XB_BIN_DIR "/xmlbus", "xmlbus", "run", cfg, "--endpoint", ANY_ENDPOINT,
+          "--endpoint-file", endpoint_file, "--log-level", "debug", (char *)NULL);
+    _exit(127);
+}
+
 int xbt_pump_start_files(xbt_pump_t *p, const char *yaml_body, const char *const *files)
 {
     memset(p, 0, sizeof *p);
-    for (int attempt = 0; attempt < 3; attempt++) {
-        char *dir = xbt_tmpdir("pump");
-        if (!dir)
+    char *dir = xbt_tmpdir("pump");
+    if (!dir)
+        return -1;
+    snprintf(p->dir, sizeof p->dir, "%s", dir);
+    free(dir);
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", ANY_ENDPOINT); /* for @ENDPOINT@ */
+    snprintf(p->log, sizeof p->log, "%s/pump.log", p->dir);
+    for (size_t i = 0; files && files[i] && files[i + 1]; i += 2)
+        if (write_expanded(p, files[i], files[i + 1]) != 0)
             return -1;
-        snprintf(p->dir, sizeof p->dir, "%s", dir);
-        free(dir);
-        p->port = xbt_free_port();
-        snprintf(p->endpoint, sizeof p->endpoint, "tcp://127.0.0.1:%d", p->port);
-        snprintf(p->log, sizeof p->log, "%s/pump.log", p->dir);
-        for (size_t i = 0; files && files[i] && files[i + 1]; i += 2)
-            if (write_expanded(p, files[i], files[i + 1]) != 0)
-                return -1;
-        if (write_expanded(p, "organism.yaml", yaml_body) != 0)
-            return -1;
-        char cfg[700];
-        snprintf(cfg, sizeof cfg, "%s/organism.yaml", p->dir);
-        pid_t pid = fork();
-        if (pid < 0)
-            return -1;
-        if (pid == 0) {
-            int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd >= 0) {
-                dup2(fd, STDOUT_FILENO);
-                dup2(fd, STDERR_FILENO);
-                close(fd);
-            }
-            execl(XB_BIN_DIR "/xmlbus", "xmlbus", "run", cfg, "--log-level", "debug", (char *)NULL);
-            _exit(127);
-        }
-        p->pid = pid;
-        if (wait_ping(p, 15.0) == 0)
-            return 0;
-        xbt_pump_dump_log(p);
-        if (p->pid > 0) {
-            kill(p->pid, SIGKILL);
-            waitpid(p->pid, NULL, 0);
-        }
+    if (write_expanded(p, "organism.yaml", yaml_body) != 0)
+        return -1;
+    char cfg[700], endpoint_file[700];
+    snprintf(cfg, sizeof cfg, "%s/organism.yaml", p->dir);
+    snprintf(endpoint_file, sizeof endpoint_file, "%s/endpoint", p->dir);
+    p->pid = spawn_pump(p, cfg, endpoint_file);
+    if (p->pid < 0) {
         p->pid = 0;
+        return -1;
     }
+    if (xbt_read_endpoint_file(endpoint_file, p->pid, p->endpoint, sizeof p->endpoint,
+                               START_TIMEOUT_MS) == 0 &&
+        wait_ping(p, START_TIMEOUT_MS / 1000.0))
+        return 0;
+    xbt_pump_dump_log(p);
+    if (!exited(p->pid))
+        xbt_wait_exit(p->pid, 0); /* kills and reaps it */
+    p->pid = 0;
     return -1;
 }
 
@@ -200,19 +218,9 @@ int xbt_pump_stop(xbt_pump_t *p, int sig, double timeout_s)
     if (p->pid <= 0)
         return -1;
     kill(p->pid, sig);
-    double end = xbt_now() + timeout_s;
-    int status = 0;
-    while (xbt_now() < end) {
-        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
-            p->pid = 0;
-            return status;
-        }
-        usleep(20000);
-    }
-    kill(p->pid, SIGKILL);
-    waitpid(p->pid, NULL, 0);
+    int status = xbt_wait_exit(p->pid, (int)(timeout_s * 1000));
     p->pid = 0;
-    return -1;
+    return status;
 }
 
 void xbt_pump_dump_log(const xbt_pump_t *p)

@@ -1,4 +1,4 @@
-/* Helpers for integration tests: free ports, temporary folders, a real pump
+/* Helpers for integration tests: temporary folders and files, a real pump
  * process (`xmlbus run`) on a generated organism.yaml, and process checks. */
 #ifndef XBT_H
 #define XBT_H
@@ -7,10 +7,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "xbt_wait.h"
 #include "xmlbus/client.h"
-
-/* A free TCP port on 127.0.0.1 (bound then released). */
-int xbt_free_port(void);
 
 /* A fresh folder under /tmp (caller frees the string); xbt_rmtree removes it. */
 char *xbt_tmpdir(const char *tag);
@@ -19,18 +17,29 @@ void xbt_rmtree(const char *path);
 /* Writes text to dir/name. Returns 0 or -1. */
 int xbt_write_file(const char *dir, const char *name, const char *text);
 
+/* The whole file at path, NUL-terminated (caller frees); *len (may be NULL)
+ * gets its size. NULL when it cannot be read. */
+char *xbt_read_file(const char *path, size_t *len);
+
+/* Waits up to timeout_ms for the file `xmlbus run --endpoint-file` writes
+ * (atomically, one line) and copies its endpoint into out. Stops early when
+ * pid (0: none) exits. Returns 0 or -1. */
+int xbt_read_endpoint_file(const char *path, pid_t pid, char *out, size_t cap, int timeout_ms);
+
 typedef struct {
     pid_t pid;
-    int port;
-    char endpoint[128];
+    char endpoint[128];  /* where the pump bound (read from its endpoint file) */
     char dir[512];       /* holds organism.yaml and pump.log */
     char log[600];
 } xbt_pump_t;
 
-/* Starts `xmlbus run DIR/organism.yaml` where organism.yaml is yaml_body with
- * every "@ENDPOINT@" replaced by the pump's endpoint, "@BIN@" by the build's
- * bin folder, "@TESTBIN@" by the test listeners' folder and "@SRC@" by the
- * source tree. Waits until the pump answers ping (15 s). Returns 0 or -1. */
+/* Starts `xmlbus run DIR/organism.yaml -e tcp://127.0.0.1:* --endpoint-file
+ * DIR/endpoint` where organism.yaml is yaml_body with every "@ENDPOINT@"
+ * replaced by "tcp://127.0.0.1:*", "@BIN@" by the build's bin folder,
+ * "@TESTBIN@" by the test listeners' folder, "@SRC@" by the source tree and
+ * "@DIR@" by the pump's folder. The pump binds a port of the kernel's
+ * choosing; p->endpoint is read from its endpoint file. Waits until the pump
+ * answers ping (15 s). Returns 0 or -1. */
 int xbt_pump_start(xbt_pump_t *p, const char *yaml_body);
 
 /* Same, and first writes extra files into the pump's folder: files is a
@@ -72,8 +81,6 @@ int xbt_collect(xb_client_t *c, int n, int timeout_ms, int *refusals, xb_code_t 
 /* Counts of a listener in `xmlbus stats` XML: attribute attr of the
  * <listener name="..."> element, -1 if absent. */
 long xbt_stat(xb_client_t *c, const char *listener, const char *attr);
-
-double xbt_now(void);
 
 /* A suite init (xbt_main.h): the library logs errors only, for suites that
  * hit limits and failures on purpose. Returns 0. */

@@ -5,7 +5,6 @@
  * readers of dead processes, hashed keys of long chains and eviction order
  * that survives a restart. */
 #include "backend_suite.h"
-#include "lmdb_tmp.h"
 #include "xbt.h"
 #include "xmlbus/backend.h"
 #include "xmlbus/log.h"
@@ -66,7 +65,7 @@ static char test_dir[256];
 
 static void dir_setup(void)
 {
-    if (xb_lmdb_tmp_make(test_dir, sizeof test_dir, "lmdb") != 0) {
+    if (xbt_tmpdir_make(test_dir, sizeof test_dir, "lmdb") != 0) {
         test_dir[0] = '\0';
         fprintf(stderr, "cannot make a temp folder: %s\n", strerror(errno));
     }
@@ -74,7 +73,7 @@ static void dir_setup(void)
 
 static void dir_teardown(void)
 {
-    if (test_dir[0] && xb_lmdb_tmp_remove(test_dir) != 0)
+    if (test_dir[0] && xbt_rmtree(test_dir) != 0)
         fprintf(stderr, "cannot remove %s: %s\n", test_dir, strerror(errno));
     test_dir[0] = '\0';
 }
@@ -187,21 +186,8 @@ static pid_t spawn(child_fn fn, const char *dir, int k, void *arg, const int *st
 /* Waits for a child (killing it after CHILD_TIMEOUT_S); its exit code or -1. */
 static int wait_child(pid_t pid)
 {
-    if (pid < 0)
-        return -1;
-    int status = 0;
-    for (int i = 0; i < CHILD_TIMEOUT_S * 100; i++) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
+    int status = xbt_wait_exit(pid, CHILD_TIMEOUT_S * 1000);
+    return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static int run_child(child_fn fn, const char *dir, int k, void *arg)
@@ -214,14 +200,14 @@ static int run_child(child_fn fn, const char *dir, int k, void *arg)
 static xb_backend_t *suite_open(const xb_backend_config_t *limits)
 {
     char dir[256];
-    if (xb_lmdb_tmp_make(dir, sizeof dir, "lmdb-suite") != 0)
+    if (xbt_tmpdir_make(dir, sizeof dir, "lmdb-suite") != 0)
         return NULL;
     xb_backend_config_t cfg;
     manager_config(&cfg, dir);
     xb_backend_suite_apply_limits(&cfg, limits);
     xb_backend_t *b = open_cfg(&cfg);
     if (!b)
-        xb_lmdb_tmp_remove(dir);
+        xbt_rmtree(dir);
     return b;
 }
 
@@ -230,7 +216,7 @@ static void suite_close(xb_backend_t *b)
     char dir[XB_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", xb_backend_config(b)->path);
     xb_backend_destroy(&b);
-    xb_lmdb_tmp_remove(dir);
+    xbt_rmtree(dir);
 }
 
 /* ---- opening ------------------------------------------------------------------------- */

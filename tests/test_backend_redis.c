@@ -28,20 +28,6 @@ static int g_prefix_counter;
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static bool have_server(void)
 {
     if (!g_srv)
@@ -1337,7 +1323,7 @@ static void *traffic_main(void *arg)
                 atomic_fetch_add(&t->wrong_code, 1);
             snprintf(t->last_error, sizeof t->last_error, "%s", err.message);
             atomic_fetch_add(&t->failed, 1);
-            sleep_ms(5);
+            xbt_let_time_pass_ms(5); /* paces the traffic while Redis is away: no busy loop */
         }
     }
     return NULL;
@@ -1346,13 +1332,8 @@ static void *traffic_main(void *arg)
 /* Polls until *counter >= target or timeout_ms passes. */
 static bool wait_count(atomic_long *counter, long target, long timeout_ms)
 {
-    long long deadline = mono_ms() + timeout_ms;
-    while (atomic_load(counter) < target) {
-        if (mono_ms() > deadline)
-            return false;
-        sleep_ms(10);
-    }
-    return true;
+    XBT_WAIT_UNTIL(atomic_load(counter) >= target, timeout_ms);
+    return atomic_load(counter) >= target;
 }
 
 static void expect_backend_error(int rc, const xb_error_t *err, const char *where)
@@ -1418,9 +1399,7 @@ static void test_outage_and_recovery(void)
     if (rc != 0)
         fprintf(stderr, "\n  restart: %s\n", serr.message);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
-    long long deadline = mono_ms() + 15000;
-    while (xb_backend_ping(probe, &err) != 0 && mono_ms() < deadline)
-        sleep_ms(20);
+    XBT_WAIT_UNTIL(xb_backend_ping(probe, &err) == 0, 15000);
     CU_ASSERT_EQUAL(xb_backend_ping(probe, &err), 0);
     CU_ASSERT_TRUE(wait_count(&t.ok, ok_during + 20, 15000));
     atomic_store(&t.stop, 1);
@@ -1545,12 +1524,11 @@ static void test_registry_apply_outage(void)
     if (rc != 0)
         fprintf(stderr, "\n  restart: %s\n", serr.message);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
-    /* The backoff may hold the next attempt back for up to 2 s. */
-    long long deadline = mono_ms() + 15000;
-    while ((rc = xb_backend_registry_apply(b, REG_N, ops, &err)) != 0 && mono_ms() < deadline) {
-        CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
-        sleep_ms(20);
-    }
+    /* The backoff may hold the next attempt back for up to 2 s; until then
+     * every attempt is a backend error, and any other error ends the wait. */
+    XBT_WAIT_UNTIL((rc = xb_backend_registry_apply(b, REG_N, ops, &err)) == 0 ||
+                       err.code != XB_ERR_BACKEND,
+                   15000);
     if (rc != 0)
         fprintf(stderr, "\n  apply after restart: %s\n", err.message);
     CU_ASSERT_EQUAL(rc, 0);

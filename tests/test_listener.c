@@ -17,7 +17,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "lmdb_tmp.h"
 #include "redis_server.h"
 #include "xmlbus/backend.h"
 #include "xmlbus/envelope.h"
@@ -26,6 +25,7 @@
 #include "xmlbus/slot.h"
 #include "xmlbus/uuid.h"
 #include "wire.h"
+#include "xbt.h"
 #include "xbt_main.h"
 
 extern char **environ;
@@ -234,7 +234,7 @@ static int info_reply(const xb_msg_t *msg, xb_reply_t *reply)
 
 /* Handlers of type "slow" finished so far (the handler runs in the
  * listener's thread, the test reads it from its own). */
-#define SLOW_HANDLER_US 400000
+#define SLOW_HANDLER_MS 400
 static atomic_int slow_done;
 
 static int test_handler(const xb_msg_t *msg, xb_reply_t *reply, void *user)
@@ -269,7 +269,7 @@ static int test_handler(const xb_msg_t *msg, xb_reply_t *reply, void *user)
     if (strcmp(type, "info") == 0)
         return info_reply(msg, reply);
     if (strcmp(type, "slow") == 0) {
-        usleep(SLOW_HANDLER_US);
+        xbt_let_time_pass_ms(SLOW_HANDLER_MS); /* a slow handler is what the test is about */
         atomic_fetch_add(&slow_done, 1);
         return xb_reply_respond(reply, xb_msg_payload(msg));
     }
@@ -287,12 +287,8 @@ typedef struct {
 
 static bool wait_registered(xb_listener_t *l)
 {
-    for (int i = 0; i < WAIT_MS; i++) {
-        if (xb_listener_registered(l))
-            return true;
-        zmq_poll(NULL, 0, 1);
-    }
-    return false;
+    XBT_WAIT_UNTIL(xb_listener_registered(l), WAIT_MS);
+    return xb_listener_registered(l);
 }
 
 static void rig_open_with(rig_t *r, const char *hb, const char *type, const char *location,
@@ -575,21 +571,9 @@ static void test_namespaced_and_copied_payloads(void)
     rig_close(&r);
 }
 
-static char *text_of(const char *xml, const char *name)
-{
-    char open[64], close[64];
-    snprintf(open, sizeof open, "<%s>", name);
-    snprintf(close, sizeof close, "</%s>", name);
-    const char *a = strstr(xml, open), *b = a ? strstr(a, close) : NULL;
-    if (!a || !b)
-        return NULL;
-    a += strlen(open);
-    return strndup(a, (size_t)(b - a));
-}
-
 static void check_text(const char *xml, const char *name, const char *want)
 {
-    char *got = text_of(xml, name);
+    char *got = xbt_text_of(xml, name);
     CU_ASSERT_PTR_NOT_NULL(got);
     if (got && strcmp(got, want) != 0)
         fprintf(stderr, "\n  <%s>: got '%s', want '%s'\n", name, got, want);
@@ -871,7 +855,7 @@ static void expect_history_reply(rig_t *r, const char *id, const char *want)
 static void test_history_manager(void)
 {
     char dir[256];
-    CU_ASSERT_EQUAL_FATAL(xb_lmdb_tmp_make(dir, sizeof dir, "listener"), 0);
+    CU_ASSERT_EQUAL_FATAL(xbt_tmpdir_make(dir, sizeof dir, "listener"), 0);
     char thread[XB_UUID_LEN + 1];
     xb_uuid_new(thread);
     xb_backend_config_t cfg;
@@ -891,7 +875,7 @@ static void test_history_manager(void)
     expect_history_reply(&r, "21", "<history n=\"3\">");
     expect_history_reply(&r, "22", "index=\"1\" from=\"greeter\" type=\"reply\"");
     rig_close(&r);
-    xb_lmdb_tmp_remove(dir);
+    xbt_rmtree(dir);
 }
 
 /* redis: the runtime connects to the URL and prefix named in WELCOME. */
@@ -1048,22 +1032,6 @@ static pid_t spawn_listener(const char *prog, const char *endpoint, const char *
     return pid;
 }
 
-/* The exit status (waitpid form) within WAIT_MS, or -1 (then killed). */
-static int wait_exit(pid_t pid)
-{
-    for (int i = 0; i < WAIT_MS / 5; i++) {
-        int status = 0;
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
 static bool exited_zero(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 
 /* Spawns prog as listener name against a tcp fake pump, checks READY, WELCOMEs. */
@@ -1092,7 +1060,7 @@ static void shutdown_process(fake_t *p, pid_t pid)
     xb_frames_t *bye = fake_expect(p, XB_CMD_BYE);
     CU_ASSERT_PTR_NOT_NULL(bye);
     xb_frames_destroy(&bye);
-    CU_ASSERT_TRUE(exited_zero(wait_exit(pid)));
+    CU_ASSERT_TRUE(exited_zero(xbt_wait_exit(pid, WAIT_MS)));
     fake_close(p);
 }
 
@@ -1137,18 +1105,6 @@ static void test_echo_process(void)
     shutdown_process(&p, pid);
 }
 
-static char *read_file(const char *path)
-{
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return NULL;
-    char *buf = calloc(1, 65536);
-    size_t n = buf ? fread(buf, 1, 65535, fp) : 0;
-    (void)n;
-    fclose(fp);
-    return buf;
-}
-
 static void test_print_process_and_sigterm(void)
 {
     char out[128];
@@ -1172,10 +1128,10 @@ static void test_print_process_and_sigterm(void)
     xb_frames_t *bye = fake_expect(&p, XB_CMD_BYE);
     CU_ASSERT_PTR_NOT_NULL(bye);
     xb_frames_destroy(&bye);
-    CU_ASSERT_TRUE(exited_zero(wait_exit(pid)));
+    CU_ASSERT_TRUE(exited_zero(xbt_wait_exit(pid, WAIT_MS)));
     fake_close(&p);
 
-    char *text = read_file(out);
+    char *text = xbt_read_file(out, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     char want[512];
     snprintf(want, sizeof want,
@@ -1246,10 +1202,10 @@ static void test_main_flags_and_usage(void)
     shutdown_process(&p, pid);
 
     pid = spawn_listener("xmlbus-echo", "tcp://127.0.0.1:1", NULL, NULL, "/dev/null", NULL);
-    int status = wait_exit(pid);
+    int status = xbt_wait_exit(pid, WAIT_MS);
     CU_ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 2);
     pid = spawn_listener("xmlbus-echo", "tcp://127.0.0.1:1", "x", "boss", "/dev/null", NULL);
-    status = wait_exit(pid);
+    status = xbt_wait_exit(pid, WAIT_MS);
     CU_ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 2);
 }
 
@@ -1265,7 +1221,7 @@ static void test_process_refused(void)
     memcpy(p.rid, xb_frames_data(ready, 0), p.rid_len);
     xb_frames_destroy(&ready);
     CU_ASSERT_EQUAL(fake_send(&p, XB_CMD_REFUSED, "no listener named 'nobody'", (const char *)NULL), 0);
-    int status = wait_exit(pid);
+    int status = xbt_wait_exit(pid, WAIT_MS);
     CU_ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1);
     fake_close(&p);
 }

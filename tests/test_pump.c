@@ -121,10 +121,7 @@ static void test_greeting_round_trip(void)
     char *hist = NULL;
     const char *args[] = {thread};
     CU_ASSERT_EQUAL(xb_client_control(c, "history", args, 1, 5000, &hist, &err), 0);
-    int slots = 0;
-    for (char *s = hist; s && (s = strstr(s, "<slot")); s++)
-        slots++;
-    CU_ASSERT_EQUAL(slots, 2);
+    CU_ASSERT_EQUAL(xbt_count(hist, "<slot "), 2);
     free(hist);
     free(f1); free(f2); free(t1); free(t2);
     free(first);
@@ -144,17 +141,7 @@ static void test_conversation_end_removes_registry(void)
     free(xbt_recv(c, 10000));
     free(xbt_recv(c, 10000));
     long entries = -1;
-    for (int i = 0; i < 100; i++) {
-        char *body = NULL;
-        if (xb_client_control(c, "backend-info", NULL, 0, 5000, &body, &err) == 0) {
-            char *at = strstr(body, "registry-entries=\"");
-            entries = at ? strtol(at + 18, NULL, 10) : -1;
-        }
-        free(body);
-        if (entries == 0)
-            break;
-        usleep(20000);
-    }
+    XBT_WAIT_UNTIL((entries = xbt_backend_info(c, "registry-entries")) == 0, 5000);
     CU_ASSERT_EQUAL(entries, 0);
     xb_client_destroy(&c);
 }
@@ -280,18 +267,7 @@ static void test_depth_limit(void)
     xb_error_t err;
     CU_ASSERT_EQUAL(xb_client_send(c, "<spin/>", 7, NULL, NULL, 5000, NULL, NULL, &err), 0);
     long limit_errors = -1;
-    for (int i = 0; i < 200 && limit_errors < 1; i++) {
-        char *body = NULL;
-        if (xb_client_control(c, "stats", NULL, 0, 5000, &body, &err) == 0) {
-            char *at = strstr(body, "<listener name=\"loop\"");
-            char *lim = at ? strstr(at, "<error code=\"limit\" count=\"") : NULL;
-            char *next = at ? strstr(at + 1, "<listener ") : NULL;
-            if (lim && (!next || lim < next))
-                limit_errors = strtol(lim + 27, NULL, 10);
-        }
-        free(body);
-        usleep(50000);
-    }
+    XBT_WAIT_UNTIL((limit_errors = xbt_stat_errors(c, "loop", "limit")) >= 1, 10000);
     CU_ASSERT_EQUAL(limit_errors, 1);
     long delivered = xbt_stat(c, "loop", "delivered");
     CU_ASSERT(delivered >= 50);
@@ -370,10 +346,7 @@ static void test_crash_and_restart(void)
     long before = xbt_stat(c, "bomb", "restarts");
     expect_system_error(&behave, "<bomb/>", NULL, "crash", 15000);
     long after = -1;
-    for (int i = 0; i < 100 && after <= before; i++) {
-        after = xbt_stat(c, "bomb", "restarts");
-        usleep(50000);
-    }
+    XBT_WAIT_UNTIL((after = xbt_stat(c, "bomb", "restarts")) > before, 5000);
     CU_ASSERT(after > before);
     /* The restarted listener handles the next message (and crashes again). */
     expect_system_error(&behave, "<bomb/>", NULL, "crash", 15000);
@@ -390,21 +363,7 @@ static void test_killed_mid_message(void)
     char thread[37];
     CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<nap/>", 6, NULL, NULL, 5000, thread, NULL, &err), 0);
     /* Find sleepy's pid from the stats and kill it while it sleeps. */
-    pid_t pid = 0;
-    for (int i = 0; i < 100 && pid == 0; i++) {
-        char *body = NULL;
-        if (xb_client_control(c, "stats", NULL, 0, 5000, &body, &err) == 0) {
-            char *at = strstr(body, "<listener name=\"sleepy\"");
-            char *w = at ? strstr(at, "<worker pid=\"") : NULL;
-            char *busy = w ? strstr(w, "state=\"busy\"") : NULL;
-            char *end = w ? strstr(w, "/>") : NULL;
-            if (w && busy && busy < end)
-                pid = (pid_t)strtol(w + 13, NULL, 10);
-        }
-        free(body);
-        if (pid == 0)
-            usleep(20000);
-    }
+    pid_t pid = (pid_t)xbt_wait_busy_worker(c, "sleepy", 5000);
     CU_ASSERT_FATAL(pid > 0);
     kill(pid, SIGKILL);
     char *env = xbt_recv(c, 10000);
@@ -644,13 +603,7 @@ static void test_ten_thousand(void)
     CU_ASSERT_FATAL(behave_up);
     xb_client_t *c = xbt_client(&behave);
     xb_error_t err;
-    long slots_before = -1;
-    char *body = NULL;
-    if (xb_client_control(c, "backend-info", NULL, 0, 5000, &body, &err) == 0) {
-        char *at = strstr(body, " slots=\"");
-        slots_before = at ? strtol(at + 8, NULL, 10) : -1;
-    }
-    free(body);
+    long slots_before = xbt_backend_info(c, "slots");
     const int total = 10000, window = 100;
     int sent = 0, received = 0, errors = 0;
     char msg[64];
@@ -673,13 +626,7 @@ static void test_ten_thousand(void)
     }
     CU_ASSERT_EQUAL(received, total);
     CU_ASSERT_EQUAL(errors, 0);
-    long slots_after = -1;
-    body = NULL;
-    if (xb_client_control(c, "backend-info", NULL, 0, 5000, &body, &err) == 0) {
-        char *at = strstr(body, " slots=\"");
-        slots_after = at ? strtol(at + 8, NULL, 10) : -1;
-    }
-    free(body);
+    long slots_after = xbt_backend_info(c, "slots");
     /* One slot for each delivery to echo, one for each answer to us. */
     CU_ASSERT_EQUAL(slots_after - slots_before, 2L * total);
     xb_client_destroy(&c);

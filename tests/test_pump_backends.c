@@ -67,39 +67,11 @@ static org_t mem_org = {.type = "memory"}, mgr_org = {.type = "manager"},
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, len = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = (cap + 4096) * 2;
-            char *n = realloc(buf, cap);
-            if (!n) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = n;
-        }
-        size_t r = fread(buf + len, 1, 4096, f);
-        len += r;
-        if (r == 0)
-            break;
-    }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
 static char *read_source(const char *rel)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", XB_SOURCE_DIR, rel);
-    return read_text(path);
+    return xbt_read_file(path, NULL);
 }
 
 /* Replaces the first occurrence of key in *s; returns false if key is absent. */
@@ -161,20 +133,6 @@ static int org_start(org_t *o)
     return o->up ? 0 : -1;
 }
 
-/* True when a sanitizer (in the XMLBUS_SANITIZE build) reported anything in
- * the log of the pump or of its listeners, which share its stderr. */
-static bool log_has_sanitizer_report(const xbt_pump_t *p)
-{
-    char *log = read_text(p->log);
-    bool found = log && (strstr(log, "Sanitizer") || strstr(log, "runtime error:"));
-    if (found) {
-        const char *at = strstr(log, "==");
-        fprintf(stderr, "\n*** sanitizer report in %s: ***\n%s\n", p->log, at ? at : log);
-    }
-    free(log);
-    return found;
-}
-
 /* Stops the pump with SIGTERM; returns the exit status (-1 on timeout). */
 static int org_stop(org_t *o)
 {
@@ -184,7 +142,7 @@ static int org_stop(org_t *o)
     int status = xbt_pump_stop(&o->pump, SIGTERM, 20);
     if (CU_get_number_of_failures() > 0)
         xbt_pump_dump_log(&o->pump);
-    if (log_has_sanitizer_report(&o->pump))
+    if (!xbt_pump_log_clean(&o->pump))
         sanitizer_reports++;
     xbt_rmtree(o->pump.dir);
     return status;
@@ -220,21 +178,6 @@ static char *control(org_t *o, const char *verb, const char *arg)
     return body;
 }
 
-/* Attribute attr of the root element of an XML body (caller frees), or NULL. */
-static char *root_attr(const char *xml, const char *attr)
-{
-    if (!xml)
-        return NULL;
-    xmlDoc *doc = xb_client_read_xml(xml, strlen(xml), NULL);
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-    xmlChar *v = root ? xmlGetProp(root, BAD_CAST attr) : NULL;
-    char *out = v ? strdup((const char *)v) : NULL;
-    xmlFree(v);
-    if (doc)
-        xmlFreeDoc(doc);
-    return out;
-}
-
 /* The attribute of the payload element (the child of the envelope that is
  * not <meta>) of an envelope (caller frees), or NULL. */
 static char *payload_attr(const char *env, const char *attr)
@@ -257,14 +200,6 @@ static char *payload_attr(const char *env, const char *attr)
     return out;
 }
 
-static int count_of(const char *xml, const char *needle)
-{
-    int n = 0;
-    for (const char *s = xml; s && (s = strstr(s, needle)); s += strlen(needle))
-        n++;
-    return n;
-}
-
 /* True when the `threads` body lists uuid. */
 static bool lists_thread(const char *threads, const char *uuid)
 {
@@ -276,7 +211,7 @@ static bool lists_thread(const char *threads, const char *uuid)
 /* The number of <thread> rows in a `threads` body, -1 without a body. */
 static int thread_rows(const char *threads)
 {
-    return threads ? count_of(threads, "<thread ") : -1;
+    return threads ? xbt_count(threads, "<thread ") : -1;
 }
 
 /* Opens the organism's backend from the test process, as another process
@@ -340,13 +275,13 @@ static void check_hello(org_t *o, const char *location)
     free(o->history);
     o->history = control(o, "history", o->thread);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o->history);
-    CU_ASSERT_EQUAL(count_of(o->history, "<slot "), 2);
+    CU_ASSERT_EQUAL(xbt_count(o->history, "<slot "), 2);
     CU_ASSERT(strstr(o->history, "Hello, World!") != NULL);
     CU_ASSERT(strstr(o->history, "HELLO, WORLD!") != NULL);
     /* backend-info names the backend and where it lives. */
     char *info = control(o, "backend-info", NULL);
-    char *type = root_attr(info, "type"), *ping = root_attr(info, "ping");
-    char *loc = root_attr(info, "location");
+    char *type = xbt_root_attr(info, "type"), *ping = xbt_root_attr(info, "ping");
+    char *loc = xbt_root_attr(info, "location");
     CU_ASSERT(type && strcmp(type, o->type) == 0);
     CU_ASSERT(ping && strcmp(ping, "ok") == 0);
     CU_ASSERT(loc && strcmp(loc, location) == 0);
@@ -719,7 +654,7 @@ static void test_tenants_isolated(void)
     free(body);
     xb_client_destroy(&c);
     char *ia = control(&alpha_org, "backend-info", NULL);
-    char *n = root_attr(ia, "threads");
+    char *n = xbt_root_attr(ia, "threads");
     CU_ASSERT(n && strcmp(n, "3") == 0);
     free(n);
     free(ia);
@@ -776,7 +711,7 @@ static void test_auth(void)
     CU_ASSERT(out && strstr(out, loc) && !strstr(out, AUTH_PASSWORD));
     free(out);
     /* The log of the pump and of its listeners (they share its stderr). */
-    char *log = read_text(auth_org.pump.log);
+    char *log = xbt_read_file(auth_org.pump.log, NULL);
     CU_ASSERT(log && strstr(log, "registered with organism secured"));
     CU_ASSERT(log && !strstr(log, AUTH_PASSWORD));
     free(log);
@@ -913,7 +848,7 @@ static void test_outage(void)
     /* The pump lives on and says what is wrong. */
     CU_ASSERT(pump_alive(&outage_org));
     char *info = control(&outage_org, "backend-info", NULL);
-    char *ping = root_attr(info, "ping");
+    char *ping = xbt_root_attr(info, "ping");
     CU_ASSERT(ping && strcmp(ping, "ok") != 0 && strstr(ping, "redis"));
     free(ping);
     free(info);
@@ -924,22 +859,15 @@ static void test_outage(void)
     xb_error_t err;
     xb_error_clear(&err);
     CU_ASSERT_EQUAL_FATAL(xb_redis_server_restart(outage_redis, &err), 0);
-    double end = xbt_now() + 15.0;
-    bool recovered = false;
-    while (!recovered && xbt_now() < end) {
-        ping_result_t r = ping_once(c, i++, &retry);
-        recovered = r == PING_OK;
-        if (r == PING_OTHER)
-            break;
-        if (!recovered)
-            usleep(50000);
-    }
+    ping_result_t r = PING_OTHER;
+    XBT_WAIT_UNTIL((r = ping_once(c, i++, &retry)) != PING_BACKEND_ERROR, 15000);
+    bool recovered = r == PING_OK;
     CU_ASSERT(recovered);
     for (int k = 0; recovered && k < 10; k++, i++)
         CU_ASSERT_EQUAL(ping_once(c, i, &retry), PING_OK);
     CU_ASSERT(pump_alive(&outage_org));
     info = control(&outage_org, "backend-info", NULL);
-    ping = root_attr(info, "ping");
+    ping = xbt_root_attr(info, "ping");
     CU_ASSERT(ping && strcmp(ping, "ok") == 0);
     free(ping);
     free(info);

@@ -7,6 +7,7 @@
 #include "xmlbus/uuid.h"
 
 #include "redis_server.h"
+#include "xbt_wait.h"
 #include "xbt_main.h"
 
 #include <hiredis/hiredis.h>
@@ -625,12 +626,8 @@ static void test_write_behind_redis_down(void)
     CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 1);
 
     CU_ASSERT_EQUAL_FATAL(xb_redis_server_restart(srv, &err), 0); /* empty again */
-    int flushed = -1;
-    for (int i = 0; i < 100 && flushed != 0; i++) {
-        flushed = xb_registry_flush(f.reg, &err); /* the backend reconnects with backoff */
-        if (flushed != 0)
-            usleep(50 * 1000);
-    }
+    int flushed = -1; /* the backend reconnects with backoff */
+    XBT_WAIT_UNTIL((flushed = xb_registry_flush(f.reg, &err)) == 0, 5000);
     CU_ASSERT_EQUAL(flushed, 0);
     CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 0);
     char *stored = NULL;

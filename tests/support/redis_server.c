@@ -1,9 +1,9 @@
 /* A real redis-server for tests (see redis_server.h). */
 #include "redis_server.h"
 #include "xbt_port.h"
+#include "xbt_tmp.h"
 #include "xbt_wait.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -201,23 +201,6 @@ static int launch(xb_redis_server_t *s, xb_error_t *err)
                         START_TIMEOUT_MS);
 }
 
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[600];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 xb_redis_server_t *xb_redis_server_start(const xb_redis_server_opts_t *opts, xb_error_t *err)
 {
     xb_redis_server_t *s = calloc(1, sizeof *s);
@@ -230,11 +213,8 @@ xb_redis_server_t *xb_redis_server_start(const xb_redis_server_opts_t *opts, xb_
         free(s);
         return NULL;
     }
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp || strlen(tmp) > 60)
-        tmp = "/tmp"; /* keeps the socket path under the 108-byte limit */
-    snprintf(s->dir, sizeof s->dir, "%s/xb-redis-XXXXXX", tmp);
-    if (!mkdtemp(s->dir)) {
+    /* Under /tmp: keeps the socket path under the 108-byte limit. */
+    if (xbt_tmpdir_make(s->dir, sizeof s->dir, "redis") != 0) {
         xb_error_set(err, XB_ERR_IO, 0, "redis-server: mkdtemp %s: %s", s->dir, strerror(errno));
         free(s);
         return NULL;
@@ -263,7 +243,7 @@ xb_redis_server_t *xb_redis_server_start(const xb_redis_server_opts_t *opts, xb_
         xb_error_set(err, XB_ERR_IO, 0, "redis-server: port %d taken %d times", s->port,
                      attempt + 1);
     }
-    remove_dir(s->dir);
+    xbt_rmtree(s->dir);
     free(s);
     return NULL;
 }
@@ -312,7 +292,7 @@ void xb_redis_server_destroy(xb_redis_server_t **srv)
     xb_redis_server_t *s = *srv;
     if (s->pid > 0)
         reap(s, SIGTERM);
-    remove_dir(s->dir);
+    xbt_rmtree(s->dir);
     free(s);
     *srv = NULL;
 }

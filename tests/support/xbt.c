@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,28 +21,6 @@
 #define START_TIMEOUT_MS 15000
 
 #include "xmlbus/log.h"
-
-char *xbt_tmpdir(const char *tag)
-{
-    char tmpl[256];
-    snprintf(tmpl, sizeof tmpl, "/tmp/xmlbus-%s-XXXXXX", tag ? tag : "test");
-    char *d = mkdtemp(tmpl);
-    return d ? strdup(d) : NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-void xbt_rmtree(const char *path)
-{
-    if (path && strncmp(path, "/tmp/", 5) == 0)
-        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 int xbt_write_file(const char *dir, const char *name, const char *text)
 {
@@ -88,9 +65,12 @@ static bool endpoint_written(const char *path, char *out, size_t cap)
     return nl != NULL;
 }
 
+/* True when the child pid has ended; leaves it to be reaped (WNOWAIT). */
 static bool exited(pid_t pid)
 {
-    return pid > 0 && waitpid(pid, NULL, WNOHANG) == pid;
+    siginfo_t info = {0};
+    return pid > 0 && waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == pid;
 }
 
 int xbt_read_endpoint_file(const char *path, pid_t pid, char *out, size_t cap, int timeout_ms)
@@ -207,8 +187,7 @@ int xbt_pump_start_files(xbt_pump_t *p, const char *yaml_body, const char *const
         wait_ping(p, START_TIMEOUT_MS / 1000.0))
         return 0;
     xbt_pump_dump_log(p);
-    if (!exited(p->pid))
-        xbt_wait_exit(p->pid, 0); /* kills and reaps it */
+    xbt_wait_exit(p->pid, 0); /* reaps it, killed first if it still runs */
     p->pid = 0;
     return -1;
 }
@@ -236,6 +215,27 @@ void xbt_pump_dump_log(const xbt_pump_t *p)
     buf[n] = '\0';
     fclose(f);
     fprintf(stderr, "---- pump log tail (%s) ----\n%s\n---- end ----\n", p->log, buf);
+}
+
+bool xbt_pump_log_clean(const xbt_pump_t *p)
+{
+    FILE *f = fopen(p->log, "r");
+    if (!f)
+        return false;
+    static const char *const marks[] = {"Sanitizer", "runtime error:"};
+    char line[4096];
+    bool clean = true;
+    while (fgets(line, sizeof line, f)) {
+        for (size_t i = 0; i < sizeof marks / sizeof *marks; i++) {
+            if (strstr(line, marks[i])) {
+                fprintf(stderr, "%s: %s", p->log, line);
+                clean = false;
+                break;
+            }
+        }
+    }
+    fclose(f);
+    return clean;
 }
 
 size_t xbt_children(pid_t pid, pid_t *out, size_t cap)
@@ -328,17 +328,26 @@ char *xbt_text_of(const char *xml, const char *name)
     return out;
 }
 
-long xbt_pump_stat(xb_client_t *c, const char *attr)
+char *xbt_root_attr(const char *xml, const char *attr)
 {
-    char *body = NULL;
-    if (xb_client_control(c, "stats", NULL, 0, 5000, &body, NULL) != 0)
-        return -1;
-    char pat[64];
-    snprintf(pat, sizeof pat, " %s=\"", attr);
-    const char *at = strstr(body, pat);
-    long v = at ? strtol(at + strlen(pat), NULL, 10) : -1;
-    free(body);
-    return v;
+    if (!xml)
+        return NULL;
+    xmlDoc *doc = xb_client_read_xml(xml, strlen(xml), NULL);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlChar *v = root ? xmlGetProp(root, BAD_CAST attr) : NULL;
+    char *out = v ? strdup((const char *)v) : NULL;
+    xmlFree(v);
+    xmlFreeDoc(doc);
+    return out;
+}
+
+int xbt_count(const char *text, const char *needle)
+{
+    int n = 0;
+    size_t step = strlen(needle);
+    for (const char *s = text; s && step && (s = strstr(s, needle)); s += step)
+        n++;
+    return n;
 }
 
 int xbt_collect(xb_client_t *c, int n, int timeout_ms, int *refusals, xb_code_t *last_code)
@@ -360,27 +369,6 @@ int xbt_collect(xb_client_t *c, int n, int timeout_ms, int *refusals, xb_code_t 
         free(env);
     }
     return answers;
-}
-
-long xbt_stat(xb_client_t *c, const char *listener, const char *attr)
-{
-    char *body = NULL;
-    if (xb_client_control(c, "stats", NULL, 0, 5000, &body, NULL) != 0)
-        return -1;
-    char key[128];
-    snprintf(key, sizeof key, "<listener name=\"%s\"", listener);
-    char *at = strstr(body, key);
-    long v = -1;
-    if (at) {
-        char *end = strchr(at, '>');
-        char pat[64];
-        snprintf(pat, sizeof pat, " %s=\"", attr);
-        char *q = strstr(at, pat);
-        if (q && (!end || q < end))
-            v = strtol(q + strlen(pat), NULL, 10);
-    }
-    free(body);
-    return v;
 }
 
 int xbt_log_errors_only(void)

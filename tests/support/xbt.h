@@ -7,12 +7,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "xbt_stats.h"
+#include "xbt_tmp.h"
 #include "xbt_wait.h"
 #include "xmlbus/client.h"
-
-/* A fresh folder under /tmp (caller frees the string); xbt_rmtree removes it. */
-char *xbt_tmpdir(const char *tag);
-void xbt_rmtree(const char *path);
 
 /* Writes text to dir/name. Returns 0 or -1. */
 int xbt_write_file(const char *dir, const char *name, const char *text);
@@ -54,6 +52,11 @@ int xbt_pump_stop(xbt_pump_t *p, int sig, double timeout_s);
 /* Prints the tail of the pump's log to stderr (for failing tests). */
 void xbt_pump_dump_log(const xbt_pump_t *p);
 
+/* True when the pump's log (which also holds its children's stderr) has no
+ * report of a sanitizer (AddressSanitizer, LeakSanitizer, UBSan ...); prints
+ * the lines that are. */
+bool xbt_pump_log_clean(const xbt_pump_t *p);
+
 /* A client connected to the pump. */
 xb_client_t *xbt_client(const xbt_pump_t *p);
 
@@ -69,18 +72,16 @@ char *xbt_recv(xb_client_t *c, int timeout_ms);
  * frees), NULL if none. Good enough for test assertions. */
 char *xbt_text_of(const char *xml, const char *name);
 
-/* A pump-wide counter of `xmlbus stats` (an attribute of its root element,
- * e.g. "slot-batches"), -1 if absent. */
-long xbt_pump_stat(xb_client_t *c, const char *attr);
+/* Attribute attr of the root element of an XML body (caller frees), or NULL. */
+char *xbt_root_attr(const char *xml, const char *attr);
+
+/* How often needle occurs in text (not overlapping; 0 for a NULL text). */
+int xbt_count(const char *text, const char *needle);
 
 /* Takes up to n messages (each within timeout_ms). Returns how many were
  * answers; *refusals gets how many were SystemErrors and *last_code (may be
  * NULL) the code of the last one. */
 int xbt_collect(xb_client_t *c, int n, int timeout_ms, int *refusals, xb_code_t *last_code);
-
-/* Counts of a listener in `xmlbus stats` XML: attribute attr of the
- * <listener name="..."> element, -1 if absent. */
-long xbt_stat(xb_client_t *c, const char *listener, const char *attr);
 
 /* A suite init (xbt_main.h): the library logs errors only, for suites that
  * hit limits and failures on purpose. Returns 0. */

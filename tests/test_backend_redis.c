@@ -63,6 +63,19 @@ static xb_backend_t *open_shared(const char *prefix, long ttl)
     return have_server() ? open_redis(xb_redis_server_url(g_srv), prefix, ttl, NULL) : NULL;
 }
 
+/* A backend on the shared server under a fresh prefix (written to prefix)
+ * with max_slots_per_thread and max_threads (0: no limit); NULL fails. */
+static xb_backend_t *open_limited(const char *stem, long max_slots, long max_threads,
+                                  char prefix[64])
+{
+    unique_prefix(prefix, 64, stem);
+    xb_backend_config_t limits;
+    xb_backend_config_defaults(&limits);
+    limits.max_slots_per_thread = max_slots;
+    limits.max_threads = max_threads;
+    return have_server() ? open_redis(xb_redis_server_url(g_srv), prefix, 100, &limits) : NULL;
+}
+
 /* A direct hiredis connection to look at the keys the backend wrote. */
 static redisContext *raw_connect(const xb_redis_server_t *srv, const char *password)
 {
@@ -932,12 +945,7 @@ static bool only_buffer_keys(redisContext *c, const char *prefix)
 static void test_batch_stops_at_refusal(void)
 {
     char prefix[64];
-    unique_prefix(prefix, sizeof prefix, "stop");
-    xb_backend_config_t limits;
-    xb_backend_config_defaults(&limits);
-    limits.max_slots_per_thread = 2;
-    CU_ASSERT_TRUE_FATAL(have_server());
-    xb_backend_t *b = open_redis(xb_redis_server_url(g_srv), prefix, 100, &limits);
+    xb_backend_t *b = open_limited("stop", 2, 0, prefix);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     xb_error_t err;
     long index;
@@ -983,12 +991,7 @@ static void test_batch_refused_in_later_chunk(void)
 {
     enum { N = 1500, MAX = 600, OTHER = 700, LATER = 1024 };
     char prefix[64];
-    unique_prefix(prefix, sizeof prefix, "later");
-    xb_backend_config_t limits;
-    xb_backend_config_defaults(&limits);
-    limits.max_slots_per_thread = MAX;
-    CU_ASSERT_TRUE_FATAL(have_server());
-    xb_backend_t *b = open_redis(xb_redis_server_url(g_srv), prefix, 100, &limits);
+    xb_backend_t *b = open_limited("later", MAX, 0, prefix);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     redisContext *c = raw_connect(g_srv, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
@@ -1144,12 +1147,7 @@ static void test_info_fields(void)
 static void test_max_threads_not_enforced(void)
 {
     char prefix[64];
-    unique_prefix(prefix, sizeof prefix, "maxt");
-    xb_backend_config_t limits;
-    xb_backend_config_defaults(&limits);
-    limits.max_threads = 1;
-    CU_ASSERT_TRUE_FATAL(have_server());
-    xb_backend_t *b = open_redis(xb_redis_server_url(g_srv), prefix, 100, &limits);
+    xb_backend_t *b = open_limited("maxt", 0, 1, prefix);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     xb_error_t err;
     long index;

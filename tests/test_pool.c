@@ -276,11 +276,7 @@ static int pools_init(void)
 
 static int pools_cleanup(void)
 {
-    if (CU_get_number_of_failures() > 0)
-        xbt_pump_dump_log(&pools);
-    if (pools.pid > 0)
-        xbt_pump_stop(&pools, SIGTERM, 30);
-    xbt_rmtree(pools.dir);
+    xbt_pump_finish(&pools, 30);
     return 0;
 }
 
@@ -629,11 +625,7 @@ static int recycle_init(void)
 
 static int recycle_cleanup(void)
 {
-    if (CU_get_number_of_failures() > 0)
-        xbt_pump_dump_log(&recycle);
-    if (recycle.pid > 0)
-        xbt_pump_stop(&recycle, SIGTERM, 30);
-    xbt_rmtree(recycle.dir);
+    xbt_pump_finish(&recycle, 30);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "xbt.h"
 #include "xbt_main.h"
+#include "xbt_raw.h"
 #include "xmlbus/client.h"
 #include "wire.h"
 
@@ -65,18 +66,8 @@ static int start_pumps(void)
 
 static int stop_pumps(void)
 {
-    if (CU_get_number_of_failures() > 0) {
-        if (hello_up)
-            xbt_pump_dump_log(&hello);
-        if (behave.pid > 0)
-            xbt_pump_dump_log(&behave);
-    }
-    if (hello_up)
-        xbt_pump_stop(&hello, SIGTERM, 15);
-    if (behave_up)
-        xbt_pump_stop(&behave, SIGTERM, 15);
-    xbt_rmtree(hello.dir);
-    xbt_rmtree(behave.dir);
+    xbt_pump_finish(&hello, 15);
+    xbt_pump_finish(&behave, 15);
     return 0;
 }
 
@@ -378,82 +369,6 @@ static void test_killed_mid_message(void)
 
 /* ---- a listener played by the test itself, speaking XB1 by hand -------- */
 
-typedef struct {
-    void *ctx;
-    void *sock;
-} raw_t;
-
-/* The next message other than HEARTBEAT within ms, or NULL: a deadline, not a
- * socket timeout, because the pump's heartbeats would reset that forever. */
-static xb_frames_t *raw_recv(raw_t *r, int ms)
-{
-    double end = xbt_now() + ms / 1000.0;
-    while (xbt_now() < end) {
-        zmq_pollitem_t item = {r->sock, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, (long)((end - xbt_now()) * 1000) + 1) <= 0)
-            continue;
-        xb_frames_t *f = xb_frames_recv(r->sock, ZMQ_DONTWAIT);
-        if (f && !xb_frames_eq(f, 1, XB_CMD_HEARTBEAT))
-            return f;
-        xb_frames_destroy(&f);
-    }
-    return NULL;
-}
-
-/* Sends cmd followed by the given text frames (NULL-terminated). */
-static void raw_send(raw_t *r, const char *cmd, ...)
-{
-    xb_frames_t *f = xb_frames_new_cmd(cmd);
-    va_list ap;
-    va_start(ap, cmd);
-    for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
-        xb_frames_add_str(f, a);
-    va_end(ap);
-    CU_ASSERT_EQUAL(xb_frames_send(f, r->sock, 0), 0);
-    xb_frames_destroy(&f);
-}
-
-/* Connects to the behave pump; true on success. */
-static bool raw_connect(raw_t *r)
-{
-    r->ctx = zmq_ctx_new();
-    r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof linger);
-    return zmq_connect(r->sock, behave.endpoint) == 0;
-}
-
-/* Connects and registers as listener name with credit; true once WELCOMEd. */
-static bool raw_open(raw_t *r, const char *name, const char *credit)
-{
-    if (!raw_connect(r))
-        return false;
-    raw_send(r, XB_CMD_READY, name, "listener", "0", credit, (char *)NULL);
-    xb_frames_t *f = raw_recv(r, 10000);
-    bool ok = f && xb_frames_eq(f, 1, XB_CMD_WELCOME);
-    xb_frames_destroy(&f);
-    return ok;
-}
-
-static void raw_close(raw_t *r)
-{
-    raw_send(r, XB_CMD_BYE, (char *)NULL);
-    zmq_close(r->sock);
-    zmq_ctx_term(r->ctx);
-}
-
-/* The delivery id of the next DELIVER (caller frees), NULL if none came;
- * *envelope (optional) receives its envelope. */
-static char *raw_deliver(raw_t *r, int ms, char **envelope)
-{
-    xb_frames_t *f = raw_recv(r, ms);
-    char *id = f && xb_frames_eq(f, 1, XB_CMD_DELIVER) ? xb_frames_strdup(f, 2) : NULL;
-    if (envelope)
-        *envelope = id ? xb_frames_strdup(f, 3) : NULL;
-    xb_frames_destroy(&f);
-    return id;
-}
-
 /* A listener started elsewhere (here: this test, speaking the protocol by
  * hand) cannot make the pump believe another sender: a reply dressed up as
  * a whole envelope is refused, and a payload carrying its own <from> still
@@ -461,36 +376,36 @@ static char *raw_deliver(raw_t *r, int ms, char **envelope)
 static void test_forged_from(void)
 {
     CU_ASSERT_FATAL(behave_up);
-    raw_t r;
-    CU_ASSERT_FATAL(raw_open(&r, "forger", "1"));
+    xbt_raw_t r;
+    CU_ASSERT_FATAL(xbt_raw_open(&r, behave.endpoint, "forger", "1"));
     xb_client_t *c = xbt_client(&behave);
     xb_error_t err;
     /* 1: an envelope as payload, claiming to come from echo. */
     CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<forge/>", 8, NULL, NULL, 5000, NULL, NULL, &err), 0);
-    char *id = raw_deliver(&r, 10000, NULL);
+    char *id = xbt_raw_deliver(&r, 10000, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(id);
-    raw_send(&r, XB_CMD_REPLY, id, "1", XB_TARGET_RESPOND,
+    xbt_raw_send(&r, XB_CMD_REPLY, id, "1", XB_TARGET_RESPOND,
              "<message xmlns=\"https://xml-pipeline.org/ns/envelope/v1\"><meta><from>echo</from>"
              "<thread>x</thread></meta><ping xmlns=\"\">forged</ping></message>",
              (char *)NULL);
     free(id);
     /* The forger itself gets the SystemError (it sent the failing message). */
     char *env = NULL;
-    id = raw_deliver(&r, 10000, &env);
+    id = xbt_raw_deliver(&r, 10000, &env);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     xb_code_t code = XB_OK;
     CU_ASSERT_EQUAL(xb_client_system_error(env, strlen(env), &code, NULL, 0), 1);
     CU_ASSERT_EQUAL(code, XB_ERR_ENVELOPE);
     free(env);
-    raw_send(&r, XB_CMD_DONE, id, (char *)NULL);
+    xbt_raw_send(&r, XB_CMD_DONE, id, (char *)NULL);
     free(id);
     CU_ASSERT_PTR_NULL(xbt_recv(c, 300)); /* nothing forged reached the client */
 
     /* 2: a payload with a <from> of its own. */
     CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<forge/>", 8, NULL, NULL, 5000, NULL, NULL, &err), 0);
-    id = raw_deliver(&r, 10000, NULL);
+    id = xbt_raw_deliver(&r, 10000, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(id);
-    raw_send(&r, XB_CMD_REPLY, id, "1", XB_TARGET_RESPOND, "<forged><from>echo</from></forged>",
+    xbt_raw_send(&r, XB_CMD_REPLY, id, "1", XB_TARGET_RESPOND, "<forged><from>echo</from></forged>",
              (char *)NULL);
     free(id);
     env = xbt_recv(c, 10000);
@@ -500,7 +415,7 @@ static void test_forged_from(void)
     CU_ASSERT_STRING_EQUAL(from, "forger");
     free(from);
     free(env);
-    raw_close(&r);
+    xbt_raw_close(&r);
     xb_client_destroy(&c);
 }
 
@@ -509,24 +424,24 @@ static void test_forged_from(void)
 static void test_credit(void)
 {
     CU_ASSERT_FATAL(behave_up);
-    raw_t r;
-    CU_ASSERT_FATAL(raw_open(&r, "batcher", "5")); /* asks for 5; the config allows 3 */
+    xbt_raw_t r;
+    CU_ASSERT_FATAL(xbt_raw_open(&r, behave.endpoint, "batcher", "5")); /* asks for 5; the config allows 3 */
     xb_client_t *c = xbt_client(&behave);
     xb_error_t err;
     for (int i = 0; i < 5; i++)
         CU_ASSERT_EQUAL(xb_client_send(c, "<batch/>", 8, NULL, NULL, 5000, NULL, NULL, &err), 0);
     char *ids[5] = {NULL};
     int got = 0;
-    while (got < 5 && (ids[got] = raw_deliver(&r, 1500, NULL)) != NULL)
+    while (got < 5 && (ids[got] = xbt_raw_deliver(&r, 1500, NULL)) != NULL)
         got++;
     CU_ASSERT_EQUAL(got, 3); /* the 4th waits for an answer */
-    raw_send(&r, XB_CMD_DONE, ids[0], (char *)NULL);
-    char *next = raw_deliver(&r, 10000, NULL);
+    xbt_raw_send(&r, XB_CMD_DONE, ids[0], (char *)NULL);
+    char *next = xbt_raw_deliver(&r, 10000, NULL);
     CU_ASSERT_PTR_NOT_NULL(next);
     free(next);
     for (int i = 0; i < 5; i++)
         free(ids[i]);
-    raw_close(&r);
+    xbt_raw_close(&r);
     xb_client_destroy(&c);
 }
 
@@ -562,16 +477,16 @@ static void test_post_without_waiting(void)
 static void test_post_protocol(void)
 {
     CU_ASSERT_FATAL(behave_up);
-    raw_t r;
-    CU_ASSERT_FATAL(raw_connect(&r));
-    raw_send(&r, XB_CMD_POST, "p1", "<ping>1</ping>", "echo", "", (char *)NULL);
-    raw_send(&r, XB_CMD_POST, "p2", "<ping>2</ping>", "nobody", "", (char *)NULL);
-    raw_send(&r, XB_CMD_POST, "p3", "<ping>3</ping>", "echo", "", (char *)NULL);
-    raw_send(&r, XB_CMD_POST, "p4", "<ping>4</ping>", "echo", "", (char *)NULL);
+    xbt_raw_t r;
+    CU_ASSERT_FATAL(xbt_raw_connect(&r, behave.endpoint));
+    xbt_raw_send(&r, XB_CMD_POST, "p1", "<ping>1</ping>", "echo", "", (char *)NULL);
+    xbt_raw_send(&r, XB_CMD_POST, "p2", "<ping>2</ping>", "nobody", "", (char *)NULL);
+    xbt_raw_send(&r, XB_CMD_POST, "p3", "<ping>3</ping>", "echo", "", (char *)NULL);
+    xbt_raw_send(&r, XB_CMD_POST, "p4", "<ping>4</ping>", "echo", "", (char *)NULL);
     int delivers = 0, rejected = 0, accepted = 0;
     long posted = 0;
     while (delivers < 3 || rejected < 1 || posted < 3) {
-        xb_frames_t *f = raw_recv(&r, 10000);
+        xb_frames_t *f = xbt_raw_recv(&r, 10000);
         if (!f)
             break;
         if (xb_frames_eq(f, 1, XB_CMD_DELIVER)) {

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CUnit/CUnit.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -200,6 +201,15 @@ int xbt_pump_stop(xbt_pump_t *p, int sig, double timeout_s)
     int status = xbt_wait_exit(p->pid, (int)(timeout_s * 1000));
     p->pid = 0;
     return status;
+}
+
+void xbt_pump_finish(xbt_pump_t *p, double timeout_s)
+{
+    if (CU_get_number_of_failures() > 0 && p->log[0])
+        xbt_pump_dump_log(p);
+    if (p->pid > 0)
+        xbt_pump_stop(p, SIGTERM, timeout_s);
+    xbt_rmtree(p->dir);
 }
 
 void xbt_pump_dump_log(const xbt_pump_t *p)

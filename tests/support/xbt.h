@@ -49,6 +49,11 @@ int xbt_pump_start_files(xbt_pump_t *p, const char *yaml_body, const char *const
  * status as waitpid gives it, or -1 on timeout (the pump is then killed). */
 int xbt_pump_stop(xbt_pump_t *p, int sig, double timeout_s);
 
+/* Ends a suite's pump: prints its log when a test has failed, stops it with
+ * SIGTERM (xbt_pump_stop, timeout_s) and removes its folder. A pump that
+ * did not start is fine. */
+void xbt_pump_finish(xbt_pump_t *p, double timeout_s);
+
 /* Prints the tail of the pump's log to stderr (for failing tests). */
 void xbt_pump_dump_log(const xbt_pump_t *p);
 

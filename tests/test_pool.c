@@ -594,14 +594,9 @@ static void test_stats_command_lists_workers(void)
     xbt_worker_t w[8];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "spread", 3, w, 8), 3);
     xb_client_destroy(&c);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s/xmlbus stats -e %s --timeout 10", XB_BIN_DIR, pools.endpoint);
-    FILE *f = popen(cmd, "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    char out[16384];
-    size_t len = fread(out, 1, sizeof out - 1, f);
-    out[len] = '\0';
-    CU_ASSERT_EQUAL(pclose(f), 0);
+    char *out = NULL;
+    CU_ASSERT_EQUAL(xbt_xmlbus(pools.endpoint, &out, "stats"), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
     for (int i = 0; i < 3; i++) {
         char pid[32];
         snprintf(pid, sizeof pid, "%ld", w[i].pid);
@@ -613,6 +608,7 @@ static void test_stats_command_lists_workers(void)
         if (!found)
             fprintf(stderr, "worker pid %s not in `xmlbus stats`:\n%s\n", pid, out);
     }
+    free(out);
 }
 
 /* ---- suite "recycling" ----------------------------------------------------- */

@@ -412,46 +412,12 @@ static void test_redis_restart(void) { check_restart(&redis_org); }
 
 /* ---- 6. the CLI against each backend ---------------------------------------- */
 
-/* Runs `xmlbus ARGS -e ENDPOINT`, returns its exit code (-1 if it did not
- * exit) and its stdout and stderr in *out (caller frees). */
-static int run_cli(const org_t *o, char **out, const char *args)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s/xmlbus' %s -e '%s' --timeout 10 2>&1", XB_BIN_DIR, args,
-             o->pump.endpoint);
-    *out = NULL;
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += r;
-        if (cap - len < 2) {
-            char *n = realloc(buf, cap * 2);
-            if (!n) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = n;
-            cap *= 2;
-        }
-    }
-    if (buf)
-        buf[len] = '\0';
-    int status = pclose(p);
-    *out = buf;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void check_cli(org_t *o, const char *location)
 {
     CU_ASSERT_FATAL(o->up);
     CU_ASSERT_FATAL(o->thread[0]);
     char *out = NULL;
-    CU_ASSERT_EQUAL(run_cli(o, &out, "threads"), 0);
+    CU_ASSERT_EQUAL(xbt_xmlbus(o->pump.endpoint, &out, "threads"), 0);
     CU_ASSERT(out && strstr(out, "UUID") && strstr(out, "SLOTS") && strstr(out, "CHAIN"));
     /* The sender's thread, with its 2 slots, on a row of its own. */
     const char *row = out ? strstr(out, o->thread) : NULL;
@@ -462,12 +428,12 @@ static void check_cli(org_t *o, const char *location)
         CU_ASSERT(sscanf(row, "%63s %ld", uuid, &slots) == 2 && slots == 2);
     }
     free(out);
-    CU_ASSERT_EQUAL(run_cli(o, &out, "threads -q"), 0);
+    CU_ASSERT_EQUAL(xbt_xmlbus(o->pump.endpoint, &out, "threads -q"), 0);
     CU_ASSERT(out && strstr(out, o->thread) && !strstr(out, "UUID"));
     free(out);
     char args[128];
     snprintf(args, sizeof args, "history %s", o->thread);
-    CU_ASSERT_EQUAL(run_cli(o, &out, args), 0);
+    CU_ASSERT_EQUAL(xbt_xmlbus(o->pump.endpoint, &out, args), 0);
     char head[128];
     snprintf(head, sizeof head, "thread %s: 2 slots", o->thread);
     CU_ASSERT(out && strstr(out, head));
@@ -475,7 +441,7 @@ static void check_cli(org_t *o, const char *location)
     CU_ASSERT(out && strstr(out, "greeter -> console"));
     CU_ASSERT(out && strstr(out, "<shouted><text>HELLO, WORLD!</text></shouted>"));
     free(out);
-    CU_ASSERT_EQUAL(run_cli(o, &out, "backend info"), 0);
+    CU_ASSERT_EQUAL(xbt_xmlbus(o->pump.endpoint, &out, "backend info"), 0);
     char want[PATH_MAX + 32];
     snprintf(want, sizeof want, "type: %s\n", o->type);
     CU_ASSERT(out && strstr(out, want));
@@ -487,7 +453,8 @@ static void check_cli(org_t *o, const char *location)
         fprintf(stderr, "backend info printed:\n%s\n(expected '%s')\n", out, want);
     free(out);
     /* An unknown thread is an error (exit 1), not an empty history. */
-    CU_ASSERT_EQUAL(run_cli(o, &out, "history 00000000-0000-4000-8000-000000000000"), 1);
+    CU_ASSERT_EQUAL(
+        xbt_xmlbus(o->pump.endpoint, &out, "history 00000000-0000-4000-8000-000000000000"), 1);
     CU_ASSERT(out && strstr(out, "no thread 00000000-0000-4000-8000-000000000000"));
     free(out);
 }
@@ -707,7 +674,7 @@ static void test_auth(void)
     check_hello(&auth_org, loc);
     check_listener_history(&auth_org, "backend");
     char *out = NULL;
-    CU_ASSERT_EQUAL(run_cli(&auth_org, &out, "backend info"), 0);
+    CU_ASSERT_EQUAL(xbt_xmlbus(auth_org.pump.endpoint, &out, "backend info"), 0);
     CU_ASSERT(out && strstr(out, loc) && !strstr(out, AUTH_PASSWORD));
     free(out);
     /* The log of the pump and of its listeners (they share its stderr). */

@@ -248,6 +248,38 @@ bool xbt_pump_log_clean(const xbt_pump_t *p)
     return clean;
 }
 
+int xbt_xmlbus(const char *endpoint, char **out, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s/xmlbus' %s -e '%s' --timeout 10 2>&1", XB_BIN_DIR, args,
+             endpoint);
+    *out = NULL;
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += r;
+        if (cap - len < 2) {
+            char *n = realloc(buf, cap * 2);
+            if (!n) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = n;
+            cap *= 2;
+        }
+    }
+    if (buf)
+        buf[len] = '\0';
+    int status = pclose(p);
+    *out = buf;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 size_t xbt_children(pid_t pid, pid_t *out, size_t cap)
 {
     DIR *d = opendir("/proc");

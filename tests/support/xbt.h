@@ -65,6 +65,11 @@ bool xbt_pump_log_clean(const xbt_pump_t *p);
 /* A client connected to the pump. */
 xb_client_t *xbt_client(const xbt_pump_t *p);
 
+/* Runs `xmlbus ARGS -e ENDPOINT --timeout 10` (args: words as a shell reads
+ * them); its stdout and stderr go to *out (caller frees; NULL when it could
+ * not run). Returns its exit code, -1 when it could not run or was killed. */
+int xbt_xmlbus(const char *endpoint, char **out, const char *args);
+
 /* Children of pid (from /proc). Fills up to cap pids; returns the count. */
 size_t xbt_children(pid_t pid, pid_t *out, size_t cap);
 bool xbt_pid_alive(pid_t pid);

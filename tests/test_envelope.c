@@ -14,6 +14,7 @@
 #include "xmlbus/envelope.h"
 #include "xmlbus/uuid.h"
 #include "xmlbus/xmlsafe.h"
+#include "xbt.h"
 #include "xbt_main.h"
 
 #define DATA XB_SOURCE_DIR "/tests/data/envelope/"
@@ -28,21 +29,6 @@
 static xb_parser_t *P;
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct stat st;
-    char *buf = NULL;
-    if (fstat(fileno(f), &st) == 0 && (buf = malloc((size_t)st.st_size + 1))) {
-        *len = fread(buf, 1, (size_t)st.st_size, f);
-        buf[*len] = '\0';
-    }
-    fclose(f);
-    return buf;
-}
 
 static xb_envelope_t *parse_with(xb_parser_t *p, const char *s, size_t len, xb_error_t *err)
 {
@@ -60,7 +46,7 @@ static xb_envelope_t *parse_file(const char *name, xb_error_t *err)
     char path[512];
     snprintf(path, sizeof path, DATA "%s", name);
     size_t len = 0;
-    char *s = read_all(path, &len);
+    char *s = xbt_read_file(path, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     xb_envelope_t *e = parse_with(P, s, len, err);
     free(s);
@@ -425,7 +411,7 @@ static void test_dtd_attacks_are_refused(void)
     expect_str("<!ENTITY x \"y\">" ENVELOPE("<g xmlns=\"\"/>"), XB_ERR_PARSE, 1);
     /* The same payloads through build_bytes. */
     size_t len = 0;
-    char *xxe = read_all(DATA "xxe.xml", &len);
+    char *xxe = xbt_read_file(DATA "xxe.xml", &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(xxe);
     xb_error_t err;
     xb_error_clear(&err);

@@ -16,12 +16,12 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "xmlbus/log.h"
+
 /* Pumps bind a port of the kernel's choosing and say which in a file: no
  * port is picked first and raced for. */
 #define ANY_ENDPOINT "tcp://127.0.0.1:*"
 #define START_TIMEOUT_MS 15000
-
-#include "xmlbus/log.h"
 
 int xbt_write_file(const char *dir, const char *name, const char *text)
 {

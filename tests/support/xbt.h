@@ -1,5 +1,8 @@
-/* Helpers for integration tests: temporary folders and files, a real pump
- * process (`xmlbus run`) on a generated organism.yaml, and process checks. */
+/* Helpers for integration tests: files, a real pump process (`xmlbus run`)
+ * on a generated organism.yaml, the CLI against it, process checks. Test
+ * files include this one header; it brings the helpers of its own files:
+ * waiting with deadlines (xbt_wait.h), temporary folders (xbt_tmp.h) and
+ * the counters a pump reports (xbt_stats.h). */
 #ifndef XBT_H
 #define XBT_H
 

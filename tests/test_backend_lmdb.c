@@ -1128,7 +1128,7 @@ static void test_threads_read_and_write(void)
     xb_backend_destroy(&b);
 }
 
-/* ---- main ------------------------------------------------------------------------ */
+/* ---- suites ---------------------------------------------------------------------- */
 
 static const xbt_test_t lmdb_tests[] = {
     {"open creates the folder with parents, mode 0700", test_open_creates_folder},

@@ -1580,7 +1580,7 @@ static void test_registry_apply_closed_mid_batch(void)
     xb_redis_server_destroy(&srv);
 }
 
-/* ---- main ------------------------------------------------------------------------ */
+/* ---- suites ---------------------------------------------------------------------- */
 
 static const xbt_test_t redis_url_tests[] = {
     {"parse good URLs", test_url_parse_good},

@@ -850,7 +850,7 @@ static void test_outage(void)
     CU_ASSERT(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* ---- main ------------------------------------------------------------------------ */
+/* ---- suites ---------------------------------------------------------------------- */
 
 static const xbt_test_t memory_tests[] = {
     {"hello flow", test_memory_hello},

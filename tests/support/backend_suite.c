@@ -967,7 +967,7 @@ static void test_concurrent_appends(void)
     done(b);
 }
 
-/* ---- registration ------------------------------------------------------------------ */
+/* ---- the test table ---------------------------------------------------------------- */
 
 const xbt_test_t xb_backend_suite_tests[] = {
     {"append returns per-thread indexes", test_append_index},

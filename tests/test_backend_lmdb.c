@@ -5,9 +5,10 @@
  * readers of dead processes, hashed keys of long chains and eviction order
  * that survives a restart. */
 #include "backend_suite.h"
-#include "lmdb_tmp.h"
+#include "xbt.h"
 #include "xmlbus/backend.h"
 #include "log.h"
+#include "xbt_main.h"
 
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
@@ -64,7 +65,7 @@ static char test_dir[256];
 
 static void dir_setup(void)
 {
-    if (xb_lmdb_tmp_make(test_dir, sizeof test_dir, "lmdb") != 0) {
+    if (xbt_tmpdir_make(test_dir, sizeof test_dir, "lmdb") != 0) {
         test_dir[0] = '\0';
         fprintf(stderr, "cannot make a temp folder: %s\n", strerror(errno));
     }
@@ -72,7 +73,7 @@ static void dir_setup(void)
 
 static void dir_teardown(void)
 {
-    if (test_dir[0] && xb_lmdb_tmp_remove(test_dir) != 0)
+    if (test_dir[0] && xbt_rmtree(test_dir) != 0)
         fprintf(stderr, "cannot remove %s: %s\n", test_dir, strerror(errno));
     test_dir[0] = '\0';
 }
@@ -185,21 +186,8 @@ static pid_t spawn(child_fn fn, const char *dir, int k, void *arg, const int *st
 /* Waits for a child (killing it after CHILD_TIMEOUT_S); its exit code or -1. */
 static int wait_child(pid_t pid)
 {
-    if (pid < 0)
-        return -1;
-    int status = 0;
-    for (int i = 0; i < CHILD_TIMEOUT_S * 100; i++) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
+    int status = xbt_wait_exit(pid, CHILD_TIMEOUT_S * 1000);
+    return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static int run_child(child_fn fn, const char *dir, int k, void *arg)
@@ -212,14 +200,14 @@ static int run_child(child_fn fn, const char *dir, int k, void *arg)
 static xb_backend_t *suite_open(const xb_backend_config_t *limits)
 {
     char dir[256];
-    if (xb_lmdb_tmp_make(dir, sizeof dir, "lmdb-suite") != 0)
+    if (xbt_tmpdir_make(dir, sizeof dir, "lmdb-suite") != 0)
         return NULL;
     xb_backend_config_t cfg;
     manager_config(&cfg, dir);
     xb_backend_suite_apply_limits(&cfg, limits);
     xb_backend_t *b = open_cfg(&cfg);
     if (!b)
-        xb_lmdb_tmp_remove(dir);
+        xbt_rmtree(dir);
     return b;
 }
 
@@ -228,7 +216,7 @@ static void suite_close(xb_backend_t *b)
     char dir[XB_PATH_MAX];
     snprintf(dir, sizeof dir, "%s", xb_backend_config(b)->path);
     xb_backend_destroy(&b);
-    xb_lmdb_tmp_remove(dir);
+    xbt_rmtree(dir);
 }
 
 /* ---- opening ------------------------------------------------------------------------- */
@@ -1140,57 +1128,39 @@ static void test_threads_read_and_write(void)
     xb_backend_destroy(&b);
 }
 
-/* ---- main ------------------------------------------------------------------------ */
+/* ---- suites ---------------------------------------------------------------------- */
 
-int main(void)
+static const xbt_test_t lmdb_tests[] = {
+    {"open creates the folder with parents, mode 0700", test_open_creates_folder},
+    {"open errors: a file, no path, another format", test_open_errors},
+    {"info", test_info},
+    {"flush writes commits; refused after a fork", test_flush},
+    {"reopen keeps slots, counts and the registry", test_reopen_persists},
+    {"map_size: 0 is 1 GiB, a given size is applied", test_default_map_size},
+    {"a full map is an error, reads still work", test_map_full},
+    {"4 processes x 500 appends lose nothing", test_processes_lose_nothing},
+    {"a forked child cannot use its parent's handle", test_fork_refuses_parent_handle},
+    {"a map grown by another process is adopted", test_map_grown_by_other_process},
+    {"stale readers of dead processes are cleared at open", test_stale_readers_cleared},
+    {"two handles in one process share the environment", test_two_handles_share},
+    {"batch append indexes", test_batch_indexes},
+    {"a refusal inside a batch", test_batch_refusal},
+    {"max_threads evicts the oldest, across restarts", test_max_threads_evicts_oldest},
+    {"thread and uuid length limits", test_name_limits},
+    {"chains longer than a key", test_long_chains},
+    {"registry pairs stay consistent after replace", test_registry_pairs_after_replace},
+    {"a registry batch that fills the map applies nothing", test_registry_apply_map_full},
+    {"a registry batch with a too long uuid applies nothing", test_registry_apply_name_limits},
+    {"threads read and write at once", test_threads_read_and_write},
+    {NULL, NULL},
+};
+
+static int contract_init(void)
 {
-    xb_log_set_level(XB_LOG_ERROR);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    if (xb_backend_suite_add("backend suite on lmdb", suite_open, suite_close) != 0) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_pSuite s = CU_add_suite_with_setup_and_teardown("lmdb", NULL, NULL, dir_setup, dir_teardown);
-    if (!s) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-        {"open creates the folder with parents, mode 0700", test_open_creates_folder},
-        {"open errors: a file, no path, another format", test_open_errors},
-        {"info", test_info},
-        {"flush writes commits; refused after a fork", test_flush},
-        {"reopen keeps slots, counts and the registry", test_reopen_persists},
-        {"map_size: 0 is 1 GiB, a given size is applied", test_default_map_size},
-        {"a full map is an error, reads still work", test_map_full},
-        {"4 processes x 500 appends lose nothing", test_processes_lose_nothing},
-        {"a forked child cannot use its parent's handle", test_fork_refuses_parent_handle},
-        {"a map grown by another process is adopted", test_map_grown_by_other_process},
-        {"stale readers of dead processes are cleared at open", test_stale_readers_cleared},
-        {"two handles in one process share the environment", test_two_handles_share},
-        {"batch append indexes", test_batch_indexes},
-        {"a refusal inside a batch", test_batch_refusal},
-        {"max_threads evicts the oldest, across restarts", test_max_threads_evicts_oldest},
-        {"thread and uuid length limits", test_name_limits},
-        {"chains longer than a key", test_long_chains},
-        {"registry pairs stay consistent after replace", test_registry_pairs_after_replace},
-        {"a registry batch that fills the map applies nothing", test_registry_apply_map_full},
-        {"a registry batch with a too long uuid applies nothing", test_registry_apply_name_limits},
-        {"threads read and write at once", test_threads_read_and_write},
-    };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (!CU_add_test(s, tests[i].name, tests[i].fn)) {
-            CU_cleanup_registry();
-            return 2;
-        }
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    xbt_log_errors_only();
+    return xb_backend_suite_use(suite_open, suite_close);
 }
+
+XBT_SUITES({"backend suite on lmdb", contract_init, xb_backend_suite_done, NULL, NULL,
+            xb_backend_suite_tests},
+           {"lmdb", xbt_log_errors_only, NULL, dir_setup, dir_teardown, lmdb_tests});

@@ -2,9 +2,11 @@
  * does (eviction of the oldest thread at max_threads) and the dispatch and
  * helpers of bus/backend.c. */
 #include "backend_suite.h"
+#include "xbt.h"
 
 #include "xmlbus/backend.h"
 #include "log.h"
+#include "xbt_main.h"
 
 #include <CUnit/Basic.h>
 #include <stdio.h>
@@ -285,28 +287,30 @@ static void test_list_free_resets(void)
     xb_pair_list_free(NULL);
 }
 
-int main(void)
+static const xbt_test_t memory_only_tests[] = {
+    {"evicts the oldest thread", test_evict_oldest},
+    {"eviction order after delete and clear", test_evict_after_delete},
+    {"eviction keeps the registry, batch evicts", test_evict_keeps_registry},
+    {"thousands of keys", test_many_keys},
+    {NULL, NULL},
+};
+
+static const xbt_test_t backend_dispatch_tests[] = {
+    {"config defaults", test_config_defaults},
+    {"type names", test_type_names},
+    {"bad config refused", test_new_refuses_bad_config},
+    {"config copied", test_config_is_kept},
+    {"list free resets", test_list_free_resets},
+    {NULL, NULL},
+};
+
+static int contract_init(void)
 {
-    xb_log_set_level(XB_LOG_ERROR);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    if (xb_backend_suite_add("backend suite: memory", open_memory, close_memory) != 0)
-        return 2;
-    CU_pSuite s = CU_add_suite("memory only", NULL, NULL);
-    CU_pSuite d = CU_add_suite("backend dispatch", NULL, NULL);
-    if (!s || !d || !CU_add_test(s, "evicts the oldest thread", test_evict_oldest) ||
-        !CU_add_test(s, "eviction order after delete and clear", test_evict_after_delete) ||
-        !CU_add_test(s, "eviction keeps the registry, batch evicts", test_evict_keeps_registry) ||
-        !CU_add_test(s, "thousands of keys", test_many_keys) ||
-        !CU_add_test(d, "config defaults", test_config_defaults) ||
-        !CU_add_test(d, "type names", test_type_names) ||
-        !CU_add_test(d, "bad config refused", test_new_refuses_bad_config) ||
-        !CU_add_test(d, "config copied", test_config_is_kept) ||
-        !CU_add_test(d, "list free resets", test_list_free_resets))
-        return 2;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    xbt_log_errors_only();
+    return xb_backend_suite_use(open_memory, close_memory);
 }
+
+XBT_SUITES({"backend suite: memory", contract_init, xb_backend_suite_done, NULL, NULL,
+            xb_backend_suite_tests},
+           {"memory only", xbt_log_errors_only, NULL, NULL, NULL, memory_only_tests},
+           {"backend dispatch", xbt_log_errors_only, NULL, NULL, NULL, backend_dispatch_tests});

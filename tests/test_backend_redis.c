@@ -16,29 +16,17 @@
 
 #include "backend_suite.h"
 #include "redis_server.h"
+#include "xbt.h"
 #include "xmlbus/backend.h"
 #include "log.h"
 #include "redis_url.h"
+#include "xbt_main.h"
 
-static xb_redis_server_t *g_srv; /* shared by every test but the outage ones */
+static xb_redis_server_t *g_srv; /* xb_redis_server_shared: every test but the outage ones */
 static char g_start_error[XB_ERROR_MESSAGE_MAX];
 static int g_prefix_counter;
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
 
 static bool have_server(void)
 {
@@ -73,6 +61,19 @@ static xb_backend_t *open_redis(const char *url, const char *prefix, long ttl,
 static xb_backend_t *open_shared(const char *prefix, long ttl)
 {
     return have_server() ? open_redis(xb_redis_server_url(g_srv), prefix, ttl, NULL) : NULL;
+}
+
+/* A backend on the shared server under a fresh prefix (written to prefix)
+ * with max_slots_per_thread and max_threads (0: no limit); NULL fails. */
+static xb_backend_t *open_limited(const char *stem, long max_slots, long max_threads,
+                                  char prefix[64])
+{
+    unique_prefix(prefix, 64, stem);
+    xb_backend_config_t limits;
+    xb_backend_config_defaults(&limits);
+    limits.max_slots_per_thread = max_slots;
+    limits.max_threads = max_threads;
+    return have_server() ? open_redis(xb_redis_server_url(g_srv), prefix, 100, &limits) : NULL;
 }
 
 /* A direct hiredis connection to look at the keys the backend wrote. */
@@ -944,12 +945,7 @@ static bool only_buffer_keys(redisContext *c, const char *prefix)
 static void test_batch_stops_at_refusal(void)
 {
     char prefix[64];
-    unique_prefix(prefix, sizeof prefix, "stop");
-    xb_backend_config_t limits;
-    xb_backend_config_defaults(&limits);
-    limits.max_slots_per_thread = 2;
-    CU_ASSERT_TRUE_FATAL(have_server());
-    xb_backend_t *b = open_redis(xb_redis_server_url(g_srv), prefix, 100, &limits);
+    xb_backend_t *b = open_limited("stop", 2, 0, prefix);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     xb_error_t err;
     long index;
@@ -995,12 +991,7 @@ static void test_batch_refused_in_later_chunk(void)
 {
     enum { N = 1500, MAX = 600, OTHER = 700, LATER = 1024 };
     char prefix[64];
-    unique_prefix(prefix, sizeof prefix, "later");
-    xb_backend_config_t limits;
-    xb_backend_config_defaults(&limits);
-    limits.max_slots_per_thread = MAX;
-    CU_ASSERT_TRUE_FATAL(have_server());
-    xb_backend_t *b = open_redis(xb_redis_server_url(g_srv), prefix, 100, &limits);
+    xb_backend_t *b = open_limited("later", MAX, 0, prefix);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     redisContext *c = raw_connect(g_srv, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
@@ -1156,12 +1147,7 @@ static void test_info_fields(void)
 static void test_max_threads_not_enforced(void)
 {
     char prefix[64];
-    unique_prefix(prefix, sizeof prefix, "maxt");
-    xb_backend_config_t limits;
-    xb_backend_config_defaults(&limits);
-    limits.max_threads = 1;
-    CU_ASSERT_TRUE_FATAL(have_server());
-    xb_backend_t *b = open_redis(xb_redis_server_url(g_srv), prefix, 100, &limits);
+    xb_backend_t *b = open_limited("maxt", 0, 1, prefix);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     xb_error_t err;
     long index;
@@ -1335,7 +1321,7 @@ static void *traffic_main(void *arg)
                 atomic_fetch_add(&t->wrong_code, 1);
             snprintf(t->last_error, sizeof t->last_error, "%s", err.message);
             atomic_fetch_add(&t->failed, 1);
-            sleep_ms(5);
+            xbt_let_time_pass_ms(5); /* paces the traffic while Redis is away: no busy loop */
         }
     }
     return NULL;
@@ -1344,13 +1330,8 @@ static void *traffic_main(void *arg)
 /* Polls until *counter >= target or timeout_ms passes. */
 static bool wait_count(atomic_long *counter, long target, long timeout_ms)
 {
-    long long deadline = mono_ms() + timeout_ms;
-    while (atomic_load(counter) < target) {
-        if (mono_ms() > deadline)
-            return false;
-        sleep_ms(10);
-    }
-    return true;
+    XBT_WAIT_UNTIL(atomic_load(counter) >= target, timeout_ms);
+    return atomic_load(counter) >= target;
 }
 
 static void expect_backend_error(int rc, const xb_error_t *err, const char *where)
@@ -1416,9 +1397,7 @@ static void test_outage_and_recovery(void)
     if (rc != 0)
         fprintf(stderr, "\n  restart: %s\n", serr.message);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
-    long long deadline = mono_ms() + 15000;
-    while (xb_backend_ping(probe, &err) != 0 && mono_ms() < deadline)
-        sleep_ms(20);
+    XBT_WAIT_UNTIL(xb_backend_ping(probe, &err) == 0, 15000);
     CU_ASSERT_EQUAL(xb_backend_ping(probe, &err), 0);
     CU_ASSERT_TRUE(wait_count(&t.ok, ok_during + 20, 15000));
     atomic_store(&t.stop, 1);
@@ -1543,12 +1522,11 @@ static void test_registry_apply_outage(void)
     if (rc != 0)
         fprintf(stderr, "\n  restart: %s\n", serr.message);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
-    /* The backoff may hold the next attempt back for up to 2 s. */
-    long long deadline = mono_ms() + 15000;
-    while ((rc = xb_backend_registry_apply(b, REG_N, ops, &err)) != 0 && mono_ms() < deadline) {
-        CU_ASSERT_EQUAL(err.code, XB_ERR_BACKEND);
-        sleep_ms(20);
-    }
+    /* The backoff may hold the next attempt back for up to 2 s; until then
+     * every attempt is a backend error, and any other error ends the wait. */
+    XBT_WAIT_UNTIL((rc = xb_backend_registry_apply(b, REG_N, ops, &err)) == 0 ||
+                       err.code != XB_ERR_BACKEND,
+                   15000);
     if (rc != 0)
         fprintf(stderr, "\n  apply after restart: %s\n", err.message);
     CU_ASSERT_EQUAL(rc, 0);
@@ -1602,77 +1580,71 @@ static void test_registry_apply_closed_mid_batch(void)
     xb_redis_server_destroy(&srv);
 }
 
-/* ---- main ------------------------------------------------------------------------ */
+/* ---- suites ---------------------------------------------------------------------- */
 
-int main(void)
+static const xbt_test_t redis_url_tests[] = {
+    {"parse good URLs", test_url_parse_good},
+    {"refuse bad URLs without echoing secrets", test_url_parse_bad},
+    {"open: bad URL is config, unreachable is backend", test_open_bad_url_and_unreachable},
+    {"password (percent-encoded) and db", test_url_password_and_db},
+    {"unix socket", test_url_unix_socket},
+    {NULL, NULL},
+};
+
+static const xbt_test_t redis_specifics_tests[] = {
+    {"key layout", test_key_layout},
+    {"two prefixes never see each other", test_prefix_isolation},
+    {"glob characters in a prefix", test_prefix_glob_characters},
+    {"TTL set on write", test_ttl_set_on_write},
+    {"TTL refreshed on append", test_ttl_refreshed_on_append},
+    {"TTL 0 never expires", test_ttl_zero_never_expires},
+    {"registry stays a bijection under concurrency", test_registry_atomic_under_concurrency},
+    {"slot limit atomic under concurrency", test_slot_limit_atomic_under_concurrency},
+    {"batch append is one script call per chunk", test_batch_one_call_per_chunk},
+    {"a chunk carries at most 8 MiB of slots", test_batch_chunk_byte_bound},
+    {"batch larger than a chunk, after a script flush", test_batch_large},
+    {"batch stops at the first refusal", test_batch_stops_at_refusal},
+    {"refusal in a later chunk: no chunk after it is sent", test_batch_refused_in_later_chunk},
+    {"SCAN, never KEYS", test_scan_never_keys},
+    {"script cache flushed: EVAL fallback", test_script_cache_flushed},
+    {"foreign value type is a backend error", test_foreign_value_is_backend_error},
+    {"info fields", test_info_fields},
+    {"max_threads does not evict", test_max_threads_not_enforced},
+    {"registry batch is one script call per chunk, with the TTL",
+     test_registry_apply_one_call_per_chunk},
+    {"registry batch after a script flush", test_registry_apply_script_flushed},
+    {"registry batch meets an error reply", test_registry_apply_error_reply},
+    {NULL, NULL},
+};
+
+static const xbt_test_t redis_outages_tests[] = {
+    {"killed and restarted during traffic", test_outage_and_recovery},
+    {"restart between two calls costs no error", test_restart_between_calls},
+    {"connection closed mid-write raises no SIGPIPE", test_closed_mid_write_no_sigpipe},
+    {"registry batch while stopped, again after restart", test_registry_apply_outage},
+    {"registry batch cut mid-batch", test_registry_apply_closed_mid_batch},
+    {NULL, NULL},
+};
+
+/* A missing redis-server fails the tests that need it (never a skip). */
+static int redis_init(void)
 {
+    xbt_log_errors_only();
     xb_error_t err = {0};
-    xb_log_set_level(XB_LOG_ERROR);
-    g_srv = xb_redis_server_start(NULL, &err);
-    if (!g_srv) {
+    g_srv = xb_redis_server_shared(&err);
+    if (!g_srv)
         snprintf(g_start_error, sizeof g_start_error, "%s", err.message);
-        fprintf(stderr, "test_backend_redis: %s\n", g_start_error);
-    }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    int rc = xb_backend_suite_add("redis backend contract", suite_open, suite_close);
-    CU_pSuite url = CU_add_suite("redis url", NULL, NULL);
-    CU_pSuite own = CU_add_suite("redis specifics", NULL, NULL);
-    CU_pSuite outage = CU_add_suite("redis outages", NULL, NULL);
-    if (rc != 0 || !url || !own || !outage ||
-        !CU_add_test(url, "parse good URLs", test_url_parse_good) ||
-        !CU_add_test(url, "refuse bad URLs without echoing secrets", test_url_parse_bad) ||
-        !CU_add_test(url, "open: bad URL is config, unreachable is backend",
-                     test_open_bad_url_and_unreachable) ||
-        !CU_add_test(url, "password (percent-encoded) and db", test_url_password_and_db) ||
-        !CU_add_test(url, "unix socket", test_url_unix_socket) ||
-        !CU_add_test(own, "key layout", test_key_layout) ||
-        !CU_add_test(own, "two prefixes never see each other", test_prefix_isolation) ||
-        !CU_add_test(own, "glob characters in a prefix", test_prefix_glob_characters) ||
-        !CU_add_test(own, "TTL set on write", test_ttl_set_on_write) ||
-        !CU_add_test(own, "TTL refreshed on append", test_ttl_refreshed_on_append) ||
-        !CU_add_test(own, "TTL 0 never expires", test_ttl_zero_never_expires) ||
-        !CU_add_test(own, "registry stays a bijection under concurrency",
-                     test_registry_atomic_under_concurrency) ||
-        !CU_add_test(own, "slot limit atomic under concurrency",
-                     test_slot_limit_atomic_under_concurrency) ||
-        !CU_add_test(own, "batch append is one script call per chunk",
-                     test_batch_one_call_per_chunk) ||
-        !CU_add_test(own, "a chunk carries at most 8 MiB of slots", test_batch_chunk_byte_bound) ||
-        !CU_add_test(own, "batch larger than a chunk, after a script flush", test_batch_large) ||
-        !CU_add_test(own, "batch stops at the first refusal", test_batch_stops_at_refusal) ||
-        !CU_add_test(own, "refusal in a later chunk: no chunk after it is sent",
-                     test_batch_refused_in_later_chunk) ||
-        !CU_add_test(own, "SCAN, never KEYS", test_scan_never_keys) ||
-        !CU_add_test(own, "script cache flushed: EVAL fallback", test_script_cache_flushed) ||
-        !CU_add_test(own, "foreign value type is a backend error",
-                     test_foreign_value_is_backend_error) ||
-        !CU_add_test(own, "info fields", test_info_fields) ||
-        !CU_add_test(own, "max_threads does not evict", test_max_threads_not_enforced) ||
-        !CU_add_test(own, "registry batch is one script call per chunk, with the TTL",
-                     test_registry_apply_one_call_per_chunk) ||
-        !CU_add_test(own, "registry batch after a script flush",
-                     test_registry_apply_script_flushed) ||
-        !CU_add_test(own, "registry batch meets an error reply",
-                     test_registry_apply_error_reply) ||
-        !CU_add_test(outage, "killed and restarted during traffic", test_outage_and_recovery) ||
-        !CU_add_test(outage, "restart between two calls costs no error",
-                     test_restart_between_calls) ||
-        !CU_add_test(outage, "connection closed mid-write raises no SIGPIPE",
-                     test_closed_mid_write_no_sigpipe) ||
-        !CU_add_test(outage, "registry batch while stopped, again after restart",
-                     test_registry_apply_outage) ||
-        !CU_add_test(outage, "registry batch cut mid-batch",
-                     test_registry_apply_closed_mid_batch)) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    xb_redis_server_destroy(&g_srv);
-    if (!g_srv && g_start_error[0])
-        return 1; /* redis-server missing: a failure, never a skip */
-    return failures ? 1 : 0;
+    return 0;
 }
+
+static int contract_init(void)
+{
+    redis_init();
+    return xb_backend_suite_use(suite_open, suite_close);
+}
+
+XBT_SUITES({"redis backend contract", contract_init, xb_backend_suite_done, NULL, NULL,
+            xb_backend_suite_tests},
+           {"redis url", redis_init, NULL, NULL, NULL, redis_url_tests},
+           {"redis specifics", redis_init, NULL, NULL, NULL, redis_specifics_tests},
+           {"redis outages", redis_init, NULL, NULL, NULL, redis_outages_tests});

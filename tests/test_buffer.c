@@ -2,6 +2,8 @@
  * isolation, every limit, eviction, stats, immutability, concurrency. */
 #include "xmlbus/buffer.h"
 #include "log.h"
+#include "xbt.h"
+#include "xbt_main.h"
 
 #include <CUnit/Basic.h>
 #include <pthread.h>
@@ -391,28 +393,20 @@ static void test_concurrent_stats(void)
     close_fixture(&f);
 }
 
-int main(void)
-{
-    xb_log_set_level(XB_LOG_ERROR); /* limits are hit on purpose */
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite s = CU_add_suite("buffer", NULL, NULL);
-    if (!s || !CU_add_test(s, "append and read", test_append_and_read) ||
-        !CU_add_test(s, "threads are isolated", test_isolation) ||
-        !CU_add_test(s, "slots are immutable copies", test_immutability) ||
-        !CU_add_test(s, "limit max_payload_bytes", test_limit_payload) ||
-        !CU_add_test(s, "limit max_slot_bytes", test_limit_slot_bytes) ||
-        !CU_add_test(s, "limit max_slots_per_thread", test_limit_slots_per_thread) ||
-        !CU_add_test(s, "eviction at max_threads", test_eviction) ||
-        !CU_add_test(s, "stats", test_stats) ||
-        !CU_add_test(s, "corrupt backend data", test_corrupt_backend_data) ||
-        !CU_add_test(s, "batch", test_batch) ||
-        !CU_add_test(s, "bad arguments", test_bad_arguments) ||
-        !CU_add_test(s, "concurrent appends and stats", test_concurrent_stats))
-        return 2;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t buffer_tests[] = {
+    {"append and read", test_append_and_read},
+    {"threads are isolated", test_isolation},
+    {"slots are immutable copies", test_immutability},
+    {"limit max_payload_bytes", test_limit_payload},
+    {"limit max_slot_bytes", test_limit_slot_bytes},
+    {"limit max_slots_per_thread", test_limit_slots_per_thread},
+    {"eviction at max_threads", test_eviction},
+    {"stats", test_stats},
+    {"corrupt backend data", test_corrupt_backend_data},
+    {"batch", test_batch},
+    {"bad arguments", test_bad_arguments},
+    {"concurrent appends and stats", test_concurrent_stats},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"buffer", xbt_log_errors_only, NULL, NULL, NULL, buffer_tests});

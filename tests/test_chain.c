@@ -1,5 +1,6 @@
 /* Call chains: roots, extend, prune, last hop, counting, validation. */
 #include "chain.h"
+#include "xbt_main.h"
 
 #include <CUnit/Basic.h>
 #include <stdlib.h>
@@ -168,21 +169,15 @@ static void test_validity(void)
     CU_ASSERT_FALSE(xb_chain_valid_name(NULL));
 }
 
-int main(void)
-{
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite s = CU_add_suite("chain", NULL, NULL);
-    if (!s || !CU_add_test(s, "root", test_root) ||
-        !CU_add_test(s, "random roots differ", test_random_roots) ||
-        !CU_add_test(s, "bad organism or token", test_bad_roots) ||
-        !CU_add_test(s, "extend", test_extend) || !CU_add_test(s, "prune", test_prune) ||
-        !CU_add_test(s, "conversation root", test_conversation_root) ||
-        !CU_add_test(s, "validity", test_validity))
-        return 2;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t chain_tests[] = {
+    {"root", test_root},
+    {"random roots differ", test_random_roots},
+    {"bad organism or token", test_bad_roots},
+    {"extend", test_extend},
+    {"prune", test_prune},
+    {"conversation root", test_conversation_root},
+    {"validity", test_validity},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"chain", NULL, NULL, NULL, NULL, chain_tests});

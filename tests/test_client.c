@@ -20,10 +20,8 @@
  * The last tests run the real `xmlbus run` (with a one-listener organism and
  * no listener process) for the config error, ping and stop paths.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -32,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -43,6 +40,9 @@
 
 #include "xmlbus/client.h"
 #include "xmlbus/error.h"
+#include "xbt.h"
+#include "xbt_main.h"
+#include "xbt_port.h"
 
 extern char **environ;
 
@@ -473,23 +473,10 @@ static void test_timeout_and_late_answer(void)
     xb_client_destroy(&c);
 }
 
-/* A loopback TCP port where nothing listens. */
-static int closed_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(s, (struct sockaddr *)&a, &len) != 0)
-        return -1;
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 static void test_nobody_listens(void)
 {
     char ep[64];
-    int port = closed_port();
+    int port = xbt_free_port();
     CU_ASSERT_FATAL(port > 0);
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
     xb_error_t err;
@@ -552,19 +539,11 @@ typedef struct {
     char *out, *err;
 } run_t;
 
+/* The file's text, "" when it cannot be read (caller frees). */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)(n > 0 ? n : 0) + 1);
-    size_t r = fread(s, 1, (size_t)(n > 0 ? n : 0), f);
-    s[r] = '\0';
-    fclose(f);
-    return s;
+    char *s = xbt_read_file(path, NULL);
+    return s ? s : strdup("");
 }
 
 static char g_tmp[256];
@@ -599,19 +578,9 @@ static pid_t spawn_xmlbus(const char *const *args, const char *tag)
 static run_t finish_xmlbus(pid_t pid, const char *tag)
 {
     run_t r = {.status = -1};
-    int status = 0;
-    for (int waited_ms = 0;; waited_ms += 10) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
-            break;
-        if (waited_ms > 60000) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            break;
-        }
-        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-    }
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int status = xbt_wait_exit(pid, 60000);
+    if (status >= 0)
+        r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     char path[512];
     snprintf(path, sizeof path, "%s/%s.out", g_tmp, tag);
     r.out = slurp(path);
@@ -639,10 +608,7 @@ static void run_free(run_t *r)
 static void write_file(const char *name, const char *text, char *path, size_t cap)
 {
     snprintf(path, cap, "%s/%s", g_tmp, name);
-    FILE *f = fopen(path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fputs(text, f);
-    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(xbt_write_file(g_tmp, name, text), 0);
 }
 
 static void *g_cli_ctx;
@@ -650,8 +616,7 @@ static fake_t *g_cli_fake;
 
 static int cli_init(void)
 {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/xb-test-client-XXXXXX");
-    if (!mkdtemp(g_tmp))
+    if (xbt_tmpdir_make(g_tmp, sizeof g_tmp, "test-client") != 0)
         return -1;
     unsetenv("XMLBUS_ENDPOINT");
     g_cli_ctx = zmq_ctx_new();
@@ -663,14 +628,7 @@ static int cli_clean(void)
 {
     fake_stop(g_cli_fake);
     zmq_ctx_term(g_cli_ctx);
-    const char *names[] = {"accept.xml", "converse.xml", "error.xml", "reject.xml",
-                           "bad.yaml", "tiny.yaml", "endpoint", NULL};
-    for (size_t i = 0; names[i]; i++) {
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", g_tmp, names[i]);
-        unlink(p);
-    }
-    rmdir(g_tmp);
+    xbt_rmtree(g_tmp);
     return 0;
 }
 
@@ -737,7 +695,7 @@ static void test_cli_usage_errors(void)
 static void test_cli_send_nobody_listens(void)
 {
     char ep[64], file[512];
-    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", closed_port());
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", xbt_free_port());
     write_file("accept.xml", "<accept/>\n", file, sizeof file);
     const char *args[] = {"send", "-e", ep, "--timeout", "1", file, NULL};
     run_t r = run_xmlbus(args);
@@ -907,17 +865,7 @@ static void test_cli_run_ping_stop(void)
     pid_t pid = spawn_xmlbus(run, "run");
     CU_ASSERT_FATAL(pid > 0);
     char ep[256] = "";
-    for (int waited_ms = 0; waited_ms < 60000 && !ep[0]; waited_ms += 20) {
-        char *text = slurp(epfile);
-        char *nl = strchr(text, '\n');
-        if (nl) {
-            *nl = '\0';
-            snprintf(ep, sizeof ep, "%s", text);
-        }
-        free(text);
-        if (!ep[0])
-            nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
-    }
+    xbt_read_endpoint_file(epfile, pid, ep, sizeof ep, 60000);
     CU_ASSERT_PTR_NOT_NULL(strstr(ep, "tcp://127.0.0.1:"));
     CU_ASSERT_PTR_NULL(strstr(ep, "*"));
     if (ep[0]) {
@@ -941,40 +889,31 @@ static void test_cli_run_ping_stop(void)
     run_free(&r);
 }
 
-int main(void)
-{
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite api = CU_add_suite("client", api_init, api_clean);
-    CU_pSuite cli = CU_add_suite("xmlbus command", cli_init, cli_clean);
-    if (!api || !cli ||
-        !CU_add_test(api, "SEND -> ACCEPTED", test_send_accepted) ||
-        !CU_add_test(api, "SEND -> REJECTED with the SystemError", test_send_rejected) ||
-        !CU_add_test(api, "DELIVER before ACCEPTED is queued",
-                     test_deliver_before_accepted_is_queued) ||
-        !CU_add_test(api, "recv waits for a DELIVER", test_recv_waits_for_deliver) ||
-        !CU_add_test(api, "CONTROL -> RESULT ok and error", test_control_ok_and_error) ||
-        !CU_add_test(api, "ERROR from the pump", test_pump_error_answer) ||
-        !CU_add_test(api, "timeout, late answer ignored", test_timeout_and_late_answer) ||
-        !CU_add_test(api, "timeout when nobody listens", test_nobody_listens) ||
-        !CU_add_test(api, "bad arguments", test_bad_arguments) ||
-        !CU_add_test(api, "SystemError reader", test_system_error_reader) ||
-        !CU_add_test(cli, "--help of every verb", test_cli_help) ||
-        !CU_add_test(cli, "usage errors exit 2", test_cli_usage_errors) ||
-        !CU_add_test(cli, "send: nobody listens -> 4", test_cli_send_nobody_listens) ||
-        !CU_add_test(cli, "send --wait", test_cli_send_wait) ||
-        !CU_add_test(cli, "send: SystemError 3, refused 1", test_cli_send_errors) ||
-        !CU_add_test(cli, "threads, history, stats, backend, ping, stop",
-                     test_cli_control_verbs) ||
-        !CU_add_test(cli, "config errors: FILE:LINE:COL, exit 1", test_cli_config_error) ||
-        !CU_add_test(cli, "run on a free port, ping, stop", test_cli_run_ping_stop)) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-                      CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t client_tests[] = {
+    {"SEND -> ACCEPTED", test_send_accepted},
+    {"SEND -> REJECTED with the SystemError", test_send_rejected},
+    {"DELIVER before ACCEPTED is queued", test_deliver_before_accepted_is_queued},
+    {"recv waits for a DELIVER", test_recv_waits_for_deliver},
+    {"CONTROL -> RESULT ok and error", test_control_ok_and_error},
+    {"ERROR from the pump", test_pump_error_answer},
+    {"timeout, late answer ignored", test_timeout_and_late_answer},
+    {"timeout when nobody listens", test_nobody_listens},
+    {"bad arguments", test_bad_arguments},
+    {"SystemError reader", test_system_error_reader},
+    {NULL, NULL},
+};
+
+static const xbt_test_t xmlbus_command_tests[] = {
+    {"--help of every verb", test_cli_help},
+    {"usage errors exit 2", test_cli_usage_errors},
+    {"send: nobody listens -> 4", test_cli_send_nobody_listens},
+    {"send --wait", test_cli_send_wait},
+    {"send: SystemError 3, refused 1", test_cli_send_errors},
+    {"threads, history, stats, backend, ping, stop", test_cli_control_verbs},
+    {"config errors: FILE:LINE:COL, exit 1", test_cli_config_error},
+    {"run on a free port, ping, stop", test_cli_run_ping_stop},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"client", api_init, api_clean, NULL, NULL, client_tests},
+           {"xmlbus command", cli_init, cli_clean, NULL, NULL, xmlbus_command_tests});

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "xbt.h"
+#include "xbt_main.h"
 #include "xmlbus/client.h"
 #include "config_build.h"
 #include "xmlbus/listener.h"
@@ -100,15 +101,9 @@ static void test_embedded_round_trip(void)
     CU_ASSERT_PTR_NULL(p);
 }
 
-int main(void)
-{
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("embed", NULL, NULL);
-    CU_add_test(s, "embedded pump with listener threads over inproc", test_embedded_round_trip);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t embed_tests[] = {
+    {"embedded pump with listener threads over inproc", test_embedded_round_trip},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"embed", NULL, NULL, NULL, NULL, embed_tests});

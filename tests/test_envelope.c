@@ -14,6 +14,8 @@
 #include "xmlbus/envelope.h"
 #include "xmlbus/uuid.h"
 #include "xmlbus/xmlsafe.h"
+#include "xbt.h"
+#include "xbt_main.h"
 
 #define DATA XB_SOURCE_DIR "/tests/data/envelope/"
 #define ENVNS "https://xml-pipeline.org/ns/envelope/v1"
@@ -27,21 +29,6 @@
 static xb_parser_t *P;
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct stat st;
-    char *buf = NULL;
-    if (fstat(fileno(f), &st) == 0 && (buf = malloc((size_t)st.st_size + 1))) {
-        *len = fread(buf, 1, (size_t)st.st_size, f);
-        buf[*len] = '\0';
-    }
-    fclose(f);
-    return buf;
-}
 
 static xb_envelope_t *parse_with(xb_parser_t *p, const char *s, size_t len, xb_error_t *err)
 {
@@ -59,7 +46,7 @@ static xb_envelope_t *parse_file(const char *name, xb_error_t *err)
     char path[512];
     snprintf(path, sizeof path, DATA "%s", name);
     size_t len = 0;
-    char *s = read_all(path, &len);
+    char *s = xbt_read_file(path, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     xb_envelope_t *e = parse_with(P, s, len, err);
     free(s);
@@ -424,7 +411,7 @@ static void test_dtd_attacks_are_refused(void)
     expect_str("<!ENTITY x \"y\">" ENVELOPE("<g xmlns=\"\"/>"), XB_ERR_PARSE, 1);
     /* The same payloads through build_bytes. */
     size_t len = 0;
-    char *xxe = read_all(DATA "xxe.xml", &len);
+    char *xxe = xbt_read_file(DATA "xxe.xml", &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(xxe);
     xb_error_t err;
     xb_error_clear(&err);
@@ -1430,70 +1417,62 @@ static void test_text_helpers(void)
     free(s);
 }
 
-int main(void)
+static const xbt_test_t envelope_tests[] = {
+    {"valid envelope: fields read right", test_valid_fields},
+    {"trusted parser skips envelope.xsd only", test_trusted_parser_skips_xsd_only},
+    {"minimal envelope: optional fields absent", test_minimal_has_no_optional_fields},
+    {"prefixed namespace equals default namespace", test_prefixed_equals_default},
+    {"namespaced payload: type and standalone bytes", test_namespaced_payload_type_and_standalone},
+    {"malformed XML: parse with line", test_malformed_is_parse_with_line},
+    {"missing meta/from/thread: envelope", test_missing_parts_are_envelope},
+    {"zero or two payloads: envelope", test_payload_count_is_envelope},
+    {"bad xmlbus meta: envelope", test_bad_xmlbus_meta_is_envelope},
+    {"DOCTYPE, XXE, billion laughs: parse", test_dtd_attacks_are_refused},
+    {"entity loader refuses hardened contexts", test_entity_loader_refuses_hardened_contexts},
+    {"oversize: limit", test_oversize_is_limit},
+    {"too deep: limit", test_too_deep_is_limit},
+    {"attribute and namespace floods: limit", test_attribute_and_namespace_floods_are_limit},
+    {"custom limits: exact boundaries", test_custom_limits},
+    {"invalid UTF-8 and foreign encodings: parse", test_invalid_utf8_is_parse},
+    {"pre-scan accepts tricky well-formed XML", test_prescan_accepts_tricky_wellformed},
+    {"libxml2 errors never reach stderr", test_errors_never_reach_stderr},
+    {"thread kept when canonical", test_thread_kept_when_canonical},
+    {"thread replaced and reported otherwise", test_thread_replaced_when_not_canonical},
+    {"uuid helpers", test_uuid},
+    {"build -> serialize -> parse round trip", test_build_serialize_parse_round_trip},
+    {"payload text cannot inject markup", test_payload_text_cannot_inject_markup},
+    {"build keeps namespaces right", test_build_namespaces},
+    {"build refuses bad input", test_build_refuses_bad_input},
+    {"build_bytes depth leaves room for the envelope",
+     test_build_bytes_depth_leaves_room_for_envelope},
+    {"setters", test_setters},
+    {"setters on a prefixed envelope", test_setters_on_prefixed_envelope},
+    {"extension elements survive", test_extensions_survive},
+    {"SystemError builds and parses", test_system_error},
+    {"parser reuse: 1000 mixed messages", test_parser_reuse_1000},
+    {"parser survives name churn", test_parser_survives_name_churn},
+    {"envelope outlives its parser", test_envelope_outlives_parser},
+    {"schema dir", test_schema_dir},
+    {"text helpers", test_text_helpers},
+    {NULL, NULL},
+};
+
+static int envelope_init(void)
 {
     xb_xml_init();
     unsetenv("XMLBUS_SCHEMA_DIR");
     xb_error_t err;
     xb_error_clear(&err);
     P = xb_parser_new(NULL, &err);
-    if (!P) {
+    if (!P)
         fprintf(stderr, "cannot make a parser: %s\n", err.message);
-        return 1;
-    }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("envelope", NULL, NULL);
-    struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
-        {"valid envelope: fields read right", test_valid_fields},
-        {"trusted parser skips envelope.xsd only", test_trusted_parser_skips_xsd_only},
-        {"minimal envelope: optional fields absent", test_minimal_has_no_optional_fields},
-        {"prefixed namespace equals default namespace", test_prefixed_equals_default},
-        {"namespaced payload: type and standalone bytes", test_namespaced_payload_type_and_standalone},
-        {"malformed XML: parse with line", test_malformed_is_parse_with_line},
-        {"missing meta/from/thread: envelope", test_missing_parts_are_envelope},
-        {"zero or two payloads: envelope", test_payload_count_is_envelope},
-        {"bad xmlbus meta: envelope", test_bad_xmlbus_meta_is_envelope},
-        {"DOCTYPE, XXE, billion laughs: parse", test_dtd_attacks_are_refused},
-        {"entity loader refuses hardened contexts", test_entity_loader_refuses_hardened_contexts},
-        {"oversize: limit", test_oversize_is_limit},
-        {"too deep: limit", test_too_deep_is_limit},
-        {"attribute and namespace floods: limit", test_attribute_and_namespace_floods_are_limit},
-        {"custom limits: exact boundaries", test_custom_limits},
-        {"invalid UTF-8 and foreign encodings: parse", test_invalid_utf8_is_parse},
-        {"pre-scan accepts tricky well-formed XML", test_prescan_accepts_tricky_wellformed},
-        {"libxml2 errors never reach stderr", test_errors_never_reach_stderr},
-        {"thread kept when canonical", test_thread_kept_when_canonical},
-        {"thread replaced and reported otherwise", test_thread_replaced_when_not_canonical},
-        {"uuid helpers", test_uuid},
-        {"build -> serialize -> parse round trip", test_build_serialize_parse_round_trip},
-        {"payload text cannot inject markup", test_payload_text_cannot_inject_markup},
-        {"build keeps namespaces right", test_build_namespaces},
-        {"build refuses bad input", test_build_refuses_bad_input},
-        {"build_bytes depth leaves room for the envelope",
-         test_build_bytes_depth_leaves_room_for_envelope},
-        {"setters", test_setters},
-        {"setters on a prefixed envelope", test_setters_on_prefixed_envelope},
-        {"extension elements survive", test_extensions_survive},
-        {"SystemError builds and parses", test_system_error},
-        {"parser reuse: 1000 mixed messages", test_parser_reuse_1000},
-        {"parser survives name churn", test_parser_survives_name_churn},
-        {"envelope outlives its parser", test_envelope_outlives_parser},
-        {"schema dir", test_schema_dir},
-        {"text helpers", test_text_helpers},
-    };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    xb_parser_destroy(&P);
-    xmlCleanupParser();
-    return failed ? 1 : 0;
+    return P ? 0 : -1;
 }
+
+static int envelope_clean(void)
+{
+    xb_parser_destroy(&P);
+    return 0;
+}
+
+XBT_SUITES({"envelope", envelope_init, envelope_clean, NULL, NULL, envelope_tests});

@@ -6,6 +6,7 @@
 #include "xmlbus/envelope.h"
 #include "envwrite.h"
 #include "xmlbus/xmlsafe.h"
+#include "xbt_main.h"
 
 static xb_parser_t *parser;
 
@@ -149,21 +150,15 @@ static void test_embeddable_rewritten(void)
     xmlFreeDoc(doc);
 }
 
-int main(void)
-{
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("envwrite", setup, teardown);
-    CU_add_test(s, "fields survive a round trip", test_fields_survive);
-    CU_add_test(s, "no to", test_no_to);
-    CU_add_test(s, "payload namespaces kept", test_payload_namespaces);
-    CU_add_test(s, "text fields escaped", test_text_fields_escaped);
-    CU_add_test(s, "bad arguments", test_bad_arguments);
-    CU_add_test(s, "embeddable bytes verbatim", test_embeddable_verbatim);
-    CU_add_test(s, "embeddable bytes rewritten", test_embeddable_rewritten);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t envwrite_tests[] = {
+    {"fields survive a round trip", test_fields_survive},
+    {"no to", test_no_to},
+    {"payload namespaces kept", test_payload_namespaces},
+    {"text fields escaped", test_text_fields_escaped},
+    {"bad arguments", test_bad_arguments},
+    {"embeddable bytes verbatim", test_embeddable_verbatim},
+    {"embeddable bytes rewritten", test_embeddable_rewritten},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"envwrite", setup, teardown, NULL, NULL, envwrite_tests});

@@ -17,7 +17,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "lmdb_tmp.h"
 #include "redis_server.h"
 #include "xmlbus/backend.h"
 #include "xmlbus/envelope.h"
@@ -26,6 +25,8 @@
 #include "xmlbus/slot.h"
 #include "xmlbus/uuid.h"
 #include "wire.h"
+#include "xbt.h"
+#include "xbt_main.h"
 
 extern char **environ;
 
@@ -233,7 +234,7 @@ static int info_reply(const xb_msg_t *msg, xb_reply_t *reply)
 
 /* Handlers of type "slow" finished so far (the handler runs in the
  * listener's thread, the test reads it from its own). */
-#define SLOW_HANDLER_US 400000
+#define SLOW_HANDLER_MS 400
 static atomic_int slow_done;
 
 static int test_handler(const xb_msg_t *msg, xb_reply_t *reply, void *user)
@@ -268,7 +269,7 @@ static int test_handler(const xb_msg_t *msg, xb_reply_t *reply, void *user)
     if (strcmp(type, "info") == 0)
         return info_reply(msg, reply);
     if (strcmp(type, "slow") == 0) {
-        usleep(SLOW_HANDLER_US);
+        xbt_let_time_pass_ms(SLOW_HANDLER_MS); /* a slow handler is what the test is about */
         atomic_fetch_add(&slow_done, 1);
         return xb_reply_respond(reply, xb_msg_payload(msg));
     }
@@ -286,12 +287,8 @@ typedef struct {
 
 static bool wait_registered(xb_listener_t *l)
 {
-    for (int i = 0; i < WAIT_MS; i++) {
-        if (xb_listener_registered(l))
-            return true;
-        zmq_poll(NULL, 0, 1);
-    }
-    return false;
+    XBT_WAIT_UNTIL(xb_listener_registered(l), WAIT_MS);
+    return xb_listener_registered(l);
 }
 
 static void rig_open_with(rig_t *r, const char *hb, const char *type, const char *location,
@@ -574,21 +571,9 @@ static void test_namespaced_and_copied_payloads(void)
     rig_close(&r);
 }
 
-static char *text_of(const char *xml, const char *name)
-{
-    char open[64], close[64];
-    snprintf(open, sizeof open, "<%s>", name);
-    snprintf(close, sizeof close, "</%s>", name);
-    const char *a = strstr(xml, open), *b = a ? strstr(a, close) : NULL;
-    if (!a || !b)
-        return NULL;
-    a += strlen(open);
-    return strndup(a, (size_t)(b - a));
-}
-
 static void check_text(const char *xml, const char *name, const char *want)
 {
-    char *got = text_of(xml, name);
+    char *got = xbt_text_of(xml, name);
     CU_ASSERT_PTR_NOT_NULL(got);
     if (got && strcmp(got, want) != 0)
         fprintf(stderr, "\n  <%s>: got '%s', want '%s'\n", name, got, want);
@@ -870,7 +855,7 @@ static void expect_history_reply(rig_t *r, const char *id, const char *want)
 static void test_history_manager(void)
 {
     char dir[256];
-    CU_ASSERT_EQUAL_FATAL(xb_lmdb_tmp_make(dir, sizeof dir, "listener"), 0);
+    CU_ASSERT_EQUAL_FATAL(xbt_tmpdir_make(dir, sizeof dir, "listener"), 0);
     char thread[XB_UUID_LEN + 1];
     xb_uuid_new(thread);
     xb_backend_config_t cfg;
@@ -890,7 +875,7 @@ static void test_history_manager(void)
     expect_history_reply(&r, "21", "<history n=\"3\">");
     expect_history_reply(&r, "22", "index=\"1\" from=\"greeter\" type=\"reply\"");
     rig_close(&r);
-    xb_lmdb_tmp_remove(dir);
+    xbt_rmtree(dir);
 }
 
 /* redis: the runtime connects to the URL and prefix named in WELCOME. */
@@ -1047,22 +1032,6 @@ static pid_t spawn_listener(const char *prog, const char *endpoint, const char *
     return pid;
 }
 
-/* The exit status (waitpid form) within WAIT_MS, or -1 (then killed). */
-static int wait_exit(pid_t pid)
-{
-    for (int i = 0; i < WAIT_MS / 5; i++) {
-        int status = 0;
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
 static bool exited_zero(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 
 /* Spawns prog as listener name against a tcp fake pump, checks READY, WELCOMEs. */
@@ -1091,7 +1060,7 @@ static void shutdown_process(fake_t *p, pid_t pid)
     xb_frames_t *bye = fake_expect(p, XB_CMD_BYE);
     CU_ASSERT_PTR_NOT_NULL(bye);
     xb_frames_destroy(&bye);
-    CU_ASSERT_TRUE(exited_zero(wait_exit(pid)));
+    CU_ASSERT_TRUE(exited_zero(xbt_wait_exit(pid, WAIT_MS)));
     fake_close(p);
 }
 
@@ -1136,18 +1105,6 @@ static void test_echo_process(void)
     shutdown_process(&p, pid);
 }
 
-static char *read_file(const char *path)
-{
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return NULL;
-    char *buf = calloc(1, 65536);
-    size_t n = buf ? fread(buf, 1, 65535, fp) : 0;
-    (void)n;
-    fclose(fp);
-    return buf;
-}
-
 static void test_print_process_and_sigterm(void)
 {
     char out[128];
@@ -1171,10 +1128,10 @@ static void test_print_process_and_sigterm(void)
     xb_frames_t *bye = fake_expect(&p, XB_CMD_BYE);
     CU_ASSERT_PTR_NOT_NULL(bye);
     xb_frames_destroy(&bye);
-    CU_ASSERT_TRUE(exited_zero(wait_exit(pid)));
+    CU_ASSERT_TRUE(exited_zero(xbt_wait_exit(pid, WAIT_MS)));
     fake_close(&p);
 
-    char *text = read_file(out);
+    char *text = xbt_read_file(out, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     char want[512];
     snprintf(want, sizeof want,
@@ -1245,10 +1202,10 @@ static void test_main_flags_and_usage(void)
     shutdown_process(&p, pid);
 
     pid = spawn_listener("xmlbus-echo", "tcp://127.0.0.1:1", NULL, NULL, "/dev/null", NULL);
-    int status = wait_exit(pid);
+    int status = xbt_wait_exit(pid, WAIT_MS);
     CU_ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 2);
     pid = spawn_listener("xmlbus-echo", "tcp://127.0.0.1:1", "x", "boss", "/dev/null", NULL);
-    status = wait_exit(pid);
+    status = xbt_wait_exit(pid, WAIT_MS);
     CU_ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 2);
 }
 
@@ -1264,12 +1221,48 @@ static void test_process_refused(void)
     memcpy(p.rid, xb_frames_data(ready, 0), p.rid_len);
     xb_frames_destroy(&ready);
     CU_ASSERT_EQUAL(fake_send(&p, XB_CMD_REFUSED, "no listener named 'nobody'", (const char *)NULL), 0);
-    int status = wait_exit(pid);
+    int status = xbt_wait_exit(pid, WAIT_MS);
     CU_ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1);
     fake_close(&p);
 }
 
-int main(void)
+static const xbt_test_t listener_runtime_tests[] = {
+    {"READY and WELCOME", test_ready_and_welcome},
+    {"bad arguments", test_new_rejects_bad_arguments},
+    {"REPLY escapes the payload", test_reply_escapes_payload},
+    {"REPLY with several messages", test_reply_several_messages},
+    {"DONE and FAILED", test_done_failed},
+    {"many messages in order", test_many_messages_in_order},
+    {"a burst of slow handlers is answered one by one", test_burst_of_slow_handlers},
+    {"a burst of fast handlers: every answer, in order", test_burst_of_fast_handlers},
+    {"message accessors", test_message_accessors},
+    {"namespaced and copied payloads", test_namespaced_and_copied_payloads},
+    {"HEARTBEAT when idle", test_heartbeat_when_idle},
+    {"reconnect when the pump is silent", test_reconnect_when_pump_silent},
+    {"register again after ERROR HEARTBEAT", test_reregister_after_error},
+    {"stop sends BYE", test_stop_sends_bye},
+    {"REFUSED ends the listener", test_refused},
+    {"history through the pump", test_history_memory},
+    {"SHUTDOWN during a history wait", test_shutdown_during_history},
+    {"history from LMDB", test_history_manager},
+    {"history from redis", test_history_redis},
+    {"payload escaping", test_payload_escaping},
+    {"payload rules", test_payload_rules},
+    {"payload namespaces", test_payload_copy_namespaces},
+    {NULL, NULL},
+};
+
+static const xbt_test_t listener_processes_tests[] = {
+    {"xmlbus-echo", test_echo_process},
+    {"xmlbus-print and SIGTERM", test_print_process_and_sigterm},
+    {"hello-greeter", test_greeter_process},
+    {"hello-shouter", test_shouter_process},
+    {"flags and usage errors", test_main_flags_and_usage},
+    {"REFUSED process exits 1", test_process_refused},
+    {NULL, NULL},
+};
+
+static int listener_init(void)
 {
     /* Quiet: only warnings and errors, here and in the spawned listeners. */
     setenv("XMLBUS_LOG_LEVEL", "warn", 1);
@@ -1280,47 +1273,21 @@ int main(void)
     parser = xb_parser_new(NULL, &err);
     if (!ctx || !parser) {
         fprintf(stderr, "set-up failed: %s\n", parser ? "zmq" : err.message);
-        return 2;
+        return -1;
     }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite s = CU_add_suite("listener runtime", NULL, NULL);
-    CU_add_test(s, "READY and WELCOME", test_ready_and_welcome);
-    CU_add_test(s, "bad arguments", test_new_rejects_bad_arguments);
-    CU_add_test(s, "REPLY escapes the payload", test_reply_escapes_payload);
-    CU_add_test(s, "REPLY with several messages", test_reply_several_messages);
-    CU_add_test(s, "DONE and FAILED", test_done_failed);
-    CU_add_test(s, "many messages in order", test_many_messages_in_order);
-    CU_add_test(s, "a burst of slow handlers is answered one by one", test_burst_of_slow_handlers);
-    CU_add_test(s, "a burst of fast handlers: every answer, in order", test_burst_of_fast_handlers);
-    CU_add_test(s, "message accessors", test_message_accessors);
-    CU_add_test(s, "namespaced and copied payloads", test_namespaced_and_copied_payloads);
-    CU_add_test(s, "HEARTBEAT when idle", test_heartbeat_when_idle);
-    CU_add_test(s, "reconnect when the pump is silent", test_reconnect_when_pump_silent);
-    CU_add_test(s, "register again after ERROR HEARTBEAT", test_reregister_after_error);
-    CU_add_test(s, "stop sends BYE", test_stop_sends_bye);
-    CU_add_test(s, "REFUSED ends the listener", test_refused);
-    CU_add_test(s, "history through the pump", test_history_memory);
-    CU_add_test(s, "SHUTDOWN during a history wait", test_shutdown_during_history);
-    CU_add_test(s, "history from LMDB", test_history_manager);
-    CU_add_test(s, "history from redis", test_history_redis);
-    CU_add_test(s, "payload escaping", test_payload_escaping);
-    CU_add_test(s, "payload rules", test_payload_rules);
-    CU_add_test(s, "payload namespaces", test_payload_copy_namespaces);
-    CU_pSuite procs = CU_add_suite("listener processes", NULL, NULL);
-    CU_add_test(procs, "xmlbus-echo", test_echo_process);
-    CU_add_test(procs, "xmlbus-print and SIGTERM", test_print_process_and_sigterm);
-    CU_add_test(procs, "hello-greeter", test_greeter_process);
-    CU_add_test(procs, "hello-shouter", test_shouter_process);
-    CU_add_test(procs, "flags and usage errors", test_main_flags_and_usage);
-    CU_add_test(procs, "REFUSED process exits 1", test_process_refused);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
+    return 0;
+}
+
+static int listener_clean(void)
+{
     xb_parser_destroy(&parser);
     /* A fatal assertion may leave a socket open, which would block zmq_ctx_term. */
-    if (!failed)
+    if (ctx && CU_get_number_of_failures() == 0)
         zmq_ctx_term(ctx);
-    return failed ? 1 : 0;
+    ctx = NULL;
+    return 0;
 }
+
+XBT_SUITES({"listener runtime", listener_init, listener_clean, NULL, NULL, listener_runtime_tests},
+           {"listener processes", listener_init, listener_clean, NULL, NULL,
+            listener_processes_tests});

@@ -22,6 +22,7 @@
 #include <libxml/tree.h>
 
 #include "xbt.h"
+#include "xbt_main.h"
 #include "xmlbus/client.h"
 
 #define POOL_CMD "    command: [@TESTBIN@/xbtest-pool, mixed, @DIR@]\n"
@@ -76,13 +77,6 @@ typedef struct {
     char id[XB_UUID_STR]; /* <id> of a <done>: the message id the worker saw */
     char thread[XB_UUID_STR];
 } answer_t;
-
-typedef struct {
-    long pid;
-    char state[16];
-    long handled;
-    long restarts;
-} worker_t;
 
 /* The text of the first child element of parent whose local name is name,
  * into out (cap bytes); "" when there is none. */
@@ -180,49 +174,7 @@ static int send_job(xb_client_t *c, const char *name, int n, int ms)
     return send_fmt(c, NULL, "<%s><n>%d</n><ms>%d</ms></%s>", name, n, ms, name);
 }
 
-static const char *attr_of(const xmlNode *n, const char *name, char *buf, size_t cap)
-{
-    xmlChar *v = xmlGetProp(n, BAD_CAST name);
-    snprintf(buf, cap, "%s", v ? (const char *)v : "");
-    xmlFree(v);
-    return buf;
-}
-
-/* The processes of listener as CONTROL stats lists them. Returns the count
- * (at most cap filled), -1 when the stats cannot be read. */
-static int workers_of(xb_client_t *c, const char *listener, worker_t *out, int cap)
-{
-    char *body = NULL;
-    xb_error_t err;
-    if (xb_client_control(c, "stats", NULL, 0, 10000, &body, &err) != 0)
-        return -1;
-    xmlDoc *doc = xb_client_read_xml(body, strlen(body), &err);
-    free(body);
-    if (!doc)
-        return -1;
-    int n = 0;
-    char buf[64];
-    for (xmlNode *l = xmlDocGetRootElement(doc)->children; l; l = l->next) {
-        if (l->type != XML_ELEMENT_NODE || strcmp((const char *)l->name, "listener") != 0 ||
-            strcmp(attr_of(l, "name", buf, sizeof buf), listener) != 0)
-            continue;
-        for (xmlNode *w = l->children; w; w = w->next) {
-            if (w->type != XML_ELEMENT_NODE || strcmp((const char *)w->name, "worker") != 0)
-                continue;
-            if (n < cap) {
-                out[n].pid = strtol(attr_of(w, "pid", buf, sizeof buf), NULL, 10);
-                attr_of(w, "state", out[n].state, sizeof out[n].state);
-                out[n].handled = strtol(attr_of(w, "handled", buf, sizeof buf), NULL, 10);
-                out[n].restarts = strtol(attr_of(w, "restarts", buf, sizeof buf), NULL, 10);
-            }
-            n++;
-        }
-    }
-    xmlFreeDoc(doc);
-    return n;
-}
-
-static bool has_pid(const worker_t *w, int n, long pid)
+static bool has_pid(const xbt_worker_t *w, int n, long pid)
 {
     for (int i = 0; i < n; i++)
         if (w[i].pid == pid)
@@ -230,58 +182,39 @@ static bool has_pid(const worker_t *w, int n, long pid)
     return false;
 }
 
-/* Waits until listener has exactly n registered processes, all idle; fills
- * out (cap >= n). Returns the last count seen. */
-static int wait_pool(xb_client_t *c, const char *listener, int n, worker_t *out, int cap)
+/* True when listener has exactly n registered processes, all idle (out,
+ * cap >= n, gets them); *got the count. */
+static bool pool_idle(xb_client_t *c, const char *listener, int n, xbt_worker_t *out, int cap,
+                      int *got)
 {
-    int got = -1;
-    double end = xbt_now() + 30;
-    while (xbt_now() < end) {
-        got = workers_of(c, listener, out, cap);
-        bool idle = got == n;
-        for (int i = 0; idle && i < got && i < cap; i++)
-            idle = strcmp(out[i].state, "idle") == 0;
-        if (idle)
-            return got;
-        usleep(50000);
-    }
-    return got;
+    *got = xbt_workers(c, listener, out, cap);
+    bool idle = *got == n;
+    for (int i = 0; idle && i < *got && i < cap; i++)
+        idle = strcmp(out[i].state, "idle") == 0;
+    return idle;
 }
 
-/* The pid of a busy process of listener, 0 if none shows up in time. */
-static long wait_busy_pid(xb_client_t *c, const char *listener)
+/* Waits until listener has exactly n registered processes, all idle; fills
+ * out (cap >= n). Returns the last count seen. */
+static int wait_pool(xb_client_t *c, const char *listener, int n, xbt_worker_t *out, int cap)
 {
-    worker_t w[16];
-    double end = xbt_now() + 20;
-    while (xbt_now() < end) {
-        int n = workers_of(c, listener, w, 16);
-        for (int i = 0; i < n && i < 16; i++)
-            if (strcmp(w[i].state, "busy") == 0)
-                return w[i].pid;
-        usleep(20000);
-    }
-    return 0;
+    int got = -1;
+    XBT_WAIT_UNTIL(pool_idle(c, listener, n, out, cap, &got), 30000);
+    return got;
 }
 
 /* Polls xbt_stat until it reaches at least want; returns the last value. */
 static long wait_stat_at_least(xb_client_t *c, const char *listener, const char *attr, long want)
 {
     long v = -1;
-    double end = xbt_now() + 20;
-    while (xbt_now() < end && (v = xbt_stat(c, listener, attr)) < want)
-        usleep(50000);
+    XBT_WAIT_UNTIL((v = xbt_stat(c, listener, attr)) >= want, 20000);
     return v;
 }
 
 static bool wait_dead(long pid)
 {
-    double end = xbt_now() + 15;
-    while (xbt_now() < end) {
-        if (!xbt_pid_alive((pid_t)pid))
-            return true;
-        usleep(20000);
-    }
-    return false;
+    XBT_WAIT_UNTIL(!xbt_pid_alive((pid_t)pid), 15000);
+    return !xbt_pid_alive((pid_t)pid);
 }
 
 /* Lines of DIR/NAME.attempts ("PID MSGID" per attempt of a crash-always
@@ -319,29 +252,6 @@ static void assert_quiet(xb_client_t *c, int ms)
     free(extra);
 }
 
-/* The pump's log (which also holds its children's stderr) has no report of
- * AddressSanitizer, LeakSanitizer or UndefinedBehaviorSanitizer. */
-static bool log_clean(const xbt_pump_t *p)
-{
-    FILE *f = fopen(p->log, "r");
-    if (!f)
-        return false;
-    static const char *const marks[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                                        "runtime error:"};
-    char line[4096];
-    bool clean = true;
-    while (fgets(line, sizeof line, f)) {
-        for (size_t i = 0; i < sizeof marks / sizeof *marks; i++) {
-            if (strstr(line, marks[i])) {
-                fprintf(stderr, "%s: %s", p->log, line);
-                clean = false;
-            }
-        }
-    }
-    fclose(f);
-    return clean;
-}
-
 /* Stops a suite's pump with SIGTERM: it exits 0, every process it started
  * is gone and nothing in its log comes from a sanitizer. */
 static void assert_stops_clean(xbt_pump_t *p)
@@ -353,7 +263,7 @@ static void assert_stops_clean(xbt_pump_t *p)
     CU_ASSERT(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
     for (size_t i = 0; i < nkids; i++)
         CU_ASSERT(wait_dead(kids[i]));
-    CU_ASSERT(log_clean(p));
+    CU_ASSERT(xbt_pump_log_clean(p));
 }
 
 /* ---- suite "pool" ---------------------------------------------------------- */
@@ -366,11 +276,7 @@ static int pools_init(void)
 
 static int pools_cleanup(void)
 {
-    if (CU_get_number_of_failures() > 0)
-        xbt_pump_dump_log(&pools);
-    if (pools.pid > 0)
-        xbt_pump_stop(&pools, SIGTERM, 30);
-    xbt_rmtree(pools.dir);
+    xbt_pump_finish(&pools, 30);
     return 0;
 }
 
@@ -387,7 +293,7 @@ static void test_spread_over_all_workers(void)
 {
     CU_ASSERT_FATAL(pools_up);
     xb_client_t *c = xbt_client(&pools);
-    worker_t w[8];
+    xbt_worker_t w[8];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "spread", 3, w, 8), 3);
     for (int i = 0; i < 20; i++)
         CU_ASSERT_EQUAL_FATAL(send_job(c, "spread", i, 150), 0);
@@ -412,8 +318,8 @@ static void test_spread_over_all_workers(void)
     for (int k = 0; k < 3; k++)
         CU_ASSERT(per_worker[k] >= 1);
     /* The per-process counters agree with the answers. */
-    worker_t after[8];
-    CU_ASSERT_EQUAL(workers_of(c, "spread", after, 8), 3);
+    xbt_worker_t after[8];
+    CU_ASSERT_EQUAL(xbt_workers(c, "spread", after, 8), 3);
     for (int k = 0; k < 3; k++) {
         CU_ASSERT(has_pid(after, 3, w[k].pid));
         for (int j = 0; j < 3; j++)
@@ -434,7 +340,7 @@ static void test_pool_size_from_process_pool(void)
 {
     CU_ASSERT_FATAL(pools_up);
     xb_client_t *c = xbt_client(&pools);
-    worker_t w[8];
+    xbt_worker_t w[8];
     CU_ASSERT_EQUAL(wait_pool(c, "auto", 2, w, 8), 2);
     CU_ASSERT_EQUAL(xbt_stat(c, "auto", "processes"), 2);
     xb_client_destroy(&c);
@@ -446,13 +352,13 @@ static void test_worker_killed_mid_message(void)
 {
     CU_ASSERT_FATAL(pools_up);
     xb_client_t *c = xbt_client(&pools);
-    worker_t w0[8];
+    xbt_worker_t w0[8];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "victim", 2, w0, 8), 2);
     long delivered0 = xbt_stat(c, "victim", "delivered");
     long crashes0 = xbt_stat(c, "victim", "crashes");
     long restarts0 = xbt_stat(c, "victim", "restarts");
     CU_ASSERT_EQUAL_FATAL(send_job(c, "victim", 1, 1500), 0);
-    long busy = wait_busy_pid(c, "victim");
+    long busy = xbt_wait_busy_worker(c, "victim", 20000);
     CU_ASSERT_FATAL(busy > 0);
     CU_ASSERT(has_pid(w0, 2, busy));
     CU_ASSERT_EQUAL_FATAL(kill((pid_t)busy, SIGKILL), 0);
@@ -468,7 +374,7 @@ static void test_worker_killed_mid_message(void)
     CU_ASSERT_EQUAL(xbt_stat(c, "victim", "delivered"), delivered0 + 2); /* first try + retry */
     /* The pool is whole again, with a new process in the dead one's place
      * whose restart counter shows it. */
-    worker_t w1[8];
+    xbt_worker_t w1[8];
     CU_ASSERT_EQUAL(wait_pool(c, "victim", 2, w1, 8), 2);
     CU_ASSERT_FALSE(has_pid(w1, 2, busy));
     bool fresh = false;
@@ -487,7 +393,7 @@ static void test_crash_once_is_transparent(void)
 {
     CU_ASSERT_FATAL(pools_up);
     xb_client_t *c = xbt_client(&pools);
-    worker_t w[8];
+    xbt_worker_t w[8];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "victim", 2, w, 8), 2);
     long delivered0 = xbt_stat(c, "victim", "delivered");
     long crashes0 = xbt_stat(c, "victim", "crashes");
@@ -510,7 +416,7 @@ static void test_message_id_is_the_accepted_one(void)
 {
     CU_ASSERT_FATAL(pools_up);
     xb_client_t *c = xbt_client(&pools);
-    worker_t w[8];
+    xbt_worker_t w[8];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "victim", 2, w, 8), 2);
     char id1[XB_UUID_STR] = "", id2[XB_UUID_STR] = "";
     CU_ASSERT_EQUAL_FATAL(send_fmt_id(c, NULL, id1, "<victim><n>21</n></victim>"), 0);
@@ -533,7 +439,7 @@ static void test_poison_message_gets_crash_after_retries(void)
 {
     CU_ASSERT_FATAL(pools_up);
     xb_client_t *c = xbt_client(&pools);
-    worker_t w[8];
+    xbt_worker_t w[8];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "poison", 2, w, 8), 2);
     char poison_thread[XB_UUID_STR] = "";
     CU_ASSERT_EQUAL_FATAL(send_fmt(c, poison_thread, "<poison><do>crash</do></poison>"), 0);
@@ -576,7 +482,7 @@ static void test_plain_listener_is_not_retried(void)
 {
     CU_ASSERT_FATAL(pools_up);
     xb_client_t *c = xbt_client(&pools);
-    worker_t w[4];
+    xbt_worker_t w[4];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "plain", 1, w, 4), 1);
     CU_ASSERT_EQUAL_FATAL(send_fmt(c, NULL, "<plain><do>crash</do></plain>"), 0);
     answer_t a;
@@ -595,12 +501,12 @@ static void test_hang_times_out_and_worker_replaced(void)
 {
     CU_ASSERT_FATAL(pools_up);
     xb_client_t *c = xbt_client(&pools);
-    worker_t w0[8];
+    xbt_worker_t w0[8];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "sleepy", 2, w0, 8), 2);
     long timeouts0 = xbt_stat(c, "sleepy", "timeouts");
     char thread[XB_UUID_STR] = "";
     CU_ASSERT_EQUAL_FATAL(send_fmt(c, thread, "<sleepy><do>hang</do></sleepy>"), 0);
-    long busy = wait_busy_pid(c, "sleepy");
+    long busy = xbt_wait_busy_worker(c, "sleepy", 20000);
     CU_ASSERT_FATAL(busy > 0);
     answer_t a;
     CU_ASSERT_EQUAL_FATAL(recv_answers(c, &a, 1, ANSWER_MS), 1);
@@ -609,7 +515,7 @@ static void test_hang_times_out_and_worker_replaced(void)
     CU_ASSERT_STRING_EQUAL(a.thread, thread);
     CU_ASSERT(wait_dead(busy));
     CU_ASSERT_EQUAL(xbt_stat(c, "sleepy", "timeouts"), timeouts0 + 1);
-    worker_t w1[8];
+    xbt_worker_t w1[8];
     CU_ASSERT_EQUAL(wait_pool(c, "sleepy", 2, w1, 8), 2);
     CU_ASSERT_FALSE(has_pid(w1, 2, busy));
     CU_ASSERT(!has_pid(w0, 2, w1[0].pid) || !has_pid(w0, 2, w1[1].pid));
@@ -629,7 +535,7 @@ static void test_timeout_counts_handler_time_only(void)
 {
     CU_ASSERT_FATAL(pools_up);
     xb_client_t *c = xbt_client(&pools);
-    worker_t w[8];
+    xbt_worker_t w[8];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "patient", 2, w, 8), 2);
     for (int i = 0; i < 8; i++)
         CU_ASSERT_EQUAL_FATAL(send_job(c, "patient", i, 700), 0);
@@ -654,21 +560,17 @@ static void test_silent_idle_worker_replaced(void)
 {
     CU_ASSERT_FATAL(pools_up);
     xb_client_t *c = xbt_client(&pools);
-    worker_t w0[8];
+    xbt_worker_t w0[8];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "frozen", 2, w0, 8), 2);
     long crashes0 = xbt_stat(c, "frozen", "crashes");
     long stopped = w0[0].pid;
     CU_ASSERT_EQUAL_FATAL(kill((pid_t)stopped, SIGSTOP), 0);
-    worker_t w1[8];
+    xbt_worker_t w1[8];
     int n = -1;
     bool replaced = false;
-    double end = xbt_now() + 30;
-    while (!replaced && xbt_now() < end) {
-        n = workers_of(c, "frozen", w1, 8);
-        replaced = n == 2 && !has_pid(w1, 2, stopped);
-        if (!replaced)
-            usleep(50000);
-    }
+    XBT_WAIT_UNTIL(replaced = (n = xbt_workers(c, "frozen", w1, 8)) == 2 &&
+                              !has_pid(w1, 2, stopped),
+                   30000);
     CU_ASSERT(replaced);
     if (!replaced)
         kill((pid_t)stopped, SIGCONT);
@@ -689,17 +591,12 @@ static void test_stats_command_lists_workers(void)
 {
     CU_ASSERT_FATAL(pools_up);
     xb_client_t *c = xbt_client(&pools);
-    worker_t w[8];
+    xbt_worker_t w[8];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "spread", 3, w, 8), 3);
     xb_client_destroy(&c);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s/xmlbus stats -e %s --timeout 10", XB_BIN_DIR, pools.endpoint);
-    FILE *f = popen(cmd, "r");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    char out[16384];
-    size_t len = fread(out, 1, sizeof out - 1, f);
-    out[len] = '\0';
-    CU_ASSERT_EQUAL(pclose(f), 0);
+    char *out = NULL;
+    CU_ASSERT_EQUAL(xbt_xmlbus(pools.endpoint, &out, "stats"), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
     for (int i = 0; i < 3; i++) {
         char pid[32];
         snprintf(pid, sizeof pid, "%ld", w[i].pid);
@@ -711,6 +608,7 @@ static void test_stats_command_lists_workers(void)
         if (!found)
             fprintf(stderr, "worker pid %s not in `xmlbus stats`:\n%s\n", pid, out);
     }
+    free(out);
 }
 
 /* ---- suite "recycling" ----------------------------------------------------- */
@@ -723,11 +621,7 @@ static int recycle_init(void)
 
 static int recycle_cleanup(void)
 {
-    if (CU_get_number_of_failures() > 0)
-        xbt_pump_dump_log(&recycle);
-    if (recycle.pid > 0)
-        xbt_pump_stop(&recycle, SIGTERM, 30);
-    xbt_rmtree(recycle.dir);
+    xbt_pump_finish(&recycle, 30);
     return 0;
 }
 
@@ -755,7 +649,7 @@ static void test_recycling_under_load_loses_nothing(void)
 {
     CU_ASSERT_FATAL(recycle_up);
     xb_client_t *c = xbt_client(&recycle);
-    worker_t w[8];
+    xbt_worker_t w[8];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "churn", 2, w, 8), 2);
     int sent = 0, got = 0, errors = 0, seen_n[50] = {0};
     pid_count_t pc[64];
@@ -802,7 +696,7 @@ static void test_failed_messages_count_towards_recycling(void)
 {
     CU_ASSERT_FATAL(recycle_up);
     xb_client_t *c = xbt_client(&recycle);
-    worker_t w[4];
+    xbt_worker_t w[4];
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "failing", 1, w, 4), 1);
     pid_count_t pc[16];
     int npc = 0;
@@ -831,7 +725,7 @@ static void test_recycle_pump_stops_clean(void)
  * processes (filled into w, cap >= n) and a client *c. On failure the pump is
  * killed, its folder removed and false returned: nothing is left behind. */
 static bool life_begin(xbt_pump_t *p, const char *yaml, xb_client_t **c, const char *listener,
-                       int n, worker_t *w, int cap)
+                       int n, xbt_worker_t *w, int cap)
 {
     *c = NULL;
     if (xbt_pump_start(p, yaml) != 0)
@@ -853,7 +747,7 @@ static void test_sigterm_leaves_no_worker(void)
     unsigned failures0 = CU_get_number_of_failures();
     xbt_pump_t p;
     xb_client_t *c;
-    worker_t w[8];
+    xbt_worker_t w[8];
     CU_ASSERT_FATAL(life_begin(&p, LIFE_YAML, &c, "work", 3, w, 8));
     pid_t kids[16];
     size_t nkids = xbt_children(p.pid, kids, 16);
@@ -881,7 +775,7 @@ static void test_sigterm_leaves_no_worker(void)
     }
     CU_ASSERT_EQUAL(done, 2);
     CU_ASSERT_EQUAL(shutdown, 1);
-    CU_ASSERT(log_clean(&p));
+    CU_ASSERT(xbt_pump_log_clean(&p));
     if (CU_get_number_of_failures() > failures0)
         xbt_pump_dump_log(&p);
     xb_client_destroy(&c);
@@ -893,7 +787,7 @@ static void test_killed_pump_leaves_no_worker(void)
 {
     xbt_pump_t p;
     xb_client_t *c;
-    worker_t w[8];
+    xbt_worker_t w[8];
     CU_ASSERT_FATAL(life_begin(&p, LIFE_YAML, &c, "work", 3, w, 8));
     xb_client_destroy(&c);
     pid_t kids[16];
@@ -913,14 +807,14 @@ static void test_default_pool_size_is_online_cpus(void)
                        "listeners:\n" POOL("auto", "");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     xb_client_t *c;
-    worker_t w[1100];
+    xbt_worker_t w[1100];
     CU_ASSERT_FATAL(cpus >= 1 && cpus <= 1024);
     CU_ASSERT_FATAL(life_begin(&p, yaml, &c, "auto", (int)cpus, w, 1100));
     CU_ASSERT_EQUAL(xbt_stat(c, "auto", "processes"), cpus);
     xb_client_destroy(&c);
     int status = xbt_pump_stop(&p, SIGTERM, 30);
     CU_ASSERT(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CU_ASSERT(log_clean(&p));
+    CU_ASSERT(xbt_pump_log_clean(&p));
     xbt_rmtree(p.dir);
 }
 
@@ -938,7 +832,7 @@ static void test_drain_with_recycling_answers_queued(void)
                        "process_pool:\n  heartbeat: 0.3\n  max_tasks_per_child: 1\n"
                        "listeners:\n" POOL("one", "    workers: 1\n");
     xb_client_t *c;
-    worker_t w[4];
+    xbt_worker_t w[4];
     CU_ASSERT_FATAL(life_begin(&p, yaml, &c, "one", 1, w, 4));
     for (int i = 0; i < 3; i++)
         CU_ASSERT_EQUAL(send_job(c, "one", i, 200), 0);
@@ -952,7 +846,7 @@ static void test_drain_with_recycling_answers_queued(void)
         if (a[i].is_error)
             fprintf(stderr, "drain: %s: %s\n", xb_code_name(a[i].code), a[i].message);
     }
-    CU_ASSERT(log_clean(&p));
+    CU_ASSERT(xbt_pump_log_clean(&p));
     if (CU_get_number_of_failures() > failures0)
         xbt_pump_dump_log(&p);
     xb_client_destroy(&c);
@@ -968,14 +862,16 @@ static void test_paused_pump_keeps_workers(void)
     unsigned failures0 = CU_get_number_of_failures();
     xbt_pump_t p;
     xb_client_t *c;
-    worker_t w0[8];
+    xbt_worker_t w0[8];
     CU_ASSERT_FATAL(life_begin(&p, LIFE_YAML, &c, "work", 3, w0, 8));
     CU_ASSERT_EQUAL(kill(p.pid, SIGSTOP), 0);
-    usleep(1800000); /* > 3 heartbeats of 0.3 s: the workers reconnect */
+    /* The pause under test: > 3 heartbeats of 0.3 s, so the workers reconnect. */
+    xbt_let_time_pass_ms(1800);
     CU_ASSERT_EQUAL(kill(p.pid, SIGCONT), 0);
-    /* Long enough for the old connections to be judged (liveness 3 x 0.3 s). */
-    usleep(2500000);
-    worker_t w1[8];
+    /* What must not happen (the pump killing the workers for the silence of
+     * their old connections) needs the time to judge them: liveness 3 x 0.3 s. */
+    xbt_let_time_pass_ms(2500);
+    xbt_worker_t w1[8];
     CU_ASSERT_EQUAL(wait_pool(c, "work", 3, w1, 8), 3);
     for (int i = 0; i < 3; i++) {
         CU_ASSERT(xbt_pid_alive((pid_t)w0[i].pid));
@@ -994,41 +890,42 @@ static void test_paused_pump_keeps_workers(void)
     xb_client_destroy(&c);
     int status = xbt_pump_stop(&p, SIGTERM, 30);
     CU_ASSERT(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CU_ASSERT(log_clean(&p));
+    CU_ASSERT(xbt_pump_log_clean(&p));
     xbt_rmtree(p.dir);
 }
 
-int main(void)
-{
-    signal(SIGPIPE, SIG_IGN);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("pool", pools_init, pools_cleanup);
-    CU_add_test(s, "messages spread over all workers", test_spread_over_all_workers);
-    CU_add_test(s, "pool size from process_pool.workers", test_pool_size_from_process_pool);
-    CU_add_test(s, "worker killed mid-message", test_worker_killed_mid_message);
-    CU_add_test(s, "crash once is transparent", test_crash_once_is_transparent);
-    CU_add_test(s, "message id is the accepted one", test_message_id_is_the_accepted_one);
-    CU_add_test(s, "poison message: crash after max_retries", test_poison_message_gets_crash_after_retries);
-    CU_add_test(s, "plain listener is not retried", test_plain_listener_is_not_retried);
-    CU_add_test(s, "hang: timeout and a fresh worker", test_hang_times_out_and_worker_replaced);
-    CU_add_test(s, "timeout counts handler time only", test_timeout_counts_handler_time_only);
-    CU_add_test(s, "silent idle worker replaced", test_silent_idle_worker_replaced);
-    CU_add_test(s, "xmlbus stats lists workers", test_stats_command_lists_workers);
-    CU_add_test(s, "the pump stops clean", test_pools_pump_stops_clean);
-    CU_pSuite r = CU_add_suite("recycling", recycle_init, recycle_cleanup);
-    CU_add_test(r, "recycling under load loses nothing", test_recycling_under_load_loses_nothing);
-    CU_add_test(r, "failed messages count towards recycling", test_failed_messages_count_towards_recycling);
-    CU_add_test(r, "the pump stops clean", test_recycle_pump_stops_clean);
-    CU_pSuite l = CU_add_suite("lifetime", NULL, NULL);
-    CU_add_test(l, "SIGTERM leaves no worker", test_sigterm_leaves_no_worker);
-    CU_add_test(l, "killed pump leaves no worker", test_killed_pump_leaves_no_worker);
-    CU_add_test(l, "default pool size is the online CPUs", test_default_pool_size_is_online_cpus);
-    CU_add_test(l, "drain with recycling answers queued messages", test_drain_with_recycling_answers_queued);
-    CU_add_test(l, "paused pump keeps its workers", test_paused_pump_keeps_workers);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t pool_tests[] = {
+    {"messages spread over all workers", test_spread_over_all_workers},
+    {"pool size from process_pool.workers", test_pool_size_from_process_pool},
+    {"worker killed mid-message", test_worker_killed_mid_message},
+    {"crash once is transparent", test_crash_once_is_transparent},
+    {"message id is the accepted one", test_message_id_is_the_accepted_one},
+    {"poison message: crash after max_retries", test_poison_message_gets_crash_after_retries},
+    {"plain listener is not retried", test_plain_listener_is_not_retried},
+    {"hang: timeout and a fresh worker", test_hang_times_out_and_worker_replaced},
+    {"timeout counts handler time only", test_timeout_counts_handler_time_only},
+    {"silent idle worker replaced", test_silent_idle_worker_replaced},
+    {"xmlbus stats lists workers", test_stats_command_lists_workers},
+    {"the pump stops clean", test_pools_pump_stops_clean},
+    {NULL, NULL},
+};
+
+static const xbt_test_t recycling_tests[] = {
+    {"recycling under load loses nothing", test_recycling_under_load_loses_nothing},
+    {"failed messages count towards recycling", test_failed_messages_count_towards_recycling},
+    {"the pump stops clean", test_recycle_pump_stops_clean},
+    {NULL, NULL},
+};
+
+static const xbt_test_t lifetime_tests[] = {
+    {"SIGTERM leaves no worker", test_sigterm_leaves_no_worker},
+    {"killed pump leaves no worker", test_killed_pump_leaves_no_worker},
+    {"default pool size is the online CPUs", test_default_pool_size_is_online_cpus},
+    {"drain with recycling answers queued messages", test_drain_with_recycling_answers_queued},
+    {"paused pump keeps its workers", test_paused_pump_keeps_workers},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"pool", pools_init, pools_cleanup, NULL, NULL, pool_tests},
+           {"recycling", recycle_init, recycle_cleanup, NULL, NULL, recycling_tests},
+           {"lifetime", NULL, NULL, NULL, NULL, lifetime_tests});

@@ -25,6 +25,7 @@
 
 #include "redis_server.h"
 #include "xbt.h"
+#include "xbt_main.h"
 #include "xmlbus/backend.h"
 #include "xmlbus/client.h"
 
@@ -56,7 +57,7 @@ typedef struct {
     char *history;              /* its `history` control body */
 } org_t;
 
-static xb_redis_server_t *redis;     /* shared by the redis and tenants suites */
+static xb_redis_server_t *redis;     /* xb_redis_server_shared, for the redis and tenants suites */
 static char redis_error[512];
 static char *lmdb_dir;
 static int sanitizer_reports; /* in the logs of the pumps and listeners */
@@ -66,39 +67,11 @@ static org_t mem_org = {.type = "memory"}, mgr_org = {.type = "manager"},
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, len = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = (cap + 4096) * 2;
-            char *n = realloc(buf, cap);
-            if (!n) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = n;
-        }
-        size_t r = fread(buf + len, 1, 4096, f);
-        len += r;
-        if (r == 0)
-            break;
-    }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
 static char *read_source(const char *rel)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", XB_SOURCE_DIR, rel);
-    return read_text(path);
+    return xbt_read_file(path, NULL);
 }
 
 /* Replaces the first occurrence of key in *s; returns false if key is absent. */
@@ -160,20 +133,6 @@ static int org_start(org_t *o)
     return o->up ? 0 : -1;
 }
 
-/* True when a sanitizer (in the XMLBUS_SANITIZE build) reported anything in
- * the log of the pump or of its listeners, which share its stderr. */
-static bool log_has_sanitizer_report(const xbt_pump_t *p)
-{
-    char *log = read_text(p->log);
-    bool found = log && (strstr(log, "Sanitizer") || strstr(log, "runtime error:"));
-    if (found) {
-        const char *at = strstr(log, "==");
-        fprintf(stderr, "\n*** sanitizer report in %s: ***\n%s\n", p->log, at ? at : log);
-    }
-    free(log);
-    return found;
-}
-
 /* Stops the pump with SIGTERM; returns the exit status (-1 on timeout). */
 static int org_stop(org_t *o)
 {
@@ -183,7 +142,7 @@ static int org_stop(org_t *o)
     int status = xbt_pump_stop(&o->pump, SIGTERM, 20);
     if (CU_get_number_of_failures() > 0)
         xbt_pump_dump_log(&o->pump);
-    if (log_has_sanitizer_report(&o->pump))
+    if (!xbt_pump_log_clean(&o->pump))
         sanitizer_reports++;
     xbt_rmtree(o->pump.dir);
     return status;
@@ -219,21 +178,6 @@ static char *control(org_t *o, const char *verb, const char *arg)
     return body;
 }
 
-/* Attribute attr of the root element of an XML body (caller frees), or NULL. */
-static char *root_attr(const char *xml, const char *attr)
-{
-    if (!xml)
-        return NULL;
-    xmlDoc *doc = xb_client_read_xml(xml, strlen(xml), NULL);
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-    xmlChar *v = root ? xmlGetProp(root, BAD_CAST attr) : NULL;
-    char *out = v ? strdup((const char *)v) : NULL;
-    xmlFree(v);
-    if (doc)
-        xmlFreeDoc(doc);
-    return out;
-}
-
 /* The attribute of the payload element (the child of the envelope that is
  * not <meta>) of an envelope (caller frees), or NULL. */
 static char *payload_attr(const char *env, const char *attr)
@@ -256,14 +200,6 @@ static char *payload_attr(const char *env, const char *attr)
     return out;
 }
 
-static int count_of(const char *xml, const char *needle)
-{
-    int n = 0;
-    for (const char *s = xml; s && (s = strstr(s, needle)); s += strlen(needle))
-        n++;
-    return n;
-}
-
 /* True when the `threads` body lists uuid. */
 static bool lists_thread(const char *threads, const char *uuid)
 {
@@ -275,7 +211,7 @@ static bool lists_thread(const char *threads, const char *uuid)
 /* The number of <thread> rows in a `threads` body, -1 without a body. */
 static int thread_rows(const char *threads)
 {
-    return threads ? count_of(threads, "<thread ") : -1;
+    return threads ? xbt_count(threads, "<thread ") : -1;
 }
 
 /* Opens the organism's backend from the test process, as another process
@@ -339,13 +275,13 @@ static void check_hello(org_t *o, const char *location)
     free(o->history);
     o->history = control(o, "history", o->thread);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o->history);
-    CU_ASSERT_EQUAL(count_of(o->history, "<slot "), 2);
+    CU_ASSERT_EQUAL(xbt_count(o->history, "<slot "), 2);
     CU_ASSERT(strstr(o->history, "Hello, World!") != NULL);
     CU_ASSERT(strstr(o->history, "HELLO, WORLD!") != NULL);
     /* backend-info names the backend and where it lives. */
     char *info = control(o, "backend-info", NULL);
-    char *type = root_attr(info, "type"), *ping = root_attr(info, "ping");
-    char *loc = root_attr(info, "location");
+    char *type = xbt_root_attr(info, "type"), *ping = xbt_root_attr(info, "ping");
+    char *loc = xbt_root_attr(info, "location");
     CU_ASSERT(type && strcmp(type, o->type) == 0);
     CU_ASSERT(ping && strcmp(ping, "ok") == 0);
     CU_ASSERT(loc && strcmp(loc, location) == 0);
@@ -476,46 +412,12 @@ static void test_redis_restart(void) { check_restart(&redis_org); }
 
 /* ---- 6. the CLI against each backend ---------------------------------------- */
 
-/* Runs `xmlbus ARGS -e ENDPOINT`, returns its exit code (-1 if it did not
- * exit) and its stdout and stderr in *out (caller frees). */
-static int run_cli(const org_t *o, char **out, const char *args)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s/xmlbus' %s -e '%s' --timeout 10 2>&1", XB_BIN_DIR, args,
-             o->pump.endpoint);
-    *out = NULL;
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += r;
-        if (cap - len < 2) {
-            char *n = realloc(buf, cap * 2);
-            if (!n) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = n;
-            cap *= 2;
-        }
-    }
-    if (buf)
-        buf[len] = '\0';
-    int status = pclose(p);
-    *out = buf;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void check_cli(org_t *o, const char *location)
 {
     CU_ASSERT_FATAL(o->up);
     CU_ASSERT_FATAL(o->thread[0]);
     char *out = NULL;
-    CU_ASSERT_EQUAL(run_cli(o, &out, "threads"), 0);
+    CU_ASSERT_EQUAL(xbt_xmlbus(o->pump.endpoint, &out, "threads"), 0);
     CU_ASSERT(out && strstr(out, "UUID") && strstr(out, "SLOTS") && strstr(out, "CHAIN"));
     /* The sender's thread, with its 2 slots, on a row of its own. */
     const char *row = out ? strstr(out, o->thread) : NULL;
@@ -526,12 +428,12 @@ static void check_cli(org_t *o, const char *location)
         CU_ASSERT(sscanf(row, "%63s %ld", uuid, &slots) == 2 && slots == 2);
     }
     free(out);
-    CU_ASSERT_EQUAL(run_cli(o, &out, "threads -q"), 0);
+    CU_ASSERT_EQUAL(xbt_xmlbus(o->pump.endpoint, &out, "threads -q"), 0);
     CU_ASSERT(out && strstr(out, o->thread) && !strstr(out, "UUID"));
     free(out);
     char args[128];
     snprintf(args, sizeof args, "history %s", o->thread);
-    CU_ASSERT_EQUAL(run_cli(o, &out, args), 0);
+    CU_ASSERT_EQUAL(xbt_xmlbus(o->pump.endpoint, &out, args), 0);
     char head[128];
     snprintf(head, sizeof head, "thread %s: 2 slots", o->thread);
     CU_ASSERT(out && strstr(out, head));
@@ -539,7 +441,7 @@ static void check_cli(org_t *o, const char *location)
     CU_ASSERT(out && strstr(out, "greeter -> console"));
     CU_ASSERT(out && strstr(out, "<shouted><text>HELLO, WORLD!</text></shouted>"));
     free(out);
-    CU_ASSERT_EQUAL(run_cli(o, &out, "backend info"), 0);
+    CU_ASSERT_EQUAL(xbt_xmlbus(o->pump.endpoint, &out, "backend info"), 0);
     char want[PATH_MAX + 32];
     snprintf(want, sizeof want, "type: %s\n", o->type);
     CU_ASSERT(out && strstr(out, want));
@@ -551,7 +453,8 @@ static void check_cli(org_t *o, const char *location)
         fprintf(stderr, "backend info printed:\n%s\n(expected '%s')\n", out, want);
     free(out);
     /* An unknown thread is an error (exit 1), not an empty history. */
-    CU_ASSERT_EQUAL(run_cli(o, &out, "history 00000000-0000-4000-8000-000000000000"), 1);
+    CU_ASSERT_EQUAL(
+        xbt_xmlbus(o->pump.endpoint, &out, "history 00000000-0000-4000-8000-000000000000"), 1);
     CU_ASSERT(out && strstr(out, "no thread 00000000-0000-4000-8000-000000000000"));
     free(out);
 }
@@ -617,17 +520,11 @@ static int manager_clean(void)
 /* Starts the shared redis-server once; records why it failed. */
 static bool redis_up(void)
 {
-    if (redis)
-        return true;
-    if (redis_error[0])
-        return false;
     xb_error_t err;
     xb_error_clear(&err);
-    redis = xb_redis_server_start(NULL, &err);
-    if (!redis) {
+    redis = xb_redis_server_shared(&err);
+    if (!redis)
         snprintf(redis_error, sizeof redis_error, "%s", err.message[0] ? err.message : "unknown error");
-        fprintf(stderr, "\n*** cannot start redis-server: %s ***\n", redis_error);
-    }
     return redis != NULL;
 }
 
@@ -724,7 +621,7 @@ static void test_tenants_isolated(void)
     free(body);
     xb_client_destroy(&c);
     char *ia = control(&alpha_org, "backend-info", NULL);
-    char *n = root_attr(ia, "threads");
+    char *n = xbt_root_attr(ia, "threads");
     CU_ASSERT(n && strcmp(n, "3") == 0);
     free(n);
     free(ia);
@@ -777,11 +674,11 @@ static void test_auth(void)
     check_hello(&auth_org, loc);
     check_listener_history(&auth_org, "backend");
     char *out = NULL;
-    CU_ASSERT_EQUAL(run_cli(&auth_org, &out, "backend info"), 0);
+    CU_ASSERT_EQUAL(xbt_xmlbus(auth_org.pump.endpoint, &out, "backend info"), 0);
     CU_ASSERT(out && strstr(out, loc) && !strstr(out, AUTH_PASSWORD));
     free(out);
     /* The log of the pump and of its listeners (they share its stderr). */
-    char *log = read_text(auth_org.pump.log);
+    char *log = xbt_read_file(auth_org.pump.log, NULL);
     CU_ASSERT(log && strstr(log, "registered with organism secured"));
     CU_ASSERT(log && !strstr(log, AUTH_PASSWORD));
     free(log);
@@ -918,7 +815,7 @@ static void test_outage(void)
     /* The pump lives on and says what is wrong. */
     CU_ASSERT(pump_alive(&outage_org));
     char *info = control(&outage_org, "backend-info", NULL);
-    char *ping = root_attr(info, "ping");
+    char *ping = xbt_root_attr(info, "ping");
     CU_ASSERT(ping && strcmp(ping, "ok") != 0 && strstr(ping, "redis"));
     free(ping);
     free(info);
@@ -929,22 +826,15 @@ static void test_outage(void)
     xb_error_t err;
     xb_error_clear(&err);
     CU_ASSERT_EQUAL_FATAL(xb_redis_server_restart(outage_redis, &err), 0);
-    double end = xbt_now() + 15.0;
-    bool recovered = false;
-    while (!recovered && xbt_now() < end) {
-        ping_result_t r = ping_once(c, i++, &retry);
-        recovered = r == PING_OK;
-        if (r == PING_OTHER)
-            break;
-        if (!recovered)
-            usleep(50000);
-    }
+    ping_result_t r = PING_OTHER;
+    XBT_WAIT_UNTIL((r = ping_once(c, i++, &retry)) != PING_BACKEND_ERROR, 15000);
+    bool recovered = r == PING_OK;
     CU_ASSERT(recovered);
     for (int k = 0; recovered && k < 10; k++, i++)
         CU_ASSERT_EQUAL(ping_once(c, i, &retry), PING_OK);
     CU_ASSERT(pump_alive(&outage_org));
     info = control(&outage_org, "backend-info", NULL);
-    ping = root_attr(info, "ping");
+    ping = xbt_root_attr(info, "ping");
     CU_ASSERT(ping && strcmp(ping, "ok") == 0);
     free(ping);
     free(info);
@@ -960,42 +850,66 @@ static void test_outage(void)
     CU_ASSERT(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* ---- main ------------------------------------------------------------------------ */
+/* ---- suites ---------------------------------------------------------------------- */
 
-int main(void)
+static const xbt_test_t memory_tests[] = {
+    {"hello flow", test_memory_hello},
+    {"listener history through the pump", test_memory_listener_history},
+    {"CLI threads, history, backend info", test_memory_cli},
+    {NULL, NULL},
+};
+
+static const xbt_test_t manager_tests[] = {
+    {"hello flow", test_manager_hello},
+    {"listener history straight from LMDB", test_manager_listener_history},
+    {"pump restart keeps history", test_manager_restart},
+    {"CLI threads, history, backend info", test_manager_cli},
+    {NULL, NULL},
+};
+
+static const xbt_test_t redis_tests[] = {
+    {"redis-server runs", test_redis_server},
+    {"hello flow", test_redis_hello},
+    {"listener history straight from Redis", test_redis_listener_history},
+    {"pump restart keeps history", test_redis_restart},
+    {"CLI threads, history, backend info", test_redis_cli},
+    {NULL, NULL},
+};
+
+static const xbt_test_t tenants_tests[] = {
+    {"two organisms, two prefixes, one Redis", test_tenants_isolated},
+    {NULL, NULL},
+};
+
+static const xbt_test_t auth_tests[] = {
+    {"hello flow, listener history, nothing prints the password", test_auth},
+    {NULL, NULL},
+};
+
+static const xbt_test_t outage_tests[] = {
+    {"Redis killed under traffic, then back", test_outage},
+    {NULL, NULL},
+};
+
+/* Runs last: the pumps of every suite above have stopped and their logs
+ * were read. */
+static void test_no_sanitizer_report(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("memory", memory_init, memory_clean);
-    CU_add_test(s, "hello flow", test_memory_hello);
-    CU_add_test(s, "listener history through the pump", test_memory_listener_history);
-    CU_add_test(s, "CLI threads, history, backend info", test_memory_cli);
-    s = CU_add_suite("manager", manager_init, manager_clean);
-    CU_add_test(s, "hello flow", test_manager_hello);
-    CU_add_test(s, "listener history straight from LMDB", test_manager_listener_history);
-    CU_add_test(s, "pump restart keeps history", test_manager_restart);
-    CU_add_test(s, "CLI threads, history, backend info", test_manager_cli);
-    s = CU_add_suite("redis", redis_init, redis_clean);
-    CU_add_test(s, "redis-server runs", test_redis_server);
-    CU_add_test(s, "hello flow", test_redis_hello);
-    CU_add_test(s, "listener history straight from Redis", test_redis_listener_history);
-    CU_add_test(s, "pump restart keeps history", test_redis_restart);
-    CU_add_test(s, "CLI threads, history, backend info", test_redis_cli);
-    s = CU_add_suite("tenants", tenants_init, tenants_clean);
-    CU_add_test(s, "two organisms, two prefixes, one Redis", test_tenants_isolated);
-    s = CU_add_suite("redis with password and database", auth_init, auth_clean);
-    CU_add_test(s, "hello flow, listener history, nothing prints the password", test_auth);
-    s = CU_add_suite("outage", outage_init, outage_clean);
-    CU_add_test(s, "Redis killed under traffic, then back", test_outage);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-    CU_cleanup_registry();
-    if (sanitizer_reports > 0) {
+    if (sanitizer_reports > 0)
         fprintf(stderr, "%d pump logs hold sanitizer reports (see above)\n", sanitizer_reports);
-        failed++;
-    }
-    xb_redis_server_destroy(&redis);
-    return failed ? 1 : 0;
+    CU_ASSERT_EQUAL(sanitizer_reports, 0);
 }
+
+static const xbt_test_t sanitizer_tests[] = {
+    {"no pump log holds a sanitizer report", test_no_sanitizer_report},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"memory", memory_init, memory_clean, NULL, NULL, memory_tests},
+           {"manager", manager_init, manager_clean, NULL, NULL, manager_tests},
+           {"redis", redis_init, redis_clean, NULL, NULL, redis_tests},
+           {"tenants", tenants_init, tenants_clean, NULL, NULL, tenants_tests},
+           {"redis with password and database", auth_init, auth_clean, NULL, NULL,
+            auth_tests},
+           {"outage", outage_init, outage_clean, NULL, NULL, outage_tests},
+           {"sanitizers", NULL, NULL, NULL, NULL, sanitizer_tests});

@@ -7,6 +7,8 @@
 #include "xmlbus/uuid.h"
 
 #include "redis_server.h"
+#include "xbt_wait.h"
+#include "xbt_main.h"
 
 #include <hiredis/hiredis.h>
 
@@ -624,12 +626,8 @@ static void test_write_behind_redis_down(void)
     CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 1);
 
     CU_ASSERT_EQUAL_FATAL(xb_redis_server_restart(srv, &err), 0); /* empty again */
-    int flushed = -1;
-    for (int i = 0; i < 100 && flushed != 0; i++) {
-        flushed = xb_registry_flush(f.reg, &err); /* the backend reconnects with backoff */
-        if (flushed != 0)
-            usleep(50 * 1000);
-    }
+    int flushed = -1; /* the backend reconnects with backoff */
+    XBT_WAIT_UNTIL((flushed = xb_registry_flush(f.reg, &err)) == 0, 5000);
     CU_ASSERT_EQUAL(flushed, 0);
     CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 0);
     char *stored = NULL;
@@ -682,39 +680,36 @@ static void test_write_behind_failed_flush_keeps_deletes(void)
     xb_redis_server_destroy(&srv);
 }
 
-static int add_common_tests(CU_pSuite s)
-{
-    return s && CU_add_test(s, "start a conversation", test_start) &&
-           CU_add_test(s, "extend: same chain, same uuid", test_extend_same_chain_same_uuid) &&
-           CU_add_test(s, "respond prunes, first hop ends", test_respond) &&
-           CU_add_test(s, "two conversations, same path", test_two_conversations_same_path) &&
-           CU_add_test(s, "end conversation (indexed)", test_end_conversation_indexed) &&
-           CU_add_test(s, "end conversation (after restart)", test_end_conversation_scanned) &&
-           CU_add_test(s, "end conversation: token prefix", test_end_conversation_prefix) &&
-           CU_add_test(s, "pass-through API", test_pass_through) &&
-           CU_add_test(s, "bad arguments to new", test_bad_new) &&
-           CU_add_test(s, "index follows delete and set", test_index_follows_delete_and_set) &&
-           CU_add_test(s, "concurrent get-or-create", test_concurrent_uuid_for);
-}
+/* The tests both suites run. */
+#define COMMON_TESTS \
+    {"start a conversation", test_start}, \
+    {"extend: same chain, same uuid", test_extend_same_chain_same_uuid}, \
+    {"respond prunes, first hop ends", test_respond}, \
+    {"two conversations, same path", test_two_conversations_same_path}, \
+    {"end conversation (indexed)", test_end_conversation_indexed}, \
+    {"end conversation (after restart)", test_end_conversation_scanned}, \
+    {"end conversation: token prefix", test_end_conversation_prefix}, \
+    {"pass-through API", test_pass_through}, \
+    {"bad arguments to new", test_bad_new}, \
+    {"index follows delete and set", test_index_follows_delete_and_set}, \
+    {"concurrent get-or-create", test_concurrent_uuid_for}
 
-int main(void)
-{
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite through = CU_add_suite("registry", init_write_through, NULL);
-    CU_pSuite behind = CU_add_suite("registry (write-behind)", init_write_behind, NULL);
-    if (!add_common_tests(through) || !add_common_tests(behind) ||
-        !CU_add_test(behind, "queues until flush", test_write_behind_queues_until_flush) ||
-        !CU_add_test(behind, "conversation within one turn", test_write_behind_short_conversation) ||
-        !CU_add_test(behind, "backend reads come after a flush", test_write_behind_reads_after_flush) ||
-        !CU_add_test(behind, "a pair set by hand is not cancelled", test_write_behind_explicit_set_not_cancelled) ||
-        !CU_add_test(behind, "destroy flushes", test_write_behind_destroy_flushes) ||
-        !CU_add_test(behind, "redis down: queued, then written", test_write_behind_redis_down) ||
-        !CU_add_test(behind, "a failed flush keeps the deletes", test_write_behind_failed_flush_keeps_deletes))
-        return 2;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t write_through_tests[] = {
+    COMMON_TESTS,
+    {NULL, NULL},
+};
+
+static const xbt_test_t write_behind_tests[] = {
+    COMMON_TESTS,
+    {"queues until flush", test_write_behind_queues_until_flush},
+    {"conversation within one turn", test_write_behind_short_conversation},
+    {"backend reads come after a flush", test_write_behind_reads_after_flush},
+    {"a pair set by hand is not cancelled", test_write_behind_explicit_set_not_cancelled},
+    {"destroy flushes", test_write_behind_destroy_flushes},
+    {"redis down: queued, then written", test_write_behind_redis_down},
+    {"a failed flush keeps the deletes", test_write_behind_failed_flush_keeps_deletes},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"registry", init_write_through, NULL, NULL, NULL, write_through_tests},
+           {"registry (write-behind)", init_write_behind, NULL, NULL, NULL, write_behind_tests});

@@ -16,6 +16,7 @@
 #include "xmlbus/config.h"
 #include "config_build.h"
 #include "xmlbus/xmlsafe.h"
+#include "xbt_main.h"
 
 #ifndef XB_SOURCE_DIR
 #define XB_SOURCE_DIR "."
@@ -393,26 +394,15 @@ static int suite_clean(void)
     return 0;
 }
 
-int main(void)
-{
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("schema", suite_init, suite_clean);
-    if (!s || !CU_add_test(s, "valid payloads pass", test_valid_payloads) ||
-        !CU_add_test(s, "invalid payloads fail with line", test_invalid_payloads) ||
-        !CU_add_test(s, "lookup by tag", test_lookup) ||
-        !CU_add_test(s, "broken schemas fail with file:line", test_broken_schemas) ||
-        !CU_add_test(s, "libxml2 prints nothing", test_nothing_printed) ||
-        !CU_add_test(s, "one file, two listeners", test_shared_schema_file) ||
-        !CU_add_test(s, "validators in two threads", test_two_threads)) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-                      CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    xmlCleanupParser();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t schema_tests[] = {
+    {"valid payloads pass", test_valid_payloads},
+    {"invalid payloads fail with line", test_invalid_payloads},
+    {"lookup by tag", test_lookup},
+    {"broken schemas fail with file:line", test_broken_schemas},
+    {"libxml2 prints nothing", test_nothing_printed},
+    {"one file, two listeners", test_shared_schema_file},
+    {"validators in two threads", test_two_threads},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"schema", suite_init, suite_clean, NULL, NULL, schema_tests});

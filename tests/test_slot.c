@@ -1,6 +1,7 @@
 /* Slots: construction, getters, the XBS1 encoding (byte for byte against
  * docs/slot-encoding.md), hostile input to the decoder, XML rendering. */
 #include "xmlbus/slot.h"
+#include "xbt_main.h"
 
 #include <CUnit/Basic.h>
 #include <libxml/parser.h>
@@ -436,30 +437,25 @@ static void test_xml_refuses_bad_metadata(void)
     }
 }
 
-int main(void)
-{
-    xmlInitParser();
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite s = CU_add_suite("slot", NULL, NULL);
-    CU_pSuite x = CU_add_suite("slot xml", NULL, NULL);
-    if (!s || !x || !CU_add_test(s, "getters", test_getters) ||
-        !CU_add_test(s, "constructor copies", test_copies_arguments) ||
-        !CU_add_test(s, "bad arguments", test_bad_arguments) ||
-        !CU_add_test(s, "encoding matches the docs", test_encoding_matches_docs) ||
-        !CU_add_test(s, "round trip binary and unicode", test_roundtrip_binary_unicode) ||
-        !CU_add_test(s, "every truncation refused", test_every_truncation) ||
-        !CU_add_test(s, "every byte corrupted", test_every_corruption) ||
-        !CU_add_test(s, "corrupt cases", test_corrupt_cases) ||
-        !CU_add_test(s, "list decode", test_list_decode) ||
-        !CU_add_test(x, "element with escaped metadata", test_xml_element) ||
-        !CU_add_test(x, "non-XML payload as base64", test_xml_non_xml_payload) ||
-        !CU_add_test(x, "bad metadata refused", test_xml_refuses_bad_metadata))
-        return 2;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    xmlCleanupParser();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t slot_tests[] = {
+    {"getters", test_getters},
+    {"constructor copies", test_copies_arguments},
+    {"bad arguments", test_bad_arguments},
+    {"encoding matches the docs", test_encoding_matches_docs},
+    {"round trip binary and unicode", test_roundtrip_binary_unicode},
+    {"every truncation refused", test_every_truncation},
+    {"every byte corrupted", test_every_corruption},
+    {"corrupt cases", test_corrupt_cases},
+    {"list decode", test_list_decode},
+    {NULL, NULL},
+};
+
+static const xbt_test_t slot_xml_tests[] = {
+    {"element with escaped metadata", test_xml_element},
+    {"non-XML payload as base64", test_xml_non_xml_payload},
+    {"bad metadata refused", test_xml_refuses_bad_metadata},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"slot", NULL, NULL, NULL, NULL, slot_tests},
+           {"slot xml", NULL, NULL, NULL, NULL, slot_xml_tests});

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "strmap.h"
+#include "xbt_main.h"
 
 /* ---- borrowed values ------------------------------------------------------ */
 
@@ -263,23 +264,17 @@ static void test_owning_clear(void)
     CU_ASSERT_EQUAL(freed, N);
 }
 
-int main(void)
-{
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("strmap", NULL, NULL);
-    CU_add_test(s, "put and get", test_put_get);
-    CU_add_test(s, "keys are copied", test_keys_are_copied);
-    CU_add_test(s, "put replaces", test_replace);
-    CU_add_test(s, "remove and delete", test_remove);
-    CU_add_test(s, "grows past many entries", test_grow_many);
-    CU_add_test(s, "foreach visits every entry once", test_foreach_count);
-    CU_add_test(s, "NULL arguments", test_null_arguments);
-    CU_add_test(s, "owning map frees replaced and deleted values", test_owning_frees_values);
-    CU_add_test(s, "owning map clear frees every value", test_owning_clear);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t strmap_tests[] = {
+    {"put and get", test_put_get},
+    {"keys are copied", test_keys_are_copied},
+    {"put replaces", test_replace},
+    {"remove and delete", test_remove},
+    {"grows past many entries", test_grow_many},
+    {"foreach visits every entry once", test_foreach_count},
+    {"NULL arguments", test_null_arguments},
+    {"owning map frees replaced and deleted values", test_owning_frees_values},
+    {"owning map clear frees every value", test_owning_clear},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"strmap", NULL, NULL, NULL, NULL, strmap_tests});

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "xmlbus/uuid.h"
+#include "xbt_main.h"
 
 static int cmp(const void *a, const void *b) { return strcmp(a, b); }
 
@@ -86,18 +87,12 @@ static void test_threads_unique(void)
     free(ids);
 }
 
-int main(void)
-{
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("uuid", NULL, NULL);
-    CU_add_test(s, "canonical and unique", test_canonical_and_unique);
-    CU_add_test(s, "non-canonical rejected", test_rejects_non_canonical);
-    CU_add_test(s, "a forked child differs", test_fork_differs);
-    CU_add_test(s, "threads draw unique ids", test_threads_unique);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
-}
+static const xbt_test_t uuid_tests[] = {
+    {"canonical and unique", test_canonical_and_unique},
+    {"non-canonical rejected", test_rejects_non_canonical},
+    {"a forked child differs", test_fork_differs},
+    {"threads draw unique ids", test_threads_unique},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"uuid", NULL, NULL, NULL, NULL, uuid_tests});

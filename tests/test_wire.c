@@ -1,5 +1,7 @@
 /* Tests of bus/wire.c over real ZeroMQ sockets (inproc and loopback tcp). */
 #include "wire.h"
+#include "xbt_main.h"
+#include "xbt_wait.h"
 
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -348,15 +350,10 @@ static void test_send_failure_keeps_frames_router(void)
     void *dealer = make_socket(ZMQ_DEALER);
     zmq_setsockopt(dealer, ZMQ_ROUTING_ID, "nobody", 6);
     CU_ASSERT_EQUAL_FATAL(zmq_connect(dealer, "inproc://wire-mandatory"), 0);
-    int rc = -1;
-    for (int i = 0; i < 10000 && rc < 0; i++) {
-        rc = xb_frames_send(out, router, ZMQ_DONTWAIT);
-        if (rc < 0) {
-            CU_ASSERT_EQUAL_FATAL(errno, EHOSTUNREACH);
-            CU_ASSERT_EQUAL_FATAL(xb_frames_count(out), 3);
-            zmq_poll(NULL, 0, 1);
-        }
-    }
+    int rc = -1; /* a failure but EHOSTUNREACH, or one that loses frames, ends the wait */
+    XBT_WAIT_UNTIL((rc = xb_frames_send(out, router, ZMQ_DONTWAIT)) == 0 || errno != EHOSTUNREACH ||
+                       xb_frames_count(out) != 3,
+                   10000);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     CU_ASSERT_EQUAL(xb_frames_count(out), 0);
     xb_frames_t *in = xb_frames_recv(dealer, 0);
@@ -395,14 +392,9 @@ static void test_send_failure_keeps_frames_dealer(void)
     void *router = make_socket(ZMQ_ROUTER);
     CU_ASSERT_EQUAL_FATAL(zmq_bind(router, endpoint), 0);
     /* The pipe attaches asynchronously: retry until it does. */
-    int rc = -1;
-    for (int i = 0; i < 10000 && rc < 0; i++) {
-        rc = xb_frames_send(out, dealer, ZMQ_DONTWAIT);
-        if (rc < 0) {
-            CU_ASSERT_EQUAL(errno, EAGAIN);
-            zmq_poll(NULL, 0, 1);
-        }
-    }
+    int rc = -1; /* a failure but EAGAIN ends the wait */
+    XBT_WAIT_UNTIL((rc = xb_frames_send(out, dealer, ZMQ_DONTWAIT)) == 0 || errno != EAGAIN,
+                   10000);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     xb_frames_t *in = xb_frames_recv(router, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(in);
@@ -437,31 +429,36 @@ static void test_bad_arguments(void)
     zmq_close(dealer);
 }
 
-int main(void)
+static const xbt_test_t wire_tests[] = {
+    {"accessors", test_accessors},
+    {"long is strict decimal", test_long_strict},
+    {"is_proto", test_is_proto},
+    {"add_take is zero-copy", test_add_take_zero_copy},
+    {"add_frame shares bytes", test_add_frame_shares},
+    {"data pointers stay valid", test_data_pointer_stable},
+    {"describe", test_describe},
+    {"DEALER<->ROUTER inproc", test_roundtrip_inproc},
+    {"DEALER<->ROUTER tcp", test_roundtrip_tcp},
+    {"big and many frames over tcp", test_big_and_many_frames_tcp},
+    {"failed ROUTER send keeps frames", test_send_failure_keeps_frames_router},
+    {"failed DEALER send keeps frames", test_send_failure_keeps_frames_dealer},
+    {"bad arguments", test_bad_arguments},
+    {NULL, NULL},
+};
+
+static int wire_init(void)
 {
     ctx = zmq_ctx_new();
-    if (!ctx || CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite s = CU_add_suite("wire", NULL, NULL);
-    CU_add_test(s, "accessors", test_accessors);
-    CU_add_test(s, "long is strict decimal", test_long_strict);
-    CU_add_test(s, "is_proto", test_is_proto);
-    CU_add_test(s, "add_take is zero-copy", test_add_take_zero_copy);
-    CU_add_test(s, "add_frame shares bytes", test_add_frame_shares);
-    CU_add_test(s, "data pointers stay valid", test_data_pointer_stable);
-    CU_add_test(s, "describe", test_describe);
-    CU_add_test(s, "DEALER<->ROUTER inproc", test_roundtrip_inproc);
-    CU_add_test(s, "DEALER<->ROUTER tcp", test_roundtrip_tcp);
-    CU_add_test(s, "big and many frames over tcp", test_big_and_many_frames_tcp);
-    CU_add_test(s, "failed ROUTER send keeps frames", test_send_failure_keeps_frames_router);
-    CU_add_test(s, "failed DEALER send keeps frames", test_send_failure_keeps_frames_dealer);
-    CU_add_test(s, "bad arguments", test_bad_arguments);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    /* A fatal assertion may leave a socket open, which would block zmq_ctx_term. */
-    if (!failed)
-        zmq_ctx_term(ctx);
-    return failed ? 1 : 0;
+    return ctx ? 0 : -1;
 }
+
+static int wire_clean(void)
+{
+    /* A fatal assertion may leave a socket open, which would block zmq_ctx_term. */
+    if (ctx && CU_get_number_of_failures() == 0)
+        zmq_ctx_term(ctx);
+    ctx = NULL;
+    return 0;
+}
+
+XBT_SUITES({"wire", wire_init, wire_clean, NULL, NULL, wire_tests});

@@ -1,6 +1,5 @@
 /* The shared backend suite (see backend_suite.h). CUnit test functions take
- * no argument, so each registered suite gets its own init function that
- * selects the factory the tests then use. */
+ * no argument, so the suite's init selects the factory the tests then use. */
 #include "backend_suite.h"
 
 #include <CUnit/CUnit.h>
@@ -14,26 +13,21 @@ typedef struct {
     xb_backend_suite_close_fn close;
 } factory_t;
 
-static factory_t factories[XB_BACKEND_SUITE_MAX];
-static size_t n_factories;
-static const factory_t *current; /* the suite that runs now */
+static factory_t current; /* the backend the running suite checks */
 
-#define SUITE_INIT(i)                                                                        \
-    static int suite_init_##i(void)                                                          \
-    {                                                                                        \
-        current = &factories[i];                                                             \
-        return 0;                                                                            \
-    }
-SUITE_INIT(0)
-SUITE_INIT(1)
-SUITE_INIT(2)
-SUITE_INIT(3)
-static int (*const suite_inits[XB_BACKEND_SUITE_MAX])(void) = {suite_init_0, suite_init_1,
-                                                                suite_init_2, suite_init_3};
-
-static int suite_cleanup(void)
+int xb_backend_suite_use(xb_backend_suite_open_fn open_fresh, xb_backend_suite_close_fn close)
 {
-    current = NULL;
+    if (!open_fresh || !close)
+        return -1;
+    current.open_fresh = open_fresh;
+    current.close = close;
+    return 0;
+}
+
+int xb_backend_suite_done(void)
+{
+    current.open_fresh = NULL;
+    current.close = NULL;
     return 0;
 }
 
@@ -50,7 +44,7 @@ void xb_backend_suite_apply_limits(xb_backend_config_t *cfg, const xb_backend_co
 
 static xb_backend_t *fresh(void)
 {
-    xb_backend_t *b = current ? current->open_fresh(NULL) : NULL;
+    xb_backend_t *b = current.open_fresh ? current.open_fresh(NULL) : NULL;
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     return b;
 }
@@ -61,15 +55,15 @@ static xb_backend_t *fresh_limited(long max_slots, size_t max_bytes)
     xb_backend_config_defaults(&limits);
     limits.max_slots_per_thread = max_slots;
     limits.max_slot_bytes = max_bytes;
-    xb_backend_t *b = current ? current->open_fresh(&limits) : NULL;
+    xb_backend_t *b = current.open_fresh ? current.open_fresh(&limits) : NULL;
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     return b;
 }
 
 static void done(xb_backend_t *b)
 {
-    if (b && current)
-        current->close(b);
+    if (b && current.close)
+        current.close(b);
 }
 
 static long append_str(xb_backend_t *b, const char *thread, const char *text)
@@ -973,53 +967,33 @@ static void test_concurrent_appends(void)
     done(b);
 }
 
-/* ---- registration ------------------------------------------------------------------ */
+/* ---- the test table ---------------------------------------------------------------- */
 
-int xb_backend_suite_add(const char *suite_name, xb_backend_suite_open_fn open_fresh,
-                         xb_backend_suite_close_fn close)
-{
-    if (!suite_name || !open_fresh || !close || n_factories >= XB_BACKEND_SUITE_MAX)
-        return -1;
-    size_t i = n_factories;
-    CU_pSuite s = CU_add_suite(suite_name, suite_inits[i], suite_cleanup);
-    if (!s)
-        return -1;
-    factories[i].open_fresh = open_fresh;
-    factories[i].close = close;
-    n_factories++;
-    struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-        {"append returns per-thread indexes", test_append_index},
-        {"get thread", test_get_thread},
-        {"get slot and bad index", test_get_slot},
-        {"thread length and exists", test_len_exists},
-        {"delete thread", test_delete_thread},
-        {"list threads", test_list_threads},
-        {"buffer clear keeps registry", test_clear},
-        {"batch append", test_batch},
-        {"binary, unicode and large slots", test_binary_unicode},
-        {"glob and separator characters in names", test_odd_names},
-        {"bad arguments", test_bad_arguments},
-        {"registry set and get both ways", test_registry_set_get},
-        {"registry replace keeps a bijection", test_registry_replace},
-        {"registry delete", test_registry_delete},
-        {"registry list and clear", test_registry_list_clear},
-        {"registry batch of sets", test_registry_apply_sets},
-        {"registry batch: set then delete, unknown deletes", test_registry_apply_set_then_delete},
-        {"registry batch keeps a bijection", test_registry_apply_replace},
-        {"registry batch with a bad op applies nothing", test_registry_apply_bad_op},
-        {"registry batch of no ops", test_registry_apply_empty},
-        {"registry batch of 2000 ops", test_registry_apply_large},
-        {"ping and info", test_ping_info},
-        {"limit max_slots_per_thread", test_limit_slots},
-        {"limit max_slot_bytes", test_limit_bytes},
-        {"4 writers x 2000 concurrent appends", test_concurrent_appends},
-    };
-    for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++) {
-        if (!CU_add_test(s, tests[t].name, tests[t].fn))
-            return -1;
-    }
-    return 0;
-}
+const xbt_test_t xb_backend_suite_tests[] = {
+    {"append returns per-thread indexes", test_append_index},
+    {"get thread", test_get_thread},
+    {"get slot and bad index", test_get_slot},
+    {"thread length and exists", test_len_exists},
+    {"delete thread", test_delete_thread},
+    {"list threads", test_list_threads},
+    {"buffer clear keeps registry", test_clear},
+    {"batch append", test_batch},
+    {"binary, unicode and large slots", test_binary_unicode},
+    {"glob and separator characters in names", test_odd_names},
+    {"bad arguments", test_bad_arguments},
+    {"registry set and get both ways", test_registry_set_get},
+    {"registry replace keeps a bijection", test_registry_replace},
+    {"registry delete", test_registry_delete},
+    {"registry list and clear", test_registry_list_clear},
+    {"registry batch of sets", test_registry_apply_sets},
+    {"registry batch: set then delete, unknown deletes", test_registry_apply_set_then_delete},
+    {"registry batch keeps a bijection", test_registry_apply_replace},
+    {"registry batch with a bad op applies nothing", test_registry_apply_bad_op},
+    {"registry batch of no ops", test_registry_apply_empty},
+    {"registry batch of 2000 ops", test_registry_apply_large},
+    {"ping and info", test_ping_info},
+    {"limit max_slots_per_thread", test_limit_slots},
+    {"limit max_slot_bytes", test_limit_bytes},
+    {"4 writers x 2000 concurrent appends", test_concurrent_appends},
+    {NULL, NULL},
+};

@@ -13,10 +13,11 @@
  *     }
  *     static void close_it(xb_backend_t *b) { xb_backend_destroy(&b); ... remove files ... }
  *
- *     CU_initialize_registry();
- *     xb_backend_suite_add("lmdb", open_fresh, close_it);
- *     ... own suites ...
- *     CU_basic_run_tests();
+ *     static int contract_init(void) { return xb_backend_suite_use(open_fresh, close_it); }
+ *
+ *     XBT_SUITES({"backend suite on lmdb", contract_init, xb_backend_suite_done, NULL, NULL,
+ *                 xb_backend_suite_tests},
+ *                ... own suites ...);
  *
  * The contract the suite checks (see docs/storage.md, "Backend contract"):
  *   - append returns 0, 1, 2 ... per thread; a deleted thread starts at 0 again;
@@ -43,13 +44,12 @@
  *     nothing (a refused append creates no thread) and count limit_refusals;
  *   - 4 threads x 2000 concurrent appends lose nothing and get unique,
  *     contiguous indexes.
- * Up to XB_BACKEND_SUITE_MAX suites may be added in one test program. */
+ * One backend is checked at a time: the one the running suite's init chose. */
 #ifndef XB_TEST_BACKEND_SUITE_H
 #define XB_TEST_BACKEND_SUITE_H
 
+#include "xbt_main.h"
 #include "xmlbus/backend.h"
-
-#define XB_BACKEND_SUITE_MAX 4
 
 /* Opens a new, EMPTY backend. limits is NULL (no limits) or a config whose
  * max_slots_per_thread, max_threads and max_slot_bytes the factory must
@@ -58,10 +58,15 @@ typedef xb_backend_t *(*xb_backend_suite_open_fn)(const xb_backend_config_t *lim
 /* Closes a backend that open_fresh returned (and removes its files/keys). */
 typedef void (*xb_backend_suite_close_fn)(xb_backend_t *b);
 
-/* Registers one CUnit suite named suite_name. CU_initialize_registry() must
- * have been called. Returns 0, or -1 (too many suites, CUnit error). */
-int xb_backend_suite_add(const char *suite_name, xb_backend_suite_open_fn open_fresh,
-                         xb_backend_suite_close_fn close);
+/* The contract's tests, for an entry of XBT_SUITES (ends with {NULL, NULL}). */
+extern const xbt_test_t xb_backend_suite_tests[];
+
+/* Makes the contract's tests check the backends open_fresh opens and close
+ * closes; call it from the suite's init. Returns 0, or -1 (a NULL argument). */
+int xb_backend_suite_use(xb_backend_suite_open_fn open_fresh, xb_backend_suite_close_fn close);
+
+/* The suite's clean: forgets the factory. Returns 0. */
+int xb_backend_suite_done(void);
 
 /* Copies the three limits of `limits` (may be NULL) into cfg. */
 void xb_backend_suite_apply_limits(xb_backend_config_t *cfg, const xb_backend_config_t *limits);

@@ -1,21 +1,19 @@
 /* A real redis-server for tests (see redis_server.h). */
 #include "redis_server.h"
+#include "xbt_port.h"
+#include "xbt_tmp.h"
+#include "xbt_wait.h"
 
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define START_TIMEOUT_MS 10000
@@ -32,20 +30,6 @@ struct xb_redis_server {
     int port;
     pid_t pid; /* 0 when not running */
 };
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
 
 static bool executable(const char *path)
 {
@@ -69,23 +53,6 @@ static int find_binary(char *out, size_t size)
             return 0;
     }
     return -1;
-}
-
-/* A loopback port that was free a moment ago (bind port 0, then close). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
 }
 
 static long file_size(const char *path)
@@ -198,18 +165,7 @@ static void reap(xb_redis_server_t *s, int sig)
     if (s->pid <= 0)
         return;
     kill(s->pid, sig);
-    long long deadline = mono_ms() + STOP_TIMEOUT_MS;
-    while (mono_ms() < deadline) {
-        pid_t w = waitpid(s->pid, NULL, WNOHANG);
-        if (w == s->pid || (w < 0 && errno == ECHILD)) {
-            s->pid = 0;
-            return;
-        }
-        sleep_ms(10);
-    }
-    kill(s->pid, SIGKILL);
-    while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    xbt_wait_exit(s->pid, STOP_TIMEOUT_MS); /* kills it when it takes longer */
     s->pid = 0;
 }
 
@@ -223,8 +179,8 @@ static int launch(xb_redis_server_t *s, xb_error_t *err)
         s->pid = 0;
         return xb_error_set(err, XB_ERR_IO, 0, "redis-server: fork failed: %s", strerror(errno));
     }
-    long long deadline = mono_ms() + START_TIMEOUT_MS;
-    while (mono_ms() < deadline) {
+    long long deadline = xbt_mono_ms() + START_TIMEOUT_MS;
+    do {
         int status;
         pid_t w = waitpid(s->pid, &status, WNOHANG);
         if (w == s->pid) {
@@ -238,29 +194,11 @@ static int launch(xb_redis_server_t *s, xb_error_t *err)
         }
         if (answers(s))
             return 0;
-        sleep_ms(20);
-    }
+    } while (xbt_poll_again(deadline));
     reap(s, SIGKILL);
     return xb_error_set(err, XB_ERR_TIMEOUT, 0,
                         "redis-server on port %d did not answer PING within %d ms", s->port,
                         START_TIMEOUT_MS);
-}
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[600];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
 }
 
 xb_redis_server_t *xb_redis_server_start(const xb_redis_server_opts_t *opts, xb_error_t *err)
@@ -275,11 +213,8 @@ xb_redis_server_t *xb_redis_server_start(const xb_redis_server_opts_t *opts, xb_
         free(s);
         return NULL;
     }
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp || strlen(tmp) > 60)
-        tmp = "/tmp"; /* keeps the socket path under the 108-byte limit */
-    snprintf(s->dir, sizeof s->dir, "%s/xb-redis-XXXXXX", tmp);
-    if (!mkdtemp(s->dir)) {
+    /* Under /tmp: keeps the socket path under the 108-byte limit. */
+    if (xbt_tmpdir_make(s->dir, sizeof s->dir, "redis") != 0) {
         xb_error_set(err, XB_ERR_IO, 0, "redis-server: mkdtemp %s: %s", s->dir, strerror(errno));
         free(s);
         return NULL;
@@ -289,8 +224,10 @@ xb_redis_server_t *xb_redis_server_start(const xb_redis_server_opts_t *opts, xb_
         snprintf(s->sock, sizeof s->sock, "%s/redis.sock", s->dir);
     if (opts && opts->password)
         snprintf(s->password, sizeof s->password, "%s", opts->password);
+    /* redis-server cannot bind port 0 and tell where it landed: it gets a
+     * port that was free a moment ago, and another when that was taken. */
     for (int attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
-        s->port = free_port();
+        s->port = xbt_free_port();
         if (s->port <= 0) {
             xb_error_set(err, XB_ERR_IO, 0, "redis-server: no free loopback port: %s",
                          strerror(errno));
@@ -306,7 +243,7 @@ xb_redis_server_t *xb_redis_server_start(const xb_redis_server_opts_t *opts, xb_
         xb_error_set(err, XB_ERR_IO, 0, "redis-server: port %d taken %d times", s->port,
                      attempt + 1);
     }
-    remove_dir(s->dir);
+    xbt_rmtree(s->dir);
     free(s);
     return NULL;
 }
@@ -335,17 +272,16 @@ int xb_redis_server_restart(xb_redis_server_t *srv, xb_error_t *err)
         return xb_error_set(err, XB_ERR_ARG, 0, "redis-server: still running");
     /* The same port must be used; if something else holds it for a moment
      * (a socket in an odd state), retry for a while. */
-    long long deadline = mono_ms() + START_TIMEOUT_MS;
+    long long deadline = xbt_mono_ms() + START_TIMEOUT_MS;
     for (;;) {
         int rc = launch(srv, err);
         if (rc == 0)
             return 0;
         if (rc < 0)
             return -1;
-        if (mono_ms() > deadline)
+        if (!xbt_poll_again(deadline))
             return xb_error_set(err, XB_ERR_IO, 0, "redis-server: port %d stays taken",
                                 srv->port);
-        sleep_ms(100);
     }
 }
 
@@ -356,9 +292,28 @@ void xb_redis_server_destroy(xb_redis_server_t **srv)
     xb_redis_server_t *s = *srv;
     if (s->pid > 0)
         reap(s, SIGTERM);
-    remove_dir(s->dir);
+    xbt_rmtree(s->dir);
     free(s);
     *srv = NULL;
+}
+
+static xb_redis_server_t *shared_srv;
+static xb_error_t shared_err;
+
+static void destroy_shared(void) { xb_redis_server_destroy(&shared_srv); }
+
+xb_redis_server_t *xb_redis_server_shared(xb_error_t *err)
+{
+    if (!shared_srv && shared_err.code == XB_OK) {
+        shared_srv = xb_redis_server_start(NULL, &shared_err);
+        if (shared_srv)
+            atexit(destroy_shared);
+        else
+            fprintf(stderr, "\n*** cannot start redis-server: %s ***\n", shared_err.message);
+    }
+    if (!shared_srv && err)
+        *err = shared_err;
+    return shared_srv;
 }
 
 bool xb_redis_server_running(const xb_redis_server_t *srv) { return srv && srv->pid > 0; }

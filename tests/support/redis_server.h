@@ -44,6 +44,12 @@ int xb_redis_server_restart(xb_redis_server_t *srv, xb_error_t *err);
  * *srv to NULL. NULL and *srv == NULL are allowed. */
 void xb_redis_server_destroy(xb_redis_server_t **srv);
 
+/* One server for the whole test program, for tests that neither stop nor
+ * restart it: started at the first call, destroyed at exit. Returns it (the
+ * program owns it: never destroy it), or NULL with *err set when it could not
+ * start; a failed start is not tried again and is printed once to stderr. */
+xb_redis_server_t *xb_redis_server_shared(xb_error_t *err);
+
 bool xb_redis_server_running(const xb_redis_server_t *srv);
 int xb_redis_server_port(const xb_redis_server_t *srv);
 /* "redis://127.0.0.1:PORT" (no password, no db). */

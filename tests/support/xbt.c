@@ -1,71 +1,27 @@
 /* Integration-test helpers (see xbt.h). */
 #include "xbt.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include <CUnit/CUnit.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-double xbt_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "log.h"
 
-int xbt_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-char *xbt_tmpdir(const char *tag)
-{
-    char tmpl[256];
-    snprintf(tmpl, sizeof tmpl, "/tmp/xmlbus-%s-XXXXXX", tag ? tag : "test");
-    char *d = mkdtemp(tmpl);
-    return d ? strdup(d) : NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-void xbt_rmtree(const char *path)
-{
-    if (path && strncmp(path, "/tmp/", 5) == 0)
-        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+/* Pumps bind a port of the kernel's choosing and say which in a file: no
+ * port is picked first and raced for. */
+#define ANY_ENDPOINT "tcp://127.0.0.1:*"
+#define START_TIMEOUT_MS 15000
 
 int xbt_write_file(const char *dir, const char *name, const char *text)
 {
@@ -76,6 +32,54 @@ int xbt_write_file(const char *dir, const char *name, const char *text)
         return -1;
     int rc = fputs(text, f) < 0 ? -1 : 0;
     return fclose(f) == 0 ? rc : -1;
+}
+
+char *xbt_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0)
+        buf = malloc((size_t)n + 1);
+    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (buf) {
+        buf[got] = '\0';
+        if (len)
+            *len = got;
+    }
+    return buf;
+}
+
+/* True when path holds a whole line (the writer renames it into place). */
+static bool endpoint_written(const char *path, char *out, size_t cap)
+{
+    char *text = xbt_read_file(path, NULL);
+    char *nl = text ? strchr(text, '\n') : NULL;
+    if (nl) {
+        *nl = '\0';
+        snprintf(out, cap, "%s", text);
+    }
+    free(text);
+    return nl != NULL;
+}
+
+/* True when the child pid has ended; leaves it to be reaped (WNOWAIT). */
+static bool exited(pid_t pid)
+{
+    siginfo_t info = {0};
+    return pid > 0 && waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == pid;
+}
+
+int xbt_read_endpoint_file(const char *path, pid_t pid, char *out, size_t cap, int timeout_ms)
+{
+    bool gone = false;
+    out[0] = '\0';
+    XBT_WAIT_UNTIL(endpoint_written(path, out, cap) || (gone = exited(pid)), timeout_ms);
+    return out[0] && !gone ? 0 : -1;
 }
 
 /* Replaces every occurrence of key in s (a malloc'd string) by value. */
@@ -102,26 +106,18 @@ xb_client_t *xbt_client(const xbt_pump_t *p)
     return xb_client_new(p->endpoint, NULL, NULL);
 }
 
-static int wait_ping(xbt_pump_t *p, double timeout_s)
+/* Waits until the pump answers ping; false when it died or timeout_s passed. */
+static bool wait_ping(xbt_pump_t *p, double timeout_s)
 {
     xb_client_t *c = xbt_client(p);
     if (!c)
-        return -1;
+        return false;
     double end = xbt_now() + timeout_s;
-    int rc = -1;
-    while (xbt_now() < end) {
-        int status;
-        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
-            p->pid = 0;
-            break;
-        }
-        if (xb_client_control(c, "ping", NULL, 0, 500, NULL, NULL) == 0) {
-            rc = 0;
-            break;
-        }
-    }
+    bool ok = false;
+    while (!ok && xbt_now() < end && !exited(p->pid))
+        ok = xb_client_control(c, "ping", NULL, 0, 500, NULL, NULL) == 0;
     xb_client_destroy(&c);
-    return rc;
+    return ok;
 }
 
 static char *expand(const xbt_pump_t *p, const char *text)
@@ -148,48 +144,52 @@ int xbt_pump_start(xbt_pump_t *p, const char *yaml_body)
     return xbt_pump_start_files(p, yaml_body, NULL);
 }
 
+static pid_t spawn_pump(const xbt_pump_t *p, const char *cfg, const char *endpoint_file)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    execl(XB_BIN_DIR "/xmlbus", "xmlbus", "run", cfg, "--endpoint", ANY_ENDPOINT,
+          "--endpoint-file", endpoint_file, "--log-level", "debug", (char *)NULL);
+    _exit(127);
+}
+
 int xbt_pump_start_files(xbt_pump_t *p, const char *yaml_body, const char *const *files)
 {
     memset(p, 0, sizeof *p);
-    for (int attempt = 0; attempt < 3; attempt++) {
-        char *dir = xbt_tmpdir("pump");
-        if (!dir)
+    char *dir = xbt_tmpdir("pump");
+    if (!dir)
+        return -1;
+    snprintf(p->dir, sizeof p->dir, "%s", dir);
+    free(dir);
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", ANY_ENDPOINT); /* for @ENDPOINT@ */
+    snprintf(p->log, sizeof p->log, "%s/pump.log", p->dir);
+    for (size_t i = 0; files && files[i] && files[i + 1]; i += 2)
+        if (write_expanded(p, files[i], files[i + 1]) != 0)
             return -1;
-        snprintf(p->dir, sizeof p->dir, "%s", dir);
-        free(dir);
-        p->port = xbt_free_port();
-        snprintf(p->endpoint, sizeof p->endpoint, "tcp://127.0.0.1:%d", p->port);
-        snprintf(p->log, sizeof p->log, "%s/pump.log", p->dir);
-        for (size_t i = 0; files && files[i] && files[i + 1]; i += 2)
-            if (write_expanded(p, files[i], files[i + 1]) != 0)
-                return -1;
-        if (write_expanded(p, "organism.yaml", yaml_body) != 0)
-            return -1;
-        char cfg[700];
-        snprintf(cfg, sizeof cfg, "%s/organism.yaml", p->dir);
-        pid_t pid = fork();
-        if (pid < 0)
-            return -1;
-        if (pid == 0) {
-            int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd >= 0) {
-                dup2(fd, STDOUT_FILENO);
-                dup2(fd, STDERR_FILENO);
-                close(fd);
-            }
-            execl(XB_BIN_DIR "/xmlbus", "xmlbus", "run", cfg, "--log-level", "debug", (char *)NULL);
-            _exit(127);
-        }
-        p->pid = pid;
-        if (wait_ping(p, 15.0) == 0)
-            return 0;
-        xbt_pump_dump_log(p);
-        if (p->pid > 0) {
-            kill(p->pid, SIGKILL);
-            waitpid(p->pid, NULL, 0);
-        }
+    if (write_expanded(p, "organism.yaml", yaml_body) != 0)
+        return -1;
+    char cfg[700], endpoint_file[700];
+    snprintf(cfg, sizeof cfg, "%s/organism.yaml", p->dir);
+    snprintf(endpoint_file, sizeof endpoint_file, "%s/endpoint", p->dir);
+    p->pid = spawn_pump(p, cfg, endpoint_file);
+    if (p->pid < 0) {
         p->pid = 0;
+        return -1;
     }
+    if (xbt_read_endpoint_file(endpoint_file, p->pid, p->endpoint, sizeof p->endpoint,
+                               START_TIMEOUT_MS) == 0 &&
+        wait_ping(p, START_TIMEOUT_MS / 1000.0))
+        return 0;
+    xbt_pump_dump_log(p);
+    xbt_wait_exit(p->pid, 0); /* reaps it, killed first if it still runs */
+    p->pid = 0;
     return -1;
 }
 
@@ -198,19 +198,18 @@ int xbt_pump_stop(xbt_pump_t *p, int sig, double timeout_s)
     if (p->pid <= 0)
         return -1;
     kill(p->pid, sig);
-    double end = xbt_now() + timeout_s;
-    int status = 0;
-    while (xbt_now() < end) {
-        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
-            p->pid = 0;
-            return status;
-        }
-        usleep(20000);
-    }
-    kill(p->pid, SIGKILL);
-    waitpid(p->pid, NULL, 0);
+    int status = xbt_wait_exit(p->pid, (int)(timeout_s * 1000));
     p->pid = 0;
-    return -1;
+    return status;
+}
+
+void xbt_pump_finish(xbt_pump_t *p, double timeout_s)
+{
+    if (CU_get_number_of_failures() > 0 && p->log[0])
+        xbt_pump_dump_log(p);
+    if (p->pid > 0)
+        xbt_pump_stop(p, SIGTERM, timeout_s);
+    xbt_rmtree(p->dir);
 }
 
 void xbt_pump_dump_log(const xbt_pump_t *p)
@@ -226,6 +225,59 @@ void xbt_pump_dump_log(const xbt_pump_t *p)
     buf[n] = '\0';
     fclose(f);
     fprintf(stderr, "---- pump log tail (%s) ----\n%s\n---- end ----\n", p->log, buf);
+}
+
+bool xbt_pump_log_clean(const xbt_pump_t *p)
+{
+    FILE *f = fopen(p->log, "r");
+    if (!f)
+        return false;
+    static const char *const marks[] = {"Sanitizer", "runtime error:"};
+    char line[4096];
+    bool clean = true;
+    while (fgets(line, sizeof line, f)) {
+        for (size_t i = 0; i < sizeof marks / sizeof *marks; i++) {
+            if (strstr(line, marks[i])) {
+                fprintf(stderr, "%s: %s", p->log, line);
+                clean = false;
+                break;
+            }
+        }
+    }
+    fclose(f);
+    return clean;
+}
+
+int xbt_xmlbus(const char *endpoint, char **out, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s/xmlbus' %s -e '%s' --timeout 10 2>&1", XB_BIN_DIR, args,
+             endpoint);
+    *out = NULL;
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += r;
+        if (cap - len < 2) {
+            char *n = realloc(buf, cap * 2);
+            if (!n) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = n;
+            cap *= 2;
+        }
+    }
+    if (buf)
+        buf[len] = '\0';
+    int status = pclose(p);
+    *out = buf;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 size_t xbt_children(pid_t pid, pid_t *out, size_t cap)
@@ -318,17 +370,26 @@ char *xbt_text_of(const char *xml, const char *name)
     return out;
 }
 
-long xbt_pump_stat(xb_client_t *c, const char *attr)
+char *xbt_root_attr(const char *xml, const char *attr)
 {
-    char *body = NULL;
-    if (xb_client_control(c, "stats", NULL, 0, 5000, &body, NULL) != 0)
-        return -1;
-    char pat[64];
-    snprintf(pat, sizeof pat, " %s=\"", attr);
-    const char *at = strstr(body, pat);
-    long v = at ? strtol(at + strlen(pat), NULL, 10) : -1;
-    free(body);
-    return v;
+    if (!xml)
+        return NULL;
+    xmlDoc *doc = xb_client_read_xml(xml, strlen(xml), NULL);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlChar *v = root ? xmlGetProp(root, BAD_CAST attr) : NULL;
+    char *out = v ? strdup((const char *)v) : NULL;
+    xmlFree(v);
+    xmlFreeDoc(doc);
+    return out;
+}
+
+int xbt_count(const char *text, const char *needle)
+{
+    int n = 0;
+    size_t step = strlen(needle);
+    for (const char *s = text; s && step && (s = strstr(s, needle)); s += step)
+        n++;
+    return n;
 }
 
 int xbt_collect(xb_client_t *c, int n, int timeout_ms, int *refusals, xb_code_t *last_code)
@@ -352,23 +413,8 @@ int xbt_collect(xb_client_t *c, int n, int timeout_ms, int *refusals, xb_code_t 
     return answers;
 }
 
-long xbt_stat(xb_client_t *c, const char *listener, const char *attr)
+int xbt_log_errors_only(void)
 {
-    char *body = NULL;
-    if (xb_client_control(c, "stats", NULL, 0, 5000, &body, NULL) != 0)
-        return -1;
-    char key[128];
-    snprintf(key, sizeof key, "<listener name=\"%s\"", listener);
-    char *at = strstr(body, key);
-    long v = -1;
-    if (at) {
-        char *end = strchr(at, '>');
-        char pat[64];
-        snprintf(pat, sizeof pat, " %s=\"", attr);
-        char *q = strstr(at, pat);
-        if (q && (!end || q < end))
-            v = strtol(q + strlen(pat), NULL, 10);
-    }
-    free(body);
-    return v;
+    xb_log_set_level(XB_LOG_ERROR);
+    return 0;
 }

@@ -143,7 +143,7 @@ static void pipe_take(win_t *w, zmq_msg_t *m, int n, uint64_t now)
 }
 
 int bench_run_pipe(pipe_t *c, win_t *w, const char *payload, size_t len, uint64_t n,
-                    uint64_t deadline_ns)
+                   uint64_t deadline_ns)
 {
     uint64_t sent = 0;
     for (;;) {

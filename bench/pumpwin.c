@@ -171,7 +171,7 @@ static int collect(xb_client_t *c, win_t *w, int timeout_ms)
  * deadline_ns; waits for every answer. payload is a bench_seq_payload (its <seq>
  * at w->seq_at is rewritten for each message). Returns 0 or -1 (w->why). */
 int bench_run_window(pump_env_t *e, win_t *w, char *payload, size_t len, uint64_t n,
-                      uint64_t deadline_ns)
+                     uint64_t deadline_ns)
 {
     uint64_t sent = 0;
     while (sent < n && bench_now_ns() < deadline_ns) {

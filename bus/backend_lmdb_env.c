@@ -113,8 +113,10 @@ int xb_lm_begin(lm_env_t *e, bool write, MDB_txn **txn, xb_error_t *err)
             return 0;
         pthread_rwlock_unlock(&e->resize);
         if (rc != MDB_MAP_RESIZED || attempt >= LM_RESIZE_RETRIES)
-            return xb_lm_fail(e, rc, write ? "beginning a write transaction"
-                                        : "beginning a read transaction", err);
+            return xb_lm_fail(e, rc,
+                              write ? "beginning a write transaction"
+                                    : "beginning a read transaction",
+                              err);
         if (lm_adopt_map_size(e, err) != 0)
             return -1;
     }
@@ -135,8 +137,8 @@ int xb_lm_commit(lm_env_t *e, MDB_txn *txn, xb_error_t *err)
     return rc == 0 ? 0 : xb_lm_fail(e, rc, "committing", err);
 }
 
-int xb_lm_start(lm_t *h, lm_key_fn keylen, const char *key, size_t *len, bool write,
-                    MDB_txn **txn, xb_error_t *err)
+int xb_lm_start(lm_t *h, lm_key_fn keylen, const char *key, size_t *len, bool write, MDB_txn **txn,
+                xb_error_t *err)
 {
     if (xb_lm_check_pid(h, err) != 0 || (keylen && keylen(h->e, key, len, err) != 0))
         return -1;

@@ -143,8 +143,8 @@ typedef int (*lm_key_fn)(const lm_env_t *e, const char *key, size_t *len, xb_err
 /* How an operation starts: the handle belongs to this process, then the key
  * (when keylen is not NULL) fits LMDB and *len is its length, then a
  * transaction begins (xb_lm_begin: xb_lm_abort or xb_lm_commit ends it). */
-int xb_lm_start(lm_t *h, lm_key_fn keylen, const char *key, size_t *len, bool write,
-                MDB_txn **txn, xb_error_t *err);
+int xb_lm_start(lm_t *h, lm_key_fn keylen, const char *key, size_t *len, bool write, MDB_txn **txn,
+                xb_error_t *err);
 
 /* The number of entries of DB db into *n. */
 int xb_lm_entries(lm_env_t *e, MDB_txn *txn, int db, size_t *n, xb_error_t *err);
@@ -175,8 +175,8 @@ void xb_lm_env_release(lm_env_t *e);
 int xb_lm_thread_len(const lm_env_t *e, const char *thread, size_t *len, xb_error_t *err);
 
 /* Reads the thread record: 1 found, 0 absent, -1 error. */
-int xb_lm_rec_get(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen,
-                  lm_thread_rec_t *r, xb_error_t *err);
+int xb_lm_rec_get(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen, lm_thread_rec_t *r,
+                  xb_error_t *err);
 int xb_lm_rec_put(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen,
                   const lm_thread_rec_t *r, xb_error_t *err);
 
@@ -186,8 +186,8 @@ int xb_lm_delete_in(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen, 
 
 /* Creates the record (and age entry) of a new thread, evicting first if
  * max_threads is reached. */
-int xb_lm_create_thread(lm_t *h, MDB_txn *txn, const char *thread, size_t tlen,
-                        lm_thread_rec_t *r, xb_error_t *err);
+int xb_lm_create_thread(lm_t *h, MDB_txn *txn, const char *thread, size_t tlen, lm_thread_rec_t *r,
+                        xb_error_t *err);
 
 /* ---- ops (backend_lmdb_slots.c, backend_lmdb_registry.c) --------------------- */
 

@@ -71,7 +71,7 @@ static int lm_append_in(lm_t *h, MDB_txn *txn, const char *thread, const void *s
 }
 
 int xb_lm_append(void *self, const char *thread, const void *slot, size_t len, long *index,
-                     xb_error_t *err)
+                 xb_error_t *err)
 {
     lm_t *h = self;
     MDB_txn *txn;
@@ -89,8 +89,8 @@ int xb_lm_append(void *self, const char *thread, const void *slot, size_t len, l
 /* All n slots in one write transaction. A limit refusal stops the batch and
  * commits the slots before it (like the memory backend); a storage failure
  * stores none. index[i] is -1 for every slot not stored. */
-int xb_lm_append_batch(void *self, size_t n, const char *const *threads,
-                           const xb_blob_t *slots, long *index, xb_error_t *err)
+int xb_lm_append_batch(void *self, size_t n, const char *const *threads, const xb_blob_t *slots,
+                       long *index, xb_error_t *err)
 {
     lm_t *h = self;
     if (n == 0)
@@ -173,8 +173,7 @@ int xb_lm_get_thread(void *self, const char *thread, xb_blob_list_t *out, xb_err
     return 0;
 }
 
-int xb_lm_get_slot(void *self, const char *thread, long index, xb_blob_t *out,
-                       xb_error_t *err)
+int xb_lm_get_slot(void *self, const char *thread, long index, xb_blob_t *out, xb_error_t *err)
 {
     lm_t *h = self;
     lm_env_t *e = h->e;

@@ -35,8 +35,8 @@ static void lm_rec_encode(const lm_thread_rec_t *r, unsigned char *out)
     put_u64be(out + 16, r->seq);
 }
 
-int xb_lm_rec_get(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen,
-                      lm_thread_rec_t *r, xb_error_t *err)
+int xb_lm_rec_get(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen, lm_thread_rec_t *r,
+                  xb_error_t *err)
 {
     MDB_val k = {.mv_size = tlen, .mv_data = (void *)thread}, v;
     int rc = mdb_get(txn, e->dbi[DB_THREADS], &k, &v);
@@ -54,7 +54,7 @@ int xb_lm_rec_get(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen,
 }
 
 int xb_lm_rec_put(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen,
-                      const lm_thread_rec_t *r, xb_error_t *err)
+                  const lm_thread_rec_t *r, xb_error_t *err)
 {
     unsigned char buf[LM_THREAD_REC_BYTES];
     lm_rec_encode(r, buf);
@@ -66,8 +66,8 @@ int xb_lm_rec_put(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen,
 
 /* ---- creation and eviction ----------------------------------------------------- */
 
-int xb_lm_delete_in(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen,
-                        bool *deleted, xb_error_t *err)
+int xb_lm_delete_in(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen, bool *deleted,
+                    xb_error_t *err)
 {
     lm_thread_rec_t r;
     int found = xb_lm_rec_get(e, txn, thread, tlen, &r, err);
@@ -163,8 +163,8 @@ static int lm_next_seq(lm_env_t *e, MDB_txn *txn, uint64_t *seq, xb_error_t *err
     return rc == 0 ? 0 : xb_lm_fail(e, rc, "finding the newest thread", err);
 }
 
-int xb_lm_create_thread(lm_t *h, MDB_txn *txn, const char *thread, size_t tlen,
-                            lm_thread_rec_t *r, xb_error_t *err)
+int xb_lm_create_thread(lm_t *h, MDB_txn *txn, const char *thread, size_t tlen, lm_thread_rec_t *r,
+                        xb_error_t *err)
 {
     lm_env_t *e = h->e;
     if (h->max_threads > 0) {

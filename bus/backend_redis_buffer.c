@@ -88,7 +88,7 @@ static long append_chunk(xb_redis_t *r, call_t *c, const char *const *threads,
  * a lost connection nothing more is sent, so a batch stops at its first
  * refused slot without any state on the server. */
 int xb_redis_buffer_append_batch(void *self, size_t n, const char *const *threads,
-                                     const xb_blob_t *slots, long *index, xb_error_t *err)
+                                 const xb_blob_t *slots, long *index, xb_error_t *err)
 {
     xb_redis_t *r = self;
     sigpipe_guard_t g;
@@ -126,7 +126,7 @@ int xb_redis_buffer_append_batch(void *self, size_t n, const char *const *thread
 
 /* A batch of one: the same script and rules (never resent). */
 int xb_redis_buffer_append(void *self, const char *thread, const void *slot, size_t len,
-                               long *index, xb_error_t *err)
+                           long *index, xb_error_t *err)
 {
     const char *threads[1] = {thread};
     xb_blob_t slots[1] = {{(char *)slot, len}};
@@ -138,8 +138,7 @@ int xb_redis_buffer_append(void *self, const char *thread, const void *slot, siz
     return 0;
 }
 
-int xb_redis_buffer_get_thread(void *self, const char *thread, xb_blob_list_t *out,
-                                   xb_error_t *err)
+int xb_redis_buffer_get_thread(void *self, const char *thread, xb_blob_list_t *out, xb_error_t *err)
 {
     xb_redis_t *r = self;
     sigpipe_guard_t g;
@@ -198,7 +197,7 @@ done:
 }
 
 int xb_redis_buffer_get_slot(void *self, const char *thread, long index, xb_blob_t *out,
-                                 xb_error_t *err)
+                             xb_error_t *err)
 {
     xb_redis_t *r = self;
     sigpipe_guard_t g;
@@ -304,8 +303,7 @@ int xb_redis_buffer_thread_len(void *self, const char *thread, long *len, xb_err
     return 0;
 }
 
-int xb_redis_buffer_thread_exists(void *self, const char *thread, bool *exists,
-                                      xb_error_t *err)
+int xb_redis_buffer_thread_exists(void *self, const char *thread, bool *exists, xb_error_t *err)
 {
     long long v;
     if (thread_integer(self, "EXISTS", thread, &v, err) != 0)
@@ -315,8 +313,7 @@ int xb_redis_buffer_thread_exists(void *self, const char *thread, bool *exists,
     return 0;
 }
 
-int xb_redis_buffer_delete_thread(void *self, const char *thread, bool *deleted,
-                                      xb_error_t *err)
+int xb_redis_buffer_delete_thread(void *self, const char *thread, bool *deleted, xb_error_t *err)
 {
     long long v;
     if (thread_integer(self, "UNLINK", thread, &v, err) != 0)

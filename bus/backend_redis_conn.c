@@ -230,7 +230,7 @@ static int conn_ensure(xb_redis_t *r, xb_error_t *err)
 }
 
 redisReply *xb_redis_command(xb_redis_t *r, bool retry, int argc, const char **argv,
-                           const size_t *lens, xb_error_t *err)
+                             const size_t *lens, xb_error_t *err)
 {
     for (int attempt = 0;; attempt++) {
         bool had_connection = r->ctx != NULL;
@@ -246,7 +246,7 @@ redisReply *xb_redis_command(xb_redis_t *r, bool retry, int argc, const char **a
 }
 
 int xb_redis_reply_error(xb_redis_t *r, const redisReply *rep, const char *cmd, const char *key,
-                       xb_error_t *err)
+                         xb_error_t *err)
 {
     if (rep->type == REDIS_REPLY_ERROR)
         return xb_error_set(err, XB_ERR_BACKEND, 0, "redis at %s: %s %s: %s", r->where, cmd,

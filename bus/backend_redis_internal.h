@@ -166,10 +166,8 @@ int xb_redis_buffer_get_thread(void *self, const char *thread, xb_blob_list_t *o
 int xb_redis_buffer_get_slot(void *self, const char *thread, long index, xb_blob_t *out,
                              xb_error_t *err);
 int xb_redis_buffer_thread_len(void *self, const char *thread, long *len, xb_error_t *err);
-int xb_redis_buffer_thread_exists(void *self, const char *thread, bool *exists,
-                                  xb_error_t *err);
-int xb_redis_buffer_delete_thread(void *self, const char *thread, bool *deleted,
-                                  xb_error_t *err);
+int xb_redis_buffer_thread_exists(void *self, const char *thread, bool *exists, xb_error_t *err);
+int xb_redis_buffer_delete_thread(void *self, const char *thread, bool *deleted, xb_error_t *err);
 int xb_redis_buffer_list_threads(void *self, xb_str_list_t *out, xb_error_t *err);
 int xb_redis_buffer_clear(void *self, xb_error_t *err);
 
@@ -177,8 +175,7 @@ int xb_redis_registry_set(void *self, const char *chain, const char *uuid, xb_er
 int xb_redis_registry_get_uuid(void *self, const char *chain, char **uuid, xb_error_t *err);
 int xb_redis_registry_get_chain(void *self, const char *uuid, char **chain, xb_error_t *err);
 int xb_redis_registry_delete(void *self, const char *uuid, bool *deleted, xb_error_t *err);
-int xb_redis_registry_apply(void *self, size_t n, const xb_registry_op_t *ops,
-                            xb_error_t *err);
+int xb_redis_registry_apply(void *self, size_t n, const xb_registry_op_t *ops, xb_error_t *err);
 int xb_redis_registry_list_all(void *self, xb_pair_list_t *out, xb_error_t *err);
 int xb_redis_registry_clear(void *self, xb_error_t *err);
 

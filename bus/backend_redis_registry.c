@@ -130,8 +130,7 @@ int xb_redis_registry_delete(void *self, const char *uuid, bool *deleted, xb_err
     return 0;
 }
 
-int xb_redis_registry_apply(void *self, size_t n, const xb_registry_op_t *ops,
-                                xb_error_t *err)
+int xb_redis_registry_apply(void *self, size_t n, const xb_registry_op_t *ops, xb_error_t *err)
 {
     if (n == 0)
         return 0;

@@ -154,7 +154,7 @@ void xb_redis_call_arg(call_t *c, const char *value, size_t len)
 }
 
 int xb_redis_call_key(const xb_redis_t *r, call_t *c, const char *kind, const char *name,
-                    xb_error_t *err)
+                      xb_error_t *err)
 {
     size_t len;
     char *key = xb_redis_key(r, kind, name, &len);

@@ -245,11 +245,11 @@ int xb_env_check_structure(xb_envelope_t *e, xb_error_t *err)
     e->message = xmlDocGetRootElement(e->doc);
     if (!is_env(e->message, "message"))
         return xb_env_error(err, e->message, "root element must be <message> in namespace %s",
-                         XB_ENVELOPE_NS);
+                            XB_ENVELOPE_NS);
     e->meta = next_element(e->message->children);
     if (!is_env(e->meta, "meta"))
         return xb_env_error(err, e->meta ? e->meta : e->message,
-                         "<message> must start with <meta>");
+                            "<message> must start with <meta>");
     e->payload = next_element(e->meta->next);
     if (!e->payload)
         return xb_env_error(err, e->message, "envelope has no payload element");
@@ -257,9 +257,8 @@ int xb_env_check_structure(xb_envelope_t *e, xb_error_t *err)
     if (extra)
         return xb_env_error(err, extra, "envelope has more than one payload element");
     if (in_ns(e->payload, ENV_NS))
-        return xb_env_error(err, e->payload,
-                         "payload <%s> must not be in the envelope namespace",
-                         (const char *)e->payload->name);
+        return xb_env_error(err, e->payload, "payload <%s> must not be in the envelope namespace",
+                            (const char *)e->payload->name);
     return 0;
 }
 

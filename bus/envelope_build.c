@@ -131,7 +131,7 @@ static xb_envelope_t *build(const char *from, const char *to, const char *thread
     }
     if (in_ns(payload, ENV_NS)) {
         xb_env_error(err, payload, "payload <%s> must not be in the envelope namespace",
-                  (const char *)payload->name);
+                     (const char *)payload->name);
         return NULL;
     }
     char fresh[XB_UUID_LEN + 1];

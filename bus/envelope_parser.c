@@ -74,7 +74,7 @@ const xb_parse_limits_t *xb_parser_limits(const xb_parser_t *p)
 }
 
 xmlDocPtr xb_parser_read_limits(xb_parser_t *p, const void *bytes, size_t len,
-                             const xb_parse_limits_t *limits, xb_error_t *err)
+                                const xb_parse_limits_t *limits, xb_error_t *err)
 {
     if (!p->ctxt && !(p->ctxt = xb_xml_ctxt_new())) {
         xb_env_nomem(err);

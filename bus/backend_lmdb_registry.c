@@ -86,38 +86,38 @@ static int lm_chain_lookup(lm_env_t *e, MDB_txn *txn, const char *chain, size_t 
     return 1;
 }
 
+/* Deletes key k of DB db if (and only if) it maps to want[0..wlen). */
+static int lm_unlink_if(lm_env_t *e, MDB_txn *txn, int db, MDB_val *k, const char *want,
+                        size_t wlen, xb_error_t *err)
+{
+    MDB_val v;
+    int rc = mdb_get(txn, e->dbi[db], k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return xb_lm_fail(e, rc, "reading the registry", err);
+    if (!val_equals(&v, want, wlen))
+        return 0;
+    rc = mdb_del(txn, e->dbi[db], k, NULL);
+    return rc == 0 ? 0 : xb_lm_fail(e, rc, "deleting a registry entry", err);
+}
+
 /* Deletes chain -> uuid if (and only if) it maps to that uuid. */
 static int lm_unlink_chain(lm_env_t *e, MDB_txn *txn, const char *chain, size_t clen,
                            const char *uuid, size_t ulen, xb_error_t *err)
 {
     unsigned char kb[LM_KEY_CAP];
     bool hashed;
-    MDB_val k = lm_chain_key(e, kb, chain, clen, &hashed), v;
-    int rc = mdb_get(txn, e->dbi[DB_CHAIN], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return xb_lm_fail(e, rc, "reading the registry", err);
-    if (!val_equals(&v, uuid, ulen))
-        return 0;
-    rc = mdb_del(txn, e->dbi[DB_CHAIN], &k, NULL);
-    return rc == 0 ? 0 : xb_lm_fail(e, rc, "deleting a registry entry", err);
+    MDB_val k = lm_chain_key(e, kb, chain, clen, &hashed);
+    return lm_unlink_if(e, txn, DB_CHAIN, &k, uuid, ulen, err);
 }
 
 /* Deletes uuid -> chain if (and only if) it maps to that chain. */
 static int lm_unlink_uuid(lm_env_t *e, MDB_txn *txn, const char *uuid, size_t ulen,
                           const char *chain, size_t clen, xb_error_t *err)
 {
-    MDB_val k = {.mv_size = ulen, .mv_data = (void *)uuid}, v;
-    int rc = mdb_get(txn, e->dbi[DB_UUID], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return xb_lm_fail(e, rc, "reading the registry", err);
-    if (!val_equals(&v, chain, clen))
-        return 0;
-    rc = mdb_del(txn, e->dbi[DB_UUID], &k, NULL);
-    return rc == 0 ? 0 : xb_lm_fail(e, rc, "deleting a registry entry", err);
+    MDB_val k = {.mv_size = ulen, .mv_data = (void *)uuid};
+    return lm_unlink_if(e, txn, DB_UUID, &k, chain, clen, err);
 }
 
 /* Reads uuid -> chain: 1 with *chain (malloc'd), 0 absent, -1 error. */

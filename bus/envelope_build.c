@@ -63,11 +63,18 @@ static xmlNodePtr add_element(xmlNodePtr parent, xmlNsPtr ns, const char *name, 
     return el;
 }
 
-/* A document <message xmlns=ENV><meta>from, to, thread</meta></message>
- * (thread canonical already). Returns it with *message set, or NULL. */
+/* A document <message xmlns=ENV><meta>from, to, thread</meta></message>,
+ * the thread replaced by a fresh UUID4 when it is not a canonical one
+ * (*replaced says so). Returns it with *message set, or NULL. */
 static xmlDocPtr new_envelope_doc(const char *from, const char *to, const char *thread,
-                                  xmlNodePtr *message)
+                                  xmlNodePtr *message, bool *replaced)
 {
+    char fresh[XB_UUID_LEN + 1];
+    *replaced = !xb_uuid_is_canonical(thread);
+    if (*replaced) {
+        xb_uuid_new(fresh);
+        thread = fresh;
+    }
     xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
     if (!doc)
         return NULL;
@@ -134,12 +141,9 @@ static xb_envelope_t *build(const char *from, const char *to, const char *thread
                      (const char *)payload->name);
         return NULL;
     }
-    char fresh[XB_UUID_LEN + 1];
-    bool replaced = !xb_uuid_is_canonical(thread);
-    if (replaced)
-        xb_uuid_new(fresh);
+    bool replaced;
     xmlNodePtr msg = NULL;
-    xmlDocPtr doc = new_envelope_doc(from, to, replaced ? fresh : thread, &msg);
+    xmlDocPtr doc = new_envelope_doc(from, to, thread, &msg, &replaced);
     if (!doc) {
         xb_env_nomem(err);
         return NULL;
@@ -193,13 +197,10 @@ xb_envelope_t *xb_envelope_system_error(const char *to, const char *thread, xb_c
     xmlDocPtr doc = NULL;
     if (!safe_msg || (to && (!safe_to || !to_trim)))
         goto done;
-    char fresh[XB_UUID_LEN + 1];
-    bool replaced = !xb_uuid_is_canonical(thread);
-    if (replaced)
-        xb_uuid_new(fresh);
+    bool replaced;
     xmlNodePtr msg = NULL;
-    doc = new_envelope_doc(XB_SYSTEM_FROM, to_trim && to_trim[0] ? to_trim : NULL,
-                           replaced ? fresh : thread, &msg);
+    doc = new_envelope_doc(XB_SYSTEM_FROM, to_trim && to_trim[0] ? to_trim : NULL, thread, &msg,
+                           &replaced);
     if (!doc)
         goto done;
     xmlNodePtr se = add_element(msg, NULL, XB_SYSTEM_ERROR_TYPE, NULL);

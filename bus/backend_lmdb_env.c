@@ -145,6 +145,8 @@ int xb_lm_start(lm_t *h, lm_key_fn keylen, const char *key, size_t *len, bool wr
     return xb_lm_begin(h->e, write, txn, err);
 }
 
+/* ---- whole DBs ---------------------------------------------------------------- */
+
 int xb_lm_entries(lm_env_t *e, MDB_txn *txn, int db, size_t *n, xb_error_t *err)
 {
     MDB_stat st;

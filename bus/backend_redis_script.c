@@ -110,6 +110,8 @@ int xb_redis_scripts_load(xb_redis_t *r, redisContext *c, char *why, size_t size
     return 0;
 }
 
+/* ---- script calls --------------------------------------------------- */
+
 static bool is_noscript(const redisReply *rep)
 {
     return rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;

@@ -11,8 +11,10 @@
  *   raw.c      the raw ZeroMQ baseline: broker and worker modes, sender loop
  *   parse.c    the parse + validate baseline
  *   payload.c  the <echo> payload of an exact size and its XSD
- *   pumprun.c  the pump end to end: organism files, pump process, client
- *              loop (client API with xb_client_post, or hand-written XB1)
+ *   pumprun.c  the pump end to end: organism files, pump process, rows
+ *              (pumprun.h: what the three pump files share)
+ *   pumpwin.c  the client's window, client API loop with xb_client_post
+ *   pumppipe.c the pipelined client: hand-written XB1
  *   redis.c    a real redis-server on a free loopback port
  *   report.c   table, goals, JSON and CSV
  *   stats.c    clocks, latency samples and percentiles */

@@ -131,7 +131,7 @@ static size_t plan(bench_row_t *rows)
                 add_row(rows, &n, ROW_PUMP, pumps[p].backend, pumps[p].transport, k_windows[k],
                         k_sizes[s], 0);
         /* The same pump and window with the hand-written XB1 client instead
-         * of the client API (pumprun.c), a second measurement: every size
+         * of the client API (pumpwin.c), a second measurement: every size
          * for memory over ipc, 400 B for the others. */
         bool all = strcmp(pumps[p].backend, "memory") == 0 && strcmp(pumps[p].transport, "ipc") == 0;
         for (size_t s = 0; s < (all ? 3u : 1u); s++) {

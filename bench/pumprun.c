@@ -14,15 +14,17 @@
  * nor the message id, so every message carries its own number in the
  * payload's <seq> (fixed width, the payload keeps its exact size) and the
  * echo sends it back: answers are matched by it. A refusal or SystemError
- * fails the row (see take_posted). Rows marked pipelined speak the XB1
- * client protocol by hand instead (see "the pipelined client" below): a
- * second measurement of the same pump without the client library.
+ * fails the row (see take_posted in pumpwin.c). Rows marked pipelined speak
+ * the XB1 client protocol by hand instead (pumppipe.c): a second
+ * measurement of the same pump without the client library.
  *
  * CPU: utime+stime of the pump and of its echo processes from /proc before
  * and after the measured phase, divided by the routed messages of that
  * phase (pump `stats`). Validation is on (echo.xsd) and so is recording
  * (every delivery appends a slot to the backend). */
 #include "bench.h"
+
+#include "pumprun.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -33,13 +35,6 @@
 
 #include <libxml/tree.h>
 
-#include "proto.h"
-#include "xmlbus/client.h"
-
-#include <zmq.h>
-
-#define SEND_TIMEOUT_MS 10000
-#define RECV_TIMEOUT_MS 10000
 #define READY_TIMEOUT_MS 20000
 #define MAX_WORKERS 16
 
@@ -47,21 +42,6 @@
  * stays bounded over a long run, large enough not to evict a live thread. */
 #define RETAIN_THREADS 1000
 #define RETAIN_SLOTS 10
-
-typedef struct {
-    row_kind_t kind;
-    const char *backend;
-    const char *transport;
-    int workers;
-    char dir[BENCH_PATH_MAX];
-    char cfg[BENCH_PATH_MAX + 32];
-    char log[BENCH_PATH_MAX + 32];
-    char epfile[BENCH_PATH_MAX + 32];
-    char endpoint[1024];
-    pid_t pid;
-    xb_client_t *client;
-    bench_redis_t *redis;
-} pump_env_t;
 
 typedef struct {
     uint64_t routed;
@@ -234,425 +214,6 @@ static int pump_open(const bench_opts_t *o, pump_env_t *e, xb_error_t *err)
     return pump_failed(e, err, "xmlbus-echo did not register with the pump");
 }
 
-/* ---- the client's window --------------------------------------------------------------- */
-
-typedef struct {
-    char thread[XB_UUID_STR]; /* pipelined client: from ACCEPTED */
-    uint64_t seq;             /* client API: the number in the payload's <seq> */
-    uint64_t sent_ns;
-    bool used;
-} pending_t;
-
-typedef struct {
-    pending_t *slots; /* window entries */
-    int window;
-    int in_flight;
-    uint64_t done, errors;
-    bench_lat_t lat;
-    bool record;
-    char why[256]; /* why a run stopped early */
-    char first_error[200]; /* the first SystemError or unexpected answer */
-    /* Client API: where the digits of <seq> are in the payload, and the
-     * number the next message gets. */
-    size_t seq_at;
-    uint64_t next_seq;
-    int lost; /* pending messages known to get no answer (take_posted) */
-    /* Pipelined client: answers whose ACCEPTED has not arrived yet (the
-     * protocol lets a DELIVER overtake the ACCEPTED of its SEND). */
-    pending_t *early;
-    int n_early;
-} win_t;
-
-/* Keeps the first unexpected answer for the row's note: the payload part of
- * an envelope (from '<SystemError' on) or the start of the message. */
-static void note_error(win_t *w, const char *what, size_t len)
-{
-    if (w->first_error[0])
-        return;
-    static const char se[] = "<SystemError";
-    const char *p = memmem(what, len, se, sizeof se - 1);
-    if (p) {
-        len -= (size_t)(p - what);
-        what = p;
-    }
-    size_t n = len < sizeof w->first_error - 1 ? len : sizeof w->first_error - 1;
-    for (size_t i = 0; i < n; i++)
-        w->first_error[i] = what[i] == '\n' || what[i] == '\0' ? ' ' : what[i];
-    w->first_error[n] = '\0';
-}
-
-/* The answer of slot i arrived at now. */
-static void complete(win_t *w, int i, uint64_t now)
-{
-    if (w->record)
-        (void)bench_lat_add(&w->lat, now - w->slots[i].sent_ns);
-    w->slots[i].used = false;
-    w->in_flight--;
-    w->done++;
-}
-
-/* Answers are read as text, not parsed (that would cost the client more
- * than the pump): a sender "system" marks a SystemError. */
-static const char k_from_system[] = "from>system<";
-
-/* ---- client API: numbered payloads ---- */
-
-/* <seq> has SEQ_DIGITS digits from SEQ_FIRST on: a fixed width without
- * leading zeros, so the payload keeps its size and stays an unsignedLong. */
-#define SEQ_DIGITS 10
-#define SEQ_FIRST 1000000000ull
-#define SEQ_SPAN 9000000000ull /* numbers of SEQ_DIGITS digits */
-
-static const char k_seq_open[] = "<seq>";
-
-/* The payload of size bytes (bench_payload's, with a <seq> of SEQ_DIGITS
- * digits), whose offset goes to *seq_at. Caller frees. NULL on no memory or
- * when size is too small. */
-static char *seq_payload(size_t size, size_t *seq_at)
-{
-    static const char one[] = "<seq>1</seq>";
-    char *base = size > SEQ_DIGITS ? bench_payload(size - (SEQ_DIGITS - 1)) : NULL;
-    char *p = base ? malloc(size + 1) : NULL;
-    const char *at = p ? strstr(base, one) : NULL;
-    if (!at) {
-        free(base);
-        free(p);
-        return NULL;
-    }
-    size_t head = (size_t)(at - base) + sizeof k_seq_open - 1;
-    memcpy(p, base, head);
-    memset(p + head, '0', SEQ_DIGITS); /* written by seq_write before each post */
-    strcpy(p + head + SEQ_DIGITS, base + head + 1);
-    free(base);
-    *seq_at = head;
-    return p;
-}
-
-static void seq_write(char *digits, uint64_t seq)
-{
-    for (int i = SEQ_DIGITS - 1; i >= 0; i--, seq /= 10)
-        digits[i] = (char)('0' + seq % 10);
-}
-
-/* The number in an answer's <seq>, or 0 when it has none (SystemErrors and
- * refusals carry no payload of ours). *at: where it was found. */
-static uint64_t seq_read(const char *env, size_t len, const char **at)
-{
-    const char *s = memmem(env, len, k_seq_open, sizeof k_seq_open - 1);
-    *at = s;
-    if (!s || (size_t)(s - env) + sizeof k_seq_open - 1 + SEQ_DIGITS >= len)
-        return 0;
-    s += sizeof k_seq_open - 1;
-    uint64_t v = 0;
-    for (int i = 0; i < SEQ_DIGITS; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    return s[SEQ_DIGITS] == '<' ? v : 0;
-}
-
-/* Gives up every pending message: called when each of them is lost (see
- * take_posted). They count as done, without a latency, as a refused
- * message always did. */
-static void drop_lost(win_t *w)
-{
-    for (int i = 0; i < w->window; i++)
-        if (w->slots[i].used) {
-            w->slots[i].used = false;
-            w->done++;
-        }
-    w->in_flight = 0;
-    w->lost = 0;
-}
-
-/* Takes one answer of the client API: finds its message by <seq>. A
- * SystemError, or an answer to no pending message, counts as an error. An
- * answer without a number (a refusal, a SystemError: they carry no payload
- * of ours) stands for one pending message whose echo will never come, but
- * does not say which: it is counted in w->lost, and once every message in
- * flight is lost they are all given up. Meanwhile a lost message holds its
- * slot, so the window shrinks by one per loss but never waits for ever. */
-static void take_posted(win_t *w, const char *env, size_t len, uint64_t now)
-{
-    const char *at;
-    uint64_t seq = seq_read(env, len, &at);
-    /* <from> is in <meta>, before the payload. */
-    size_t head = at ? (size_t)(at - env) : len;
-    bool failed = memmem(env, head, k_from_system, sizeof k_from_system - 1) != NULL;
-    int hit = -1;
-    for (int i = 0; seq && i < w->window && hit < 0; i++)
-        if (w->slots[i].used && w->slots[i].seq == seq)
-            hit = i;
-    if (failed || hit < 0) {
-        w->errors++;
-        note_error(w, env, len);
-    }
-    if (hit >= 0)
-        complete(w, hit, now);
-    else if (!seq)
-        w->lost++;
-    if (w->lost > 0 && w->lost >= w->in_flight)
-        drop_lost(w);
-}
-
-/* Collects answers: waits up to timeout_ms for the first, then takes what
- * is already there. Returns 0, or -1 on a socket failure or (with a
- * positive timeout) when nothing came. */
-static int collect(xb_client_t *c, win_t *w, int timeout_ms)
-{
-    for (int first = 1;; first = 0) {
-        char *env = NULL;
-        size_t len = 0;
-        xb_error_t err;
-        xb_error_clear(&err);
-        int rc = xb_client_recv(c, first ? timeout_ms : 0, &env, &len, &err);
-        if (rc < 0) {
-            snprintf(w->why, sizeof w->why, "receive failed: %.200s", err.message);
-            return -1;
-        }
-        if (rc == 1) {
-            if (first && timeout_ms > 0) {
-                snprintf(w->why, sizeof w->why, "no answer within %d ms (%d in flight)",
-                         timeout_ms, w->in_flight);
-                return -1;
-            }
-            return 0;
-        }
-        take_posted(w, env, len, bench_now_ns());
-        free(env);
-    }
-}
-
-/* Posts up to n messages keeping w->window in flight; no new post after
- * deadline_ns; waits for every answer. payload is a seq_payload (its <seq>
- * at w->seq_at is rewritten for each message). Returns 0 or -1 (w->why). */
-static int run_window(pump_env_t *e, win_t *w, char *payload, size_t len, uint64_t n,
-                      uint64_t deadline_ns)
-{
-    uint64_t sent = 0;
-    while (sent < n && bench_now_ns() < deadline_ns) {
-        if (bench_interrupted()) {
-            snprintf(w->why, sizeof w->why, "interrupted");
-            return -1;
-        }
-        if (w->in_flight >= w->window) {
-            if (collect(e->client, w, RECV_TIMEOUT_MS) != 0)
-                return -1;
-            continue;
-        }
-        int slot = 0;
-        while (w->slots[slot].used)
-            slot++;
-        pending_t *p = &w->slots[slot];
-        p->seq = SEQ_FIRST + w->next_seq++ % SEQ_SPAN;
-        seq_write(payload + w->seq_at, p->seq);
-        xb_error_t err;
-        xb_error_clear(&err);
-        p->sent_ns = bench_now_ns();
-        if (xb_client_post(e->client, payload, len, NULL, NULL, SEND_TIMEOUT_MS, &err) != 0) {
-            snprintf(w->why, sizeof w->why, "post failed: %.200s", err.message);
-            return -1;
-        }
-        sent++;
-        p->used = true;
-        w->in_flight++;
-    }
-    while (w->in_flight > 0)
-        if (collect(e->client, w, RECV_TIMEOUT_MS) != 0)
-            return -1;
-    return 0;
-}
-
-/* ---- the pipelined client ---------------------------------------------------------------- */
-/* The pipelined rows speak the XB1 client protocol (docs/protocol.md,
- * "Client -> pump") on their own DEALER with the codec (bus/proto.h), not
- * the client library, and keep the whole window on the wire: SEND request-id body to from, ACCEPTED request-id thread
- * message-id, DELIVER id envelope. Like the client API rows they measure the
- * pump with K SENDs on the wire, without the client library's receive queue
- * and copies: a second measurement of the same thing. The request id is the
- * window slot (a slot is reused only after its answer arrived); answers are
- * matched by the sender's thread that ACCEPTED names. */
-
-/* Takes one answer: finds its message by thread (the first pending one
- * when the thread cannot be read). The first "thread>" is the end of the
- * opening tag of <thread> whatever prefix the pump writes. An answer whose
- * thread no ACCEPTED named yet waits in w->early. */
-static void take_answer(win_t *w, const char *env, size_t len, uint64_t now)
-{
-    static const char th[] = "thread>";
-    if (memmem(env, len, k_from_system, sizeof k_from_system - 1)) {
-        w->errors++;
-        note_error(w, env, len);
-    }
-    const char *t = memmem(env, len, th, sizeof th - 1);
-    int hit = -1;
-    if (t && (size_t)(t - env) + sizeof th - 1 + XB_UUID_LEN <= len) {
-        t += sizeof th - 1;
-        for (int i = 0; i < w->window; i++)
-            if (w->slots[i].used && memcmp(w->slots[i].thread, t, XB_UUID_LEN) == 0) {
-                hit = i;
-                break;
-            }
-    }
-    if (hit < 0 && t && w->early && w->n_early < w->window) {
-        for (int i = 0; i < w->window; i++)
-            if (w->slots[i].used && !w->slots[i].thread[0]) {
-                pending_t *e = &w->early[w->n_early++]; /* matched on ACCEPTED */
-                memcpy(e->thread, t, XB_UUID_LEN);
-                e->thread[XB_UUID_LEN] = '\0';
-                e->sent_ns = now;
-                return;
-            }
-    }
-    for (int i = 0; hit < 0 && i < w->window; i++)
-        if (w->slots[i].used)
-            hit = i;
-    if (hit < 0) {
-        w->errors++; /* an answer nobody waits for */
-        return;
-    }
-    complete(w, hit, now);
-}
-
-typedef struct {
-    void *ctx, *sock;
-} pipe_t;
-
-static void pipe_close(pipe_t *c)
-{
-    if (c->sock)
-        zmq_close(c->sock);
-    if (c->ctx)
-        zmq_ctx_term(c->ctx);
-    c->sock = c->ctx = NULL;
-}
-
-static int pipe_open(pipe_t *c, const char *endpoint, char *why, size_t cap)
-{
-    int zero = 0, hwm = 100000;
-    c->ctx = zmq_ctx_new();
-    c->sock = c->ctx ? zmq_socket(c->ctx, ZMQ_DEALER) : NULL;
-    if (!c->sock || zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
-        zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_connect(c->sock, endpoint) != 0) {
-        snprintf(why, cap, "pipelined client: connect %.150s: %s", endpoint, zmq_strerror(errno));
-        pipe_close(c);
-        return -1;
-    }
-    return 0;
-}
-
-static int pipe_send(pipe_t *c, int slot, const char *payload, size_t len)
-{
-    char req[16];
-    snprintf(req, sizeof req, "%d", slot);
-    xb_frames_t *f = xb_proto_send(false, req, payload, len, "", "");
-    int rc = f ? xb_frames_send(f, c->sock, 0) : -1;
-    xb_frames_destroy(&f);
-    return rc;
-}
-
-/* Handles one message from the pump. */
-static void pipe_take(win_t *w, const xb_frames_t *f, uint64_t now)
-{
-    xb_proto_msg_t m;
-    xb_proto_error_t e;
-    if (xb_proto_decode(f, 0, XB_PROTO_FROM_PUMP, &m, &e) != 0) {
-        w->errors++;
-        note_error(w, e.message, strlen(e.message));
-        return;
-    }
-    if (m.cmd == XB_PROTO_DELIVER) {
-        take_answer(w, m.deliver.envelope.ptr, m.deliver.envelope.len, now);
-        return;
-    }
-    xb_proto_val_t reqv = m.cmd == XB_PROTO_ACCEPTED ? m.accepted.req
-                        : m.cmd == XB_PROTO_REJECTED ? m.rejected.req
-                                                     : m.field[0];
-    char req[16] = "";
-    xb_proto_cstr(reqv, req, sizeof req);
-    int slot = atoi(req);
-    bool valid = slot >= 0 && slot < w->window && w->slots[slot].used;
-    if (m.cmd == XB_PROTO_ACCEPTED && valid && m.accepted.thread.len == XB_UUID_LEN) {
-        memcpy(w->slots[slot].thread, m.accepted.thread.ptr, XB_UUID_LEN);
-        w->slots[slot].thread[XB_UUID_LEN] = '\0';
-        for (int i = 0; i < w->n_early; i++)
-            if (memcmp(w->early[i].thread, w->slots[slot].thread, XB_UUID_LEN) == 0) {
-                complete(w, slot, w->early[i].sent_ns);
-                w->early[i] = w->early[--w->n_early];
-                break;
-            }
-        return;
-    }
-    w->errors++; /* REJECTED, ERROR, or something unexpected */
-    xb_proto_val_t last = m.cmd == XB_PROTO_REJECTED ? m.rejected.envelope
-                        : m.cmd == XB_PROTO_ERROR    ? m.error.message
-                                                     : reqv;
-    note_error(w, last.ptr ? last.ptr : "", last.len);
-    if (m.cmd == XB_PROTO_REJECTED && valid) {
-        w->slots[slot].used = false;
-        w->in_flight--;
-        w->done++;
-    }
-}
-
-/* As run_window, with the whole window on the wire. */
-static int run_pipe(pipe_t *c, win_t *w, const char *payload, size_t len, uint64_t n,
-                    uint64_t deadline_ns)
-{
-    uint64_t sent = 0;
-    for (;;) {
-        bool more = sent < n && bench_now_ns() < deadline_ns;
-        if (!more && w->in_flight == 0)
-            return 0;
-        if (bench_interrupted()) {
-            snprintf(w->why, sizeof w->why, "interrupted");
-            return -1;
-        }
-        while (more && w->in_flight < w->window) {
-            int slot = 0;
-            while (w->slots[slot].used)
-                slot++;
-            pending_t *p = &w->slots[slot];
-            p->used = true;
-            p->thread[0] = '\0';
-            p->sent_ns = bench_now_ns();
-            if (pipe_send(c, slot, payload, len) != 0) {
-                snprintf(w->why, sizeof w->why, "pipelined send: %s", zmq_strerror(errno));
-                return -1;
-            }
-            w->in_flight++;
-            more = ++sent < n;
-        }
-        /* Wait for one message, then take whatever else is there. */
-        zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLIN};
-        int rc = zmq_poll(&it, 1, RECV_TIMEOUT_MS);
-        if (rc == 0) {
-            snprintf(w->why, sizeof w->why, "no answer within %d ms (%d in flight)", RECV_TIMEOUT_MS,
-                     w->in_flight);
-            return -1;
-        }
-        for (int flags = 0;; flags = ZMQ_DONTWAIT) {
-            xb_frames_t *f = xb_frames_recv(c->sock, flags);
-            if (f) {
-                pipe_take(w, f, bench_now_ns());
-                xb_frames_destroy(&f);
-                continue;
-            }
-            if (errno == EMSGSIZE) {
-                w->errors++; /* too many frames: read to its end and dropped */
-                continue;
-            }
-            if (errno == EAGAIN || errno == EINTR)
-                break;
-            snprintf(w->why, sizeof w->why, "pipelined receive: %s", zmq_strerror(errno));
-            return -1;
-        }
-    }
-}
-
 /* ---- rows ------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -692,22 +253,6 @@ static void fill_row(bench_row_t *row, const snap_t *a, const snap_t *b, win_t *
     bench_lat_fill(&w->lat, row);
 }
 
-static int win_init(win_t *w, int window)
-{
-    memset(w, 0, sizeof *w);
-    w->window = window;
-    w->slots = calloc((size_t)window, sizeof *w->slots);
-    w->early = calloc((size_t)window, sizeof *w->early);
-    return w->slots && w->early ? 0 : -1;
-}
-
-static void win_free(win_t *w)
-{
-    free(w->slots);
-    free(w->early);
-    bench_lat_free(&w->lat);
-}
-
 /* Every answer arrived and nothing else: otherwise the row says what. */
 static void finish_measured(bench_row_t *row, const win_t *w)
 {
@@ -722,8 +267,8 @@ static void finish_measured(bench_row_t *row, const win_t *w)
 static int run_any(pump_env_t *e, pipe_t *c, win_t *w, char *payload, size_t len, uint64_t n,
                    uint64_t deadline_ns)
 {
-    return c ? run_pipe(c, w, payload, len, n, deadline_ns)
-             : run_window(e, w, payload, len, n, deadline_ns);
+    return c ? bench_run_pipe(c, w, payload, len, n, deadline_ns)
+             : bench_run_window(e, w, payload, len, n, deadline_ns);
 }
 
 static void pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
@@ -731,9 +276,9 @@ static void pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
     /* The pipelined client matches by thread: it sends the plain payload. */
     size_t seq_at = 0;
     char *payload = row->pipelined ? bench_payload(row->payload)
-                                   : seq_payload(row->payload, &seq_at);
+                                   : bench_seq_payload(row->payload, &seq_at);
     win_t w;
-    if (!payload || win_init(&w, row->in_flight) != 0) {
+    if (!payload || bench_win_init(&w, row->in_flight) != 0) {
         free(payload);
         bench_row_finish(row, ST_FAILED, "out of memory");
         return;
@@ -742,7 +287,7 @@ static void pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
     pipe_t pipe = {0};
     pipe_t *c = NULL;
     if (row->pipelined) {
-        if (pipe_open(&pipe, e->endpoint, w.why, sizeof w.why) != 0)
+        if (bench_pipe_open(&pipe, e->endpoint, w.why, sizeof w.why) != 0)
             bench_row_finish(row, ST_FAILED, "%s", w.why);
         c = &pipe;
     }
@@ -774,8 +319,8 @@ static void pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
         fill_row(row, &a, &b, &w);
         finish_measured(row, &w);
     }
-    pipe_close(&pipe);
-    win_free(&w);
+    bench_pipe_close(&pipe);
+    bench_win_free(&w);
     free(payload);
 }
 
@@ -787,9 +332,9 @@ static void pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
 static void rss_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
 {
     size_t seq_at = 0;
-    char *payload = seq_payload(row->payload, &seq_at);
+    char *payload = bench_seq_payload(row->payload, &seq_at);
     win_t w;
-    if (!payload || win_init(&w, row->in_flight) != 0) {
+    if (!payload || bench_win_init(&w, row->in_flight) != 0) {
         free(payload);
         bench_row_finish(row, ST_FAILED, "out of memory");
         return;
@@ -807,7 +352,7 @@ static void rss_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
     xb_error_t err;
     xb_error_clear(&err);
     snap_t a, b;
-    int rc = run_window(e, &w, payload, row->payload, fill, deadline);
+    int rc = bench_run_window(e, &w, payload, row->payload, fill, deadline);
     row->rss_fill_kb = bench_proc_rss_kb(e->pid);
     row->rss_kb[row->n_rss] = row->rss_fill_kb;
     row->rss_at[row->n_rss++] = 2 * w.done;
@@ -822,7 +367,7 @@ static void rss_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
     uint64_t rest = total - fill;
     for (int s = 1; rc == 0 && s <= steps && rest > 0 && bench_now_ns() < deadline; s++) {
         uint64_t target = fill + rest * (uint64_t)s / (uint64_t)steps;
-        rc = run_window(e, &w, payload, row->payload, target - w.done, deadline);
+        rc = bench_run_window(e, &w, payload, row->payload, target - w.done, deadline);
         row->rss_kb[row->n_rss] = bench_proc_rss_kb(e->pid);
         row->rss_at[row->n_rss++] = 2 * w.done;
     }
@@ -855,7 +400,7 @@ static void rss_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
                              row->rss_flat == 1 ? "flat" : "grows",
                              all < total ? " (stopped at the time cap)" : "");
     }
-    win_free(&w);
+    bench_win_free(&w);
     free(payload);
 }
 

@@ -1,4 +1,4 @@
-/* Tests of the `manager` backend (bus/backend_lmdb.c): the shared backend suite
+/* Tests of the `manager` backend (bus/backend_lmdb*.c): the shared backend suite
  * on a real LMDB environment in a fresh temp folder per test, plus what only
  * LMDB has: persistence across a reopen, a full map, several processes
  * writing one environment at once, a map grown by another process, stale

@@ -1,4 +1,4 @@
-/* The redis backend (bus/backend_redis.c) and its URL parser
+/* The redis backend (bus/backend_redis*.c) and its URL parser
  * (bus/redis_url.c) against real redis-server processes started on free
  * loopback ports: the shared backend suite, then the Redis specifics (key
  * layout, prefixes, TTL, URLs, atomic scripts, batches, outages). */

@@ -1,4 +1,4 @@
-/* Tests of the envelope module: bus/envelope.c, bus/xmlsafe.c, bus/uuid.c.
+/* Tests of the envelope module: bus/envelope*.c, bus/xmlsafe*.c, bus/uuid.c.
  * Real libxml2, real schemas from schemas/, sample inputs in
  * tests/data/envelope/. */
 #include <CUnit/Basic.h>

@@ -2,7 +2,7 @@
  *
  * One opaque xb_backend_t with three implementations chosen by
  * xb_backend_config_t.type: memory (bus/backend_memory.c), manager (LMDB,
- * bus/backend_lmdb.c) and redis (hiredis, bus/backend_redis.c). The backend
+ * bus/backend_lmdb*.c) and redis (hiredis, bus/backend_redis*.c). The backend
  * stores opaque slot bytes (encoded by bus/slot.c) and registry pairs; it knows
  * nothing about XML.
  *

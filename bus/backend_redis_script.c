@@ -1,0 +1,202 @@
+/* The redis backend's Lua scripts and the calls that run them
+ * (docs/backend-redis.md).
+ *
+ * Every write is one Lua script call per chunk of up to CHUNK_ITEMS items,
+ * so each item is atomic on the server. Scripts run by EVALSHA; a NOSCRIPT
+ * answer (script cache flushed, nothing ran) falls back to EVAL of the same
+ * call. */
+#include "backend_redis_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Lua scripts ------------------------------------------------------ */
+
+
+/* KEYS[i] the buffer list of slot i; ARGV: ttl, max slots (0 = unlimited),
+ * then slot i's bytes at ARGV[2 + i]. Appends the slots in order and stops
+ * at the first one whose thread is full, like the memory backend's batch.
+ * The limit is checked after the RPUSH, whose answer is the new length (one
+ * command less per slot than asking LLEN first): a slot over the limit is
+ * popped again in the same atomic script, so nobody ever sees it.
+ * Returns the indexes of the stored slots: a reply shorter than KEYS means
+ * the slot after the last stored one was refused and none after it stored. */
+static const char SCRIPT_APPEND_SRC[] =
+    "local ttl, max = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local out = {}\n"
+    "for i, key in ipairs(KEYS) do\n"
+    "  local n = redis.call('RPUSH', key, ARGV[i + 2])\n"
+    "  if max > 0 and n > max then\n"
+    "    redis.call('RPOP', key)\n"
+    "    return out\n"
+    "  end\n"
+    "  out[i] = n - 1\n"
+    "  if ttl > 0 then redis.call('EXPIRE', key, ttl)\n"
+    "  else redis.call('PERSIST', key) end\n"
+    "end\n"
+    "return out\n";
+
+/* Registry changes in order. ARGV: prefix, ttl, then three per change: kind
+ * ("s" set, "d" delete), chain ("" for a delete), uuid. KEYS: per set its
+ * chain key and uuid key, per delete its uuid key. Returns one integer per
+ * change (a delete: 1 if the pair existed).
+ * A set keeps chain <-> uuid a bijection: a chain's old uuid and a uuid's old
+ * chain lose their reverse key, in the same atomic step. A delete drops the
+ * chain key only if it still points back at that uuid. */
+static const char SCRIPT_REGISTRY_SRC[] =
+    "local p, ttl = ARGV[1], tonumber(ARGV[2])\n"
+    "local function set(ck, uk, chain, uuid)\n"
+    "  local old_uuid = redis.call('GET', ck)\n"
+    "  if old_uuid and old_uuid ~= uuid then\n"
+    "    local k = p .. 'uuid:' .. old_uuid\n"
+    "    if redis.call('GET', k) == chain then redis.call('DEL', k) end\n"
+    "  end\n"
+    "  local old_chain = redis.call('GET', uk)\n"
+    "  if old_chain and old_chain ~= chain then\n"
+    "    local k = p .. 'chain:' .. old_chain\n"
+    "    if redis.call('GET', k) == uuid then redis.call('DEL', k) end\n"
+    "  end\n"
+    "  if ttl > 0 then\n"
+    "    redis.call('SET', ck, uuid, 'EX', ttl)\n"
+    "    redis.call('SET', uk, chain, 'EX', ttl)\n"
+    "  else\n"
+    "    redis.call('SET', ck, uuid)\n"
+    "    redis.call('SET', uk, chain)\n"
+    "  end\n"
+    "  return 1\n"
+    "end\n"
+    "local function delete(uk, uuid)\n"
+    "  local chain = redis.call('GET', uk)\n"
+    "  if not chain then return 0 end\n"
+    "  redis.call('DEL', uk)\n"
+    "  local k = p .. 'chain:' .. chain\n"
+    "  if redis.call('GET', k) == uuid then redis.call('DEL', k) end\n"
+    "  return 1\n"
+    "end\n"
+    "local out, k = {}, 1\n"
+    "for a = 3, #ARGV, 3 do\n"
+    "  if ARGV[a] == 's' then\n"
+    "    out[#out + 1] = set(KEYS[k], KEYS[k + 1], ARGV[a + 1], ARGV[a + 2])\n"
+    "    k = k + 2\n"
+    "  else\n"
+    "    out[#out + 1] = delete(KEYS[k], ARGV[a + 2])\n"
+    "    k = k + 1\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+static const char *const script_src[SCRIPT__COUNT] = {SCRIPT_APPEND_SRC, SCRIPT_REGISTRY_SRC};
+static const size_t script_len[SCRIPT__COUNT] = {sizeof SCRIPT_APPEND_SRC - 1,
+                                                 sizeof SCRIPT_REGISTRY_SRC - 1};
+
+int xb_redis_scripts_load(xb_redis_t *r, redisContext *c, char *why, size_t size)
+{
+    redisReply *rep;
+    for (int i = 0; i < SCRIPT__COUNT; i++) {
+        const char *argv[3] = {"SCRIPT", "LOAD", script_src[i]};
+        size_t lens[3] = {6, 4, script_len[i]};
+        rep = redisCommandArgv(c, 3, argv, lens);
+        if (xb_redis_reply_is_error(rep) || rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+            snprintf(why, size, "SCRIPT LOAD failed: %s",
+                     rep ? (rep->str ? rep->str : "unexpected reply") : c->errstr);
+            freeReplyObject(rep);
+            return -1;
+        }
+        memcpy(r->sha[i], rep->str, 40);
+        r->sha[i][40] = '\0';
+        freeReplyObject(rep);
+    }
+    return 0;
+}
+
+/* ---- script calls --------------------------------------------------- */
+
+static bool is_noscript(const redisReply *rep)
+{
+    return rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0;
+}
+
+int xb_redis_call_init(call_t *c, size_t cap, xb_error_t *err)
+{
+    memset(c, 0, sizeof *c);
+    c->argv = malloc(cap * sizeof *c->argv);
+    c->lens = malloc(cap * sizeof *c->lens);
+    c->owned = malloc(cap * sizeof *c->owned);
+    if (!c->argv || !c->lens || !c->owned) {
+        free(c->argv);
+        free(c->lens);
+        free(c->owned);
+        return xb_redis_nomem(err, "script call");
+    }
+    c->argc = 3;
+    return 0;
+}
+
+void xb_redis_call_reset(call_t *c)
+{
+    for (size_t i = 0; i < c->nowned; i++)
+        free(c->owned[i]);
+    c->nowned = 0;
+    c->argc = 3;
+}
+
+void xb_redis_call_free(call_t *c)
+{
+    xb_redis_call_reset(c);
+    free(c->argv);
+    free(c->lens);
+    free(c->owned);
+}
+
+void xb_redis_call_arg(call_t *c, const char *value, size_t len)
+{
+    c->argv[c->argc] = value;
+    c->lens[c->argc++] = len;
+}
+
+int xb_redis_call_key(const xb_redis_t *r, call_t *c, const char *kind, const char *name,
+                      xb_error_t *err)
+{
+    size_t len;
+    char *key = xb_redis_key(r, kind, name, &len);
+    if (!key)
+        return xb_redis_nomem(err, "key");
+    c->owned[c->nowned++] = key;
+    xb_redis_call_arg(c, key, len);
+    return 0;
+}
+
+void xb_redis_call_end_keys(call_t *c)
+{
+    int n = snprintf(c->numkeys, sizeof c->numkeys, "%zu", c->argc - 3);
+    c->argv[2] = c->numkeys;
+    c->lens[2] = (size_t)n;
+}
+
+redisReply *xb_redis_run_script(xb_redis_t *r, int id, bool retry, call_t *c, xb_error_t *err)
+{
+    c->argv[0] = "EVALSHA";
+    c->lens[0] = 7;
+    c->argv[1] = r->sha[id];
+    c->lens[1] = 40;
+    redisReply *rep = xb_redis_command(r, retry, (int)c->argc, c->argv, c->lens, err);
+    if (!is_noscript(rep))
+        return rep;
+    freeReplyObject(rep);
+    c->argv[0] = "EVAL";
+    c->lens[0] = 4;
+    c->argv[1] = script_src[id];
+    c->lens[1] = script_len[id];
+    return xb_redis_command(r, retry, (int)c->argc, c->argv, c->lens, err);
+}
+
+bool xb_redis_reply_is_counts(const redisReply *rep, size_t most)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements > most)
+        return false;
+    for (size_t i = 0; i < rep->elements; i++)
+        if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0)
+            return false;
+    return true;
+}

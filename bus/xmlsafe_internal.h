@@ -1,0 +1,29 @@
+/* Pieces shared by the files of the hardened XML intake
+ * (include/xmlbus/xmlsafe.h, docs/envelope.md):
+ *   xmlsafe.c          limits, libxml2 error capture, process set-up, the
+ *                      hardened parser context and xb_xml_read, schemas
+ *   xmlsafe_utf8.c     UTF-8 decoding and the characters XML can carry
+ *   xmlsafe_prescan.c  the linear pre-scan that runs before libxml2
+ *   xmlsafe_tree.c     program-built trees: checking and serializing them
+ * Nothing here is public API. */
+#ifndef XMLBUS_XMLSAFE_INTERNAL_H
+#define XMLBUS_XMLSAFE_INTERNAL_H
+
+#include "xmlbus/xmlsafe.h"
+
+#include <stddef.h>
+
+/* l, or the defaults written to *storage when l is NULL. */
+static inline const xb_parse_limits_t *limits_or_default(const xb_parse_limits_t *l,
+                                                         xb_parse_limits_t *storage)
+{
+    if (l)
+        return l;
+    xb_parse_limits_defaults(storage);
+    return storage;
+}
+
+/* Offset of the first invalid UTF-8 sequence of s, or len (xmlsafe_utf8.c). */
+size_t xb_xml_utf8_invalid_at(const unsigned char *s, size_t len);
+
+#endif

@@ -6,6 +6,7 @@
  *
  * Files:
  *   main.c     options, the plan of rows, running them, exit code
+ *   row.c      a row's progress line and its finish (status, note)
  *   procs.c    child processes and temporary folders, cleaned up at exit
  *              and on SIGINT/SIGTERM; /proc readers (CPU time, RSS)
  *   raw.c      the raw ZeroMQ baseline: broker and worker modes, sender loop
@@ -14,7 +15,7 @@
  *   pumprun.c  the pump end to end: organism files, pump process, rows
  *              (pumprun.h: what the three pump files share)
  *   pumpwin.c  the client's window, client API loop with xb_client_post
- *   pumppipe.c the pipelined client: hand-written XB1
+ *   pumppipe.c the pipelined client: XB1 through the codec, no client library
  *   redis.c    a real redis-server on a free loopback port
  *   report.c   table, goals, JSON and CSV
  *   stats.c    clocks, latency samples and percentiles */
@@ -184,6 +185,8 @@ void bench_parse_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, int *p
 void bench_pump_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, row_kind_t kind,
                      const char *backend, const char *transport, int workers, int *progress,
                      int total);
+
+/* ---- rows (row.c) ------------------------------------------------------------ */
 
 /* Prints the progress line "[i/total] label ..." on stderr and notes the
  * load average in row->load1. */

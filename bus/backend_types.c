@@ -1,0 +1,80 @@
+/* The plain values of the backend API (include/xmlbus/backend.h): the
+ * configuration's defaults, the type names, and the result lists that every
+ * implementation fills and every caller frees. Kept apart from backend.c,
+ * which dispatches to the implementations that use these. */
+#include "backend_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const type_names[] = {
+    [XB_BACKEND_MEMORY] = "memory",
+    [XB_BACKEND_MANAGER] = "manager",
+    [XB_BACKEND_REDIS] = "redis",
+};
+
+void xb_backend_config_defaults(xb_backend_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->type = XB_BACKEND_MEMORY;
+    strcpy(cfg->redis_url, "redis://127.0.0.1:6379");
+    strcpy(cfg->redis_prefix, "xp:");
+    cfg->redis_ttl = 86400;
+}
+
+const char *xb_backend_type_name(xb_backend_type_t type)
+{
+    if ((int)type < 0 || (size_t)type >= sizeof type_names / sizeof type_names[0])
+        return "unknown";
+    return type_names[type];
+}
+
+int xb_backend_type_parse(const char *name, xb_backend_type_t *type)
+{
+    for (size_t i = 0; name && i < sizeof type_names / sizeof type_names[0]; i++) {
+        if (strcmp(name, type_names[i]) == 0) {
+            if (type)
+                *type = (xb_backend_type_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void xb_blob_list_free(xb_blob_list_t *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i].data);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+void xb_str_list_free(xb_str_list_t *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+void xb_pair_list_free(xb_pair_list_t *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].chain);
+        free(list->items[i].uuid);
+    }
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}

@@ -197,7 +197,7 @@ static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
             attr_u64(b, "count", l->errors[c]) || xmlTextWriterEndElement(b->w) < 0)
             return -1;
     }
-    uint64_t now = xb_now_ms();
+    uint64_t now = p->now_ms;
     for (peer_t *peer = p->peers; peer; peer = peer->next) {
         if (peer->listener != l->index)
             continue;
@@ -220,7 +220,7 @@ static void control_stats(xb_pump_t *p, const xb_rid_t *rid, const char *req)
     int rc = body_open(&b, "stats");
     if (rc == 0)
         rc = attr(&b, "organism", p->cfg->name) ||
-             attr_u64(&b, "uptime-s", (xb_now_ms() - p->started_ms) / 1000) ||
+             attr_u64(&b, "uptime-s", (p->now_ms - p->started_ms) / 1000) ||
              attr_u64(&b, "received", p->received) || attr_u64(&b, "accepted", p->accepted) ||
              attr_u64(&b, "rejected", p->rejected) || attr_u64(&b, "routed", p->routed) ||
              attr_u64(&b, "to-clients", p->to_clients) ||
@@ -338,7 +338,7 @@ void xb_control_on_history(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     }
     peer_t *peer = xb_peer_find(p, rid);
     if (peer)
-        peer->last_heard_ms = xb_now_ms();
+        peer->last_heard_ms = p->now_ms;
     xb_error_t err;
     xb_blob_list_t blobs = {0};
     xb_frames_t *out = NULL;

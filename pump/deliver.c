@@ -103,7 +103,7 @@ void xb_delivery_free(xb_pump_t *p, delivery_t *d)
         conv_t *c = d->conv;
         d->conv = NULL;
         c->pending--;
-        c->last_ms = xb_now_ms();
+        c->last_ms = p->now_ms;
         if (c->pending <= 0)
             xb_conv_release(p, c);
     }
@@ -196,7 +196,7 @@ void xb_dispatch(xb_pump_t *p, lstn_t *l)
                 xb_children_kill(p, c, false);
             return; /* xb_peer_lost dispatched again */
         }
-        uint64_t now = xb_now_ms();
+        uint64_t now = p->now_ms;
         /* timeout_seconds is the handler's time: it starts when a process
          * gets the message, and again on each retry. */
         if (l->cfg->timeout_seconds > 0)
@@ -284,7 +284,7 @@ static void answered(xb_pump_t *p, delivery_t *d)
     if (!peer)
         return;
     peer->handled++;
-    peer->last_heard_ms = xb_now_ms();
+    peer->last_heard_ms = p->now_ms;
     if (peer->child) {
         peer->child->handled++;
         maybe_recycle(p, peer);
@@ -328,7 +328,7 @@ void xb_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *f
 
 void xb_deliveries_tick(xb_pump_t *p)
 {
-    uint64_t now = xb_now_ms();
+    uint64_t now = p->now_ms;
     for (uint32_t i = 0; i < p->dcap; i++) {
         delivery_t *d = p->dslab[i];
         if (!d || !d->peer || d->deadline_ms == 0 || now < d->deadline_ms)

@@ -59,7 +59,7 @@ static void welcome(xb_pump_t *p, peer_t *peer)
         xb_pump_send_to(p, &peer->rid, f) != 0)
         XB_WARN("pump", "could not send WELCOME to %s", p->listeners[peer->listener].cfg->name);
     xb_frames_destroy(&f);
-    peer->last_sent_ms = xb_now_ms();
+    peer->last_sent_ms = p->now_ms;
 }
 
 /* READY name kind pid credit */
@@ -103,7 +103,7 @@ void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     peer->worker = strcmp(kind, "worker") == 0;
     peer->pid = (pid_t)pid;
     peer->credit = l->cfg->credit > 0 && l->cfg->credit < credit ? l->cfg->credit : (int)credit;
-    peer->last_heard_ms = xb_now_ms();
+    peer->last_heard_ms = p->now_ms;
     peer->beats_while_busy = xb_frames_eq(f, 7, "beats");
     child_t *c = pid > 0 ? xb_children_by_pid(p, (pid_t)pid) : NULL;
     if (c && c->listener == l->index) {
@@ -195,7 +195,7 @@ static void send_heartbeat(xb_pump_t *p, peer_t *peer, uint64_t now)
  * gets a fresh start instead of a death sentence. */
 void xb_peers_tick(xb_pump_t *p)
 {
-    uint64_t now = xb_now_ms();
+    uint64_t now = p->now_ms;
     uint64_t interval = (uint64_t)(p->cfg->pool.heartbeat * 1000.0);
     if (interval == 0)
         interval = 1000;

@@ -35,6 +35,19 @@ uint64_t xb_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static uint64_t monotonic_clock(void *user)
+{
+    (void)user;
+    return xb_now_ms();
+}
+
+void xb_pump_clock_read(xb_pump_t *p)
+{
+    uint64_t now = p->opts.clock(p->opts.clock_user);
+    if (now > p->now_ms) /* a clock that stepped back would fire nothing for a while */
+        p->now_ms = now;
+}
+
 int64_t xb_now_us(void)
 {
     struct timespec ts;
@@ -159,7 +172,7 @@ static void flush_registry(xb_pump_t *p)
     xb_error_t err;
     if (xb_registry_flush(p->registry, &err) == 0)
         return;
-    uint64_t now = xb_now_ms();
+    uint64_t now = p->now_ms;
     if (now - p->registry_warned_ms < 1000)
         return;
     p->registry_warned_ms = now;
@@ -221,6 +234,9 @@ xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error
         p->opts = *opts;
     else
         xb_pump_options_defaults(&p->opts);
+    if (!p->opts.clock)
+        p->opts.clock = monotonic_clock;
+    xb_pump_clock_read(p);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     find_bin_dir(p);
@@ -235,7 +251,7 @@ xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error
         xb_pump_destroy(&p);
         return NULL;
     }
-    p->started_ms = xb_now_ms();
+    p->started_ms = p->now_ms;
     XB_INFO("pump", "organism %s: %zu listeners, backend %s, bound %s", cfg->name,
             cfg->n_listeners, xb_backend_type_name(cfg->backend.type), p->endpoint);
     return p;
@@ -246,7 +262,7 @@ static void begin_drain(xb_pump_t *p)
     if (p->state != PUMP_RUNNING)
         return;
     p->state = PUMP_DRAINING;
-    p->drain_deadline_ms = xb_now_ms() + (uint64_t)(p->cfg->limits.shutdown_seconds * 1000.0);
+    p->drain_deadline_ms = p->now_ms + (uint64_t)(p->cfg->limits.shutdown_seconds * 1000.0);
     XB_INFO("pump", "shutting down: %ld messages in flight, deadline %.3g s", p->in_flight,
             p->cfg->limits.shutdown_seconds);
 }
@@ -276,7 +292,7 @@ static void handle_peer_command(xb_pump_t *p, const xb_rid_t *rid, const char *c
         unknown_peer(p, rid, cmd);
         return;
     }
-    peer->last_heard_ms = xb_now_ms();
+    peer->last_heard_ms = p->now_ms;
     if (strcmp(cmd, XB_CMD_HEARTBEAT) == 0)
         return;
     if (strcmp(cmd, XB_CMD_REPLY) == 0)
@@ -358,7 +374,7 @@ static void drain_wake(xb_pump_t *p)
 
 static void tick(xb_pump_t *p)
 {
-    uint64_t now = xb_now_ms();
+    uint64_t now = p->now_ms;
     if (now - p->last_tick_ms < TICK_MS)
         return;
     p->last_tick_ms = now;
@@ -379,7 +395,7 @@ static bool drained(xb_pump_t *p)
         return false;
     if (p->in_flight == 0)
         return true;
-    if (xb_now_ms() >= p->drain_deadline_ms) {
+    if (p->now_ms >= p->drain_deadline_ms) {
         XB_WARN("pump", "shutdown deadline reached with %ld messages in flight: failing them",
                 p->in_flight);
         return true;
@@ -420,10 +436,9 @@ static void set_serving(xb_pump_t *p)
     pthread_mutex_unlock(&p->lock);
 }
 
-int xb_pump_run(xb_pump_t *p, xb_error_t *err)
+/* From PUMP_NEW to serving: children started, xb_pump_start's caller woken. */
+static void begin_serving(xb_pump_t *p)
 {
-    if (!p || p->state != PUMP_NEW)
-        return xb_error_set(err, XB_ERR_ARG, 0, "the pump is already running or stopped");
     if (p->opts.handle_signals)
         install_signals(p);
     p->state = PUMP_RUNNING;
@@ -431,25 +446,54 @@ int xb_pump_run(xb_pump_t *p, xb_error_t *err)
         xb_children_start_all(p);
     set_serving(p);
     XB_INFO("pump", "organism %s serving on %s", p->cfg->name, p->endpoint);
-    zmq_pollitem_t items[2] = {{p->router, 0, ZMQ_POLLIN, 0}, {NULL, p->wake[0], ZMQ_POLLIN, 0}};
     if (atomic_load(&p->stop_requested))
         begin_drain(p);
-    while (!drained(p)) {
-        int rc = zmq_poll(items, 2, TICK_MS);
-        if (rc < 0 && errno != EINTR) {
-            XB_ERROR("pump", "poll failed: %s", zmq_strerror(errno));
-            break;
-        }
-        if (items[1].revents & ZMQ_POLLIN)
-            drain_wake(p);
-        if (items[0].revents & ZMQ_POLLIN)
-            drain_router(p);
-        xb_commit_turn(p);
-        tick(p);
-    }
+}
+
+static void end_serving(xb_pump_t *p)
+{
     finish(p);
     if (p->opts.handle_signals)
         signal_fd = -1;
+}
+
+int xb_pump_step(xb_pump_t *p, int timeout_ms)
+{
+    if (!p || p->state == PUMP_STOPPED)
+        return 0;
+    if (p->state == PUMP_NEW)
+        begin_serving(p);
+    if (drained(p)) {
+        end_serving(p);
+        return 0;
+    }
+    zmq_pollitem_t items[2] = {{p->router, 0, ZMQ_POLLIN, 0}, {NULL, p->wake[0], ZMQ_POLLIN, 0}};
+    int rc = zmq_poll(items, 2, timeout_ms);
+    if (rc < 0 && errno != EINTR) {
+        XB_ERROR("pump", "poll failed: %s", zmq_strerror(errno));
+        end_serving(p);
+        return -1;
+    }
+    xb_pump_clock_read(p);
+    if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+        drain_wake(p);
+    if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+        drain_router(p);
+    xb_commit_turn(p);
+    tick(p);
+    if (drained(p)) {
+        end_serving(p);
+        return 0;
+    }
+    return 1;
+}
+
+int xb_pump_run(xb_pump_t *p, xb_error_t *err)
+{
+    if (!p || p->state != PUMP_NEW)
+        return xb_error_set(err, XB_ERR_ARG, 0, "the pump is already running or stopped");
+    while (xb_pump_step(p, TICK_MS) > 0) {
+    }
     return 0;
 }
 

@@ -182,6 +182,7 @@ struct xb_pump_t {
     posted_t posted[XB_POSTED_CLIENTS]; /* route.c: acceptances of POSTs not told yet */
     size_t n_posted;
 
+    uint64_t now_ms;                  /* the clock (opts.clock), read once per loop turn */
     uint64_t started_ms, last_tick_ms, last_hb_check_ms;
     uint64_t registry_warned_ms; /* last "registry changes not written" warning */
     uint64_t received, accepted, rejected, routed, to_clients, undeliverable, late;
@@ -190,8 +191,13 @@ struct xb_pump_t {
 };
 
 /* pump.c */
+/* CLOCK_MONOTONIC in ms: the default clock, and the real time that waiting
+ * for processes to exit needs. Timers use p->now_ms instead. */
 uint64_t xb_now_ms(void);
+/* Wall-clock µs: message timestamps. */
 int64_t xb_now_us(void);
+/* Reads the pump's clock into p->now_ms (never backwards). */
+void xb_pump_clock_read(xb_pump_t *p);
 /* Sends frames to the peer rid (consumes f on success). Logs and counts a
  * failure. Returns 0 or -1. */
 int xb_pump_send_to(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);

@@ -48,7 +48,7 @@ static conv_t *conv_new(xb_pump_t *p, const char *root)
         free(c);
         return NULL;
     }
-    c->last_ms = xb_now_ms();
+    c->last_ms = p->now_ms;
     return c;
 }
 

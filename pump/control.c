@@ -186,7 +186,7 @@ static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
         attr_u64(b, "messages-out", l->messages_out) || attr_u64(b, "done", l->done) ||
         attr_u64(b, "failed", l->failed) || attr_u64(b, "timeouts", l->timeouts) ||
         attr_u64(b, "crashes", l->crashes) || attr_u64(b, "in-flight", (unsigned long long)l->in_flight) ||
-        attr_u64(b, "queued", (unsigned long long)l->q_len) || attr_u64(b, "restarts", l->restarts) ||
+        attr_u64(b, "queued", (unsigned long long)xb_lqueue_len(l->queue)) || attr_u64(b, "restarts", l->restarts) ||
         attr_u64(b, "processes", (unsigned long long)processes) ||
         attr(b, "cpu-bound", l->cfg->cpu_bound ? "true" : "false"))
         return -1;

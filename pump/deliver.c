@@ -117,35 +117,8 @@ static uint64_t delivery_id(const delivery_t *d) { return (uint64_t)d->gen << 32
 
 static delivery_t *queue_pop(lstn_t *l)
 {
-    delivery_t *d = l->q_head;
-    if (!d)
-        return NULL;
-    l->q_head = d->qnext;
-    if (!l->q_head)
-        l->q_tail = NULL;
-    d->qnext = NULL;
-    l->q_len--;
-    l->q_bytes -= d->len;
-    return d;
-}
-
-static void queue_remove(lstn_t *l, delivery_t *d)
-{
-    delivery_t *prev = NULL;
-    for (delivery_t *q = l->q_head; q; prev = q, q = q->qnext) {
-        if (q != d)
-            continue;
-        if (prev)
-            prev->qnext = q->qnext;
-        else
-            l->q_head = q->qnext;
-        if (l->q_tail == q)
-            l->q_tail = prev;
-        q->qnext = NULL;
-        l->q_len--;
-        l->q_bytes -= q->len;
-        return;
-    }
+    xb_lqlink_t *link = xb_lqueue_pop(l->queue);
+    return link ? XB_LQ_ITEM(link, delivery_t, qlink) : NULL;
 }
 
 /* The least recently used peer of l with credit left, or NULL. */
@@ -177,19 +150,14 @@ static int send_delivery(xb_pump_t *p, peer_t *peer, delivery_t *d)
 
 void xb_dispatch(xb_pump_t *p, lstn_t *l)
 {
-    while (l->q_head) {
+    while (xb_lqueue_len(l->queue) > 0) {
         peer_t *peer = pick_peer(p, l);
         if (!peer)
             return;
         delivery_t *d = queue_pop(l);
         if (send_delivery(p, peer, d) != 0) {
             /* The peer is unreachable: put the message back and drop the peer. */
-            d->qnext = l->q_head;
-            l->q_head = d;
-            if (!l->q_tail)
-                l->q_tail = d;
-            l->q_len++;
-            l->q_bytes += d->len;
+            xb_lqueue_push_front(l->queue, &d->qlink, d->len);
             child_t *c = peer->child;
             xb_peer_lost(p, peer, XB_ERR_CRASH, "listener unreachable");
             if (c)
@@ -217,24 +185,15 @@ void xb_dispatch(xb_pump_t *p, lstn_t *l)
 void xb_delivery_submit(xb_pump_t *p, delivery_t *d)
 {
     lstn_t *l = &p->listeners[d->listener];
-    const xb_limits_config_t *lim = &p->cfg->limits;
-    bool full = (lim->queue_max_messages > 0 && l->q_len >= lim->queue_max_messages) ||
-                (lim->queue_max_bytes > 0 && l->q_bytes + d->len > lim->queue_max_bytes);
-    if (full) {
+    if (xb_lqueue_push(l->queue, &d->qlink, d->len) != 0) {
         xb_delivery_fail(p, d, XB_ERR_LIMIT,
                          "listener %s is full: %ld messages (%zu bytes) waiting", l->cfg->name,
-                         l->q_len, l->q_bytes);
+                         xb_lqueue_len(l->queue), xb_lqueue_bytes(l->queue));
         return;
     }
-    if (l->q_tail)
-        l->q_tail->qnext = d;
-    else
-        l->q_head = d;
-    l->q_tail = d;
-    l->q_len++;
-    l->q_bytes += d->len;
-    if (lim->queue_max_messages > 0 && l->q_len == lim->queue_max_messages * 8 / 10)
-        XB_WARN("pump", "listener %s: queue at 80%% (%ld messages)", l->cfg->name, l->q_len);
+    if (xb_lqueue_at_warning(l->queue))
+        XB_WARN("pump", "listener %s: queue at 80%% (%ld messages)", l->cfg->name,
+                xb_lqueue_len(l->queue));
     xb_dispatch(p, l);
 }
 
@@ -247,7 +206,7 @@ static void detach(xb_pump_t *p, delivery_t *d)
         d->peer = NULL;
         l->in_flight--;
     } else {
-        queue_remove(l, d);
+        xb_lqueue_remove(l->queue, &d->qlink);
     }
 }
 

@@ -156,12 +156,7 @@ void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
             XB_WARN("pump", "listener %s: %s; message %s goes to another worker (retry %d of %d)",
                     l->cfg->name, why, d->msg_id, d->retries, p->cfg->pool.max_retries);
             /* Back to the front of the queue. */
-            d->qnext = l->q_head;
-            l->q_head = d;
-            if (!l->q_tail)
-                l->q_tail = d;
-            l->q_len++;
-            l->q_bytes += d->len;
+            xb_lqueue_push_front(l->queue, &d->qlink, d->len);
             continue;
         }
         XB_WARN("pump", "listener %s: %s with message %s in hand", l->cfg->name, why, d->msg_id);

@@ -209,9 +209,13 @@ static int init_listeners(xb_pump_t *p, xb_error_t *err)
     p->listeners = calloc(p->n_listeners ? p->n_listeners : 1, sizeof *p->listeners);
     if (!p->listeners)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "no memory for listeners");
+    const xb_limits_config_t *lim = &p->cfg->limits;
     for (size_t i = 0; i < p->n_listeners; i++) {
         p->listeners[i].cfg = &p->cfg->listeners[i];
         p->listeners[i].index = (int)i;
+        p->listeners[i].queue = xb_lqueue_new(lim->queue_max_messages, lim->queue_max_bytes);
+        if (!p->listeners[i].queue)
+            return xb_error_set(err, XB_ERR_NOMEM, 0, "no memory for listener queues");
     }
     return 0;
 }
@@ -567,6 +571,8 @@ void xb_pump_destroy(xb_pump_t **pp)
     xb_registry_destroy(&p->registry);
     xb_buffer_destroy(&p->buffer);
     xb_backend_destroy(&p->backend); /* closing flushes what is left */
+    for (size_t i = 0; p->listeners && i < p->n_listeners; i++)
+        xb_lqueue_destroy(&p->listeners[i].queue);
     free(p->listeners);
     xb_strmap_destroy(&p->convs);
     free(p->route_batch);

@@ -26,6 +26,7 @@
 #include "xmlbus/pump.h"
 #include "xmlbus/registry.h"
 #include "xmlbus/schema.h"
+#include "lqueue.h"
 #include "strmap.h"
 #include "wire.h"
 #include "xmlbus/xmlsafe.h"
@@ -58,9 +59,7 @@ typedef struct {
 typedef struct {
     const xb_listener_config_t *cfg;
     int index;
-    delivery_t *q_head, *q_tail;   /* deliveries waiting for credit */
-    long q_len;
-    size_t q_bytes;
+    xb_lqueue_t *queue;       /* deliveries waiting for credit (owned) */
     long in_flight;
     uint64_t delivered, replies, messages_out, done, failed, timeouts, crashes, restarts;
     uint64_t errors[XB_ERR__COUNT]; /* SystemErrors caused by messages it sent */
@@ -111,7 +110,7 @@ struct delivery {
     origin_t origin;
     uint64_t deadline_ms;     /* 0 = no timeout */
     int retries;
-    delivery_t *qnext;
+    xb_lqlink_t qlink;        /* in its listener's queue while it waits */
 };
 
 /* A live conversation: ended when no delivery of it is pending. */

@@ -149,6 +149,7 @@ void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
             continue;
         d->peer = NULL;
         l->in_flight--;
+        xb_lqueue_remove(l->in_hand, &d->qlink);
         bool pool = l->cfg->cpu_bound;
         if (pool && d->retries < p->cfg->pool.max_retries &&
             (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)) {

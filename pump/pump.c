@@ -214,7 +214,8 @@ static int init_listeners(xb_pump_t *p, xb_error_t *err)
         p->listeners[i].cfg = &p->cfg->listeners[i];
         p->listeners[i].index = (int)i;
         p->listeners[i].queue = xb_lqueue_new(lim->queue_max_messages, lim->queue_max_bytes);
-        if (!p->listeners[i].queue)
+        p->listeners[i].in_hand = xb_lqueue_new(0, 0);
+        if (!p->listeners[i].queue || !p->listeners[i].in_hand)
             return xb_error_set(err, XB_ERR_NOMEM, 0, "no memory for listener queues");
     }
     return 0;
@@ -572,7 +573,10 @@ void xb_pump_destroy(xb_pump_t **pp)
     xb_buffer_destroy(&p->buffer);
     xb_backend_destroy(&p->backend); /* closing flushes what is left */
     for (size_t i = 0; p->listeners && i < p->n_listeners; i++)
+    {
         xb_lqueue_destroy(&p->listeners[i].queue);
+        xb_lqueue_destroy(&p->listeners[i].in_hand);
+    }
     free(p->listeners);
     xb_strmap_destroy(&p->convs);
     free(p->route_batch);

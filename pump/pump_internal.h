@@ -60,6 +60,8 @@ typedef struct {
     const xb_listener_config_t *cfg;
     int index;
     xb_lqueue_t *queue;       /* deliveries waiting for credit (owned) */
+    xb_lqueue_t *in_hand;     /* deliveries a process holds, oldest first (owned):
+                                 their timeouts, see deliver.c */
     long in_flight;
     uint64_t delivered, replies, messages_out, done, failed, timeouts, crashes, restarts;
     uint64_t errors[XB_ERR__COUNT]; /* SystemErrors caused by messages it sent */
@@ -110,7 +112,8 @@ struct delivery {
     origin_t origin;
     uint64_t deadline_ms;     /* 0 = no timeout */
     int retries;
-    xb_lqlink_t qlink;        /* in its listener's queue while it waits */
+    xb_lqlink_t qlink;        /* in its listener's queue while it waits, in its
+                                 in_hand list while a process holds it */
 };
 
 /* A live conversation: ended when no delivery of it is pending. */

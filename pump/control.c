@@ -203,7 +203,7 @@ static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
             continue;
         if (xmlTextWriterStartElement(b->w, BAD_CAST "worker") < 0 ||
             attr_u64(b, "pid", (unsigned long long)peer->pid) ||
-            attr(b, "state", peer->in_flight > 0 ? "busy" : peer->credit == 0 ? "retiring" : "idle") ||
+            attr(b, "state", xb_peer_state_name(peer->in_flight > 0 ? XB_PEER_BUSY : peer->state)) ||
             attr_u64(b, "handled", peer->handled) ||
             attr_u64(b, "restarts", peer->child ? peer->child->restarts : 0) ||
             attr_u64(b, "busy-ms", peer->in_flight > 0 ? now - peer->busy_since_ms : 0) ||

@@ -133,7 +133,8 @@ static peer_t *pick_peer(xb_pump_t *p, lstn_t *l)
 {
     peer_t *best = NULL;
     for (peer_t *peer = p->peers; peer; peer = peer->next) {
-        if (peer->listener != l->index || peer->in_flight >= peer->credit)
+        if (peer->listener != l->index || peer->in_flight >= peer->credit ||
+            (peer->state != XB_PEER_IDLE && peer->state != XB_PEER_BUSY))
             continue;
         if (!best || peer->last_used_ms < best->last_used_ms ||
             (peer->last_used_ms == best->last_used_ms && peer->in_flight < best->in_flight))
@@ -178,9 +179,12 @@ void xb_dispatch(xb_pump_t *p, lstn_t *l)
             d->deadline_ms = now + (uint64_t)(l->cfg->timeout_seconds * 1000.0);
         d->peer = peer;
         xb_lqueue_push(l->in_hand, &d->qlink, 0); /* unbounded: never refuses */
+        xb_lqueue_push(peer->held, &d->plink, 0);
         peer->in_flight++;
         if (peer->in_flight == 1)
             peer->busy_since_ms = now;
+        if (peer->state == XB_PEER_IDLE)
+            peer->state = XB_PEER_BUSY;
         peer->last_used_ms = now;
         peer->last_sent_ms = now;
         l->in_flight++;
@@ -210,7 +214,10 @@ static void detach(xb_pump_t *p, delivery_t *d)
 {
     lstn_t *l = &p->listeners[d->listener];
     if (d->peer) {
-        d->peer->in_flight--;
+        peer_t *peer = d->peer;
+        xb_lqueue_remove(peer->held, &d->plink);
+        if (--peer->in_flight == 0 && peer->state == XB_PEER_BUSY)
+            peer->state = XB_PEER_IDLE;
         d->peer = NULL;
         l->in_flight--;
         xb_lqueue_remove(l->in_hand, &d->qlink);
@@ -226,7 +233,7 @@ static void maybe_recycle(xb_pump_t *p, peer_t *peer)
     if (!c || max <= 0 || c->handled < (uint64_t)max || c->retiring)
         return;
     /* Graceful: no new work, SHUTDOWN once idle; the exit restarts it. */
-    peer->credit = 0;
+    peer->state = XB_PEER_DRAINING;
     c->retiring = true;
     XB_INFO("pump", "listener %s (pid %d) handled %llu messages: recycling it",
             p->listeners[peer->listener].cfg->name, (int)peer->pid,
@@ -235,7 +242,7 @@ static void maybe_recycle(xb_pump_t *p, peer_t *peer)
 
 static void send_shutdown_if_idle(xb_pump_t *p, peer_t *peer)
 {
-    if (peer->credit != 0 || peer->in_flight != 0)
+    if (peer->state != XB_PEER_DRAINING || peer->in_flight != 0)
         return;
     xb_frames_t *f = xb_frames_new_cmd(XB_CMD_SHUTDOWN);
     if (f)

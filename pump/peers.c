@@ -8,14 +8,6 @@
 
 #include "xmlbus/log.h"
 
-peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid)
-{
-    for (peer_t *peer = p->peers; peer; peer = peer->next)
-        if (peer->rid.len == rid->len && memcmp(peer->rid.data, rid->data, rid->len) == 0)
-            return peer;
-    return NULL;
-}
-
 static void refuse(xb_pump_t *p, const xb_rid_t *rid, const char *reason)
 {
     XB_WARN("pump", "registration refused: %s", reason);
@@ -93,60 +85,48 @@ void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
         /* The same socket registers again (it reconnected): start afresh. */
         xb_peer_lost(p, peer, XB_ERR_CRASH, "listener re-registered with deliveries in hand");
     }
-    peer = calloc(1, sizeof *peer);
+    child_t *c = pid > 0 ? xb_children_by_pid(p, (pid_t)pid) : NULL;
+    if (c && c->listener != l->index)
+        c = NULL;
+    if (c && c->peer) {
+        /* The same process on a new connection: its old one is stale. */
+        peer_t *old = c->peer;
+        old->child = NULL;
+        c->peer = NULL;
+        xb_peer_lost(p, old, XB_ERR_CRASH, "listener reconnected");
+    }
+    peer = xb_peer_new(p, rid);
     if (!peer) {
         refuse(p, rid, "pump out of memory");
         return;
     }
-    peer->rid = *rid;
     peer->listener = l->index;
     peer->worker = strcmp(kind, "worker") == 0;
     peer->pid = (pid_t)pid;
     peer->credit = l->cfg->credit > 0 && l->cfg->credit < credit ? l->cfg->credit : (int)credit;
     peer->last_heard_ms = p->now_ms;
     peer->beats_while_busy = xb_frames_eq(f, 7, "beats");
-    child_t *c = pid > 0 ? xb_children_by_pid(p, (pid_t)pid) : NULL;
-    if (c && c->listener == l->index) {
-        if (c->peer) {
-            /* The same process on a new connection: its old one is stale. */
-            peer_t *old = c->peer;
-            old->child = NULL;
-            c->peer = NULL;
-            xb_peer_lost(p, old, XB_ERR_CRASH, "listener reconnected");
-        }
+    if (c) {
         c->peer = peer;
         peer->child = c;
     }
-    peer->next = p->peers;
-    p->peers = peer;
     XB_INFO("pump", "listener %s: %s registered (pid %ld, credit %d%s)", name, kind, pid,
             peer->credit, c ? "" : ", started elsewhere");
     welcome(p, peer);
     xb_dispatch(p, l);
 }
 
-static void unlink_peer(xb_pump_t *p, peer_t *peer)
-{
-    for (peer_t **pp = &p->peers; *pp; pp = &(*pp)->next) {
-        if (*pp == peer) {
-            *pp = peer->next;
-            return;
-        }
-    }
-}
-
 void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
 {
-    unlink_peer(p, peer);
+    xb_peer_set_gone(p, peer);
     if (peer->child && peer->child->peer == peer)
         peer->child->peer = NULL;
     lstn_t *l = &p->listeners[peer->listener];
     /* Every delivery the peer held is retried on another process of a pool or
      * failed: nothing it held is dropped silently. */
-    for (uint32_t i = 0; i < p->dcap; i++) {
-        delivery_t *d = p->dslab[i];
-        if (!d || d->peer != peer)
-            continue;
+    xb_lqlink_t *link;
+    while ((link = xb_lqueue_pop(peer->held))) {
+        delivery_t *d = XB_LQ_ITEM(link, delivery_t, plink);
         d->peer = NULL;
         l->in_flight--;
         xb_lqueue_remove(l->in_hand, &d->qlink);
@@ -165,7 +145,7 @@ void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
                          l->cfg->name, why,
                          pool ? " (no retries left)" : "");
     }
-    free(peer);
+    xb_peer_delete(p, peer);
     xb_dispatch(p, l);
 }
 
@@ -239,10 +219,5 @@ void xb_peers_shutdown(xb_pump_t *p)
 
 void xb_peers_free(xb_pump_t *p)
 {
-    peer_t *next;
-    for (peer_t *peer = p->peers; peer; peer = next) {
-        next = peer->next;
-        free(peer);
-    }
-    p->peers = NULL;
+    xb_peertab_free(p);
 }

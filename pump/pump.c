@@ -246,7 +246,7 @@ xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error
     pthread_cond_init(&p->cond, NULL);
     find_bin_dir(p);
     p->convs = xb_strmap_new();
-    if (!p->convs || xb_deliveries_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+    if (!p->convs || xb_deliveries_init(p) != 0 || xb_peertab_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         xb_error_set(err, XB_ERR_NOMEM, 0, "cannot allocate the pump's tables");
         xb_pump_destroy(&p);
         return NULL;

@@ -67,9 +67,18 @@ typedef struct {
     uint64_t errors[XB_ERR__COUNT]; /* SystemErrors caused by messages it sent */
 } lstn_t;
 
+/* Where a peer stands. Only IDLE and BUSY peers get new deliveries. */
+typedef enum {
+    XB_PEER_IDLE,             /* registered, holds nothing */
+    XB_PEER_BUSY,             /* holds deliveries (takes more while credit lasts) */
+    XB_PEER_DRAINING,         /* recycled: takes nothing new, SHUTDOWN once idle */
+    XB_PEER_GONE,             /* lost: out of the table, about to be freed */
+} xb_peer_state_t;
+
 /* A connected listener or worker process (or thread). */
 struct peer {
     xb_rid_t rid;
+    xb_peer_state_t state;
     int listener;
     bool worker;
     bool beats_while_busy;    /* it said so in READY (7th frame "beats") */
@@ -79,7 +88,9 @@ struct peer {
     int in_flight;
     uint64_t last_heard_ms, last_sent_ms, last_used_ms, busy_since_ms;
     uint64_t handled;
-    peer_t *next;
+    xb_lqueue_t *held;        /* its deliveries in hand (owned list, borrowed items) */
+    peer_t *next, *prev;      /* every live peer (p->peers) */
+    peer_t *hnext;            /* its hash bucket (peertab.c) */
 };
 
 /* A process the pump started for a listener (one per worker of a pool). */
@@ -114,6 +125,7 @@ struct delivery {
     int retries;
     xb_lqlink_t qlink;        /* in its listener's queue while it waits, in its
                                  in_hand list while a process holds it */
+    xb_lqlink_t plink;        /* in its peer's held list while a process holds it */
 };
 
 /* A live conversation: ended when no delivery of it is pending. */
@@ -167,7 +179,10 @@ struct xb_pump_t {
 
     lstn_t *listeners;
     size_t n_listeners;
-    peer_t *peers;
+    peer_t *peers;                    /* peertab.c: every live peer, and by rid: */
+    peer_t **peer_buckets;
+    size_t peer_nbuckets, n_peers;
+    uint64_t peer_seed;
     child_t *children;
     size_t n_children;
 
@@ -215,8 +230,20 @@ child_t *xb_children_by_pid(xb_pump_t *p, pid_t pid);
 void xb_children_stop_all(xb_pump_t *p, double deadline_s);
 void xb_children_free(xb_pump_t *p);
 
-/* peers.c */
+/* peertab.c */
+int xb_peertab_init(xb_pump_t *p);
+void xb_peertab_free(xb_pump_t *p);
+/* A new IDLE peer of rid, in the table. NULL on no memory. */
+peer_t *xb_peer_new(xb_pump_t *p, const xb_rid_t *rid);
+/* The live peer of rid, or NULL. */
 peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid);
+/* Takes peer out of the table (find no longer sees it) and marks it GONE. */
+void xb_peer_set_gone(xb_pump_t *p, peer_t *peer);
+/* Frees peer (out of the table first if it is still there). */
+void xb_peer_delete(xb_pump_t *p, peer_t *peer);
+const char *xb_peer_state_name(xb_peer_state_t s);
+
+/* peers.c */
 void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
 void xb_peer_on_bye(xb_pump_t *p, peer_t *peer);
 /* The peer is gone (process died, silent, BYE): its deliveries are retried

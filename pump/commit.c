@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "str.h"
+#include "xmlbus/log.h"
 
 /* ---- POSTED: acceptances of POSTs, counted per client ---------------------------- */
 
@@ -177,7 +178,8 @@ static void store_turn(xb_pump_t *p, turn_t *t)
         unit_t *un = &t->units[u];
         for (size_t i = un->first; i < un->first + un->n; i++) {
             staged_t *s = &t->items[i];
-            t->fields[i] = (xb_slot_fields_t){s->thread, un->origin.name, s->to, s->type,
+            const char *from = s->is_error ? XB_SYSTEM_FROM : un->origin.name;
+            t->fields[i] = (xb_slot_fields_t){s->thread, from, s->to, s->type,
                                               s->msg_id, s->ts, s->envelope + s->payload_off,
                                               s->payload_len};
             t->index[i] = -1;
@@ -215,14 +217,18 @@ static void store_turn(xb_pump_t *p, turn_t *t)
 
 /* Dispatches what of u was written and gives its verdict: a SEND is
  * ACCEPTED when at least one of its messages went out, else REJECTED; every
- * other failure goes to the origin as a SystemError. Releases u's hold. */
+ * other failure goes to the origin as a SystemError. Then the SystemErrors
+ * its routing raised (recorded with the turn when the batch took them).
+ * Releases u's hold. */
 static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
 {
     int sent = 0;
     for (size_t i = u->first; i < u->first + u->n; i++)
-        sent += t->index[i] >= 0;
+        sent += !t->items[i].is_error && t->index[i] >= 0;
     for (size_t i = u->first; i < u->first + u->n; i++) {
         staged_t *s = &t->items[i];
+        if (s->is_error)
+            continue;
         if (t->index[i] >= 0) {
             xb_route_dispatch_staged(p, &u->origin, u->conv, s);
             continue;
@@ -237,10 +243,15 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
         xb_posted_count(p, &u->origin.rid);
     else if (u->is_send)
         xb_route_accept(p, &u->origin.rid, u->req, u->origin.thread, u->msg_id);
-    /* Another target of the same SEND failed while it was routed: that is
-     * a failure of its own, reported whatever the verdict. */
-    if (u->is_send && u->route_err.code != XB_OK)
-        xb_route_system_error(p, &u->origin, u->conv, u->route_err.code, u->route_err.message);
+    for (size_t i = u->first; i < u->first + u->n; i++) {
+        staged_t *s = &t->items[i];
+        if (!s->is_error)
+            continue;
+        /* Not written (the backend failed): the sender still hears about it. */
+        if (t->index[i] < 0)
+            XB_ERROR("pump", "SystemError for %s not recorded: %s", s->to, u->store_err.message);
+        xb_route_dispatch_staged(p, &u->origin, u->conv, s);
+    }
     conv_t *c = u->conv;
     if (c && --c->pending <= 0)
         xb_conv_release(p, c);

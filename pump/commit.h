@@ -23,6 +23,7 @@ typedef struct {
     char *envelope;           /* owned; the payload bytes sit inside it */
     size_t len;
     size_t payload_off, payload_len;
+    bool is_error;            /* a SystemError to the unit's origin, from `system` */
 } staged_t;
 
 #define MAX_STAGED 64
@@ -46,7 +47,6 @@ typedef struct {
     bool post;             /* POST: an acceptance is only counted */
     char req[128];
     char msg_id[37];
-    xb_error_t route_err;  /* a failure besides what was staged */
 } unit_t;
 
 
@@ -74,7 +74,8 @@ void xb_posted_send(xb_pump_t *p, const xb_rid_t *rid);
 /* Services of route.c that the commit uses. */
 /* Frees what s owns (its chain and envelope). */
 void xb_route_staged_free(staged_t *s);
-/* Hands a recorded message to its receiver. Takes s's buffers. */
+/* Hands a recorded message to its receiver (a SystemError: to origin).
+ * Takes s's buffers. */
 void xb_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s);
 /* REJECTED req with a SystemError envelope of code and message. */
 void xb_route_reject(xb_pump_t *p, const xb_rid_t *rid, const char *req, const origin_t *o,

@@ -175,16 +175,35 @@ static bool retry_allowed(xb_code_t code)
 static delivery_t *delivery_for(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
                                 const char *thread, const origin_t *origin);
 
-void xb_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
-                           const char *message)
+/* Counts and logs a SystemError; false when that is all it gets. */
+static bool system_error_wanted(xb_pump_t *p, const origin_t *to, xb_code_t code,
+                                const char *message)
 {
     count_error(p, to, code);
     XB_INFO("pump", "SystemError %s to %s (thread %s): %s", xb_code_name(xb_code_wire(code)),
             to->name, to->thread, message);
     if (to->is_system || to->quiet)
-        return;
-    if (!to->is_client && p->state != PUMP_RUNNING)
-        return; /* listeners are stopping: the log line is all that is left */
+        return false;
+    /* listeners are stopping: the log line is all that is left */
+    return to->is_client || p->state == PUMP_RUNNING;
+}
+
+static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
+                             const char *message);
+
+void xb_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
+                           const char *message)
+{
+    if (system_error_wanted(p, to, code, message))
+        system_error_now(p, to, conv, code, message);
+}
+
+/* A SystemError recorded alone and sent at once: for failures outside the
+ * routing of a message (a timeout, a crash, a slot the turn could not
+ * write). */
+static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
+                             const char *message)
+{
     xb_envelope_t *env = xb_envelope_system_error(to->name, to->thread, code, message,
                                                   retry_allowed(code));
     if (!env) {
@@ -320,9 +339,97 @@ static int make_delivery(xb_pump_t *p, const origin_t *origin, const target_t *t
     return 0;
 }
 
+/* Fills s with a SystemError to o (to l, or to o's client when l is NULL).
+ * Returns 0 or -1 (no memory). */
+static int stage_error_item(staged_t *s, const origin_t *o, lstn_t *l, xb_code_t code,
+                            const char *message)
+{
+    memset(s, 0, sizeof *s);
+    xb_envelope_t *env = xb_envelope_system_error(o->name, o->thread, code, message,
+                                                  retry_allowed(code));
+    char *payload = NULL;
+    size_t plen = 0;
+    int rc = env ? xb_envelope_payload_serialize(env, &payload, &plen) : -1;
+    xb_envelope_destroy(&env);
+    if (rc != 0)
+        return -1;
+    xb_uuid_new(s->msg_id);
+    xb_strlcpy(s->thread, o->thread, sizeof s->thread);
+    s->ts = xb_now_us();
+    xb_envelope_fields_t fields = {SYSTEM_NAME, o->name, s->thread, s->msg_id, s->ts, 0};
+    xb_error_t err;
+    rc = xb_envelope_write(&fields, payload, plen, &s->envelope, &s->len, &err);
+    free(payload);
+    if (rc != 0)
+        return -1;
+    s->payload_len = plen;
+    s->payload_off = s->len - plen - strlen(XB_ENVELOPE_CLOSE);
+    s->listener = l;
+    s->is_error = true;
+    xb_strlcpy(s->to, o->name, sizeof s->to);
+    xb_strlcpy(s->type, XB_SYSTEM_ERROR_TYPE, sizeof s->type);
+    if (l && o->chain && !(s->chain = strdup(o->chain))) {
+        xb_route_staged_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+/* A SystemError to o about a message that failed while it was routed: it
+ * joins the turn like the messages that succeeded (written in the turn's
+ * batch, delivered after the commit). When it cannot be staged (a full
+ * batch, no memory) it is recorded and sent on its own at once. */
+static void stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, conv_t *conv,
+                        xb_code_t code, const char *message)
+{
+    if (!system_error_wanted(p, o, code, message))
+        return;
+    lstn_t *l = o->is_client ? NULL : xb_pump_listener(p, o->name);
+    if (!o->is_client && !l) {
+        p->undeliverable++;
+        return;
+    }
+    if (batch && batch->n < MAX_STAGED &&
+        stage_error_item(&batch->items[batch->n], o, l, code, message) == 0) {
+        batch->n++;
+        return;
+    }
+    system_error_now(p, o, conv, code, message);
+}
+
+/* A staged SystemError goes to the unit's origin, from the pump itself:
+ * whatever happens to it is never answered again. */
+static void dispatch_error(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
+{
+    if (!s->listener) {
+        deliver_to_client(p, &origin->rid, s->msg_id, s->envelope, s->len);
+        xb_route_staged_free(s);
+        return;
+    }
+    origin_t sys = {.is_system = true};
+    xb_strlcpy(sys.name, SYSTEM_NAME, sizeof sys.name);
+    delivery_t *d = delivery_for(p, s->listener, conv, s->chain, s->thread, &sys);
+    if (!d) {
+        xb_route_staged_free(s);
+        p->undeliverable++;
+        return;
+    }
+    xb_strlcpy(d->msg_id, s->msg_id, sizeof d->msg_id);
+    d->envelope = s->envelope;
+    d->len = s->len;
+    d->is_error = true;
+    s->envelope = NULL;
+    xb_route_staged_free(s);
+    xb_delivery_submit(p, d);
+}
+
 /* Hands a recorded message to its receiver. Takes s's buffers. */
 void xb_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
 {
+    if (s->is_error) {
+        dispatch_error(p, origin, conv, s);
+        return;
+    }
     p->routed++;
     if (!s->listener) {
         deliver_to_client(p, &conv->client, s->msg_id, s->envelope, s->len);
@@ -474,7 +581,7 @@ static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const ch
             failed = true;
             *err = e;
         } else {
-            xb_route_system_error(p, o, conv, e.code, e.message);
+            stage_error(p, batch, o, conv, e.code, e.message);
         }
     }
     targets_free(targets, MAX_FANOUT);
@@ -513,23 +620,21 @@ static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char
     xb_error_clear(&err);
     xmlDocPtr doc = xb_xml_read(p->xmlctxt, bytes, len, &p->plimits, &err);
     if (!doc) {
-        xb_route_system_error(p, o, d->conv, err.code, err.message);
+        stage_error(p, batch, o, d->conv, err.code, err.message);
         return;
     }
     payload_t pl;
     char *owned = NULL;
     if (payload_of(doc, bytes, len, &pl, &owned, &err) != 0) {
-        xb_route_system_error(p, o, d->conv, err.code, err.message);
+        stage_error(p, batch, o, d->conv, err.code, err.message);
         xmlFreeDoc(doc);
         return;
     }
     bool ended = false;
     int sent = route_payload(p, o, d->conv, target, &pl, d->depth + 1, &ended, NULL, batch, &err);
     free(owned);
-    if (sent == 0 && !ended)
-        xb_route_system_error(p, o, d->conv, err.code, err.message);
-    else if (err.code != XB_OK)
-        xb_route_system_error(p, o, d->conv, err.code, err.message);
+    if ((sent == 0 && !ended) || err.code != XB_OK)
+        stage_error(p, batch, o, d->conv, err.code, err.message);
     p->listeners[d->listener].messages_out += (uint64_t)sent;
     xmlFreeDoc(doc);
 }
@@ -549,22 +654,25 @@ void xb_route_on_reply(xb_pump_t *p, peer_t *peer, xb_frames_t *f)
     long n = xb_frames_long(f, 4, &ok);
     if (!batch) {
         xb_route_system_error(p, &o, d->conv, XB_ERR_LIMIT, "pump out of memory");
-    } else if (!ok || n < 1 || (size_t)(5 + 2 * n) != xb_frames_count(f)) {
-        xb_route_system_error(p, &o, d->conv, XB_ERR_ENVELOPE,
-                              "malformed REPLY: expected a count then that many target/payload pairs");
+        xb_delivery_complete(p, d);
+        return;
+    }
+    if (!ok || n < 1 || (size_t)(5 + 2 * n) != xb_frames_count(f)) {
+        stage_error(p, batch, &o, d->conv, XB_ERR_ENVELOPE,
+                    "malformed REPLY: expected a count then that many target/payload pairs");
     } else {
         for (long i = 0; i < n; i++) {
             char target[XB_NAME_MAX];
             if (xb_frames_copy(f, (size_t)(5 + 2 * i), target, sizeof target) < 0) {
-                xb_route_system_error(p, &o, d->conv, XB_ERR_ROUTING, "REPLY target name too long");
+                stage_error(p, batch, &o, d->conv, XB_ERR_ROUTING, "REPLY target name too long");
                 continue;
             }
             reply_one(p, &o, d, target, xb_frames_data(f, (size_t)(6 + 2 * i)),
                       xb_frames_size(f, (size_t)(6 + 2 * i)), batch);
         }
-        unit_t u = {.is_send = false, .origin = o, .conv = d->conv};
-        xb_commit_defer(p, batch, &u);
     }
+    unit_t u = {.is_send = false, .origin = o, .conv = d->conv};
+    xb_commit_defer(p, batch, &u);
     xb_delivery_complete(p, d);
 }
 
@@ -780,8 +888,14 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f, bool po
     send_body_free(&b);
     if (staged == 0) {
         xb_route_reject(p, rid, req, &o, err.code, err.message);
+        if (batch && batch->n > 0) { /* SystemErrors about its other targets */
+            unit_t u = {.is_send = false, .origin = o, .conv = conv};
+            xb_commit_defer(p, batch, &u);
+        }
     } else {
-        unit_t u = {.is_send = true, .post = post, .origin = o, .conv = conv, .route_err = err};
+        if (err.code != XB_OK) /* another target failed: an error of its own */
+            stage_error(p, batch, &o, conv, err.code, err.message);
+        unit_t u = {.is_send = true, .post = post, .origin = o, .conv = conv};
         xb_strlcpy(u.req, req, sizeof u.req);
         memcpy(u.msg_id, msg_id, sizeof u.msg_id);
         xb_commit_defer(p, batch, &u);

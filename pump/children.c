@@ -238,7 +238,7 @@ void xb_children_reap(xb_pump_t *p)
             peer->child = NULL;
             char why[320];
             snprintf(why, sizeof why, "listener %s (pid %d) %s", name, (int)pid, how);
-            xb_peer_lost(p, peer, XB_ERR_CRASH, why);
+            xb_peer_mark_gone(p, peer, XB_ERR_CRASH, why, false); /* settled by peers.c */
         }
         if (p->state != PUMP_RUNNING && p->state != PUMP_DRAINING)
             continue;

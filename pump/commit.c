@@ -1,7 +1,7 @@
-/* Group commit and POSTED (see commit.h): the messages routed in one turn
- * of the event loop wait here for their slots, which are written in one
- * backend batch; then they are delivered and their SENDs answered, in the
- * order they arrived. */
+/* Group commit (see commit.h): the messages routed in one turn of the event
+ * loop wait here for their slots, which are written in one backend batch;
+ * then they are delivered and their SENDs answered, in the order they
+ * arrived. */
 #include "commit.h"
 
 #include <stdlib.h>
@@ -11,58 +11,6 @@
 #include "str.h"
 #include "xmlbus/log.h"
 
-/* ---- POSTED: acceptances of POSTs, counted per client ---------------------------- */
-
-static void send_posted(xb_pump_t *p, size_t i)
-{
-    char n[24];
-    xb_u64_to_dec(n, p->posted[i].n);
-    xb_frames_t *f = xb_frames_new_cmd(XB_CMD_POSTED);
-    if (f && xb_frames_add_str(f, n) == 0)
-        xb_pump_send_to(p, &p->posted[i].rid, f);
-    xb_frames_destroy(&f);
-    p->posted[i] = p->posted[--p->n_posted];
-}
-
-static ssize_t posted_index(const xb_pump_t *p, const xb_rid_t *rid)
-{
-    for (size_t i = 0; i < p->n_posted; i++) {
-        const xb_rid_t *r = &p->posted[i].rid;
-        if (r->len == rid->len && memcmp(r->data, rid->data, rid->len) == 0)
-            return (ssize_t)i;
-    }
-    return -1;
-}
-
-/* Tells rid (NULL: every client) how many of its POSTs were accepted since
- * the last POSTED. Counts wait for the next message to that client or the
- * next tick, so that a sender is woken once per answer, not twice. */
-void xb_posted_send(xb_pump_t *p, const xb_rid_t *rid)
-{
-    if (!rid) {
-        while (p->n_posted)
-            send_posted(p, p->n_posted - 1);
-        return;
-    }
-    ssize_t i = posted_index(p, rid);
-    if (i >= 0)
-        send_posted(p, (size_t)i);
-}
-
-/* One more accepted POST of the client rid. */
-void xb_posted_count(xb_pump_t *p, const xb_rid_t *rid)
-{
-    p->accepted++;
-    ssize_t i = posted_index(p, rid);
-    if (i >= 0) {
-        p->posted[i].n++;
-        return;
-    }
-    if (p->n_posted == XB_POSTED_CLIENTS)
-        xb_posted_send(p, NULL); /* tells the counted ones now, starts over */
-    p->posted[p->n_posted++] = (posted_t){*rid, 1};
-}
-
 /* ---- the turn's slots ------------------------------------------------------------- */
 
 /* A turn commits early past this many staged messages (checked between two
@@ -70,20 +18,27 @@ void xb_posted_count(xb_pump_t *p, const xb_rid_t *rid)
  * conversations that code is still holding). */
 #define TURN_ITEMS_MAX 1024
 
-typedef struct {
+struct xb_turn {
+    batch_t stage;            /* what the message being routed stages */
     staged_t *items;
     size_t n_items, cap_items;
     unit_t *units;
     size_t n_units, cap_units;
     xb_slot_fields_t *fields; /* scratch of the commit, cap_items long */
     long *index;
-} turn_t;
+};
+typedef struct xb_turn turn_t;
 
-static turn_t *turn_of(xb_pump_t *p)
+int xb_commit_init(xb_pump_t *p)
 {
-    if (!p->route_turn)
-        p->route_turn = calloc(1, sizeof(turn_t));
-    return p->route_turn;
+    p->turn = calloc(1, sizeof *p->turn);
+    return p->turn ? 0 : -1;
+}
+
+batch_t *xb_commit_stage(xb_pump_t *p)
+{
+    p->turn->stage.n = 0;
+    return &p->turn->stage;
 }
 
 /* Room for n more items and one more unit. */
@@ -133,9 +88,9 @@ static void fail_unit_now(xb_pump_t *p, batch_t *batch, const unit_t *u)
  * origin is copied and whose conversation is held until the commit). */
 int xb_commit_defer(xb_pump_t *p, batch_t *batch, unit_t *u)
 {
-    turn_t *t = turn_of(p);
+    turn_t *t = p->turn;
     unit_t *dst = NULL;
-    if (t && turn_reserve(t, batch->n) == 0) {
+    if (turn_reserve(t, batch->n) == 0) {
         dst = &t->units[t->n_units];
         *dst = *u;
         if (xb_origin_copy(&dst->origin, &u->origin) != 0) {
@@ -161,7 +116,7 @@ int xb_commit_defer(xb_pump_t *p, batch_t *batch, unit_t *u)
 
 bool xb_commit_turn_full(const xb_pump_t *p)
 {
-    const turn_t *t = p->route_turn;
+    const turn_t *t = p->turn;
     return t && t->n_items >= TURN_ITEMS_MAX;
 }
 
@@ -260,7 +215,7 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
 
 void xb_commit_turn(xb_pump_t *p)
 {
-    turn_t *t = p->route_turn;
+    turn_t *t = p->turn;
     if (!t || t->n_units == 0)
         return;
     store_turn(p, t);
@@ -273,7 +228,7 @@ void xb_commit_turn(xb_pump_t *p)
 
 void xb_commit_free(xb_pump_t *p)
 {
-    turn_t *t = p->route_turn;
+    turn_t *t = p->turn;
     if (!t)
         return;
     xb_commit_turn(p);
@@ -282,5 +237,5 @@ void xb_commit_free(xb_pump_t *p)
     free(t->fields);
     free(t->index);
     free(t);
-    p->route_turn = NULL;
+    p->turn = NULL;
 }

@@ -1,7 +1,8 @@
 /* Deliveries: the in-flight table (a slab indexed by delivery id, so a REPLY
  * finds its delivery in O(1)), the per-listener queues bounded in messages and
- * bytes, credit-based dispatch to the least recently used process, timeouts,
- * and failures turned into SystemErrors.
+ * bytes, credit-based dispatch to the least recently used process, and the
+ * lists of deliveries in hand that timeouts and lost peers read. Failing a
+ * delivery (a SystemError) is the outbox's business, above this file.
  *
  * Timeouts without a scan: timeout_seconds is fixed per listener and starts
  * when a process gets the message, and the pump's clock never goes back, so
@@ -12,7 +13,6 @@
 #include "pump_internal.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,13 +164,11 @@ void xb_dispatch(xb_pump_t *p, lstn_t *l)
             return;
         delivery_t *d = queue_pop(l);
         if (send_delivery(p, peer, d) != 0) {
-            /* The peer is unreachable: put the message back and drop the peer. */
+            /* The peer is unreachable: put the message back, give up on the
+             * peer (peers.c settles what it held and kills its process). */
             xb_lqueue_push_front(l->queue, &d->qlink, d->len);
-            child_t *c = peer->child;
-            xb_peer_lost(p, peer, XB_ERR_CRASH, "listener unreachable");
-            if (c)
-                xb_children_kill(p, c, false);
-            return; /* xb_peer_lost dispatched again */
+            xb_peer_mark_gone(p, peer, XB_ERR_CRASH, "listener unreachable", true);
+            continue;
         }
         uint64_t now = p->now_ms;
         /* timeout_seconds is the handler's time: it starts when a process
@@ -194,23 +192,19 @@ void xb_dispatch(xb_pump_t *p, lstn_t *l)
     }
 }
 
-void xb_delivery_submit(xb_pump_t *p, delivery_t *d)
+int xb_delivery_submit(xb_pump_t *p, delivery_t *d)
 {
     lstn_t *l = &p->listeners[d->listener];
-    if (xb_lqueue_push(l->queue, &d->qlink, d->len) != 0) {
-        xb_delivery_fail(p, d, XB_ERR_LIMIT,
-                         "listener %s is full: %ld messages (%zu bytes) waiting", l->cfg->name,
-                         xb_lqueue_len(l->queue), xb_lqueue_bytes(l->queue));
-        return;
-    }
+    if (xb_lqueue_push(l->queue, &d->qlink, d->len) != 0)
+        return -1;
     if (xb_lqueue_at_warning(l->queue))
         XB_WARN("pump", "listener %s: queue at 80%% (%ld messages)", l->cfg->name,
                 xb_lqueue_len(l->queue));
     xb_dispatch(p, l);
+    return 0;
 }
 
-/* Detaches d from its peer (credit back) or its queue. */
-static void detach(xb_pump_t *p, delivery_t *d)
+void xb_delivery_detach(xb_pump_t *p, delivery_t *d)
 {
     lstn_t *l = &p->listeners[d->listener];
     if (d->peer) {
@@ -250,12 +244,12 @@ static void send_shutdown_if_idle(xb_pump_t *p, peer_t *peer)
     xb_frames_destroy(&f);
 }
 
-/* The peer answered d (REPLY, DONE or FAILED): its credit comes back and the
- * message counts towards recycling its process. */
-static void answered(xb_pump_t *p, delivery_t *d)
+/* Its credit comes back and the message counts towards recycling its
+ * process. */
+void xb_delivery_answered(xb_pump_t *p, delivery_t *d)
 {
     peer_t *peer = d->peer;
-    detach(p, d);
+    xb_delivery_detach(p, d);
     if (!peer)
         return;
     peer->handled++;
@@ -270,78 +264,16 @@ static void answered(xb_pump_t *p, delivery_t *d)
 void xb_delivery_complete(xb_pump_t *p, delivery_t *d)
 {
     lstn_t *l = &p->listeners[d->listener];
-    answered(p, d);
+    xb_delivery_answered(p, d);
     xb_delivery_free(p, d);
     xb_dispatch(p, l);
 }
 
-void xb_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why)
-{
-    lstn_t *l = &p->listeners[d->listener];
-    answered(p, d);
-    xb_delivery_fail(p, d, XB_ERR_CRASH, "listener %s failed: %s", l->cfg->name, why);
-    xb_dispatch(p, l);
-}
-
-void xb_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    detach(p, d);
-    if (!d->is_error && !d->origin.is_system) {
-        xb_route_system_error(p, &d->origin, d->conv, code, msg);
-    } else {
-        XB_WARN("pump", "a SystemError for %s could not be delivered: %s (%s)", d->origin.name,
-                msg, xb_code_name(code));
-        p->undeliverable++;
-    }
-    xb_delivery_free(p, d);
-}
-
-/* The first delivery of l whose handler overran its timeout, or NULL. */
-static delivery_t *first_expired(const xb_pump_t *p, const lstn_t *l)
+delivery_t *xb_delivery_first_expired(const xb_pump_t *p, const lstn_t *l)
 {
     if (l->cfg->timeout_seconds <= 0)
         return NULL;
     xb_lqlink_t *link = xb_lqueue_peek(l->in_hand);
     delivery_t *d = link ? XB_LQ_ITEM(link, delivery_t, qlink) : NULL;
     return d && d->deadline_ms != 0 && p->now_ms >= d->deadline_ms ? d : NULL;
-}
-
-static void time_out(xb_pump_t *p, lstn_t *l, delivery_t *d)
-{
-    peer_t *peer = d->peer;
-    child_t *c = peer ? peer->child : NULL;
-    l->timeouts++;
-    XB_WARN("pump", "listener %s: message %s timed out after %.3g s", l->cfg->name, d->msg_id,
-            l->cfg->timeout_seconds);
-    xb_delivery_fail(p, d, XB_ERR_TIMEOUT, "listener %s did not answer within %.3g s",
-                     l->cfg->name, l->cfg->timeout_seconds);
-    /* A hung handler holds its process: replace the process we started. */
-    if (c && peer) {
-        xb_peer_lost(p, peer, XB_ERR_CRASH, "replaced after a timeout");
-        xb_children_kill(p, c, true);
-    }
-}
-
-void xb_deliveries_tick(xb_pump_t *p)
-{
-    for (size_t i = 0; i < p->n_listeners; i++) {
-        lstn_t *l = &p->listeners[i];
-        delivery_t *d;
-        while ((d = first_expired(p, l)))
-            time_out(p, l, d);
-    }
-}
-
-void xb_deliveries_fail_all(xb_pump_t *p)
-{
-    for (uint32_t i = 0; i < p->dcap; i++) {
-        delivery_t *d = p->dslab[i];
-        if (d)
-            xb_delivery_fail(p, d, XB_ERR_SHUTDOWN, "the pump is shutting down");
-    }
 }

@@ -1,5 +1,6 @@
 /* Connected listener processes: READY registration, heartbeats both ways,
- * liveness, and what happens to the deliveries of a peer that is gone. */
+ * liveness, handlers that overran their timeout, and what happens to the
+ * deliveries of a peer that is gone. */
 #include "pump_internal.h"
 
 #include <stdio.h>
@@ -116,9 +117,9 @@ void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
     xb_dispatch(p, l);
 }
 
-void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
+/* Settles a GONE peer: its deliveries are retried or failed, it is freed. */
+static void settle(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
 {
-    xb_peer_set_gone(p, peer);
     if (peer->child && peer->child->peer == peer)
         peer->child->peer = NULL;
     lstn_t *l = &p->listeners[peer->listener];
@@ -147,6 +148,54 @@ void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
     }
     xb_peer_delete(p, peer);
     xb_dispatch(p, l);
+}
+
+void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
+{
+    xb_peer_set_gone(p, peer);
+    settle(p, peer, code, why);
+}
+
+void xb_peers_reap(xb_pump_t *p)
+{
+    while (p->gone) {
+        peer_t *peer = p->gone;
+        p->gone = peer->next;
+        peer->next = NULL;
+        child_t *c = peer->lost_kill ? peer->child : NULL;
+        pid_t pid = peer->pid;
+        char why[sizeof peer->lost_why];
+        memcpy(why, peer->lost_why, sizeof why);
+        settle(p, peer, peer->lost_code, why);
+        if (c && c->pid == pid) /* still the process that was that peer */
+            xb_children_kill(p, c, false);
+    }
+}
+
+static void time_out(xb_pump_t *p, lstn_t *l, delivery_t *d)
+{
+    peer_t *peer = d->peer;
+    child_t *c = peer && peer->state != XB_PEER_GONE ? peer->child : NULL;
+    l->timeouts++;
+    XB_WARN("pump", "listener %s: message %s timed out after %.3g s", l->cfg->name, d->msg_id,
+            l->cfg->timeout_seconds);
+    xb_delivery_fail(p, d, XB_ERR_TIMEOUT, "listener %s did not answer within %.3g s",
+                     l->cfg->name, l->cfg->timeout_seconds);
+    /* A hung handler holds its process: replace the process we started. */
+    if (c) {
+        xb_peer_lost(p, peer, XB_ERR_CRASH, "replaced after a timeout");
+        xb_children_kill(p, c, true);
+    }
+}
+
+void xb_peers_expire(xb_pump_t *p)
+{
+    for (size_t i = 0; i < p->n_listeners; i++) {
+        lstn_t *l = &p->listeners[i];
+        delivery_t *d;
+        while ((d = xb_delivery_first_expired(p, l)))
+            time_out(p, l, d);
+    }
 }
 
 void xb_peer_on_bye(xb_pump_t *p, peer_t *peer)
@@ -178,8 +227,9 @@ void xb_peers_tick(xb_pump_t *p)
     uint64_t limit = interval * (uint64_t)(p->cfg->pool.liveness > 0 ? p->cfg->pool.liveness : 3);
     bool paused = p->last_hb_check_ms && now - p->last_hb_check_ms > interval * 2;
     p->last_hb_check_ms = now;
-    peer_t *next;
-    for (peer_t *peer = p->peers; peer; peer = next) {
+    /* Losing a peer may lose others (unreachable on redispatch): the walk
+     * starts over then; what it did to the others already stays done. */
+    for (peer_t *peer = p->peers, *next; peer; peer = next) {
         next = peer->next;
         if (paused) {
             peer->last_heard_ms = now;
@@ -198,6 +248,7 @@ void xb_peers_tick(xb_pump_t *p)
             xb_peer_lost(p, peer, XB_ERR_CRASH, why);
             if (c)
                 xb_children_kill(p, c, false);
+            next = p->peers;
             continue;
         }
         if (now - peer->last_sent_ms >= interval)

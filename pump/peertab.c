@@ -5,6 +5,7 @@
  * DEALER may choose its own routing id. */
 #include "pump_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -116,6 +117,11 @@ void xb_peertab_free(xb_pump_t *p)
 {
     while (p->peers)
         xb_peer_delete(p, p->peers);
+    while (p->gone) {
+        peer_t *peer = p->gone;
+        p->gone = peer->next;
+        xb_peer_delete(p, peer);
+    }
     free(p->peer_buckets);
     p->peer_buckets = NULL;
     p->peer_nbuckets = 0;
@@ -138,4 +144,18 @@ void xb_peer_set_gone(xb_pump_t *p, peer_t *peer)
         return;
     unlink_peer(p, peer);
     peer->state = XB_PEER_GONE;
+}
+
+void xb_peer_mark_gone(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why, bool kill)
+{
+    if (peer->state == XB_PEER_GONE)
+        return;
+    xb_peer_set_gone(p, peer);
+    if (peer->child && peer->child->peer == peer)
+        peer->child->peer = NULL; /* peer->child stays: whom to kill */
+    peer->lost_code = code;
+    snprintf(peer->lost_why, sizeof peer->lost_why, "%s", why);
+    peer->lost_kill = kill;
+    peer->next = p->gone;
+    p->gone = peer;
 }

@@ -28,63 +28,16 @@
 static volatile sig_atomic_t signal_fd = -1;
 static volatile sig_atomic_t signal_stop = 0;
 
-uint64_t xb_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static uint64_t monotonic_clock(void *user)
 {
     (void)user;
     return xb_now_ms();
 }
 
-void xb_pump_clock_read(xb_pump_t *p)
-{
-    uint64_t now = p->opts.clock(p->opts.clock_user);
-    if (now > p->now_ms) /* a clock that stepped back would fire nothing for a while */
-        p->now_ms = now;
-}
-
-int64_t xb_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void xb_pump_options_defaults(xb_pump_options_t *opts)
 {
     memset(opts, 0, sizeof *opts);
     opts->start_children = true;
-}
-
-lstn_t *xb_pump_listener(xb_pump_t *p, const char *name)
-{
-    for (size_t i = 0; i < p->n_listeners; i++)
-        if (strcmp(p->listeners[i].cfg->name, name) == 0)
-            return &p->listeners[i];
-    return NULL;
-}
-
-int xb_pump_send_to(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
-{
-    if (xb_frames_prepend(f, rid->data, rid->len) != 0)
-        return -1;
-    if (xb_frames_send(f, p->router, ZMQ_DONTWAIT) == 0)
-        return 0;
-    XB_DEBUG("pump", "send to a peer failed: %s", zmq_strerror(errno));
-    return -1;
-}
-
-static void wake(xb_pump_t *p)
-{
-    char c = 1;
-    if (write(p->wake[1], &c, 1) < 0) {
-        /* the pipe is full: the loop is waking up anyway */
-    }
 }
 
 static void on_signal(int sig)
@@ -246,7 +199,8 @@ xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error
     pthread_cond_init(&p->cond, NULL);
     find_bin_dir(p);
     p->convs = xb_strmap_new();
-    if (!p->convs || xb_deliveries_init(p) != 0 || xb_peertab_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+    if (!p->convs || xb_deliveries_init(p) != 0 || xb_peertab_init(p) != 0 ||
+        xb_commit_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         xb_error_set(err, XB_ERR_NOMEM, 0, "cannot allocate the pump's tables");
         xb_pump_destroy(&p);
         return NULL;
@@ -386,7 +340,7 @@ static void tick(xb_pump_t *p)
     xb_children_reap(p);
     xb_children_tick(p);
     xb_peers_tick(p);
-    xb_deliveries_tick(p);
+    xb_peers_expire(p);
     xb_posted_send(p, NULL);
     flush_registry(p);
     xb_error_t err;
@@ -486,6 +440,7 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
         drain_router(p);
     xb_commit_turn(p);
     tick(p);
+    xb_peers_reap(p);
     if (drained(p)) {
         end_serving(p);
         return 0;
@@ -522,14 +477,6 @@ int xb_pump_start(xb_pump_t *p, xb_error_t *err)
         pthread_cond_wait(&p->cond, &p->lock);
     pthread_mutex_unlock(&p->lock);
     return 0;
-}
-
-void xb_pump_stop(xb_pump_t *p)
-{
-    if (!p)
-        return;
-    atomic_store(&p->stop_requested, 1);
-    wake(p);
 }
 
 int xb_pump_join(xb_pump_t *p)
@@ -579,7 +526,6 @@ void xb_pump_destroy(xb_pump_t **pp)
     }
     free(p->listeners);
     xb_strmap_destroy(&p->convs);
-    free(p->route_batch);
     if (p->wake[0] >= 0)
         close(p->wake[0]);
     if (p->wake[1] >= 0)

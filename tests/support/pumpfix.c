@@ -102,6 +102,17 @@ void *pumpfix_listener(pumpfix_t *f, const char *name, int credit, bool worker, 
     return ok ? s : NULL;
 }
 
+void pumpfix_hangup(pumpfix_t *f, void *sock)
+{
+    for (int i = 0; i < f->n_sockets; i++) {
+        if (f->sockets[i] == sock) {
+            zmq_close(sock);
+            f->sockets[i] = f->sockets[--f->n_sockets];
+            return;
+        }
+    }
+}
+
 int pumpfix_send(void *sock, const char *cmd, ...)
 {
     if (!sock)

@@ -58,6 +58,9 @@ void *pumpfix_dealer(pumpfix_t *f);
  * credit, `beats` in READY when beats. Waits for WELCOME. NULL on failure. */
 void *pumpfix_listener(pumpfix_t *f, const char *name, int credit, bool worker, bool beats);
 
+/* Closes sock (one of f's) at once, as a peer that vanished. */
+void pumpfix_hangup(pumpfix_t *f, void *sock);
+
 /* Sends XB1 cmd then each string of the NULL-terminated list as a frame.
  * Returns 0 or -1. */
 int pumpfix_send(void *sock, const char *cmd, ...) __attribute__((sentinel));

@@ -91,6 +91,28 @@ static delivery_t *delivery_for(xb_pump_t *p, lstn_t *l, conv_t *conv, const cha
     return d;
 }
 
+/* Hands a SystemError (bytes, taken) to listener l: from the pump itself,
+ * so whatever happens to it is never answered again. */
+static void error_to_listener(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
+                              const char *thread, const char *msg_id, char *bytes, size_t len)
+{
+    origin_t sys = {.is_system = true};
+    xb_strlcpy(sys.name, SYSTEM_NAME, sizeof sys.name);
+    delivery_t *d = delivery_for(p, l, conv, chain, thread, &sys);
+    if (!d) {
+        free(bytes);
+        p->undeliverable++;
+        return;
+    }
+    xb_strlcpy(d->msg_id, msg_id, sizeof d->msg_id);
+    d->envelope = bytes;
+    d->len = len;
+    d->is_error = true;
+    xb_outbox_submit(p, d);
+}
+
+/* ---- SystemErrors ---------------------------------------------------------- */
+
 static void count_error(xb_pump_t *p, const origin_t *o, xb_code_t code)
 {
     xb_code_t wire = xb_code_wire(code);
@@ -154,8 +176,6 @@ static int seal(xb_pump_t *p, xb_envelope_t *env, const char *from, const char *
     }
     return rc;
 }
-
-/* ---- SystemErrors ---------------------------------------------------------- */
 
 /* Whether the same message may succeed when sent again unchanged: the
  * failure was about the moment (a slow handler, storage, a full bus, a
@@ -223,20 +243,15 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
         return;
     }
     lstn_t *l = xb_pump_listener(p, to->name);
-    origin_t sys = {.is_system = true};
-    xb_strlcpy(sys.name, SYSTEM_NAME, sizeof sys.name);
-    delivery_t *d = l ? delivery_for(p, l, conv, to->chain, to->thread, &sys) : NULL;
-    if (!d) {
+    if (!l) {
         free(bytes);
         p->undeliverable++;
         return;
     }
-    xb_strlcpy(d->msg_id, msg_id, sizeof d->msg_id);
-    d->envelope = bytes;
-    d->len = len;
-    d->is_error = true;
-    xb_outbox_submit(p, d);
+    error_to_listener(p, l, conv, to->chain, to->thread, msg_id, bytes, len);
 }
+
+/* ---- failing deliveries ---------------------------------------------------- */
 
 void xb_outbox_submit(xb_pump_t *p, delivery_t *d)
 {
@@ -349,8 +364,7 @@ void xb_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, conv
     system_error_now(p, o, conv, code, message);
 }
 
-/* A staged SystemError goes to the unit's origin, from the pump itself:
- * whatever happens to it is never answered again. */
+/* A staged SystemError goes to the unit's origin. */
 static void dispatch_error(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
 {
     if (!s->listener) {
@@ -358,21 +372,10 @@ static void dispatch_error(xb_pump_t *p, const origin_t *origin, conv_t *conv, s
         xb_route_staged_free(s);
         return;
     }
-    origin_t sys = {.is_system = true};
-    xb_strlcpy(sys.name, SYSTEM_NAME, sizeof sys.name);
-    delivery_t *d = delivery_for(p, s->listener, conv, s->chain, s->thread, &sys);
-    if (!d) {
-        xb_route_staged_free(s);
-        p->undeliverable++;
-        return;
-    }
-    xb_strlcpy(d->msg_id, s->msg_id, sizeof d->msg_id);
-    d->envelope = s->envelope;
-    d->len = s->len;
-    d->is_error = true;
+    char *bytes = s->envelope;
     s->envelope = NULL;
+    error_to_listener(p, s->listener, conv, s->chain, s->thread, s->msg_id, bytes, s->len);
     xb_route_staged_free(s);
-    xb_outbox_submit(p, d);
 }
 
 /* Hands a recorded message to its receiver. Takes s's buffers. */

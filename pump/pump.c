@@ -1,9 +1,11 @@
 /* The pump object: lifecycle and the event loop.
  *
- * One thread runs the loop: it polls the ROUTER socket and a self-pipe
- * (signals and stop requests), hands each incoming command to peers.c,
- * route.c or control.c, and every tick runs the timers (restarts, heartbeats,
- * timeouts). ZeroMQ's own I/O threads do the network work. */
+ * One thread runs the loop, one turn per xb_pump_step: it polls the ROUTER
+ * socket and a self-pipe (signals and stop requests), reads the clock once,
+ * hands each incoming command to peers.c, route.c or control.c, commits the
+ * turn (commit.c), runs the timers that are due (restarts, heartbeats,
+ * timeouts) and settles the peers found gone during the turn. ZeroMQ's own
+ * I/O threads do the network work. */
 #include "pump_internal.h"
 #include "commit.h"
 
@@ -14,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 

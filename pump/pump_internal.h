@@ -80,7 +80,7 @@ typedef struct {
     int index;
     xb_lqueue_t *queue;       /* deliveries waiting for credit (owned) */
     xb_lqueue_t *in_hand;     /* deliveries a process holds, oldest first (owned):
-                                 their timeouts, see deliver.c */
+                                 their timeouts, see deliver.c and peers.c */
     long in_flight;
     uint64_t delivered, replies, messages_out, done, failed, timeouts, crashes, restarts;
     uint64_t errors[XB_ERR__COUNT]; /* SystemErrors caused by messages it sent */

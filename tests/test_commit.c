@@ -123,9 +123,33 @@ static void test_refused_slot_is_only_its_own(void)
     CU_ASSERT(pumpfix_quiet(&f, echo, 3));
 }
 
+/* POSTs of one turn: a refusal is answered at once, acceptances are counted
+ * and told in one POSTED at the next tick. */
+static void test_posts_are_counted(void)
+{
+    for (int i = 0; i < 5; i++)
+        pumpfix_send(client, XB_CMD_POST, "p", "<ping/>", "", "", NULL);
+    pumpfix_send(client, XB_CMD_POST, "bad", "<ping/>", "nobody", "", NULL);
+    CU_ASSERT_EQUAL(pumpfix_step(&f), 1);
+    xb_frames_t *m = pumpfix_recv(&f, client);
+    CU_ASSERT(m && xb_frames_eq(m, 1, XB_CMD_REJECTED) && xb_frames_eq(m, 2, "bad"));
+    xb_frames_destroy(&m);
+    CU_ASSERT(pumpfix_quiet(&f, client, 3)); /* no tick yet: the count waits */
+    pumpfix_advance(&f, 100, 100, NULL);
+    m = pumpfix_expect(&f, client, XB_CMD_POSTED);
+    CU_ASSERT(m && xb_frames_eq(m, 2, "5"));
+    xb_frames_destroy(&m);
+    for (int i = 0; i < 5; i++) {
+        xb_frames_t *d = pumpfix_expect(&f, echo, XB_CMD_DELIVER);
+        CU_ASSERT_PTR_NOT_NULL(d);
+        xb_frames_destroy(&d);
+    }
+}
+
 static const xbt_test_t commit_tests[] = {
     {"a burst is one batch", test_burst_is_one_batch},
     {"a refused slot is only its own", test_refused_slot_is_only_its_own},
+    {"POSTs are counted", test_posts_are_counted},
     {NULL, NULL},
 };
 

@@ -499,7 +499,7 @@ void xb_pump_destroy(xb_pump_t **pp)
         xb_pump_join(p);
     }
     if (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)
-        finish(p);
+        end_serving(p); /* a pump driven by xb_pump_step and never stopped */
     xb_commit_free(p);
     if (p->dslab)
         xb_deliveries_fail_all(p);

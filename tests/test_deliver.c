@@ -161,11 +161,41 @@ static void test_in_hand_is_the_timer(void)
     CU_ASSERT_EQUAL(xb_lqueue_len(l->in_hand), 0);
 }
 
+/* xb_pump_stop: new SENDs are refused with `shutdown`, what is in hand may
+ * finish until limits.shutdown_seconds (10 s) passes on the pump's clock;
+ * then it fails with `shutdown` and xb_pump_step says the pump stopped. */
+static void test_shutdown_deadline(void)
+{
+    void *w = pumpfix_listener(&f, "work", 1, false, false);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    send_ok("a", "<job/>");
+    char id[32];
+    next_delivery(w, id, sizeof id);
+    xb_pump_stop(f.pump);
+    CU_ASSERT_EQUAL(pumpfix_step(&f), 1); /* draining */
+    pumpfix_send(client, XB_CMD_SEND, "late", "<job/>", "", "", NULL);
+    xb_frames_t *m = pumpfix_expect(&f, client, XB_CMD_REJECTED);
+    char code[32];
+    CU_ASSERT_STRING_EQUAL(pumpfix_error_code(m, 3, code, sizeof code), "shutdown");
+    xb_frames_destroy(&m);
+    void *beat[] = {w, NULL};
+    pumpfix_advance(&f, 9900, 500, beat);
+    CU_ASSERT_EQUAL(pumpfix_step(&f), 1); /* 9.9 s: still waiting for it */
+    f.now += 200;
+    CU_ASSERT_EQUAL(pumpfix_step(&f), 0); /* past the deadline: stopped */
+    m = pumpfix_recv(&f, client);
+    CU_ASSERT_STRING_EQUAL(pumpfix_error_code(m, 3, code, sizeof code), "shutdown");
+    xb_frames_destroy(&m);
+    CU_ASSERT_EQUAL(f.pump->in_flight, 0);
+    CU_ASSERT_EQUAL(pumpfix_step(&f), 0);
+}
+
 static const xbt_test_t deliver_tests[] = {
     {"credit", test_credit},
     {"queue bound", test_queue_bound},
     {"timeouts in deadline order", test_timeouts_in_deadline_order},
     {"the in-hand list is the timer", test_in_hand_is_the_timer},
+    {"shutdown deadline", test_shutdown_deadline},
     {NULL, NULL},
 };
 

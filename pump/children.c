@@ -171,7 +171,7 @@ static int spawn(xb_pump_t *p, child_t *c)
     }
     free_env(env);
     c->pid = pid;
-    c->started_ms = xb_now_ms();
+    c->started_ms = p->now_ms;
     c->restart_at_ms = 0;
     c->retiring = false;
     c->handled = 0;
@@ -184,7 +184,7 @@ void xb_children_start_all(xb_pump_t *p)
 {
     for (size_t i = 0; i < p->n_children; i++)
         if (spawn(p, &p->children[i]) != 0)
-            p->children[i].restart_at_ms = xb_now_ms() + (uint64_t)p->children[i].backoff_ms;
+            p->children[i].restart_at_ms = p->now_ms + (uint64_t)p->children[i].backoff_ms;
 }
 
 child_t *xb_children_by_pid(xb_pump_t *p, pid_t pid)
@@ -197,7 +197,7 @@ child_t *xb_children_by_pid(xb_pump_t *p, pid_t pid)
 
 static void schedule_restart(xb_pump_t *p, child_t *c)
 {
-    uint64_t now = xb_now_ms();
+    uint64_t now = p->now_ms;
     if (c->started_ms && now - c->started_ms > STABLE_MS)
         c->backoff_ms = BACKOFF_MIN_MS;
     c->restart_at_ms = now + (uint64_t)c->backoff_ms;
@@ -238,14 +238,14 @@ void xb_children_reap(xb_pump_t *p)
             peer->child = NULL;
             char why[320];
             snprintf(why, sizeof why, "listener %s (pid %d) %s", name, (int)pid, how);
-            xb_peer_lost(p, peer, XB_ERR_CRASH, why);
+            xb_peer_mark_gone(p, peer, XB_ERR_CRASH, why, false); /* settled by peers.c */
         }
         if (p->state != PUMP_RUNNING && p->state != PUMP_DRAINING)
             continue;
         if (retiring) {
             XB_INFO("pump", "listener %s (pid %d) retired (%s); starting a fresh one", name,
                     (int)pid, how);
-            c->restart_at_ms = xb_now_ms();
+            c->restart_at_ms = p->now_ms;
             continue;
         }
         XB_WARN("pump", "listener %s (pid %d) %s; restarting in %d ms", name, (int)pid, how,
@@ -259,7 +259,7 @@ void xb_children_tick(xb_pump_t *p)
 {
     if (p->state != PUMP_RUNNING && p->state != PUMP_DRAINING)
         return;
-    uint64_t now = xb_now_ms();
+    uint64_t now = p->now_ms;
     for (size_t i = 0; i < p->n_children; i++) {
         child_t *c = &p->children[i];
         if (c->pid != 0 || c->restart_at_ms == 0 || now < c->restart_at_ms)
@@ -288,7 +288,9 @@ static bool any_running(const xb_pump_t *p)
     return false;
 }
 
-/* Waits up to ms for every child to exit, reaping them. */
+/* Waits up to ms for every child to exit, reaping them. A real wait for
+ * real processes, once the loop has stopped: it reads the real clock, not
+ * the pump's (an injected clock may stand still). */
 static void wait_children(xb_pump_t *p, uint64_t ms)
 {
     uint64_t end = xb_now_ms() + ms;

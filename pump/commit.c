@@ -1,7 +1,7 @@
-/* Group commit and POSTED (see commit.h): the messages routed in one turn
- * of the event loop wait here for their slots, which are written in one
- * backend batch; then they are delivered and their SENDs answered, in the
- * order they arrived. */
+/* Group commit (see commit.h): the messages routed in one turn of the event
+ * loop wait here for their slots, which are written in one backend batch;
+ * then they are delivered and their SENDs answered, in the order they
+ * arrived. */
 #include "commit.h"
 
 #include <stdlib.h>
@@ -9,56 +9,7 @@
 #include <sys/types.h>
 
 #include "str.h"
-
-/* ---- POSTED: acceptances of POSTs, counted per client ---------------------------- */
-
-static void send_posted(xb_pump_t *p, size_t i)
-{
-    xb_frames_t *f = xb_proto_posted(p->posted[i].n);
-    if (f)
-        xb_pump_send_to(p, &p->posted[i].rid, f);
-    xb_frames_destroy(&f);
-    p->posted[i] = p->posted[--p->n_posted];
-}
-
-static ssize_t posted_index(const xb_pump_t *p, const xb_rid_t *rid)
-{
-    for (size_t i = 0; i < p->n_posted; i++) {
-        const xb_rid_t *r = &p->posted[i].rid;
-        if (r->len == rid->len && memcmp(r->data, rid->data, rid->len) == 0)
-            return (ssize_t)i;
-    }
-    return -1;
-}
-
-/* Tells rid (NULL: every client) how many of its POSTs were accepted since
- * the last POSTED. Counts wait for the next message to that client or the
- * next tick, so that a sender is woken once per answer, not twice. */
-void xb_posted_send(xb_pump_t *p, const xb_rid_t *rid)
-{
-    if (!rid) {
-        while (p->n_posted)
-            send_posted(p, p->n_posted - 1);
-        return;
-    }
-    ssize_t i = posted_index(p, rid);
-    if (i >= 0)
-        send_posted(p, (size_t)i);
-}
-
-/* One more accepted POST of the client rid. */
-void xb_posted_count(xb_pump_t *p, const xb_rid_t *rid)
-{
-    p->accepted++;
-    ssize_t i = posted_index(p, rid);
-    if (i >= 0) {
-        p->posted[i].n++;
-        return;
-    }
-    if (p->n_posted == XB_POSTED_CLIENTS)
-        xb_posted_send(p, NULL); /* tells the counted ones now, starts over */
-    p->posted[p->n_posted++] = (posted_t){*rid, 1};
-}
+#include "log.h"
 
 /* ---- the turn's slots ------------------------------------------------------------- */
 
@@ -67,20 +18,27 @@ void xb_posted_count(xb_pump_t *p, const xb_rid_t *rid)
  * conversations that code is still holding). */
 #define TURN_ITEMS_MAX 1024
 
-typedef struct {
+struct xb_turn {
+    batch_t stage;            /* what the message being routed stages */
     staged_t *items;
     size_t n_items, cap_items;
     unit_t *units;
     size_t n_units, cap_units;
     xb_slot_fields_t *fields; /* scratch of the commit, cap_items long */
     long *index;
-} turn_t;
+};
+typedef struct xb_turn turn_t;
 
-static turn_t *turn_of(xb_pump_t *p)
+int xb_commit_init(xb_pump_t *p)
 {
-    if (!p->route_turn)
-        p->route_turn = calloc(1, sizeof(turn_t));
-    return p->route_turn;
+    p->turn = calloc(1, sizeof *p->turn);
+    return p->turn ? 0 : -1;
+}
+
+batch_t *xb_commit_stage(xb_pump_t *p)
+{
+    p->turn->stage.n = 0;
+    return &p->turn->stage;
 }
 
 /* Room for n more items and one more unit. */
@@ -130,9 +88,9 @@ static void fail_unit_now(xb_pump_t *p, batch_t *batch, const unit_t *u)
  * origin is copied and whose conversation is held until the commit). */
 int xb_commit_defer(xb_pump_t *p, batch_t *batch, unit_t *u)
 {
-    turn_t *t = turn_of(p);
+    turn_t *t = p->turn;
     unit_t *dst = NULL;
-    if (t && turn_reserve(t, batch->n) == 0) {
+    if (turn_reserve(t, batch->n) == 0) {
         dst = &t->units[t->n_units];
         *dst = *u;
         if (xb_origin_copy(&dst->origin, &u->origin) != 0) {
@@ -158,7 +116,7 @@ int xb_commit_defer(xb_pump_t *p, batch_t *batch, unit_t *u)
 
 bool xb_commit_turn_full(const xb_pump_t *p)
 {
-    const turn_t *t = p->route_turn;
+    const turn_t *t = p->turn;
     return t && t->n_items >= TURN_ITEMS_MAX;
 }
 
@@ -175,7 +133,8 @@ static void store_turn(xb_pump_t *p, turn_t *t)
         unit_t *un = &t->units[u];
         for (size_t i = un->first; i < un->first + un->n; i++) {
             staged_t *s = &t->items[i];
-            t->fields[i] = (xb_slot_fields_t){s->thread, un->origin.name, s->to, s->type,
+            const char *from = s->is_error ? XB_SYSTEM_FROM : un->origin.name;
+            t->fields[i] = (xb_slot_fields_t){s->thread, from, s->to, s->type,
                                               s->msg_id, s->ts, s->envelope + s->payload_off,
                                               s->payload_len};
             t->index[i] = -1;
@@ -213,14 +172,18 @@ static void store_turn(xb_pump_t *p, turn_t *t)
 
 /* Dispatches what of u was written and gives its verdict: a SEND is
  * ACCEPTED when at least one of its messages went out, else REJECTED; every
- * other failure goes to the origin as a SystemError. Releases u's hold. */
+ * other failure goes to the origin as a SystemError. Then the SystemErrors
+ * its routing raised (recorded with the turn when the batch took them).
+ * Releases u's hold. */
 static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
 {
     int sent = 0;
     for (size_t i = u->first; i < u->first + u->n; i++)
-        sent += t->index[i] >= 0;
+        sent += !t->items[i].is_error && t->index[i] >= 0;
     for (size_t i = u->first; i < u->first + u->n; i++) {
         staged_t *s = &t->items[i];
+        if (s->is_error)
+            continue;
         if (t->index[i] >= 0) {
             xb_route_dispatch_staged(p, &u->origin, u->conv, s);
             continue;
@@ -235,10 +198,15 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
         xb_posted_count(p, &u->origin.rid);
     else if (u->is_send)
         xb_route_accept(p, &u->origin.rid, u->req, u->origin.thread, u->msg_id);
-    /* Another target of the same SEND failed while it was routed: that is
-     * a failure of its own, reported whatever the verdict. */
-    if (u->is_send && u->route_err.code != XB_OK)
-        xb_route_system_error(p, &u->origin, u->conv, u->route_err.code, u->route_err.message);
+    for (size_t i = u->first; i < u->first + u->n; i++) {
+        staged_t *s = &t->items[i];
+        if (!s->is_error)
+            continue;
+        /* Not written (the backend failed): the sender still hears about it. */
+        if (t->index[i] < 0)
+            XB_ERROR("pump", "SystemError for %s not recorded: %s", s->to, u->store_err.message);
+        xb_route_dispatch_staged(p, &u->origin, u->conv, s);
+    }
     conv_t *c = u->conv;
     if (c && --c->pending <= 0)
         xb_conv_release(p, c);
@@ -247,7 +215,7 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
 
 void xb_commit_turn(xb_pump_t *p)
 {
-    turn_t *t = p->route_turn;
+    turn_t *t = p->turn;
     if (!t || t->n_units == 0)
         return;
     store_turn(p, t);
@@ -260,7 +228,7 @@ void xb_commit_turn(xb_pump_t *p)
 
 void xb_commit_free(xb_pump_t *p)
 {
-    turn_t *t = p->route_turn;
+    turn_t *t = p->turn;
     if (!t)
         return;
     xb_commit_turn(p);
@@ -269,5 +237,5 @@ void xb_commit_free(xb_pump_t *p)
     free(t->fields);
     free(t->index);
     free(t);
-    p->route_turn = NULL;
+    p->turn = NULL;
 }

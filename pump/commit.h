@@ -1,36 +1,12 @@
 /* Group commit (pump/commit.c): what the routing of one incoming message
  * staged waits for the end of the event loop's turn; then the slots of the
  * whole turn are written in one backend batch, and only then are the
- * messages delivered and their SENDs answered, in the order they arrived.
- * Also the POSTED counts of clients that POST. Internal to the pump. */
+ * messages delivered and their SENDs answered (through the outbox), in the
+ * order they arrived. Internal to the pump. */
 #ifndef XMLBUS_PUMP_COMMIT_H
 #define XMLBUS_PUMP_COMMIT_H
 
-#include "pump_internal.h"
-
-/* A message routed and enveloped, waiting for its slot. Routing one
- * incoming message stages what it causes (a REPLY of several messages, a
- * broadcast) in a batch_t, which xb_commit_defer moves into the turn. */
-typedef struct {
-    lstn_t *listener;         /* NULL: the conversation's client */
-    char *chain;              /* receiver's chain (owned) */
-    char thread[37];
-    char msg_id[37];
-    char to[XB_NAME_MAX];
-    char type[512];
-    int64_t ts;
-    int depth;
-    char *envelope;           /* owned; the payload bytes sit inside it */
-    size_t len;
-    size_t payload_off, payload_len;
-} staged_t;
-
-#define MAX_STAGED 64
-
-typedef struct {
-    staged_t items[MAX_STAGED];
-    size_t n;
-} batch_t;
+#include "outbox.h"
 
 /* What one incoming message staged, waiting for the end of the loop turn:
  * the slots of every message that arrived in one turn are written in one
@@ -46,10 +22,15 @@ typedef struct {
     bool post;             /* POST: an acceptance is only counted */
     char req[128];
     char msg_id[37];
-    xb_error_t route_err;  /* a failure besides what was staged */
 } unit_t;
 
 
+/* The turn's storage (xb_turn_t, commit.c's own) and staging area.
+ * Returns 0 or -1 (no memory). */
+int xb_commit_init(xb_pump_t *p);
+/* The staging area for the routing of one incoming message, emptied (one,
+ * reused: the loop routes one incoming message at a time). */
+batch_t *xb_commit_stage(xb_pump_t *p);
 /* Moves batch's staged messages into the turn under u (u's origin is
  * copied, its conversation held until the commit) and empties batch.
  * Returns 0; -1 when there was no memory, after failing u's messages. */
@@ -64,23 +45,5 @@ bool xb_commit_turn_full(const xb_pump_t *p);
 void xb_commit_turn(xb_pump_t *p);
 /* Commits what waits and frees the turn's storage. */
 void xb_commit_free(xb_pump_t *p);
-
-/* One more accepted POST of the client rid (counted, told later). */
-void xb_posted_count(xb_pump_t *p, const xb_rid_t *rid);
-/* Sends POSTED n to rid (NULL: to every client) for the POSTs accepted
- * since its last POSTED; the loop tells everybody at every tick. */
-void xb_posted_send(xb_pump_t *p, const xb_rid_t *rid);
-
-/* Services of route.c that the commit uses. */
-/* Frees what s owns (its chain and envelope). */
-void xb_route_staged_free(staged_t *s);
-/* Hands a recorded message to its receiver. Takes s's buffers. */
-void xb_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s);
-/* REJECTED req with a SystemError envelope of code and message. */
-void xb_route_reject(xb_pump_t *p, const xb_rid_t *rid, const char *req, const origin_t *o,
-                     xb_code_t code, const char *message);
-/* ACCEPTED req thread msg_id. */
-void xb_route_accept(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *thread,
-                     const char *msg_id);
 
 #endif

@@ -186,7 +186,7 @@ static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
         attr_u64(b, "messages-out", l->messages_out) || attr_u64(b, "done", l->done) ||
         attr_u64(b, "failed", l->failed) || attr_u64(b, "timeouts", l->timeouts) ||
         attr_u64(b, "crashes", l->crashes) || attr_u64(b, "in-flight", (unsigned long long)l->in_flight) ||
-        attr_u64(b, "queued", (unsigned long long)l->q_len) || attr_u64(b, "restarts", l->restarts) ||
+        attr_u64(b, "queued", (unsigned long long)xb_lqueue_len(l->queue)) || attr_u64(b, "restarts", l->restarts) ||
         attr_u64(b, "processes", (unsigned long long)processes) ||
         attr(b, "cpu-bound", l->cfg->cpu_bound ? "true" : "false"))
         return -1;
@@ -197,13 +197,13 @@ static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
             attr_u64(b, "count", l->errors[c]) || xmlTextWriterEndElement(b->w) < 0)
             return -1;
     }
-    uint64_t now = xb_now_ms();
+    uint64_t now = p->now_ms;
     for (peer_t *peer = p->peers; peer; peer = peer->next) {
         if (peer->listener != l->index)
             continue;
         if (xmlTextWriterStartElement(b->w, BAD_CAST "worker") < 0 ||
             attr_u64(b, "pid", (unsigned long long)peer->pid) ||
-            attr(b, "state", peer->in_flight > 0 ? "busy" : peer->credit == 0 ? "retiring" : "idle") ||
+            attr(b, "state", xb_peer_state_name(peer->in_flight > 0 ? XB_PEER_BUSY : peer->state)) ||
             attr_u64(b, "handled", peer->handled) ||
             attr_u64(b, "restarts", peer->child ? peer->child->restarts : 0) ||
             attr_u64(b, "busy-ms", peer->in_flight > 0 ? now - peer->busy_since_ms : 0) ||
@@ -221,7 +221,7 @@ static void control_stats(xb_pump_t *p, const xb_rid_t *rid, const char *req, co
     int rc = body_open(&b, "stats");
     if (rc == 0)
         rc = attr(&b, "organism", p->cfg->name) ||
-             attr_u64(&b, "uptime-s", (xb_now_ms() - p->started_ms) / 1000) ||
+             attr_u64(&b, "uptime-s", (p->now_ms - p->started_ms) / 1000) ||
              attr_u64(&b, "received", p->received) || attr_u64(&b, "accepted", p->accepted) ||
              attr_u64(&b, "rejected", p->rejected) || attr_u64(&b, "routed", p->routed) ||
              attr_u64(&b, "to-clients", p->to_clients) ||
@@ -351,7 +351,7 @@ void xb_control_on_history(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg
     xb_proto_cstr(m->history.thread, thread, sizeof thread);
     peer_t *peer = xb_peer_find(p, rid);
     if (peer)
-        peer->last_heard_ms = xb_now_ms();
+        peer->last_heard_ms = p->now_ms;
     xb_error_t err;
     xb_blob_list_t blobs = {0};
     xb_frames_t *out = NULL;

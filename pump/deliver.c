@@ -1,11 +1,18 @@
 /* Deliveries: the in-flight table (a slab indexed by delivery id, so a REPLY
  * finds its delivery in O(1)), the per-listener queues bounded in messages and
- * bytes, credit-based dispatch to the least recently used process, timeouts,
- * and failures turned into SystemErrors. */
+ * bytes, credit-based dispatch to the least recently used process, and the
+ * lists of deliveries in hand that timeouts and lost peers read. Failing a
+ * delivery (a SystemError) is the outbox's business, above this file.
+ *
+ * Timeouts without a scan: timeout_seconds is fixed per listener and starts
+ * when a process gets the message, and the pump's clock never goes back, so
+ * a listener's deliveries in hand, kept in the order they were handed out
+ * (l->in_hand), are also in the order of their deadlines. The tick looks at
+ * the head of each list only, and removing an answered delivery is O(1):
+ * cheaper than a heap (O(log n) both ways) for the same answer. */
 #include "pump_internal.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +111,7 @@ void xb_delivery_free(xb_pump_t *p, delivery_t *d)
         conv_t *c = d->conv;
         d->conv = NULL;
         c->pending--;
-        c->last_ms = xb_now_ms();
+        c->last_ms = p->now_ms;
         if (c->pending <= 0)
             xb_conv_release(p, c);
     }
@@ -118,35 +125,8 @@ static uint64_t delivery_id(const delivery_t *d) { return (uint64_t)d->gen << 32
 
 static delivery_t *queue_pop(lstn_t *l)
 {
-    delivery_t *d = l->q_head;
-    if (!d)
-        return NULL;
-    l->q_head = d->qnext;
-    if (!l->q_head)
-        l->q_tail = NULL;
-    d->qnext = NULL;
-    l->q_len--;
-    l->q_bytes -= d->len;
-    return d;
-}
-
-static void queue_remove(lstn_t *l, delivery_t *d)
-{
-    delivery_t *prev = NULL;
-    for (delivery_t *q = l->q_head; q; prev = q, q = q->qnext) {
-        if (q != d)
-            continue;
-        if (prev)
-            prev->qnext = q->qnext;
-        else
-            l->q_head = q->qnext;
-        if (l->q_tail == q)
-            l->q_tail = prev;
-        q->qnext = NULL;
-        l->q_len--;
-        l->q_bytes -= q->len;
-        return;
-    }
+    xb_lqlink_t *link = xb_lqueue_pop(l->queue);
+    return link ? XB_LQ_ITEM(link, delivery_t, qlink) : NULL;
 }
 
 /* The least recently used peer of l with credit left, or NULL. */
@@ -154,7 +134,8 @@ static peer_t *pick_peer(xb_pump_t *p, lstn_t *l)
 {
     peer_t *best = NULL;
     for (peer_t *peer = p->peers; peer; peer = peer->next) {
-        if (peer->listener != l->index || peer->in_flight >= peer->credit)
+        if (peer->listener != l->index || peer->in_flight >= peer->credit ||
+            (peer->state != XB_PEER_IDLE && peer->state != XB_PEER_BUSY))
             continue;
         if (!best || peer->last_used_ms < best->last_used_ms ||
             (peer->last_used_ms == best->last_used_ms && peer->in_flight < best->in_flight))
@@ -177,34 +158,31 @@ static int send_delivery(xb_pump_t *p, peer_t *peer, delivery_t *d)
 
 void xb_dispatch(xb_pump_t *p, lstn_t *l)
 {
-    while (l->q_head) {
+    while (xb_lqueue_len(l->queue) > 0) {
         peer_t *peer = pick_peer(p, l);
         if (!peer)
             return;
         delivery_t *d = queue_pop(l);
         if (send_delivery(p, peer, d) != 0) {
-            /* The peer is unreachable: put the message back and drop the peer. */
-            d->qnext = l->q_head;
-            l->q_head = d;
-            if (!l->q_tail)
-                l->q_tail = d;
-            l->q_len++;
-            l->q_bytes += d->len;
-            child_t *c = peer->child;
-            xb_peer_lost(p, peer, XB_ERR_CRASH, "listener unreachable");
-            if (c)
-                xb_children_kill(p, c, false);
-            return; /* xb_peer_lost dispatched again */
+            /* The peer is unreachable: put the message back, give up on the
+             * peer (peers.c settles what it held and kills its process). */
+            xb_lqueue_push_front(l->queue, &d->qlink, d->len);
+            xb_peer_mark_gone(p, peer, XB_ERR_CRASH, "listener unreachable", true);
+            continue;
         }
-        uint64_t now = xb_now_ms();
+        uint64_t now = p->now_ms;
         /* timeout_seconds is the handler's time: it starts when a process
          * gets the message, and again on each retry. */
         if (l->cfg->timeout_seconds > 0)
             d->deadline_ms = now + (uint64_t)(l->cfg->timeout_seconds * 1000.0);
         d->peer = peer;
+        xb_lqueue_push(l->in_hand, &d->qlink, 0); /* unbounded: never refuses */
+        xb_lqueue_push(peer->held, &d->plink, 0);
         peer->in_flight++;
         if (peer->in_flight == 1)
             peer->busy_since_ms = now;
+        if (peer->state == XB_PEER_IDLE)
+            peer->state = XB_PEER_BUSY;
         peer->last_used_ms = now;
         peer->last_sent_ms = now;
         l->in_flight++;
@@ -214,40 +192,31 @@ void xb_dispatch(xb_pump_t *p, lstn_t *l)
     }
 }
 
-void xb_delivery_submit(xb_pump_t *p, delivery_t *d)
+int xb_delivery_submit(xb_pump_t *p, delivery_t *d)
 {
     lstn_t *l = &p->listeners[d->listener];
-    const xb_limits_config_t *lim = &p->cfg->limits;
-    bool full = (lim->queue_max_messages > 0 && l->q_len >= lim->queue_max_messages) ||
-                (lim->queue_max_bytes > 0 && l->q_bytes + d->len > lim->queue_max_bytes);
-    if (full) {
-        xb_delivery_fail(p, d, XB_ERR_LIMIT,
-                         "listener %s is full: %ld messages (%zu bytes) waiting", l->cfg->name,
-                         l->q_len, l->q_bytes);
-        return;
-    }
-    if (l->q_tail)
-        l->q_tail->qnext = d;
-    else
-        l->q_head = d;
-    l->q_tail = d;
-    l->q_len++;
-    l->q_bytes += d->len;
-    if (lim->queue_max_messages > 0 && l->q_len == lim->queue_max_messages * 8 / 10)
-        XB_WARN("pump", "listener %s: queue at 80%% (%ld messages)", l->cfg->name, l->q_len);
+    if (xb_lqueue_push(l->queue, &d->qlink, d->len) != 0)
+        return -1;
+    if (xb_lqueue_at_warning(l->queue))
+        XB_WARN("pump", "listener %s: queue at 80%% (%ld messages)", l->cfg->name,
+                xb_lqueue_len(l->queue));
     xb_dispatch(p, l);
+    return 0;
 }
 
-/* Detaches d from its peer (credit back) or its queue. */
-static void detach(xb_pump_t *p, delivery_t *d)
+void xb_delivery_detach(xb_pump_t *p, delivery_t *d)
 {
     lstn_t *l = &p->listeners[d->listener];
     if (d->peer) {
-        d->peer->in_flight--;
+        peer_t *peer = d->peer;
+        xb_lqueue_remove(peer->held, &d->plink);
+        if (--peer->in_flight == 0 && peer->state == XB_PEER_BUSY)
+            peer->state = XB_PEER_IDLE;
         d->peer = NULL;
         l->in_flight--;
+        xb_lqueue_remove(l->in_hand, &d->qlink);
     } else {
-        queue_remove(l, d);
+        xb_lqueue_remove(l->queue, &d->qlink);
     }
 }
 
@@ -258,7 +227,7 @@ static void maybe_recycle(xb_pump_t *p, peer_t *peer)
     if (!c || max <= 0 || c->handled < (uint64_t)max || c->retiring)
         return;
     /* Graceful: no new work, SHUTDOWN once idle; the exit restarts it. */
-    peer->credit = 0;
+    peer->state = XB_PEER_DRAINING;
     c->retiring = true;
     XB_INFO("pump", "listener %s (pid %d) handled %llu messages: recycling it",
             p->listeners[peer->listener].cfg->name, (int)peer->pid,
@@ -267,7 +236,7 @@ static void maybe_recycle(xb_pump_t *p, peer_t *peer)
 
 static void send_shutdown_if_idle(xb_pump_t *p, peer_t *peer)
 {
-    if (peer->credit != 0 || peer->in_flight != 0)
+    if (peer->state != XB_PEER_DRAINING || peer->in_flight != 0)
         return;
     xb_frames_t *f = xb_proto_shutdown();
     if (f)
@@ -275,16 +244,16 @@ static void send_shutdown_if_idle(xb_pump_t *p, peer_t *peer)
     xb_frames_destroy(&f);
 }
 
-/* The peer answered d (REPLY, DONE or FAILED): its credit comes back and the
- * message counts towards recycling its process. */
-static void answered(xb_pump_t *p, delivery_t *d)
+/* Its credit comes back and the message counts towards recycling its
+ * process. */
+void xb_delivery_answered(xb_pump_t *p, delivery_t *d)
 {
     peer_t *peer = d->peer;
-    detach(p, d);
+    xb_delivery_detach(p, d);
     if (!peer)
         return;
     peer->handled++;
-    peer->last_heard_ms = xb_now_ms();
+    peer->last_heard_ms = p->now_ms;
     if (peer->child) {
         peer->child->handled++;
         maybe_recycle(p, peer);
@@ -295,65 +264,16 @@ static void answered(xb_pump_t *p, delivery_t *d)
 void xb_delivery_complete(xb_pump_t *p, delivery_t *d)
 {
     lstn_t *l = &p->listeners[d->listener];
-    answered(p, d);
+    xb_delivery_answered(p, d);
     xb_delivery_free(p, d);
     xb_dispatch(p, l);
 }
 
-void xb_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why)
+delivery_t *xb_delivery_first_expired(const xb_pump_t *p, const lstn_t *l)
 {
-    lstn_t *l = &p->listeners[d->listener];
-    answered(p, d);
-    xb_delivery_fail(p, d, XB_ERR_CRASH, "listener %s failed: %s", l->cfg->name, why);
-    xb_dispatch(p, l);
-}
-
-void xb_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    detach(p, d);
-    if (!d->is_error && !d->origin.is_system) {
-        xb_route_system_error(p, &d->origin, d->conv, code, msg);
-    } else {
-        XB_WARN("pump", "a SystemError for %s could not be delivered: %s (%s)", d->origin.name,
-                msg, xb_code_name(code));
-        p->undeliverable++;
-    }
-    xb_delivery_free(p, d);
-}
-
-void xb_deliveries_tick(xb_pump_t *p)
-{
-    uint64_t now = xb_now_ms();
-    for (uint32_t i = 0; i < p->dcap; i++) {
-        delivery_t *d = p->dslab[i];
-        if (!d || !d->peer || d->deadline_ms == 0 || now < d->deadline_ms)
-            continue;
-        lstn_t *l = &p->listeners[d->listener];
-        peer_t *peer = d->peer;
-        child_t *c = peer ? peer->child : NULL;
-        l->timeouts++;
-        XB_WARN("pump", "listener %s: message %s timed out after %.3g s", l->cfg->name, d->msg_id,
-                l->cfg->timeout_seconds);
-        xb_delivery_fail(p, d, XB_ERR_TIMEOUT, "listener %s did not answer within %.3g s",
-                         l->cfg->name, l->cfg->timeout_seconds);
-        /* A hung handler holds its process: replace the process we started. */
-        if (c && peer) {
-            xb_peer_lost(p, peer, XB_ERR_CRASH, "replaced after a timeout");
-            xb_children_kill(p, c, true);
-        }
-    }
-}
-
-void xb_deliveries_fail_all(xb_pump_t *p)
-{
-    for (uint32_t i = 0; i < p->dcap; i++) {
-        delivery_t *d = p->dslab[i];
-        if (d)
-            xb_delivery_fail(p, d, XB_ERR_SHUTDOWN, "the pump is shutting down");
-    }
+    if (l->cfg->timeout_seconds <= 0)
+        return NULL;
+    xb_lqlink_t *link = xb_lqueue_peek(l->in_hand);
+    delivery_t *d = link ? XB_LQ_ITEM(link, delivery_t, qlink) : NULL;
+    return d && d->deadline_ms != 0 && p->now_ms >= d->deadline_ms ? d : NULL;
 }

@@ -1,5 +1,6 @@
 /* Connected listener processes: READY registration, heartbeats both ways,
- * liveness, and what happens to the deliveries of a peer that is gone. */
+ * liveness, handlers that overran their timeout, and what happens to the
+ * deliveries of a peer that is gone. */
 #include "pump_internal.h"
 
 #include <stdio.h>
@@ -7,14 +8,6 @@
 #include <string.h>
 
 #include "log.h"
-
-peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid)
-{
-    for (peer_t *peer = p->peers; peer; peer = peer->next)
-        if (peer->rid.len == rid->len && memcmp(peer->rid.data, rid->data, rid->len) == 0)
-            return peer;
-    return NULL;
-}
 
 static void refuse(xb_pump_t *p, const xb_rid_t *rid, const char *reason)
 {
@@ -56,7 +49,7 @@ static void welcome(xb_pump_t *p, peer_t *peer)
     if (!f || xb_pump_send_to(p, &peer->rid, f) != 0)
         XB_WARN("pump", "could not send WELCOME to %s", p->listeners[peer->listener].cfg->name);
     xb_frames_destroy(&f);
-    peer->last_sent_ms = xb_now_ms();
+    peer->last_sent_ms = p->now_ms;
 }
 
 /* READY name kind pid credit [beats] (the codec checked the shape and bounds) */
@@ -82,63 +75,51 @@ void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m
         /* The same socket registers again (it reconnected): start afresh. */
         xb_peer_lost(p, peer, XB_ERR_CRASH, "listener re-registered with deliveries in hand");
     }
-    peer = calloc(1, sizeof *peer);
+    child_t *c = pid > 0 ? xb_children_by_pid(p, (pid_t)pid) : NULL;
+    if (c && c->listener != l->index)
+        c = NULL;
+    if (c && c->peer) {
+        /* The same process on a new connection: its old one is stale. */
+        peer_t *old = c->peer;
+        old->child = NULL;
+        c->peer = NULL;
+        xb_peer_lost(p, old, XB_ERR_CRASH, "listener reconnected");
+    }
+    peer = xb_peer_new(p, rid);
     if (!peer) {
         refuse(p, rid, "pump out of memory");
         return;
     }
-    peer->rid = *rid;
     peer->listener = l->index;
     peer->worker = xb_proto_is(m->ready.kind, "worker");
     peer->pid = (pid_t)pid;
     peer->credit = l->cfg->credit > 0 && l->cfg->credit < credit ? l->cfg->credit : (int)credit;
-    peer->last_heard_ms = xb_now_ms();
+    peer->last_heard_ms = p->now_ms;
     peer->beats_while_busy = m->ready.beats.ptr != NULL;
-    child_t *c = pid > 0 ? xb_children_by_pid(p, (pid_t)pid) : NULL;
-    if (c && c->listener == l->index) {
-        if (c->peer) {
-            /* The same process on a new connection: its old one is stale. */
-            peer_t *old = c->peer;
-            old->child = NULL;
-            c->peer = NULL;
-            xb_peer_lost(p, old, XB_ERR_CRASH, "listener reconnected");
-        }
+    if (c) {
         c->peer = peer;
         peer->child = c;
     }
-    peer->next = p->peers;
-    p->peers = peer;
     XB_INFO("pump", "listener %s: %s registered (pid %ld, credit %d%s)", name,
-            peer->worker ? "worker" : "listener", pid,
-            peer->credit, c ? "" : ", started elsewhere");
+            peer->worker ? "worker" : "listener", pid, peer->credit, c ? "" : ", started elsewhere");
     welcome(p, peer);
     xb_dispatch(p, l);
 }
 
-static void unlink_peer(xb_pump_t *p, peer_t *peer)
+/* Settles a GONE peer: its deliveries are retried or failed, it is freed. */
+static void settle(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
 {
-    for (peer_t **pp = &p->peers; *pp; pp = &(*pp)->next) {
-        if (*pp == peer) {
-            *pp = peer->next;
-            return;
-        }
-    }
-}
-
-void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
-{
-    unlink_peer(p, peer);
     if (peer->child && peer->child->peer == peer)
         peer->child->peer = NULL;
     lstn_t *l = &p->listeners[peer->listener];
     /* Every delivery the peer held is retried on another process of a pool or
      * failed: nothing it held is dropped silently. */
-    for (uint32_t i = 0; i < p->dcap; i++) {
-        delivery_t *d = p->dslab[i];
-        if (!d || d->peer != peer)
-            continue;
+    xb_lqlink_t *link;
+    while ((link = xb_lqueue_pop(peer->held))) {
+        delivery_t *d = XB_LQ_ITEM(link, delivery_t, plink);
         d->peer = NULL;
         l->in_flight--;
+        xb_lqueue_remove(l->in_hand, &d->qlink);
         bool pool = l->cfg->cpu_bound;
         if (pool && d->retries < p->cfg->pool.max_retries &&
             (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)) {
@@ -146,12 +127,7 @@ void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
             XB_WARN("pump", "listener %s: %s; message %s goes to another worker (retry %d of %d)",
                     l->cfg->name, why, d->msg_id, d->retries, p->cfg->pool.max_retries);
             /* Back to the front of the queue. */
-            d->qnext = l->q_head;
-            l->q_head = d;
-            if (!l->q_tail)
-                l->q_tail = d;
-            l->q_len++;
-            l->q_bytes += d->len;
+            xb_lqueue_push_front(l->queue, &d->qlink, d->len);
             continue;
         }
         XB_WARN("pump", "listener %s: %s with message %s in hand", l->cfg->name, why, d->msg_id);
@@ -159,8 +135,56 @@ void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
                          l->cfg->name, why,
                          pool ? " (no retries left)" : "");
     }
-    free(peer);
+    xb_peer_delete(p, peer);
     xb_dispatch(p, l);
+}
+
+void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
+{
+    xb_peer_set_gone(p, peer);
+    settle(p, peer, code, why);
+}
+
+void xb_peers_reap(xb_pump_t *p)
+{
+    while (p->gone) {
+        peer_t *peer = p->gone;
+        p->gone = peer->next;
+        peer->next = NULL;
+        child_t *c = peer->lost_kill ? peer->child : NULL;
+        pid_t pid = peer->pid;
+        char why[sizeof peer->lost_why];
+        memcpy(why, peer->lost_why, sizeof why);
+        settle(p, peer, peer->lost_code, why);
+        if (c && c->pid == pid) /* still the process that was that peer */
+            xb_children_kill(p, c, false);
+    }
+}
+
+static void time_out(xb_pump_t *p, lstn_t *l, delivery_t *d)
+{
+    peer_t *peer = d->peer;
+    child_t *c = peer && peer->state != XB_PEER_GONE ? peer->child : NULL;
+    l->timeouts++;
+    XB_WARN("pump", "listener %s: message %s timed out after %.3g s", l->cfg->name, d->msg_id,
+            l->cfg->timeout_seconds);
+    xb_delivery_fail(p, d, XB_ERR_TIMEOUT, "listener %s did not answer within %.3g s",
+                     l->cfg->name, l->cfg->timeout_seconds);
+    /* A hung handler holds its process: replace the process we started. */
+    if (c) {
+        xb_peer_lost(p, peer, XB_ERR_CRASH, "replaced after a timeout");
+        xb_children_kill(p, c, true);
+    }
+}
+
+void xb_peers_expire(xb_pump_t *p)
+{
+    for (size_t i = 0; i < p->n_listeners; i++) {
+        lstn_t *l = &p->listeners[i];
+        delivery_t *d;
+        while ((d = xb_delivery_first_expired(p, l)))
+            time_out(p, l, d);
+    }
 }
 
 void xb_peer_on_bye(xb_pump_t *p, peer_t *peer)
@@ -185,15 +209,16 @@ static void send_heartbeat(xb_pump_t *p, peer_t *peer, uint64_t now)
  * gets a fresh start instead of a death sentence. */
 void xb_peers_tick(xb_pump_t *p)
 {
-    uint64_t now = xb_now_ms();
+    uint64_t now = p->now_ms;
     uint64_t interval = (uint64_t)(p->cfg->pool.heartbeat * 1000.0);
     if (interval == 0)
         interval = 1000;
     uint64_t limit = interval * (uint64_t)(p->cfg->pool.liveness > 0 ? p->cfg->pool.liveness : 3);
     bool paused = p->last_hb_check_ms && now - p->last_hb_check_ms > interval * 2;
     p->last_hb_check_ms = now;
-    peer_t *next;
-    for (peer_t *peer = p->peers; peer; peer = next) {
+    /* Losing a peer may lose others (unreachable on redispatch): the walk
+     * starts over then; what it did to the others already stays done. */
+    for (peer_t *peer = p->peers, *next; peer; peer = next) {
         next = peer->next;
         if (paused) {
             peer->last_heard_ms = now;
@@ -212,6 +237,7 @@ void xb_peers_tick(xb_pump_t *p)
             xb_peer_lost(p, peer, XB_ERR_CRASH, why);
             if (c)
                 xb_children_kill(p, c, false);
+            next = p->peers;
             continue;
         }
         if (now - peer->last_sent_ms >= interval)
@@ -233,10 +259,5 @@ void xb_peers_shutdown(xb_pump_t *p)
 
 void xb_peers_free(xb_pump_t *p)
 {
-    peer_t *next;
-    for (peer_t *peer = p->peers; peer; peer = next) {
-        next = peer->next;
-        free(peer);
-    }
-    p->peers = NULL;
+    xb_peertab_free(p);
 }

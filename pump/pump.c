@@ -1,9 +1,11 @@
 /* The pump object: lifecycle and the event loop.
  *
- * One thread runs the loop: it polls the ROUTER socket and a self-pipe
- * (signals and stop requests), hands each incoming command to peers.c,
- * route.c or control.c, and every tick runs the timers (restarts, heartbeats,
- * timeouts). ZeroMQ's own I/O threads do the network work. */
+ * One thread runs the loop, one turn per xb_pump_step: it polls the ROUTER
+ * socket and a self-pipe (signals and stop requests), reads the clock once,
+ * hands each incoming command to peers.c, route.c or control.c, commits the
+ * turn (commit.c), runs the timers that are due (restarts, heartbeats,
+ * timeouts) and settles the peers found gone during the turn. ZeroMQ's own
+ * I/O threads do the network work. */
 #include "pump_internal.h"
 #include "commit.h"
 
@@ -14,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -28,50 +29,16 @@
 static volatile sig_atomic_t signal_fd = -1;
 static volatile sig_atomic_t signal_stop = 0;
 
-uint64_t xb_now_ms(void)
+static uint64_t monotonic_clock(void *user)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int64_t xb_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    (void)user;
+    return xb_now_ms();
 }
 
 void xb_pump_options_defaults(xb_pump_options_t *opts)
 {
     memset(opts, 0, sizeof *opts);
     opts->start_children = true;
-}
-
-lstn_t *xb_pump_listener(xb_pump_t *p, const char *name)
-{
-    for (size_t i = 0; i < p->n_listeners; i++)
-        if (strcmp(p->listeners[i].cfg->name, name) == 0)
-            return &p->listeners[i];
-    return NULL;
-}
-
-int xb_pump_send_to(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
-{
-    if (xb_frames_prepend(f, rid->data, rid->len) != 0)
-        return -1;
-    if (xb_frames_send(f, p->router, ZMQ_DONTWAIT) == 0)
-        return 0;
-    XB_DEBUG("pump", "send to a peer failed: %s", zmq_strerror(errno));
-    return -1;
-}
-
-static void wake(xb_pump_t *p)
-{
-    char c = 1;
-    if (write(p->wake[1], &c, 1) < 0) {
-        /* the pipe is full: the loop is waking up anyway */
-    }
 }
 
 static void on_signal(int sig)
@@ -159,7 +126,7 @@ static void flush_registry(xb_pump_t *p)
     xb_error_t err;
     if (xb_registry_flush(p->registry, &err) == 0)
         return;
-    uint64_t now = xb_now_ms();
+    uint64_t now = p->now_ms;
     if (now - p->registry_warned_ms < 1000)
         return;
     p->registry_warned_ms = now;
@@ -196,9 +163,14 @@ static int init_listeners(xb_pump_t *p, xb_error_t *err)
     p->listeners = calloc(p->n_listeners ? p->n_listeners : 1, sizeof *p->listeners);
     if (!p->listeners)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "no memory for listeners");
+    const xb_limits_config_t *lim = &p->cfg->limits;
     for (size_t i = 0; i < p->n_listeners; i++) {
         p->listeners[i].cfg = &p->cfg->listeners[i];
         p->listeners[i].index = (int)i;
+        p->listeners[i].queue = xb_lqueue_new(lim->queue_max_messages, lim->queue_max_bytes);
+        p->listeners[i].in_hand = xb_lqueue_new(0, 0);
+        if (!p->listeners[i].queue || !p->listeners[i].in_hand)
+            return xb_error_set(err, XB_ERR_NOMEM, 0, "no memory for listener queues");
     }
     return 0;
 }
@@ -221,11 +193,15 @@ xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error
         p->opts = *opts;
     else
         xb_pump_options_defaults(&p->opts);
+    if (!p->opts.clock)
+        p->opts.clock = monotonic_clock;
+    xb_pump_clock_read(p);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     find_bin_dir(p);
     p->convs = xb_strmap_new();
-    if (!p->convs || xb_deliveries_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+    if (!p->convs || xb_deliveries_init(p) != 0 || xb_peertab_init(p) != 0 ||
+        xb_commit_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         xb_error_set(err, XB_ERR_NOMEM, 0, "cannot allocate the pump's tables");
         xb_pump_destroy(&p);
         return NULL;
@@ -235,7 +211,7 @@ xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error
         xb_pump_destroy(&p);
         return NULL;
     }
-    p->started_ms = xb_now_ms();
+    p->started_ms = p->now_ms;
     XB_INFO("pump", "organism %s: %zu listeners, backend %s, bound %s", cfg->name,
             cfg->n_listeners, xb_backend_type_name(cfg->backend.type), p->endpoint);
     return p;
@@ -246,7 +222,7 @@ static void begin_drain(xb_pump_t *p)
     if (p->state != PUMP_RUNNING)
         return;
     p->state = PUMP_DRAINING;
-    p->drain_deadline_ms = xb_now_ms() + (uint64_t)(p->cfg->limits.shutdown_seconds * 1000.0);
+    p->drain_deadline_ms = p->now_ms + (uint64_t)(p->cfg->limits.shutdown_seconds * 1000.0);
     XB_INFO("pump", "shutting down: %ld messages in flight, deadline %.3g s", p->in_flight,
             p->cfg->limits.shutdown_seconds);
 }
@@ -259,7 +235,7 @@ static void unknown_peer(xb_pump_t *p, const xb_rid_t *rid, const char *cmd)
     xb_frames_destroy(&f);
 }
 
-void xb_pump_malformed(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_error_t *e)
+static void malformed(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_error_t *e)
 {
     XB_DEBUG("pump", "bad message (%s): %s", e->what, e->message);
     xb_frames_t *f = xb_proto_error_reply(e);
@@ -355,7 +331,7 @@ static void handle_message(xb_pump_t *p, xb_frames_t *f)
     xb_proto_msg_t m;
     xb_proto_error_t e;
     if (xb_proto_decode(f, 1, XB_PROTO_TO_PUMP, &m, &e) != 0) {
-        xb_pump_malformed(p, &rid, &e);
+        malformed(p, &rid, &e);
         return;
     }
     if (!handlers[m.cmd].fn)
@@ -367,7 +343,7 @@ static void handle_message(xb_pump_t *p, xb_frames_t *f)
             unknown_peer(p, &rid, xb_proto_word(m.cmd));
             return;
         }
-        peer->last_heard_ms = xb_now_ms();
+        peer->last_heard_ms = p->now_ms;
     }
     handlers[m.cmd].fn(p, &rid, peer, &m);
 }
@@ -398,14 +374,14 @@ static void drain_wake(xb_pump_t *p)
 
 static void tick(xb_pump_t *p)
 {
-    uint64_t now = xb_now_ms();
+    uint64_t now = p->now_ms;
     if (now - p->last_tick_ms < TICK_MS)
         return;
     p->last_tick_ms = now;
     xb_children_reap(p);
     xb_children_tick(p);
     xb_peers_tick(p);
-    xb_deliveries_tick(p);
+    xb_peers_expire(p);
     xb_posted_send(p, NULL);
     flush_registry(p);
     xb_error_t err;
@@ -419,7 +395,7 @@ static bool drained(xb_pump_t *p)
         return false;
     if (p->in_flight == 0)
         return true;
-    if (xb_now_ms() >= p->drain_deadline_ms) {
+    if (p->now_ms >= p->drain_deadline_ms) {
         XB_WARN("pump", "shutdown deadline reached with %ld messages in flight: failing them",
                 p->in_flight);
         return true;
@@ -460,10 +436,9 @@ static void set_serving(xb_pump_t *p)
     pthread_mutex_unlock(&p->lock);
 }
 
-int xb_pump_run(xb_pump_t *p, xb_error_t *err)
+/* From PUMP_NEW to serving: children started, xb_pump_start's caller woken. */
+static void begin_serving(xb_pump_t *p)
 {
-    if (!p || p->state != PUMP_NEW)
-        return xb_error_set(err, XB_ERR_ARG, 0, "the pump is already running or stopped");
     if (p->opts.handle_signals)
         install_signals(p);
     p->state = PUMP_RUNNING;
@@ -471,25 +446,55 @@ int xb_pump_run(xb_pump_t *p, xb_error_t *err)
         xb_children_start_all(p);
     set_serving(p);
     XB_INFO("pump", "organism %s serving on %s", p->cfg->name, p->endpoint);
-    zmq_pollitem_t items[2] = {{p->router, 0, ZMQ_POLLIN, 0}, {NULL, p->wake[0], ZMQ_POLLIN, 0}};
     if (atomic_load(&p->stop_requested))
         begin_drain(p);
-    while (!drained(p)) {
-        int rc = zmq_poll(items, 2, TICK_MS);
-        if (rc < 0 && errno != EINTR) {
-            XB_ERROR("pump", "poll failed: %s", zmq_strerror(errno));
-            break;
-        }
-        if (items[1].revents & ZMQ_POLLIN)
-            drain_wake(p);
-        if (items[0].revents & ZMQ_POLLIN)
-            drain_router(p);
-        xb_commit_turn(p);
-        tick(p);
-    }
+}
+
+static void end_serving(xb_pump_t *p)
+{
     finish(p);
     if (p->opts.handle_signals)
         signal_fd = -1;
+}
+
+int xb_pump_step(xb_pump_t *p, int timeout_ms)
+{
+    if (!p || p->state == PUMP_STOPPED)
+        return 0;
+    if (p->state == PUMP_NEW)
+        begin_serving(p);
+    if (drained(p)) {
+        end_serving(p);
+        return 0;
+    }
+    zmq_pollitem_t items[2] = {{p->router, 0, ZMQ_POLLIN, 0}, {NULL, p->wake[0], ZMQ_POLLIN, 0}};
+    int rc = zmq_poll(items, 2, timeout_ms);
+    if (rc < 0 && errno != EINTR) {
+        XB_ERROR("pump", "poll failed: %s", zmq_strerror(errno));
+        end_serving(p);
+        return -1;
+    }
+    xb_pump_clock_read(p);
+    if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+        drain_wake(p);
+    if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+        drain_router(p);
+    xb_commit_turn(p);
+    tick(p);
+    xb_peers_reap(p);
+    if (drained(p)) {
+        end_serving(p);
+        return 0;
+    }
+    return 1;
+}
+
+int xb_pump_run(xb_pump_t *p, xb_error_t *err)
+{
+    if (!p || p->state != PUMP_NEW)
+        return xb_error_set(err, XB_ERR_ARG, 0, "the pump is already running or stopped");
+    while (xb_pump_step(p, TICK_MS) > 0) {
+    }
     return 0;
 }
 
@@ -515,14 +520,6 @@ int xb_pump_start(xb_pump_t *p, xb_error_t *err)
     return 0;
 }
 
-void xb_pump_stop(xb_pump_t *p)
-{
-    if (!p)
-        return;
-    atomic_store(&p->stop_requested, 1);
-    wake(p);
-}
-
 int xb_pump_join(xb_pump_t *p)
 {
     if (!p || !p->thread_started)
@@ -542,7 +539,7 @@ void xb_pump_destroy(xb_pump_t **pp)
         xb_pump_join(p);
     }
     if (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)
-        finish(p);
+        end_serving(p); /* a pump driven by xb_pump_step and never stopped */
     xb_commit_free(p);
     if (p->dslab)
         xb_deliveries_fail_all(p);
@@ -563,9 +560,13 @@ void xb_pump_destroy(xb_pump_t **pp)
     xb_registry_destroy(&p->registry);
     xb_buffer_destroy(&p->buffer);
     xb_backend_destroy(&p->backend); /* closing flushes what is left */
+    for (size_t i = 0; p->listeners && i < p->n_listeners; i++)
+    {
+        xb_lqueue_destroy(&p->listeners[i].queue);
+        xb_lqueue_destroy(&p->listeners[i].in_hand);
+    }
     free(p->listeners);
     xb_strmap_destroy(&p->convs);
-    free(p->route_batch);
     if (p->wake[0] >= 0)
         close(p->wake[0]);
     if (p->wake[1] >= 0)

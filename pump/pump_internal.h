@@ -1,12 +1,30 @@
 /* The pump's private state, shared by the files of pump/ only.
  *
- * One event-loop thread owns everything here: no locks. The files:
- *   pump.c      lifecycle, the event loop, dispatch of incoming commands
- *   children.c  starting, reaping, restarting and stopping child processes
- *   peers.c     registration, heartbeats and liveness of listener processes
- *   deliver.c   deliveries: the in-flight table, queues, credit, timeouts
- *   route.c     routing of SEND and REPLY messages (docs/routing.md)
- *   control.c   CONTROL and HISTORY requests
+ * One event-loop thread owns everything here: no locks. The files, from the
+ * top down; each calls only files below it (the graph has no cycle):
+ *
+ *   pump.c     lifecycle, the loop (xb_pump_step), dispatch of commands -> all below
+ *   control.c  CONTROL and HISTORY requests            -> peertab, lqueue, core
+ *   route.c    SEND, REPLY, DONE (docs/routing.md)     -> commit, outbox, deliver, conv, core
+ *   commit.c   group commit: the turn (xb_turn_t)      -> outbox, conv, core
+ *   peers.c    READY, BYE, heartbeats, liveness, lost peers, handler timeouts
+ *                                                      -> outbox, deliver, children, peertab, core
+ *   outbox.c   verdicts, staged messages handed out, SystemErrors, failing deliveries
+ *                                                      -> deliver, conv, core
+ *   deliver.c  the delivery table, queues, credit, in-hand lists
+ *                                                      -> peertab, conv, lqueue, core
+ *   children.c child processes: start, reap, restart   -> peertab, core
+ *   peertab.c  peers by routing id, their states       -> lqueue
+ *   conv.c     origins and conversations               -> (registry)
+ *   lqueue.c   the bounded intrusive queue             -> nothing
+ *   core.c     clocks, sending to a routing id, listeners by name, xb_pump_stop
+ *                                                      -> nothing
+ *
+ * Upward news travels as data, not calls: a lower file that finds a peer
+ * gone (deliver.c: unreachable; children.c: its process exited) marks it
+ * (xb_peer_mark_gone) and peers.c settles its deliveries at the end of the
+ * turn (xb_peers_reap); deliver.c refuses a delivery to a full queue and
+ * its caller (outbox.c) fails it.
  */
 #ifndef XB_PUMP_INTERNAL_H
 #define XB_PUMP_INTERNAL_H
@@ -26,6 +44,7 @@
 #include "xmlbus/pump.h"
 #include "registry.h"
 #include "schema.h"
+#include "lqueue.h"
 #include "strmap.h"
 #include "proto.h"
 #include "xmlbus/xmlsafe.h"
@@ -39,6 +58,7 @@ typedef struct {
 } xb_rid_t;
 
 typedef struct peer peer_t;
+typedef struct xb_turn xb_turn_t;        /* commit.c's own */
 typedef struct child child_t;
 typedef struct delivery delivery_t;
 typedef struct conv conv_t;
@@ -58,17 +78,26 @@ typedef struct {
 typedef struct {
     const xb_listener_config_t *cfg;
     int index;
-    delivery_t *q_head, *q_tail;   /* deliveries waiting for credit */
-    long q_len;
-    size_t q_bytes;
+    xb_lqueue_t *queue;       /* deliveries waiting for credit (owned) */
+    xb_lqueue_t *in_hand;     /* deliveries a process holds, oldest first (owned):
+                                 their timeouts, see deliver.c and peers.c */
     long in_flight;
     uint64_t delivered, replies, messages_out, done, failed, timeouts, crashes, restarts;
     uint64_t errors[XB_ERR__COUNT]; /* SystemErrors caused by messages it sent */
 } lstn_t;
 
+/* Where a peer stands. Only IDLE and BUSY peers get new deliveries. */
+typedef enum {
+    XB_PEER_IDLE,             /* registered, holds nothing */
+    XB_PEER_BUSY,             /* holds deliveries (takes more while credit lasts) */
+    XB_PEER_DRAINING,         /* recycled: takes nothing new, SHUTDOWN once idle */
+    XB_PEER_GONE,             /* lost: out of the table, about to be freed */
+} xb_peer_state_t;
+
 /* A connected listener or worker process (or thread). */
 struct peer {
     xb_rid_t rid;
+    xb_peer_state_t state;
     int listener;
     bool worker;
     bool beats_while_busy;    /* it said so in READY (7th frame "beats") */
@@ -78,7 +107,12 @@ struct peer {
     int in_flight;
     uint64_t last_heard_ms, last_sent_ms, last_used_ms, busy_since_ms;
     uint64_t handled;
-    peer_t *next;
+    xb_code_t lost_code;      /* GONE, not yet settled: why (xb_peer_mark_gone) */
+    char lost_why[320];
+    bool lost_kill;           /* and its process must be killed */
+    xb_lqueue_t *held;        /* its deliveries in hand (owned list, borrowed items) */
+    peer_t *next, *prev;      /* every live peer (p->peers), or p->gone */
+    peer_t *hnext;            /* its hash bucket (peertab.c) */
 };
 
 /* A process the pump started for a listener (one per worker of a pool). */
@@ -111,7 +145,9 @@ struct delivery {
     origin_t origin;
     uint64_t deadline_ms;     /* 0 = no timeout */
     int retries;
-    delivery_t *qnext;
+    xb_lqlink_t qlink;        /* in its listener's queue while it waits, in its
+                                 in_hand list while a process holds it */
+    xb_lqlink_t plink;        /* in its peer's held list while a process holds it */
 };
 
 /* A live conversation: ended when no delivery of it is pending. */
@@ -165,7 +201,11 @@ struct xb_pump_t {
 
     lstn_t *listeners;
     size_t n_listeners;
-    peer_t *peers;
+    peer_t *peers;                    /* peertab.c: every live peer, and by rid: */
+    peer_t *gone;                     /* marked GONE, to settle (peers.c) */
+    peer_t **peer_buckets;
+    size_t peer_nbuckets, n_peers;
+    uint64_t peer_seed;
     child_t *children;
     size_t n_children;
 
@@ -177,11 +217,11 @@ struct xb_pump_t {
     long in_flight;                   /* deliveries alive (queued or sent) */
 
     xb_strmap_t *convs;               /* root -> conv_t */
-    void *route_batch;                /* route.c's staging area (batch_t) */
-    void *route_turn;                 /* route.c's messages waiting for their slots (turn_t) */
-    posted_t posted[XB_POSTED_CLIENTS]; /* route.c: acceptances of POSTs not told yet */
+    xb_turn_t *turn;                  /* commit.c: what waits for the turn's commit */
+    posted_t posted[XB_POSTED_CLIENTS]; /* outbox.c: acceptances of POSTs not told yet */
     size_t n_posted;
 
+    uint64_t now_ms;                  /* the clock (opts.clock), read once per loop turn */
     uint64_t started_ms, last_tick_ms, last_hb_check_ms;
     uint64_t registry_warned_ms; /* last "registry changes not written" warning */
     uint64_t received, accepted, rejected, routed, to_clients, undeliverable, late;
@@ -189,16 +229,44 @@ struct xb_pump_t {
     uint64_t errors[XB_ERR__COUNT];
 };
 
-/* pump.c */
+/* core.c */
+/* CLOCK_MONOTONIC in ms: the default clock, and the real time that waiting
+ * for processes to exit needs. Timers use p->now_ms instead. */
 uint64_t xb_now_ms(void);
+/* Wall-clock µs: message timestamps. */
 int64_t xb_now_us(void);
+/* Reads the pump's clock into p->now_ms (never backwards). */
+void xb_pump_clock_read(xb_pump_t *p);
 /* Sends frames to the peer rid (consumes f on success). Logs and counts a
  * failure. Returns 0 or -1. */
 int xb_pump_send_to(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
 lstn_t *xb_pump_listener(xb_pump_t *p, const char *name);
-/* Answers a message that failed to decode with ERROR (never an ERROR). The
- * message changes nothing. */
-void xb_pump_malformed(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_error_t *e);
+
+/* conv.c */
+void xb_origin_clear(origin_t *o);
+int xb_origin_copy(origin_t *dst, const origin_t *src);
+/* A new conversation of root, in p->convs. NULL on no memory. */
+conv_t *xb_conv_new(xb_pump_t *p, const char *root);
+void xb_conv_release(xb_pump_t *p, conv_t *c);
+void xb_convs_free(xb_pump_t *p);
+
+/* peertab.c */
+int xb_peertab_init(xb_pump_t *p);
+/* Frees every peer, live or gone. */
+void xb_peertab_free(xb_pump_t *p);
+/* A new IDLE peer of rid, in the table. NULL on no memory. */
+peer_t *xb_peer_new(xb_pump_t *p, const xb_rid_t *rid);
+/* The live peer of rid, or NULL. */
+peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid);
+/* Takes peer out of the table (find no longer sees it) and marks it GONE. */
+void xb_peer_set_gone(xb_pump_t *p, peer_t *peer);
+/* Marks peer GONE and puts it on p->gone: peers.c settles its deliveries
+ * (retried or failed with code) and, with kill, kills its process. For the
+ * files below peers.c that find a peer gone. */
+void xb_peer_mark_gone(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why, bool kill);
+/* Frees peer (out of the table first if it is still there). */
+void xb_peer_delete(xb_pump_t *p, peer_t *peer);
+const char *xb_peer_state_name(xb_peer_state_t s);
 
 /* children.c */
 int xb_children_init(xb_pump_t *p, xb_error_t *err);
@@ -210,39 +278,57 @@ child_t *xb_children_by_pid(xb_pump_t *p, pid_t pid);
 void xb_children_stop_all(xb_pump_t *p, double deadline_s);
 void xb_children_free(xb_pump_t *p);
 
-/* peers.c */
-peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid);
-void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m);
-void xb_peer_on_bye(xb_pump_t *p, peer_t *peer);
-/* The peer is gone (process died, silent, BYE): its deliveries are retried
- * or failed with `code`. */
-void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why);
-void xb_peers_tick(xb_pump_t *p);
-void xb_peers_shutdown(xb_pump_t *p);
-void xb_peers_free(xb_pump_t *p);
-
 /* deliver.c */
 int xb_deliveries_init(xb_pump_t *p);
 void xb_deliveries_free(xb_pump_t *p);
 delivery_t *xb_delivery_new(xb_pump_t *p);
 delivery_t *xb_delivery_find(xb_pump_t *p, const char *id);
 void xb_delivery_free(xb_pump_t *p, delivery_t *d);
-/* Queues d for its listener (or fails it with `limit` if the queue is full)
- * and dispatches what credit allows. Takes ownership of d. */
-void xb_delivery_submit(xb_pump_t *p, delivery_t *d);
+/* Queues d for its listener and dispatches what credit allows; takes
+ * ownership of d. Returns -1 when the queue is full (d untouched: the
+ * caller fails it, see xb_outbox_submit). */
+int xb_delivery_submit(xb_pump_t *p, delivery_t *d);
 /* Hands queued deliveries of listener l to peers with free credit. */
 void xb_dispatch(xb_pump_t *p, lstn_t *l);
+/* Takes d off its peer (its credit back) or out of its queue. */
+void xb_delivery_detach(xb_pump_t *p, delivery_t *d);
+/* The peer answered d (REPLY, DONE or FAILED): detached, and counted
+ * towards recycling the peer's process. */
+void xb_delivery_answered(xb_pump_t *p, delivery_t *d);
 /* The handler of d finished (REPLY, DONE or FAILED has been processed). */
 void xb_delivery_complete(xb_pump_t *p, delivery_t *d);
-/* The handler answered FAILED: like complete, then a `crash` SystemError
- * with its reason goes to the origin. */
-void xb_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why);
+/* The first delivery in hand of l whose timeout has passed, or NULL. */
+delivery_t *xb_delivery_first_expired(const xb_pump_t *p, const lstn_t *l);
+
+/* outbox.c (the rest in outbox.h) */
+/* xb_delivery_submit, and a full queue fails d with `limit`. */
+void xb_outbox_submit(xb_pump_t *p, delivery_t *d);
+/* Sends a SystemError to `to` (an origin), recorded alone. Never bounces. */
+void xb_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
+                           const char *message);
 /* d failed for good: a SystemError goes to its origin; d is freed. */
 void xb_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void xb_deliveries_tick(xb_pump_t *p);
+/* The handler answered FAILED: like complete, then a `crash` SystemError
+ * with its reason goes to the origin. */
+void xb_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why);
 /* Fails every pending delivery with `shutdown`. */
 void xb_deliveries_fail_all(xb_pump_t *p);
+
+/* peers.c */
+void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m);
+void xb_peer_on_bye(xb_pump_t *p, peer_t *peer);
+/* The peer is gone (process died, silent, BYE): its deliveries are retried
+ * or failed with `code`, now. */
+void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why);
+/* Settles the peers marked gone (xb_peer_mark_gone). The loop calls it at
+ * the end of every turn. */
+void xb_peers_reap(xb_pump_t *p);
+/* Heartbeats, liveness, and the handlers that overran their timeout. */
+void xb_peers_tick(xb_pump_t *p);
+void xb_peers_expire(xb_pump_t *p);
+void xb_peers_shutdown(xb_pump_t *p);
+void xb_peers_free(xb_pump_t *p);
 
 /* route.c */
 /* SEND (post false: answered ACCEPTED or REJECTED) or POST (post true:
@@ -251,13 +337,6 @@ void xb_deliveries_fail_all(xb_pump_t *p);
 void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m, bool post);
 void xb_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m);
 void xb_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool failed);
-/* Sends a SystemError to `to` (an origin). Never bounces. */
-void xb_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
-                           const char *message);
-void xb_origin_clear(origin_t *o);
-int xb_origin_copy(origin_t *dst, const origin_t *src);
-void xb_conv_release(xb_pump_t *p, conv_t *c);
-void xb_convs_free(xb_pump_t *p);
 
 /* control.c */
 void xb_control_on_request(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m);

@@ -22,66 +22,7 @@
 #include "xmlbus/xmlsafe.h"
 
 #define DEFAULT_SENDER "console"
-#define SYSTEM_NAME "system"
-
-/* ---- origins and conversations ------------------------------------------------ */
-
-void xb_origin_clear(origin_t *o)
-{
-    free(o->chain);
-    o->chain = NULL;
-}
-
-int xb_origin_copy(origin_t *dst, const origin_t *src)
-{
-    *dst = *src;
-    dst->chain = src->chain ? strdup(src->chain) : NULL;
-    return src->chain && !dst->chain ? -1 : 0;
-}
-
-static conv_t *conv_new(xb_pump_t *p, const char *root)
-{
-    conv_t *c = calloc(1, sizeof *c);
-    if (!c || !(c->root = strdup(root)) || xb_strmap_put(p->convs, root, c) != 0) {
-        if (c)
-            free(c->root);
-        free(c);
-        return NULL;
-    }
-    c->last_ms = xb_now_ms();
-    return c;
-}
-
-/* The conversation is over: every branch has ended. Its registry entries go;
- * its context buffers stay (retention is the backend's business). */
-void xb_conv_release(xb_pump_t *p, conv_t *c)
-{
-    xb_strmap_remove(p->convs, c->root);
-    xb_error_t err;
-    if (xb_registry_end_conversation(p->registry, c->root, NULL, &err) != 0)
-        XB_WARN("pump", "conversation %s: could not remove its registry entries: %s", c->root,
-                err.message);
-    XB_DEBUG("pump", "conversation %s ended", c->root);
-    free(c->root);
-    free(c);
-}
-
-static void conv_free_cb(const char *key, void *value, void *user)
-{
-    (void)key;
-    (void)user;
-    conv_t *c = value;
-    free(c->root);
-    free(c);
-}
-
-void xb_convs_free(xb_pump_t *p)
-{
-    if (!p->convs)
-        return;
-    xb_strmap_foreach(p->convs, conv_free_cb, NULL);
-    xb_strmap_destroy(&p->convs);
-}
+#define SYSTEM_NAME XB_SYSTEM_FROM
 
 /* The thread UUID of a chain (created on first use). */
 static int uuid_for(xb_pump_t *p, const char *chain, char out[37], xb_error_t *err)
@@ -94,159 +35,7 @@ static int uuid_for(xb_pump_t *p, const char *chain, char out[37], xb_error_t *e
     return 0;
 }
 
-/* ---- sending to clients -------------------------------------------------------- */
-
-static void count_error(xb_pump_t *p, const origin_t *o, xb_code_t code)
-{
-    xb_code_t wire = xb_code_wire(code);
-    p->errors[wire]++;
-    if (!o->is_client && !o->is_system) {
-        lstn_t *l = xb_pump_listener(p, o->name);
-        if (l)
-            l->errors[wire]++;
-    }
-}
-
-static void deliver_to_client(xb_pump_t *p, const xb_rid_t *rid, const char *msg_id,
-                              const char *bytes, size_t len)
-{
-    xb_posted_send(p, rid); /* both arrive together: one wake-up */
-    xb_frames_t *f = xb_proto_deliver(msg_id, bytes, len);
-    if (!f || xb_pump_send_to(p, rid, f) != 0) {
-        p->undeliverable++;
-        XB_WARN("pump", "message %s: the client that should receive it is gone", msg_id);
-    } else {
-        p->to_clients++;
-    }
-    xb_frames_destroy(&f);
-}
-
-/* Records one slot for a message. Returns 0 or -1 with err. */
-static int record(xb_pump_t *p, const char *thread, const char *from, const char *to,
-                  const char *type, const char *msg_id, int64_t ts, const char *payload,
-                  size_t len, xb_error_t *err)
-{
-    long index = 0;
-    return xb_buffer_append(p->buffer, thread, from, to, type, msg_id, ts, payload, len, &index,
-                            err);
-}
-
-/* Builds, serializes and records an envelope. On success *out and *out_len hold
- * the envelope bytes (caller frees). */
-static int seal(xb_pump_t *p, xb_envelope_t *env, const char *from, const char *to,
-                const char *thread, const char *msg_id, int depth, char **out, size_t *out_len,
-                xb_error_t *err)
-{
-    int64_t ts = xb_now_us();
-    if (xb_envelope_set_id(env, msg_id, err) != 0 || xb_envelope_set_ts(env, ts, err) != 0 ||
-        xb_envelope_set_depth(env, depth, err) != 0 || xb_envelope_serialize(env, out, out_len) != 0)
-        return *out = NULL, xb_error_set(err, XB_ERR_LIMIT, 0, "could not serialize the envelope");
-    char *payload = NULL;
-    size_t plen = 0;
-    char type[512];
-    if (xb_payload_tag_of(xb_envelope_payload(env), type, sizeof type) != 0 ||
-        xb_envelope_payload_serialize(env, &payload, &plen) != 0) {
-        free(*out);
-        *out = NULL;
-        return xb_error_set(err, XB_ERR_LIMIT, 0, "could not serialize the payload");
-    }
-    int rc = record(p, thread, from, to, type, msg_id, ts, payload, plen, err);
-    free(payload);
-    if (rc != 0) {
-        free(*out);
-        *out = NULL;
-    }
-    return rc;
-}
-
-/* ---- SystemErrors ---------------------------------------------------------- */
-
-/* Whether the same message may succeed when sent again unchanged: the
- * failure was about the moment (a slow handler, storage, a full bus, a
- * restart), not about the message. */
-static bool retry_allowed(xb_code_t code)
-{
-    xb_code_t wire = xb_code_wire(code);
-    return wire == XB_ERR_TIMEOUT || wire == XB_ERR_BACKEND || wire == XB_ERR_LIMIT ||
-           wire == XB_ERR_SHUTDOWN;
-}
-
-static delivery_t *delivery_for(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
-                                const char *thread, const origin_t *origin);
-
-void xb_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
-                           const char *message)
-{
-    count_error(p, to, code);
-    XB_INFO("pump", "SystemError %s to %s (thread %s): %s", xb_code_name(xb_code_wire(code)),
-            to->name, to->thread, message);
-    if (to->is_system || to->quiet)
-        return;
-    if (!to->is_client && p->state != PUMP_RUNNING)
-        return; /* listeners are stopping: the log line is all that is left */
-    xb_envelope_t *env = xb_envelope_system_error(to->name, to->thread, code, message,
-                                                  retry_allowed(code));
-    if (!env) {
-        XB_ERROR("pump", "no memory for a SystemError to %s", to->name);
-        return;
-    }
-    xb_error_t err;
-    xb_error_clear(&err);
-    char msg_id[37];
-    xb_uuid_new(msg_id);
-    char *bytes = NULL;
-    size_t len = 0;
-    if (seal(p, env, SYSTEM_NAME, to->name, to->thread, msg_id, 0, &bytes, &len, &err) != 0) {
-        XB_ERROR("pump", "SystemError for %s not recorded: %s", to->name, err.message);
-        /* Recording failed (backend down): the sender still hears about it. */
-        if (!bytes && xb_envelope_serialize(env, &bytes, &len) != 0)
-            bytes = NULL;
-    }
-    xb_envelope_destroy(&env);
-    if (!bytes)
-        return;
-    if (to->is_client) {
-        deliver_to_client(p, &to->rid, msg_id, bytes, len);
-        free(bytes);
-        return;
-    }
-    lstn_t *l = xb_pump_listener(p, to->name);
-    origin_t sys = {.is_system = true};
-    xb_strlcpy(sys.name, SYSTEM_NAME, sizeof sys.name);
-    delivery_t *d = l ? delivery_for(p, l, conv, to->chain, to->thread, &sys) : NULL;
-    if (!d) {
-        free(bytes);
-        p->undeliverable++;
-        return;
-    }
-    xb_strlcpy(d->msg_id, msg_id, sizeof d->msg_id);
-    d->envelope = bytes;
-    d->len = len;
-    d->is_error = true;
-    xb_delivery_submit(p, d);
-}
-
-/* ---- deliveries ------------------------------------------------------------ */
-
-static delivery_t *delivery_for(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
-                                const char *thread, const origin_t *origin)
-{
-    delivery_t *d = xb_delivery_new(p);
-    if (!d)
-        return NULL;
-    d->listener = l->index;
-    d->chain = chain ? strdup(chain) : NULL;
-    xb_strlcpy(d->thread, thread, sizeof d->thread);
-    if ((chain && !d->chain) || xb_origin_copy(&d->origin, origin) != 0) {
-        xb_delivery_free(p, d);
-        return NULL;
-    }
-    if (conv) {
-        d->conv = conv;
-        conv->pending++;
-    }
-    return d;
-}
+/* ---- targets and staging --------------------------------------------------- */
 
 /* Where one message goes. */
 typedef struct {
@@ -277,13 +66,6 @@ static int payload_of(xmlDocPtr doc, const char *bytes, size_t len, payload_t *p
         return xb_error_set(err, XB_ERR_ENVELOPE, 0,
                             "a payload may not be in the envelope namespace (an envelope inside an envelope)");
     return xb_payload_embeddable(doc, bytes, len, &pl->bytes, &pl->len, owned, err);
-}
-
-void xb_route_staged_free(staged_t *s)
-{
-    free(s->chain);
-    free(s->envelope);
-    s->chain = s->envelope = NULL;
 }
 
 /* Validates and writes one message to one receiver, and stages it. */
@@ -317,42 +99,6 @@ static int make_delivery(xb_pump_t *p, const origin_t *origin, const target_t *t
     memcpy(msg_id, s->msg_id, 37);
     batch->n++;
     return 0;
-}
-
-/* Hands a recorded message to its receiver. Takes s's buffers. */
-void xb_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
-{
-    p->routed++;
-    if (!s->listener) {
-        deliver_to_client(p, &conv->client, s->msg_id, s->envelope, s->len);
-        xb_route_staged_free(s);
-        return;
-    }
-    delivery_t *d = delivery_for(p, s->listener, conv, s->chain, s->thread, origin);
-    if (!d) {
-        xb_route_staged_free(s);
-        xb_route_system_error(p, origin, conv, XB_ERR_LIMIT, "pump out of memory");
-        return;
-    }
-    xb_strlcpy(d->msg_id, s->msg_id, sizeof d->msg_id);
-    d->envelope = s->envelope;
-    d->len = s->len;
-    d->depth = s->depth;
-    s->envelope = NULL;
-    xb_route_staged_free(s);
-    xb_delivery_submit(p, d);
-}
-
-/* The pump's staging area (one, reused: the event loop handles one incoming
- * message at a time). NULL on no memory. */
-static batch_t *staging(xb_pump_t *p)
-{
-    if (!p->route_batch)
-        p->route_batch = calloc(1, sizeof(batch_t));
-    batch_t *b = p->route_batch;
-    if (b)
-        b->n = 0;
-    return b;
 }
 
 static bool may_address(const lstn_t *sender, const char *name)
@@ -473,7 +219,7 @@ static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const ch
             failed = true;
             *err = e;
         } else {
-            xb_route_system_error(p, o, conv, e.code, e.message);
+            xb_outbox_stage_error(p, batch, o, conv, e.code, e.message);
         }
     }
     targets_free(targets, MAX_FANOUT);
@@ -512,23 +258,21 @@ static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char
     xb_error_clear(&err);
     xmlDocPtr doc = xb_xml_read(p->xmlctxt, bytes, len, &p->plimits, &err);
     if (!doc) {
-        xb_route_system_error(p, o, d->conv, err.code, err.message);
+        xb_outbox_stage_error(p, batch, o, d->conv, err.code, err.message);
         return;
     }
     payload_t pl;
     char *owned = NULL;
     if (payload_of(doc, bytes, len, &pl, &owned, &err) != 0) {
-        xb_route_system_error(p, o, d->conv, err.code, err.message);
+        xb_outbox_stage_error(p, batch, o, d->conv, err.code, err.message);
         xmlFreeDoc(doc);
         return;
     }
     bool ended = false;
     int sent = route_payload(p, o, d->conv, target, &pl, d->depth + 1, &ended, NULL, batch, &err);
     free(owned);
-    if (sent == 0 && !ended)
-        xb_route_system_error(p, o, d->conv, err.code, err.message);
-    else if (err.code != XB_OK)
-        xb_route_system_error(p, o, d->conv, err.code, err.message);
+    if ((sent == 0 && !ended) || err.code != XB_OK)
+        xb_outbox_stage_error(p, batch, o, d->conv, err.code, err.message);
     p->listeners[d->listener].messages_out += (uint64_t)sent;
     xmlFreeDoc(doc);
 }
@@ -543,19 +287,15 @@ void xb_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m)
     l->replies++;
     origin_t o;
     origin_of_delivery(p, d, &o);
-    batch_t *batch = staging(p);
-    if (!batch) {
-        xb_route_system_error(p, &o, d->conv, XB_ERR_LIMIT, "pump out of memory");
-    } else {
-        for (size_t i = 0; i < m->n; i++) {
-            char target[XB_NAME_MAX];
-            xb_proto_cstr(xb_proto_reply_target(m, i), target, sizeof target);
-            xb_proto_val_t payload = xb_proto_reply_payload(m, i);
-            reply_one(p, &o, d, target, payload.ptr, payload.len, batch);
-        }
-        unit_t u = {.is_send = false, .origin = o, .conv = d->conv};
-        xb_commit_defer(p, batch, &u);
+    batch_t *batch = xb_commit_stage(p);
+    for (size_t i = 0; i < m->n; i++) {
+        char target[XB_NAME_MAX];
+        xb_proto_cstr(xb_proto_reply_target(m, i), target, sizeof target);
+        xb_proto_val_t payload = xb_proto_reply_payload(m, i);
+        reply_one(p, &o, d, target, payload.ptr, payload.len, batch);
     }
+    unit_t u = {.is_send = false, .origin = o, .conv = d->conv};
+    xb_commit_defer(p, batch, &u);
     xb_delivery_complete(p, d);
 }
 
@@ -581,36 +321,6 @@ void xb_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool 
 }
 
 /* ---- SEND from clients ------------------------------------------------------ */
-
-void xb_route_reject(xb_pump_t *p, const xb_rid_t *rid, const char *req, const origin_t *o,
-                   xb_code_t code, const char *message)
-{
-    p->rejected++;
-    count_error(p, o, code);
-    XB_INFO("pump", "send refused (%s): %s", xb_code_name(xb_code_wire(code)), message);
-    xb_envelope_t *env = xb_envelope_system_error(o->name, o->thread, code, message,
-                                                  retry_allowed(code));
-    char *bytes = NULL;
-    size_t len = 0;
-    if (env)
-        xb_envelope_serialize(env, &bytes, &len);
-    xb_envelope_destroy(&env);
-    xb_frames_t *f = xb_proto_rejected(req, bytes, len);
-    if (f)
-        xb_pump_send_to(p, rid, f);
-    xb_frames_destroy(&f);
-    free(bytes);
-}
-
-void xb_route_accept(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *thread,
-                        const char *msg_id)
-{
-    p->accepted++;
-    xb_frames_t *f = xb_proto_accepted(req, thread, msg_id);
-    if (f)
-        xb_pump_send_to(p, rid, f);
-    xb_frames_destroy(&f);
-}
 
 /* The body of a SEND: an envelope or a bare payload. */
 typedef struct {
@@ -678,7 +388,7 @@ static conv_t *client_conversation(xb_pump_t *p, const xb_rid_t *rid, const char
         char *root = xb_chain_conversation_root(chain, NULL);
         conv_t *c = root ? xb_strmap_get(p->convs, root) : NULL;
         if (!c && root)
-            c = conv_new(p, root);
+            c = xb_conv_new(p, root);
         free(root);
         if (c) {
             c->has_client = true;
@@ -693,7 +403,7 @@ static conv_t *client_conversation(xb_pump_t *p, const xb_rid_t *rid, const char
     char *root = NULL, *uuid = NULL;
     if (xb_registry_start(p->registry, o->name, &uuid, &root, err) != 0)
         return NULL;
-    conv_t *c = conv_new(p, root);
+    conv_t *c = xb_conv_new(p, root);
     o->chain = xb_chain_extend(root, o->name, err);
     if (uuid)
         xb_strlcpy(o->thread, uuid, sizeof o->thread);
@@ -759,18 +469,20 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m
     bool ended = false;
     xb_error_clear(&err);
     char msg_id[37] = "";
-    batch_t *batch = staging(p);
-    int staged = 0;
-    if (!batch)
-        xb_error_set(&err, XB_ERR_LIMIT, 0, "pump out of memory");
-    else
-        staged = route_payload(p, &o, conv, target, &b.payload, b.depth + 1, &ended, msg_id,
+    batch_t *batch = xb_commit_stage(p);
+    int staged = route_payload(p, &o, conv, target, &b.payload, b.depth + 1, &ended, msg_id,
                                batch, &err);
     send_body_free(&b);
     if (staged == 0) {
         xb_route_reject(p, rid, req, &o, err.code, err.message);
+        if (batch->n > 0) { /* SystemErrors about its other targets */
+            unit_t u = {.is_send = false, .origin = o, .conv = conv};
+            xb_commit_defer(p, batch, &u);
+        }
     } else {
-        unit_t u = {.is_send = true, .post = post, .origin = o, .conv = conv, .route_err = err};
+        if (err.code != XB_OK) /* another target failed: an error of its own */
+            xb_outbox_stage_error(p, batch, &o, conv, err.code, err.message);
+        unit_t u = {.is_send = true, .post = post, .origin = o, .conv = conv};
         xb_strlcpy(u.req, req, sizeof u.req);
         memcpy(u.msg_id, msg_id, sizeof u.msg_id);
         xb_commit_defer(p, batch, &u);

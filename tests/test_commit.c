@@ -1,157 +1,156 @@
 /* The pump's group commit (pump/commit.c): the slots of every message that
- * arrives in one loop turn are written in one backend batch, and one
- * message's refused slot is still only its own failure.
+ * arrives in one loop turn are written in one backend batch, one message's
+ * refused slot is still only its own failure, and every accepted message
+ * ends in exactly one answer.
  *
- * A real `xmlbus run` process and a real echo listener. To make many
- * messages arrive in one turn the test stops the pump (SIGSTOP), posts a
- * burst with xb_client_post (it waits in the sockets), and lets it go. */
-#include <CUnit/Basic.h>
-#include <signal.h>
+ * An in-process pump driven one turn at a time: the test queues a burst in
+ * the pump's socket, then runs one turn. */
+#include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "xbt.h"
-#include "xmlbus/client.h"
+#include "pump_internal.h"
+#include "pumpfix.h"
+#include "xbt_main.h"
 
-#define ROUTE_YAML                                                                        \
-    "organism:\n  name: t\n  endpoint: @ENDPOINT@\n"                                      \
-    "limits:\n  max_payload_bytes: 1KiB\n"                                                \
-    "process_pool:\n  heartbeat: 5\n"                                                     \
-    "listeners:\n"                                                                        \
-    "  - name: echo\n    payload: ping\n    credit: 100\n"                                \
-    "    command: [@TESTBIN@/xbtest-behave, echo]\n"
+#define YAML                                                              \
+    "limits:\n  max_payload_bytes: 1KiB\n"                                \
+    "listeners:\n"                                                        \
+    "  - name: echo\n    payload: ping\n    credit: 100\n"
 
-static xbt_pump_t pump;
-static bool pump_up;
+#define BURST 100
 
-static int start_pump(void)
+static pumpfix_t f;
+static void *echo, *client;
+
+static void setup(void)
 {
-    pump_up = xbt_pump_start(&pump, ROUTE_YAML) == 0;
-    return 0;
+    CU_ASSERT_EQUAL_FATAL(pumpfix_open(&f, YAML), 0);
+    echo = pumpfix_listener(&f, "echo", 100, false, false);
+    client = pumpfix_dealer(&f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(echo && client);
+    /* one message first: the client's connection is up before a burst */
+    pumpfix_send(client, XB_CMD_SEND, "warm", "<ping/>", "", "", NULL);
+    xb_frames_t *m = pumpfix_expect(&f, client, XB_CMD_ACCEPTED);
+    xb_frames_t *d = pumpfix_expect(&f, echo, XB_CMD_DELIVER);
+    char id[32];
+    pumpfix_send(echo, XB_CMD_DONE, pumpfix_str(d, 2, id, sizeof id), NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m && d);
+    xb_frames_destroy(&m);
+    xb_frames_destroy(&d);
+    pumpfix_step(&f);
 }
 
-static int stop_pump(void)
-{
-    if (CU_get_number_of_failures() > 0 && pump.pid > 0)
-        xbt_pump_dump_log(&pump);
-    if (pump_up)
-        xbt_pump_stop(&pump, SIGTERM, 15);
-    xbt_rmtree(pump.dir);
-    return 0;
-}
+static void teardown(void) { pumpfix_close(&f); }
 
-/* The pid of the pump's (only) listener process. */
-static pid_t echo_pid(void)
+/* BURST SENDs waiting in the socket are one turn: one backend batch of
+ * BURST slots. Each is accepted, delivered, and its respond reaches the
+ * client: exactly one answer per accepted message. */
+static void test_burst_is_one_batch(void)
 {
-    pid_t kids[4];
-    return xbt_children(pump.pid, kids, 4) == 1 ? kids[0] : -1;
-}
-
-/* Waits until every posted message has its verdict. No answer can arrive
- * meanwhile (the listener is stopped), so nothing is taken from the queue. */
-static void wait_verdicts(xb_client_t *c, unsigned long n)
-{
-    double deadline = xbt_now() + 10;
-    unsigned long accepted = 0, rejected = 0;
-    while (xbt_now() < deadline) {
-        xb_client_post_counts(c, NULL, &accepted, &rejected);
-        if (accepted + rejected >= n)
-            return;
-        char *env = NULL;
-        size_t len = 0;
-        xb_error_t err;
-        if (xb_client_recv(c, 50, &env, &len, &err) == 0) {
-            CU_FAIL("an answer arrived while the listener was stopped");
-            free(env);
-        }
+    uint64_t batches = f.pump->slot_batches, slots = f.pump->batched_slots;
+    char req[16], body[64];
+    for (int i = 0; i < BURST; i++) {
+        snprintf(req, sizeof req, "r%d", i);
+        snprintf(body, sizeof body, "<ping>%d</ping>", i);
+        CU_ASSERT_EQUAL(pumpfix_send(client, XB_CMD_SEND, req, body, "", "", NULL), 0);
     }
-    CU_FAIL("not every message got its verdict");
-}
+    CU_ASSERT_EQUAL(pumpfix_step(&f), 1);
+    CU_ASSERT_EQUAL(f.pump->slot_batches - batches, 1);
+    CU_ASSERT_EQUAL(f.pump->batched_slots - slots, BURST);
 
-/* 100 SENDs that arrive together are recorded in a handful of batches,
- * each slot exactly once, and every one is answered. */
-static void test_burst_is_few_batches(void)
-{
-    CU_ASSERT_FATAL(pump_up);
-    xb_client_t *c = xbt_client(&pump);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    pid_t echo = echo_pid();
-    CU_ASSERT_FATAL(echo > 0);
-    long batches0 = xbt_pump_stat(c, "slot-batches"), slots0 = xbt_pump_stat(c, "batched-slots");
-    CU_ASSERT_FATAL(batches0 >= 0 && slots0 >= 0);
-
-    const int n = 100;
-    CU_ASSERT_EQUAL_FATAL(kill(echo, SIGSTOP), 0); /* no replies in between */
-    CU_ASSERT_EQUAL_FATAL(kill(pump.pid, SIGSTOP), 0);
-    xb_error_t err;
-    char msg[64];
-    for (int i = 0; i < n; i++) {
-        int len = snprintf(msg, sizeof msg, "<ping>%d</ping>", i);
-        CU_ASSERT_EQUAL(xb_client_post(c, msg, (size_t)len, "echo", NULL, 5000, &err), 0);
+    /* verdicts in the order the messages arrived */
+    for (int i = 0; i < BURST; i++) {
+        xb_frames_t *m = pumpfix_expect(&f, client, XB_CMD_ACCEPTED);
+        snprintf(req, sizeof req, "r%d", i);
+        CU_ASSERT(m && xb_frames_eq(m, 2, req));
+        xb_frames_destroy(&m);
     }
-    usleep(100 * 1000); /* let the burst reach the pump's socket */
-    CU_ASSERT_EQUAL_FATAL(kill(pump.pid, SIGCONT), 0);
-    wait_verdicts(c, (unsigned long)n);
-    long batches = xbt_pump_stat(c, "slot-batches") - batches0;
-    long slots = xbt_pump_stat(c, "batched-slots") - slots0;
-    CU_ASSERT_EQUAL(slots, n);   /* one slot per SEND, none twice */
-    CU_ASSERT(batches >= 1 && batches <= 10);
-    CU_ASSERT_EQUAL(kill(echo, SIGCONT), 0);
-
-    int refusals = 0;
-    CU_ASSERT_EQUAL(xbt_collect(c, n, 10000, &refusals, NULL), n);
-    CU_ASSERT_EQUAL(refusals, 0);
-    xb_client_destroy(&c);
+    /* the listener answers each; the client gets each answer once */
+    for (int i = 0; i < BURST; i++) {
+        xb_frames_t *d = pumpfix_expect(&f, echo, XB_CMD_DELIVER);
+        char id[32];
+        pumpfix_send(echo, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "1", "^", "<pong/>",
+                     NULL);
+        xb_frames_destroy(&d);
+    }
+    int answers = 0;
+    for (xb_frames_t *m; answers <= BURST && (m = pumpfix_recv(&f, client)); answers++) {
+        CU_ASSERT(xb_frames_eq(m, 1, XB_CMD_DELIVER));
+        xb_frames_destroy(&m);
+    }
+    CU_ASSERT_EQUAL(answers, BURST);
+    CU_ASSERT(pumpfix_quiet(&f, echo, 3));
+    CU_ASSERT_EQUAL(f.pump->in_flight, 0);
 }
 
-/* One message of a burst whose slot is refused (bigger than
- * max_payload_bytes) is refused alone: the others of its turn, written in
- * the same batch first, are stored on a second try and answered. */
+/* One message of a turn whose slot is refused (bigger than
+ * max_payload_bytes) is refused alone: the others of its turn are stored on
+ * a second try and accepted. */
 static void test_refused_slot_is_only_its_own(void)
 {
-    CU_ASSERT_FATAL(pump_up);
-    xb_client_t *c = xbt_client(&pump);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     char big[2048];
     memcpy(big, "<ping>", 6);
     memset(big + 6, 'x', 1500);
     memcpy(big + 1506, "</ping>", 8);
-
-    CU_ASSERT_EQUAL_FATAL(kill(pump.pid, SIGSTOP), 0);
-    xb_error_t err;
-    const char *small = "<ping>small</ping>";
+    char req[16];
     for (int i = 0; i < 7; i++) {
-        const char *body = i == 3 ? big : small;
-        CU_ASSERT_EQUAL(xb_client_post(c, body, strlen(body), "echo", NULL, 5000, &err), 0);
+        snprintf(req, sizeof req, "r%d", i);
+        pumpfix_send(client, XB_CMD_SEND, req, i == 3 ? big : "<ping>small</ping>", "", "", NULL);
     }
-    usleep(100 * 1000);
-    CU_ASSERT_EQUAL_FATAL(kill(pump.pid, SIGCONT), 0);
-
-    int refusals = 0;
-    xb_code_t code = XB_OK;
-    CU_ASSERT_EQUAL(xbt_collect(c, 7, 10000, &refusals, &code), 6);
-    CU_ASSERT_EQUAL(refusals, 1);
-    CU_ASSERT_EQUAL(code, XB_ERR_LIMIT);
-    unsigned long accepted = 0, rejected = 0;
-    xb_client_post_counts(c, NULL, &accepted, &rejected);
+    CU_ASSERT_EQUAL(pumpfix_step(&f), 1);
+    int accepted = 0;
+    for (int i = 0; i < 7; i++) {
+        xb_frames_t *m = pumpfix_recv(&f, client);
+        snprintf(req, sizeof req, "r%d", i);
+        CU_ASSERT(m && xb_frames_eq(m, 2, req));
+        if (i == 3) {
+            char code[32];
+            CU_ASSERT(m && xb_frames_eq(m, 1, XB_CMD_REJECTED));
+            CU_ASSERT_STRING_EQUAL(pumpfix_error_code(m, 3, code, sizeof code), "limit");
+        } else {
+            accepted += m && xb_frames_eq(m, 1, XB_CMD_ACCEPTED);
+        }
+        xb_frames_destroy(&m);
+    }
     CU_ASSERT_EQUAL(accepted, 6);
-    CU_ASSERT_EQUAL(rejected, 1);
-    xb_client_destroy(&c);
+    for (int i = 0; i < 6; i++) {
+        xb_frames_t *d = pumpfix_expect(&f, echo, XB_CMD_DELIVER);
+        CU_ASSERT_PTR_NOT_NULL(d);
+        xb_frames_destroy(&d);
+    }
+    CU_ASSERT(pumpfix_quiet(&f, echo, 3));
 }
 
-int main(void)
+/* POSTs of one turn: a refusal is answered at once, acceptances are counted
+ * and told in one POSTED at the next tick. */
+static void test_posts_are_counted(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite s = CU_add_suite("commit: group commit", start_pump, stop_pump);
-    if (!s || !CU_add_test(s, "a burst is a few batches", test_burst_is_few_batches) ||
-        !CU_add_test(s, "a refused slot is only its own", test_refused_slot_is_only_its_own))
-        return 2;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    for (int i = 0; i < 5; i++)
+        pumpfix_send(client, XB_CMD_POST, "p", "<ping/>", "", "", NULL);
+    pumpfix_send(client, XB_CMD_POST, "bad", "<ping/>", "nobody", "", NULL);
+    CU_ASSERT_EQUAL(pumpfix_step(&f), 1);
+    xb_frames_t *m = pumpfix_recv(&f, client);
+    CU_ASSERT(m && xb_frames_eq(m, 1, XB_CMD_REJECTED) && xb_frames_eq(m, 2, "bad"));
+    xb_frames_destroy(&m);
+    CU_ASSERT(pumpfix_quiet(&f, client, 3)); /* no tick yet: the count waits */
+    pumpfix_advance(&f, 100, 100, NULL);
+    m = pumpfix_expect(&f, client, XB_CMD_POSTED);
+    CU_ASSERT(m && xb_frames_eq(m, 2, "5"));
+    xb_frames_destroy(&m);
+    for (int i = 0; i < 5; i++) {
+        xb_frames_t *d = pumpfix_expect(&f, echo, XB_CMD_DELIVER);
+        CU_ASSERT_PTR_NOT_NULL(d);
+        xb_frames_destroy(&d);
+    }
 }
+
+static const xbt_test_t commit_tests[] = {
+    {"a burst is one batch", test_burst_is_one_batch},
+    {"a refused slot is only its own", test_refused_slot_is_only_its_own},
+    {"POSTs are counted", test_posts_are_counted},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"commit", NULL, NULL, setup, teardown, commit_tests});

@@ -6,6 +6,7 @@
 #define XMLBUS_PUMP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "xmlbus/config.h"
 #include "xmlbus/error.h"
@@ -17,12 +18,19 @@ extern "C" {
 
 typedef struct xb_pump_t xb_pump_t;
 
+/* The pump's clock: milliseconds that never go backwards (the origin does
+ * not matter). Every timer of the pump (heartbeats, liveness, timeouts,
+ * restarts, the shutdown deadline) reads it, once per loop turn. */
+typedef uint64_t (*xb_pump_clock_fn)(void *user);
+
 typedef struct {
     void *zmq_ctx;          /* NULL: the pump creates its own ZeroMQ context */
     const char *bin_dir;    /* folder searched first for listener commands
                                (NULL: the folder of the running executable) */
     bool start_children;    /* start the `command` of each listener (default true) */
     bool handle_signals;    /* xb_pump_run stops on SIGINT/SIGTERM (default false) */
+    xb_pump_clock_fn clock; /* NULL: CLOCK_MONOTONIC in ms. A test injects its own */
+    void *clock_user;       /* passed to clock */
 } xb_pump_options_t;
 
 XB_EXPORT void xb_pump_options_defaults(xb_pump_options_t *opts);
@@ -35,6 +43,17 @@ XB_EXPORT xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts
 /* Runs the pump in the calling thread until xb_pump_stop (or a signal when
  * handle_signals). Returns 0 after a clean shutdown. */
 XB_EXPORT int xb_pump_run(xb_pump_t *pump, xb_error_t *err);
+
+/* Runs exactly one turn of the pump's loop in the calling thread: waits up
+ * to timeout_ms (0: not at all) for incoming messages, handles what arrived,
+ * commits the turn (one backend batch), delivers and answers, then runs the
+ * timers that are due by the pump's clock. The first call starts serving
+ * (and the children, with start_children). Returns 1 while the pump serves,
+ * 0 once it has stopped (after xb_pump_stop and its drain), -1 on a poll
+ * failure (the pump is then stopped). Lets a program or a test drive the
+ * pump without a thread; never mix with xb_pump_run or xb_pump_start.
+ * xb_pump_run is this in a loop. */
+int xb_pump_step(xb_pump_t *pump, int timeout_ms);
 
 /* Runs the pump in a background thread; returns once it serves. */
 XB_EXPORT int xb_pump_start(xb_pump_t *pump, xb_error_t *err);

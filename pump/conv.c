@@ -1,0 +1,65 @@
+/* Origins (who sent a message: where its SystemErrors go) and live
+ * conversations (a root and how many of its deliveries are pending). */
+#include "pump_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+void xb_origin_clear(origin_t *o)
+{
+    free(o->chain);
+    o->chain = NULL;
+}
+
+int xb_origin_copy(origin_t *dst, const origin_t *src)
+{
+    *dst = *src;
+    dst->chain = src->chain ? strdup(src->chain) : NULL;
+    return src->chain && !dst->chain ? -1 : 0;
+}
+
+conv_t *xb_conv_new(xb_pump_t *p, const char *root)
+{
+    conv_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->root = strdup(root)) || xb_strmap_put(p->convs, root, c) != 0) {
+        if (c)
+            free(c->root);
+        free(c);
+        return NULL;
+    }
+    c->last_ms = p->now_ms;
+    return c;
+}
+
+/* The conversation is over: every branch has ended. Its registry entries go;
+ * its context buffers stay (retention is the backend's business). */
+void xb_conv_release(xb_pump_t *p, conv_t *c)
+{
+    xb_strmap_remove(p->convs, c->root);
+    xb_error_t err;
+    if (xb_registry_end_conversation(p->registry, c->root, NULL, &err) != 0)
+        XB_WARN("pump", "conversation %s: could not remove its registry entries: %s", c->root,
+                err.message);
+    XB_DEBUG("pump", "conversation %s ended", c->root);
+    free(c->root);
+    free(c);
+}
+
+static void conv_free_cb(const char *key, void *value, void *user)
+{
+    (void)key;
+    (void)user;
+    conv_t *c = value;
+    free(c->root);
+    free(c);
+}
+
+void xb_convs_free(xb_pump_t *p)
+{
+    if (!p->convs)
+        return;
+    xb_strmap_foreach(p->convs, conv_free_cb, NULL);
+    xb_strmap_destroy(&p->convs);
+}

@@ -1,0 +1,437 @@
+/* The outbox (see outbox.h): everything the pump sends because of what it
+ * routed: verdicts (ACCEPTED, REJECTED, POSTED), recorded messages handed to
+ * their receivers, and SystemErrors, staged with the turn or recorded alone.
+ * Also the failing of deliveries, which ends in a SystemError. */
+#include "outbox.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "envwrite.h"
+#include "str.h"
+#include "log.h"
+#include "xmlbus/uuid.h"
+
+#define SYSTEM_NAME XB_SYSTEM_FROM
+
+/* ---- POSTED: acceptances of POSTs, counted per client ---------------------------- */
+
+static void send_posted(xb_pump_t *p, size_t i)
+{
+    xb_frames_t *f = xb_proto_posted(p->posted[i].n);
+    if (f)
+        xb_pump_send_to(p, &p->posted[i].rid, f);
+    xb_frames_destroy(&f);
+    p->posted[i] = p->posted[--p->n_posted];
+}
+
+static ssize_t posted_index(const xb_pump_t *p, const xb_rid_t *rid)
+{
+    for (size_t i = 0; i < p->n_posted; i++) {
+        const xb_rid_t *r = &p->posted[i].rid;
+        if (r->len == rid->len && memcmp(r->data, rid->data, rid->len) == 0)
+            return (ssize_t)i;
+    }
+    return -1;
+}
+
+/* Tells rid (NULL: every client) how many of its POSTs were accepted since
+ * the last POSTED. Counts wait for the next message to that client or the
+ * next tick, so that a sender is woken once per answer, not twice. */
+void xb_posted_send(xb_pump_t *p, const xb_rid_t *rid)
+{
+    if (!rid) {
+        while (p->n_posted)
+            send_posted(p, p->n_posted - 1);
+        return;
+    }
+    ssize_t i = posted_index(p, rid);
+    if (i >= 0)
+        send_posted(p, (size_t)i);
+}
+
+/* One more accepted POST of the client rid. */
+void xb_posted_count(xb_pump_t *p, const xb_rid_t *rid)
+{
+    p->accepted++;
+    ssize_t i = posted_index(p, rid);
+    if (i >= 0) {
+        p->posted[i].n++;
+        return;
+    }
+    if (p->n_posted == XB_POSTED_CLIENTS)
+        xb_posted_send(p, NULL); /* tells the counted ones now, starts over */
+    p->posted[p->n_posted++] = (posted_t){*rid, 1};
+}
+
+/* ---- deliveries ------------------------------------------------------------ */
+
+static delivery_t *delivery_for(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
+                                const char *thread, const origin_t *origin)
+{
+    delivery_t *d = xb_delivery_new(p);
+    if (!d)
+        return NULL;
+    d->listener = l->index;
+    d->chain = chain ? strdup(chain) : NULL;
+    xb_strlcpy(d->thread, thread, sizeof d->thread);
+    if ((chain && !d->chain) || xb_origin_copy(&d->origin, origin) != 0) {
+        xb_delivery_free(p, d);
+        return NULL;
+    }
+    if (conv) {
+        d->conv = conv;
+        conv->pending++;
+    }
+    return d;
+}
+
+/* Hands a SystemError (bytes, taken) to listener l: from the pump itself,
+ * so whatever happens to it is never answered again. */
+static void error_to_listener(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
+                              const char *thread, const char *msg_id, char *bytes, size_t len)
+{
+    origin_t sys = {.is_system = true};
+    xb_strlcpy(sys.name, SYSTEM_NAME, sizeof sys.name);
+    delivery_t *d = delivery_for(p, l, conv, chain, thread, &sys);
+    if (!d) {
+        free(bytes);
+        p->undeliverable++;
+        return;
+    }
+    xb_strlcpy(d->msg_id, msg_id, sizeof d->msg_id);
+    d->envelope = bytes;
+    d->len = len;
+    d->is_error = true;
+    xb_outbox_submit(p, d);
+}
+
+/* ---- SystemErrors ---------------------------------------------------------- */
+
+static void count_error(xb_pump_t *p, const origin_t *o, xb_code_t code)
+{
+    xb_code_t wire = xb_code_wire(code);
+    p->errors[wire]++;
+    if (!o->is_client && !o->is_system) {
+        lstn_t *l = xb_pump_listener(p, o->name);
+        if (l)
+            l->errors[wire]++;
+    }
+}
+
+static void deliver_to_client(xb_pump_t *p, const xb_rid_t *rid, const char *msg_id,
+                              const char *bytes, size_t len)
+{
+    xb_posted_send(p, rid); /* both arrive together: one wake-up */
+    xb_frames_t *f = xb_proto_deliver(msg_id, bytes, len);
+    if (!f || xb_pump_send_to(p, rid, f) != 0) {
+        p->undeliverable++;
+        XB_WARN("pump", "message %s: the client that should receive it is gone", msg_id);
+    } else {
+        p->to_clients++;
+    }
+    xb_frames_destroy(&f);
+}
+
+/* Records one slot for a message. Returns 0 or -1 with err. */
+static int record(xb_pump_t *p, const char *thread, const char *from, const char *to,
+                  const char *type, const char *msg_id, int64_t ts, const char *payload,
+                  size_t len, xb_error_t *err)
+{
+    long index = 0;
+    return xb_buffer_append(p->buffer, thread, from, to, type, msg_id, ts, payload, len, &index,
+                            err);
+}
+
+/* Builds, serializes and records an envelope. On success *out and *out_len hold
+ * the envelope bytes (caller frees). */
+static int seal(xb_pump_t *p, xb_envelope_t *env, const char *from, const char *to,
+                const char *thread, const char *msg_id, int depth, char **out, size_t *out_len,
+                xb_error_t *err)
+{
+    int64_t ts = xb_now_us();
+    if (xb_envelope_set_id(env, msg_id, err) != 0 || xb_envelope_set_ts(env, ts, err) != 0 ||
+        xb_envelope_set_depth(env, depth, err) != 0 || xb_envelope_serialize(env, out, out_len) != 0)
+        return *out = NULL, xb_error_set(err, XB_ERR_LIMIT, 0, "could not serialize the envelope");
+    char *payload = NULL;
+    size_t plen = 0;
+    char type[512];
+    if (xb_payload_tag_of(xb_envelope_payload(env), type, sizeof type) != 0 ||
+        xb_envelope_payload_serialize(env, &payload, &plen) != 0) {
+        free(*out);
+        *out = NULL;
+        return xb_error_set(err, XB_ERR_LIMIT, 0, "could not serialize the payload");
+    }
+    int rc = record(p, thread, from, to, type, msg_id, ts, payload, plen, err);
+    free(payload);
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* Whether the same message may succeed when sent again unchanged: the
+ * failure was about the moment (a slow handler, storage, a full bus, a
+ * restart), not about the message. */
+static bool retry_allowed(xb_code_t code)
+{
+    xb_code_t wire = xb_code_wire(code);
+    return wire == XB_ERR_TIMEOUT || wire == XB_ERR_BACKEND || wire == XB_ERR_LIMIT ||
+           wire == XB_ERR_SHUTDOWN;
+}
+
+/* Counts and logs a SystemError; false when that is all it gets. */
+static bool system_error_wanted(xb_pump_t *p, const origin_t *to, xb_code_t code,
+                                const char *message)
+{
+    count_error(p, to, code);
+    XB_INFO("pump", "SystemError %s to %s (thread %s): %s", xb_code_name(xb_code_wire(code)),
+            to->name, to->thread, message);
+    if (to->is_system || to->quiet)
+        return false;
+    /* listeners are stopping: the log line is all that is left */
+    return to->is_client || p->state == PUMP_RUNNING;
+}
+
+static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
+                             const char *message);
+
+void xb_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
+                           const char *message)
+{
+    if (system_error_wanted(p, to, code, message))
+        system_error_now(p, to, conv, code, message);
+}
+
+/* A SystemError recorded alone and sent at once: for failures outside the
+ * routing of a message (a timeout, a crash, a slot the turn could not
+ * write). */
+static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
+                             const char *message)
+{
+    xb_envelope_t *env = xb_envelope_system_error(to->name, to->thread, code, message,
+                                                  retry_allowed(code));
+    if (!env) {
+        XB_ERROR("pump", "no memory for a SystemError to %s", to->name);
+        return;
+    }
+    xb_error_t err;
+    xb_error_clear(&err);
+    char msg_id[37];
+    xb_uuid_new(msg_id);
+    char *bytes = NULL;
+    size_t len = 0;
+    if (seal(p, env, SYSTEM_NAME, to->name, to->thread, msg_id, 0, &bytes, &len, &err) != 0) {
+        XB_ERROR("pump", "SystemError for %s not recorded: %s", to->name, err.message);
+        /* Recording failed (backend down): the sender still hears about it. */
+        if (!bytes && xb_envelope_serialize(env, &bytes, &len) != 0)
+            bytes = NULL;
+    }
+    xb_envelope_destroy(&env);
+    if (!bytes)
+        return;
+    if (to->is_client) {
+        deliver_to_client(p, &to->rid, msg_id, bytes, len);
+        free(bytes);
+        return;
+    }
+    lstn_t *l = xb_pump_listener(p, to->name);
+    if (!l) {
+        free(bytes);
+        p->undeliverable++;
+        return;
+    }
+    error_to_listener(p, l, conv, to->chain, to->thread, msg_id, bytes, len);
+}
+
+/* ---- failing deliveries ---------------------------------------------------- */
+
+void xb_outbox_submit(xb_pump_t *p, delivery_t *d)
+{
+    lstn_t *l = &p->listeners[d->listener];
+    if (xb_delivery_submit(p, d) != 0)
+        xb_delivery_fail(p, d, XB_ERR_LIMIT,
+                         "listener %s is full: %ld messages (%zu bytes) waiting", l->cfg->name,
+                         xb_lqueue_len(l->queue), xb_lqueue_bytes(l->queue));
+}
+
+void xb_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why)
+{
+    lstn_t *l = &p->listeners[d->listener];
+    xb_delivery_answered(p, d);
+    xb_delivery_fail(p, d, XB_ERR_CRASH, "listener %s failed: %s", l->cfg->name, why);
+    xb_dispatch(p, l);
+}
+
+void xb_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    xb_delivery_detach(p, d);
+    if (!d->is_error && !d->origin.is_system) {
+        xb_route_system_error(p, &d->origin, d->conv, code, msg);
+    } else {
+        XB_WARN("pump", "a SystemError for %s could not be delivered: %s (%s)", d->origin.name,
+                msg, xb_code_name(code));
+        p->undeliverable++;
+    }
+    xb_delivery_free(p, d);
+}
+
+void xb_deliveries_fail_all(xb_pump_t *p)
+{
+    for (uint32_t i = 0; i < p->dcap; i++) {
+        delivery_t *d = p->dslab[i];
+        if (d)
+            xb_delivery_fail(p, d, XB_ERR_SHUTDOWN, "the pump is shutting down");
+    }
+}
+
+/* ---- staged messages ------------------------------------------------------- */
+
+void xb_route_staged_free(staged_t *s)
+{
+    free(s->chain);
+    free(s->envelope);
+    s->chain = s->envelope = NULL;
+}
+
+/* Fills s with a SystemError to o (to l, or to o's client when l is NULL).
+ * Returns 0 or -1 (no memory). */
+static int stage_error_item(staged_t *s, const origin_t *o, lstn_t *l, xb_code_t code,
+                            const char *message)
+{
+    memset(s, 0, sizeof *s);
+    xb_envelope_t *env = xb_envelope_system_error(o->name, o->thread, code, message,
+                                                  retry_allowed(code));
+    char *payload = NULL;
+    size_t plen = 0;
+    int rc = env ? xb_envelope_payload_serialize(env, &payload, &plen) : -1;
+    xb_envelope_destroy(&env);
+    if (rc != 0)
+        return -1;
+    xb_uuid_new(s->msg_id);
+    xb_strlcpy(s->thread, o->thread, sizeof s->thread);
+    s->ts = xb_now_us();
+    xb_envelope_fields_t fields = {SYSTEM_NAME, o->name, s->thread, s->msg_id, s->ts, 0};
+    xb_error_t err;
+    rc = xb_envelope_write(&fields, payload, plen, &s->envelope, &s->len, &err);
+    free(payload);
+    if (rc != 0)
+        return -1;
+    s->payload_len = plen;
+    s->payload_off = s->len - plen - strlen(XB_ENVELOPE_CLOSE);
+    s->listener = l;
+    s->is_error = true;
+    xb_strlcpy(s->to, o->name, sizeof s->to);
+    xb_strlcpy(s->type, XB_SYSTEM_ERROR_TYPE, sizeof s->type);
+    if (l && o->chain && !(s->chain = strdup(o->chain))) {
+        xb_route_staged_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+/* A SystemError to o about a message that failed while it was routed: it
+ * joins the turn like the messages that succeeded (written in the turn's
+ * batch, delivered after the commit). When it cannot be staged (a full
+ * batch, no memory) it is recorded and sent on its own at once. */
+void xb_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, conv_t *conv,
+                        xb_code_t code, const char *message)
+{
+    if (!system_error_wanted(p, o, code, message))
+        return;
+    lstn_t *l = o->is_client ? NULL : xb_pump_listener(p, o->name);
+    if (!o->is_client && !l) {
+        p->undeliverable++;
+        return;
+    }
+    if (batch && batch->n < MAX_STAGED &&
+        stage_error_item(&batch->items[batch->n], o, l, code, message) == 0) {
+        batch->n++;
+        return;
+    }
+    system_error_now(p, o, conv, code, message);
+}
+
+/* A staged SystemError goes to the unit's origin. */
+static void dispatch_error(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
+{
+    if (!s->listener) {
+        deliver_to_client(p, &origin->rid, s->msg_id, s->envelope, s->len);
+        xb_route_staged_free(s);
+        return;
+    }
+    char *bytes = s->envelope;
+    s->envelope = NULL;
+    error_to_listener(p, s->listener, conv, s->chain, s->thread, s->msg_id, bytes, s->len);
+    xb_route_staged_free(s);
+}
+
+/* Hands a recorded message to its receiver. Takes s's buffers. */
+void xb_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
+{
+    if (s->is_error) {
+        dispatch_error(p, origin, conv, s);
+        return;
+    }
+    p->routed++;
+    if (!s->listener) {
+        deliver_to_client(p, &conv->client, s->msg_id, s->envelope, s->len);
+        xb_route_staged_free(s);
+        return;
+    }
+    delivery_t *d = delivery_for(p, s->listener, conv, s->chain, s->thread, origin);
+    if (!d) {
+        xb_route_staged_free(s);
+        xb_route_system_error(p, origin, conv, XB_ERR_LIMIT, "pump out of memory");
+        return;
+    }
+    xb_strlcpy(d->msg_id, s->msg_id, sizeof d->msg_id);
+    d->envelope = s->envelope;
+    d->len = s->len;
+    d->depth = s->depth;
+    s->envelope = NULL;
+    xb_route_staged_free(s);
+    xb_outbox_submit(p, d);
+}
+
+/* ---- verdicts on SEND and POST ---------------------------------------------- */
+
+void xb_route_reject(xb_pump_t *p, const xb_rid_t *rid, const char *req, const origin_t *o,
+                   xb_code_t code, const char *message)
+{
+    p->rejected++;
+    count_error(p, o, code);
+    XB_INFO("pump", "send refused (%s): %s", xb_code_name(xb_code_wire(code)), message);
+    xb_envelope_t *env = xb_envelope_system_error(o->name, o->thread, code, message,
+                                                  retry_allowed(code));
+    char *bytes = NULL;
+    size_t len = 0;
+    if (env)
+        xb_envelope_serialize(env, &bytes, &len);
+    xb_envelope_destroy(&env);
+    xb_frames_t *f = xb_proto_rejected(req, bytes, len);
+    if (f)
+        xb_pump_send_to(p, rid, f);
+    xb_frames_destroy(&f);
+    free(bytes);
+}
+
+void xb_route_accept(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *thread,
+                        const char *msg_id)
+{
+    p->accepted++;
+    xb_frames_t *f = xb_proto_accepted(req, thread, msg_id);
+    if (f)
+        xb_pump_send_to(p, rid, f);
+    xb_frames_destroy(&f);
+}
+

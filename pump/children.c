@@ -29,7 +29,7 @@ static int pool_size(const xb_pump_t *p, const xb_listener_config_t *lc)
     return lc->workers > 0 ? lc->workers : (p->cfg->pool.workers > 0 ? p->cfg->pool.workers : 1);
 }
 
-int xb_children_init(xb_pump_t *p, xb_error_t *err)
+int xbp_children_init(xb_pump_t *p, xb_error_t *err)
 {
     size_t n = 0;
     for (size_t i = 0; i < p->cfg->n_listeners; i++)
@@ -180,14 +180,14 @@ static int spawn(xb_pump_t *p, child_t *c)
     return 0;
 }
 
-void xb_children_start_all(xb_pump_t *p)
+void xbp_children_start_all(xb_pump_t *p)
 {
     for (size_t i = 0; i < p->n_children; i++)
         if (spawn(p, &p->children[i]) != 0)
             p->children[i].restart_at_ms = p->now_ms + (uint64_t)p->children[i].backoff_ms;
 }
 
-child_t *xb_children_by_pid(xb_pump_t *p, pid_t pid)
+child_t *xbp_children_by_pid(xb_pump_t *p, pid_t pid)
 {
     for (size_t i = 0; i < p->n_children; i++)
         if (p->children[i].pid == pid && pid > 0)
@@ -217,7 +217,7 @@ static void describe_status(int status, char *buf, size_t cap)
 
 /* Reaps our own children only (waitpid on each pid, never -1): a program
  * that embeds the pump keeps its other children's exit statuses. */
-void xb_children_reap(xb_pump_t *p)
+void xbp_children_reap(xb_pump_t *p)
 {
     for (size_t i = 0; i < p->n_children; i++) {
         child_t *c = &p->children[i];
@@ -238,7 +238,7 @@ void xb_children_reap(xb_pump_t *p)
             peer->child = NULL;
             char why[320];
             snprintf(why, sizeof why, "listener %s (pid %d) %s", name, (int)pid, how);
-            xb_peer_mark_gone(p, peer, XB_ERR_CRASH, why, false); /* settled by peers.c */
+            xbp_peer_mark_gone(p, peer, XB_ERR_CRASH, why, false); /* settled by peers.c */
         }
         if (p->state != PUMP_RUNNING && p->state != PUMP_DRAINING)
             continue;
@@ -255,7 +255,7 @@ void xb_children_reap(xb_pump_t *p)
     }
 }
 
-void xb_children_tick(xb_pump_t *p)
+void xbp_children_tick(xb_pump_t *p)
 {
     if (p->state != PUMP_RUNNING && p->state != PUMP_DRAINING)
         return;
@@ -271,7 +271,7 @@ void xb_children_tick(xb_pump_t *p)
     }
 }
 
-void xb_children_kill(xb_pump_t *p, child_t *c, bool retiring)
+void xbp_children_kill(xb_pump_t *p, child_t *c, bool retiring)
 {
     (void)p;
     if (!c || c->pid <= 0)
@@ -293,15 +293,15 @@ static bool any_running(const xb_pump_t *p)
  * the pump's (an injected clock may stand still). */
 static void wait_children(xb_pump_t *p, uint64_t ms)
 {
-    uint64_t end = xb_now_ms() + ms;
-    while (any_running(p) && xb_now_ms() < end) {
-        xb_children_reap(p);
+    uint64_t end = xbp_now_ms() + ms;
+    while (any_running(p) && xbp_now_ms() < end) {
+        xbp_children_reap(p);
         if (any_running(p))
             usleep(10000);
     }
 }
 
-void xb_children_stop_all(xb_pump_t *p, double deadline_s)
+void xbp_children_stop_all(xb_pump_t *p, double deadline_s)
 {
     if (!any_running(p))
         return;
@@ -321,7 +321,7 @@ void xb_children_stop_all(xb_pump_t *p, double deadline_s)
     wait_children(p, 5000);
 }
 
-void xb_children_free(xb_pump_t *p)
+void xbp_children_free(xb_pump_t *p)
 {
     free(p->children);
     p->children = NULL;

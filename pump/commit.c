@@ -29,13 +29,13 @@ struct xb_turn {
 };
 typedef struct xb_turn turn_t;
 
-int xb_commit_init(xb_pump_t *p)
+int xbp_commit_init(xb_pump_t *p)
 {
     p->turn = calloc(1, sizeof *p->turn);
     return p->turn ? 0 : -1;
 }
 
-batch_t *xb_commit_stage(xb_pump_t *p)
+batch_t *xbp_commit_stage(xb_pump_t *p)
 {
     p->turn->stage.n = 0;
     return &p->turn->stage;
@@ -76,25 +76,25 @@ static int turn_reserve(turn_t *t, size_t n)
 static void fail_unit_now(xb_pump_t *p, batch_t *batch, const unit_t *u)
 {
     for (size_t i = 0; i < batch->n; i++)
-        xb_route_staged_free(&batch->items[i]);
+        xbp_route_staged_free(&batch->items[i]);
     batch->n = 0;
     if (u->is_send)
-        xb_route_reject(p, &u->origin.rid, u->req, &u->origin, XB_ERR_LIMIT, "pump out of memory");
+        xbp_route_reject(p, &u->origin.rid, u->req, &u->origin, XB_ERR_LIMIT, "pump out of memory");
     else
-        xb_route_system_error(p, &u->origin, u->conv, XB_ERR_LIMIT, "pump out of memory");
+        xbp_route_system_error(p, &u->origin, u->conv, XB_ERR_LIMIT, "pump out of memory");
 }
 
 /* Moves batch's staged messages into the turn under the unit u (whose
  * origin is copied and whose conversation is held until the commit). */
-int xb_commit_defer(xb_pump_t *p, batch_t *batch, unit_t *u)
+int xbp_commit_defer(xb_pump_t *p, batch_t *batch, unit_t *u)
 {
     turn_t *t = p->turn;
     unit_t *dst = NULL;
     if (turn_reserve(t, batch->n) == 0) {
         dst = &t->units[t->n_units];
         *dst = *u;
-        if (xb_origin_copy(&dst->origin, &u->origin) != 0) {
-            xb_origin_clear(&dst->origin);
+        if (xbp_origin_copy(&dst->origin, &u->origin) != 0) {
+            xbp_origin_clear(&dst->origin);
             dst = NULL;
         }
     }
@@ -114,7 +114,7 @@ int xb_commit_defer(xb_pump_t *p, batch_t *batch, unit_t *u)
     return 0;
 }
 
-bool xb_commit_turn_full(const xb_pump_t *p)
+bool xbp_commit_turn_full(const xb_pump_t *p)
 {
     const turn_t *t = p->turn;
     return t && t->n_items >= TURN_ITEMS_MAX;
@@ -185,19 +185,19 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
         if (s->is_error)
             continue;
         if (t->index[i] >= 0) {
-            xb_route_dispatch_staged(p, &u->origin, u->conv, s);
+            xbp_route_dispatch_staged(p, &u->origin, u->conv, s);
             continue;
         }
-        xb_route_staged_free(s);
+        xbp_route_staged_free(s);
         if (!u->is_send || sent > 0)
-            xb_route_system_error(p, &u->origin, u->conv, u->store_err.code, u->store_err.message);
+            xbp_route_system_error(p, &u->origin, u->conv, u->store_err.code, u->store_err.message);
     }
     if (u->is_send && sent == 0)
-        xb_route_reject(p, &u->origin.rid, u->req, &u->origin, u->store_err.code, u->store_err.message);
+        xbp_route_reject(p, &u->origin.rid, u->req, &u->origin, u->store_err.code, u->store_err.message);
     else if (u->is_send && u->post)
-        xb_posted_count(p, &u->origin.rid);
+        xbp_posted_count(p, &u->origin.rid);
     else if (u->is_send)
-        xb_route_accept(p, &u->origin.rid, u->req, u->origin.thread, u->msg_id);
+        xbp_route_accept(p, &u->origin.rid, u->req, u->origin.thread, u->msg_id);
     for (size_t i = u->first; i < u->first + u->n; i++) {
         staged_t *s = &t->items[i];
         if (!s->is_error)
@@ -205,15 +205,15 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
         /* Not written (the backend failed): the sender still hears about it. */
         if (t->index[i] < 0)
             XB_ERROR("pump", "SystemError for %s not recorded: %s", s->to, u->store_err.message);
-        xb_route_dispatch_staged(p, &u->origin, u->conv, s);
+        xbp_route_dispatch_staged(p, &u->origin, u->conv, s);
     }
     conv_t *c = u->conv;
     if (c && --c->pending <= 0)
-        xb_conv_release(p, c);
-    xb_origin_clear(&u->origin);
+        xbp_conv_release(p, c);
+    xbp_origin_clear(&u->origin);
 }
 
-void xb_commit_turn(xb_pump_t *p)
+void xbp_commit_turn(xb_pump_t *p)
 {
     turn_t *t = p->turn;
     if (!t || t->n_units == 0)
@@ -226,12 +226,12 @@ void xb_commit_turn(xb_pump_t *p)
     t->n_items = 0;
 }
 
-void xb_commit_free(xb_pump_t *p)
+void xbp_commit_free(xb_pump_t *p)
 {
     turn_t *t = p->turn;
     if (!t)
         return;
-    xb_commit_turn(p);
+    xbp_commit_turn(p);
     free(t->items);
     free(t->units);
     free(t->fields);

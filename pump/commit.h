@@ -25,25 +25,25 @@ typedef struct {
 } unit_t;
 
 
-/* The turn's storage (xb_turn_t, commit.c's own) and staging area.
+/* The turn's storage (xbp_turn_t, commit.c's own) and staging area.
  * Returns 0 or -1 (no memory). */
-int xb_commit_init(xb_pump_t *p);
+int xbp_commit_init(xb_pump_t *p);
 /* The staging area for the routing of one incoming message, emptied (one,
  * reused: the loop routes one incoming message at a time). */
-batch_t *xb_commit_stage(xb_pump_t *p);
+batch_t *xbp_commit_stage(xb_pump_t *p);
 /* Moves batch's staged messages into the turn under u (u's origin is
  * copied, its conversation held until the commit) and empties batch.
  * Returns 0; -1 when there was no memory, after failing u's messages. */
-int xb_commit_defer(xb_pump_t *p, batch_t *batch, unit_t *u);
+int xbp_commit_defer(xb_pump_t *p, batch_t *batch, unit_t *u);
 /* True when so much waits that the loop should commit before the next
  * message (never inside the routing of one: a commit may end
  * conversations that code still holds). */
-bool xb_commit_turn_full(const xb_pump_t *p);
+bool xbp_commit_turn_full(const xb_pump_t *p);
 /* Writes the slots of everything deferred since the last commit in one
  * backend batch, then delivers it and answers its SENDs. The event loop
  * calls it at the end of every turn. */
-void xb_commit_turn(xb_pump_t *p);
+void xbp_commit_turn(xb_pump_t *p);
 /* Commits what waits and frees the turn's storage. */
-void xb_commit_free(xb_pump_t *p);
+void xbp_commit_free(xb_pump_t *p);
 
 #endif

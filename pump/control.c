@@ -53,21 +53,21 @@ static int attr_u64(body_t *b, const char *name, unsigned long long v)
     return attr(b, name, s);
 }
 
-static void reply(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *status,
+static void reply(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *status,
                   const void *body, size_t len)
 {
     xb_frames_t *f = xb_proto_result(req, status, body, len);
     if (f)
-        xb_pump_send_to(p, rid, f);
+        xbp_pump_send_to(p, rid, f);
     xb_frames_destroy(&f);
 }
 
-static void reply_error(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *msg)
+static void reply_error(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *msg)
 {
     reply(p, rid, req, "error", msg, strlen(msg));
 }
 
-static void reply_body(xb_pump_t *p, const xb_rid_t *rid, const char *req, body_t *b)
+static void reply_body(xb_pump_t *p, const xbp_rid_t *rid, const char *req, body_t *b)
 {
     if (xmlTextWriterEndDocument(b->w) < 0) {
         reply_error(p, rid, req, "could not write the answer");
@@ -108,7 +108,7 @@ static int write_thread(xb_pump_t *p, body_t *b, const char *uuid)
     return rc;
 }
 
-static void control_threads(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *arg)
+static void control_threads(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *arg)
 {
     (void)arg;
     xb_error_t err;
@@ -152,7 +152,7 @@ static int write_history(xb_pump_t *p, body_t *b, const char *thread, xb_error_t
     return rc;
 }
 
-static void control_history(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *thread)
+static void control_history(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *thread)
 {
     xb_error_t err;
     xb_error_clear(&err);
@@ -186,7 +186,7 @@ static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
         attr_u64(b, "messages-out", l->messages_out) || attr_u64(b, "done", l->done) ||
         attr_u64(b, "failed", l->failed) || attr_u64(b, "timeouts", l->timeouts) ||
         attr_u64(b, "crashes", l->crashes) || attr_u64(b, "in-flight", (unsigned long long)l->in_flight) ||
-        attr_u64(b, "queued", (unsigned long long)xb_lqueue_len(l->queue)) || attr_u64(b, "restarts", l->restarts) ||
+        attr_u64(b, "queued", (unsigned long long)xbp_lqueue_len(l->queue)) || attr_u64(b, "restarts", l->restarts) ||
         attr_u64(b, "processes", (unsigned long long)processes) ||
         attr(b, "cpu-bound", l->cfg->cpu_bound ? "true" : "false"))
         return -1;
@@ -203,7 +203,7 @@ static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
             continue;
         if (xmlTextWriterStartElement(b->w, BAD_CAST "worker") < 0 ||
             attr_u64(b, "pid", (unsigned long long)peer->pid) ||
-            attr(b, "state", xb_peer_state_name(peer->in_flight > 0 ? XB_PEER_BUSY : peer->state)) ||
+            attr(b, "state", xbp_peer_state_name(peer->in_flight > 0 ? XBP_PEER_BUSY : peer->state)) ||
             attr_u64(b, "handled", peer->handled) ||
             attr_u64(b, "restarts", peer->child ? peer->child->restarts : 0) ||
             attr_u64(b, "busy-ms", peer->in_flight > 0 ? now - peer->busy_since_ms : 0) ||
@@ -214,7 +214,7 @@ static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
     return xmlTextWriterEndElement(b->w) < 0 ? -1 : 0;
 }
 
-static void control_stats(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *arg)
+static void control_stats(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *arg)
 {
     (void)arg;
     body_t b = {0};
@@ -245,7 +245,7 @@ static void control_stats(xb_pump_t *p, const xb_rid_t *rid, const char *req, co
     body_close(&b);
 }
 
-static void control_backend_info(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *arg)
+static void control_backend_info(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *arg)
 {
     (void)arg;
     xb_error_t perr, ierr;
@@ -283,7 +283,7 @@ static void control_backend_info(xb_pump_t *p, const xb_rid_t *rid, const char *
     body_close(&b);
 }
 
-static void control_ping(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *arg)
+static void control_ping(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *arg)
 {
     (void)arg;
     body_t b = {0};
@@ -296,7 +296,7 @@ static void control_ping(xb_pump_t *p, const xb_rid_t *rid, const char *req, con
     body_close(&b);
 }
 
-static void control_shutdown(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *arg)
+static void control_shutdown(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *arg)
 {
     (void)arg;
     reply(p, rid, req, "ok", "<stopping/>", 11);
@@ -307,7 +307,7 @@ static void control_shutdown(xb_pump_t *p, const xb_rid_t *rid, const char *req,
 static const struct {
     const char *verb;
     size_t args;
-    void (*fn)(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *arg);
+    void (*fn)(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *arg);
 } verbs[] = {
     {"threads", 0, control_threads},
     {"history", 1, control_history},
@@ -318,7 +318,7 @@ static const struct {
 };
 
 /* CONTROL request-id verb args... (the codec checked the shape and bounds) */
-void xb_control_on_request(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m)
+void xbp_control_on_request(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m)
 {
     char req[XB_PROTO_ID_MAX + 1], verb[XB_PROTO_WORD_MAX + 1], arg[256] = "";
     xb_proto_cstr(m->control.req, req, sizeof req);
@@ -344,12 +344,12 @@ void xb_control_on_request(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg
 }
 
 /* HISTORY request-id thread -> HISTORY-OK request-id n slot... */
-void xb_control_on_history(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m)
+void xbp_control_on_history(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m)
 {
     char req[XB_PROTO_ID_MAX + 1], thread[XB_PROTO_ID_MAX + 1];
     xb_proto_cstr(m->history.req, req, sizeof req);
     xb_proto_cstr(m->history.thread, thread, sizeof thread);
-    peer_t *peer = xb_peer_find(p, rid);
+    peer_t *peer = xbp_peer_find(p, rid);
     if (peer)
         peer->last_heard_ms = p->now_ms;
     xb_error_t err;
@@ -364,7 +364,7 @@ void xb_control_on_history(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg
                 xb_frames_destroy(&out);
     }
     if (out)
-        xb_pump_send_to(p, rid, out);
+        xbp_pump_send_to(p, rid, out);
     xb_frames_destroy(&out);
     xb_blob_list_free(&blobs);
 }

@@ -7,20 +7,20 @@
 
 #include "log.h"
 
-void xb_origin_clear(origin_t *o)
+void xbp_origin_clear(origin_t *o)
 {
     free(o->chain);
     o->chain = NULL;
 }
 
-int xb_origin_copy(origin_t *dst, const origin_t *src)
+int xbp_origin_copy(origin_t *dst, const origin_t *src)
 {
     *dst = *src;
     dst->chain = src->chain ? strdup(src->chain) : NULL;
     return src->chain && !dst->chain ? -1 : 0;
 }
 
-conv_t *xb_conv_new(xb_pump_t *p, const char *root)
+conv_t *xbp_conv_new(xb_pump_t *p, const char *root)
 {
     conv_t *c = calloc(1, sizeof *c);
     if (!c || !(c->root = strdup(root)) || xb_strmap_put(p->convs, root, c) != 0) {
@@ -35,7 +35,7 @@ conv_t *xb_conv_new(xb_pump_t *p, const char *root)
 
 /* The conversation is over: every branch has ended. Its registry entries go;
  * its context buffers stay (retention is the backend's business). */
-void xb_conv_release(xb_pump_t *p, conv_t *c)
+void xbp_conv_release(xb_pump_t *p, conv_t *c)
 {
     xb_strmap_remove(p->convs, c->root);
     xb_error_t err;
@@ -56,7 +56,7 @@ static void conv_free_cb(const char *key, void *value, void *user)
     free(c);
 }
 
-void xb_convs_free(xb_pump_t *p)
+void xbp_convs_free(xb_pump_t *p)
 {
     if (!p->convs)
         return;

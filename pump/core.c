@@ -11,28 +11,28 @@
 
 #include "log.h"
 
-uint64_t xb_now_ms(void)
+uint64_t xbp_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-void xb_pump_clock_read(xb_pump_t *p)
+void xbp_pump_clock_read(xb_pump_t *p)
 {
     uint64_t now = p->opts.clock(p->opts.clock_user);
     if (now > p->now_ms) /* a clock that stepped back would fire nothing for a while */
         p->now_ms = now;
 }
 
-int64_t xb_now_us(void)
+int64_t xbp_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-lstn_t *xb_pump_listener(xb_pump_t *p, const char *name)
+lstn_t *xbp_pump_listener(xb_pump_t *p, const char *name)
 {
     for (size_t i = 0; i < p->n_listeners; i++)
         if (strcmp(p->listeners[i].cfg->name, name) == 0)
@@ -40,7 +40,7 @@ lstn_t *xb_pump_listener(xb_pump_t *p, const char *name)
     return NULL;
 }
 
-int xb_pump_send_to(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f)
+int xbp_pump_send_to(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t *f)
 {
     if (xb_frames_prepend(f, rid->data, rid->len) != 0)
         return -1;

@@ -22,7 +22,7 @@
 
 #define SLAB_INITIAL 256
 
-int xb_deliveries_init(xb_pump_t *p)
+int xbp_deliveries_init(xb_pump_t *p)
 {
     p->dcap = SLAB_INITIAL;
     p->dslab = calloc(p->dcap, sizeof *p->dslab);
@@ -40,11 +40,11 @@ static void delivery_release(delivery_t *d)
 {
     free(d->chain);
     free(d->envelope);
-    xb_origin_clear(&d->origin);
+    xbp_origin_clear(&d->origin);
     free(d);
 }
 
-void xb_deliveries_free(xb_pump_t *p)
+void xbp_deliveries_free(xb_pump_t *p)
 {
     for (uint32_t i = 0; p->dslab && i < p->dcap; i++)
         if (p->dslab[i])
@@ -75,7 +75,7 @@ static int slab_grow(xb_pump_t *p)
     return 0;
 }
 
-delivery_t *xb_delivery_new(xb_pump_t *p)
+delivery_t *xbp_delivery_new(xb_pump_t *p)
 {
     if (p->nfree == 0 && slab_grow(p) != 0)
         return NULL;
@@ -91,7 +91,7 @@ delivery_t *xb_delivery_new(xb_pump_t *p)
     return d;
 }
 
-delivery_t *xb_delivery_find(xb_pump_t *p, const char *id)
+delivery_t *xbp_delivery_find(xb_pump_t *p, const char *id)
 {
     char *end = NULL;
     unsigned long long v = strtoull(id, &end, 10);
@@ -103,7 +103,7 @@ delivery_t *xb_delivery_find(xb_pump_t *p, const char *id)
     return p->dslab[slot];
 }
 
-void xb_delivery_free(xb_pump_t *p, delivery_t *d)
+void xbp_delivery_free(xb_pump_t *p, delivery_t *d)
 {
     if (!d)
         return;
@@ -113,7 +113,7 @@ void xb_delivery_free(xb_pump_t *p, delivery_t *d)
         c->pending--;
         c->last_ms = p->now_ms;
         if (c->pending <= 0)
-            xb_conv_release(p, c);
+            xbp_conv_release(p, c);
     }
     p->dslab[d->slot] = NULL;
     p->dfree[p->nfree++] = d->slot;
@@ -125,8 +125,8 @@ static uint64_t delivery_id(const delivery_t *d) { return (uint64_t)d->gen << 32
 
 static delivery_t *queue_pop(lstn_t *l)
 {
-    xb_lqlink_t *link = xb_lqueue_pop(l->queue);
-    return link ? XB_LQ_ITEM(link, delivery_t, qlink) : NULL;
+    xbp_lqlink_t *link = xbp_lqueue_pop(l->queue);
+    return link ? XBP_LQ_ITEM(link, delivery_t, qlink) : NULL;
 }
 
 /* The least recently used peer of l with credit left, or NULL. */
@@ -135,7 +135,7 @@ static peer_t *pick_peer(xb_pump_t *p, lstn_t *l)
     peer_t *best = NULL;
     for (peer_t *peer = p->peers; peer; peer = peer->next) {
         if (peer->listener != l->index || peer->in_flight >= peer->credit ||
-            (peer->state != XB_PEER_IDLE && peer->state != XB_PEER_BUSY))
+            (peer->state != XBP_PEER_IDLE && peer->state != XBP_PEER_BUSY))
             continue;
         if (!best || peer->last_used_ms < best->last_used_ms ||
             (peer->last_used_ms == best->last_used_ms && peer->in_flight < best->in_flight))
@@ -151,14 +151,14 @@ static int send_delivery(xb_pump_t *p, peer_t *peer, delivery_t *d)
     xb_frames_t *f = xb_proto_deliver(id, d->envelope, d->len);
     if (!f)
         return -1;
-    int rc = xb_pump_send_to(p, &peer->rid, f);
+    int rc = xbp_pump_send_to(p, &peer->rid, f);
     xb_frames_destroy(&f);
     return rc;
 }
 
-void xb_dispatch(xb_pump_t *p, lstn_t *l)
+void xbp_dispatch(xb_pump_t *p, lstn_t *l)
 {
-    while (xb_lqueue_len(l->queue) > 0) {
+    while (xbp_lqueue_len(l->queue) > 0) {
         peer_t *peer = pick_peer(p, l);
         if (!peer)
             return;
@@ -166,8 +166,8 @@ void xb_dispatch(xb_pump_t *p, lstn_t *l)
         if (send_delivery(p, peer, d) != 0) {
             /* The peer is unreachable: put the message back, give up on the
              * peer (peers.c settles what it held and kills its process). */
-            xb_lqueue_push_front(l->queue, &d->qlink, d->len);
-            xb_peer_mark_gone(p, peer, XB_ERR_CRASH, "listener unreachable", true);
+            xbp_lqueue_push_front(l->queue, &d->qlink, d->len);
+            xbp_peer_mark_gone(p, peer, XB_ERR_CRASH, "listener unreachable", true);
             continue;
         }
         uint64_t now = p->now_ms;
@@ -176,13 +176,13 @@ void xb_dispatch(xb_pump_t *p, lstn_t *l)
         if (l->cfg->timeout_seconds > 0)
             d->deadline_ms = now + (uint64_t)(l->cfg->timeout_seconds * 1000.0);
         d->peer = peer;
-        xb_lqueue_push(l->in_hand, &d->qlink, 0); /* unbounded: never refuses */
-        xb_lqueue_push(peer->held, &d->plink, 0);
+        xbp_lqueue_push(l->in_hand, &d->qlink, 0); /* unbounded: never refuses */
+        xbp_lqueue_push(peer->held, &d->plink, 0);
         peer->in_flight++;
         if (peer->in_flight == 1)
             peer->busy_since_ms = now;
-        if (peer->state == XB_PEER_IDLE)
-            peer->state = XB_PEER_BUSY;
+        if (peer->state == XBP_PEER_IDLE)
+            peer->state = XBP_PEER_BUSY;
         peer->last_used_ms = now;
         peer->last_sent_ms = now;
         l->in_flight++;
@@ -192,31 +192,31 @@ void xb_dispatch(xb_pump_t *p, lstn_t *l)
     }
 }
 
-int xb_delivery_submit(xb_pump_t *p, delivery_t *d)
+int xbp_delivery_submit(xb_pump_t *p, delivery_t *d)
 {
     lstn_t *l = &p->listeners[d->listener];
-    if (xb_lqueue_push(l->queue, &d->qlink, d->len) != 0)
+    if (xbp_lqueue_push(l->queue, &d->qlink, d->len) != 0)
         return -1;
-    if (xb_lqueue_at_warning(l->queue))
+    if (xbp_lqueue_at_warning(l->queue))
         XB_WARN("pump", "listener %s: queue at 80%% (%ld messages)", l->cfg->name,
-                xb_lqueue_len(l->queue));
-    xb_dispatch(p, l);
+                xbp_lqueue_len(l->queue));
+    xbp_dispatch(p, l);
     return 0;
 }
 
-void xb_delivery_detach(xb_pump_t *p, delivery_t *d)
+void xbp_delivery_detach(xb_pump_t *p, delivery_t *d)
 {
     lstn_t *l = &p->listeners[d->listener];
     if (d->peer) {
         peer_t *peer = d->peer;
-        xb_lqueue_remove(peer->held, &d->plink);
-        if (--peer->in_flight == 0 && peer->state == XB_PEER_BUSY)
-            peer->state = XB_PEER_IDLE;
+        xbp_lqueue_remove(peer->held, &d->plink);
+        if (--peer->in_flight == 0 && peer->state == XBP_PEER_BUSY)
+            peer->state = XBP_PEER_IDLE;
         d->peer = NULL;
         l->in_flight--;
-        xb_lqueue_remove(l->in_hand, &d->qlink);
+        xbp_lqueue_remove(l->in_hand, &d->qlink);
     } else {
-        xb_lqueue_remove(l->queue, &d->qlink);
+        xbp_lqueue_remove(l->queue, &d->qlink);
     }
 }
 
@@ -227,7 +227,7 @@ static void maybe_recycle(xb_pump_t *p, peer_t *peer)
     if (!c || max <= 0 || c->handled < (uint64_t)max || c->retiring)
         return;
     /* Graceful: no new work, SHUTDOWN once idle; the exit restarts it. */
-    peer->state = XB_PEER_DRAINING;
+    peer->state = XBP_PEER_DRAINING;
     c->retiring = true;
     XB_INFO("pump", "listener %s (pid %d) handled %llu messages: recycling it",
             p->listeners[peer->listener].cfg->name, (int)peer->pid,
@@ -236,20 +236,20 @@ static void maybe_recycle(xb_pump_t *p, peer_t *peer)
 
 static void send_shutdown_if_idle(xb_pump_t *p, peer_t *peer)
 {
-    if (peer->state != XB_PEER_DRAINING || peer->in_flight != 0)
+    if (peer->state != XBP_PEER_DRAINING || peer->in_flight != 0)
         return;
     xb_frames_t *f = xb_proto_shutdown();
     if (f)
-        xb_pump_send_to(p, &peer->rid, f);
+        xbp_pump_send_to(p, &peer->rid, f);
     xb_frames_destroy(&f);
 }
 
 /* Its credit comes back and the message counts towards recycling its
  * process. */
-void xb_delivery_answered(xb_pump_t *p, delivery_t *d)
+void xbp_delivery_answered(xb_pump_t *p, delivery_t *d)
 {
     peer_t *peer = d->peer;
-    xb_delivery_detach(p, d);
+    xbp_delivery_detach(p, d);
     if (!peer)
         return;
     peer->handled++;
@@ -261,19 +261,19 @@ void xb_delivery_answered(xb_pump_t *p, delivery_t *d)
     }
 }
 
-void xb_delivery_complete(xb_pump_t *p, delivery_t *d)
+void xbp_delivery_complete(xb_pump_t *p, delivery_t *d)
 {
     lstn_t *l = &p->listeners[d->listener];
-    xb_delivery_answered(p, d);
-    xb_delivery_free(p, d);
-    xb_dispatch(p, l);
+    xbp_delivery_answered(p, d);
+    xbp_delivery_free(p, d);
+    xbp_dispatch(p, l);
 }
 
-delivery_t *xb_delivery_first_expired(const xb_pump_t *p, const lstn_t *l)
+delivery_t *xbp_delivery_first_expired(const xb_pump_t *p, const lstn_t *l)
 {
     if (l->cfg->timeout_seconds <= 0)
         return NULL;
-    xb_lqlink_t *link = xb_lqueue_peek(l->in_hand);
-    delivery_t *d = link ? XB_LQ_ITEM(link, delivery_t, qlink) : NULL;
+    xbp_lqlink_t *link = xbp_lqueue_peek(l->in_hand);
+    delivery_t *d = link ? XBP_LQ_ITEM(link, delivery_t, qlink) : NULL;
     return d && d->deadline_ms != 0 && p->now_ms >= d->deadline_ms ? d : NULL;
 }

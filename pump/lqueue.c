@@ -6,17 +6,17 @@
 
 #include <stdlib.h>
 
-struct xb_lqueue_t {
-    xb_lqlink_t *head, *tail;
+struct xbp_lqueue_t {
+    xbp_lqlink_t *head, *tail;
     long len;
     size_t bytes;
     long max_len;             /* 0: no bound */
     size_t max_bytes;         /* 0: no bound */
 };
 
-xb_lqueue_t *xb_lqueue_new(long max_len, size_t max_bytes)
+xbp_lqueue_t *xbp_lqueue_new(long max_len, size_t max_bytes)
 {
-    xb_lqueue_t *q = calloc(1, sizeof *q);
+    xbp_lqueue_t *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
     q->max_len = max_len > 0 ? max_len : 0;
@@ -24,24 +24,24 @@ xb_lqueue_t *xb_lqueue_new(long max_len, size_t max_bytes)
     return q;
 }
 
-void xb_lqueue_destroy(xb_lqueue_t **q)
+void xbp_lqueue_destroy(xbp_lqueue_t **q)
 {
     if (!q || !*q)
         return;
-    for (xb_lqlink_t *l = (*q)->head; l; l = l->next)
+    for (xbp_lqlink_t *l = (*q)->head; l; l = l->next)
         l->in = NULL;
     free(*q);
     *q = NULL;
 }
 
-bool xb_lqueue_fits(const xb_lqueue_t *q, size_t bytes)
+bool xbp_lqueue_fits(const xbp_lqueue_t *q, size_t bytes)
 {
     if (q->max_len > 0 && q->len >= q->max_len)
         return false;
     return q->max_bytes == 0 || q->bytes + bytes <= q->max_bytes;
 }
 
-static void link_in(xb_lqueue_t *q, xb_lqlink_t *link, size_t bytes)
+static void link_in(xbp_lqueue_t *q, xbp_lqlink_t *link, size_t bytes)
 {
     link->in = q;
     link->bytes = bytes;
@@ -49,9 +49,9 @@ static void link_in(xb_lqueue_t *q, xb_lqlink_t *link, size_t bytes)
     q->bytes += bytes;
 }
 
-int xb_lqueue_push(xb_lqueue_t *q, xb_lqlink_t *link, size_t bytes)
+int xbp_lqueue_push(xbp_lqueue_t *q, xbp_lqlink_t *link, size_t bytes)
 {
-    if (!xb_lqueue_fits(q, bytes))
+    if (!xbp_lqueue_fits(q, bytes))
         return -1;
     link->prev = q->tail;
     link->next = NULL;
@@ -64,7 +64,7 @@ int xb_lqueue_push(xb_lqueue_t *q, xb_lqlink_t *link, size_t bytes)
     return 0;
 }
 
-void xb_lqueue_push_front(xb_lqueue_t *q, xb_lqlink_t *link, size_t bytes)
+void xbp_lqueue_push_front(xbp_lqueue_t *q, xbp_lqlink_t *link, size_t bytes)
 {
     link->prev = NULL;
     link->next = q->head;
@@ -76,9 +76,9 @@ void xb_lqueue_push_front(xb_lqueue_t *q, xb_lqlink_t *link, size_t bytes)
     link_in(q, link, bytes);
 }
 
-xb_lqlink_t *xb_lqueue_peek(const xb_lqueue_t *q) { return q->head; }
+xbp_lqlink_t *xbp_lqueue_peek(const xbp_lqueue_t *q) { return q->head; }
 
-void xb_lqueue_remove(xb_lqueue_t *q, xb_lqlink_t *link)
+void xbp_lqueue_remove(xbp_lqueue_t *q, xbp_lqlink_t *link)
 {
     if (!link || link->in != q)
         return;
@@ -96,19 +96,19 @@ void xb_lqueue_remove(xb_lqueue_t *q, xb_lqlink_t *link)
     q->bytes -= link->bytes;
 }
 
-xb_lqlink_t *xb_lqueue_pop(xb_lqueue_t *q)
+xbp_lqlink_t *xbp_lqueue_pop(xbp_lqueue_t *q)
 {
-    xb_lqlink_t *link = q->head;
-    xb_lqueue_remove(q, link);
+    xbp_lqlink_t *link = q->head;
+    xbp_lqueue_remove(q, link);
     return link;
 }
 
-xb_lqlink_t *xb_lqueue_next(const xb_lqlink_t *link) { return link ? link->next : NULL; }
+xbp_lqlink_t *xbp_lqueue_next(const xbp_lqlink_t *link) { return link ? link->next : NULL; }
 
-long xb_lqueue_len(const xb_lqueue_t *q) { return q->len; }
-size_t xb_lqueue_bytes(const xb_lqueue_t *q) { return q->bytes; }
+long xbp_lqueue_len(const xbp_lqueue_t *q) { return q->len; }
+size_t xbp_lqueue_bytes(const xbp_lqueue_t *q) { return q->bytes; }
 
-bool xb_lqueue_at_warning(const xb_lqueue_t *q)
+bool xbp_lqueue_at_warning(const xbp_lqueue_t *q)
 {
     long level = q->max_len * 8 / 10;
     return level > 0 && q->len == level;

@@ -23,15 +23,15 @@ static void send_posted(xb_pump_t *p, size_t i)
 {
     xb_frames_t *f = xb_proto_posted(p->posted[i].n);
     if (f)
-        xb_pump_send_to(p, &p->posted[i].rid, f);
+        xbp_pump_send_to(p, &p->posted[i].rid, f);
     xb_frames_destroy(&f);
     p->posted[i] = p->posted[--p->n_posted];
 }
 
-static ssize_t posted_index(const xb_pump_t *p, const xb_rid_t *rid)
+static ssize_t posted_index(const xb_pump_t *p, const xbp_rid_t *rid)
 {
     for (size_t i = 0; i < p->n_posted; i++) {
-        const xb_rid_t *r = &p->posted[i].rid;
+        const xbp_rid_t *r = &p->posted[i].rid;
         if (r->len == rid->len && memcmp(r->data, rid->data, rid->len) == 0)
             return (ssize_t)i;
     }
@@ -41,7 +41,7 @@ static ssize_t posted_index(const xb_pump_t *p, const xb_rid_t *rid)
 /* Tells rid (NULL: every client) how many of its POSTs were accepted since
  * the last POSTED. Counts wait for the next message to that client or the
  * next tick, so that a sender is woken once per answer, not twice. */
-void xb_posted_send(xb_pump_t *p, const xb_rid_t *rid)
+void xbp_posted_send(xb_pump_t *p, const xbp_rid_t *rid)
 {
     if (!rid) {
         while (p->n_posted)
@@ -54,7 +54,7 @@ void xb_posted_send(xb_pump_t *p, const xb_rid_t *rid)
 }
 
 /* One more accepted POST of the client rid. */
-void xb_posted_count(xb_pump_t *p, const xb_rid_t *rid)
+void xbp_posted_count(xb_pump_t *p, const xbp_rid_t *rid)
 {
     p->accepted++;
     ssize_t i = posted_index(p, rid);
@@ -63,7 +63,7 @@ void xb_posted_count(xb_pump_t *p, const xb_rid_t *rid)
         return;
     }
     if (p->n_posted == XB_POSTED_CLIENTS)
-        xb_posted_send(p, NULL); /* tells the counted ones now, starts over */
+        xbp_posted_send(p, NULL); /* tells the counted ones now, starts over */
     p->posted[p->n_posted++] = (posted_t){*rid, 1};
 }
 
@@ -72,14 +72,14 @@ void xb_posted_count(xb_pump_t *p, const xb_rid_t *rid)
 static delivery_t *delivery_for(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
                                 const char *thread, const origin_t *origin)
 {
-    delivery_t *d = xb_delivery_new(p);
+    delivery_t *d = xbp_delivery_new(p);
     if (!d)
         return NULL;
     d->listener = l->index;
     d->chain = chain ? strdup(chain) : NULL;
     xb_strlcpy(d->thread, thread, sizeof d->thread);
-    if ((chain && !d->chain) || xb_origin_copy(&d->origin, origin) != 0) {
-        xb_delivery_free(p, d);
+    if ((chain && !d->chain) || xbp_origin_copy(&d->origin, origin) != 0) {
+        xbp_delivery_free(p, d);
         return NULL;
     }
     if (conv) {
@@ -106,7 +106,7 @@ static void error_to_listener(xb_pump_t *p, lstn_t *l, conv_t *conv, const char 
     d->envelope = bytes;
     d->len = len;
     d->is_error = true;
-    xb_outbox_submit(p, d);
+    xbp_outbox_submit(p, d);
 }
 
 /* ---- SystemErrors ---------------------------------------------------------- */
@@ -116,18 +116,18 @@ static void count_error(xb_pump_t *p, const origin_t *o, xb_code_t code)
     xb_code_t wire = xb_code_wire(code);
     p->errors[wire]++;
     if (!o->is_client && !o->is_system) {
-        lstn_t *l = xb_pump_listener(p, o->name);
+        lstn_t *l = xbp_pump_listener(p, o->name);
         if (l)
             l->errors[wire]++;
     }
 }
 
-static void deliver_to_client(xb_pump_t *p, const xb_rid_t *rid, const char *msg_id,
+static void deliver_to_client(xb_pump_t *p, const xbp_rid_t *rid, const char *msg_id,
                               const char *bytes, size_t len)
 {
-    xb_posted_send(p, rid); /* both arrive together: one wake-up */
+    xbp_posted_send(p, rid); /* both arrive together: one wake-up */
     xb_frames_t *f = xb_proto_deliver(msg_id, bytes, len);
-    if (!f || xb_pump_send_to(p, rid, f) != 0) {
+    if (!f || xbp_pump_send_to(p, rid, f) != 0) {
         p->undeliverable++;
         XB_WARN("pump", "message %s: the client that should receive it is gone", msg_id);
     } else {
@@ -152,7 +152,7 @@ static int seal(xb_pump_t *p, xb_envelope_t *env, const char *from, const char *
                 const char *thread, const char *msg_id, int depth, char **out, size_t *out_len,
                 xb_error_t *err)
 {
-    int64_t ts = xb_now_us();
+    int64_t ts = xbp_now_us();
     if (xb_envelope_set_id(env, msg_id, err) != 0 || xb_envelope_set_ts(env, ts, err) != 0 ||
         xb_envelope_set_depth(env, depth, err) != 0 || xb_envelope_serialize(env, out, out_len) != 0)
         return *out = NULL, xb_error_set(err, XB_ERR_LIMIT, 0, "could not serialize the envelope");
@@ -200,7 +200,7 @@ static bool system_error_wanted(xb_pump_t *p, const origin_t *to, xb_code_t code
 static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
                              const char *message);
 
-void xb_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
+void xbp_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
                            const char *message)
 {
     if (system_error_wanted(p, to, code, message))
@@ -239,7 +239,7 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
         free(bytes);
         return;
     }
-    lstn_t *l = xb_pump_listener(p, to->name);
+    lstn_t *l = xbp_pump_listener(p, to->name);
     if (!l) {
         free(bytes);
         p->undeliverable++;
@@ -250,53 +250,53 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
 
 /* ---- failing deliveries ---------------------------------------------------- */
 
-void xb_outbox_submit(xb_pump_t *p, delivery_t *d)
+void xbp_outbox_submit(xb_pump_t *p, delivery_t *d)
 {
     lstn_t *l = &p->listeners[d->listener];
-    if (xb_delivery_submit(p, d) != 0)
-        xb_delivery_fail(p, d, XB_ERR_LIMIT,
+    if (xbp_delivery_submit(p, d) != 0)
+        xbp_delivery_fail(p, d, XB_ERR_LIMIT,
                          "listener %s is full: %ld messages (%zu bytes) waiting", l->cfg->name,
-                         xb_lqueue_len(l->queue), xb_lqueue_bytes(l->queue));
+                         xbp_lqueue_len(l->queue), xbp_lqueue_bytes(l->queue));
 }
 
-void xb_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why)
+void xbp_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why)
 {
     lstn_t *l = &p->listeners[d->listener];
-    xb_delivery_answered(p, d);
-    xb_delivery_fail(p, d, XB_ERR_CRASH, "listener %s failed: %s", l->cfg->name, why);
-    xb_dispatch(p, l);
+    xbp_delivery_answered(p, d);
+    xbp_delivery_fail(p, d, XB_ERR_CRASH, "listener %s failed: %s", l->cfg->name, why);
+    xbp_dispatch(p, l);
 }
 
-void xb_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *fmt, ...)
+void xbp_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *fmt, ...)
 {
     char msg[768];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    xb_delivery_detach(p, d);
+    xbp_delivery_detach(p, d);
     if (!d->is_error && !d->origin.is_system) {
-        xb_route_system_error(p, &d->origin, d->conv, code, msg);
+        xbp_route_system_error(p, &d->origin, d->conv, code, msg);
     } else {
         XB_WARN("pump", "a SystemError for %s could not be delivered: %s (%s)", d->origin.name,
                 msg, xb_code_name(code));
         p->undeliverable++;
     }
-    xb_delivery_free(p, d);
+    xbp_delivery_free(p, d);
 }
 
-void xb_deliveries_fail_all(xb_pump_t *p)
+void xbp_deliveries_fail_all(xb_pump_t *p)
 {
     for (uint32_t i = 0; i < p->dcap; i++) {
         delivery_t *d = p->dslab[i];
         if (d)
-            xb_delivery_fail(p, d, XB_ERR_SHUTDOWN, "the pump is shutting down");
+            xbp_delivery_fail(p, d, XB_ERR_SHUTDOWN, "the pump is shutting down");
     }
 }
 
 /* ---- staged messages ------------------------------------------------------- */
 
-void xb_route_staged_free(staged_t *s)
+void xbp_route_staged_free(staged_t *s)
 {
     free(s->chain);
     free(s->envelope);
@@ -319,7 +319,7 @@ static int stage_error_item(staged_t *s, const origin_t *o, lstn_t *l, xb_code_t
         return -1;
     xb_uuid_new(s->msg_id);
     xb_strlcpy(s->thread, o->thread, sizeof s->thread);
-    s->ts = xb_now_us();
+    s->ts = xbp_now_us();
     xb_envelope_fields_t fields = {SYSTEM_NAME, o->name, s->thread, s->msg_id, s->ts, 0};
     xb_error_t err;
     rc = xb_envelope_write(&fields, payload, plen, &s->envelope, &s->len, &err);
@@ -333,7 +333,7 @@ static int stage_error_item(staged_t *s, const origin_t *o, lstn_t *l, xb_code_t
     xb_strlcpy(s->to, o->name, sizeof s->to);
     xb_strlcpy(s->type, XB_SYSTEM_ERROR_TYPE, sizeof s->type);
     if (l && o->chain && !(s->chain = strdup(o->chain))) {
-        xb_route_staged_free(s);
+        xbp_route_staged_free(s);
         return -1;
     }
     return 0;
@@ -343,12 +343,12 @@ static int stage_error_item(staged_t *s, const origin_t *o, lstn_t *l, xb_code_t
  * joins the turn like the messages that succeeded (written in the turn's
  * batch, delivered after the commit). When it cannot be staged (a full
  * batch, no memory) it is recorded and sent on its own at once. */
-void xb_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, conv_t *conv,
+void xbp_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, conv_t *conv,
                         xb_code_t code, const char *message)
 {
     if (!system_error_wanted(p, o, code, message))
         return;
-    lstn_t *l = o->is_client ? NULL : xb_pump_listener(p, o->name);
+    lstn_t *l = o->is_client ? NULL : xbp_pump_listener(p, o->name);
     if (!o->is_client && !l) {
         p->undeliverable++;
         return;
@@ -366,17 +366,17 @@ static void dispatch_error(xb_pump_t *p, const origin_t *origin, conv_t *conv, s
 {
     if (!s->listener) {
         deliver_to_client(p, &origin->rid, s->msg_id, s->envelope, s->len);
-        xb_route_staged_free(s);
+        xbp_route_staged_free(s);
         return;
     }
     char *bytes = s->envelope;
     s->envelope = NULL;
     error_to_listener(p, s->listener, conv, s->chain, s->thread, s->msg_id, bytes, s->len);
-    xb_route_staged_free(s);
+    xbp_route_staged_free(s);
 }
 
 /* Hands a recorded message to its receiver. Takes s's buffers. */
-void xb_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
+void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
 {
     if (s->is_error) {
         dispatch_error(p, origin, conv, s);
@@ -385,13 +385,13 @@ void xb_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv
     p->routed++;
     if (!s->listener) {
         deliver_to_client(p, &conv->client, s->msg_id, s->envelope, s->len);
-        xb_route_staged_free(s);
+        xbp_route_staged_free(s);
         return;
     }
     delivery_t *d = delivery_for(p, s->listener, conv, s->chain, s->thread, origin);
     if (!d) {
-        xb_route_staged_free(s);
-        xb_route_system_error(p, origin, conv, XB_ERR_LIMIT, "pump out of memory");
+        xbp_route_staged_free(s);
+        xbp_route_system_error(p, origin, conv, XB_ERR_LIMIT, "pump out of memory");
         return;
     }
     xb_strlcpy(d->msg_id, s->msg_id, sizeof d->msg_id);
@@ -399,13 +399,13 @@ void xb_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv
     d->len = s->len;
     d->depth = s->depth;
     s->envelope = NULL;
-    xb_route_staged_free(s);
-    xb_outbox_submit(p, d);
+    xbp_route_staged_free(s);
+    xbp_outbox_submit(p, d);
 }
 
 /* ---- verdicts on SEND and POST ---------------------------------------------- */
 
-void xb_route_reject(xb_pump_t *p, const xb_rid_t *rid, const char *req, const origin_t *o,
+void xbp_route_reject(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const origin_t *o,
                    xb_code_t code, const char *message)
 {
     p->rejected++;
@@ -420,18 +420,18 @@ void xb_route_reject(xb_pump_t *p, const xb_rid_t *rid, const char *req, const o
     xb_envelope_destroy(&env);
     xb_frames_t *f = xb_proto_rejected(req, bytes, len);
     if (f)
-        xb_pump_send_to(p, rid, f);
+        xbp_pump_send_to(p, rid, f);
     xb_frames_destroy(&f);
     free(bytes);
 }
 
-void xb_route_accept(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *thread,
+void xbp_route_accept(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *thread,
                         const char *msg_id)
 {
     p->accepted++;
     xb_frames_t *f = xb_proto_accepted(req, thread, msg_id);
     if (f)
-        xb_pump_send_to(p, rid, f);
+        xbp_pump_send_to(p, rid, f);
     xb_frames_destroy(&f);
 }
 

@@ -34,29 +34,29 @@ typedef struct {
 
 /* ---- verdicts to clients ---- */
 /* ACCEPTED req thread msg_id. */
-void xb_route_accept(xb_pump_t *p, const xb_rid_t *rid, const char *req, const char *thread,
+void xbp_route_accept(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *thread,
                      const char *msg_id);
 /* REJECTED req with a SystemError envelope of code and message. */
-void xb_route_reject(xb_pump_t *p, const xb_rid_t *rid, const char *req, const origin_t *o,
+void xbp_route_reject(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const origin_t *o,
                      xb_code_t code, const char *message);
 /* One more accepted POST of the client rid (counted, told later). */
-void xb_posted_count(xb_pump_t *p, const xb_rid_t *rid);
+void xbp_posted_count(xb_pump_t *p, const xbp_rid_t *rid);
 /* Sends POSTED n to rid (NULL: to every client) for the POSTs accepted
  * since its last POSTED; the loop tells everybody at every tick. */
-void xb_posted_send(xb_pump_t *p, const xb_rid_t *rid);
+void xbp_posted_send(xb_pump_t *p, const xbp_rid_t *rid);
 
 /* ---- staged messages ---- */
 /* Frees what s owns (its chain and envelope). */
-void xb_route_staged_free(staged_t *s);
+void xbp_route_staged_free(staged_t *s);
 /* Hands a recorded message to its receiver (a SystemError: to origin).
  * Takes s's buffers. */
-void xb_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s);
+void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s);
 
 /* ---- SystemErrors ---- */
 /* A SystemError to o about a message that failed while it was routed,
  * staged in batch to join the turn's commit. When it cannot be staged it
  * goes out at once, recorded alone. */
-void xb_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, conv_t *conv,
+void xbp_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, conv_t *conv,
                            xb_code_t code, const char *message);
 
 #endif

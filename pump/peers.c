@@ -9,11 +9,11 @@
 
 #include "log.h"
 
-static void refuse(xb_pump_t *p, const xb_rid_t *rid, const char *reason)
+static void refuse(xb_pump_t *p, const xbp_rid_t *rid, const char *reason)
 {
     XB_WARN("pump", "registration refused: %s", reason);
     xb_frames_t *f = xb_proto_refused(reason);
-    if (!f || xb_pump_send_to(p, rid, f) != 0)
+    if (!f || xbp_pump_send_to(p, rid, f) != 0)
         XB_WARN("pump", "could not send REFUSED");
     xb_frames_destroy(&f);
 }
@@ -46,14 +46,14 @@ static void welcome(xb_pump_t *p, peer_t *peer)
                                                          : "";
     xb_frames_t *f = xb_proto_welcome(p->cfg->name, (long)(p->cfg->pool.heartbeat * 1000.0),
                                       xb_backend_type_name(b->type), location, b->redis_prefix);
-    if (!f || xb_pump_send_to(p, &peer->rid, f) != 0)
+    if (!f || xbp_pump_send_to(p, &peer->rid, f) != 0)
         XB_WARN("pump", "could not send WELCOME to %s", p->listeners[peer->listener].cfg->name);
     xb_frames_destroy(&f);
     peer->last_sent_ms = p->now_ms;
 }
 
 /* READY name kind pid credit [beats] (the codec checked the shape and bounds) */
-void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m)
+void xbp_peer_on_ready(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m)
 {
     char name[XB_NAME_MAX];
     xb_proto_cstr(m->ready.name, name, sizeof name);
@@ -63,19 +63,19 @@ void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m
         refuse(p, rid, "the pump is shutting down");
         return;
     }
-    lstn_t *l = xb_pump_listener(p, name);
+    lstn_t *l = xbp_pump_listener(p, name);
     if (!l) {
         char reason[160];
         snprintf(reason, sizeof reason, "no listener named '%s' in organism %s", name, p->cfg->name);
         refuse(p, rid, reason);
         return;
     }
-    peer_t *peer = xb_peer_find(p, rid);
+    peer_t *peer = xbp_peer_find(p, rid);
     if (peer) {
         /* The same socket registers again (it reconnected): start afresh. */
-        xb_peer_lost(p, peer, XB_ERR_CRASH, "listener re-registered with deliveries in hand");
+        xbp_peer_lost(p, peer, XB_ERR_CRASH, "listener re-registered with deliveries in hand");
     }
-    child_t *c = pid > 0 ? xb_children_by_pid(p, (pid_t)pid) : NULL;
+    child_t *c = pid > 0 ? xbp_children_by_pid(p, (pid_t)pid) : NULL;
     if (c && c->listener != l->index)
         c = NULL;
     if (c && c->peer) {
@@ -83,9 +83,9 @@ void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m
         peer_t *old = c->peer;
         old->child = NULL;
         c->peer = NULL;
-        xb_peer_lost(p, old, XB_ERR_CRASH, "listener reconnected");
+        xbp_peer_lost(p, old, XB_ERR_CRASH, "listener reconnected");
     }
-    peer = xb_peer_new(p, rid);
+    peer = xbp_peer_new(p, rid);
     if (!peer) {
         refuse(p, rid, "pump out of memory");
         return;
@@ -103,7 +103,7 @@ void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m
     XB_INFO("pump", "listener %s: %s registered (pid %ld, credit %d%s)", name,
             peer->worker ? "worker" : "listener", pid, peer->credit, c ? "" : ", started elsewhere");
     welcome(p, peer);
-    xb_dispatch(p, l);
+    xbp_dispatch(p, l);
 }
 
 /* Settles a GONE peer: its deliveries are retried or failed, it is freed. */
@@ -114,12 +114,12 @@ static void settle(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
     lstn_t *l = &p->listeners[peer->listener];
     /* Every delivery the peer held is retried on another process of a pool or
      * failed: nothing it held is dropped silently. */
-    xb_lqlink_t *link;
-    while ((link = xb_lqueue_pop(peer->held))) {
-        delivery_t *d = XB_LQ_ITEM(link, delivery_t, plink);
+    xbp_lqlink_t *link;
+    while ((link = xbp_lqueue_pop(peer->held))) {
+        delivery_t *d = XBP_LQ_ITEM(link, delivery_t, plink);
         d->peer = NULL;
         l->in_flight--;
-        xb_lqueue_remove(l->in_hand, &d->qlink);
+        xbp_lqueue_remove(l->in_hand, &d->qlink);
         bool pool = l->cfg->cpu_bound;
         if (pool && d->retries < p->cfg->pool.max_retries &&
             (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)) {
@@ -127,25 +127,25 @@ static void settle(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
             XB_WARN("pump", "listener %s: %s; message %s goes to another worker (retry %d of %d)",
                     l->cfg->name, why, d->msg_id, d->retries, p->cfg->pool.max_retries);
             /* Back to the front of the queue. */
-            xb_lqueue_push_front(l->queue, &d->qlink, d->len);
+            xbp_lqueue_push_front(l->queue, &d->qlink, d->len);
             continue;
         }
         XB_WARN("pump", "listener %s: %s with message %s in hand", l->cfg->name, why, d->msg_id);
-        xb_delivery_fail(p, d, code, "listener %s failed while handling the message: %s%s",
+        xbp_delivery_fail(p, d, code, "listener %s failed while handling the message: %s%s",
                          l->cfg->name, why,
                          pool ? " (no retries left)" : "");
     }
-    xb_peer_delete(p, peer);
-    xb_dispatch(p, l);
+    xbp_peer_delete(p, peer);
+    xbp_dispatch(p, l);
 }
 
-void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
+void xbp_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
 {
-    xb_peer_set_gone(p, peer);
+    xbp_peer_set_gone(p, peer);
     settle(p, peer, code, why);
 }
 
-void xb_peers_reap(xb_pump_t *p)
+void xbp_peers_reap(xb_pump_t *p)
 {
     while (p->gone) {
         peer_t *peer = p->gone;
@@ -157,49 +157,49 @@ void xb_peers_reap(xb_pump_t *p)
         memcpy(why, peer->lost_why, sizeof why);
         settle(p, peer, peer->lost_code, why);
         if (c && c->pid == pid) /* still the process that was that peer */
-            xb_children_kill(p, c, false);
+            xbp_children_kill(p, c, false);
     }
 }
 
 static void time_out(xb_pump_t *p, lstn_t *l, delivery_t *d)
 {
     peer_t *peer = d->peer;
-    child_t *c = peer && peer->state != XB_PEER_GONE ? peer->child : NULL;
+    child_t *c = peer && peer->state != XBP_PEER_GONE ? peer->child : NULL;
     l->timeouts++;
     XB_WARN("pump", "listener %s: message %s timed out after %.3g s", l->cfg->name, d->msg_id,
             l->cfg->timeout_seconds);
-    xb_delivery_fail(p, d, XB_ERR_TIMEOUT, "listener %s did not answer within %.3g s",
+    xbp_delivery_fail(p, d, XB_ERR_TIMEOUT, "listener %s did not answer within %.3g s",
                      l->cfg->name, l->cfg->timeout_seconds);
     /* A hung handler holds its process: replace the process we started. */
     if (c) {
-        xb_peer_lost(p, peer, XB_ERR_CRASH, "replaced after a timeout");
-        xb_children_kill(p, c, true);
+        xbp_peer_lost(p, peer, XB_ERR_CRASH, "replaced after a timeout");
+        xbp_children_kill(p, c, true);
     }
 }
 
-void xb_peers_expire(xb_pump_t *p)
+void xbp_peers_expire(xb_pump_t *p)
 {
     for (size_t i = 0; i < p->n_listeners; i++) {
         lstn_t *l = &p->listeners[i];
         delivery_t *d;
-        while ((d = xb_delivery_first_expired(p, l)))
+        while ((d = xbp_delivery_first_expired(p, l)))
             time_out(p, l, d);
     }
 }
 
-void xb_peer_on_bye(xb_pump_t *p, peer_t *peer)
+void xbp_peer_on_bye(xb_pump_t *p, peer_t *peer)
 {
     XB_INFO("pump", "listener %s (pid %d) said BYE", p->listeners[peer->listener].cfg->name,
             (int)peer->pid);
     if (peer->child)
         peer->child->retiring = true;
-    xb_peer_lost(p, peer, XB_ERR_CRASH, "listener left");
+    xbp_peer_lost(p, peer, XB_ERR_CRASH, "listener left");
 }
 
 static void send_heartbeat(xb_pump_t *p, peer_t *peer, uint64_t now)
 {
     xb_frames_t *f = xb_proto_heartbeat();
-    if (f && xb_pump_send_to(p, &peer->rid, f) == 0)
+    if (f && xbp_pump_send_to(p, &peer->rid, f) == 0)
         peer->last_sent_ms = now;
     xb_frames_destroy(&f);
 }
@@ -207,7 +207,7 @@ static void send_heartbeat(xb_pump_t *p, peer_t *peer, uint64_t now)
 /* Heartbeats out, liveness in. A pump that was itself paused (SIGSTOP, VM
  * suspend) would see every peer silent at once: after such a gap everyone
  * gets a fresh start instead of a death sentence. */
-void xb_peers_tick(xb_pump_t *p)
+void xbp_peers_tick(xb_pump_t *p)
 {
     uint64_t now = p->now_ms;
     uint64_t interval = (uint64_t)(p->cfg->pool.heartbeat * 1000.0);
@@ -234,9 +234,9 @@ void xb_peers_tick(xb_pump_t *p)
                      (int)peer->pid, (unsigned long long)(now - peer->last_heard_ms));
             XB_WARN("pump", "%s: declared dead", why);
             child_t *c = peer->child && peer->child->peer == peer ? peer->child : NULL;
-            xb_peer_lost(p, peer, XB_ERR_CRASH, why);
+            xbp_peer_lost(p, peer, XB_ERR_CRASH, why);
             if (c)
-                xb_children_kill(p, c, false);
+                xbp_children_kill(p, c, false);
             next = p->peers;
             continue;
         }
@@ -245,19 +245,19 @@ void xb_peers_tick(xb_pump_t *p)
     }
 }
 
-void xb_peers_shutdown(xb_pump_t *p)
+void xbp_peers_shutdown(xb_pump_t *p)
 {
     for (peer_t *peer = p->peers; peer; peer = peer->next) {
         xb_frames_t *f = xb_proto_shutdown();
         if (f)
-            xb_pump_send_to(p, &peer->rid, f);
+            xbp_pump_send_to(p, &peer->rid, f);
         xb_frames_destroy(&f);
         if (peer->child)
             peer->child->retiring = true;
     }
 }
 
-void xb_peers_free(xb_pump_t *p)
+void xbp_peers_free(xb_pump_t *p)
 {
-    xb_peertab_free(p);
+    xbp_peertab_free(p);
 }

@@ -12,7 +12,7 @@
 
 #define BUCKETS_INITIAL 16
 
-static uint64_t rid_hash(const xb_pump_t *p, const xb_rid_t *rid)
+static uint64_t rid_hash(const xb_pump_t *p, const xbp_rid_t *rid)
 {
     uint64_t h = 1469598103934665603ULL ^ p->peer_seed; /* FNV-1a */
     for (size_t i = 0; i < rid->len; i++) {
@@ -22,12 +22,12 @@ static uint64_t rid_hash(const xb_pump_t *p, const xb_rid_t *rid)
     return h ^ (h >> 29);
 }
 
-static bool rid_eq(const xb_rid_t *a, const xb_rid_t *b)
+static bool rid_eq(const xbp_rid_t *a, const xbp_rid_t *b)
 {
     return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
 }
 
-int xb_peertab_init(xb_pump_t *p)
+int xbp_peertab_init(xb_pump_t *p)
 {
     p->peer_buckets = calloc(BUCKETS_INITIAL, sizeof *p->peer_buckets);
     if (!p->peer_buckets)
@@ -59,7 +59,7 @@ static void grow(xb_pump_t *p)
     p->peer_nbuckets = n;
 }
 
-peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid)
+peer_t *xbp_peer_find(xb_pump_t *p, const xbp_rid_t *rid)
 {
     peer_t *peer = p->peer_buckets[rid_hash(p, rid) & (p->peer_nbuckets - 1)];
     while (peer && !rid_eq(&peer->rid, rid))
@@ -67,15 +67,15 @@ peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid)
     return peer;
 }
 
-peer_t *xb_peer_new(xb_pump_t *p, const xb_rid_t *rid)
+peer_t *xbp_peer_new(xb_pump_t *p, const xbp_rid_t *rid)
 {
     peer_t *peer = calloc(1, sizeof *peer);
-    if (!peer || !(peer->held = xb_lqueue_new(0, 0))) {
+    if (!peer || !(peer->held = xbp_lqueue_new(0, 0))) {
         free(peer);
         return NULL;
     }
     peer->rid = *rid;
-    peer->state = XB_PEER_IDLE;
+    peer->state = XBP_PEER_IDLE;
     peer->next = p->peers;
     if (p->peers)
         p->peers->prev = peer;
@@ -105,52 +105,52 @@ static void unlink_peer(xb_pump_t *p, peer_t *peer)
     p->n_peers--;
 }
 
-void xb_peer_delete(xb_pump_t *p, peer_t *peer)
+void xbp_peer_delete(xb_pump_t *p, peer_t *peer)
 {
-    if (peer->state != XB_PEER_GONE)
+    if (peer->state != XBP_PEER_GONE)
         unlink_peer(p, peer);
-    xb_lqueue_destroy(&peer->held);
+    xbp_lqueue_destroy(&peer->held);
     free(peer);
 }
 
-void xb_peertab_free(xb_pump_t *p)
+void xbp_peertab_free(xb_pump_t *p)
 {
     while (p->peers)
-        xb_peer_delete(p, p->peers);
+        xbp_peer_delete(p, p->peers);
     while (p->gone) {
         peer_t *peer = p->gone;
         p->gone = peer->next;
-        xb_peer_delete(p, peer);
+        xbp_peer_delete(p, peer);
     }
     free(p->peer_buckets);
     p->peer_buckets = NULL;
     p->peer_nbuckets = 0;
 }
 
-const char *xb_peer_state_name(xb_peer_state_t s)
+const char *xbp_peer_state_name(xbp_peer_state_t s)
 {
     switch (s) {
-    case XB_PEER_IDLE: return "idle";
-    case XB_PEER_BUSY: return "busy";
-    case XB_PEER_DRAINING: return "retiring";
-    case XB_PEER_GONE: return "gone";
+    case XBP_PEER_IDLE: return "idle";
+    case XBP_PEER_BUSY: return "busy";
+    case XBP_PEER_DRAINING: return "retiring";
+    case XBP_PEER_GONE: return "gone";
     }
     return "?";
 }
 
-void xb_peer_set_gone(xb_pump_t *p, peer_t *peer)
+void xbp_peer_set_gone(xb_pump_t *p, peer_t *peer)
 {
-    if (peer->state == XB_PEER_GONE)
+    if (peer->state == XBP_PEER_GONE)
         return;
     unlink_peer(p, peer);
-    peer->state = XB_PEER_GONE;
+    peer->state = XBP_PEER_GONE;
 }
 
-void xb_peer_mark_gone(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why, bool kill)
+void xbp_peer_mark_gone(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why, bool kill)
 {
-    if (peer->state == XB_PEER_GONE)
+    if (peer->state == XBP_PEER_GONE)
         return;
-    xb_peer_set_gone(p, peer);
+    xbp_peer_set_gone(p, peer);
     if (peer->child && peer->child->peer == peer)
         peer->child->peer = NULL; /* peer->child stays: whom to kill */
     peer->lost_code = code;

@@ -32,7 +32,7 @@ static volatile sig_atomic_t signal_stop = 0;
 static uint64_t monotonic_clock(void *user)
 {
     (void)user;
-    return xb_now_ms();
+    return xbp_now_ms();
 }
 
 void xb_pump_options_defaults(xb_pump_options_t *opts)
@@ -167,8 +167,8 @@ static int init_listeners(xb_pump_t *p, xb_error_t *err)
     for (size_t i = 0; i < p->n_listeners; i++) {
         p->listeners[i].cfg = &p->cfg->listeners[i];
         p->listeners[i].index = (int)i;
-        p->listeners[i].queue = xb_lqueue_new(lim->queue_max_messages, lim->queue_max_bytes);
-        p->listeners[i].in_hand = xb_lqueue_new(0, 0);
+        p->listeners[i].queue = xbp_lqueue_new(lim->queue_max_messages, lim->queue_max_bytes);
+        p->listeners[i].in_hand = xbp_lqueue_new(0, 0);
         if (!p->listeners[i].queue || !p->listeners[i].in_hand)
             return xb_error_set(err, XB_ERR_NOMEM, 0, "no memory for listener queues");
     }
@@ -195,19 +195,19 @@ xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error
         xb_pump_options_defaults(&p->opts);
     if (!p->opts.clock)
         p->opts.clock = monotonic_clock;
-    xb_pump_clock_read(p);
+    xbp_pump_clock_read(p);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     find_bin_dir(p);
     p->convs = xb_strmap_new();
-    if (!p->convs || xb_deliveries_init(p) != 0 || xb_peertab_init(p) != 0 ||
-        xb_commit_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+    if (!p->convs || xbp_deliveries_init(p) != 0 || xbp_peertab_init(p) != 0 ||
+        xbp_commit_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         xb_error_set(err, XB_ERR_NOMEM, 0, "cannot allocate the pump's tables");
         xb_pump_destroy(&p);
         return NULL;
     }
     if (init_listeners(p, err) != 0 || open_xml(p, err) != 0 || open_storage(p, err) != 0 ||
-        open_socket(p, err) != 0 || xb_children_init(p, err) != 0) {
+        open_socket(p, err) != 0 || xbp_children_init(p, err) != 0) {
         xb_pump_destroy(&p);
         return NULL;
     }
@@ -227,77 +227,77 @@ static void begin_drain(xb_pump_t *p)
             p->cfg->limits.shutdown_seconds);
 }
 
-static void unknown_peer(xb_pump_t *p, const xb_rid_t *rid, const char *cmd)
+static void unknown_peer(xb_pump_t *p, const xbp_rid_t *rid, const char *cmd)
 {
     xb_frames_t *f = xb_proto_error(cmd, "not registered: send READY first");
     if (f)
-        xb_pump_send_to(p, rid, f);
+        xbp_pump_send_to(p, rid, f);
     xb_frames_destroy(&f);
 }
 
-static void malformed(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_error_t *e)
+static void malformed(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_error_t *e)
 {
     XB_DEBUG("pump", "bad message (%s): %s", e->what, e->message);
     xb_frames_t *f = xb_proto_error_reply(e);
     if (f)
-        xb_pump_send_to(p, rid, f);
+        xbp_pump_send_to(p, rid, f);
     xb_frames_destroy(&f);
 }
 
 /* A command handler; peer is NULL for commands that need no registration. */
-typedef void (*handler_fn)(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m);
+typedef void (*handler_fn)(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m);
 
-static void on_send(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+static void on_send(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
 {
     (void)peer;
-    xb_route_on_send(p, rid, m, m->cmd == XB_PROTO_POST);
+    xbp_route_on_send(p, rid, m, m->cmd == XB_PROTO_POST);
 }
 
-static void on_control(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+static void on_control(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
 {
     (void)peer;
-    xb_commit_turn(p); /* answers read the backend */
+    xbp_commit_turn(p); /* answers read the backend */
     flush_registry(p);
-    xb_control_on_request(p, rid, m);
+    xbp_control_on_request(p, rid, m);
 }
 
-static void on_ready(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+static void on_ready(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
 {
     (void)peer;
-    xb_peer_on_ready(p, rid, m);
+    xbp_peer_on_ready(p, rid, m);
 }
 
-static void on_history(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+static void on_history(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
 {
     (void)peer;
-    xb_commit_turn(p); /* the history includes what this turn recorded */
-    xb_control_on_history(p, rid, m);
+    xbp_commit_turn(p); /* the history includes what this turn recorded */
+    xbp_control_on_history(p, rid, m);
 }
 
-static void on_heartbeat(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+static void on_heartbeat(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
 {
     (void)p, (void)rid, (void)peer, (void)m; /* hearing it was the point */
 }
 
-static void on_reply(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+static void on_reply(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
 {
     (void)rid;
-    xb_route_on_reply(p, peer, m);
+    xbp_route_on_reply(p, peer, m);
 }
 
-static void on_done(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+static void on_done(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
 {
     (void)rid;
-    xb_route_on_done(p, peer, m, m->cmd == XB_PROTO_FAILED);
+    xbp_route_on_done(p, peer, m, m->cmd == XB_PROTO_FAILED);
 }
 
-static void on_bye(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+static void on_bye(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
 {
     (void)rid, (void)m;
-    xb_peer_on_bye(p, peer);
+    xbp_peer_on_bye(p, peer);
 }
 
-static void on_error(xb_pump_t *p, const xb_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+static void on_error(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
 {
     (void)p, (void)rid, (void)peer;
     XB_DEBUG("pump", "a peer reported an error about %.*s: %.*s", (int)m->error.what.len,
@@ -321,7 +321,7 @@ static const struct {
 
 static void handle_message(xb_pump_t *p, xb_frames_t *f)
 {
-    xb_rid_t rid;
+    xbp_rid_t rid;
     size_t rlen = xb_frames_size(f, 0);
     if (rlen == 0 || rlen > XB_RID_MAX)
         return;
@@ -338,7 +338,7 @@ static void handle_message(xb_pump_t *p, xb_frames_t *f)
         return; /* every command to the pump has one */
     peer_t *peer = NULL;
     if (handlers[m.cmd].peer) {
-        peer = xb_peer_find(p, &rid);
+        peer = xbp_peer_find(p, &rid);
         if (!peer) {
             unknown_peer(p, &rid, xb_proto_word(m.cmd));
             return;
@@ -356,8 +356,8 @@ static void drain_router(xb_pump_t *p)
             return;
         handle_message(p, f);
         xb_frames_destroy(&f);
-        if (xb_commit_turn_full(p))
-            xb_commit_turn(p);
+        if (xbp_commit_turn_full(p))
+            xbp_commit_turn(p);
     }
 }
 
@@ -378,11 +378,11 @@ static void tick(xb_pump_t *p)
     if (now - p->last_tick_ms < TICK_MS)
         return;
     p->last_tick_ms = now;
-    xb_children_reap(p);
-    xb_children_tick(p);
-    xb_peers_tick(p);
-    xb_peers_expire(p);
-    xb_posted_send(p, NULL);
+    xbp_children_reap(p);
+    xbp_children_tick(p);
+    xbp_peers_tick(p);
+    xbp_peers_expire(p);
+    xbp_posted_send(p, NULL);
     flush_registry(p);
     xb_error_t err;
     if (xb_backend_flush(p->backend, &err) != 0)
@@ -405,12 +405,12 @@ static bool drained(xb_pump_t *p)
 
 static void finish(xb_pump_t *p)
 {
-    xb_commit_turn(p);
-    xb_posted_send(p, NULL);
-    xb_deliveries_fail_all(p);
+    xbp_commit_turn(p);
+    xbp_posted_send(p, NULL);
+    xbp_deliveries_fail_all(p);
     p->state = PUMP_STOPPED;
-    xb_peers_shutdown(p);
-    xb_children_stop_all(p, 3.0);
+    xbp_peers_shutdown(p);
+    xbp_children_stop_all(p, 3.0);
     flush_registry(p);
     XB_INFO("pump", "stopped: %llu messages routed", (unsigned long long)p->routed);
 }
@@ -443,7 +443,7 @@ static void begin_serving(xb_pump_t *p)
         install_signals(p);
     p->state = PUMP_RUNNING;
     if (p->opts.start_children)
-        xb_children_start_all(p);
+        xbp_children_start_all(p);
     set_serving(p);
     XB_INFO("pump", "organism %s serving on %s", p->cfg->name, p->endpoint);
     if (atomic_load(&p->stop_requested))
@@ -474,14 +474,14 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
         end_serving(p);
         return -1;
     }
-    xb_pump_clock_read(p);
+    xbp_pump_clock_read(p);
     if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
         drain_wake(p);
     if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
         drain_router(p);
-    xb_commit_turn(p);
+    xbp_commit_turn(p);
     tick(p);
-    xb_peers_reap(p);
+    xbp_peers_reap(p);
     if (drained(p)) {
         end_serving(p);
         return 0;
@@ -540,13 +540,13 @@ void xb_pump_destroy(xb_pump_t **pp)
     }
     if (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)
         end_serving(p); /* a pump driven by xb_pump_step and never stopped */
-    xb_commit_free(p);
+    xbp_commit_free(p);
     if (p->dslab)
-        xb_deliveries_fail_all(p);
-    xb_convs_free(p);
-    xb_peers_free(p);
-    xb_children_free(p);
-    xb_deliveries_free(p);
+        xbp_deliveries_fail_all(p);
+    xbp_convs_free(p);
+    xbp_peers_free(p);
+    xbp_children_free(p);
+    xbp_deliveries_free(p);
     if (p->router)
         zmq_close(p->router);
     if (p->own_ctx && p->ctx)
@@ -562,8 +562,8 @@ void xb_pump_destroy(xb_pump_t **pp)
     xb_backend_destroy(&p->backend); /* closing flushes what is left */
     for (size_t i = 0; p->listeners && i < p->n_listeners; i++)
     {
-        xb_lqueue_destroy(&p->listeners[i].queue);
-        xb_lqueue_destroy(&p->listeners[i].in_hand);
+        xbp_lqueue_destroy(&p->listeners[i].queue);
+        xbp_lqueue_destroy(&p->listeners[i].in_hand);
     }
     free(p->listeners);
     xb_strmap_destroy(&p->convs);

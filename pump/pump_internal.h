@@ -6,7 +6,7 @@
  *   pump.c     lifecycle, the loop (xb_pump_step), dispatch of commands -> all below
  *   control.c  CONTROL and HISTORY requests            -> peertab, lqueue, core
  *   route.c    SEND, REPLY, DONE (docs/routing.md)     -> commit, outbox, deliver, conv, core
- *   commit.c   group commit: the turn (xb_turn_t)      -> outbox, conv, core
+ *   commit.c   group commit: the turn (xbp_turn_t)      -> outbox, conv, core
  *   peers.c    READY, BYE, heartbeats, liveness, lost peers, handler timeouts
  *                                                      -> outbox, deliver, children, peertab, core
  *   outbox.c   verdicts, staged messages handed out, SystemErrors, failing deliveries
@@ -22,9 +22,14 @@
  *
  * Upward news travels as data, not calls: a lower file that finds a peer
  * gone (deliver.c: unreachable; children.c: its process exited) marks it
- * (xb_peer_mark_gone) and peers.c settles its deliveries at the end of the
- * turn (xb_peers_reap); deliver.c refuses a delivery to a full queue and
+ * (xbp_peer_mark_gone) and peers.c settles its deliveries at the end of the
+ * turn (xbp_peers_reap); deliver.c refuses a delivery to a full queue and
  * its caller (outbox.c) fails it.
+ *
+ * Names: what pump/ keeps to itself (functions, types, macros) carries the
+ * prefix xbp_ / XBP_; xb_ is the public API of include/xmlbus/pump.h and the
+ * library below it. docs/architecture.md walks one message through these
+ * files.
  */
 #ifndef XB_PUMP_INTERNAL_H
 #define XB_PUMP_INTERNAL_H
@@ -55,10 +60,10 @@
 typedef struct {
     unsigned char data[XB_RID_MAX];
     size_t len;
-} xb_rid_t;
+} xbp_rid_t;
 
 typedef struct peer peer_t;
-typedef struct xb_turn xb_turn_t;        /* commit.c's own */
+typedef struct xb_turn xbp_turn_t;        /* commit.c's own */
 typedef struct child child_t;
 typedef struct delivery delivery_t;
 typedef struct conv conv_t;
@@ -68,7 +73,7 @@ typedef struct {
     bool is_client;          /* an external sender (xmlbus send) */
     bool is_system;          /* the pump itself: errors about it are only logged */
     bool quiet;              /* answering a SystemError: failures are only logged */
-    xb_rid_t rid;            /* client routing id */
+    xbp_rid_t rid;            /* client routing id */
     char name[XB_NAME_MAX];  /* sender's hop name */
     char *chain;             /* sender's chain (owned) */
     char thread[37];         /* sender's thread UUID */
@@ -78,8 +83,8 @@ typedef struct {
 typedef struct {
     const xb_listener_config_t *cfg;
     int index;
-    xb_lqueue_t *queue;       /* deliveries waiting for credit (owned) */
-    xb_lqueue_t *in_hand;     /* deliveries a process holds, oldest first (owned):
+    xbp_lqueue_t *queue;       /* deliveries waiting for credit (owned) */
+    xbp_lqueue_t *in_hand;     /* deliveries a process holds, oldest first (owned):
                                  their timeouts, see deliver.c and peers.c */
     long in_flight;
     uint64_t delivered, replies, messages_out, done, failed, timeouts, crashes, restarts;
@@ -88,16 +93,16 @@ typedef struct {
 
 /* Where a peer stands. Only IDLE and BUSY peers get new deliveries. */
 typedef enum {
-    XB_PEER_IDLE,             /* registered, holds nothing */
-    XB_PEER_BUSY,             /* holds deliveries (takes more while credit lasts) */
-    XB_PEER_DRAINING,         /* recycled: takes nothing new, SHUTDOWN once idle */
-    XB_PEER_GONE,             /* lost: out of the table, about to be freed */
-} xb_peer_state_t;
+    XBP_PEER_IDLE,             /* registered, holds nothing */
+    XBP_PEER_BUSY,             /* holds deliveries (takes more while credit lasts) */
+    XBP_PEER_DRAINING,         /* recycled: takes nothing new, SHUTDOWN once idle */
+    XBP_PEER_GONE,             /* lost: out of the table, about to be freed */
+} xbp_peer_state_t;
 
 /* A connected listener or worker process (or thread). */
 struct peer {
-    xb_rid_t rid;
-    xb_peer_state_t state;
+    xbp_rid_t rid;
+    xbp_peer_state_t state;
     int listener;
     bool worker;
     bool beats_while_busy;    /* it said so in READY (7th frame "beats") */
@@ -107,10 +112,10 @@ struct peer {
     int in_flight;
     uint64_t last_heard_ms, last_sent_ms, last_used_ms, busy_since_ms;
     uint64_t handled;
-    xb_code_t lost_code;      /* GONE, not yet settled: why (xb_peer_mark_gone) */
+    xb_code_t lost_code;      /* GONE, not yet settled: why (xbp_peer_mark_gone) */
     char lost_why[320];
     bool lost_kill;           /* and its process must be killed */
-    xb_lqueue_t *held;        /* its deliveries in hand (owned list, borrowed items) */
+    xbp_lqueue_t *held;        /* its deliveries in hand (owned list, borrowed items) */
     peer_t *next, *prev;      /* every live peer (p->peers), or p->gone */
     peer_t *hnext;            /* its hash bucket (peertab.c) */
 };
@@ -145,16 +150,16 @@ struct delivery {
     origin_t origin;
     uint64_t deadline_ms;     /* 0 = no timeout */
     int retries;
-    xb_lqlink_t qlink;        /* in its listener's queue while it waits, in its
+    xbp_lqlink_t qlink;        /* in its listener's queue while it waits, in its
                                  in_hand list while a process holds it */
-    xb_lqlink_t plink;        /* in its peer's held list while a process holds it */
+    xbp_lqlink_t plink;        /* in its peer's held list while a process holds it */
 };
 
 /* A live conversation: ended when no delivery of it is pending. */
 struct conv {
     char *root;
     bool has_client;
-    xb_rid_t client;
+    xbp_rid_t client;
     char client_hop[XB_NAME_MAX];
     long pending;
     uint64_t last_ms;
@@ -164,7 +169,7 @@ typedef enum { PUMP_NEW, PUMP_RUNNING, PUMP_DRAINING, PUMP_STOPPED } pump_state_
 
 /* Accepted POSTs of one client not yet told (POSTED n). */
 typedef struct {
-    xb_rid_t rid;
+    xbp_rid_t rid;
     unsigned long n;
 } posted_t;
 
@@ -217,7 +222,7 @@ struct xb_pump_t {
     long in_flight;                   /* deliveries alive (queued or sent) */
 
     xb_strmap_t *convs;               /* root -> conv_t */
-    xb_turn_t *turn;                  /* commit.c: what waits for the turn's commit */
+    xbp_turn_t *turn;                  /* commit.c: what waits for the turn's commit */
     posted_t posted[XB_POSTED_CLIENTS]; /* outbox.c: acceptances of POSTs not told yet */
     size_t n_posted;
 
@@ -232,114 +237,114 @@ struct xb_pump_t {
 /* core.c */
 /* CLOCK_MONOTONIC in ms: the default clock, and the real time that waiting
  * for processes to exit needs. Timers use p->now_ms instead. */
-uint64_t xb_now_ms(void);
+uint64_t xbp_now_ms(void);
 /* Wall-clock µs: message timestamps. */
-int64_t xb_now_us(void);
+int64_t xbp_now_us(void);
 /* Reads the pump's clock into p->now_ms (never backwards). */
-void xb_pump_clock_read(xb_pump_t *p);
+void xbp_pump_clock_read(xb_pump_t *p);
 /* Sends frames to the peer rid (consumes f on success). Logs and counts a
  * failure. Returns 0 or -1. */
-int xb_pump_send_to(xb_pump_t *p, const xb_rid_t *rid, xb_frames_t *f);
-lstn_t *xb_pump_listener(xb_pump_t *p, const char *name);
+int xbp_pump_send_to(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t *f);
+lstn_t *xbp_pump_listener(xb_pump_t *p, const char *name);
 
 /* conv.c */
-void xb_origin_clear(origin_t *o);
-int xb_origin_copy(origin_t *dst, const origin_t *src);
+void xbp_origin_clear(origin_t *o);
+int xbp_origin_copy(origin_t *dst, const origin_t *src);
 /* A new conversation of root, in p->convs. NULL on no memory. */
-conv_t *xb_conv_new(xb_pump_t *p, const char *root);
-void xb_conv_release(xb_pump_t *p, conv_t *c);
-void xb_convs_free(xb_pump_t *p);
+conv_t *xbp_conv_new(xb_pump_t *p, const char *root);
+void xbp_conv_release(xb_pump_t *p, conv_t *c);
+void xbp_convs_free(xb_pump_t *p);
 
 /* peertab.c */
-int xb_peertab_init(xb_pump_t *p);
+int xbp_peertab_init(xb_pump_t *p);
 /* Frees every peer, live or gone. */
-void xb_peertab_free(xb_pump_t *p);
+void xbp_peertab_free(xb_pump_t *p);
 /* A new IDLE peer of rid, in the table. NULL on no memory. */
-peer_t *xb_peer_new(xb_pump_t *p, const xb_rid_t *rid);
+peer_t *xbp_peer_new(xb_pump_t *p, const xbp_rid_t *rid);
 /* The live peer of rid, or NULL. */
-peer_t *xb_peer_find(xb_pump_t *p, const xb_rid_t *rid);
+peer_t *xbp_peer_find(xb_pump_t *p, const xbp_rid_t *rid);
 /* Takes peer out of the table (find no longer sees it) and marks it GONE. */
-void xb_peer_set_gone(xb_pump_t *p, peer_t *peer);
+void xbp_peer_set_gone(xb_pump_t *p, peer_t *peer);
 /* Marks peer GONE and puts it on p->gone: peers.c settles its deliveries
  * (retried or failed with code) and, with kill, kills its process. For the
  * files below peers.c that find a peer gone. */
-void xb_peer_mark_gone(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why, bool kill);
+void xbp_peer_mark_gone(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why, bool kill);
 /* Frees peer (out of the table first if it is still there). */
-void xb_peer_delete(xb_pump_t *p, peer_t *peer);
-const char *xb_peer_state_name(xb_peer_state_t s);
+void xbp_peer_delete(xb_pump_t *p, peer_t *peer);
+const char *xbp_peer_state_name(xbp_peer_state_t s);
 
 /* children.c */
-int xb_children_init(xb_pump_t *p, xb_error_t *err);
-void xb_children_start_all(xb_pump_t *p);
-void xb_children_reap(xb_pump_t *p);
-void xb_children_tick(xb_pump_t *p);
-void xb_children_kill(xb_pump_t *p, child_t *c, bool retiring);
-child_t *xb_children_by_pid(xb_pump_t *p, pid_t pid);
-void xb_children_stop_all(xb_pump_t *p, double deadline_s);
-void xb_children_free(xb_pump_t *p);
+int xbp_children_init(xb_pump_t *p, xb_error_t *err);
+void xbp_children_start_all(xb_pump_t *p);
+void xbp_children_reap(xb_pump_t *p);
+void xbp_children_tick(xb_pump_t *p);
+void xbp_children_kill(xb_pump_t *p, child_t *c, bool retiring);
+child_t *xbp_children_by_pid(xb_pump_t *p, pid_t pid);
+void xbp_children_stop_all(xb_pump_t *p, double deadline_s);
+void xbp_children_free(xb_pump_t *p);
 
 /* deliver.c */
-int xb_deliveries_init(xb_pump_t *p);
-void xb_deliveries_free(xb_pump_t *p);
-delivery_t *xb_delivery_new(xb_pump_t *p);
-delivery_t *xb_delivery_find(xb_pump_t *p, const char *id);
-void xb_delivery_free(xb_pump_t *p, delivery_t *d);
+int xbp_deliveries_init(xb_pump_t *p);
+void xbp_deliveries_free(xb_pump_t *p);
+delivery_t *xbp_delivery_new(xb_pump_t *p);
+delivery_t *xbp_delivery_find(xb_pump_t *p, const char *id);
+void xbp_delivery_free(xb_pump_t *p, delivery_t *d);
 /* Queues d for its listener and dispatches what credit allows; takes
  * ownership of d. Returns -1 when the queue is full (d untouched: the
- * caller fails it, see xb_outbox_submit). */
-int xb_delivery_submit(xb_pump_t *p, delivery_t *d);
+ * caller fails it, see xbp_outbox_submit). */
+int xbp_delivery_submit(xb_pump_t *p, delivery_t *d);
 /* Hands queued deliveries of listener l to peers with free credit. */
-void xb_dispatch(xb_pump_t *p, lstn_t *l);
+void xbp_dispatch(xb_pump_t *p, lstn_t *l);
 /* Takes d off its peer (its credit back) or out of its queue. */
-void xb_delivery_detach(xb_pump_t *p, delivery_t *d);
+void xbp_delivery_detach(xb_pump_t *p, delivery_t *d);
 /* The peer answered d (REPLY, DONE or FAILED): detached, and counted
  * towards recycling the peer's process. */
-void xb_delivery_answered(xb_pump_t *p, delivery_t *d);
+void xbp_delivery_answered(xb_pump_t *p, delivery_t *d);
 /* The handler of d finished (REPLY, DONE or FAILED has been processed). */
-void xb_delivery_complete(xb_pump_t *p, delivery_t *d);
+void xbp_delivery_complete(xb_pump_t *p, delivery_t *d);
 /* The first delivery in hand of l whose timeout has passed, or NULL. */
-delivery_t *xb_delivery_first_expired(const xb_pump_t *p, const lstn_t *l);
+delivery_t *xbp_delivery_first_expired(const xb_pump_t *p, const lstn_t *l);
 
 /* outbox.c (the rest in outbox.h) */
-/* xb_delivery_submit, and a full queue fails d with `limit`. */
-void xb_outbox_submit(xb_pump_t *p, delivery_t *d);
+/* xbp_delivery_submit, and a full queue fails d with `limit`. */
+void xbp_outbox_submit(xb_pump_t *p, delivery_t *d);
 /* Sends a SystemError to `to` (an origin), recorded alone. Never bounces. */
-void xb_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
+void xbp_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
                            const char *message);
 /* d failed for good: a SystemError goes to its origin; d is freed. */
-void xb_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *fmt, ...)
+void xbp_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* The handler answered FAILED: like complete, then a `crash` SystemError
  * with its reason goes to the origin. */
-void xb_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why);
+void xbp_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why);
 /* Fails every pending delivery with `shutdown`. */
-void xb_deliveries_fail_all(xb_pump_t *p);
+void xbp_deliveries_fail_all(xb_pump_t *p);
 
 /* peers.c */
-void xb_peer_on_ready(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m);
-void xb_peer_on_bye(xb_pump_t *p, peer_t *peer);
+void xbp_peer_on_ready(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m);
+void xbp_peer_on_bye(xb_pump_t *p, peer_t *peer);
 /* The peer is gone (process died, silent, BYE): its deliveries are retried
  * or failed with `code`, now. */
-void xb_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why);
-/* Settles the peers marked gone (xb_peer_mark_gone). The loop calls it at
+void xbp_peer_lost(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why);
+/* Settles the peers marked gone (xbp_peer_mark_gone). The loop calls it at
  * the end of every turn. */
-void xb_peers_reap(xb_pump_t *p);
+void xbp_peers_reap(xb_pump_t *p);
 /* Heartbeats, liveness, and the handlers that overran their timeout. */
-void xb_peers_tick(xb_pump_t *p);
-void xb_peers_expire(xb_pump_t *p);
-void xb_peers_shutdown(xb_pump_t *p);
-void xb_peers_free(xb_pump_t *p);
+void xbp_peers_tick(xb_pump_t *p);
+void xbp_peers_expire(xb_pump_t *p);
+void xbp_peers_shutdown(xb_pump_t *p);
+void xbp_peers_free(xb_pump_t *p);
 
 /* route.c */
 /* SEND (post false: answered ACCEPTED or REJECTED) or POST (post true:
  * only a refusal is answered; acceptances are counted in one POSTED per
  * client and loop turn). */
-void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m, bool post);
-void xb_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m);
-void xb_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool failed);
+void xbp_route_on_send(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m, bool post);
+void xbp_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m);
+void xbp_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool failed);
 
 /* control.c */
-void xb_control_on_request(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m);
-void xb_control_on_history(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m);
+void xbp_control_on_request(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m);
+void xbp_control_on_history(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m);
 
 #endif

@@ -82,7 +82,7 @@ static int make_delivery(xb_pump_t *p, const origin_t *origin, const target_t *t
     if (uuid_for(p, t->chain, s->thread, err) != 0)
         return -1;
     xb_uuid_new(s->msg_id);
-    s->ts = xb_now_us();
+    s->ts = xbp_now_us();
     s->depth = depth;
     xb_envelope_fields_t fields = {origin->name, t->name, s->thread, s->msg_id, s->ts, depth};
     if (xb_envelope_write(&fields, pl->bytes, pl->len, &s->envelope, &s->len, err) != 0)
@@ -93,7 +93,7 @@ static int make_delivery(xb_pump_t *p, const origin_t *origin, const target_t *t
     xb_strlcpy(s->to, t->name, sizeof s->to);
     xb_strlcpy(s->type, pl->tag, sizeof s->type);
     if (t->listener && !(s->chain = strdup(t->chain))) {
-        xb_route_staged_free(s);
+        xbp_route_staged_free(s);
         return xb_error_set(err, XB_ERR_LIMIT, 0, "pump out of memory");
     }
     memcpy(msg_id, s->msg_id, 37);
@@ -129,7 +129,7 @@ static int respond_target(xb_pump_t *p, const origin_t *o, conv_t *conv, target_
     if (conv && conv->has_client && xb_chain_hops(t->chain) == 1 &&
         strcmp(hop, conv->client_hop) == 0)
         return 0;
-    t->listener = xb_pump_listener(p, hop);
+    t->listener = xbp_pump_listener(p, hop);
     if (!t->listener)
         return xb_error_set(err, XB_ERR_ROUTING, 0, "the caller '%s' is not a listener any more", hop);
     return 0;
@@ -153,7 +153,7 @@ static int named_targets(xb_pump_t *p, const origin_t *o, const lstn_t *sender, 
         if (!may_address(sender, to))
             return xb_error_set(err, XB_ERR_ROUTING, 0, "listener %s may not address '%s'",
                                 sender->cfg->name, to);
-        if (!xb_pump_listener(p, to))
+        if (!xbp_pump_listener(p, to))
             return xb_error_set(err, XB_ERR_ROUTING, 0, "no listener named '%s'", to);
         one[0] = to;
         names = one;
@@ -169,7 +169,7 @@ static int named_targets(xb_pump_t *p, const origin_t *o, const lstn_t *sender, 
             return xb_error_set(err, XB_ERR_ROUTING, 0, "listener %s may not address a listener of <%s>",
                                 sender->cfg->name, tag);
         target_t *t = &targets[(*n)++];
-        t->listener = xb_pump_listener(p, names[i]);
+        t->listener = xbp_pump_listener(p, names[i]);
         xb_strlcpy(t->name, names[i], sizeof t->name);
         t->chain = xb_chain_extend(o->chain, names[i], err);
         if (!t->chain)
@@ -195,7 +195,7 @@ static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const ch
     memset(targets, 0, sizeof targets);
     size_t n = 0;
     int rc;
-    lstn_t *sender = o->is_client ? NULL : xb_pump_listener(p, o->name);
+    lstn_t *sender = o->is_client ? NULL : xbp_pump_listener(p, o->name);
     if (target && strcmp(target, XB_TARGET_RESPOND) == 0) {
         rc = respond_target(p, o, conv, &targets[0], ended, err);
         n = (rc == 0 && !*ended) ? 1 : 0;
@@ -219,7 +219,7 @@ static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const ch
             failed = true;
             *err = e;
         } else {
-            xb_outbox_stage_error(p, batch, o, conv, e.code, e.message);
+            xbp_outbox_stage_error(p, batch, o, conv, e.code, e.message);
         }
     }
     targets_free(targets, MAX_FANOUT);
@@ -231,7 +231,7 @@ static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const ch
 static delivery_t *delivery_of(xb_pump_t *p, peer_t *peer, xb_proto_val_t idv, const char *cmd)
 {
     char id[32];
-    delivery_t *d = xb_proto_cstr(idv, id, sizeof id) < 0 ? NULL : xb_delivery_find(p, id);
+    delivery_t *d = xb_proto_cstr(idv, id, sizeof id) < 0 ? NULL : xbp_delivery_find(p, id);
     if (!d || d->peer != peer) {
         /* A late answer (the message timed out or went to another worker). */
         p->late++;
@@ -258,13 +258,13 @@ static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char
     xb_error_clear(&err);
     xmlDocPtr doc = xb_xml_read(p->xmlctxt, bytes, len, &p->plimits, &err);
     if (!doc) {
-        xb_outbox_stage_error(p, batch, o, d->conv, err.code, err.message);
+        xbp_outbox_stage_error(p, batch, o, d->conv, err.code, err.message);
         return;
     }
     payload_t pl;
     char *owned = NULL;
     if (payload_of(doc, bytes, len, &pl, &owned, &err) != 0) {
-        xb_outbox_stage_error(p, batch, o, d->conv, err.code, err.message);
+        xbp_outbox_stage_error(p, batch, o, d->conv, err.code, err.message);
         xmlFreeDoc(doc);
         return;
     }
@@ -272,13 +272,13 @@ static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char
     int sent = route_payload(p, o, d->conv, target, &pl, d->depth + 1, &ended, NULL, batch, &err);
     free(owned);
     if ((sent == 0 && !ended) || err.code != XB_OK)
-        xb_outbox_stage_error(p, batch, o, d->conv, err.code, err.message);
+        xbp_outbox_stage_error(p, batch, o, d->conv, err.code, err.message);
     p->listeners[d->listener].messages_out += (uint64_t)sent;
     xmlFreeDoc(doc);
 }
 
 /* REPLY id n (target payload)* (the codec checked that n pairs follow) */
-void xb_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m)
+void xbp_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m)
 {
     delivery_t *d = delivery_of(p, peer, m->reply.id, XB_CMD_REPLY);
     if (!d)
@@ -287,7 +287,7 @@ void xb_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m)
     l->replies++;
     origin_t o;
     origin_of_delivery(p, d, &o);
-    batch_t *batch = xb_commit_stage(p);
+    batch_t *batch = xbp_commit_stage(p);
     for (size_t i = 0; i < m->n; i++) {
         char target[XB_NAME_MAX];
         xb_proto_cstr(xb_proto_reply_target(m, i), target, sizeof target);
@@ -295,12 +295,12 @@ void xb_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m)
         reply_one(p, &o, d, target, payload.ptr, payload.len, batch);
     }
     unit_t u = {.is_send = false, .origin = o, .conv = d->conv};
-    xb_commit_defer(p, batch, &u);
-    xb_delivery_complete(p, d);
+    xbp_commit_defer(p, batch, &u);
+    xbp_delivery_complete(p, d);
 }
 
 /* DONE id | FAILED id message */
-void xb_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool failed)
+void xbp_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool failed)
 {
     delivery_t *d = delivery_of(p, peer, failed ? m->failed.id : m->done.id,
                                 failed ? XB_CMD_FAILED : XB_CMD_DONE);
@@ -309,7 +309,7 @@ void xb_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool 
     lstn_t *l = &p->listeners[d->listener];
     if (!failed) {
         l->done++;
-        xb_delivery_complete(p, d);
+        xbp_delivery_complete(p, d);
         return;
     }
     l->failed++;
@@ -317,7 +317,7 @@ void xb_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool 
     if (m->failed.message.len)
         xb_proto_cstr(m->failed.message, why, sizeof why);
     /* The handler said it failed: its sender hears `crash` with the reason. */
-    xb_delivery_failed_by_handler(p, d, why);
+    xbp_delivery_failed_by_handler(p, d, why);
 }
 
 /* ---- SEND from clients ------------------------------------------------------ */
@@ -379,7 +379,7 @@ static void send_body_free(send_body_t *b)
 
 /* Finds the conversation a client continues (its own thread: one hop after
  * the root) or starts a new one. Fills the origin's chain and thread. */
-static conv_t *client_conversation(xb_pump_t *p, const xb_rid_t *rid, const char *thread,
+static conv_t *client_conversation(xb_pump_t *p, const xbp_rid_t *rid, const char *thread,
                                    origin_t *o, xb_error_t *err)
 {
     char *chain = NULL;
@@ -388,7 +388,7 @@ static conv_t *client_conversation(xb_pump_t *p, const xb_rid_t *rid, const char
         char *root = xb_chain_conversation_root(chain, NULL);
         conv_t *c = root ? xb_strmap_get(p->convs, root) : NULL;
         if (!c && root)
-            c = xb_conv_new(p, root);
+            c = xbp_conv_new(p, root);
         free(root);
         if (c) {
             c->has_client = true;
@@ -403,14 +403,14 @@ static conv_t *client_conversation(xb_pump_t *p, const xb_rid_t *rid, const char
     char *root = NULL, *uuid = NULL;
     if (xb_registry_start(p->registry, o->name, &uuid, &root, err) != 0)
         return NULL;
-    conv_t *c = xb_conv_new(p, root);
+    conv_t *c = xbp_conv_new(p, root);
     o->chain = xb_chain_extend(root, o->name, err);
     if (uuid)
         xb_strlcpy(o->thread, uuid, sizeof o->thread);
     free(uuid);
     if (!c || !o->chain) {
         if (c)
-            xb_conv_release(p, c);
+            xbp_conv_release(p, c);
         else
             xb_registry_end_conversation(p->registry, root, NULL, NULL);
         free(root);
@@ -426,7 +426,7 @@ static conv_t *client_conversation(xb_pump_t *p, const xb_rid_t *rid, const char
 }
 
 /* SEND|POST request-id body [to [from]] (the codec checked the shape and bounds) */
-void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m, bool post)
+void xbp_route_on_send(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m, bool post)
 {
     char req[128], to[XB_NAME_MAX] = "", from[XB_NAME_MAX] = "";
     origin_t o;
@@ -437,7 +437,7 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m
     xb_uuid_new(o.thread);
     xb_proto_cstr(m->send.req, req, sizeof req);
     if (p->state != PUMP_RUNNING) {
-        xb_route_reject(p, rid, req, &o, XB_ERR_SHUTDOWN, "the pump is shutting down");
+        xbp_route_reject(p, rid, req, &o, XB_ERR_SHUTDOWN, "the pump is shutting down");
         return;
     }
     xb_proto_cstr(m->send.to, to, sizeof to);
@@ -447,47 +447,47 @@ void xb_route_on_send(xb_pump_t *p, const xb_rid_t *rid, const xb_proto_msg_t *m
     send_body_t b;
     memset(&b, 0, sizeof b);
     if (parse_send_body(p, m->send.body.ptr, m->send.body.len, &b, &err) != 0) {
-        xb_route_reject(p, rid, req, &o, err.code, err.message);
+        xbp_route_reject(p, rid, req, &o, err.code, err.message);
         send_body_free(&b);
         return;
     }
     const char *sender = from[0] ? from : b.from[0] ? b.from : DEFAULT_SENDER;
     if (!xb_config_valid_name(sender) || strcmp(sender, SYSTEM_NAME) == 0) {
-        xb_route_reject(p, rid, req, &o, XB_ERR_ENVELOPE, "the sender name is not a valid listener name");
+        xbp_route_reject(p, rid, req, &o, XB_ERR_ENVELOPE, "the sender name is not a valid listener name");
         send_body_free(&b);
         return;
     }
     xb_strlcpy(o.name, sender, sizeof o.name);
     conv_t *conv = client_conversation(p, rid, b.thread, &o, &err);
     if (!conv) {
-        xb_route_reject(p, rid, req, &o, err.code, err.message);
+        xbp_route_reject(p, rid, req, &o, err.code, err.message);
         send_body_free(&b);
-        xb_origin_clear(&o);
+        xbp_origin_clear(&o);
         return;
     }
     const char *target = to[0] ? to : b.to;
     bool ended = false;
     xb_error_clear(&err);
     char msg_id[37] = "";
-    batch_t *batch = xb_commit_stage(p);
+    batch_t *batch = xbp_commit_stage(p);
     int staged = route_payload(p, &o, conv, target, &b.payload, b.depth + 1, &ended, msg_id,
                                batch, &err);
     send_body_free(&b);
     if (staged == 0) {
-        xb_route_reject(p, rid, req, &o, err.code, err.message);
+        xbp_route_reject(p, rid, req, &o, err.code, err.message);
         if (batch->n > 0) { /* SystemErrors about its other targets */
             unit_t u = {.is_send = false, .origin = o, .conv = conv};
-            xb_commit_defer(p, batch, &u);
+            xbp_commit_defer(p, batch, &u);
         }
     } else {
         if (err.code != XB_OK) /* another target failed: an error of its own */
-            xb_outbox_stage_error(p, batch, &o, conv, err.code, err.message);
+            xbp_outbox_stage_error(p, batch, &o, conv, err.code, err.message);
         unit_t u = {.is_send = true, .post = post, .origin = o, .conv = conv};
         xb_strlcpy(u.req, req, sizeof u.req);
         memcpy(u.msg_id, msg_id, sizeof u.msg_id);
-        xb_commit_defer(p, batch, &u);
+        xbp_commit_defer(p, batch, &u);
     }
     if (conv->pending <= 0)
-        xb_conv_release(p, conv);
-    xb_origin_clear(&o);
+        xbp_conv_release(p, conv);
+    xbp_origin_clear(&o);
 }

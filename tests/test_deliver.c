@@ -87,7 +87,7 @@ static void test_queue_bound(void)
     }
     CU_ASSERT(accepted);
     CU_ASSERT_STRING_EQUAL(code, "limit");
-    CU_ASSERT_EQUAL(xb_lqueue_len(xb_pump_listener(f.pump, "idle")->queue), 2);
+    CU_ASSERT_EQUAL(xbp_lqueue_len(xbp_pump_listener(f.pump, "idle")->queue), 2);
     /* a process arrives: the two waiting are handed over */
     void *w = pumpfix_listener(&f, "idle", 1, false, false);
     char id[32];
@@ -123,7 +123,7 @@ static void test_timeouts_in_deadline_order(void)
         xb_frames_destroy(&m);
         CU_ASSERT(pumpfix_quiet(&f, client, 3)); /* one at a time */
     }
-    CU_ASSERT_EQUAL(xb_pump_listener(f.pump, "slow")->timeouts, 3);
+    CU_ASSERT_EQUAL(xbp_pump_listener(f.pump, "slow")->timeouts, 3);
     uint64_t late = f.pump->late;
     pumpfix_send(w, XB_CMD_DONE, ids[0], NULL);
     CU_ASSERT(pumpfix_quiet(&f, client, 3));
@@ -137,28 +137,28 @@ static void test_in_hand_is_the_timer(void)
 {
     void *w = pumpfix_listener(&f, "slow", 3, false, false);
     CU_ASSERT_PTR_NOT_NULL_FATAL(w);
-    lstn_t *l = xb_pump_listener(f.pump, "slow");
+    lstn_t *l = xbp_pump_listener(f.pump, "slow");
     char ids[3][32];
     for (int i = 0; i < 3; i++) {
         pumpfix_advance(&f, 100, 100, NULL);
         send_ok("x", "<nap/>");
         next_delivery(w, ids[i], sizeof ids[i]);
     }
-    CU_ASSERT_EQUAL(xb_lqueue_len(l->in_hand), 3);
+    CU_ASSERT_EQUAL(xbp_lqueue_len(l->in_hand), 3);
     pumpfix_send(w, XB_CMD_DONE, ids[1], NULL); /* the middle one */
     pumpfix_quiet(&f, w, 2);
-    CU_ASSERT_EQUAL(xb_lqueue_len(l->in_hand), 2);
+    CU_ASSERT_EQUAL(xbp_lqueue_len(l->in_hand), 2);
     uint64_t prev = 0;
-    for (xb_lqlink_t *k = xb_lqueue_peek(l->in_hand); k; k = xb_lqueue_next(k)) {
-        delivery_t *d = XB_LQ_ITEM(k, delivery_t, qlink);
+    for (xbp_lqlink_t *k = xbp_lqueue_peek(l->in_hand); k; k = xbp_lqueue_next(k)) {
+        delivery_t *d = XBP_LQ_ITEM(k, delivery_t, qlink);
         CU_ASSERT(d->deadline_ms > prev);
         prev = d->deadline_ms;
     }
-    CU_ASSERT_PTR_NULL(xb_delivery_first_expired(f.pump, l));
+    CU_ASSERT_PTR_NULL(xbp_delivery_first_expired(f.pump, l));
     pumpfix_send(w, XB_CMD_DONE, ids[0], NULL);
     pumpfix_send(w, XB_CMD_DONE, ids[2], NULL);
     pumpfix_quiet(&f, w, 2);
-    CU_ASSERT_EQUAL(xb_lqueue_len(l->in_hand), 0);
+    CU_ASSERT_EQUAL(xbp_lqueue_len(l->in_hand), 0);
 }
 
 /* xb_pump_stop: new SENDs are refused with `shutdown`, what is in hand may

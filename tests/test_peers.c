@@ -70,17 +70,17 @@ static void test_ready_and_welcome(void)
     CU_ASSERT_STRING_EQUAL(pumpfix_str(m, 3, buf, sizeof buf), "1000");  /* heartbeat ms */
     CU_ASSERT_STRING_EQUAL(pumpfix_str(m, 4, buf, sizeof buf), "memory");
     xb_frames_destroy(&m);
-    xb_rid_t none = {.len = 1, .data = {'?'}};
-    CU_ASSERT_PTR_NULL(xb_peer_find(f.pump, &none));
+    xbp_rid_t none = {.len = 1, .data = {'?'}};
+    CU_ASSERT_PTR_NULL(xbp_peer_find(f.pump, &none));
     CU_ASSERT_EQUAL(f.pump->n_peers, 1);
-    CU_ASSERT_EQUAL(f.pump->peers->state, XB_PEER_IDLE);
+    CU_ASSERT_EQUAL(f.pump->peers->state, XBP_PEER_IDLE);
     send_ok("<one/>");
     m = pumpfix_expect(&f, s, XB_CMD_DELIVER);
-    CU_ASSERT_EQUAL(f.pump->peers->state, XB_PEER_BUSY);
+    CU_ASSERT_EQUAL(f.pump->peers->state, XBP_PEER_BUSY);
     pumpfix_send(s, XB_CMD_DONE, pumpfix_str(m, 2, buf, sizeof buf), NULL);
     xb_frames_destroy(&m);
     pumpfix_quiet(&f, s, 2);
-    CU_ASSERT_EQUAL(f.pump->peers->state, XB_PEER_IDLE);
+    CU_ASSERT_EQUAL(f.pump->peers->state, XBP_PEER_IDLE);
 }
 
 /* A peer that promised heartbeats while busy and goes silent past
@@ -184,7 +184,7 @@ static void test_unreachable_peer(void)
     send_ok("<one/>");
     CU_ASSERT_EQUAL(f.pump->n_peers, 0);
     CU_ASSERT_PTR_NULL(f.pump->gone); /* settled */
-    CU_ASSERT_EQUAL(xb_lqueue_len(xb_pump_listener(f.pump, "solo")->queue), 1);
+    CU_ASSERT_EQUAL(xbp_lqueue_len(xbp_pump_listener(f.pump, "solo")->queue), 1);
     void *again = pumpfix_listener(&f, "solo", 1, false, false);
     xb_frames_t *m = pumpfix_expect(&f, again, XB_CMD_DELIVER);
     CU_ASSERT_PTR_NOT_NULL(m);

@@ -16,6 +16,15 @@ sed -n 's/^XB_EXPORT[^(]*[^a-zA-Z0-9_]\(xb_[a-zA-Z0-9_]*\)(.*/\1/p' "$INCLUDE"/x
     sort -u >"$work/declared"
 
 rc=0
+# Every function a public header declares carries XB_EXPORT (a declaration at
+# the start of a line that names an xb_ function and is not a typedef).
+unmarked=$(grep -nE '^[A-Za-z].*[^A-Za-z0-9_]xb_[A-Za-z0-9_]+\(' "$INCLUDE"/xmlbus/*.h |
+    grep -vE ':(XB_EXPORT|typedef|#)' || true)
+if [ -n "$unmarked" ]; then
+    echo "exports: public declarations without XB_EXPORT:" >&2
+    printf '  %s\n' "$unmarked" >&2
+    rc=1
+fi
 extra=$(comm -23 "$work/exported" "$work/declared")
 if [ -n "$extra" ]; then
     echo "exports: $SO exports symbols that include/xmlbus does not declare XB_EXPORT:" >&2

@@ -53,7 +53,7 @@ XB_EXPORT int xb_pump_run(xb_pump_t *pump, xb_error_t *err);
  * failure (the pump is then stopped). Lets a program or a test drive the
  * pump without a thread; never mix with xb_pump_run or xb_pump_start.
  * xb_pump_run is this in a loop. */
-int xb_pump_step(xb_pump_t *pump, int timeout_ms);
+XB_EXPORT int xb_pump_step(xb_pump_t *pump, int timeout_ms);
 
 /* Runs the pump in a background thread; returns once it serves. */
 XB_EXPORT int xb_pump_start(xb_pump_t *pump, xb_error_t *err);

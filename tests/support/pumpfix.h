@@ -5,7 +5,7 @@
  *
  *     pumpfix_t f;
  *     pumpfix_open(&f, "listeners:\n  - name: echo\n    payload: ping\n");
- *     void *echo = pumpfix_listener(&f, "echo", 1, false);
+ *     void *echo = pumpfix_listener(&f, "echo", 1, false, false);
  *     void *client = pumpfix_dealer(&f);
  *     pumpfix_send(client, "SEND", "r1", "<ping/>", "", "", NULL);
  *     xb_frames_t *m = pumpfix_expect(&f, echo, "DELIVER");

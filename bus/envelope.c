@@ -11,11 +11,6 @@
 
 /* ---- small helpers -------------------------------------------------------- */
 
-int xb_env_nomem(xb_error_t *err)
-{
-    return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
-}
-
 int xb_env_node_line(const xmlNode *n)
 {
     long line = n ? xmlGetLineNo(n) : 0;

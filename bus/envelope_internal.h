@@ -63,7 +63,10 @@ static inline xmlNodePtr next_element(xmlNodePtr n)
 }
 
 /* Sets XB_ERR_NOMEM; returns -1. */
-int xb_env_nomem(xb_error_t *err);
+static inline int xb_env_nomem(xb_error_t *err)
+{
+    return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
+}
 
 /* The line of node n in its source document, 0 when unknown. */
 int xb_env_node_line(const xmlNode *n);

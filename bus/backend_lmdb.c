@@ -41,8 +41,6 @@ static int lm_info(void *self, xb_backend_info_t *out, xb_error_t *err)
 {
     lm_t *h = self;
     lm_env_t *e = h->e;
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
     MDB_txn *txn;
     if (xb_lm_start(h, NULL, NULL, NULL, false, &txn, err) != 0)
         return -1;

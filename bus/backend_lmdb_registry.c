@@ -189,9 +189,6 @@ int xb_lm_registry_set(void *self, const char *chain, const char *uuid, xb_error
 int xb_lm_registry_get_uuid(void *self, const char *chain, char **uuid, xb_error_t *err)
 {
     lm_t *h = self;
-    if (!uuid)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
-    *uuid = NULL;
     if (xb_lm_check_pid(h, err) != 0)
         return -1;
     if (!chain || !*chain)
@@ -211,9 +208,6 @@ int xb_lm_registry_get_chain(void *self, const char *uuid, char **chain, xb_erro
 {
     lm_t *h = self;
     size_t ulen = 0;
-    if (!chain)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
-    *chain = NULL;
     MDB_txn *txn;
     if (xb_lm_start(h, lm_uuid_len, uuid, &ulen, false, &txn, err) != 0)
         return -1;
@@ -250,10 +244,7 @@ int xb_lm_registry_delete(void *self, const char *uuid, bool *deleted, xb_error_
 {
     lm_t *h = self;
     size_t ulen = 0;
-    bool ignored, found = false;
-    if (!deleted)
-        deleted = &ignored;
-    *deleted = false;
+    bool found = false;
     MDB_txn *txn;
     if (xb_lm_start(h, lm_uuid_len, uuid, &ulen, true, &txn, err) != 0)
         return -1;
@@ -346,10 +337,6 @@ static int lm_collect_pair(void *ctx, const MDB_val *k, const MDB_val *v)
  * hashed). */
 int xb_lm_registry_list_all(void *self, xb_pair_list_t *out, xb_error_t *err)
 {
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
-    out->items = NULL;
-    out->count = 0;
     lm_pair_ctx_t c = {.out = out};
     if (xb_lm_walk(self, DB_UUID, lm_collect_pair, &c, err) != 0) {
         xb_pair_list_free(out);

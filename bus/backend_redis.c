@@ -88,8 +88,6 @@ static int redis_info(void *self, xb_backend_info_t *out, xb_error_t *err)
     xb_redis_t *r = self;
     sigpipe_guard_t g;
     name_set_t threads, chains;
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: NULL info");
     memset(out, 0, sizeof *out);
     snprintf(out->type, sizeof out->type, "redis");
     snprintf(out->location, sizeof out->location, "%s", r->location);

@@ -50,8 +50,9 @@ typedef struct {
     void (*close)(void *self);
 } xb_backend_ops_t;
 
-/* Constructors of the implementations, used by xb_backend_new. Each returns
- * its state and points *ops at its table, or NULL with *err set. */
+/* Constructors of the implementations, used by xb_backend_new only (cfg and
+ * ops are never NULL). Each returns its state and points *ops at its table,
+ * or NULL with *err set. */
 void *xb_backend_memory_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
                              xb_error_t *err);
 void *xb_backend_lmdb_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,

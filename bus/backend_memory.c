@@ -586,10 +586,6 @@ static const xb_backend_ops_t memory_ops = {
 void *xb_backend_memory_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
                              xb_error_t *err)
 {
-    if (!cfg || !ops) {
-        xb_error_set(err, XB_ERR_ARG, 0, "backend memory: NULL argument");
-        return NULL;
-    }
     mem_t *m = calloc(1, sizeof *m);
     if (!m) {
         xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");

@@ -210,10 +210,6 @@ void *xb_backend_redis_open(const xb_backend_config_t *cfg, const xb_backend_ops
 {
     char why[200];
     sigpipe_guard_t g;
-    if (!cfg || !ops) {
-        xb_error_set(err, XB_ERR_ARG, 0, "xb_backend_redis_open: NULL argument");
-        return NULL;
-    }
     xb_redis_t *r = calloc(1, sizeof *r);
     if (!r) {
         xb_redis_nomem(err, "redis backend");

@@ -59,11 +59,9 @@ static int lm_chain_lookup(lm_env_t *e, MDB_txn *txn, const char *chain, size_t 
     unsigned char kb[LM_KEY_CAP];
     bool hashed;
     MDB_val k = lm_chain_key(e, kb, chain, clen, &hashed), v;
-    int rc = mdb_get(txn, e->dbi[DB_CHAIN], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return xb_lm_fail(e, rc, "reading the registry", err);
+    int rc = xb_lm_read(e, txn, DB_CHAIN, &k, &v, "reading the registry", err);
+    if (rc <= 0)
+        return rc;
     char *u = dup_bytes(v.mv_data, v.mv_size);
     if (!u)
         return xb_lm_nomem(err);
@@ -91,11 +89,9 @@ static int lm_unlink_if(lm_env_t *e, MDB_txn *txn, int db, MDB_val *k, const cha
                         size_t wlen, xb_error_t *err)
 {
     MDB_val v;
-    int rc = mdb_get(txn, e->dbi[db], k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return xb_lm_fail(e, rc, "reading the registry", err);
+    int rc = xb_lm_read(e, txn, db, k, &v, "reading the registry", err);
+    if (rc <= 0)
+        return rc;
     if (!val_equals(&v, want, wlen))
         return 0;
     rc = mdb_del(txn, e->dbi[db], k, NULL);
@@ -125,11 +121,9 @@ static int lm_uuid_lookup(lm_env_t *e, MDB_txn *txn, const char *uuid, size_t ul
                           xb_error_t *err)
 {
     MDB_val k = {.mv_size = ulen, .mv_data = (void *)uuid}, v;
-    int rc = mdb_get(txn, e->dbi[DB_UUID], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return xb_lm_fail(e, rc, "reading the registry", err);
+    int rc = xb_lm_read(e, txn, DB_UUID, &k, &v, "reading the registry", err);
+    if (rc <= 0)
+        return rc;
     if (!(*chain = dup_bytes(v.mv_data, v.mv_size)))
         return xb_lm_nomem(err);
     return 1;

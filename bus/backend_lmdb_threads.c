@@ -39,11 +39,9 @@ int xb_lm_rec_get(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen, lm
                   xb_error_t *err)
 {
     MDB_val k = {.mv_size = tlen, .mv_data = (void *)thread}, v;
-    int rc = mdb_get(txn, e->dbi[DB_THREADS], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return xb_lm_fail(e, rc, "reading a thread record", err);
+    int rc = xb_lm_read(e, txn, DB_THREADS, &k, &v, "reading a thread record", err);
+    if (rc <= 0)
+        return rc;
     if (v.mv_size != LM_THREAD_REC_BYTES)
         return xb_lm_corrupt(e, "thread record", thread, err);
     const unsigned char *p = v.mv_data;

@@ -12,7 +12,10 @@
 #include "xmlbus/error.h"
 
 /* The function table every implementation provides. `self` is the
- * implementation's own state. */
+ * implementation's own state. The wrappers of backend.c call it with
+ * non-empty thread/chain/uuid strings and non-NULL out-pointers whose values
+ * they have zeroed (empty list, NULL, 0, false): implementations need not
+ * check these again. */
 typedef struct {
     const char *name;
     int (*buffer_append)(void *self, const char *thread, const void *slot, size_t len,

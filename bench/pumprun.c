@@ -271,19 +271,29 @@ static int run_any(pump_env_t *e, pipe_t *c, win_t *w, char *payload, size_t len
              : bench_run_window(e, w, payload, len, n, deadline_ns);
 }
 
+/* The payload of a row (numbered when seq, for clients that match answers by
+ * the number) and its window *w; NULL with the row failed when memory ran out.
+ * The caller frees the payload and the window. */
+static char *row_start(bench_row_t *row, bool seq, win_t *w)
+{
+    size_t seq_at = 0;
+    char *payload = seq ? bench_seq_payload(row->payload, &seq_at) : bench_payload(row->payload);
+    if (!payload || bench_win_init(w, row->in_flight) != 0) {
+        free(payload);
+        bench_row_finish(row, ST_FAILED, "out of memory");
+        return NULL;
+    }
+    w->seq_at = seq_at;
+    return payload;
+}
+
 static void pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
 {
     /* The pipelined client matches by thread: it sends the plain payload. */
-    size_t seq_at = 0;
-    char *payload = row->pipelined ? bench_payload(row->payload)
-                                   : bench_seq_payload(row->payload, &seq_at);
     win_t w;
-    if (!payload || bench_win_init(&w, row->in_flight) != 0) {
-        free(payload);
-        bench_row_finish(row, ST_FAILED, "out of memory");
+    char *payload = row_start(row, !row->pipelined, &w);
+    if (!payload)
         return;
-    }
-    w.seq_at = seq_at;
     pipe_t pipe = {0};
     pipe_t *c = NULL;
     if (row->pipelined) {
@@ -331,15 +341,10 @@ static void pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
  * the context buffer. The row stops early at o->rss_seconds. */
 static void rss_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
 {
-    size_t seq_at = 0;
-    char *payload = bench_seq_payload(row->payload, &seq_at);
     win_t w;
-    if (!payload || bench_win_init(&w, row->in_flight) != 0) {
-        free(payload);
-        bench_row_finish(row, ST_FAILED, "out of memory");
+    char *payload = row_start(row, true, &w);
+    if (!payload)
         return;
-    }
-    w.seq_at = seq_at;
     uint64_t total = (uint64_t)o->rss_messages / 2; /* round trips */
     uint64_t fill = total / 10 > 5u * RETAIN_THREADS ? total / 10 : 5u * RETAIN_THREADS;
     if (fill > total)

@@ -64,14 +64,22 @@ static int send_multi(void *s, zmq_msg_t *m, int from, int n)
     return rc;
 }
 
+/* A socket of the raw pair: no linger, and queues deep enough that a window
+ * of the bench never meets the high-water mark. */
+static void *raw_socket(void *ctx, int type)
+{
+    void *s = zmq_socket(ctx, type);
+    int zero = 0, hwm = 100000;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    return s;
+}
+
 int bench_raw_broker_main(const char *endpoint, const char *endpoint_file)
 {
     void *ctx = zmq_ctx_new();
-    void *r = zmq_socket(ctx, ZMQ_ROUTER);
-    int zero = 0, hwm = 100000;
-    zmq_setsockopt(r, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(r, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(r, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    void *r = raw_socket(ctx, ZMQ_ROUTER);
     if (zmq_bind(r, endpoint) != 0) {
         fprintf(stderr, "raw broker: bind %s: %s\n", endpoint, zmq_strerror(errno));
         return 1;
@@ -131,11 +139,7 @@ int bench_raw_broker_main(const char *endpoint, const char *endpoint_file)
 int bench_raw_worker_main(const char *endpoint)
 {
     void *ctx = zmq_ctx_new();
-    void *d = zmq_socket(ctx, ZMQ_DEALER);
-    int zero = 0, hwm = 100000;
-    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(d, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(d, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    void *d = raw_socket(ctx, ZMQ_DEALER);
     if (zmq_connect(d, endpoint) != 0 || zmq_send(d, "READY", 5, 0) != 5) {
         fprintf(stderr, "raw worker: connect %s: %s\n", endpoint, zmq_strerror(errno));
         return 1;

@@ -222,19 +222,19 @@ static void print_main(const bench_row_t *rows, size_t n)
             printf("| %s | FAILED | | | | | | | | | | | | %s |\n", r->id, r->note);
             continue;
         }
-        char c[13][32];
-        num(c[0], 32, r->msgs_per_s, "%.0f");
-        num(c[1], 32, r->p50_us, "%.0f");
-        num(c[2], 32, r->p99_us, "%.0f");
-        num(c[3], 32, r->p999_us, "%.0f");
-        num(c[4], 32, r->pump_cpu_us, "%.1f");
-        num(c[5], 32, r->echo_cpu_us, "%.1f");
-        num(c[6], 32, r->client_cpu_us, "%.1f");
-        num(c[7], 32, r->thr_ratio, "%.2f");
-        num(c[8], 32, r->p50_ratio, "%.1f");
-        num(c[9], 32, r->p99_ratio, "%.1f");
-        num(c[10], 32, r->cpu_raw_ratio, "%.1f");
-        num(c[11], 32, r->cpu_ratio, "%.2f");
+        /* The measured columns in table order, each with its format. */
+        const struct {
+            double v;
+            const char *fmt;
+        } col[12] = {
+            {r->msgs_per_s, "%.0f"},  {r->p50_us, "%.0f"},        {r->p99_us, "%.0f"},
+            {r->p999_us, "%.0f"},     {r->pump_cpu_us, "%.1f"},   {r->echo_cpu_us, "%.1f"},
+            {r->client_cpu_us, "%.1f"}, {r->thr_ratio, "%.2f"},   {r->p50_ratio, "%.1f"},
+            {r->p99_ratio, "%.1f"},   {r->cpu_raw_ratio, "%.1f"}, {r->cpu_ratio, "%.2f"},
+        };
+        char c[12][32];
+        for (size_t i = 0; i < 12; i++)
+            num(c[i], sizeof c[i], col[i].v, col[i].fmt);
         printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | ok |\n", r->id,
                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]);
     }

@@ -87,10 +87,13 @@ static int check_key(const xb_backend_t *b, const char *key, const char *what, x
     return 0;
 }
 
-static int check_out(const xb_backend_t *b, const void *out, xb_error_t *err)
+/* Checks an out-value and zeroes it (empty list, NULL pointer, 0, false), so
+ * that the caller may free it even after a failure. */
+static int check_out(const xb_backend_t *b, void *out, size_t size, xb_error_t *err)
 {
     if (!out)
         return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: NULL result pointer", b->ops->name);
+    memset(out, 0, size);
     return 0;
 }
 
@@ -149,20 +152,16 @@ int xb_backend_buffer_append_batch(xb_backend_t *b, size_t n, const char *const 
 int xb_backend_buffer_get_thread(xb_backend_t *b, const char *thread, xb_blob_list_t *out,
                                  xb_error_t *err)
 {
-    if (check_key(b, thread, "thread", err) != 0 || check_out(b, out, err) != 0)
+    if (check_key(b, thread, "thread", err) != 0 || check_out(b, out, sizeof *out, err) != 0)
         return -1;
-    out->items = NULL;
-    out->count = 0;
     return b->ops->buffer_get_thread(b->self, thread, out, err);
 }
 
 int xb_backend_buffer_get_slot(xb_backend_t *b, const char *thread, long index, xb_blob_t *out,
                                xb_error_t *err)
 {
-    if (check_key(b, thread, "thread", err) != 0 || check_out(b, out, err) != 0)
+    if (check_key(b, thread, "thread", err) != 0 || check_out(b, out, sizeof *out, err) != 0)
         return -1;
-    out->data = NULL;
-    out->len = 0;
     if (index < 0)
         return xb_error_set(err, XB_ERR_NOTFOUND, 0, "backend %s: thread %s has no slot %ld",
                             b->ops->name, thread, index);
@@ -171,18 +170,16 @@ int xb_backend_buffer_get_slot(xb_backend_t *b, const char *thread, long index, 
 
 int xb_backend_buffer_thread_len(xb_backend_t *b, const char *thread, long *len, xb_error_t *err)
 {
-    if (check_key(b, thread, "thread", err) != 0 || check_out(b, len, err) != 0)
+    if (check_key(b, thread, "thread", err) != 0 || check_out(b, len, sizeof *len, err) != 0)
         return -1;
-    *len = 0;
     return b->ops->buffer_thread_len(b->self, thread, len, err);
 }
 
 int xb_backend_buffer_thread_exists(xb_backend_t *b, const char *thread, bool *exists,
                                     xb_error_t *err)
 {
-    if (check_key(b, thread, "thread", err) != 0 || check_out(b, exists, err) != 0)
+    if (check_key(b, thread, "thread", err) != 0 || check_out(b, exists, sizeof *exists, err) != 0)
         return -1;
-    *exists = false;
     return b->ops->buffer_thread_exists(b->self, thread, exists, err);
 }
 
@@ -200,10 +197,8 @@ int xb_backend_buffer_delete_thread(xb_backend_t *b, const char *thread, bool *d
 
 int xb_backend_buffer_list_threads(xb_backend_t *b, xb_str_list_t *out, xb_error_t *err)
 {
-    if (check_backend(b, err) != 0 || check_out(b, out, err) != 0)
+    if (check_backend(b, err) != 0 || check_out(b, out, sizeof *out, err) != 0)
         return -1;
-    out->items = NULL;
-    out->count = 0;
     return b->ops->buffer_list_threads(b->self, out, err);
 }
 
@@ -223,17 +218,15 @@ int xb_backend_registry_set(xb_backend_t *b, const char *chain, const char *uuid
 
 int xb_backend_registry_get_uuid(xb_backend_t *b, const char *chain, char **uuid, xb_error_t *err)
 {
-    if (check_key(b, chain, "chain", err) != 0 || check_out(b, uuid, err) != 0)
+    if (check_key(b, chain, "chain", err) != 0 || check_out(b, uuid, sizeof *uuid, err) != 0)
         return -1;
-    *uuid = NULL;
     return b->ops->registry_get_uuid(b->self, chain, uuid, err);
 }
 
 int xb_backend_registry_get_chain(xb_backend_t *b, const char *uuid, char **chain, xb_error_t *err)
 {
-    if (check_key(b, uuid, "uuid", err) != 0 || check_out(b, chain, err) != 0)
+    if (check_key(b, uuid, "uuid", err) != 0 || check_out(b, chain, sizeof *chain, err) != 0)
         return -1;
-    *chain = NULL;
     return b->ops->registry_get_chain(b->self, uuid, chain, err);
 }
 
@@ -299,10 +292,8 @@ int xb_backend_registry_apply(xb_backend_t *b, size_t n, const xb_registry_op_t 
 
 int xb_backend_registry_list_all(xb_backend_t *b, xb_pair_list_t *out, xb_error_t *err)
 {
-    if (check_backend(b, err) != 0 || check_out(b, out, err) != 0)
+    if (check_backend(b, err) != 0 || check_out(b, out, sizeof *out, err) != 0)
         return -1;
-    out->items = NULL;
-    out->count = 0;
     return b->ops->registry_list_all(b->self, out, err);
 }
 
@@ -329,9 +320,8 @@ int xb_backend_flush(xb_backend_t *b, xb_error_t *err)
 
 int xb_backend_info(xb_backend_t *b, xb_backend_info_t *out, xb_error_t *err)
 {
-    if (check_backend(b, err) != 0 || check_out(b, out, err) != 0)
+    if (check_backend(b, err) != 0 || check_out(b, out, sizeof *out, err) != 0)
         return -1;
-    memset(out, 0, sizeof *out);
     out->ttl = -1;
     snprintf(out->type, sizeof out->type, "%s", xb_backend_type_name(b->cfg.type));
     return b->ops->info(b->self, out, err);

@@ -12,7 +12,10 @@
 #include "xmlbus/error.h"
 
 /* The function table every implementation provides. `self` is the
- * implementation's own state. */
+ * implementation's own state. The wrappers of backend.c call it with
+ * non-empty thread/chain/uuid strings and non-NULL out-pointers whose values
+ * they have zeroed (empty list, NULL, 0, false): implementations need not
+ * check these again. */
 typedef struct {
     const char *name;
     int (*buffer_append)(void *self, const char *thread, const void *slot, size_t len,
@@ -50,8 +53,9 @@ typedef struct {
     void (*close)(void *self);
 } xb_backend_ops_t;
 
-/* Constructors of the implementations, used by xb_backend_new. Each returns
- * its state and points *ops at its table, or NULL with *err set. */
+/* Constructors of the implementations, used by xb_backend_new only (cfg and
+ * ops are never NULL). Each returns its state and points *ops at its table,
+ * or NULL with *err set. */
 void *xb_backend_memory_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
                              xb_error_t *err);
 void *xb_backend_lmdb_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,

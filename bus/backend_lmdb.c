@@ -41,8 +41,6 @@ static int lm_info(void *self, xb_backend_info_t *out, xb_error_t *err)
 {
     lm_t *h = self;
     lm_env_t *e = h->e;
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
     MDB_txn *txn;
     if (xb_lm_start(h, NULL, NULL, NULL, false, &txn, err) != 0)
         return -1;
@@ -107,10 +105,6 @@ static const xb_backend_ops_t lmdb_ops = {
 void *xb_backend_lmdb_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
                            xb_error_t *err)
 {
-    if (!cfg || !ops) {
-        xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL argument");
-        return NULL;
-    }
     if (!cfg->path[0] || !memchr(cfg->path, '\0', sizeof cfg->path)) {
         xb_error_set(err, XB_ERR_CONFIG, 0,
                      "backend manager: backend.path (the LMDB folder) is not set");

@@ -126,6 +126,17 @@ int xb_lm_nomem(xb_error_t *err);
 /* Turns an LMDB return code into an XB_ERR_BACKEND error naming the path. */
 int xb_lm_fail(const lm_env_t *e, int rc, const char *what, xb_error_t *err);
 int xb_lm_corrupt(const lm_env_t *e, const char *what, const char *name, xb_error_t *err);
+
+/* mdb_get of key k in DB db: 1 found (*v set), 0 absent, -1 error (what
+ * names the read in the message). Inline: the append path reads so. */
+static inline int xb_lm_read(lm_env_t *e, MDB_txn *txn, int db, MDB_val *k, MDB_val *v,
+                             const char *what, xb_error_t *err)
+{
+    int rc = mdb_get(txn, e->dbi[db], k, v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    return rc == 0 ? 1 : xb_lm_fail(e, rc, what, err);
+}
 /* A handle must not be used in a process forked after it was opened: LMDB
  * state (locks, reader slots) belongs to the opening process. */
 int xb_lm_check_pid(const lm_t *h, xb_error_t *err);

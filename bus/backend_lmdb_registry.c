@@ -59,11 +59,9 @@ static int lm_chain_lookup(lm_env_t *e, MDB_txn *txn, const char *chain, size_t 
     unsigned char kb[LM_KEY_CAP];
     bool hashed;
     MDB_val k = lm_chain_key(e, kb, chain, clen, &hashed), v;
-    int rc = mdb_get(txn, e->dbi[DB_CHAIN], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return xb_lm_fail(e, rc, "reading the registry", err);
+    int rc = xb_lm_read(e, txn, DB_CHAIN, &k, &v, "reading the registry", err);
+    if (rc <= 0)
+        return rc;
     char *u = dup_bytes(v.mv_data, v.mv_size);
     if (!u)
         return xb_lm_nomem(err);
@@ -91,11 +89,9 @@ static int lm_unlink_if(lm_env_t *e, MDB_txn *txn, int db, MDB_val *k, const cha
                         size_t wlen, xb_error_t *err)
 {
     MDB_val v;
-    int rc = mdb_get(txn, e->dbi[db], k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return xb_lm_fail(e, rc, "reading the registry", err);
+    int rc = xb_lm_read(e, txn, db, k, &v, "reading the registry", err);
+    if (rc <= 0)
+        return rc;
     if (!val_equals(&v, want, wlen))
         return 0;
     rc = mdb_del(txn, e->dbi[db], k, NULL);
@@ -125,11 +121,9 @@ static int lm_uuid_lookup(lm_env_t *e, MDB_txn *txn, const char *uuid, size_t ul
                           xb_error_t *err)
 {
     MDB_val k = {.mv_size = ulen, .mv_data = (void *)uuid}, v;
-    int rc = mdb_get(txn, e->dbi[DB_UUID], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return xb_lm_fail(e, rc, "reading the registry", err);
+    int rc = xb_lm_read(e, txn, DB_UUID, &k, &v, "reading the registry", err);
+    if (rc <= 0)
+        return rc;
     if (!(*chain = dup_bytes(v.mv_data, v.mv_size)))
         return xb_lm_nomem(err);
     return 1;
@@ -189,9 +183,6 @@ int xb_lm_registry_set(void *self, const char *chain, const char *uuid, xb_error
 int xb_lm_registry_get_uuid(void *self, const char *chain, char **uuid, xb_error_t *err)
 {
     lm_t *h = self;
-    if (!uuid)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
-    *uuid = NULL;
     if (xb_lm_check_pid(h, err) != 0)
         return -1;
     if (!chain || !*chain)
@@ -211,9 +202,6 @@ int xb_lm_registry_get_chain(void *self, const char *uuid, char **chain, xb_erro
 {
     lm_t *h = self;
     size_t ulen = 0;
-    if (!chain)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
-    *chain = NULL;
     MDB_txn *txn;
     if (xb_lm_start(h, lm_uuid_len, uuid, &ulen, false, &txn, err) != 0)
         return -1;
@@ -250,10 +238,7 @@ int xb_lm_registry_delete(void *self, const char *uuid, bool *deleted, xb_error_
 {
     lm_t *h = self;
     size_t ulen = 0;
-    bool ignored, found = false;
-    if (!deleted)
-        deleted = &ignored;
-    *deleted = false;
+    bool found = false;
     MDB_txn *txn;
     if (xb_lm_start(h, lm_uuid_len, uuid, &ulen, true, &txn, err) != 0)
         return -1;
@@ -346,10 +331,6 @@ static int lm_collect_pair(void *ctx, const MDB_val *k, const MDB_val *v)
  * hashed). */
 int xb_lm_registry_list_all(void *self, xb_pair_list_t *out, xb_error_t *err)
 {
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
-    out->items = NULL;
-    out->count = 0;
     lm_pair_ctx_t c = {.out = out};
     if (xb_lm_walk(self, DB_UUID, lm_collect_pair, &c, err) != 0) {
         xb_pair_list_free(out);

@@ -126,10 +126,6 @@ int xb_lm_get_thread(void *self, const char *thread, xb_blob_list_t *out, xb_err
     lm_t *h = self;
     lm_env_t *e = h->e;
     size_t tlen = 0;
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
-    out->items = NULL;
-    out->count = 0;
     MDB_txn *txn;
     if (xb_lm_start(h, xb_lm_thread_len, thread, &tlen, false, &txn, err) != 0)
         return -1;
@@ -178,10 +174,6 @@ int xb_lm_get_slot(void *self, const char *thread, long index, xb_blob_t *out, x
     lm_t *h = self;
     lm_env_t *e = h->e;
     size_t tlen = 0;
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
-    out->data = NULL;
-    out->len = 0;
     if (xb_lm_check_pid(h, err) != 0 || xb_lm_thread_len(e, thread, &tlen, err) != 0)
         return -1;
     if (index < 0)
@@ -227,8 +219,6 @@ int xb_lm_thread_len_op(void *self, const char *thread, long *len, xb_error_t *e
 {
     lm_thread_rec_t r;
     bool found;
-    if (!len)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
     if (lm_read_rec(self, thread, &r, &found, err) != 0)
         return -1;
     *len = found ? (long)r.count : 0;
@@ -238,8 +228,6 @@ int xb_lm_thread_len_op(void *self, const char *thread, long *len, xb_error_t *e
 int xb_lm_thread_exists(void *self, const char *thread, bool *exists, xb_error_t *err)
 {
     lm_thread_rec_t r;
-    if (!exists)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
     return lm_read_rec(self, thread, &r, exists, err);
 }
 
@@ -247,10 +235,6 @@ int xb_lm_delete_thread(void *self, const char *thread, bool *deleted, xb_error_
 {
     lm_t *h = self;
     size_t tlen = 0;
-    bool ignored;
-    if (!deleted)
-        deleted = &ignored;
-    *deleted = false;
     MDB_txn *txn;
     if (xb_lm_start(h, xb_lm_thread_len, thread, &tlen, true, &txn, err) != 0)
         return -1;
@@ -296,10 +280,6 @@ static int lm_collect_key(void *ctx, const MDB_val *k, const MDB_val *v)
 
 int xb_lm_list_threads(void *self, xb_str_list_t *out, xb_error_t *err)
 {
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: NULL result pointer");
-    out->items = NULL;
-    out->count = 0;
     lm_str_ctx_t c = {.out = out};
     if (xb_lm_walk(self, DB_THREADS, lm_collect_key, &c, err) != 0) {
         xb_str_list_free(out);

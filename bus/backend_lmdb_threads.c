@@ -39,11 +39,9 @@ int xb_lm_rec_get(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen, lm
                   xb_error_t *err)
 {
     MDB_val k = {.mv_size = tlen, .mv_data = (void *)thread}, v;
-    int rc = mdb_get(txn, e->dbi[DB_THREADS], &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return xb_lm_fail(e, rc, "reading a thread record", err);
+    int rc = xb_lm_read(e, txn, DB_THREADS, &k, &v, "reading a thread record", err);
+    if (rc <= 0)
+        return rc;
     if (v.mv_size != LM_THREAD_REC_BYTES)
         return xb_lm_corrupt(e, "thread record", thread, err);
     const unsigned char *p = v.mv_data;
@@ -104,27 +102,38 @@ int xb_lm_delete_in(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen, 
     return rc == 0 ? 0 : xb_lm_fail(e, rc, "deleting a thread record", err);
 }
 
-/* Deletes the oldest thread (first entry of xb.age) inside txn. */
-static int lm_evict_oldest(lm_t *h, MDB_txn *txn, xb_error_t *err)
+/* The first (op MDB_FIRST) or last (MDB_LAST) entry of xb.age: 1 with *k and
+ * *v (valid until txn changes), 0 when it is empty, -1 error (what names the
+ * search). */
+static int lm_age_end(lm_env_t *e, MDB_txn *txn, MDB_cursor_op op, MDB_val *k, MDB_val *v,
+                      const char *what, xb_error_t *err)
 {
-    lm_env_t *e = h->e;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, e->dbi[DB_AGE], &cur);
     if (rc != 0)
         return xb_lm_fail(e, rc, "opening a cursor", err);
-    MDB_val k, v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    char name[LM_KEY_CAP];
-    size_t len = rc == 0 ? v.mv_size : 0;
-    if (rc == 0 && (len == 0 || len >= sizeof name))
-        rc = -1;
-    if (rc == 0)
-        memcpy(name, v.mv_data, len);
+    rc = mdb_cursor_get(cur, k, v, op);
     mdb_cursor_close(cur);
-    if (rc == -1)
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    return rc == 0 ? 1 : xb_lm_fail(e, rc, what, err);
+}
+
+/* Deletes the oldest thread (first entry of xb.age) inside txn. */
+static int lm_evict_oldest(lm_t *h, MDB_txn *txn, xb_error_t *err)
+{
+    lm_env_t *e = h->e;
+    MDB_val k, v;
+    int found = lm_age_end(e, txn, MDB_FIRST, &k, &v, "finding the oldest thread", err);
+    if (found < 0)
+        return -1;
+    if (found == 0) /* called only when max_threads is reached: xb.age is not empty */
+        return xb_lm_fail(e, MDB_NOTFOUND, "finding the oldest thread", err);
+    char name[LM_KEY_CAP];
+    size_t len = v.mv_size;
+    if (len == 0 || len >= sizeof name)
         return xb_lm_corrupt(e, "age entry", "the oldest thread", err);
-    if (rc != 0)
-        return xb_lm_fail(e, rc, "finding the oldest thread", err);
+    memcpy(name, v.mv_data, len);
     name[len] = '\0';
     bool deleted;
     if (xb_lm_delete_in(e, txn, name, len, &deleted, err) != 0)
@@ -144,23 +153,15 @@ static int lm_evict_oldest(lm_t *h, MDB_txn *txn, xb_error_t *err)
 /* Sequence number for a new thread: one past the newest in xb.age. */
 static int lm_next_seq(lm_env_t *e, MDB_txn *txn, uint64_t *seq, xb_error_t *err)
 {
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, e->dbi[DB_AGE], &cur);
-    if (rc != 0)
-        return xb_lm_fail(e, rc, "opening a cursor", err);
     MDB_val k, v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     *seq = 0;
-    if (rc == 0 && k.mv_size == 8)
-        *seq = get_u64be(k.mv_data) + 1;
-    else if (rc == 0)
-        rc = -1;
-    mdb_cursor_close(cur);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc == -1)
+    int found = lm_age_end(e, txn, MDB_LAST, &k, &v, "finding the newest thread", err);
+    if (found <= 0)
+        return found;
+    if (k.mv_size != 8)
         return xb_lm_corrupt(e, "age key", "the newest thread", err);
-    return rc == 0 ? 0 : xb_lm_fail(e, rc, "finding the newest thread", err);
+    *seq = get_u64be(k.mv_data) + 1;
+    return 0;
 }
 
 int xb_lm_create_thread(lm_t *h, MDB_txn *txn, const char *thread, size_t tlen, lm_thread_rec_t *r,

@@ -17,6 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Sets *err to out of memory; returns -1. */
+static int mem_nomem(xb_error_t *err)
+{
+    return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+}
+
 /* ---- threads -------------------------------------------------------------- */
 
 typedef struct mem_thread {
@@ -181,7 +187,7 @@ static int mem_append(void *self, const char *thread, const void *slot, size_t l
     mem_t *m = self;
     char *copy = copy_bytes(slot, len);
     if (!copy)
-        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        return mem_nomem(err);
     pthread_mutex_lock(&m->lock);
     int rc = append_locked(m, thread, copy, len, index, err);
     pthread_mutex_unlock(&m->lock);
@@ -198,12 +204,12 @@ static int mem_append_batch(void *self, size_t n, const char *const *threads,
     mem_t *m = self;
     char **copies = calloc(n, sizeof *copies);
     if (!copies)
-        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        return mem_nomem(err);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         copies[i] = copy_bytes(slots[i].data, slots[i].len);
         if (!copies[i])
-            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+            rc = mem_nomem(err);
     }
     size_t done = 0;
     if (rc == 0) {
@@ -232,11 +238,11 @@ static int mem_get_thread(void *self, const char *thread, xb_blob_list_t *out, x
     if (t && t->len > 0) {
         out->items = calloc(t->len, sizeof *out->items);
         if (!out->items)
-            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+            rc = mem_nomem(err);
         for (size_t i = 0; rc == 0 && i < t->len; i++) {
             out->items[i].data = copy_bytes(t->slots[i].data, t->slots[i].len);
             if (!out->items[i].data) {
-                rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+                rc = mem_nomem(err);
                 break;
             }
             out->items[i].len = t->slots[i].len;
@@ -263,7 +269,7 @@ static int mem_get_slot(void *self, const char *thread, long index, xb_blob_t *o
         out->data = copy_bytes(t->slots[index].data, t->slots[index].len);
         out->len = t->slots[index].len;
         if (!out->data)
-            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+            rc = mem_nomem(err);
     }
     pthread_mutex_unlock(&m->lock);
     return rc;
@@ -313,11 +319,11 @@ static int mem_list_threads(void *self, xb_str_list_t *out, xb_error_t *err)
     if (n > 0) {
         out->items = calloc(n, sizeof *out->items);
         if (!out->items)
-            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+            rc = mem_nomem(err);
         for (mem_thread_t *t = m->oldest; rc == 0 && t; t = t->newer) {
             out->items[out->count] = strdup(t->name);
             if (!out->items[out->count])
-                rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+                rc = mem_nomem(err);
             else
                 out->count++;
         }
@@ -364,10 +370,10 @@ static int set_locked(mem_t *m, const char *chain, const char *uuid, char *u, ch
     unpair(m->chain_to_uuid, m->uuid_to_chain, chain);
     unpair(m->uuid_to_chain, m->chain_to_uuid, uuid);
     if (xb_strmap_put(m->chain_to_uuid, chain, u) != 0)
-        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        return mem_nomem(err);
     if (xb_strmap_put(m->uuid_to_chain, uuid, c) != 0) {
         xb_strmap_remove(m->chain_to_uuid, chain); /* u goes back to the caller */
-        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        return mem_nomem(err);
     }
     return 0;
 }
@@ -380,7 +386,7 @@ static int mem_registry_set(void *self, const char *chain, const char *uuid, xb_
     if (!u || !c) {
         free(u);
         free(c);
-        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        return mem_nomem(err);
     }
     pthread_mutex_lock(&m->lock);
     int rc = set_locked(m, chain, uuid, u, c, err);
@@ -402,7 +408,7 @@ static int lookup(mem_t *m, const xb_strmap_t *map, const char *key, char **out,
         rc = xb_error_set(err, XB_ERR_NOTFOUND, 0, "backend memory: no %s registered for %s",
                           what, key);
     } else if (!(*out = strdup(v))) {
-        rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        rc = mem_nomem(err);
     }
     pthread_mutex_unlock(&m->lock);
     return rc;
@@ -439,7 +445,7 @@ static int mem_registry_apply(void *self, size_t n, const xb_registry_op_t *ops,
     mem_t *m = self;
     char **copies = calloc(2 * n, sizeof *copies); /* [2i] uuid, [2i+1] chain of a SET */
     if (!copies)
-        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        return mem_nomem(err);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (ops[i].kind != XB_REGISTRY_OP_SET)
@@ -447,7 +453,7 @@ static int mem_registry_apply(void *self, size_t n, const xb_registry_op_t *ops,
         copies[2 * i] = strdup(ops[i].uuid);
         copies[2 * i + 1] = strdup(ops[i].chain);
         if (!copies[2 * i] || !copies[2 * i + 1])
-            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+            rc = mem_nomem(err);
     }
     size_t done = 0;
     if (rc == 0) {
@@ -487,7 +493,7 @@ static void copy_pair(const char *chain, void *uuid, void *user)
     p->uuid = strdup(uuid);
     w->out->count++; /* counted first so that a failure frees both */
     if (!p->chain || !p->uuid)
-        w->rc = xb_error_set(w->err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        w->rc = mem_nomem(w->err);
 }
 
 static int mem_registry_list_all(void *self, xb_pair_list_t *out, xb_error_t *err)
@@ -499,7 +505,7 @@ static int mem_registry_list_all(void *self, xb_pair_list_t *out, xb_error_t *er
     if (n > 0) {
         out->items = calloc(n, sizeof *out->items);
         if (!out->items)
-            w.rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+            w.rc = mem_nomem(err);
     }
     if (w.rc == 0)
         xb_strmap_foreach(m->chain_to_uuid, copy_pair, &w);
@@ -586,13 +592,9 @@ static const xb_backend_ops_t memory_ops = {
 void *xb_backend_memory_open(const xb_backend_config_t *cfg, const xb_backend_ops_t **ops,
                              xb_error_t *err)
 {
-    if (!cfg || !ops) {
-        xb_error_set(err, XB_ERR_ARG, 0, "backend memory: NULL argument");
-        return NULL;
-    }
     mem_t *m = calloc(1, sizeof *m);
     if (!m) {
-        xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        mem_nomem(err);
         return NULL;
     }
     m->cfg = *cfg;
@@ -604,7 +606,7 @@ void *xb_backend_memory_open(const xb_backend_config_t *cfg, const xb_backend_op
         xb_strmap_destroy(&m->chain_to_uuid);
         xb_strmap_destroy(&m->uuid_to_chain);
         free(m);
-        xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        mem_nomem(err);
         return NULL;
     }
     if (pthread_mutex_init(&m->lock, NULL) != 0) {

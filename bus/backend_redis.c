@@ -88,8 +88,6 @@ static int redis_info(void *self, xb_backend_info_t *out, xb_error_t *err)
     xb_redis_t *r = self;
     sigpipe_guard_t g;
     name_set_t threads, chains;
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: NULL info");
     memset(out, 0, sizeof *out);
     snprintf(out->type, sizeof out->type, "redis");
     snprintf(out->location, sizeof out->location, "%s", r->location);
@@ -212,10 +210,6 @@ void *xb_backend_redis_open(const xb_backend_config_t *cfg, const xb_backend_ops
 {
     char why[200];
     sigpipe_guard_t g;
-    if (!cfg || !ops) {
-        xb_error_set(err, XB_ERR_ARG, 0, "xb_backend_redis_open: NULL argument");
-        return NULL;
-    }
     xb_redis_t *r = calloc(1, sizeof *r);
     if (!r) {
         xb_redis_nomem(err, "redis backend");

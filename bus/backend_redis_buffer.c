@@ -144,10 +144,6 @@ int xb_redis_buffer_get_thread(void *self, const char *thread, xb_blob_list_t *o
     sigpipe_guard_t g;
     if (xb_redis_check_name("thread", thread, err) != 0)
         return -1;
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: NULL output list");
-    out->items = NULL;
-    out->count = 0;
     size_t klen;
     char *key = xb_redis_key(r, "buffer:", thread, &klen);
     if (!key)
@@ -203,10 +199,6 @@ int xb_redis_buffer_get_slot(void *self, const char *thread, long index, xb_blob
     sigpipe_guard_t g;
     if (xb_redis_check_name("thread", thread, err) != 0)
         return -1;
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: NULL output blob");
-    out->data = NULL;
-    out->len = 0;
     if (index < 0)
         return xb_error_set(err, XB_ERR_NOTFOUND, 0, "thread %s has no slot %ld", thread, index);
     size_t klen;
@@ -293,34 +285,34 @@ static int thread_integer(xb_redis_t *r, const char *cmd, const char *thread, lo
     return key_integer(r, cmd, "buffer:", thread, value, err);
 }
 
+/* thread_integer for the commands whose integer counts keys (EXISTS, UNLINK). */
+static int thread_flag(xb_redis_t *r, const char *cmd, const char *thread, bool *flag,
+                       xb_error_t *err)
+{
+    long long v;
+    if (thread_integer(r, cmd, thread, &v, err) != 0)
+        return -1;
+    *flag = v > 0;
+    return 0;
+}
+
 int xb_redis_buffer_thread_len(void *self, const char *thread, long *len, xb_error_t *err)
 {
     long long v;
     if (thread_integer(self, "LLEN", thread, &v, err) != 0)
         return -1;
-    if (len)
-        *len = (long)v;
+    *len = (long)v;
     return 0;
 }
 
 int xb_redis_buffer_thread_exists(void *self, const char *thread, bool *exists, xb_error_t *err)
 {
-    long long v;
-    if (thread_integer(self, "EXISTS", thread, &v, err) != 0)
-        return -1;
-    if (exists)
-        *exists = v > 0;
-    return 0;
+    return thread_flag(self, "EXISTS", thread, exists, err);
 }
 
 int xb_redis_buffer_delete_thread(void *self, const char *thread, bool *deleted, xb_error_t *err)
 {
-    long long v;
-    if (thread_integer(self, "UNLINK", thread, &v, err) != 0)
-        return -1;
-    if (deleted)
-        *deleted = v > 0;
-    return 0;
+    return thread_flag(self, "UNLINK", thread, deleted, err);
 }
 
 int xb_redis_buffer_list_threads(void *self, xb_str_list_t *out, xb_error_t *err)
@@ -328,10 +320,6 @@ int xb_redis_buffer_list_threads(void *self, xb_str_list_t *out, xb_error_t *err
     xb_redis_t *r = self;
     sigpipe_guard_t g;
     name_set_t set;
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: NULL output list");
-    out->items = NULL;
-    out->count = 0;
     xb_redis_enter(r, &g);
     int rc = xb_redis_scan_names(r, "buffer:", &set, err);
     xb_redis_leave(r, &g);

@@ -125,8 +125,7 @@ int xb_redis_registry_delete(void *self, const char *uuid, bool *deleted, xb_err
     long long v = 0;
     if (reg_apply(self, 1, &op, &v, err) != 0)
         return -1;
-    if (deleted)
-        *deleted = v > 0;
+    *deleted = v > 0;
     return 0;
 }
 
@@ -145,9 +144,6 @@ static int get_string(xb_redis_t *r, const char *kind, const char *name, const c
 {
     sigpipe_guard_t g;
     size_t klen;
-    if (!value)
-        return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: NULL output string");
-    *value = NULL;
     char *key = xb_redis_key(r, kind, name, &klen);
     if (!key)
         return xb_redis_nomem(err, "key");
@@ -249,10 +245,6 @@ int xb_redis_registry_list_all(void *self, xb_pair_list_t *out, xb_error_t *err)
     xb_redis_t *r = self;
     sigpipe_guard_t g;
     name_set_t set;
-    if (!out)
-        return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: NULL output list");
-    out->items = NULL;
-    out->count = 0;
     xb_redis_enter(r, &g);
     int rc = xb_redis_scan_names(r, "chain:", &set, err);
     if (rc == 0 && set.count > 0) {

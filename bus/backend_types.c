@@ -44,37 +44,46 @@ int xb_backend_type_parse(const char *name, xb_backend_type_t *type)
     return -1;
 }
 
+/* Frees each item of a result list with free_item, then the array, and leaves
+ * the list empty; a NULL list is ignored. Typed per list, one body for all. */
+#define LIST_FREE(list, free_item)                        \
+    do {                                                  \
+        if (list) {                                       \
+            for (size_t i_ = 0; i_ < (list)->count; i_++) \
+                free_item(&(list)->items[i_]);            \
+            free((list)->items);                          \
+            (list)->items = NULL;                         \
+            (list)->count = 0;                            \
+        }                                                 \
+    } while (0)
+
+static void blob_free(xb_blob_t *b)
+{
+    free(b->data);
+}
+
+static void str_free(char **s)
+{
+    free(*s);
+}
+
+static void pair_free(xb_registry_pair_t *p)
+{
+    free(p->chain);
+    free(p->uuid);
+}
+
 void xb_blob_list_free(xb_blob_list_t *list)
 {
-    if (!list)
-        return;
-    for (size_t i = 0; i < list->count; i++)
-        free(list->items[i].data);
-    free(list->items);
-    list->items = NULL;
-    list->count = 0;
+    LIST_FREE(list, blob_free);
 }
 
 void xb_str_list_free(xb_str_list_t *list)
 {
-    if (!list)
-        return;
-    for (size_t i = 0; i < list->count; i++)
-        free(list->items[i]);
-    free(list->items);
-    list->items = NULL;
-    list->count = 0;
+    LIST_FREE(list, str_free);
 }
 
 void xb_pair_list_free(xb_pair_list_t *list)
 {
-    if (!list)
-        return;
-    for (size_t i = 0; i < list->count; i++) {
-        free(list->items[i].chain);
-        free(list->items[i].uuid);
-    }
-    free(list->items);
-    list->items = NULL;
-    list->count = 0;
+    LIST_FREE(list, pair_free);
 }

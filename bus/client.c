@@ -42,7 +42,8 @@ struct xb_client_t {
 /* Request ids of xb_client_post start with this, those of the waiting calls
  * are bare numbers: the verdict of a post is told apart on arrival. */
 #define POST_PREFIX 'p'
-
+/* Room for a request id: the POST prefix and a decimal unsigned long. */
+#define REQUEST_ID_MAX 32
 
 /* ---- time ---------------------------------------------------------------- */
 
@@ -381,13 +382,20 @@ static int send_frames(xb_client_t *c, xb_frames_t *f, long long deadline, xb_er
 
 /* Sends a request and waits for its answer. Returns 0 with *answer (caller
  * owns it), or -1 with *err set. */
-static int request(xb_client_t *c, xb_frames_t *f, want_t *w, int timeout_ms,
+/* Sends f (taken and destroyed here; NULL means building it ran out of
+ * memory) and waits for the answer w wants: *answer then holds the frames that
+ * m points into, the caller destroys them. */
+static int request(xb_client_t *c, xb_frames_t *f, const want_t *w, int timeout_ms,
                    xb_frames_t **answer, xb_proto_msg_t *m, xb_error_t *err)
 {
+    if (!f)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
     long long deadline = deadline_for(timeout_ms);
-    if (send_frames(c, f, deadline, err) != 0)
+    int rc = send_frames(c, f, deadline, err);
+    xb_frames_destroy(&f);
+    if (rc != 0)
         return -1;
-    int rc = pump_until(c, w, deadline, answer, m, err);
+    rc = pump_until(c, w, deadline, answer, m, err);
     if (rc == 1)
         return xb_error_set(err, XB_ERR_TIMEOUT, 0,
                             "client: no answer to %s from the pump at %s within %d ms "
@@ -395,10 +403,13 @@ static int request(xb_client_t *c, xb_frames_t *f, want_t *w, int timeout_ms,
     return rc;
 }
 
-/* The request id frame: a counter, unique per client. */
-static void next_request_id(xb_client_t *c, char *buf, size_t cap)
+/* The wait for one request's answers, under a fresh request id (a counter,
+ * unique per client) written into id, which the result points to. */
+static want_t next_request(xb_client_t *c, char id[REQUEST_ID_MAX], const char *cmd,
+                           xb_proto_cmd_t answer1, xb_proto_cmd_t answer2)
 {
-    snprintf(buf, cap, "%lu", c->next_request++);
+    snprintf(id, REQUEST_ID_MAX, "%lu", c->next_request++);
+    return (want_t){cmd, answer1, answer2, id};
 }
 
 /* ---- SEND ---------------------------------------------------------------- */
@@ -437,18 +448,14 @@ int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
     if (!c || !body || len == 0)
         return xb_error_set(err, XB_ERR_ARG, 0, "client: send: no message body");
     clear_rejection(c);
-    char id[32];
-    next_request_id(c, id, sizeof id);
+    char id[REQUEST_ID_MAX];
+    want_t w = next_request(c, id, XB_CMD_SEND, XB_PROTO_ACCEPTED, XB_PROTO_REJECTED);
     xb_frames_t *f = xb_proto_send(false, id, body, len, to ? to : "", from ? from : "");
-    if (!f)
-        return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
-    want_t w = {XB_CMD_SEND, XB_PROTO_ACCEPTED, XB_PROTO_REJECTED, id};
     xb_frames_t *answer = NULL;
     xb_proto_msg_t m;
-    int rc = request(c, f, &w, timeout_ms, &answer, &m, err);
-    xb_frames_destroy(&f);
-    if (rc != 0)
+    if (request(c, f, &w, timeout_ms, &answer, &m, err) != 0)
         return -1;
+    int rc = 0;
     if (m.cmd == XB_PROTO_REJECTED)
         rc = take_rejection(c, &m, err);
     else if (copy_uuid(m.accepted.thread, thread_out, "thread", err) != 0 ||
@@ -463,7 +470,7 @@ int xb_client_post(xb_client_t *c, const void *body, size_t len, const char *to,
 {
     if (!c || !body || len == 0)
         return xb_error_set(err, XB_ERR_ARG, 0, "client: post: no message body");
-    char id[32];
+    char id[REQUEST_ID_MAX];
     snprintf(id, sizeof id, "%c%lu", POST_PREFIX, c->next_request++);
     /* POST: the pump answers only a refusal, and counts acceptances in
      * one POSTED per turn of its loop instead of an ACCEPTED each. */
@@ -527,17 +534,12 @@ int xb_client_control(xb_client_t *c, const char *verb, const char *const *args,
         *body = NULL;
     if (!c || !verb || !*verb || (nargs && !args))
         return xb_error_set(err, XB_ERR_ARG, 0, "client: control: no verb");
-    char id[32];
-    next_request_id(c, id, sizeof id);
+    char id[REQUEST_ID_MAX];
+    want_t w = next_request(c, id, XB_CMD_CONTROL, XB_PROTO_RESULT, XB_PROTO_NONE);
     xb_frames_t *f = xb_proto_control(id, verb, args, nargs);
-    if (!f)
-        return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
-    want_t w = {XB_CMD_CONTROL, XB_PROTO_RESULT, XB_PROTO_NONE, id};
     xb_frames_t *answer = NULL;
     xb_proto_msg_t m;
-    int rc = request(c, f, &w, timeout_ms, &answer, &m, err);
-    xb_frames_destroy(&f);
-    if (rc != 0)
+    if (request(c, f, &w, timeout_ms, &answer, &m, err) != 0)
         return -1;
     char *text = strndup(m.result.body.ptr, m.result.body.len);
     if (!text) {

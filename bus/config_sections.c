@@ -71,6 +71,29 @@ static int list_push(char ***items, size_t *n, xb_cfg_mark_t **marks, const char
     return 0;
 }
 
+static bool str_equal(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+/* list_push of the name s (found at node v) unless the list holds it already
+ * by same(), which is the problem "<what> '<s>' listed twice in <where>" (s
+ * cut at width characters). */
+static void push_once(xb_cfg_loader_t *ld, char ***items, size_t *n, xb_cfg_mark_t **marks,
+                      const char *s, const yaml_node_t *v, bool (*same)(const char *, const char *),
+                      const char *what, int width, const char *where)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (same((*items)[i], s)) {
+            xb_cfg_problem(ld, xb_cfg_mark(v), "%s '%.*s' listed twice in %s", what, width, s,
+                           where);
+            return;
+        }
+    }
+    if (list_push(items, n, marks, s, xb_cfg_mark(v)) < 0)
+        ld->nomem = true;
+}
+
 typedef void (*item_fn)(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc, yaml_node_t *item,
                         const char *where);
 
@@ -114,14 +137,8 @@ static void add_payload(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc
                        "remove it", where);
         return;
     }
-    for (size_t i = 0; i < l->n_payloads; i++) {
-        if (xb_config_tag_equal(l->payloads[i], tag)) {
-            xb_cfg_problem(ld, xb_cfg_mark(v), "payload '%.200s' listed twice in %s", tag, where);
-            return;
-        }
-    }
-    if (list_push(&l->payloads, &l->n_payloads, &lc->mk->payload, tag, xb_cfg_mark(v)) < 0)
-        ld->nomem = true;
+    push_once(ld, &l->payloads, &l->n_payloads, &lc->mk->payload, tag, v, xb_config_tag_equal,
+              "payload", 200, where);
 }
 
 int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
@@ -275,15 +292,8 @@ static void add_peer(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc, y
                        where, xb_cfg_is_null(item) ? "nothing" : xb_cfg_kind_name(item));
         return;
     }
-    const char *name = xb_cfg_scalar(item);
-    for (size_t i = 0; i < l->n_peers; i++) {
-        if (strcmp(l->peers[i], name) == 0) {
-            xb_cfg_problem(ld, xb_cfg_mark(item), "peer '%.80s' listed twice in %s", name, where);
-            return;
-        }
-    }
-    if (list_push(&l->peers, &l->n_peers, &lc->mk->peer, name, xb_cfg_mark(item)) < 0)
-        ld->nomem = true;
+    push_once(ld, &l->peers, &l->n_peers, &lc->mk->peer, xb_cfg_scalar(item), item, str_equal,
+              "peer", 80, where);
 }
 
 int xb_cfg_parse_peers(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,

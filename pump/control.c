@@ -67,14 +67,20 @@ static void reply_error(xb_pump_t *p, const xbp_rid_t *rid, const char *req, con
     reply(p, rid, req, "error", msg, strlen(msg));
 }
 
-static void reply_body(xb_pump_t *p, const xbp_rid_t *rid, const char *req, body_t *b)
+/* Answers with the body b when writing it went well (written), else with the
+ * error failure; closes b either way. */
+static void reply_body(xb_pump_t *p, const xbp_rid_t *rid, const char *req, body_t *b,
+                       bool written, const char *failure)
 {
-    if (xmlTextWriterEndDocument(b->w) < 0) {
+    if (!written) {
+        reply_error(p, rid, req, failure);
+    } else if (xmlTextWriterEndDocument(b->w) < 0) {
         reply_error(p, rid, req, "could not write the answer");
-        return;
+    } else {
+        xmlTextWriterFlush(b->w);
+        reply(p, rid, req, "ok", xmlBufferContent(b->buf), (size_t)xmlBufferLength(b->buf));
     }
-    xmlTextWriterFlush(b->w);
-    reply(p, rid, req, "ok", xmlBufferContent(b->buf), (size_t)xmlBufferLength(b->buf));
+    body_close(b);
 }
 
 /* Timestamp of the last slot of a thread, 0 if unknown. */
@@ -123,11 +129,7 @@ static void control_threads(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
         rc = attr_u64(&b, "count", list.count);
     for (size_t i = 0; rc == 0 && i < list.count && i < MAX_THREADS_LISTED; i++)
         rc = write_thread(p, &b, list.items[i]);
-    if (rc == 0)
-        reply_body(p, rid, req, &b);
-    else
-        reply_error(p, rid, req, "could not write the thread list");
-    body_close(&b);
+    reply_body(p, rid, req, &b, rc == 0, "could not write the thread list");
     xb_str_list_free(&list);
 }
 
@@ -168,11 +170,9 @@ static void control_history(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
         return;
     }
     body_t b = {0};
-    if (body_open(&b, "history") == 0 && write_history(p, &b, thread, &err) == 0)
-        reply_body(p, rid, req, &b);
-    else
-        reply_error(p, rid, req, err.message[0] ? err.message : "could not write the history");
-    body_close(&b);
+    bool written = body_open(&b, "history") == 0 && write_history(p, &b, thread, &err) == 0;
+    reply_body(p, rid, req, &b, written,
+               err.message[0] ? err.message : "could not write the history");
 }
 
 static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
@@ -238,11 +238,7 @@ static void control_stats(xb_pump_t *p, const xbp_rid_t *rid, const char *req, c
     }
     for (size_t i = 0; rc == 0 && i < p->n_listeners; i++)
         rc = write_listener_stats(p, &b, &p->listeners[i]);
-    if (rc == 0)
-        reply_body(p, rid, req, &b);
-    else
-        reply_error(p, rid, req, "could not write the statistics");
-    body_close(&b);
+    reply_body(p, rid, req, &b, rc == 0, "could not write the statistics");
 }
 
 static void control_backend_info(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *arg)
@@ -276,24 +272,17 @@ static void control_backend_info(xb_pump_t *p, const xbp_rid_t *rid, const char 
     }
     if (rc == 0 && irc != 0)
         rc = attr(&b, "info-error", ierr.message);
-    if (rc == 0)
-        reply_body(p, rid, req, &b);
-    else
-        reply_error(p, rid, req, "could not write the backend information");
-    body_close(&b);
+    reply_body(p, rid, req, &b, rc == 0, "could not write the backend information");
 }
 
 static void control_ping(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *arg)
 {
     (void)arg;
     body_t b = {0};
-    if (body_open(&b, "pong") == 0 && attr(&b, "organism", p->cfg->name) == 0 &&
-        attr(&b, "endpoint", p->endpoint) == 0 &&
-        attr(&b, "state", p->state == PUMP_RUNNING ? "running" : "stopping") == 0)
-        reply_body(p, rid, req, &b);
-    else
-        reply_error(p, rid, req, "could not write the answer");
-    body_close(&b);
+    bool written = body_open(&b, "pong") == 0 && attr(&b, "organism", p->cfg->name) == 0 &&
+                   attr(&b, "endpoint", p->endpoint) == 0 &&
+                   attr(&b, "state", p->state == PUMP_RUNNING ? "running" : "stopping") == 0;
+    reply_body(p, rid, req, &b, written, "could not write the answer");
 }
 
 static void control_shutdown(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *arg)

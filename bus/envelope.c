@@ -1,6 +1,7 @@
 /* The envelope: parse, validate, read, edit, build, serialize
  * (see include/xmlbus/envelope.h and docs/envelope.md). */
 #include "xmlbus/envelope.h"
+#include "envwrite.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -395,6 +396,21 @@ static int make_type(xb_envelope_t *e, xb_error_t *err)
     return e->type_s ? 0 : nomem(err);
 }
 
+/* A payload's namespace: not the envelope's, and one that envelope.xsd
+ * takes (xb_payload_ns_ok). */
+static int check_payload_ns(const xmlNode *payload, xb_error_t *err)
+{
+    if (in_ns(payload, ENV_NS))
+        return env_error(err, payload, "payload <%s> must not be in the envelope namespace",
+                         (const char *)payload->name);
+    if (payload->ns && !xb_payload_ns_ok((const char *)payload->ns->href))
+        return env_error(err, payload,
+                         "payload <%s> is in namespace '%.200s', which is not supported (it "
+                         "starts with '*')",
+                         (const char *)payload->name, (const char *)payload->ns->href);
+    return 0;
+}
+
 /* The message's shape: root, <meta> first, exactly one payload outside the
  * envelope namespace. Runs before envelope.xsd (clearer messages for the
  * usual mistakes) and checks what the schema cannot say. */
@@ -414,11 +430,7 @@ static int check_structure(xb_envelope_t *e, xb_error_t *err)
     xmlNodePtr extra = next_element(e->payload->next);
     if (extra)
         return env_error(err, extra, "envelope has more than one payload element");
-    if (in_ns(e->payload, ENV_NS))
-        return env_error(err, e->payload,
-                         "payload <%s> must not be in the envelope namespace",
-                         (const char *)e->payload->name);
-    return 0;
+    return check_payload_ns(e->payload, err);
 }
 
 /* Fills the envelope's fields from its (structurally checked) document. */
@@ -855,11 +867,8 @@ static xb_envelope_t *build(const char *from, const char *to, const char *thread
         if (xb_xml_check_tree(payload, &l, err) < 0)
             return NULL;
     }
-    if (in_ns(payload, ENV_NS)) {
-        env_error(err, payload, "payload <%s> must not be in the envelope namespace",
-                  (const char *)payload->name);
+    if (check_payload_ns(payload, err) < 0)
         return NULL;
-    }
     char fresh[XB_UUID_LEN + 1];
     bool replaced = !xb_uuid_is_canonical(thread);
     if (replaced)

@@ -169,18 +169,20 @@ static bool xml_char_ok(uint32_t c)
            (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
 }
 
-/* Offset of the first invalid UTF-8 sequence, or len. */
-static size_t utf8_invalid_at(const unsigned char *s, size_t len)
+/* Offset of the first invalid UTF-8 sequence or character XML does not
+ * allow, or len. libxml2 refuses such characters too, except NUL: there it
+ * stops reading as if the document ended, and would accept "<a/>\0junk". */
+static size_t text_invalid_at(const unsigned char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
-        if (s[i] < 0x80) {
+        if (s[i] >= 0x20 && s[i] < 0x80) {
             i++;
             continue;
         }
         uint32_t cp;
         size_t n = utf8_decode(s + i, len - i, &cp);
-        if (n == 0)
+        if (n == 0 || !xml_char_ok(cp))
             return i;
         i += n;
     }
@@ -500,7 +502,11 @@ int xb_xml_prescan(const void *bytes, size_t len, const xb_parse_limits_t *limit
         return scan_fail(&s, XB_ERR_LIMIT, b + l->max_bytes,
                          "document of %zu bytes exceeds the limit of %zu bytes", len,
                          l->max_bytes);
-    size_t bad = utf8_invalid_at(b, len);
+    size_t bad = text_invalid_at(b, len);
+    uint32_t cp;
+    if (bad < len && utf8_decode(b + bad, len - bad, &cp) > 0)
+        return scan_fail(&s, XB_ERR_PARSE, b + bad,
+                         "character U+%04X is not allowed in XML (offset %zu)", (unsigned)cp, bad);
     if (bad < len)
         return scan_fail(&s, XB_ERR_PARSE, b + bad, "invalid UTF-8 (byte 0x%02X at offset %zu)",
                          b[bad], bad);

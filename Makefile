@@ -3,11 +3,13 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+SECONDS    ?= 60
 MAKEFLAGS  += --no-print-directory
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test test-asan demo demo-primes bench bench-quick install clean valgrind
+.PHONY: all deps build test test-asan fuzz demo demo-primes bench bench-quick install clean valgrind
 
 all: build
 
@@ -30,6 +32,15 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600
 
+# Every fuzz target of tests/fuzz for SECONDS each (docs/reliability.md):
+# `make fuzz SECONDS=300`. Needs clang and libFuzzer (install-deps.sh --fuzz).
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	@[ -f $(FUZZ_BUILD)/CMakeCache.txt ] || CC=clang cmake -S . -B $(FUZZ_BUILD) \
+	    -DXMLBUS_FUZZ=ON -DXMLBUS_TESTS=OFF -DXMLBUS_JEMALLOC=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(SECONDS)
+
 demo: build
 	@scripts/demo.sh $(BUILD)
 
@@ -49,4 +60,4 @@ install: build
 	@cmake --install $(BUILD)
 
 clean:
-	@rm -rf $(BUILD) $(ASAN_BUILD)
+	@rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

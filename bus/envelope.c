@@ -2,6 +2,7 @@
  * (see include/xmlbus/envelope.h and docs/envelope.md). This file parses;
  * envelope_internal.h lists the others. */
 #include "envelope_internal.h"
+#include "envwrite.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -251,9 +252,19 @@ int xb_env_check_structure(xb_envelope_t *e, xb_error_t *err)
     xmlNodePtr extra = next_element(e->payload->next);
     if (extra)
         return xb_env_error(err, extra, "envelope has more than one payload element");
-    if (in_ns(e->payload, ENV_NS))
-        return xb_env_error(err, e->payload, "payload <%s> must not be in the envelope namespace",
-                            (const char *)e->payload->name);
+    return xb_env_check_payload_ns(e->payload, err);
+}
+
+int xb_env_check_payload_ns(const xmlNode *payload, xb_error_t *err)
+{
+    if (in_ns(payload, ENV_NS))
+        return xb_env_error(err, payload, "payload <%s> must not be in the envelope namespace",
+                            (const char *)payload->name);
+    if (payload->ns && !xb_payload_ns_ok((const char *)payload->ns->href))
+        return xb_env_error(err, payload,
+                            "payload <%s> is in namespace '%.200s', which is not supported (it "
+                            "starts with '*')",
+                            (const char *)payload->name, (const char *)payload->ns->href);
     return 0;
 }
 

@@ -136,11 +136,8 @@ static xb_envelope_t *build(const char *from, const char *to, const char *thread
         if (xb_xml_check_tree(payload, &l, err) < 0)
             return NULL;
     }
-    if (in_ns(payload, ENV_NS)) {
-        xb_env_error(err, payload, "payload <%s> must not be in the envelope namespace",
-                     (const char *)payload->name);
+    if (xb_env_check_payload_ns(payload, err) < 0)
         return NULL;
-    }
     bool replaced;
     xmlNodePtr msg = NULL;
     xmlDocPtr doc = new_envelope_doc(from, to, thread, &msg, &replaced);

@@ -108,4 +108,8 @@ int xb_env_check_structure(xb_envelope_t *e, xb_error_t *err);
 /* Fills the envelope's fields from its (structurally checked) document. */
 int xb_env_index(xb_envelope_t *e, xb_error_t *err);
 
+/* A payload's namespace: not the envelope's, and one that envelope.xsd
+ * takes (xb_payload_ns_ok). Returns 0, or -1 with err set. */
+int xb_env_check_payload_ns(const xmlNode *payload, xb_error_t *err);
+
 #endif

@@ -124,6 +124,11 @@ static const char *skip_prolog(const char *s, const char *end)
     return s;
 }
 
+bool xb_payload_ns_ok(const char *href)
+{
+    return !href || href[0] != '*' || href[1] == '\0';
+}
+
 int xb_payload_embeddable(xmlDocPtr doc, const char *bytes, size_t len, const char **start,
                           size_t *n, char **owned, xb_error_t *err)
 {
@@ -131,6 +136,10 @@ int xb_payload_embeddable(xmlDocPtr doc, const char *bytes, size_t len, const ch
     xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
     if (!root)
         return xb_error_set(err, XB_ERR_ARG, 0, "no payload element");
+    if (root->ns && !xb_payload_ns_ok((const char *)root->ns->href))
+        return xb_error_set(err, XB_ERR_ENVELOPE, 0,
+                            "payload namespace '%.200s' is not supported (it starts with '*')",
+                            (const char *)root->ns->href);
     if (!root->prev && !root->next) {
         const char *end = bytes + len;
         const char *s = skip_prolog(bytes, end);

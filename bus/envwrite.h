@@ -16,6 +16,7 @@
 #ifndef XMLBUS_ENVWRITE_H
 #define XMLBUS_ENVWRITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,12 +47,21 @@ typedef struct {
 int xb_envelope_write(const xb_envelope_fields_t *fields, const char *payload, size_t payload_len,
                       char **out, size_t *len, xb_error_t *err);
 
+/* True when an element in namespace href (NULL or "" for none) can be the
+ * payload of an envelope that parses again. libxml2's XML Schema validator
+ * compares namespace names with its own '*' wildcard, so envelope.xsd
+ * refuses an element whose namespace starts with '*' (except "*" alone)
+ * although its ##any admits every namespace: such payloads are refused on
+ * the way in (docs/envelope.md). */
+bool xb_payload_ns_ok(const char *href);
+
 /* The bytes of the root element of doc, which was parsed from bytes[0..len):
  * when the document holds nothing but its root element (an XML declaration,
  * a BOM and white space aside), *start points into bytes; otherwise the root
  * is serialized and *owned receives the malloc'd copy that *start points to
  * (caller frees *owned; it is NULL when nothing was allocated).
- * Returns 0, or -1 with XB_ERR_ARG / XB_ERR_NOMEM. */
+ * Returns 0, or -1 with XB_ERR_ARG / XB_ERR_NOMEM, or XB_ERR_ENVELOPE for a
+ * root whose namespace xb_payload_ns_ok refuses. */
 int xb_payload_embeddable(xmlDocPtr doc, const char *bytes, size_t len, const char **start,
                           size_t *n, char **owned, xb_error_t *err);
 

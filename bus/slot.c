@@ -4,6 +4,7 @@
  * A slot is one allocation: the struct, then the five strings and the
  * payload, each NUL-terminated, so a copy or a free is one call. */
 #include "xmlbus/slot.h"
+#include "xmlbus/xmlsafe.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -350,17 +351,12 @@ int xb_slot_list_decode(const xb_blob_list_t *blobs, xb_slot_list_t *out, xb_err
 
 /* ---- XML rendering ------------------------------------------------------------------- */
 
-/* Attribute values must be XML characters: valid UTF-8, no C0 controls
- * except tab, newline and carriage return. */
+/* Attribute values must be XML characters: strict UTF-8 (libxml2's own
+ * check lets overlong forms through, which its writer then prints about on
+ * stderr), no C0 controls except tab, newline and carriage return. */
 static bool xml_safe_text(const char *s)
 {
-    if (!xmlCheckUTF8((const xmlChar *)s))
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
-            return false;
-    }
-    return true;
+    return xb_xml_text_ok(s, strlen(s));
 }
 
 static char *base64(const char *data, size_t len)
@@ -392,20 +388,20 @@ static char *base64(const char *data, size_t len)
     return out;
 }
 
-/* Parses the payload as one element, hardened: no DTD, no entity
- * expansion, no network. NULL when it is not exactly that. */
+/* Parses the payload as one element with the hardened intake (no DTD, no
+ * entity, no network, every libxml2 error captured, never printed), any
+ * size a slot may hold. NULL when it is not exactly that. */
 static xmlDocPtr parse_payload(const char *payload, size_t len)
 {
     if (len == 0 || len > INT_MAX)
         return NULL;
-    xmlDocPtr doc = xmlReadMemory(payload, (int)len, NULL, NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!doc)
-        return NULL;
-    if (doc->intSubset || doc->extSubset || !xmlDocGetRootElement(doc)) {
-        xmlFreeDoc(doc);
-        return NULL;
-    }
+    xb_parse_limits_t limits;
+    xb_parse_limits_defaults(&limits);
+    if (len > limits.max_bytes)
+        limits.max_bytes = len;
+    xmlParserCtxtPtr ctxt = xb_xml_ctxt_new();
+    xmlDocPtr doc = ctxt ? xb_xml_read(ctxt, payload, len, &limits, NULL) : NULL;
+    xb_xml_ctxt_free(&ctxt);
     return doc;
 }
 

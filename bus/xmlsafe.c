@@ -165,10 +165,17 @@ xmlDocPtr xb_xml_read(xmlParserCtxtPtr ctxt, const void *bytes, size_t len,
 
     capture_t cap = {0};
     ctxt->_private = &cap;
+    /* Some errors (the encoding converter's) are raised without the context
+     * and would go to the thread's handler, stderr by default: for this call
+     * the thread's handler is the context's too. */
+    xmlStructuredErrorFunc old_handler = xmlStructuredError;
+    void *old_data = xmlStructuredErrorContext;
+    xmlSetStructuredErrorFunc(ctxt, parser_error);
     /* No forced encoding: the prescan admits only documents that declare
      * UTF-8 or US-ASCII (or nothing) and are valid UTF-8, which libxml2
      * reads as UTF-8 anyway, without the converter a forced one sets up. */
     xmlDocPtr doc = xmlCtxtReadMemory(ctxt, bytes, (int)len, NULL, NULL, XB_XML_PARSE_OPTIONS);
+    xmlSetStructuredErrorFunc(old_data, old_handler);
     ctxt->_private = NULL;
 
     if (!doc || cap.set || !ctxt->wellFormed || !ctxt->nsWellFormed) {

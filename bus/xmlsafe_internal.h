@@ -23,7 +23,8 @@ static inline const xb_parse_limits_t *limits_or_default(const xb_parse_limits_t
     return storage;
 }
 
-/* Offset of the first invalid UTF-8 sequence of s, or len (xmlsafe_utf8.c). */
-size_t xb_xml_utf8_invalid_at(const unsigned char *s, size_t len);
+/* (xmlsafe_utf8.c) Offset of the first invalid UTF-8 sequence or character XML forbids, or
+ * len; *cp gets a forbidden character (valid UTF-8), else -1. */
+size_t xb_xml_text_invalid_at(const unsigned char *s, size_t len, long *cp);
 
 #endif

@@ -275,7 +275,11 @@ int xb_xml_prescan(const void *bytes, size_t len, const xb_parse_limits_t *limit
         return scan_fail(&s, XB_ERR_LIMIT, b + l->max_bytes,
                          "document of %zu bytes exceeds the limit of %zu bytes", len,
                          l->max_bytes);
-    size_t bad = xb_xml_utf8_invalid_at(b, len);
+    long cp;
+    size_t bad = xb_xml_text_invalid_at(b, len, &cp);
+    if (bad < len && cp >= 0)
+        return scan_fail(&s, XB_ERR_PARSE, b + bad,
+                         "character U+%04lX is not allowed in XML (offset %zu)", cp, bad);
     if (bad < len)
         return scan_fail(&s, XB_ERR_PARSE, b + bad, "invalid UTF-8 (byte 0x%02X at offset %zu)",
                          b[bad], bad);

@@ -40,19 +40,27 @@ static bool xml_char_ok(uint32_t c)
            (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
 }
 
-/* Offset of the first invalid UTF-8 sequence, or len. */
-size_t xb_xml_utf8_invalid_at(const unsigned char *s, size_t len)
+/* Offset of the first invalid UTF-8 sequence or character XML does not
+ * allow, or len. libxml2 refuses such characters too, except NUL: there it
+ * stops reading as if the document ended, and would accept "<a/>\0junk".
+ * *cp gets the character when the bytes were valid UTF-8, else -1. */
+size_t xb_xml_text_invalid_at(const unsigned char *s, size_t len, long *cp)
 {
     size_t i = 0;
+    *cp = -1;
     while (i < len) {
-        if (s[i] < 0x80) {
+        if (s[i] >= 0x20 && s[i] < 0x80) {
             i++;
             continue;
         }
-        uint32_t cp;
-        size_t n = utf8_decode(s + i, len - i, &cp);
+        uint32_t c;
+        size_t n = utf8_decode(s + i, len - i, &c);
         if (n == 0)
             return i;
+        if (!xml_char_ok(c)) {
+            *cp = (long)c;
+            return i;
+        }
         i += n;
     }
     return len;

@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # Installs, from Debian packages, whatever xmlbus needs and the machine lacks.
 # Does nothing when everything is present. Uses sudo when not root.
+#   scripts/install-deps.sh          what building and testing need
+#   scripts/install-deps.sh --fuzz   that, plus what `make fuzz` needs
 set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config libxml2-dev libxml2-utils libzmq3-dev
           libhiredis-dev libcunit1-dev libyaml-dev liblmdb-dev uuid-dev libjemalloc-dev
           redis-server procps)
+# clang, and libclang-rt-dev, which pulls the libclang-rt-N-dev of the same
+# version: it holds libFuzzer (libclang_rt.fuzzer-x86_64.a) and the
+# sanitizer runtimes.
+FUZZ_PACKAGES=(clang libclang-rt-dev)
+
+case "${1:-}" in
+  "") ;;
+  --fuzz) PACKAGES+=("${FUZZ_PACKAGES[@]}") ;;
+  *) echo "usage: $0 [--fuzz]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do

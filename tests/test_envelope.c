@@ -644,6 +644,26 @@ static void test_invalid_utf8_is_parse(void)
     }
 }
 
+/* Characters XML does not allow are refused before libxml2, which would
+ * stop at a NUL as if the document ended there and accept what came before. */
+static void test_disallowed_characters_are_parse(void)
+{
+    static const char payload_nul[] = "<a/>\0\0junk";
+    xb_error_t err;
+    xmlDocPtr doc = xb_parser_read(P, payload_nul, sizeof payload_nul - 1, &err);
+    CU_ASSERT_PTR_NULL(doc);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_PARSE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "U+0000"));
+    xb_envelope_t *e = parse_with(P, "<\0\0\0", 4, &err);
+    CU_ASSERT_TRUE(check_rejected(e, &err, XB_ERR_PARSE, 1, "< and three NULs"));
+    const char *bad[] = {"\x01", "\x1F", "\xEF\xBF\xBE", "\xEF\xBF\xBF"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *s = xasprintf("%s%s\n<g xmlns=\"\">%s</g></message>", OPEN, META("a"), bad[i]);
+        expect_str(s, XB_ERR_PARSE, 2);
+        free(s);
+    }
+}
+
 /* Well-formed documents whose text, comments, CDATA, PIs and attribute
  * values look like markup: the pre-scan must not refuse them. */
 static void test_prescan_accepts_tricky_wellformed(void)
@@ -681,6 +701,16 @@ static void test_errors_never_reach_stderr(void)
         xb_envelope_t *e = parse_str(bad[i], &err);
         xb_envelope_destroy(&e);
     }
+    /* '<' and three zero bytes look like UCS-4 to libxml2, whose encoding
+     * converter reported the failure on stderr. */
+    xb_envelope_t *e = parse_with(P, "<\0\0\0", 4, &err);
+    CU_ASSERT_PTR_NULL(e);
+    xmlParserCtxtPtr ctxt = xb_xml_ctxt_new();
+    xb_parse_limits_t l;
+    xb_parse_limits_defaults(&l);
+    xmlDocPtr doc = xb_xml_read(ctxt, "<\0\0\0<a/>", 8, &l, &err);
+    CU_ASSERT_PTR_NULL(doc);
+    xb_xml_ctxt_free(&ctxt);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -1434,6 +1464,7 @@ static const xbt_test_t envelope_tests[] = {
     {"attribute and namespace floods: limit", test_attribute_and_namespace_floods_are_limit},
     {"custom limits: exact boundaries", test_custom_limits},
     {"invalid UTF-8 and foreign encodings: parse", test_invalid_utf8_is_parse},
+    {"NUL and other characters XML does not allow: parse", test_disallowed_characters_are_parse},
     {"pre-scan accepts tricky well-formed XML", test_prescan_accepts_tricky_wellformed},
     {"libxml2 errors never reach stderr", test_errors_never_reach_stderr},
     {"thread kept when canonical", test_thread_kept_when_canonical},

@@ -71,10 +71,11 @@ XB_EXPORT void xb_xml_init(void);
  * environment's or the library's own); never NULL. */
 XB_EXPORT const char *xb_schema_dir(void);
 
-/* The linear pre-scan that runs before libxml2: size, strict UTF-8 (an XML
- * declaration may only name UTF-8 or US-ASCII), no DOCTYPE or other `<!`
- * declaration, malformed tags, element depth, attributes per element and
- * namespace declarations per document. limits NULL means the defaults.
+/* The linear pre-scan that runs before libxml2: size, strict UTF-8 of
+ * characters XML allows (no NUL, no C0 control but tab, LF, CR, no U+FFFE
+ * or U+FFFF; an XML declaration may only name UTF-8 or US-ASCII), no
+ * DOCTYPE or other `<!` declaration, malformed tags, element depth,
+ * attributes per element and namespace declarations per document. limits NULL means the defaults.
  * Returns 0, or -1 with err set: XB_ERR_LIMIT for a limit, XB_ERR_PARSE for
  * the rest; the message starts with "line N: " and err->line is N. It does not
  * check well-formedness in general: libxml2 does that next. */

@@ -16,6 +16,10 @@
  * in the pump's loop, so pages are small by default and bounded. */
 #define THREADS_PAGE_DEFAULT 100
 #define THREADS_PAGE_MAX 1000
+/* Most slots a history (CONTROL history, HISTORY-OK) carries: the pump reads
+ * and sends them in its loop, and a HISTORY-OK must stay far below the
+ * codec's bound on a message's frames. */
+#define HISTORY_SLOTS_MAX 10000
 
 typedef struct {
     xmlBufferPtr buf;
@@ -154,6 +158,20 @@ static void control_threads(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
     xb_str_list_free(&list);
 }
 
+/* 0 when the history of thread may be read whole, else -1 with *err set:
+ * the length is one cheap read, the slots may be many. */
+static int history_bounded(xb_pump_t *p, const char *thread, xb_error_t *err)
+{
+    long len = 0;
+    if (xb_backend_buffer_thread_len(p->backend, thread, &len, err) != 0)
+        return -1;
+    if (len > HISTORY_SLOTS_MAX)
+        return xb_error_set(err, XB_ERR_LIMIT, 0,
+                            "thread %.40s has %ld slots, more than the %d a history carries",
+                            thread, len, HISTORY_SLOTS_MAX);
+    return 0;
+}
+
 /* Writes the slots of thread as <history> into b. */
 static int write_history(xb_pump_t *p, body_t *b, const char *thread, xb_error_t *err)
 {
@@ -191,6 +209,10 @@ static void control_history(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
         char msg[128];
         snprintf(msg, sizeof msg, "no thread %.40s", thread);
         reply_error(p, rid, req, msg);
+        return;
+    }
+    if (history_bounded(p, thread, &err) != 0) {
+        reply_error(p, rid, req, err.message);
         return;
     }
     body_t b = {0};
@@ -409,7 +431,8 @@ void xbp_control_on_history(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_m
     xb_error_t err;
     xb_blob_list_t blobs = {0};
     xb_frames_t *out = NULL;
-    if (xb_backend_buffer_get_thread(p->backend, thread, &blobs, &err) != 0) {
+    if (history_bounded(p, thread, &err) != 0 ||
+        xb_backend_buffer_get_thread(p->backend, thread, &blobs, &err) != 0) {
         out = xb_proto_error(XB_CMD_HISTORY, err.message);
     } else {
         out = xb_proto_history_ok_begin(req, blobs.count);

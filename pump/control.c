@@ -263,7 +263,7 @@ static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
 }
 
 static void control_stats(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
-                            const char *const *args, size_t n)
+                          const char *const *args, size_t n)
 {
     (void)args;
     (void)n;
@@ -302,7 +302,7 @@ static int count_attr(body_t *b, const char *name, long v)
 }
 
 static void control_backend_info(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
-                            const char *const *args, size_t n)
+                                 const char *const *args, size_t n)
 {
     (void)args;
     (void)n;
@@ -342,7 +342,7 @@ static void control_backend_info(xb_pump_t *p, const xbp_rid_t *rid, const char 
 }
 
 static void control_ping(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
-                            const char *const *args, size_t n)
+                         const char *const *args, size_t n)
 {
     (void)args;
     (void)n;
@@ -357,7 +357,7 @@ static void control_ping(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
 }
 
 static void control_shutdown(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
-                            const char *const *args, size_t n)
+                             const char *const *args, size_t n)
 {
     (void)args;
     (void)n;

@@ -1115,7 +1115,8 @@ static void test_scan_threads_paged(void)
     long pages = 0, names = 0;
     freeReplyObject(redisCommand(c, "CONFIG RESETSTAT"));
     do {
-        CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_scan_threads(b, cursor, PAGE, &page, next, &err), 0);
+        CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_scan_threads(b, cursor, PAGE, &page, next, &err),
+                              0);
         for (size_t i = 0; i < page.count; i++) {
             int k = -1;
             if (sscanf(page.items[i], "p%d", &k) == 1 && k >= 0 && k < N && seen[k] < 255)

@@ -14,7 +14,9 @@
 #include "xbt_main.h"
 
 /* No slot limit: a thread may grow past what a history carries. */
-#define YAML "limits:\n  max_slots_per_thread: 0\n" "listeners:\n  - name: echo\n    payload: ping\n"
+#define YAML                                                                                       \
+    "limits:\n  max_slots_per_thread: 0\n"                                                        \
+    "listeners:\n  - name: echo\n    payload: ping\n"
 
 #define THREADS 250
 #define HISTORY_MAX 10000 /* HISTORY_SLOTS_MAX of pump/control.c */
@@ -44,7 +46,8 @@ static void fill(const char *thread, size_t n)
         slots[i] = (xb_blob_t){"s", 1};
     }
     xb_error_t err;
-    CU_ASSERT_EQUAL(xb_backend_buffer_append_batch(f.pump->backend, n, threads, slots, index, &err), 0);
+    CU_ASSERT_EQUAL(
+        xb_backend_buffer_append_batch(f.pump->backend, n, threads, slots, index, &err), 0);
     free(threads);
     free(slots);
     free(index);

@@ -848,7 +848,8 @@ static void test_huge_count_refused(void)
     rig_t r;
     rig_open(&r);
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
-        CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_HISTORY_OK, "1", huge[i], "s", (const char *)NULL), 0);
+        CU_ASSERT_EQUAL(
+            fake_send(&r.pump, XB_CMD_HISTORY_OK, "1", huge[i], "s", (const char *)NULL), 0);
         expect_error_about(&r.pump, XB_CMD_HISTORY_OK, "(n)");
     }
     CU_ASSERT_EQUAL(fake_deliver(&r.pump, "14", r.thread, "<history/>"), 0);
@@ -857,7 +858,8 @@ static void test_huge_count_refused(void)
     char *rid = xb_frames_strdup(req, 3);
     xb_frames_destroy(&req);
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
-        CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_HISTORY_OK, rid, huge[i], "s", (const char *)NULL), 0);
+        CU_ASSERT_EQUAL(
+            fake_send(&r.pump, XB_CMD_HISTORY_OK, rid, huge[i], "s", (const char *)NULL), 0);
         expect_error_about(&r.pump, XB_CMD_HISTORY_OK, "(n)");
     }
     CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_HISTORY_OK, rid, "0", (const char *)NULL), 0);

@@ -273,7 +273,8 @@ static size_t scan_all(xb_backend_t *b, size_t count, int seen[SCAN_N], bool dro
                 seen[k]++;
         }
         if (drop && page.count > 0)
-            CU_ASSERT_EQUAL(xb_backend_buffer_delete_thread(b, page.items[page.count - 1], NULL, &err), 0);
+            CU_ASSERT_EQUAL(
+                xb_backend_buffer_delete_thread(b, page.items[page.count - 1], NULL, &err), 0);
         xb_str_list_free(&page);
         CU_ASSERT(strlen(next) < XB_BACKEND_CURSOR_MAX);
         memcpy(cursor, next, sizeof cursor);
@@ -302,7 +303,8 @@ static void test_scan_threads(void)
         slots[k] = (xb_blob_t){names[k], 5};
     }
     xb_error_t err;
-    CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_append_batch(b, SCAN_N, threads, slots, index, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_append_batch(b, SCAN_N, threads, slots, index, &err),
+                          0);
     size_t pages = scan_all(b, 7, seen, false);
     CU_ASSERT(pages >= (redis ? 2 : SCAN_N / 7));
     int wrong = 0;
@@ -321,7 +323,8 @@ static void test_scan_threads(void)
     char next[XB_BACKEND_CURSOR_MAX];
     CU_ASSERT_EQUAL(xb_backend_buffer_scan_threads(b, "0", 0, &page, next, &err), -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
-    CU_ASSERT_EQUAL(xb_backend_buffer_scan_threads(b, "0", XB_BACKEND_SCAN_MAX + 1, &page, next, &err), -1);
+    CU_ASSERT_EQUAL(
+        xb_backend_buffer_scan_threads(b, "0", XB_BACKEND_SCAN_MAX + 1, &page, next, &err), -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
     CU_ASSERT_EQUAL(xb_backend_buffer_scan_threads(b, "no cursor!", 5, &page, next, &err), -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);

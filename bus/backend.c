@@ -202,6 +202,24 @@ int xb_backend_buffer_list_threads(xb_backend_t *b, xb_str_list_t *out, xb_error
     return b->ops->buffer_list_threads(b->self, out, err);
 }
 
+int xb_backend_buffer_scan_threads(xb_backend_t *b, const char *cursor, size_t count,
+                                   xb_str_list_t *out, char *next, xb_error_t *err)
+{
+    if (check_backend(b, err) != 0 || check_out(b, out, sizeof *out, err) != 0 ||
+        check_out(b, next, XB_BACKEND_CURSOR_MAX, err) != 0)
+        return -1;
+    snprintf(next, XB_BACKEND_CURSOR_MAX, "0");
+    if (count < 1 || count > XB_BACKEND_SCAN_MAX)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: page size %zu is not in 1..%d",
+                            b->ops->name, count, XB_BACKEND_SCAN_MAX);
+    if (!cursor || !*cursor)
+        cursor = "0";
+    if (strlen(cursor) >= XB_BACKEND_CURSOR_MAX)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: cursor longer than %d bytes",
+                            b->ops->name, XB_BACKEND_CURSOR_MAX - 1);
+    return b->ops->buffer_scan_threads(b->self, cursor, count, out, next, err);
+}
+
 int xb_backend_buffer_clear(xb_backend_t *b, xb_error_t *err)
 {
     if (check_backend(b, err) != 0)

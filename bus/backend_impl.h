@@ -31,6 +31,11 @@ typedef struct {
     int (*buffer_thread_exists)(void *self, const char *thread, bool *exists, xb_error_t *err);
     int (*buffer_delete_thread)(void *self, const char *thread, bool *deleted, xb_error_t *err);
     int (*buffer_list_threads)(void *self, xb_str_list_t *out, xb_error_t *err);
+    /* One page (xb_backend_buffer_scan_threads): cursor is never NULL ("0"
+     * starts), 1 <= count <= XB_BACKEND_SCAN_MAX, next holds
+     * XB_BACKEND_CURSOR_MAX bytes and *out is empty. */
+    int (*buffer_scan_threads)(void *self, const char *cursor, size_t count, xb_str_list_t *out,
+                               char *next, xb_error_t *err);
     int (*buffer_clear)(void *self, xb_error_t *err);
     int (*registry_set)(void *self, const char *chain, const char *uuid, xb_error_t *err);
     int (*registry_get_uuid)(void *self, const char *chain, char **uuid, xb_error_t *err);

@@ -88,6 +88,7 @@ static const xb_backend_ops_t lmdb_ops = {
     .buffer_thread_exists = xb_lm_thread_exists,
     .buffer_delete_thread = xb_lm_delete_thread,
     .buffer_list_threads = xb_lm_list_threads,
+    .buffer_scan_threads = xb_lm_scan_threads,
     .buffer_clear = xb_lm_clear,
     .registry_set = xb_lm_registry_set,
     .registry_get_uuid = xb_lm_registry_get_uuid,

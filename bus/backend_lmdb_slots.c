@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <limits.h>
+#include <stdio.h>
 
 /* Results of lm_append_in besides 0. */
 #define LM_TXN_BAD (-1) /* storage failure: the transaction must be aborted */
@@ -284,6 +285,65 @@ int xb_lm_list_threads(void *self, xb_str_list_t *out, xb_error_t *err)
     if (xb_lm_walk(self, DB_THREADS, lm_collect_key, &c, err) != 0) {
         xb_str_list_free(out);
         return -1;
+    }
+    return 0;
+}
+
+/* Pages in key order; the cursor is ":" and the last name listed, and the
+ * next page starts after it with one MDB_SET_RANGE. */
+int xb_lm_scan_threads(void *self, const char *cursor, size_t count, xb_str_list_t *out,
+                       char *next, xb_error_t *err)
+{
+    lm_t *h = self;
+    lm_env_t *e = h->e;
+    bool first = strcmp(cursor, "0") == 0;
+    if (!first && (cursor[0] != ':' || !cursor[1]))
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend manager: not a cursor: %.64s", cursor);
+    if (!(out->items = calloc(count, sizeof *out->items)))
+        return xb_lm_nomem(err);
+    MDB_txn *txn;
+    if (xb_lm_start(h, NULL, NULL, NULL, false, &txn, err) != 0) {
+        xb_str_list_free(out);
+        return -1;
+    }
+    MDB_cursor *cur = NULL;
+    int rc = 0, mrc = mdb_cursor_open(txn, e->dbi[DB_THREADS], &cur);
+    if (mrc != 0)
+        rc = xb_lm_fail(e, mrc, "opening a cursor", err);
+    MDB_val k = {first ? 0 : strlen(cursor + 1), (void *)(cursor + 1)}, v;
+    MDB_cursor_op op = first ? MDB_FIRST : MDB_SET_RANGE;
+    bool more = false;
+    while (rc == 0) {
+        mrc = mdb_cursor_get(cur, &k, &v, op);
+        op = MDB_NEXT;
+        if (mrc == MDB_NOTFOUND)
+            break;
+        if (mrc != 0) {
+            rc = xb_lm_fail(e, mrc, "walking the threads", err);
+        } else if (!first && out->count == 0 && k.mv_size == strlen(cursor + 1) &&
+                   memcmp(k.mv_data, cursor + 1, k.mv_size) == 0) {
+            continue; /* the last name of the page before */
+        } else if (out->count == count) {
+            more = true;
+            break;
+        } else if (!(out->items[out->count] = dup_bytes(k.mv_data, k.mv_size))) {
+            rc = xb_lm_nomem(err);
+        } else {
+            out->count++;
+        }
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    xb_lm_abort(e, txn);
+    if (rc != 0) {
+        xb_str_list_free(out);
+        return -1;
+    }
+    if (more) {
+        const char *last = out->items[out->count - 1];
+        int n = snprintf(next, XB_BACKEND_CURSOR_MAX, ":%s", last);
+        if (n < 0 || n >= XB_BACKEND_CURSOR_MAX) /* resume at a prefix: some names come again */
+            snprintf(next, XB_BACKEND_CURSOR_MAX, ":%.*s", XB_BACKEND_CURSOR_MAX - 2, last);
     }
     return 0;
 }

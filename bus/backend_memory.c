@@ -32,6 +32,7 @@ typedef struct mem_thread {
     size_t cap;
     struct mem_thread *older; /* creation-ordered list */
     struct mem_thread *newer;
+    uint64_t seq; /* creation number: the list is in seq order (scan cursors) */
 } mem_thread_t;
 
 static void thread_free(void *p)
@@ -53,6 +54,7 @@ typedef struct {
     mem_thread_t *oldest;   /* creation order, for eviction */
     mem_thread_t *newest;
     long total_slots;
+    uint64_t last_seq;
     xb_strmap_t *chain_to_uuid; /* chain -> char* uuid (owned) */
     xb_strmap_t *uuid_to_chain; /* uuid -> char* chain (owned) */
     long evicted_threads;
@@ -74,6 +76,7 @@ static void list_unlink(mem_t *m, mem_thread_t *t)
 
 static void list_push_newest(mem_t *m, mem_thread_t *t)
 {
+    t->seq = ++m->last_seq;
     t->older = m->newest;
     t->newer = NULL;
     if (m->newest)
@@ -334,6 +337,60 @@ static int mem_list_threads(void *self, xb_str_list_t *out, xb_error_t *err)
     return rc;
 }
 
+/* The first thread of the page after cursor "SEQ[:NAME]" (lock held): the
+ * thread after NAME when it is still there (O(1)), else the oldest thread
+ * created after SEQ, looked for from the newest end. */
+static mem_thread_t *scan_start(mem_t *m, uint64_t seq, const char *name)
+{
+    if (seq == 0)
+        return m->oldest;
+    mem_thread_t *t = name ? xb_strmap_get(m->threads, name) : NULL;
+    if (t && t->seq == seq)
+        return t->newer;
+    t = m->newest;
+    if (!t || t->seq <= seq)
+        return NULL;
+    while (t->older && t->older->seq > seq)
+        t = t->older;
+    return t;
+}
+
+/* Pages in creation order; the cursor is "SEQ:NAME" of the last thread
+ * listed (just "SEQ" when NAME is too long to fit). */
+static int mem_scan_threads(void *self, const char *cursor, size_t count, xb_str_list_t *out,
+                            char *next, xb_error_t *err)
+{
+    mem_t *m = self;
+    int rc = 0;
+    char *end = NULL;
+    uint64_t seq = cursor[0] >= '0' && cursor[0] <= '9' ? strtoull(cursor, &end, 10) : 0;
+    if (!end || (*end && *end != ':'))
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend memory: not a cursor: %.64s", cursor);
+    out->items = calloc(count, sizeof *out->items);
+    if (!out->items)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+    pthread_mutex_lock(&m->lock);
+    mem_thread_t *t = scan_start(m, seq, *end == ':' ? end + 1 : NULL), *last = NULL;
+    for (; rc == 0 && t && out->count < count; t = t->newer) {
+        out->items[out->count] = strdup(t->name);
+        if (!out->items[out->count])
+            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "backend memory: out of memory");
+        else
+            out->count++;
+        last = t;
+    }
+    if (rc == 0 && t && last) {
+        int n = snprintf(next, XB_BACKEND_CURSOR_MAX, "%llu:%s", (unsigned long long)last->seq,
+                         last->name);
+        if (n < 0 || n >= XB_BACKEND_CURSOR_MAX)
+            snprintf(next, XB_BACKEND_CURSOR_MAX, "%llu", (unsigned long long)last->seq);
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0)
+        xb_str_list_free(out);
+    return rc;
+}
+
 static int mem_clear(void *self, xb_error_t *err)
 {
     (void)err;
@@ -576,6 +633,7 @@ static const xb_backend_ops_t memory_ops = {
     .buffer_thread_exists = mem_thread_exists,
     .buffer_delete_thread = mem_delete_thread,
     .buffer_list_threads = mem_list_threads,
+    .buffer_scan_threads = mem_scan_threads,
     .buffer_clear = mem_clear,
     .registry_set = mem_registry_set,
     .registry_get_uuid = mem_registry_get_uuid,

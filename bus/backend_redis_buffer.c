@@ -330,6 +330,25 @@ int xb_redis_buffer_list_threads(void *self, xb_str_list_t *out, xb_error_t *err
     return 0;
 }
 
+int xb_redis_buffer_scan_threads(void *self, const char *cursor, size_t count, xb_str_list_t *out,
+                                 char *next, xb_error_t *err)
+{
+    xb_redis_t *r = self;
+    sigpipe_guard_t g;
+    name_set_t set;
+    snprintf(next, XB_BACKEND_CURSOR_MAX, "%s", cursor);
+    xb_redis_enter(r, &g);
+    int rc = xb_redis_scan_page(r, "buffer:", next, count, &set, err);
+    xb_redis_leave(r, &g);
+    if (rc != 0) {
+        snprintf(next, XB_BACKEND_CURSOR_MAX, "0");
+        return -1;
+    }
+    out->items = set.items; /* ownership moves to the caller */
+    out->count = set.count;
+    return 0;
+}
+
 int xb_redis_buffer_clear(void *self, xb_error_t *err)
 {
     static const char *const kinds[] = {"buffer:"};

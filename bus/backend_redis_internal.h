@@ -152,6 +152,18 @@ typedef struct {
 int xb_redis_scan_names(xb_redis_t *r, const char *kind, name_set_t *set, xb_error_t *err);
 void xb_redis_names_free(name_set_t *set);
 
+/* One SCAN step with COUNT count from cursor (a decimal, "0" starts; at least
+ * XB_BACKEND_CURSOR_MAX bytes, replaced by the next cursor, "0" at the end):
+ * the names it found into *set, unsorted, maybe with a name of an earlier
+ * step again. Call with the connection entered. */
+int xb_redis_scan_page(xb_redis_t *r, const char *kind, char *cursor, size_t count,
+                       name_set_t *set, xb_error_t *err);
+
+/* The number of keys "prefix kind *" into *count, read with at most `steps`
+ * SCAN steps (of COUNT 1000): -1 when they did not finish, so that a large
+ * store is not walked whole. Call with the connection entered. */
+int xb_redis_count_names(xb_redis_t *r, const char *kind, int steps, long *count, xb_error_t *err);
+
 /* Deletes every key "prefix kind *" of the n kinds. */
 int xb_redis_clear_kinds(xb_redis_t *r, const char *const *kinds, size_t n, xb_error_t *err);
 
@@ -169,6 +181,8 @@ int xb_redis_buffer_thread_len(void *self, const char *thread, long *len, xb_err
 int xb_redis_buffer_thread_exists(void *self, const char *thread, bool *exists, xb_error_t *err);
 int xb_redis_buffer_delete_thread(void *self, const char *thread, bool *deleted, xb_error_t *err);
 int xb_redis_buffer_list_threads(void *self, xb_str_list_t *out, xb_error_t *err);
+int xb_redis_buffer_scan_threads(void *self, const char *cursor, size_t count, xb_str_list_t *out,
+                                 char *next, xb_error_t *err);
 int xb_redis_buffer_clear(void *self, xb_error_t *err);
 
 int xb_redis_registry_set(void *self, const char *chain, const char *uuid, xb_error_t *err);

@@ -7,33 +7,43 @@
 #include <string.h>
 
 #define SCAN_COUNT "1000"
+#define SCAN_CURSOR_MAX 32 /* a SCAN cursor is an unsigned 64-bit decimal */
 
 typedef int (*scan_fn)(xb_redis_t *r, redisReply *keys, void *arg, xb_error_t *err);
 
-/* Calls fn for every batch of keys "prefix kind *". SCAN may return a key
- * twice; callers that count or list deduplicate. */
-static int scan_each(xb_redis_t *r, const char *kind, scan_fn fn, void *arg, xb_error_t *err)
+/* One SCAN step over the keys "prefix kind *" from cursor (a decimal of
+ * less than SCAN_CURSOR_MAX bytes, replaced by the next one): fn gets its
+ * batch. SCAN may return a key twice; callers that count or list
+ * deduplicate. */
+static int scan_step(xb_redis_t *r, const char *kind, char *cursor, const char *count, scan_fn fn,
+                     void *arg, xb_error_t *err)
 {
     char pattern[340];
-    char cursor[32] = "0";
     snprintf(pattern, sizeof pattern, "%s%s*", r->pattern, kind);
-    do {
-        const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT};
-        redisReply *rep = xb_redis_command(r, true, 6, argv, NULL, err);
-        if (!rep)
-            return -1;
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-            rep->element[0]->type != REDIS_REPLY_STRING ||
-            rep->element[1]->type != REDIS_REPLY_ARRAY ||
-            rep->element[0]->len >= sizeof cursor) {
-            xb_redis_reply_error(r, rep, "SCAN", pattern, err);
-            freeReplyObject(rep);
-            return -1;
-        }
-        memcpy(cursor, rep->element[0]->str, rep->element[0]->len + 1);
-        int rc = fn(r, rep->element[1], arg, err);
+    const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", count};
+    redisReply *rep = xb_redis_command(r, true, 6, argv, NULL, err);
+    if (!rep)
+        return -1;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_STRING ||
+        rep->element[1]->type != REDIS_REPLY_ARRAY ||
+        rep->element[0]->len >= SCAN_CURSOR_MAX) {
+        xb_redis_reply_error(r, rep, "SCAN", pattern, err);
         freeReplyObject(rep);
-        if (rc != 0)
+        return -1;
+    }
+    memcpy(cursor, rep->element[0]->str, rep->element[0]->len + 1);
+    int rc = fn(r, rep->element[1], arg, err);
+    freeReplyObject(rep);
+    return rc != 0 ? -1 : 0;
+}
+
+/* Calls fn for every batch of keys "prefix kind *". */
+static int scan_each(xb_redis_t *r, const char *kind, scan_fn fn, void *arg, xb_error_t *err)
+{
+    char cursor[SCAN_CURSOR_MAX] = "0";
+    do {
+        if (scan_step(r, kind, cursor, SCAN_COUNT, fn, arg, err) != 0)
             return -1;
     } while (strcmp(cursor, "0") != 0);
     return 0;
@@ -104,6 +114,41 @@ int xb_redis_scan_names(xb_redis_t *r, const char *kind, name_set_t *set, xb_err
     }
     names_unique(set);
     return 0;
+}
+
+int xb_redis_scan_page(xb_redis_t *r, const char *kind, char *cursor, size_t count,
+                       name_set_t *set, xb_error_t *err)
+{
+    memset(set, 0, sizeof *set);
+    set->skip = r->prefix_len + strlen(kind);
+    size_t n = strlen(cursor);
+    if (n == 0 || n >= SCAN_CURSOR_MAX || strspn(cursor, "0123456789") != n)
+        return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: not a cursor: %.64s", cursor);
+    char c[SCAN_CURSOR_MAX], cnt[32];
+    memcpy(c, cursor, n + 1);
+    snprintf(cnt, sizeof cnt, "%zu", count);
+    if (scan_step(r, kind, c, cnt, collect_names, set, err) != 0) {
+        xb_redis_names_free(set);
+        return -1;
+    }
+    memcpy(cursor, c, strlen(c) + 1);
+    return 0;
+}
+
+int xb_redis_count_names(xb_redis_t *r, const char *kind, int steps, long *count, xb_error_t *err)
+{
+    name_set_t set = {.skip = r->prefix_len + strlen(kind)};
+    char cursor[SCAN_CURSOR_MAX] = "0";
+    int rc = 0;
+    do {
+        rc = scan_step(r, kind, cursor, SCAN_COUNT, collect_names, &set, err);
+    } while (rc == 0 && --steps > 0 && strcmp(cursor, "0") != 0);
+    if (rc == 0) {
+        names_unique(&set);
+        *count = strcmp(cursor, "0") == 0 ? (long)set.count : -1;
+    }
+    xb_redis_names_free(&set);
+    return rc;
 }
 
 /* Deletes one SCAN batch with UNLINK (DEL on servers before 4.0). */

@@ -12,6 +12,7 @@
  *   <hold/>              nothing until the next request, which first gets a
  *                        late ACCEPTED (thread HELD_THREAD) for the held one
  *   <garbage/>           ERROR SEND
+ *   <huge-count/>        HISTORY-OK and REPLY with huge counts, then ACCEPTED
  *   <silent/>            nothing at all
  *   CONTROL threads / stats / backend-info / history X / ping: RESULT ok
  *   CONTROL shutdown: RESULT ok <stopping/>; CONTROL fail: RESULT error;
@@ -73,6 +74,7 @@ typedef struct {
     char held_id[32];                /* request id of a <hold/> */
     char held_peer[256];
     size_t held_peer_len;
+    int count_errors; /* ERRORs about HISTORY-OK or REPLY received, under lock */
 } fake_t;
 
 static void parts_free(parts_t *p)
@@ -177,6 +179,13 @@ static void on_send(fake_t *f, const parts_t *p)
         snprintf(f->held_id, sizeof f->held_id, "%s", id);
         memcpy(f->held_peer, peer, plen < sizeof f->held_peer ? plen : sizeof f->held_peer);
         f->held_peer_len = plen < sizeof f->held_peer ? plen : sizeof f->held_peer;
+    } else if (strstr(body, "<huge-count/>")) {
+        static const char *const huge[] = {"9223372036854775808", "18446744073709551615",
+                                            "9223372036854775807", "99999999999999999999"};
+        for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++)
+            send_to(f->router, peer, plen, "XB1", "HISTORY-OK", id, huge[i], "s", NULL);
+        send_to(f->router, peer, plen, "XB1", "REPLY", "d1", huge[1], "^", "<a/>", NULL);
+        send_to(f->router, peer, plen, "XB1", "ACCEPTED", id, ACCEPT_THREAD, MSG_ID, NULL);
     } else if (strstr(body, "<garbage/>")) {
         send_to(f->router, peer, plen, "XB1", "ERROR", "SEND", "cannot read it", NULL);
     }
@@ -249,6 +258,12 @@ static void *fake_main(void *arg)
             on_send(f, &p);
         else if (p.n >= 5 && strcmp(p.data[1], "XB1") == 0 && strcmp(p.data[2], "CONTROL") == 0)
             go_on = on_control(f, &p);
+        else if (p.n == 5 && strcmp(p.data[1], "XB1") == 0 && strcmp(p.data[2], "ERROR") == 0 &&
+                 (strcmp(p.data[3], "HISTORY-OK") == 0 || strcmp(p.data[3], "REPLY") == 0)) {
+            pthread_mutex_lock(&f->lock);
+            f->count_errors++;
+            pthread_mutex_unlock(&f->lock);
+        }
         parts_free(&p);
         if (!go_on)
             break;
@@ -447,6 +462,34 @@ static void test_pump_error_answer(void)
     CU_ASSERT_EQUAL(send_str(c, "<garbage/>", LONG_WAIT_MS, thread, &err), -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "cannot read it"));
+    xb_client_destroy(&c);
+}
+
+static int count_errors(fake_t *f)
+{
+    pthread_mutex_lock(&f->lock);
+    int n = f->count_errors;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+/* A hostile pump announces huge counts (the old `5 + 2 * n` check overflowed
+ * on them): the client answers each with ERROR, queues nothing, and still
+ * takes the ACCEPTED that follows. */
+static void test_huge_count_refused(void)
+{
+    xb_client_t *c = api_client();
+    char thread[XB_UUID_STR] = "";
+    xb_error_t err;
+    xb_error_clear(&err);
+    CU_ASSERT_EQUAL(send_str(c, "<huge-count/>", LONG_WAIT_MS, thread, &err), 0);
+    CU_ASSERT_STRING_EQUAL(thread, ACCEPT_THREAD);
+    int n = 0;
+    XBT_WAIT_UNTIL((n = count_errors(g_fake)) >= 5, LONG_WAIT_MS);
+    CU_ASSERT_EQUAL(n, 5);
+    char *env = NULL;
+    CU_ASSERT_EQUAL(xb_client_recv(c, 0, &env, NULL, &err), 1);
+    CU_ASSERT_PTR_NULL(env);
     xb_client_destroy(&c);
 }
 
@@ -896,6 +939,7 @@ static const xbt_test_t client_tests[] = {
     {"recv waits for a DELIVER", test_recv_waits_for_deliver},
     {"CONTROL -> RESULT ok and error", test_control_ok_and_error},
     {"ERROR from the pump", test_pump_error_answer},
+    {"huge counts from the pump are refused with ERROR", test_huge_count_refused},
     {"timeout, late answer ignored", test_timeout_and_late_answer},
     {"timeout when nobody listens", test_nobody_listens},
     {"bad arguments", test_bad_arguments},

@@ -825,6 +825,58 @@ static void test_shutdown_during_history(void)
     fake_close(&r.pump);
 }
 
+/* Expects the listener's ERROR about what, with why in its message. */
+static void expect_error_about(fake_t *p, const char *what, const char *why)
+{
+    xb_frames_t *f = fake_expect(p, XB_CMD_ERROR);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_ERROR) && xb_frames_eq(f, 3, what));
+    char *msg = xb_frames_strdup(f, 4);
+    CU_ASSERT_PTR_NOT_NULL(msg && strstr(msg, why));
+    free(msg);
+    xb_frames_destroy(&f);
+}
+
+/* A hostile pump announces a huge count (the old `5 + 2 * n` check overflowed
+ * on it): the listener answers ERROR, both in its loop and while a handler
+ * waits for history, and nothing else changes: the handler still gets the
+ * real answer, and the next delivery is served. */
+static void test_huge_count_refused(void)
+{
+    static const char *const huge[] = {"9223372036854775808", "18446744073709551615",
+                                        "9223372036854775807", "99999999999999999999"};
+    rig_t r;
+    rig_open(&r);
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        CU_ASSERT_EQUAL(
+            fake_send(&r.pump, XB_CMD_HISTORY_OK, "1", huge[i], "s", (const char *)NULL), 0);
+        expect_error_about(&r.pump, XB_CMD_HISTORY_OK, "(n)");
+    }
+    CU_ASSERT_EQUAL(fake_deliver(&r.pump, "14", r.thread, "<history/>"), 0);
+    xb_frames_t *req = fake_expect(&r.pump, XB_CMD_HISTORY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(req);
+    char *rid = xb_frames_strdup(req, 3);
+    xb_frames_destroy(&req);
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        CU_ASSERT_EQUAL(
+            fake_send(&r.pump, XB_CMD_HISTORY_OK, rid, huge[i], "s", (const char *)NULL), 0);
+        expect_error_about(&r.pump, XB_CMD_HISTORY_OK, "(n)");
+    }
+    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_HISTORY_OK, rid, "0", (const char *)NULL), 0);
+    free(rid);
+    xb_frames_t *f = fake_expect(&r.pump, XB_CMD_REPLY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char *xml = xb_frames_strdup(f, 6);
+    CU_ASSERT_PTR_NOT_NULL(xml && strstr(xml, "<history n=\"0\"/>"));
+    free(xml);
+    xb_frames_destroy(&f);
+    f = roundtrip(&r.pump, "15", NULL, "<greeting><name>again</name></greeting>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    xb_frames_destroy(&f);
+    rig_close(&r);
+}
+
 static void append_slots(xb_backend_t *b, const char *thread, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -1244,6 +1296,7 @@ static const xbt_test_t listener_runtime_tests[] = {
     {"REFUSED ends the listener", test_refused},
     {"history through the pump", test_history_memory},
     {"SHUTDOWN during a history wait", test_shutdown_during_history},
+    {"a huge HISTORY-OK count is refused with ERROR", test_huge_count_refused},
     {"history from LMDB", test_history_manager},
     {"history from redis", test_history_redis},
     {"payload escaping", test_payload_escaping},

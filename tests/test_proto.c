@@ -347,6 +347,24 @@ static void test_counts(void)
                    "11", "12", "13", "14", "15", "16", "17", NULL), "CONTROL", 4, "17 args, at most 16");
 }
 
+/* The old check `5 + 2 * n` overflowed for a huge n (the sanitizer build
+ * aborted). A count of 2^63, 2^64-1, LONG_MAX or one past 2^64 is refused
+ * whatever follows, with frames that n * 2 would wrap to match. */
+static void test_huge_counts(void)
+{
+    static const char *const huge[] = {"9223372036854775808", "18446744073709551615",
+                                        "9223372036854775807", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        const char *why = i == 3 ? "not a decimal" : "not in";
+        refused(frames("XB1", "REPLY", "1", huge[i], NULL), "REPLY", 3, why);
+        refused(frames("XB1", "REPLY", "1", huge[i], "^", "<a/>", NULL), "REPLY", 3, why);
+        refused(frames("XB1", "REPLY", "1", huge[i], "^", "<a/>", "^", NULL), "REPLY", 3, why);
+        refused(frames("XB1", "HISTORY-OK", "1", huge[i], NULL), "HISTORY-OK", 3, why);
+        refused(frames("XB1", "HISTORY-OK", "1", huge[i], "s", NULL), "HISTORY-OK", 3, why);
+        refused(frames("XB1", "HISTORY-OK", "1", huge[i], "s", "t", NULL), "HISTORY-OK", 3, why);
+    }
+}
+
 static void test_direction_and_error_reply(void)
 {
     xb_proto_msg_t m;
@@ -499,6 +517,7 @@ static const xbt_test_t proto_tests[] = {
     {"missing and extra frames", test_missing_and_extra},
     {"bad numbers and over-long values", test_bad_values},
     {"REPLY and HISTORY-OK counts", test_counts},
+    {"huge REPLY and HISTORY-OK counts are refused", test_huge_counts},
     {"direction and the ERROR answer", test_direction_and_error_reply},
     {"fuzz", test_fuzz},
     {NULL, NULL},

@@ -90,9 +90,9 @@ XB_EXPORT void xb_str_list_free(xb_str_list_t *list);
 XB_EXPORT void xb_pair_list_free(xb_pair_list_t *list);
 
 typedef struct {
-    long threads;            /* threads with a buffer */
+    long threads;            /* threads with a buffer (-1: too many to count cheaply) */
     long slots;              /* total slots (-1 when the backend cannot count cheaply) */
-    long registry_entries;   /* chain <-> uuid pairs */
+    long registry_entries;   /* chain <-> uuid pairs (-1: too many to count cheaply) */
     long ttl;                /* redis TTL in seconds, 0 none, -1 not applicable */
     long evicted_threads;    /* threads evicted by max_threads since open */
     long limit_refusals;     /* appends refused by a limit since open */
@@ -128,6 +128,22 @@ XB_EXPORT int xb_backend_buffer_thread_exists(xb_backend_t *b, const char *threa
 XB_EXPORT int xb_backend_buffer_delete_thread(xb_backend_t *b, const char *thread, bool *deleted,
                                               xb_error_t *err);
 XB_EXPORT int xb_backend_buffer_list_threads(xb_backend_t *b, xb_str_list_t *out, xb_error_t *err);
+/* The size of a cursor of xb_backend_buffer_scan_threads, with its NUL. */
+#define XB_BACKEND_CURSOR_MAX 256
+/* Most names one page of xb_backend_buffer_scan_threads may ask for. */
+#define XB_BACKEND_SCAN_MAX 10000
+/* One page of the thread listing, so that no call walks the whole store:
+ * the threads after cursor ("0" or "" starts the listing) into *out (the
+ * caller frees it), and the cursor of the next page into next (at least
+ * XB_BACKEND_CURSOR_MAX bytes), "0" once the listing is complete. count
+ * (1..XB_BACKEND_SCAN_MAX) bounds the work: memory and manager return at
+ * most count names; redis does one SCAN step with COUNT count, which gives
+ * about count names, maybe none, while the cursor is not "0". A cursor is
+ * opaque and valid for the backend that made it; a thread present for the
+ * whole listing is listed at least once (redis may list one twice while the
+ * store changes). */
+XB_EXPORT int xb_backend_buffer_scan_threads(xb_backend_t *b, const char *cursor, size_t count,
+                                             xb_str_list_t *out, char *next, xb_error_t *err);
 XB_EXPORT int xb_backend_buffer_clear(xb_backend_t *b, xb_error_t *err);
 XB_EXPORT int xb_backend_registry_set(xb_backend_t *b, const char *chain, const char *uuid,
                                       xb_error_t *err);

@@ -246,6 +246,93 @@ static void test_list_threads(void)
     done(b);
 }
 
+enum { SCAN_N = 300 };
+
+/* Pages through every thread "sNNNN" with pages of `count`, counting each
+ * name in seen[]; with drop, deletes the last name of each page once the
+ * page is read. Returns the number of pages, 0 on a failure. */
+static size_t scan_all(xb_backend_t *b, size_t count, int seen[SCAN_N], bool drop)
+{
+    bool redis = xb_backend_config(b)->type == XB_BACKEND_REDIS;
+    char cursor[XB_BACKEND_CURSOR_MAX] = "0", next[XB_BACKEND_CURSOR_MAX];
+    size_t pages = 0;
+    xb_error_t err;
+    do {
+        xb_str_list_t page = {0};
+        if (xb_backend_buffer_scan_threads(b, cursor, count, &page, next, &err) != 0) {
+            fprintf(stderr, "\n  scan_threads: %s\n", err.message);
+            return 0;
+        }
+        pages++;
+        CU_ASSERT(redis || page.count <= count);
+        CU_ASSERT(redis || page.count > 0 || strcmp(next, "0") == 0);
+        for (size_t i = 0; i < page.count; i++) {
+            int k = -1;
+            CU_ASSERT(sscanf(page.items[i], "s%d", &k) == 1 && k >= 0 && k < SCAN_N);
+            if (k >= 0 && k < SCAN_N)
+                seen[k]++;
+        }
+        if (drop && page.count > 0)
+            CU_ASSERT_EQUAL(
+                xb_backend_buffer_delete_thread(b, page.items[page.count - 1], NULL, &err), 0);
+        xb_str_list_free(&page);
+        CU_ASSERT(strlen(next) < XB_BACKEND_CURSOR_MAX);
+        memcpy(cursor, next, sizeof cursor);
+    } while (strcmp(cursor, "0") != 0 && pages < 100000);
+    return pages;
+}
+
+/* scan_threads: bounded pages that together list every thread exactly once
+ * (redis: at least once), also when threads are deleted between pages;
+ * bad page sizes and cursors are XB_ERR_ARG. */
+static void test_scan_threads(void)
+{
+    xb_backend_t *b = fresh();
+    bool redis = xb_backend_config(b)->type == XB_BACKEND_REDIS;
+    int seen[SCAN_N] = {0};
+    CU_ASSERT(scan_all(b, 7, seen, false) >= 1);
+    for (int k = 0; k < SCAN_N; k++)
+        CU_ASSERT_EQUAL(seen[k], 0);
+    static char names[SCAN_N][8];
+    const char *threads[SCAN_N];
+    xb_blob_t slots[SCAN_N];
+    long index[SCAN_N];
+    for (int k = 0; k < SCAN_N; k++) {
+        snprintf(names[k], sizeof names[k], "s%04d", k);
+        threads[k] = names[k];
+        slots[k] = (xb_blob_t){names[k], 5};
+    }
+    xb_error_t err;
+    CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_append_batch(b, SCAN_N, threads, slots, index, &err),
+                          0);
+    size_t pages = scan_all(b, 7, seen, false);
+    CU_ASSERT(pages >= (redis ? 2 : SCAN_N / 7));
+    int wrong = 0;
+    for (int k = 0; k < SCAN_N; k++)
+        wrong += redis ? seen[k] < 1 : seen[k] != 1;
+    CU_ASSERT_EQUAL(wrong, 0);
+    /* Deleting the name a cursor stands on loses nothing. */
+    memset(seen, 0, sizeof seen);
+    CU_ASSERT(scan_all(b, 7, seen, true) >= 2);
+    wrong = 0;
+    for (int k = 0; k < SCAN_N; k++)
+        wrong += redis ? seen[k] < 1 : seen[k] != 1;
+    CU_ASSERT_EQUAL(wrong, 0);
+
+    xb_str_list_t page = {0};
+    char next[XB_BACKEND_CURSOR_MAX];
+    CU_ASSERT_EQUAL(xb_backend_buffer_scan_threads(b, "0", 0, &page, next, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_EQUAL(
+        xb_backend_buffer_scan_threads(b, "0", XB_BACKEND_SCAN_MAX + 1, &page, next, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_EQUAL(xb_backend_buffer_scan_threads(b, "no cursor!", 5, &page, next, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_EQUAL(page.count, 0);
+    CU_ASSERT_STRING_EQUAL(next, "0");
+    done(b);
+}
+
 static void test_clear(void)
 {
     xb_backend_t *b = fresh();
@@ -976,6 +1063,7 @@ const xbt_test_t xb_backend_suite_tests[] = {
     {"thread length and exists", test_len_exists},
     {"delete thread", test_delete_thread},
     {"list threads", test_list_threads},
+    {"scan threads page by page", test_scan_threads},
     {"buffer clear keeps registry", test_clear},
     {"batch append", test_batch},
     {"binary, unicode and large slots", test_binary_unicode},

@@ -163,6 +163,20 @@ const char *xb_client_rejection(const xb_client_t *c, size_t *len)
 
 /* ---- the receive queue --------------------------------------------------- */
 
+/* A copy of all v.len bytes of a frame, a NUL byte among them included
+ * (strndup would stop there, and readers of v.len bytes overrun the copy),
+ * plus a NUL. The caller frees it; NULL when out of memory. */
+static char *copy_frame(xb_proto_val_t v)
+{
+    char *copy = malloc(v.len + 1);
+    if (!copy)
+        return NULL;
+    if (v.len)
+        memcpy(copy, v.ptr, v.len);
+    copy[v.len] = '\0';
+    return copy;
+}
+
 /* Keeps an envelope (of a DELIVER or a REJECTED) for xb_client_recv. */
 static void enqueue_deliver(xb_client_t *c, xb_proto_val_t env)
 {
@@ -175,11 +189,7 @@ static void enqueue_deliver(xb_client_t *c, xb_proto_val_t env)
         return;
     }
     queued_t *q = calloc(1, sizeof *q);
-    char *copy = malloc(len + 1);
-    if (copy) {
-        memcpy(copy, env.ptr, len);
-        copy[len] = '\0';
-    }
+    char *copy = copy_frame(env);
     if (!q || !copy) {
         free(q);
         free(copy);
@@ -429,7 +439,7 @@ static int copy_uuid(xb_proto_val_t v, char *out, const char *what, xb_error_t *
 /* Turns a REJECTED answer into *err and keeps its envelope. */
 static int take_rejection(xb_client_t *c, const xb_proto_msg_t *m, xb_error_t *err)
 {
-    c->rejection = strndup(m->rejected.envelope.ptr, m->rejected.envelope.len);
+    c->rejection = copy_frame(m->rejected.envelope);
     if (!c->rejection)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
     c->rejection_len = m->rejected.envelope.len;
@@ -541,7 +551,7 @@ int xb_client_control(xb_client_t *c, const char *verb, const char *const *args,
     xb_proto_msg_t m;
     if (request(c, f, &w, timeout_ms, &answer, &m, err) != 0)
         return -1;
-    char *text = strndup(m.result.body.ptr, m.result.body.len);
+    char *text = copy_frame(m.result.body);
     if (!text) {
         xb_frames_destroy(&answer);
         return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");

@@ -499,7 +499,7 @@ static int read_enum(xb_cfg_loader_t *ld, const xb_key_t *key, const yaml_node_t
 static int read_value(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
                       const char *where, void *base, void *ctx)
 {
-    /* base is NULL for the top-level sections, which are custom keys. */
+    /* The top-level walk has CUSTOM keys only and no base: NULL + 0 is undefined. */
     char *field = base ? (char *)base + key->offset : NULL;
     long long n;
     unsigned long long z;

@@ -6,6 +6,7 @@
  *   SEND body contains   answer
  *   <accept/>            ACCEPTED (thread ACCEPT_THREAD)
  *   <reject/>            REJECTED with a routing SystemError
+ *   <reject-nul/>        REJECTED whose envelope frame holds a NUL byte
  *   <deliver-first/>     DELIVER (greeting-reply), then ACCEPTED
  *   <converse/>          ACCEPTED, then DELIVER from greeter and from shouter
  *   <error-back/>        ACCEPTED, then DELIVER of a schema SystemError
@@ -140,6 +141,8 @@ static char *envelope(const char *from, const char *thread, const char *payload)
 #define ROUTING_ERROR                                                                     \
     "<SystemError xmlns=\"\"><code>routing</code><message>no listener named 'nobody'"     \
     "</message><retry-allowed>false</retry-allowed></SystemError>"
+/* A rejection envelope frame with a NUL byte inside, then more bytes. */
+#define NUL_ENVELOPE "<message xmlns=\"" ENV_NS "\"/>\0<after-the-nul-byte/>"
 #define SCHEMA_ERROR                                                                      \
     "<SystemError xmlns=\"\"><code>schema</code><message>element name: not expected"      \
     "</message><retry-allowed>false</retry-allowed></SystemError>"
@@ -165,6 +168,12 @@ static void on_send(fake_t *f, const parts_t *p)
         char *env = envelope("system", ACCEPT_THREAD, ROUTING_ERROR);
         send_to(f->router, peer, plen, "XB1", "REJECTED", id, env, NULL);
         free(env);
+    } else if (strstr(body, "<reject-nul/>")) {
+        zmq_send(f->router, peer, plen, ZMQ_SNDMORE);
+        zmq_send(f->router, "XB1", 3, ZMQ_SNDMORE);
+        zmq_send(f->router, "REJECTED", 8, ZMQ_SNDMORE);
+        zmq_send(f->router, id, strlen(id), ZMQ_SNDMORE);
+        zmq_send(f->router, NUL_ENVELOPE, sizeof NUL_ENVELOPE - 1, 0);
     } else if (strstr(body, "<deliver-first/>")) {
         deliver(f, p, "greeter", REPLY_PAYLOAD);
         send_to(f->router, peer, plen, "XB1", "ACCEPTED", id, ACCEPT_THREAD, MSG_ID, NULL);
@@ -383,6 +392,24 @@ static void test_send_rejected(void)
     /* The next send clears it. */
     CU_ASSERT_EQUAL(send_str(c, "<accept/>", LONG_WAIT_MS, thread, &err), 0);
     CU_ASSERT_PTR_NULL(xb_client_rejection(c, NULL));
+    xb_client_destroy(&c);
+}
+
+/* The rejection keeps every byte of its frame, a NUL among them. */
+static void test_send_rejected_nul(void)
+{
+    xb_client_t *c = api_client();
+    char thread[XB_UUID_STR] = "";
+    xb_error_t err;
+    xb_error_clear(&err);
+    CU_ASSERT_EQUAL(send_str(c, "<reject-nul/>", LONG_WAIT_MS, thread, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ENVELOPE);
+    size_t len = 0;
+    const char *env = xb_client_rejection(c, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    CU_ASSERT_EQUAL_FATAL(len, sizeof NUL_ENVELOPE - 1);
+    CU_ASSERT_EQUAL(memcmp(env, NUL_ENVELOPE, len), 0);
+    CU_ASSERT_EQUAL(env[len], '\0');
     xb_client_destroy(&c);
 }
 
@@ -935,6 +962,7 @@ static void test_cli_run_ping_stop(void)
 static const xbt_test_t client_tests[] = {
     {"SEND -> ACCEPTED", test_send_accepted},
     {"SEND -> REJECTED with the SystemError", test_send_rejected},
+    {"SEND -> REJECTED whose envelope holds a NUL byte", test_send_rejected_nul},
     {"DELIVER before ACCEPTED is queued", test_deliver_before_accepted_is_queued},
     {"recv waits for a DELIVER", test_recv_waits_for_deliver},
     {"CONTROL -> RESULT ok and error", test_control_ok_and_error},

@@ -156,6 +156,10 @@ static int spawn(xb_pump_t *p, child_t *c)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
+        /* A process group of its own: what a terminal or a service manager
+         * sends to the pump's group (SIGHUP, SIGINT) is the pump's to
+         * handle; the pump stops its children itself. */
+        setpgid(0, 0);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

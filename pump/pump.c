@@ -28,6 +28,7 @@
  * nothing else; it is set while a pump with handle_signals runs. */
 static volatile sig_atomic_t signal_fd = -1;
 static volatile sig_atomic_t signal_stop = 0;
+static volatile sig_atomic_t signal_hup = 0;
 
 static uint64_t monotonic_clock(void *user)
 {
@@ -43,8 +44,10 @@ void xb_pump_options_defaults(xb_pump_options_t *opts)
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    signal_stop = 1;
+    if (sig == SIGHUP)
+        signal_hup = 1;
+    else
+        signal_stop = 1;
     int fd = signal_fd;
     char c = 1;
     if (fd >= 0 && write(fd, &c, 1) < 0) {
@@ -366,6 +369,12 @@ static void drain_wake(xb_pump_t *p)
     char buf[64];
     while (read(p->wake[0], buf, sizeof buf) > 0) {
     }
+    if (signal_hup && p->opts.handle_signals) {
+        /* Service managers send SIGHUP to mean "reload": nothing to reload,
+         * and nothing to die for either. */
+        signal_hup = 0;
+        XB_WARN("pump", "SIGHUP: reload is not supported; ignored");
+    }
     if (signal_stop && p->opts.handle_signals)
         atomic_store(&p->stop_requested, 1);
     if (atomic_load(&p->stop_requested))
@@ -419,12 +428,14 @@ static void install_signals(xb_pump_t *p)
 {
     signal_fd = p->wake[1];
     signal_stop = 0;
+    signal_hup = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 

@@ -417,6 +417,7 @@ static void finish(xb_pump_t *p)
     xbp_commit_turn(p);
     xbp_posted_send(p, NULL);
     xbp_deliveries_fail_all(p);
+    xbp_convs_report(p);
     p->state = PUMP_STOPPED;
     xbp_peers_shutdown(p);
     xbp_children_stop_all(p, 3.0);
@@ -493,6 +494,7 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
     xbp_commit_turn(p);
     tick(p);
     xbp_peers_reap(p);
+    xbp_convs_report(p);
     if (drained(p)) {
         end_serving(p);
         return 0;

@@ -412,6 +412,50 @@ static bool drained(xb_pump_t *p)
     return false;
 }
 
+/* Serves the ROUTER for up to ms of real time, or until the children are
+ * gone (children) or nothing arrived for a while (!children). A stopped
+ * pump still reads what reaches it: a SEND or POST gets REJECTED
+ * `shutdown`, a READY REFUSED, a late answer is counted; nothing that
+ * reached the pump is left unanswered in its socket. */
+static void serve_stopped(xb_pump_t *p, uint64_t ms, bool children)
+{
+    uint64_t end = xbp_now_ms() + ms;
+    while (xbp_now_ms() < end) {
+        if (children) {
+            xbp_children_reap(p);
+            if (!xbp_children_running(p))
+                return;
+        }
+        zmq_pollitem_t item = {p->router, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&item, 1, 10);
+        if (rc < 0 && errno != EINTR)
+            return;
+        if (rc > 0) {
+            drain_router(p);
+            xbp_commit_turn(p);
+        } else if (!children && rc == 0) {
+            return; /* quiet */
+        }
+        xbp_peers_reap(p);
+    }
+}
+
+/* Listeners get SHUTDOWN, then SIGTERM after 3 s, then SIGKILL after 2 s
+ * more; the pump answers whatever reaches it meanwhile. */
+static void stop_children(xb_pump_t *p)
+{
+    xbp_peers_shutdown(p);
+    serve_stopped(p, 3000, true);
+    if (!xbp_children_running(p))
+        return;
+    xbp_children_signal_all(p, SIGTERM);
+    serve_stopped(p, 2000, true);
+    if (!xbp_children_running(p))
+        return;
+    xbp_children_signal_all(p, SIGKILL);
+    serve_stopped(p, 5000, true);
+}
+
 static void finish(xb_pump_t *p)
 {
     xbp_commit_turn(p);
@@ -419,8 +463,8 @@ static void finish(xb_pump_t *p)
     xbp_deliveries_fail_all(p);
     xbp_convs_report(p);
     p->state = PUMP_STOPPED;
-    xbp_peers_shutdown(p);
-    xbp_children_stop_all(p, 3.0);
+    stop_children(p);
+    serve_stopped(p, 1000, false); /* what the clients sent meanwhile */
     flush_registry(p);
     XB_INFO("pump", "stopped: %llu messages routed", (unsigned long long)p->routed);
 }
@@ -553,6 +597,8 @@ void xb_pump_destroy(xb_pump_t **pp)
     }
     if (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)
         end_serving(p); /* a pump driven by xb_pump_step and never stopped */
+    if (p->router && p->state == PUMP_STOPPED)
+        drain_router(p); /* the last to arrive are answered before the socket closes */
     xbp_commit_free(p);
     if (p->dslab)
         xbp_deliveries_fail_all(p);

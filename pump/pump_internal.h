@@ -305,7 +305,11 @@ void xbp_children_reap(xb_pump_t *p);
 void xbp_children_tick(xb_pump_t *p);
 void xbp_children_kill(xb_pump_t *p, child_t *c, bool retiring);
 child_t *xbp_children_by_pid(xb_pump_t *p, pid_t pid);
-void xbp_children_stop_all(xb_pump_t *p, double deadline_s);
+/* Whether a child process is still running (not reaped yet). */
+bool xbp_children_running(const xb_pump_t *p);
+/* Sends sig to every running child (SIGKILL with a warning). The pump's
+ * stop (pump.c) waits for them between signals, serving meanwhile. */
+void xbp_children_signal_all(xb_pump_t *p, int sig);
 void xbp_children_free(xb_pump_t *p);
 
 /* deliver.c */

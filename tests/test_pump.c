@@ -593,6 +593,114 @@ static void test_ten_thousand(void)
     xb_client_destroy(&c);
 }
 
+/* SIGHUP (a service manager's "reload") is logged and ignored: the pump
+ * and its children live on and serve. The children have process groups of
+ * their own, so a SIGHUP to the pump's group does not reach them either. */
+static void test_sighup_ignored(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    pid_t before[64], after[64];
+    size_t n = xbt_children(behave.pid, before, 64);
+    CU_ASSERT(n >= 8);
+    for (size_t i = 0; i < n; i++)
+        CU_ASSERT(getpgid(before[i]) != getpgid(behave.pid));
+    CU_ASSERT_EQUAL_FATAL(kill(behave.pid, SIGHUP), 0);
+    char *log = NULL;
+    XBT_WAIT_UNTIL((free(log), log = xbt_read_file(behave.log, NULL)) &&
+                       strstr(log, "SIGHUP: reload is not supported; ignored"),
+                   10000);
+    CU_ASSERT(log && strstr(log, "SIGHUP: reload is not supported; ignored"));
+    free(log);
+    CU_ASSERT(xbt_pid_alive(behave.pid));
+    assert_still_serving(&behave);
+    size_t m = xbt_children(behave.pid, after, 64);
+    CU_ASSERT_EQUAL(m, n);
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < m; j++)
+            found = found || after[j] == before[i];
+        CU_ASSERT(found);
+    }
+}
+
+#define STOP_YAML                                                                         \
+    "organism:\n  name: stop\n  endpoint: @ENDPOINT@\n"                                   \
+    "limits:\n  shutdown_seconds: 1\n"                                                    \
+    "listeners:\n"                                                                        \
+    "  - name: slow\n    payload: ping\n"                                                 \
+    "    command: [@TESTBIN@/xbtest-behave, slow, 50]\n"                                   \
+    "  - name: sleepy\n    payload: nap\n    command: [@TESTBIN@/xbtest-behave, hang]\n"
+
+/* Index of the thread of env in threads[n], -1 if none. */
+static int thread_index(const char *env, char threads[][37], int n)
+{
+    char *t = xbt_text_of(env, "thread");
+    int found = -1;
+    for (int i = 0; t && i < n && found < 0; i++)
+        if (strcmp(threads[i], t) == 0)
+            found = i;
+    free(t);
+    return found;
+}
+
+/* SIGTERM with messages in flight: every SEND that reached the pump gets
+ * ACCEPTED and then exactly one answer (the echo, or a `shutdown`
+ * SystemError once shutdown_seconds passed), or REJECTED `shutdown`; none
+ * gets silence. `sleepy` holds its message through SIGTERM, which keeps the
+ * pump stopping its children for seconds: SENDs that arrive then are
+ * refused, not left unread. */
+static void test_sigterm_answers_every_send(void)
+{
+    enum { N = 40 };
+    xbt_pump_t p;
+    CU_ASSERT_FATAL(xbt_pump_start(&p, STOP_YAML) == 0);
+    xb_client_t *c = xbt_client(&p);
+    xb_error_t err;
+    char threads[N + 1][37];
+    int answers[N + 1] = {0};
+    for (int i = 0; i < N; i++)
+        CU_ASSERT_EQUAL(xb_client_send(c, "<ping>x</ping>", 14, NULL, NULL, 5000, threads[i],
+                                       NULL, &err), 0);
+    CU_ASSERT_EQUAL(xb_client_send(c, "<nap/>", 6, NULL, NULL, 5000, threads[N], NULL, &err), 0);
+    CU_ASSERT_EQUAL(kill(p.pid, SIGTERM), 0);
+    int got = 0, shutdowns = 0;
+    char *env;
+    while (got < N + 1 && (env = xbt_recv(c, 15000))) {
+        int i = thread_index(env, threads, N + 1);
+        CU_ASSERT(i >= 0);
+        if (i >= 0)
+            answers[i]++;
+        xb_code_t code = XB_OK;
+        if (xb_client_system_error(env, strlen(env), &code, NULL, 0) == 1 && code == XB_ERR_SHUTDOWN)
+            shutdowns++;
+        got++;
+        free(env);
+    }
+    CU_ASSERT_EQUAL(got, N + 1);
+    for (int i = 0; i <= N; i++)
+        CU_ASSERT_EQUAL(answers[i], 1);
+    CU_ASSERT(shutdowns >= 1); /* sleepy's, at least */
+    /* The pump is now stopping its children, for 5 s: sleepy's handler
+     * hangs through SHUTDOWN and SIGTERM until SIGKILL. What arrives
+     * meanwhile is refused. */
+    xb_client_t *late = xbt_client(&p);
+    for (int i = 0; i < 5; i++) {
+        xb_error_clear(&err);
+        int rc = xb_client_send(late, "<ping>late</ping>", 17, NULL, NULL, 5000, NULL, NULL, &err);
+        CU_ASSERT_EQUAL(rc, -1);
+        CU_ASSERT_STRING_EQUAL(xb_code_name(err.code), "shutdown");
+    }
+    /* Nothing more for the first client: no answer twice. */
+    env = xbt_recv(c, 300);
+    CU_ASSERT_PTR_NULL(env);
+    free(env);
+    xb_client_destroy(&late);
+    xb_client_destroy(&c);
+    int status = xbt_pump_stop(&p, SIGTERM, 20);
+    CU_ASSERT(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    xbt_pump_finish(&p, 5);
+}
+
 /* SIGTERM under load: exit 0 within the deadline, no child left. Runs last. */
 static void test_sigterm_under_load(void)
 {
@@ -634,6 +742,8 @@ static const xbt_test_t pump_tests[] = {
     {"POST by hand: POSTED counts, no ACCEPTED", test_post_protocol},
     {"malformed message gets ERROR", test_malformed_gets_error},
     {"10000 messages, 100 in flight", test_ten_thousand},
+    {"SIGHUP is ignored", test_sighup_ignored},
+    {"SIGTERM answers every SEND", test_sigterm_answers_every_send},
     {"SIGTERM under load", test_sigterm_under_load},
     {NULL, NULL},
 };

@@ -100,6 +100,8 @@ static void error_to_listener(xb_pump_t *p, lstn_t *l, conv_t *conv, const char 
     if (!d) {
         free(bytes);
         p->undeliverable++;
+        if (conv) /* lost: its branch ends in failure */
+            conv->failed = true;
         return;
     }
     xb_strlcpy(d->msg_id, msg_id, sizeof d->msg_id);
@@ -263,6 +265,8 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
     if (!l) {
         free(bytes);
         p->undeliverable++;
+        if (conv)
+            conv->failed = true;
         return;
     }
     error_to_listener(p, l, conv, to->chain, to->thread, msg_id, bytes, len);
@@ -398,6 +402,8 @@ void xbp_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, con
     lstn_t *l = o->is_client ? NULL : xbp_pump_listener(p, o->name);
     if (!o->is_client && !l) {
         p->undeliverable++;
+        if (conv)
+            conv->failed = true;
         return;
     }
     if (batch && batch->n < MAX_STAGED &&

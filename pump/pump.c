@@ -412,11 +412,12 @@ static bool drained(xb_pump_t *p)
     return false;
 }
 
-/* Serves the ROUTER for up to ms of real time, or until the children are
- * gone (children) or nothing arrived for a while (!children). A stopped
- * pump still reads what reaches it: a SEND or POST gets REJECTED
- * `shutdown`, a READY REFUSED, a late answer is counted; nothing that
- * reached the pump is left unanswered in its socket. */
+/* Serves the ROUTER for up to ms, or until the children are gone
+ * (children) or nothing arrived for a while (!children). A stopped pump
+ * still reads what reaches it: a SEND or POST gets REJECTED `shutdown`, a
+ * READY REFUSED, a late answer is counted; nothing that reached the pump is
+ * left unanswered in its socket. Real time, not the pump's clock: it waits
+ * for real processes, and an injected clock may stand still. */
 static void serve_stopped(xb_pump_t *p, uint64_t ms, bool children)
 {
     uint64_t end = xbp_now_ms() + ms;

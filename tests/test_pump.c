@@ -613,6 +613,39 @@ static void test_ten_thousand(void)
     xb_client_destroy(&c);
 }
 
+/* A pump paused (SIGSTOP) longer than the listeners' liveness (3 x 0.5 s)
+ * keeps its listeners when it resumes: they reconnect on new connections,
+ * and the pump, finding their old routing ids unreachable, lets the old
+ * connections go without killing anyone. */
+static void test_paused_pump_keeps_listeners(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    pid_t before[64], after[64];
+    size_t n = xbt_children(behave.pid, before, 64);
+    xb_client_t *c = xbt_client(&behave);
+    long crashes = xbt_stat(c, "echo", "crashes");
+    xb_client_destroy(&c);
+    CU_ASSERT_EQUAL_FATAL(kill(behave.pid, SIGSTOP), 0);
+    xbt_let_time_pass_ms(2500); /* the pause under test */
+    CU_ASSERT_EQUAL(kill(behave.pid, SIGCONT), 0);
+    for (int i = 0; i < 5; i++) /* messages at once, while old connections linger */
+        assert_still_serving(&behave);
+    /* what must not happen (killing them) needs the time to judge them */
+    xbt_let_time_pass_ms(2500);
+    assert_still_serving(&behave);
+    size_t m = xbt_children(behave.pid, after, 64);
+    CU_ASSERT_EQUAL(m, n);
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < m; j++)
+            found = found || after[j] == before[i];
+        CU_ASSERT(found);
+    }
+    c = xbt_client(&behave);
+    CU_ASSERT_EQUAL(xbt_stat(c, "echo", "crashes"), crashes);
+    xb_client_destroy(&c);
+}
+
 /* SIGHUP (a service manager's "reload") is logged and ignored: the pump
  * and its children live on and serve. The children have process groups of
  * their own, so a SIGHUP to the pump's group does not reach them either. */
@@ -762,6 +795,7 @@ static const xbt_test_t pump_tests[] = {
     {"POST by hand: POSTED counts, no ACCEPTED", test_post_protocol},
     {"malformed message gets ERROR", test_malformed_gets_error},
     {"10000 messages, 100 in flight", test_ten_thousand},
+    {"a paused pump keeps its listeners", test_paused_pump_keeps_listeners},
     {"SIGHUP is ignored", test_sighup_ignored},
     {"SIGTERM answers every SEND", test_sigterm_answers_every_send},
     {"SIGTERM under load", test_sigterm_under_load},

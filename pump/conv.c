@@ -43,7 +43,7 @@ void xbp_conv_note_failure(conv_t *c, xb_code_t code, const char *listener, int 
     c->fail_code = code;
     c->fail_hop = hop;
     xb_strlcpy(c->fail_listener, listener ? listener : "", sizeof c->fail_listener);
-    xb_strlcpy(c->fail_message, message ? message : "", sizeof c->fail_message);
+    c->fail_message = strdup(message ? message : "");
 }
 
 void xbp_conv_free(conv_t *c)
@@ -51,6 +51,7 @@ void xbp_conv_free(conv_t *c)
     if (!c)
         return;
     free(c->root);
+    free(c->fail_message);
     free(c);
 }
 

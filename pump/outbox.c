@@ -336,7 +336,8 @@ void xbp_convs_report(xb_pump_t *p)
             snprintf(hop, sizeof hop, " at hop %d", c->fail_hop);
         snprintf(msg, sizeof msg, "the conversation failed%s%s%s: %s: %s", hop,
                  c->fail_listener[0] ? " in listener " : "", c->fail_listener,
-                 xb_code_name(xb_code_wire(c->fail_code)), c->fail_message);
+                 xb_code_name(xb_code_wire(c->fail_code)),
+                 c->fail_message ? c->fail_message : "");
         if (system_error_wanted(p, &o, c->fail_code, msg))
             system_error_now(p, &o, NULL, c->fail_code, msg);
         xbp_conv_free(c);

@@ -174,7 +174,7 @@ struct conv {
     xb_code_t fail_code;
     int fail_hop;             /* depth of the message that failed (0: unknown) */
     char fail_listener[XB_NAME_MAX];
-    char fail_message[512];
+    char *fail_message;       /* owned; NULL until noted (or no memory) */
     conv_t *next_ended;       /* on p->ended */
 };
 

@@ -156,6 +156,10 @@ static int spawn(xb_pump_t *p, child_t *c)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
+        /* A process group of its own: what a terminal or a service manager
+         * sends to the pump's group (SIGHUP, SIGINT) is the pump's to
+         * handle; the pump stops its children itself. */
+        setpgid(0, 0);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -280,7 +284,7 @@ void xbp_children_kill(xb_pump_t *p, child_t *c, bool retiring)
     kill(c->pid, SIGKILL);
 }
 
-static bool any_running(const xb_pump_t *p)
+bool xbp_children_running(const xb_pump_t *p)
 {
     for (size_t i = 0; i < p->n_children; i++)
         if (p->children[i].pid > 0)
@@ -288,37 +292,17 @@ static bool any_running(const xb_pump_t *p)
     return false;
 }
 
-/* Waits up to ms for every child to exit, reaping them. A real wait for
- * real processes, once the loop has stopped: it reads the real clock, not
- * the pump's (an injected clock may stand still). */
-static void wait_children(xb_pump_t *p, uint64_t ms)
+void xbp_children_signal_all(xb_pump_t *p, int sig)
 {
-    uint64_t end = xbp_now_ms() + ms;
-    while (any_running(p) && xbp_now_ms() < end) {
-        xbp_children_reap(p);
-        if (any_running(p))
-            usleep(10000);
-    }
-}
-
-void xbp_children_stop_all(xb_pump_t *p, double deadline_s)
-{
-    if (!any_running(p))
-        return;
-    /* The peers have been sent SHUTDOWN already; give them time to leave. */
-    wait_children(p, (uint64_t)(deadline_s * 1000.0));
-    for (size_t i = 0; i < p->n_children; i++)
-        if (p->children[i].pid > 0)
-            kill(p->children[i].pid, SIGTERM);
-    wait_children(p, 2000);
     for (size_t i = 0; i < p->n_children; i++) {
-        if (p->children[i].pid > 0) {
+        child_t *c = &p->children[i];
+        if (c->pid <= 0)
+            continue;
+        if (sig == SIGKILL)
             XB_WARN("pump", "listener %s (pid %d) ignored SIGTERM; killing it",
-                    p->cfg->listeners[p->children[i].listener].name, (int)p->children[i].pid);
-            kill(p->children[i].pid, SIGKILL);
-        }
+                    p->cfg->listeners[c->listener].name, (int)c->pid);
+        kill(c->pid, sig);
     }
-    wait_children(p, 5000);
 }
 
 void xbp_children_free(xb_pump_t *p)

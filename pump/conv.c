@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "str.h"
 
 void xbp_origin_clear(origin_t *o)
 {
@@ -33,6 +34,27 @@ conv_t *xbp_conv_new(xb_pump_t *p, const char *root)
     return c;
 }
 
+void xbp_conv_note_failure(conv_t *c, xb_code_t code, const char *listener, int hop,
+                           const char *message)
+{
+    if (!c || c->noted)
+        return;
+    c->noted = true;
+    c->fail_code = code;
+    c->fail_hop = hop;
+    xb_strlcpy(c->fail_listener, listener ? listener : "", sizeof c->fail_listener);
+    c->fail_message = strdup(message ? message : "");
+}
+
+void xbp_conv_free(conv_t *c)
+{
+    if (!c)
+        return;
+    free(c->root);
+    free(c->fail_message);
+    free(c);
+}
+
 /* The conversation is over: every branch has ended. Its registry entries go;
  * its context buffers stay (retention is the backend's business). */
 void xbp_conv_release(xb_pump_t *p, conv_t *c)
@@ -42,22 +64,29 @@ void xbp_conv_release(xb_pump_t *p, conv_t *c)
     if (xb_registry_end_conversation(p->registry, c->root, NULL, &err) != 0)
         XB_WARN("pump", "conversation %s: could not remove its registry entries: %s", c->root,
                 err.message);
-    XB_DEBUG("pump", "conversation %s ended", c->root);
-    free(c->root);
-    free(c);
+    XB_DEBUG("pump", "conversation %s ended%s", c->root, c->failed ? " in failure" : "");
+    if (c->failed && c->has_client && !c->client_told) {
+        c->next_ended = p->ended;
+        p->ended = c;
+        return;
+    }
+    xbp_conv_free(c);
 }
 
 static void conv_free_cb(const char *key, void *value, void *user)
 {
     (void)key;
     (void)user;
-    conv_t *c = value;
-    free(c->root);
-    free(c);
+    xbp_conv_free(value);
 }
 
 void xbp_convs_free(xb_pump_t *p)
 {
+    while (p->ended) {
+        conv_t *c = p->ended;
+        p->ended = c->next_ended;
+        xbp_conv_free(c);
+    }
     if (!p->convs)
         return;
     xb_strmap_foreach(p->convs, conv_free_cb, NULL);

@@ -164,10 +164,13 @@ void xbp_dispatch(xb_pump_t *p, lstn_t *l)
             return;
         delivery_t *d = queue_pop(l);
         if (send_delivery(p, peer, d) != 0) {
-            /* The peer is unreachable: put the message back, give up on the
-             * peer (peers.c settles what it held and kills its process). */
+            /* The peer's connection is gone (it reconnected, or its process
+             * died): put the message back and give up on that connection
+             * (peers.c settles what it held). Its process is not killed:
+             * being unreachable says nothing about the process, which may be
+             * registering again on a new connection. */
             xbp_lqueue_push_front(l->queue, &d->qlink, d->len);
-            xbp_peer_mark_gone(p, peer, XB_ERR_CRASH, "listener unreachable", true);
+            xbp_peer_mark_gone(p, peer, XB_ERR_CRASH, "listener unreachable", false);
             continue;
         }
         uint64_t now = p->now_ms;

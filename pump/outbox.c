@@ -100,12 +100,15 @@ static void error_to_listener(xb_pump_t *p, lstn_t *l, conv_t *conv, const char 
     if (!d) {
         free(bytes);
         p->undeliverable++;
+        if (conv) /* lost: its branch ends in failure */
+            conv->failed = true;
         return;
     }
     xb_strlcpy(d->msg_id, msg_id, sizeof d->msg_id);
     d->envelope = bytes;
     d->len = len;
     d->is_error = true;
+    d->error_payload = true;
     xbp_outbox_submit(p, d);
 }
 
@@ -197,13 +200,32 @@ static bool system_error_wanted(xb_pump_t *p, const origin_t *to, xb_code_t code
     return to->is_client || p->state == PUMP_RUNNING;
 }
 
+/* A SystemError of conv goes to `to` when wanted. The client that gets it
+ * has heard of the failure; a listener that gets it decides its branch (it
+ * passes it on, or its DONE ends the branch in failure); one that gets
+ * nothing (quiet, or the pump is stopping) leaves the branch failed. */
+static void conv_error(conv_t *conv, const origin_t *to, xb_code_t code, const char *message,
+                       bool wanted)
+{
+    if (!conv)
+        return;
+    xbp_conv_note_failure(conv, code, to->is_client || to->is_system ? NULL : to->name, 0,
+                          message);
+    if (to->is_client && wanted)
+        conv->client_told = true;
+    else if (!wanted)
+        conv->failed = true;
+}
+
 static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
                              const char *message);
 
 void xbp_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
                            const char *message)
 {
-    if (system_error_wanted(p, to, code, message))
+    bool wanted = system_error_wanted(p, to, code, message);
+    conv_error(conv, to, code, message, wanted);
+    if (wanted)
         system_error_now(p, to, conv, code, message);
 }
 
@@ -243,6 +265,8 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
     if (!l) {
         free(bytes);
         p->undeliverable++;
+        if (conv)
+            conv->failed = true;
         return;
     }
     error_to_listener(p, l, conv, to->chain, to->thread, msg_id, bytes, len);
@@ -275,6 +299,9 @@ void xbp_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     xbp_delivery_detach(p, d);
+    xbp_conv_note_failure(d->conv, code, p->listeners[d->listener].cfg->name, d->depth, msg);
+    if (d->conv && d->error_payload) /* the SystemError it carried is lost */
+        d->conv->failed = true;
     if (!d->is_error && !d->origin.is_system) {
         xbp_route_system_error(p, &d->origin, d->conv, code, msg);
     } else {
@@ -291,6 +318,29 @@ void xbp_deliveries_fail_all(xb_pump_t *p)
         delivery_t *d = p->dslab[i];
         if (d)
             xbp_delivery_fail(p, d, XB_ERR_SHUTDOWN, "the pump is shutting down");
+    }
+}
+
+void xbp_convs_report(xb_pump_t *p)
+{
+    while (p->ended) {
+        conv_t *c = p->ended;
+        p->ended = c->next_ended;
+        /* a listener's own SystemError payload, dropped: nothing else known */
+        xbp_conv_note_failure(c, XB_ERR_CRASH, NULL, 0, "a SystemError was not passed on");
+        origin_t o = {.is_client = true, .rid = c->client};
+        xb_strlcpy(o.name, c->client_hop, sizeof o.name);
+        xb_strlcpy(o.thread, c->client_thread, sizeof o.thread);
+        char msg[1024], hop[32] = "";
+        if (c->fail_hop > 0)
+            snprintf(hop, sizeof hop, " at hop %d", c->fail_hop);
+        snprintf(msg, sizeof msg, "the conversation failed%s%s%s: %s: %s", hop,
+                 c->fail_listener[0] ? " in listener " : "", c->fail_listener,
+                 xb_code_name(xb_code_wire(c->fail_code)),
+                 c->fail_message ? c->fail_message : "");
+        if (system_error_wanted(p, &o, c->fail_code, msg))
+            system_error_now(p, &o, NULL, c->fail_code, msg);
+        xbp_conv_free(c);
     }
 }
 
@@ -346,11 +396,15 @@ static int stage_error_item(staged_t *s, const origin_t *o, lstn_t *l, xb_code_t
 void xbp_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, conv_t *conv,
                         xb_code_t code, const char *message)
 {
-    if (!system_error_wanted(p, o, code, message))
+    bool wanted = system_error_wanted(p, o, code, message);
+    conv_error(conv, o, code, message, wanted);
+    if (!wanted)
         return;
     lstn_t *l = o->is_client ? NULL : xbp_pump_listener(p, o->name);
     if (!o->is_client && !l) {
         p->undeliverable++;
+        if (conv)
+            conv->failed = true;
         return;
     }
     if (batch && batch->n < MAX_STAGED &&
@@ -383,7 +437,10 @@ void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *con
         return;
     }
     p->routed++;
+    bool error_payload = strcmp(s->type, XB_SYSTEM_ERROR_TYPE) == 0;
     if (!s->listener) {
+        if (error_payload) /* a listener passed a SystemError on to the client */
+            conv->client_told = true;
         deliver_to_client(p, &conv->client, s->msg_id, s->envelope, s->len);
         xbp_route_staged_free(s);
         return;
@@ -398,6 +455,7 @@ void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *con
     d->envelope = s->envelope;
     d->len = s->len;
     d->depth = s->depth;
+    d->error_payload = error_payload;
     s->envelope = NULL;
     xbp_route_staged_free(s);
     xbp_outbox_submit(p, d);

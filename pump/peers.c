@@ -201,6 +201,8 @@ static void send_heartbeat(xb_pump_t *p, peer_t *peer, uint64_t now)
     xb_frames_t *f = xb_proto_heartbeat();
     if (f && xbp_pump_send_to(p, &peer->rid, f) == 0)
         peer->last_sent_ms = now;
+    else if (f) /* its connection is gone; its process is not judged by that */
+        xbp_peer_mark_gone(p, peer, XB_ERR_CRASH, "listener unreachable", false);
     xb_frames_destroy(&f);
 }
 

@@ -28,6 +28,7 @@
  * nothing else; it is set while a pump with handle_signals runs. */
 static volatile sig_atomic_t signal_fd = -1;
 static volatile sig_atomic_t signal_stop = 0;
+static volatile sig_atomic_t signal_hup = 0;
 
 static uint64_t monotonic_clock(void *user)
 {
@@ -43,8 +44,10 @@ void xb_pump_options_defaults(xb_pump_options_t *opts)
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    signal_stop = 1;
+    if (sig == SIGHUP)
+        signal_hup = 1;
+    else
+        signal_stop = 1;
     int fd = signal_fd;
     char c = 1;
     if (fd >= 0 && write(fd, &c, 1) < 0) {
@@ -366,6 +369,12 @@ static void drain_wake(xb_pump_t *p)
     char buf[64];
     while (read(p->wake[0], buf, sizeof buf) > 0) {
     }
+    if (signal_hup && p->opts.handle_signals) {
+        /* Service managers send SIGHUP to mean "reload": nothing to reload,
+         * and nothing to die for either. */
+        signal_hup = 0;
+        XB_WARN("pump", "SIGHUP: reload is not supported; ignored");
+    }
     if (signal_stop && p->opts.handle_signals)
         atomic_store(&p->stop_requested, 1);
     if (atomic_load(&p->stop_requested))
@@ -403,14 +412,60 @@ static bool drained(xb_pump_t *p)
     return false;
 }
 
+/* Serves the ROUTER for up to ms, or until the children are gone
+ * (children) or nothing arrived for a while (!children). A stopped pump
+ * still reads what reaches it: a SEND or POST gets REJECTED `shutdown`, a
+ * READY REFUSED, a late answer is counted; nothing that reached the pump is
+ * left unanswered in its socket. Real time, not the pump's clock: it waits
+ * for real processes, and an injected clock may stand still. */
+static void serve_stopped(xb_pump_t *p, uint64_t ms, bool children)
+{
+    uint64_t end = xbp_now_ms() + ms;
+    while (xbp_now_ms() < end) {
+        if (children) {
+            xbp_children_reap(p);
+            if (!xbp_children_running(p))
+                return;
+        }
+        zmq_pollitem_t item = {p->router, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&item, 1, 10);
+        if (rc < 0 && errno != EINTR)
+            return;
+        if (rc > 0) {
+            drain_router(p);
+            xbp_commit_turn(p);
+        } else if (!children && rc == 0) {
+            return; /* quiet */
+        }
+        xbp_peers_reap(p);
+    }
+}
+
+/* Listeners get SHUTDOWN, then SIGTERM after 3 s, then SIGKILL after 2 s
+ * more; the pump answers whatever reaches it meanwhile. */
+static void stop_children(xb_pump_t *p)
+{
+    xbp_peers_shutdown(p);
+    serve_stopped(p, 3000, true);
+    if (!xbp_children_running(p))
+        return;
+    xbp_children_signal_all(p, SIGTERM);
+    serve_stopped(p, 2000, true);
+    if (!xbp_children_running(p))
+        return;
+    xbp_children_signal_all(p, SIGKILL);
+    serve_stopped(p, 5000, true);
+}
+
 static void finish(xb_pump_t *p)
 {
     xbp_commit_turn(p);
     xbp_posted_send(p, NULL);
     xbp_deliveries_fail_all(p);
+    xbp_convs_report(p);
     p->state = PUMP_STOPPED;
-    xbp_peers_shutdown(p);
-    xbp_children_stop_all(p, 3.0);
+    stop_children(p);
+    serve_stopped(p, 1000, false); /* what the clients sent meanwhile */
     flush_registry(p);
     XB_INFO("pump", "stopped: %llu messages routed", (unsigned long long)p->routed);
 }
@@ -419,12 +474,14 @@ static void install_signals(xb_pump_t *p)
 {
     signal_fd = p->wake[1];
     signal_stop = 0;
+    signal_hup = 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -482,6 +539,7 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
     xbp_commit_turn(p);
     tick(p);
     xbp_peers_reap(p);
+    xbp_convs_report(p);
     if (drained(p)) {
         end_serving(p);
         return 0;
@@ -540,6 +598,8 @@ void xb_pump_destroy(xb_pump_t **pp)
     }
     if (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)
         end_serving(p); /* a pump driven by xb_pump_step and never stopped */
+    if (p->router && p->state == PUMP_STOPPED)
+        drain_router(p); /* the last to arrive are answered before the socket closes */
     xbp_commit_free(p);
     if (p->dslab)
         xbp_deliveries_fail_all(p);

@@ -147,6 +147,9 @@ struct delivery {
     size_t len;
     int depth;
     bool is_error;            /* a SystemError: failing it reports nothing */
+    bool error_payload;       /* its payload is a SystemError (the pump's or passed on):
+                                 answered with DONE or FAILED, or failed, it ends its
+                                 branch of the conversation in failure */
     origin_t origin;
     uint64_t deadline_ms;     /* 0 = no timeout */
     int retries;
@@ -155,14 +158,24 @@ struct delivery {
     xbp_lqlink_t plink;        /* in its peer's held list while a process holds it */
 };
 
-/* A live conversation: ended when no delivery of it is pending. */
+/* A live conversation: ended when no delivery of it is pending. How it
+ * ends in failure: docs/routing.md, "How a conversation ends". */
 struct conv {
     char *root;
     bool has_client;
     xbp_rid_t client;
     char client_hop[XB_NAME_MAX];
+    char client_thread[37];   /* the client's thread: where a summary goes */
     long pending;
     uint64_t last_ms;
+    bool failed;              /* a branch ended in failure */
+    bool client_told;         /* the client received a SystemError of it */
+    bool noted;               /* the first failure, for the summary: */
+    xb_code_t fail_code;
+    int fail_hop;             /* depth of the message that failed (0: unknown) */
+    char fail_listener[XB_NAME_MAX];
+    char *fail_message;       /* owned; NULL until noted (or no memory) */
+    conv_t *next_ended;       /* on p->ended */
 };
 
 typedef enum { PUMP_NEW, PUMP_RUNNING, PUMP_DRAINING, PUMP_STOPPED } pump_state_t;
@@ -222,6 +235,8 @@ struct xb_pump_t {
     long in_flight;                   /* deliveries alive (queued or sent) */
 
     xb_strmap_t *convs;               /* root -> conv_t */
+    conv_t *ended;                    /* ended in failure, the client not told yet:
+                                         xbp_convs_report tells it */
     xbp_turn_t *turn;                  /* commit.c: what waits for the turn's commit */
     posted_t posted[XB_POSTED_CLIENTS]; /* outbox.c: acceptances of POSTs not told yet */
     size_t n_posted;
@@ -252,7 +267,17 @@ void xbp_origin_clear(origin_t *o);
 int xbp_origin_copy(origin_t *dst, const origin_t *src);
 /* A new conversation of root, in p->convs. NULL on no memory. */
 conv_t *xbp_conv_new(xb_pump_t *p, const char *root);
+/* Notes a failure inside c (c may be NULL): the first one is what a summary
+ * to the client names. listener: where it failed; hop: the depth of the
+ * message that failed, 0 when unknown. */
+void xbp_conv_note_failure(conv_t *c, xb_code_t code, const char *listener, int hop,
+                           const char *message);
+/* Nothing of c is pending any more: it ends. When a branch failed and its
+ * client heard no SystemError of it, c waits on p->ended for
+ * xbp_convs_report (outbox.c); else it is freed. */
 void xbp_conv_release(xb_pump_t *p, conv_t *c);
+/* Frees a conversation that has ended. */
+void xbp_conv_free(conv_t *c);
 void xbp_convs_free(xb_pump_t *p);
 
 /* peertab.c */
@@ -280,7 +305,11 @@ void xbp_children_reap(xb_pump_t *p);
 void xbp_children_tick(xb_pump_t *p);
 void xbp_children_kill(xb_pump_t *p, child_t *c, bool retiring);
 child_t *xbp_children_by_pid(xb_pump_t *p, pid_t pid);
-void xbp_children_stop_all(xb_pump_t *p, double deadline_s);
+/* Whether a child process is still running (not reaped yet). */
+bool xbp_children_running(const xb_pump_t *p);
+/* Sends sig to every running child (SIGKILL with a warning). The pump's
+ * stop (pump.c) waits for them between signals, serving meanwhile. */
+void xbp_children_signal_all(xb_pump_t *p, int sig);
 void xbp_children_free(xb_pump_t *p);
 
 /* deliver.c */
@@ -319,6 +348,10 @@ void xbp_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *
 void xbp_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why);
 /* Fails every pending delivery with `shutdown`. */
 void xbp_deliveries_fail_all(xb_pump_t *p);
+/* Sends each conversation that ended in failure without its client
+ * hearing of it one SystemError summarising its first failure, and frees
+ * it. The loop calls it at the end of every turn. */
+void xbp_convs_report(xb_pump_t *p);
 
 /* peers.c */
 void xbp_peer_on_ready(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m);

@@ -271,8 +271,10 @@ static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char
     bool ended = false;
     int sent = route_payload(p, o, d->conv, target, &pl, d->depth + 1, &ended, NULL, batch, &err);
     free(owned);
-    if ((sent == 0 && !ended) || err.code != XB_OK)
+    if ((sent == 0 && !ended) || err.code != XB_OK) {
+        xbp_conv_note_failure(d->conv, err.code, o->name, d->depth + 1, err.message);
         xbp_outbox_stage_error(p, batch, o, d->conv, err.code, err.message);
+    }
     p->listeners[d->listener].messages_out += (uint64_t)sent;
     xmlFreeDoc(doc);
 }
@@ -309,6 +311,10 @@ void xbp_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool
     lstn_t *l = &p->listeners[d->listener];
     if (!failed) {
         l->done++;
+        /* A SystemError answered with DONE goes no further: its branch of
+         * the conversation ended in failure (docs/routing.md). */
+        if (d->error_payload && d->conv)
+            d->conv->failed = true;
         xbp_delivery_complete(p, d);
         return;
     }
@@ -394,6 +400,7 @@ static conv_t *client_conversation(xb_pump_t *p, const xbp_rid_t *rid, const cha
             c->has_client = true;
             c->client = *rid;
             xb_strlcpy(c->client_hop, o->name, sizeof c->client_hop);
+            xb_strlcpy(c->client_thread, thread, sizeof c->client_thread);
             o->chain = chain;
             xb_strlcpy(o->thread, thread, sizeof o->thread);
             return c;
@@ -422,6 +429,7 @@ static conv_t *client_conversation(xb_pump_t *p, const xbp_rid_t *rid, const cha
     c->has_client = true;
     c->client = *rid;
     xb_strlcpy(c->client_hop, o->name, sizeof c->client_hop);
+    xb_strlcpy(c->client_thread, o->thread, sizeof c->client_thread);
     return c;
 }
 

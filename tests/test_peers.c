@@ -2,12 +2,16 @@
  * turn at a time on a test clock: READY and WELCOME, liveness by moving the
  * clock, deliveries of a lost peer retried (pool) or failed, BYE. */
 #include <CUnit/CUnit.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "pump_internal.h"
 #include "pumpfix.h"
+#include "xbt.h"
 #include "xbt_main.h"
 
 #define YAML                                                              \
@@ -173,16 +177,12 @@ static void test_unreachable_peer(void)
     client = pumpfix_dealer(&f);
     void *s = pumpfix_listener(&f, "solo", 1, false, false);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s && client);
-    peer_t *peer = f.pump->peers;
     pumpfix_hangup(&f, s);
-    bool failed = false;
-    for (int i = 0; i < 100 && !failed; i++) {
+    /* a heartbeat that cannot go marks the peer gone; the turn settles it */
+    for (int i = 0; i < 100 && f.pump->n_peers > 0; i++)
         pumpfix_advance(&f, 1000, 500, NULL);
-        failed = peer->last_sent_ms < f.now; /* this interval's heartbeat did not go */
-    }
-    CU_ASSERT_FATAL(failed);
+    CU_ASSERT_EQUAL_FATAL(f.pump->n_peers, 0);
     send_ok("<one/>");
-    CU_ASSERT_EQUAL(f.pump->n_peers, 0);
     CU_ASSERT_PTR_NULL(f.pump->gone); /* settled */
     CU_ASSERT_EQUAL(xbp_lqueue_len(xbp_pump_listener(f.pump, "solo")->queue), 1);
     void *again = pumpfix_listener(&f, "solo", 1, false, false);
@@ -191,12 +191,121 @@ static void test_unreachable_peer(void)
     xb_frames_destroy(&m);
 }
 
+/* A process of the pump's own (the fixture starts none: the test forks a
+ * stand-in and gives the pump its pid), registered as `kid` from sock. */
+#define KID_YAML                                                          \
+    "process_pool:\n  heartbeat: 1\n  liveness: 1000\n"                   \
+    "listeners:\n  - name: kid\n    payload: one\n    command: [none]\n"
+
+static pid_t kid_start(void)
+{
+    pumpfix_close(&f);
+    CU_ASSERT_EQUAL_FATAL(pumpfix_open(&f, KID_YAML), 0);
+    client = pumpfix_dealer(&f);
+    CU_ASSERT_FATAL(client && f.pump->n_children == 1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pause();
+        _exit(0);
+    }
+    CU_ASSERT_FATAL(pid > 0);
+    f.pump->children[0].pid = pid;
+    return pid;
+}
+
+static void *kid_ready(pid_t pid)
+{
+    void *s = pumpfix_dealer(&f);
+    char spid[16];
+    snprintf(spid, sizeof spid, "%d", (int)pid);
+    pumpfix_send(s, XB_CMD_READY, "kid", "listener", spid, "1", NULL);
+    xb_frames_t *m = pumpfix_expect(&f, s, XB_CMD_WELCOME);
+    CU_ASSERT_PTR_NOT_NULL(m);
+    xb_frames_destroy(&m);
+    return s;
+}
+
+/* Ends the stand-in before the pump stops (which would wait for it). */
+static void kid_end(pid_t pid)
+{
+    f.pump->children[0].pid = 0;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* A process that registers again on a new connection (it reconnected after
+ * the pump was paused) replaces its stale peer: one peer, the child's, and
+ * the next message goes to the new connection. What the stale one held is
+ * settled by the pool rules (a plain listener: `crash`). */
+static void test_stale_routing_id_replaced(void)
+{
+    pid_t pid = kid_start();
+    void *old = kid_ready(pid);
+    send_ok("<one/>");
+    xb_frames_t *m = pumpfix_expect(&f, old, XB_CMD_DELIVER);
+    xb_frames_destroy(&m);
+    void *fresh = kid_ready(pid);
+    char code[32];
+    CU_ASSERT_STRING_EQUAL(client_error(code, sizeof code), "crash");
+    CU_ASSERT(pumpfix_quiet(&f, client, 3));
+    CU_ASSERT_EQUAL(f.pump->n_peers, 1);
+    CU_ASSERT_PTR_NOT_NULL(f.pump->children[0].peer);
+    CU_ASSERT_PTR_EQUAL(f.pump->children[0].peer, f.pump->peers);
+    send_ok("<one/>");
+    m = pumpfix_expect(&f, fresh, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL(m);
+    xb_frames_destroy(&m);
+    CU_ASSERT(pumpfix_quiet(&f, old, 2));
+    XBT_WAIT_UNTIL(!xbt_pid_alive(pid), 300);
+    CU_ASSERT(xbt_pid_alive(pid));
+    kid_end(pid);
+}
+
+/* Two peers started elsewhere that claim one pid are two peers: a READY
+ * never displaces a peer the pump did not start (a pid is only a claim). */
+static void test_same_pid_elsewhere_is_two_peers(void)
+{
+    void *s1 = pumpfix_dealer(&f), *s2 = pumpfix_dealer(&f);
+    pumpfix_send(s1, XB_CMD_READY, "solo", "listener", "4242", "1", NULL);
+    xb_frames_t *m = pumpfix_expect(&f, s1, XB_CMD_WELCOME);
+    xb_frames_destroy(&m);
+    pumpfix_send(s2, XB_CMD_READY, "solo", "listener", "4242", "1", NULL);
+    m = pumpfix_expect(&f, s2, XB_CMD_WELCOME);
+    xb_frames_destroy(&m);
+    CU_ASSERT_EQUAL(f.pump->n_peers, 2);
+}
+
+/* A child's connection that is gone (a send to its routing id fails) ends
+ * the peer, not the process: it is not killed, and may register again. */
+static void test_unreachable_child_is_not_killed(void)
+{
+    pid_t pid = kid_start();
+    void *s = kid_ready(pid);
+    pumpfix_hangup(&f, s);
+    for (int i = 0; i < 100 && f.pump->n_peers > 0; i++)
+        pumpfix_advance(&f, 1000, 500, NULL);
+    CU_ASSERT_EQUAL_FATAL(f.pump->n_peers, 0);
+    CU_ASSERT_PTR_NULL(f.pump->children[0].peer);
+    send_ok("<one/>");
+    void *again = kid_ready(pid);
+    xb_frames_t *m = pumpfix_expect(&f, again, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL(m);
+    xb_frames_destroy(&m);
+    /* not killed: a SIGKILL would have ended it by now (a bounded look) */
+    XBT_WAIT_UNTIL(!xbt_pid_alive(pid), 300);
+    CU_ASSERT(xbt_pid_alive(pid));
+    kid_end(pid);
+}
+
 static const xbt_test_t peers_tests[] = {
     {"READY and WELCOME", test_ready_and_welcome},
     {"a silent peer fails its delivery", test_silent_peer_fails_its_delivery},
     {"a lost worker's delivery is retried", test_lost_worker_delivery_is_retried},
     {"BYE", test_bye},
     {"an unreachable peer", test_unreachable_peer},
+    {"a stale routing id is replaced", test_stale_routing_id_replaced},
+    {"the same pid elsewhere is two peers", test_same_pid_elsewhere_is_two_peers},
+    {"an unreachable child is not killed", test_unreachable_child_is_not_killed},
     {NULL, NULL},
 };
 

@@ -38,6 +38,8 @@ typedef struct {
     long max_slots_per_thread;  /* 0 = unlimited; append beyond it -> XB_ERR_LIMIT */
     long max_threads;           /* 0 = unlimited; memory evicts the oldest thread */
     size_t max_slot_bytes;      /* 0 = unlimited; larger slot -> XB_ERR_LIMIT */
+    size_t max_bytes;           /* memory: slot bytes held, 0 = unlimited; the oldest
+                                   threads are evicted, a slot alone larger -> XB_ERR_LIMIT */
 } xb_backend_config_t;
 
 /* Fills *cfg with the defaults (memory, prefix "xp:", ttl 86400, no limits). */

@@ -23,6 +23,7 @@
 
 #define TICK_MS 50
 #define RECV_BATCH 512
+#define CLIENT_RETRY_MS 5
 
 /* The self-pipe a signal handler writes to. A signal handler can reach
  * nothing else; it is set while a pump with handle_signals runs. */
@@ -81,12 +82,14 @@ static int open_socket(xb_pump_t *p, xb_error_t *err)
     if (!p->router)
         return xb_error_set(err, XB_ERR_IO, 0, "cannot create the ROUTER socket: %s",
                             zmq_strerror(errno));
-    int one = 1, linger = 1000, hwm = 100000;
+    /* A client that does not read fills its queue at XBP_ROUTER_SNDHWM
+     * messages; what follows waits in clients.c, bounded and counted. */
+    int one = 1, linger = 1000, hwm = XBP_ROUTER_SNDHWM, rcvhwm = 100000;
     int64_t maxsize = (int64_t)p->cfg->limits.max_message_bytes + 65536;
     if (zmq_setsockopt(p->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
         zmq_setsockopt(p->router, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(p->router, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(p->router, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(p->router, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm) != 0 ||
         zmq_setsockopt(p->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize) != 0)
         return xb_error_set(err, XB_ERR_IO, 0, "cannot set socket options: %s",
                             zmq_strerror(errno));
@@ -201,7 +204,7 @@ xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error
     find_bin_dir(p);
     p->convs = xb_strmap_new();
     if (!p->convs || xbp_deliveries_init(p) != 0 || xbp_peertab_init(p) != 0 ||
-        xbp_commit_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        xbp_commit_init(p) != 0 || xbp_clients_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         xb_error_set(err, XB_ERR_NOMEM, 0, "cannot allocate the pump's tables");
         xb_pump_destroy(&p);
         return NULL;
@@ -408,6 +411,10 @@ static void finish(xb_pump_t *p)
     xbp_commit_turn(p);
     xbp_posted_send(p, NULL);
     xbp_deliveries_fail_all(p);
+    xbp_clients_flush(p); /* what still waits goes with the socket's linger, or is lost */
+    if (p->client_held)
+        XB_WARN("pump", "stopped with %zu messages for clients that did not read them",
+                p->client_held);
     p->state = PUMP_STOPPED;
     xbp_peers_shutdown(p);
     xbp_children_stop_all(p, 3.0);
@@ -468,6 +475,10 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
         return 0;
     }
     zmq_pollitem_t items[2] = {{p->router, 0, ZMQ_POLLIN, 0}, {NULL, p->wake[0], ZMQ_POLLIN, 0}};
+    /* ROUTER's POLLOUT says "some peer can take more", not which: messages
+     * held for a client that did not read are retried every few ms. */
+    if (xbp_clients_waiting(p) && (timeout_ms < 0 || timeout_ms > CLIENT_RETRY_MS))
+        timeout_ms = CLIENT_RETRY_MS;
     int rc = zmq_poll(items, 2, timeout_ms);
     if (rc < 0 && errno != EINTR) {
         XB_ERROR("pump", "poll failed: %s", zmq_strerror(errno));
@@ -480,6 +491,7 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
     if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
         drain_router(p);
     xbp_commit_turn(p);
+    xbp_clients_flush(p);
     tick(p);
     xbp_peers_reap(p);
     if (drained(p)) {
@@ -541,6 +553,7 @@ void xb_pump_destroy(xb_pump_t **pp)
     if (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)
         end_serving(p); /* a pump driven by xb_pump_step and never stopped */
     xbp_commit_free(p);
+    xbp_clients_free(p);
     if (p->dslab)
         xbp_deliveries_fail_all(p);
     xbp_convs_free(p);

@@ -2,7 +2,7 @@
  * pipe (docs/protocol.md, "Backpressure").
  *
  * The ROUTER refuses a message with EAGAIN once ZeroMQ's queue to a peer
- * holds XBP_ROUTER_SNDHWM messages: the client does not read. Such a
+ * holds XBP_ROUTER_HWM messages: the client does not read. Such a
  * message, and every later one to that client, waits here in a per-client
  * queue, sent on by xbp_clients_flush at each turn as soon as ZeroMQ takes
  * it. A client whose queue is over its budget (limits.client_queue_messages

@@ -82,9 +82,11 @@ static int open_socket(xb_pump_t *p, xb_error_t *err)
     if (!p->router)
         return xb_error_set(err, XB_ERR_IO, 0, "cannot create the ROUTER socket: %s",
                             zmq_strerror(errno));
-    /* A client that does not read fills its queue at XBP_ROUTER_SNDHWM
-     * messages; what follows waits in clients.c, bounded and counted. */
-    int one = 1, linger = 1000, hwm = XBP_ROUTER_SNDHWM, rcvhwm = 100000;
+    /* A client that does not read fills its queue at XBP_ROUTER_HWM
+     * messages; what follows waits in clients.c, bounded and counted. A
+     * sender faster than the pump waits at XBP_ROUTER_HWM messages too:
+     * ZeroMQ holds at most that many from each peer (docs/reliability.md). */
+    int one = 1, linger = 1000, hwm = XBP_ROUTER_HWM, rcvhwm = XBP_ROUTER_HWM;
     int64_t maxsize = (int64_t)p->cfg->limits.max_message_bytes + 65536;
     if (zmq_setsockopt(p->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
         zmq_setsockopt(p->router, ZMQ_LINGER, &linger, sizeof linger) != 0 ||

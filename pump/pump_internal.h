@@ -257,9 +257,10 @@ int xbp_pump_send_to(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t *f);
 lstn_t *xbp_pump_listener(xb_pump_t *p, const char *name);
 
 /* clients.c */
-/* ZeroMQ's queue to one peer (messages): past it a message to a client
- * waits in clients.c. */
-#define XBP_ROUTER_SNDHWM 1000
+/* ZeroMQ's queues to and from one peer (messages): past it a message to a
+ * client waits in clients.c, and a peer that sends faster than the pump
+ * reads waits. */
+#define XBP_ROUTER_HWM 1000
 int xbp_clients_init(xb_pump_t *p);
 void xbp_clients_free(xb_pump_t *p);
 /* Sends *f to the client rid after what waits for it already; when ZeroMQ

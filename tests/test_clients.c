@@ -19,15 +19,15 @@
     "listeners:\n"                                                        \
     "  - name: echo\n    payload: ping\n    credit: 100\n"
 
-/* More answers than ZeroMQ's queue to the client takes (XBP_ROUTER_SNDHWM
+/* More answers than ZeroMQ's queue to the client takes (XBP_ROUTER_HWM
  * plus the client's receive queue of 1): the rest must wait in the pump. */
-#define POSTS (XBP_ROUTER_SNDHWM + 200)
+#define POSTS (XBP_ROUTER_HWM + 200)
 
 static pumpfix_t f;
 static void *echo, *client;
 
 /* A client whose own receive queue holds one message: the pump's queue to
- * it is full after XBP_ROUTER_SNDHWM + 1 messages. */
+ * it is full after XBP_ROUTER_HWM + 1 messages. */
 static void *slow_client(void)
 {
     void *s = zmq_socket(f.ctx, ZMQ_DEALER);

@@ -411,6 +411,14 @@ static void rss_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
     free(payload);
 }
 
+/* The pump's client-unanswered, 0 when the stats cannot be read. */
+static uint64_t unanswered(pump_env_t *e)
+{
+    pump_stats_t st;
+    xb_error_t err;
+    return pump_stats(e, &st, &err) == 0 ? st.unanswered : 0;
+}
+
 /* The slow-reader RSS row: the pump's RSS while a client posts
  * o->rss_messages / 2 messages and reads nothing, then what it got once it
  * read: every post is an answer, a refusal or counted as unanswered. */
@@ -429,7 +437,7 @@ static void slow_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
     xb_error_t err;
     xb_error_clear(&err);
     if (bench_run_slow(e, &s, payload, row->payload, (uint64_t)o->rss_messages / 2, deadline,
-                       row) != 0) {
+                       row, unanswered) != 0) {
         bench_row_finish(row, ST_FAILED, "%s", s.why);
     } else if (pump_stats(e, &st, &err) != 0) {
         bench_row_finish(row, ST_FAILED, "stats: %s", err.message);

@@ -17,6 +17,8 @@
 
 /* How long the end of the row reads after the last message arrived. */
 #define QUIET_MS 3000
+/* Posts between two looks at the pump's counters during the fill. */
+#define FILL_STEP 1000
 
 /* A DEALER that reads nothing: a small receive queue, so that what the
  * client does not read stays in the pump, where the row measures it. */
@@ -79,17 +81,23 @@ static void read_all(pipe_t *c, slow_t *s)
 }
 
 int bench_run_slow(pump_env_t *e, slow_t *s, const char *payload, size_t len, uint64_t n,
-                   uint64_t deadline_ns, bench_row_t *row)
+                   uint64_t deadline_ns, bench_row_t *row, uint64_t (*unanswered)(pump_env_t *))
 {
     pipe_t c = {0};
     if (open_slow(&c, e->endpoint, s->why, sizeof s->why) != 0)
         return -1;
     int steps = BENCH_RSS_SAMPLES - 2; /* samples: idle, the fill, then steps */
-    /* The fill: past the pump's budget for the client (twice over, where
-     * refusals stop too) and the memory backend's retention. */
-    uint64_t fill = n / 5 > 10000 ? n / 5 : 10000;
-    if (fill > n)
-        fill = n;
+    /* The fill: until the pump holds the client's whole budget twice over
+     * (it then answers nothing more: client-unanswered grows), at most half
+     * of the posts. */
+    uint64_t fill = 0;
+    while (fill < n / 2 && unanswered(e) == 0) {
+        fill += FILL_STEP;
+        while (s->posted < fill && post_one(&c, s->posted, payload, len, deadline_ns) == 0)
+            s->posted++;
+        if (s->posted < fill)
+            break; /* time cap */
+    }
     for (int k = 0; k <= steps && s->posted < n; k++) {
         uint64_t target = k == 0 ? fill : fill + (n - fill) * (uint64_t)k / (uint64_t)steps;
         while (s->posted < target && post_one(&c, s->posted, payload, len, deadline_ns) == 0)

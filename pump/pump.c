@@ -206,7 +206,8 @@ xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error
     find_bin_dir(p);
     p->convs = xb_strmap_new();
     if (!p->convs || xbp_deliveries_init(p) != 0 || xbp_peertab_init(p) != 0 ||
-        xbp_commit_init(p) != 0 || xbp_clients_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        xbp_commit_init(p) != 0 || xbp_clients_init(p) != 0 ||
+        pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         xb_error_set(err, XB_ERR_NOMEM, 0, "cannot allocate the pump's tables");
         xb_pump_destroy(&p);
         return NULL;
@@ -555,13 +556,13 @@ void xb_pump_destroy(xb_pump_t **pp)
     if (p->state == PUMP_RUNNING || p->state == PUMP_DRAINING)
         end_serving(p); /* a pump driven by xb_pump_step and never stopped */
     xbp_commit_free(p);
-    xbp_clients_free(p);
     if (p->dslab)
         xbp_deliveries_fail_all(p);
     xbp_convs_free(p);
     xbp_peers_free(p);
     xbp_children_free(p);
     xbp_deliveries_free(p);
+    xbp_clients_free(p); /* after the last SystemErrors above were held or sent */
     if (p->router)
         zmq_close(p->router);
     if (p->own_ctx && p->ctx)

@@ -145,7 +145,8 @@ static const xb_key_t backend_keys[] = {
     {.name = "redis_ttl", .type = XB_KEY_INT, FIELD(BK, redis_ttl), .max = LONG_MAX,
      .only_for = "redis", .def = 86400, .doc = "seconds a thread's keys live after a write, 0 = forever"},
     {.name = "max_bytes", .type = XB_KEY_SIZE, FIELD(BK, max_bytes), .zmax = SIZE_MAX,
-     .only_for = "memory", .doc = "bytes of slots the memory backend holds, 0 = unlimited"},
+     .def = (long long)1 << 30, .only_for = "memory",
+     .doc = "bytes of slots the memory backend holds, 0 = unlimited"},
 };
 #undef BK
 

@@ -209,6 +209,7 @@ static void test_config_defaults(void)
     CU_ASSERT_EQUAL(cfg.max_slots_per_thread, 0);
     CU_ASSERT_EQUAL(cfg.max_threads, 0);
     CU_ASSERT_EQUAL(cfg.max_slot_bytes, 0);
+    CU_ASSERT_EQUAL(cfg.max_bytes, (size_t)1 << 30);
     CU_ASSERT_EQUAL(cfg.map_size, 0);
     CU_ASSERT_STRING_EQUAL(cfg.path, "");
 }

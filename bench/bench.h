@@ -72,11 +72,12 @@ typedef struct {
     size_t payload;        /* payload element size in bytes */
     int workers;           /* pool rows */
     bool pipelined;        /* pump rows: the hand-written XB1 client, not the client API */
+    bool slowreader;       /* RSS row: a client that posts and reads only at the end */
     bool selected;
 
     /* results */
     row_status_t status;
-    char note[256];
+    char note[320];
     uint64_t round_trips;  /* answered round trips in the measured phase */
     uint64_t routed;       /* routed messages (pump stats; 2 per round trip for raw) */
     uint64_t errors;       /* SystemErrors, refusals, timeouts */

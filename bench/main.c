@@ -50,7 +50,8 @@ static void usage(FILE *f)
             "  -h, --help         this text\n"
             "\n"
             "Row ids: parse/envelope/SIZE, parse/payload/SIZE, raw/T/kK/SIZE,\n"
-            "pump/BACKEND/T/kK/SIZE[/pipelined], pool/wN/ipc/kK/400B, rss/memory/ipc/k100/400B\n"
+            "pump/BACKEND/T/kK/SIZE[/pipelined], pool/wN/ipc/kK/400B, rss/memory/ipc/k100/400B,\n"
+            "  rss/memory/ipc/slowreader/400B\n"
             "with T = tcp|ipc, K = messages in flight, SIZE = 400B|10KB|100KB.\n");
 }
 
@@ -148,6 +149,13 @@ static size_t plan(bench_row_t *rows)
         for (int k = 0; k < 3; k++)
             add_row(rows, &n, ROW_POOL, "memory", "ipc", k_windows[k], 400, w);
     add_row(rows, &n, ROW_RSS, "memory", "ipc", 100, 400, 0);
+    bench_row_t *r = add_row(rows, &n, ROW_RSS, "memory", "ipc", 0, 400, 0);
+    if (r) {
+        r->slowreader = true;
+        snprintf(r->id, sizeof r->id, "rss/memory/ipc/slowreader/%s", size_id(400));
+        snprintf(r->label, sizeof r->label, "pump RSS, a client that posts and does not read, %s",
+                 size_label(400));
+    }
     return n;
 }
 

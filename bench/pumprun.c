@@ -42,9 +42,13 @@
  * stays bounded over a long run, large enough not to evict a live thread. */
 #define RETAIN_THREADS 1000
 #define RETAIN_SLOTS 10
+/* limits.client_queue_messages: answers held for a client that does not read. */
+#define CLIENT_BUDGET 2000
 
 typedef struct {
     uint64_t routed;
+    uint64_t unanswered;  /* client-unanswered: requests of a client that read nothing */
+    uint64_t expired;     /* client-expired: answers dropped, their client took none too long */
     int processes;
     pid_t pids[MAX_WORKERS]; /* echo processes */
     int n_pids;
@@ -90,13 +94,14 @@ static int write_organism(pump_env_t *e, xb_error_t *err)
              "  max_threads: %d\n"
              "  max_slots_per_thread: %d\n"
              "  shutdown_seconds: 2\n"
+             "  client_queue_messages: %d\n" /* the slow-reader row fills it early */
              "backend:\n%s"
              "listeners:\n"
              "  - name: echo\n"
              "    payload: echo\n"
              "    schema: echo.xsd\n"
              "    command: xmlbus-echo\n%s",
-             RETAIN_THREADS, RETAIN_SLOTS, backend, pool);
+             RETAIN_THREADS, RETAIN_SLOTS, CLIENT_BUDGET, backend, pool);
     return bench_write_file(e->cfg, yaml, err);
 }
 
@@ -122,6 +127,8 @@ static int pump_stats(pump_env_t *e, pump_stats_t *s, xb_error_t *err)
         return -1;
     xmlNodePtr root = xmlDocGetRootElement(doc);
     s->routed = root ? (uint64_t)attr_ll(root, "routed") : 0;
+    s->unanswered = root ? (uint64_t)attr_ll(root, "client-unanswered") : 0;
+    s->expired = root ? (uint64_t)attr_ll(root, "client-expired") : 0;
     for (xmlNodePtr l = root ? root->children : NULL; l; l = l->next) {
         if (l->type != XML_ELEMENT_NODE || !xmlStrEqual(l->name, BAD_CAST "listener"))
             continue;
@@ -409,6 +416,61 @@ static void rss_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
     free(payload);
 }
 
+/* The pump's client-unanswered, 0 when the stats cannot be read. */
+static uint64_t unanswered(pump_env_t *e)
+{
+    pump_stats_t st;
+    xb_error_t err;
+    return pump_stats(e, &st, &err) == 0 ? st.unanswered : 0;
+}
+
+/* The slow-reader RSS row: the pump's RSS while a client posts
+ * o->rss_messages / 2 messages and reads nothing, then what it got once it
+ * read: every post is an answer, a refusal or counted as unanswered. */
+static void slow_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
+{
+    char *payload = bench_payload(row->payload);
+    if (!payload) {
+        bench_row_finish(row, ST_FAILED, "out of memory");
+        return;
+    }
+    row->rss_start_kb = row->rss_kb[0] = bench_proc_rss_kb(e->pid);
+    row->n_rss = 1;
+    slow_t s = {0};
+    uint64_t deadline = bench_now_ns() + (uint64_t)(o->rss_seconds * 1e9);
+    pump_stats_t st;
+    xb_error_t err;
+    xb_error_clear(&err);
+    if (bench_run_slow(e, &s, payload, row->payload, (uint64_t)o->rss_messages / 2, deadline,
+                       row, unanswered) != 0) {
+        bench_row_finish(row, ST_FAILED, "%s", s.why);
+    } else if (pump_stats(e, &st, &err) != 0) {
+        bench_row_finish(row, ST_FAILED, "stats: %s", err.message);
+    } else {
+        long growth = row->rss_end_kb - row->rss_fill_kb;
+        long allowed = row->rss_fill_kb / 20 > 1024 ? row->rss_fill_kb / 20 : 1024;
+        row->rss_flat = row->rss_fill_kb > 0 && row->rss_end_kb > 0 ? growth <= allowed : -1;
+        /* Every post: accepted, refused or unanswered; every accepted one:
+         * answered, or expired (the client took nothing for
+         * client_timeout_seconds). The rest is lost. */
+        uint64_t told = s.accepted + s.refused + st.unanswered;
+        uint64_t lost = (s.posted > told ? s.posted - told : 0) +
+                        (s.accepted > s.answers + st.expired ? s.accepted - s.answers - st.expired : 0);
+        row->errors = lost;
+        bench_row_finish(row, lost ? ST_FAILED : ST_OK,
+                         "RSS %ld KiB idle, %ld KiB after %llu posted, %ld KiB after %llu: %s; "
+                         "%llu accepted, %llu answers, %llu refused, %llu unanswered, "
+                         "%llu expired, %llu lost",
+                         row->rss_start_kb, row->rss_fill_kb,
+                         (unsigned long long)row->rss_at[1], row->rss_end_kb,
+                         (unsigned long long)s.posted, row->rss_flat == 1 ? "flat" : "grows",
+                         (unsigned long long)s.accepted, (unsigned long long)s.answers,
+                         (unsigned long long)s.refused, (unsigned long long)st.unanswered,
+                         (unsigned long long)st.expired, (unsigned long long)lost);
+    }
+    free(payload);
+}
+
 static bool row_matches(const bench_row_t *r, row_kind_t kind, const char *backend,
                         const char *transport, int workers)
 {
@@ -446,6 +508,8 @@ void bench_pump_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, row_kin
             bench_row_finish(row, ST_FAILED, "%s", err.message);
         else if (!bench_alive(e.pid))
             bench_row_finish(row, ST_FAILED, "the pump is gone (log %s)", e.log);
+        else if (kind == ROW_RSS && row->slowreader)
+            slow_row(o, &e, row);
         else if (kind == ROW_RSS)
             rss_row(o, &e, row);
         else

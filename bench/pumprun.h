@@ -92,6 +92,20 @@ char *bench_seq_payload(size_t size, size_t *seq_at);
 int bench_run_window(pump_env_t *e, win_t *w, char *payload, size_t len, uint64_t n,
                      uint64_t deadline_ns);
 
+/* ---- the slow reader (pumpslow.c) ------------------------------------------------------------ */
+
+typedef struct {
+    uint64_t posted, accepted, answers, refused;
+    char why[256];
+} slow_t;
+
+/* Posts n messages on a client of its own that reads nothing until the end
+ * (no new post after deadline_ns), sampling the pump's RSS into row once
+ * unanswered(e) (the pump's client-unanswered) says the pump holds all it
+ * will for the client, then reads everything. Returns 0 or -1 (s->why). */
+int bench_run_slow(pump_env_t *e, slow_t *s, const char *payload, size_t len, uint64_t n,
+                   uint64_t deadline_ns, bench_row_t *row, uint64_t (*unanswered)(pump_env_t *));
+
 /* ---- the pipelined client (pumppipe.c) ------------------------------------------------------ */
 
 typedef struct {

@@ -30,6 +30,7 @@ typedef struct mem_thread {
     xb_blob_t *slots;
     size_t len;
     size_t cap;
+    size_t bytes;             /* of its slots, for max_bytes */
     struct mem_thread *older; /* creation-ordered list */
     struct mem_thread *newer;
     uint64_t seq; /* creation number: the list is in seq order (scan cursors) */
@@ -55,6 +56,7 @@ typedef struct {
     mem_thread_t *newest;
     long total_slots;
     uint64_t last_seq;
+    size_t total_bytes;     /* slot bytes held, for max_bytes */
     xb_strmap_t *chain_to_uuid; /* chain -> char* uuid (owned) */
     xb_strmap_t *uuid_to_chain; /* uuid -> char* chain (owned) */
     long evicted_threads;
@@ -91,23 +93,42 @@ static void thread_drop(mem_t *m, mem_thread_t *t)
 {
     list_unlink(m, t);
     m->total_slots -= (long)t->len;
+    m->total_bytes -= t->bytes;
     xb_strmap_delete(m->threads, t->name); /* frees t */
 }
 
-static void evict_oldest(mem_t *m)
+/* Evicts t, the oldest thread (or the oldest but the one being written),
+ * because of the limit named by why. */
+static void evict(mem_t *m, mem_thread_t *t, const char *why)
 {
-    mem_thread_t *t = m->oldest;
-    if (!t)
-        return;
     m->evicted_threads++;
     /* Evictions are silent for senders; log the first and every 1000th at
      * WARN so that a bus at its limit does not flood the log. */
     if (m->evicted_threads == 1 || m->evicted_threads % 1000 == 0)
-        XB_WARN("backend", "memory: max_threads %ld reached, evicted oldest thread %s "
-                "(%ld evictions so far)", m->cfg.max_threads, t->name, m->evicted_threads);
+        XB_WARN("backend", "memory: %s reached, evicted oldest thread %s "
+                "(%ld evictions so far)", why, t->name, m->evicted_threads);
     else
         XB_DEBUG("backend", "memory: evicted oldest thread %s", t->name);
     thread_drop(m, t);
+}
+
+static void evict_oldest(mem_t *m)
+{
+    if (m->oldest)
+        evict(m, m->oldest, "max_threads");
+}
+
+/* Makes room for len more bytes in thread t by evicting the oldest other
+ * threads. False when t alone leaves no room (lock held). */
+static bool make_room(mem_t *m, mem_thread_t *t, size_t len)
+{
+    while (m->total_bytes + len > m->cfg.max_bytes) {
+        mem_thread_t *old = m->oldest == t ? t->newer : m->oldest;
+        if (!old)
+            return false;
+        evict(m, old, "max_bytes");
+    }
+    return true;
 }
 
 /* Finds or creates the thread (lock held). Creating may evict the oldest. */
@@ -145,6 +166,12 @@ static int append_locked(mem_t *m, const char *thread, char *data, size_t len, l
                             "backend memory: slot of %zu bytes for thread %s exceeds "
                             "max_slot_bytes %zu", len, thread, m->cfg.max_slot_bytes);
     }
+    if (m->cfg.max_bytes > 0 && len > m->cfg.max_bytes) {
+        m->limit_refusals++;
+        return xb_error_set(err, XB_ERR_LIMIT, 0,
+                            "backend memory: slot of %zu bytes for thread %s exceeds "
+                            "max_bytes %zu", len, thread, m->cfg.max_bytes);
+    }
     mem_thread_t *existing = xb_strmap_get(m->threads, thread);
     if (existing && m->cfg.max_slots_per_thread > 0 &&
         (long)existing->len >= m->cfg.max_slots_per_thread) {
@@ -157,6 +184,14 @@ static int append_locked(mem_t *m, const char *thread, char *data, size_t len, l
     mem_thread_t *t = existing ? existing : thread_get_or_create(m, thread, &created, err);
     if (!t)
         return -1;
+    if (m->cfg.max_bytes > 0 && !make_room(m, t, len)) {
+        m->limit_refusals++;
+        if (t->len == 0)
+            thread_drop(m, t);
+        return xb_error_set(err, XB_ERR_LIMIT, 0,
+                            "backend memory: thread %s holds %zu bytes: one more slot of %zu "
+                            "exceeds max_bytes %zu", thread, t->bytes, len, m->cfg.max_bytes);
+    }
     if (t->len == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
         xb_blob_t *s = realloc(t->slots, cap * sizeof *s);
@@ -172,7 +207,9 @@ static int append_locked(mem_t *m, const char *thread, char *data, size_t len, l
     t->slots[t->len].data = data;
     t->slots[t->len].len = len;
     *index = (long)t->len++;
+    t->bytes += len;
     m->total_slots++;
+    m->total_bytes += len;
     return 0;
 }
 
@@ -399,6 +436,7 @@ static int mem_clear(void *self, xb_error_t *err)
     xb_strmap_clear(m->threads);
     m->oldest = m->newest = NULL;
     m->total_slots = 0;
+    m->total_bytes = 0;
     pthread_mutex_unlock(&m->lock);
     return 0;
 }

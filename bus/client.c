@@ -177,6 +177,24 @@ static char *copy_frame(xb_proto_val_t v)
     return copy;
 }
 
+/* Whether the receive queue has no room for another message. */
+static bool queue_full(const xb_client_t *c)
+{
+    return c->queued >= XB_CLIENT_QUEUE_MAX || c->queued_bytes >= XB_CLIENT_QUEUE_MAX_BYTES;
+}
+
+/* Refuses a new request while the caller does not read: its answers wait in
+ * the pump, which would refuse it too (docs/protocol.md, Backpressure). */
+static int refuse_when_full(const xb_client_t *c, xb_error_t *err)
+{
+    if (!queue_full(c))
+        return 0;
+    return xb_error_set(err, XB_ERR_LIMIT, 0,
+                        "client: %s: %zu messages (%zu bytes) wait to be read: take them with "
+                        "xb_client_recv, then send again", c->endpoint, c->queued,
+                        c->queued_bytes);
+}
+
 /* Keeps an envelope (of a DELIVER or a REJECTED) for xb_client_recv. */
 static void enqueue_deliver(xb_client_t *c, xb_proto_val_t env)
 {
@@ -288,6 +306,34 @@ static bool is_post_verdict(xb_client_t *c, const xb_proto_msg_t *m)
     return false;
 }
 
+/* A DELIVER or a verdict on posts: kept or counted. True when m was one. */
+static bool take_unasked(xb_client_t *c, const xb_proto_msg_t *m)
+{
+    if (m->cmd == XB_PROTO_DELIVER) {
+        enqueue_deliver(c, m->deliver.envelope);
+        return true;
+    }
+    return is_post_verdict(c, m);
+}
+
+/* Reads what has arrived, without waiting, while the receive queue has
+ * room: the answers leave the pump's queue for this client. */
+static void take_arrived(xb_client_t *c)
+{
+    while (!queue_full(c)) {
+        xb_frames_t *f = xb_frames_recv(c->sock, ZMQ_DONTWAIT);
+        if (!f)
+            return;
+        xb_proto_msg_t m;
+        xb_proto_error_t e;
+        if (xb_proto_decode(f, 0, XB_PROTO_FROM_PUMP, &m, &e) != 0)
+            malformed(c, &e);
+        else
+            take_unasked(c, &m); /* anything else: a late answer, nothing to do */
+        xb_frames_destroy(&f);
+    }
+}
+
 /* Waits until the socket has something to read: 0, 1 when the deadline
  * passed, -1 with *err when polling failed. */
 static int wait_readable(xb_client_t *c, long long deadline, xb_error_t *err)
@@ -334,14 +380,7 @@ static int pump_until(xb_client_t *c, const want_t *w, long long deadline, xb_fr
             xb_frames_destroy(&f);
             continue;
         }
-        if (m->cmd == XB_PROTO_DELIVER) {
-            enqueue_deliver(c, m->deliver.envelope);
-            xb_frames_destroy(&f);
-            if (!w->sent_cmd && c->head)
-                return 0;
-            continue;
-        }
-        if (is_post_verdict(c, m)) {
+        if (take_unasked(c, m)) {
             xb_frames_destroy(&f);
             if (!w->sent_cmd && c->head)
                 return 0;
@@ -458,6 +497,8 @@ int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
     if (!c || !body || len == 0)
         return xb_error_set(err, XB_ERR_ARG, 0, "client: send: no message body");
     clear_rejection(c);
+    if (refuse_when_full(c, err) != 0)
+        return -1;
     char id[REQUEST_ID_MAX];
     want_t w = next_request(c, id, XB_CMD_SEND, XB_PROTO_ACCEPTED, XB_PROTO_REJECTED);
     xb_frames_t *f = xb_proto_send(false, id, body, len, to ? to : "", from ? from : "");
@@ -480,6 +521,9 @@ int xb_client_post(xb_client_t *c, const void *body, size_t len, const char *to,
 {
     if (!c || !body || len == 0)
         return xb_error_set(err, XB_ERR_ARG, 0, "client: post: no message body");
+    take_arrived(c);
+    if (refuse_when_full(c, err) != 0)
+        return -1;
     char id[REQUEST_ID_MAX];
     snprintf(id, sizeof id, "%c%lu", POST_PREFIX, c->next_request++);
     /* POST: the pump answers only a refusal, and counts acceptances in

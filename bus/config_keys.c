@@ -117,6 +117,11 @@ static const xb_key_t limits_keys[] = {
     INT(LIM, queue_max_messages, 1, LONG_MAX, 10000, "messages waiting per listener"),
     SIZE(LIM, queue_max_bytes, 1, SIZE_MAX, (long long)64 << 20, "bytes waiting per listener"),
     NUMBER(LIM, shutdown_seconds, 0, false, 10.0, "time in-flight work gets after SIGINT/SIGTERM"),
+    INT(LIM, client_queue_messages, 1, LONG_MAX, 10000,
+        "answers the pump holds for a client that does not read them"),
+    SIZE(LIM, client_queue_bytes, 1024, SIZE_MAX, (long long)16 << 20, "their bytes"),
+    NUMBER(LIM, client_timeout_seconds, 0, true, 60.0,
+           "how long a client may take none of its held answers before they are dropped"),
 };
 #undef LIM
 
@@ -139,6 +144,9 @@ static const xb_key_t backend_keys[] = {
      .sdef = "xp:", .doc = "prefix of every key, to share one Redis between organisms"},
     {.name = "redis_ttl", .type = XB_KEY_INT, FIELD(BK, redis_ttl), .max = LONG_MAX,
      .only_for = "redis", .def = 86400, .doc = "seconds a thread's keys live after a write, 0 = forever"},
+    {.name = "max_bytes", .type = XB_KEY_SIZE, FIELD(BK, max_bytes), .zmax = SIZE_MAX,
+     .def = (long long)1 << 30, .only_for = "memory",
+     .doc = "bytes of slots the memory backend holds, 0 = unlimited"},
 };
 #undef BK
 

@@ -65,7 +65,7 @@ static void reply(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const cha
 {
     xb_frames_t *f = xb_proto_result(req, status, body, len);
     if (f)
-        xbp_pump_send_to(p, rid, f);
+        xbp_client_send(p, rid, &f, NULL);
     xb_frames_destroy(&f);
 }
 
@@ -276,6 +276,10 @@ static void control_stats(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
              attr_u64(&b, "rejected", p->rejected) || attr_u64(&b, "routed", p->routed) ||
              attr_u64(&b, "to-clients", p->to_clients) ||
              attr_u64(&b, "undeliverable", p->undeliverable) || attr_u64(&b, "late", p->late) ||
+             attr_u64(&b, "client-held", p->client_held) ||
+             attr_u64(&b, "client-held-bytes", p->client_held_bytes) ||
+             attr_u64(&b, "client-expired", p->client_expired) ||
+             attr_u64(&b, "client-unanswered", p->client_unanswered) ||
              attr_u64(&b, "slot-batches", p->slot_batches) ||
              attr_u64(&b, "batched-slots", p->batched_slots) ||
              attr_u64(&b, "in-flight", (unsigned long long)p->in_flight) ||

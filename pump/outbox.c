@@ -23,7 +23,7 @@ static void send_posted(xb_pump_t *p, size_t i)
 {
     xb_frames_t *f = xb_proto_posted(p->posted[i].n);
     if (f)
-        xbp_pump_send_to(p, &p->posted[i].rid, f);
+        xbp_client_send(p, &p->posted[i].rid, &f, NULL);
     xb_frames_destroy(&f);
     p->posted[i] = p->posted[--p->n_posted];
 }
@@ -125,16 +125,20 @@ static void count_error(xb_pump_t *p, const origin_t *o, xb_code_t code)
     }
 }
 
+/* A message to a client: sent, or held in order while the client does not
+ * read (clients.c); lost only when the client is gone. */
 static void deliver_to_client(xb_pump_t *p, const xbp_rid_t *rid, const char *msg_id,
-                              const char *bytes, size_t len)
+                              const char *thread, const char *bytes, size_t len)
 {
     xbp_posted_send(p, rid); /* both arrive together: one wake-up */
     xb_frames_t *f = xb_proto_deliver(msg_id, bytes, len);
-    if (!f || xbp_pump_send_to(p, rid, f) != 0) {
+    int rc = f ? xbp_client_send(p, rid, &f, thread) : -1;
+    if (rc < 0) {
         p->undeliverable++;
-        XB_WARN("pump", "message %s: the client that should receive it is gone", msg_id);
-    } else {
-        p->to_clients++;
+        XB_WARN("pump", "message %s (thread %s): the client that should receive it is gone",
+                msg_id, thread);
+    } else if (rc == 0) {
+        p->to_clients++; /* a held one counts when it leaves */
     }
     xb_frames_destroy(&f);
 }
@@ -257,7 +261,7 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
     if (!bytes)
         return;
     if (to->is_client) {
-        deliver_to_client(p, &to->rid, msg_id, bytes, len);
+        deliver_to_client(p, &to->rid, msg_id, to->thread, bytes, len);
         free(bytes);
         return;
     }
@@ -419,7 +423,7 @@ void xbp_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, con
 static void dispatch_error(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
 {
     if (!s->listener) {
-        deliver_to_client(p, &origin->rid, s->msg_id, s->envelope, s->len);
+        deliver_to_client(p, &origin->rid, s->msg_id, s->thread, s->envelope, s->len);
         xbp_route_staged_free(s);
         return;
     }
@@ -441,7 +445,7 @@ void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *con
     if (!s->listener) {
         if (error_payload) /* a listener passed a SystemError on to the client */
             conv->client_told = true;
-        deliver_to_client(p, &conv->client, s->msg_id, s->envelope, s->len);
+        deliver_to_client(p, &conv->client, s->msg_id, s->thread, s->envelope, s->len);
         xbp_route_staged_free(s);
         return;
     }
@@ -478,7 +482,7 @@ void xbp_route_reject(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const
     xb_envelope_destroy(&env);
     xb_frames_t *f = xb_proto_rejected(req, bytes, len);
     if (f)
-        xbp_pump_send_to(p, rid, f);
+        xbp_client_send(p, rid, &f, NULL);
     xb_frames_destroy(&f);
     free(bytes);
 }
@@ -489,7 +493,7 @@ void xbp_route_accept(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const
     p->accepted++;
     xb_frames_t *f = xb_proto_accepted(req, thread, msg_id);
     if (f)
-        xbp_pump_send_to(p, rid, f);
+        xbp_client_send(p, rid, &f, NULL);
     xb_frames_destroy(&f);
 }
 

@@ -23,6 +23,7 @@
 
 #define TICK_MS 50
 #define RECV_BATCH 512
+#define CLIENT_RETRY_MS 5
 
 /* The self-pipe a signal handler writes to. A signal handler can reach
  * nothing else; it is set while a pump with handle_signals runs. */
@@ -84,12 +85,16 @@ static int open_socket(xb_pump_t *p, xb_error_t *err)
     if (!p->router)
         return xb_error_set(err, XB_ERR_IO, 0, "cannot create the ROUTER socket: %s",
                             zmq_strerror(errno));
-    int one = 1, linger = 1000, hwm = 100000;
+    /* A client that does not read fills its queue at XBP_ROUTER_HWM
+     * messages; what follows waits in clients.c, bounded and counted. A
+     * sender faster than the pump waits at XBP_ROUTER_HWM messages too:
+     * ZeroMQ holds at most that many from each peer (docs/reliability.md). */
+    int one = 1, linger = 1000, hwm = XBP_ROUTER_HWM, rcvhwm = XBP_ROUTER_HWM;
     int64_t maxsize = (int64_t)p->cfg->limits.max_message_bytes + 65536;
     if (zmq_setsockopt(p->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
         zmq_setsockopt(p->router, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(p->router, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(p->router, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(p->router, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm) != 0 ||
         zmq_setsockopt(p->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize) != 0)
         return xb_error_set(err, XB_ERR_IO, 0, "cannot set socket options: %s",
                             zmq_strerror(errno));
@@ -204,7 +209,8 @@ xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error
     find_bin_dir(p);
     p->convs = xb_strmap_new();
     if (!p->convs || xbp_deliveries_init(p) != 0 || xbp_peertab_init(p) != 0 ||
-        xbp_commit_init(p) != 0 || pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        xbp_commit_init(p) != 0 || xbp_clients_init(p) != 0 ||
+        pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         xb_error_set(err, XB_ERR_NOMEM, 0, "cannot allocate the pump's tables");
         xb_pump_destroy(&p);
         return NULL;
@@ -434,6 +440,7 @@ static void serve_stopped(xb_pump_t *p, uint64_t ms, bool children)
         if (rc > 0) {
             drain_router(p);
             xbp_commit_turn(p);
+            xbp_clients_flush(p);
         } else if (!children && rc == 0) {
             return; /* quiet */
         }
@@ -463,9 +470,14 @@ static void finish(xb_pump_t *p)
     xbp_posted_send(p, NULL);
     xbp_deliveries_fail_all(p);
     xbp_convs_report(p);
+    xbp_clients_flush(p);
     p->state = PUMP_STOPPED;
     stop_children(p);
     serve_stopped(p, 1000, false); /* what the clients sent meanwhile */
+    xbp_clients_flush(p); /* what still waits goes with the socket's linger, or is lost */
+    if (p->client_held)
+        XB_WARN("pump", "stopped with %zu messages for clients that did not read them",
+                p->client_held);
     flush_registry(p);
     XB_INFO("pump", "stopped: %llu messages routed", (unsigned long long)p->routed);
 }
@@ -525,6 +537,10 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
         return 0;
     }
     zmq_pollitem_t items[2] = {{p->router, 0, ZMQ_POLLIN, 0}, {NULL, p->wake[0], ZMQ_POLLIN, 0}};
+    /* ROUTER's POLLOUT says "some peer can take more", not which: messages
+     * held for a client that did not read are retried every few ms. */
+    if (xbp_clients_waiting(p) && (timeout_ms < 0 || timeout_ms > CLIENT_RETRY_MS))
+        timeout_ms = CLIENT_RETRY_MS;
     int rc = zmq_poll(items, 2, timeout_ms);
     if (rc < 0 && errno != EINTR) {
         XB_ERROR("pump", "poll failed: %s", zmq_strerror(errno));
@@ -537,6 +553,7 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
     if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
         drain_router(p);
     xbp_commit_turn(p);
+    xbp_clients_flush(p);
     tick(p);
     xbp_peers_reap(p);
     xbp_convs_report(p);
@@ -607,6 +624,7 @@ void xb_pump_destroy(xb_pump_t **pp)
     xbp_peers_free(p);
     xbp_children_free(p);
     xbp_deliveries_free(p);
+    xbp_clients_free(p); /* after the last SystemErrors above were held or sent */
     if (p->router)
         zmq_close(p->router);
     if (p->own_ctx && p->ctx)

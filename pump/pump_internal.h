@@ -16,6 +16,8 @@
  *   children.c child processes: start, reap, restart   -> peertab, core
  *   peertab.c  peers by routing id, their states       -> lqueue
  *   conv.c     origins and conversations               -> (registry)
+ *   clients.c  messages to clients that do not read yet: held in order,
+ *              their budget, their timeout               -> core
  *   lqueue.c   the bounded intrusive queue             -> nothing
  *   core.c     clocks, sending to a routing id, listeners by name, xb_pump_stop
  *                                                      -> nothing
@@ -67,6 +69,7 @@ typedef struct xb_turn xbp_turn_t;        /* commit.c's own */
 typedef struct child child_t;
 typedef struct delivery delivery_t;
 typedef struct conv conv_t;
+typedef struct xbp_client xbp_client_t;  /* clients.c's own */
 
 /* Who sent a message: where its SystemErrors go. */
 typedef struct {
@@ -241,6 +244,12 @@ struct xb_pump_t {
     posted_t posted[XB_POSTED_CLIENTS]; /* outbox.c: acceptances of POSTs not told yet */
     size_t n_posted;
 
+    xb_strmap_t *clients;             /* clients.c: key of rid -> xbp_client_t, those */
+    xbp_client_t *client_list;        /* with messages ZeroMQ could not take yet */
+    size_t client_held, client_held_bytes; /* messages held for them, their bytes */
+    uint64_t client_expired;          /* answers dropped: their client took nothing too long */
+    uint64_t client_unanswered;       /* requests dropped: their client reads nothing */
+
     uint64_t now_ms;                  /* the clock (opts.clock), read once per loop turn */
     uint64_t started_ms, last_tick_ms, last_hb_check_ms;
     uint64_t registry_warned_ms; /* last "registry changes not written" warning */
@@ -261,6 +270,32 @@ void xbp_pump_clock_read(xb_pump_t *p);
  * failure. Returns 0 or -1. */
 int xbp_pump_send_to(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t *f);
 lstn_t *xbp_pump_listener(xb_pump_t *p, const char *name);
+
+/* clients.c */
+/* ZeroMQ's queues to and from one peer (messages): past it a message to a
+ * client waits in clients.c, and a peer that sends faster than the pump
+ * reads waits. */
+#define XBP_ROUTER_HWM 1000
+int xbp_clients_init(xb_pump_t *p);
+void xbp_clients_free(xb_pump_t *p);
+/* Sends *f to the client rid after what waits for it already; when ZeroMQ
+ * cannot take it now, holds it (takes *f, sets it NULL). thread (may be
+ * NULL) is the thread of an answer, for the log. Returns 0 sent, 1 held,
+ * -1 the client is gone or no memory (*f left to the caller). */
+int xbp_client_send(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t **f, const char *thread);
+/* Sends on what waits while ZeroMQ takes it; drops (counted, logged) what
+ * waits for a client that is gone or took nothing for
+ * limits.client_timeout_seconds. The loop calls it every turn. */
+void xbp_clients_flush(xb_pump_t *p);
+/* Whether messages wait for some client. */
+bool xbp_clients_waiting(const xb_pump_t *p);
+typedef enum {
+    XBP_ADMIT_OK,             /* take its SEND or POST */
+    XBP_ADMIT_REFUSE,         /* over its budget: refuse with `limit` (why says so) */
+    XBP_ADMIT_DROP,           /* twice over: no answer at all (counted) */
+} xbp_admit_t;
+/* Whether the client rid may send now, by what waits for it. */
+xbp_admit_t xbp_client_admit(xb_pump_t *p, const xbp_rid_t *rid, char *why, size_t cap);
 
 /* conv.c */
 void xbp_origin_clear(origin_t *o);

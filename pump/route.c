@@ -448,6 +448,13 @@ void xbp_route_on_send(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t 
         xbp_route_reject(p, rid, req, &o, XB_ERR_SHUTDOWN, "the pump is shutting down");
         return;
     }
+    char why[256];
+    xbp_admit_t admit = xbp_client_admit(p, rid, why, sizeof why);
+    if (admit != XBP_ADMIT_OK) { /* it does not read its answers (docs/protocol.md) */
+        if (admit == XBP_ADMIT_REFUSE)
+            xbp_route_reject(p, rid, req, &o, XB_ERR_LIMIT, why);
+        return;
+    }
     xb_proto_cstr(m->send.to, to, sizeof to);
     xb_proto_cstr(m->send.from, from, sizeof from);
     xb_error_t err;

@@ -5,6 +5,7 @@
 #include "xbt.h"
 
 #include "xmlbus/backend.h"
+#include "xmlbus/config.h"
 #include "log.h"
 #include "xbt_main.h"
 
@@ -208,6 +209,7 @@ static void test_config_defaults(void)
     CU_ASSERT_EQUAL(cfg.max_slots_per_thread, 0);
     CU_ASSERT_EQUAL(cfg.max_threads, 0);
     CU_ASSERT_EQUAL(cfg.max_slot_bytes, 0);
+    CU_ASSERT_EQUAL(cfg.max_bytes, (size_t)1 << 30);
     CU_ASSERT_EQUAL(cfg.map_size, 0);
     CU_ASSERT_STRING_EQUAL(cfg.path, "");
 }
@@ -287,7 +289,112 @@ static void test_list_free_resets(void)
     xb_pair_list_free(NULL);
 }
 
+static xb_backend_t *open_max_bytes(size_t max_bytes)
+{
+    xb_backend_config_t cfg;
+    xb_backend_config_defaults(&cfg);
+    cfg.max_bytes = max_bytes;
+    xb_error_t err;
+    xb_backend_t *b = xb_backend_new(&cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    return b;
+}
+
+static int append_n(xb_backend_t *b, const char *thread, size_t n, xb_error_t *err)
+{
+    char buf[1024];
+    memset(buf, 'x', sizeof buf);
+    long index;
+    return xb_backend_buffer_append(b, thread, buf, n, &index, err);
+}
+
+static long refusals(xb_backend_t *b)
+{
+    xb_error_t err;
+    xb_backend_info_t info;
+    CU_ASSERT_EQUAL_FATAL(xb_backend_info(b, &info, &err), 0);
+    return info.limit_refusals;
+}
+
+/* max_bytes evicts the oldest threads, like max_threads, until the slot fits. */
+static void test_max_bytes_evicts_oldest(void)
+{
+    xb_backend_t *b = open_max_bytes(1000);
+    xb_error_t err;
+    CU_ASSERT_EQUAL(append_n(b, "t1", 400, &err), 0);
+    CU_ASSERT_EQUAL(append_n(b, "t2", 400, &err), 0);
+    CU_ASSERT_EQUAL(append_n(b, "t3", 200, &err), 0); /* exactly 1000: no eviction */
+    CU_ASSERT_EQUAL(evicted(b), 0);
+    CU_ASSERT_EQUAL(append_n(b, "t4", 500, &err), 0); /* t1 and t2 go: 200 + 500 */
+    CU_ASSERT_FALSE(exists(b, "t1"));
+    CU_ASSERT_FALSE(exists(b, "t2"));
+    CU_ASSERT_TRUE(exists(b, "t3"));
+    CU_ASSERT_TRUE(exists(b, "t4"));
+    CU_ASSERT_EQUAL(evicted(b), 2);
+    /* a thread that grows evicts the others, oldest first, never itself */
+    CU_ASSERT_EQUAL(append_n(b, "t4", 400, &err), 0);
+    CU_ASSERT_FALSE(exists(b, "t3"));
+    CU_ASSERT_TRUE(exists(b, "t4"));
+    CU_ASSERT_EQUAL(evicted(b), 3);
+    /* a delete gives its bytes back */
+    bool deleted = false;
+    CU_ASSERT_EQUAL(xb_backend_buffer_delete_thread(b, "t4", &deleted, &err), 0);
+    CU_ASSERT_EQUAL(append_n(b, "t5", 1000, &err), 0);
+    CU_ASSERT_EQUAL(evicted(b), 3);
+    CU_ASSERT_EQUAL(refusals(b), 0);
+    xb_backend_destroy(&b);
+}
+
+/* What cannot fit even alone is refused with a limit, stores nothing and is
+ * counted: a slot larger than max_bytes, or one more slot of a thread that
+ * holds the whole budget. */
+static void test_max_bytes_refuses(void)
+{
+    xb_backend_t *b = open_max_bytes(1000);
+    xb_error_t err;
+    CU_ASSERT_EQUAL(append_n(b, "t1", 300, &err), 0);
+    CU_ASSERT_EQUAL(append_n(b, "big", 1001, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "max_bytes"));
+    CU_ASSERT_FALSE(exists(b, "big"));
+    CU_ASSERT_TRUE(exists(b, "t1")); /* a refusal evicts nothing */
+    CU_ASSERT_EQUAL(refusals(b), 1);
+    CU_ASSERT_EQUAL(append_n(b, "t1", 700, &err), 0);
+    CU_ASSERT_EQUAL(append_n(b, "t1", 1, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    CU_ASSERT_EQUAL(refusals(b), 2);
+    long len = 0;
+    CU_ASSERT_EQUAL(xb_backend_buffer_thread_len(b, "t1", &len, &err), 0);
+    CU_ASSERT_EQUAL(len, 2);
+    /* after clear the whole budget is free again */
+    CU_ASSERT_EQUAL(xb_backend_buffer_clear(b, &err), 0);
+    CU_ASSERT_EQUAL(append_n(b, "t2", 1000, &err), 0);
+    xb_backend_destroy(&b);
+}
+
+/* max_bytes comes from the backend section of organism.yaml. */
+static void test_max_bytes_config(void)
+{
+    const char *yaml = "organism:\n  name: t\nbackend:\n  type: memory\n  max_bytes: 2KiB\n"
+                       "listeners:\n  - name: a\n    payload: a\n";
+    xb_error_t err;
+    xb_config_t *cfg = xb_config_load_string(yaml, strlen(yaml), "t.yaml", "/tmp", &err);
+    if (!cfg)
+        fprintf(stderr, "max_bytes config: %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT_EQUAL(cfg->backend.max_bytes, 2048);
+    xb_config_destroy(&cfg);
+    const char *lmdb = "organism:\n  name: t\nbackend:\n  type: manager\n  max_bytes: 2KiB\n"
+                       "listeners:\n  - name: a\n    payload: a\n";
+    cfg = xb_config_load_string(lmdb, strlen(lmdb), "t.yaml", "/tmp", &err);
+    CU_ASSERT_PTR_NULL(cfg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "applies to backend type 'memory' only"));
+}
+
 static const xbt_test_t memory_only_tests[] = {
+    {"max_bytes evicts the oldest threads", test_max_bytes_evicts_oldest},
+    {"max_bytes refuses what cannot fit", test_max_bytes_refuses},
+    {"max_bytes from organism.yaml", test_max_bytes_config},
     {"evicts the oldest thread", test_evict_oldest},
     {"eviction order after delete and clear", test_evict_after_delete},
     {"eviction keeps the registry, batch evicts", test_evict_keeps_registry},

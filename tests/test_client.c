@@ -236,6 +236,10 @@ static bool on_control(fake_t *f, const parts_t *p)
     } else if (strcmp(verb, "deliver-first") == 0) {
         deliver(f, p, "greeter", REPLY_PAYLOAD);
         send_to(f->router, peer, plen, "XB1", "RESULT", id, "ok", "<pong/>", NULL);
+    } else if (strcmp(verb, "flood") == 0) { /* fills the client's receive queue */
+        for (int i = 0; i < XB_CLIENT_QUEUE_MAX; i++)
+            deliver(f, p, "greeter", REPLY_PAYLOAD);
+        send_to(f->router, peer, plen, "XB1", "RESULT", id, "ok", "<pong/>", NULL);
     } else if (strcmp(verb, "fail") == 0) {
         send_to(f->router, peer, plen, "XB1", "RESULT", id, "error", "it failed on purpose",
                 NULL);
@@ -287,8 +291,9 @@ static fake_t *fake_start(void *ctx, const char *endpoint)
     f->ctx = ctx;
     pthread_mutex_init(&f->lock, NULL);
     f->router = zmq_socket(ctx, ZMQ_ROUTER);
-    int linger = 1000;
+    int linger = 1000, no_hwm = 0; /* "flood" sends more than a default queue holds */
     zmq_setsockopt(f->router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(f->router, ZMQ_SNDHWM, &no_hwm, sizeof no_hwm);
     if (zmq_bind(f->router, endpoint) != 0) {
         fprintf(stderr, "fake pump: bind %s: %s\n", endpoint, zmq_strerror(errno));
         abort();
@@ -439,6 +444,33 @@ static void test_deliver_before_accepted_is_queued(void)
     CU_ASSERT_EQUAL(xb_client_recv(c, 0, &env, &len, &err), 0);
     CU_ASSERT_PTR_NOT_NULL(env);
     free(env);
+    CU_ASSERT_EQUAL(xb_client_dropped(c), 0);
+    xb_client_destroy(&c);
+}
+
+/* A caller that does not read: once its receive queue is full, send and
+ * post refuse with limit and send nothing; one read makes room again. */
+static void test_full_queue_refuses(void)
+{
+    xb_client_t *c = api_client();
+    xb_error_t err;
+    char *body = NULL;
+    CU_ASSERT_EQUAL_FATAL(xb_client_control(c, "flood", NULL, 0, LONG_WAIT_MS, &body, &err), 0);
+    free(body);
+    CU_ASSERT_EQUAL(xb_client_dropped(c), 0);
+    unsigned long posted = 0;
+    CU_ASSERT_EQUAL(xb_client_post(c, "<accept/>", 9, NULL, NULL, 1000, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    xb_client_post_counts(c, &posted, NULL, NULL);
+    CU_ASSERT_EQUAL(posted, 0);
+    char thread[XB_UUID_STR] = "";
+    CU_ASSERT_EQUAL(send_str(c, "<accept/>", LONG_WAIT_MS, thread, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    char *env = NULL;
+    CU_ASSERT_EQUAL(xb_client_recv(c, 0, &env, NULL, &err), 0);
+    free(env);
+    CU_ASSERT_EQUAL(send_str(c, "<accept/>", LONG_WAIT_MS, thread, &err), 0);
+    CU_ASSERT_STRING_EQUAL(thread, ACCEPT_THREAD);
     CU_ASSERT_EQUAL(xb_client_dropped(c), 0);
     xb_client_destroy(&c);
 }
@@ -965,6 +997,7 @@ static const xbt_test_t client_tests[] = {
     {"SEND -> REJECTED whose envelope holds a NUL byte", test_send_rejected_nul},
     {"DELIVER before ACCEPTED is queued", test_deliver_before_accepted_is_queued},
     {"recv waits for a DELIVER", test_recv_waits_for_deliver},
+    {"a full receive queue refuses send and post with limit", test_full_queue_refuses},
     {"CONTROL -> RESULT ok and error", test_control_ok_and_error},
     {"ERROR from the pump", test_pump_error_answer},
     {"huge counts from the pump are refused with ERROR", test_huge_count_refused},

@@ -754,6 +754,96 @@ static void test_sigterm_answers_every_send(void)
     xbt_pump_finish(&p, 5);
 }
 
+/* POSTs the pump has judged: accepted, refused, or dropped unanswered. */
+static long judged_posts(xb_client_t *c)
+{
+    return xbt_pump_stat(c, "accepted") + xbt_pump_stat(c, "rejected") +
+           xbt_pump_stat(c, "client-unanswered");
+}
+
+/* A client that posts and reads nothing until the end: the answers ZeroMQ
+ * cannot take wait in the pump (client-held) instead of being dropped; once
+ * the client reads, every post has its answer, exactly once, or a refusal
+ * it is told about (REJECTED, or a SystemError when echo's queue was full). */
+static void test_slow_reader_loses_nothing(void)
+{
+    CU_ASSERT_FATAL(behave_up);
+    xb_client_t *c = xbt_client(&behave);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    long undeliverable = xbt_pump_stat(c, "undeliverable");
+    long judged = judged_posts(c);
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int small = 10, zero = 0;
+    CU_ASSERT_FATAL(zmq_setsockopt(s, ZMQ_RCVHWM, &small, sizeof small) == 0 &&
+                    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) == 0 &&
+                    zmq_connect(s, behave.endpoint) == 0);
+    /* more than ZeroMQ's queue and TCP's buffers hold: some must wait */
+    const int n = 20000;
+    char req[32], body[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(req, sizeof req, "p%d", i);
+        snprintf(body, sizeof body, "<ping>%d</ping>", i);
+        xb_frames_t *f = xb_frames_new_cmd(XB_CMD_POST);
+        xb_frames_add_str(f, req);
+        xb_frames_add_str(f, body);
+        xb_frames_add_str(f, "echo");
+        CU_ASSERT_EQUAL(xb_frames_send(f, s, 0), 0);
+        xb_frames_destroy(&f);
+    }
+    /* every post read by the pump and settled by echo: its answer sent to
+     * us or waiting in the pump */
+    long in_flight = -1;
+    XBT_WAIT_UNTIL(judged_posts(c) - judged >= n &&
+                       (in_flight = xbt_stat(c, "echo", "in-flight") +
+                                    xbt_stat(c, "echo", "queued")) == 0,
+                   60000);
+    CU_ASSERT_EQUAL(in_flight, 0);
+    long held = xbt_pump_stat(c, "client-held");
+    int pongs = 0, errors = 0, rejected = 0;
+    long posted = 0;
+    char *seen = calloc((size_t)n, 1);
+    for (;;) {
+        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+        if (pongs + errors + rejected >= n && posted + rejected >= n)
+            break;
+        if (zmq_poll(&it, 1, 10000) <= 0)
+            break;
+        xb_frames_t *f = xb_frames_recv(s, 0);
+        if (f && xb_frames_eq(f, 1, XB_CMD_DELIVER)) {
+            char *env = xb_frames_strdup(f, 3);
+            const char *at = env ? strstr(env, "<ping>") : NULL;
+            int i = at ? atoi(at + 6) : -1;
+            if (!at) {
+                errors++; /* a SystemError: told, not lost */
+            } else {
+                CU_ASSERT(i >= 0 && i < n && !seen[i]);
+                if (i >= 0 && i < n)
+                    seen[i] = 1;
+                pongs++;
+            }
+            free(env);
+        } else if (f && xb_frames_eq(f, 1, XB_CMD_REJECTED)) {
+            rejected++;
+        } else if (f && xb_frames_eq(f, 1, XB_CMD_POSTED)) {
+            bool ok = false;
+            posted += xb_frames_long(f, 2, &ok);
+        }
+        xb_frames_destroy(&f);
+    }
+    free(seen);
+    CU_ASSERT(held > 0 || rejected > 0); /* the pump's queue for the client was used */
+    CU_ASSERT(pongs > 0);
+    CU_ASSERT_EQUAL(pongs + errors + rejected, n);
+    CU_ASSERT_EQUAL(posted, pongs + errors);
+    CU_ASSERT_EQUAL(xbt_pump_stat(c, "undeliverable"), undeliverable);
+    XBT_WAIT_UNTIL((held = xbt_pump_stat(c, "client-held")) == 0, 10000);
+    CU_ASSERT_EQUAL(held, 0);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    xb_client_destroy(&c);
+}
+
 /* SIGTERM under load: exit 0 within the deadline, no child left. Runs last. */
 static void test_sigterm_under_load(void)
 {
@@ -798,6 +888,7 @@ static const xbt_test_t pump_tests[] = {
     {"a paused pump keeps its listeners", test_paused_pump_keeps_listeners},
     {"SIGHUP is ignored", test_sighup_ignored},
     {"SIGTERM answers every SEND", test_sigterm_answers_every_send},
+    {"a slow reader loses nothing", test_slow_reader_loses_nothing},
     {"SIGTERM under load", test_sigterm_under_load},
     {NULL, NULL},
 };

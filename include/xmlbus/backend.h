@@ -38,9 +38,13 @@ typedef struct {
     long max_slots_per_thread;  /* 0 = unlimited; append beyond it -> XB_ERR_LIMIT */
     long max_threads;           /* 0 = unlimited; memory evicts the oldest thread */
     size_t max_slot_bytes;      /* 0 = unlimited; larger slot -> XB_ERR_LIMIT */
+    size_t max_bytes;           /* memory: slot bytes held (default 1 GiB, 0 = unlimited);
+                                   beyond it the oldest threads are evicted, a slot that
+                                   cannot fit alone -> XB_ERR_LIMIT */
 } xb_backend_config_t;
 
-/* Fills *cfg with the defaults (memory, prefix "xp:", ttl 86400, no limits). */
+/* Fills *cfg with the defaults (memory, prefix "xp:", ttl 86400, max_bytes
+ * 1 GiB, no other limits). */
 XB_EXPORT void xb_backend_config_defaults(xb_backend_config_t *cfg);
 /* "memory" / "manager" / "redis" <-> type. parse returns 0 or -1. */
 XB_EXPORT const char *xb_backend_type_name(xb_backend_type_t type);

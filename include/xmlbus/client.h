@@ -63,7 +63,11 @@ XB_EXPORT void xb_client_destroy(xb_client_t **c);
  *     envelope is then available from xb_client_rejection();
  *   - nobody answered within timeout_ms: XB_ERR_TIMEOUT;
  *   - the pump answered ERROR (it could not read the request): XB_ERR_ARG;
- *   - a socket failure: XB_ERR_IO.
+ *   - a socket failure: XB_ERR_IO;
+ *   - the receive queue is full (the caller does not call xb_client_recv):
+ *     XB_ERR_LIMIT, nothing sent. The pump refuses with `limit` too while
+ *     too many answers wait for this client (docs/protocol.md,
+ *     Backpressure): read them, then send again; nothing is lost.
  * DELIVER messages that arrive meanwhile are queued for xb_client_recv. */
 XB_EXPORT int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
                              const char *from, int timeout_ms, char thread_out[XB_UUID_STR],
@@ -74,7 +78,9 @@ XB_EXPORT int xb_client_send(xb_client_t *c, const void *body, size_t len, const
  * message). Arguments as xb_client_send; timeout_ms bounds only the hand-over
  * to the socket. Returns 0 once the message is on its way, -1 with *err
  * (XB_ERR_TIMEOUT when it could not even be handed over, XB_ERR_IO,
- * XB_ERR_NOMEM). It goes out as POST (docs/protocol.md): the verdict comes
+ * XB_ERR_NOMEM, XB_ERR_LIMIT when the receive queue is full: call
+ * xb_client_recv, then post again). Each call first takes what has arrived
+ * into the receive queue, so that the pump need not hold it. It goes out as POST (docs/protocol.md): the verdict comes
  * later, read by the other calls: acceptances are only counted (the pump sends
  * POSTED n with its next message to the client, or within 50 ms); a REJECTED
  * is counted and its SystemError envelope is returned by xb_client_recv like

@@ -53,6 +53,9 @@ typedef struct {
     long queue_max_messages;    /* pending messages per listener, default 10000 */
     size_t queue_max_bytes;     /* pending bytes per listener, default 64 MiB */
     double shutdown_seconds;    /* SIGTERM deadline, default 10 */
+    long client_queue_messages; /* answers held per client that does not read, default 10000 */
+    size_t client_queue_bytes;  /* their bytes, default 16 MiB */
+    double client_timeout_seconds; /* a client that takes nothing that long loses them, default 60 */
 } xb_limits_config_t;
 
 typedef struct {

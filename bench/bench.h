@@ -36,16 +36,16 @@
 
 typedef struct {
     bool quick;
-    const char *only;        /* comma-separated substrings of row ids, NULL = all */
-    long messages;           /* round trips per row (upper bound; the time cap may stop earlier) */
-    long rss_messages;       /* routed messages of the RSS row (2 per round trip) */
-    double rss_seconds;      /* time cap of the RSS row */
-    double seconds;          /* time cap of one measured row */
+    const char *only;   /* comma-separated substrings of row ids, NULL = all */
+    long messages;      /* round trips per row (upper bound; the time cap may stop earlier) */
+    long rss_messages;  /* routed messages of the RSS row (2 per round trip) */
+    double rss_seconds; /* time cap of the RSS row */
+    double seconds;     /* time cap of one measured row */
     const char *json_path;
     const char *csv_path;
     char bin_dir[BENCH_PATH_MAX]; /* folder of xmlbus-bench, xmlbus, xmlbus-echo */
-    char argv_line[1024];    /* the command line, for the report */
-    double load_start;       /* 1-minute load average before the first row */
+    char argv_line[1024];         /* the command line, for the report */
+    double load_start;            /* 1-minute load average before the first row */
 } bench_opts_t;
 
 /* ---- rows ------------------------------------------------------------------- */
@@ -63,36 +63,36 @@ typedef enum { ST_PENDING, ST_OK, ST_NOT_AVAILABLE, ST_FAILED } row_status_t;
 
 typedef struct {
     /* what to measure */
-    char id[80];           /* "pump/memory/ipc/k100/400B": what --only matches */
-    char label[120];       /* "pump memory ipc 100 in flight 400 B": progress line */
+    char id[80];     /* "pump/memory/ipc/k100/400B": what --only matches */
+    char label[120]; /* "pump memory ipc 100 in flight 400 B": progress line */
     row_kind_t kind;
     const char *backend;   /* memory | manager | redis (pump rows) */
     const char *transport; /* tcp | ipc (raw and pump rows) */
     int in_flight;
-    size_t payload;        /* payload element size in bytes */
-    int workers;           /* pool rows */
-    bool pipelined;        /* pump rows: the hand-written XB1 client, not the client API */
-    bool slowreader;       /* RSS row: a client that posts and reads only at the end */
+    size_t payload;  /* payload element size in bytes */
+    int workers;     /* pool rows */
+    bool pipelined;  /* pump rows: the hand-written XB1 client, not the client API */
+    bool slowreader; /* RSS row: a client that posts and reads only at the end */
     bool selected;
 
     /* results */
     row_status_t status;
     char note[320];
-    uint64_t round_trips;  /* answered round trips in the measured phase */
-    uint64_t routed;       /* routed messages (pump stats; 2 per round trip for raw) */
-    uint64_t errors;       /* SystemErrors, refusals, timeouts */
+    uint64_t round_trips; /* answered round trips in the measured phase */
+    uint64_t routed;      /* routed messages (pump stats; 2 per round trip for raw) */
+    uint64_t errors;      /* SystemErrors, refusals, timeouts */
     double seconds;
-    double msgs_per_s;     /* routed messages per second */
+    double msgs_per_s;                       /* routed messages per second */
     double p50_us, p99_us, p999_us, mean_us; /* round-trip latency */
-    double us_per_msg;     /* parse rows: µs per message */
-    double pump_cpu_us;    /* µs of pump (or raw broker) CPU per routed message */
-    double echo_cpu_us;    /* µs of echo (or raw worker) CPU per routed message */
-    double client_cpu_us;  /* µs of this program's CPU per routed message */
-    long rss_kb[BENCH_RSS_SAMPLES]; /* RSS row: VmRSS at checkpoints */
+    double us_per_msg;                       /* parse rows: µs per message */
+    double pump_cpu_us;                 /* µs of pump (or raw broker) CPU per routed message */
+    double echo_cpu_us;                 /* µs of echo (or raw worker) CPU per routed message */
+    double client_cpu_us;               /* µs of this program's CPU per routed message */
+    long rss_kb[BENCH_RSS_SAMPLES];     /* RSS row: VmRSS at checkpoints */
     uint64_t rss_at[BENCH_RSS_SAMPLES]; /* routed messages at each checkpoint */
     int n_rss;
     long rss_start_kb, rss_fill_kb, rss_end_kb;
-    int rss_flat;          /* 1 flat, 0 grows, -1 unknown */
+    int rss_flat; /* 1 flat, 0 grows, -1 unknown */
 
     /* ratios (report.c), < 0 when the baseline was not measured */
     double thr_ratio, p50_ratio, p99_ratio, cpu_ratio;
@@ -179,8 +179,7 @@ int bench_raw_worker_main(const char *endpoint);
 void bench_raw_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, const char *transport,
                     int *progress, int total);
 /* Runs every selected parse / validate row. */
-void bench_parse_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, int *progress,
-                      int total);
+void bench_parse_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, int *progress, int total);
 /* Runs every selected pump, pool or RSS row that matches (kind, backend,
  * transport, workers) against one pump process. */
 void bench_pump_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, row_kind_t kind,

@@ -55,8 +55,14 @@ static void usage(FILE *f)
             "with T = tcp|ipc, K = messages in flight, SIZE = 400B|10KB|100KB.\n");
 }
 
-static const char *size_id(size_t s) { return s == 400 ? "400B" : s == 10240 ? "10KB" : "100KB"; }
-static const char *size_label(size_t s) { return s == 400 ? "400 B" : s == 10240 ? "10 KB" : "100 KB"; }
+static const char *size_id(size_t s)
+{
+    return s == 400 ? "400B" : s == 10240 ? "10KB" : "100KB";
+}
+static const char *size_label(size_t s)
+{
+    return s == 400 ? "400 B" : s == 10240 ? "10 KB" : "100 KB";
+}
 
 static bench_row_t *add_row(bench_row_t *rows, size_t *n, row_kind_t kind, const char *backend,
                             const char *transport, int window, size_t size, int workers)
@@ -91,17 +97,20 @@ static bench_row_t *add_row(bench_row_t *rows, size_t *n, row_kind_t kind, const
                  size_label(size));
         break;
     case ROW_PUMP:
-        snprintf(r->id, sizeof r->id, "pump/%s/%s/k%d/%s", backend, transport, window, size_id(size));
+        snprintf(r->id, sizeof r->id, "pump/%s/%s/k%d/%s", backend, transport, window,
+                 size_id(size));
         snprintf(r->label, sizeof r->label, "pump %s %s %d in flight %s", backend, transport,
                  window, size_label(size));
         break;
     case ROW_POOL:
-        snprintf(r->id, sizeof r->id, "pool/w%d/%s/k%d/%s", workers, transport, window, size_id(size));
+        snprintf(r->id, sizeof r->id, "pool/w%d/%s/k%d/%s", workers, transport, window,
+                 size_id(size));
         snprintf(r->label, sizeof r->label, "pump pool of %d worker%s %s %d in flight %s", workers,
                  workers > 1 ? "s" : "", transport, window, size_label(size));
         break;
     case ROW_RSS:
-        snprintf(r->id, sizeof r->id, "rss/%s/%s/k%d/%s", backend, transport, window, size_id(size));
+        snprintf(r->id, sizeof r->id, "rss/%s/%s/k%d/%s", backend, transport, window,
+                 size_id(size));
         snprintf(r->label, sizeof r->label, "pump RSS over a long run, %s %s %d in flight %s",
                  backend, transport, window, size_label(size));
         break;
@@ -133,10 +142,11 @@ static size_t plan(bench_row_t *rows)
         /* The same pump and window with the hand-written XB1 client instead
          * of the client API (pumpwin.c), a second measurement: every size
          * for memory over ipc, 400 B for the others. */
-        bool all = strcmp(pumps[p].backend, "memory") == 0 && strcmp(pumps[p].transport, "ipc") == 0;
+        bool all = strcmp(pumps[p].backend, "memory") == 0 &&
+                   strcmp(pumps[p].transport, "ipc") == 0;
         for (size_t s = 0; s < (all ? 3u : 1u); s++) {
-            bench_row_t *r = add_row(rows, &n, ROW_PUMP, pumps[p].backend, pumps[p].transport,
-                                     100, k_sizes[s], 0);
+            bench_row_t *r = add_row(rows, &n, ROW_PUMP, pumps[p].backend, pumps[p].transport, 100,
+                                     k_sizes[s], 0);
             if (r) {
                 r->pipelined = true;
                 strncat(r->id, "/pipelined", sizeof r->id - strlen(r->id) - 1);
@@ -190,7 +200,8 @@ static int parse_args(int argc, char **argv, bench_opts_t *o, bool *list)
     double seconds = 0, rss_seconds = 0;
     size_t at = 0;
     for (int i = 0; i < argc && at < sizeof o->argv_line; i++)
-        at += (size_t)snprintf(o->argv_line + at, sizeof o->argv_line - at, "%s%s", i ? " " : "", argv[i]);
+        at += (size_t)snprintf(o->argv_line + at, sizeof o->argv_line - at, "%s%s", i ? " " : "",
+                               argv[i]);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -288,8 +299,8 @@ int main(int argc, char **argv)
     char echo[BENCH_PATH_MAX + 32];
     snprintf(echo, sizeof echo, "%s/xmlbus-echo", o.bin_dir);
     if (needs_pump(rows, n) && (access(path, X_OK) != 0 || access(echo, X_OK) != 0)) {
-        fprintf(stderr, "xmlbus-bench: %s and %s are needed: build them first (make build)\n",
-                path, echo);
+        fprintf(stderr, "xmlbus-bench: %s and %s are needed: build them first (make build)\n", path,
+                echo);
         return 1;
     }
     xb_log_set_level(XB_LOG_WARN);

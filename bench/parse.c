@@ -75,7 +75,8 @@ static char *delivered_envelope(parse_env_t *e, size_t size, size_t *len, xb_err
         xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
         return NULL;
     }
-    xb_envelope_t *env = xb_envelope_build_bytes("console", "echo", NULL, payload, size, e->parser, err);
+    xb_envelope_t *env = xb_envelope_build_bytes("console", "echo", NULL, payload, size, e->parser,
+                                                 err);
     free(payload);
     char *out = NULL;
     if (env && xb_envelope_set_id(env, "5b0d2c1e-8a3f-4c4e-9d2a-1f0e3b4c5d6e", err) == 0 &&
@@ -131,8 +132,7 @@ static void parse_row(const bench_opts_t *o, parse_env_t *e, bench_row_t *row)
     free(bytes);
 }
 
-void bench_parse_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, int *progress,
-                      int total)
+void bench_parse_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, int *progress, int total)
 {
     bool any = false;
     for (size_t i = 0; i < n; i++)

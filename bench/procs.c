@@ -33,7 +33,10 @@ static char g_dirs[MAX_DIRS][BENCH_PATH_MAX];
 static volatile sig_atomic_t g_signal;
 static pid_t g_main_pid;
 
-bool bench_interrupted(void) { return g_signal != 0; }
+bool bench_interrupted(void)
+{
+    return g_signal != 0;
+}
 
 static void sleep_ms(long ms)
 {

@@ -171,8 +171,8 @@ int bench_run_pipe(pipe_t *c, win_t *w, const char *payload, size_t len, uint64_
         zmq_pollitem_t it = {.socket = c->sock, .events = ZMQ_POLLIN};
         int rc = zmq_poll(&it, 1, RECV_TIMEOUT_MS);
         if (rc == 0) {
-            snprintf(w->why, sizeof w->why, "no answer within %d ms (%d in flight)", RECV_TIMEOUT_MS,
-                     w->in_flight);
+            snprintf(w->why, sizeof w->why, "no answer within %d ms (%d in flight)",
+                     RECV_TIMEOUT_MS, w->in_flight);
             return -1;
         }
         for (int flags = 0;; flags = ZMQ_DONTWAIT) {

@@ -47,8 +47,8 @@
 
 typedef struct {
     uint64_t routed;
-    uint64_t unanswered;  /* client-unanswered: requests of a client that read nothing */
-    uint64_t expired;     /* client-expired: answers dropped, their client took none too long */
+    uint64_t unanswered; /* client-unanswered: requests of a client that read nothing */
+    uint64_t expired;    /* client-expired: answers dropped, their client took none too long */
     int processes;
     pid_t pids[MAX_WORKERS]; /* echo processes */
     int n_pids;
@@ -196,13 +196,15 @@ static int pump_open(const bench_opts_t *o, pump_env_t *e, xb_error_t *err)
         snprintf(bind_ep, sizeof bind_ep, "ipc://%s/pump.sock", e->dir);
     else
         snprintf(bind_ep, sizeof bind_ep, "tcp://127.0.0.1:*");
-    const char *argv[] = {xmlbus, "run", e->cfg, "--endpoint", bind_ep, "--endpoint-file",
-                          e->epfile, "--log-level", "warn", NULL};
+    const char *argv[] = {
+        xmlbus,    "run",         e->cfg, "--endpoint", bind_ep, "--endpoint-file",
+        e->epfile, "--log-level", "warn", NULL};
     const char *env[] = {"XMLBUS_LOG_LEVEL=warn", NULL};
     e->pid = bench_spawn(argv, e->log, env, err);
     if (e->pid < 0)
         return -1;
-    if (bench_wait_file_line(e->epfile, e->pid, READY_TIMEOUT_MS, e->endpoint, sizeof e->endpoint) != 0)
+    if (bench_wait_file_line(e->epfile, e->pid, READY_TIMEOUT_MS, e->endpoint,
+                             sizeof e->endpoint) != 0)
         return pump_failed(e, err, "the pump did not start");
     e->client = xb_client_new(e->endpoint, NULL, err);
     if (!e->client)
@@ -250,12 +252,14 @@ static void fill_row(bench_row_t *row, const snap_t *a, const snap_t *b, win_t *
     row->msgs_per_s = row->seconds > 0 ? (double)row->routed / row->seconds : 0;
     double routed = row->routed ? (double)row->routed : 1;
     row->pump_cpu_us = a->pump_cpu >= 0 && b->pump_cpu >= 0
-                           ? (double)(b->pump_cpu - a->pump_cpu) / 1000.0 / routed : -1;
+                           ? (double)(b->pump_cpu - a->pump_cpu) / 1000.0 / routed
+                           : -1;
     /* A restarted echo changes pids: its CPU would not add up. */
     bool same = a->st.n_pids == b->st.n_pids &&
                 memcmp(a->st.pids, b->st.pids, sizeof(pid_t) * (size_t)a->st.n_pids) == 0;
     row->echo_cpu_us = same && a->echo_cpu >= 0 && b->echo_cpu >= 0
-                           ? (double)(b->echo_cpu - a->echo_cpu) / 1000.0 / routed : -1;
+                           ? (double)(b->echo_cpu - a->echo_cpu) / 1000.0 / routed
+                           : -1;
     row->client_cpu_us = (double)(b->self_cpu - a->self_cpu) / 1000.0 / routed;
     bench_lat_fill(&w->lat, row);
 }
@@ -316,8 +320,7 @@ static void pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
     /* Warm-up (not measured): a few windows, at most a fifth of the row's time. */
     uint64_t warm = (uint64_t)row->in_flight * 4 + 100;
     uint64_t warm_end = bench_now_ns() + (uint64_t)(o->seconds * 0.2e9) + 50000000u;
-    if (row->status == ST_PENDING &&
-        run_any(e, c, &w, payload, row->payload, warm, warm_end) != 0)
+    if (row->status == ST_PENDING && run_any(e, c, &w, payload, row->payload, warm, warm_end) != 0)
         bench_row_finish(row, ST_FAILED, "warm-up: %s", w.why);
     if (row->status == ST_PENDING) {
         w.done = w.errors = 0;
@@ -405,12 +408,13 @@ static void rss_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
             bench_row_finish(row, ST_FAILED, "%llu SystemErrors or unexpected answers, first: %s",
                              (unsigned long long)w.errors, w.first_error);
         else
-            bench_row_finish(row, ST_OK,
-                             "RSS %ld KiB idle, %ld KiB after %llu routed, %ld KiB after %llu routed: %s%s",
-                             row->rss_start_kb, row->rss_fill_kb, (unsigned long long)(2 * fill_done),
-                             row->rss_end_kb, (unsigned long long)(2 * all),
-                             row->rss_flat == 1 ? "flat" : "grows",
-                             all < total ? " (stopped at the time cap)" : "");
+            bench_row_finish(
+                row, ST_OK,
+                "RSS %ld KiB idle, %ld KiB after %llu routed, %ld KiB after %llu routed: %s%s",
+                row->rss_start_kb, row->rss_fill_kb, (unsigned long long)(2 * fill_done),
+                row->rss_end_kb, (unsigned long long)(2 * all),
+                row->rss_flat == 1 ? "flat" : "grows",
+                all < total ? " (stopped at the time cap)" : "");
     }
     bench_win_free(&w);
     free(payload);
@@ -441,8 +445,8 @@ static void slow_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
     pump_stats_t st;
     xb_error_t err;
     xb_error_clear(&err);
-    if (bench_run_slow(e, &s, payload, row->payload, (uint64_t)o->rss_messages / 2, deadline,
-                       row, unanswered) != 0) {
+    if (bench_run_slow(e, &s, payload, row->payload, (uint64_t)o->rss_messages / 2, deadline, row,
+                       unanswered) != 0) {
         bench_row_finish(row, ST_FAILED, "%s", s.why);
     } else if (pump_stats(e, &st, &err) != 0) {
         bench_row_finish(row, ST_FAILED, "stats: %s", err.message);
@@ -455,18 +459,19 @@ static void slow_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
          * client_timeout_seconds). The rest is lost. */
         uint64_t told = s.accepted + s.refused + st.unanswered;
         uint64_t lost = (s.posted > told ? s.posted - told : 0) +
-                        (s.accepted > s.answers + st.expired ? s.accepted - s.answers - st.expired : 0);
+                        (s.accepted > s.answers + st.expired ? s.accepted - s.answers - st.expired
+                                                             : 0);
         row->errors = lost;
         bench_row_finish(row, lost ? ST_FAILED : ST_OK,
                          "RSS %ld KiB idle, %ld KiB after %llu posted, %ld KiB after %llu: %s; "
                          "%llu accepted, %llu answers, %llu refused, %llu unanswered, "
                          "%llu expired, %llu lost",
-                         row->rss_start_kb, row->rss_fill_kb,
-                         (unsigned long long)row->rss_at[1], row->rss_end_kb,
-                         (unsigned long long)s.posted, row->rss_flat == 1 ? "flat" : "grows",
-                         (unsigned long long)s.accepted, (unsigned long long)s.answers,
-                         (unsigned long long)s.refused, (unsigned long long)st.unanswered,
-                         (unsigned long long)st.expired, (unsigned long long)lost);
+                         row->rss_start_kb, row->rss_fill_kb, (unsigned long long)row->rss_at[1],
+                         row->rss_end_kb, (unsigned long long)s.posted,
+                         row->rss_flat == 1 ? "flat" : "grows", (unsigned long long)s.accepted,
+                         (unsigned long long)s.answers, (unsigned long long)s.refused,
+                         (unsigned long long)st.unanswered, (unsigned long long)st.expired,
+                         (unsigned long long)lost);
     }
     free(payload);
 }

@@ -44,7 +44,7 @@ typedef struct {
     uint64_t done, errors;
     bench_lat_t lat;
     bool record;
-    char why[256]; /* why a run stopped early */
+    char why[256];         /* why a run stopped early */
     char first_error[200]; /* the first SystemError or unexpected answer */
     /* Client API: where the digits of <seq> are in the payload, and the
      * number the next message gets. */

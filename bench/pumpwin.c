@@ -156,8 +156,8 @@ static int collect(xb_client_t *c, win_t *w, int timeout_ms)
         }
         if (rc == 1) {
             if (first && timeout_ms > 0) {
-                snprintf(w->why, sizeof w->why, "no answer within %d ms (%d in flight)",
-                         timeout_ms, w->in_flight);
+                snprintf(w->why, sizeof w->why, "no answer within %d ms (%d in flight)", timeout_ms,
+                         w->in_flight);
                 return -1;
             }
             return 0;

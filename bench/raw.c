@@ -107,7 +107,8 @@ int bench_raw_broker_main(const char *endpoint, const char *endpoint_file)
             continue; /* an oversized message: dropped */
         }
         size_t idlen = zmq_msg_size(&m[1]);
-        bool from_worker = wid_len && idlen == wid_len && memcmp(zmq_msg_data(&m[1]), wid, idlen) == 0;
+        bool from_worker = wid_len && idlen == wid_len &&
+                           memcmp(zmq_msg_data(&m[1]), wid, idlen) == 0;
         if (n == 2 && zmq_msg_size(&m[2]) == 5 && memcmp(zmq_msg_data(&m[2]), "READY", 5) == 0 &&
             idlen <= sizeof wid) {
             memcpy(wid, zmq_msg_data(&m[1]), idlen);
@@ -237,7 +238,8 @@ static int raw_env_open(const bench_opts_t *o, const char *transport, raw_env_t 
         zmq_setsockopt(e->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(e->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
         zmq_connect(e->sock, e->endpoint) != 0) {
-        xb_error_set(err, XB_ERR_IO, 0, "raw sender: connect %s: %s", e->endpoint, zmq_strerror(errno));
+        xb_error_set(err, XB_ERR_IO, 0, "raw sender: connect %s: %s", e->endpoint,
+                     zmq_strerror(errno));
         goto fail;
     }
     /* Until the worker has registered the broker answers NOWORKER. */
@@ -321,7 +323,8 @@ static void raw_row(const bench_opts_t *o, raw_env_t *e, bench_row_t *row)
     /* Warm-up: connections, allocator and caches, not measured. */
     uint64_t warm = (uint64_t)row->in_flight * 4 + 100;
     uint64_t warm_end = bench_now_ns() + (uint64_t)(o->seconds * 0.2e9) + 50000000u;
-    if (raw_window(e->sock, payload, row->payload, row->in_flight, warm, warm_end, false, &r, &seq) != 0) {
+    if (raw_window(e->sock, payload, row->payload, row->in_flight, warm, warm_end, false, &r,
+                   &seq) != 0) {
         bench_row_finish(row, ST_FAILED, "no answer during warm-up");
         goto out;
     }
@@ -359,7 +362,8 @@ void bench_raw_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, const ch
 {
     bool any = false;
     for (size_t i = 0; i < n; i++)
-        any |= rows[i].selected && rows[i].kind == ROW_RAW && strcmp(rows[i].transport, transport) == 0;
+        any |= rows[i].selected && rows[i].kind == ROW_RAW &&
+               strcmp(rows[i].transport, transport) == 0;
     if (!any)
         return;
     raw_env_t e;

@@ -28,7 +28,10 @@ bench_redis_t *bench_redis_start(xb_error_t *err)
     return r;
 }
 
-const char *bench_redis_url(const bench_redis_t *r) { return r ? xb_redis_server_url(r->srv) : ""; }
+const char *bench_redis_url(const bench_redis_t *r)
+{
+    return r ? xb_redis_server_url(r->srv) : "";
+}
 
 int bench_redis_flush(const bench_redis_t *r)
 {

@@ -37,7 +37,8 @@ static void machine(machine_t *m)
         if (p) {
             p += 2;
             size_t n = strcspn(p, "\n");
-            snprintf(m->cpu, sizeof m->cpu, "%.*s", (int)(n < sizeof m->cpu ? n : sizeof m->cpu - 1), p);
+            snprintf(m->cpu, sizeof m->cpu, "%.*s",
+                     (int)(n < sizeof m->cpu ? n : sizeof m->cpu - 1), p);
         }
     }
     if (bench_read_file("/proc/meminfo", buf, sizeof buf) > 0) {
@@ -96,13 +97,15 @@ static void ratios(bench_row_t *rows, size_t n)
         bench_row_t *r = &rows[i];
         if (!r->selected || r->status != ST_OK || r->kind < ROW_PUMP)
             continue;
-        const bench_row_t *raw = find(rows, n, ROW_RAW, NULL, r->transport, r->in_flight, r->payload);
+        const bench_row_t *raw = find(rows, n, ROW_RAW, NULL, r->transport, r->in_flight,
+                                      r->payload);
         if (raw && raw->msgs_per_s > 0) {
             r->thr_ratio = r->msgs_per_s / raw->msgs_per_s;
             r->p50_ratio = raw->p50_us > 0 ? r->p50_us / raw->p50_us : -1;
             r->p99_ratio = raw->p99_us > 0 ? r->p99_us / raw->p99_us : -1;
             r->cpu_raw_ratio = raw->pump_cpu_us > 0 && r->pump_cpu_us >= 0
-                                   ? r->pump_cpu_us / raw->pump_cpu_us : -1;
+                                   ? r->pump_cpu_us / raw->pump_cpu_us
+                                   : -1;
         }
         double pv = parse_validate_us(rows, n, r->payload);
         if (pv > 0 && r->pump_cpu_us >= 0)
@@ -124,12 +127,11 @@ typedef struct {
 static void goals(const bench_row_t *rows, size_t n, goal_t g[N_GOALS])
 {
     static const char *const text[N_GOALS] = {
-        ">= 100 000 routed msgs/s, memory backend",
-        ">= 80 000 routed msgs/s, redis backend",
-        "pump CPU per routed msg <= 1.5x parse+validate",
-        "p99 at 1 in flight < 200 us over ipc"};
-    static const char *const ids[N_GOALS] = {"pump/memory/ipc/k100/400B", "pump/redis/ipc/k100/400B",
-                                             "pump/memory/ipc/k100/400B", "pump/memory/ipc/k1/400B"};
+        ">= 100 000 routed msgs/s, memory backend", ">= 80 000 routed msgs/s, redis backend",
+        "pump CPU per routed msg <= 1.5x parse+validate", "p99 at 1 in flight < 200 us over ipc"};
+    static const char *const ids[N_GOALS] = {
+        "pump/memory/ipc/k100/400B", "pump/redis/ipc/k100/400B", "pump/memory/ipc/k100/400B",
+        "pump/memory/ipc/k1/400B"};
     for (int i = 0; i < N_GOALS; i++) {
         g[i].goal = text[i];
         g[i].row = ids[i];
@@ -157,7 +159,8 @@ static void goals(const bench_row_t *rows, size_t n, goal_t g[N_GOALS])
         } else if (i == 2) {
             if (r->cpu_ratio < 0)
                 continue;
-            snprintf(g[i].measured, sizeof g[i].measured, "%.1f us = %.2fx", r->pump_cpu_us, r->cpu_ratio);
+            snprintf(g[i].measured, sizeof g[i].measured, "%.1f us = %.2fx", r->pump_cpu_us,
+                     r->cpu_ratio);
             ok = r->cpu_ratio <= 1.5;
         } else {
             snprintf(g[i].measured, sizeof g[i].measured, "%.0f us", r->p99_us);
@@ -205,10 +208,12 @@ static void print_main(const bench_row_t *rows, size_t n)
 {
     printf("\nRound trips: routed messages per second (2 per round trip), latency per round trip,\n"
            "CPU per routed message (pump row: the pump process; raw row: the broker process).\n"
-           "x raw = pump / raw ZeroMQ with the same transport, window and size (CPU: pump / raw broker);\n"
+           "x raw = pump / raw ZeroMQ with the same transport, window and size (CPU: pump / raw "
+           "broker);\n"
            "CPU / p+v = pump CPU per routed message / (parse + envelope.xsd + payload xsd).\n\n");
-    printf("| row | msgs/s | p50 µs | p99 µs | p99.9 µs | pump CPU µs | echo CPU µs | client CPU µs "
-           "| x raw msgs/s | x raw p50 | x raw p99 | x raw CPU | CPU / p+v | status |\n");
+    printf(
+        "| row | msgs/s | p50 µs | p99 µs | p99.9 µs | pump CPU µs | echo CPU µs | client CPU µs "
+        "| x raw msgs/s | x raw p50 | x raw p99 | x raw CPU | CPU / p+v | status |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (size_t i = 0; i < n; i++) {
         const bench_row_t *r = &rows[i];
@@ -227,10 +232,10 @@ static void print_main(const bench_row_t *rows, size_t n)
             double v;
             const char *fmt;
         } col[12] = {
-            {r->msgs_per_s, "%.0f"},  {r->p50_us, "%.0f"},        {r->p99_us, "%.0f"},
-            {r->p999_us, "%.0f"},     {r->pump_cpu_us, "%.1f"},   {r->echo_cpu_us, "%.1f"},
-            {r->client_cpu_us, "%.1f"}, {r->thr_ratio, "%.2f"},   {r->p50_ratio, "%.1f"},
-            {r->p99_ratio, "%.1f"},   {r->cpu_raw_ratio, "%.1f"}, {r->cpu_ratio, "%.2f"},
+            {r->msgs_per_s, "%.0f"},    {r->p50_us, "%.0f"},        {r->p99_us, "%.0f"},
+            {r->p999_us, "%.0f"},       {r->pump_cpu_us, "%.1f"},   {r->echo_cpu_us, "%.1f"},
+            {r->client_cpu_us, "%.1f"}, {r->thr_ratio, "%.2f"},     {r->p50_ratio, "%.1f"},
+            {r->p99_ratio, "%.1f"},     {r->cpu_raw_ratio, "%.1f"}, {r->cpu_ratio, "%.2f"},
         };
         char c[12][32];
         for (size_t i = 0; i < 12; i++)
@@ -252,9 +257,12 @@ static void print_rss(const bench_row_t *rows, size_t n)
         printf("| routed messages | RSS KiB |\n|---:|---:|\n");
         for (int s = 0; s < r->n_rss; s++)
             printf("| %llu | %ld |\n", (unsigned long long)r->rss_at[s], r->rss_kb[s]);
-        printf("\nRSS idle %ld KiB, after the fill %ld KiB, at the end %ld KiB: %s beyond the retention\n",
+        printf("\nRSS idle %ld KiB, after the fill %ld KiB, at the end %ld KiB: %s beyond the "
+               "retention\n",
                r->rss_start_kb, r->rss_fill_kb, r->rss_end_kb,
-               r->rss_flat == 1 ? "flat" : r->rss_flat == 0 ? "GROWS" : "unknown");
+               r->rss_flat == 1   ? "flat"
+               : r->rss_flat == 0 ? "GROWS"
+                                  : "unknown");
     }
 }
 
@@ -268,9 +276,11 @@ void bench_report(const bench_opts_t *o, bench_row_t *rows, size_t n)
            m.kernel, m.zmq, m.xml2);
     printf("command: %s (%.2f s per row, at most %ld round trips per row)\n", o->argv_line,
            o->seconds, o->messages);
-    printf("load average (1 min): %.2f at the start, %.2f at the end%s\n", o->load_start, bench_load1(),
+    printf("load average (1 min): %.2f at the start, %.2f at the end%s\n", o->load_start,
+           bench_load1(),
            o->load_start > (double)m.nproc / 4 ? " -- the machine was busy with other work: "
-                                                 "numbers vary between runs" : "");
+                                                 "numbers vary between runs"
+                                               : "");
     print_parse(rows, n);
     print_main(rows, n);
     print_rss(rows, n);
@@ -310,7 +320,8 @@ static void json_num(FILE *f, double v, int prec)
 
 static const char *kind_name(row_kind_t k)
 {
-    static const char *const names[] = {"raw", "parse-envelope", "validate-payload", "pump", "pool", "rss"};
+    static const char *const names[] = {"raw",  "parse-envelope", "validate-payload",
+                                        "pump", "pool",           "rss"};
     return names[k];
 }
 
@@ -324,7 +335,8 @@ int bench_write_json(const bench_opts_t *o, const bench_row_t *rows, size_t n, x
 {
     FILE *f = fopen(o->json_path, "w");
     if (!f)
-        return xb_error_set(err, XB_ERR_IO, 0, "cannot write %s: %s", o->json_path, strerror(errno));
+        return xb_error_set(err, XB_ERR_IO, 0, "cannot write %s: %s", o->json_path,
+                            strerror(errno));
     machine_t m;
     machine(&m);
     fprintf(f, "{\n  \"date\": ");
@@ -340,9 +352,11 @@ int bench_write_json(const bench_opts_t *o, const bench_row_t *rows, size_t n, x
     fprintf(f, ", \"libxml2\": ");
     json_str(f, m.xml2);
     fprintf(f, ", \"load1_start\": %.2f, \"load1_end\": %.2f", o->load_start, bench_load1());
-    fprintf(f, "},\n  \"options\": {\"quick\": %s, \"seconds_per_row\": %.3f, \"messages_per_row\": %ld, "
-               "\"rss_messages\": %ld, \"rss_seconds\": %.1f},\n  \"rows\": [",
-            o->quick ? "true" : "false", o->seconds, o->messages, o->rss_messages, o->rss_seconds);
+    fprintf(
+        f,
+        "},\n  \"options\": {\"quick\": %s, \"seconds_per_row\": %.3f, \"messages_per_row\": %ld, "
+        "\"rss_messages\": %ld, \"rss_seconds\": %.1f},\n  \"rows\": [",
+        o->quick ? "true" : "false", o->seconds, o->messages, o->rss_messages, o->rss_seconds);
     bool first = true;
     for (size_t i = 0; i < n; i++) {
         const bench_row_t *r = &rows[i];
@@ -360,30 +374,45 @@ int bench_write_json(const bench_opts_t *o, const bench_row_t *rows, size_t n, x
         json_str(f, r->transport);
         fprintf(f, ", \"in_flight\": %d, \"payload_bytes\": %zu, \"workers\": %d", r->in_flight,
                 r->payload, r->workers);
-        fprintf(f, ", \"round_trips\": %llu, \"routed\": %llu, \"errors\": %llu, \"seconds\": %.3f"
-                   ", \"load1\": %.2f",
+        fprintf(f,
+                ", \"round_trips\": %llu, \"routed\": %llu, \"errors\": %llu, \"seconds\": %.3f"
+                ", \"load1\": %.2f",
                 (unsigned long long)r->round_trips, (unsigned long long)r->routed,
                 (unsigned long long)r->errors, r->seconds, r->load1);
-        static const char *const keys[] = {"msgs_per_s", "p50_us", "p99_us", "p999_us", "mean_us",
-                                           "us_per_msg", "pump_cpu_us_per_msg", "echo_cpu_us_per_msg",
-                                           "client_cpu_us_per_msg", "ratio_msgs_per_s_vs_raw",
-                                           "ratio_p50_vs_raw", "ratio_p99_vs_raw",
-                                           "ratio_cpu_vs_raw_broker", "ratio_cpu_vs_parse_validate"};
-        const double vals[] = {r->msgs_per_s, r->p50_us, r->p99_us, r->p999_us, r->mean_us,
-                               r->us_per_msg, r->pump_cpu_us, r->echo_cpu_us, r->client_cpu_us,
-                               r->thr_ratio, r->p50_ratio, r->p99_ratio, r->cpu_raw_ratio,
-                               r->cpu_ratio};
+        static const char *const keys[] = {"msgs_per_s",
+                                           "p50_us",
+                                           "p99_us",
+                                           "p999_us",
+                                           "mean_us",
+                                           "us_per_msg",
+                                           "pump_cpu_us_per_msg",
+                                           "echo_cpu_us_per_msg",
+                                           "client_cpu_us_per_msg",
+                                           "ratio_msgs_per_s_vs_raw",
+                                           "ratio_p50_vs_raw",
+                                           "ratio_p99_vs_raw",
+                                           "ratio_cpu_vs_raw_broker",
+                                           "ratio_cpu_vs_parse_validate"};
+        const double vals[] = {r->msgs_per_s,    r->p50_us,     r->p99_us,      r->p999_us,
+                               r->mean_us,       r->us_per_msg, r->pump_cpu_us, r->echo_cpu_us,
+                               r->client_cpu_us, r->thr_ratio,  r->p50_ratio,   r->p99_ratio,
+                               r->cpu_raw_ratio, r->cpu_ratio};
         for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
             fprintf(f, ", \"%s\": ", keys[k]);
             json_num(f, r->status == ST_OK ? vals[k] : -1, 3);
         }
         if (r->kind == ROW_RSS && r->n_rss > 0) {
-            fprintf(f, ", \"rss_kib\": {\"idle\": %ld, \"after_fill\": %ld, \"end\": %ld, \"flat\": %s, "
-                       "\"samples\": [",
-                    r->rss_start_kb, r->rss_fill_kb, r->rss_end_kb,
-                    r->rss_flat == 1 ? "true" : r->rss_flat == 0 ? "false" : "null");
+            fprintf(
+                f,
+                ", \"rss_kib\": {\"idle\": %ld, \"after_fill\": %ld, \"end\": %ld, \"flat\": %s, "
+                "\"samples\": [",
+                r->rss_start_kb, r->rss_fill_kb, r->rss_end_kb,
+                r->rss_flat == 1   ? "true"
+                : r->rss_flat == 0 ? "false"
+                                   : "null");
             for (int s = 0; s < r->n_rss; s++)
-                fprintf(f, "%s[%llu, %ld]", s ? ", " : "", (unsigned long long)r->rss_at[s], r->rss_kb[s]);
+                fprintf(f, "%s[%llu, %ld]", s ? ", " : "", (unsigned long long)r->rss_at[s],
+                        r->rss_kb[s]);
             fprintf(f, "]}");
         }
         fputc('}', f);
@@ -402,7 +431,8 @@ int bench_write_json(const bench_opts_t *o, const bench_row_t *rows, size_t n, x
     }
     fprintf(f, "\n  ]\n}\n");
     if (fclose(f) != 0)
-        return xb_error_set(err, XB_ERR_IO, 0, "cannot write %s: %s", o->json_path, strerror(errno));
+        return xb_error_set(err, XB_ERR_IO, 0, "cannot write %s: %s", o->json_path,
+                            strerror(errno));
     fprintf(stderr, "results written to %s\n", o->json_path);
     return 0;
 }
@@ -420,12 +450,13 @@ int bench_write_csv(const bench_opts_t *o, const bench_row_t *rows, size_t n, xb
     FILE *f = fopen(o->csv_path, "w");
     if (!f)
         return xb_error_set(err, XB_ERR_IO, 0, "cannot write %s: %s", o->csv_path, strerror(errno));
-    fprintf(f, "id,kind,status,backend,transport,in_flight,payload_bytes,workers,round_trips,routed,"
-               "errors,seconds,msgs_per_s,p50_us,p99_us,p999_us,mean_us,us_per_msg,"
-               "pump_cpu_us_per_msg,echo_cpu_us_per_msg,client_cpu_us_per_msg,"
-               "ratio_msgs_per_s_vs_raw,ratio_p50_vs_raw,ratio_p99_vs_raw,ratio_cpu_vs_raw_broker,"
-               "ratio_cpu_vs_parse_validate,"
-               "rss_idle_kib,rss_after_fill_kib,rss_end_kib,rss_flat,load1,note\n");
+    fprintf(f,
+            "id,kind,status,backend,transport,in_flight,payload_bytes,workers,round_trips,routed,"
+            "errors,seconds,msgs_per_s,p50_us,p99_us,p999_us,mean_us,us_per_msg,"
+            "pump_cpu_us_per_msg,echo_cpu_us_per_msg,client_cpu_us_per_msg,"
+            "ratio_msgs_per_s_vs_raw,ratio_p50_vs_raw,ratio_p99_vs_raw,ratio_cpu_vs_raw_broker,"
+            "ratio_cpu_vs_parse_validate,"
+            "rss_idle_kib,rss_after_fill_kib,rss_end_kib,rss_flat,load1,note\n");
     for (size_t i = 0; i < n; i++) {
         const bench_row_t *r = &rows[i];
         if (!r->selected)
@@ -435,15 +466,17 @@ int bench_write_csv(const bench_opts_t *o, const bench_row_t *rows, size_t n, xb
                 status_name(r->status), r->backend, r->transport, r->in_flight, r->payload,
                 r->workers, (unsigned long long)r->round_trips, (unsigned long long)r->routed,
                 (unsigned long long)r->errors, r->seconds);
-        const double vals[] = {r->msgs_per_s, r->p50_us, r->p99_us, r->p999_us, r->mean_us,
-                               r->us_per_msg, r->pump_cpu_us, r->echo_cpu_us, r->client_cpu_us,
-                               r->thr_ratio, r->p50_ratio, r->p99_ratio, r->cpu_raw_ratio,
-                               r->cpu_ratio};
+        const double vals[] = {r->msgs_per_s,    r->p50_us,     r->p99_us,      r->p999_us,
+                               r->mean_us,       r->us_per_msg, r->pump_cpu_us, r->echo_cpu_us,
+                               r->client_cpu_us, r->thr_ratio,  r->p50_ratio,   r->p99_ratio,
+                               r->cpu_raw_ratio, r->cpu_ratio};
         for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++)
             csv_num(f, ok ? vals[k] : -1);
         if (r->kind == ROW_RSS && r->n_rss > 0)
             fprintf(f, ",%ld,%ld,%ld,%s", r->rss_start_kb, r->rss_fill_kb, r->rss_end_kb,
-                    r->rss_flat == 1 ? "true" : r->rss_flat == 0 ? "false" : "");
+                    r->rss_flat == 1   ? "true"
+                    : r->rss_flat == 0 ? "false"
+                                       : "");
         else
             fputs(",,,,", f);
         fprintf(f, ",%.2f", r->load1);

@@ -43,7 +43,10 @@ int bench_lat_add(bench_lat_t *l, uint64_t ns)
     return 0;
 }
 
-void bench_lat_reset(bench_lat_t *l) { l->n = 0; }
+void bench_lat_reset(bench_lat_t *l)
+{
+    l->n = 0;
+}
 
 void bench_lat_free(bench_lat_t *l)
 {

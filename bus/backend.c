@@ -270,8 +270,8 @@ static int check_registry_op(const xb_backend_t *b, const xb_registry_op_t *op, 
     case XB_REGISTRY_OP_DELETE:
         return check_key(b, op->uuid, "uuid", err);
     }
-    return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: unknown registry op kind %d",
-                        b->ops->name, (int)op->kind);
+    return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: unknown registry op kind %d", b->ops->name,
+                        (int)op->kind);
 }
 
 /* Used when an implementation has no native batch: one change after the

@@ -18,8 +18,8 @@
  * check these again. */
 typedef struct {
     const char *name;
-    int (*buffer_append)(void *self, const char *thread, const void *slot, size_t len,
-                         long *index, xb_error_t *err);
+    int (*buffer_append)(void *self, const char *thread, const void *slot, size_t len, long *index,
+                         xb_error_t *err);
     /* Appends n slots (possibly to different threads) in one round trip or
      * transaction; index[i] receives each slot's index. */
     int (*buffer_append_batch)(void *self, size_t n, const char *const *threads,

@@ -34,7 +34,7 @@
 #define LM_ENV_FLAGS (MDB_NOTLS | MDB_NOSYNC)
 
 static const char *const db_names[DB__COUNT] = {
-    [DB_SLOTS] = "xb.slots",     [DB_THREADS] = "xb.threads",     [DB_AGE] = "xb.age",
+    [DB_SLOTS] = "xb.slots",      [DB_THREADS] = "xb.threads", [DB_AGE] = "xb.age",
     [DB_CHAIN] = "xb.chain2uuid", [DB_UUID] = "xb.uuid2chain", [DB_META] = "xb.meta",
 };
 
@@ -106,17 +106,15 @@ int xb_lm_begin(lm_env_t *e, bool write, MDB_txn **txn, xb_error_t *err)
 {
     for (int attempt = 0;; attempt++) {
         if (pthread_rwlock_rdlock(&e->resize) != 0)
-            return xb_error_set(err, XB_ERR_BACKEND, 0, "backend manager: cannot lock %s",
-                                e->path);
+            return xb_error_set(err, XB_ERR_BACKEND, 0, "backend manager: cannot lock %s", e->path);
         int rc = mdb_txn_begin(e->env, NULL, write ? 0 : MDB_RDONLY, txn);
         if (rc == 0)
             return 0;
         pthread_rwlock_unlock(&e->resize);
         if (rc != MDB_MAP_RESIZED || attempt >= LM_RESIZE_RETRIES)
-            return xb_lm_fail(e, rc,
-                              write ? "beginning a write transaction"
-                                    : "beginning a read transaction",
-                              err);
+            return xb_lm_fail(
+                e, rc, write ? "beginning a write transaction" : "beginning a read transaction",
+                err);
         if (lm_adopt_map_size(e, err) != 0)
             return -1;
     }
@@ -225,7 +223,8 @@ int xb_lm_mkdirs(const char *path, xb_error_t *err)
     if (!S_ISDIR(st.st_mode))
         return xb_error_set(err, XB_ERR_BACKEND, 0,
                             "backend manager: %s is not a folder (backend.path names the LMDB "
-                            "environment folder)", path);
+                            "environment folder)",
+                            path);
     return 0;
 }
 
@@ -253,7 +252,8 @@ static int lm_open_dbs(lm_env_t *e, xb_error_t *err)
         xb_lm_abort(e, txn);
         return xb_error_set(err, XB_ERR_BACKEND, 0,
                             "backend manager: %s holds data of format %.*s; this xmlbus reads "
-                            "format %s", e->path, (int)(v.mv_size > 16 ? 16 : v.mv_size),
+                            "format %s",
+                            e->path, (int)(v.mv_size > 16 ? 16 : v.mv_size),
                             (const char *)v.mv_data, LM_FORMAT);
     }
     if (rc != 0) {
@@ -352,8 +352,8 @@ static int lm_clear_stale_readers(lm_env_t *e, xb_error_t *err)
     if (rc != 0)
         return xb_lm_fail(e, rc, "clearing stale readers", err);
     if (dead > 0)
-        XB_INFO("backend", "manager: cleared %d stale reader slot(s) of dead processes at %s",
-                dead, e->path);
+        XB_INFO("backend", "manager: cleared %d stale reader slot(s) of dead processes at %s", dead,
+                e->path);
     return 0;
 }
 

@@ -212,8 +212,8 @@ int xb_lm_thread_len_op(void *self, const char *thread, long *len, xb_error_t *e
 int xb_lm_thread_exists(void *self, const char *thread, bool *exists, xb_error_t *err);
 int xb_lm_delete_thread(void *self, const char *thread, bool *deleted, xb_error_t *err);
 int xb_lm_list_threads(void *self, xb_str_list_t *out, xb_error_t *err);
-int xb_lm_scan_threads(void *self, const char *cursor, size_t count, xb_str_list_t *out,
-                       char *next, xb_error_t *err);
+int xb_lm_scan_threads(void *self, const char *cursor, size_t count, xb_str_list_t *out, char *next,
+                       xb_error_t *err);
 int xb_lm_clear(void *self, xb_error_t *err);
 
 int xb_lm_registry_set(void *self, const char *chain, const char *uuid, xb_error_t *err);

@@ -13,7 +13,8 @@ static int lm_uuid_len(const lm_env_t *e, const char *uuid, size_t *len, xb_erro
     if (n > e->maxkey)
         return xb_error_set(err, XB_ERR_ARG, 0,
                             "backend manager: uuid of %zu bytes is longer than the %zu bytes "
-                            "LMDB allows at %s", n, e->maxkey, e->path);
+                            "LMDB allows at %s",
+                            n, e->maxkey, e->path);
     *len = n;
     return 0;
 }
@@ -53,8 +54,8 @@ static MDB_val lm_chain_key(const lm_env_t *e, unsigned char *buf, const char *c
  * must name the same chain (else it belongs to a colliding chain). Returns 1
  * with *uuid (malloc'd, NULL allowed to skip), 0 absent, -1 error,
  * -2 hash collision. */
-static int lm_chain_lookup(lm_env_t *e, MDB_txn *txn, const char *chain, size_t clen,
-                           char **uuid, xb_error_t *err)
+static int lm_chain_lookup(lm_env_t *e, MDB_txn *txn, const char *chain, size_t clen, char **uuid,
+                           xb_error_t *err)
 {
     unsigned char kb[LM_KEY_CAP];
     bool hashed;
@@ -137,8 +138,10 @@ static int lm_set_in(lm_env_t *e, MDB_txn *txn, const char *chain, size_t clen, 
     char *old_uuid = NULL, *old_chain = NULL;
     int rc = lm_chain_lookup(e, txn, chain, clen, &old_uuid, err);
     if (rc == -2)
-        return xb_error_set(err, XB_ERR_BACKEND, 0, "backend manager: hash collision for a "
-                            "%zu-byte chain at %s", clen, e->path);
+        return xb_error_set(err, XB_ERR_BACKEND, 0,
+                            "backend manager: hash collision for a "
+                            "%zu-byte chain at %s",
+                            clen, e->path);
     if (rc == 1 && strcmp(old_uuid, uuid) != 0)
         rc = lm_unlink_uuid(e, txn, old_uuid, strlen(old_uuid), chain, clen, err);
     free(old_uuid);
@@ -193,8 +196,8 @@ int xb_lm_registry_get_uuid(void *self, const char *chain, char **uuid, xb_error
     int rc = lm_chain_lookup(h->e, txn, chain, strlen(chain), uuid, err);
     xb_lm_abort(h->e, txn);
     if (rc == 0 || rc == -2)
-        return xb_error_set(err, XB_ERR_NOTFOUND, 0,
-                            "backend manager: no uuid registered for %s", chain);
+        return xb_error_set(err, XB_ERR_NOTFOUND, 0, "backend manager: no uuid registered for %s",
+                            chain);
     return rc == 1 ? 0 : -1;
 }
 
@@ -208,15 +211,15 @@ int xb_lm_registry_get_chain(void *self, const char *uuid, char **chain, xb_erro
     int rc = lm_uuid_lookup(h->e, txn, uuid, ulen, chain, err);
     xb_lm_abort(h->e, txn);
     if (rc == 0)
-        return xb_error_set(err, XB_ERR_NOTFOUND, 0,
-                            "backend manager: no chain registered for %s", uuid);
+        return xb_error_set(err, XB_ERR_NOTFOUND, 0, "backend manager: no chain registered for %s",
+                            uuid);
     return rc == 1 ? 0 : -1;
 }
 
 /* The body of registry_delete inside txn: removes uuid -> chain and its
  * chain -> uuid partner. *deleted says whether the uuid was registered. */
-static int lm_unregister_in(lm_env_t *e, MDB_txn *txn, const char *uuid, size_t ulen,
-                            bool *deleted, xb_error_t *err)
+static int lm_unregister_in(lm_env_t *e, MDB_txn *txn, const char *uuid, size_t ulen, bool *deleted,
+                            xb_error_t *err)
 {
     *deleted = false;
     char *chain = NULL;

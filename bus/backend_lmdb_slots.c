@@ -39,8 +39,10 @@ static int lm_append_in(lm_t *h, MDB_txn *txn, const char *thread, const void *s
         return LM_REFUSED;
     }
     if (h->max_slot_bytes > 0 && len > h->max_slot_bytes) {
-        xb_error_set(&why, XB_ERR_LIMIT, 0, "backend manager: slot of %zu bytes for thread %s "
-                     "exceeds max_slot_bytes %zu", len, thread, h->max_slot_bytes);
+        xb_error_set(&why, XB_ERR_LIMIT, 0,
+                     "backend manager: slot of %zu bytes for thread %s "
+                     "exceeds max_slot_bytes %zu",
+                     len, thread, h->max_slot_bytes);
         return lm_refused(h, &why, err);
     }
     lm_thread_rec_t r;
@@ -48,8 +50,10 @@ static int lm_append_in(lm_t *h, MDB_txn *txn, const char *thread, const void *s
     if (found < 0)
         return LM_TXN_BAD;
     if (found && h->max_slots_per_thread > 0 && r.count >= (uint64_t)h->max_slots_per_thread) {
-        xb_error_set(&why, XB_ERR_LIMIT, 0, "backend manager: thread %s is full "
-                     "(max_slots_per_thread %ld)", thread, h->max_slots_per_thread);
+        xb_error_set(&why, XB_ERR_LIMIT, 0,
+                     "backend manager: thread %s is full "
+                     "(max_slots_per_thread %ld)",
+                     thread, h->max_slots_per_thread);
         return lm_refused(h, &why, err);
     }
     if (found && r.count >= (uint64_t)LONG_MAX) {
@@ -291,8 +295,8 @@ int xb_lm_list_threads(void *self, xb_str_list_t *out, xb_error_t *err)
 
 /* Pages in key order; the cursor is ":" and the last name listed, and the
  * next page starts after it with one MDB_SET_RANGE. */
-int xb_lm_scan_threads(void *self, const char *cursor, size_t count, xb_str_list_t *out,
-                       char *next, xb_error_t *err)
+int xb_lm_scan_threads(void *self, const char *cursor, size_t count, xb_str_list_t *out, char *next,
+                       xb_error_t *err)
 {
     lm_t *h = self;
     lm_env_t *e = h->e;

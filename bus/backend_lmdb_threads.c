@@ -22,8 +22,8 @@ int xb_lm_thread_len(const lm_env_t *e, const char *thread, size_t *len, xb_erro
     if (n + 1 + LM_INDEX_BYTES > e->maxkey)
         return xb_error_set(err, XB_ERR_ARG, 0,
                             "backend manager: thread name of %zu bytes is longer than the "
-                            "%zu bytes LMDB allows at %s", n, e->maxkey - 1 - LM_INDEX_BYTES,
-                            e->path);
+                            "%zu bytes LMDB allows at %s",
+                            n, e->maxkey - 1 - LM_INDEX_BYTES, e->path);
     *len = n;
     return 0;
 }
@@ -143,8 +143,10 @@ static int lm_evict_oldest(lm_t *h, MDB_txn *txn, xb_error_t *err)
     long n = atomic_fetch_add(&h->evicted_threads, 1) + 1;
     /* Log the first eviction and every 1000th at WARN, the others at DEBUG. */
     if (n == 1 || n % 1000 == 0)
-        XB_WARN("backend", "manager: max_threads %ld reached at %s, evicted oldest thread %s "
-                "(%ld evictions by this process)", h->max_threads, e->path, name, n);
+        XB_WARN("backend",
+                "manager: max_threads %ld reached at %s, evicted oldest thread %s "
+                "(%ld evictions by this process)",
+                h->max_threads, e->path, name, n);
     else
         XB_DEBUG("backend", "manager: evicted oldest thread %s", name);
     return 0;

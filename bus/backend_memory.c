@@ -51,12 +51,12 @@ static void thread_free(void *p)
 typedef struct {
     pthread_mutex_t lock;
     xb_backend_config_t cfg;
-    xb_strmap_t *threads;   /* name -> mem_thread_t* (owned) */
-    mem_thread_t *oldest;   /* creation order, for eviction */
+    xb_strmap_t *threads; /* name -> mem_thread_t* (owned) */
+    mem_thread_t *oldest; /* creation order, for eviction */
     mem_thread_t *newest;
     long total_slots;
     uint64_t last_seq;
-    size_t total_bytes;     /* slot bytes held, for max_bytes */
+    size_t total_bytes;         /* slot bytes held, for max_bytes */
     xb_strmap_t *chain_to_uuid; /* chain -> char* uuid (owned) */
     xb_strmap_t *uuid_to_chain; /* uuid -> char* chain (owned) */
     long evicted_threads;
@@ -105,8 +105,10 @@ static void evict(mem_t *m, mem_thread_t *t, const char *why)
     /* Evictions are silent for senders; log the first and every 1000th at
      * WARN so that a bus at its limit does not flood the log. */
     if (m->evicted_threads == 1 || m->evicted_threads % 1000 == 0)
-        XB_WARN("backend", "memory: %s reached, evicted oldest thread %s "
-                "(%ld evictions so far)", why, t->name, m->evicted_threads);
+        XB_WARN("backend",
+                "memory: %s reached, evicted oldest thread %s "
+                "(%ld evictions so far)",
+                why, t->name, m->evicted_threads);
     else
         XB_DEBUG("backend", "memory: evicted oldest thread %s", t->name);
     thread_drop(m, t);
@@ -139,7 +141,8 @@ static mem_thread_t *thread_get_or_create(mem_t *m, const char *name, bool *crea
     mem_thread_t *t = xb_strmap_get(m->threads, name);
     if (t)
         return t;
-    while (m->cfg.max_threads > 0 && (long)xb_strmap_count(m->threads) >= m->cfg.max_threads && m->oldest)
+    while (m->cfg.max_threads > 0 && (long)xb_strmap_count(m->threads) >= m->cfg.max_threads &&
+           m->oldest)
         evict_oldest(m);
     t = calloc(1, sizeof *t);
     if (t)
@@ -164,21 +167,23 @@ static int append_locked(mem_t *m, const char *thread, char *data, size_t len, l
         m->limit_refusals++;
         return xb_error_set(err, XB_ERR_LIMIT, 0,
                             "backend memory: slot of %zu bytes for thread %s exceeds "
-                            "max_slot_bytes %zu", len, thread, m->cfg.max_slot_bytes);
+                            "max_slot_bytes %zu",
+                            len, thread, m->cfg.max_slot_bytes);
     }
     if (m->cfg.max_bytes > 0 && len > m->cfg.max_bytes) {
         m->limit_refusals++;
         return xb_error_set(err, XB_ERR_LIMIT, 0,
                             "backend memory: slot of %zu bytes for thread %s exceeds "
-                            "max_bytes %zu", len, thread, m->cfg.max_bytes);
+                            "max_bytes %zu",
+                            len, thread, m->cfg.max_bytes);
     }
     mem_thread_t *existing = xb_strmap_get(m->threads, thread);
     if (existing && m->cfg.max_slots_per_thread > 0 &&
         (long)existing->len >= m->cfg.max_slots_per_thread) {
         m->limit_refusals++;
         return xb_error_set(err, XB_ERR_LIMIT, 0,
-                            "backend memory: thread %s is full (max_slots_per_thread %ld)",
-                            thread, m->cfg.max_slots_per_thread);
+                            "backend memory: thread %s is full (max_slots_per_thread %ld)", thread,
+                            m->cfg.max_slots_per_thread);
     }
     bool created;
     mem_thread_t *t = existing ? existing : thread_get_or_create(m, thread, &created, err);
@@ -190,7 +195,8 @@ static int append_locked(mem_t *m, const char *thread, char *data, size_t len, l
             thread_drop(m, t);
         return xb_error_set(err, XB_ERR_LIMIT, 0,
                             "backend memory: thread %s holds %zu bytes: one more slot of %zu "
-                            "exceeds max_bytes %zu", thread, t->bytes, len, m->cfg.max_bytes);
+                            "exceeds max_bytes %zu",
+                            thread, t->bytes, len, m->cfg.max_bytes);
     }
     if (t->len == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
@@ -255,8 +261,8 @@ static int mem_append_batch(void *self, size_t n, const char *const *threads,
     if (rc == 0) {
         pthread_mutex_lock(&m->lock);
         for (; done < n; done++) {
-            if (append_locked(m, threads[done], copies[done], slots[done].len, &index[done],
-                              err) != 0) {
+            if (append_locked(m, threads[done], copies[done], slots[done].len, &index[done], err) !=
+                0) {
                 rc = -1;
                 break;
             }
@@ -295,8 +301,7 @@ static int mem_get_thread(void *self, const char *thread, xb_blob_list_t *out, x
     return rc;
 }
 
-static int mem_get_slot(void *self, const char *thread, long index, xb_blob_t *out,
-                        xb_error_t *err)
+static int mem_get_slot(void *self, const char *thread, long index, xb_blob_t *out, xb_error_t *err)
 {
     mem_t *m = self;
     int rc = 0;
@@ -500,8 +505,8 @@ static int lookup(mem_t *m, const xb_strmap_t *map, const char *key, char **out,
     pthread_mutex_lock(&m->lock);
     const char *v = xb_strmap_get(map, key);
     if (!v) {
-        rc = xb_error_set(err, XB_ERR_NOTFOUND, 0, "backend memory: no %s registered for %s",
-                          what, key);
+        rc = xb_error_set(err, XB_ERR_NOTFOUND, 0, "backend memory: no %s registered for %s", what,
+                          key);
     } else if (!(*out = strdup(v))) {
         rc = mem_nomem(err);
     }

@@ -176,11 +176,10 @@ static int apply_config(xb_redis_t *r, const xb_backend_config_t *cfg, xb_error_
     const char *prefix = cfg->redis_prefix[0] ? cfg->redis_prefix : DEFAULT_PREFIX;
     for (const char *p = prefix; *p; p++)
         if ((unsigned char)*p < ' ' || *p == 0x7f)
-            return xb_error_set(err, XB_ERR_CONFIG, 0,
-                                "redis_prefix contains a control character");
+            return xb_error_set(err, XB_ERR_CONFIG, 0, "redis_prefix contains a control character");
     if (cfg->redis_ttl < 0)
-        return xb_error_set(err, XB_ERR_CONFIG, 0, "redis_ttl must be >= 0 (0 = no expiry), not %ld",
-                            cfg->redis_ttl);
+        return xb_error_set(err, XB_ERR_CONFIG, 0,
+                            "redis_ttl must be >= 0 (0 = no expiry), not %ld", cfg->redis_ttl);
     if (cfg->max_slots_per_thread < 0 || cfg->max_threads < 0)
         return xb_error_set(err, XB_ERR_CONFIG, 0, "backend limits must be >= 0");
     snprintf(r->prefix, sizeof r->prefix, "%s", prefix);

@@ -22,8 +22,8 @@ static int refuse_full(xb_redis_t *r, const char *thread, xb_error_t *err)
     atomic_fetch_add(&r->limit_refusals, 1);
     XB_WARN(COMP, "thread %s: append refused, max_slots_per_thread %ld reached", thread,
             r->max_slots);
-    return xb_error_set(err, XB_ERR_LIMIT, 0,
-                        "thread %s: max_slots_per_thread %ld reached", thread, r->max_slots);
+    return xb_error_set(err, XB_ERR_LIMIT, 0, "thread %s: max_slots_per_thread %ld reached", thread,
+                        r->max_slots);
 }
 
 static int check_slot(xb_redis_t *r, const char *thread, const void *slot, size_t len,

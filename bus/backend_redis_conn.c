@@ -112,7 +112,6 @@ static int conn_lost(xb_redis_t *r, const char *cmd, xb_error_t *err)
     return xb_error_set(err, XB_ERR_BACKEND, 0, "redis at %s: connection lost: %s", r->where, why);
 }
 
-
 /* AUTH, SELECT and SCRIPT LOAD on a new connection. */
 static int conn_setup(xb_redis_t *r, redisContext *c, char *why, size_t size)
 {
@@ -254,4 +253,3 @@ int xb_redis_reply_error(xb_redis_t *r, const redisReply *rep, const char *cmd, 
     return xb_error_set(err, XB_ERR_BACKEND, 0, "redis at %s: %s %s: unexpected reply type %d",
                         r->where, cmd, key ? key : "", rep->type);
 }
-

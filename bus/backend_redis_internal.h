@@ -35,23 +35,23 @@ enum { SCRIPT_APPEND, SCRIPT_REGISTRY, SCRIPT__COUNT };
 
 typedef struct {
     pthread_mutex_t lock;
-    redisContext *ctx;          /* NULL while disconnected */
+    redisContext *ctx; /* NULL while disconnected */
     xb_redis_url_t url;
-    char where[300];            /* "host:port" for messages */
-    char location[256];         /* "host:port/db" for info */
+    char where[300];    /* "host:port" for messages */
+    char location[256]; /* "host:port/db" for info */
     char prefix[128];
     size_t prefix_len;
-    char pattern[300];          /* prefix with glob characters escaped */
+    char pattern[300]; /* prefix with glob characters escaped */
     char ttl_arg[24];
     char max_slots_arg[24];
     long ttl;
     long max_slots;
     size_t max_slot_bytes;
     char sha[SCRIPT__COUNT][41];
-    bool no_unlink;             /* server older than 4.0: use DEL */
-    bool outage;                /* between a failure and the next success */
+    bool no_unlink; /* server older than 4.0: use DEL */
+    bool outage;    /* between a failure and the next success */
     long backoff_ms;
-    uint64_t next_attempt_ms;   /* monotonic; no reconnect before it */
+    uint64_t next_attempt_ms; /* monotonic; no reconnect before it */
     char last_error[200];
     atomic_long limit_refusals;
 } xb_redis_t;
@@ -142,7 +142,7 @@ bool xb_redis_reply_is_counts(const redisReply *rep, size_t most);
 
 /* A growable list of the names (key minus prefix and kind) seen by SCAN. */
 typedef struct {
-    size_t skip;   /* bytes of prefix + kind */
+    size_t skip; /* bytes of prefix + kind */
     char **items;
     size_t count, cap;
 } name_set_t;
@@ -156,8 +156,8 @@ void xb_redis_names_free(name_set_t *set);
  * XB_BACKEND_CURSOR_MAX bytes, replaced by the next cursor, "0" at the end):
  * the names it found into *set, unsorted, maybe with a name of an earlier
  * step again. Call with the connection entered. */
-int xb_redis_scan_page(xb_redis_t *r, const char *kind, char *cursor, size_t count,
-                       name_set_t *set, xb_error_t *err);
+int xb_redis_scan_page(xb_redis_t *r, const char *kind, char *cursor, size_t count, name_set_t *set,
+                       xb_error_t *err);
 
 /* The number of keys "prefix kind *" into *count, read with at most `steps`
  * SCAN steps (of COUNT 1000): -1 when they did not finish, so that a large

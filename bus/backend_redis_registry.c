@@ -14,7 +14,9 @@
 static int reg_check(const xb_registry_op_t *op, xb_error_t *err)
 {
     if (op->kind == XB_REGISTRY_OP_SET)
-        return xb_redis_check_name("chain", op->chain, err) != 0 ? -1 : xb_redis_check_name("uuid", op->uuid, err);
+        return xb_redis_check_name("chain", op->chain, err) != 0
+                   ? -1
+                   : xb_redis_check_name("uuid", op->uuid, err);
     if (op->kind == XB_REGISTRY_OP_DELETE)
         return xb_redis_check_name("uuid", op->uuid, err);
     return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: unknown registry op kind %d",
@@ -187,8 +189,7 @@ int xb_redis_registry_get_chain(void *self, const char *uuid, char **chain, xb_e
 
 /* Fetches the uuids of chains[0..n) with one MGET and appends the pairs
  * that still exist (a key may expire between SCAN and MGET). */
-static int fetch_pairs(xb_redis_t *r, char **chains, size_t n, xb_pair_list_t *out,
-                       xb_error_t *err)
+static int fetch_pairs(xb_redis_t *r, char **chains, size_t n, xb_pair_list_t *out, xb_error_t *err)
 {
     const char **argv = calloc(n + 1, sizeof *argv);
     size_t *lens = calloc(n + 1, sizeof *lens);

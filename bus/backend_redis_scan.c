@@ -25,8 +25,7 @@ static int scan_step(xb_redis_t *r, const char *kind, char *cursor, const char *
     if (!rep)
         return -1;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-        rep->element[0]->type != REDIS_REPLY_STRING ||
-        rep->element[1]->type != REDIS_REPLY_ARRAY ||
+        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY ||
         rep->element[0]->len >= SCAN_CURSOR_MAX) {
         xb_redis_reply_error(r, rep, "SCAN", pattern, err);
         freeReplyObject(rep);
@@ -55,8 +54,7 @@ static int collect_names(xb_redis_t *r, redisReply *keys, void *arg, xb_error_t 
     name_set_t *set = arg;
     for (size_t i = 0; i < keys->elements; i++) {
         const redisReply *k = keys->element[i];
-        if (k->type != REDIS_REPLY_STRING || k->len <= set->skip ||
-            memchr(k->str, '\0', k->len))
+        if (k->type != REDIS_REPLY_STRING || k->len <= set->skip || memchr(k->str, '\0', k->len))
             continue; /* not representable as a C string: not ours */
         if (set->count == set->cap) {
             size_t cap = set->cap ? set->cap * 2 : 64;
@@ -116,8 +114,8 @@ int xb_redis_scan_names(xb_redis_t *r, const char *kind, name_set_t *set, xb_err
     return 0;
 }
 
-int xb_redis_scan_page(xb_redis_t *r, const char *kind, char *cursor, size_t count,
-                       name_set_t *set, xb_error_t *err)
+int xb_redis_scan_page(xb_redis_t *r, const char *kind, char *cursor, size_t count, name_set_t *set,
+                       xb_error_t *err)
 {
     memset(set, 0, sizeof *set);
     set->skip = r->prefix_len + strlen(kind);

@@ -13,7 +13,6 @@
 
 /* ---- Lua scripts ------------------------------------------------------ */
 
-
 /* KEYS[i] the buffer list of slot i; ARGV: ttl, max slots (0 = unlimited),
  * then slot i's bytes at ARGV[2 + i]. Appends the slots in order and stops
  * at the first one whose thread is full, like the memory backend's batch.
@@ -22,20 +21,19 @@
  * popped again in the same atomic script, so nobody ever sees it.
  * Returns the indexes of the stored slots: a reply shorter than KEYS means
  * the slot after the last stored one was refused and none after it stored. */
-static const char SCRIPT_APPEND_SRC[] =
-    "local ttl, max = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
-    "local out = {}\n"
-    "for i, key in ipairs(KEYS) do\n"
-    "  local n = redis.call('RPUSH', key, ARGV[i + 2])\n"
-    "  if max > 0 and n > max then\n"
-    "    redis.call('RPOP', key)\n"
-    "    return out\n"
-    "  end\n"
-    "  out[i] = n - 1\n"
-    "  if ttl > 0 then redis.call('EXPIRE', key, ttl)\n"
-    "  else redis.call('PERSIST', key) end\n"
-    "end\n"
-    "return out\n";
+static const char SCRIPT_APPEND_SRC[] = "local ttl, max = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+                                        "local out = {}\n"
+                                        "for i, key in ipairs(KEYS) do\n"
+                                        "  local n = redis.call('RPUSH', key, ARGV[i + 2])\n"
+                                        "  if max > 0 and n > max then\n"
+                                        "    redis.call('RPOP', key)\n"
+                                        "    return out\n"
+                                        "  end\n"
+                                        "  out[i] = n - 1\n"
+                                        "  if ttl > 0 then redis.call('EXPIRE', key, ttl)\n"
+                                        "  else redis.call('PERSIST', key) end\n"
+                                        "end\n"
+                                        "return out\n";
 
 /* Registry changes in order. ARGV: prefix, ttl, then three per change: kind
  * ("s" set, "d" delete), chain ("" for a delete), uuid. KEYS: per set its

@@ -22,8 +22,7 @@ struct xb_buffer_t {
     atomic_long errors;
 };
 
-xb_buffer_t *xb_buffer_new(xb_backend_t *backend, const xb_buffer_limits_t *limits,
-                           xb_error_t *err)
+xb_buffer_t *xb_buffer_new(xb_backend_t *backend, const xb_buffer_limits_t *limits, xb_error_t *err)
 {
     if (!backend) {
         xb_error_set(err, XB_ERR_ARG, 0, "buffer: NULL backend");
@@ -50,7 +49,10 @@ void xb_buffer_destroy(xb_buffer_t **b)
     *b = NULL;
 }
 
-xb_backend_t *xb_buffer_backend(const xb_buffer_t *b) { return b ? b->backend : NULL; }
+xb_backend_t *xb_buffer_backend(const xb_buffer_t *b)
+{
+    return b ? b->backend : NULL;
+}
 
 /* Counts a failed backend call by its kind. */
 static void count_failure(xb_buffer_t *b, const xb_error_t *e)
@@ -71,18 +73,19 @@ static int encode_checked(xb_buffer_t *b, const xb_slot_fields_t *f, char **out,
     const char *thread = f && f->thread ? f->thread : "(none)";
     if (f && b->limits.max_payload_bytes > 0 && f->payload_len > b->limits.max_payload_bytes) {
         atomic_fetch_add(&b->refused_payload_bytes, 1);
-        XB_WARN("buffer", "thread %s: payload of %zu bytes exceeds max_payload_bytes %zu",
-                thread, f->payload_len, b->limits.max_payload_bytes);
+        XB_WARN("buffer", "thread %s: payload of %zu bytes exceeds max_payload_bytes %zu", thread,
+                f->payload_len, b->limits.max_payload_bytes);
         return xb_error_set(err, XB_ERR_LIMIT, 0,
                             "buffer: thread %s: payload of %zu bytes exceeds max_payload_bytes "
-                            "%zu", thread, f->payload_len, b->limits.max_payload_bytes);
+                            "%zu",
+                            thread, f->payload_len, b->limits.max_payload_bytes);
     }
     if (xb_slot_encode_fields(f, out, len, err) != 0)
         return -1;
     if (b->max_slot_bytes > 0 && *len > b->max_slot_bytes) {
         atomic_fetch_add(&b->refused_slot_bytes, 1);
-        XB_WARN("buffer", "thread %s: slot of %zu bytes exceeds max_slot_bytes %zu", thread,
-                *len, b->max_slot_bytes);
+        XB_WARN("buffer", "thread %s: slot of %zu bytes exceeds max_slot_bytes %zu", thread, *len,
+                b->max_slot_bytes);
         xb_error_set(err, XB_ERR_LIMIT, 0,
                      "buffer: thread %s: slot of %zu bytes exceeds max_slot_bytes %zu", thread,
                      *len, b->max_slot_bytes);
@@ -106,8 +109,8 @@ int xb_buffer_append(xb_buffer_t *b, const char *thread, const char *from, const
 {
     if (!b)
         return xb_error_set(err, XB_ERR_ARG, 0, "buffer: NULL buffer");
-    xb_slot_fields_t f = {thread, from, to, payload_type, message_id, timestamp_us, payload,
-                          payload_len};
+    xb_slot_fields_t f = {thread,     from,         to,      payload_type,
+                          message_id, timestamp_us, payload, payload_len};
     char *enc = NULL;
     size_t len = 0;
     if (encode_checked(b, &f, &enc, &len, err) != 0)
@@ -163,8 +166,7 @@ int xb_buffer_append_batch(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slo
     return rc;
 }
 
-int xb_buffer_get_thread(xb_buffer_t *b, const char *thread, xb_slot_list_t *out,
-                         xb_error_t *err)
+int xb_buffer_get_thread(xb_buffer_t *b, const char *thread, xb_slot_list_t *out, xb_error_t *err)
 {
     if (!b || !out)
         return xb_error_set(err, XB_ERR_ARG, 0, "buffer: NULL argument");

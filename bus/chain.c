@@ -9,8 +9,14 @@
 
 #include "xmlbus/uuid.h"
 
-static bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_alpha(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* Name of n bytes at s (not NUL-terminated). */
 static bool valid_name_n(const char *s, size_t n)
@@ -84,7 +90,10 @@ int xb_chain_hops(const char *chain)
     return r ? count_hops(chain, r) : -1;
 }
 
-bool xb_chain_is_valid(const char *chain) { return xb_chain_hops(chain) >= 0; }
+bool xb_chain_is_valid(const char *chain)
+{
+    return xb_chain_hops(chain) >= 0;
+}
 
 int xb_chain_new_token(char token[XB_CHAIN_TOKEN_LEN + 1], xb_error_t *err)
 {
@@ -146,8 +155,10 @@ char *xb_chain_extend(const char *chain, const char *hop, xb_error_t *err)
         return NULL;
     }
     if (!xb_chain_valid_name(hop)) {
-        xb_error_set(err, XB_ERR_ARG, 0, "chain: invalid hop '%s' (names match "
-                     "[A-Za-z][A-Za-z0-9_-]*, no '.')", hop ? hop : "(null)");
+        xb_error_set(err, XB_ERR_ARG, 0,
+                     "chain: invalid hop '%s' (names match "
+                     "[A-Za-z][A-Za-z0-9_-]*, no '.')",
+                     hop ? hop : "(null)");
         return NULL;
     }
     size_t a = strlen(chain), h = strlen(hop);
@@ -172,7 +183,8 @@ char *xb_chain_prune(const char *chain, xb_error_t *err)
     if (hops < 2) {
         xb_error_set(err, XB_ERR_NOTFOUND, 0,
                      "chain: '%s' has no caller to respond to: responding ends the "
-                     "conversation", chain);
+                     "conversation",
+                     chain);
         return NULL;
     }
     return dup_n(chain, (size_t)(strrchr(chain, '.') - chain), err);

@@ -28,9 +28,9 @@
 extern "C" {
 #endif
 
-#define XB_CHAIN_TOKEN_LEN 16  /* hex digits of a fresh token (64 random bits) */
-#define XB_CHAIN_TOKEN_MAX 32  /* longest token accepted */
-#define XB_CHAIN_NAME_MAX 63   /* longest hop or organism name */
+#define XB_CHAIN_TOKEN_LEN 16 /* hex digits of a fresh token (64 random bits) */
+#define XB_CHAIN_TOKEN_MAX 32 /* longest token accepted */
+#define XB_CHAIN_NAME_MAX 63  /* longest hop or organism name */
 
 /* True for a valid hop or organism name (never contains '.'). */
 bool xb_chain_valid_name(const char *name);

@@ -113,8 +113,9 @@ xb_client_t *xb_client_new(const char *endpoint, void *zmq_ctx, xb_error_t *err)
     }
     if (zmq_connect(c->sock, endpoint) != 0) {
         int e = errno;
-        xb_error_set(err, e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO
-                              ? XB_ERR_ARG : XB_ERR_IO,
+        xb_error_set(err,
+                     e == EINVAL || e == EPROTONOSUPPORT || e == ENOCOMPATPROTO ? XB_ERR_ARG
+                                                                                : XB_ERR_IO,
                      0, "client: cannot connect to '%s': %s", endpoint, zmq_strerror(e));
         xb_client_destroy(&c);
         return NULL;
@@ -150,9 +151,15 @@ void xb_client_destroy(xb_client_t **pc)
     *pc = NULL;
 }
 
-unsigned long xb_client_dropped(const xb_client_t *c) { return c ? c->dropped : 0; }
+unsigned long xb_client_dropped(const xb_client_t *c)
+{
+    return c ? c->dropped : 0;
+}
 
-const char *xb_client_endpoint(const xb_client_t *c) { return c ? c->endpoint : NULL; }
+const char *xb_client_endpoint(const xb_client_t *c)
+{
+    return c ? c->endpoint : NULL;
+}
 
 const char *xb_client_rejection(const xb_client_t *c, size_t *len)
 {
@@ -191,8 +198,8 @@ static int refuse_when_full(const xb_client_t *c, xb_error_t *err)
         return 0;
     return xb_error_set(err, XB_ERR_LIMIT, 0,
                         "client: %s: %zu messages (%zu bytes) wait to be read: take them with "
-                        "xb_client_recv, then send again", c->endpoint, c->queued,
-                        c->queued_bytes);
+                        "xb_client_recv, then send again",
+                        c->endpoint, c->queued, c->queued_bytes);
 }
 
 /* Keeps an envelope (of a DELIVER or a REJECTED) for xb_client_recv. */
@@ -201,9 +208,10 @@ static void enqueue_deliver(xb_client_t *c, xb_proto_val_t env)
     size_t len = env.len;
     if (c->queued >= XB_CLIENT_QUEUE_MAX || c->queued_bytes + len > XB_CLIENT_QUEUE_MAX_BYTES) {
         c->dropped++;
-        XB_WARN(LOG_COMP, "%s: receive queue full (%zu messages, %zu bytes): message dropped "
-                "(%lu so far); call xb_client_recv", c->endpoint, c->queued, c->queued_bytes,
-                c->dropped);
+        XB_WARN(LOG_COMP,
+                "%s: receive queue full (%zu messages, %zu bytes): message dropped "
+                "(%lu so far); call xb_client_recv",
+                c->endpoint, c->queued, c->queued_bytes, c->dropped);
         return;
     }
     queued_t *q = calloc(1, sizeof *q);
@@ -392,7 +400,8 @@ static int pump_until(xb_client_t *c, const want_t *w, long long deadline, xb_fr
         }
         if (w->sent_cmd && m->cmd == XB_PROTO_ERROR && xb_proto_is(m->error.what, w->sent_cmd)) {
             xb_error_set(err, XB_ERR_ARG, 0, "client: %s: the pump could not read the %s: %.*s",
-                         c->endpoint, w->sent_cmd, (int)(m->error.message.len > 200 ? 200 : m->error.message.len),
+                         c->endpoint, w->sent_cmd,
+                         (int)(m->error.message.len > 200 ? 200 : m->error.message.len),
                          m->error.message.ptr);
             xb_frames_destroy(&f);
             return -1;
@@ -420,8 +429,7 @@ static int send_frames(xb_client_t *c, xb_frames_t *f, long long deadline, xb_er
         long left = remaining_ms(deadline);
         if (left == 0)
             return xb_error_set(err, XB_ERR_TIMEOUT, 0,
-                                "client: %s: no pump answered (could not even send)",
-                                c->endpoint);
+                                "client: %s: no pump answered (could not even send)", c->endpoint);
         zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLOUT};
         if (zmq_poll(&item, 1, left) < 0 && errno != EINTR)
             return xb_error_set(err, XB_ERR_IO, 0, "client: %s: zmq_poll: %s", c->endpoint,
@@ -448,7 +456,8 @@ static int request(xb_client_t *c, xb_frames_t *f, const want_t *w, int timeout_
     if (rc == 1)
         return xb_error_set(err, XB_ERR_TIMEOUT, 0,
                             "client: no answer to %s from the pump at %s within %d ms "
-                            "(is it running?)", w->sent_cmd, c->endpoint, timeout_ms);
+                            "(is it running?)",
+                            w->sent_cmd, c->endpoint, timeout_ms);
     return rc;
 }
 
@@ -468,8 +477,10 @@ static int copy_uuid(xb_proto_val_t v, char *out, const char *what, xb_error_t *
 {
     char buf[XB_UUID_STR];
     if (xb_proto_cstr(v, buf, sizeof buf) < 0)
-        return xb_error_set(err, XB_ERR_ARG, 0, "client: ACCEPTED with a missing or "
-                            "oversized %s frame", what);
+        return xb_error_set(err, XB_ERR_ARG, 0,
+                            "client: ACCEPTED with a missing or "
+                            "oversized %s frame",
+                            what);
     if (out)
         memcpy(out, buf, sizeof buf);
     return 0;
@@ -490,9 +501,9 @@ static int take_rejection(xb_client_t *c, const xb_proto_msg_t *m, xb_error_t *e
     return xb_error_set(err, code, 0, "%s", msg);
 }
 
-int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
-                   const char *from, int timeout_ms, char thread_out[XB_UUID_STR],
-                   char msgid_out[XB_UUID_STR], xb_error_t *err)
+int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to, const char *from,
+                   int timeout_ms, char thread_out[XB_UUID_STR], char msgid_out[XB_UUID_STR],
+                   xb_error_t *err)
 {
     if (!c || !body || len == 0)
         return xb_error_set(err, XB_ERR_ARG, 0, "client: send: no message body");
@@ -516,8 +527,8 @@ int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
     return rc;
 }
 
-int xb_client_post(xb_client_t *c, const void *body, size_t len, const char *to,
-                   const char *from, int timeout_ms, xb_error_t *err)
+int xb_client_post(xb_client_t *c, const void *body, size_t len, const char *to, const char *from,
+                   int timeout_ms, xb_error_t *err)
 {
     if (!c || !body || len == 0)
         return xb_error_set(err, XB_ERR_ARG, 0, "client: post: no message body");
@@ -551,8 +562,7 @@ void xb_client_post_counts(const xb_client_t *c, unsigned long *posted, unsigned
 
 /* ---- DELIVER ------------------------------------------------------------- */
 
-int xb_client_recv(xb_client_t *c, int timeout_ms, char **envelope, size_t *len,
-                   xb_error_t *err)
+int xb_client_recv(xb_client_t *c, int timeout_ms, char **envelope, size_t *len, xb_error_t *err)
 {
     if (!envelope)
         return xb_error_set(err, XB_ERR_ARG, 0, "client: recv: no output pointer");

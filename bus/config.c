@@ -202,7 +202,8 @@ xb_listener_config_t *xb_config_add_listener(xb_config_t *cfg, const char *name,
     if (!xb_config_valid_name(name)) {
         xb_error_set(err, XB_ERR_CONFIG, 0,
                      "invalid listener name '%.80s': names match [A-Za-z][A-Za-z0-9_-]* "
-                     "(at most %d characters)", name, XB_NAME_MAX - 1);
+                     "(at most %d characters)",
+                     name, XB_NAME_MAX - 1);
         return NULL;
     }
     if (strcmp(name, "system") == 0) {

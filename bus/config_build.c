@@ -151,11 +151,11 @@ int xb_config_set_dir(xb_config_t *cfg, const char *dir, xb_error_t *err)
     return 0;
 }
 
-int xb_config_listener_set_description(xb_listener_config_t *l, const char *text,
-                                       xb_error_t *err)
+int xb_config_listener_set_description(xb_listener_config_t *l, const char *text, xb_error_t *err)
 {
     if (!l)
-        return xb_error_set(err, XB_ERR_ARG, 0, "xb_config_listener_set_description: NULL listener");
+        return xb_error_set(err, XB_ERR_ARG, 0,
+                            "xb_config_listener_set_description: NULL listener");
     char *copy = NULL;
     if (text && !(copy = strdup(text)))
         return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
@@ -179,8 +179,7 @@ static int push(char ***items, size_t *n, const char *s, xb_error_t *err)
     return 0;
 }
 
-int xb_config_listener_add_payload(xb_listener_config_t *l, const char *tag,
-                                   xb_error_t *err)
+int xb_config_listener_add_payload(xb_listener_config_t *l, const char *tag, xb_error_t *err)
 {
     if (!l || !tag)
         return xb_error_set(err, XB_ERR_ARG, 0, "xb_config_listener_add_payload: NULL argument");
@@ -189,11 +188,12 @@ int xb_config_listener_add_payload(xb_listener_config_t *l, const char *tag,
                             tag, l->name);
     if (xb_config_tag_equal(tag, XB_SYSTEM_ERROR_TAG))
         return xb_error_set(err, XB_ERR_CONFIG, 0,
-                            "listener '%s': every listener accepts SystemError implicitly", l->name);
+                            "listener '%s': every listener accepts SystemError implicitly",
+                            l->name);
     for (size_t i = 0; i < l->n_payloads; i++)
         if (xb_config_tag_equal(l->payloads[i], tag))
-            return xb_error_set(err, XB_ERR_CONFIG, 0, "payload '%.200s' listed twice in listener '%s'",
-                                tag, l->name);
+            return xb_error_set(err, XB_ERR_CONFIG, 0,
+                                "payload '%.200s' listed twice in listener '%s'", tag, l->name);
     return push(&l->payloads, &l->n_payloads, tag, err);
 }
 
@@ -210,8 +210,8 @@ char *xb_config_readable_file(const char *path, const char **why)
     return *why ? NULL : realpath(path, NULL);
 }
 
-int xb_config_listener_set_schema(const xb_config_t *cfg, xb_listener_config_t *l,
-                                  const char *path, xb_error_t *err)
+int xb_config_listener_set_schema(const xb_config_t *cfg, xb_listener_config_t *l, const char *path,
+                                  xb_error_t *err)
 {
     if (!l)
         return xb_error_set(err, XB_ERR_ARG, 0, "xb_config_listener_set_schema: NULL listener");
@@ -229,8 +229,8 @@ int xb_config_listener_set_schema(const xb_config_t *cfg, xb_listener_config_t *
     const char *why = NULL;
     char *abs = xb_config_readable_file(p, &why);
     if (!abs && why) {
-        xb_error_set(err, XB_ERR_CONFIG, 0, "schema file '%.300s' of listener '%s' cannot be read: %s",
-                     p, l->name, why);
+        xb_error_set(err, XB_ERR_CONFIG, 0,
+                     "schema file '%.300s' of listener '%s' cannot be read: %s", p, l->name, why);
         free(joined);
         return -1;
     }
@@ -277,11 +277,11 @@ int xb_config_listener_set_command(xb_listener_config_t *l, const char *const *a
     return 0;
 }
 
-int xb_config_listener_set_command_line(xb_listener_config_t *l, const char *line,
-                                        xb_error_t *err)
+int xb_config_listener_set_command_line(xb_listener_config_t *l, const char *line, xb_error_t *err)
 {
     if (!l || !line)
-        return xb_error_set(err, XB_ERR_ARG, 0, "xb_config_listener_set_command_line: NULL argument");
+        return xb_error_set(err, XB_ERR_ARG, 0,
+                            "xb_config_listener_set_command_line: NULL argument");
     char **argv = NULL;
     size_t argc = 0;
     if (xb_command_split(line, &argv, &argc, err) < 0)
@@ -292,8 +292,7 @@ int xb_config_listener_set_command_line(xb_listener_config_t *l, const char *lin
     return 0;
 }
 
-int xb_config_listener_add_peer(xb_listener_config_t *l, const char *name,
-                                xb_error_t *err)
+int xb_config_listener_add_peer(xb_listener_config_t *l, const char *name, xb_error_t *err)
 {
     if (!l || !name)
         return xb_error_set(err, XB_ERR_ARG, 0, "xb_config_listener_add_peer: NULL argument");
@@ -307,8 +306,8 @@ int xb_config_listener_add_peer(xb_listener_config_t *l, const char *name,
     return 0;
 }
 
-int xb_config_listener_set_cpu_bound(const xb_config_t *cfg, xb_listener_config_t *l,
-                                     int workers, xb_error_t *err)
+int xb_config_listener_set_cpu_bound(const xb_config_t *cfg, xb_listener_config_t *l, int workers,
+                                     xb_error_t *err)
 {
     if (!l)
         return xb_error_set(err, XB_ERR_ARG, 0, "xb_config_listener_set_cpu_bound: NULL listener");

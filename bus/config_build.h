@@ -66,29 +66,25 @@ int xb_config_set_dir(xb_config_t *cfg, const char *dir, xb_error_t *err);
 /* Listener setters. l must be an entry of cfg (from xb_config_add_listener);
  * each returns 0, or -1 with err set (XB_ERR_CONFIG for bad values,
  * XB_ERR_NOMEM). */
-int xb_config_listener_set_description(xb_listener_config_t *l, const char *text,
-                                       xb_error_t *err);
+int xb_config_listener_set_description(xb_listener_config_t *l, const char *text, xb_error_t *err);
 /* Adds an accepted root tag: "greeting" or "{urn:ns}local". Duplicates and
  * "SystemError" (accepted implicitly by everyone) are refused. */
-int xb_config_listener_add_payload(xb_listener_config_t *l, const char *tag,
-                                   xb_error_t *err);
+int xb_config_listener_add_payload(xb_listener_config_t *l, const char *tag, xb_error_t *err);
 /* Sets the XSD; a relative path resolves against cfg->dir. The file must
  * exist. NULL clears it (no validation). */
-int xb_config_listener_set_schema(const xb_config_t *cfg, xb_listener_config_t *l,
-                                  const char *path, xb_error_t *err);
+int xb_config_listener_set_schema(const xb_config_t *cfg, xb_listener_config_t *l, const char *path,
+                                  xb_error_t *err);
 /* Sets the command from a NULL-terminated argv (copied). NULL clears it
  * (the listener is started elsewhere). */
 int xb_config_listener_set_command(xb_listener_config_t *l, const char *const *argv,
                                    xb_error_t *err);
 /* Sets the command from one string split like organism.yaml does. */
-int xb_config_listener_set_command_line(xb_listener_config_t *l, const char *line,
-                                        xb_error_t *err);
+int xb_config_listener_set_command_line(xb_listener_config_t *l, const char *line, xb_error_t *err);
 /* Adds a name to the peer allow-list (and sets has_peers). */
-int xb_config_listener_add_peer(xb_listener_config_t *l, const char *name,
-                                xb_error_t *err);
+int xb_config_listener_add_peer(xb_listener_config_t *l, const char *name, xb_error_t *err);
 /* Makes l a cpu_bound pool of workers processes (0 = cfg->pool.workers). */
-int xb_config_listener_set_cpu_bound(const xb_config_t *cfg, xb_listener_config_t *l,
-                                     int workers, xb_error_t *err);
+int xb_config_listener_set_cpu_bound(const xb_config_t *cfg, xb_listener_config_t *l, int workers,
+                                     xb_error_t *err);
 
 /* Splits a command string on blanks; "double quotes" group words and inside
  * them \" and \\ escape. On success *argv is a NULL-terminated array the caller

@@ -70,9 +70,9 @@ static void check_peers(xb_cfg_loader_t *ld)
             xb_cfg_mark_t m = {0, 0};
             if (ld->lm && ld->lm[i].peer)
                 m = ld->lm[i].peer[p];
-            xb_cfg_problem(ld, m,
-                           "unknown peer '%.80s' in listener '%s': no listener has that name%s",
-                           l->peers[p], lname(ld, i), xb_cfg_hint(h, sizeof h, l->peers[p], names, n));
+            xb_cfg_problem(
+                ld, m, "unknown peer '%.80s' in listener '%s': no listener has that name%s",
+                l->peers[p], lname(ld, i), xb_cfg_hint(h, sizeof h, l->peers[p], names, n));
         }
     }
     free(names);
@@ -139,8 +139,10 @@ void xb_cfg_check_listeners(xb_cfg_loader_t *ld)
 static int check_bounds(const xb_config_t *cfg, const char *file, xb_error_t *err)
 {
     const xb_key_section_t *s = xb_config_key_sections();
-    const void *bases[] = {[XB_SECTION_ORGANISM] = cfg, [XB_SECTION_LIMITS] = &cfg->limits,
-                           [XB_SECTION_BACKEND] = &cfg->backend, [XB_SECTION_POOL] = &cfg->pool};
+    const void *bases[] = {[XB_SECTION_ORGANISM] = cfg,
+                           [XB_SECTION_LIMITS] = &cfg->limits,
+                           [XB_SECTION_BACKEND] = &cfg->backend,
+                           [XB_SECTION_POOL] = &cfg->pool};
     char why[300];
     for (int i = XB_SECTION_ORGANISM; i <= XB_SECTION_POOL; i++)
         if (xb_config_keys_check_bounds(&s[i], bases[i], why, sizeof why))

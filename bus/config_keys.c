@@ -15,17 +15,30 @@
 /* ---------------------------------------------------------- row builders */
 
 #define FIELD(T, f) .offset = offsetof(T, f), .size = sizeof(((T *)0)->f)
-#define INT(T, f, lo, hi, d, text) \
-    {.name = #f, .type = XB_KEY_INT, FIELD(T, f), .min = (lo), .max = (hi), .def = (d), .doc = (text)}
-#define SIZE(T, f, lo, hi, d, text) \
-    {.name = #f, .type = XB_KEY_SIZE, FIELD(T, f), .zmin = (lo), .zmax = (hi), .def = (d), .doc = (text)}
-#define NUMBER(T, f, lo, open, d, text) \
-    {.name = #f, .type = XB_KEY_NUMBER, FIELD(T, f), .nmin = (lo), .nmin_open = (open), .ndef = (d), \
-     .doc = (text)}
-#define BOOL(T, f, d, text) {.name = #f, .type = XB_KEY_BOOL, FIELD(T, f), .def = (d), .doc = (text)}
-#define CUSTOM(T, key, f, fn, k, dtext, text) \
-    {.name = key, .type = XB_KEY_CUSTOM, FIELD(T, f), .parse = (fn), .kind = (k), \
-     .def_text = (dtext), .doc = (text)}
+#define INT(T, f, lo, hi, d, text)                                                         \
+    {                                                                                      \
+        .name = #f, .type = XB_KEY_INT, FIELD(T, f), .min = (lo), .max = (hi), .def = (d), \
+        .doc = (text)                                                                      \
+    }
+#define SIZE(T, f, lo, hi, d, text)                                                           \
+    {                                                                                         \
+        .name = #f, .type = XB_KEY_SIZE, FIELD(T, f), .zmin = (lo), .zmax = (hi), .def = (d), \
+        .doc = (text)                                                                         \
+    }
+#define NUMBER(T, f, lo, open, d, text)                                                    \
+    {                                                                                      \
+        .name = #f, .type = XB_KEY_NUMBER, FIELD(T, f), .nmin = (lo), .nmin_open = (open), \
+        .ndef = (d), .doc = (text)                                                         \
+    }
+#define BOOL(T, f, d, text)                                                     \
+    {                                                                           \
+        .name = #f, .type = XB_KEY_BOOL, FIELD(T, f), .def = (d), .doc = (text) \
+    }
+#define CUSTOM(T, key, f, fn, k, dtext, text)                                        \
+    {                                                                                \
+        .name = key, .type = XB_KEY_CUSTOM, FIELD(T, f), .parse = (fn), .kind = (k), \
+        .def_text = (dtext), .doc = (text)                                           \
+    }
 
 /* --------------------------------------------------------------- checks */
 
@@ -50,7 +63,8 @@ static int endpoint_problem(const char *ep, char *why, size_t cap)
         bool ok = colon && colon != rest && port[0] &&
                   (strcmp(port, "*") == 0 || strspn(port, "0123456789") == strlen(port));
         if (!ok) {
-            snprintf(why, cap, "endpoint '%.200s' must be tcp://HOST:PORT (PORT a number or *)", ep);
+            snprintf(why, cap, "endpoint '%.200s' must be tcp://HOST:PORT (PORT a number or *)",
+                     ep);
             return -1;
         }
     }
@@ -82,7 +96,8 @@ static bool check_redis_url(const char *s, char *why, size_t cap)
         return true;
     snprintf(why, cap,
              "'redis_url' in section 'backend' must be "
-             "redis://[:password@]host[:port][/db] or unix:///path, got '%.200s'", s);
+             "redis://[:password@]host[:port][/db] or unix:///path, got '%.200s'",
+             s);
     return false;
 }
 
@@ -99,8 +114,11 @@ static int cpu_count(void)
 static const xb_key_t organism_keys[] = {
     CUSTOM(xb_config_t, "name", name, xb_cfg_parse_organism_name, "string", "— (required)",
            "the organism's name, in every root chain system.<name>.c-<token>"),
-    {.name = "endpoint", .type = XB_KEY_STRING, FIELD(xb_config_t, endpoint),
-     .sdef = XB_DEFAULT_ENDPOINT, .check = check_endpoint,
+    {.name = "endpoint",
+     .type = XB_KEY_STRING,
+     FIELD(xb_config_t, endpoint),
+     .sdef = XB_DEFAULT_ENDPOINT,
+     .check = check_endpoint,
      .doc = "the ZeroMQ endpoint the pump's ROUTER binds (tcp://, ipc://, inproc://)"},
 };
 
@@ -111,7 +129,8 @@ static const xb_key_t limits_keys[] = {
     INT(LIM, max_attributes, 1, 1000000, 256, "attributes per element"),
     INT(LIM, max_namespaces, 1, 1000000, 256, "namespace declarations per message"),
     INT(LIM, max_depth, 1, 1000000, 50, "hop depth of a message from the one that entered the bus"),
-    INT(LIM, max_slots_per_thread, 0, LONG_MAX, 10000, "slots per thread's context buffer, 0 = unlimited"),
+    INT(LIM, max_slots_per_thread, 0, LONG_MAX, 10000,
+        "slots per thread's context buffer, 0 = unlimited"),
     INT(LIM, max_threads, 0, LONG_MAX, 100000, "threads with a context buffer, 0 = unlimited"),
     SIZE(LIM, max_payload_bytes, 0, INT_MAX, 1u << 20, "largest slot recorded, 0 = unlimited"),
     INT(LIM, queue_max_messages, 1, LONG_MAX, 10000, "messages waiting per listener"),
@@ -129,33 +148,69 @@ static const char *const backend_types[] = {"memory", "manager", "redis"};
 
 #define BK xb_backend_config_t
 static const xb_key_t backend_keys[] = {
-    {.name = "type", .type = XB_KEY_ENUM, FIELD(BK, type), .names = backend_types, .n_names = 3,
-     .noun = "backend type", .def = XB_BACKEND_MEMORY,
+    {.name = "type",
+     .type = XB_KEY_ENUM,
+     FIELD(BK, type),
+     .names = backend_types,
+     .n_names = 3,
+     .noun = "backend type",
+     .def = XB_BACKEND_MEMORY,
      .doc = "where context buffers and the registry live: memory, manager (LMDB) or redis"},
-    {.name = "path", .type = XB_KEY_PATH, FIELD(BK, path), .only_for = "manager", .not_empty = true,
+    {.name = "path",
+     .type = XB_KEY_PATH,
+     FIELD(BK, path),
+     .only_for = "manager",
+     .not_empty = true,
      .def_text = "`<config folder>/.xmlbus/<organism name>.lmdb`",
      .doc = "the LMDB environment folder, relative to the config's folder"},
-    {.name = "map_size", .type = XB_KEY_SIZE, FIELD(BK, map_size), .zmax = SIZE_MAX,
-     .only_for = "manager", .doc = "LMDB map size, 0 = 1 GiB"},
-    {.name = "redis_url", .type = XB_KEY_STRING, FIELD(BK, redis_url), .only_for = "redis",
-     .sdef = "redis://127.0.0.1:6379", .check = check_redis_url,
+    {.name = "map_size",
+     .type = XB_KEY_SIZE,
+     FIELD(BK, map_size),
+     .zmax = SIZE_MAX,
+     .only_for = "manager",
+     .doc = "LMDB map size, 0 = 1 GiB"},
+    {.name = "redis_url",
+     .type = XB_KEY_STRING,
+     FIELD(BK, redis_url),
+     .only_for = "redis",
+     .sdef = "redis://127.0.0.1:6379",
+     .check = check_redis_url,
      .doc = "redis://[:password@]host[:port][/db] or unix:///path"},
-    {.name = "redis_prefix", .type = XB_KEY_STRING, FIELD(BK, redis_prefix), .only_for = "redis",
-     .sdef = "xp:", .doc = "prefix of every key, to share one Redis between organisms"},
-    {.name = "redis_ttl", .type = XB_KEY_INT, FIELD(BK, redis_ttl), .max = LONG_MAX,
-     .only_for = "redis", .def = 86400, .doc = "seconds a thread's keys live after a write, 0 = forever"},
-    {.name = "max_bytes", .type = XB_KEY_SIZE, FIELD(BK, max_bytes), .zmax = SIZE_MAX,
-     .def = (long long)1 << 30, .only_for = "memory",
+    {.name = "redis_prefix",
+     .type = XB_KEY_STRING,
+     FIELD(BK, redis_prefix),
+     .only_for = "redis",
+     .sdef = "xp:",
+     .doc = "prefix of every key, to share one Redis between organisms"},
+    {.name = "redis_ttl",
+     .type = XB_KEY_INT,
+     FIELD(BK, redis_ttl),
+     .max = LONG_MAX,
+     .only_for = "redis",
+     .def = 86400,
+     .doc = "seconds a thread's keys live after a write, 0 = forever"},
+    {.name = "max_bytes",
+     .type = XB_KEY_SIZE,
+     FIELD(BK, max_bytes),
+     .zmax = SIZE_MAX,
+     .def = (long long)1 << 30,
+     .only_for = "memory",
      .doc = "bytes of slots the memory backend holds, 0 = unlimited"},
 };
 #undef BK
 
 #define POOL xb_pool_config_t
 static const xb_key_t pool_keys[] = {
-    {.name = "workers", .type = XB_KEY_INT, FIELD(POOL, workers), .min = 1,
-     .max = XB_CFG_WORKERS_MAX, .def_fn = cpu_count, .def_text = "number of online CPUs",
+    {.name = "workers",
+     .type = XB_KEY_INT,
+     FIELD(POOL, workers),
+     .min = 1,
+     .max = XB_CFG_WORKERS_MAX,
+     .def_fn = cpu_count,
+     .def_text = "number of online CPUs",
      .doc = "pool size of a cpu_bound listener that sets none"},
-    INT(POOL, max_tasks_per_child, 0, LONG_MAX, 0, "messages before a process is replaced, 0 = never"),
+    INT(POOL, max_tasks_per_child, 0, LONG_MAX, 0,
+        "messages before a process is replaced, 0 = never"),
     NUMBER(POOL, heartbeat, 0, true, 1.0, "seconds between heartbeats"),
     INT(POOL, liveness, 1, 1000, 3, "heartbeats a peer may miss before it counts as dead"),
     INT(POOL, max_retries, 0, 1000, 2, "re-deliveries after a worker died"),
@@ -166,7 +221,10 @@ static const xb_key_t pool_keys[] = {
 static const xb_key_t listener_keys[] = {
     CUSTOM(LS, "name", name, xb_cfg_parse_listener_name, "string", "— (required)",
            "the listener's name, unique in the organism"),
-    {.name = "description", .type = XB_KEY_TEXT, FIELD(LS, description), .def_text = "none",
+    {.name = "description",
+     .type = XB_KEY_TEXT,
+     FIELD(LS, description),
+     .def_text = "none",
      .doc = "free text"},
     CUSTOM(LS, "payload", payloads, xb_cfg_parse_payload, "string or list of strings",
            "— (required)", "the root tags the listener accepts"),
@@ -179,10 +237,15 @@ static const xb_key_t listener_keys[] = {
     BOOL(LS, broadcast, false, "may share its root tags with other broadcast listeners"),
     BOOL(LS, cpu_bound, false, "run as a pool of worker processes"),
     /* 0 until the walk ends: then process_pool.workers, or 1 without cpu_bound. */
-    {.name = "workers", .type = XB_KEY_INT, FIELD(LS, workers), .min = 1,
-     .max = XB_CFG_WORKERS_MAX, .def_text = "`process_pool.workers`",
+    {.name = "workers",
+     .type = XB_KEY_INT,
+     FIELD(LS, workers),
+     .min = 1,
+     .max = XB_CFG_WORKERS_MAX,
+     .def_text = "`process_pool.workers`",
      .doc = "pool size, only with cpu_bound: true"},
-    NUMBER(LS, timeout_seconds, 0, false, 0.0, "longest a handler may take per message, 0 = no limit"),
+    NUMBER(LS, timeout_seconds, 0, false, 0.0,
+           "longest a handler may take per message, 0 = no limit"),
     INT(LS, credit, 1, 1000000, 1, "messages the pump sends one process ahead"),
 };
 #undef LS
@@ -270,8 +333,8 @@ void xb_config_keys_defaults(const xb_key_section_t *s, void *base)
     }
 }
 
-const xb_key_t *xb_config_keys_check_bounds(const xb_key_section_t *s, const void *base,
-                                            char *why, size_t cap)
+const xb_key_t *xb_config_keys_check_bounds(const xb_key_section_t *s, const void *base, char *why,
+                                            size_t cap)
 {
     for (size_t i = 0; i < s->n_keys; i++) {
         const xb_key_t *k = &s->keys[i];

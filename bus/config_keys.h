@@ -41,9 +41,8 @@ struct yaml_node_s;   /* yaml.h's yaml_node_t */
  * where names the section in messages ("listener 'a'"), ctx is what the
  * section's walker passed. Returns 0 when it set the field, 1 for a null
  * value (default kept), -1 after recording a problem. */
-typedef int (*xb_key_parse_fn)(struct xb_cfg_loader *ld, const xb_key_t *key,
-                               struct yaml_node_s *k, struct yaml_node_s *v, const char *where,
-                               void *base, void *ctx);
+typedef int (*xb_key_parse_fn)(struct xb_cfg_loader *ld, const xb_key_t *key, struct yaml_node_s *k,
+                               struct yaml_node_s *v, const char *where, void *base, void *ctx);
 
 /* Checks a string value; returns false with the whole message in why. */
 typedef bool (*xb_key_check_fn)(const char *s, char *why, size_t cap);
@@ -65,17 +64,17 @@ struct xb_key {
     const char *kind;              /* documented kind of a CUSTOM key */
     const char *const *names;      /* ENUM values... */
     size_t n_names;
-    const char *noun;              /* ...and what they are ("backend type") */
-    const char *only_for;          /* backend type this key applies to (NULL = any) */
-    bool not_empty;                /* STRING, PATH: "" is refused */
-    xb_key_check_fn check;         /* STRING: extra check of the value */
-    xb_key_parse_fn parse;         /* CUSTOM */
-    const char *doc;               /* one line */
+    const char *noun;      /* ...and what they are ("backend type") */
+    const char *only_for;  /* backend type this key applies to (NULL = any) */
+    bool not_empty;        /* STRING, PATH: "" is refused */
+    xb_key_check_fn check; /* STRING: extra check of the value */
+    xb_key_parse_fn parse; /* CUSTOM */
+    const char *doc;       /* one line */
 };
 
 typedef struct {
-    const char *name;   /* "limits"; the listeners[] entry is "listeners" */
-    const char *where;  /* "section 'limits'" (NULL for listeners: named per entry) */
+    const char *name;  /* "limits"; the listeners[] entry is "listeners" */
+    const char *where; /* "section 'limits'" (NULL for listeners: named per entry) */
     const xb_key_t *keys;
     size_t n_keys;
 } xb_key_section_t;
@@ -112,7 +111,7 @@ void xb_config_keys_defaults(const xb_key_section_t *s, void *base);
 /* Checks every INT, SIZE, NUMBER and ENUM field of the struct at base
  * against the bounds of section s. Returns NULL, or the first key out of
  * range with why set ("'credit' must be from 1 to 1000000, got 0"). */
-const xb_key_t *xb_config_keys_check_bounds(const xb_key_section_t *s, const void *base,
-                                            char *why, size_t cap);
+const xb_key_t *xb_config_keys_check_bounds(const xb_key_section_t *s, const void *base, char *why,
+                                            size_t cap);
 
 #endif

@@ -108,7 +108,8 @@ static bool each_item(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc, 
     }
     if (v->type != YAML_SEQUENCE_NODE)
         return false;
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
         yaml_node_t *item = xb_cfg_node(ld, *it);
         if (item)
             fn(ld, l, lc, item, where);
@@ -128,31 +129,34 @@ static void add_payload(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc
     if (!xb_cfg_scalar_clean(v) || !xb_payload_tag_valid(tag)) {
         xb_cfg_problem(ld, xb_cfg_mark(v),
                        "invalid payload tag '%.200s' in %s: write an XML element name, or "
-                       "{namespace}name", tag, where);
+                       "{namespace}name",
+                       tag, where);
         return;
     }
     if (xb_config_tag_equal(tag, XB_SYSTEM_ERROR_TAG)) {
         xb_cfg_problem(ld, xb_cfg_mark(v),
                        "'SystemError' in %s: every listener accepts SystemError implicitly; "
-                       "remove it", where);
+                       "remove it",
+                       where);
         return;
     }
     push_once(ld, &l->payloads, &l->n_payloads, &lc->mk->payload, tag, v, xb_config_tag_equal,
               "payload", 200, where);
 }
 
-int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
-                         yaml_node_t *v, const char *where, void *base, void *ctx)
+int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                         const char *where, void *base, void *ctx)
 {
     (void)key, (void)k;
     xb_listener_config_t *l = base;
     lctx_t *lc = ctx;
     if (xb_cfg_is_null(v))
-        return 1; /* reported as "no payload" after the walk */
+        return 1;                 /* reported as "no payload" after the walk */
     lc->mk->payload_given = true; /* a bad value is reported where it is */
     size_t before = ld->n_probs;
     if (v->type == YAML_SEQUENCE_NODE && v->data.sequence.items.start == v->data.sequence.items.top)
-        xb_cfg_problem(ld, xb_cfg_mark(v), "'payload' in %s must name at least one root tag", where);
+        xb_cfg_problem(ld, xb_cfg_mark(v), "'payload' in %s must name at least one root tag",
+                       where);
     else if (!each_item(ld, l, lc, v, where, add_payload))
         xb_cfg_problem(ld, xb_cfg_mark(v),
                        "'payload' in %s must be a root tag or a list of root tags, got %s", where,
@@ -162,8 +166,8 @@ int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *
 
 /* --------------------------------------------------------------- schema */
 
-int xb_cfg_parse_schema(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
-                        yaml_node_t *v, const char *where, void *base, void *ctx)
+int xb_cfg_parse_schema(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                        const char *where, void *base, void *ctx)
 {
     (void)k, (void)ctx;
     xb_listener_config_t *l = base;
@@ -267,8 +271,8 @@ static int command_list(xb_cfg_loader_t *ld, xb_listener_config_t *l, yaml_node_
     return set_command(ld, l, argv, n);
 }
 
-int xb_cfg_parse_command(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
-                         yaml_node_t *v, const char *where, void *base, void *ctx)
+int xb_cfg_parse_command(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                         const char *where, void *base, void *ctx)
 {
     (void)key, (void)k, (void)ctx;
     if (xb_cfg_is_null(v))
@@ -277,8 +281,9 @@ int xb_cfg_parse_command(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *
         return command_line(ld, base, v, where);
     if (v->type == YAML_SEQUENCE_NODE)
         return command_list(ld, base, v, where);
-    xb_cfg_problem(ld, xb_cfg_mark(v), "'command' in %s must be a string or a list of strings, got %s",
-                   where, xb_cfg_kind_name(v));
+    xb_cfg_problem(ld, xb_cfg_mark(v),
+                   "'command' in %s must be a string or a list of strings, got %s", where,
+                   xb_cfg_kind_name(v));
     return -1;
 }
 
@@ -296,8 +301,8 @@ static void add_peer(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc, y
               "peer", 80, where);
 }
 
-int xb_cfg_parse_peers(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
-                       yaml_node_t *v, const char *where, void *base, void *ctx)
+int xb_cfg_parse_peers(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                       const char *where, void *base, void *ctx)
 {
     (void)key, (void)k;
     xb_listener_config_t *l = base;
@@ -337,7 +342,8 @@ static void read_listener_name(xb_cfg_loader_t *ld, yaml_node_t *m, xb_listener_
         xb_cfg_problem(ld, mk->name, "invalid listener name '%.80s': " NAME_RULE, name,
                        XB_NAME_MAX - 1);
     else if (strcmp(name, "system") == 0)
-        xb_cfg_problem(ld, mk->name, "listener name 'system' is reserved (the pump sends as 'system')");
+        xb_cfg_problem(ld, mk->name,
+                       "listener name 'system' is reserved (the pump sends as 'system')");
     else
         snprintf(l->name, sizeof l->name, "%s", name);
     snprintf(where, cap, "listener '%.80s'", name);
@@ -354,7 +360,8 @@ static void load_listener(xb_cfg_loader_t *ld, yaml_node_t *m, size_t idx)
     if (m->type != YAML_MAPPING_NODE) {
         xb_cfg_problem(ld, mk->entry,
                        "each entry of 'listeners' must be a mapping with at least 'name' and "
-                       "'payload', got %s", xb_cfg_kind_name(m));
+                       "'payload', got %s",
+                       xb_cfg_kind_name(m));
         return;
     }
     char where[160];
@@ -464,8 +471,8 @@ static void walk_top(xb_cfg_loader_t *ld, yaml_node_t *root, top_t *top)
     const xb_key_section_t *sections = xb_config_key_sections();
     xb_key_t keys[XB_SECTION_COUNT];
     for (size_t i = 0; i < XB_SECTION_COUNT; i++)
-        keys[i] = (xb_key_t){.name = sections[i].name, .type = XB_KEY_CUSTOM,
-                             .parse = remember_section};
+        keys[i] = (xb_key_t){
+            .name = sections[i].name, .type = XB_KEY_CUSTOM, .parse = remember_section};
     const xb_key_section_t s = {"", "the top level", keys, XB_SECTION_COUNT};
     top->keys = keys;
     xb_cfg_walk(ld, root, &s, s.where, NULL, top, NULL);
@@ -512,9 +519,10 @@ void xb_cfg_walk_document(xb_cfg_loader_t *ld, yaml_node_t *root, xb_cfg_mark_t 
         return;
     }
     if (root->type != YAML_MAPPING_NODE) {
-        xb_cfg_problem(ld, xb_cfg_mark(root),
-                       "the configuration must be a mapping with 'organism' and 'listeners', got %s",
-                       xb_cfg_kind_name(root));
+        xb_cfg_problem(
+            ld, xb_cfg_mark(root),
+            "the configuration must be a mapping with 'organism' and 'listeners', got %s",
+            xb_cfg_kind_name(root));
         return;
     }
     top_t top = {NULL, {NULL}, {NULL}};
@@ -527,8 +535,9 @@ void xb_cfg_walk_document(xb_cfg_loader_t *ld, yaml_node_t *root, xb_cfg_mark_t 
     yaml_node_t *lv = top.value[XB_SECTION_LISTENER];
     load_listeners(ld, lv);
     if (cfg->n_listeners == 0 && (xb_cfg_is_null(lv) || lv->type == YAML_SEQUENCE_NODE))
-        xb_cfg_problem(ld, top.key[XB_SECTION_LISTENER] ? xb_cfg_mark(top.key[XB_SECTION_LISTENER])
-                                                        : xb_cfg_mark(root),
+        xb_cfg_problem(ld,
+                       top.key[XB_SECTION_LISTENER] ? xb_cfg_mark(top.key[XB_SECTION_LISTENER])
+                                                    : xb_cfg_mark(root),
                        "no listeners: add at least one entry under 'listeners'");
 
     xb_cfg_check_listeners(ld);

@@ -150,8 +150,7 @@ static const char *suggest(const char *word, const char *const *cands, size_t n)
     return best;
 }
 
-const char *xb_cfg_hint(char *buf, size_t cap, const char *word, const char *const *cands,
-                        size_t n)
+const char *xb_cfg_hint(char *buf, size_t cap, const char *word, const char *const *cands, size_t n)
 {
     const char *s = suggest(word, cands, n);
     if (!s)
@@ -202,7 +201,8 @@ bool xb_cfg_scalar_clean(const yaml_node_t *v)
 
 yaml_node_t *xb_cfg_find_value(xb_cfg_loader_t *ld, yaml_node_t *map, const char *key)
 {
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *k = xb_cfg_node(ld, p->key);
         if (k && k->type == YAML_SCALAR_NODE && strcmp(xb_cfg_scalar(k), key) == 0)
             return xb_cfg_node(ld, p->value);
@@ -224,8 +224,8 @@ bool xb_cfg_want_mapping(xb_cfg_loader_t *ld, const yaml_node_t *v, const char *
 
 /* --------------------------------------------------------------- getters */
 
-int xb_cfg_get_string(xb_cfg_loader_t *ld, const yaml_node_t *v, const char *key,
-                      const char *where, const char **out)
+int xb_cfg_get_string(xb_cfg_loader_t *ld, const yaml_node_t *v, const char *key, const char *where,
+                      const char **out)
 {
     if (xb_cfg_is_null(v))
         return 1;
@@ -295,9 +295,10 @@ static int parse_size(const char *s, unsigned long long *out)
         const char *unit;
         unsigned long long mult;
     } units[] = {
-        {"", 1ull},          {"B", 1ull},          {"KB", 1000ull},        {"MB", 1000000ull},
-        {"GB", 1000000000ull}, {"TB", 1000000000000ull}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20},
-        {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
+        {"", 1ull},          {"B", 1ull},           {"KB", 1000ull},
+        {"MB", 1000000ull},  {"GB", 1000000000ull}, {"TB", 1000000000000ull},
+        {"KiB", 1ull << 10}, {"MiB", 1ull << 20},   {"GiB", 1ull << 30},
+        {"TiB", 1ull << 40},
     };
     const char *p = s;
     if (!isdigit((unsigned char)*p))
@@ -337,7 +338,8 @@ static int get_size(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_key_t *k
     if (rc == -1) {
         xb_cfg_problem(ld, xb_cfg_mark(v),
                        "'%s' in %s must be a size (bytes, or a number with B, KB, MB, GB, KiB, "
-                       "MiB, GiB), got '%.80s'", key->name, where, xb_cfg_scalar(v));
+                       "MiB, GiB), got '%.80s'",
+                       key->name, where, xb_cfg_scalar(v));
         return -1;
     }
     if (rc == -2 || n < key->zmin || n > key->zmax) {
@@ -356,8 +358,8 @@ static int get_number(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_key_t 
     if (xb_cfg_is_null(v))
         return 1;
     if (v->type != YAML_SCALAR_NODE) {
-        xb_cfg_problem(ld, xb_cfg_mark(v), "'%s' in %s must be a number, got %s", key->name,
-                       where, xb_cfg_kind_name(v));
+        xb_cfg_problem(ld, xb_cfg_mark(v), "'%s' in %s must be a number, got %s", key->name, where,
+                       xb_cfg_kind_name(v));
         return -1;
     }
     const char *s = xb_cfg_scalar(v);
@@ -384,8 +386,10 @@ static int get_number(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_key_t 
 static int get_bool(xb_cfg_loader_t *ld, const yaml_node_t *v, const char *key, const char *where,
                     bool *out)
 {
-    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
-    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes",
+                                      "YES",  "on",   "On",   "ON"};
+    static const char *const no[] = {"false", "False", "FALSE", "no", "No",
+                                     "NO",    "off",   "Off",   "OFF"};
     if (xb_cfg_is_null(v))
         return 1;
     if (v->type != YAML_SCALAR_NODE) {
@@ -548,7 +552,8 @@ void xb_cfg_walk(xb_cfg_loader_t *ld, yaml_node_t *map, const xb_key_section_t *
         if (seen)
             seen[i] = (xb_cfg_seen_t){{0, 0}, false};
     }
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *k = xb_cfg_node(ld, p->key);
         yaml_node_t *v = xb_cfg_node(ld, p->value);
         if (!k || !v)
@@ -638,7 +643,8 @@ static void refuse_second_document(xb_cfg_loader_t *ld, yaml_parser_t *parser)
     }
     yaml_node_t *r = yaml_document_get_root_node(&next);
     if (r)
-        xb_cfg_problem(ld, xb_cfg_mark(r), "a second YAML document: organism.yaml holds exactly one");
+        xb_cfg_problem(ld, xb_cfg_mark(r),
+                       "a second YAML document: organism.yaml holds exactly one");
     yaml_document_delete(&next);
 }
 

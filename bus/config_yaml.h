@@ -34,17 +34,17 @@ typedef struct {
 typedef struct {
     xb_cfg_mark_t entry;
     xb_cfg_mark_t name;
-    char *raw_name;        /* the name as written, even if invalid (avoids cascades) */
+    char *raw_name;         /* the name as written, even if invalid (avoids cascades) */
     xb_cfg_mark_t *payload; /* parallel to listener->payloads */
     xb_cfg_mark_t *peer;    /* parallel to listener->peers */
     bool payload_given;
 } xb_cfg_lmarks_t;
 
 typedef struct xb_cfg_loader {
-    const char *file;      /* name used in messages */
+    const char *file; /* name used in messages */
     yaml_document_t *doc;
     xb_config_t *cfg;
-    xb_cfg_lmarks_t *lm;   /* parallel to cfg->listeners, NULL for code-built configs */
+    xb_cfg_lmarks_t *lm; /* parallel to cfg->listeners, NULL for code-built configs */
     xb_cfg_problem_t *probs;
     size_t n_probs;
     size_t cap_probs;
@@ -87,8 +87,8 @@ yaml_node_t *xb_cfg_find_value(xb_cfg_loader_t *ld, yaml_node_t *map, const char
 bool xb_cfg_want_mapping(xb_cfg_loader_t *ld, const yaml_node_t *v, const char *what);
 
 /* Getters: 0 when *out is set, 1 for a null value, -1 after a problem. */
-int xb_cfg_get_string(xb_cfg_loader_t *ld, const yaml_node_t *v, const char *key,
-                      const char *where, const char **out);
+int xb_cfg_get_string(xb_cfg_loader_t *ld, const yaml_node_t *v, const char *key, const char *where,
+                      const char **out);
 
 /* ---------------------------------------------------------------- walk */
 
@@ -114,14 +114,14 @@ int xb_cfg_parse_organism_name(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_no
                                yaml_node_t *v, const char *where, void *base, void *ctx);
 int xb_cfg_parse_listener_name(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
                                yaml_node_t *v, const char *where, void *base, void *ctx);
-int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
-                         yaml_node_t *v, const char *where, void *base, void *ctx);
-int xb_cfg_parse_schema(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
-                        yaml_node_t *v, const char *where, void *base, void *ctx);
-int xb_cfg_parse_command(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
-                         yaml_node_t *v, const char *where, void *base, void *ctx);
-int xb_cfg_parse_peers(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
-                       yaml_node_t *v, const char *where, void *base, void *ctx);
+int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                         const char *where, void *base, void *ctx);
+int xb_cfg_parse_schema(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                        const char *where, void *base, void *ctx);
+int xb_cfg_parse_command(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                         const char *where, void *base, void *ctx);
+int xb_cfg_parse_peers(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                       const char *where, void *base, void *ctx);
 
 /* ---------------------------------------------- bus/config_check.c */
 

@@ -122,13 +122,18 @@ static int index_meta(xb_envelope_t *e, xb_error_t *err)
     for (xmlNodePtr n = next_element(e->meta->children); n; n = next_element(n->next)) {
         xmlNodePtr *slot = NULL;
         if (in_ns(n, ENV_NS)) {
-            slot = is_env(n, "from") ? &e->from : is_env(n, "to") ? &e->to
-                   : is_env(n, "thread") ? &e->thread : NULL;
+            slot = is_env(n, "from")     ? &e->from
+                   : is_env(n, "to")     ? &e->to
+                   : is_env(n, "thread") ? &e->thread
+                                         : NULL;
             if (!slot)
-                return xb_env_error(err, n, "unexpected element <%s> in <meta>", (const char *)n->name);
+                return xb_env_error(err, n, "unexpected element <%s> in <meta>",
+                                    (const char *)n->name);
         } else if (in_ns(n, META_NS)) {
-            slot = is_meta_field(n, "id") ? &e->id : is_meta_field(n, "ts") ? &e->ts
-                   : is_meta_field(n, "depth") ? &e->depth : NULL;
+            slot = is_meta_field(n, "id")      ? &e->id
+                   : is_meta_field(n, "ts")    ? &e->ts
+                   : is_meta_field(n, "depth") ? &e->depth
+                                               : NULL;
             if (!slot)
                 continue; /* a future xmlbus field: passes through as an extension */
         } else {
@@ -355,7 +360,8 @@ xb_envelope_t *xb_envelope_parse(xb_parser_t *p, const void *bytes, size_t len, 
     if (!e)
         return NULL;
     if (xb_env_check_structure(e, err) < 0 ||
-        (!p->trusted && xb_xml_validate_doc(p->vctxt, doc, XB_ERR_ENVELOPE, "envelope.xsd", err) < 0) ||
+        (!p->trusted &&
+         xb_xml_validate_doc(p->vctxt, doc, XB_ERR_ENVELOPE, "envelope.xsd", err) < 0) ||
         xb_env_index(e, err) < 0 || payload_standalone(e, err) < 0)
         xb_envelope_destroy(&e);
     return e;

@@ -19,7 +19,7 @@ struct xb_parser_t {
     xmlParserCtxtPtr ctxt; /* NULL after a failed renewal: made again on use */
     xmlSchemaPtr schema;
     xmlSchemaValidCtxtPtr vctxt;
-    bool trusted;          /* skip envelope.xsd: the pump wrote the message */
+    bool trusted; /* skip envelope.xsd: the pump wrote the message */
 };
 
 struct xb_envelope_t {

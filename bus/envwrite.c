@@ -54,7 +54,10 @@ static char *put_element(char *o, const char *q, size_t n, const char *text)
     return o;
 }
 
-static size_t element_len(size_t qlen, const char *text) { return 2 * qlen + 5 + escaped_len(text); }
+static size_t element_len(size_t qlen, const char *text)
+{
+    return 2 * qlen + 5 + escaped_len(text);
+}
 
 #define OPEN "<e:message xmlns:e=\"" XB_ENVELOPE_NS "\" xmlns:x=\"" XB_META_NS "\"><e:meta>"
 #define CLOSE_META "</e:meta>"
@@ -103,7 +106,10 @@ int xb_envelope_write(const xb_envelope_fields_t *f, const char *payload, size_t
     return 0;
 }
 
-static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 /* Skips a BOM, an XML declaration and white space. */
 static const char *skip_prolog(const char *s, const char *end)

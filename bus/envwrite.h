@@ -32,12 +32,12 @@ extern "C" {
 #define XB_ENVELOPE_CLOSE "</e:message>"
 
 typedef struct {
-    const char *from;    /* required */
-    const char *to;      /* NULL or "" for none */
-    const char *thread;  /* required */
-    const char *id;      /* NULL for none */
-    int64_t ts_us;       /* written when id is set */
-    int depth;           /* written when id is set */
+    const char *from;   /* required */
+    const char *to;     /* NULL or "" for none */
+    const char *thread; /* required */
+    const char *id;     /* NULL for none */
+    int64_t ts_us;      /* written when id is set */
+    int depth;          /* written when id is set */
 } xb_envelope_fields_t;
 
 /* Writes the envelope of fields around payload (the bytes of exactly one

@@ -13,11 +13,20 @@ static atomic_int log_level = XB_LOG_INFO;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
-void xb_log_set_level(xb_log_level_t level) { atomic_store(&log_level, (int)level); }
+void xb_log_set_level(xb_log_level_t level)
+{
+    atomic_store(&log_level, (int)level);
+}
 
-xb_log_level_t xb_log_get_level(void) { return (xb_log_level_t)atomic_load(&log_level); }
+xb_log_level_t xb_log_get_level(void)
+{
+    return (xb_log_level_t)atomic_load(&log_level);
+}
 
-int xb_log_enabled(xb_log_level_t level) { return (int)level <= atomic_load(&log_level); }
+int xb_log_enabled(xb_log_level_t level)
+{
+    return (int)level <= atomic_load(&log_level);
+}
 
 int xb_log_level_parse(const char *name, xb_log_level_t *level)
 {
@@ -39,9 +48,9 @@ void xb_log(xb_log_level_t level, const char *component, const char *fmt, ...)
     struct tm tm;
     gettimeofday(&tv, NULL);
     localtime_r(&tv.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%02d:%02d:%02d.%03d %-5s [%d] %s: ", tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000), level_names[level],
-                     (int)getpid(), component ? component : "xmlbus");
+    int n = snprintf(line, sizeof line, "%02d:%02d:%02d.%03d %-5s [%d] %s: ", tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, (int)(tv.tv_usec / 1000), level_names[level], (int)getpid(),
+                     component ? component : "xmlbus");
     va_list ap;
     va_start(ap, fmt);
     if (n > 0 && (size_t)n < sizeof line)

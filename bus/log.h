@@ -22,9 +22,13 @@ void xb_log(xb_log_level_t level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define XB_ERROR(comp, ...) xb_log(XB_LOG_ERROR, comp, __VA_ARGS__)
-#define XB_WARN(comp, ...)  xb_log(XB_LOG_WARN, comp, __VA_ARGS__)
-#define XB_INFO(comp, ...)  xb_log(XB_LOG_INFO, comp, __VA_ARGS__)
-#define XB_DEBUG(comp, ...) do { if (xb_log_enabled(XB_LOG_DEBUG)) xb_log(XB_LOG_DEBUG, comp, __VA_ARGS__); } while (0)
+#define XB_WARN(comp, ...) xb_log(XB_LOG_WARN, comp, __VA_ARGS__)
+#define XB_INFO(comp, ...) xb_log(XB_LOG_INFO, comp, __VA_ARGS__)
+#define XB_DEBUG(comp, ...)                          \
+    do {                                             \
+        if (xb_log_enabled(XB_LOG_DEBUG))            \
+            xb_log(XB_LOG_DEBUG, comp, __VA_ARGS__); \
+    } while (0)
 
 #ifdef __cplusplus
 }

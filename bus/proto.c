@@ -30,9 +30,9 @@ typedef struct {
     xb_proto_dir_t dir;
     field_t fields[XB_PROTO_FIELDS_MAX];
     size_t n_fields;
-    field_t group[2];      /* a repeated group after the fixed frames */
-    size_t group_len;      /* 0: none */
-    size_t rest_max;       /* a group without F_COUNT takes the rest, at most this many */
+    field_t group[2]; /* a repeated group after the fixed frames */
+    size_t group_len; /* 0: none */
+    size_t rest_max;  /* a group without F_COUNT takes the rest, at most this many */
 } spec_t;
 
 #define LOCATION_MAX 4095 /* an LMDB folder or a Redis URL */
@@ -40,21 +40,47 @@ typedef struct {
 #define ARG_MAX 255
 #define GROUPS_MAX (1u << 20) /* xb_frames_recv refuses more frames anyway */
 
-#define ID(n) {n, T_TEXT, 0, 1, XB_PROTO_ID_MAX, NULL}
-#define NAME(n) {n, T_TEXT, 0, 1, XB_PROTO_NAME_MAX, NULL}
-#define WORD(n) {n, T_TEXT, 0, 1, XB_PROTO_WORD_MAX, NULL}
-#define TEXT(n, max) {n, T_TEXT, 0, 0, max, NULL}
-#define BYTES(n) {n, T_BYTES, 0, 0, SIZE_MAX, NULL}
-#define NUM(n, lo, hi) {n, T_NUM, 0, lo, hi, NULL}
-#define COUNT(n, lo) {n, T_NUM, F_COUNT, lo, GROUPS_MAX, NULL}
-#define ONE_OF(n, v) {n, T_TEXT, 0, 1, XB_PROTO_WORD_MAX, v}
+#define ID(n)                                  \
+    {                                          \
+        n, T_TEXT, 0, 1, XB_PROTO_ID_MAX, NULL \
+    }
+#define NAME(n)                                  \
+    {                                            \
+        n, T_TEXT, 0, 1, XB_PROTO_NAME_MAX, NULL \
+    }
+#define WORD(n)                                  \
+    {                                            \
+        n, T_TEXT, 0, 1, XB_PROTO_WORD_MAX, NULL \
+    }
+#define TEXT(n, max)               \
+    {                              \
+        n, T_TEXT, 0, 0, max, NULL \
+    }
+#define BYTES(n)                         \
+    {                                    \
+        n, T_BYTES, 0, 0, SIZE_MAX, NULL \
+    }
+#define NUM(n, lo, hi)            \
+    {                             \
+        n, T_NUM, 0, lo, hi, NULL \
+    }
+#define COUNT(n, lo)                            \
+    {                                           \
+        n, T_NUM, F_COUNT, lo, GROUPS_MAX, NULL \
+    }
+#define ONE_OF(n, v)                          \
+    {                                         \
+        n, T_TEXT, 0, 1, XB_PROTO_WORD_MAX, v \
+    }
 
 #define NO_FRAMES {{0}}, 0
 #define NO_GROUP {{0}}, 0, 0
 /* SEND and POST: request-id body [to [from]] */
-#define SEND_FRAMES                                                                                \
-    {ID("request-id"), BYTES("body"), {"to", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL},           \
-     {"from", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL}},                                         \
+#define SEND_FRAMES                                        \
+    {ID("request-id"),                                     \
+     BYTES("body"),                                        \
+     {"to", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL},    \
+     {"from", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL}}, \
         4
 
 /* Every command once: word, who sends it, its frames after the word (the
@@ -62,46 +88,71 @@ typedef struct {
  * number, then its repeated group, the group's frame count and, for a group
  * without a count frame, its most repetitions. */
 static const spec_t table[XB_PROTO__COUNT] = {
-    [XB_PROTO_READY] = {XB_CMD_READY, XB_PROTO_TO_PUMP,
-                        {NAME("name"), ONE_OF("kind", "listener|worker"),
-                         NUM("pid", 0, INT32_MAX), NUM("credit", 1, XB_PROTO_CREDIT_MAX),
+    [XB_PROTO_READY] = {XB_CMD_READY,
+                        XB_PROTO_TO_PUMP,
+                        {NAME("name"),
+                         ONE_OF("kind", "listener|worker"),
+                         NUM("pid", 0, INT32_MAX),
+                         NUM("credit", 1, XB_PROTO_CREDIT_MAX),
                          {"beats", T_TEXT, F_OPT, 1, XB_PROTO_WORD_MAX, "beats"}},
-                        5, NO_GROUP},
-    [XB_PROTO_WELCOME] = {XB_CMD_WELCOME, XB_PROTO_FROM_PUMP,
+                        5,
+                        NO_GROUP},
+    [XB_PROTO_WELCOME] = {XB_CMD_WELCOME,
+                          XB_PROTO_FROM_PUMP,
                           {NAME("organism"), NUM("heartbeat-ms", 0, INT32_MAX),
                            WORD("backend-type"), TEXT("backend-location", LOCATION_MAX),
                            TEXT("backend-prefix", PREFIX_MAX)},
-                          5, NO_GROUP},
+                          5,
+                          NO_GROUP},
     [XB_PROTO_REFUSED] = {XB_CMD_REFUSED, XB_PROTO_FROM_PUMP, {BYTES("reason")}, 1, NO_GROUP},
     [XB_PROTO_HEARTBEAT] = {XB_CMD_HEARTBEAT, XB_PROTO_EITHER, NO_FRAMES, NO_GROUP},
-    [XB_PROTO_DELIVER] = {XB_CMD_DELIVER, XB_PROTO_FROM_PUMP,
-                          {ID("delivery-id"), BYTES("envelope")}, 2, NO_GROUP},
-    [XB_PROTO_REPLY] = {XB_CMD_REPLY, XB_PROTO_TO_PUMP, {ID("delivery-id"), COUNT("n", 1)}, 2,
-                        {TEXT("target", XB_PROTO_NAME_MAX), BYTES("payload")}, 2, 0},
+    [XB_PROTO_DELIVER] =
+        {XB_CMD_DELIVER, XB_PROTO_FROM_PUMP, {ID("delivery-id"), BYTES("envelope")}, 2, NO_GROUP},
+    [XB_PROTO_REPLY] = {XB_CMD_REPLY,
+                        XB_PROTO_TO_PUMP,
+                        {ID("delivery-id"), COUNT("n", 1)},
+                        2,
+                        {TEXT("target", XB_PROTO_NAME_MAX), BYTES("payload")},
+                        2,
+                        0},
     [XB_PROTO_DONE] = {XB_CMD_DONE, XB_PROTO_TO_PUMP, {ID("delivery-id")}, 1, NO_GROUP},
-    [XB_PROTO_FAILED] = {XB_CMD_FAILED, XB_PROTO_TO_PUMP, {ID("delivery-id"), BYTES("message")},
-                         2, NO_GROUP},
-    [XB_PROTO_HISTORY] = {XB_CMD_HISTORY, XB_PROTO_TO_PUMP, {ID("request-id"), ID("thread")}, 2,
-                          NO_GROUP},
-    [XB_PROTO_HISTORY_OK] = {XB_CMD_HISTORY_OK, XB_PROTO_FROM_PUMP,
-                             {ID("request-id"), COUNT("n", 0)}, 2, {BYTES("slot")}, 1, 0},
+    [XB_PROTO_FAILED] =
+        {XB_CMD_FAILED, XB_PROTO_TO_PUMP, {ID("delivery-id"), BYTES("message")}, 2, NO_GROUP},
+    [XB_PROTO_HISTORY] =
+        {XB_CMD_HISTORY, XB_PROTO_TO_PUMP, {ID("request-id"), ID("thread")}, 2, NO_GROUP},
+    [XB_PROTO_HISTORY_OK] = {XB_CMD_HISTORY_OK,
+                             XB_PROTO_FROM_PUMP,
+                             {ID("request-id"), COUNT("n", 0)},
+                             2,
+                             {BYTES("slot")},
+                             1,
+                             0},
     [XB_PROTO_BYE] = {XB_CMD_BYE, XB_PROTO_TO_PUMP, NO_FRAMES, NO_GROUP},
     [XB_PROTO_SHUTDOWN] = {XB_CMD_SHUTDOWN, XB_PROTO_FROM_PUMP, NO_FRAMES, NO_GROUP},
     [XB_PROTO_SEND] = {XB_CMD_SEND, XB_PROTO_TO_PUMP, SEND_FRAMES, NO_GROUP},
     [XB_PROTO_POST] = {XB_CMD_POST, XB_PROTO_TO_PUMP, SEND_FRAMES, NO_GROUP},
-    [XB_PROTO_ACCEPTED] = {XB_CMD_ACCEPTED, XB_PROTO_FROM_PUMP,
-                           {ID("request-id"), ID("thread"), ID("message-id")}, 3, NO_GROUP},
-    [XB_PROTO_POSTED] = {XB_CMD_POSTED, XB_PROTO_FROM_PUMP, {NUM("n", 1, UINT64_MAX)}, 1,
+    [XB_PROTO_ACCEPTED] = {XB_CMD_ACCEPTED,
+                           XB_PROTO_FROM_PUMP,
+                           {ID("request-id"), ID("thread"), ID("message-id")},
+                           3,
+                           NO_GROUP},
+    [XB_PROTO_POSTED] = {XB_CMD_POSTED, XB_PROTO_FROM_PUMP, {NUM("n", 1, UINT64_MAX)}, 1, NO_GROUP},
+    [XB_PROTO_REJECTED] =
+        {XB_CMD_REJECTED, XB_PROTO_FROM_PUMP, {ID("request-id"), BYTES("envelope")}, 2, NO_GROUP},
+    [XB_PROTO_CONTROL] = {XB_CMD_CONTROL,
+                          XB_PROTO_TO_PUMP,
+                          {ID("request-id"), WORD("verb")},
+                          2,
+                          {TEXT("arg", ARG_MAX)},
+                          1,
+                          XB_PROTO_ARGS_MAX},
+    [XB_PROTO_RESULT] = {XB_CMD_RESULT,
+                         XB_PROTO_FROM_PUMP,
+                         {ID("request-id"), ONE_OF("status", "ok|error"), BYTES("body")},
+                         3,
                          NO_GROUP},
-    [XB_PROTO_REJECTED] = {XB_CMD_REJECTED, XB_PROTO_FROM_PUMP,
-                           {ID("request-id"), BYTES("envelope")}, 2, NO_GROUP},
-    [XB_PROTO_CONTROL] = {XB_CMD_CONTROL, XB_PROTO_TO_PUMP, {ID("request-id"), WORD("verb")}, 2,
-                          {TEXT("arg", ARG_MAX)}, 1, XB_PROTO_ARGS_MAX},
-    [XB_PROTO_RESULT] = {XB_CMD_RESULT, XB_PROTO_FROM_PUMP,
-                         {ID("request-id"), ONE_OF("status", "ok|error"), BYTES("body")}, 3,
-                         NO_GROUP},
-    [XB_PROTO_ERROR] = {XB_CMD_ERROR, XB_PROTO_EITHER, {WORD("what"), BYTES("message")}, 2,
-                        NO_GROUP},
+    [XB_PROTO_ERROR] =
+        {XB_CMD_ERROR, XB_PROTO_EITHER, {WORD("what"), BYTES("message")}, 2, NO_GROUP},
 };
 
 const char *xb_proto_word(xb_proto_cmd_t cmd)
@@ -393,9 +444,18 @@ xb_frames_t *xb_proto_refused(const char *reason)
     return with_strs(XB_PROTO_REFUSED, 1, reason);
 }
 
-xb_frames_t *xb_proto_heartbeat(void) { return with_strs(XB_PROTO_HEARTBEAT, 0); }
-xb_frames_t *xb_proto_bye(void) { return with_strs(XB_PROTO_BYE, 0); }
-xb_frames_t *xb_proto_shutdown(void) { return with_strs(XB_PROTO_SHUTDOWN, 0); }
+xb_frames_t *xb_proto_heartbeat(void)
+{
+    return with_strs(XB_PROTO_HEARTBEAT, 0);
+}
+xb_frames_t *xb_proto_bye(void)
+{
+    return with_strs(XB_PROTO_BYE, 0);
+}
+xb_frames_t *xb_proto_shutdown(void)
+{
+    return with_strs(XB_PROTO_SHUTDOWN, 0);
+}
 
 xb_frames_t *xb_proto_deliver(const char *id, const void *envelope, size_t len)
 {
@@ -416,7 +476,10 @@ int xb_proto_reply_add(xb_frames_t *f, const char *target, void *payload, size_t
     return xb_frames_add_take(f, payload, len); /* frees it on failure */
 }
 
-xb_frames_t *xb_proto_done(const char *id) { return with_strs(XB_PROTO_DONE, 1, id); }
+xb_frames_t *xb_proto_done(const char *id)
+{
+    return with_strs(XB_PROTO_DONE, 1, id);
+}
 
 xb_frames_t *xb_proto_failed(const char *id, const char *message)
 {
@@ -438,8 +501,8 @@ int xb_proto_history_ok_add(xb_frames_t *f, const void *slot, size_t len)
     return xb_frames_add(f, len ? slot : "", len);
 }
 
-xb_frames_t *xb_proto_send(bool post, const char *req, const void *body, size_t len,
-                           const char *to, const char *from)
+xb_frames_t *xb_proto_send(bool post, const char *req, const void *body, size_t len, const char *to,
+                           const char *from)
 {
     xb_frames_t *f = add_bytes(with_strs(post ? XB_PROTO_POST : XB_PROTO_SEND, 1, req), body, len);
     if (f && (to || from) && xb_frames_add_str(f, to ? to : "") != 0)
@@ -454,7 +517,10 @@ xb_frames_t *xb_proto_accepted(const char *req, const char *thread, const char *
     return with_strs(XB_PROTO_ACCEPTED, 3, req, thread, msg_id);
 }
 
-xb_frames_t *xb_proto_posted(uint64_t n) { return add_u64(with_strs(XB_PROTO_POSTED, 0), n); }
+xb_frames_t *xb_proto_posted(uint64_t n)
+{
+    return add_u64(with_strs(XB_PROTO_POSTED, 0), n);
+}
 
 xb_frames_t *xb_proto_rejected(const char *req, const void *envelope, size_t len)
 {

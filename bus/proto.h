@@ -51,12 +51,12 @@ typedef enum {
 } xb_proto_dir_t;
 
 /* Bounds of the table (bytes, without a NUL). */
-#define XB_PROTO_ID_MAX 63      /* delivery ids, request ids, thread and message ids */
-#define XB_PROTO_NAME_MAX 63    /* listener, organism and REPLY target names */
-#define XB_PROTO_WORD_MAX 31    /* command words, CONTROL verbs, kinds, statuses */
+#define XB_PROTO_ID_MAX 63   /* delivery ids, request ids, thread and message ids */
+#define XB_PROTO_NAME_MAX 63 /* listener, organism and REPLY target names */
+#define XB_PROTO_WORD_MAX 31 /* command words, CONTROL verbs, kinds, statuses */
 #define XB_PROTO_CREDIT_MAX 1000
-#define XB_PROTO_ARGS_MAX 16    /* CONTROL arguments */
-#define XB_PROTO_FIELDS_MAX 5   /* fixed frames after the command word */
+#define XB_PROTO_ARGS_MAX 16  /* CONTROL arguments */
+#define XB_PROTO_FIELDS_MAX 5 /* fixed frames after the command word */
 
 /* One frame of a decoded message: its bytes (not NUL-terminated; ptr is
  * NULL only when an optional frame is absent) and, for a number frame,
@@ -72,39 +72,69 @@ typedef struct {
 typedef struct {
     xb_proto_cmd_t cmd;
     const xb_frames_t *frames;
-    size_t at;          /* index of the XB1 tag in frames */
-    size_t n;           /* repeated groups: REPLY pairs, HISTORY-OK slots, CONTROL args */
-    size_t group_at;    /* frame index of group 0 */
-    size_t group_len;   /* frames per group */
+    size_t at;        /* index of the XB1 tag in frames */
+    size_t n;         /* repeated groups: REPLY pairs, HISTORY-OK slots, CONTROL args */
+    size_t group_at;  /* frame index of group 0 */
+    size_t group_len; /* frames per group */
     union {
         xb_proto_val_t field[XB_PROTO_FIELDS_MAX];
-        struct { xb_proto_val_t name, kind, pid, credit, beats; } ready;
+        struct {
+            xb_proto_val_t name, kind, pid, credit, beats;
+        } ready;
         struct {
             xb_proto_val_t organism, heartbeat_ms, backend_type, backend_location, backend_prefix;
         } welcome;
-        struct { xb_proto_val_t reason; } refused;
-        struct { xb_proto_val_t id, envelope; } deliver;
-        struct { xb_proto_val_t id, n; } reply;
-        struct { xb_proto_val_t id; } done;
-        struct { xb_proto_val_t id, message; } failed;
-        struct { xb_proto_val_t req, thread; } history;
-        struct { xb_proto_val_t req, n; } history_ok;
-        struct { xb_proto_val_t req, body, to, from; } send; /* SEND and POST */
-        struct { xb_proto_val_t req, thread, msg_id; } accepted;
-        struct { xb_proto_val_t n; } posted;
-        struct { xb_proto_val_t req, envelope; } rejected;
-        struct { xb_proto_val_t req, verb; } control;
-        struct { xb_proto_val_t req, status, body; } result;
-        struct { xb_proto_val_t what, message; } error;
+        struct {
+            xb_proto_val_t reason;
+        } refused;
+        struct {
+            xb_proto_val_t id, envelope;
+        } deliver;
+        struct {
+            xb_proto_val_t id, n;
+        } reply;
+        struct {
+            xb_proto_val_t id;
+        } done;
+        struct {
+            xb_proto_val_t id, message;
+        } failed;
+        struct {
+            xb_proto_val_t req, thread;
+        } history;
+        struct {
+            xb_proto_val_t req, n;
+        } history_ok;
+        struct {
+            xb_proto_val_t req, body, to, from;
+        } send; /* SEND and POST */
+        struct {
+            xb_proto_val_t req, thread, msg_id;
+        } accepted;
+        struct {
+            xb_proto_val_t n;
+        } posted;
+        struct {
+            xb_proto_val_t req, envelope;
+        } rejected;
+        struct {
+            xb_proto_val_t req, verb;
+        } control;
+        struct {
+            xb_proto_val_t req, status, body;
+        } result;
+        struct {
+            xb_proto_val_t what, message;
+        } error;
     };
 } xb_proto_msg_t;
 
 /* Why a message could not be decoded. */
 typedef struct {
-    xb_proto_cmd_t cmd;     /* the command, XB_PROTO_NONE when unknown */
+    xb_proto_cmd_t cmd;               /* the command, XB_PROTO_NONE when unknown */
     char what[XB_PROTO_WORD_MAX + 1]; /* ERROR's first frame: the word, "?" when none */
-    int frame;              /* offending frame's index from the tag (0); message counts from 1 */
-    char message[192];      /* "READY frame 5 (pid): not a decimal number" */
+    int frame;         /* offending frame's index from the tag (0); message counts from 1 */
+    char message[192]; /* "READY frame 5 (pid): not a decimal number" */
 } xb_proto_error_t;
 
 /* The command word ("READY"), NULL out of range. */
@@ -177,8 +207,8 @@ xb_frames_t *xb_proto_bye(void);
 xb_frames_t *xb_proto_shutdown(void);
 /* SEND (post false) or POST. to and from may be NULL: left out (a NULL to
  * before a from is written empty). */
-xb_frames_t *xb_proto_send(bool post, const char *req, const void *body, size_t len,
-                           const char *to, const char *from);
+xb_frames_t *xb_proto_send(bool post, const char *req, const void *body, size_t len, const char *to,
+                           const char *from);
 xb_frames_t *xb_proto_accepted(const char *req, const char *thread, const char *msg_id);
 xb_frames_t *xb_proto_posted(uint64_t n);
 xb_frames_t *xb_proto_rejected(const char *req, const void *envelope, size_t len);

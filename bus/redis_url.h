@@ -21,13 +21,13 @@ extern "C" {
 #define XB_REDIS_DEFAULT_PORT 6379
 
 typedef struct {
-    bool is_unix;        /* true: unix socket at path; false: TCP host:port */
-    char host[256];      /* TCP host, IPv6 without brackets */
-    int port;            /* TCP port 1..65535 */
-    char path[108];      /* unix socket path (sun_path limit) */
-    char username[128];  /* ACL user, "" for the default user */
-    char password[256];  /* "" = no AUTH */
-    int db;              /* SELECT index, 0 = none sent */
+    bool is_unix;       /* true: unix socket at path; false: TCP host:port */
+    char host[256];     /* TCP host, IPv6 without brackets */
+    int port;           /* TCP port 1..65535 */
+    char path[108];     /* unix socket path (sun_path limit) */
+    char username[128]; /* ACL user, "" for the default user */
+    char password[256]; /* "" = no AUTH */
+    int db;             /* SELECT index, 0 = none sent */
 } xb_redis_url_t;
 
 /* Parses url into *out. Returns 0, or -1 with *err set to XB_ERR_CONFIG and

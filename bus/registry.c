@@ -53,8 +53,8 @@ struct xb_registry_t {
     xb_backend_t *backend; /* borrowed */
     char *organism;
     pthread_mutex_t lock;
-    xb_strmap_t *index;    /* root -> conversation_t* (owned) */
-    xb_strmap_t *by_uuid;  /* uuid -> its conversation_t* (borrowed) */
+    xb_strmap_t *index;   /* root -> conversation_t* (owned) */
+    xb_strmap_t *by_uuid; /* uuid -> its conversation_t* (borrowed) */
     bool write_behind;
     pending_t *pending;
     size_t n_pending, cap_pending;
@@ -227,7 +227,8 @@ static int queue_op(xb_registry_t *r, xb_registry_op_kind_t kind, const char *ch
                     const char *uuid, xb_error_t *err)
 {
     if (r->n_pending - r->n_cancelled >= PENDING_MAX)
-        return xb_error_set(err, XB_ERR_BACKEND, 0, "registry: %zu changes are waiting for the backend",
+        return xb_error_set(err, XB_ERR_BACKEND, 0,
+                            "registry: %zu changes are waiting for the backend",
                             r->n_pending - r->n_cancelled);
     if (r->n_pending == r->cap_pending) {
         size_t cap = r->cap_pending ? r->cap_pending * 2 : 64;
@@ -428,7 +429,10 @@ void xb_registry_destroy(xb_registry_t **r)
     *r = NULL;
 }
 
-const char *xb_registry_organism(const xb_registry_t *r) { return r ? r->organism : NULL; }
+const char *xb_registry_organism(const xb_registry_t *r)
+{
+    return r ? r->organism : NULL;
+}
 
 /* ---- get or create (lock held) -------------------------------------------------- */
 
@@ -545,7 +549,9 @@ static int chain_of(xb_registry_t *r, const char *uuid, char **chain, xb_error_t
     const char *known = index_chain_of(r, uuid);
     int rc;
     if (known)
-        rc = (*chain = strdup(known)) ? 0 : xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+        rc = (*chain = strdup(known))
+                 ? 0
+                 : xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
     else if ((rc = sync_for_read(r, err)) == 0)
         rc = xb_backend_registry_get_chain(r->backend, uuid, chain, err);
     pthread_mutex_unlock(&r->lock);
@@ -738,7 +744,9 @@ int xb_registry_get_uuid(xb_registry_t *r, const char *chain, char **uuid, xb_er
     entry_t *known = c ? entry_of(c, chain) : NULL;
     int rc;
     if (known)
-        rc = (*uuid = strdup(known->uuid)) ? 0 : xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+        rc = (*uuid = strdup(known->uuid))
+                 ? 0
+                 : xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
     else if ((rc = sync_for_read(r, err)) == 0)
         rc = xb_backend_registry_get_uuid(r->backend, chain, uuid, err);
     pthread_mutex_unlock(&r->lock);

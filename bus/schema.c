@@ -17,15 +17,15 @@
 #include <libxml/xmlschemas.h>
 
 typedef struct {
-    char *path;            /* absolute path, as in the config */
-    const char *base;      /* file name part of path */
-    xmlSchemaPtr schema;   /* NULL when it did not compile */
+    char *path;          /* absolute path, as in the config */
+    const char *base;    /* file name part of path */
+    xmlSchemaPtr schema; /* NULL when it did not compile */
 } sfile_t;
 
 typedef struct {
     char *name;
-    size_t file;           /* index into files, SIZE_MAX = no schema */
-    char **ns;             /* "" = no namespace; parallel to local */
+    size_t file; /* index into files, SIZE_MAX = no schema */
+    char **ns;   /* "" = no namespace; parallel to local */
     char **local;
     size_t n_tags;
     int line;
@@ -34,7 +34,7 @@ typedef struct {
 typedef struct {
     char *ns;
     char *local;
-    const char **names;    /* borrowed from slistener_t.name */
+    const char **names; /* borrowed from slistener_t.name */
     size_t n;
 } stag_t;
 
@@ -43,8 +43,8 @@ struct xb_schemas_t {
     size_t n_files;
     slistener_t *ls;
     size_t n_ls;
-    size_t *by_name;       /* indices into ls sorted by name */
-    stag_t *tags;          /* sorted by (local, ns) */
+    size_t *by_name; /* indices into ls sorted by name */
+    stag_t *tags;    /* sorted by (local, ns) */
     size_t n_tags;
 };
 
@@ -64,8 +64,8 @@ typedef struct {
     size_t count;
     int first_line;
     char first[XB_ERROR_MESSAGE_MAX];
-    const char *path;       /* file being compiled, for errors without a file */
-    size_t file_start;      /* count when that file's compile began */
+    const char *path;  /* file being compiled, for errors without a file */
+    size_t file_start; /* count when that file's compile began */
     bool nomem;
 } collect_t;
 
@@ -259,7 +259,7 @@ int xb_payload_tag_of(const xmlNode *node, char *buf, size_t cap)
         return -1;
     const char *local = (const char *)node->name;
     const char *ns = node->ns && node->ns->href && node->ns->href[0] ? (const char *)node->ns->href
-                                                                       : NULL;
+                                                                     : NULL;
     int n = ns ? snprintf(buf, cap, "{%s}%s", ns, local) : snprintf(buf, cap, "%s", local);
     return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
@@ -398,7 +398,8 @@ static int check_declared(const xb_schemas_t *s, const slistener_t *l, const cha
             snprintf(tag, sizeof tag, "%s", l->local[t]);
         snprintf(line, sizeof line,
                  "%.300s:%d: listener '%s' accepts '%.200s' but its schema %.300s declares "
-                 "no global element '%.200s'", cfg_path ? cfg_path : "config", l->line, l->name, tag, f->path, tag);
+                 "no global element '%.200s'",
+                 cfg_path ? cfg_path : "config", l->line, l->name, tag, f->path, tag);
         collect_line(c, line, l->line);
     }
     return 0;
@@ -617,8 +618,7 @@ xb_validator_t *xb_validator_new(const xb_schemas_t *s, xb_error_t *err)
     return v;
 }
 
-int xb_validator_check(xb_validator_t *v, const char *listener, xmlNodePtr payload,
-                       xb_error_t *err)
+int xb_validator_check(xb_validator_t *v, const char *listener, xmlNodePtr payload, xb_error_t *err)
 {
     if (!v || !listener)
         return xb_error_set(err, XB_ERR_ARG, 0, "xb_validator_check: NULL argument");
@@ -653,11 +653,13 @@ int xb_validator_check(xb_validator_t *v, const char *listener, xmlNodePtr paylo
     if (v->n_errors == 0)
         return xb_error_set(err, XB_ERR_SCHEMA, 0,
                             "payload <%.200s> could not be validated by %s (listener '%s'): "
-                            "internal error %d", tag, base, l->name, rc);
+                            "internal error %d",
+                            tag, base, l->name, rc);
     char more[64] = "";
     if (v->n_errors > 1)
         snprintf(more, sizeof more, " (and %zu more)", v->n_errors - 1);
     int line = payload->line > 0 && v->first_line == 0 ? payload->line : v->first_line;
-    return xb_error_set(err, XB_ERR_SCHEMA, line, "payload <%.150s> rejected by %.100s (listener '%s'): line %d: %.250s%s",
+    return xb_error_set(err, XB_ERR_SCHEMA, line,
+                        "payload <%.150s> rejected by %.100s (listener '%s'): line %d: %.250s%s",
                         tag, base, l->name, line, v->first, more);
 }

@@ -98,8 +98,8 @@ static void find_schema_dir(void)
         snprintf(found, sizeof found, "%s", XMLBUS_BUILD_SCHEMA_DIR);
         return;
     }
-    if (known && (try_relative(dir, XMLBUS_LIB_TO_SCHEMAS) ||
-                  try_relative(dir, XMLBUS_BIN_TO_SCHEMAS)))
+    if (known &&
+        (try_relative(dir, XMLBUS_LIB_TO_SCHEMAS) || try_relative(dir, XMLBUS_BIN_TO_SCHEMAS)))
         return;
     snprintf(found, sizeof found, "%s", XMLBUS_INSTALL_SCHEMA_DIR);
 }

@@ -32,7 +32,10 @@ struct xb_slot_t {
 
 enum { F_THREAD, F_FROM, F_TO, F_TYPE, F_ID, F_PAYLOAD, F_COUNT };
 
-static const char *or_empty(const char *s) { return s ? s : ""; }
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
 
 /* ---- construction ------------------------------------------------------------ */
 
@@ -57,8 +60,8 @@ static xb_slot_t *slot_build(long index, int64_t ts, const char *const part[F_CO
     s->index = index;
     s->timestamp_us = ts;
     s->data_len = total;
-    const char **dst[F_COUNT] = {&s->thread, &s->from, &s->to, &s->payload_type,
-                                 &s->message_id, &s->payload};
+    const char **dst[F_COUNT] = {&s->thread,       &s->from,       &s->to,
+                                 &s->payload_type, &s->message_id, &s->payload};
     char *p = s->data;
     for (int i = 0; i < F_COUNT; i++) {
         if (plen[i])
@@ -80,13 +83,11 @@ static int check_fields(long index, const xb_slot_fields_t *f, xb_error_t *err)
     if (!f->thread || !*f->thread)
         return xb_error_set(err, XB_ERR_ARG, 0, "slot: empty thread");
     if (!f->payload && f->payload_len)
-        return xb_error_set(err, XB_ERR_ARG, 0, "slot: NULL payload of %zu bytes",
-                            f->payload_len);
+        return xb_error_set(err, XB_ERR_ARG, 0, "slot: NULL payload of %zu bytes", f->payload_len);
     return 0;
 }
 
-static void fields_parts(const xb_slot_fields_t *f, const char *part[F_COUNT],
-                         size_t plen[F_COUNT])
+static void fields_parts(const xb_slot_fields_t *f, const char *part[F_COUNT], size_t plen[F_COUNT])
 {
     part[F_THREAD] = f->thread;
     part[F_FROM] = or_empty(f->from);
@@ -113,8 +114,8 @@ xb_slot_t *xb_slot_new(long index, const char *thread, const char *from, const c
                        const char *payload_type, const char *message_id, int64_t timestamp_us,
                        const void *payload, size_t payload_len, xb_error_t *err)
 {
-    xb_slot_fields_t f = {thread, from, to, payload_type, message_id, timestamp_us, payload,
-                          payload_len};
+    xb_slot_fields_t f = {thread,     from,         to,      payload_type,
+                          message_id, timestamp_us, payload, payload_len};
     return xb_slot_new_fields(index, &f, err);
 }
 
@@ -148,13 +149,34 @@ xb_slot_t *xb_slot_copy(const xb_slot_t *s, xb_error_t *err)
     return c;
 }
 
-long xb_slot_index(const xb_slot_t *s) { return s ? s->index : -1; }
-const char *xb_slot_thread(const xb_slot_t *s) { return s ? s->thread : ""; }
-const char *xb_slot_from(const xb_slot_t *s) { return s ? s->from : ""; }
-const char *xb_slot_to(const xb_slot_t *s) { return s ? s->to : ""; }
-const char *xb_slot_payload_type(const xb_slot_t *s) { return s ? s->payload_type : ""; }
-const char *xb_slot_message_id(const xb_slot_t *s) { return s ? s->message_id : ""; }
-int64_t xb_slot_timestamp_us(const xb_slot_t *s) { return s ? s->timestamp_us : 0; }
+long xb_slot_index(const xb_slot_t *s)
+{
+    return s ? s->index : -1;
+}
+const char *xb_slot_thread(const xb_slot_t *s)
+{
+    return s ? s->thread : "";
+}
+const char *xb_slot_from(const xb_slot_t *s)
+{
+    return s ? s->from : "";
+}
+const char *xb_slot_to(const xb_slot_t *s)
+{
+    return s ? s->to : "";
+}
+const char *xb_slot_payload_type(const xb_slot_t *s)
+{
+    return s ? s->payload_type : "";
+}
+const char *xb_slot_message_id(const xb_slot_t *s)
+{
+    return s ? s->message_id : "";
+}
+int64_t xb_slot_timestamp_us(const xb_slot_t *s)
+{
+    return s ? s->timestamp_us : 0;
+}
 
 const char *xb_slot_payload(const xb_slot_t *s, size_t *len)
 {
@@ -244,8 +266,8 @@ int xb_slot_encode(const xb_slot_t *s, char **out, size_t *len, xb_error_t *err)
 {
     if (!s)
         return xb_error_set(err, XB_ERR_ARG, 0, "slot: NULL slot");
-    const char *part[F_COUNT] = {s->thread, s->from, s->to, s->payload_type, s->message_id,
-                                 s->payload};
+    const char *part[F_COUNT] = {s->thread,       s->from,       s->to,
+                                 s->payload_type, s->message_id, s->payload};
     size_t plen[F_COUNT];
     for (int i = 0; i < F_PAYLOAD; i++)
         plen[i] = strlen(part[i]);
@@ -253,8 +275,7 @@ int xb_slot_encode(const xb_slot_t *s, char **out, size_t *len, xb_error_t *err)
     return encode_parts(s->timestamp_us, part, plen, out, len, err);
 }
 
-static const char *const field_names[F_COUNT] = {"thread", "from", "to", "type", "id",
-                                                 "payload"};
+static const char *const field_names[F_COUNT] = {"thread", "from", "to", "type", "id", "payload"};
 
 xb_slot_t *xb_slot_decode(const void *bytes, size_t len, long index, xb_error_t *err)
 {
@@ -408,8 +429,7 @@ static xmlDocPtr parse_payload(const char *payload, size_t len)
 static int set_attr(xmlNodePtr node, const char *name, const char *value, xb_error_t *err)
 {
     if (!xml_safe_text(value))
-        return xb_error_set(err, XB_ERR_ARG, 0,
-                            "slot: attribute %s is not valid UTF-8 text", name);
+        return xb_error_set(err, XB_ERR_ARG, 0, "slot: attribute %s is not valid UTF-8 text", name);
     if (!xmlNewProp(node, (const xmlChar *)name, (const xmlChar *)value))
         return xb_error_set(err, XB_ERR_NOMEM, 0, "slot: out of memory");
     return 0;

@@ -22,9 +22,15 @@ static pthread_key_t pool_key;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static int pool_key_ok;
 
-static void pool_free(void *p) { munmap(p, sizeof(pool_t)); }
+static void pool_free(void *p)
+{
+    munmap(p, sizeof(pool_t));
+}
 
-static void pool_make_key(void) { pool_key_ok = pthread_key_create(&pool_key, pool_free) == 0; }
+static void pool_make_key(void)
+{
+    pool_key_ok = pthread_key_create(&pool_key, pool_free) == 0;
+}
 
 static pool_t *pool_get(void)
 {

@@ -42,7 +42,10 @@ struct xb_frames_t {
     size_t cap;
 };
 
-xb_frames_t *xb_frames_new(void) { return calloc(1, sizeof(xb_frames_t)); }
+xb_frames_t *xb_frames_new(void)
+{
+    return calloc(1, sizeof(xb_frames_t));
+}
 
 static void frames_clear(xb_frames_t *f)
 {
@@ -187,7 +190,10 @@ xb_frames_t *xb_frames_new_cmd(const char *cmd)
     return f;
 }
 
-size_t xb_frames_count(const xb_frames_t *f) { return f ? f->count : 0; }
+size_t xb_frames_count(const xb_frames_t *f)
+{
+    return f ? f->count : 0;
+}
 
 const void *xb_frames_data(const xb_frames_t *f, size_t i)
 {
@@ -414,12 +420,24 @@ static void describe_frame(sbuf_t *b, const unsigned char *p, size_t n)
     sb_put(b, "\"", 1);
     for (size_t i = 0; i < shown; i++) {
         switch (p[i]) {
-        case '"': sb_put(b, "\\\"", 2); break;
-        case '\\': sb_put(b, "\\\\", 2); break;
-        case '\n': sb_put(b, "\\n", 2); break;
-        case '\r': sb_put(b, "\\r", 2); break;
-        case '\t': sb_put(b, "\\t", 2); break;
-        default: sb_put(b, (const char *)p + i, 1); break;
+        case '"':
+            sb_put(b, "\\\"", 2);
+            break;
+        case '\\':
+            sb_put(b, "\\\\", 2);
+            break;
+        case '\n':
+            sb_put(b, "\\n", 2);
+            break;
+        case '\r':
+            sb_put(b, "\\r", 2);
+            break;
+        case '\t':
+            sb_put(b, "\\t", 2);
+            break;
+        default:
+            sb_put(b, (const char *)p + i, 1);
+            break;
         }
     }
     sb_put(b, "\"", 1);

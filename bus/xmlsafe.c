@@ -19,7 +19,7 @@
 /* Never XML_PARSE_NOENT, DTDLOAD, DTDATTR, DTDVALID, XINCLUDE, HUGE, and no
  * COMPACT (it forbids later tree edits). NODICT keeps documents independent of
  * the context so that they can be freed in another thread. */
-#define XB_XML_PARSE_OPTIONS                                                        \
+#define XB_XML_PARSE_OPTIONS                                                         \
     (XML_PARSE_NONET | XML_PARSE_NODICT | XML_PARSE_IGNORE_ENC | XML_PARSE_NOERROR | \
      XML_PARSE_NOWARNING)
 
@@ -252,8 +252,8 @@ static int validate(xmlSchemaValidCtxtPtr vctxt, xmlDocPtr doc, xmlNodePtr elem,
         return 0;
     what = what ? what : "schema";
     if (!cap.set)
-        return xb_error_set(err, code, 0, "line 0: %s: validation failed (internal error %d)",
-                            what, rc);
+        return xb_error_set(err, code, 0, "line 0: %s: validation failed (internal error %d)", what,
+                            rc);
     xb_error_set(err, code, cap.line, "line %d: %s: %s", cap.line, what, cap.message);
     if (err)
         err->column = cap.column;

@@ -117,8 +117,9 @@ static const unsigned char *scan_bang(const scan_t *s, const unsigned char *lt, 
     if (starts_with(p, s->end, "!DOCTYPE"))
         scan_fail(s, XB_ERR_PARSE, lt, "DOCTYPE is not allowed (no DTDs, no entities)");
     else
-        scan_fail(s, XB_ERR_PARSE, lt, "markup declaration '<!' is not allowed outside "
-                                        "comments and CDATA (no DTDs, no entities)");
+        scan_fail(s, XB_ERR_PARSE, lt,
+                  "markup declaration '<!' is not allowed outside "
+                  "comments and CDATA (no DTDs, no entities)");
     return NULL;
 }
 
@@ -260,8 +261,7 @@ static int scan_markup(const scan_t *s, const unsigned char *p)
     return 0;
 }
 
-int xb_xml_prescan(const void *bytes, size_t len, const xb_parse_limits_t *limits,
-                   xb_error_t *err)
+int xb_xml_prescan(const void *bytes, size_t len, const xb_parse_limits_t *limits, xb_error_t *err)
 {
     xb_parse_limits_t storage;
     const xb_parse_limits_t *l = limits_or_default(limits, &storage);
@@ -273,8 +273,7 @@ int xb_xml_prescan(const void *bytes, size_t len, const xb_parse_limits_t *limit
         return xb_error_set(err, XB_ERR_PARSE, 1, "line 1: empty document");
     if (len > l->max_bytes)
         return scan_fail(&s, XB_ERR_LIMIT, b + l->max_bytes,
-                         "document of %zu bytes exceeds the limit of %zu bytes", len,
-                         l->max_bytes);
+                         "document of %zu bytes exceeds the limit of %zu bytes", len, l->max_bytes);
     long cp;
     size_t bad = xb_xml_text_invalid_at(b, len, &cp);
     if (bad < len && cp >= 0)

@@ -28,10 +28,9 @@ static bool prefix_ok(const xmlChar *prefix)
 
 static int check_ns(const xmlNs *ns, int line, xb_error_t *err)
 {
-    if (!ns->href || !prefix_ok(ns->prefix) || !text_ok(ns->href) ||
-        (ns->prefix && !ns->href[0]))
-        return xb_error_set(err, XB_ERR_ARG, line, "line %d: invalid namespace (prefix '%s')",
-                            line, ns->prefix ? (const char *)ns->prefix : "");
+    if (!ns->href || !prefix_ok(ns->prefix) || !text_ok(ns->href) || (ns->prefix && !ns->href[0]))
+        return xb_error_set(err, XB_ERR_ARG, line, "line %d: invalid namespace (prefix '%s')", line,
+                            ns->prefix ? (const char *)ns->prefix : "");
     return 0;
 }
 
@@ -69,8 +68,8 @@ static int check_attributes(const xmlNode *el, int line, const xb_parse_limits_t
         }
         for (const xmlAttr *o = el->properties; o != a; o = o->next) {
             if (xmlStrEqual(o->name, a->name) && xmlStrEqual(ns_href(o->ns), ns_href(a->ns)))
-                return xb_error_set(err, XB_ERR_ARG, line, "line %d: attribute '%s' repeated",
-                                    line, (const char *)a->name);
+                return xb_error_set(err, XB_ERR_ARG, line, "line %d: attribute '%s' repeated", line,
+                                    (const char *)a->name);
         }
         if (++count > l->max_attributes)
             return xb_error_set(err, XB_ERR_ARG, line, "line %d: more than %d attributes", line,
@@ -126,8 +125,7 @@ int xb_xml_check_tree(xmlNodePtr root, const xb_parse_limits_t *limits, xb_error
     const xmlNode *n = root;
     for (;;) {
         if (n->type == XML_ELEMENT_NODE && depth > l->max_depth)
-            return xb_error_set(err, XB_ERR_ARG, 0, "elements nested deeper than %d",
-                                l->max_depth);
+            return xb_error_set(err, XB_ERR_ARG, 0, "elements nested deeper than %d", l->max_depth);
         if (check_node(n, l, &namespaces, err) < 0)
             return -1;
         if (n->type == XML_ELEMENT_NODE && n->children) {

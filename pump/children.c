@@ -214,7 +214,8 @@ static void describe_status(int status, char *buf, size_t cap)
     if (WIFEXITED(status))
         snprintf(buf, cap, "exited with status %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
-        snprintf(buf, cap, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+        snprintf(buf, cap, "killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
     else
         snprintf(buf, cap, "stopped (status %d)", status);
 }

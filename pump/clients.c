@@ -26,7 +26,7 @@ typedef struct held {
     struct held *next;
     xb_frames_t *f;
     size_t bytes;
-    char thread[37];          /* the thread of a DELIVER, for the log ("" for verdicts) */
+    char thread[37]; /* the thread of a DELIVER, for the log ("" for verdicts) */
 } held_t;
 
 struct xbp_client {
@@ -34,8 +34,8 @@ struct xbp_client {
     char key[2 * XB_RID_MAX + 1];
     held_t *head, *tail;
     size_t n, bytes;
-    uint64_t moved_ms;        /* when ZeroMQ last took one of them (or the first waited) */
-    bool flood_said;          /* "requests dropped" logged for this backlog */
+    uint64_t moved_ms;         /* when ZeroMQ last took one of them (or the first waited) */
+    bool flood_said;           /* "requests dropped" logged for this backlog */
     xbp_client_t *next, *prev; /* p->client_list */
 };
 
@@ -133,15 +133,17 @@ static void client_drop(xb_pump_t *p, xbp_client_t *c, uint64_t *counter, const 
     for (held_t *h = c->head; h && used + 40 < sizeof threads; h = h->next) {
         if (!h->thread[0])
             continue;
-        used += (size_t)snprintf(threads + used, sizeof threads - used, "%s%s",
-                                 named++ ? ", " : "", h->thread);
+        used += (size_t)snprintf(threads + used, sizeof threads - used, "%s%s", named++ ? ", " : "",
+                                 h->thread);
     }
     size_t answers = 0;
     for (held_t *h = c->head; h; h = h->next)
         answers += h->thread[0] != '\0';
-    XB_WARN("pump", "client %s %s: %zu answers (%zu messages, %zu bytes) waiting for it are "
-            "dropped; threads: %s%s", c->key, why, answers, c->n, c->bytes,
-            named ? threads : "none", named < answers ? ", ..." : "");
+    XB_WARN("pump",
+            "client %s %s: %zu answers (%zu messages, %zu bytes) waiting for it are "
+            "dropped; threads: %s%s",
+            c->key, why, answers, c->n, c->bytes, named ? threads : "none",
+            named < answers ? ", ..." : "");
     *counter += answers;
     client_delete(p, c);
 }
@@ -251,13 +253,15 @@ xbp_admit_t xbp_client_admit(xb_pump_t *p, const xbp_rid_t *rid, char *why, size
     if ((long)c->n >= 2 * lim->client_queue_messages || c->bytes >= 2 * lim->client_queue_bytes) {
         p->client_unanswered++;
         if (!c->flood_said)
-            XB_WARN("pump", "client %s keeps sending and reads nothing (%zu messages, %zu bytes "
+            XB_WARN("pump",
+                    "client %s keeps sending and reads nothing (%zu messages, %zu bytes "
                     "wait for it): its requests are dropped unanswered until it reads",
                     c->key, c->n, c->bytes);
         c->flood_said = true;
         return XBP_ADMIT_DROP;
     }
-    snprintf(why, cap, "%zu messages (%zu bytes) wait for this client: read them, then send "
+    snprintf(why, cap,
+             "%zu messages (%zu bytes) wait for this client: read them, then send "
              "again (limits.client_queue_messages %ld, client_queue_bytes %zu)",
              c->n, c->bytes, lim->client_queue_messages, lim->client_queue_bytes);
     return XBP_ADMIT_REFUSE;

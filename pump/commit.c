@@ -19,7 +19,7 @@
 #define TURN_ITEMS_MAX 1024
 
 struct xb_turn {
-    batch_t stage;            /* what the message being routed stages */
+    batch_t stage; /* what the message being routed stages */
     staged_t *items;
     size_t n_items, cap_items;
     unit_t *units;
@@ -134,9 +134,9 @@ static void store_turn(xb_pump_t *p, turn_t *t)
         for (size_t i = un->first; i < un->first + un->n; i++) {
             staged_t *s = &t->items[i];
             const char *from = s->is_error ? XB_SYSTEM_FROM : un->origin.name;
-            t->fields[i] = (xb_slot_fields_t){s->thread, from, s->to, s->type,
-                                              s->msg_id, s->ts, s->envelope + s->payload_off,
-                                              s->payload_len};
+            t->fields[i] = (xb_slot_fields_t){
+                s->thread,     from, s->to, s->type, s->msg_id, s->ts, s->envelope + s->payload_off,
+                s->payload_len};
             t->index[i] = -1;
         }
     }
@@ -193,7 +193,8 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
             xbp_route_system_error(p, &u->origin, u->conv, u->store_err.code, u->store_err.message);
     }
     if (u->is_send && sent == 0)
-        xbp_route_reject(p, &u->origin.rid, u->req, &u->origin, u->store_err.code, u->store_err.message);
+        xbp_route_reject(p, &u->origin.rid, u->req, &u->origin, u->store_err.code,
+                         u->store_err.message);
     else if (u->is_send && u->post)
         xbp_posted_count(p, &u->origin.rid);
     else if (u->is_send)

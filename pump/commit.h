@@ -14,16 +14,15 @@
  * the order it arrived. */
 typedef struct {
     bool is_send;
-    origin_t origin;       /* owned copy: a REPLY's delivery is gone by then */
-    conv_t *conv;          /* held (counted in conv->pending) until finished */
-    size_t first, n;       /* its messages in the turn's items */
-    xb_error_t store_err;  /* why some of its slots were not written */
+    origin_t origin;      /* owned copy: a REPLY's delivery is gone by then */
+    conv_t *conv;         /* held (counted in conv->pending) until finished */
+    size_t first, n;      /* its messages in the turn's items */
+    xb_error_t store_err; /* why some of its slots were not written */
     /* SEND and POST only: the verdict waits for the slots. */
-    bool post;             /* POST: an acceptance is only counted */
+    bool post; /* POST: an acceptance is only counted */
     char req[128];
     char msg_id[37];
 } unit_t;
-
 
 /* The turn's storage (xbp_turn_t, commit.c's own) and staging area.
  * Returns 0 or -1 (no memory). */

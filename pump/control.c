@@ -50,7 +50,8 @@ static void body_close(body_t *b)
 
 static int attr(body_t *b, const char *name, const char *value)
 {
-    return xmlTextWriterWriteAttribute(b->w, BAD_CAST name, BAD_CAST(value ? value : "")) < 0 ? -1 : 0;
+    return xmlTextWriterWriteAttribute(b->w, BAD_CAST name, BAD_CAST(value ? value : "")) < 0 ? -1
+                                                                                              : 0;
 }
 
 static int attr_u64(body_t *b, const char *name, unsigned long long v)
@@ -76,8 +77,8 @@ static void reply_error(xb_pump_t *p, const xbp_rid_t *rid, const char *req, con
 
 /* Answers with the body b when writing it went well (written), else with the
  * error failure; closes b either way. */
-static void reply_body(xb_pump_t *p, const xbp_rid_t *rid, const char *req, body_t *b,
-                       bool written, const char *failure)
+static void reply_body(xb_pump_t *p, const xbp_rid_t *rid, const char *req, body_t *b, bool written,
+                       const char *failure)
 {
     if (!written) {
         reply_error(p, rid, req, failure);
@@ -233,16 +234,19 @@ static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
         attr_u64(b, "delivered", l->delivered) || attr_u64(b, "responded", l->replies) ||
         attr_u64(b, "messages-out", l->messages_out) || attr_u64(b, "done", l->done) ||
         attr_u64(b, "failed", l->failed) || attr_u64(b, "timeouts", l->timeouts) ||
-        attr_u64(b, "crashes", l->crashes) || attr_u64(b, "in-flight", (unsigned long long)l->in_flight) ||
-        attr_u64(b, "queued", (unsigned long long)xbp_lqueue_len(l->queue)) || attr_u64(b, "restarts", l->restarts) ||
+        attr_u64(b, "crashes", l->crashes) ||
+        attr_u64(b, "in-flight", (unsigned long long)l->in_flight) ||
+        attr_u64(b, "queued", (unsigned long long)xbp_lqueue_len(l->queue)) ||
+        attr_u64(b, "restarts", l->restarts) ||
         attr_u64(b, "processes", (unsigned long long)processes) ||
         attr(b, "cpu-bound", l->cfg->cpu_bound ? "true" : "false"))
         return -1;
     for (int c = 1; c < XB_ERR__COUNT; c++) {
         if (!l->errors[c])
             continue;
-        if (xmlTextWriterStartElement(b->w, BAD_CAST "error") < 0 || attr(b, "code", xb_code_name((xb_code_t)c)) ||
-            attr_u64(b, "count", l->errors[c]) || xmlTextWriterEndElement(b->w) < 0)
+        if (xmlTextWriterStartElement(b->w, BAD_CAST "error") < 0 ||
+            attr(b, "code", xb_code_name((xb_code_t)c)) || attr_u64(b, "count", l->errors[c]) ||
+            xmlTextWriterEndElement(b->w) < 0)
             return -1;
     }
     uint64_t now = p->now_ms;
@@ -251,7 +255,8 @@ static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
             continue;
         if (xmlTextWriterStartElement(b->w, BAD_CAST "worker") < 0 ||
             attr_u64(b, "pid", (unsigned long long)peer->pid) ||
-            attr(b, "state", xbp_peer_state_name(peer->in_flight > 0 ? XBP_PEER_BUSY : peer->state)) ||
+            attr(b, "state",
+                 xbp_peer_state_name(peer->in_flight > 0 ? XBP_PEER_BUSY : peer->state)) ||
             attr_u64(b, "handled", peer->handled) ||
             attr_u64(b, "restarts", peer->child ? peer->child->restarts : 0) ||
             attr_u64(b, "busy-ms", peer->in_flight > 0 ? now - peer->busy_since_ms : 0) ||
@@ -287,8 +292,9 @@ static void control_stats(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
     for (int c = 1; rc == 0 && c < XB_ERR__COUNT; c++) {
         if (!p->errors[c])
             continue;
-        rc = xmlTextWriterStartElement(b.w, BAD_CAST "error") < 0 || attr(&b, "code", xb_code_name((xb_code_t)c)) ||
-             attr_u64(&b, "count", p->errors[c]) || xmlTextWriterEndElement(b.w) < 0;
+        rc = xmlTextWriterStartElement(b.w, BAD_CAST "error") < 0 ||
+             attr(&b, "code", xb_code_name((xb_code_t)c)) || attr_u64(&b, "count", p->errors[c]) ||
+             xmlTextWriterEndElement(b.w) < 0;
     }
     for (size_t i = 0; rc == 0 && i < p->n_listeners; i++)
         rc = write_listener_stats(p, &b, &p->listeners[i]);
@@ -367,12 +373,9 @@ static const struct {
     void (*fn)(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *const *args,
                size_t n);
 } verbs[] = {
-    {"threads", 0, 2, control_threads},
-    {"history", 1, 1, control_history},
-    {"stats", 0, 0, control_stats},
-    {"backend-info", 0, 0, control_backend_info},
-    {"ping", 0, 0, control_ping},
-    {"shutdown", 0, 0, control_shutdown},
+    {"threads", 0, 2, control_threads}, {"history", 1, 1, control_history},
+    {"stats", 0, 0, control_stats},     {"backend-info", 0, 0, control_backend_info},
+    {"ping", 0, 0, control_ping},       {"shutdown", 0, 0, control_shutdown},
 };
 
 /* CONTROL request-id verb args... (the codec checked the shape and bounds) */

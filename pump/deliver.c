@@ -121,7 +121,10 @@ void xbp_delivery_free(xb_pump_t *p, delivery_t *d)
     delivery_release(d);
 }
 
-static uint64_t delivery_id(const delivery_t *d) { return (uint64_t)d->gen << 32 | d->slot; }
+static uint64_t delivery_id(const delivery_t *d)
+{
+    return (uint64_t)d->gen << 32 | d->slot;
+}
 
 static delivery_t *queue_pop(lstn_t *l)
 {
@@ -233,8 +236,7 @@ static void maybe_recycle(xb_pump_t *p, peer_t *peer)
     peer->state = XBP_PEER_DRAINING;
     c->retiring = true;
     XB_INFO("pump", "listener %s (pid %d) handled %llu messages: recycling it",
-            p->listeners[peer->listener].cfg->name, (int)peer->pid,
-            (unsigned long long)c->handled);
+            p->listeners[peer->listener].cfg->name, (int)peer->pid, (unsigned long long)c->handled);
 }
 
 static void send_shutdown_if_idle(xb_pump_t *p, peer_t *peer)

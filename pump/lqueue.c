@@ -10,8 +10,8 @@ struct xbp_lqueue_t {
     xbp_lqlink_t *head, *tail;
     long len;
     size_t bytes;
-    long max_len;             /* 0: no bound */
-    size_t max_bytes;         /* 0: no bound */
+    long max_len;     /* 0: no bound */
+    size_t max_bytes; /* 0: no bound */
 };
 
 xbp_lqueue_t *xbp_lqueue_new(long max_len, size_t max_bytes)
@@ -76,7 +76,10 @@ void xbp_lqueue_push_front(xbp_lqueue_t *q, xbp_lqlink_t *link, size_t bytes)
     link_in(q, link, bytes);
 }
 
-xbp_lqlink_t *xbp_lqueue_peek(const xbp_lqueue_t *q) { return q->head; }
+xbp_lqlink_t *xbp_lqueue_peek(const xbp_lqueue_t *q)
+{
+    return q->head;
+}
 
 void xbp_lqueue_remove(xbp_lqueue_t *q, xbp_lqlink_t *link)
 {
@@ -103,10 +106,19 @@ xbp_lqlink_t *xbp_lqueue_pop(xbp_lqueue_t *q)
     return link;
 }
 
-xbp_lqlink_t *xbp_lqueue_next(const xbp_lqlink_t *link) { return link ? link->next : NULL; }
+xbp_lqlink_t *xbp_lqueue_next(const xbp_lqlink_t *link)
+{
+    return link ? link->next : NULL;
+}
 
-long xbp_lqueue_len(const xbp_lqueue_t *q) { return q->len; }
-size_t xbp_lqueue_bytes(const xbp_lqueue_t *q) { return q->bytes; }
+long xbp_lqueue_len(const xbp_lqueue_t *q)
+{
+    return q->len;
+}
+size_t xbp_lqueue_bytes(const xbp_lqueue_t *q)
+{
+    return q->bytes;
+}
 
 bool xbp_lqueue_at_warning(const xbp_lqueue_t *q)
 {

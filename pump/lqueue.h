@@ -16,12 +16,12 @@ typedef struct xbp_lqueue_t xbp_lqueue_t;
 /* The link an item embeds. Zeroed (or xb_lqlink_init) before first use. */
 typedef struct xb_lqlink {
     struct xb_lqlink *prev, *next;
-    size_t bytes;             /* what the item counts against the byte bound */
-    const xbp_lqueue_t *in;    /* the queue it is in, NULL when in none */
+    size_t bytes;           /* what the item counts against the byte bound */
+    const xbp_lqueue_t *in; /* the queue it is in, NULL when in none */
 } xbp_lqlink_t;
 
 /* The item that embeds link as member. */
-#define XBP_LQ_ITEM(link, type, member) ((type *)(void *)((char *)(link) - offsetof(type, member)))
+#define XBP_LQ_ITEM(link, type, member) ((type *)(void *)((char *)(link)-offsetof(type, member)))
 
 /* A queue of at most max_len items and max_bytes bytes (0: no bound).
  * Caller owns it (xbp_lqueue_destroy). NULL on no memory. */

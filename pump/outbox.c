@@ -135,8 +135,8 @@ static void deliver_to_client(xb_pump_t *p, const xbp_rid_t *rid, const char *ms
     int rc = f ? xbp_client_send(p, rid, &f, thread) : -1;
     if (rc < 0) {
         p->undeliverable++;
-        XB_WARN("pump", "message %s (thread %s): the client that should receive it is gone",
-                msg_id, thread);
+        XB_WARN("pump", "message %s (thread %s): the client that should receive it is gone", msg_id,
+                thread);
     } else if (rc == 0) {
         p->to_clients++; /* a held one counts when it leaves */
     }
@@ -145,8 +145,8 @@ static void deliver_to_client(xb_pump_t *p, const xbp_rid_t *rid, const char *ms
 
 /* Records one slot for a message. Returns 0 or -1 with err. */
 static int record(xb_pump_t *p, const char *thread, const char *from, const char *to,
-                  const char *type, const char *msg_id, int64_t ts, const char *payload,
-                  size_t len, xb_error_t *err)
+                  const char *type, const char *msg_id, int64_t ts, const char *payload, size_t len,
+                  xb_error_t *err)
 {
     long index = 0;
     return xb_buffer_append(p->buffer, thread, from, to, type, msg_id, ts, payload, len, &index,
@@ -161,7 +161,8 @@ static int seal(xb_pump_t *p, xb_envelope_t *env, const char *from, const char *
 {
     int64_t ts = xbp_now_us();
     if (xb_envelope_set_id(env, msg_id, err) != 0 || xb_envelope_set_ts(env, ts, err) != 0 ||
-        xb_envelope_set_depth(env, depth, err) != 0 || xb_envelope_serialize(env, out, out_len) != 0)
+        xb_envelope_set_depth(env, depth, err) != 0 ||
+        xb_envelope_serialize(env, out, out_len) != 0)
         return *out = NULL, xb_error_set(err, XB_ERR_LIMIT, 0, "could not serialize the envelope");
     char *payload = NULL;
     size_t plen = 0;
@@ -213,8 +214,7 @@ static void conv_error(conv_t *conv, const origin_t *to, xb_code_t code, const c
 {
     if (!conv)
         return;
-    xbp_conv_note_failure(conv, code, to->is_client || to->is_system ? NULL : to->name, 0,
-                          message);
+    xbp_conv_note_failure(conv, code, to->is_client || to->is_system ? NULL : to->name, 0, message);
     if (to->is_client && wanted)
         conv->client_told = true;
     else if (!wanted)
@@ -225,7 +225,7 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
                              const char *message);
 
 void xbp_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
-                           const char *message)
+                            const char *message)
 {
     bool wanted = system_error_wanted(p, to, code, message);
     conv_error(conv, to, code, message, wanted);
@@ -283,8 +283,8 @@ void xbp_outbox_submit(xb_pump_t *p, delivery_t *d)
     lstn_t *l = &p->listeners[d->listener];
     if (xbp_delivery_submit(p, d) != 0)
         xbp_delivery_fail(p, d, XB_ERR_LIMIT,
-                         "listener %s is full: %ld messages (%zu bytes) waiting", l->cfg->name,
-                         xbp_lqueue_len(l->queue), xbp_lqueue_bytes(l->queue));
+                          "listener %s is full: %ld messages (%zu bytes) waiting", l->cfg->name,
+                          xbp_lqueue_len(l->queue), xbp_lqueue_bytes(l->queue));
 }
 
 void xbp_delivery_failed_by_handler(xb_pump_t *p, delivery_t *d, const char *why)
@@ -309,8 +309,8 @@ void xbp_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *
     if (!d->is_error && !d->origin.is_system) {
         xbp_route_system_error(p, &d->origin, d->conv, code, msg);
     } else {
-        XB_WARN("pump", "a SystemError for %s could not be delivered: %s (%s)", d->origin.name,
-                msg, xb_code_name(code));
+        XB_WARN("pump", "a SystemError for %s could not be delivered: %s (%s)", d->origin.name, msg,
+                xb_code_name(code));
         p->undeliverable++;
     }
     xbp_delivery_free(p, d);
@@ -340,8 +340,7 @@ void xbp_convs_report(xb_pump_t *p)
             snprintf(hop, sizeof hop, " at hop %d", c->fail_hop);
         snprintf(msg, sizeof msg, "the conversation failed%s%s%s: %s: %s", hop,
                  c->fail_listener[0] ? " in listener " : "", c->fail_listener,
-                 xb_code_name(xb_code_wire(c->fail_code)),
-                 c->fail_message ? c->fail_message : "");
+                 xb_code_name(xb_code_wire(c->fail_code)), c->fail_message ? c->fail_message : "");
         if (system_error_wanted(p, &o, c->fail_code, msg))
             system_error_now(p, &o, NULL, c->fail_code, msg);
         xbp_conv_free(c);
@@ -398,7 +397,7 @@ static int stage_error_item(staged_t *s, const origin_t *o, lstn_t *l, xb_code_t
  * batch, delivered after the commit). When it cannot be staged (a full
  * batch, no memory) it is recorded and sent on its own at once. */
 void xbp_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, conv_t *conv,
-                        xb_code_t code, const char *message)
+                            xb_code_t code, const char *message)
 {
     bool wanted = system_error_wanted(p, o, code, message);
     conv_error(conv, o, code, message, wanted);
@@ -468,7 +467,7 @@ void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *con
 /* ---- verdicts on SEND and POST ---------------------------------------------- */
 
 void xbp_route_reject(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const origin_t *o,
-                   xb_code_t code, const char *message)
+                      xb_code_t code, const char *message)
 {
     p->rejected++;
     count_error(p, o, code);
@@ -488,7 +487,7 @@ void xbp_route_reject(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const
 }
 
 void xbp_route_accept(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *thread,
-                        const char *msg_id)
+                      const char *msg_id)
 {
     p->accepted++;
     xb_frames_t *f = xb_proto_accepted(req, thread, msg_id);
@@ -496,4 +495,3 @@ void xbp_route_accept(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const
         xbp_client_send(p, rid, &f, NULL);
     xb_frames_destroy(&f);
 }
-

@@ -9,18 +9,18 @@
 
 /* A message routed and enveloped, waiting for its slot. */
 typedef struct {
-    lstn_t *listener;         /* NULL: the conversation's client */
-    char *chain;              /* receiver's chain (owned) */
+    lstn_t *listener; /* NULL: the conversation's client */
+    char *chain;      /* receiver's chain (owned) */
     char thread[37];
     char msg_id[37];
     char to[XB_NAME_MAX];
     char type[512];
     int64_t ts;
     int depth;
-    char *envelope;           /* owned; the payload bytes sit inside it */
+    char *envelope; /* owned; the payload bytes sit inside it */
     size_t len;
     size_t payload_off, payload_len;
-    bool is_error;            /* a SystemError to the unit's origin, from `system` */
+    bool is_error; /* a SystemError to the unit's origin, from `system` */
 } staged_t;
 
 #define MAX_STAGED 64
@@ -35,10 +35,10 @@ typedef struct {
 /* ---- verdicts to clients ---- */
 /* ACCEPTED req thread msg_id. */
 void xbp_route_accept(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *thread,
-                     const char *msg_id);
+                      const char *msg_id);
 /* REJECTED req with a SystemError envelope of code and message. */
 void xbp_route_reject(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const origin_t *o,
-                     xb_code_t code, const char *message);
+                      xb_code_t code, const char *message);
 /* One more accepted POST of the client rid (counted, told later). */
 void xbp_posted_count(xb_pump_t *p, const xbp_rid_t *rid);
 /* Sends POSTED n to rid (NULL: to every client) for the POSTs accepted
@@ -57,6 +57,6 @@ void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *con
  * staged in batch to join the turn's commit. When it cannot be staged it
  * goes out at once, recorded alone. */
 void xbp_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, conv_t *conv,
-                           xb_code_t code, const char *message);
+                            xb_code_t code, const char *message);
 
 #endif

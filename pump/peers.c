@@ -42,7 +42,7 @@ static void welcome(xb_pump_t *p, peer_t *peer)
     else
         url_without_password(b->redis_url, redis, sizeof redis);
     const char *location = b->type == XB_BACKEND_MANAGER ? b->path
-                         : b->type == XB_BACKEND_REDIS   ? redis
+                           : b->type == XB_BACKEND_REDIS ? redis
                                                          : "";
     xb_frames_t *f = xb_proto_welcome(p->cfg->name, (long)(p->cfg->pool.heartbeat * 1000.0),
                                       xb_backend_type_name(b->type), location, b->redis_prefix);
@@ -66,7 +66,8 @@ void xbp_peer_on_ready(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t 
     lstn_t *l = xbp_pump_listener(p, name);
     if (!l) {
         char reason[160];
-        snprintf(reason, sizeof reason, "no listener named '%s' in organism %s", name, p->cfg->name);
+        snprintf(reason, sizeof reason, "no listener named '%s' in organism %s", name,
+                 p->cfg->name);
         refuse(p, rid, reason);
         return;
     }
@@ -101,7 +102,8 @@ void xbp_peer_on_ready(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t 
         peer->child = c;
     }
     XB_INFO("pump", "listener %s: %s registered (pid %ld, credit %d%s)", name,
-            peer->worker ? "worker" : "listener", pid, peer->credit, c ? "" : ", started elsewhere");
+            peer->worker ? "worker" : "listener", pid, peer->credit,
+            c ? "" : ", started elsewhere");
     welcome(p, peer);
     xbp_dispatch(p, l);
 }
@@ -132,8 +134,7 @@ static void settle(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
         }
         XB_WARN("pump", "listener %s: %s with message %s in hand", l->cfg->name, why, d->msg_id);
         xbp_delivery_fail(p, d, code, "listener %s failed while handling the message: %s%s",
-                         l->cfg->name, why,
-                         pool ? " (no retries left)" : "");
+                          l->cfg->name, why, pool ? " (no retries left)" : "");
     }
     xbp_peer_delete(p, peer);
     xbp_dispatch(p, l);
@@ -169,7 +170,7 @@ static void time_out(xb_pump_t *p, lstn_t *l, delivery_t *d)
     XB_WARN("pump", "listener %s: message %s timed out after %.3g s", l->cfg->name, d->msg_id,
             l->cfg->timeout_seconds);
     xbp_delivery_fail(p, d, XB_ERR_TIMEOUT, "listener %s did not answer within %.3g s",
-                     l->cfg->name, l->cfg->timeout_seconds);
+                      l->cfg->name, l->cfg->timeout_seconds);
     /* A hung handler holds its process: replace the process we started. */
     if (c) {
         xbp_peer_lost(p, peer, XB_ERR_CRASH, "replaced after a timeout");

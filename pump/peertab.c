@@ -130,10 +130,14 @@ void xbp_peertab_free(xb_pump_t *p)
 const char *xbp_peer_state_name(xbp_peer_state_t s)
 {
     switch (s) {
-    case XBP_PEER_IDLE: return "idle";
-    case XBP_PEER_BUSY: return "busy";
-    case XBP_PEER_DRAINING: return "retiring";
-    case XBP_PEER_GONE: return "gone";
+    case XBP_PEER_IDLE:
+        return "idle";
+    case XBP_PEER_BUSY:
+        return "busy";
+    case XBP_PEER_DRAINING:
+        return "retiring";
+    case XBP_PEER_GONE:
+        return "gone";
     }
     return "?";
 }

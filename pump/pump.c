@@ -99,8 +99,9 @@ static int open_socket(xb_pump_t *p, xb_error_t *err)
         return xb_error_set(err, XB_ERR_IO, 0, "cannot set socket options: %s",
                             zmq_strerror(errno));
     if (zmq_bind(p->router, p->cfg->endpoint) != 0)
-        return xb_error_set(err, XB_ERR_IO, 0, "%s: cannot bind %s: %s", p->cfg->path ? p->cfg->path : "organism",
-                            p->cfg->endpoint, zmq_strerror(errno));
+        return xb_error_set(err, XB_ERR_IO, 0, "%s: cannot bind %s: %s",
+                            p->cfg->path ? p->cfg->path : "organism", p->cfg->endpoint,
+                            zmq_strerror(errno));
     size_t len = sizeof p->endpoint;
     if (zmq_getsockopt(p->router, ZMQ_LAST_ENDPOINT, p->endpoint, &len) != 0)
         snprintf(p->endpoint, sizeof p->endpoint, "%s", p->cfg->endpoint);
@@ -221,8 +222,8 @@ xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error
         return NULL;
     }
     p->started_ms = p->now_ms;
-    XB_INFO("pump", "organism %s: %zu listeners, backend %s, bound %s", cfg->name,
-            cfg->n_listeners, xb_backend_type_name(cfg->backend.type), p->endpoint);
+    XB_INFO("pump", "organism %s: %zu listeners, backend %s, bound %s", cfg->name, cfg->n_listeners,
+            xb_backend_type_name(cfg->backend.type), p->endpoint);
     return p;
 }
 
@@ -254,7 +255,8 @@ static void malformed(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_error_t
 }
 
 /* A command handler; peer is NULL for commands that need no registration. */
-typedef void (*handler_fn)(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m);
+typedef void (*handler_fn)(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer,
+                           const xb_proto_msg_t *m);
 
 static void on_send(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
 {
@@ -320,11 +322,16 @@ static const struct {
     handler_fn fn;
     bool peer;
 } handlers[XB_PROTO__COUNT] = {
-    [XB_PROTO_SEND] = {on_send, false},       [XB_PROTO_POST] = {on_send, false},
-    [XB_PROTO_CONTROL] = {on_control, false}, [XB_PROTO_READY] = {on_ready, false},
-    [XB_PROTO_HISTORY] = {on_history, false}, [XB_PROTO_ERROR] = {on_error, false},
-    [XB_PROTO_HEARTBEAT] = {on_heartbeat, true}, [XB_PROTO_REPLY] = {on_reply, true},
-    [XB_PROTO_DONE] = {on_done, true},        [XB_PROTO_FAILED] = {on_done, true},
+    [XB_PROTO_SEND] = {on_send, false},
+    [XB_PROTO_POST] = {on_send, false},
+    [XB_PROTO_CONTROL] = {on_control, false},
+    [XB_PROTO_READY] = {on_ready, false},
+    [XB_PROTO_HISTORY] = {on_history, false},
+    [XB_PROTO_ERROR] = {on_error, false},
+    [XB_PROTO_HEARTBEAT] = {on_heartbeat, true},
+    [XB_PROTO_REPLY] = {on_reply, true},
+    [XB_PROTO_DONE] = {on_done, true},
+    [XB_PROTO_FAILED] = {on_done, true},
     [XB_PROTO_BYE] = {on_bye, true},
 };
 
@@ -474,7 +481,7 @@ static void finish(xb_pump_t *p)
     p->state = PUMP_STOPPED;
     stop_children(p);
     serve_stopped(p, 1000, false); /* what the clients sent meanwhile */
-    xbp_clients_flush(p); /* what still waits goes with the socket's linger, or is lost */
+    xbp_clients_flush(p);          /* what still waits goes with the socket's linger, or is lost */
     if (p->client_held)
         XB_WARN("pump", "stopped with %zu messages for clients that did not read them",
                 p->client_held);
@@ -638,8 +645,7 @@ void xb_pump_destroy(xb_pump_t **pp)
     xb_registry_destroy(&p->registry);
     xb_buffer_destroy(&p->buffer);
     xb_backend_destroy(&p->backend); /* closing flushes what is left */
-    for (size_t i = 0; p->listeners && i < p->n_listeners; i++)
-    {
+    for (size_t i = 0; p->listeners && i < p->n_listeners; i++) {
         xbp_lqueue_destroy(&p->listeners[i].queue);
         xbp_lqueue_destroy(&p->listeners[i].in_hand);
     }
@@ -656,6 +662,15 @@ void xb_pump_destroy(xb_pump_t **pp)
     *pp = NULL;
 }
 
-void *xb_pump_zmq_context(xb_pump_t *p) { return p ? p->ctx : NULL; }
-const char *xb_pump_endpoint(const xb_pump_t *p) { return p ? p->endpoint : NULL; }
-const xb_config_t *xb_pump_config(const xb_pump_t *p) { return p ? p->cfg : NULL; }
+void *xb_pump_zmq_context(xb_pump_t *p)
+{
+    return p ? p->ctx : NULL;
+}
+const char *xb_pump_endpoint(const xb_pump_t *p)
+{
+    return p ? p->endpoint : NULL;
+}
+const xb_config_t *xb_pump_config(const xb_pump_t *p)
+{
+    return p ? p->cfg : NULL;
+}

@@ -65,29 +65,29 @@ typedef struct {
 } xbp_rid_t;
 
 typedef struct peer peer_t;
-typedef struct xb_turn xbp_turn_t;        /* commit.c's own */
+typedef struct xb_turn xbp_turn_t; /* commit.c's own */
 typedef struct child child_t;
 typedef struct delivery delivery_t;
 typedef struct conv conv_t;
-typedef struct xbp_client xbp_client_t;  /* clients.c's own */
+typedef struct xbp_client xbp_client_t; /* clients.c's own */
 
 /* Who sent a message: where its SystemErrors go. */
 typedef struct {
-    bool is_client;          /* an external sender (xmlbus send) */
-    bool is_system;          /* the pump itself: errors about it are only logged */
-    bool quiet;              /* answering a SystemError: failures are only logged */
-    xbp_rid_t rid;            /* client routing id */
-    char name[XB_NAME_MAX];  /* sender's hop name */
-    char *chain;             /* sender's chain (owned) */
-    char thread[37];         /* sender's thread UUID */
+    bool is_client;         /* an external sender (xmlbus send) */
+    bool is_system;         /* the pump itself: errors about it are only logged */
+    bool quiet;             /* answering a SystemError: failures are only logged */
+    xbp_rid_t rid;          /* client routing id */
+    char name[XB_NAME_MAX]; /* sender's hop name */
+    char *chain;            /* sender's chain (owned) */
+    char thread[37];        /* sender's thread UUID */
 } origin_t;
 
 /* One configured listener at run time. */
 typedef struct {
     const xb_listener_config_t *cfg;
     int index;
-    xbp_lqueue_t *queue;       /* deliveries waiting for credit (owned) */
-    xbp_lqueue_t *in_hand;     /* deliveries a process holds, oldest first (owned):
+    xbp_lqueue_t *queue;   /* deliveries waiting for credit (owned) */
+    xbp_lqueue_t *in_hand; /* deliveries a process holds, oldest first (owned):
                                  their timeouts, see deliver.c and peers.c */
     long in_flight;
     uint64_t delivered, replies, messages_out, done, failed, timeouts, crashes, restarts;
@@ -96,10 +96,10 @@ typedef struct {
 
 /* Where a peer stands. Only IDLE and BUSY peers get new deliveries. */
 typedef enum {
-    XBP_PEER_IDLE,             /* registered, holds nothing */
-    XBP_PEER_BUSY,             /* holds deliveries (takes more while credit lasts) */
-    XBP_PEER_DRAINING,         /* recycled: takes nothing new, SHUTDOWN once idle */
-    XBP_PEER_GONE,             /* lost: out of the table, about to be freed */
+    XBP_PEER_IDLE,     /* registered, holds nothing */
+    XBP_PEER_BUSY,     /* holds deliveries (takes more while credit lasts) */
+    XBP_PEER_DRAINING, /* recycled: takes nothing new, SHUTDOWN once idle */
+    XBP_PEER_GONE,     /* lost: out of the table, about to be freed */
 } xbp_peer_state_t;
 
 /* A connected listener or worker process (or thread). */
@@ -108,57 +108,57 @@ struct peer {
     xbp_peer_state_t state;
     int listener;
     bool worker;
-    bool beats_while_busy;    /* it said so in READY (7th frame "beats") */
+    bool beats_while_busy; /* it said so in READY (7th frame "beats") */
     pid_t pid;
-    child_t *child;           /* NULL when started elsewhere */
+    child_t *child; /* NULL when started elsewhere */
     int credit;
     int in_flight;
     uint64_t last_heard_ms, last_sent_ms, last_used_ms, busy_since_ms;
     uint64_t handled;
-    xb_code_t lost_code;      /* GONE, not yet settled: why (xbp_peer_mark_gone) */
+    xb_code_t lost_code; /* GONE, not yet settled: why (xbp_peer_mark_gone) */
     char lost_why[320];
-    bool lost_kill;           /* and its process must be killed */
-    xbp_lqueue_t *held;        /* its deliveries in hand (owned list, borrowed items) */
-    peer_t *next, *prev;      /* every live peer (p->peers), or p->gone */
-    peer_t *hnext;            /* its hash bucket (peertab.c) */
+    bool lost_kill;      /* and its process must be killed */
+    xbp_lqueue_t *held;  /* its deliveries in hand (owned list, borrowed items) */
+    peer_t *next, *prev; /* every live peer (p->peers), or p->gone */
+    peer_t *hnext;       /* its hash bucket (peertab.c) */
 };
 
 /* A process the pump started for a listener (one per worker of a pool). */
 struct child {
     int listener;
-    int slot;                 /* worker number within the listener */
-    pid_t pid;                /* 0 while not running */
-    peer_t *peer;             /* once it said READY */
+    int slot;     /* worker number within the listener */
+    pid_t pid;    /* 0 while not running */
+    peer_t *peer; /* once it said READY */
     uint64_t started_ms;
-    uint64_t restart_at_ms;   /* when to start it again (0 = not scheduled) */
+    uint64_t restart_at_ms; /* when to start it again (0 = not scheduled) */
     int backoff_ms;
     uint64_t restarts;
     uint64_t handled;
-    bool retiring;            /* recycled or killed on purpose: no crash report */
+    bool retiring; /* recycled or killed on purpose: no crash report */
 };
 
 /* One message on its way to a listener. */
 struct delivery {
-    uint32_t slot, gen;       /* id = gen << 32 | slot */
+    uint32_t slot, gen; /* id = gen << 32 | slot */
     int listener;
-    peer_t *peer;             /* NULL while queued */
+    peer_t *peer; /* NULL while queued */
     conv_t *conv;
-    char *chain;              /* receiver's chain */
-    char thread[37];          /* receiver's thread UUID */
+    char *chain;     /* receiver's chain */
+    char thread[37]; /* receiver's thread UUID */
     char msg_id[37];
-    char *envelope;           /* the serialized envelope (resent on retry) */
+    char *envelope; /* the serialized envelope (resent on retry) */
     size_t len;
     int depth;
-    bool is_error;            /* a SystemError: failing it reports nothing */
-    bool error_payload;       /* its payload is a SystemError (the pump's or passed on):
+    bool is_error;      /* a SystemError: failing it reports nothing */
+    bool error_payload; /* its payload is a SystemError (the pump's or passed on):
                                  answered with DONE or FAILED, or failed, it ends its
                                  branch of the conversation in failure */
     origin_t origin;
-    uint64_t deadline_ms;     /* 0 = no timeout */
+    uint64_t deadline_ms; /* 0 = no timeout */
     int retries;
-    xbp_lqlink_t qlink;        /* in its listener's queue while it waits, in its
+    xbp_lqlink_t qlink; /* in its listener's queue while it waits, in its
                                  in_hand list while a process holds it */
-    xbp_lqlink_t plink;        /* in its peer's held list while a process holds it */
+    xbp_lqlink_t plink; /* in its peer's held list while a process holds it */
 };
 
 /* A live conversation: ended when no delivery of it is pending. How it
@@ -168,17 +168,17 @@ struct conv {
     bool has_client;
     xbp_rid_t client;
     char client_hop[XB_NAME_MAX];
-    char client_thread[37];   /* the client's thread: where a summary goes */
+    char client_thread[37]; /* the client's thread: where a summary goes */
     long pending;
     uint64_t last_ms;
-    bool failed;              /* a branch ended in failure */
-    bool client_told;         /* the client received a SystemError of it */
-    bool noted;               /* the first failure, for the summary: */
+    bool failed;      /* a branch ended in failure */
+    bool client_told; /* the client received a SystemError of it */
+    bool noted;       /* the first failure, for the summary: */
     xb_code_t fail_code;
-    int fail_hop;             /* depth of the message that failed (0: unknown) */
+    int fail_hop; /* depth of the message that failed (0: unknown) */
     char fail_listener[XB_NAME_MAX];
-    char *fail_message;       /* owned; NULL until noted (or no memory) */
-    conv_t *next_ended;       /* on p->ended */
+    char *fail_message; /* owned; NULL until noted (or no memory) */
+    conv_t *next_ended; /* on p->ended */
 };
 
 typedef enum { PUMP_NEW, PUMP_RUNNING, PUMP_DRAINING, PUMP_STOPPED } pump_state_t;
@@ -199,7 +199,7 @@ struct xb_pump_t {
     bool own_ctx;
     void *router;
     char endpoint[1024];
-    int wake[2];                      /* self-pipe: signals, stop requests */
+    int wake[2]; /* self-pipe: signals, stop requests */
     atomic_int stop_requested;
     pump_state_t state;
     uint64_t drain_deadline_ms;
@@ -207,7 +207,7 @@ struct xb_pump_t {
     pthread_t thread;
     bool thread_started;
     int thread_result;
-    pthread_mutex_t lock;             /* only for the start handshake */
+    pthread_mutex_t lock; /* only for the start handshake */
     pthread_cond_t cond;
     bool serving;
 
@@ -217,40 +217,40 @@ struct xb_pump_t {
     xb_schemas_t *schemas;
     xb_validator_t *validator;
     xb_parser_t *parser;
-    xmlParserCtxtPtr xmlctxt;        /* for bare payloads */
+    xmlParserCtxtPtr xmlctxt; /* for bare payloads */
     xb_parse_limits_t plimits;
 
     lstn_t *listeners;
     size_t n_listeners;
-    peer_t *peers;                    /* peertab.c: every live peer, and by rid: */
-    peer_t *gone;                     /* marked GONE, to settle (peers.c) */
+    peer_t *peers; /* peertab.c: every live peer, and by rid: */
+    peer_t *gone;  /* marked GONE, to settle (peers.c) */
     peer_t **peer_buckets;
     size_t peer_nbuckets, n_peers;
     uint64_t peer_seed;
     child_t *children;
     size_t n_children;
 
-    delivery_t **dslab;               /* deliveries by slot */
+    delivery_t **dslab; /* deliveries by slot */
     uint32_t dcap;
-    uint32_t *dfree;                  /* free slots */
+    uint32_t *dfree; /* free slots */
     uint32_t nfree;
     uint32_t dgen;
-    long in_flight;                   /* deliveries alive (queued or sent) */
+    long in_flight; /* deliveries alive (queued or sent) */
 
-    xb_strmap_t *convs;               /* root -> conv_t */
-    conv_t *ended;                    /* ended in failure, the client not told yet:
+    xb_strmap_t *convs;                 /* root -> conv_t */
+    conv_t *ended;                      /* ended in failure, the client not told yet:
                                          xbp_convs_report tells it */
-    xbp_turn_t *turn;                  /* commit.c: what waits for the turn's commit */
+    xbp_turn_t *turn;                   /* commit.c: what waits for the turn's commit */
     posted_t posted[XB_POSTED_CLIENTS]; /* outbox.c: acceptances of POSTs not told yet */
     size_t n_posted;
 
-    xb_strmap_t *clients;             /* clients.c: key of rid -> xbp_client_t, those */
-    xbp_client_t *client_list;        /* with messages ZeroMQ could not take yet */
+    xb_strmap_t *clients;                  /* clients.c: key of rid -> xbp_client_t, those */
+    xbp_client_t *client_list;             /* with messages ZeroMQ could not take yet */
     size_t client_held, client_held_bytes; /* messages held for them, their bytes */
-    uint64_t client_expired;          /* answers dropped: their client took nothing too long */
-    uint64_t client_unanswered;       /* requests dropped: their client reads nothing */
+    uint64_t client_expired;               /* answers dropped: their client took nothing too long */
+    uint64_t client_unanswered;            /* requests dropped: their client reads nothing */
 
-    uint64_t now_ms;                  /* the clock (opts.clock), read once per loop turn */
+    uint64_t now_ms; /* the clock (opts.clock), read once per loop turn */
     uint64_t started_ms, last_tick_ms, last_hb_check_ms;
     uint64_t registry_warned_ms; /* last "registry changes not written" warning */
     uint64_t received, accepted, rejected, routed, to_clients, undeliverable, late;
@@ -290,9 +290,9 @@ void xbp_clients_flush(xb_pump_t *p);
 /* Whether messages wait for some client. */
 bool xbp_clients_waiting(const xb_pump_t *p);
 typedef enum {
-    XBP_ADMIT_OK,             /* take its SEND or POST */
-    XBP_ADMIT_REFUSE,         /* over its budget: refuse with `limit` (why says so) */
-    XBP_ADMIT_DROP,           /* twice over: no answer at all (counted) */
+    XBP_ADMIT_OK,     /* take its SEND or POST */
+    XBP_ADMIT_REFUSE, /* over its budget: refuse with `limit` (why says so) */
+    XBP_ADMIT_DROP,   /* twice over: no answer at all (counted) */
 } xbp_admit_t;
 /* Whether the client rid may send now, by what waits for it. */
 xbp_admit_t xbp_client_admit(xb_pump_t *p, const xbp_rid_t *rid, char *why, size_t cap);
@@ -374,7 +374,7 @@ delivery_t *xbp_delivery_first_expired(const xb_pump_t *p, const lstn_t *l);
 void xbp_outbox_submit(xb_pump_t *p, delivery_t *d);
 /* Sends a SystemError to `to` (an origin), recorded alone. Never bounces. */
 void xbp_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
-                           const char *message);
+                            const char *message);
 /* d failed for good: a SystemError goes to its origin; d is freed. */
 void xbp_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -39,9 +39,9 @@ static int uuid_for(xb_pump_t *p, const char *chain, char out[37], xb_error_t *e
 
 /* Where one message goes. */
 typedef struct {
-    lstn_t *listener;         /* NULL when the receiver is the conversation's client */
-    char *chain;              /* receiver's chain (owned) */
-    char name[XB_NAME_MAX];   /* receiver's hop name */
+    lstn_t *listener;       /* NULL when the receiver is the conversation's client */
+    char *chain;            /* receiver's chain (owned) */
+    char name[XB_NAME_MAX]; /* receiver's hop name */
 } target_t;
 
 /* A payload on its way: parsed once (for routing and validation) and kept
@@ -63,8 +63,9 @@ static int payload_of(xmlDocPtr doc, const char *bytes, size_t len, payload_t *p
         return xb_error_set(err, XB_ERR_ENVELOPE, 0, "the payload is not an element");
     if (pl->node->ns && pl->node->ns->href &&
         strcmp((const char *)pl->node->ns->href, XB_ENVELOPE_NS) == 0)
-        return xb_error_set(err, XB_ERR_ENVELOPE, 0,
-                            "a payload may not be in the envelope namespace (an envelope inside an envelope)");
+        return xb_error_set(
+            err, XB_ERR_ENVELOPE, 0,
+            "a payload may not be in the envelope namespace (an envelope inside an envelope)");
     return xb_payload_embeddable(doc, bytes, len, &pl->bytes, &pl->len, owned, err);
 }
 
@@ -131,7 +132,8 @@ static int respond_target(xb_pump_t *p, const origin_t *o, conv_t *conv, target_
         return 0;
     t->listener = xbp_pump_listener(p, hop);
     if (!t->listener)
-        return xb_error_set(err, XB_ERR_ROUTING, 0, "the caller '%s' is not a listener any more", hop);
+        return xb_error_set(err, XB_ERR_ROUTING, 0, "the caller '%s' is not a listener any more",
+                            hop);
     return 0;
 }
 
@@ -143,8 +145,7 @@ static void targets_free(target_t *t, size_t n)
 
 /* Resolves a forward (to a name) or a by-tag target into targets[]. */
 static int named_targets(xb_pump_t *p, const origin_t *o, const lstn_t *sender, const char *to,
-                         const char *tag, target_t *targets, size_t cap, size_t *n,
-                         xb_error_t *err)
+                         const char *tag, target_t *targets, size_t cap, size_t *n, xb_error_t *err)
 {
     const char *const *names = NULL;
     size_t count;
@@ -166,8 +167,9 @@ static int named_targets(xb_pump_t *p, const origin_t *o, const lstn_t *sender, 
     *n = 0;
     for (size_t i = 0; i < count && *n < cap; i++) {
         if (!may_address(sender, names[i]))
-            return xb_error_set(err, XB_ERR_ROUTING, 0, "listener %s may not address a listener of <%s>",
-                                sender->cfg->name, tag);
+            return xb_error_set(err, XB_ERR_ROUTING, 0,
+                                "listener %s may not address a listener of <%s>", sender->cfg->name,
+                                tag);
         target_t *t = &targets[(*n)++];
         t->listener = xbp_pump_listener(p, names[i]);
         xb_strlcpy(t->name, names[i], sizeof t->name);
@@ -190,7 +192,8 @@ static int route_payload(xb_pump_t *p, const origin_t *o, conv_t *conv, const ch
     *ended = false;
     if (depth > p->cfg->limits.max_depth)
         return xb_error_set(err, XB_ERR_LIMIT, 0, "hop depth %d exceeds max_depth %d", depth,
-                            p->cfg->limits.max_depth), 0;
+                            p->cfg->limits.max_depth),
+               0;
     target_t targets[MAX_FANOUT];
     memset(targets, 0, sizeof targets);
     size_t n = 0;
@@ -330,13 +333,13 @@ void xbp_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool
 
 /* The body of a SEND: an envelope or a bare payload. */
 typedef struct {
-    xmlDocPtr doc;            /* bare payload document */
-    xb_envelope_t *env;       /* or a whole envelope */
+    xmlDocPtr doc;      /* bare payload document */
+    xb_envelope_t *env; /* or a whole envelope */
     payload_t payload;
-    char *owned;              /* payload bytes written anew, if any */
+    char *owned; /* payload bytes written anew, if any */
     char to[XB_NAME_MAX];
     char from[XB_NAME_MAX];
-    char thread[37];          /* the envelope's thread, "" if none or replaced */
+    char thread[37]; /* the envelope's thread, "" if none or replaced */
     int depth;
 } send_body_t;
 
@@ -468,7 +471,8 @@ void xbp_route_on_send(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t 
     }
     const char *sender = from[0] ? from : b.from[0] ? b.from : DEFAULT_SENDER;
     if (!xb_config_valid_name(sender) || strcmp(sender, SYSTEM_NAME) == 0) {
-        xbp_route_reject(p, rid, req, &o, XB_ERR_ENVELOPE, "the sender name is not a valid listener name");
+        xbp_route_reject(p, rid, req, &o, XB_ERR_ENVELOPE,
+                         "the sender name is not a valid listener name");
         send_body_free(&b);
         return;
     }
@@ -485,8 +489,8 @@ void xbp_route_on_send(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t 
     xb_error_clear(&err);
     char msg_id[37] = "";
     batch_t *batch = xbp_commit_stage(p);
-    int staged = route_payload(p, &o, conv, target, &b.payload, b.depth + 1, &ended, msg_id,
-                               batch, &err);
+    int staged = route_payload(p, &o, conv, target, &b.payload, b.depth + 1, &ended, msg_id, batch,
+                               &err);
     send_body_free(&b);
     if (staged == 0) {
         xbp_route_reject(p, rid, req, &o, err.code, err.message);

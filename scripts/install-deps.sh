@@ -7,7 +7,7 @@ set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config libxml2-dev libxml2-utils libzmq3-dev
           libhiredis-dev libcunit1-dev libyaml-dev liblmdb-dev uuid-dev libjemalloc-dev
-          redis-server procps)
+          redis-server procps clang-format)
 # clang, and libclang-rt-dev, which pulls the libclang-rt-N-dev of the same
 # version: it holds libFuzzer (libclang_rt.fuzzer-x86_64.a) and the
 # sanitizer runtimes.

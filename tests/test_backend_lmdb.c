@@ -79,8 +79,8 @@ static void dir_teardown(void)
 }
 
 /* The test's folder; fails the test when setup could not make it. */
-#define TEST_DIR(dir)                                                                      \
-    const char *dir = test_dir;                                                            \
+#define TEST_DIR(dir)           \
+    const char *dir = test_dir; \
     CU_ASSERT_FATAL(dir[0] != '\0')
 
 static int append_str(xb_backend_t *b, const char *thread, const char *text, long *index)
@@ -1011,8 +1011,8 @@ static void test_registry_apply_map_full(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     xb_error_t err = {0};
     CU_ASSERT_EQUAL(xb_backend_registry_set(b, "before", "u-before", &err), 0);
-    char (*chains)[96] = calloc(N, sizeof *chains);
-    char (*uuids)[64] = calloc(N, sizeof *uuids);
+    char(*chains)[96] = calloc(N, sizeof *chains);
+    char(*uuids)[64] = calloc(N, sizeof *uuids);
     xb_registry_op_t *ops = calloc(N + 1, sizeof *ops);
     CU_ASSERT_PTR_NOT_NULL_FATAL(chains);
     CU_ASSERT_PTR_NOT_NULL_FATAL(uuids);

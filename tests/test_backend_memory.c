@@ -26,7 +26,10 @@ static xb_backend_t *open_memory(const xb_backend_config_t *limits)
     return b;
 }
 
-static void close_memory(xb_backend_t *b) { xb_backend_destroy(&b); }
+static void close_memory(xb_backend_t *b)
+{
+    xb_backend_destroy(&b);
+}
 
 static xb_backend_t *open_max_threads(long max_threads)
 {
@@ -403,12 +406,9 @@ static const xbt_test_t memory_only_tests[] = {
 };
 
 static const xbt_test_t backend_dispatch_tests[] = {
-    {"config defaults", test_config_defaults},
-    {"type names", test_type_names},
-    {"bad config refused", test_new_refuses_bad_config},
-    {"config copied", test_config_is_kept},
-    {"list free resets", test_list_free_resets},
-    {NULL, NULL},
+    {"config defaults", test_config_defaults},           {"type names", test_type_names},
+    {"bad config refused", test_new_refuses_bad_config}, {"config copied", test_config_is_kept},
+    {"list free resets", test_list_free_resets},         {NULL, NULL},
 };
 
 static int contract_init(void)

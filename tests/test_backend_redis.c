@@ -169,7 +169,10 @@ static xb_backend_t *suite_open(const xb_backend_config_t *limits)
     return have_server() ? open_redis(xb_redis_server_url(g_srv), prefix, 86400, limits) : NULL;
 }
 
-static void suite_close(xb_backend_t *b) { destroy_clean(&b); }
+static void suite_close(xb_backend_t *b)
+{
+    destroy_clean(&b);
+}
 
 /* ---- key layout, prefixes ----------------------------------------------- */
 
@@ -439,8 +442,8 @@ static void test_url_parse_good(void)
     CU_ASSERT_STRING_EQUAL(u.path, "/run/redis/redis.sock");
     CU_ASSERT_EQUAL(u.db, 0);
 
-    CU_ASSERT_EQUAL_FATAL(
-        xb_redis_url_parse("unix:///tmp/r.sock?db=4&password=pw%26x", &u, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(xb_redis_url_parse("unix:///tmp/r.sock?db=4&password=pw%26x", &u, &err),
+                          0);
     CU_ASSERT_EQUAL(u.db, 4);
     CU_ASSERT_STRING_EQUAL(u.password, "pw&x");
     xb_redis_url_location(&u, loc, sizeof loc);
@@ -918,7 +921,8 @@ static void test_batch_large(void)
     }
     xb_blob_t blob = {0};
     CU_ASSERT_EQUAL(xb_backend_buffer_get_slot(b, "one", 2 * N - 1, &blob, &err), 0);
-    CU_ASSERT_TRUE(blob.len == strlen(text[N - 1]) && memcmp(blob.data, text[N - 1], blob.len) == 0);
+    CU_ASSERT_TRUE(blob.len == strlen(text[N - 1]) &&
+                   memcmp(blob.data, text[N - 1], blob.len) == 0);
     free(blob.data);
     free(threads);
     free(slots);

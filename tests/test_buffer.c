@@ -42,11 +42,10 @@ static void close_fixture(fixture_t *f)
     xb_backend_destroy(&f->backend);
 }
 
-static int add(fixture_t *f, const char *thread, const char *payload, long *index,
-               xb_error_t *err)
+static int add(fixture_t *f, const char *thread, const char *payload, long *index, xb_error_t *err)
 {
-    return xb_buffer_append(f->buffer, thread, "console", "greeter", "greeting", "msg-id",
-                            1000, payload, strlen(payload), index, err);
+    return xb_buffer_append(f->buffer, thread, "console", "greeter", "greeting", "msg-id", 1000,
+                            payload, strlen(payload), index, err);
 }
 
 static long add_ok(fixture_t *f, const char *thread, const char *payload)
@@ -63,10 +62,12 @@ static void test_append_and_read(void)
     xb_error_t err;
     long index = -1;
     CU_ASSERT_EQUAL(xb_buffer_append(f.buffer, "t1", "console", NULL, "greeting", "m-0", 111,
-                                     "<greeting/>", 11, &index, &err), 0);
+                                     "<greeting/>", 11, &index, &err),
+                    0);
     CU_ASSERT_EQUAL(index, 0);
     CU_ASSERT_EQUAL(xb_buffer_append(f.buffer, "t1", "greeter", "console", "reply", "m-1", 222,
-                                     "<reply>hi</reply>", 17, &index, &err), 0);
+                                     "<reply>hi</reply>", 17, &index, &err),
+                    0);
     CU_ASSERT_EQUAL(index, 1);
 
     xb_slot_list_t list = {0};
@@ -175,7 +176,7 @@ static void test_limit_payload(void)
     fixture_t f = open_fixture(0, 0, 0, 10);
     xb_error_t err;
     long index = -1;
-    CU_ASSERT_EQUAL(add(&f, "t", "<x>56</x>", &index, &err), 0); /* 9 bytes */
+    CU_ASSERT_EQUAL(add(&f, "t", "<x>56</x>", &index, &err), 0);  /* 9 bytes */
     CU_ASSERT_EQUAL(add(&f, "t", "<x>567</x>", &index, &err), 0); /* 10 bytes */
     err.code = XB_OK;
     CU_ASSERT_EQUAL(add(&f, "t", "<x>5678</x>", &index, &err), -1);
@@ -341,11 +342,10 @@ static void test_bad_arguments(void)
     CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
     fixture_t f = open_fixture(0, 0, 0, 0);
     long index;
-    CU_ASSERT_EQUAL(xb_buffer_append(f.buffer, NULL, "f", "", "t", "i", 0, "<x/>", 4, &index,
-                                     &err), -1);
-    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
-    CU_ASSERT_EQUAL(xb_buffer_append(NULL, "t", "f", "", "t", "i", 0, "<x/>", 4, &index, &err),
+    CU_ASSERT_EQUAL(xb_buffer_append(f.buffer, NULL, "f", "", "t", "i", 0, "<x/>", 4, &index, &err),
                     -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_EQUAL(xb_buffer_append(NULL, "t", "f", "", "t", "i", 0, "<x/>", 4, &index, &err), -1);
     CU_ASSERT_EQUAL(xb_buffer_get_thread(f.buffer, "t", NULL, &err), -1);
     CU_ASSERT_PTR_EQUAL(xb_buffer_backend(f.buffer), f.backend);
     xb_buffer_t *none = NULL;
@@ -361,8 +361,8 @@ static void *writer(void *arg)
     xb_buffer_t *b = arg;
     for (int i = 0; i < PER_WRITER; i++) {
         xb_error_t err;
-        if (xb_buffer_append(b, i % 2 ? "shared" : "other", "f", "", "x", "id", i, "<p/>", 4,
-                             NULL, &err) != 0)
+        if (xb_buffer_append(b, i % 2 ? "shared" : "other", "f", "", "x", "id", i, "<p/>", 4, NULL,
+                             &err) != 0)
             return (void *)1;
     }
     return NULL;

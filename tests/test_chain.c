@@ -152,9 +152,22 @@ static void test_validity(void)
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         CU_ASSERT_TRUE(xb_chain_is_valid(good[i]));
     const char *bad[] = {
-        NULL, "", "system", "system.o", "system.o.c-", "system.o.x-1", "System.o.c-1",
-        "system..c-1", "system.o.c-1.", "system.o.c-1..a", "system.o.c-1.a.", ".system.o.c-1",
-        "system.o.c-1.9a", "system.o.c-1.a b", "system.o.c-1.a/b", "other.o.c-1.a",
+        NULL,
+        "",
+        "system",
+        "system.o",
+        "system.o.c-",
+        "system.o.x-1",
+        "System.o.c-1",
+        "system..c-1",
+        "system.o.c-1.",
+        "system.o.c-1..a",
+        "system.o.c-1.a.",
+        ".system.o.c-1",
+        "system.o.c-1.9a",
+        "system.o.c-1.a b",
+        "system.o.c-1.a/b",
+        "other.o.c-1.a",
         "system.o.c-1-2.a",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -138,13 +138,13 @@ static char *envelope(const char *from, const char *thread, const char *payload)
 
 #define REPLY_PAYLOAD "<greeting-reply xmlns=\"\"><text>Hello, World!</text></greeting-reply>"
 #define SHOUT_PAYLOAD "<shout xmlns=\"\">\n    <text>HELLO</text>\n  </shout>"
-#define ROUTING_ERROR                                                                     \
-    "<SystemError xmlns=\"\"><code>routing</code><message>no listener named 'nobody'"     \
+#define ROUTING_ERROR                                                                 \
+    "<SystemError xmlns=\"\"><code>routing</code><message>no listener named 'nobody'" \
     "</message><retry-allowed>false</retry-allowed></SystemError>"
 /* A rejection envelope frame with a NUL byte inside, then more bytes. */
 #define NUL_ENVELOPE "<message xmlns=\"" ENV_NS "\"/>\0<after-the-nul-byte/>"
-#define SCHEMA_ERROR                                                                      \
-    "<SystemError xmlns=\"\"><code>schema</code><message>element name: not expected"      \
+#define SCHEMA_ERROR                                                                 \
+    "<SystemError xmlns=\"\"><code>schema</code><message>element name: not expected" \
     "</message><retry-allowed>false</retry-allowed></SystemError>"
 
 static void deliver(fake_t *f, const parts_t *p, const char *from, const char *payload)
@@ -190,7 +190,7 @@ static void on_send(fake_t *f, const parts_t *p)
         f->held_peer_len = plen < sizeof f->held_peer ? plen : sizeof f->held_peer;
     } else if (strstr(body, "<huge-count/>")) {
         static const char *const huge[] = {"9223372036854775808", "18446744073709551615",
-                                            "9223372036854775807", "99999999999999999999"};
+                                           "9223372036854775807", "99999999999999999999"};
         for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++)
             send_to(f->router, peer, plen, "XB1", "HISTORY-OK", id, huge[i], "s", NULL);
         send_to(f->router, peer, plen, "XB1", "REPLY", "d1", huge[1], "^", "<a/>", NULL);
@@ -201,14 +201,14 @@ static void on_send(fake_t *f, const parts_t *p)
     /* <silent/> and anything else: no answer */
 }
 
-#define THREADS_BODY                                                                      \
-    "<threads><thread uuid=\"" ACCEPT_THREAD "\" chain=\"system.hello.c-1.console\" "     \
+#define THREADS_BODY                                                                  \
+    "<threads><thread uuid=\"" ACCEPT_THREAD "\" chain=\"system.hello.c-1.console\" " \
     "slots=\"2\" last-activity-us=\"1764000000000000\" extra=\"x\"/></threads>"
-#define STATS_BODY                                                                        \
-    "<stats uptime-s=\"12\" routed=\"7\"><listener name=\"greeter\" delivered=\"5\" "     \
-    "responded=\"4\" in-flight=\"1\" restarts=\"0\" queued=\"0\">"                        \
+#define STATS_BODY                                                                    \
+    "<stats uptime-s=\"12\" routed=\"7\"><listener name=\"greeter\" delivered=\"5\" " \
+    "responded=\"4\" in-flight=\"1\" restarts=\"0\" queued=\"0\">"                    \
     "<error code=\"routing\" count=\"2\"/></listener></stats>"
-#define BACKEND_BODY                                                                      \
+#define BACKEND_BODY                                                                       \
     "<backend type=\"memory\" ping=\"ok\" threads=\"3\" registry-entries=\"3\" ttl=\"0\" " \
     "server-version=\"\" location=\"\"/>"
 
@@ -241,8 +241,7 @@ static bool on_control(fake_t *f, const parts_t *p)
             deliver(f, p, "greeter", REPLY_PAYLOAD);
         send_to(f->router, peer, plen, "XB1", "RESULT", id, "ok", "<pong/>", NULL);
     } else if (strcmp(verb, "fail") == 0) {
-        send_to(f->router, peer, plen, "XB1", "RESULT", id, "error", "it failed on purpose",
-                NULL);
+        send_to(f->router, peer, plen, "XB1", "RESULT", id, "error", "it failed on purpose", NULL);
     } else if (strcmp(verb, "shutdown") == 0) {
         send_to(f->router, peer, plen, "XB1", "RESULT", id, "ok", "<stopping/>\n", NULL);
     } else if (strcmp(verb, "ping") == 0) {
@@ -348,8 +347,7 @@ static xb_client_t *api_client(void)
     return c;
 }
 
-static int send_str(xb_client_t *c, const char *body, int timeout_ms, char *thread,
-                    xb_error_t *err)
+static int send_str(xb_client_t *c, const char *body, int timeout_ms, char *thread, xb_error_t *err)
 {
     char msgid[XB_UUID_STR];
     return xb_client_send(c, body, strlen(body), NULL, NULL, timeout_ms, thread, msgid, err);
@@ -361,8 +359,9 @@ static void test_send_accepted(void)
     char thread[XB_UUID_STR] = "", msgid[XB_UUID_STR] = "";
     xb_error_t err;
     const char *body = "<accept/>";
-    CU_ASSERT_EQUAL(xb_client_send(c, body, strlen(body), "greeter", "tester", LONG_WAIT_MS,
-                                   thread, msgid, &err), 0);
+    CU_ASSERT_EQUAL(xb_client_send(c, body, strlen(body), "greeter", "tester", LONG_WAIT_MS, thread,
+                                   msgid, &err),
+                    0);
     CU_ASSERT_STRING_EQUAL(thread, ACCEPT_THREAD);
     CU_ASSERT_STRING_EQUAL(msgid, MSG_ID);
     CU_ASSERT_PTR_NULL(xb_client_rejection(c, NULL));
@@ -736,8 +735,8 @@ static int cli_clean(void)
 
 static void test_cli_help(void)
 {
-    const char *verbs[] = {"run", "send", "threads", "history", "stats", "backend",
-                           "ping", "stop", "check", "envelope", NULL};
+    const char *verbs[] = {"run",  "send", "threads", "history",  "stats", "backend",
+                           "ping", "stop", "check",   "envelope", NULL};
     for (size_t i = 0; verbs[i]; i++) {
         const char *args[] = {verbs[i], "--help", NULL};
         run_t r = run_xmlbus(args);
@@ -775,12 +774,12 @@ static void test_cli_usage_errors(void)
     CU_ASSERT_EQUAL(r.status, 2);
     run_free(&r);
     const char *bad[][5] = {
-        {"send", NULL},                                  /* no FILE */
-        {"send", "--count", "0", "x.xml", NULL},         /* bad count */
-        {"send", "--timeout", "soon", "x.xml", NULL},    /* bad timeout */
-        {"threads", "--bogus", NULL},                    /* unknown option */
-        {"history", NULL},                               /* no THREAD */
-        {"backend", NULL},                               /* no subcommand */
+        {"send", NULL},                               /* no FILE */
+        {"send", "--count", "0", "x.xml", NULL},      /* bad count */
+        {"send", "--timeout", "soon", "x.xml", NULL}, /* bad timeout */
+        {"threads", "--bogus", NULL},                 /* unknown option */
+        {"history", NULL},                            /* no THREAD */
+        {"backend", NULL},                            /* no subcommand */
         {"backend", "frob", NULL},
         {"stats", "--log-level", "loud", NULL},
     };
@@ -812,18 +811,20 @@ static void test_cli_send_wait(void)
 {
     char file[512];
     write_file("converse.xml", "<converse/>\n", file, sizeof file);
-    const char *args[] = {"send", "-e", g_cli_fake->endpoint, "--wait", "--count", "2",
-                          "--timeout", "30", file, NULL};
+    const char *args[] = {"send",    "-e", g_cli_fake->endpoint, "--wait",
+                          "--count", "2",  "--timeout",          "30",
+                          file,      NULL};
     run_t r = run_xmlbus(args);
     CU_ASSERT_EQUAL(r.status, 0);
-    CU_ASSERT_STRING_EQUAL(r.out, CONVERSE_THREAD "\n"
+    CU_ASSERT_STRING_EQUAL(r.out, CONVERSE_THREAD
+                           "\n"
                            "from greeter: <greeting-reply><text>Hello, World!</text>"
                            "</greeting-reply>\n"
                            "from shouter: <shout> <text>HELLO</text> </shout>\n");
     run_free(&r);
     /* Without --count the wait ends once the conversation is quiet. */
     const char *idle[] = {"send", "-e", g_cli_fake->endpoint, "--wait", "--timeout", "30",
-                          file, NULL};
+                          file,   NULL};
     r = run_xmlbus(idle);
     CU_ASSERT_EQUAL(r.status, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "from greeter: "));
@@ -847,7 +848,7 @@ static void test_cli_send_errors(void)
     char file[512];
     write_file("error.xml", "<error-back/>", file, sizeof file);
     const char *args[] = {"send", "-e", g_cli_fake->endpoint, "--count", "1", "--timeout", "30",
-                          file, NULL};
+                          file,   NULL};
     run_t r = run_xmlbus(args);
     CU_ASSERT_EQUAL(r.status, 3);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "from system: <SystemError><code>schema</code>"));
@@ -863,7 +864,7 @@ static void test_cli_send_errors(void)
     /* Fewer messages than --count: timeout. */
     write_file("accept.xml", "<accept/>", file, sizeof file);
     const char *few[] = {"send", "-e", g_cli_fake->endpoint, "--count", "1", "--timeout", "1",
-                         file, NULL};
+                         file,   NULL};
     r = run_xmlbus(few);
     CU_ASSERT_EQUAL(r.status, 4);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "0 of 1 messages"));
@@ -932,8 +933,10 @@ static void test_cli_control_verbs(void)
 static void test_cli_config_error(void)
 {
     char bad[512];
-    write_file("bad.yaml", "organism:\n  name: bad\nlisteners:\n  - name: echo\n"
-               "    payload: ping\n    bogus: 1\n", bad, sizeof bad);
+    write_file("bad.yaml",
+               "organism:\n  name: bad\nlisteners:\n  - name: echo\n"
+               "    payload: ping\n    bogus: 1\n",
+               bad, sizeof bad);
     const char *run[] = {"run", bad, NULL};
     run_t r = run_xmlbus(run);
     CU_ASSERT_EQUAL(r.status, 1);
@@ -959,11 +962,14 @@ static void test_cli_config_error(void)
 static void test_cli_run_ping_stop(void)
 {
     char yaml[512], epfile[512];
-    write_file("tiny.yaml", "organism:\n  name: tiny\nlisteners:\n  - name: echo\n"
-               "    payload: ping\n", yaml, sizeof yaml);
+    write_file("tiny.yaml",
+               "organism:\n  name: tiny\nlisteners:\n  - name: echo\n"
+               "    payload: ping\n",
+               yaml, sizeof yaml);
     snprintf(epfile, sizeof epfile, "%s/endpoint", g_tmp);
-    const char *run[] = {"run", yaml, "--endpoint", "tcp://127.0.0.1:*", "--endpoint-file",
-                         epfile, "--log-level", "warn", NULL};
+    const char *run[] = {
+        "run",         yaml,   "--endpoint", "tcp://127.0.0.1:*", "--endpoint-file", epfile,
+        "--log-level", "warn", NULL};
     pid_t pid = spawn_xmlbus(run, "run");
     CU_ASSERT_FATAL(pid > 0);
     char ep[256] = "";

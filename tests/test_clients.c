@@ -13,10 +13,10 @@
 #include "pumpfix.h"
 #include "xbt_main.h"
 
-#define YAML                                                              \
-    "limits:\n"                                                           \
-    "  client_timeout_seconds: 10\n"                                      \
-    "listeners:\n"                                                        \
+#define YAML                         \
+    "limits:\n"                      \
+    "  client_timeout_seconds: 10\n" \
+    "listeners:\n"                   \
     "  - name: echo\n    payload: ping\n    credit: 100\n"
 
 /* More answers than ZeroMQ's queue to the client takes (XBP_ROUTER_HWM
@@ -48,7 +48,10 @@ static void setup(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(echo && client);
 }
 
-static void teardown(void) { pumpfix_close(&f); }
+static void teardown(void)
+{
+    pumpfix_close(&f);
+}
 
 /* The client posts n <ping/> and echo answers each with <pong/>; the client
  * reads nothing. Returns how many echo answered. */
@@ -78,7 +81,7 @@ static int post_and_answer(int n)
 
 typedef struct {
     int delivers, rejected, posted, others;
-    char **ids;               /* message ids of the DELIVERs */
+    char **ids; /* message ids of the DELIVERs */
 } inbox_t;
 
 static void inbox_free(inbox_t *in)

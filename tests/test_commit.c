@@ -14,9 +14,9 @@
 #include "pumpfix.h"
 #include "xbt_main.h"
 
-#define YAML                                                              \
-    "limits:\n  max_payload_bytes: 1KiB\n"                                \
-    "listeners:\n"                                                        \
+#define YAML                               \
+    "limits:\n  max_payload_bytes: 1KiB\n" \
+    "listeners:\n"                         \
     "  - name: echo\n    payload: ping\n    credit: 100\n"
 
 #define BURST 100
@@ -42,7 +42,10 @@ static void setup(void)
     pumpfix_step(&f);
 }
 
-static void teardown(void) { pumpfix_close(&f); }
+static void teardown(void)
+{
+    pumpfix_close(&f);
+}
 
 /* BURST SENDs waiting in the socket are one turn: one backend batch of
  * BURST slots. Each is accepted, delivered, and its respond reaches the

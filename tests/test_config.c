@@ -240,25 +240,24 @@ static void test_redis_backend(void)
 static void test_values(void)
 {
     /* Sizes with units, booleans in their spellings, nulls keep defaults. */
-    xb_config_t *cfg = expect_ok(HEAD
-                                 "limits:\n"
-                                 "  max_message_bytes: 3KB\n"
-                                 "  max_payload_bytes: 1 GiB\n"
-                                 "  queue_max_bytes: 100B\n"
-                                 "  max_slots_per_thread: 0\n"
-                                 "  shutdown_seconds:\n"
-                                 "backend:\n"
-                                 "process_pool: ~\n"
-                                 "listeners:\n"
-                                 "  - name: a\n"
-                                 "    payload: p\n"
-                                 "    broadcast: True\n"
-                                 "    description:\n"
-                                 "  - name: b\n"
-                                 "    payload: p\n"
-                                 "    broadcast: on\n"
-                                 "    cpu_bound: no\n"
-                                 "    timeout_seconds: 3\n");
+    xb_config_t *cfg = expect_ok(HEAD "limits:\n"
+                                      "  max_message_bytes: 3KB\n"
+                                      "  max_payload_bytes: 1 GiB\n"
+                                      "  queue_max_bytes: 100B\n"
+                                      "  max_slots_per_thread: 0\n"
+                                      "  shutdown_seconds:\n"
+                                      "backend:\n"
+                                      "process_pool: ~\n"
+                                      "listeners:\n"
+                                      "  - name: a\n"
+                                      "    payload: p\n"
+                                      "    broadcast: True\n"
+                                      "    description:\n"
+                                      "  - name: b\n"
+                                      "    payload: p\n"
+                                      "    broadcast: on\n"
+                                      "    cpu_bound: no\n"
+                                      "    timeout_seconds: 3\n");
     if (!cfg)
         return;
     CU_ASSERT_EQUAL(cfg->limits.max_message_bytes, 3000);
@@ -355,11 +354,12 @@ static void test_relative_paths(void)
 
 static void test_command_forms(void)
 {
-    xb_config_t *cfg = expect_ok(HEAD "listeners:\n"
-                                      "  - name: a\n    payload: p\n"
-                                      "    command: '  prog  \"x \\\" y\"  a\"b c\"d \"\" '\n"
-                                      "  - name: b\n    payload: q\n"
-                                      "    command:\n      - prog\n      - 'one arg'\n      - ''\n");
+    xb_config_t *cfg = expect_ok(HEAD
+                                 "listeners:\n"
+                                 "  - name: a\n    payload: p\n"
+                                 "    command: '  prog  \"x \\\" y\"  a\"b c\"d \"\" '\n"
+                                 "  - name: b\n    payload: q\n"
+                                 "    command:\n      - prog\n      - 'one arg'\n      - ''\n");
     if (!cfg)
         return;
     const xb_listener_config_t *a = &cfg->listeners[0];
@@ -419,8 +419,8 @@ static void test_hello_example(void)
     xb_config_destroy(&cfg);
 
     xb_config_check_summary_t sum;
-    CU_ASSERT_EQUAL(xb_config_check_all(XB_SOURCE_DIR "/examples/hello/organism.yaml", NULL, NULL,
-                                        &sum), 0);
+    CU_ASSERT_EQUAL(
+        xb_config_check_all(XB_SOURCE_DIR "/examples/hello/organism.yaml", NULL, NULL, &sum), 0);
     CU_ASSERT_STRING_EQUAL(sum.organism, "hello");
     CU_ASSERT_EQUAL(sum.listeners, 2);
     CU_ASSERT_EQUAL(sum.schemas, 2);
@@ -473,11 +473,12 @@ static void test_unknown_keys(void)
                  "unknown key 'typ' in section 'backend' (did you mean 'type'?)");
     EXPECT_ERROR(HEAD "process_pool:\n  wrokers: 2\n" ONE_LISTENER, 4, 3,
                  "unknown key 'wrokers' in section 'process_pool' (did you mean 'workers'?)");
-    EXPECT_ERROR(HEAD "listeners:\n  - name: greeter\n    pyaload: greeting\n    payload: g\n", 5, 5,
-                 "unknown key 'pyaload' in listener 'greeter' (did you mean 'payload'?)");
+    EXPECT_ERROR(HEAD "listeners:\n  - name: greeter\n    pyaload: greeting\n    payload: g\n", 5,
+                 5, "unknown key 'pyaload' in listener 'greeter' (did you mean 'payload'?)");
     /* No suggestion when nothing is close. */
     xb_error_t err;
-    xb_config_t *cfg = load_str(HEAD "listeners:\n  - name: a\n    payload: p\n    zzzzzz: 1\n", &err);
+    xb_config_t *cfg = load_str(HEAD "listeners:\n  - name: a\n    payload: p\n    zzzzzz: 1\n",
+                                &err);
     CU_ASSERT_PTR_NULL(cfg);
     CU_ASSERT_EQUAL(err.line, 6);
     CU_ASSERT_PTR_NULL(strstr(err.message, "did you mean"));
@@ -584,8 +585,9 @@ static void test_wrong_types(void)
                  listener[i].needle);
         expect_error_at(yaml, 7, 4 + (int)strlen(listener[i].key) + 2 + 1, needle, __LINE__);
     }
-    EXPECT_ERROR(HEAD "listeners:\n  - name: a\n    payload: {x: 1}\n", 5, 14,
-                 "'payload' in listener 'a' must be a root tag or a list of root tags, got a mapping");
+    EXPECT_ERROR(
+        HEAD "listeners:\n  - name: a\n    payload: {x: 1}\n", 5, 14,
+        "'payload' in listener 'a' must be a root tag or a list of root tags, got a mapping");
     EXPECT_ERROR(HEAD "listeners:\n  - name: a\n    payload: []\n", 5, 14,
                  "must name at least one root tag");
     EXPECT_ERROR(HEAD "listeners:\n  - name: a\n    payload: [x, [y]]\n", 5, 18,
@@ -637,8 +639,9 @@ static void test_reference_errors(void)
     EXPECT_ERROR(HEAD "listeners:\n"
                       "  - name: greeter\n    payload: g\n    peers: [shouter, shoutr]\n"
                       "  - name: shouter\n    payload: s\n",
-                 6, 22, "unknown peer 'shoutr' in listener 'greeter': no listener has that name "
-                        "(did you mean 'shouter'?)");
+                 6, 22,
+                 "unknown peer 'shoutr' in listener 'greeter': no listener has that name "
+                 "(did you mean 'shouter'?)");
     EXPECT_ERROR(HEAD "listeners:\n  - name: a\n    payload: p\n    peers: [a, a]\n", 6, 16,
                  "peer 'a' listed twice");
     EXPECT_ERROR(HEAD "listeners:\n  - name: a\n    payload: p\n    schema: nope/missing.xsd\n", 6,
@@ -662,7 +665,8 @@ static void test_reference_errors(void)
     xb_config_destroy(&cfg);
     EXPECT_ERROR(HEAD "listeners:\n  - name: a\n    payload: p\n    workers: 4\n", 6, 5,
                  "'workers' in listener 'a' only applies to a pool: add 'cpu_bound: true'");
-    EXPECT_ERROR(HEAD "listeners:\n  - name: a\n    payload: p\n    workers: 4\n    cpu_bound: false\n",
+    EXPECT_ERROR(HEAD
+                 "listeners:\n  - name: a\n    payload: p\n    workers: 4\n    cpu_bound: false\n",
                  6, 5, "only applies to a pool");
     EXPECT_ERROR(HEAD "listeners:\n  - name: a\n    description: no payload\n", 4, 5,
                  "listener 'a' has no 'payload'");
@@ -677,8 +681,9 @@ static void test_reference_errors(void)
 
 static void test_backend_errors(void)
 {
-    EXPECT_ERROR(HEAD "backend:\n  type: memroy\n" ONE_LISTENER, 4, 9,
-                 "unknown backend type 'memroy' (memory, manager or redis) (did you mean 'memory'?)");
+    EXPECT_ERROR(
+        HEAD "backend:\n  type: memroy\n" ONE_LISTENER, 4, 9,
+        "unknown backend type 'memroy' (memory, manager or redis) (did you mean 'memory'?)");
     EXPECT_ERROR(HEAD "backend:\n  type: sqlite\n" ONE_LISTENER, 4, 9, "unknown backend type");
     /* A key of another backend type would be ignored: refused instead. */
     EXPECT_ERROR(HEAD "backend:\n  redis_url: redis://h:1\n" ONE_LISTENER, 4, 3,
@@ -727,7 +732,8 @@ static void test_load_file_errors(void)
     CU_ASSERT_PTR_NULL(cfg);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
     /* A NUL byte inside a file is refused, not cut short. */
-    static const char nul[] = "organism:\n  name: t\nlisteners:\n  - name: a\n    payload: \"p\\0q\"\n";
+    static const char nul[] =
+        "organism:\n  name: t\nlisteners:\n  - name: a\n    payload: \"p\\0q\"\n";
     cfg = xb_config_load_string(nul, sizeof nul - 1, "n.yaml", NULL, &err);
     CU_ASSERT_PTR_NULL(cfg);
     CU_ASSERT_EQUAL(err.line, 5);
@@ -997,11 +1003,11 @@ static void check_doc_row(const char *section, const xb_key_t *k, const doc_row_
         snprintf(range, sizeof range, "%lld \xe2\x80\x93 %lld", k->min, k->max); /* en dash */
     else if (k->type == XB_KEY_NUMBER)
         snprintf(range, sizeof range, "%s %g", k->nmin_open ? ">" : "\xe2\x89\xa5", k->nmin);
-    bool ok = strncmp(r->kind, kind, strlen(kind)) == 0 &&
-              strncmp(r->def, def, strlen(def)) == 0 && (!range[0] || row_has(r, range));
+    bool ok = strncmp(r->kind, kind, strlen(kind)) == 0 && strncmp(r->def, def, strlen(def)) == 0 &&
+              (!range[0] || row_has(r, range));
     if (!ok)
-        fprintf(stderr, "\n  docs/configuration.md, %s: want | `%s` | %s | %s |%s%s (%s)\n", section,
-                k->name, kind, def, range[0] ? " range " : "", range, k->doc);
+        fprintf(stderr, "\n  docs/configuration.md, %s: want | `%s` | %s | %s |%s%s (%s)\n",
+                section, k->name, kind, def, range[0] ? " range " : "", range, k->doc);
     CU_ASSERT_TRUE(ok);
 }
 
@@ -1067,10 +1073,10 @@ static void test_key_table(void)
     xb_config_t *cfg = xb_config_new_default("bounds");
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
     char why[256];
-    CU_ASSERT_PTR_NULL(xb_config_keys_check_bounds(&sections[XB_SECTION_LIMITS], &cfg->limits,
-                                                   why, sizeof why));
-    CU_ASSERT_PTR_NULL(xb_config_keys_check_bounds(&sections[XB_SECTION_POOL], &cfg->pool, why,
-                                                   sizeof why));
+    CU_ASSERT_PTR_NULL(
+        xb_config_keys_check_bounds(&sections[XB_SECTION_LIMITS], &cfg->limits, why, sizeof why));
+    CU_ASSERT_PTR_NULL(
+        xb_config_keys_check_bounds(&sections[XB_SECTION_POOL], &cfg->pool, why, sizeof why));
     xb_config_destroy(&cfg);
 }
 
@@ -1085,7 +1091,8 @@ static void test_validate_bounds(void)
     CU_ASSERT_EQUAL(xb_config_validate(cfg, &err), 0);
     l->credit = 0;
     CU_ASSERT_EQUAL(xb_config_validate(cfg, &err), -1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'credit' must be from 1 to 1000000, got 0 in listener 'a'"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(err.message, "'credit' must be from 1 to 1000000, got 0 in listener 'a'"));
     l->credit = 1;
     cfg->limits.max_xml_depth = 2;
     CU_ASSERT_EQUAL(xb_config_validate(cfg, &err), -1);
@@ -1135,7 +1142,8 @@ static void test_examples(void)
             CU_ASSERT_TRUE(inside);
         }
         for (size_t j = 0; j < n; j++) {
-            bool clash = strcmp(names[j], cfg->name) != 0 && strcmp(endpoints[j], cfg->endpoint) == 0;
+            bool clash = strcmp(names[j], cfg->name) != 0 &&
+                         strcmp(endpoints[j], cfg->endpoint) == 0;
             if (clash)
                 fprintf(stderr, "\n  organisms %s and %s share %s\n", names[j], cfg->name,
                         cfg->endpoint);

@@ -14,8 +14,8 @@
 #include "xbt_main.h"
 
 /* No slot limit: a thread may grow past what a history carries. */
-#define YAML                                                                                       \
-    "limits:\n  max_slots_per_thread: 0\n"                                                        \
+#define YAML                               \
+    "limits:\n  max_slots_per_thread: 0\n" \
     "listeners:\n  - name: echo\n    payload: ping\n"
 
 #define THREADS 250
@@ -32,7 +32,10 @@ static void setup(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(echo && client);
 }
 
-static void teardown(void) { pumpfix_close(&f); }
+static void teardown(void)
+{
+    pumpfix_close(&f);
+}
 
 /* Appends n slots "s" to thread (n may be large: one batch). */
 static void fill(const char *thread, size_t n)
@@ -46,8 +49,8 @@ static void fill(const char *thread, size_t n)
         slots[i] = (xb_blob_t){"s", 1};
     }
     xb_error_t err;
-    CU_ASSERT_EQUAL(
-        xb_backend_buffer_append_batch(f.pump->backend, n, threads, slots, index, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_batch(f.pump->backend, n, threads, slots, index, &err),
+                    0);
     free(threads);
     free(slots);
     free(index);

@@ -36,7 +36,10 @@ static void setup(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(client && a && b);
 }
 
-static void teardown(void) { pumpfix_close(&f); }
+static void teardown(void)
+{
+    pumpfix_close(&f);
+}
 
 /* The delivery id of the next DELIVER on sock ("" if none); *env (may be
  * NULL) gets its envelope (caller frees). */

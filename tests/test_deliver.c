@@ -10,12 +10,12 @@
 #include "pumpfix.h"
 #include "xbt_main.h"
 
-#define YAML                                                              \
-    "limits:\n  queue_max_messages: 2\n"                                  \
-    "listeners:\n"                                                        \
-    "  - name: work\n    payload: job\n    credit: 2\n"                   \
-    "  - name: idle\n    payload: wait\n"                                 \
-    "  - name: slow\n    payload: nap\n    credit: 3\n"                   \
+#define YAML                                            \
+    "limits:\n  queue_max_messages: 2\n"                \
+    "listeners:\n"                                      \
+    "  - name: work\n    payload: job\n    credit: 2\n" \
+    "  - name: idle\n    payload: wait\n"               \
+    "  - name: slow\n    payload: nap\n    credit: 3\n" \
     "    timeout_seconds: 2\n"
 
 static pumpfix_t f;
@@ -28,7 +28,10 @@ static void setup(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(client);
 }
 
-static void teardown(void) { pumpfix_close(&f); }
+static void teardown(void)
+{
+    pumpfix_close(&f);
+}
 
 static void send_ok(const char *req, const char *body)
 {

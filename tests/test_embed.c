@@ -78,7 +78,8 @@ static void test_embedded_round_trip(void)
     for (int i = 0; i < 20; i++) {
         const char *say = "<say><text>quiet please</text></say>";
         char thread[37];
-        CU_ASSERT_EQUAL_FATAL(xb_client_send(c, say, strlen(say), NULL, NULL, 5000, thread, NULL, &err), 0);
+        CU_ASSERT_EQUAL_FATAL(
+            xb_client_send(c, say, strlen(say), NULL, NULL, 5000, thread, NULL, &err), 0);
         char *env = xbt_recv(c, 10000);
         CU_ASSERT_PTR_NOT_NULL_FATAL(env);
         char *text = xbt_text_of(env, "text"), *from = xbt_text_of(env, "from");

@@ -351,7 +351,8 @@ static void test_missing_parts_are_envelope(void)
                     "</thread></meta><g xmlns=\"\"/></message>",
                XB_ERR_ENVELOPE, 1);
     /* Meta elements in the wrong order or twice. */
-    expect_str(OPEN "<meta><thread>" THREAD "</thread><from>a</from></meta><g xmlns=\"\"/></message>",
+    expect_str(OPEN "<meta><thread>" THREAD
+                    "</thread><from>a</from></meta><g xmlns=\"\"/></message>",
                XB_ERR_ENVELOPE, 1);
     expect_str(OPEN "<meta><from>a</from><from>b</from><thread>" THREAD
                     "</thread></meta><g xmlns=\"\"/></message>",
@@ -375,8 +376,9 @@ static void test_payload_count_is_envelope(void)
 
 static void test_bad_xmlbus_meta_is_envelope(void)
 {
-    expect_str(OPEN "<meta><from>a</from><thread>" THREAD "</thread>\n"
-                    "<x:ts xmlns:x=\"urn:xmlbus:meta:v1\">-5</x:ts></meta><g xmlns=\"\"/></message>",
+    expect_str(OPEN
+               "<meta><from>a</from><thread>" THREAD "</thread>\n"
+               "<x:ts xmlns:x=\"urn:xmlbus:meta:v1\">-5</x:ts></meta><g xmlns=\"\"/></message>",
                XB_ERR_ENVELOPE, 2);
     expect_str(OPEN "<meta><from>a</from><thread>" THREAD "</thread>\n"
                     "<x:depth xmlns:x=\"urn:xmlbus:meta:v1\">99999999999</x:depth></meta>"
@@ -614,8 +616,8 @@ static void test_custom_limits(void)
 
 static void test_invalid_utf8_is_parse(void)
 {
-    const char *bad[] = {"\xFF", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE4\xB8",
-                         "\x80"};
+    const char *bad[] = {"\xFF",     "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                         "\xE4\xB8", "\x80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *s = xasprintf("%s%s\n\n<g xmlns=\"\">%s</g></message>", OPEN, META("a"), bad[i]);
         expect_str(s, XB_ERR_PARSE, 3);
@@ -694,9 +696,13 @@ static void test_errors_never_reach_stderr(void)
     CU_ASSERT_FATAL(saved >= 0);
     dup2(fd, 2);
     xb_error_t err;
-    const char *bad[] = {"<a><b></a>", "<e:a/>", "<a xmlns='rel' x='1' x='2'/>",
-                         OPEN "<meta><thread>x</thread></meta></message>", "<a>&nope;</a>",
-                         OPEN "<meta><from>a</from><thread/></meta><g xmlns='relative'/></message>"};
+    const char *bad[] = {"<a><b></a>",
+                         "<e:a/>",
+                         "<a xmlns='rel' x='1' x='2'/>",
+                         OPEN "<meta><thread>x</thread></meta></message>",
+                         "<a>&nope;</a>",
+                         OPEN
+                         "<meta><from>a</from><thread/></meta><g xmlns='relative'/></message>"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         xb_envelope_t *e = parse_str(bad[i], &err);
         xb_envelope_destroy(&e);
@@ -1000,7 +1006,7 @@ static void test_build_refuses_bad_input(void)
     struct {
         const char *from, *to;
         xb_code_t code;
-    } names[] = {{"", NULL, XB_ERR_ARG},    {NULL, NULL, XB_ERR_ARG},  {" a", NULL, XB_ERR_ARG},
+    } names[] = {{"", NULL, XB_ERR_ARG},      {NULL, NULL, XB_ERR_ARG},    {" a", NULL, XB_ERR_ARG},
                  {"a\x01", NULL, XB_ERR_ARG}, {"a\xFF", NULL, XB_ERR_ARG}, {"a", "", XB_ERR_ARG},
                  {"a", "b ", XB_ERR_ARG}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -1029,8 +1035,8 @@ static void test_build_refuses_bad_input(void)
     struct {
         xmlNodePtr node;
         xb_code_t code;
-    } trees[] = {{bad_name, XB_ERR_ARG},    {evil_name, XB_ERR_ARG}, {bad_comment, XB_ERR_ARG},
-                 {bad_text, XB_ERR_ARG},    {bad_pi, XB_ERR_ARG},    {bad_attr, XB_ERR_ARG},
+    } trees[] = {{bad_name, XB_ERR_ARG},   {evil_name, XB_ERR_ARG}, {bad_comment, XB_ERR_ARG},
+                 {bad_text, XB_ERR_ARG},   {bad_pi, XB_ERR_ARG},    {bad_attr, XB_ERR_ARG},
                  {in_env, XB_ERR_ENVELOPE}};
     for (size_t i = 0; i < sizeof trees / sizeof trees[0]; i++) {
         xb_error_clear(&err);
@@ -1184,10 +1190,11 @@ static void test_extensions_survive(void)
     xb_envelope_destroy(&back);
     xb_envelope_destroy(&e);
     /* Several extensions, and an unknown xmlbus meta field, keep their order. */
-    const char *s = OPEN "<meta><from>a</from><thread>" THREAD "</thread>"
-                         "<a:one xmlns:a=\"urn:a\"/><x:future xmlns:x=\"urn:xmlbus:meta:v1\">1</x:future>"
-                         "<b:two xmlns:b=\"urn:b\"><b:deep k=\"v\">t</b:deep></b:two></meta>"
-                         "<g xmlns=\"\"/></message>";
+    const char *s = OPEN
+        "<meta><from>a</from><thread>" THREAD "</thread>"
+        "<a:one xmlns:a=\"urn:a\"/><x:future xmlns:x=\"urn:xmlbus:meta:v1\">1</x:future>"
+        "<b:two xmlns:b=\"urn:b\"><b:deep k=\"v\">t</b:deep></b:two></meta>"
+        "<g xmlns=\"\"/></message>";
     e = parse_str(s, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     CU_ASSERT_EQUAL(xb_envelope_extension_count(e), 3);
@@ -1238,13 +1245,15 @@ static void test_system_error(void)
     xmlSchemaPtr schema = xb_xml_schema_compile(path, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(schema);
     xmlSchemaValidCtxtPtr v = xmlSchemaNewValidCtxt(schema);
-    CU_ASSERT_EQUAL(xb_xml_validate_element(v, xb_envelope_payload(back), XB_ERR_SCHEMA,
-                                            "system.xsd", &err), 0);
+    CU_ASSERT_EQUAL(
+        xb_xml_validate_element(v, xb_envelope_payload(back), XB_ERR_SCHEMA, "system.xsd", &err),
+        0);
     /* ... and the schema does refuse a wrong code. */
     xmlNodePtr code_el = first_element(xb_envelope_payload(back)->children);
     xmlNodeSetContent(code_el, BAD_CAST "bogus");
-    CU_ASSERT_EQUAL(xb_xml_validate_element(v, xb_envelope_payload(back), XB_ERR_SCHEMA,
-                                            "system.xsd", &err), -1);
+    CU_ASSERT_EQUAL(
+        xb_xml_validate_element(v, xb_envelope_payload(back), XB_ERR_SCHEMA, "system.xsd", &err),
+        -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_SCHEMA);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "system.xsd"));
     CU_ASSERT_EQUAL(xb_envelope_read_system_error(back, &code, NULL, NULL, &err), -1);

@@ -45,7 +45,8 @@ static xb_envelope_t *round_trip(const char *to, const char *payload)
 
 static void test_fields_survive(void)
 {
-    xb_envelope_t *e = round_trip("console", "<greeting><name>A &amp; B &lt;x&gt;</name></greeting>");
+    xb_envelope_t *e = round_trip("console",
+                                  "<greeting><name>A &amp; B &lt;x&gt;</name></greeting>");
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     CU_ASSERT_STRING_EQUAL(xb_envelope_from(e), "greeter");
     CU_ASSERT_STRING_EQUAL(xb_envelope_to(e), "console");
@@ -74,7 +75,8 @@ static void test_no_to(void)
  * has a default namespace, keeps its own meaning. */
 static void test_payload_namespaces(void)
 {
-    xb_envelope_t *e = round_trip("x", "<e:thing xmlns:e=\"urn:other\"><x:y xmlns:x=\"urn:y\"/></e:thing>");
+    xb_envelope_t *e = round_trip(
+        "x", "<e:thing xmlns:e=\"urn:other\"><x:y xmlns:x=\"urn:y\"/></e:thing>");
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     CU_ASSERT_STRING_EQUAL(xb_envelope_payload_type(e), "{urn:other}thing");
     xb_envelope_destroy(&e);
@@ -120,7 +122,8 @@ static xmlDocPtr read_doc(const char *s)
 
 static void test_embeddable_verbatim(void)
 {
-    const char *src = "\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n  <a x=\"1\"><b/></a>\n\n";
+    const char *src =
+        "\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n  <a x=\"1\"><b/></a>\n\n";
     xmlDocPtr doc = read_doc(src);
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
     const char *start = NULL;

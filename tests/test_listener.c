@@ -131,7 +131,8 @@ static xb_frames_t *fake_accept(fake_t *p, const char *hb_ms, const char *type,
     p->rid_len = xb_frames_size(ready, 0);
     memcpy(p->rid, xb_frames_data(ready, 0), p->rid_len);
     CU_ASSERT_EQUAL(fake_send(p, XB_CMD_WELCOME, "test-organism", hb_ms, type, location, prefix,
-                              (const char *)NULL), 0);
+                              (const char *)NULL),
+                    0);
     return ready;
 }
 
@@ -228,7 +229,8 @@ static int info_reply(const xb_msg_t *msg, xb_reply_t *reply)
     xb_payload_add_text(out, "envelope-ok", "%d",
                         xml && len == strlen(xml) && strstr(xml, "<message") != NULL);
     xb_payload_add_text(out, "missing", "%s", xb_msg_text(msg, "nope") ? "found" : "null");
-    xb_payload_add_text(out, "empty", "[%s]", xb_msg_text(msg, "empty") ? xb_msg_text(msg, "empty") : "null");
+    xb_payload_add_text(out, "empty", "[%s]",
+                        xb_msg_text(msg, "empty") ? xb_msg_text(msg, "empty") : "null");
     return xb_reply_respond(reply, out);
 }
 
@@ -307,7 +309,10 @@ static void rig_open_with(rig_t *r, const char *hb, const char *type, const char
     CU_ASSERT_TRUE_FATAL(wait_registered(r->l));
 }
 
-static void rig_open(rig_t *r) { rig_open_with(r, "1000", "memory", "", "xp:"); }
+static void rig_open(rig_t *r)
+{
+    rig_open_with(r, "1000", "memory", "", "xp:");
+}
 
 /* Ends with SHUTDOWN and checks BYE and a clean exit. */
 static void rig_close(rig_t *r)
@@ -450,7 +455,8 @@ static void test_done_failed(void)
     xb_frames_destroy(&f);
 
     /* An envelope the runtime cannot read fails, and the listener goes on. */
-    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_DELIVER, "5", "<message>broken", (const char *)NULL), 0);
+    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_DELIVER, "5", "<message>broken", (const char *)NULL),
+                    0);
     f = fake_expect(&r.pump, XB_CMD_FAILED);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     CU_ASSERT_TRUE(xb_frames_eq(f, 3, "5"));
@@ -542,7 +548,8 @@ static void test_namespaced_and_copied_payloads(void)
 {
     rig_t r;
     rig_open(&r);
-    xb_frames_t *f = roundtrip(&r.pump, "1", NULL, "<q:thing xmlns:q=\"urn:q\" q:a=\"1\"><q:v>x</q:v></q:thing>");
+    xb_frames_t *f = roundtrip(&r.pump, "1", NULL,
+                               "<q:thing xmlns:q=\"urn:q\" q:a=\"1\"><q:v>x</q:v></q:thing>");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     CU_ASSERT_TRUE_FATAL(xb_frames_eq(f, 2, XB_CMD_REPLY));
     xb_error_t err;
@@ -621,12 +628,14 @@ static bool expect_listener_heartbeat(fake_t *p)
             p->rid_len = xb_frames_size(f, 0);
             memcpy(p->rid, xb_frames_data(f, 0), p->rid_len);
             xb_frames_destroy(&f);
-            CU_ASSERT_EQUAL(fake_send(p, XB_CMD_WELCOME, "test-organism", "50", "memory", "", "xp:",
-                                      (const char *)NULL), 0);
+            CU_ASSERT_EQUAL(fake_send(p, XB_CMD_WELCOME, "test-organism", "50", "memory", "",
+                                      "xp:", (const char *)NULL),
+                            0);
             continue;
         }
         bool hb = xb_frames_eq(f, 2, XB_CMD_HEARTBEAT) && xb_frames_count(f) == 3 &&
-                  xb_frames_size(f, 0) == p->rid_len && memcmp(xb_frames_data(f, 0), p->rid, p->rid_len) == 0;
+                  xb_frames_size(f, 0) == p->rid_len &&
+                  memcmp(xb_frames_data(f, 0), p->rid, p->rid_len) == 0;
         if (!hb) {
             char *d = xb_frames_describe(f);
             fprintf(stderr, "\n  expected HEARTBEAT, got %s\n", d);
@@ -683,8 +692,9 @@ static void test_reregister_after_error(void)
     rig_t r;
     rig_open_with(&r, "50", "memory", "", "xp:");
     CU_ASSERT_TRUE_FATAL(expect_listener_heartbeat(&r.pump));
-    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_ERROR, XB_CMD_HEARTBEAT, "not registered: send READY first",
-                              (const char *)NULL), 0);
+    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_ERROR, XB_CMD_HEARTBEAT,
+                              "not registered: send READY first", (const char *)NULL),
+                    0);
     xb_frames_t *ready = fake_accept(&r.pump, "1000", "memory", "", "xp:");
     CU_ASSERT_PTR_NOT_NULL(ready);
     xb_frames_destroy(&ready);
@@ -721,7 +731,8 @@ static void test_refused(void)
     p.rid_len = xb_frames_size(ready, 0);
     memcpy(p.rid, xb_frames_data(ready, 0), p.rid_len);
     xb_frames_destroy(&ready);
-    CU_ASSERT_EQUAL(fake_send(&p, XB_CMD_REFUSED, "no listener named 'stranger'", (const char *)NULL), 0);
+    CU_ASSERT_EQUAL(
+        fake_send(&p, XB_CMD_REFUSED, "no listener named 'stranger'", (const char *)NULL), 0);
     xb_error_clear(&err);
     CU_ASSERT_EQUAL(xb_listener_join(l, &err), -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ROUTING);
@@ -785,7 +796,8 @@ static void test_history_memory(void)
     req = fake_expect(&r.pump, XB_CMD_HISTORY);
     CU_ASSERT_PTR_NOT_NULL_FATAL(req);
     xb_frames_destroy(&req);
-    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_ERROR, XB_CMD_HISTORY, "backend down", (const char *)NULL), 0);
+    CU_ASSERT_EQUAL(
+        fake_send(&r.pump, XB_CMD_ERROR, XB_CMD_HISTORY, "backend down", (const char *)NULL), 0);
     f = fake_expect(&r.pump, XB_CMD_REPLY);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     xml = xb_frames_strdup(f, 6);
@@ -844,7 +856,7 @@ static void expect_error_about(fake_t *p, const char *what, const char *why)
 static void test_huge_count_refused(void)
 {
     static const char *const huge[] = {"9223372036854775808", "18446744073709551615",
-                                        "9223372036854775807", "99999999999999999999"};
+                                       "9223372036854775807", "99999999999999999999"};
     rig_t r;
     rig_open(&r);
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
@@ -881,7 +893,8 @@ static void append_slots(xb_backend_t *b, const char *thread, int n)
 {
     for (int i = 0; i < n; i++) {
         size_t len;
-        char *s = encode_slot(thread, i % 2 ? "greeter" : "console", i % 2 ? "reply" : "greeting", &len);
+        char *s = encode_slot(thread, i % 2 ? "greeter" : "console", i % 2 ? "reply" : "greeting",
+                              &len);
         long index = -1;
         xb_error_t err;
         CU_ASSERT_EQUAL(xb_backend_buffer_append(b, thread, s, len, &index, &err), 0);
@@ -976,7 +989,9 @@ static void test_payload_escaping(void)
     char *xml = NULL;
     size_t len = 0;
     CU_ASSERT_EQUAL_FATAL(xb_payload_serialize(p, &xml, &len), 0);
-    CU_ASSERT_STRING_EQUAL(xml, "<note by=\"&quot;me&quot; &amp; &lt;you&gt;\"><text>&lt;/text&gt;&lt;evil/&gt;</text>a&amp;b</note>");
+    CU_ASSERT_STRING_EQUAL(xml,
+                           "<note by=\"&quot;me&quot; &amp; "
+                           "&lt;you&gt;\"><text>&lt;/text&gt;&lt;evil/&gt;</text>a&amp;b</note>");
     CU_ASSERT_EQUAL(len, strlen(xml));
     /* It parses back to the same text: no element was injected. */
     xb_error_t err;
@@ -1009,7 +1024,8 @@ static void test_payload_rules(void)
     CU_ASSERT_PTR_NOT_NULL(xb_payload_add_text(p, "u", "%s", "h\xc3\xa9"));
     char *xml = NULL;
     CU_ASSERT_EQUAL_FATAL(xb_payload_serialize(p, &xml, NULL), 0);
-    CU_ASSERT_STRING_EQUAL(xml, "<p><t>a\xef\xbf\xbd" "b\xef\xbf\xbd</t><u>h\xc3\xa9</u></p>");
+    CU_ASSERT_STRING_EQUAL(xml, "<p><t>a\xef\xbf\xbd"
+                                "b\xef\xbf\xbd</t><u>h\xc3\xa9</u></p>");
     free(xml);
     xb_payload_free(p);
     xb_payload_free(NULL);
@@ -1075,7 +1091,8 @@ static pid_t spawn_listener(const char *prog, const char *endpoint, const char *
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     if (out_path)
-        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path, O_WRONLY | O_CREAT | O_TRUNC,
+                                         0600);
     pid_t pid = -1;
     int rc = posix_spawn(&pid, path, &fa, NULL, argv, env);
     posix_spawn_file_actions_destroy(&fa);
@@ -1084,7 +1101,10 @@ static pid_t spawn_listener(const char *prog, const char *endpoint, const char *
     return pid;
 }
 
-static bool exited_zero(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+static bool exited_zero(int status)
+{
+    return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
 
 /* Spawns prog as listener name against a tcp fake pump, checks READY, WELCOMEs. */
 static pid_t start_process(fake_t *p, const char *prog, const char *name, const char *kind,
@@ -1188,7 +1208,8 @@ static void test_print_process_and_sigterm(void)
     char want[512];
     snprintf(want, sizeof want,
              "console %s <note xmlns=\"\"><text>one two</text></note>\n"
-             "console %s <other xmlns=\"\" a=\"&lt;\"/>\n", t1, t2);
+             "console %s <other xmlns=\"\" a=\"&lt;\"/>\n",
+             t1, t2);
     if (strcmp(text, want) != 0)
         fprintf(stderr, "\n  print wrote:\n%s  want:\n%s", text, want);
     CU_ASSERT_STRING_EQUAL(text, want);
@@ -1208,7 +1229,8 @@ static void test_greeter_process(void)
     CU_ASSERT_EQUAL_FATAL(xb_frames_count(f), 9);
     CU_ASSERT_TRUE(xb_frames_eq(f, 4, "2"));
     CU_ASSERT_TRUE(xb_frames_eq(f, 5, "^"));
-    CU_ASSERT_TRUE(xb_frames_eq(f, 6, "<greeting-reply><text>Hello, World!</text></greeting-reply>"));
+    CU_ASSERT_TRUE(
+        xb_frames_eq(f, 6, "<greeting-reply><text>Hello, World!</text></greeting-reply>"));
     CU_ASSERT_TRUE(xb_frames_eq(f, 7, "shouter"));
     CU_ASSERT_TRUE(xb_frames_eq(f, 8, "<shout><text>Hello, World!</text></shout>"));
     xb_frames_destroy(&f);
@@ -1227,11 +1249,13 @@ static void test_shouter_process(void)
 {
     fake_t p;
     pid_t pid = start_process(&p, "hello-shouter", "shouter", NULL, NULL);
-    xb_frames_t *f = roundtrip(&p, "1", NULL, "<shout><text>h\xc3\xa9llo w\xc3\xb6rld &lt;3</text></shout>");
+    xb_frames_t *f = roundtrip(&p, "1", NULL,
+                               "<shout><text>h\xc3\xa9llo w\xc3\xb6rld &lt;3</text></shout>");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
     CU_ASSERT_TRUE(xb_frames_eq(f, 5, "^"));
-    CU_ASSERT_TRUE(xb_frames_eq(f, 6, "<shouted><text>H\xc3\xa9LLO W\xc3\xb6RLD &lt;3</text></shouted>"));
+    CU_ASSERT_TRUE(
+        xb_frames_eq(f, 6, "<shouted><text>H\xc3\xa9LLO W\xc3\xb6RLD &lt;3</text></shouted>"));
     xb_frames_destroy(&f);
     shutdown_process(&p, pid);
 }
@@ -1272,7 +1296,8 @@ static void test_process_refused(void)
     p.rid_len = xb_frames_size(ready, 0);
     memcpy(p.rid, xb_frames_data(ready, 0), p.rid_len);
     xb_frames_destroy(&ready);
-    CU_ASSERT_EQUAL(fake_send(&p, XB_CMD_REFUSED, "no listener named 'nobody'", (const char *)NULL), 0);
+    CU_ASSERT_EQUAL(fake_send(&p, XB_CMD_REFUSED, "no listener named 'nobody'", (const char *)NULL),
+                    0);
     int status = xbt_wait_exit(pid, WAIT_MS);
     CU_ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1);
     fake_close(&p);

@@ -11,7 +11,10 @@ typedef struct {
     xbp_lqlink_t link;
 } item_t;
 
-static int id_of(xbp_lqlink_t *l) { return l ? XBP_LQ_ITEM(l, item_t, link)->id : -1; }
+static int id_of(xbp_lqlink_t *l)
+{
+    return l ? XBP_LQ_ITEM(l, item_t, link)->id : -1;
+}
 
 static void test_fifo_order(void)
 {
@@ -44,9 +47,9 @@ static void test_bounds(void)
     CU_ASSERT_FALSE(xbp_lqueue_fits(q, 41));
     CU_ASSERT_EQUAL(xbp_lqueue_push(q, &it[1].link, 41), -1); /* bytes */
     CU_ASSERT_PTR_NULL(it[1].link.in);
-    CU_ASSERT_EQUAL(xbp_lqueue_push(q, &it[1].link, 40), 0);  /* exactly 100 */
+    CU_ASSERT_EQUAL(xbp_lqueue_push(q, &it[1].link, 40), 0); /* exactly 100 */
     CU_ASSERT_EQUAL(xbp_lqueue_push(q, &it[2].link, 0), 0);
-    CU_ASSERT_EQUAL(xbp_lqueue_push(q, &it[3].link, 0), -1);  /* count */
+    CU_ASSERT_EQUAL(xbp_lqueue_push(q, &it[3].link, 0), -1); /* count */
     CU_ASSERT_EQUAL(xbp_lqueue_len(q), 3);
     /* push_front ignores the bounds: a retry was admitted once already */
     xbp_lqueue_push_front(q, &it[3].link, 5);
@@ -65,10 +68,10 @@ static void test_remove_anywhere(void)
         it[i].id = i;
         xbp_lqueue_push(q, &it[i].link, 1);
     }
-    xbp_lqueue_remove(q, &it[2].link); /* middle */
-    xbp_lqueue_remove(q, &it[0].link); /* head */
-    xbp_lqueue_remove(q, &it[3].link); /* tail */
-    xbp_lqueue_remove(q, &it[3].link); /* twice: nothing */
+    xbp_lqueue_remove(q, &it[2].link);     /* middle */
+    xbp_lqueue_remove(q, &it[0].link);     /* head */
+    xbp_lqueue_remove(q, &it[3].link);     /* tail */
+    xbp_lqueue_remove(q, &it[3].link);     /* twice: nothing */
     xbp_lqueue_remove(other, &it[1].link); /* not in that queue: nothing */
     CU_ASSERT_EQUAL(xbp_lqueue_len(q), 1);
     CU_ASSERT_EQUAL(xbp_lqueue_len(other), 0);

@@ -14,11 +14,11 @@
 #include "xbt.h"
 #include "xbt_main.h"
 
-#define YAML                                                              \
-    "process_pool:\n  heartbeat: 1\n  liveness: 3\n  max_retries: 1\n"    \
-    "listeners:\n"                                                        \
-    "  - name: solo\n    payload: one\n"                                  \
-    "  - name: pool\n    payload: many\n    cpu_bound: true\n"            \
+#define YAML                                                           \
+    "process_pool:\n  heartbeat: 1\n  liveness: 3\n  max_retries: 1\n" \
+    "listeners:\n"                                                     \
+    "  - name: solo\n    payload: one\n"                               \
+    "  - name: pool\n    payload: many\n    cpu_bound: true\n"         \
     "    workers: 2\n"
 
 static pumpfix_t f;
@@ -31,7 +31,10 @@ static void setup(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(client);
 }
 
-static void teardown(void) { pumpfix_close(&f); }
+static void teardown(void)
+{
+    pumpfix_close(&f);
+}
 
 static void send_ok(const char *body)
 {
@@ -70,8 +73,8 @@ static void test_ready_and_welcome(void)
     pumpfix_send(s, XB_CMD_READY, "solo", "listener", "0", "1", NULL);
     m = pumpfix_expect(&f, s, XB_CMD_WELCOME);
     char buf[64];
-    CU_ASSERT_STRING_EQUAL(pumpfix_str(m, 2, buf, sizeof buf), "t");     /* organism */
-    CU_ASSERT_STRING_EQUAL(pumpfix_str(m, 3, buf, sizeof buf), "1000");  /* heartbeat ms */
+    CU_ASSERT_STRING_EQUAL(pumpfix_str(m, 2, buf, sizeof buf), "t");    /* organism */
+    CU_ASSERT_STRING_EQUAL(pumpfix_str(m, 3, buf, sizeof buf), "1000"); /* heartbeat ms */
     CU_ASSERT_STRING_EQUAL(pumpfix_str(m, 4, buf, sizeof buf), "memory");
     xb_frames_destroy(&m);
     xbp_rid_t none = {.len = 1, .data = {'?'}};
@@ -129,8 +132,7 @@ static void test_lost_worker_delivery_is_retried(void)
     m = pumpfix_expect(&f, other, XB_CMD_DELIVER);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     char id[32];
-    pumpfix_send(other, XB_CMD_REPLY, pumpfix_str(m, 2, id, sizeof id), "1", "^", "<done/>",
-                 NULL);
+    pumpfix_send(other, XB_CMD_REPLY, pumpfix_str(m, 2, id, sizeof id), "1", "^", "<done/>", NULL);
     xb_frames_destroy(&m);
     m = pumpfix_expect(&f, client, XB_CMD_DELIVER);
     char *env = m ? xb_frames_strdup(m, 3) : NULL;
@@ -193,8 +195,8 @@ static void test_unreachable_peer(void)
 
 /* A process of the pump's own (the fixture starts none: the test forks a
  * stand-in and gives the pump its pid), registered as `kid` from sock. */
-#define KID_YAML                                                          \
-    "process_pool:\n  heartbeat: 1\n  liveness: 1000\n"                   \
+#define KID_YAML                                        \
+    "process_pool:\n  heartbeat: 1\n  liveness: 1000\n" \
     "listeners:\n  - name: kid\n    payload: one\n    command: [none]\n"
 
 static pid_t kid_start(void)

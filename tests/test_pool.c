@@ -30,36 +30,28 @@
     "  - name: " name "\n    payload: " name "\n    cpu_bound: true\n" extra POOL_CMD
 
 /* process_pool.workers is 2: listeners without their own `workers` run 2. */
-#define POOL_YAML                                                   \
-    "organism:\n  name: pools\n  endpoint: @ENDPOINT@\n"            \
-    "limits:\n  shutdown_seconds: 1\n"                              \
-    "process_pool:\n  workers: 2\n  heartbeat: 0.3\n  liveness: 5\n" \
-    "  max_retries: 2\n"                                            \
-    "listeners:\n"                                                  \
-    POOL("spread", "    workers: 3\n")                              \
-    POOL("victim", "")                                              \
-    POOL("poison", "")                                              \
-    POOL("sleepy", "    timeout_seconds: 1\n")                      \
-    POOL("patient", "    timeout_seconds: 2\n")                     \
-    POOL("frozen", "")                                              \
-    "  - name: auto\n    payload: auto\n    cpu_bound: true\n" POOL_CMD \
-    "  - name: plain\n    payload: plain\n" POOL_CMD
+#define POOL_YAML                                                                                  \
+    "organism:\n  name: pools\n  endpoint: @ENDPOINT@\n"                                           \
+    "limits:\n  shutdown_seconds: 1\n"                                                             \
+    "process_pool:\n  workers: 2\n  heartbeat: 0.3\n  liveness: 5\n"                               \
+    "  max_retries: 2\n"                                                                           \
+    "listeners:\n" POOL("spread", "    workers: 3\n") POOL("victim", "") POOL("poison", "")        \
+        POOL("sleepy", "    timeout_seconds: 1\n") POOL("patient", "    timeout_seconds: 2\n")     \
+            POOL("frozen", "") "  - name: auto\n    payload: auto\n    cpu_bound: true\n" POOL_CMD \
+                               "  - name: plain\n    payload: plain\n" POOL_CMD
 
-#define RECYCLE_YAML                                                \
-    "organism:\n  name: recycling\n  endpoint: @ENDPOINT@\n"        \
-    "limits:\n  shutdown_seconds: 1\n"                              \
+#define RECYCLE_YAML                                                 \
+    "organism:\n  name: recycling\n  endpoint: @ENDPOINT@\n"         \
+    "limits:\n  shutdown_seconds: 1\n"                               \
     "process_pool:\n  workers: 2\n  heartbeat: 0.3\n  liveness: 5\n" \
-    "  max_tasks_per_child: 3\n"                                    \
-    "listeners:\n"                                                  \
-    POOL("churn", "")                                               \
-    POOL("failing", "    workers: 1\n")
+    "  max_tasks_per_child: 3\n"                                     \
+    "listeners:\n" POOL("churn", "") POOL("failing", "    workers: 1\n")
 
-#define LIFE_YAML                                                   \
-    "organism:\n  name: life\n  endpoint: @ENDPOINT@\n"             \
-    "limits:\n  shutdown_seconds: 2\n"                              \
-    "process_pool:\n  heartbeat: 0.3\n"                             \
-    "listeners:\n"                                                  \
-    POOL("work", "    workers: 3\n")
+#define LIFE_YAML                                       \
+    "organism:\n  name: life\n  endpoint: @ENDPOINT@\n" \
+    "limits:\n  shutdown_seconds: 2\n"                  \
+    "process_pool:\n  heartbeat: 0.3\n"                 \
+    "listeners:\n" POOL("work", "    workers: 3\n")
 
 #define ANSWER_MS 30000 /* generous: a loaded 2-core machine under ASan */
 
@@ -72,8 +64,8 @@ typedef struct {
     bool is_error;
     xb_code_t code;
     char message[512];
-    long pid;      /* <pid> of a <done>, or the pid in a "failed in pid N" */
-    long n;        /* <n> of a <done>, -1 if none */
+    long pid;             /* <pid> of a <done>, or the pid in a "failed in pid N" */
+    long n;               /* <n> of a <done>, -1 if none */
     char id[XB_UUID_STR]; /* <id> of a <done>: the message id the worker saw */
     char thread[XB_UUID_STR];
 } answer_t;
@@ -397,8 +389,7 @@ static void test_crash_once_is_transparent(void)
     CU_ASSERT_EQUAL_FATAL(wait_pool(c, "victim", 2, w, 8), 2);
     long delivered0 = xbt_stat(c, "victim", "delivered");
     long crashes0 = xbt_stat(c, "victim", "crashes");
-    CU_ASSERT_EQUAL_FATAL(
-        send_fmt(c, NULL, "<victim><do>crash-once</do><n>7</n></victim>"), 0);
+    CU_ASSERT_EQUAL_FATAL(send_fmt(c, NULL, "<victim><do>crash-once</do><n>7</n></victim>"), 0);
     answer_t a;
     CU_ASSERT_EQUAL_FATAL(recv_answers(c, &a, 1, ANSWER_MS), 1);
     CU_ASSERT_FALSE(a.is_error);
@@ -568,9 +559,8 @@ static void test_silent_idle_worker_replaced(void)
     xbt_worker_t w1[8];
     int n = -1;
     bool replaced = false;
-    XBT_WAIT_UNTIL(replaced = (n = xbt_workers(c, "frozen", w1, 8)) == 2 &&
-                              !has_pid(w1, 2, stopped),
-                   30000);
+    XBT_WAIT_UNTIL(
+        replaced = (n = xbt_workers(c, "frozen", w1, 8)) == 2 && !has_pid(w1, 2, stopped), 30000);
     CU_ASSERT(replaced);
     if (!replaced)
         kill((pid_t)stopped, SIGCONT);

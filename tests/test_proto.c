@@ -44,7 +44,10 @@ static int decode_both(xb_frames_t *f, xb_proto_msg_t *m, xb_proto_error_t *e)
     return rc;
 }
 
-static bool is(xb_proto_val_t v, const char *s) { return xb_proto_is(v, s); }
+static bool is(xb_proto_val_t v, const char *s)
+{
+    return xb_proto_is(v, s);
+}
 
 static void test_session_commands(void)
 {
@@ -97,7 +100,8 @@ static void test_session_commands(void)
 
     f = xb_proto_error("REPLY", "why not");
     CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
-    CU_ASSERT(m.cmd == XB_PROTO_ERROR && is(m.error.what, "REPLY") && is(m.error.message, "why not"));
+    CU_ASSERT(m.cmd == XB_PROTO_ERROR && is(m.error.what, "REPLY") &&
+              is(m.error.message, "why not"));
     xb_frames_destroy(&f);
 }
 
@@ -121,7 +125,8 @@ static void test_delivery_commands(void)
     const char *targets[] = {"^", "shouter", ""};
     const char *payloads[] = {"<a/>", "<b>x</b>", "<c/>"};
     for (size_t i = 0; i < 3; i++)
-        CU_ASSERT_EQUAL(xb_proto_reply_add(f, targets[i], strdup(payloads[i]), strlen(payloads[i])), 0);
+        CU_ASSERT_EQUAL(xb_proto_reply_add(f, targets[i], strdup(payloads[i]), strlen(payloads[i])),
+                        0);
     CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
     CU_ASSERT(m.cmd == XB_PROTO_REPLY && is(m.reply.id, "7"));
     CU_ASSERT_EQUAL(m.reply.n.num, 3);
@@ -210,14 +215,16 @@ static void test_client_commands(void)
 
     f = xb_proto_rejected("3", "<message/>", 10);
     CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
-    CU_ASSERT(m.cmd == XB_PROTO_REJECTED && is(m.rejected.req, "3") && is(m.rejected.envelope, "<message/>"));
+    CU_ASSERT(m.cmd == XB_PROTO_REJECTED && is(m.rejected.req, "3") &&
+              is(m.rejected.envelope, "<message/>"));
     xb_frames_destroy(&f);
 
     const char *args[] = {"a", "", "c"};
     for (size_t n = 0; n <= 3; n++) {
         f = xb_proto_control("4", "history", args, n);
         CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
-        CU_ASSERT(m.cmd == XB_PROTO_CONTROL && is(m.control.req, "4") && is(m.control.verb, "history"));
+        CU_ASSERT(m.cmd == XB_PROTO_CONTROL && is(m.control.req, "4") &&
+                  is(m.control.verb, "history"));
         CU_ASSERT_EQUAL_FATAL(m.n, n);
         for (size_t i = 0; i < n; i++)
             CU_ASSERT(is(xb_proto_control_arg(&m, i), args[i]));
@@ -226,7 +233,8 @@ static void test_client_commands(void)
 
     f = xb_proto_result("4", "ok", "<pong/>", 7);
     CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
-    CU_ASSERT(m.cmd == XB_PROTO_RESULT && is(m.result.status, "ok") && is(m.result.body, "<pong/>"));
+    CU_ASSERT(m.cmd == XB_PROTO_RESULT && is(m.result.status, "ok") &&
+              is(m.result.body, "<pong/>"));
     xb_frames_destroy(&f);
 }
 
@@ -296,11 +304,14 @@ static void test_bad_values(void)
     refused(frames("XB1", "READY", "a", "listener", " 1", "1", NULL), "READY", 4, "not a decimal");
     refused(frames("XB1", "READY", "a", "listener", "", "1", NULL), "READY", 4, "not a decimal");
     refused(frames("XB1", "READY", "a", "listener", "1", "0", NULL), "READY", 5, "not in 1..1000");
-    refused(frames("XB1", "READY", "a", "listener", "1", "1001", NULL), "READY", 5, "not in 1..1000");
-    refused(frames("XB1", "READY", "a", "listener", "99999999999", "1", NULL), "READY", 4, "not in");
+    refused(frames("XB1", "READY", "a", "listener", "1", "1001", NULL), "READY", 5,
+            "not in 1..1000");
+    refused(frames("XB1", "READY", "a", "listener", "99999999999", "1", NULL), "READY", 4,
+            "not in");
     refused(frames("XB1", "READY", "a", "listener", "18446744073709551616", "1", NULL), "READY", 4,
             "not a decimal"); /* 2^64 */
-    refused(frames("XB1", "READY", "a", "thread", "1", "1", NULL), "READY", 3, "expected listener|worker");
+    refused(frames("XB1", "READY", "a", "thread", "1", "1", NULL), "READY", 3,
+            "expected listener|worker");
     refused(frames("XB1", "READY", "a", "listener", "1", "1", "beat", NULL), "READY", 6,
             "READY frame 7 (beats): expected beats");
     refused(frames("XB1", "READY", "", "listener", "1", "1", NULL), "READY", 2, "(name): empty");
@@ -326,15 +337,19 @@ static void test_bad_values(void)
 static void test_counts(void)
 {
     refused(frames("XB1", "REPLY", "1", "0", NULL), "REPLY", 3, "not in 1..");
-    refused(frames("XB1", "REPLY", "1", "1", NULL), "REPLY", 3,
-            "REPLY frame 4 (n): announces 1, 0 frame(s) follow"); /* counted from 1, as the doc does */
+    refused(
+        frames("XB1", "REPLY", "1", "1", NULL), "REPLY", 3,
+        "REPLY frame 4 (n): announces 1, 0 frame(s) follow"); /* counted from 1, as the doc does */
     refused(frames("XB1", "REPLY", "1", "1", "^", NULL), "REPLY", 3, "announces 1, 1 frame(s)");
     refused(frames("XB1", "REPLY", "1", "2", "^", "<a/>", NULL), "REPLY", 3, "announces 2, 2");
     refused(frames("XB1", "REPLY", "1", "1", "^", "<a/>", "x", NULL), "REPLY", 3, "announces 1, 3");
     refused(frames("XB1", "REPLY", "1", "1048576", "^", "<a/>", NULL), "REPLY", 3, "announces");
-    refused(frames("XB1", "REPLY", "1", "1048577", "^", "<a/>", NULL), "REPLY", 3, "not in 1..1048576");
-    refused(frames("XB1", "REPLY", "1", "18446744073709551615", "^", "<a/>", NULL), "REPLY", 3, "not in");
-    refused(frames("XB1", "REPLY", "1", "99999999999999999999999", NULL), "REPLY", 3, "not a decimal");
+    refused(frames("XB1", "REPLY", "1", "1048577", "^", "<a/>", NULL), "REPLY", 3,
+            "not in 1..1048576");
+    refused(frames("XB1", "REPLY", "1", "18446744073709551615", "^", "<a/>", NULL), "REPLY", 3,
+            "not in");
+    refused(frames("XB1", "REPLY", "1", "99999999999999999999999", NULL), "REPLY", 3,
+            "not a decimal");
     refused(frames("XB1", "REPLY", "1", "x", "^", "<a/>", NULL), "REPLY", 3, "not a decimal");
     char longname[80];
     memset(longname, 't', sizeof longname - 1);
@@ -344,7 +359,8 @@ static void test_counts(void)
     refused(frames("XB1", "HISTORY-OK", "1", "1", NULL), "HISTORY-OK", 3, "announces 1, 0");
     refused(frames("XB1", "HISTORY-OK", "1", "0", "s", NULL), "HISTORY-OK", 3, "announces 0, 1");
     refused(frames("XB1", "CONTROL", "1", "ping", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10",
-                   "11", "12", "13", "14", "15", "16", "17", NULL), "CONTROL", 4, "17 args, at most 16");
+                   "11", "12", "13", "14", "15", "16", "17", NULL),
+            "CONTROL", 4, "17 args, at most 16");
 }
 
 /* The old check `5 + 2 * n` overflowed for a huge n (the sanitizer build
@@ -353,7 +369,7 @@ static void test_counts(void)
 static void test_huge_counts(void)
 {
     static const char *const huge[] = {"9223372036854775808", "18446744073709551615",
-                                        "9223372036854775807", "99999999999999999999"};
+                                       "9223372036854775807", "99999999999999999999"};
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
         const char *why = i == 3 ? "not a decimal" : "not in";
         refused(frames("XB1", "REPLY", "1", huge[i], NULL), "REPLY", 3, why);
@@ -435,10 +451,26 @@ static uint64_t rnd(uint64_t *s)
 
 static void random_frame(xb_frames_t *f, uint64_t *s)
 {
-    static const char *const picks[] = {"", "0", "1", "2", "3", "1000", "1001", "-1", "^", "beats",
-                                        "listener", "worker", "ok", "error", "XB1", "REPLY",
-                                        "18446744073709551615", "18446744073709551616",
-                                        "4294967297", "00000000000000000000001"};
+    static const char *const picks[] = {"",
+                                        "0",
+                                        "1",
+                                        "2",
+                                        "3",
+                                        "1000",
+                                        "1001",
+                                        "-1",
+                                        "^",
+                                        "beats",
+                                        "listener",
+                                        "worker",
+                                        "ok",
+                                        "error",
+                                        "XB1",
+                                        "REPLY",
+                                        "18446744073709551615",
+                                        "18446744073709551616",
+                                        "4294967297",
+                                        "00000000000000000000001"};
     char buf[300];
     switch (rnd(s) % 4) {
     case 0:

@@ -17,41 +17,41 @@
 #include "xmlbus/client.h"
 #include "wire.h"
 
-#define HELLO_YAML                                                                       \
-    "organism:\n  name: hello\n  endpoint: @ENDPOINT@\n"                                 \
-    "listeners:\n"                                                                       \
-    "  - name: greeter\n    payload: [greeting, shouted]\n"                              \
-    "    schema: @SRC@/examples/hello/greeter.xsd\n    command: hello-greeter\n"         \
-    "  - name: shouter\n    payload: shout\n"                                            \
+#define HELLO_YAML                                                               \
+    "organism:\n  name: hello\n  endpoint: @ENDPOINT@\n"                         \
+    "listeners:\n"                                                               \
+    "  - name: greeter\n    payload: [greeting, shouted]\n"                      \
+    "    schema: @SRC@/examples/hello/greeter.xsd\n    command: hello-greeter\n" \
+    "  - name: shouter\n    payload: shout\n"                                    \
     "    schema: @SRC@/examples/hello/shouter.xsd\n    command: hello-shouter\n"
 
 /* A topology for the failure tests: every listener runs tests/listeners/behave.c
  * in some mode (see that file). */
-#define BEHAVE_YAML                                                                       \
-    "organism:\n  name: t\n  endpoint: @ENDPOINT@\n"                                      \
-    "limits:\n  shutdown_seconds: 5\n"                                                    \
-    "process_pool:\n  heartbeat: 0.5\n"                                                   \
-    "listeners:\n"                                                                        \
-    "  - name: echo\n    payload: ping\n    command: [@TESTBIN@/xbtest-behave, echo]\n"   \
-    "  - name: strict\n    payload: order\n    schema: @DIR@/order.xsd\n"                 \
-    "    command: [@TESTBIN@/xbtest-behave, echo]\n"                                      \
-    "  - name: bomb\n    payload: bomb\n    command: [@TESTBIN@/xbtest-behave, crash]\n"  \
-    "  - name: sleepy\n    payload: nap\n    timeout_seconds: 1\n"                        \
-    "    command: [@TESTBIN@/xbtest-behave, hang]\n"                                      \
-    "  - name: fwd\n    payload: relay\n    peers: [echo]\n"                              \
-    "    command: [@TESTBIN@/xbtest-behave, forward, strict]\n"                           \
-    "  - name: loop\n    payload: spin\n    command: [@TESTBIN@/xbtest-behave, self]\n"   \
-    "  - name: news-a\n    payload: news\n    broadcast: true\n"                          \
-    "    command: [@TESTBIN@/xbtest-behave, echo]\n"                                      \
-    "  - name: news-b\n    payload: news\n    broadcast: true\n"                          \
-    "    command: [@TESTBIN@/xbtest-behave, echo]\n"                                      \
+#define BEHAVE_YAML                                                                      \
+    "organism:\n  name: t\n  endpoint: @ENDPOINT@\n"                                     \
+    "limits:\n  shutdown_seconds: 5\n"                                                   \
+    "process_pool:\n  heartbeat: 0.5\n"                                                  \
+    "listeners:\n"                                                                       \
+    "  - name: echo\n    payload: ping\n    command: [@TESTBIN@/xbtest-behave, echo]\n"  \
+    "  - name: strict\n    payload: order\n    schema: @DIR@/order.xsd\n"                \
+    "    command: [@TESTBIN@/xbtest-behave, echo]\n"                                     \
+    "  - name: bomb\n    payload: bomb\n    command: [@TESTBIN@/xbtest-behave, crash]\n" \
+    "  - name: sleepy\n    payload: nap\n    timeout_seconds: 1\n"                       \
+    "    command: [@TESTBIN@/xbtest-behave, hang]\n"                                     \
+    "  - name: fwd\n    payload: relay\n    peers: [echo]\n"                             \
+    "    command: [@TESTBIN@/xbtest-behave, forward, strict]\n"                          \
+    "  - name: loop\n    payload: spin\n    command: [@TESTBIN@/xbtest-behave, self]\n"  \
+    "  - name: news-a\n    payload: news\n    broadcast: true\n"                         \
+    "    command: [@TESTBIN@/xbtest-behave, echo]\n"                                     \
+    "  - name: news-b\n    payload: news\n    broadcast: true\n"                         \
+    "    command: [@TESTBIN@/xbtest-behave, echo]\n"                                     \
     "  - name: forger\n    payload: forge\n"                                             \
     "  - name: batcher\n    payload: batch\n    credit: 3\n"
 
-#define ORDER_XSD                                                                          \
-    "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">\n"                          \
-    "  <xs:element name=\"order\"><xs:complexType><xs:sequence>\n"                         \
-    "    <xs:element name=\"qty\" type=\"xs:positiveInteger\"/>\n"                         \
+#define ORDER_XSD                                                  \
+    "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">\n"  \
+    "  <xs:element name=\"order\"><xs:complexType><xs:sequence>\n" \
+    "    <xs:element name=\"qty\" type=\"xs:positiveInteger\"/>\n" \
     "  </xs:sequence></xs:complexType></xs:element>\n</xs:schema>\n"
 
 static xbt_pump_t hello, behave;
@@ -115,7 +115,10 @@ static void test_greeting_round_trip(void)
     CU_ASSERT_EQUAL(xb_client_control(c, "history", args, 1, 5000, &hist, &err), 0);
     CU_ASSERT_EQUAL(xbt_count(hist, "<slot "), 2);
     free(hist);
-    free(f1); free(f2); free(t1); free(t2);
+    free(f1);
+    free(f2);
+    free(t1);
+    free(t2);
     free(first);
     free(second);
     xb_client_destroy(&c);
@@ -161,7 +164,12 @@ static void test_two_conversations_differ(void)
     CU_ASSERT_EQUAL(xb_client_control(b, "history", args_b, 1, 5000, &hb, &err), 0);
     CU_ASSERT(ha && strstr(ha, "ONE") && !strstr(ha, "TWO"));
     CU_ASSERT(hb && strstr(hb, "TWO") && !strstr(hb, "ONE"));
-    free(ha); free(hb); free(a1); free(a2); free(b1); free(b2);
+    free(ha);
+    free(hb);
+    free(a1);
+    free(a2);
+    free(b1);
+    free(b2);
     xb_client_destroy(&a);
     xb_client_destroy(&b);
 }
@@ -184,7 +192,8 @@ static void expect_system_error(xbt_pump_t *p, const char *body, const char *to,
     xb_client_t *c = xbt_client(p);
     xb_error_t err;
     char thread[37];
-    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, body, strlen(body), to, NULL, 5000, thread, NULL, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, body, strlen(body), to, NULL, 5000, thread, NULL, &err),
+                          0);
     char *env = xbt_recv(c, timeout_ms);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     xb_code_t got = XB_OK;
@@ -227,7 +236,8 @@ static void test_unknown_target(void)
     CU_ASSERT_FATAL(behave_up);
     expect_rejection(&behave, "<ping>x</ping>", "nobody", "routing");
     expect_rejection(&behave, "<unheard-of/>", NULL, "routing");
-    expect_rejection(&behave, "<ping>x</ping>", "strict", "routing"); /* strict does not accept ping */
+    expect_rejection(&behave, "<ping>x</ping>", "strict",
+                     "routing"); /* strict does not accept ping */
     assert_still_serving(&behave);
 }
 
@@ -284,7 +294,8 @@ static void test_peer_violation(void)
     xb_client_t *c = xbt_client(&behave);
     xb_error_t err;
     char thread[37];
-    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<relay/>", 8, NULL, NULL, 5000, thread, NULL, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<relay/>", 8, NULL, NULL, 5000, thread, NULL, &err),
+                          0);
     char *env = xbt_recv(c, 10000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
     xb_code_t code = XB_OK;
@@ -301,7 +312,8 @@ static void test_broadcast(void)
     CU_ASSERT_FATAL(behave_up);
     xb_client_t *c = xbt_client(&behave);
     xb_error_t err;
-    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<news>n</news>", 14, NULL, NULL, 5000, NULL, NULL, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        xb_client_send(c, "<news>n</news>", 14, NULL, NULL, 5000, NULL, NULL, &err), 0);
     char *a = xbt_recv(c, 10000), *b = xbt_recv(c, 10000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
@@ -309,7 +321,10 @@ static void test_broadcast(void)
     CU_ASSERT(fa && fb && strcmp(fa, fb) != 0);
     CU_ASSERT(fa && (strcmp(fa, "news-a") == 0 || strcmp(fa, "news-b") == 0));
     CU_ASSERT(fb && (strcmp(fb, "news-a") == 0 || strcmp(fb, "news-b") == 0));
-    free(fa); free(fb); free(a); free(b);
+    free(fa);
+    free(fb);
+    free(a);
+    free(b);
     xb_client_destroy(&c);
 }
 
@@ -322,7 +337,8 @@ static void test_broadcast_slots_batched(void)
     xb_error_t err;
     long batches0 = xbt_pump_stat(c, "slot-batches"), slots0 = xbt_pump_stat(c, "batched-slots");
     CU_ASSERT_FATAL(batches0 >= 0 && slots0 >= 0);
-    CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<news>b</news>", 14, NULL, NULL, 5000, NULL, NULL, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        xb_client_send(c, "<news>b</news>", 14, NULL, NULL, 5000, NULL, NULL, &err), 0);
     free(xbt_recv(c, 10000));
     free(xbt_recv(c, 10000));
     /* SEND: one batch of 2 slots; the echoes' answers: one batch of 1 each,
@@ -394,10 +410,11 @@ static void test_forged_from(void)
     CU_ASSERT_EQUAL_FATAL(xb_client_send(c, "<forge/>", 8, NULL, NULL, 5000, NULL, NULL, &err), 0);
     char *id = xbt_raw_deliver(&r, 10000, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(id);
-    xbt_raw_send(&r, XB_CMD_REPLY, id, "1", XB_TARGET_RESPOND,
-             "<message xmlns=\"https://xml-pipeline.org/ns/envelope/v1\"><meta><from>echo</from>"
-             "<thread>x</thread></meta><ping xmlns=\"\">forged</ping></message>",
-             (char *)NULL);
+    xbt_raw_send(
+        &r, XB_CMD_REPLY, id, "1", XB_TARGET_RESPOND,
+        "<message xmlns=\"https://xml-pipeline.org/ns/envelope/v1\"><meta><from>echo</from>"
+        "<thread>x</thread></meta><ping xmlns=\"\">forged</ping></message>",
+        (char *)NULL);
     free(id);
     /* The forger itself gets the SystemError (it sent the failing message). */
     char *env = NULL;
@@ -427,7 +444,7 @@ static void test_forged_from(void)
     id = xbt_raw_deliver(&r, 10000, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(id);
     xbt_raw_send(&r, XB_CMD_REPLY, id, "1", XB_TARGET_RESPOND, "<forged><from>echo</from></forged>",
-             (char *)NULL);
+                 (char *)NULL);
     free(id);
     env = xbt_recv(c, 10000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(env);
@@ -446,7 +463,8 @@ static void test_credit(void)
 {
     CU_ASSERT_FATAL(behave_up);
     xbt_raw_t r;
-    CU_ASSERT_FATAL(xbt_raw_open(&r, behave.endpoint, "batcher", "5")); /* asks for 5; the config allows 3 */
+    CU_ASSERT_FATAL(
+        xbt_raw_open(&r, behave.endpoint, "batcher", "5")); /* asks for 5; the config allows 3 */
     xb_client_t *c = xbt_client(&behave);
     xb_error_t err;
     for (int i = 0; i < 5; i++)
@@ -676,12 +694,12 @@ static void test_sighup_ignored(void)
     }
 }
 
-#define STOP_YAML                                                                         \
-    "organism:\n  name: stop\n  endpoint: @ENDPOINT@\n"                                   \
-    "limits:\n  shutdown_seconds: 1\n"                                                    \
-    "listeners:\n"                                                                        \
-    "  - name: slow\n    payload: ping\n"                                                 \
-    "    command: [@TESTBIN@/xbtest-behave, slow, 50]\n"                                   \
+#define STOP_YAML                                        \
+    "organism:\n  name: stop\n  endpoint: @ENDPOINT@\n"  \
+    "limits:\n  shutdown_seconds: 1\n"                   \
+    "listeners:\n"                                       \
+    "  - name: slow\n    payload: ping\n"                \
+    "    command: [@TESTBIN@/xbtest-behave, slow, 50]\n" \
     "  - name: sleepy\n    payload: nap\n    command: [@TESTBIN@/xbtest-behave, hang]\n"
 
 /* Index of the thread of env in threads[n], -1 if none. */
@@ -712,8 +730,8 @@ static void test_sigterm_answers_every_send(void)
     char threads[N + 1][37];
     int answers[N + 1] = {0};
     for (int i = 0; i < N; i++)
-        CU_ASSERT_EQUAL(xb_client_send(c, "<ping>x</ping>", 14, NULL, NULL, 5000, threads[i],
-                                       NULL, &err), 0);
+        CU_ASSERT_EQUAL(
+            xb_client_send(c, "<ping>x</ping>", 14, NULL, NULL, 5000, threads[i], NULL, &err), 0);
     CU_ASSERT_EQUAL(xb_client_send(c, "<nap/>", 6, NULL, NULL, 5000, threads[N], NULL, &err), 0);
     CU_ASSERT_EQUAL(kill(p.pid, SIGTERM), 0);
     int got = 0, shutdowns = 0;
@@ -724,7 +742,8 @@ static void test_sigterm_answers_every_send(void)
         if (i >= 0)
             answers[i]++;
         xb_code_t code = XB_OK;
-        if (xb_client_system_error(env, strlen(env), &code, NULL, 0) == 1 && code == XB_ERR_SHUTDOWN)
+        if (xb_client_system_error(env, strlen(env), &code, NULL, 0) == 1 &&
+            code == XB_ERR_SHUTDOWN)
             shutdowns++;
         got++;
         free(env);
@@ -794,10 +813,10 @@ static void test_slow_reader_loses_nothing(void)
     /* every post read by the pump and settled by echo: its answer sent to
      * us or waiting in the pump */
     long in_flight = -1;
-    XBT_WAIT_UNTIL(judged_posts(c) - judged >= n &&
-                       (in_flight = xbt_stat(c, "echo", "in-flight") +
-                                    xbt_stat(c, "echo", "queued")) == 0,
-                   60000);
+    XBT_WAIT_UNTIL(
+        judged_posts(c) - judged >= n &&
+            (in_flight = xbt_stat(c, "echo", "in-flight") + xbt_stat(c, "echo", "queued")) == 0,
+        60000);
     CU_ASSERT_EQUAL(in_flight, 0);
     long held = xbt_pump_stat(c, "client-held");
     int pongs = 0, errors = 0, rejected = 0;

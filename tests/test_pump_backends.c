@@ -30,9 +30,9 @@
 #include "xmlbus/client.h"
 
 /* Listeners added to every example organism (its listeners section is last). */
-#define EXTRA_LISTENERS                                                                 \
-    "\n  - name: historian\n    payload: [history-probe, history-count]\n"             \
-    "    command: @TESTBIN@/xbtest-history\n"                                           \
+#define EXTRA_LISTENERS                                                    \
+    "\n  - name: historian\n    payload: [history-probe, history-count]\n" \
+    "    command: @TESTBIN@/xbtest-history\n"                              \
     "\n  - name: echo\n    payload: ping\n    command: xmlbus-echo\n"
 
 /* The lines of the examples that the tests change (each must be found). */
@@ -47,17 +47,17 @@
 /* One organism under test: its yaml (kept for restarts), its pump, and what
  * the hello flow left behind for later tests of the suite. */
 typedef struct {
-    const char *type;           /* memory | manager | redis */
-    char *yaml;                 /* organism.yaml with @ENDPOINT@ left in */
-    char *files[5];             /* greeter.xsd, text, shouter.xsd, text, NULL */
+    const char *type; /* memory | manager | redis */
+    char *yaml;       /* organism.yaml with @ENDPOINT@ left in */
+    char *files[5];   /* greeter.xsd, text, shouter.xsd, text, NULL */
     xbt_pump_t pump;
     bool up;
     xb_backend_config_t backend; /* what the pump was configured with */
-    char thread[XB_UUID_STR];   /* the sender's thread of the first hello flow */
-    char *history;              /* its `history` control body */
+    char thread[XB_UUID_STR];    /* the sender's thread of the first hello flow */
+    char *history;               /* its `history` control body */
 } org_t;
 
-static xb_redis_server_t *redis;     /* xb_redis_server_shared, for the redis and tenants suites */
+static xb_redis_server_t *redis; /* xb_redis_server_shared, for the redis and tenants suites */
 static char redis_error[512];
 static char *lmdb_dir;
 static int sanitizer_reports; /* in the logs of the pumps and listeners */
@@ -257,7 +257,10 @@ static void hello_flow(org_t *o, char thread[XB_UUID_STR])
         CU_ASSERT(tb && strcmp(tb, thread) == 0);
         CU_ASSERT(strstr(a, "Hello, World!") || strstr(b, "Hello, World!"));
         CU_ASSERT(strstr(a, "HELLO, WORLD!") || strstr(b, "HELLO, WORLD!"));
-        free(fa); free(fb); free(ta); free(tb);
+        free(fa);
+        free(fb);
+        free(ta);
+        free(tb);
     }
     free(a);
     free(b);
@@ -287,14 +290,20 @@ static void check_hello(org_t *o, const char *location)
     CU_ASSERT(loc && strcmp(loc, location) == 0);
     if (loc && strcmp(loc, location) != 0)
         fprintf(stderr, "%s: location '%s', expected '%s'\n", o->type, loc, location);
-    free(type); free(ping); free(loc); free(info);
+    free(type);
+    free(ping);
+    free(loc);
+    free(info);
     /* With a shared backend the slots are in the store itself, where any
      * other process of the organism reads them. */
     if (strcmp(o->type, "memory") != 0)
         CU_ASSERT_EQUAL(stored_len(o, o->thread), 2);
 }
 
-static void test_memory_hello(void) { check_hello(&mem_org, ""); }
+static void test_memory_hello(void)
+{
+    check_hello(&mem_org, "");
+}
 
 static void test_manager_hello(void)
 {
@@ -373,9 +382,18 @@ static void check_listener_history(org_t *o, const char *via)
     free(env);
 }
 
-static void test_memory_listener_history(void) { check_listener_history(&mem_org, "pump"); }
-static void test_manager_listener_history(void) { check_listener_history(&mgr_org, "backend"); }
-static void test_redis_listener_history(void) { check_listener_history(&redis_org, "backend"); }
+static void test_memory_listener_history(void)
+{
+    check_listener_history(&mem_org, "pump");
+}
+static void test_manager_listener_history(void)
+{
+    check_listener_history(&mgr_org, "backend");
+}
+static void test_redis_listener_history(void)
+{
+    check_listener_history(&redis_org, "backend");
+}
 
 /* ---- 2. a pump restart keeps history ---------------------------------------- */
 
@@ -407,8 +425,14 @@ static void check_restart(org_t *o)
     free(threads);
 }
 
-static void test_manager_restart(void) { check_restart(&mgr_org); }
-static void test_redis_restart(void) { check_restart(&redis_org); }
+static void test_manager_restart(void)
+{
+    check_restart(&mgr_org);
+}
+static void test_redis_restart(void)
+{
+    check_restart(&redis_org);
+}
 
 /* ---- 6. the CLI against each backend ---------------------------------------- */
 
@@ -466,7 +490,7 @@ static void page_threads(const org_t *o, int n, bool add)
     xb_error_clear(&err);
     xb_backend_t *b = xb_backend_new(&o->backend, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    char (*names)[8] = calloc((size_t)n, sizeof *names);
+    char(*names)[8] = calloc((size_t)n, sizeof *names);
     const char **threads = calloc((size_t)n, sizeof *threads);
     xb_blob_t *slots = calloc((size_t)n, sizeof *slots);
     long *index = calloc((size_t)n, sizeof *index);
@@ -549,7 +573,10 @@ static void check_cli_pages(org_t *o)
     page_threads(o, N, false);
 }
 
-static void test_memory_cli(void) { check_cli(&mem_org, ""); }
+static void test_memory_cli(void)
+{
+    check_cli(&mem_org, "");
+}
 
 static void test_manager_cli(void)
 {
@@ -619,14 +646,21 @@ static void test_redis_info_bounded(void)
     CU_ASSERT_TRUE(known);
 }
 
-static void test_manager_cli_pages(void) { check_cli_pages(&mgr_org); }
-static void test_redis_cli_pages(void) { check_cli_pages(&redis_org); }
+static void test_manager_cli_pages(void)
+{
+    check_cli_pages(&mgr_org);
+}
+static void test_redis_cli_pages(void)
+{
+    check_cli_pages(&redis_org);
+}
 
 /* ---- suites: memory, manager, redis ------------------------------------------ */
 
 static int memory_init(void)
 {
-    if (org_load(&mem_org, "organism.yaml", (const char *const[]){"type: memory", "type: memory", NULL}) == 0)
+    if (org_load(&mem_org, "organism.yaml",
+                 (const char *const[]){"type: memory", "type: memory", NULL}) == 0)
         org_start(&mem_org);
     return 0;
 }
@@ -671,7 +705,8 @@ static bool redis_up(void)
     xb_error_clear(&err);
     redis = xb_redis_server_shared(&err);
     if (!redis)
-        snprintf(redis_error, sizeof redis_error, "%s", err.message[0] ? err.message : "unknown error");
+        snprintf(redis_error, sizeof redis_error, "%s",
+                 err.message[0] ? err.message : "unknown error");
     return redis != NULL;
 }
 
@@ -684,7 +719,8 @@ static int redis_org_start(org_t *o, const char *name, const char *prefix, const
     if (url)
         snprintf(o->backend.redis_url, sizeof o->backend.redis_url, "%s", url);
     else if (redis_up())
-        snprintf(o->backend.redis_url, sizeof o->backend.redis_url, "%s/0", xb_redis_server_url(redis));
+        snprintf(o->backend.redis_url, sizeof o->backend.redis_url, "%s/0",
+                 xb_redis_server_url(redis));
     else
         return -1;
     snprintf(o->backend.redis_prefix, sizeof o->backend.redis_prefix, "%s", prefix);
@@ -692,8 +728,8 @@ static int redis_org_start(org_t *o, const char *name, const char *prefix, const
     snprintf(url_line, sizeof url_line, "redis_url: %s", o->backend.redis_url);
     snprintf(prefix_line, sizeof prefix_line, "redis_prefix: \"%s\"", prefix);
     snprintf(name_line, sizeof name_line, "  name: %s\n", name);
-    const char *repl[] = {EXAMPLE_REDIS, url_line, EXAMPLE_PREFIX, prefix_line,
-                          EXAMPLE_NAME, name_line, NULL};
+    const char *repl[] = {EXAMPLE_REDIS, url_line, EXAMPLE_PREFIX, prefix_line, EXAMPLE_NAME,
+                          name_line,     NULL};
     if (org_load(o, "organism-redis.yaml", repl) != 0)
         return -1;
     return org_start(o);
@@ -720,7 +756,10 @@ static void require_redis(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(redis);
 }
 
-static void test_redis_server(void) { require_redis(); }
+static void test_redis_server(void)
+{
+    require_redis();
+}
 
 /* ---- 5. two organisms on one Redis --------------------------------------------- */
 
@@ -833,11 +872,11 @@ static void test_auth(void)
 
 /* ---- 3. Redis killed under traffic --------------------------------------------- */
 
-#define OUTAGE_YAML                                                                     \
-    "organism:\n  name: outage\n  endpoint: @ENDPOINT@\n"                               \
-    "backend:\n  type: redis\n  redis_url: @REDIS@\n  redis_prefix: \"outage:\"\n"      \
-    "listeners:\n  - name: echo\n    payload: ping\n    command: xmlbus-echo\n"             \
-    "  - name: historian\n    payload: [history-probe, history-count]\n"               \
+#define OUTAGE_YAML                                                                \
+    "organism:\n  name: outage\n  endpoint: @ENDPOINT@\n"                          \
+    "backend:\n  type: redis\n  redis_url: @REDIS@\n  redis_prefix: \"outage:\"\n" \
+    "listeners:\n  - name: echo\n    payload: ping\n    command: xmlbus-echo\n"    \
+    "  - name: historian\n    payload: [history-probe, history-count]\n"           \
     "    command: @TESTBIN@/xbtest-history\n"
 
 static xb_redis_server_t *outage_redis;
@@ -1059,7 +1098,6 @@ XBT_SUITES({"memory", memory_init, memory_clean, NULL, NULL, memory_tests},
            {"manager", manager_init, manager_clean, NULL, NULL, manager_tests},
            {"redis", redis_init, redis_clean, NULL, NULL, redis_tests},
            {"tenants", tenants_init, tenants_clean, NULL, NULL, tenants_tests},
-           {"redis with password and database", auth_init, auth_clean, NULL, NULL,
-            auth_tests},
+           {"redis with password and database", auth_init, auth_clean, NULL, NULL, auth_tests},
            {"outage", outage_init, outage_clean, NULL, NULL, outage_tests},
            {"sanitizers", NULL, NULL, NULL, NULL, sanitizer_tests});

@@ -58,7 +58,10 @@ static fixture_t open_fixture_with(const xb_backend_config_t *given)
     return f;
 }
 
-static fixture_t open_fixture(void) { return open_fixture_with(NULL); }
+static fixture_t open_fixture(void)
+{
+    return open_fixture_with(NULL);
+}
 
 /* A registry over the real redis-server srv (the write-behind suite). */
 static fixture_t open_redis_fixture(const xb_redis_server_t *srv)
@@ -316,8 +319,14 @@ static void end_conversation_case(bool restart)
     close_fixture(&f);
 }
 
-static void test_end_conversation_indexed(void) { end_conversation_case(false); }
-static void test_end_conversation_scanned(void) { end_conversation_case(true); }
+static void test_end_conversation_indexed(void)
+{
+    end_conversation_case(false);
+}
+static void test_end_conversation_scanned(void)
+{
+    end_conversation_case(true);
+}
 
 /* A token prefix is not a conversation: c-ab and c-abc stay apart. */
 static void test_end_conversation_prefix(void)
@@ -580,7 +589,8 @@ static void test_write_behind_reads_after_flush(void)
     CU_ASSERT_EQUAL(err.code, XB_ERR_NOTFOUND);
     /* Unknown to f's index: f flushes before asking the backend. */
     char *missing = NULL;
-    CU_ASSERT_EQUAL(xb_registry_get_chain(f.reg, "0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e", &missing, &err), -1);
+    CU_ASSERT_EQUAL(
+        xb_registry_get_chain(f.reg, "0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e", &missing, &err), -1);
     CU_ASSERT_EQUAL(xb_registry_pending(f.reg), 0);
     CU_ASSERT_EQUAL(xb_registry_get_chain(other, first, &seen, &err), 0);
     CU_ASSERT_STRING_EQUAL(seen ? seen : "", chain);
@@ -681,18 +691,19 @@ static void test_write_behind_failed_flush_keeps_deletes(void)
 }
 
 /* The tests both suites run. */
-#define COMMON_TESTS \
-    {"start a conversation", test_start}, \
-    {"extend: same chain, same uuid", test_extend_same_chain_same_uuid}, \
-    {"respond prunes, first hop ends", test_respond}, \
-    {"two conversations, same path", test_two_conversations_same_path}, \
-    {"end conversation (indexed)", test_end_conversation_indexed}, \
-    {"end conversation (after restart)", test_end_conversation_scanned}, \
-    {"end conversation: token prefix", test_end_conversation_prefix}, \
-    {"pass-through API", test_pass_through}, \
-    {"bad arguments to new", test_bad_new}, \
-    {"index follows delete and set", test_index_follows_delete_and_set}, \
-    {"concurrent get-or-create", test_concurrent_uuid_for}
+#define COMMON_TESTS                                                                     \
+    {"start a conversation", test_start},                                                \
+        {"extend: same chain, same uuid", test_extend_same_chain_same_uuid},             \
+        {"respond prunes, first hop ends", test_respond},                                \
+        {"two conversations, same path", test_two_conversations_same_path},              \
+        {"end conversation (indexed)", test_end_conversation_indexed},                   \
+        {"end conversation (after restart)", test_end_conversation_scanned},             \
+        {"end conversation: token prefix", test_end_conversation_prefix},                \
+        {"pass-through API", test_pass_through}, {"bad arguments to new", test_bad_new}, \
+        {"index follows delete and set", test_index_follows_delete_and_set},             \
+    {                                                                                    \
+        "concurrent get-or-create", test_concurrent_uuid_for                             \
+    }
 
 static const xbt_test_t write_through_tests[] = {
     COMMON_TESTS,

@@ -9,12 +9,12 @@
 #include "pumpfix.h"
 #include "xbt_main.h"
 
-#define YAML                                                              \
-    "listeners:\n"                                                        \
-    "  - name: echo\n    payload: ping\n"                                 \
-    "  - name: fwd\n    payload: relay\n    peers: [echo]\n"              \
-    "  - name: other\n    payload: other\n"                               \
-    "  - name: news-a\n    payload: news\n    broadcast: true\n"          \
+#define YAML                                                     \
+    "listeners:\n"                                               \
+    "  - name: echo\n    payload: ping\n"                        \
+    "  - name: fwd\n    payload: relay\n    peers: [echo]\n"     \
+    "  - name: other\n    payload: other\n"                      \
+    "  - name: news-a\n    payload: news\n    broadcast: true\n" \
     "  - name: news-b\n    payload: news\n    broadcast: true\n"
 
 static pumpfix_t f;
@@ -32,7 +32,10 @@ static void setup(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(echo && fwd && other && news_a && news_b && client);
 }
 
-static void teardown(void) { pumpfix_close(&f); }
+static void teardown(void)
+{
+    pumpfix_close(&f);
+}
 
 /* Sends a SEND and returns its verdict's command ("" if none). */
 static const char *send_msg(const char *body, const char *to, char *cmd, size_t cap)

@@ -23,8 +23,9 @@
 #endif
 #define DATA_DIR XB_SOURCE_DIR "/tests/data/config"
 
-#define ENV_OPEN "<message xmlns=\"https://xml-pipeline.org/ns/envelope/v1\">\n" \
-                 "  <meta><from>console</from><thread>t-1</thread></meta>\n"
+#define ENV_OPEN                                                    \
+    "<message xmlns=\"https://xml-pipeline.org/ns/envelope/v1\">\n" \
+    "  <meta><from>console</from><thread>t-1</thread></meta>\n"
 #define ENV_CLOSE "</message>\n"
 
 static xb_config_t *full_cfg;
@@ -97,24 +98,38 @@ static void test_valid_payloads(void)
     xb_error_t err;
     xb_validator_t *v = xb_validator_new(full, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(v);
-    CU_ASSERT_EQUAL(check(v, "greeter", ENV_OPEN "  <greeting xmlns=\"\"><name>World</name></greeting>\n"
-                                        ENV_CLOSE, &err), 0);
-    CU_ASSERT_EQUAL(check(v, "greeter", ENV_OPEN "  <shouted xmlns=\"\"><text>HI</text></shouted>\n"
-                                        ENV_CLOSE, &err), 0);
-    CU_ASSERT_EQUAL(check(v, "orders", ENV_OPEN "  <o:order xmlns:o=\"urn:test:orders\">"
-                                       "<o:item>tea</o:item><o:quantity>2</o:quantity></o:order>\n"
-                                       ENV_CLOSE, &err), 0);
+    CU_ASSERT_EQUAL(
+        check(v, "greeter",
+              ENV_OPEN "  <greeting xmlns=\"\"><name>World</name></greeting>\n" ENV_CLOSE, &err),
+        0);
+    CU_ASSERT_EQUAL(check(v, "greeter",
+                          ENV_OPEN "  <shouted xmlns=\"\"><text>HI</text></shouted>\n" ENV_CLOSE,
+                          &err),
+                    0);
+    CU_ASSERT_EQUAL(check(v, "orders",
+                          ENV_OPEN
+                          "  <o:order xmlns:o=\"urn:test:orders\">"
+                          "<o:item>tea</o:item><o:quantity>2</o:quantity></o:order>\n" ENV_CLOSE,
+                          &err),
+                    0);
     /* A listener without a schema takes any content of its tags. */
-    CU_ASSERT_EQUAL(check(v, "logger-2", ENV_OPEN "  <log xmlns=\"\"><any><thing/></any></log>\n"
-                                         ENV_CLOSE, &err), 0);
+    CU_ASSERT_EQUAL(check(v, "logger-2",
+                          ENV_OPEN "  <log xmlns=\"\"><any><thing/></any></log>\n" ENV_CLOSE, &err),
+                    0);
     /* SystemError is accepted by everyone, unvalidated. */
-    CU_ASSERT_EQUAL(check(v, "orders", ENV_OPEN "  <SystemError xmlns=\"\"><code>routing</code>"
-                                       "<whatever/></SystemError>\n" ENV_CLOSE, &err), 0);
+    CU_ASSERT_EQUAL(check(v, "orders",
+                          ENV_OPEN "  <SystemError xmlns=\"\"><code>routing</code>"
+                                   "<whatever/></SystemError>\n" ENV_CLOSE,
+                          &err),
+                    0);
     /* The validator is reusable after a failure. */
-    CU_ASSERT_EQUAL(check(v, "greeter", ENV_OPEN "  <greeting xmlns=\"\"><x/></greeting>\n"
-                                        ENV_CLOSE, &err), -1);
-    CU_ASSERT_EQUAL(check(v, "greeter", ENV_OPEN "  <greeting xmlns=\"\"><name>W</name></greeting>\n"
-                                        ENV_CLOSE, &err), 0);
+    CU_ASSERT_EQUAL(
+        check(v, "greeter", ENV_OPEN "  <greeting xmlns=\"\"><x/></greeting>\n" ENV_CLOSE, &err),
+        -1);
+    CU_ASSERT_EQUAL(check(v, "greeter",
+                          ENV_OPEN "  <greeting xmlns=\"\"><name>W</name></greeting>\n" ENV_CLOSE,
+                          &err),
+                    0);
     xb_validator_destroy(&v);
     CU_ASSERT_PTR_NULL(v);
     xb_validator_destroy(&v);
@@ -126,36 +141,46 @@ static void test_invalid_payloads(void)
     xb_validator_t *v = xb_validator_new(full, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(v);
     /* The unexpected element sits on line 4 of the envelope. */
-    CU_ASSERT_EQUAL(check(v, "greeter", ENV_OPEN "  <greeting xmlns=\"\">\n"
-                                        "    <nam>World</nam>\n"
-                                        "  </greeting>\n" ENV_CLOSE, &err), -1);
+    CU_ASSERT_EQUAL(check(v, "greeter",
+                          ENV_OPEN "  <greeting xmlns=\"\">\n"
+                                   "    <nam>World</nam>\n"
+                                   "  </greeting>\n" ENV_CLOSE,
+                          &err),
+                    -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_SCHEMA);
     CU_ASSERT_EQUAL(err.line, 4);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "payload <greeting> rejected by greeter.xsd "
                                                "(listener 'greeter'): line 4: "));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'nam'"));
     /* Wrong simple type, namespaced payload, line 5. */
-    CU_ASSERT_EQUAL(check(v, "orders", ENV_OPEN "  <order xmlns=\"urn:test:orders\">\n"
-                                       "    <item>tea</item>\n"
-                                       "    <quantity>-1</quantity>\n"
-                                       "  </order>\n" ENV_CLOSE, &err), -1);
+    CU_ASSERT_EQUAL(check(v, "orders",
+                          ENV_OPEN "  <order xmlns=\"urn:test:orders\">\n"
+                                   "    <item>tea</item>\n"
+                                   "    <quantity>-1</quantity>\n"
+                                   "  </order>\n" ENV_CLOSE,
+                          &err),
+                    -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_SCHEMA);
     CU_ASSERT_EQUAL(err.line, 5);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "payload <{urn:test:orders}order> rejected by "
                                                "order.xsd"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "quantity"));
     /* Missing child: the error is on the payload element itself. */
-    CU_ASSERT_EQUAL(check(v, "greeter", ENV_OPEN "\n  <greeting xmlns=\"\"/>\n" ENV_CLOSE, &err), -1);
+    CU_ASSERT_EQUAL(check(v, "greeter", ENV_OPEN "\n  <greeting xmlns=\"\"/>\n" ENV_CLOSE, &err),
+                    -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_SCHEMA);
     CU_ASSERT_EQUAL(err.line, 4);
 
     /* Routing problems are not schema problems. */
-    CU_ASSERT_EQUAL(check(v, "orders", ENV_OPEN "  <greeting xmlns=\"\"><name>W</name></greeting>\n"
-                                       ENV_CLOSE, &err), -1);
+    CU_ASSERT_EQUAL(check(v, "orders",
+                          ENV_OPEN "  <greeting xmlns=\"\"><name>W</name></greeting>\n" ENV_CLOSE,
+                          &err),
+                    -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ROUTING);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "listener 'orders' does not accept <greeting>"));
-    CU_ASSERT_EQUAL(check(v, "orders", ENV_OPEN "  <order xmlns=\"\"><item>x</item></order>\n"
-                                       ENV_CLOSE, &err), -1);
+    CU_ASSERT_EQUAL(
+        check(v, "orders", ENV_OPEN "  <order xmlns=\"\"><item>x</item></order>\n" ENV_CLOSE, &err),
+        -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ROUTING); /* order without its namespace */
     CU_ASSERT_EQUAL(check(v, "nobody", ENV_OPEN "  <greeting xmlns=\"\"/>\n" ENV_CLOSE, &err), -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ROUTING);
@@ -278,8 +303,8 @@ static void compile_broken_quietly(void)
     xb_config_destroy(&cfg);
     xb_validator_t *v = xb_validator_new(full, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(v);
-    CU_ASSERT_EQUAL(check(v, "greeter", ENV_OPEN "<greeting xmlns=\"\"><bad/></greeting>" ENV_CLOSE,
-                          &err), -1);
+    CU_ASSERT_EQUAL(
+        check(v, "greeter", ENV_OPEN "<greeting xmlns=\"\"><bad/></greeting>" ENV_CLOSE, &err), -1);
     xb_validator_destroy(&v);
 }
 
@@ -302,10 +327,12 @@ static void test_shared_schema_file(void)
     CU_ASSERT_EQUAL(xb_schemas_count(s), 1);
     xb_validator_t *v = xb_validator_new(s, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(v);
-    CU_ASSERT_EQUAL(check(v, "two", ENV_OPEN "<shouted xmlns=\"\"><text>A</text></shouted>" ENV_CLOSE,
-                          &err), 0);
-    CU_ASSERT_EQUAL(check(v, "one", ENV_OPEN "<shouted xmlns=\"\"><text>A</text></shouted>" ENV_CLOSE,
-                          &err), -1);
+    CU_ASSERT_EQUAL(
+        check(v, "two", ENV_OPEN "<shouted xmlns=\"\"><text>A</text></shouted>" ENV_CLOSE, &err),
+        0);
+    CU_ASSERT_EQUAL(
+        check(v, "one", ENV_OPEN "<shouted xmlns=\"\"><text>A</text></shouted>" ENV_CLOSE, &err),
+        -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ROUTING);
     xb_validator_destroy(&v);
     xb_schemas_destroy(&s);
@@ -335,12 +362,14 @@ static void *validate_loop(void *arg)
         bool good = (i + w->id) % 3 != 0;
         bool orders = i % 2 == 0;
         if (orders)
-            snprintf(xml, sizeof xml, ENV_OPEN "  <order xmlns=\"urn:test:orders\"><item>t%d</item>"
-                                      "<quantity>%d</quantity></order>\n" ENV_CLOSE,
+            snprintf(xml, sizeof xml,
+                     ENV_OPEN "  <order xmlns=\"urn:test:orders\"><item>t%d</item>"
+                              "<quantity>%d</quantity></order>\n" ENV_CLOSE,
                      i, good ? i + 1 : -i);
         else
-            snprintf(xml, sizeof xml, ENV_OPEN "  <greeting xmlns=\"\"><%s>w%d</%s></greeting>\n"
-                                      ENV_CLOSE, good ? "name" : "nom", i, good ? "name" : "nom");
+            snprintf(xml, sizeof xml,
+                     ENV_OPEN "  <greeting xmlns=\"\"><%s>w%d</%s></greeting>\n" ENV_CLOSE,
+                     good ? "name" : "nom", i, good ? "name" : "nom");
         xmlNodePtr payload;
         xmlDocPtr doc = parse_envelope(xml, &payload);
         if (!doc) {

@@ -115,8 +115,8 @@ static void test_encoding_matches_docs(void)
     CU_ASSERT_EQUAL(memcmp(enc, want, want_len), 0);
     free(enc);
     /* Same bytes straight from the fields. */
-    xb_slot_fields_t f = {"t1", "console", "greeter", "greeting", "m1", 1764000000000000LL,
-                          "<greeting/>", 11};
+    xb_slot_fields_t f = {"t1", "console",          "greeter",     "greeting",
+                          "m1", 1764000000000000LL, "<greeting/>", 11};
     CU_ASSERT_EQUAL_FATAL(xb_slot_encode_fields(&f, &enc, &len, &err), 0);
     CU_ASSERT_EQUAL(len, want_len);
     CU_ASSERT_EQUAL(memcmp(enc, want, want_len), 0);
@@ -398,8 +398,8 @@ static void test_xml_non_xml_payload(void)
         "<a/><b/>",
     };
     for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
-        xb_slot_t *s = xb_slot_new(0, "t", "f", "", "x", "id", 0, payloads[i],
-                                   strlen(payloads[i]), &err);
+        xb_slot_t *s = xb_slot_new(0, "t", "f", "", "x", "id", 0, payloads[i], strlen(payloads[i]),
+                                   &err);
         CU_ASSERT_PTR_NOT_NULL_FATAL(s);
         xmlDocPtr doc = render(s);
         CU_ASSERT_PTR_NOT_NULL_FATAL(doc);

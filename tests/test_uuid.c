@@ -9,12 +9,15 @@
 #include "xmlbus/uuid.h"
 #include "xbt_main.h"
 
-static int cmp(const void *a, const void *b) { return strcmp(a, b); }
+static int cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
 
 static void test_canonical_and_unique(void)
 {
     enum { N = 20000 };
-    char (*ids)[37] = calloc(N, 37);
+    char(*ids)[37] = calloc(N, 37);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ids);
     for (int i = 0; i < N; i++) {
         xb_uuid_new(ids[i]);
@@ -65,7 +68,7 @@ static void test_fork_differs(void)
 #define PER_THREAD 5000
 static void *draw(void *arg)
 {
-    char (*ids)[37] = arg;
+    char(*ids)[37] = arg;
     for (int i = 0; i < PER_THREAD; i++)
         xb_uuid_new(ids[i]);
     return NULL;
@@ -73,7 +76,7 @@ static void *draw(void *arg)
 
 static void test_threads_unique(void)
 {
-    char (*ids)[37] = calloc(4 * PER_THREAD, 37);
+    char(*ids)[37] = calloc(4 * PER_THREAD, 37);
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, draw, ids + i * PER_THREAD);

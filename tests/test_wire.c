@@ -190,7 +190,8 @@ static void test_describe(void)
     xb_frames_add_str(f, "say \"hi\"\n");
     char *d = xb_frames_describe(f);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    CU_ASSERT_STRING_EQUAL(d, "5 frames: [3]\"XB1\" [5]\"REPLY\" [0]\"\" [3]0x0001ff [9]\"say \\\"hi\\\"\\n\"");
+    CU_ASSERT_STRING_EQUAL(
+        d, "5 frames: [3]\"XB1\" [5]\"REPLY\" [0]\"\" [3]0x0001ff [9]\"say \\\"hi\\\"\\n\"");
     free(d);
     xb_frames_destroy(&f);
 
@@ -276,8 +277,14 @@ static void roundtrip(const char *endpoint_in, bool tcp)
     zmq_close(router);
 }
 
-static void test_roundtrip_inproc(void) { roundtrip("inproc://wire-roundtrip", false); }
-static void test_roundtrip_tcp(void) { roundtrip(NULL, true); }
+static void test_roundtrip_inproc(void)
+{
+    roundtrip("inproc://wire-roundtrip", false);
+}
+static void test_roundtrip_tcp(void)
+{
+    roundtrip(NULL, true);
+}
 
 /* Big frames (zero-copy taken) and many frames cross tcp intact. */
 static void test_big_and_many_frames_tcp(void)
@@ -393,13 +400,13 @@ static void test_send_failure_keeps_frames_dealer(void)
     CU_ASSERT_EQUAL_FATAL(zmq_bind(router, endpoint), 0);
     /* The pipe attaches asynchronously: retry until it does. */
     int rc = -1; /* a failure but EAGAIN ends the wait */
-    XBT_WAIT_UNTIL((rc = xb_frames_send(out, dealer, ZMQ_DONTWAIT)) == 0 || errno != EAGAIN,
-                   10000);
+    XBT_WAIT_UNTIL((rc = xb_frames_send(out, dealer, ZMQ_DONTWAIT)) == 0 || errno != EAGAIN, 10000);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     xb_frames_t *in = xb_frames_recv(router, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(in);
     CU_ASSERT_EQUAL(xb_frames_count(in), 4);
-    CU_ASSERT_TRUE(xb_frames_eq(in, 3, "taken bytes that must survive a failed send, long enough to be shared"));
+    CU_ASSERT_TRUE(xb_frames_eq(
+        in, 3, "taken bytes that must survive a failed send, long enough to be shared"));
     xb_frames_destroy(&in);
     xb_frames_destroy(&out);
     zmq_close(dealer);

@@ -27,4 +27,7 @@ static int greet(const xb_msg_t *msg, xb_reply_t *reply, void *user)
     return xb_reply_forward(reply, "shouter", shout);
 }
 
-int main(int argc, char **argv) { return xb_listener_main(argc, argv, greet, NULL); }
+int main(int argc, char **argv)
+{
+    return xb_listener_main(argc, argv, greet, NULL);
+}

@@ -25,4 +25,7 @@ static int shout(const xb_msg_t *msg, xb_reply_t *reply, void *user)
     return xb_reply_respond(reply, out);
 }
 
-int main(int argc, char **argv) { return xb_listener_main(argc, argv, shout, NULL); }
+int main(int argc, char **argv)
+{
+    return xb_listener_main(argc, argv, shout, NULL);
+}

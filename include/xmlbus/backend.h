@@ -30,15 +30,15 @@ typedef enum { XB_BACKEND_MEMORY = 0, XB_BACKEND_MANAGER, XB_BACKEND_REDIS } xb_
 
 typedef struct {
     xb_backend_type_t type;
-    char path[XB_PATH_MAX];     /* manager: LMDB environment folder */
-    size_t map_size;            /* manager: LMDB map size in bytes (0 = default 1 GiB) */
-    char redis_url[1024];       /* redis: redis://[:password@]host:port[/db] or unix:///path */
-    char redis_prefix[128];     /* redis: key prefix (default "xp:") */
-    long redis_ttl;             /* redis: seconds, 0 = no expiry (default 86400) */
-    long max_slots_per_thread;  /* 0 = unlimited; append beyond it -> XB_ERR_LIMIT */
-    long max_threads;           /* 0 = unlimited; memory evicts the oldest thread */
-    size_t max_slot_bytes;      /* 0 = unlimited; larger slot -> XB_ERR_LIMIT */
-    size_t max_bytes;           /* memory: slot bytes held (default 1 GiB, 0 = unlimited);
+    char path[XB_PATH_MAX];    /* manager: LMDB environment folder */
+    size_t map_size;           /* manager: LMDB map size in bytes (0 = default 1 GiB) */
+    char redis_url[1024];      /* redis: redis://[:password@]host:port[/db] or unix:///path */
+    char redis_prefix[128];    /* redis: key prefix (default "xp:") */
+    long redis_ttl;            /* redis: seconds, 0 = no expiry (default 86400) */
+    long max_slots_per_thread; /* 0 = unlimited; append beyond it -> XB_ERR_LIMIT */
+    long max_threads;          /* 0 = unlimited; memory evicts the oldest thread */
+    size_t max_slot_bytes;     /* 0 = unlimited; larger slot -> XB_ERR_LIMIT */
+    size_t max_bytes;          /* memory: slot bytes held (default 1 GiB, 0 = unlimited);
                                    beyond it the oldest threads are evicted, a slot that
                                    cannot fit alone -> XB_ERR_LIMIT */
 } xb_backend_config_t;

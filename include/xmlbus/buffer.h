@@ -32,16 +32,16 @@ typedef struct {
 /* Counters since xb_buffer_new. All but the two backend fields are kept by
  * the buffer itself with atomic counters. */
 typedef struct {
-    long appends;               /* slots stored */
-    long payload_bytes;         /* payload bytes of the slots stored */
-    long stored_bytes;          /* encoded bytes of the slots stored */
-    long reads;                 /* get_thread and get_slot calls that succeeded */
-    long refused_payload_bytes; /* payload over max_payload_bytes */
-    long refused_slot_bytes;    /* encoded slot over the backend's max_slot_bytes */
-    long refused_backend_limit; /* other XB_ERR_LIMIT from the backend (thread full) */
-    long errors;                /* backend failures other than limits and not-found */
-    long evicted_threads;       /* backend info, -1 when it could not be read */
-    long backend_limit_refusals;/* backend info, -1 when it could not be read */
+    long appends;                /* slots stored */
+    long payload_bytes;          /* payload bytes of the slots stored */
+    long stored_bytes;           /* encoded bytes of the slots stored */
+    long reads;                  /* get_thread and get_slot calls that succeeded */
+    long refused_payload_bytes;  /* payload over max_payload_bytes */
+    long refused_slot_bytes;     /* encoded slot over the backend's max_slot_bytes */
+    long refused_backend_limit;  /* other XB_ERR_LIMIT from the backend (thread full) */
+    long errors;                 /* backend failures other than limits and not-found */
+    long evicted_threads;        /* backend info, -1 when it could not be read */
+    long backend_limit_refusals; /* backend info, -1 when it could not be read */
 } xb_buffer_stats_t;
 
 /* New buffer over backend (borrowed). limits may be NULL (no payload limit).

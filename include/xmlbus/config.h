@@ -19,26 +19,26 @@
 extern "C" {
 #endif
 
-#define XB_NAME_MAX 64           /* listener and organism names, NUL included */
+#define XB_NAME_MAX 64 /* listener and organism names, NUL included */
 #define XB_DEFAULT_ENDPOINT "tcp://127.0.0.1:7400"
 
 typedef struct {
-    char name[XB_NAME_MAX];     /* [A-Za-z][A-Za-z0-9_-]*, unique */
-    char *description;          /* may be NULL */
-    char **payloads;            /* accepted root tags: "greeting" or "{ns}local" */
+    char name[XB_NAME_MAX]; /* [A-Za-z][A-Za-z0-9_-]*, unique */
+    char *description;      /* may be NULL */
+    char **payloads;        /* accepted root tags: "greeting" or "{ns}local" */
     size_t n_payloads;
-    char *schema;               /* absolute path of the XSD, NULL = no validation */
-    char **command;             /* argv, NULL-terminated; NULL = started elsewhere */
+    char *schema;   /* absolute path of the XSD, NULL = no validation */
+    char **command; /* argv, NULL-terminated; NULL = started elsewhere */
     size_t n_command;
-    char **peers;               /* allow-list of targets, only when has_peers */
+    char **peers; /* allow-list of targets, only when has_peers */
     size_t n_peers;
     bool has_peers;
     bool broadcast;
     bool cpu_bound;
-    int workers;                /* cpu_bound: pool size (default process_pool.workers) */
-    double timeout_seconds;     /* 0 = no timeout */
-    int credit;                 /* messages in flight per process (default 1) */
-    int line;                   /* line of the listener's entry in the file */
+    int workers;            /* cpu_bound: pool size (default process_pool.workers) */
+    double timeout_seconds; /* 0 = no timeout */
+    int credit;             /* messages in flight per process (default 1) */
+    int line;               /* line of the listener's entry in the file */
 } xb_listener_config_t;
 
 typedef struct {
@@ -55,22 +55,23 @@ typedef struct {
     double shutdown_seconds;    /* SIGTERM deadline, default 10 */
     long client_queue_messages; /* answers held per client that does not read, default 10000 */
     size_t client_queue_bytes;  /* their bytes, default 16 MiB */
-    double client_timeout_seconds; /* a client that takes nothing that long loses them, default 60 */
+    double
+        client_timeout_seconds; /* a client that takes nothing that long loses them, default 60 */
 } xb_limits_config_t;
 
 typedef struct {
-    int workers;                /* default: number of CPUs */
-    long max_tasks_per_child;   /* 0 = never recycle */
-    double heartbeat;           /* seconds between heartbeats, default 1 */
-    int liveness;               /* missed heartbeats before a peer is dead, default 3 */
-    int max_retries;            /* re-deliveries after a worker death, default 2 */
+    int workers;              /* default: number of CPUs */
+    long max_tasks_per_child; /* 0 = never recycle */
+    double heartbeat;         /* seconds between heartbeats, default 1 */
+    int liveness;             /* missed heartbeats before a peer is dead, default 3 */
+    int max_retries;          /* re-deliveries after a worker death, default 2 */
 } xb_pool_config_t;
 
 typedef struct {
-    char *path;                 /* absolute path of organism.yaml */
-    char *dir;                  /* its folder */
-    char name[XB_NAME_MAX];     /* organism.name */
-    char endpoint[1024];        /* organism.endpoint */
+    char *path;             /* absolute path of organism.yaml */
+    char *dir;              /* its folder */
+    char name[XB_NAME_MAX]; /* organism.name */
+    char endpoint[1024];    /* organism.endpoint */
     xb_limits_config_t limits;
     xb_backend_config_t backend;
     xb_pool_config_t pool;
@@ -94,7 +95,7 @@ XB_EXPORT xb_config_t *xb_config_new_default(const char *organism_name);
 /* Adds a listener to a config built in code; the returned entry is owned by cfg
  * and is valid until the next add. Returns NULL on a bad or duplicate name. */
 XB_EXPORT xb_listener_config_t *xb_config_add_listener(xb_config_t *cfg, const char *name,
-    const char *payload_tag, xb_error_t *err);
+                                                       const char *payload_tag, xb_error_t *err);
 
 XB_EXPORT void xb_config_destroy(xb_config_t **cfg);
 

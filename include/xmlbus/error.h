@@ -18,21 +18,21 @@ extern "C" {
 typedef enum {
     XB_OK = 0,
     /* Codes that travel in a SystemError (docs/envelope.md). */
-    XB_ERR_PARSE,     /* "parse": not well-formed XML, DOCTYPE, bad UTF-8 */
-    XB_ERR_ENVELOPE,  /* "envelope": envelope structure or envelope.xsd */
-    XB_ERR_SCHEMA,    /* "schema": payload rejected by the receiver's XSD */
-    XB_ERR_ROUTING,   /* "routing": unknown target, peer violation */
-    XB_ERR_LIMIT,     /* "limit": size, depth, queue or buffer limit */
-    XB_ERR_TIMEOUT,   /* "timeout": handler took longer than timeout_seconds */
-    XB_ERR_CRASH,     /* "crash": handler or worker died */
-    XB_ERR_BACKEND,   /* "backend": storage failed */
-    XB_ERR_SHUTDOWN,  /* "shutdown": pump stopping */
+    XB_ERR_PARSE,    /* "parse": not well-formed XML, DOCTYPE, bad UTF-8 */
+    XB_ERR_ENVELOPE, /* "envelope": envelope structure or envelope.xsd */
+    XB_ERR_SCHEMA,   /* "schema": payload rejected by the receiver's XSD */
+    XB_ERR_ROUTING,  /* "routing": unknown target, peer violation */
+    XB_ERR_LIMIT,    /* "limit": size, depth, queue or buffer limit */
+    XB_ERR_TIMEOUT,  /* "timeout": handler took longer than timeout_seconds */
+    XB_ERR_CRASH,    /* "crash": handler or worker died */
+    XB_ERR_BACKEND,  /* "backend": storage failed */
+    XB_ERR_SHUTDOWN, /* "shutdown": pump stopping */
     /* Internal codes; they map onto the wire codes above when sent. */
-    XB_ERR_CONFIG,    /* organism.yaml problem */
-    XB_ERR_NOTFOUND,  /* a lookup found nothing (not a failure of storage) */
+    XB_ERR_CONFIG,   /* organism.yaml problem */
+    XB_ERR_NOTFOUND, /* a lookup found nothing (not a failure of storage) */
     XB_ERR_NOMEM,
     XB_ERR_IO,
-    XB_ERR_ARG,       /* caller passed something invalid */
+    XB_ERR_ARG, /* caller passed something invalid */
     XB_ERR__COUNT
 } xb_code_t;
 
@@ -40,8 +40,8 @@ typedef enum {
 
 typedef struct {
     xb_code_t code;
-    int line;                          /* 0 when not tied to a line */
-    int column;                        /* 0 when unknown */
+    int line;   /* 0 when not tied to a line */
+    int column; /* 0 when unknown */
     char message[XB_ERROR_MESSAGE_MAX];
 } xb_error_t;
 

@@ -193,8 +193,7 @@ XB_EXPORT xmlNodePtr xb_payload_new(const char *tag);
 /* Adds a child element `child` holding the formatted text, and returns it;
  * with child NULL appends the text to parent itself and returns parent.
  * NULL on a bad child name or no memory. */
-XB_EXPORT xmlNodePtr xb_payload_add_text(xmlNodePtr parent, const char *child,
-                                         const char *fmt, ...)
+XB_EXPORT xmlNodePtr xb_payload_add_text(xmlNodePtr parent, const char *child, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Adds an empty child element and returns it (NULL on a bad name). */
 XB_EXPORT xmlNodePtr xb_payload_add_child(xmlNodePtr parent, const char *child);

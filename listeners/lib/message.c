@@ -28,7 +28,10 @@ void xb_msg_cleanup(xb_msg_t *msg)
     memset(s, 0, sizeof *s);
 }
 
-xmlNodePtr xb_msg_payload(const xb_msg_t *msg) { return msg ? xb_envelope_payload(msg->env) : NULL; }
+xmlNodePtr xb_msg_payload(const xb_msg_t *msg)
+{
+    return msg ? xb_envelope_payload(msg->env) : NULL;
+}
 
 const char *xb_msg_payload_type(const xb_msg_t *msg)
 {
@@ -73,13 +76,34 @@ const char *xb_msg_text(const xb_msg_t *msg, const char *child)
     return NULL;
 }
 
-const char *xb_msg_thread(const xb_msg_t *msg) { return msg ? xb_envelope_thread(msg->env) : NULL; }
-const char *xb_msg_from(const xb_msg_t *msg) { return msg ? xb_envelope_from(msg->env) : NULL; }
-const char *xb_msg_to(const xb_msg_t *msg) { return msg ? xb_envelope_to(msg->env) : NULL; }
-const char *xb_msg_self(const xb_msg_t *msg) { return msg ? msg->l->name : NULL; }
-const char *xb_msg_id(const xb_msg_t *msg) { return msg ? xb_envelope_id(msg->env) : NULL; }
-int xb_msg_depth(const xb_msg_t *msg) { return msg ? xb_envelope_depth(msg->env) : 0; }
-int64_t xb_msg_ts(const xb_msg_t *msg) { return msg ? xb_envelope_ts(msg->env) : 0; }
+const char *xb_msg_thread(const xb_msg_t *msg)
+{
+    return msg ? xb_envelope_thread(msg->env) : NULL;
+}
+const char *xb_msg_from(const xb_msg_t *msg)
+{
+    return msg ? xb_envelope_from(msg->env) : NULL;
+}
+const char *xb_msg_to(const xb_msg_t *msg)
+{
+    return msg ? xb_envelope_to(msg->env) : NULL;
+}
+const char *xb_msg_self(const xb_msg_t *msg)
+{
+    return msg ? msg->l->name : NULL;
+}
+const char *xb_msg_id(const xb_msg_t *msg)
+{
+    return msg ? xb_envelope_id(msg->env) : NULL;
+}
+int xb_msg_depth(const xb_msg_t *msg)
+{
+    return msg ? xb_envelope_depth(msg->env) : 0;
+}
+int64_t xb_msg_ts(const xb_msg_t *msg)
+{
+    return msg ? xb_envelope_ts(msg->env) : 0;
+}
 
 bool xb_msg_is_self_call(const xb_msg_t *msg)
 {
@@ -154,7 +178,10 @@ int xb_reply_fail(xb_reply_t *reply, const char *fmt, ...)
     return -1;
 }
 
-size_t xb_reply_count(const xb_reply_t *reply) { return reply ? reply->count : 0; }
+size_t xb_reply_count(const xb_reply_t *reply)
+{
+    return reply ? reply->count : 0;
+}
 
 /* True if node lives in the delivered envelope's document. */
 static bool in_message(const xb_reply_t *reply, const xmlNode *node)

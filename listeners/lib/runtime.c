@@ -24,7 +24,7 @@
  * the runtime's parser only guards against a broken pump. */
 #define RT_MAX_BYTES (1u << 30)
 #define RT_MAX_COUNT (1 << 16)
-#define RECV_BATCH 64           /* messages handled per poll */
+#define RECV_BATCH 64 /* messages handled per poll */
 
 typedef enum { LOOP_EXIT, LOOP_RECONNECT, LOOP_FAIL, LOOP_CONTINUE } loop_t;
 
@@ -89,7 +89,8 @@ xb_listener_t *xb_listener_new(const char *endpoint, const char *name, void *zmq
 int xb_listener_set_kind(xb_listener_t *l, const char *kind, xb_error_t *err)
 {
     if (!l || !kind || (strcmp(kind, "listener") != 0 && strcmp(kind, "worker") != 0))
-        return xb_error_set(err, XB_ERR_ARG, 0, "listener kind must be 'listener' or 'worker', not '%.40s'",
+        return xb_error_set(err, XB_ERR_ARG, 0,
+                            "listener kind must be 'listener' or 'worker', not '%.40s'",
                             kind ? kind : "");
     snprintf(l->kind, sizeof l->kind, "%s", kind);
     return 0;
@@ -103,7 +104,10 @@ int xb_listener_set_credit(xb_listener_t *l, int credit, xb_error_t *err)
     return 0;
 }
 
-void xb_rt_set_signal_fd(xb_listener_t *l, int fd) { l->signal_fd = fd; }
+void xb_rt_set_signal_fd(xb_listener_t *l, int fd)
+{
+    l->signal_fd = fd;
+}
 
 bool xb_listener_registered(const xb_listener_t *l)
 {
@@ -249,8 +253,8 @@ static int connect_pump(xb_listener_t *l, xb_error_t *err)
     if (zmq_connect(l->sock, l->endpoint) != 0) {
         int e = errno;
         close_socket(l, 0);
-        return xb_error_set(err, XB_ERR_ARG, 0, "listener %s: cannot connect to '%s': %s",
-                            l->name, l->endpoint, zmq_strerror(e));
+        return xb_error_set(err, XB_ERR_ARG, 0, "listener %s: cannot connect to '%s': %s", l->name,
+                            l->endpoint, zmq_strerror(e));
     }
     atomic_store(&l->registered, false);
     l->last_heard_ms = xb_rt_now_ms();
@@ -260,8 +264,8 @@ static int connect_pump(xb_listener_t *l, xb_error_t *err)
     if (rc != 0) {
         int e = errno;
         close_socket(l, 0);
-        return xb_error_set(err, XB_ERR_IO, 0, "listener %s: cannot send READY to %s: %s",
-                            l->name, l->endpoint, zmq_strerror(e));
+        return xb_error_set(err, XB_ERR_IO, 0, "listener %s: cannot send READY to %s: %s", l->name,
+                            l->endpoint, zmq_strerror(e));
     }
     XB_DEBUG(l->log_comp, "READY sent to %s as %s", l->endpoint, l->kind);
     return 0;
@@ -494,8 +498,8 @@ static loop_t drain_burst(xb_listener_t *l, xb_error_t *err)
          * (or once the oldest has waited XB_RT_HOLD_US) they go at once. */
         uint64_t now = l->n_outbox ? now_us() : 0;
         bool due = l->n_outbox == XB_RT_OUTBOX ||
-                   (l->n_outbox > 0 && (now - start >= XB_RT_HOLD_US ||
-                                        now - l->held_since_us >= XB_RT_HOLD_US));
+                   (l->n_outbox > 0 &&
+                    (now - start >= XB_RT_HOLD_US || now - l->held_since_us >= XB_RT_HOLD_US));
         if (due && flush_outbox(l) != 0)
             return LOOP_RECONNECT;
     }
@@ -576,8 +580,7 @@ static loop_t serve(xb_listener_t *l, xb_error_t *err)
                     l->endpoint, now - l->last_heard_ms);
             return LOOP_RECONNECT;
         }
-        if (registered && now >= l->last_sent_ms + hb &&
-            send_own(l, xb_proto_heartbeat()) != 0) {
+        if (registered && now >= l->last_sent_ms + hb && send_own(l, xb_proto_heartbeat()) != 0) {
             XB_WARN(l->log_comp, "cannot send HEARTBEAT: %s: reconnecting", zmq_strerror(errno));
             return LOOP_RECONNECT;
         }
@@ -671,8 +674,8 @@ static int take_history(const xb_proto_msg_t *m, xb_blob_list_t *blobs, xb_error
 
 /* Classifies one message that arrived during the wait: 1 = the answer was
  * consumed (rc in *result), 0 = keep waiting. */
-static int history_message(xb_listener_t *l, xb_frames_t *f, const char *req,
-                           xb_blob_list_t *blobs, int *result, xb_error_t *err)
+static int history_message(xb_listener_t *l, xb_frames_t *f, const char *req, xb_blob_list_t *blobs,
+                           int *result, xb_error_t *err)
 {
     l->last_heard_ms = xb_rt_now_ms();
     xb_proto_msg_t m;
@@ -690,8 +693,9 @@ static int history_message(xb_listener_t *l, xb_frames_t *f, const char *req,
     if (m.cmd == XB_PROTO_ERROR && xb_proto_is(m.error.what, XB_CMD_HISTORY)) {
         char why[256];
         xb_proto_cstr(m.error.message, why, sizeof why);
-        *result = xb_error_set(err, XB_ERR_BACKEND, 0, "listener %s: the pump could not read the history: %s",
-                               l->name, why);
+        *result = xb_error_set(err, XB_ERR_BACKEND, 0,
+                               "listener %s: the pump could not read the history: %s", l->name,
+                               why);
         xb_frames_destroy(&f);
         return 1;
     }
@@ -717,7 +721,8 @@ int xb_rt_history_request(xb_listener_t *l, const char *thread, xb_blob_list_t *
                           xb_error_t *err)
 {
     if (!l->sock || !atomic_load(&l->registered))
-        return xb_error_set(err, XB_ERR_BACKEND, 0, "listener %s: not registered with a pump", l->name);
+        return xb_error_set(err, XB_ERR_BACKEND, 0, "listener %s: not registered with a pump",
+                            l->name);
     char req[32];
     snprintf(req, sizeof req, "%ld", ++l->next_request);
     if (send_own(l, xb_proto_history(req, thread)) != 0)

@@ -14,12 +14,12 @@
 #include "xmlbus/listener.h"
 #include "proto.h"
 
-#define XB_RT_LINGER_MS 1000        /* what close may still flush to the pump */
+#define XB_RT_LINGER_MS 1000 /* what close may still flush to the pump */
 #define XB_RT_DEFAULT_HEARTBEAT_MS 1000
-#define XB_RT_LIVENESS 3            /* silent intervals before the pump counts as gone */
+#define XB_RT_LIVENESS 3 /* silent intervals before the pump counts as gone */
 #define XB_RT_DELIVERY_ID_MAX 64
-#define XB_RT_OUTBOX 16             /* answers of a burst sent together */
-#define XB_RT_HOLD_US 1000          /* ... held at most this long */
+#define XB_RT_OUTBOX 16    /* answers of a burst sent together */
+#define XB_RT_HOLD_US 1000 /* ... held at most this long */
 
 struct xb_listener_t {
     char *endpoint;
@@ -32,8 +32,8 @@ struct xb_listener_t {
     xb_handler_fn fn;
     void *user;
 
-    int wake_fd;                     /* eventfd written by xb_listener_stop */
-    int signal_fd;                   /* signalfd of xb_listener_main, or -1 */
+    int wake_fd;   /* eventfd written by xb_listener_stop */
+    int signal_fd; /* signalfd of xb_listener_main, or -1 */
     atomic_bool stop;
     atomic_bool registered;
 
@@ -44,13 +44,13 @@ struct xb_listener_t {
 
     /* One connection to the pump; replaced on reconnect. */
     void *sock;
-    xb_parser_t *parser;             /* one per listener thread, reused */
+    xb_parser_t *parser; /* one per listener thread, reused */
     char organism[XB_NAME_MAX];
     long heartbeat_ms;
     xb_backend_config_t backend_cfg; /* from WELCOME */
     xb_backend_t *backend;           /* manager/redis, opened on first history read */
     uint64_t last_heard_ms, last_sent_ms;
-    bool shutdown_seen;              /* SHUTDOWN arrived while a handler ran */
+    bool shutdown_seen; /* SHUTDOWN arrived while a handler ran */
     long next_request;
 
     /* Messages that arrived while a handler waited for HISTORY-OK. */
@@ -59,7 +59,7 @@ struct xb_listener_t {
     /* Answers held while draining a burst of deliveries (runtime.c). */
     xb_frames_t *outbox[XB_RT_OUTBOX];
     size_t n_outbox;
-    uint64_t held_since_us;           /* when the oldest held answer was ready */
+    uint64_t held_since_us; /* when the oldest held answer was ready */
     bool batching;
 };
 
@@ -73,7 +73,7 @@ typedef struct {
 struct xb_msg_t {
     xb_listener_t *l;
     xb_envelope_t *env;
-    const void *raw;                 /* the DELIVER envelope frame */
+    const void *raw; /* the DELIVER envelope frame */
     size_t raw_len;
     xb_msg_scratch_t *scratch;
 };

@@ -8,4 +8,7 @@ static int echo(const xb_msg_t *msg, xb_reply_t *reply, void *user)
     return xb_reply_respond(reply, xb_msg_payload(msg));
 }
 
-int main(int argc, char **argv) { return xb_listener_main(argc, argv, echo, NULL); }
+int main(int argc, char **argv)
+{
+    return xb_listener_main(argc, argv, echo, NULL);
+}

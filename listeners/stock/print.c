@@ -23,4 +23,7 @@ static int print(const xb_msg_t *msg, xb_reply_t *reply, void *user)
     return 0; /* nothing emitted: DONE */
 }
 
-int main(int argc, char **argv) { return xb_listener_main(argc, argv, print, NULL); }
+int main(int argc, char **argv)
+{
+    return xb_listener_main(argc, argv, print, NULL);
+}

@@ -99,11 +99,13 @@ static int check_client_endpoint(const char *ep, const char *where, xb_error_t *
 {
     size_t n = strlen(ep);
     if (strncmp(ep, "inproc://", 9) == 0)
-        return xb_error_set(err, XB_ERR_ARG, 0, "%s: '%s' is an inproc:// endpoint, which only "
+        return xb_error_set(err, XB_ERR_ARG, 0,
+                            "%s: '%s' is an inproc:// endpoint, which only "
                             "works inside one program; use -e with a tcp:// or ipc:// endpoint",
                             where, ep);
     if ((n >= 2 && strcmp(ep + n - 2, ":*") == 0) || (n >= 2 && strcmp(ep + n - 2, ":0") == 0))
-        return xb_error_set(err, XB_ERR_ARG, 0, "%s: '%s' asks for a random port; pass the real "
+        return xb_error_set(err, XB_ERR_ARG, 0,
+                            "%s: '%s' asks for a random port; pass the real "
                             "endpoint with -e (xmlbus run --endpoint-file writes it down)",
                             where, ep);
     return 0;
@@ -125,8 +127,7 @@ static int endpoint_from_config(const char *path, char *out, size_t cap, xb_erro
     return rc;
 }
 
-static int copy_endpoint(const char *ep, const char *where, char *out, size_t cap,
-                         xb_error_t *err)
+static int copy_endpoint(const char *ep, const char *where, char *out, size_t cap, xb_error_t *err)
 {
     if (strlen(ep) >= cap)
         return xb_error_set(err, XB_ERR_ARG, 0, "%s: endpoint too long", where);
@@ -224,8 +225,8 @@ int xb_cli_parse_xml_verb(int argc, char **argv, const char *verb, const char *u
     return -1;
 }
 
-int xb_cli_query(const xb_cli_opts_t *o, const char *verb, const char *const *args,
-                 size_t nargs, bool print_xml, xmlDoc **doc)
+int xb_cli_query(const xb_cli_opts_t *o, const char *verb, const char *const *args, size_t nargs,
+                 bool print_xml, xmlDoc **doc)
 {
     if (doc)
         *doc = NULL;
@@ -262,8 +263,7 @@ xmlDoc *xb_cli_parse_xml(const char *verb, const char *xml, size_t len)
     xb_error_clear(&err);
     xmlDoc *doc = xb_client_read_xml(xml, len, &err);
     if (!doc || !xmlDocGetRootElement(doc)) {
-        xb_cli_fail(verb, "the pump sent an answer that is not XML (%s): %.200s", err.message,
-                    xml);
+        xb_cli_fail(verb, "the pump sent an answer that is not XML (%s): %.200s", err.message, xml);
         xmlFreeDoc(doc);
         return NULL;
     }

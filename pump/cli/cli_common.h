@@ -17,10 +17,10 @@
 /* Exit codes of every verb (docs/cli.md). */
 enum {
     XB_EXIT_OK = 0,
-    XB_EXIT_FAIL = 1,        /* refused, config error, I/O error, request failed */
-    XB_EXIT_USAGE = 2,       /* bad command line */
-    XB_EXIT_SYSERROR = 3,    /* send --wait: a SystemError came back */
-    XB_EXIT_TIMEOUT = 4,     /* nothing (or not enough) came back in time */
+    XB_EXIT_FAIL = 1,     /* refused, config error, I/O error, request failed */
+    XB_EXIT_USAGE = 2,    /* bad command line */
+    XB_EXIT_SYSERROR = 3, /* send --wait: a SystemError came back */
+    XB_EXIT_TIMEOUT = 4,  /* nothing (or not enough) came back in time */
 };
 
 #define XB_CLI_DEFAULT_TIMEOUT_S 10.0
@@ -30,27 +30,28 @@ enum { XB_OPT_TIMEOUT = 1000, XB_OPT_LOG_LEVEL, XB_OPT_FIRST_VERB_OPTION = 1100 
 
 /* Short and long common options, to put in front of a verb's own. */
 #define XB_CLI_SHORTOPTS "c:e:h"
-#define XB_CLI_LONGOPTS                                        \
-    {"config", required_argument, NULL, 'c'},                  \
-    {"endpoint", required_argument, NULL, 'e'},                \
-    {"timeout", required_argument, NULL, XB_OPT_TIMEOUT},      \
-    {"log-level", required_argument, NULL, XB_OPT_LOG_LEVEL},  \
-    {"help", no_argument, NULL, 'h'}
+#define XB_CLI_LONGOPTS                                                                   \
+    {"config", required_argument, NULL, 'c'}, {"endpoint", required_argument, NULL, 'e'}, \
+        {"timeout", required_argument, NULL, XB_OPT_TIMEOUT},                             \
+        {"log-level", required_argument, NULL, XB_OPT_LOG_LEVEL},                         \
+    {                                                                                     \
+        "help", no_argument, NULL, 'h'                                                    \
+    }
 
 /* Help lines of the common options, for each verb's usage text. */
-#define XB_CLI_COMMON_HELP                                                            \
-    "  -c, --config FILE    organism.yaml whose endpoint to use\n"                    \
-    "  -e, --endpoint EP    the pump's ZeroMQ endpoint (wins over -c)\n"              \
-    "      --timeout S      give up after S seconds (default 10)\n"                   \
-    "      --log-level L    error|warn|info|debug (default warn)\n"                   \
+#define XB_CLI_COMMON_HELP                                               \
+    "  -c, --config FILE    organism.yaml whose endpoint to use\n"       \
+    "  -e, --endpoint EP    the pump's ZeroMQ endpoint (wins over -c)\n" \
+    "      --timeout S      give up after S seconds (default 10)\n"      \
+    "      --log-level L    error|warn|info|debug (default warn)\n"      \
     "  -h, --help           this text\n"
 
 typedef struct {
-    const char *verb;           /* argv[0] of the verb, for messages */
-    const char *config_path;    /* -c */
-    const char *endpoint;       /* -e */
-    double timeout_s;           /* --timeout */
-    bool help;                  /* -h */
+    const char *verb;        /* argv[0] of the verb, for messages */
+    const char *config_path; /* -c */
+    const char *endpoint;    /* -e */
+    double timeout_s;        /* --timeout */
+    bool help;               /* -h */
 } xb_cli_opts_t;
 
 /* Defaults for verb (log level warn: a client prints results, not chatter). */
@@ -108,8 +109,8 @@ int xb_cli_parse_xml_verb(int argc, char **argv, const char *verb, const char *u
  * and returns XB_EXIT_FAIL. Then with print_xml the answer is printed as it
  * came (xb_cli_print_body). Returns XB_EXIT_OK, or the exit code of the
  * failure (already printed) with *doc NULL. */
-int xb_cli_query(const xb_cli_opts_t *o, const char *verb, const char *const *args,
-                 size_t nargs, bool print_xml, xmlDoc **doc);
+int xb_cli_query(const xb_cli_opts_t *o, const char *verb, const char *const *args, size_t nargs,
+                 bool print_xml, xmlDoc **doc);
 
 /* Prints every attribute of n as a "name: value" line (so that counters a
  * newer pump adds show up without a change here). */

@@ -15,9 +15,7 @@ static const char backend_usage[] =
     "registry-entries, ttl, server-version, location, ...\n"
     "\n"
     "options:\n"
-    "      --xml            print the pump's XML answer as it is\n"
-    XB_CLI_COMMON_HELP
-    "\n"
+    "      --xml            print the pump's XML answer as it is\n" XB_CLI_COMMON_HELP "\n"
     "exit: 0 the backend answers its ping, 1 it does not or another failure,\n"
     "      2 usage, 4 no answer from the pump in time\n";
 

@@ -133,9 +133,9 @@ static void print_envelope(const xb_envelope_t *e)
 static int parse_args(int argc, char **argv, opts_t *o, int *exit_code)
 {
     static const struct option longopts[] = {
-        {"build", no_argument, NULL, 'b'},     {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 't'},  {"thread", required_argument, NULL, OPT_THREAD},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+        {"build", no_argument, NULL, 'b'},    {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'}, {"thread", required_argument, NULL, OPT_THREAD},
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     optind = 1;

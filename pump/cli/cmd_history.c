@@ -14,9 +14,7 @@ static const char history_usage[] =
     "\"#INDEX TIME FROM -> TO TYPE id ID\" and the payload as XML below it.\n"
     "\n"
     "options:\n"
-    "      --xml            print the pump's XML answer as it is\n"
-    XB_CLI_COMMON_HELP
-    "\n"
+    "      --xml            print the pump's XML answer as it is\n" XB_CLI_COMMON_HELP "\n"
     "exit: 0 ok, 1 failure (unknown thread, ...), 2 usage, 4 no answer in time\n";
 
 /* The payload of a slot: its element child, or its text (an escaped
@@ -55,8 +53,8 @@ static int print_slots(xmlNode *root)
             xb_cli_fail("history", "out of memory");
             return XB_EXIT_FAIL;
         }
-        printf("#%s %s %s -> %s %s id %s\n    %s\n", *index ? index : "?", when,
-               *from ? from : "-", *to ? to : "-", *type ? type : "-", *id ? id : "-", payload);
+        printf("#%s %s %s -> %s %s id %s\n    %s\n", *index ? index : "?", when, *from ? from : "-",
+               *to ? to : "-", *type ? type : "-", *id ? id : "-", payload);
         free(payload);
     }
     return XB_EXIT_OK;

@@ -170,8 +170,7 @@ static const char ping_usage[] =
     "Asks the pump for a sign of life (CONTROL ping) and prints \"ok\" and\n"
     "what it answers on one line (\"ok pong organism=hello state=running\").\n"
     "\n"
-    "options:\n" XB_CLI_COMMON_HELP
-    "\n"
+    "options:\n" XB_CLI_COMMON_HELP "\n"
     "exit: 0 the pump answered, 1 failure, 2 usage, 4 no answer in time\n";
 
 static const char stop_usage[] =
@@ -181,8 +180,7 @@ static const char stop_usage[] =
     "accepting, finish or fail in-flight work, stop listeners, exit 0.\n"
     "Returns once the pump has acknowledged the request.\n"
     "\n"
-    "options:\n" XB_CLI_COMMON_HELP
-    "\n"
+    "options:\n" XB_CLI_COMMON_HELP "\n"
     "exit: 0 acknowledged, 1 failure, 2 usage, 4 no answer in time\n";
 
 /* "ok", then the answer's root element and its attributes on the same line:
@@ -235,7 +233,10 @@ static int simple_control(int argc, char **argv, const char *usage, const char *
     return XB_EXIT_OK;
 }
 
-int xb_cmd_ping(int argc, char **argv) { return simple_control(argc, argv, ping_usage, "ping"); }
+int xb_cmd_ping(int argc, char **argv)
+{
+    return simple_control(argc, argv, ping_usage, "ping");
+}
 
 int xb_cmd_stop(int argc, char **argv)
 {

@@ -28,9 +28,7 @@ static const char send_usage[] =
     "  -n, --count N        with --wait: stop after N messages (implies --wait)\n"
     "      --idle MS        with --wait and no --count: stop once MS ms pass\n"
     "                       without a message after the first (default 500)\n"
-    "      --raw            print each message as its whole envelope\n"
-    XB_CLI_COMMON_HELP
-    "\n"
+    "      --raw            print each message as its whole envelope\n" XB_CLI_COMMON_HELP "\n"
     "--timeout bounds the whole command: the pump's answer and the wait.\n"
     "\n"
     "exit: 0 accepted (with --wait: at least one message, --count reached,\n"
@@ -44,7 +42,7 @@ typedef struct {
     xb_cli_opts_t o;
     const char *to, *from, *file;
     bool wait, raw;
-    long count;   /* 0 = not given */
+    long count; /* 0 = not given */
     long idle_ms;
 } send_args_t;
 
@@ -227,8 +225,8 @@ static int wait_for_messages(const send_args_t *a, xb_client_t *c, long long dea
             if (saw_error)
                 return XB_EXIT_SYSERROR;
             if (a->count)
-                xb_cli_fail("send", "%ld of %ld messages arrived within %g s", received,
-                            a->count, a->o.timeout_s);
+                xb_cli_fail("send", "%ld of %ld messages arrived within %g s", received, a->count,
+                            a->o.timeout_s);
             else
                 xb_cli_fail("send", "no message came back within %g s", a->o.timeout_s);
             return XB_EXIT_TIMEOUT;
@@ -279,8 +277,8 @@ int xb_cmd_send(int argc, char **argv)
     char thread[XB_UUID_STR], msgid[XB_UUID_STR];
     xb_error_t err;
     xb_error_clear(&err);
-    if (xb_client_send(c, body, len, a.to, a.from, xb_cli_timeout_ms(&a.o), thread, msgid,
-                       &err) != 0) {
+    if (xb_client_send(c, body, len, a.to, a.from, xb_cli_timeout_ms(&a.o), thread, msgid, &err) !=
+        0) {
         if (xb_client_rejection(c, NULL))
             report_rejection(c, &err);
         else if (err.code == XB_ERR_TIMEOUT)

@@ -15,9 +15,7 @@ static const char stats_usage[] =
     "errors by code (\"routing=2 schema=1\").\n"
     "\n"
     "options:\n"
-    "      --xml            print the pump's XML answer as it is\n"
-    XB_CLI_COMMON_HELP
-    "\n"
+    "      --xml            print the pump's XML answer as it is\n" XB_CLI_COMMON_HELP "\n"
     "exit: 0 ok, 1 failure, 2 usage, 4 no answer in time\n";
 
 static bool is_elem(const xmlNode *n, const char *name)
@@ -70,14 +68,15 @@ static void print_listeners(const xmlNode *root)
         xb_cli_attr(l, "restarts", restarts, sizeof restarts);
         errors_of(l, errors, sizeof errors);
         printf("%-*s %9s %9s %9s %7s %8s  %s\n", width, name, *delivered ? delivered : "-",
-               *responded ? responded : "-", *in_flight ? in_flight : "-",
-               *queued ? queued : "-", *restarts ? restarts : "-", errors);
+               *responded ? responded : "-", *in_flight ? in_flight : "-", *queued ? queued : "-",
+               *restarts ? restarts : "-", errors);
         for (const xmlNode *w = l->children; w; w = w->next) {
             if (!is_elem(w, "worker"))
                 continue;
             char pid[32], state[32], handled[32], wrestarts[32], busy[32];
             printf("  worker pid %s %s handled %s restarts %s busy-ms %s\n",
-                   xb_cli_attr(w, "pid", pid, sizeof pid), xb_cli_attr(w, "state", state, sizeof state),
+                   xb_cli_attr(w, "pid", pid, sizeof pid),
+                   xb_cli_attr(w, "state", state, sizeof state),
                    xb_cli_attr(w, "handled", handled, sizeof handled),
                    xb_cli_attr(w, "restarts", wrestarts, sizeof wrestarts),
                    xb_cli_attr(w, "busy-ms", busy, sizeof busy));

@@ -19,9 +19,8 @@ static const char threads_usage[] =
     "options:\n"
     "  -q, --quiet          print only the UUIDs, one a line\n"
     "      --limit N        stop after N threads (default: all)\n"
-    "      --xml            print the pump's XML answers as they are, one a page\n"
-    XB_CLI_COMMON_HELP
-    "\n"
+    "      --xml            print the pump's XML answers as they are, one a "
+    "page\n" XB_CLI_COMMON_HELP "\n"
     "exit: 0 ok, 1 failure, 2 usage, 4 no answer in time\n";
 
 enum { OPT_XML = XB_OPT_FIRST_VERB_OPTION, OPT_LIMIT };
@@ -49,8 +48,7 @@ static void print_page(xmlNode *root, bool quiet, size_t most, size_t *rows)
         xb_cli_attr(n, "chain", chain, sizeof chain);
         xb_cli_attr(n, "slots", slots, sizeof slots);
         xb_cli_format_us(xb_cli_attr(n, "last-activity-us", us, sizeof us), when, sizeof when);
-        printf("%-36s %6s  %-23s  %s\n", uuid, *slots ? slots : "-", when,
-               *chain ? chain : "-");
+        printf("%-36s %6s  %-23s  %s\n", uuid, *slots ? slots : "-", when, *chain ? chain : "-");
     }
     if (quiet)
         *rows += printed;

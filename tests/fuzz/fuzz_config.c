@@ -13,8 +13,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     xb_error_t err;
-    xb_config_t *cfg = xb_config_load_string((const char *)data, size, "fuzz.yaml", BASE_DIR,
-                                             &err);
+    xb_config_t *cfg = xb_config_load_string((const char *)data, size, "fuzz.yaml", BASE_DIR, &err);
     if (!cfg) {
         XB_FUZZ_CHECK(err.code != XB_OK && err.message[0]);
         return 0;

@@ -102,8 +102,8 @@ static void write_around_payload(const uint8_t *data, size_t size)
     const char *start = NULL;
     char *owned = NULL, *env = NULL;
     size_t n = 0, len = 0;
-    bool in_env_ns = root->ns && root->ns->href && strcmp((const char *)root->ns->href,
-                                                          XB_ENVELOPE_NS) == 0;
+    bool in_env_ns = root->ns && root->ns->href &&
+                     strcmp((const char *)root->ns->href, XB_ENVELOPE_NS) == 0;
     if (!in_env_ns &&
         xb_payload_embeddable(doc, (const char *)data, size, &start, &n, &owned, &err) == 0) {
         xb_envelope_fields_t f = {"fuzz", "target", THREAD, THREAD, 1, 1};

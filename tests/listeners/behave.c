@@ -24,7 +24,10 @@ static bool is_system_error(const xb_msg_t *msg)
     return strcmp((const char *)xb_msg_payload(msg)->name, "SystemError") == 0;
 }
 
-static xmlNodePtr copy_payload(const xb_msg_t *msg) { return xmlCopyNode(xb_msg_payload(msg), 1); }
+static xmlNodePtr copy_payload(const xb_msg_t *msg)
+{
+    return xmlCopyNode(xb_msg_payload(msg), 1);
+}
 
 static int handle(const xb_msg_t *msg, xb_reply_t *reply, void *user)
 {

@@ -183,4 +183,7 @@ static int handle(const xb_msg_t *msg, xb_reply_t *reply, void *user)
     return xb_reply_respond(reply, out);
 }
 
-int main(int argc, char **argv) { return xb_listener_main(argc, argv, handle, NULL); }
+int main(int argc, char **argv)
+{
+    return xb_listener_main(argc, argv, handle, NULL);
+}

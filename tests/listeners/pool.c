@@ -105,7 +105,10 @@ static int hang(void)
     return 0;
 }
 
-static int fail(xb_reply_t *reply) { return xb_reply_fail(reply, "failed in pid %d", (int)getpid()); }
+static int fail(xb_reply_t *reply)
+{
+    return xb_reply_fail(reply, "failed in pid %d", (int)getpid());
+}
 
 static long ms_of(const xb_msg_t *msg)
 {

@@ -766,19 +766,26 @@ static void test_registry_apply_bad_op(void)
     xb_error_t err;
     CU_ASSERT_EQUAL(xb_backend_registry_set(b, "old", "u-old", &err), 0);
     const xb_registry_op_t bad[][3] = {
-        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"},
+         {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
          {XB_REGISTRY_OP_SET, NULL, "u-x"}},
-        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"},
+         {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
          {XB_REGISTRY_OP_SET, "", "u-x"}},
-        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"},
+         {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
          {XB_REGISTRY_OP_SET, "c-x", NULL}},
-        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"},
+         {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
          {XB_REGISTRY_OP_SET, "c-x", ""}},
-        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"},
+         {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
          {XB_REGISTRY_OP_DELETE, "c-x", NULL}},
-        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"},
+         {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
          {XB_REGISTRY_OP_DELETE, NULL, ""}},
-        {{XB_REGISTRY_OP_SET, "new", "u-new"}, {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
+        {{XB_REGISTRY_OP_SET, "new", "u-new"},
+         {XB_REGISTRY_OP_DELETE, NULL, "u-old"},
          {(xb_registry_op_kind_t)7, "c-x", "u-x"}},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -820,8 +827,8 @@ static void test_registry_apply_large(void)
     enum { SETS = 1200, DELETES = 400, MOVES = 400, N = SETS + DELETES + MOVES };
     xb_backend_t *b = fresh();
     xb_error_t err;
-    char (*chains)[48] = calloc(N, sizeof *chains);
-    char (*uuids)[48] = calloc(N, sizeof *uuids);
+    char(*chains)[48] = calloc(N, sizeof *chains);
+    char(*uuids)[48] = calloc(N, sizeof *uuids);
     xb_registry_op_t *ops = calloc(N, sizeof *ops);
     CU_ASSERT_PTR_NOT_NULL_FATAL(chains);
     CU_ASSERT_PTR_NOT_NULL_FATAL(uuids);

@@ -9,7 +9,10 @@
 
 #include "xmlbus/config.h"
 
-static uint64_t fix_clock(void *user) { return *(const uint64_t *)user; }
+static uint64_t fix_clock(void *user)
+{
+    return *(const uint64_t *)user;
+}
 
 int pumpfix_open(pumpfix_t *f, const char *yaml_tail)
 {
@@ -56,7 +59,10 @@ void pumpfix_close(pumpfix_t *f)
     f->ctx = NULL;
 }
 
-int pumpfix_step(pumpfix_t *f) { return xb_pump_step(f->pump, 0); }
+int pumpfix_step(pumpfix_t *f)
+{
+    return xb_pump_step(f->pump, 0);
+}
 
 void pumpfix_advance(pumpfix_t *f, uint64_t ms, uint64_t step_ms, void *const *beat)
 {

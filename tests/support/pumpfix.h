@@ -31,7 +31,7 @@
 typedef struct {
     void *ctx;
     xb_pump_t *pump;
-    uint64_t now;             /* the pump's clock, in ms: the test moves it */
+    uint64_t now; /* the pump's clock, in ms: the test moves it */
     char endpoint[64];
     void *sockets[PUMPFIX_MAX_SOCKETS]; /* closed by pumpfix_close */
     int n_sockets;

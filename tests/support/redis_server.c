@@ -280,8 +280,7 @@ int xb_redis_server_restart(xb_redis_server_t *srv, xb_error_t *err)
         if (rc < 0)
             return -1;
         if (!xbt_poll_again(deadline))
-            return xb_error_set(err, XB_ERR_IO, 0, "redis-server: port %d stays taken",
-                                srv->port);
+            return xb_error_set(err, XB_ERR_IO, 0, "redis-server: port %d stays taken", srv->port);
     }
 }
 
@@ -300,7 +299,10 @@ void xb_redis_server_destroy(xb_redis_server_t **srv)
 static xb_redis_server_t *shared_srv;
 static xb_error_t shared_err;
 
-static void destroy_shared(void) { xb_redis_server_destroy(&shared_srv); }
+static void destroy_shared(void)
+{
+    xb_redis_server_destroy(&shared_srv);
+}
 
 xb_redis_server_t *xb_redis_server_shared(xb_error_t *err)
 {
@@ -316,12 +318,27 @@ xb_redis_server_t *xb_redis_server_shared(xb_error_t *err)
     return shared_srv;
 }
 
-bool xb_redis_server_running(const xb_redis_server_t *srv) { return srv && srv->pid > 0; }
+bool xb_redis_server_running(const xb_redis_server_t *srv)
+{
+    return srv && srv->pid > 0;
+}
 
-int xb_redis_server_port(const xb_redis_server_t *srv) { return srv ? srv->port : -1; }
+int xb_redis_server_port(const xb_redis_server_t *srv)
+{
+    return srv ? srv->port : -1;
+}
 
-const char *xb_redis_server_url(const xb_redis_server_t *srv) { return srv ? srv->url : ""; }
+const char *xb_redis_server_url(const xb_redis_server_t *srv)
+{
+    return srv ? srv->url : "";
+}
 
-const char *xb_redis_server_socket(const xb_redis_server_t *srv) { return srv ? srv->sock : ""; }
+const char *xb_redis_server_socket(const xb_redis_server_t *srv)
+{
+    return srv ? srv->sock : "";
+}
 
-const char *xb_redis_server_dir(const xb_redis_server_t *srv) { return srv ? srv->dir : ""; }
+const char *xb_redis_server_dir(const xb_redis_server_t *srv)
+{
+    return srv ? srv->dir : "";
+}

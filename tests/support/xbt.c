@@ -155,8 +155,8 @@ static pid_t spawn_pump(const xbt_pump_t *p, const char *cfg, const char *endpoi
         dup2(fd, STDERR_FILENO);
         close(fd);
     }
-    execl(XB_BIN_DIR "/xmlbus", "xmlbus", "run", cfg, "--endpoint", ANY_ENDPOINT,
-          "--endpoint-file", endpoint_file, "--log-level", "debug", (char *)NULL);
+    execl(XB_BIN_DIR "/xmlbus", "xmlbus", "run", cfg, "--endpoint", ANY_ENDPOINT, "--endpoint-file",
+          endpoint_file, "--log-level", "debug", (char *)NULL);
     _exit(127);
 }
 
@@ -303,8 +303,8 @@ size_t xbt_children(pid_t pid, pid_t *out, size_t cap)
         char *close_paren = strrchr(buf, ')');
         char state;
         long ppid;
-        if (close_paren && sscanf(close_paren + 1, " %c %ld", &state, &ppid) == 2 &&
-            ppid == pid && state != 'Z') {
+        if (close_paren && sscanf(close_paren + 1, " %c %ld", &state, &ppid) == 2 && ppid == pid &&
+            state != 'Z') {
             if (n < cap)
                 out[n] = (pid_t)child;
             n++;
@@ -356,7 +356,8 @@ char *xbt_text_of(const char *xml, const char *name)
 {
     if (!xml)
         return NULL;
-    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), NULL, NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!doc)
         return NULL;
     xmlNodePtr n = first_named(xmlDocGetRootElement(doc), name);

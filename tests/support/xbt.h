@@ -29,8 +29,8 @@ int xbt_read_endpoint_file(const char *path, pid_t pid, char *out, size_t cap, i
 
 typedef struct {
     pid_t pid;
-    char endpoint[128];  /* where the pump bound (read from its endpoint file) */
-    char dir[512];       /* holds organism.yaml and pump.log */
+    char endpoint[128]; /* where the pump bound (read from its endpoint file) */
+    char dir[512];      /* holds organism.yaml and pump.log */
     char log[600];
 } xbt_pump_t;
 

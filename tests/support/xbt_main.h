@@ -21,16 +21,17 @@ typedef struct {
 
 typedef struct {
     const char *name;
-    int (*init)(void);     /* once before the suite (may be NULL) */
-    int (*clean)(void);    /* once after it (may be NULL) */
-    void (*setup)(void);   /* before each test (may be NULL) */
-    void (*teardown)(void);/* after each test (may be NULL) */
+    int (*init)(void);       /* once before the suite (may be NULL) */
+    int (*clean)(void);      /* once after it (may be NULL) */
+    void (*setup)(void);     /* before each test (may be NULL) */
+    void (*teardown)(void);  /* after each test (may be NULL) */
     const xbt_test_t *tests; /* ends with {NULL, NULL} */
 } xbt_suite_t;
 
 /* Defined by each test program, ends with an entry whose name is NULL. */
 extern const xbt_suite_t xbt_suites[];
 
-#define XBT_SUITES(...) const xbt_suite_t xbt_suites[] = {__VA_ARGS__, {NULL, NULL, NULL, NULL, NULL, NULL}}
+#define XBT_SUITES(...) \
+    const xbt_suite_t xbt_suites[] = {__VA_ARGS__, {NULL, NULL, NULL, NULL, NULL, NULL}}
 
 #endif

@@ -60,7 +60,10 @@ static long root_number(xb_client_t *c, const char *verb, const char *attr)
     return v;
 }
 
-long xbt_pump_stat(xb_client_t *c, const char *attr) { return root_number(c, "stats", attr); }
+long xbt_pump_stat(xb_client_t *c, const char *attr)
+{
+    return root_number(c, "stats", attr);
+}
 
 long xbt_backend_info(xb_client_t *c, const char *attr)
 {

@@ -56,17 +56,20 @@ static inline bool xbt_poll_again(long long end_ms)
 
 /* Evaluates cond until it is true or timeout_ms have passed. A statement:
  * look at cond (or at what it stored) afterwards. */
-#define XBT_WAIT_UNTIL(cond, timeout_ms)                                                     \
-    do {                                                                                     \
-        long long xbt_end_ = xbt_mono_ms() + (timeout_ms);                                   \
-        while (!(cond) && xbt_poll_again(xbt_end_)) {                                        \
-        }                                                                                    \
+#define XBT_WAIT_UNTIL(cond, timeout_ms)                   \
+    do {                                                   \
+        long long xbt_end_ = xbt_mono_ms() + (timeout_ms); \
+        while (!(cond) && xbt_poll_again(xbt_end_)) {      \
+        }                                                  \
     } while (0)
 
 /* Lets ms pass on purpose. Only for a test whose behaviour needs time to
  * go by (a handler that is slow, a pump paused longer than a heartbeat
  * interval, "nothing arrives within ..."), never to wait for a state. */
-static inline void xbt_let_time_pass_ms(long ms) { xbt_pause_ms_(ms); }
+static inline void xbt_let_time_pass_ms(long ms)
+{
+    xbt_pause_ms_(ms);
+}
 
 /* Waits up to timeout_ms for the child pid to end. Returns its status as
  * waitpid gives it, or -1 when it did not end in time (it is then killed

@@ -1,9 +1,11 @@
 /* Multipart ZeroMQ messages of the XB1 protocol (see include/xmlbus/wire.h).
  *
- * Each frame is a separately allocated zmq_msg_t, so that a pointer returned
- * by xb_frames_data stays valid while frames are appended or prepended (a
- * small zmq_msg_t keeps its bytes inside the struct, so moving the structs
- * around would move the bytes).
+ * Each frame is a zmq_msg_t that never moves, so that a pointer returned by
+ * xb_frames_data stays valid while frames are appended or prepended (a small
+ * zmq_msg_t keeps its bytes inside the struct, so moving the structs around
+ * would move the bytes). The first frames live in a pool inside the message
+ * itself: an XB1 message has 3 to 8 frames, so the usual message costs one
+ * allocation instead of one per frame.
  *
  * Sending: zmq_msg_send consumes a frame only when it succeeds, and a failure
  * after the first frame of a multipart message cannot be undone. To keep the
@@ -36,22 +38,54 @@
 #define DESCRIBE_TEXT_MAX 96
 #define DESCRIBE_HEX_MAX 32
 
+/* Frames kept inside the message before any is allocated on its own. */
+#define POOL_FRAMES 8
+
 struct xb_frames_t {
-    zmq_msg_t **msgs;
+    zmq_msg_t **msgs; /* the frames in order: order_inline or a heap array */
     size_t count;
     size_t cap;
+    unsigned pool_used; /* bit i: pool[i] holds a frame */
+    zmq_msg_t *order_inline[POOL_FRAMES];
+    zmq_msg_t pool[POOL_FRAMES];
 };
 
 xb_frames_t *xb_frames_new(void)
 {
-    return calloc(1, sizeof(xb_frames_t));
+    xb_frames_t *f = malloc(sizeof *f);
+    if (!f)
+        return NULL;
+    f->msgs = f->order_inline;
+    f->count = 0;
+    f->cap = POOL_FRAMES;
+    f->pool_used = 0;
+    return f;
+}
+
+/* A place for one more frame: a free pool slot, else the heap. */
+static zmq_msg_t *slot_new(xb_frames_t *f)
+{
+    for (unsigned i = 0; i < POOL_FRAMES; i++)
+        if (!(f->pool_used & (1u << i))) {
+            f->pool_used |= 1u << i;
+            return &f->pool[i];
+        }
+    return malloc(sizeof(zmq_msg_t));
+}
+
+static void slot_free(xb_frames_t *f, zmq_msg_t *m)
+{
+    if (m >= f->pool && m < f->pool + POOL_FRAMES)
+        f->pool_used &= ~(1u << (unsigned)(m - f->pool));
+    else
+        free(m);
 }
 
 static void frames_clear(xb_frames_t *f)
 {
     for (size_t i = 0; i < f->count; i++) {
         zmq_msg_close(f->msgs[i]);
-        free(f->msgs[i]);
+        slot_free(f, f->msgs[i]);
     }
     f->count = 0;
 }
@@ -61,7 +95,8 @@ void xb_frames_destroy(xb_frames_t **f)
     if (!f || !*f)
         return;
     frames_clear(*f);
-    free((*f)->msgs);
+    if ((*f)->msgs != (*f)->order_inline)
+        free((*f)->msgs);
     free(*f);
     *f = NULL;
 }
@@ -71,8 +106,15 @@ static int frames_reserve(xb_frames_t *f)
 {
     if (f->count < f->cap)
         return 0;
-    size_t cap = f->cap ? f->cap * 2 : 8;
-    zmq_msg_t **m = realloc(f->msgs, cap * sizeof *m);
+    size_t cap = f->cap * 2;
+    zmq_msg_t **m;
+    if (f->msgs == f->order_inline) {
+        m = malloc(cap * sizeof *m);
+        if (m)
+            memcpy(m, f->order_inline, f->count * sizeof *m);
+    } else {
+        m = realloc(f->msgs, cap * sizeof *m);
+    }
     if (!m)
         return -1;
     f->msgs = m;
@@ -84,9 +126,13 @@ static int frames_reserve(xb_frames_t *f)
  * On failure *msg is closed. */
 static int frames_insert(xb_frames_t *f, size_t at, zmq_msg_t *msg)
 {
-    zmq_msg_t *slot = malloc(sizeof *slot);
-    if (!slot || frames_reserve(f) < 0) {
-        free(slot);
+    if (frames_reserve(f) < 0) {
+        zmq_msg_close(msg);
+        errno = ENOMEM;
+        return -1;
+    }
+    zmq_msg_t *slot = slot_new(f);
+    if (!slot) {
         zmq_msg_close(msg);
         errno = ENOMEM;
         return -1;

@@ -353,19 +353,30 @@ xb_frames_t *xb_frames_recv(void *socket, int flags)
         errno = EINVAL;
         return NULL;
     }
-    xb_frames_t *f = xb_frames_new();
-    if (!f) {
-        errno = ENOMEM;
+    /* The first frame before anything is allocated: a poll that finds
+     * nothing (EAGAIN, the end of every drain) costs no allocation. */
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, socket, flags) < 0) {
+        int e = errno;
+        zmq_msg_close(&msg);
+        errno = e;
         return NULL;
     }
+    bool more = zmq_msg_more(&msg);
+    xb_frames_t *f = xb_frames_new();
     int err = 0;
-    bool more = true;
+    if (!f) {
+        zmq_msg_close(&msg);
+        err = ENOMEM;
+    } else if (frames_insert(f, 0, &msg) < 0) { /* closes msg on failure */
+        err = ENOMEM;
+    }
     while (more) {
-        zmq_msg_t msg;
         zmq_msg_init(&msg);
-        /* The first frame may wait; the others are already there (ZeroMQ
-         * delivers a multipart message atomically). */
-        if (zmq_msg_recv(&msg, socket, f->count == 0 && !err ? flags : 0) < 0) {
+        /* The others are already there (ZeroMQ delivers a multipart message
+         * atomically). */
+        if (zmq_msg_recv(&msg, socket, 0) < 0) {
             int e = errno;
             zmq_msg_close(&msg);
             xb_frames_destroy(&f);
@@ -374,10 +385,12 @@ xb_frames_t *xb_frames_recv(void *socket, int flags)
         }
         more = zmq_msg_more(&msg);
         if (err || f->count >= XB_FRAMES_MAX) {
-            /* Too many frames: drain the rest of the message, then refuse it. */
+            /* Too many frames or no memory: drain the rest, then refuse. */
             zmq_msg_close(&msg);
-            frames_clear(f);
-            err = EMSGSIZE;
+            if (f)
+                frames_clear(f);
+            if (!err)
+                err = EMSGSIZE;
             continue;
         }
         if (frames_insert(f, f->count, &msg) < 0) {

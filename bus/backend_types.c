@@ -88,3 +88,14 @@ void xb_pair_list_free(xb_pair_list_t *list)
 {
     LIST_FREE(list, pair_free);
 }
+
+static void journal_item_free(xb_journal_item_t *j)
+{
+    free(j->id);
+    free(j->data.data);
+}
+
+void xb_journal_list_free(xb_journal_list_t *list)
+{
+    LIST_FREE(list, journal_item_free);
+}

@@ -24,6 +24,7 @@ void xb_backend_config_defaults(xb_backend_config_t *cfg)
     strcpy(cfg->redis_prefix, "xp:");
     cfg->redis_ttl = 86400;
     cfg->max_bytes = (size_t)1 << 30; /* the memory backend stays bounded by default */
+    cfg->journal = true;
 }
 
 const char *xb_backend_type_name(xb_backend_type_t type)

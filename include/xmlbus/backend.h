@@ -41,10 +41,12 @@ typedef struct {
     size_t max_bytes;          /* memory: slot bytes held (default 1 GiB, 0 = unlimited);
                                    beyond it the oldest threads are evicted, a slot that
                                    cannot fit alone -> XB_ERR_LIMIT */
+    bool journal;              /* the pump journals unanswered deliveries (default true;
+                                   manager and redis only: memory keeps none) */
 } xb_backend_config_t;
 
 /* Fills *cfg with the defaults (memory, prefix "xp:", ttl 86400, max_bytes
- * 1 GiB, no other limits). */
+ * 1 GiB, journal true, no other limits). */
 XB_EXPORT void xb_backend_config_defaults(xb_backend_config_t *cfg);
 /* "memory" / "manager" / "redis" <-> type. parse returns 0 or -1. */
 XB_EXPORT const char *xb_backend_type_name(xb_backend_type_t type);

@@ -8,6 +8,7 @@
  * I/O threads do the network work. */
 #include "pump_internal.h"
 #include "commit.h"
+#include "journal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -124,6 +125,7 @@ static int open_storage(xb_pump_t *p, xb_error_t *err)
         return -1;
     /* One batch per tick instead of a round trip per change. */
     xb_registry_set_write_behind(p->registry, true);
+    p->journal = p->cfg->backend.journal && xb_backend_has_journal(p->backend);
     return 0;
 }
 
@@ -486,6 +488,7 @@ static void finish(xb_pump_t *p)
         XB_WARN("pump", "stopped with %zu messages for clients that did not read them",
                 p->client_held);
     flush_registry(p);
+    xbp_journal_flush(p);
     XB_INFO("pump", "stopped: %llu messages routed", (unsigned long long)p->routed);
 }
 
@@ -564,6 +567,7 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
     tick(p);
     xbp_peers_reap(p);
     xbp_convs_report(p);
+    xbp_journal_flush(p); /* after the commit that recorded the answers */
     if (drained(p)) {
         end_serving(p);
         return 0;
@@ -642,6 +646,9 @@ void xb_pump_destroy(xb_pump_t **pp)
     xb_schemas_destroy(&p->schemas);
     if (p->registry)
         flush_registry(p);
+    if (p->backend)
+        xbp_journal_flush(p);
+    xbp_journal_free(p);
     xb_registry_destroy(&p->registry);
     xb_buffer_destroy(&p->buffer);
     xb_backend_destroy(&p->backend); /* closing flushes what is left */

@@ -9,6 +9,7 @@
 #include "pump_internal.h"
 #include "commit.h"
 #include "journal.h"
+#include "redeliver.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -521,6 +522,7 @@ static void begin_serving(xb_pump_t *p)
     if (p->opts.handle_signals)
         install_signals(p);
     p->state = PUMP_RUNNING;
+    xbp_redeliver_journal(p); /* queued until the listeners register */
     if (p->opts.start_children)
         xbp_children_start_all(p);
     set_serving(p);

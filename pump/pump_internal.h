@@ -6,7 +6,8 @@
  *   pump.c     lifecycle, the loop (xb_pump_step), dispatch of commands -> all below
  *   control.c  CONTROL and HISTORY requests            -> peertab, lqueue, core
  *   route.c    SEND, REPLY, DONE (docs/routing.md)     -> commit, outbox, deliver, conv, core
- *   redeliver.c journaled deliveries again at start       -> outbox, deliver, conv, journal
+ *   redeliver.c journaled deliveries again at start, dead letters
+ *                                                      -> outbox, deliver, conv, journal, core
  *   commit.c   group commit: the turn (xbp_turn_t)      -> outbox, conv, journal, core
  *   peers.c    READY, BYE, heartbeats, liveness, lost peers, handler timeouts
  *                                                      -> outbox, deliver, children, peertab, core

@@ -12,6 +12,8 @@
  *   redis    the same on Redis
  *   tenants  two organisms on one Redis with different redis_prefix
  *   outage   Redis killed under traffic, then restarted on the same port
+ *   journal  a pump killed with a message in hand (manager, redis): the
+ *            pump started again delivers it again, marked
  * A missing redis-server fails the Redis suites with a clear message. */
 #include <CUnit/Basic.h>
 #include <hiredis/hiredis.h>
@@ -26,6 +28,7 @@
 #include "redis_server.h"
 #include "xbt.h"
 #include "xbt_main.h"
+#include "xbt_wait.h"
 #include "xmlbus/backend.h"
 #include "xmlbus/client.h"
 
@@ -655,6 +658,122 @@ static void test_redis_cli_pages(void)
     check_cli_pages(&redis_org);
 }
 
+/* ---- 7. the journal: a pump killed with a message in hand ---------------------- */
+
+#define JOURNAL_YAML                                  \
+    "organism:\n  name: jr\n  endpoint: @ENDPOINT@\n" \
+    "limits:\n  max_redeliveries: %d\n"               \
+    "backend:\n%s"                                    \
+    "listeners:\n  - name: once\n    payload: ping\n" \
+    "    command: [@TESTBIN@/xbtest-behave, once, %s/got]\n"
+
+static bool redis_up(void);
+
+/* `xmlbus ARGS` until its output holds want (polled up to WAIT_MS); the
+ * last output (caller frees). */
+static char *xmlbus_until(const xbt_pump_t *p, const char *args, const char *want)
+{
+    char *out = NULL;
+    long long end = xbt_mono_ms() + WAIT_MS;
+    do {
+        free(out);
+        xbt_xmlbus(p->endpoint, &out, args);
+    } while (!(out && strstr(out, want)) && xbt_poll_again(end));
+    return out;
+}
+
+/* A pump on backend (a backend section) and store (a folder for the
+ * listener's file) with a message in hand of `once`, killed with SIGKILL.
+ * Fills thread and msg_id; returns the yaml to start it again (caller
+ * frees) or NULL. */
+static char *kill_with_message_in_hand(const char *backend, const char *store, int max,
+                                       char thread[XB_UUID_STR], char msg_id[XB_UUID_STR])
+{
+    size_t n = sizeof JOURNAL_YAML + strlen(backend) + strlen(store) + 16;
+    char *yaml = malloc(n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(yaml);
+    snprintf(yaml, n, JOURNAL_YAML, max, backend, store);
+    xbt_pump_t p;
+    CU_ASSERT_EQUAL_FATAL(xbt_pump_start(&p, yaml), 0);
+    xb_client_t *c = xbt_client(&p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    xb_error_t err;
+    xb_error_clear(&err);
+    const char body[] = "<ping>journal</ping>";
+    CU_ASSERT_EQUAL(
+        xb_client_send(c, body, strlen(body), NULL, NULL, WAIT_MS, thread, msg_id, &err), 0);
+    char got[PATH_MAX];
+    snprintf(got, sizeof got, "%s/got", store);
+    XBT_WAIT_UNTIL(access(got, F_OK) == 0, WAIT_MS);
+    CU_ASSERT_EQUAL(access(got, F_OK), 0);
+    kill(p.pid, SIGKILL);
+    xbt_wait_exit(p.pid, WAIT_MS);
+    xb_client_destroy(&c);
+    xbt_rmtree(p.dir);
+    return yaml;
+}
+
+static void check_journal(const char *backend, const char *store)
+{
+    char thread[XB_UUID_STR] = "", msg_id[XB_UUID_STR] = "";
+    char *yaml = kill_with_message_in_hand(backend, store, 3, thread, msg_id);
+    xbt_pump_t p;
+    CU_ASSERT_EQUAL_FATAL(xbt_pump_start(&p, yaml), 0);
+    /* Delivered again, marked, with its id; the answer is recorded on the
+     * sender's thread. */
+    char args[128], want[128];
+    snprintf(args, sizeof args, "history %s", thread);
+    snprintf(want, sizeof want, "<redelivered n=\"1\" id=\"%s\"", msg_id);
+    char *out = xmlbus_until(&p, args, want);
+    CU_ASSERT_PTR_NOT_NULL(out && strstr(out, want));
+    if (!(out && strstr(out, want)))
+        fprintf(stderr, "history %s:\n%s\n", thread, out ? out : "(none)");
+    free(out);
+    if (CU_get_number_of_failures() > 0) {
+        char *log = xbt_read_file(p.log, NULL);
+        fprintf(stderr, "---- pump log ----\n%s\n", log ? log : "");
+        free(log);
+    }
+    xbt_pump_stop(&p, SIGTERM, 20);
+    xbt_rmtree(p.dir);
+    free(yaml);
+}
+
+static void test_manager_journal(void)
+{
+    char *store = xbt_tmpdir("journal");
+    if (!store) {
+        CU_FAIL("no temp folder");
+        return;
+    }
+    char backend[PATH_MAX + 64];
+    snprintf(backend, sizeof backend, "  type: manager\n  path: %s/store.lmdb\n", store);
+    check_journal(backend, store);
+    xbt_rmtree(store);
+    free(store);
+}
+
+static void test_redis_journal(void)
+{
+    if (!redis_up()) {
+        CU_FAIL("redis-server not available");
+        fprintf(stderr, "%s\n", redis_error);
+        return;
+    }
+    char *store = xbt_tmpdir("journal");
+    if (!store) {
+        CU_FAIL("no temp folder");
+        return;
+    }
+    char backend[512];
+    snprintf(backend, sizeof backend,
+             "  type: redis\n  redis_url: %s/0\n  redis_prefix: \"journal-%d:\"\n",
+             xb_redis_server_url(redis), (int)getpid());
+    check_journal(backend, store);
+    xbt_rmtree(store);
+    free(store);
+}
+
 /* ---- suites: memory, manager, redis ------------------------------------------ */
 
 static int memory_init(void)
@@ -1094,10 +1213,17 @@ static const xbt_test_t sanitizer_tests[] = {
     {NULL, NULL},
 };
 
+static const xbt_test_t journal_tests[] = {
+    {"manager: a message in hand at SIGKILL is delivered again", test_manager_journal},
+    {"redis: a message in hand at SIGKILL is delivered again", test_redis_journal},
+    {NULL, NULL},
+};
+
 XBT_SUITES({"memory", memory_init, memory_clean, NULL, NULL, memory_tests},
            {"manager", manager_init, manager_clean, NULL, NULL, manager_tests},
            {"redis", redis_init, redis_clean, NULL, NULL, redis_tests},
            {"tenants", tenants_init, tenants_clean, NULL, NULL, tenants_tests},
            {"redis with password and database", auth_init, auth_clean, NULL, NULL, auth_tests},
            {"outage", outage_init, outage_clean, NULL, NULL, outage_tests},
+           {"journal", NULL, NULL, NULL, NULL, journal_tests},
            {"sanitizers", NULL, NULL, NULL, NULL, sanitizer_tests});

@@ -739,6 +739,44 @@ static void check_journal(const char *backend, const char *store)
     free(yaml);
 }
 
+/* max_redeliveries 0: the message in hand at the kill is a dead letter, seen
+ * by `xmlbus dead-letters`, delivered by `retry`, gone after `purge`. */
+static void check_dead_letters(const char *backend, const char *store)
+{
+    char thread[XB_UUID_STR] = "", msg_id[XB_UUID_STR] = "";
+    char *yaml = kill_with_message_in_hand(backend, store, 0, thread, msg_id);
+    xbt_pump_t p;
+    CU_ASSERT_EQUAL_FATAL(xbt_pump_start(&p, yaml), 0);
+    char *out = xmlbus_until(&p, "dead-letters list", msg_id);
+    CU_ASSERT(out && strstr(out, msg_id) && strstr(out, "max_redeliveries"));
+    if (!(out && strstr(out, msg_id)))
+        fprintf(stderr, "dead-letters list:\n%s\n", out ? out : "(none)");
+    free(out);
+    char args[128], want[128];
+    snprintf(args, sizeof args, "dead-letters show %s", msg_id);
+    xbt_xmlbus(p.endpoint, &out, args);
+    CU_ASSERT(out && strstr(out, "ping&gt;journal") == NULL && strstr(out, "journal</ping>"));
+    free(out);
+    snprintf(args, sizeof args, "dead-letters retry %s", msg_id);
+    xbt_xmlbus(p.endpoint, &out, args);
+    CU_ASSERT(out && strstr(out, "delivered again"));
+    free(out);
+    snprintf(args, sizeof args, "history %s", thread);
+    snprintf(want, sizeof want, "<redelivered n=\"1\" id=\"%s\"", msg_id);
+    out = xmlbus_until(&p, args, want);
+    CU_ASSERT(out && strstr(out, want));
+    free(out);
+    xbt_xmlbus(p.endpoint, &out, "dead-letters");
+    CU_ASSERT(out && strstr(out, "no dead letters"));
+    free(out);
+    xbt_xmlbus(p.endpoint, &out, "dead-letters purge");
+    CU_ASSERT(out && strstr(out, "0 dead letters removed"));
+    free(out);
+    xbt_pump_stop(&p, SIGTERM, 20);
+    xbt_rmtree(p.dir);
+    free(yaml);
+}
+
 static void test_manager_journal(void)
 {
     char *store = xbt_tmpdir("journal");
@@ -749,6 +787,20 @@ static void test_manager_journal(void)
     char backend[PATH_MAX + 64];
     snprintf(backend, sizeof backend, "  type: manager\n  path: %s/store.lmdb\n", store);
     check_journal(backend, store);
+    xbt_rmtree(store);
+    free(store);
+}
+
+static void test_manager_dead_letters(void)
+{
+    char *store = xbt_tmpdir("journal");
+    if (!store) {
+        CU_FAIL("no temp folder");
+        return;
+    }
+    char backend[PATH_MAX + 64];
+    snprintf(backend, sizeof backend, "  type: manager\n  path: %s/store.lmdb\n", store);
+    check_dead_letters(backend, store);
     xbt_rmtree(store);
     free(store);
 }
@@ -1216,6 +1268,7 @@ static const xbt_test_t sanitizer_tests[] = {
 static const xbt_test_t journal_tests[] = {
     {"manager: a message in hand at SIGKILL is delivered again", test_manager_journal},
     {"redis: a message in hand at SIGKILL is delivered again", test_redis_journal},
+    {"manager: max_redeliveries, dead-letters list, show, retry, purge", test_manager_dead_letters},
     {NULL, NULL},
 };
 

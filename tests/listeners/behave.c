@@ -8,7 +8,8 @@
  *   slow MS         sleep MS milliseconds, then respond with a copy
  *   once FILE       a first delivery: create FILE and hold the message until
  *                   the pump is gone (its parent changes), then exit; a
- *                   delivery again after a pump restart: respond
+ *                   delivery again after a pump restart: wait for FILE.go
+ *                   (30 s at most), then respond
  *                   <redelivered n="N" id="MESSAGE-ID"/> */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,12 @@ static xmlNodePtr copy_payload(const xb_msg_t *msg)
 
 static int once(const xb_msg_t *msg, xb_reply_t *reply, const char *file)
 {
+    struct timespec ts = {0, 10 * 1000000L};
     if (xb_msg_redelivered(msg) > 0) {
+        char go[4096];
+        snprintf(go, sizeof go, "%s.go", file ? file : "");
+        for (int i = 0; i < 3000 && access(go, F_OK) != 0; i++) /* the test says when */
+            nanosleep(&ts, NULL);
         xmlNodePtr out = xb_payload_new("redelivered");
         char n[16];
         snprintf(n, sizeof n, "%d", xb_msg_redelivered(msg));
@@ -47,7 +53,6 @@ static int once(const xb_msg_t *msg, xb_reply_t *reply, const char *file)
     FILE *fp = file ? fopen(file, "w") : NULL;
     if (fp)
         fclose(fp);
-    struct timespec ts = {0, 10 * 1000000L};
     while (getppid() == parent) /* the pump's SIGKILL ends the wait */
         nanosleep(&ts, NULL);
     _exit(0);

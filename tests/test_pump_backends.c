@@ -13,7 +13,9 @@
  *   tenants  two organisms on one Redis with different redis_prefix
  *   outage   Redis killed under traffic, then restarted on the same port
  *   journal  a pump killed with a message in hand (manager, redis): the
- *            pump started again delivers it again, marked
+ *            pump started again where its client waits delivers it again,
+ *            marked, and the client gets the answer; with max_redeliveries 0
+ *            a dead letter, listed, shown, retried and purged by the CLI
  * A missing redis-server fails the Redis suites with a clear message. */
 #include <CUnit/Basic.h>
 #include <hiredis/hiredis.h>
@@ -833,25 +835,44 @@ static void test_manager_dead_letters(void)
     free(store);
 }
 
-static void test_redis_journal(void)
+/* The backend section of a redis organism with a prefix of its own into
+ * out; false (the test failed) without a redis-server. */
+static bool redis_backend(char *out, size_t cap)
 {
     if (!redis_up()) {
         CU_FAIL("redis-server not available");
         fprintf(stderr, "%s\n", redis_error);
-        return;
+        return false;
     }
+    static int serial;
+    snprintf(out, cap, "  type: redis\n  redis_url: %s/0\n  redis_prefix: \"journal-%d-%d:\"\n",
+             xb_redis_server_url(redis), (int)getpid(), ++serial);
+    return true;
+}
+
+static void on_redis(void (*check)(const char *backend, const char *store))
+{
+    char backend[512];
+    if (!redis_backend(backend, sizeof backend))
+        return;
     char *store = xbt_tmpdir("journal");
     if (!store) {
         CU_FAIL("no temp folder");
         return;
     }
-    char backend[512];
-    snprintf(backend, sizeof backend,
-             "  type: redis\n  redis_url: %s/0\n  redis_prefix: \"journal-%d:\"\n",
-             xb_redis_server_url(redis), (int)getpid());
-    check_journal(backend, store);
+    check(backend, store);
     xbt_rmtree(store);
     free(store);
+}
+
+static void test_redis_journal(void)
+{
+    on_redis(check_journal);
+}
+
+static void test_redis_dead_letters(void)
+{
+    on_redis(check_dead_letters);
 }
 
 /* ---- suites: memory, manager, redis ------------------------------------------ */
@@ -1297,6 +1318,7 @@ static const xbt_test_t journal_tests[] = {
     {"manager: a message in hand at SIGKILL is delivered again", test_manager_journal},
     {"redis: a message in hand at SIGKILL is delivered again", test_redis_journal},
     {"manager: max_redeliveries, dead-letters list, show, retry, purge", test_manager_dead_letters},
+    {"redis: max_redeliveries, dead-letters list, show, retry, purge", test_redis_dead_letters},
     {NULL, NULL},
 };
 

@@ -93,7 +93,11 @@ static int open_socket(xb_pump_t *p, xb_error_t *err)
      * ZeroMQ holds at most that many from each peer (docs/reliability.md). */
     int one = 1, linger = 1000, hwm = XBP_ROUTER_HWM, rcvhwm = XBP_ROUTER_HWM;
     int64_t maxsize = (int64_t)p->cfg->limits.max_message_bytes + 65536;
+    /* Handover: a client keeps its routing id across reconnects (bus/client.c);
+     * when it reconnects before the pump noticed its old connection died,
+     * the new connection takes the id over instead of being refused. */
     if (zmq_setsockopt(p->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
+        zmq_setsockopt(p->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one) != 0 ||
         zmq_setsockopt(p->router, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(p->router, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(p->router, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm) != 0 ||

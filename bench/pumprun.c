@@ -77,6 +77,11 @@ static int write_organism(pump_env_t *e, xb_error_t *err)
                  bench_redis_url(e->redis));
     else
         snprintf(backend, sizeof backend, "  type: memory\n");
+    /* XMLBUS_BENCH_JOURNAL=off measures manager and redis without the journal
+     * (docs/performance.md, "The journal"). */
+    const char *journal = getenv("XMLBUS_BENCH_JOURNAL");
+    if (strcmp(e->backend, "memory") != 0 && journal && strcmp(journal, "off") == 0)
+        strncat(backend, "  journal: false\n", sizeof backend - strlen(backend) - 1);
     /* A plain echo gets credit for the largest window, so that the pump never
      * waits a round trip to it per message; pool workers keep credit 1 (one
      * message per worker, the pool's contract). */

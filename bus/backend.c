@@ -130,13 +130,9 @@ static int append_batch_fallback(xb_backend_t *b, size_t n, const char *const *t
     return 0;
 }
 
-int xb_backend_buffer_append_batch(xb_backend_t *b, size_t n, const char *const *threads,
-                                   const xb_blob_t *slots, long *index, xb_error_t *err)
+static int check_batch(const xb_backend_t *b, size_t n, const char *const *threads,
+                       const xb_blob_t *slots, const long *index, xb_error_t *err)
 {
-    if (check_backend(b, err) != 0)
-        return -1;
-    if (n == 0)
-        return 0;
     if (!threads || !slots || !index)
         return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: NULL batch", b->ops->name);
     for (size_t i = 0; i < n; i++) {
@@ -144,6 +140,18 @@ int xb_backend_buffer_append_batch(xb_backend_t *b, size_t n, const char *const 
             check_slot(b, threads[i], slots[i].data, slots[i].len, err) != 0)
             return -1;
     }
+    return 0;
+}
+
+int xb_backend_buffer_append_batch(xb_backend_t *b, size_t n, const char *const *threads,
+                                   const xb_blob_t *slots, long *index, xb_error_t *err)
+{
+    if (check_backend(b, err) != 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (check_batch(b, n, threads, slots, index, err) != 0)
+        return -1;
     if (!b->ops->buffer_append_batch)
         return append_batch_fallback(b, n, threads, slots, index, err);
     return b->ops->buffer_append_batch(b->self, n, threads, slots, index, err);
@@ -343,4 +351,80 @@ int xb_backend_info(xb_backend_t *b, xb_backend_info_t *out, xb_error_t *err)
     out->ttl = -1;
     snprintf(out->type, sizeof out->type, "%s", xb_backend_type_name(b->cfg.type));
     return b->ops->info(b->self, out, err);
+}
+
+/* ---- the journal ----------------------------------------------------------- */
+
+bool xb_backend_has_journal(const xb_backend_t *b)
+{
+    return b && b->ops->journal_list;
+}
+
+static int check_journal(const xb_backend_t *b, xb_error_t *err)
+{
+    if (check_backend(b, err) != 0)
+        return -1;
+    if (!xb_backend_has_journal(b))
+        return xb_error_set(err, XB_ERR_CONFIG, 0, "backend %s keeps no journal", b->ops->name);
+    return 0;
+}
+
+static int check_entry(const xb_backend_t *b, const xb_journal_entry_t *e, xb_error_t *err)
+{
+    if (!e)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: NULL journal entry", b->ops->name);
+    if (check_key(b, e->id, "journal id", err) != 0)
+        return -1;
+    if (!e->data || e->len == 0)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: empty journal entry %s", b->ops->name,
+                            e->id);
+    return 0;
+}
+
+int xb_backend_buffer_append_journal(xb_backend_t *b, size_t n, const char *const *threads,
+                                     const xb_blob_t *slots, const xb_journal_entry_t *journal,
+                                     long *index, xb_error_t *err)
+{
+    if (!journal)
+        return xb_backend_buffer_append_batch(b, n, threads, slots, index, err);
+    if (check_journal(b, err) != 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (check_batch(b, n, threads, slots, index, err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (journal[i].id && check_entry(b, &journal[i], err) != 0)
+            return -1;
+    }
+    return b->ops->buffer_append_journal(b->self, n, threads, slots, journal, index, err);
+}
+
+int xb_backend_journal_put(xb_backend_t *b, const xb_journal_entry_t *entry, xb_error_t *err)
+{
+    if (check_journal(b, err) != 0 || check_entry(b, entry, err) != 0)
+        return -1;
+    return b->ops->journal_put(b->self, entry, err);
+}
+
+int xb_backend_journal_remove(xb_backend_t *b, size_t n, const char *const *ids, xb_error_t *err)
+{
+    if (check_journal(b, err) != 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (!ids)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: NULL journal ids", b->ops->name);
+    for (size_t i = 0; i < n; i++) {
+        if (check_key(b, ids[i], "journal id", err) != 0)
+            return -1;
+    }
+    return b->ops->journal_remove(b->self, n, ids, err);
+}
+
+int xb_backend_journal_list(xb_backend_t *b, xb_journal_list_t *out, xb_error_t *err)
+{
+    if (check_journal(b, err) != 0 || check_out(b, out, sizeof *out, err) != 0)
+        return -1;
+    return b->ops->journal_list(b->self, out, err);
 }

@@ -55,6 +55,15 @@ typedef struct {
     /* Makes what was written durable when writes do not wait for the disk
      * (manager). Optional: NULL means every write is durable already. */
     int (*flush)(void *self, xb_error_t *err);
+    /* The journal (optional: all NULL means the backend keeps none). The
+     * wrappers have checked every id (non-empty) and entry (non-empty
+     * bytes); journal of append_journal is never NULL. */
+    int (*buffer_append_journal)(void *self, size_t n, const char *const *threads,
+                                 const xb_blob_t *slots, const xb_journal_entry_t *journal,
+                                 long *index, xb_error_t *err);
+    int (*journal_put)(void *self, const xb_journal_entry_t *entry, xb_error_t *err);
+    int (*journal_remove)(void *self, size_t n, const char *const *ids, xb_error_t *err);
+    int (*journal_list)(void *self, xb_journal_list_t *out, xb_error_t *err);
     void (*close)(void *self);
 } xb_backend_ops_t;
 

@@ -1,13 +1,14 @@
 /* The `manager` backend: one LMDB environment (a folder) shared by the pump and
  * the listener/worker processes of one machine (docs/backend-manager.md).
  *
- * On-disk layout (byte for byte in docs/backend-manager.md): six named DBs,
+ * On-disk layout (byte for byte in docs/backend-manager.md): seven named DBs,
  *   xb.slots       thread '\0' u64be(index)  -> slot bytes
  *   xb.threads     thread                    -> u64be count, u64be created_ms, u64be seq
  *   xb.age         u64be(seq)                -> thread   (creation order, for eviction)
  *   xb.chain2uuid  chain (or hashed key)     -> uuid
  *   xb.uuid2chain  uuid                      -> chain
  *   xb.meta        "format"                  -> "1"
+ *   xb.journal     id                        -> journal entry bytes
  * Every change that touches more than one record happens in one write
  * transaction, so that other processes never see half of it.
  *
@@ -100,6 +101,10 @@ static const xb_backend_ops_t lmdb_ops = {
     .ping = lm_ping,
     .info = lm_info,
     .flush = lm_flush,
+    .buffer_append_journal = xb_lm_append_journal,
+    .journal_put = xb_lm_journal_put,
+    .journal_remove = xb_lm_journal_remove,
+    .journal_list = xb_lm_journal_list,
     .close = lm_close,
 };
 

@@ -7,6 +7,7 @@
  *   backend_lmdb_threads.c  thread records, creation order and eviction
  *   backend_lmdb_slots.c    the buffer ops (slots of a thread)
  *   backend_lmdb_registry.c the registry ops (chain <-> uuid)
+ *   backend_lmdb_journal.c  the journal ops (unanswered deliveries)
  * Nothing here is public API. */
 #ifndef XMLBUS_BACKEND_LMDB_INTERNAL_H
 #define XMLBUS_BACKEND_LMDB_INTERNAL_H
@@ -27,7 +28,7 @@
 #define LM_HASH_BYTES 16
 #define LM_KEY_CAP 1024 /* our buffers; LMDB's default maximum key is 511 */
 
-enum { DB_SLOTS, DB_THREADS, DB_AGE, DB_CHAIN, DB_UUID, DB_META, DB__COUNT };
+enum { DB_SLOTS, DB_THREADS, DB_AGE, DB_CHAIN, DB_UUID, DB_META, DB_JOURNAL, DB__COUNT };
 
 /* One open environment, shared by every handle of this process on that path. */
 typedef struct lm_env {
@@ -206,6 +207,8 @@ int xb_lm_append(void *self, const char *thread, const void *slot, size_t len, l
                  xb_error_t *err);
 int xb_lm_append_batch(void *self, size_t n, const char *const *threads, const xb_blob_t *slots,
                        long *index, xb_error_t *err);
+int xb_lm_append_journal(void *self, size_t n, const char *const *threads, const xb_blob_t *slots,
+                         const xb_journal_entry_t *journal, long *index, xb_error_t *err);
 int xb_lm_get_thread(void *self, const char *thread, xb_blob_list_t *out, xb_error_t *err);
 int xb_lm_get_slot(void *self, const char *thread, long index, xb_blob_t *out, xb_error_t *err);
 int xb_lm_thread_len_op(void *self, const char *thread, long *len, xb_error_t *err);
@@ -223,5 +226,13 @@ int xb_lm_registry_delete(void *self, const char *uuid, bool *deleted, xb_error_
 int xb_lm_registry_apply(void *self, size_t n, const xb_registry_op_t *ops, xb_error_t *err);
 int xb_lm_registry_list_all(void *self, xb_pair_list_t *out, xb_error_t *err);
 int xb_lm_registry_clear(void *self, xb_error_t *err);
+
+/* ---- journal (backend_lmdb_journal.c) ---------------------------------------- */
+
+/* Writes one journal entry inside txn (0 or -1: the txn must be aborted). */
+int xb_lm_journal_put_in(lm_env_t *e, MDB_txn *txn, const xb_journal_entry_t *j, xb_error_t *err);
+int xb_lm_journal_put(void *self, const xb_journal_entry_t *entry, xb_error_t *err);
+int xb_lm_journal_remove(void *self, size_t n, const char *const *ids, xb_error_t *err);
+int xb_lm_journal_list(void *self, xb_journal_list_t *out, xb_error_t *err);
 
 #endif

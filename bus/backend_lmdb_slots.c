@@ -97,6 +97,14 @@ int xb_lm_append(void *self, const char *thread, const void *slot, size_t len, l
 int xb_lm_append_batch(void *self, size_t n, const char *const *threads, const xb_blob_t *slots,
                        long *index, xb_error_t *err)
 {
+    return xb_lm_append_journal(self, n, threads, slots, NULL, index, err);
+}
+
+/* The batch, and with every stored slot its journal entry (journal may be
+ * NULL), in the same write transaction. */
+int xb_lm_append_journal(void *self, size_t n, const char *const *threads, const xb_blob_t *slots,
+                         const xb_journal_entry_t *journal, long *index, xb_error_t *err)
+{
     lm_t *h = self;
     if (n == 0)
         return 0;
@@ -110,8 +118,12 @@ int xb_lm_append_batch(void *self, size_t n, const char *const *threads, const x
     if (xb_lm_begin(h->e, true, &txn, err) != 0)
         return -1;
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0; i++) {
         rc = lm_append_in(h, txn, threads[i], slots[i].data, slots[i].len, &index[i], err);
+        if (rc == 0 && journal && journal[i].id &&
+            xb_lm_journal_put_in(h->e, txn, &journal[i], err) != 0)
+            rc = LM_TXN_BAD;
+    }
     xb_error_t cerr;
     if (rc == LM_TXN_BAD || xb_lm_commit(h->e, txn, &cerr) != 0) {
         if (rc == LM_TXN_BAD)
@@ -354,6 +366,6 @@ int xb_lm_scan_threads(void *self, const char *cursor, size_t count, xb_str_list
 
 int xb_lm_clear(void *self, xb_error_t *err)
 {
-    static const int dbs[] = {DB_SLOTS, DB_THREADS, DB_AGE};
+    static const int dbs[] = {DB_SLOTS, DB_THREADS, DB_AGE, DB_JOURNAL};
     return xb_lm_drop(self, dbs, sizeof dbs / sizeof dbs[0], err);
 }

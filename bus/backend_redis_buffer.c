@@ -48,22 +48,41 @@ static size_t append_chunk_len(const xb_blob_t *slots, size_t n)
     return m;
 }
 
-/* Appends slots [0, m) by one script call; index[i] receives each stored
- * slot's index. Returns the number stored (m when all were; fewer when the
- * thread of the next one is full), or -1 with *err set: an error reply, or
- * a lost connection (the chunk may have been stored). */
+/* Appends slots [0, m) and the journal entries of the stored ones (journal
+ * NULL: none) by one script call; index[i] receives each stored slot's
+ * index. Returns the number stored (m when all were; fewer when the thread
+ * of the next one is full), or -1 with *err set: an error reply, or a lost
+ * connection (the chunk may have been stored). */
 static long append_chunk(xb_redis_t *r, call_t *c, const char *const *threads,
-                         const xb_blob_t *slots, size_t m, long *index, xb_error_t *err)
+                         const xb_blob_t *slots, const xb_journal_entry_t *journal, size_t m,
+                         long *index, xb_error_t *err)
 {
     xb_redis_call_reset(c);
+    size_t entries = 0;
+    for (size_t i = 0; journal && i < m; i++)
+        entries += journal[i].id != NULL;
     for (size_t i = 0; i < m; i++)
         if (xb_redis_call_key(r, c, "buffer:", threads[i], err) != 0)
             return -1;
+    if (entries > 0 && xb_redis_call_key(r, c, "journal", "", err) != 0)
+        return -1;
     xb_redis_call_end_keys(c);
+    char count[24];
+    int clen = snprintf(count, sizeof count, "%zu", m);
+    char pos[CHUNK_ITEMS][8];
     xb_redis_call_arg(c, r->ttl_arg, strlen(r->ttl_arg));
     xb_redis_call_arg(c, r->max_slots_arg, strlen(r->max_slots_arg));
+    xb_redis_call_arg(c, count, (size_t)clen);
     for (size_t i = 0; i < m; i++)
         xb_redis_call_arg(c, slots[i].data ? slots[i].data : "", slots[i].len);
+    for (size_t i = 0; entries > 0 && i < m; i++) {
+        if (!journal[i].id)
+            continue;
+        int plen = snprintf(pos[i], sizeof pos[i], "%zu", i + 1);
+        xb_redis_call_arg(c, pos[i], (size_t)plen);
+        xb_redis_call_arg(c, journal[i].id, strlen(journal[i].id));
+        xb_redis_call_arg(c, journal[i].data, journal[i].len);
+    }
     /* Not retried: a chunk whose reply was lost may have been stored. */
     redisReply *rep = xb_redis_run_script(r, SCRIPT_APPEND, false, c, err);
     if (!rep)
@@ -87,8 +106,9 @@ static long append_chunk(xb_redis_t *r, call_t *c, const char *const *threads,
 /* One script call per chunk, one chunk after the other: after a refusal or
  * a lost connection nothing more is sent, so a batch stops at its first
  * refused slot without any state on the server. */
-int xb_redis_buffer_append_batch(void *self, size_t n, const char *const *threads,
-                                 const xb_blob_t *slots, long *index, xb_error_t *err)
+int xb_redis_buffer_append_journal(void *self, size_t n, const char *const *threads,
+                                   const xb_blob_t *slots, const xb_journal_entry_t *journal,
+                                   long *index, xb_error_t *err)
 {
     xb_redis_t *r = self;
     sigpipe_guard_t g;
@@ -104,14 +124,15 @@ int xb_redis_buffer_append_batch(void *self, size_t n, const char *const *thread
         index[i] = -1;
     }
     size_t most = n < CHUNK_ITEMS ? n : CHUNK_ITEMS;
-    if (xb_redis_call_init(&c, 5 + 2 * most, err) != 0)
+    if (xb_redis_call_init(&c, 7 + 5 * most, err) != 0)
         return -1;
     size_t at = 0, m = 0;
     long stored = 0;
     xb_redis_enter(r, &g);
     for (; at < n; at += m) {
         m = append_chunk_len(slots + at, n - at);
-        stored = append_chunk(r, &c, threads + at, slots + at, m, index + at, err);
+        stored = append_chunk(r, &c, threads + at, slots + at, journal ? journal + at : NULL, m,
+                              index + at, err);
         if (stored != (long)m)
             break;
     }
@@ -122,6 +143,12 @@ int xb_redis_buffer_append_batch(void *self, size_t n, const char *const *thread
     if (stored < 0)
         return -1;
     return refuse_full(r, threads[at + (size_t)stored], err);
+}
+
+int xb_redis_buffer_append_batch(void *self, size_t n, const char *const *threads,
+                                 const xb_blob_t *slots, long *index, xb_error_t *err)
+{
+    return xb_redis_buffer_append_journal(self, n, threads, slots, NULL, index, err);
 }
 
 /* A batch of one: the same script and rules (never resent). */
@@ -351,6 +378,6 @@ int xb_redis_buffer_scan_threads(void *self, const char *cursor, size_t count, x
 
 int xb_redis_buffer_clear(void *self, xb_error_t *err)
 {
-    static const char *const kinds[] = {"buffer:"};
-    return xb_redis_clear_kinds(self, kinds, 1, err);
+    static const char *const kinds[] = {"buffer:", "journal"};
+    return xb_redis_clear_kinds(self, kinds, 2, err);
 }

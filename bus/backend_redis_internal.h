@@ -6,6 +6,7 @@
  *   backend_redis_scan.c      SCAN over a key kind: names, deletes
  *   backend_redis_buffer.c    the buffer ops (threads of slots)
  *   backend_redis_registry.c  the registry ops (chain <-> uuid)
+ *   backend_redis_journal.c   the journal ops (the HASH "prefix journal")
  * Nothing here is public API. */
 #ifndef XMLBUS_BACKEND_REDIS_INTERNAL_H
 #define XMLBUS_BACKEND_REDIS_INTERNAL_H
@@ -173,6 +174,9 @@ int xb_redis_buffer_append(void *self, const char *thread, const void *slot, siz
                            long *index, xb_error_t *err);
 int xb_redis_buffer_append_batch(void *self, size_t n, const char *const *threads,
                                  const xb_blob_t *slots, long *index, xb_error_t *err);
+int xb_redis_buffer_append_journal(void *self, size_t n, const char *const *threads,
+                                   const xb_blob_t *slots, const xb_journal_entry_t *journal,
+                                   long *index, xb_error_t *err);
 int xb_redis_buffer_get_thread(void *self, const char *thread, xb_blob_list_t *out,
                                xb_error_t *err);
 int xb_redis_buffer_get_slot(void *self, const char *thread, long index, xb_blob_t *out,
@@ -192,5 +196,9 @@ int xb_redis_registry_delete(void *self, const char *uuid, bool *deleted, xb_err
 int xb_redis_registry_apply(void *self, size_t n, const xb_registry_op_t *ops, xb_error_t *err);
 int xb_redis_registry_list_all(void *self, xb_pair_list_t *out, xb_error_t *err);
 int xb_redis_registry_clear(void *self, xb_error_t *err);
+
+int xb_redis_journal_put(void *self, const xb_journal_entry_t *entry, xb_error_t *err);
+int xb_redis_journal_remove(void *self, size_t n, const char *const *ids, xb_error_t *err);
+int xb_redis_journal_list(void *self, xb_journal_list_t *out, xb_error_t *err);
 
 #endif

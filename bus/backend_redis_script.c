@@ -13,27 +13,37 @@
 
 /* ---- Lua scripts ------------------------------------------------------ */
 
-/* KEYS[i] the buffer list of slot i; ARGV: ttl, max slots (0 = unlimited),
- * then slot i's bytes at ARGV[2 + i]. Appends the slots in order and stops
- * at the first one whose thread is full, like the memory backend's batch.
- * The limit is checked after the RPUSH, whose answer is the new length (one
- * command less per slot than asking LLEN first): a slot over the limit is
- * popped again in the same atomic script, so nobody ever sees it.
- * Returns the indexes of the stored slots: a reply shorter than KEYS means
- * the slot after the last stored one was refused and none after it stored. */
-static const char SCRIPT_APPEND_SRC[] = "local ttl, max = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
-                                        "local out = {}\n"
-                                        "for i, key in ipairs(KEYS) do\n"
-                                        "  local n = redis.call('RPUSH', key, ARGV[i + 2])\n"
-                                        "  if max > 0 and n > max then\n"
-                                        "    redis.call('RPOP', key)\n"
-                                        "    return out\n"
-                                        "  end\n"
-                                        "  out[i] = n - 1\n"
-                                        "  if ttl > 0 then redis.call('EXPIRE', key, ttl)\n"
-                                        "  else redis.call('PERSIST', key) end\n"
-                                        "end\n"
-                                        "return out\n";
+/* ARGV: ttl, max slots (0 = unlimited), n, then slot i's bytes at
+ * ARGV[3 + i] (i = 1..n), then three per journal entry: the number of its
+ * slot, its id, its bytes. KEYS[i] the buffer list of slot i, KEYS[n + 1] the
+ * journal hash (only when there are entries). Appends the slots in order and
+ * stops at the first one whose thread is full, like the memory backend's
+ * batch. The limit is checked after the RPUSH, whose answer is the new length
+ * (one command less per slot than asking LLEN first): a slot over the limit
+ * is popped again in the same atomic script, so nobody ever sees it. The
+ * journal entries of the stored slots are written in the same script.
+ * Returns the indexes of the stored slots: a reply shorter than n means the
+ * slot after the last stored one was refused and none after it stored. */
+static const char SCRIPT_APPEND_SRC[] =
+    "local ttl, max, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local out = {}\n"
+    "for i = 1, n do\n"
+    "  local key = KEYS[i]\n"
+    "  local len = redis.call('RPUSH', key, ARGV[i + 3])\n"
+    "  if max > 0 and len > max then\n"
+    "    redis.call('RPOP', key)\n"
+    "    break\n"
+    "  end\n"
+    "  out[i] = len - 1\n"
+    "  if ttl > 0 then redis.call('EXPIRE', key, ttl)\n"
+    "  else redis.call('PERSIST', key) end\n"
+    "end\n"
+    "for a = n + 4, #ARGV, 3 do\n"
+    "  if tonumber(ARGV[a]) <= #out then\n"
+    "    redis.call('HSET', KEYS[n + 1], ARGV[a + 1], ARGV[a + 2])\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
 
 /* Registry changes in order. ARGV: prefix, ttl, then three per change: kind
  * ("s" set, "d" delete), chain ("" for a delete), uuid. KEYS: per set its

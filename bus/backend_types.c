@@ -24,6 +24,7 @@ void xb_backend_config_defaults(xb_backend_config_t *cfg)
     strcpy(cfg->redis_prefix, "xp:");
     cfg->redis_ttl = 86400;
     cfg->max_bytes = (size_t)1 << 30; /* the memory backend stays bounded by default */
+    cfg->journal = true;
 }
 
 const char *xb_backend_type_name(xb_backend_type_t type)
@@ -87,4 +88,15 @@ void xb_str_list_free(xb_str_list_t *list)
 void xb_pair_list_free(xb_pair_list_t *list)
 {
     LIST_FREE(list, pair_free);
+}
+
+static void journal_item_free(xb_journal_item_t *j)
+{
+    free(j->id);
+    free(j->data.data);
+}
+
+void xb_journal_list_free(xb_journal_list_t *list)
+{
+    LIST_FREE(list, journal_item_free);
 }

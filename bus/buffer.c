@@ -132,6 +132,12 @@ int xb_buffer_append(xb_buffer_t *b, const char *thread, const char *from, const
 int xb_buffer_append_batch(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slots, long *index,
                            xb_error_t *err)
 {
+    return xb_buffer_append_journal(b, n, slots, NULL, index, err);
+}
+
+int xb_buffer_append_journal(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slots,
+                             const xb_journal_entry_t *journal, long *index, xb_error_t *err)
+{
     if (!b)
         return xb_error_set(err, XB_ERR_ARG, 0, "buffer: NULL buffer");
     if (n == 0)
@@ -149,7 +155,7 @@ int xb_buffer_append_batch(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slo
     }
     if (rc == 0) {
         xb_error_t e;
-        rc = xb_backend_buffer_append_batch(b->backend, n, threads, blobs, index, &e);
+        rc = xb_backend_buffer_append_journal(b->backend, n, threads, blobs, journal, index, &e);
         if (rc != 0) {
             count_failure(b, &e);
             if (err)

@@ -111,6 +111,18 @@ xb_client_t *xb_client_new(const char *endpoint, void *zmq_ctx, xb_error_t *err)
         xb_client_destroy(&c);
         return NULL;
     }
+    /* A routing id of its own, kept across reconnects: a pump that restarts
+     * after a crash sends the answers of the messages it delivers again to
+     * the routing id the client had (docs/reliability.md, "The journal").
+     * It starts with 'c': ZeroMQ keeps ids with a leading zero byte for its
+     * own. */
+    char id[XB_UUID_STR + 1] = "c";
+    xb_uuid_new(id + 1);
+    if (zmq_setsockopt(c->sock, ZMQ_ROUTING_ID, id, strlen(id)) != 0) {
+        xb_error_set(err, XB_ERR_IO, 0, "client: ZMQ_ROUTING_ID: %s", zmq_strerror(errno));
+        xb_client_destroy(&c);
+        return NULL;
+    }
     if (zmq_connect(c->sock, endpoint) != 0) {
         int e = errno;
         xb_error_set(err,

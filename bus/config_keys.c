@@ -141,6 +141,8 @@ static const xb_key_t limits_keys[] = {
     SIZE(LIM, client_queue_bytes, 1024, SIZE_MAX, (long long)16 << 20, "their bytes"),
     NUMBER(LIM, client_timeout_seconds, 0, true, 60.0,
            "how long a client may take none of its held answers before they are dropped"),
+    INT(LIM, max_redeliveries, 0, 1000, 3,
+        "deliveries again after a pump restart before a message is a dead letter"),
 };
 #undef LIM
 
@@ -196,6 +198,8 @@ static const xb_key_t backend_keys[] = {
      .def = (long long)1 << 30,
      .only_for = "memory",
      .doc = "bytes of slots the memory backend holds, 0 = unlimited"},
+    BOOL(BK, journal, true,
+         "journal accepted deliveries until answered, to deliver them again after a crash"),
 };
 #undef BK
 

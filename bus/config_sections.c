@@ -431,6 +431,11 @@ static void check_backend_only(xb_cfg_loader_t *ld, const xb_cfg_seen_t *seen)
             xb_cfg_problem(ld, seen[i].at,
                            "'%s' in %s applies to backend type '%s' only (type is '%s')",
                            s->keys[i].name, s->where, s->keys[i].only_for, type);
+    for (size_t i = 0; i < s->n_keys; i++)
+        if (seen[i].at.line && strcmp(s->keys[i].name, "journal") == 0 &&
+            ld->cfg->backend.journal && ld->cfg->backend.type == XB_BACKEND_MEMORY)
+            xb_cfg_problem(ld, seen[i].at,
+                           "'journal: true' in %s: the memory backend keeps no journal", s->where);
 }
 
 static void walk_organism(xb_cfg_loader_t *ld, yaml_node_t *root, yaml_node_t *k, yaml_node_t *v)

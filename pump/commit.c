@@ -8,8 +8,9 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "str.h"
+#include "journal.h"
 #include "log.h"
+#include "str.h"
 
 /* ---- the turn's slots ------------------------------------------------------------- */
 
@@ -26,6 +27,8 @@ struct xb_turn {
     size_t n_units, cap_units;
     xb_slot_fields_t *fields; /* scratch of the commit, cap_items long */
     long *index;
+    xb_journal_entry_t *journal; /* the entries of the items, id NULL for none */
+    char **jbytes;               /* their bytes (owned during the commit) */
 };
 typedef struct xb_turn turn_t;
 
@@ -66,7 +69,13 @@ static int turn_reserve(turn_t *t, size_t n)
     long *index = realloc(t->index, cap * sizeof *index);
     if (index)
         t->index = index;
-    if (!items || !fields || !index)
+    xb_journal_entry_t *journal = realloc(t->journal, cap * sizeof *journal);
+    if (journal)
+        t->journal = journal;
+    char **jbytes = realloc(t->jbytes, cap * sizeof *jbytes);
+    if (jbytes)
+        t->jbytes = jbytes;
+    if (!items || !fields || !index || !journal || !jbytes)
         return -1;
     t->cap_items = cap;
     return 0;
@@ -120,6 +129,34 @@ bool xbp_commit_turn_full(const xb_pump_t *p)
     return t && t->n_items >= TURN_ITEMS_MAX;
 }
 
+/* The journal entry of item i (a message to a listener): what redelivery
+ * needs, written with its slot. Without memory for it the message is simply
+ * not journaled. */
+static void journal_item(turn_t *t, size_t i, const unit_t *u)
+{
+    staged_t *s = &t->items[i];
+    const conv_t *c = u->conv;
+    xbp_jentry_t e = {.chain = s->chain,
+                      .depth = s->depth,
+                      .error_payload = strcmp(s->type, XB_SYSTEM_ERROR_TYPE) == 0,
+                      .root = c ? c->root : "",
+                      .has_client = c && c->has_client,
+                      .origin = u->origin,
+                      .envelope = s->envelope,
+                      .len = s->len};
+    xb_strlcpy(e.msg_id, s->msg_id, sizeof e.msg_id);
+    xb_strlcpy(e.listener, s->listener->cfg->name, sizeof e.listener);
+    xb_strlcpy(e.thread, s->thread, sizeof e.thread);
+    if (e.has_client) {
+        e.client = c->client;
+        xb_strlcpy(e.client_hop, c->client_hop, sizeof e.client_hop);
+        xb_strlcpy(e.client_thread, c->client_thread, sizeof e.client_thread);
+    }
+    size_t len = 0;
+    if (xbp_jentry_encode(&e, &t->jbytes[i], &len) == 0)
+        t->journal[i] = (xb_journal_entry_t){s->msg_id, t->jbytes[i], len};
+}
+
 /* Writes every slot of the turn: one batch for all. When the backend
  * refused a slot (a full thread, an oversized slot: XB_ERR_LIMIT, and then
  * nothing after that slot was stored), every unit none of whose slots was
@@ -129,6 +166,7 @@ bool xbp_commit_turn_full(const xb_pump_t *p)
  * twice. */
 static void store_turn(xb_pump_t *p, turn_t *t)
 {
+    bool journal = xbp_journal_on(p);
     for (size_t u = 0; u < t->n_units; u++) {
         unit_t *un = &t->units[u];
         for (size_t i = un->first; i < un->first + un->n; i++) {
@@ -138,6 +176,10 @@ static void store_turn(xb_pump_t *p, turn_t *t)
                 s->thread,     from, s->to, s->type, s->msg_id, s->ts, s->envelope + s->payload_off,
                 s->payload_len};
             t->index[i] = -1;
+            t->journal[i] = (xb_journal_entry_t){0};
+            t->jbytes[i] = NULL;
+            if (journal && s->listener && !s->is_error)
+                journal_item(t, i, un);
         }
     }
     if (t->n_items == 0)
@@ -146,7 +188,8 @@ static void store_turn(xb_pump_t *p, turn_t *t)
     xb_error_clear(&e);
     p->slot_batches++;
     p->batched_slots += t->n_items;
-    if (xb_buffer_append_batch(p->buffer, t->n_items, t->fields, t->index, &e) == 0)
+    if (xb_buffer_append_journal(p->buffer, t->n_items, t->fields, journal ? t->journal : NULL,
+                                 t->index, &e) == 0)
         return;
     for (size_t u = 0; u < t->n_units; u++) {
         unit_t *un = &t->units[u];
@@ -161,8 +204,9 @@ static void store_turn(xb_pump_t *p, turn_t *t)
             xb_error_t alone;
             xb_error_clear(&alone);
             p->slot_batches++;
-            if (xb_buffer_append_batch(p->buffer, un->n, t->fields + un->first,
-                                       t->index + un->first, &alone) == 0)
+            if (xb_buffer_append_journal(p->buffer, un->n, t->fields + un->first,
+                                         journal ? t->journal + un->first : NULL,
+                                         t->index + un->first, &alone) == 0)
                 xb_error_clear(&un->store_err);
             else
                 un->store_err = alone;
@@ -220,6 +264,10 @@ void xbp_commit_turn(xb_pump_t *p)
     if (!t || t->n_units == 0)
         return;
     store_turn(p, t);
+    for (size_t i = 0; i < t->n_items; i++) {
+        t->items[i].journaled = t->journal[i].id && t->index[i] >= 0;
+        free(t->jbytes[i]);
+    }
     size_t n = t->n_units;
     t->n_units = 0; /* nothing below defers, but a commit must never see a unit twice */
     for (size_t u = 0; u < n; u++)
@@ -237,6 +285,8 @@ void xbp_commit_free(xb_pump_t *p)
     free(t->units);
     free(t->fields);
     free(t->index);
+    free(t->journal);
+    free(t->jbytes);
     free(t);
     p->turn = NULL;
 }

@@ -1,5 +1,5 @@
 /* CONTROL requests from clients (threads, history, stats, backend-info, ping,
- * shutdown) and HISTORY requests from listeners. Bodies are XML documents
+ * shutdown, the dead letters) and HISTORY requests from listeners. Bodies are XML documents
  * written with libxml2's xmlTextWriter, so every value is escaped. */
 #include "pump_internal.h"
 
@@ -10,6 +10,7 @@
 #include <libxml/xmlwriter.h>
 
 #include "log.h"
+#include "redeliver.h"
 #include "xmlbus/slot.h"
 
 /* A page of CONTROL threads: each thread listed costs three backend reads
@@ -364,6 +365,140 @@ static void control_shutdown(xb_pump_t *p, const xbp_rid_t *rid, const char *req
     xb_pump_stop(p);
 }
 
+/* ---- dead letters (docs/reliability.md, "The journal") ---------------------- */
+
+static bool is_dead(const char *id)
+{
+    return strncmp(id, XBP_DEAD_PREFIX, strlen(XBP_DEAD_PREFIX)) == 0;
+}
+
+/* One <dead> element of entry e; with_envelope: the envelope as its text. */
+static int write_dead(body_t *b, const xbp_jentry_t *e, bool with_envelope)
+{
+    if (xmlTextWriterStartElement(b->w, BAD_CAST "dead") < 0 || attr(b, "id", e->msg_id) ||
+        attr(b, "listener", e->listener) || attr(b, "thread", e->thread) ||
+        attr_u64(b, "redelivered", (unsigned long long)e->count) ||
+        attr(b, "reason", e->last_error))
+        return -1;
+    if (with_envelope && xmlTextWriterWriteString(b->w, BAD_CAST e->envelope) < 0)
+        return -1;
+    return xmlTextWriterEndElement(b->w) < 0 ? -1 : 0;
+}
+
+/* The journal, or an error answered (0 / -1). */
+static int read_journal(xb_pump_t *p, const xbp_rid_t *rid, const char *req, xb_journal_list_t *l)
+{
+    xb_error_t err;
+    if (!xbp_journal_on(p)) {
+        reply_error(p, rid, req, "this pump keeps no journal (backend.journal, backend.type)");
+        return -1;
+    }
+    if (xb_backend_journal_list(p->backend, l, &err) != 0) {
+        reply_error(p, rid, req, err.message);
+        return -1;
+    }
+    return 0;
+}
+
+/* dead-letters [ID]: every dead letter, or the one of message ID with its
+ * envelope. */
+static void control_dead_letters(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
+                                 const char *const *args, size_t n)
+{
+    xb_journal_list_t l = {0};
+    if (read_journal(p, rid, req, &l) != 0)
+        return;
+    body_t b = {0};
+    int rc = body_open(&b, "dead-letters");
+    size_t found = 0;
+    for (size_t i = 0; rc == 0 && i < l.count; i++) {
+        const char *id = l.items[i].id;
+        if (!is_dead(id) || (n == 1 && strcmp(id + strlen(XBP_DEAD_PREFIX), args[0]) != 0))
+            continue;
+        xbp_jentry_t e;
+        if (xbp_jentry_decode(l.items[i].data.data, l.items[i].data.len, &e) != 0)
+            continue;
+        rc = write_dead(&b, &e, n == 1);
+        found++;
+        xbp_jentry_clear(&e);
+    }
+    xb_journal_list_free(&l);
+    if (n == 1 && found == 0) {
+        body_close(&b);
+        reply_error(p, rid, req, "no such dead letter");
+        return;
+    }
+    reply_body(p, rid, req, &b, rc == 0, "could not write the dead letters");
+}
+
+/* dead-retry ID: the dead letter of message ID is delivered again now, its
+ * count started over. */
+static void control_dead_retry(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
+                               const char *const *args, size_t n)
+{
+    (void)n;
+    char id[128];
+    snprintf(id, sizeof id, "%s%s", XBP_DEAD_PREFIX, args[0]);
+    xb_journal_list_t l = {0};
+    if (read_journal(p, rid, req, &l) != 0)
+        return;
+    xbp_jentry_t e;
+    bool found = false;
+    for (size_t i = 0; i < l.count && !found; i++)
+        found = strcmp(l.items[i].id, id) == 0 &&
+                xbp_jentry_decode(l.items[i].data.data, l.items[i].data.len, &e) == 0;
+    xb_journal_list_free(&l);
+    if (!found) {
+        reply_error(p, rid, req, "no such dead letter");
+        return;
+    }
+    e.count = 0;
+    e.last_error[0] = '\0';
+    char why[XBP_JOURNAL_ERROR_MAX];
+    xb_error_t err;
+    const char *ids[1] = {id};
+    int rc = xbp_redeliver_entry(p, &e, why, sizeof why);
+    if (rc == 0 && xb_backend_journal_remove(p->backend, 1, ids, &err) != 0)
+        XB_WARN("pump", "dead letter %s delivered again but not removed: %s", args[0], err.message);
+    xbp_jentry_clear(&e);
+    if (rc != 0) {
+        reply_error(p, rid, req, why);
+        return;
+    }
+    body_t b = {0};
+    bool written = body_open(&b, "retried") == 0 && attr(&b, "id", args[0]) == 0;
+    reply_body(p, rid, req, &b, written, "could not write the answer");
+}
+
+/* dead-purge: removes every dead letter. */
+static void control_dead_purge(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
+                               const char *const *args, size_t n)
+{
+    (void)args;
+    (void)n;
+    xb_journal_list_t l = {0};
+    if (read_journal(p, rid, req, &l) != 0)
+        return;
+    const char **ids = calloc(l.count ? l.count : 1, sizeof *ids);
+    size_t m = 0;
+    for (size_t i = 0; ids && i < l.count; i++)
+        if (is_dead(l.items[i].id))
+            ids[m++] = l.items[i].id;
+    xb_error_t err;
+    if (!ids)
+        xb_error_set(&err, XB_ERR_NOMEM, 0, "out of memory");
+    int rc = ids ? xb_backend_journal_remove(p->backend, m, ids, &err) : -1;
+    free(ids);
+    xb_journal_list_free(&l);
+    if (rc != 0) {
+        reply_error(p, rid, req, err.message);
+        return;
+    }
+    body_t b = {0};
+    bool written = body_open(&b, "purged") == 0 && attr_u64(&b, "count", m) == 0;
+    reply_body(p, rid, req, &b, written, "could not write the answer");
+}
+
 #define VERB_ARGS_MAX 2
 
 /* The CONTROL verbs and how many arguments each takes (non-empty ones). */
@@ -373,9 +508,15 @@ static const struct {
     void (*fn)(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const char *const *args,
                size_t n);
 } verbs[] = {
-    {"threads", 0, 2, control_threads}, {"history", 1, 1, control_history},
-    {"stats", 0, 0, control_stats},     {"backend-info", 0, 0, control_backend_info},
-    {"ping", 0, 0, control_ping},       {"shutdown", 0, 0, control_shutdown},
+    {"threads", 0, 2, control_threads},
+    {"history", 1, 1, control_history},
+    {"stats", 0, 0, control_stats},
+    {"backend-info", 0, 0, control_backend_info},
+    {"ping", 0, 0, control_ping},
+    {"shutdown", 0, 0, control_shutdown},
+    {"dead-letters", 0, 1, control_dead_letters},
+    {"dead-retry", 1, 1, control_dead_retry},
+    {"dead-purge", 0, 0, control_dead_purge},
 };
 
 /* CONTROL request-id verb args... (the codec checked the shape and bounds) */

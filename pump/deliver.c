@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
 #include "log.h"
 #include "str.h"
 
@@ -107,6 +108,8 @@ void xbp_delivery_free(xb_pump_t *p, delivery_t *d)
 {
     if (!d)
         return;
+    if (d->journaled)
+        xbp_journal_done(p, d->msg_id);
     if (d->conv) {
         conv_t *c = d->conv;
         d->conv = NULL;

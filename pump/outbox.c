@@ -459,6 +459,7 @@ void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *con
     d->len = s->len;
     d->depth = s->depth;
     d->error_payload = error_payload;
+    d->journaled = s->journaled;
     s->envelope = NULL;
     xbp_route_staged_free(s);
     xbp_outbox_submit(p, d);

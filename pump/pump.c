@@ -8,6 +8,8 @@
  * I/O threads do the network work. */
 #include "pump_internal.h"
 #include "commit.h"
+#include "journal.h"
+#include "redeliver.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,7 +93,11 @@ static int open_socket(xb_pump_t *p, xb_error_t *err)
      * ZeroMQ holds at most that many from each peer (docs/reliability.md). */
     int one = 1, linger = 1000, hwm = XBP_ROUTER_HWM, rcvhwm = XBP_ROUTER_HWM;
     int64_t maxsize = (int64_t)p->cfg->limits.max_message_bytes + 65536;
+    /* Handover: a client keeps its routing id across reconnects (bus/client.c);
+     * when it reconnects before the pump noticed its old connection died,
+     * the new connection takes the id over instead of being refused. */
     if (zmq_setsockopt(p->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
+        zmq_setsockopt(p->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one) != 0 ||
         zmq_setsockopt(p->router, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(p->router, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
         zmq_setsockopt(p->router, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm) != 0 ||
@@ -124,6 +130,7 @@ static int open_storage(xb_pump_t *p, xb_error_t *err)
         return -1;
     /* One batch per tick instead of a round trip per change. */
     xb_registry_set_write_behind(p->registry, true);
+    p->journal = p->cfg->backend.journal && xb_backend_has_journal(p->backend);
     return 0;
 }
 
@@ -486,6 +493,7 @@ static void finish(xb_pump_t *p)
         XB_WARN("pump", "stopped with %zu messages for clients that did not read them",
                 p->client_held);
     flush_registry(p);
+    xbp_journal_flush(p);
     XB_INFO("pump", "stopped: %llu messages routed", (unsigned long long)p->routed);
 }
 
@@ -518,6 +526,7 @@ static void begin_serving(xb_pump_t *p)
     if (p->opts.handle_signals)
         install_signals(p);
     p->state = PUMP_RUNNING;
+    xbp_redeliver_journal(p); /* queued until the listeners register */
     if (p->opts.start_children)
         xbp_children_start_all(p);
     set_serving(p);
@@ -564,6 +573,7 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
     tick(p);
     xbp_peers_reap(p);
     xbp_convs_report(p);
+    xbp_journal_flush(p); /* after the commit that recorded the answers */
     if (drained(p)) {
         end_serving(p);
         return 0;
@@ -642,6 +652,9 @@ void xb_pump_destroy(xb_pump_t **pp)
     xb_schemas_destroy(&p->schemas);
     if (p->registry)
         flush_registry(p);
+    if (p->backend)
+        xbp_journal_flush(p);
+    xbp_journal_free(p);
     xb_registry_destroy(&p->registry);
     xb_buffer_destroy(&p->buffer);
     xb_backend_destroy(&p->backend); /* closing flushes what is left */

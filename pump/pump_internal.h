@@ -4,18 +4,21 @@
  * top down; each calls only files below it (the graph has no cycle):
  *
  *   pump.c     lifecycle, the loop (xb_pump_step), dispatch of commands -> all below
- *   control.c  CONTROL and HISTORY requests            -> peertab, lqueue, core
+ *   control.c  CONTROL and HISTORY requests            -> redeliver, peertab, lqueue, core
  *   route.c    SEND, REPLY, DONE (docs/routing.md)     -> commit, outbox, deliver, conv, core
- *   commit.c   group commit: the turn (xbp_turn_t)      -> outbox, conv, core
+ *   redeliver.c journaled deliveries again at start, dead letters
+ *                                                      -> outbox, deliver, conv, journal, core
+ *   commit.c   group commit: the turn (xbp_turn_t)      -> outbox, conv, journal, core
  *   peers.c    READY, BYE, heartbeats, liveness, lost peers, handler timeouts
  *                                                      -> outbox, deliver, children, peertab, core
  *   outbox.c   verdicts, staged messages handed out, SystemErrors, failing deliveries
  *                                                      -> deliver, conv, core
  *   deliver.c  the delivery table, queues, credit, in-hand lists
- *                                                      -> peertab, conv, lqueue, core
+ *                                                      -> peertab, conv, journal, lqueue, core
  *   children.c child processes: start, reap, restart   -> peertab, core
  *   peertab.c  peers by routing id, their states       -> lqueue
  *   conv.c     origins and conversations               -> (registry)
+ *   journal.c  journal entries: bytes, removals per turn -> (backend)
  *   clients.c  messages to clients that do not read yet: held in order,
  *              their budget, their timeout               -> core
  *   lqueue.c   the bounded intrusive queue             -> nothing
@@ -156,6 +159,8 @@ struct delivery {
     origin_t origin;
     uint64_t deadline_ms; /* 0 = no timeout */
     int retries;
+    bool journaled;     /* in the backend's journal until it ends */
+    int redelivered;    /* times delivered again after a pump restart */
     xbp_lqlink_t qlink; /* in its listener's queue while it waits, in its
                                  in_hand list while a process holds it */
     xbp_lqlink_t plink; /* in its peer's held list while a process holds it */
@@ -255,6 +260,10 @@ struct xb_pump_t {
     uint64_t registry_warned_ms; /* last "registry changes not written" warning */
     uint64_t received, accepted, rejected, routed, to_clients, undeliverable, late;
     uint64_t slot_batches, batched_slots; /* backend writes of staged slots */
+    bool journal;                         /* journal.c: deliveries are journaled */
+    char (*jdone)[37];                    /* message ids whose entries go this turn */
+    size_t n_jdone, cap_jdone;
+    uint64_t journal_warned_ms;
     uint64_t errors[XB_ERR__COUNT];
 };
 

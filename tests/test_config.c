@@ -693,6 +693,30 @@ static void test_backend_errors(void)
                  "applies to backend type 'manager' only");
     EXPECT_ERROR(HEAD "backend:\n  type: manager\n  path: ''\n" ONE_LISTENER, 5, 9,
                  "must not be empty");
+    /* The memory backend keeps no journal: asking for one is refused. */
+    EXPECT_ERROR(HEAD "backend:\n  journal: true\n" ONE_LISTENER, 4, 3,
+                 "'journal: true' in section 'backend': the memory backend keeps no journal");
+}
+
+static void test_journal_keys(void)
+{
+    xb_config_t *cfg = expect_ok(HEAD "backend:\n  journal: false\n" ONE_LISTENER);
+    if (cfg)
+        CU_ASSERT_FALSE(cfg->backend.journal);
+    xb_config_destroy(&cfg);
+    cfg = expect_ok(HEAD "limits:\n  max_redeliveries: 7\nbackend:\n  type: manager\n"
+                         "  journal: true\n" ONE_LISTENER);
+    if (cfg) {
+        CU_ASSERT_TRUE(cfg->backend.journal);
+        CU_ASSERT_EQUAL(cfg->limits.max_redeliveries, 7);
+    }
+    xb_config_destroy(&cfg);
+    cfg = expect_ok(HEAD ONE_LISTENER);
+    if (cfg) {
+        CU_ASSERT_TRUE(cfg->backend.journal); /* the default, ignored by memory */
+        CU_ASSERT_EQUAL(cfg->limits.max_redeliveries, 3);
+    }
+    xb_config_destroy(&cfg);
 }
 
 static void test_endpoint_errors(void)
@@ -1181,6 +1205,7 @@ static const xbt_test_t config_tests[] = {
     {"names", test_names},
     {"references: peers, schemas, tags, workers", test_reference_errors},
     {"backend errors", test_backend_errors},
+    {"journal keys", test_journal_keys},
     {"endpoint errors", test_endpoint_errors},
     {"earliest error is reported", test_first_error_wins},
     {"file errors", test_load_file_errors},

@@ -226,6 +226,7 @@ static int info_reply(const xb_msg_t *msg, xb_reply_t *reply)
     xb_payload_add_text(out, "self-call", "%d", xb_msg_is_self_call(msg));
     xb_payload_add_text(out, "system-error", "%d", xb_msg_is_system_error(msg));
     xb_payload_add_text(out, "ts-set", "%d", xb_msg_ts(msg) > 0);
+    xb_payload_add_text(out, "redelivered", "%d", xb_msg_redelivered(msg));
     xb_payload_add_text(out, "envelope-ok", "%d",
                         xml && len == strlen(xml) && strstr(xml, "<message") != NULL);
     xb_payload_add_text(out, "missing", "%s", xb_msg_text(msg, "nope") ? "found" : "null");
@@ -608,7 +609,41 @@ static void test_message_accessors(void)
     check_text(xml, "envelope-ok", "1");
     check_text(xml, "missing", "null");
     check_text(xml, "empty", "[]");
+    check_text(xml, "redelivered", "0");
     free(xml);
+    xb_frames_destroy(&f);
+    rig_close(&r);
+}
+
+/* A message a restarted pump delivers again carries <x:redelivered>N in its
+ * meta (docs/reliability.md, "The journal"): xb_msg_redelivered returns N. */
+static void test_redelivered_mark(void)
+{
+    rig_t r;
+    rig_open(&r);
+    char *env = envelope(r.thread, "<info/>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    char *meta_end = strstr(env, "</meta>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(meta_end);
+    const char mark[] = "<x:redelivered xmlns:x=\"urn:xmlbus:meta:v1\">2</x:redelivered>";
+    size_t n = strlen(env) + sizeof mark;
+    char *marked = malloc(n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(marked);
+    snprintf(marked, n, "%.*s%s%s", (int)(meta_end - env), env, mark, meta_end);
+    CU_ASSERT_EQUAL(fake_send(&r.pump, XB_CMD_DELIVER, "11", marked, (const char *)NULL), 0);
+    xb_frames_t *f = NULL;
+    for (int i = 0; i < 1000 && !f; i++) {
+        f = fake_recv(&r.pump, WAIT_MS);
+        if (f && xb_frames_eq(f, 2, XB_CMD_HEARTBEAT))
+            xb_frames_destroy(&f);
+    }
+    CU_ASSERT_TRUE_FATAL(f && xb_frames_eq(f, 2, XB_CMD_REPLY));
+    char *xml = xb_frames_strdup(f, 6);
+    check_text(xml, "redelivered", "2");
+    check_text(xml, "id", "5b0d1c2e-0000-4000-8000-000000000001");
+    free(xml);
+    free(marked);
+    free(env);
     xb_frames_destroy(&f);
     rig_close(&r);
 }
@@ -1313,6 +1348,7 @@ static const xbt_test_t listener_runtime_tests[] = {
     {"a burst of slow handlers is answered one by one", test_burst_of_slow_handlers},
     {"a burst of fast handlers: every answer, in order", test_burst_of_fast_handlers},
     {"message accessors", test_message_accessors},
+    {"a message delivered again: xb_msg_redelivered", test_redelivered_mark},
     {"namespaced and copied payloads", test_namespaced_and_copied_payloads},
     {"HEARTBEAT when idle", test_heartbeat_when_idle},
     {"reconnect when the pump is silent", test_reconnect_when_pump_silent},

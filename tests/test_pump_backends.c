@@ -12,6 +12,10 @@
  *   redis    the same on Redis
  *   tenants  two organisms on one Redis with different redis_prefix
  *   outage   Redis killed under traffic, then restarted on the same port
+ *   journal  a pump killed with a message in hand (manager, redis): the
+ *            pump started again where its client waits delivers it again,
+ *            marked, and the client gets the answer; with max_redeliveries 0
+ *            a dead letter, listed, shown, retried and purged by the CLI
  * A missing redis-server fails the Redis suites with a clear message. */
 #include <CUnit/Basic.h>
 #include <hiredis/hiredis.h>
@@ -26,6 +30,7 @@
 #include "redis_server.h"
 #include "xbt.h"
 #include "xbt_main.h"
+#include "xbt_wait.h"
 #include "xmlbus/backend.h"
 #include "xmlbus/client.h"
 
@@ -655,6 +660,221 @@ static void test_redis_cli_pages(void)
     check_cli_pages(&redis_org);
 }
 
+/* ---- 7. the journal: a pump killed with a message in hand ---------------------- */
+
+#define JOURNAL_YAML                                  \
+    "organism:\n  name: jr\n  endpoint: @ENDPOINT@\n" \
+    "limits:\n  max_redeliveries: %d\n"               \
+    "backend:\n%s"                                    \
+    "listeners:\n  - name: once\n    payload: ping\n" \
+    "    command: [@TESTBIN@/xbtest-behave, once, %s/got]\n"
+
+static bool redis_up(void);
+
+/* `xmlbus ARGS` until its output holds want (polled up to WAIT_MS); the
+ * last output (caller frees). */
+static char *xmlbus_until(const xbt_pump_t *p, const char *args, const char *want)
+{
+    char *out = NULL;
+    long long end = xbt_mono_ms() + WAIT_MS;
+    do {
+        free(out);
+        xbt_xmlbus(p->endpoint, &out, args);
+    } while (!(out && strstr(out, want)) && xbt_poll_again(end));
+    return out;
+}
+
+/* A pump on backend (a backend section) and store (a folder for the
+ * listener's files) with a message in hand of `once`, killed with SIGKILL.
+ * Fills thread, msg_id, the endpoint it served on and its client (which
+ * stays, to get the answer from the next pump); returns the yaml to start it
+ * again (caller frees). */
+static char *kill_with_message_in_hand(const char *backend, const char *store, int max,
+                                       char thread[XB_UUID_STR], char msg_id[XB_UUID_STR],
+                                       char endpoint[128], xb_client_t **client)
+{
+    size_t n = sizeof JOURNAL_YAML + strlen(backend) + strlen(store) + 16;
+    char *yaml = malloc(n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(yaml);
+    snprintf(yaml, n, JOURNAL_YAML, max, backend, store);
+    xbt_pump_t p;
+    CU_ASSERT_EQUAL_FATAL(xbt_pump_start(&p, yaml), 0);
+    *client = xbt_client(&p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(*client);
+    xb_error_t err;
+    xb_error_clear(&err);
+    const char body[] = "<ping>journal</ping>";
+    CU_ASSERT_EQUAL(
+        xb_client_send(*client, body, strlen(body), NULL, NULL, WAIT_MS, thread, msg_id, &err), 0);
+    char got[PATH_MAX];
+    snprintf(got, sizeof got, "%s/got", store);
+    XBT_WAIT_UNTIL(access(got, F_OK) == 0, WAIT_MS);
+    CU_ASSERT_EQUAL(access(got, F_OK), 0);
+    kill(p.pid, SIGKILL);
+    xbt_wait_exit(p.pid, WAIT_MS);
+    snprintf(endpoint, 128, "%s", p.endpoint);
+    xbt_rmtree(p.dir);
+    return yaml;
+}
+
+/* The pump started again where the client waits: once the client reaches
+ * it, the listener may answer (store/got.go). */
+static void restart_for(xbt_pump_t *p, const char *yaml, const char *endpoint, xb_client_t *c,
+                        const char *store)
+{
+    CU_ASSERT_EQUAL_FATAL(xbt_pump_start_at(p, yaml, endpoint), 0);
+    xb_error_t err;
+    int rc = -1;
+    long long end = xbt_mono_ms() + WAIT_MS;
+    do {
+        rc = xb_client_control(c, "ping", NULL, 0, 200, NULL, &err);
+    } while (rc != 0 && xbt_poll_again(end));
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(xbt_write_file(store, "got.go", ""), 0);
+}
+
+static void check_journal(const char *backend, const char *store)
+{
+    char thread[XB_UUID_STR] = "", msg_id[XB_UUID_STR] = "", endpoint[128];
+    xb_client_t *c = NULL;
+    char *yaml = kill_with_message_in_hand(backend, store, 3, thread, msg_id, endpoint, &c);
+    xbt_pump_t p;
+    restart_for(&p, yaml, endpoint, c, store);
+    /* Delivered again, marked, with its id; the answer reaches the client
+     * that waited across the restart (its routing id is its own), and is
+     * recorded on its thread. */
+    char args[128], want[128];
+    snprintf(want, sizeof want, "<redelivered n=\"1\" id=\"%s\"", msg_id);
+    char *env = xbt_recv(c, WAIT_MS);
+    CU_ASSERT(env && strstr(env, want));
+    if (!(env && strstr(env, want)))
+        fprintf(stderr, "the client got: %s\n", env ? env : "(nothing)");
+    free(env);
+    snprintf(args, sizeof args, "history %s", thread);
+    char *out = xmlbus_until(&p, args, want);
+    CU_ASSERT_PTR_NOT_NULL(out && strstr(out, want));
+    if (!(out && strstr(out, want)))
+        fprintf(stderr, "history %s:\n%s\n", thread, out ? out : "(none)");
+    free(out);
+    if (CU_get_number_of_failures() > 0) {
+        char *log = xbt_read_file(p.log, NULL);
+        fprintf(stderr, "---- pump log ----\n%s\n", log ? log : "");
+        free(log);
+    }
+    xb_client_destroy(&c);
+    xbt_pump_stop(&p, SIGTERM, 20);
+    xbt_rmtree(p.dir);
+    free(yaml);
+}
+
+/* max_redeliveries 0: the message in hand at the kill is a dead letter, seen
+ * by `xmlbus dead-letters`, delivered by `retry`, gone after `purge`. */
+static void check_dead_letters(const char *backend, const char *store)
+{
+    char thread[XB_UUID_STR] = "", msg_id[XB_UUID_STR] = "", endpoint[128];
+    xb_client_t *c = NULL;
+    char *yaml = kill_with_message_in_hand(backend, store, 0, thread, msg_id, endpoint, &c);
+    xbt_pump_t p;
+    restart_for(&p, yaml, endpoint, c, store);
+    xb_client_destroy(&c);
+    char *out = xmlbus_until(&p, "dead-letters list", msg_id);
+    CU_ASSERT(out && strstr(out, msg_id) && strstr(out, "max_redeliveries"));
+    if (!(out && strstr(out, msg_id)))
+        fprintf(stderr, "dead-letters list:\n%s\n", out ? out : "(none)");
+    free(out);
+    char args[128], want[128];
+    snprintf(args, sizeof args, "dead-letters show %s", msg_id);
+    xbt_xmlbus(p.endpoint, &out, args);
+    CU_ASSERT(out && strstr(out, "journal</ping>"));
+    free(out);
+    snprintf(args, sizeof args, "dead-letters retry %s", msg_id);
+    xbt_xmlbus(p.endpoint, &out, args);
+    CU_ASSERT(out && strstr(out, "delivered again"));
+    free(out);
+    snprintf(args, sizeof args, "history %s", thread);
+    snprintf(want, sizeof want, "<redelivered n=\"1\" id=\"%s\"", msg_id);
+    out = xmlbus_until(&p, args, want);
+    CU_ASSERT(out && strstr(out, want));
+    free(out);
+    xbt_xmlbus(p.endpoint, &out, "dead-letters");
+    CU_ASSERT(out && strstr(out, "no dead letters"));
+    free(out);
+    xbt_xmlbus(p.endpoint, &out, "dead-letters purge");
+    CU_ASSERT(out && strstr(out, "0 dead letters removed"));
+    free(out);
+    xbt_pump_stop(&p, SIGTERM, 20);
+    xbt_rmtree(p.dir);
+    free(yaml);
+}
+
+static void test_manager_journal(void)
+{
+    char *store = xbt_tmpdir("journal");
+    if (!store) {
+        CU_FAIL("no temp folder");
+        return;
+    }
+    char backend[PATH_MAX + 64];
+    snprintf(backend, sizeof backend, "  type: manager\n  path: %s/store.lmdb\n", store);
+    check_journal(backend, store);
+    xbt_rmtree(store);
+    free(store);
+}
+
+static void test_manager_dead_letters(void)
+{
+    char *store = xbt_tmpdir("journal");
+    if (!store) {
+        CU_FAIL("no temp folder");
+        return;
+    }
+    char backend[PATH_MAX + 64];
+    snprintf(backend, sizeof backend, "  type: manager\n  path: %s/store.lmdb\n", store);
+    check_dead_letters(backend, store);
+    xbt_rmtree(store);
+    free(store);
+}
+
+/* The backend section of a redis organism with a prefix of its own into
+ * out; false (the test failed) without a redis-server. */
+static bool redis_backend(char *out, size_t cap)
+{
+    if (!redis_up()) {
+        CU_FAIL("redis-server not available");
+        fprintf(stderr, "%s\n", redis_error);
+        return false;
+    }
+    static int serial;
+    snprintf(out, cap, "  type: redis\n  redis_url: %s/0\n  redis_prefix: \"journal-%d-%d:\"\n",
+             xb_redis_server_url(redis), (int)getpid(), ++serial);
+    return true;
+}
+
+static void on_redis(void (*check)(const char *backend, const char *store))
+{
+    char backend[512];
+    if (!redis_backend(backend, sizeof backend))
+        return;
+    char *store = xbt_tmpdir("journal");
+    if (!store) {
+        CU_FAIL("no temp folder");
+        return;
+    }
+    check(backend, store);
+    xbt_rmtree(store);
+    free(store);
+}
+
+static void test_redis_journal(void)
+{
+    on_redis(check_journal);
+}
+
+static void test_redis_dead_letters(void)
+{
+    on_redis(check_dead_letters);
+}
+
 /* ---- suites: memory, manager, redis ------------------------------------------ */
 
 static int memory_init(void)
@@ -1094,10 +1314,19 @@ static const xbt_test_t sanitizer_tests[] = {
     {NULL, NULL},
 };
 
+static const xbt_test_t journal_tests[] = {
+    {"manager: a message in hand at SIGKILL is delivered again", test_manager_journal},
+    {"redis: a message in hand at SIGKILL is delivered again", test_redis_journal},
+    {"manager: max_redeliveries, dead-letters list, show, retry, purge", test_manager_dead_letters},
+    {"redis: max_redeliveries, dead-letters list, show, retry, purge", test_redis_dead_letters},
+    {NULL, NULL},
+};
+
 XBT_SUITES({"memory", memory_init, memory_clean, NULL, NULL, memory_tests},
            {"manager", manager_init, manager_clean, NULL, NULL, manager_tests},
            {"redis", redis_init, redis_clean, NULL, NULL, redis_tests},
            {"tenants", tenants_init, tenants_clean, NULL, NULL, tenants_tests},
            {"redis with password and database", auth_init, auth_clean, NULL, NULL, auth_tests},
            {"outage", outage_init, outage_clean, NULL, NULL, outage_tests},
+           {"journal", NULL, NULL, NULL, NULL, journal_tests},
            {"sanitizers", NULL, NULL, NULL, NULL, sanitizer_tests});

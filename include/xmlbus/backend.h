@@ -41,10 +41,12 @@ typedef struct {
     size_t max_bytes;          /* memory: slot bytes held (default 1 GiB, 0 = unlimited);
                                    beyond it the oldest threads are evicted, a slot that
                                    cannot fit alone -> XB_ERR_LIMIT */
+    bool journal;              /* the pump journals unanswered deliveries (default true;
+                                   manager and redis only: memory keeps none) */
 } xb_backend_config_t;
 
 /* Fills *cfg with the defaults (memory, prefix "xp:", ttl 86400, max_bytes
- * 1 GiB, no other limits). */
+ * 1 GiB, journal true, no other limits). */
 XB_EXPORT void xb_backend_config_defaults(xb_backend_config_t *cfg);
 /* "memory" / "manager" / "redis" <-> type. parse returns 0 or -1. */
 XB_EXPORT const char *xb_backend_type_name(xb_backend_type_t type);
@@ -173,6 +175,55 @@ XB_EXPORT int xb_backend_info(xb_backend_t *b, xb_backend_info_t *out, xb_error_
 /* Flushes writes to disk where the backend defers that (0 when it has
  * nothing to do). The pump calls it every 50 ms. */
 XB_EXPORT int xb_backend_flush(xb_backend_t *b, xb_error_t *err);
+
+/* ---- the journal (docs/storage.md "The journal") ---------------------------
+ * Deliveries accepted but not yet answered, so that a pump that starts again
+ * after a crash can deliver them again. An entry is opaque bytes under an id
+ * (the pump uses the message id). manager and redis keep one; memory has none
+ * (every journal call fails with XB_ERR_CONFIG there). */
+
+/* One journal entry to write: id and bytes are borrowed. An entry whose id is
+ * NULL stands for "no entry". */
+typedef struct {
+    const char *id;
+    const void *data;
+    size_t len;
+} xb_journal_entry_t;
+
+/* One journal entry read back; the list owns id and data. */
+typedef struct {
+    char *id;
+    xb_blob_t data;
+} xb_journal_item_t;
+
+typedef struct {
+    xb_journal_item_t *items;
+    size_t count;
+} xb_journal_list_t;
+
+XB_EXPORT void xb_journal_list_free(xb_journal_list_t *list);
+
+/* True when the backend keeps a journal (manager, redis). */
+XB_EXPORT bool xb_backend_has_journal(const xb_backend_t *b);
+/* xb_backend_buffer_append_batch, and for every i whose journal[i].id is not
+ * NULL, journal[i] written (replacing an entry of that id) in the same
+ * transaction (manager) or script call (redis) as slots[i], and only if that
+ * slot was stored. journal NULL: exactly xb_backend_buffer_append_batch. */
+XB_EXPORT int xb_backend_buffer_append_journal(xb_backend_t *b, size_t n,
+                                               const char *const *threads, const xb_blob_t *slots,
+                                               const xb_journal_entry_t *journal, long *index,
+                                               xb_error_t *err);
+/* Writes one entry (replacing an entry of that id): marking an entry
+ * redelivered rewrites it. */
+XB_EXPORT int xb_backend_journal_put(xb_backend_t *b, const xb_journal_entry_t *entry,
+                                     xb_error_t *err);
+/* Removes the entries ids[0..n) in one round trip or transaction; an unknown
+ * id is not an error. */
+XB_EXPORT int xb_backend_journal_remove(xb_backend_t *b, size_t n, const char *const *ids,
+                                        xb_error_t *err);
+/* Every entry into *out (the caller frees it with xb_journal_list_free), in
+ * no particular order. */
+XB_EXPORT int xb_backend_journal_list(xb_backend_t *b, xb_journal_list_t *out, xb_error_t *err);
 
 #ifdef __cplusplus
 }

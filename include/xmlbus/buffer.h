@@ -66,6 +66,12 @@ XB_EXPORT int xb_buffer_append(xb_buffer_t *b, const char *thread, const char *f
  * batch may be stored (see docs/storage.md). */
 XB_EXPORT int xb_buffer_append_batch(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slots,
                                      long *index, xb_error_t *err);
+/* xb_buffer_append_batch, and journal[i] (when its id is not NULL) written
+ * with slots[i] in the same backend transaction or script call
+ * (xb_backend_buffer_append_journal). journal NULL: xb_buffer_append_batch. */
+XB_EXPORT int xb_buffer_append_journal(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slots,
+                                       const xb_journal_entry_t *journal, long *index,
+                                       xb_error_t *err);
 
 /* The whole thread, oldest first, as new slots (the caller owns *out:
  * xb_slot_list_free). An unknown thread is an empty list, not an error. */

@@ -39,7 +39,10 @@ extern "C" {
 typedef struct xb_client_t xb_client_t;
 
 /* Connects a DEALER socket to endpoint (any ZeroMQ endpoint; inproc:// needs
- * the pump's context). zmq_ctx NULL: the client creates and owns its context;
+ * the pump's context). The socket gets a routing id of its own ("c" and a
+ * random UUID), kept across reconnects: a client that waits while the pump
+ * restarts after a crash gets the answers of the messages the pump delivers
+ * again (docs/protocol.md, "A client's identity"). zmq_ctx NULL: the client creates and owns its context;
  * otherwise it borrows zmq_ctx, which must outlive the client. Connecting does
  * not wait for the pump: an absent pump shows as a timeout of the first
  * request. Returns the client (caller owns it, release with xb_client_destroy)

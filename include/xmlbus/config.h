@@ -57,6 +57,8 @@ typedef struct {
     size_t client_queue_bytes;  /* their bytes, default 16 MiB */
     double
         client_timeout_seconds; /* a client that takes nothing that long loses them, default 60 */
+    int max_redeliveries;       /* journal: deliveries again after a pump restart before the
+                             message is a dead letter, default 3 */
 } xb_limits_config_t;
 
 typedef struct {

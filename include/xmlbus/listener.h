@@ -145,6 +145,11 @@ XB_EXPORT bool xb_msg_is_self_call(const xb_msg_t *msg);
 XB_EXPORT const char *xb_msg_id(const xb_msg_t *msg);
 XB_EXPORT int xb_msg_depth(const xb_msg_t *msg);
 XB_EXPORT int64_t xb_msg_ts(const xb_msg_t *msg);
+/* How many times a pump that started again after a crash has delivered this
+ * message again (0: the first delivery). The message id stays the same, so
+ * a handler with side effects can deduplicate by xb_msg_id. Read from the
+ * envelope's <x:redelivered> meta element (docs/envelope.md). */
+XB_EXPORT int xb_msg_redelivered(const xb_msg_t *msg);
 /* True for a SystemError payload from "system". */
 XB_EXPORT bool xb_msg_is_system_error(const xb_msg_t *msg);
 /* The whole envelope as delivered (NUL-terminated); *len may be NULL. */

@@ -105,6 +105,23 @@ int64_t xb_msg_ts(const xb_msg_t *msg)
     return msg ? xb_envelope_ts(msg->env) : 0;
 }
 
+int xb_msg_redelivered(const xb_msg_t *msg)
+{
+    if (!msg)
+        return 0;
+    for (xmlNodePtr n = xb_envelope_extension_first(msg->env); n;
+         n = xb_envelope_extension_next(msg->env, n)) {
+        if (!n->ns || !xmlStrEqual(n->ns->href, BAD_CAST XB_META_NS) ||
+            !xmlStrEqual(n->name, BAD_CAST "redelivered"))
+            continue;
+        xmlChar *text = xmlNodeGetContent(n);
+        long v = text ? strtol((const char *)text, NULL, 10) : 0;
+        xmlFree(text);
+        return v > 0 && v < 1000000 ? (int)v : 0;
+    }
+    return 0;
+}
+
 bool xb_msg_is_self_call(const xb_msg_t *msg)
 {
     const char *from = xb_msg_from(msg);

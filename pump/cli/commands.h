@@ -19,5 +19,6 @@ int xb_cmd_stats(int argc, char **argv);    /* cmd_stats.c: per-listener counter
 int xb_cmd_backend(int argc, char **argv);  /* cmd_backend.c: backend info */
 int xb_cmd_check(int argc, char **argv);    /* cmd_check.c: validate an organism */
 int xb_cmd_envelope(int argc, char **argv); /* cmd_envelope.c: build/inspect envelopes */
+int xb_cmd_dead(int argc, char **argv);     /* cmd_dead.c: the journal's dead letters */
 
 #endif

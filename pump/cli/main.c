@@ -25,6 +25,7 @@ static const verb_t verbs[] = {
     {"history", xb_cmd_history, "print the slots (history) of one thread"},
     {"stats", xb_cmd_stats, "per-listener counters of a running pump"},
     {"backend", xb_cmd_backend, "backend information (backend info)"},
+    {"dead-letters", xb_cmd_dead, "the journal's dead letters: list, show, retry, purge"},
     {"envelope", xb_cmd_envelope, "build or inspect an envelope"},
     {"ping", xb_cmd_ping, "check that a pump answers"},
     {"stop", xb_cmd_stop, "ask a running pump to shut down"},

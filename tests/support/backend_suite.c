@@ -122,6 +122,143 @@ static bool info_of(xb_backend_t *b, xb_backend_info_t *info)
     return rc == 0;
 }
 
+/* ---- journal ----------------------------------------------------------------- */
+
+/* The entry of id in l, or NULL. */
+static const xb_journal_item_t *journal_find(const xb_journal_list_t *l, const char *id)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        if (strcmp(l->items[i].id, id) == 0)
+            return &l->items[i];
+    }
+    return NULL;
+}
+
+static size_t journal_count(xb_backend_t *b)
+{
+    xb_journal_list_t l = {0};
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_journal_list(b, &l, &err), 0);
+    size_t n = l.count;
+    xb_journal_list_free(&l);
+    return n;
+}
+
+/* A backend without a journal (memory) refuses every journal call. */
+static bool no_journal(xb_backend_t *b)
+{
+    if (xb_backend_has_journal(b))
+        return false;
+    xb_error_t err;
+    xb_journal_list_t l = {0};
+    CU_ASSERT_EQUAL(xb_backend_journal_list(b, &l, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_CONFIG);
+    xb_journal_entry_t e = {"id", "x", 1};
+    CU_ASSERT_EQUAL(xb_backend_journal_put(b, &e, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_CONFIG);
+    const char *ids[] = {"id"};
+    CU_ASSERT_EQUAL(xb_backend_journal_remove(b, 1, ids, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_CONFIG);
+    return true;
+}
+
+static void test_journal_append(void)
+{
+    xb_backend_t *b = fresh();
+    if (no_journal(b)) {
+        done(b);
+        return;
+    }
+    const char *threads[] = {"t1", "t2", "t1"};
+    xb_blob_t slots[] = {{(char *)"a", 1}, {(char *)"b", 1}, {(char *)"c", 1}};
+    const char bin[] = {'e', '\0', 'f'};
+    xb_journal_entry_t journal[] = {{"m1", bin, 3}, {NULL, NULL, 0}, {"m3", "three", 5}};
+    long idx[3] = {-9, -9, -9};
+    xb_error_t err;
+    CU_ASSERT_EQUAL_FATAL(
+        xb_backend_buffer_append_journal(b, 3, threads, slots, journal, idx, &err), 0);
+    CU_ASSERT(idx[0] == 0 && idx[1] == 0 && idx[2] == 1);
+    xb_journal_list_t l = {0};
+    CU_ASSERT_EQUAL_FATAL(xb_backend_journal_list(b, &l, &err), 0);
+    CU_ASSERT_EQUAL(l.count, 2);
+    const xb_journal_item_t *m1 = journal_find(&l, "m1"), *m3 = journal_find(&l, "m3");
+    CU_ASSERT(m1 && blob_is(&m1->data, bin, 3));
+    CU_ASSERT(m3 && blob_is_str(&m3->data, "three"));
+    xb_journal_list_free(&l);
+    CU_ASSERT_EQUAL(l.count, 0);
+    /* A put replaces the entry of its id (a redelivery mark). */
+    xb_journal_entry_t again = {"m1", "redelivered", 11};
+    CU_ASSERT_EQUAL(xb_backend_journal_put(b, &again, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(xb_backend_journal_list(b, &l, &err), 0);
+    m1 = journal_find(&l, "m1");
+    CU_ASSERT(l.count == 2 && m1 && blob_is_str(&m1->data, "redelivered"));
+    xb_journal_list_free(&l);
+    /* Removal in one call; unknown ids are no error. */
+    const char *ids[] = {"m1", "unknown", "m3"};
+    CU_ASSERT_EQUAL(xb_backend_journal_remove(b, 3, ids, &err), 0);
+    CU_ASSERT_EQUAL(journal_count(b), 0);
+    CU_ASSERT_EQUAL(xb_backend_journal_remove(b, 0, NULL, &err), 0);
+    /* Slots are untouched by the journal. */
+    CU_ASSERT_EQUAL(thread_len(b, "t1"), 2);
+    done(b);
+}
+
+/* The entry of a refused slot is not written: it shares the slot's fate. */
+static void test_journal_refused_slot(void)
+{
+    xb_backend_t *b = fresh_limited(1, 0);
+    if (no_journal(b)) {
+        done(b);
+        return;
+    }
+    CU_ASSERT_EQUAL(append_str(b, "full", "s"), 0);
+    const char *threads[] = {"other", "full"};
+    xb_blob_t slots[] = {{(char *)"p", 1}, {(char *)"q", 1}};
+    xb_journal_entry_t journal[] = {{"p1", "P", 1}, {"q1", "Q", 1}};
+    long idx[2];
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_journal(b, 2, threads, slots, journal, idx, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    xb_journal_list_t l = {0};
+    CU_ASSERT_EQUAL_FATAL(xb_backend_journal_list(b, &l, &err), 0);
+    CU_ASSERT(idx[0] < 0 || journal_find(&l, "p1") != NULL);
+    CU_ASSERT_PTR_NULL(journal_find(&l, "q1"));
+    xb_journal_list_free(&l);
+    done(b);
+}
+
+static void test_journal_bad_arguments(void)
+{
+    xb_backend_t *b = fresh();
+    if (no_journal(b)) {
+        done(b);
+        return;
+    }
+    xb_error_t err;
+    xb_journal_entry_t empty_id = {"", "x", 1}, empty_data = {"id", "", 0};
+    CU_ASSERT_EQUAL(xb_backend_journal_put(b, &empty_id, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_EQUAL(xb_backend_journal_put(b, &empty_data, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    const char *ids[] = {""};
+    CU_ASSERT_EQUAL(xb_backend_journal_remove(b, 1, ids, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    const char *threads[] = {"t"};
+    xb_blob_t slots[] = {{(char *)"a", 1}};
+    long idx[1];
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_journal(b, 1, threads, slots, &empty_id, idx, &err),
+                    -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_EQUAL(thread_len(b, "t"), 0);
+    CU_ASSERT_EQUAL(journal_count(b), 0);
+    /* buffer_clear empties the journal too (it belongs to the buffer). */
+    xb_journal_entry_t e = {"id", "x", 1};
+    CU_ASSERT_EQUAL(xb_backend_journal_put(b, &e, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_buffer_clear(b, &err), 0);
+    CU_ASSERT_EQUAL(journal_count(b), 0);
+    done(b);
+}
+
 /* ---- buffer ------------------------------------------------------------------ */
 
 static void test_append_index(void)
@@ -1090,5 +1227,8 @@ const xbt_test_t xb_backend_suite_tests[] = {
     {"limit max_slots_per_thread", test_limit_slots},
     {"limit max_slot_bytes", test_limit_bytes},
     {"4 writers x 2000 concurrent appends", test_concurrent_appends},
+    {"journal entries written with their slots, replaced, removed", test_journal_append},
+    {"journal entry of a refused slot is not written", test_journal_refused_slot},
+    {"journal bad arguments, cleared with the buffer", test_journal_bad_arguments},
     {NULL, NULL},
 };

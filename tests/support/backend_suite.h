@@ -43,7 +43,10 @@
  *   - max_slots_per_thread / max_slot_bytes refuse with XB_ERR_LIMIT, store
  *     nothing (a refused append creates no thread) and count limit_refusals;
  *   - 4 threads x 2000 concurrent appends lose nothing and get unique,
- *     contiguous indexes.
+ *     contiguous indexes;
+ *   - the journal (manager, redis): an entry is written with its slot, only
+ *     if the slot was stored; put replaces; remove ignores unknown ids;
+ *     buffer_clear empties it; memory has none (XB_ERR_CONFIG).
  * One backend is checked at a time: the one the running suite's init chose. */
 #ifndef XB_TEST_BACKEND_SUITE_H
 #define XB_TEST_BACKEND_SUITE_H

@@ -155,14 +155,31 @@ static pid_t spawn_pump(const xbt_pump_t *p, const char *cfg, const char *endpoi
         dup2(fd, STDERR_FILENO);
         close(fd);
     }
-    execl(XB_BIN_DIR "/xmlbus", "xmlbus", "run", cfg, "--endpoint", ANY_ENDPOINT, "--endpoint-file",
-          endpoint_file, "--log-level", "debug", (char *)NULL);
+    execl(XB_BIN_DIR "/xmlbus", "xmlbus", "run", cfg, "--endpoint",
+          p->bind[0] ? p->bind : ANY_ENDPOINT, "--endpoint-file", endpoint_file, "--log-level",
+          "debug", (char *)NULL);
     _exit(127);
 }
 
+static int start_files(xbt_pump_t *p, const char *yaml_body, const char *const *files,
+                       const char *bind);
+
 int xbt_pump_start_files(xbt_pump_t *p, const char *yaml_body, const char *const *files)
 {
+    return start_files(p, yaml_body, files, NULL);
+}
+
+int xbt_pump_start_at(xbt_pump_t *p, const char *yaml_body, const char *endpoint)
+{
+    return start_files(p, yaml_body, NULL, endpoint);
+}
+
+static int start_files(xbt_pump_t *p, const char *yaml_body, const char *const *files,
+                       const char *bind)
+{
     memset(p, 0, sizeof *p);
+    if (bind)
+        snprintf(p->bind, sizeof p->bind, "%s", bind);
     char *dir = xbt_tmpdir("pump");
     if (!dir)
         return -1;

@@ -30,6 +30,7 @@ int xbt_read_endpoint_file(const char *path, pid_t pid, char *out, size_t cap, i
 typedef struct {
     pid_t pid;
     char endpoint[128]; /* where the pump bound (read from its endpoint file) */
+    char bind[128];     /* what it binds: "" for tcp://127.0.0.1:* (xbt_pump_start_at) */
     char dir[512];      /* holds organism.yaml and pump.log */
     char log[600];
 } xbt_pump_t;
@@ -47,6 +48,10 @@ int xbt_pump_start(xbt_pump_t *p, const char *yaml_body);
  * NULL-terminated list of name, text pairs (the texts get the same
  * replacements as the yaml). */
 int xbt_pump_start_files(xbt_pump_t *p, const char *yaml_body, const char *const *files);
+
+/* xbt_pump_start on the given endpoint instead of a port of the kernel's
+ * choosing: a pump started again where its clients wait. */
+int xbt_pump_start_at(xbt_pump_t *p, const char *yaml_body, const char *endpoint);
 
 /* Sends sig (SIGTERM usually) and waits up to timeout_s. Returns the exit
  * status as waitpid gives it, or -1 on timeout (the pump is then killed). */

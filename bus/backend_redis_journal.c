@@ -1,0 +1,104 @@
+/* The redis backend's journal (docs/backend-redis.md): the HASH
+ * "prefix journal", field = id (the pump's message id), value = the entry's
+ * bytes, without expiry. Entries are written by the append script in the
+ * call of their slot (backend_redis_buffer.c); every command here is
+ * idempotent, so a lost connection is retried once. */
+#include "backend_redis_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs argv on the journal key (argv[1], filled here) and checks that the
+ * reply has the given type; the caller frees the reply. */
+static redisReply *journal_command(xb_redis_t *r, int argc, const char **argv, size_t *lens,
+                                   int type, xb_error_t *err)
+{
+    size_t klen;
+    char *key = xb_redis_key(r, "journal", "", &klen);
+    if (!key) {
+        xb_redis_nomem(err, "key");
+        return NULL;
+    }
+    argv[1] = key;
+    lens[1] = klen;
+    sigpipe_guard_t g;
+    xb_redis_enter(r, &g);
+    redisReply *rep = xb_redis_command(r, true, argc, argv, lens, err);
+    xb_redis_leave(r, &g);
+    if (rep && rep->type != type) {
+        xb_redis_reply_error(r, rep, argv[0], key, err);
+        freeReplyObject(rep);
+        rep = NULL;
+    }
+    free(key);
+    return rep;
+}
+
+int xb_redis_journal_put(void *self, const xb_journal_entry_t *entry, xb_error_t *err)
+{
+    const char *argv[4] = {"HSET", NULL, entry->id, entry->data};
+    size_t lens[4] = {4, 0, strlen(entry->id), entry->len};
+    redisReply *rep = journal_command(self, 4, argv, lens, REDIS_REPLY_INTEGER, err);
+    freeReplyObject(rep);
+    return rep ? 0 : -1;
+}
+
+#define HDEL_CHUNK 512
+
+int xb_redis_journal_remove(void *self, size_t n, const char *const *ids, xb_error_t *err)
+{
+    const char *argv[2 + HDEL_CHUNK] = {"HDEL"};
+    size_t lens[2 + HDEL_CHUNK] = {4};
+    for (size_t at = 0; at < n; at += HDEL_CHUNK) {
+        size_t m = n - at < HDEL_CHUNK ? n - at : HDEL_CHUNK;
+        for (size_t i = 0; i < m; i++) {
+            argv[2 + i] = ids[at + i];
+            lens[2 + i] = strlen(ids[at + i]);
+        }
+        redisReply *rep = journal_command(self, (int)(2 + m), argv, lens, REDIS_REPLY_INTEGER, err);
+        if (!rep)
+            return -1;
+        freeReplyObject(rep);
+    }
+    return 0;
+}
+
+static char *dup_reply(const redisReply *e)
+{
+    char *s = malloc(e->len + 1);
+    if (s) {
+        memcpy(s, e->str, e->len);
+        s[e->len] = '\0';
+    }
+    return s;
+}
+
+int xb_redis_journal_list(void *self, xb_journal_list_t *out, xb_error_t *err)
+{
+    const char *argv[2] = {"HGETALL"};
+    size_t lens[2] = {7};
+    redisReply *rep = journal_command(self, 2, argv, lens, REDIS_REPLY_ARRAY, err);
+    if (!rep)
+        return -1;
+    int rc = 0;
+    size_t n = rep->elements / 2;
+    if (n > 0 && !(out->items = calloc(n, sizeof *out->items)))
+        rc = xb_redis_nomem(err, "journal list");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const redisReply *k = rep->element[2 * i], *v = rep->element[2 * i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+            rc = xb_error_set(err, XB_ERR_BACKEND, 0, "redis backend: bad journal entry");
+            break;
+        }
+        xb_journal_item_t *j = &out->items[out->count++];
+        j->id = dup_reply(k);
+        j->data.data = dup_reply(v);
+        j->data.len = v->len;
+        if (!j->id || !j->data.data)
+            rc = xb_redis_nomem(err, "journal entry");
+    }
+    freeReplyObject(rep);
+    if (rc != 0)
+        xb_journal_list_free(out);
+    return rc;
+}

@@ -1,0 +1,191 @@
+/* Redelivery (docs/reliability.md "The journal"): a pump that starts on a
+ * journal with entries delivers each again to its listener, queued like any
+ * delivery until the listener's processes register, with its message id
+ * unchanged and a mark in the envelope (<x:redelivered>N</x:redelivered> in
+ * <meta>) so that a handler can tell and deduplicate. Its conversation
+ * continues: answers go to the conversation's client hop. An entry
+ * delivered again more than limits.max_redeliveries times becomes a dead
+ * letter instead: kept in the journal under the id "dead:" + message id,
+ * with its reason, for `xmlbus dead-letters`. */
+#include "redeliver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "outbox.h"
+#include "str.h"
+
+#define CLOSE_META "</e:meta>"
+
+/* The envelope with the mark before its </e:meta> (the pump wrote it:
+ * nothing before that tag may contain it). NULL on no memory. */
+static char *mark_envelope(const xbp_jentry_t *e, long n, size_t *len)
+{
+    char mark[96];
+    int m = snprintf(mark, sizeof mark, "<x:redelivered>%ld</x:redelivered>", n);
+    const char *at = strstr(e->envelope, CLOSE_META); /* decoded: NUL-terminated */
+    size_t pre = at ? (size_t)(at - e->envelope) : e->len;
+    if (!at)
+        m = 0; /* not an envelope of ours: delivered as it was */
+    char *out = malloc(e->len + (size_t)m + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, e->envelope, pre);
+    memcpy(out + pre, mark, (size_t)m);
+    memcpy(out + pre + (size_t)m, e->envelope + pre, e->len - pre);
+    out[e->len + (size_t)m] = '\0';
+    *len = e->len + (size_t)m;
+    return out;
+}
+
+/* The conversation of the entry, found or made again. NULL: none (no root,
+ * or no memory). */
+static conv_t *conv_of(xb_pump_t *p, const xbp_jentry_t *e)
+{
+    if (!e->root[0])
+        return NULL;
+    conv_t *c = xb_strmap_get(p->convs, e->root);
+    if (c)
+        return c;
+    c = xbp_conv_new(p, e->root);
+    if (c && e->has_client) {
+        c->has_client = true;
+        c->client = e->client;
+        xb_strlcpy(c->client_hop, e->client_hop, sizeof c->client_hop);
+        xb_strlcpy(c->client_thread, e->client_thread, sizeof c->client_thread);
+    }
+    return c;
+}
+
+/* Writes e (its count as it is) under id. 0 or -1 (*err). */
+static int put_entry(xb_pump_t *p, const char *id, const xbp_jentry_t *e, xb_error_t *err)
+{
+    char *bytes = NULL;
+    size_t len = 0;
+    if (xbp_jentry_encode(e, &bytes, &len) != 0)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
+    xb_journal_entry_t je = {id, bytes, len};
+    int rc = xb_backend_journal_put(p->backend, &je, err);
+    free(bytes);
+    return rc;
+}
+
+int xbp_dead_letter(xb_pump_t *p, xbp_jentry_t *e, const char *reason)
+{
+    char id[64];
+    snprintf(id, sizeof id, "%s%s", XBP_DEAD_PREFIX, e->msg_id);
+    xb_strlcpy(e->last_error, reason, sizeof e->last_error);
+    xb_error_t err;
+    const char *ids[1] = {e->msg_id};
+    if (put_entry(p, id, e, &err) != 0 ||
+        xb_backend_journal_remove(p->backend, 1, ids, &err) != 0) {
+        XB_ERROR("pump", "message %s: cannot make it a dead letter: %s", e->msg_id, err.message);
+        return -1;
+    }
+    XB_WARN("pump", "message %s to %s is a dead letter: %s", e->msg_id, e->listener, reason);
+    return 0;
+}
+
+/* The registry pairs the answers need (the receiver's and the sender's
+ * chain and thread): a crash may have come before the pump's write-behind
+ * stored them. Setting a pair again is harmless. */
+static void register_again(xb_pump_t *p, const xbp_jentry_t *e)
+{
+    xb_error_t err;
+    if ((e->chain[0] && e->thread[0] &&
+         xb_registry_set(p->registry, e->chain, e->thread, &err) != 0) ||
+        (e->origin.chain && e->origin.thread[0] &&
+         xb_registry_set(p->registry, e->origin.chain, e->origin.thread, &err) != 0))
+        XB_WARN("pump", "message %s: registry not restored: %s", e->msg_id, err.message);
+}
+
+int xbp_redeliver_entry(xb_pump_t *p, xbp_jentry_t *e, char *why, size_t cap)
+{
+    lstn_t *l = xbp_pump_listener(p, e->listener);
+    if (!l) {
+        snprintf(why, cap, "listener %s is not in the organism", e->listener);
+        return -1;
+    }
+    xb_error_t err;
+    e->count++;
+    if (put_entry(p, e->msg_id, e, &err) != 0) {
+        snprintf(why, cap, "cannot mark it redelivered: %s", err.message);
+        return -1;
+    }
+    register_again(p, e);
+    delivery_t *d = xbp_delivery_new(p);
+    if (!d) {
+        snprintf(why, cap, "out of memory");
+        return -1;
+    }
+    d->listener = l->index;
+    d->chain = e->chain;
+    e->chain = NULL;
+    xb_strlcpy(d->thread, e->thread, sizeof d->thread);
+    xb_strlcpy(d->msg_id, e->msg_id, sizeof d->msg_id);
+    d->depth = e->depth;
+    d->error_payload = e->error_payload;
+    d->origin = e->origin;
+    e->origin.chain = NULL;
+    d->journaled = true;
+    d->redelivered = (int)e->count;
+    d->envelope = mark_envelope(e, e->count, &d->len);
+    conv_t *c = conv_of(p, e);
+    if (c) {
+        d->conv = c;
+        c->pending++;
+    }
+    if (!d->envelope) {
+        d->journaled = false; /* stays in the journal for the next start */
+        xbp_delivery_free(p, d);
+        snprintf(why, cap, "out of memory");
+        return -1;
+    }
+    XB_INFO("pump", "message %s delivered again to %s (time %ld)", d->msg_id, l->cfg->name,
+            e->count);
+    xbp_outbox_submit(p, d);
+    return 0;
+}
+
+/* One journal item at start: delivered again, or a dead letter. */
+static void redeliver_item(xb_pump_t *p, const xb_journal_item_t *it, long *again, long *dead)
+{
+    if (strncmp(it->id, XBP_DEAD_PREFIX, strlen(XBP_DEAD_PREFIX)) == 0)
+        return;
+    xbp_jentry_t e;
+    if (xbp_jentry_decode(it->data.data, it->data.len, &e) != 0) {
+        XB_ERROR("pump", "journal entry %s is unreadable: left alone", it->id);
+        return;
+    }
+    char why[XBP_JOURNAL_ERROR_MAX];
+    if (e.count >= p->cfg->limits.max_redeliveries) {
+        snprintf(why, sizeof why, "delivered again %ld times (limits.max_redeliveries %d)", e.count,
+                 p->cfg->limits.max_redeliveries);
+        *dead += xbp_dead_letter(p, &e, why) == 0;
+    } else if (xbp_redeliver_entry(p, &e, why, sizeof why) == 0) {
+        (*again)++;
+    } else {
+        *dead += xbp_dead_letter(p, &e, why) == 0;
+    }
+    xbp_jentry_clear(&e);
+}
+
+void xbp_redeliver_journal(xb_pump_t *p)
+{
+    if (!xbp_journal_on(p))
+        return;
+    xb_journal_list_t list = {0};
+    xb_error_t err;
+    if (xb_backend_journal_list(p->backend, &list, &err) != 0) {
+        XB_ERROR("pump", "cannot read the journal: %s (nothing delivered again)", err.message);
+        return;
+    }
+    long again = 0, dead = 0;
+    for (size_t i = 0; i < list.count; i++)
+        redeliver_item(p, &list.items[i], &again, &dead);
+    xb_journal_list_free(&list);
+    if (again || dead)
+        XB_INFO("pump", "journal: %ld messages delivered again, %ld dead letters", again, dead);
+}

@@ -1,0 +1,185 @@
+/* The pump's journal (pump/journal.c): the bytes of an entry, and, on an
+ * in-process pump over a real LMDB environment in a temp folder, that an
+ * accepted message's entry is in the backend's journal while a listener
+ * holds it and gone once it is answered. */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal.h"
+#include "pumpfix.h"
+#include "xbt_main.h"
+#include "xbt_tmp.h"
+
+/* ---- entry bytes ------------------------------------------------------------ */
+
+static void test_entry_round_trip(void)
+{
+    char chain[] = "system.t.console.echo", root[] = "root-1", ochain[] = "system.t.console";
+    char env[] = {'<', 'a', '\0', '/', '>'};
+    xbp_jentry_t e = {.chain = chain,
+                      .depth = 3,
+                      .error_payload = true,
+                      .root = root,
+                      .has_client = true,
+                      .count = 2,
+                      .envelope = env,
+                      .len = sizeof env};
+    strcpy(e.msg_id, "5b0d6a52-1f6e-4c4f-8f0e-3c2d1b0a9f8e");
+    strcpy(e.listener, "echo");
+    strcpy(e.thread, "0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e");
+    strcpy(e.client_hop, "console");
+    strcpy(e.client_thread, "1f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e");
+    strcpy(e.last_error, "crash: handler died");
+    e.client.len = 5;
+    memcpy(e.client.data, "\0ab\0c", 5);
+    e.origin.is_client = true;
+    e.origin.chain = ochain;
+    strcpy(e.origin.name, "console");
+    e.origin.rid = e.client;
+    char *bytes = NULL;
+    size_t len = 0;
+    CU_ASSERT_EQUAL_FATAL(xbp_jentry_encode(&e, &bytes, &len), 0);
+    xbp_jentry_t d;
+    CU_ASSERT_EQUAL_FATAL(xbp_jentry_decode(bytes, len, &d), 0);
+    CU_ASSERT_STRING_EQUAL(d.msg_id, e.msg_id);
+    CU_ASSERT_STRING_EQUAL(d.listener, "echo");
+    CU_ASSERT_STRING_EQUAL(d.chain, chain);
+    CU_ASSERT_STRING_EQUAL(d.thread, e.thread);
+    CU_ASSERT_EQUAL(d.depth, 3);
+    CU_ASSERT_TRUE(d.error_payload && d.has_client && d.origin.is_client);
+    CU_ASSERT_FALSE(d.origin.is_system);
+    CU_ASSERT_STRING_EQUAL(d.root, root);
+    CU_ASSERT(d.client.len == 5 && memcmp(d.client.data, "\0ab\0c", 5) == 0);
+    CU_ASSERT(d.origin.rid.len == 5 && memcmp(d.origin.rid.data, "\0ab\0c", 5) == 0);
+    CU_ASSERT_STRING_EQUAL(d.client_hop, "console");
+    CU_ASSERT_STRING_EQUAL(d.client_thread, e.client_thread);
+    CU_ASSERT_STRING_EQUAL(d.origin.name, "console");
+    CU_ASSERT_STRING_EQUAL(d.origin.chain, ochain);
+    CU_ASSERT_EQUAL(d.count, 2);
+    CU_ASSERT_STRING_EQUAL(d.last_error, "crash: handler died");
+    CU_ASSERT(d.len == sizeof env && memcmp(d.envelope, env, sizeof env) == 0);
+    xbp_jentry_clear(&d);
+    /* Every shorter prefix is refused, never read past. */
+    for (size_t cut = 0; cut < len; cut++)
+        CU_ASSERT_EQUAL(xbp_jentry_decode(bytes, cut, &d), -1);
+    bytes[0] = 'Y';
+    CU_ASSERT_EQUAL(xbp_jentry_decode(bytes, len, &d), -1);
+    free(bytes);
+}
+
+/* ---- a pump over LMDB ----------------------------------------------------------- */
+
+static char dir[256];
+static pumpfix_t f;
+static void *echo, *client;
+
+static void open_pump(const char *journal)
+{
+    CU_ASSERT_EQUAL_FATAL(xbt_tmpdir_make(dir, sizeof dir, "journal"), 0);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "backend:\n  type: manager\n  path: %s\n  journal: %s\n"
+             "listeners:\n  - name: echo\n    payload: ping\n    credit: 10\n",
+             dir, journal);
+    CU_ASSERT_EQUAL_FATAL(pumpfix_open(&f, yaml), 0);
+    echo = pumpfix_listener(&f, "echo", 10, false, false);
+    client = pumpfix_dealer(&f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(echo && client);
+}
+
+static void close_pump(void)
+{
+    pumpfix_close(&f);
+    xbt_rmtree(dir);
+}
+
+static size_t journal_entries(const char *msg_id, xbp_jentry_t *out)
+{
+    xb_journal_list_t l = {0};
+    xb_error_t err;
+    CU_ASSERT_EQUAL(xb_backend_journal_list(f.pump->backend, &l, &err), 0);
+    size_t n = l.count;
+    for (size_t i = 0; out && i < l.count; i++)
+        if (strcmp(l.items[i].id, msg_id) == 0)
+            CU_ASSERT_EQUAL(xbp_jentry_decode(l.items[i].data.data, l.items[i].data.len, out), 0);
+    xb_journal_list_free(&l);
+    return n;
+}
+
+/* SEND, the listener holds the message; returns its DELIVER, msg_id filled. */
+static xb_frames_t *send_one(char *msg_id, size_t cap)
+{
+    CU_ASSERT_EQUAL(pumpfix_send(client, XB_CMD_SEND, "r1", "<ping>1</ping>", "", "", NULL), 0);
+    xb_frames_t *a = pumpfix_expect(&f, client, XB_CMD_ACCEPTED);
+    xb_frames_t *d = pumpfix_expect(&f, echo, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL(a);
+    pumpfix_str(a, 4, msg_id, cap);
+    xb_frames_destroy(&a);
+    return d;
+}
+
+static void test_entry_while_in_hand(void)
+{
+    open_pump("true");
+    char msg_id[64], id[32];
+    xb_frames_t *d = send_one(msg_id, sizeof msg_id);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    xbp_jentry_t e = {0};
+    CU_ASSERT_EQUAL(journal_entries(msg_id, &e), 1);
+    CU_ASSERT_STRING_EQUAL(e.msg_id, msg_id);
+    CU_ASSERT_STRING_EQUAL(e.listener, "echo");
+    CU_ASSERT_EQUAL(e.count, 0);
+    CU_ASSERT_TRUE(e.has_client);
+    CU_ASSERT_PTR_NOT_NULL(e.envelope && strstr(e.envelope, "<ping>1</ping>"));
+    xbp_jentry_clear(&e);
+    /* The answer recorded, the entry goes at the end of the turn. */
+    pumpfix_send(echo, XB_CMD_DONE, pumpfix_str(d, 2, id, sizeof id), NULL);
+    for (int i = 0; i < PUMPFIX_MAX_STEPS && journal_entries(msg_id, NULL) > 0; i++)
+        pumpfix_step(&f);
+    CU_ASSERT_EQUAL(journal_entries(msg_id, NULL), 0);
+    xb_frames_destroy(&d);
+    close_pump();
+}
+
+/* A REPLY to the client: the client's delivery is never journaled, and the
+ * listener's entry goes once the reply is recorded. */
+static void test_reply_removes_entry(void)
+{
+    open_pump("true");
+    char msg_id[64], id[32];
+    xb_frames_t *d = send_one(msg_id, sizeof msg_id);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    pumpfix_send(echo, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "1", XB_TARGET_RESPOND,
+                 "<pong/>", NULL);
+    xb_frames_t *r = pumpfix_expect(&f, client, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL(r);
+    for (int i = 0; i < PUMPFIX_MAX_STEPS && journal_entries(msg_id, NULL) > 0; i++)
+        pumpfix_step(&f);
+    CU_ASSERT_EQUAL(journal_entries(msg_id, NULL), 0);
+    xb_frames_destroy(&r);
+    xb_frames_destroy(&d);
+    close_pump();
+}
+
+static void test_journal_off(void)
+{
+    open_pump("false");
+    char msg_id[64];
+    xb_frames_t *d = send_one(msg_id, sizeof msg_id);
+    CU_ASSERT_PTR_NOT_NULL(d);
+    CU_ASSERT_EQUAL(journal_entries(msg_id, NULL), 0);
+    xb_frames_destroy(&d);
+    close_pump();
+}
+
+static const xbt_test_t journal_tests[] = {
+    {"entry bytes round trip, truncation refused", test_entry_round_trip},
+    {"an entry while in hand, gone after DONE", test_entry_while_in_hand},
+    {"gone after a REPLY is recorded", test_reply_removes_entry},
+    {"journal: false writes none", test_journal_off},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"journal", NULL, NULL, NULL, NULL, journal_tests});

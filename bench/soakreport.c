@@ -97,7 +97,8 @@ static void print_table(const soak_result_t *r, const soak_classes_t *c, bool pa
            o->pump_kill_s, k->pump_kills, k->reconnects, k->pump_crashes);
     printf("| pump SIGSTOP for %g s (every %g s) | %" PRIu64 " |\n", o->stop_for_s, o->pump_stop_s,
            k->pump_stops);
-    printf("\nsent %" PRIu64 " in %.1f s (%.0f messages/s, grace %g s included); answers on no "
+    printf("\nsent %" PRIu64 " in %.1f s (%.0f messages/s; the wait for late answers, at most %g "
+           "s, included); answers on no "
            "known message: SystemErrors %s, other %" PRIu64 "\n",
            r->sent, r->seconds, r->seconds > 0 ? (double)r->sent / r->seconds : 0, o->grace_s,
            stray, r->stray->other);

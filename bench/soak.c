@@ -61,7 +61,7 @@ static void usage(FILE *f)
                "  --stop-for-s S        ... for S (default 5)\n"
                "  --no-listener-kills, --no-redis-restarts, --no-pump-kills, --no-pump-stops\n"
                "  --grace-s S           wait for late answers after the last send (default 20)\n"
-               "  --stuck-s S           a message leaves the window after S (default 10)\n"
+               "  --stuck-s S           a message leaves the window after S (default 60)\n"
                "  --seed N              random choice of listeners (default: the time)\n"
                "  --hello DIR           the hello example (default BIN/../../examples/hello)\n"
                "  --json FILE           write the result as JSON\n"
@@ -80,7 +80,7 @@ static void defaults(soak_opts_t *o)
     o->pump_stop_s = 60;
     o->stop_for_s = 5;
     o->grace_s = 20;
-    o->stuck_s = 10;
+    o->stuck_s = 60;
     o->seed = (unsigned)time(NULL);
 }
 

@@ -154,9 +154,8 @@ static int parse(int argc, char **argv, soak_opts_t *o)
 {
     defaults(o);
     size_t at = 0;
-    for (int i = 0; i < argc; i++)
-        at += (size_t)snprintf(o->argv_line + at,
-                               at < sizeof o->argv_line ? sizeof o->argv_line - at : 0, "%s%s",
+    for (int i = 0; i < argc && at < sizeof o->argv_line; i++)
+        at += (size_t)snprintf(o->argv_line + at, sizeof o->argv_line - at, "%s%s",
                                i ? " " : "xmlbus-bench ", argv[i]);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

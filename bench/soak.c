@@ -60,6 +60,7 @@ static void usage(FILE *f)
                "  --pump-stop-s S       SIGSTOP the pump every S (default 60) ...\n"
                "  --stop-for-s S        ... for S (default 5)\n"
                "  --no-listener-kills, --no-redis-restarts, --no-pump-kills, --no-pump-stops\n"
+               "                        (the same as an interval of 0; the table says every 0)\n"
                "  --grace-s S           wait for late answers after the last send (default 20)\n"
                "  --stuck-s S           a message leaves the window after S (default 60)\n"
                "  --seed N              random choice of listeners (default: the time)\n"

@@ -9,7 +9,7 @@ MAKEFLAGS  += --no-print-directory
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test test-asan fuzz demo demo-primes bench bench-quick install clean valgrind
+.PHONY: all deps build test test-asan fuzz demo demo-primes bench bench-quick soak install clean valgrind
 
 all: build
 
@@ -52,6 +52,14 @@ bench: build
 
 bench-quick: build
 	@$(BUILD)/bin/xmlbus-bench --quick
+
+# The hello organism on redis under chaos, every message counted
+# (docs/reliability.md, "Soak"): `make soak SOAK_MESSAGES=50000`, other
+# options in SOAK_ARGS (`xmlbus-bench --soak --help`).
+SOAK_MESSAGES ?= 1000000
+SOAK_ARGS     ?=
+soak: build
+	@SOAK_MESSAGES=$(SOAK_MESSAGES) $(BUILD)/bin/xmlbus-bench --soak --json $(BUILD)/soak.json $(SOAK_ARGS)
 
 valgrind: build
 	@scripts/valgrind.sh $(BUILD)

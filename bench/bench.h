@@ -18,7 +18,9 @@
  *   pumppipe.c the pipelined client: XB1 through the codec, no client library
  *   redis.c    a real redis-server on a free loopback port
  *   report.c   table, goals, JSON and CSV
- *   stats.c    clocks, latency samples and percentiles */
+ *   stats.c    clocks, latency samples and percentiles
+ *   soak*.c    `--soak`: the hello organism under chaos, every message
+ *              counted (soak.h, docs/reliability.md) */
 #ifndef XB_BENCH_H
 #define XB_BENCH_H
 
@@ -205,6 +207,14 @@ const char *bench_redis_url(const bench_redis_t *r);
 /* FLUSHALL; returns 0 or -1. */
 int bench_redis_flush(const bench_redis_t *r);
 void bench_redis_stop(bench_redis_t **r);
+/* SIGKILLs the server and starts it again, empty, on the same port; waits
+ * until it answers PING. Returns 0 or -1 with *err. */
+int bench_redis_restart(bench_redis_t *r, xb_error_t *err);
+
+/* ---- soak (soak.c) ------------------------------------------------------------- */
+
+/* `xmlbus-bench --soak [options]`: returns the exit code. */
+int bench_soak_main(int argc, char **argv);
 
 /* ---- report (report.c) ---------------------------------------------------------- */
 

@@ -268,6 +268,8 @@ int main(int argc, char **argv)
         return bench_raw_broker_main(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "--raw-worker") == 0)
         return bench_raw_worker_main(argv[2]);
+    if (argc >= 2 && strcmp(argv[1], "--soak") == 0)
+        return bench_soak_main(argc - 1, argv + 1);
 
     bench_opts_t o;
     memset(&o, 0, sizeof o);

@@ -60,3 +60,11 @@ void bench_redis_stop(bench_redis_t **r)
     free(*r);
     *r = NULL;
 }
+
+int bench_redis_restart(bench_redis_t *r, xb_error_t *err)
+{
+    if (!r)
+        return xb_error_set(err, XB_ERR_ARG, 0, "no redis-server");
+    (void)xb_redis_server_kill(r->srv); /* a crash: nothing is saved */
+    return xb_redis_server_restart(r->srv, err);
+}

@@ -4,10 +4,13 @@
  * message and soakreport.c classifies each message at the end
  * (docs/reliability.md, "Soak").
  *
- * The client survives the pump: after a pump restart it is replaced by a new
- * one on the same endpoint. Messages whose fate is unknown (in flight when
- * the pump died, or whose send timed out) leave the window and stay open: an
- * answer that arrives later is still counted. */
+ * The client survives the pump: after a pump restart it keeps its socket and
+ * its identity (the C client's routing id is fixed, and the DEALER connects
+ * again by itself), so what the journal delivers again after the restart
+ * reaches it; only a client whose socket failed is replaced. Messages whose
+ * fate is unknown (in flight when the pump died, or whose send timed out)
+ * leave the window and stay open: an answer that arrives later is still
+ * counted. */
 #include "soak.h"
 
 #include <errno.h>
@@ -376,14 +379,16 @@ static int send_one(soak_t *s)
 }
 
 /* A new client on the pump's endpoint, once the pump serves. */
-static int reconnect(soak_t *s)
+static int reconnect(soak_t *s, bool keep)
 {
     s->reconnects += s->client != NULL;
-    xb_client_destroy(&s->client);
-    win_expire(s, 0, true); /* what the old client had in flight is unknown */
+    if (!keep)
+        xb_client_destroy(&s->client);
+    win_expire(s, 0, true); /* what the client had in flight is unknown */
     xb_error_t err;
     xb_error_clear(&err);
-    s->client = xb_client_new(soak_chaos_endpoint(s->ch), NULL, &err);
+    if (!s->client)
+        s->client = xb_client_new(soak_chaos_endpoint(s->ch), NULL, &err);
     if (!s->client || soak_chaos_wait_ready(s->ch, s->client, READY_TIMEOUT_MS, &err) != 0) {
         snprintf(s->why, sizeof s->why, "reconnect: %.200s", err.message);
         return -1;
@@ -416,14 +421,14 @@ static int turn(soak_t *s, bool sending)
         return -1;
     }
     if (rc == 1)
-        return reconnect(s);
+        return reconnect(s, true); /* the pump restarted: same client */
     win_expire(s, now, false);
     int sr = 2;
     if (sending && s->sent < s->o->messages && s->in_flight < s->o->window &&
         now >= s->stalled_until)
         sr = send_one(s);
     if (sr == 1 || (sr == 2 && collect(s, COLLECT_MS) != 0))
-        return reconnect(s);
+        return reconnect(s, false);
     return s->why[0] ? -1 : 0;
 }
 
@@ -487,7 +492,7 @@ int bench_soak_main(int argc, char **argv)
         return 1;
     }
     uint64_t t0 = bench_now_ns();
-    if (reconnect(&s) == 0)
+    if (reconnect(&s, false) == 0)
         (void)run(&s, t0);
     soak_counts_t counts = *soak_chaos_counts(s.ch);
     counts.reconnects = s.reconnects;

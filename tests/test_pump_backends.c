@@ -807,7 +807,8 @@ static void check_dead_letters(const char *backend, const char *store)
     free(yaml);
 }
 
-static void test_manager_journal(void)
+/* Runs check on a manager organism whose store is in a fresh temp folder. */
+static void on_manager_store(void (*check)(const char *backend, const char *store))
 {
     char *store = xbt_tmpdir("journal");
     if (!store) {
@@ -816,23 +817,19 @@ static void test_manager_journal(void)
     }
     char backend[PATH_MAX + 64];
     snprintf(backend, sizeof backend, "  type: manager\n  path: %s/store.lmdb\n", store);
-    check_journal(backend, store);
+    check(backend, store);
     xbt_rmtree(store);
     free(store);
 }
 
+static void test_manager_journal(void)
+{
+    on_manager_store(check_journal);
+}
+
 static void test_manager_dead_letters(void)
 {
-    char *store = xbt_tmpdir("journal");
-    if (!store) {
-        CU_FAIL("no temp folder");
-        return;
-    }
-    char backend[PATH_MAX + 64];
-    snprintf(backend, sizeof backend, "  type: manager\n  path: %s/store.lmdb\n", store);
-    check_dead_letters(backend, store);
-    xbt_rmtree(store);
-    free(store);
+    on_manager_store(check_dead_letters);
 }
 
 /* The backend section of a redis organism with a prefix of its own into

@@ -631,6 +631,20 @@ static void test_ten_thousand(void)
     xb_client_destroy(&c);
 }
 
+/* The pump's children are still exactly the n processes of before. */
+static void assert_same_children(const xbt_pump_t *p, const pid_t *before, size_t n)
+{
+    pid_t after[64];
+    size_t m = xbt_children(p->pid, after, 64);
+    CU_ASSERT_EQUAL(m, n);
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < m; j++)
+            found = found || after[j] == before[i];
+        CU_ASSERT(found);
+    }
+}
+
 /* A pump paused (SIGSTOP) longer than the listeners' liveness (3 x 0.5 s)
  * keeps its listeners when it resumes: they reconnect on new connections,
  * and the pump, finding their old routing ids unreachable, lets the old
@@ -638,7 +652,7 @@ static void test_ten_thousand(void)
 static void test_paused_pump_keeps_listeners(void)
 {
     CU_ASSERT_FATAL(behave_up);
-    pid_t before[64], after[64];
+    pid_t before[64];
     size_t n = xbt_children(behave.pid, before, 64);
     xb_client_t *c = xbt_client(&behave);
     long crashes = xbt_stat(c, "echo", "crashes");
@@ -651,14 +665,7 @@ static void test_paused_pump_keeps_listeners(void)
     /* what must not happen (killing them) needs the time to judge them */
     xbt_let_time_pass_ms(2500);
     assert_still_serving(&behave);
-    size_t m = xbt_children(behave.pid, after, 64);
-    CU_ASSERT_EQUAL(m, n);
-    for (size_t i = 0; i < n; i++) {
-        bool found = false;
-        for (size_t j = 0; j < m; j++)
-            found = found || after[j] == before[i];
-        CU_ASSERT(found);
-    }
+    assert_same_children(&behave, before, n);
     c = xbt_client(&behave);
     CU_ASSERT_EQUAL(xbt_stat(c, "echo", "crashes"), crashes);
     xb_client_destroy(&c);
@@ -670,7 +677,7 @@ static void test_paused_pump_keeps_listeners(void)
 static void test_sighup_ignored(void)
 {
     CU_ASSERT_FATAL(behave_up);
-    pid_t before[64], after[64];
+    pid_t before[64];
     size_t n = xbt_children(behave.pid, before, 64);
     CU_ASSERT(n >= 8);
     for (size_t i = 0; i < n; i++)
@@ -684,14 +691,7 @@ static void test_sighup_ignored(void)
     free(log);
     CU_ASSERT(xbt_pid_alive(behave.pid));
     assert_still_serving(&behave);
-    size_t m = xbt_children(behave.pid, after, 64);
-    CU_ASSERT_EQUAL(m, n);
-    for (size_t i = 0; i < n; i++) {
-        bool found = false;
-        for (size_t j = 0; j < m; j++)
-            found = found || after[j] == before[i];
-        CU_ASSERT(found);
-    }
+    assert_same_children(&behave, before, n);
 }
 
 #define STOP_YAML                                        \

@@ -90,7 +90,7 @@ static int pipe_send(pipe_t *c, int slot, const char *payload, size_t len)
 {
     char req[16];
     snprintf(req, sizeof req, "%d", slot);
-    xb_frames_t *f = xb_proto_send(false, req, payload, len, "", "");
+    xb_frames_t *f = xb_proto_send(false, req, payload, len, "", "", NULL);
     int rc = f ? xb_frames_send(f, c->sock, 0) : -1;
     xb_frames_destroy(&f);
     return rc;

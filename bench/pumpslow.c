@@ -43,7 +43,7 @@ static int post_one(pipe_t *c, uint64_t i, const char *payload, size_t len, uint
 {
     char req[32];
     snprintf(req, sizeof req, "p%llu", (unsigned long long)i);
-    xb_frames_t *f = xb_proto_send(true, req, payload, len, "", "");
+    xb_frames_t *f = xb_proto_send(true, req, payload, len, "", "", NULL);
     int rc = -1;
     while (f && bench_now_ns() < deadline_ns && !bench_interrupted()) {
         if (xb_frames_send(f, c->sock, ZMQ_DONTWAIT) == 0) {

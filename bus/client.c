@@ -37,6 +37,9 @@ struct xb_client_t {
     char *rejection;
     size_t rejection_len;
     unsigned long posted, post_accepted, post_rejected; /* xb_client_post */
+    char acks[XB_CLIENT_ACK_BATCH][XB_UUID_STR];        /* answers received, not yet */
+    size_t n_acks;                                      /* acknowledged to the pump */
+    bool request_lost; /* a request timed out: it may still wait in the socket */
 };
 
 /* Request ids of xb_client_post start with this, those of the waiting calls
@@ -142,11 +145,21 @@ static void clear_rejection(xb_client_t *c)
     c->rejection_len = 0;
 }
 
+static void flush_acks(xb_client_t *c);
+
 void xb_client_destroy(xb_client_t **pc)
 {
     if (!pc || !*pc)
         return;
     xb_client_t *c = *pc;
+    if (c->sock && c->n_acks) {
+        flush_acks(c);
+        /* The ACKs need a moment to leave (the pump would otherwise keep
+         * their answers journaled for client_timeout_seconds), unless a
+         * request the caller gave up on could leave with them. */
+        int linger = c->request_lost ? 0 : 200;
+        zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    }
     if (c->sock)
         zmq_close(c->sock);
     if (c->own_ctx && c->ctx)
@@ -326,11 +339,41 @@ static bool is_post_verdict(xb_client_t *c, const xb_proto_msg_t *m)
     return false;
 }
 
+/* ---- ACK: the pump journals an answer until the client says it has it
+ * (docs/protocol.md, "Acknowledged answers") ---- */
+
+/* Sends the ids gathered so far in one ACK. Kept for the next try when the
+ * socket takes nothing now, unless there is no room left: the pump then
+ * keeps those answers journaled a while longer, which loses nothing. */
+static void flush_acks(xb_client_t *c)
+{
+    if (c->n_acks == 0)
+        return;
+    const char *ids[XB_CLIENT_ACK_BATCH];
+    for (size_t i = 0; i < c->n_acks; i++)
+        ids[i] = c->acks[i];
+    xb_frames_t *f = xb_proto_ack(ids, c->n_acks);
+    if ((f && xb_frames_send(f, c->sock, ZMQ_DONTWAIT) == 0) || c->n_acks == XB_CLIENT_ACK_BATCH)
+        c->n_acks = 0;
+    xb_frames_destroy(&f);
+}
+
+static void note_ack(xb_client_t *c, xb_proto_val_t id)
+{
+    if (id.len == 0 || id.len >= XB_UUID_STR)
+        return;
+    memcpy(c->acks[c->n_acks], id.ptr, id.len);
+    c->acks[c->n_acks][id.len] = '\0';
+    if (++c->n_acks == XB_CLIENT_ACK_BATCH)
+        flush_acks(c);
+}
+
 /* A DELIVER or a verdict on posts: kept or counted. True when m was one. */
 static bool take_unasked(xb_client_t *c, const xb_proto_msg_t *m)
 {
     if (m->cmd == XB_PROTO_DELIVER) {
         enqueue_deliver(c, m->deliver.envelope);
+        note_ack(c, m->deliver.id);
         return true;
     }
     return is_post_verdict(c, m);
@@ -361,6 +404,7 @@ static void take_arrived(xb_client_t *c)
  * passed, -1 with *err when polling failed. */
 static int wait_readable(xb_client_t *c, long long deadline, xb_error_t *err)
 {
+    flush_acks(c); /* about to wait: what arrived is acknowledged first */
     for (;;) {
         zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
         int n = zmq_poll(&item, 1, remaining_ms(deadline));
@@ -469,6 +513,8 @@ static int request(xb_client_t *c, xb_frames_t *f, const want_t *w, int timeout_
         return -1;
     rc = pump_until(c, w, deadline, answer, m, err);
     if (rc == 1)
+        c->request_lost = true;
+    if (rc == 1)
         return xb_error_set(err, XB_ERR_TIMEOUT, 0,
                             "client: no answer to %s from the pump at %s within %d ms "
                             "(is it running?)",
@@ -527,7 +573,8 @@ int xb_client_send(xb_client_t *c, const void *body, size_t len, const char *to,
         return -1;
     char id[REQUEST_ID_MAX];
     want_t w = next_request(c, id, XB_CMD_SEND, XB_PROTO_ACCEPTED, XB_PROTO_REJECTED);
-    xb_frames_t *f = xb_proto_send(false, id, body, len, to ? to : "", from ? from : "");
+    xb_frames_t *f = xb_proto_send(false, id, body, len, to ? to : "", from ? from : "",
+                                   XB_PROTO_SEND_ACK);
     xb_frames_t *answer = NULL;
     xb_proto_msg_t m;
     if (request(c, f, &w, timeout_ms, &answer, &m, err) != 0)
@@ -559,13 +606,16 @@ int xb_client_post(xb_client_t *c, const void *body, size_t len, const char *to,
     snprintf(id, sizeof id, "%c%lu", POST_PREFIX, c->next_request++);
     /* POST: the pump answers only a refusal, and counts acceptances in
      * one POSTED per turn of its loop instead of an ACCEPTED each. */
-    xb_frames_t *f = xb_proto_send(true, id, body, len, to ? to : "", from ? from : "");
+    xb_frames_t *f = xb_proto_send(true, id, body, len, to ? to : "", from ? from : "",
+                                   XB_PROTO_SEND_ACK);
     if (!f)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "client: out of memory");
     int rc = send_frames(c, f, deadline_for(timeout_ms), err);
     xb_frames_destroy(&f);
     if (rc == 0)
         c->posted++;
+    else
+        c->request_lost = true;
     return rc;
 }
 

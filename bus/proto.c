@@ -75,13 +75,14 @@ typedef struct {
 
 #define NO_FRAMES {{0}}, 0
 #define NO_GROUP {{0}}, 0, 0
-/* SEND and POST: request-id body [to [from]] */
-#define SEND_FRAMES                                        \
-    {ID("request-id"),                                     \
-     BYTES("body"),                                        \
-     {"to", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL},    \
-     {"from", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL}}, \
-        4
+/* SEND and POST: request-id body [to [from [options]]] */
+#define SEND_FRAMES                                                            \
+    {ID("request-id"),                                                         \
+     BYTES("body"),                                                            \
+     {"to", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL},                        \
+     {"from", T_TEXT, F_OPT, 0, XB_PROTO_NAME_MAX, NULL},                      \
+     {"options", T_TEXT, F_OPT, 0, XB_PROTO_WORD_MAX, "|" XB_PROTO_SEND_ACK}}, \
+        5
 
 /* Every command once: word, who sends it, its frames after the word (the
  * first is frame 3 counted from 1, as docs/protocol.md counts) and their
@@ -137,6 +138,8 @@ static const spec_t table[XB_PROTO__COUNT] = {
                            3,
                            NO_GROUP},
     [XB_PROTO_POSTED] = {XB_CMD_POSTED, XB_PROTO_FROM_PUMP, {NUM("n", 1, UINT64_MAX)}, 1, NO_GROUP},
+    [XB_PROTO_ACK] =
+        {XB_CMD_ACK, XB_PROTO_TO_PUMP, NO_FRAMES, {ID("message-id")}, 1, XB_PROTO_ACK_MAX},
     [XB_PROTO_REJECTED] =
         {XB_CMD_REJECTED, XB_PROTO_FROM_PUMP, {ID("request-id"), BYTES("envelope")}, 2, NO_GROUP},
     [XB_PROTO_CONTROL] = {XB_CMD_CONTROL,
@@ -502,13 +505,24 @@ int xb_proto_history_ok_add(xb_frames_t *f, const void *slot, size_t len)
 }
 
 xb_frames_t *xb_proto_send(bool post, const char *req, const void *body, size_t len, const char *to,
-                           const char *from)
+                           const char *from, const char *options)
 {
     xb_frames_t *f = add_bytes(with_strs(post ? XB_PROTO_POST : XB_PROTO_SEND, 1, req), body, len);
-    if (f && (to || from) && xb_frames_add_str(f, to ? to : "") != 0)
+    if (f && (to || from || options) && xb_frames_add_str(f, to ? to : "") != 0)
         xb_frames_destroy(&f);
-    if (f && from && xb_frames_add_str(f, from) != 0)
+    if (f && (from || options) && xb_frames_add_str(f, from ? from : "") != 0)
         xb_frames_destroy(&f);
+    if (f && options && xb_frames_add_str(f, options) != 0)
+        xb_frames_destroy(&f);
+    return f;
+}
+
+xb_frames_t *xb_proto_ack(const char *const *ids, size_t n)
+{
+    xb_frames_t *f = with_strs(XB_PROTO_ACK, 0);
+    for (size_t i = 0; f && i < n; i++)
+        if (xb_frames_add_str(f, ids[i]) != 0)
+            xb_frames_destroy(&f);
     return f;
 }
 

@@ -35,6 +35,7 @@ typedef enum {
     XB_PROTO_POST,
     XB_PROTO_ACCEPTED,
     XB_PROTO_POSTED,
+    XB_PROTO_ACK,
     XB_PROTO_REJECTED,
     XB_PROTO_CONTROL,
     XB_PROTO_RESULT,
@@ -55,8 +56,10 @@ typedef enum {
 #define XB_PROTO_NAME_MAX 63 /* listener, organism and REPLY target names */
 #define XB_PROTO_WORD_MAX 31 /* command words, CONTROL verbs, kinds, statuses */
 #define XB_PROTO_CREDIT_MAX 1000
-#define XB_PROTO_ARGS_MAX 16  /* CONTROL arguments */
-#define XB_PROTO_FIELDS_MAX 5 /* fixed frames after the command word */
+#define XB_PROTO_ARGS_MAX 16    /* CONTROL arguments */
+#define XB_PROTO_FIELDS_MAX 5   /* fixed frames after the command word */
+#define XB_PROTO_ACK_MAX 1024   /* message ids in one ACK */
+#define XB_PROTO_SEND_ACK "ack" /* SEND/POST option: the client acknowledges answers */
 
 /* One frame of a decoded message: its bytes (not NUL-terminated; ptr is
  * NULL only when an optional frame is absent) and, for a number frame,
@@ -106,7 +109,7 @@ typedef struct {
             xb_proto_val_t req, n;
         } history_ok;
         struct {
-            xb_proto_val_t req, body, to, from;
+            xb_proto_val_t req, body, to, from, options;
         } send; /* SEND and POST */
         struct {
             xb_proto_val_t req, thread, msg_id;
@@ -167,6 +170,10 @@ static inline xb_proto_val_t xb_proto_history_slot(const xb_proto_msg_t *m, size
 {
     return xb_proto_item(m, i, 0);
 }
+static inline xb_proto_val_t xb_proto_ack_id(const xb_proto_msg_t *m, size_t i)
+{
+    return xb_proto_item(m, i, 0);
+}
 static inline xb_proto_val_t xb_proto_control_arg(const xb_proto_msg_t *m, size_t i)
 {
     return xb_proto_item(m, i, 0);
@@ -205,10 +212,13 @@ xb_frames_t *xb_proto_history_ok_begin(const char *req, size_t n);
 int xb_proto_history_ok_add(xb_frames_t *f, const void *slot, size_t len);
 xb_frames_t *xb_proto_bye(void);
 xb_frames_t *xb_proto_shutdown(void);
-/* SEND (post false) or POST. to and from may be NULL: left out (a NULL to
- * before a from is written empty). */
+/* SEND (post false) or POST. to, from and options may be NULL: left out
+ * (a NULL before a frame that is given is written empty). options is
+ * XB_PROTO_SEND_ACK or NULL. */
 xb_frames_t *xb_proto_send(bool post, const char *req, const void *body, size_t len, const char *to,
-                           const char *from);
+                           const char *from, const char *options);
+/* ACK, then n message ids (n <= XB_PROTO_ACK_MAX). */
+xb_frames_t *xb_proto_ack(const char *const *ids, size_t n);
 xb_frames_t *xb_proto_accepted(const char *req, const char *thread, const char *msg_id);
 xb_frames_t *xb_proto_posted(uint64_t n);
 xb_frames_t *xb_proto_rejected(const char *req, const void *envelope, size_t len);

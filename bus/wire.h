@@ -34,6 +34,7 @@ extern "C" {
 #define XB_CMD_REJECTED "REJECTED"
 #define XB_CMD_POST "POST"
 #define XB_CMD_POSTED "POSTED"
+#define XB_CMD_ACK "ACK"
 #define XB_CMD_CONTROL "CONTROL"
 #define XB_CMD_RESULT "RESULT"
 #define XB_CMD_ERROR "ERROR"

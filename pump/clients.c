@@ -9,7 +9,15 @@
  * / client_queue_bytes) has its SENDs and POSTs refused with `limit`
  * (xbp_client_admit); one that takes nothing for client_timeout_seconds
  * loses what waits, counted and logged. EHOSTUNREACH is a client that is
- * gone: what waits for it is undeliverable. Calls core.c only. */
+ * gone: what waits for it is undeliverable.
+ *
+ * A client that acknowledges its answers (SEND option `ack`, docs/protocol.md
+ * "Acknowledged answers") has its answers journaled until its ACK names
+ * them: their message ids wait here in order. Such a client is waited for
+ * while it is not connected (EHOSTUNREACH after a pump restart) rather than
+ * taken for gone; past client_timeout_seconds without a sign of it, its
+ * entries leave the journal (counted as expired). Calls core.c and
+ * journal.c only. */
 #include "pump_internal.h"
 
 #include <errno.h>
@@ -18,6 +26,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "journal.h"
 #include "log.h"
 #include "str.h"
 
@@ -27,6 +36,7 @@ typedef struct held {
     xb_frames_t *f;
     size_t bytes;
     char thread[37]; /* the thread of a DELIVER, for the log ("" for verdicts) */
+    bool journaled;  /* its id waits for an ACK too */
 } held_t;
 
 struct xbp_client {
@@ -34,9 +44,13 @@ struct xbp_client {
     char key[2 * XB_RID_MAX + 1];
     held_t *head, *tail;
     size_t n, bytes;
-    uint64_t moved_ms;         /* when ZeroMQ last took one of them (or the first waited) */
-    bool flood_said;           /* "requests dropped" logged for this backlog */
-    xbp_client_t *next, *prev; /* p->client_list */
+    uint64_t moved_ms;   /* when ZeroMQ last took one of them, or an ACK came (or
+                                  the first waited) */
+    bool flood_said;     /* "requests dropped" logged for this backlog */
+    bool acks;           /* it acknowledges: wait for it while it is away */
+    char (*unacked)[37]; /* ring of journaled answers' ids ("" once acknowledged) */
+    size_t un_head, un_n, un_cap, un_live; /* un_live: the ids not acknowledged */
+    xbp_client_t *next, *prev;             /* p->client_list */
 };
 
 static void rid_key(const xbp_rid_t *rid, char *out)
@@ -88,6 +102,8 @@ static void client_delete(xb_pump_t *p, xbp_client_t *c)
     }
     p->client_held -= c->n;
     p->client_held_bytes -= c->bytes;
+    p->client_unacked -= c->un_live;
+    free(c->unacked);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -124,6 +140,67 @@ static xbp_client_t *client_new(xb_pump_t *p, const xbp_rid_t *rid)
     return c;
 }
 
+/* ---- journaled answers waiting for their ACK ---------------------------------- */
+
+static int unacked_push(xb_pump_t *p, xbp_client_t *c, const char *id)
+{
+    if (c->un_n == c->un_cap) {
+        size_t cap = c->un_cap ? c->un_cap * 2 : 64;
+        char(*ring)[37] = malloc(cap * sizeof *ring);
+        if (!ring)
+            return -1;
+        for (size_t i = 0; i < c->un_n; i++)
+            memcpy(ring[i], c->unacked[(c->un_head + i) % c->un_cap], 37);
+        free(c->unacked);
+        c->unacked = ring;
+        c->un_cap = cap;
+        c->un_head = 0;
+    }
+    xb_strlcpy(c->unacked[(c->un_head + c->un_n) % c->un_cap], id, 37);
+    c->un_n++;
+    c->un_live++;
+    p->client_unacked++;
+    return 0;
+}
+
+/* Acknowledges id when it is one of c's: its entry leaves the journal.
+ * ACKs come in the order the answers went out, so the search ends at the
+ * head nearly always. */
+static void unacked_ack(xb_pump_t *p, xbp_client_t *c, const char *id, size_t len)
+{
+    if (len == 0 || len > 36)
+        return;
+    for (size_t i = 0; i < c->un_n; i++) {
+        char *slot = c->unacked[(c->un_head + i) % c->un_cap];
+        if (strncmp(slot, id, len) != 0 || slot[len] != '\0')
+            continue;
+        xbp_journal_done(p, slot);
+        slot[0] = '\0';
+        c->un_live--;
+        p->client_unacked--;
+        break;
+    }
+    while (c->un_n && !c->unacked[c->un_head][0]) {
+        c->un_head = (c->un_head + 1) % c->un_cap;
+        c->un_n--;
+    }
+}
+
+/* c is given up: its journaled answers leave the journal unacknowledged.
+ * Returns how many. */
+static size_t unacked_expire(xb_pump_t *p, xbp_client_t *c)
+{
+    size_t n = c->un_live;
+    for (size_t i = 0; i < c->un_n; i++) {
+        char *slot = c->unacked[(c->un_head + i) % c->un_cap];
+        if (slot[0])
+            xbp_journal_done(p, slot);
+    }
+    p->client_unacked -= c->un_live;
+    c->un_live = c->un_n = c->un_head = 0;
+    return n;
+}
+
 /* Logs what c loses (why: "is gone", "took nothing for 60 s"), with the
  * threads of the answers, and counts them in *counter. */
 static void client_drop(xb_pump_t *p, xbp_client_t *c, uint64_t *counter, const char *why)
@@ -139,20 +216,25 @@ static void client_drop(xb_pump_t *p, xbp_client_t *c, uint64_t *counter, const 
     size_t answers = 0;
     for (held_t *h = c->head; h; h = h->next)
         answers += h->thread[0] != '\0';
+    size_t sent = c->un_live; /* journaled ones held are in both counts */
+    for (held_t *h = c->head; h; h = h->next)
+        sent -= h->journaled && sent > 0;
+    unacked_expire(p, c);
     XB_WARN("pump",
             "client %s %s: %zu answers (%zu messages, %zu bytes) waiting for it are "
-            "dropped; threads: %s%s",
-            c->key, why, answers, c->n, c->bytes, named ? threads : "none",
+            "dropped, %zu sent but not acknowledged leave the journal; threads: %s%s",
+            c->key, why, answers, c->n, c->bytes, sent, named ? threads : "none",
             named < answers ? ", ..." : "");
-    *counter += answers;
+    *counter += answers + sent;
     client_delete(p, c);
 }
 
-static int hold(xb_pump_t *p, xbp_client_t *c, xb_frames_t **f, const char *thread)
+static int hold(xb_pump_t *p, xbp_client_t *c, xb_frames_t **f, const char *thread, bool journaled)
 {
     held_t *h = calloc(1, sizeof *h);
     if (!h)
         return -1;
+    h->journaled = journaled;
     h->f = *f;
     *f = NULL;
     h->bytes = frames_bytes(h->f);
@@ -170,26 +252,72 @@ static int hold(xb_pump_t *p, xbp_client_t *c, xb_frames_t **f, const char *thre
     return 0;
 }
 
-int xbp_client_send(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t **f, const char *thread)
+/* The record of the client that will wait for the ACK of ack_id. NULL: no
+ * memory (the entry then leaves the journal at once: the answer is sent
+ * as without a journal). */
+static xbp_client_t *expect_ack(xb_pump_t *p, xbp_client_t *c, const xbp_rid_t *rid,
+                                const char *ack_id)
+{
+    if (!c)
+        c = client_new(p, rid);
+    if (c && unacked_push(p, c, ack_id) == 0) {
+        c->acks = true;
+        return c;
+    }
+    XB_WARN("pump", "no memory to wait for the ACK of %s: its journal entry goes now", ack_id);
+    xbp_journal_done(p, ack_id);
+    if (c && !c->head && c->un_n == 0)
+        client_delete(p, c);
+    return NULL;
+}
+
+int xbp_client_send(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t **f, const char *thread,
+                    const char *ack_id)
 {
     if (!*f || xb_frames_prepend(*f, rid->data, rid->len) != 0)
         return -1;
     xbp_client_t *c = client_of(p, rid);
-    if (c) /* behind what waits already: the order is kept */
-        return hold(p, c, f, thread) == 0 ? 1 : -1;
-    if (xb_frames_send(*f, p->router, ZMQ_DONTWAIT) == 0)
+    bool journaled = false;
+    if (ack_id) {
+        c = expect_ack(p, c, rid, ack_id);
+        journaled = c != NULL;
+    }
+    if (c && c->head) /* behind what waits already: the order is kept */
+        return hold(p, c, f, thread, journaled) == 0 ? 1 : -1;
+    if (xb_frames_send(*f, p->router, ZMQ_DONTWAIT) == 0) {
+        if (c)
+            c->moved_ms = p->now_ms;
         return 0;
-    if (errno != EAGAIN) {
+    }
+    bool away = c && c->acks && errno == EHOSTUNREACH;
+    if (errno != EAGAIN && !away) {
         XB_DEBUG("pump", "send to a client failed: %s", zmq_strerror(errno));
         return -1;
     }
-    c = client_new(p, rid);
-    if (!c || hold(p, c, f, thread) != 0) {
+    if (!c)
+        c = client_new(p, rid);
+    if (!c || hold(p, c, f, thread, journaled) != 0) {
         XB_ERROR("pump", "no memory to hold a message for a client that does not read");
         return -1;
     }
-    XB_DEBUG("pump", "client %s does not read: its messages wait in the pump", c->key);
+    c->moved_ms = p->now_ms;
+    XB_DEBUG("pump", "client %s %s: its messages wait in the pump", c->key,
+             away ? "is not connected" : "does not read");
     return 1;
+}
+
+void xbp_client_on_ack(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m)
+{
+    xbp_client_t *c = client_of(p, rid);
+    if (!c)
+        return; /* nothing journaled for it: late, or a pump without a journal */
+    for (size_t i = 0; i < m->n; i++) {
+        xb_proto_val_t id = xb_proto_ack_id(m, i);
+        unacked_ack(p, c, id.ptr, id.len);
+    }
+    c->moved_ms = p->now_ms;
+    if (!c->head && c->un_n == 0)
+        client_delete(p, c);
 }
 
 /* Sends what c holds while ZeroMQ takes it. */
@@ -198,8 +326,8 @@ static void client_flush(xb_pump_t *p, xbp_client_t *c)
     while (c->head) {
         held_t *h = c->head;
         if (xb_frames_send(h->f, p->router, ZMQ_DONTWAIT) != 0) {
-            if (errno == EAGAIN)
-                break;
+            if (errno == EAGAIN || (c->acks && errno == EHOSTUNREACH))
+                break; /* it does not read, or it reconnects */
             client_drop(p, c, &p->undeliverable, "is gone");
             return;
         }
@@ -215,14 +343,15 @@ static void client_flush(xb_pump_t *p, xbp_client_t *c)
             p->to_clients++;
         held_free(h);
     }
-    if (!c->head) {
+    if (!c->head && c->un_n == 0) {
         client_delete(p, c);
         return;
     }
     uint64_t limit_ms = (uint64_t)(p->cfg->limits.client_timeout_seconds * 1000.0);
     if (p->now_ms - c->moved_ms >= limit_ms) {
         char why[96];
-        snprintf(why, sizeof why, "took none of its messages for %.3g s",
+        snprintf(why, sizeof why, "%s for %.3g s",
+                 c->head ? "took none of its messages" : "acknowledged none of its answers",
                  p->cfg->limits.client_timeout_seconds);
         client_drop(p, c, &p->client_expired, why);
     }
@@ -239,15 +368,23 @@ void xbp_clients_flush(xb_pump_t *p)
 
 bool xbp_clients_waiting(const xb_pump_t *p)
 {
-    return p->client_list != NULL;
+    return p->client_held > 0;
 }
 
 xbp_admit_t xbp_client_admit(xb_pump_t *p, const xbp_rid_t *rid, char *why, size_t cap)
 {
     xbp_client_t *c = client_of(p, rid);
     const xb_limits_config_t *lim = &p->cfg->limits;
-    if (!c || ((long)c->n < lim->client_queue_messages && c->bytes < lim->client_queue_bytes))
+    if (!c || ((long)c->n < lim->client_queue_messages && c->bytes < lim->client_queue_bytes &&
+               (long)c->un_live < lim->client_queue_messages))
         return XBP_ADMIT_OK;
+    if (!c->head) { /* it reads, but does not acknowledge */
+        snprintf(why, cap,
+                 "%zu answers to this client wait for its ACK: acknowledge them, then send "
+                 "again (limits.client_queue_messages %ld)",
+                 c->un_live, lim->client_queue_messages);
+        return XBP_ADMIT_REFUSE;
+    }
     /* Refusals wait too: past twice the budget a request gets no answer at
      * all, so that a client that sends and never reads cannot grow this. */
     if ((long)c->n >= 2 * lim->client_queue_messages || c->bytes >= 2 * lim->client_queue_bytes) {

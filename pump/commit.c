@@ -131,7 +131,7 @@ bool xbp_commit_turn_full(const xb_pump_t *p)
 
 /* The journal entry of item i (a message to a listener): what redelivery
  * needs, written with its slot. Without memory for it the message is simply
- * not journaled. */
+ * not journaled. A SystemError the routing raised comes from the pump. */
 static void journal_item(turn_t *t, size_t i, const unit_t *u)
 {
     staged_t *s = &t->items[i];
@@ -141,9 +141,14 @@ static void journal_item(turn_t *t, size_t i, const unit_t *u)
                       .error_payload = strcmp(s->type, XB_SYSTEM_ERROR_TYPE) == 0,
                       .root = c ? c->root : "",
                       .has_client = c && c->has_client,
+                      .client_acks = c && c->client_acks,
                       .origin = u->origin,
                       .envelope = s->envelope,
                       .len = s->len};
+    if (s->is_error) {
+        e.origin = (origin_t){.is_system = true};
+        xb_strlcpy(e.origin.name, XB_SYSTEM_FROM, sizeof e.origin.name);
+    }
     xb_strlcpy(e.msg_id, s->msg_id, sizeof e.msg_id);
     xb_strlcpy(e.listener, s->listener->cfg->name, sizeof e.listener);
     xb_strlcpy(e.thread, s->thread, sizeof e.thread);
@@ -152,6 +157,28 @@ static void journal_item(turn_t *t, size_t i, const unit_t *u)
         xb_strlcpy(e.client_hop, c->client_hop, sizeof e.client_hop);
         xb_strlcpy(e.client_thread, c->client_thread, sizeof e.client_thread);
     }
+    size_t len = 0;
+    if (xbp_jentry_encode(&e, &t->jbytes[i], &len) == 0)
+        t->journal[i] = (xb_journal_entry_t){s->msg_id, t->jbytes[i], len};
+}
+
+/* The client item i goes to, when that client acknowledges its answers
+ * (they are journaled until it does); NULL otherwise. A SystemError goes to
+ * the unit's origin, anything else to the conversation's client. */
+static const xbp_rid_t *acking_client(const staged_t *s, const unit_t *u)
+{
+    if (s->listener)
+        return NULL;
+    if (s->is_error)
+        return u->origin.is_client && u->origin.acks ? &u->origin.rid : NULL;
+    return u->conv && u->conv->has_client && u->conv->client_acks ? &u->conv->client : NULL;
+}
+
+static void journal_answer(turn_t *t, size_t i, const xbp_rid_t *client)
+{
+    staged_t *s = &t->items[i];
+    xbp_jentry_t e;
+    xbp_jentry_answer(&e, s->msg_id, client, s->thread, s->envelope, s->len);
     size_t len = 0;
     if (xbp_jentry_encode(&e, &t->jbytes[i], &len) == 0)
         t->journal[i] = (xb_journal_entry_t){s->msg_id, t->jbytes[i], len};
@@ -178,8 +205,11 @@ static void store_turn(xb_pump_t *p, turn_t *t)
             t->index[i] = -1;
             t->journal[i] = (xb_journal_entry_t){0};
             t->jbytes[i] = NULL;
-            if (journal && s->listener && !s->is_error)
+            const xbp_rid_t *client = journal ? acking_client(s, un) : NULL;
+            if (journal && s->listener)
                 journal_item(t, i, un);
+            else if (client)
+                journal_answer(t, i, client);
         }
     }
     if (t->n_items == 0)

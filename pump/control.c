@@ -67,7 +67,7 @@ static void reply(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const cha
 {
     xb_frames_t *f = xb_proto_result(req, status, body, len);
     if (f)
-        xbp_client_send(p, rid, &f, NULL);
+        xbp_client_send(p, rid, &f, NULL, NULL);
     xb_frames_destroy(&f);
 }
 

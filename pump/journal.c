@@ -22,7 +22,8 @@ enum {
     F_CHAIN,
     F_THREAD,
     F_DEPTH,
-    F_FLAGS, /* "e" error payload, "c" has a client, "C" origin is a client, "s" system */
+    F_FLAGS, /* "e" error payload, "c" has a client, "C" origin is a client, "s" system,
+                "a" the client acknowledges, "A" an answer to the client */
     F_ROOT,
     F_CLIENT,
     F_CLIENT_HOP,
@@ -49,7 +50,7 @@ static field_t str_field(const char *s)
 
 int xbp_jentry_encode(const xbp_jentry_t *e, char **out, size_t *len)
 {
-    char depth[24], count[24], flags[8];
+    char depth[24], count[24], flags[12];
     snprintf(depth, sizeof depth, "%d", e->depth);
     snprintf(count, sizeof count, "%ld", e->count);
     size_t nf = 0;
@@ -61,6 +62,10 @@ int xbp_jentry_encode(const xbp_jentry_t *e, char **out, size_t *len)
         flags[nf++] = 'C';
     if (e->origin.is_system)
         flags[nf++] = 's';
+    if (e->client_acks)
+        flags[nf++] = 'a';
+    if (e->to_client)
+        flags[nf++] = 'A';
     flags[nf] = '\0';
     field_t f[F__COUNT] = {
         [F_MSG_ID] = str_field(e->msg_id),
@@ -175,6 +180,8 @@ int xbp_jentry_decode(const void *bytes, size_t len, xbp_jentry_t *e)
     e->has_client = has_flag(&f[F_FLAGS], 'c');
     e->origin.is_client = has_flag(&f[F_FLAGS], 'C');
     e->origin.is_system = has_flag(&f[F_FLAGS], 's');
+    e->client_acks = has_flag(&f[F_FLAGS], 'a');
+    e->to_client = has_flag(&f[F_FLAGS], 'A');
     memcpy(e->client.data, f[F_CLIENT].p, f[F_CLIENT].len);
     e->client.len = f[F_CLIENT].len;
     memcpy(e->origin.rid.data, f[F_ORIGIN_RID].p, f[F_ORIGIN_RID].len);
@@ -198,6 +205,32 @@ void xbp_jentry_clear(xbp_jentry_t *e)
     free(e->envelope);
     xbp_origin_clear(&e->origin);
     e->chain = e->root = e->envelope = NULL;
+}
+
+void xbp_jentry_answer(xbp_jentry_t *e, const char *msg_id, const xbp_rid_t *client,
+                       const char *thread, const char *envelope, size_t len)
+{
+    memset(e, 0, sizeof *e);
+    xb_strlcpy(e->msg_id, msg_id, sizeof e->msg_id);
+    e->to_client = true;
+    e->has_client = true;
+    e->client_acks = true;
+    e->client = *client;
+    xb_strlcpy(e->thread, thread, sizeof e->thread);
+    e->envelope = (char *)envelope; /* encoding only reads it */
+    e->len = len;
+}
+
+int xbp_journal_put(xb_pump_t *p, const char *id, const xbp_jentry_t *e, xb_error_t *err)
+{
+    char *bytes = NULL;
+    size_t len = 0;
+    if (xbp_jentry_encode(e, &bytes, &len) != 0)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
+    xb_journal_entry_t je = {id, bytes, len};
+    int rc = xb_backend_journal_put(p->backend, &je, err);
+    free(bytes);
+    return rc;
 }
 
 /* ---- removals per turn ---------------------------------------------------- */

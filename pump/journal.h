@@ -11,11 +11,13 @@
 
 #define XBP_JOURNAL_ERROR_MAX 256
 
-/* What redelivery needs of one delivery. Encoding borrows every pointer;
+/* What redelivery needs of one delivery, to a listener or (to_client) to
+ * a client that acknowledges its answers. Encoding borrows every pointer;
  * decoding allocates chain, root, origin.chain and envelope
  * (xbp_jentry_clear frees them). */
 typedef struct {
     char msg_id[37];
+    bool to_client; /* an answer to `client` on `thread`; listener is "" */
     char listener[XB_NAME_MAX];
     char *chain; /* receiver's chain */
     char thread[37];
@@ -23,6 +25,7 @@ typedef struct {
     bool error_payload;
     char *root; /* the conversation's root ("" none) */
     bool has_client;
+    bool client_acks;
     xbp_rid_t client;
     char client_hop[XB_NAME_MAX];
     char client_thread[37];
@@ -40,6 +43,12 @@ int xbp_jentry_encode(const xbp_jentry_t *e, char **out, size_t *len);
  * *e is cleared then. */
 int xbp_jentry_decode(const void *bytes, size_t len, xbp_jentry_t *e);
 void xbp_jentry_clear(xbp_jentry_t *e);
+/* Fills *e (zeroed first) for an answer to a client that acknowledges;
+ * borrows envelope. */
+void xbp_jentry_answer(xbp_jentry_t *e, const char *msg_id, const xbp_rid_t *client,
+                       const char *thread, const char *envelope, size_t len);
+/* Writes e under id alone, outside a turn's batch. 0 or -1 (*err). */
+int xbp_journal_put(xb_pump_t *p, const char *id, const xbp_jentry_t *e, xb_error_t *err);
 
 /* Whether the pump journals (backend.journal and a backend that keeps one). */
 bool xbp_journal_on(const xb_pump_t *p);

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "envwrite.h"
+#include "journal.h"
 #include "str.h"
 #include "log.h"
 #include "xmlbus/uuid.h"
@@ -23,7 +24,7 @@ static void send_posted(xb_pump_t *p, size_t i)
 {
     xb_frames_t *f = xb_proto_posted(p->posted[i].n);
     if (f)
-        xbp_client_send(p, &p->posted[i].rid, &f, NULL);
+        xbp_client_send(p, &p->posted[i].rid, &f, NULL, NULL);
     xb_frames_destroy(&f);
     p->posted[i] = p->posted[--p->n_posted];
 }
@@ -90,9 +91,11 @@ static delivery_t *delivery_for(xb_pump_t *p, lstn_t *l, conv_t *conv, const cha
 }
 
 /* Hands a SystemError (bytes, taken) to listener l: from the pump itself,
- * so whatever happens to it is never answered again. */
+ * so whatever happens to it is never answered again. journaled: its entry
+ * was written with its slot. */
 static void error_to_listener(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
-                              const char *thread, const char *msg_id, char *bytes, size_t len)
+                              const char *thread, const char *msg_id, char *bytes, size_t len,
+                              bool journaled)
 {
     origin_t sys = {.is_system = true};
     xb_strlcpy(sys.name, SYSTEM_NAME, sizeof sys.name);
@@ -109,6 +112,7 @@ static void error_to_listener(xb_pump_t *p, lstn_t *l, conv_t *conv, const char 
     d->len = len;
     d->is_error = true;
     d->error_payload = true;
+    d->journaled = journaled;
     xbp_outbox_submit(p, d);
 }
 
@@ -126,13 +130,14 @@ static void count_error(xb_pump_t *p, const origin_t *o, xb_code_t code)
 }
 
 /* A message to a client: sent, or held in order while the client does not
- * read (clients.c); lost only when the client is gone. */
+ * read (clients.c); lost only when the client is gone. journaled: its
+ * journal entry stays until the client acknowledges it. */
 static void deliver_to_client(xb_pump_t *p, const xbp_rid_t *rid, const char *msg_id,
-                              const char *thread, const char *bytes, size_t len)
+                              const char *thread, const char *bytes, size_t len, bool journaled)
 {
     xbp_posted_send(p, rid); /* both arrive together: one wake-up */
     xb_frames_t *f = xb_proto_deliver(msg_id, bytes, len);
-    int rc = f ? xbp_client_send(p, rid, &f, thread) : -1;
+    int rc = f ? xbp_client_send(p, rid, &f, thread, journaled ? msg_id : NULL) : -1;
     if (rc < 0) {
         p->undeliverable++;
         XB_WARN("pump", "message %s (thread %s): the client that should receive it is gone", msg_id,
@@ -224,6 +229,23 @@ static void conv_error(conv_t *conv, const origin_t *to, xb_code_t code, const c
 static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
                              const char *message);
 
+/* A recorded answer to a client that acknowledges, outside a turn's batch:
+ * journaled alone. False when there is no journal or the write failed (the
+ * answer is then sent as without one). */
+static bool journal_answer_alone(xb_pump_t *p, const origin_t *to, const char *msg_id,
+                                 const char *bytes, size_t len)
+{
+    if (!xbp_journal_on(p))
+        return false;
+    xbp_jentry_t e;
+    xbp_jentry_answer(&e, msg_id, &to->rid, to->thread, bytes, len);
+    xb_error_t err;
+    if (xbp_journal_put(p, msg_id, &e, &err) == 0)
+        return true;
+    XB_WARN("pump", "answer %s to a client not journaled: %s", msg_id, err.message);
+    return false;
+}
+
 void xbp_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
                             const char *message)
 {
@@ -251,7 +273,9 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
     xb_uuid_new(msg_id);
     char *bytes = NULL;
     size_t len = 0;
+    bool recorded = true;
     if (seal(p, env, SYSTEM_NAME, to->name, to->thread, msg_id, 0, &bytes, &len, &err) != 0) {
+        recorded = false;
         XB_ERROR("pump", "SystemError for %s not recorded: %s", to->name, err.message);
         /* Recording failed (backend down): the sender still hears about it. */
         if (!bytes && xb_envelope_serialize(env, &bytes, &len) != 0)
@@ -261,7 +285,8 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
     if (!bytes)
         return;
     if (to->is_client) {
-        deliver_to_client(p, &to->rid, msg_id, to->thread, bytes, len);
+        bool journaled = recorded && to->acks && journal_answer_alone(p, to, msg_id, bytes, len);
+        deliver_to_client(p, &to->rid, msg_id, to->thread, bytes, len, journaled);
         free(bytes);
         return;
     }
@@ -273,7 +298,7 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
             conv->failed = true;
         return;
     }
-    error_to_listener(p, l, conv, to->chain, to->thread, msg_id, bytes, len);
+    error_to_listener(p, l, conv, to->chain, to->thread, msg_id, bytes, len, false);
 }
 
 /* ---- failing deliveries ---------------------------------------------------- */
@@ -320,8 +345,17 @@ void xbp_deliveries_fail_all(xb_pump_t *p)
 {
     for (uint32_t i = 0; i < p->dcap; i++) {
         delivery_t *d = p->dslab[i];
-        if (d)
-            xbp_delivery_fail(p, d, XB_ERR_SHUTDOWN, "the pump is shutting down");
+        if (!d)
+            continue;
+        if (d->journaled) { /* kept for the next start, which delivers it again */
+            d->journaled = false;
+            xbp_delivery_fail(p, d, XB_ERR_SHUTDOWN,
+                              "the pump stopped with message %s in hand: it stays in the "
+                              "journal and is delivered again when the pump starts",
+                              d->msg_id);
+            continue;
+        }
+        xbp_delivery_fail(p, d, XB_ERR_SHUTDOWN, "the pump is shutting down");
     }
 }
 
@@ -332,7 +366,7 @@ void xbp_convs_report(xb_pump_t *p)
         p->ended = c->next_ended;
         /* a listener's own SystemError payload, dropped: nothing else known */
         xbp_conv_note_failure(c, XB_ERR_CRASH, NULL, 0, "a SystemError was not passed on");
-        origin_t o = {.is_client = true, .rid = c->client};
+        origin_t o = {.is_client = true, .acks = c->client_acks, .rid = c->client};
         xb_strlcpy(o.name, c->client_hop, sizeof o.name);
         xb_strlcpy(o.thread, c->client_thread, sizeof o.thread);
         char msg[1024], hop[32] = "";
@@ -422,13 +456,14 @@ void xbp_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, con
 static void dispatch_error(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
 {
     if (!s->listener) {
-        deliver_to_client(p, &origin->rid, s->msg_id, s->thread, s->envelope, s->len);
+        deliver_to_client(p, &origin->rid, s->msg_id, s->thread, s->envelope, s->len, s->journaled);
         xbp_route_staged_free(s);
         return;
     }
     char *bytes = s->envelope;
     s->envelope = NULL;
-    error_to_listener(p, s->listener, conv, s->chain, s->thread, s->msg_id, bytes, s->len);
+    error_to_listener(p, s->listener, conv, s->chain, s->thread, s->msg_id, bytes, s->len,
+                      s->journaled);
     xbp_route_staged_free(s);
 }
 
@@ -444,7 +479,8 @@ void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *con
     if (!s->listener) {
         if (error_payload) /* a listener passed a SystemError on to the client */
             conv->client_told = true;
-        deliver_to_client(p, &conv->client, s->msg_id, s->thread, s->envelope, s->len);
+        deliver_to_client(p, &conv->client, s->msg_id, s->thread, s->envelope, s->len,
+                          s->journaled);
         xbp_route_staged_free(s);
         return;
     }
@@ -482,7 +518,7 @@ void xbp_route_reject(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const
     xb_envelope_destroy(&env);
     xb_frames_t *f = xb_proto_rejected(req, bytes, len);
     if (f)
-        xbp_client_send(p, rid, &f, NULL);
+        xbp_client_send(p, rid, &f, NULL, NULL);
     xb_frames_destroy(&f);
     free(bytes);
 }
@@ -493,6 +529,6 @@ void xbp_route_accept(xb_pump_t *p, const xbp_rid_t *rid, const char *req, const
     p->accepted++;
     xb_frames_t *f = xb_proto_accepted(req, thread, msg_id);
     if (f)
-        xbp_client_send(p, rid, &f, NULL);
+        xbp_client_send(p, rid, &f, NULL, NULL);
     xb_frames_destroy(&f);
 }

@@ -26,6 +26,10 @@
 #define TICK_MS 50
 #define RECV_BATCH 512
 #define CLIENT_RETRY_MS 5
+/* How long a draining pump with nothing in flight waits for the ACKs of
+ * its last answers: a client that left without acknowledging must not
+ * hold the stop for shutdown_seconds. */
+#define ACK_GRACE_MS 1000
 
 /* The self-pipe a signal handler writes to. A signal handler can reach
  * nothing else; it is set while a pump with handle_signals runs. */
@@ -271,6 +275,12 @@ static void on_send(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_p
     xbp_route_on_send(p, rid, m, m->cmd == XB_PROTO_POST);
 }
 
+static void on_ack(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
+{
+    (void)peer;
+    xbp_client_on_ack(p, rid, m);
+}
+
 static void on_control(xb_pump_t *p, const xbp_rid_t *rid, peer_t *peer, const xb_proto_msg_t *m)
 {
     (void)peer;
@@ -329,17 +339,12 @@ static const struct {
     handler_fn fn;
     bool peer;
 } handlers[XB_PROTO__COUNT] = {
-    [XB_PROTO_SEND] = {on_send, false},
-    [XB_PROTO_POST] = {on_send, false},
-    [XB_PROTO_CONTROL] = {on_control, false},
-    [XB_PROTO_READY] = {on_ready, false},
-    [XB_PROTO_HISTORY] = {on_history, false},
-    [XB_PROTO_ERROR] = {on_error, false},
-    [XB_PROTO_HEARTBEAT] = {on_heartbeat, true},
-    [XB_PROTO_REPLY] = {on_reply, true},
-    [XB_PROTO_DONE] = {on_done, true},
-    [XB_PROTO_FAILED] = {on_done, true},
-    [XB_PROTO_BYE] = {on_bye, true},
+    [XB_PROTO_SEND] = {on_send, false},       [XB_PROTO_POST] = {on_send, false},
+    [XB_PROTO_CONTROL] = {on_control, false}, [XB_PROTO_ACK] = {on_ack, false},
+    [XB_PROTO_READY] = {on_ready, false},     [XB_PROTO_HISTORY] = {on_history, false},
+    [XB_PROTO_ERROR] = {on_error, false},     [XB_PROTO_HEARTBEAT] = {on_heartbeat, true},
+    [XB_PROTO_REPLY] = {on_reply, true},      [XB_PROTO_DONE] = {on_done, true},
+    [XB_PROTO_FAILED] = {on_done, true},      [XB_PROTO_BYE] = {on_bye, true},
 };
 
 static void handle_message(xb_pump_t *p, xb_frames_t *f)
@@ -422,11 +427,29 @@ static bool drained(xb_pump_t *p)
 {
     if (p->state != PUMP_DRAINING)
         return false;
-    if (p->in_flight == 0)
-        return true;
+    if (p->in_flight == 0) {
+        if (p->client_unacked == 0)
+            return true;
+        if (!p->settled_ms)
+            p->settled_ms = p->now_ms;
+        if (p->now_ms - p->settled_ms >= ACK_GRACE_MS) {
+            XB_INFO("pump",
+                    "%zu answers not acknowledged by their clients stay in the journal: "
+                    "sent again at the next start",
+                    p->client_unacked);
+            return true;
+        }
+        return false;
+    }
     if (p->now_ms >= p->drain_deadline_ms) {
-        XB_WARN("pump", "shutdown deadline reached with %ld messages in flight: failing them",
-                p->in_flight);
+        if (xbp_journal_on(p))
+            XB_WARN("pump",
+                    "shutdown deadline reached with %ld messages in flight and %zu answers "
+                    "not acknowledged: they stay in the journal for the next start",
+                    p->in_flight, p->client_unacked);
+        else
+            XB_WARN("pump", "shutdown deadline reached with %ld messages in flight: failing them",
+                    p->in_flight);
         return true;
     }
     return false;

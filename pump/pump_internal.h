@@ -79,6 +79,7 @@ typedef struct {
     bool is_client;         /* an external sender (xmlbus send) */
     bool is_system;         /* the pump itself: errors about it are only logged */
     bool quiet;             /* answering a SystemError: failures are only logged */
+    bool acks;              /* a client that acknowledges its answers (SEND option ack) */
     xbp_rid_t rid;          /* client routing id */
     char name[XB_NAME_MAX]; /* sender's hop name */
     char *chain;            /* sender's chain (owned) */
@@ -171,6 +172,7 @@ struct delivery {
 struct conv {
     char *root;
     bool has_client;
+    bool client_acks; /* the client acknowledges its answers: they are journaled */
     xbp_rid_t client;
     char client_hop[XB_NAME_MAX];
     char client_thread[37]; /* the client's thread: where a summary goes */
@@ -208,6 +210,7 @@ struct xb_pump_t {
     atomic_int stop_requested;
     pump_state_t state;
     uint64_t drain_deadline_ms;
+    uint64_t settled_ms; /* draining: when nothing was in flight any more */
 
     pthread_t thread;
     bool thread_started;
@@ -250,7 +253,8 @@ struct xb_pump_t {
     size_t n_posted;
 
     xb_strmap_t *clients;                  /* clients.c: key of rid -> xbp_client_t, those */
-    xbp_client_t *client_list;             /* with messages ZeroMQ could not take yet */
+    xbp_client_t *client_list;             /* with messages ZeroMQ could not take yet or */
+    size_t client_unacked;                 /* journaled answers not acknowledged yet */
     size_t client_held, client_held_bytes; /* messages held for them, their bytes */
     uint64_t client_expired;               /* answers dropped: their client took nothing too long */
     uint64_t client_unanswered;            /* requests dropped: their client reads nothing */
@@ -289,14 +293,22 @@ int xbp_clients_init(xb_pump_t *p);
 void xbp_clients_free(xb_pump_t *p);
 /* Sends *f to the client rid after what waits for it already; when ZeroMQ
  * cannot take it now, holds it (takes *f, sets it NULL). thread (may be
- * NULL) is the thread of an answer, for the log. Returns 0 sent, 1 held,
- * -1 the client is gone or no memory (*f left to the caller). */
-int xbp_client_send(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t **f, const char *thread);
+ * NULL) is the thread of an answer, for the log. ack_id (may be NULL) is
+ * the message id of a journaled answer: its entry stays until the client
+ * acknowledges it (ACK), and such a client is waited for while it is not
+ * connected (a pump that restarted, a reconnect) instead of being taken
+ * for gone. Returns 0 sent, 1 held, -1 the client is gone or no memory
+ * (*f left to the caller). */
+int xbp_client_send(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t **f, const char *thread,
+                    const char *ack_id);
+/* ACK from the client rid: the journal entries of the ids it names among
+ * its own unacknowledged answers leave the journal; other ids are ignored. */
+void xbp_client_on_ack(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m);
 /* Sends on what waits while ZeroMQ takes it; drops (counted, logged) what
  * waits for a client that is gone or took nothing for
  * limits.client_timeout_seconds. The loop calls it every turn. */
 void xbp_clients_flush(xb_pump_t *p);
-/* Whether messages wait for some client. */
+/* Whether messages wait for some client (ZeroMQ could not take them). */
 bool xbp_clients_waiting(const xb_pump_t *p);
 typedef enum {
     XBP_ADMIT_OK,     /* take its SEND or POST */

@@ -52,24 +52,12 @@ static conv_t *conv_of(xb_pump_t *p, const xbp_jentry_t *e)
     c = xbp_conv_new(p, e->root);
     if (c && e->has_client) {
         c->has_client = true;
+        c->client_acks = e->client_acks;
         c->client = e->client;
         xb_strlcpy(c->client_hop, e->client_hop, sizeof c->client_hop);
         xb_strlcpy(c->client_thread, e->client_thread, sizeof c->client_thread);
     }
     return c;
-}
-
-/* Writes e (its count as it is) under id. 0 or -1 (*err). */
-static int put_entry(xb_pump_t *p, const char *id, const xbp_jentry_t *e, xb_error_t *err)
-{
-    char *bytes = NULL;
-    size_t len = 0;
-    if (xbp_jentry_encode(e, &bytes, &len) != 0)
-        return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
-    xb_journal_entry_t je = {id, bytes, len};
-    int rc = xb_backend_journal_put(p->backend, &je, err);
-    free(bytes);
-    return rc;
 }
 
 int xbp_dead_letter(xb_pump_t *p, xbp_jentry_t *e, const char *reason)
@@ -79,7 +67,7 @@ int xbp_dead_letter(xb_pump_t *p, xbp_jentry_t *e, const char *reason)
     xb_strlcpy(e->last_error, reason, sizeof e->last_error);
     xb_error_t err;
     const char *ids[1] = {e->msg_id};
-    if (put_entry(p, id, e, &err) != 0 ||
+    if (xbp_journal_put(p, id, e, &err) != 0 ||
         xb_backend_journal_remove(p->backend, 1, ids, &err) != 0) {
         XB_ERROR("pump", "message %s: cannot make it a dead letter: %s", e->msg_id, err.message);
         return -1;
@@ -101,8 +89,35 @@ static void register_again(xb_pump_t *p, const xbp_jentry_t *e)
         XB_WARN("pump", "message %s: registry not restored: %s", e->msg_id, err.message);
 }
 
+/* An answer to a client that acknowledges: sent again, or held until the
+ * client reconnects (clients.c), and journaled until its ACK. */
+static int redeliver_answer(xb_pump_t *p, xbp_jentry_t *e, char *why, size_t cap)
+{
+    xb_error_t err;
+    e->count++;
+    if (xbp_journal_put(p, e->msg_id, e, &err) != 0) {
+        snprintf(why, cap, "cannot mark it redelivered: %s", err.message);
+        return -1;
+    }
+    size_t len = 0;
+    char *env = mark_envelope(e, e->count, &len);
+    xb_frames_t *f = env ? xb_proto_deliver(e->msg_id, env, len) : NULL;
+    free(env);
+    int rc = f ? xbp_client_send(p, &e->client, &f, e->thread, e->msg_id) : -1;
+    xb_frames_destroy(&f);
+    if (rc < 0) {
+        snprintf(why, cap, "cannot send it to its client: out of memory");
+        return -1;
+    }
+    XB_INFO("pump", "answer %s (thread %s) sent again to its client (time %ld)", e->msg_id,
+            e->thread, e->count);
+    return 0;
+}
+
 int xbp_redeliver_entry(xb_pump_t *p, xbp_jentry_t *e, char *why, size_t cap)
 {
+    if (e->to_client)
+        return redeliver_answer(p, e, why, cap);
     lstn_t *l = xbp_pump_listener(p, e->listener);
     if (!l) {
         snprintf(why, cap, "listener %s is not in the organism", e->listener);
@@ -110,7 +125,7 @@ int xbp_redeliver_entry(xb_pump_t *p, xbp_jentry_t *e, char *why, size_t cap)
     }
     xb_error_t err;
     e->count++;
-    if (put_entry(p, e->msg_id, e, &err) != 0) {
+    if (xbp_journal_put(p, e->msg_id, e, &err) != 0) {
         snprintf(why, cap, "cannot mark it redelivered: %s", err.message);
         return -1;
     }
@@ -129,6 +144,7 @@ int xbp_redeliver_entry(xb_pump_t *p, xbp_jentry_t *e, char *why, size_t cap)
     d->error_payload = e->error_payload;
     d->origin = e->origin;
     e->origin.chain = NULL;
+    d->is_error = d->origin.is_system; /* a SystemError from the pump */
     d->journaled = true;
     d->redelivered = (int)e->count;
     d->envelope = mark_envelope(e, e->count, &d->len);

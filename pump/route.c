@@ -401,6 +401,7 @@ static conv_t *client_conversation(xb_pump_t *p, const xbp_rid_t *rid, const cha
         free(root);
         if (c) {
             c->has_client = true;
+            c->client_acks = o->acks;
             c->client = *rid;
             xb_strlcpy(c->client_hop, o->name, sizeof c->client_hop);
             xb_strlcpy(c->client_thread, thread, sizeof c->client_thread);
@@ -430,19 +431,22 @@ static conv_t *client_conversation(xb_pump_t *p, const xbp_rid_t *rid, const cha
     }
     free(root);
     c->has_client = true;
+    c->client_acks = o->acks;
     c->client = *rid;
     xb_strlcpy(c->client_hop, o->name, sizeof c->client_hop);
     xb_strlcpy(c->client_thread, o->thread, sizeof c->client_thread);
     return c;
 }
 
-/* SEND|POST request-id body [to [from]] (the codec checked the shape and bounds) */
+/* SEND|POST request-id body [to [from [options]]] (the codec checked the shape
+ * and bounds) */
 void xbp_route_on_send(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m, bool post)
 {
     char req[128], to[XB_NAME_MAX] = "", from[XB_NAME_MAX] = "";
     origin_t o;
     memset(&o, 0, sizeof o);
     o.is_client = true;
+    o.acks = xb_proto_is(m->send.options, XB_PROTO_SEND_ACK);
     o.rid = *rid;
     xb_strlcpy(o.name, DEFAULT_SENDER, sizeof o.name);
     xb_uuid_new(o.thread);

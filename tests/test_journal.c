@@ -1,7 +1,9 @@
 /* The pump's journal (pump/journal.c): the bytes of an entry, and, on an
  * in-process pump over a real LMDB environment in a temp folder, that an
  * accepted message's entry is in the backend's journal while a listener
- * holds it and gone once it is answered. */
+ * holds it and gone once it is answered; that an answer to a client that
+ * acknowledges stays there until its ACK (pump/clients.c); and that a stop
+ * past shutdown_seconds keeps what was in hand for the next start. */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +82,7 @@ static void open_pump(const char *journal)
     CU_ASSERT_EQUAL_FATAL(xbt_tmpdir_make(dir, sizeof dir, "journal"), 0);
     char yaml[1024];
     snprintf(yaml, sizeof yaml,
+             "limits:\n  client_timeout_seconds: 10\n  shutdown_seconds: 2\n"
              "backend:\n  type: manager\n  path: %s\n  journal: %s\n"
              "listeners:\n  - name: echo\n    payload: ping\n    credit: 10\n",
              dir, journal);
@@ -174,11 +177,112 @@ static void test_journal_off(void)
     close_pump();
 }
 
+/* ---- answers to a client that acknowledges ---------------------------------- */
+
+/* Steps until the journal holds n entries (or the bound): its count. */
+static size_t settle_at(size_t n)
+{
+    for (int i = 0; i < PUMPFIX_MAX_STEPS && journal_entries("", NULL) != n; i++)
+        pumpfix_step(&f);
+    return journal_entries("", NULL);
+}
+
+/* SEND with the ack option, echo responds: the answer's DELIVER, its
+ * message id in answer_id. */
+static xb_frames_t *acked_round_trip(char *answer_id, size_t cap)
+{
+    CU_ASSERT_EQUAL(pumpfix_send(client, XB_CMD_SEND, "r1", "<ping>1</ping>", "", "", "ack", NULL),
+                    0);
+    xb_frames_t *a = pumpfix_expect(&f, client, XB_CMD_ACCEPTED);
+    xb_frames_t *d = pumpfix_expect(&f, echo, XB_CMD_DELIVER);
+    char id[32];
+    if (d)
+        pumpfix_send(echo, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "1", XB_TARGET_RESPOND,
+                     "<pong/>", NULL);
+    xb_frames_t *r = pumpfix_expect(&f, client, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL(a && d && r);
+    pumpfix_str(r, 2, answer_id, cap);
+    xb_frames_destroy(&a);
+    xb_frames_destroy(&d);
+    return r;
+}
+
+static void test_answer_kept_until_ack(void)
+{
+    open_pump("true");
+    char answer[64];
+    xb_frames_t *r = acked_round_trip(answer, sizeof answer);
+    /* echo's entry went with its answer; the answer's stays */
+    CU_ASSERT_EQUAL(settle_at(1), 1);
+    xbp_jentry_t e = {0};
+    journal_entries(answer, &e);
+    CU_ASSERT_STRING_EQUAL(e.msg_id, answer);
+    CU_ASSERT_TRUE(e.to_client && e.client_acks);
+    CU_ASSERT_STRING_EQUAL(e.listener, "");
+    CU_ASSERT_PTR_NOT_NULL(e.envelope && strstr(e.envelope, "<pong/>"));
+    xbp_jentry_clear(&e);
+    CU_ASSERT_EQUAL(f.pump->client_unacked, 1);
+    /* Another client cannot acknowledge it: identity is the connection. */
+    void *other = pumpfix_dealer(&f);
+    CU_ASSERT_EQUAL(pumpfix_send(other, XB_CMD_ACK, answer, NULL), 0);
+    for (int i = 0; i < 5; i++)
+        pumpfix_step(&f);
+    CU_ASSERT_EQUAL(journal_entries("", NULL), 1);
+    /* Its own ACK removes it. */
+    CU_ASSERT_EQUAL(pumpfix_send(client, XB_CMD_ACK, "not-an-answer", answer, NULL), 0);
+    CU_ASSERT_EQUAL(settle_at(0), 0);
+    CU_ASSERT_EQUAL(f.pump->client_unacked, 0);
+    xb_frames_destroy(&r);
+    close_pump();
+}
+
+/* A client that never acknowledges: past client_timeout_seconds its
+ * answers leave the journal, counted as expired. */
+static void test_unacked_expire(void)
+{
+    open_pump("true");
+    char answer[64];
+    xb_frames_t *r = acked_round_trip(answer, sizeof answer);
+    CU_ASSERT_EQUAL(settle_at(1), 1);
+    pumpfix_advance(&f, 11000, 500, NULL);
+    CU_ASSERT_EQUAL(settle_at(0), 0);
+    CU_ASSERT_EQUAL(f.pump->client_expired, 1);
+    CU_ASSERT_EQUAL(f.pump->client_unacked, 0);
+    xb_frames_destroy(&r);
+    close_pump();
+}
+
+/* Stopped past shutdown_seconds with a message in hand: the client hears
+ * `shutdown`, and the entry stays for the next start. */
+static void test_shutdown_keeps_entry(void)
+{
+    open_pump("true");
+    char msg_id[64];
+    xb_frames_t *d = send_one(msg_id, sizeof msg_id);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    xb_pump_stop(f.pump);
+    pumpfix_step(&f);
+    pumpfix_advance(&f, 2500, 500, NULL);
+    xb_frames_t *err = pumpfix_expect(&f, client, XB_CMD_DELIVER);
+    char code[32];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+    CU_ASSERT_STRING_EQUAL(pumpfix_error_code(err, 3, code, sizeof code), "shutdown");
+    char env[4096];
+    CU_ASSERT_PTR_NOT_NULL(strstr(pumpfix_str(err, 3, env, sizeof env), "delivered again"));
+    CU_ASSERT_EQUAL(journal_entries(msg_id, NULL), 1);
+    xb_frames_destroy(&err);
+    xb_frames_destroy(&d);
+    close_pump();
+}
+
 static const xbt_test_t journal_tests[] = {
     {"entry bytes round trip, truncation refused", test_entry_round_trip},
     {"an entry while in hand, gone after DONE", test_entry_while_in_hand},
     {"gone after a REPLY is recorded", test_reply_removes_entry},
     {"journal: false writes none", test_journal_off},
+    {"an answer to an acknowledging client stays until its ACK", test_answer_kept_until_ack},
+    {"unacknowledged past client_timeout_seconds: gone, counted", test_unacked_expire},
+    {"a stop past shutdown_seconds keeps what was in hand", test_shutdown_keeps_entry},
     {NULL, NULL},
 };
 

@@ -177,28 +177,52 @@ static void test_client_commands(void)
     xb_proto_msg_t m;
     xb_proto_error_t e;
     for (int post = 0; post < 2; post++) {
-        xb_frames_t *f = xb_proto_send(post, "p1", "<ping/>", 7, "echo", "tester");
+        xb_frames_t *f = xb_proto_send(post, "p1", "<ping/>", 7, "echo", "tester", NULL);
         CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
         CU_ASSERT_EQUAL(m.cmd, post ? XB_PROTO_POST : XB_PROTO_SEND);
         CU_ASSERT(is(m.send.req, "p1") && is(m.send.body, "<ping/>"));
         CU_ASSERT(is(m.send.to, "echo") && is(m.send.from, "tester"));
         xb_frames_destroy(&f);
         /* to and from may be left out: 4 frames, 5 with only to */
-        f = xb_proto_send(post, "p2", "<ping/>", 7, NULL, NULL);
+        f = xb_proto_send(post, "p2", "<ping/>", 7, NULL, NULL, NULL);
         CU_ASSERT_EQUAL(xb_frames_count(f), 4);
         CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
         CU_ASSERT(m.send.to.ptr == NULL && m.send.from.ptr == NULL);
         xb_frames_destroy(&f);
-        f = xb_proto_send(post, "p3", "<ping/>", 7, "echo", NULL);
+        f = xb_proto_send(post, "p3", "<ping/>", 7, "echo", NULL, NULL);
         CU_ASSERT_EQUAL(xb_frames_count(f), 5);
         CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
         CU_ASSERT(is(m.send.to, "echo") && m.send.from.ptr == NULL);
         xb_frames_destroy(&f);
-        f = xb_proto_send(post, "p4", "<ping/>", 7, NULL, "tester");
+        f = xb_proto_send(post, "p4", "<ping/>", 7, NULL, "tester", NULL);
         CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
         CU_ASSERT(is(m.send.to, "") && is(m.send.from, "tester"));
+        CU_ASSERT(m.send.options.ptr == NULL);
+        xb_frames_destroy(&f);
+        /* the ack option alone: to and from are written empty */
+        f = xb_proto_send(post, "p5", "<ping/>", 7, NULL, NULL, XB_PROTO_SEND_ACK);
+        CU_ASSERT_EQUAL(xb_frames_count(f), 7);
+        CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
+        CU_ASSERT(is(m.send.to, "") && is(m.send.from, "") && is(m.send.options, "ack"));
+        xb_frames_destroy(&f);
+        /* an option the codec does not know is refused */
+        f = xb_proto_send(post, "p6", "<ping/>", 7, NULL, NULL, "nack");
+        CU_ASSERT_EQUAL(xb_proto_decode(f, 0, XB_PROTO_TO_PUMP, &m, &e), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "(options): expected"));
         xb_frames_destroy(&f);
     }
+
+    const char *ids[3] = {"0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e", "b", "c"};
+    xb_frames_t *a = xb_proto_ack(ids, 3);
+    CU_ASSERT_EQUAL_FATAL(decode_both(a, &m, &e), 0);
+    CU_ASSERT(m.cmd == XB_PROTO_ACK && m.n == 3);
+    CU_ASSERT(is(xb_proto_ack_id(&m, 0), ids[0]) && is(xb_proto_ack_id(&m, 2), "c"));
+    xb_frames_destroy(&a);
+    a = xb_proto_ack(ids, 0);
+    CU_ASSERT_EQUAL_FATAL(decode_both(a, &m, &e), 0);
+    CU_ASSERT(m.cmd == XB_PROTO_ACK && m.n == 0);
+    CU_ASSERT_EQUAL(xb_proto_decode(a, 0, XB_PROTO_FROM_PUMP, &m, &e), -1); /* clients send it */
+    xb_frames_destroy(&a);
 
     xb_frames_t *f = xb_proto_accepted("3", "0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e",
                                        "5b0d2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e");
@@ -286,6 +310,8 @@ static void test_missing_and_extra(void)
     refused(frames("XB1", "READY", "a", "listener", "1", "1", "beats", "more", NULL), "READY", 7,
             "extra frame");
     refused(frames("XB1", "SEND", "1", "<a/>", "to", "from", "more", NULL), "SEND", 6,
+            "(options): expected |ack");
+    refused(frames("XB1", "SEND", "1", "<a/>", "to", "from", "ack", "more", NULL), "SEND", 7,
             "extra frame");
     refused(frames("XB1", "SEND", "1", NULL), "SEND", 3, "(body) is missing");
     refused(frames("XB1", "DELIVER", "1", NULL), "DELIVER", 3, "(envelope) is missing");

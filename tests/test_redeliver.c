@@ -40,20 +40,12 @@ static xb_journal_list_t journal(void)
     return l;
 }
 
-/* A message in hand of echo when the "crash" comes: the journal as it was
- * then is written back after the pump stopped. Fills msg_id. */
-static void crash_with_message_in_hand(char *msg_id, size_t cap)
+/* The pump "crashes" now: the journal as it is (one entry) is written back
+ * after the pump stopped. */
+static void crash_now(void)
 {
-    open_pump(3);
-    CU_ASSERT_EQUAL(pumpfix_send(client, XB_CMD_SEND, "r1", "<ping>1</ping>", "", "", NULL), 0);
-    xb_frames_t *a = pumpfix_expect(&f, client, XB_CMD_ACCEPTED);
-    xb_frames_t *d = pumpfix_expect(&f, echo, XB_CMD_DELIVER);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(a && d);
-    pumpfix_str(a, 4, msg_id, cap);
     xb_journal_list_t saved = journal();
     CU_ASSERT_EQUAL_FATAL(saved.count, 1);
-    xb_frames_destroy(&a);
-    xb_frames_destroy(&d);
     xb_journal_entry_t e = {saved.items[0].id, saved.items[0].data.data, saved.items[0].data.len};
     pumpfix_close(&f);
     xb_backend_config_t cfg;
@@ -66,6 +58,34 @@ static void crash_with_message_in_hand(char *msg_id, size_t cap)
     CU_ASSERT_EQUAL(xb_backend_journal_put(b, &e, &err), 0);
     xb_backend_destroy(&b);
     xb_journal_list_free(&saved);
+}
+
+/* A message in hand of echo when the "crash" comes. Fills msg_id. */
+static void crash_with_message_in_hand(char *msg_id, size_t cap)
+{
+    open_pump(3);
+    CU_ASSERT_EQUAL(pumpfix_send(client, XB_CMD_SEND, "r1", "<ping>1</ping>", "", "", NULL), 0);
+    xb_frames_t *a = pumpfix_expect(&f, client, XB_CMD_ACCEPTED);
+    xb_frames_t *d = pumpfix_expect(&f, echo, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a && d);
+    pumpfix_str(a, 4, msg_id, cap);
+    xb_frames_destroy(&a);
+    xb_frames_destroy(&d);
+    crash_now();
+}
+
+/* Steps until the journal is empty: it must become so. */
+static void expect_journal_emptied(void)
+{
+    size_t n = 1;
+    for (int i = 0; i < PUMPFIX_MAX_STEPS && n > 0; i++) {
+        xb_journal_list_t l = journal();
+        n = l.count;
+        xb_journal_list_free(&l);
+        if (n > 0)
+            pumpfix_step(&f);
+    }
+    CU_ASSERT_EQUAL(n, 0);
 }
 
 /* The redelivered message's envelope: the same id, the mark. */
@@ -100,17 +120,7 @@ static void test_redelivered_on_start(void)
     xb_journal_list_free(&l);
     /* Answered: the entry goes. */
     pumpfix_send(echo, XB_CMD_DONE, pumpfix_str(d, 2, id, sizeof id), NULL);
-    for (int i = 0; i < PUMPFIX_MAX_STEPS; i++) {
-        l = journal();
-        size_t n = l.count;
-        xb_journal_list_free(&l);
-        if (n == 0)
-            break;
-        pumpfix_step(&f);
-    }
-    l = journal();
-    CU_ASSERT_EQUAL(l.count, 0);
-    xb_journal_list_free(&l);
+    expect_journal_emptied();
     xb_frames_destroy(&d);
     pumpfix_close(&f);
     xbt_rmtree(dir);
@@ -140,9 +150,59 @@ static void test_dead_letter(void)
     xbt_rmtree(dir);
 }
 
+#define CLIENT_ID "c-test-client"
+
+/* An answer sent to a client that acknowledges, not acknowledged yet when
+ * the pump crashes: the next pump sends it again, marked, once the client
+ * (the same routing id) is back, and keeps it until the ACK. */
+static void test_answer_sent_again(void)
+{
+    CU_ASSERT_EQUAL_FATAL(xbt_tmpdir_make(dir, sizeof dir, "redeliver"), 0);
+    open_pump(3);
+    void *me = pumpfix_dealer_id(&f, CLIENT_ID);
+    CU_ASSERT_EQUAL(pumpfix_send(me, XB_CMD_SEND, "r1", "<ping>1</ping>", "", "", "ack", NULL), 0);
+    xb_frames_t *a = pumpfix_expect(&f, me, XB_CMD_ACCEPTED);
+    xb_frames_t *d = pumpfix_expect(&f, echo, XB_CMD_DELIVER);
+    char id[32], answer[64];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a && d);
+    pumpfix_send(echo, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "1", XB_TARGET_RESPOND,
+                 "<pong>1</pong>", NULL);
+    xb_frames_t *r = pumpfix_expect(&f, me, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    pumpfix_str(r, 2, answer, sizeof answer);
+    for (int i = 0; i < 5; i++) /* echo's entry leaves */
+        pumpfix_step(&f);
+    xb_frames_destroy(&a);
+    xb_frames_destroy(&d);
+    xb_frames_destroy(&r);
+    crash_now();
+
+    open_pump(3);
+    for (int i = 0; i < 20; i++) /* the client is not back yet: the answer waits */
+        pumpfix_step(&f);
+    CU_ASSERT_EQUAL(f.pump->client_held, 1);
+    me = pumpfix_dealer_id(&f, CLIENT_ID);
+    r = pumpfix_expect(&f, me, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    char env[4096];
+    pumpfix_str(r, 3, env, sizeof env);
+    CU_ASSERT_TRUE(xb_frames_eq(r, 2, answer));
+    CU_ASSERT_PTR_NOT_NULL(strstr(env, "<pong>1</pong>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(env, "<x:redelivered>1</x:redelivered>"));
+    xb_journal_list_t l = journal();
+    CU_ASSERT_EQUAL(l.count, 1);
+    xb_journal_list_free(&l);
+    pumpfix_send(me, XB_CMD_ACK, answer, NULL);
+    expect_journal_emptied();
+    xb_frames_destroy(&r);
+    pumpfix_close(&f);
+    xbt_rmtree(dir);
+}
+
 static const xbt_test_t redeliver_tests[] = {
     {"a message in hand at a crash is delivered again, marked", test_redelivered_on_start},
     {"past max_redeliveries: a dead letter", test_dead_letter},
+    {"an answer not acknowledged at a crash is sent again, marked", test_answer_sent_again},
     {NULL, NULL},
 };
 

@@ -15,7 +15,14 @@
  * it waits for the answer to a SEND or CONTROL; they are kept in arrival
  * order and handed out by xb_client_recv, never lost. That queue is bounded
  * (XB_CLIENT_QUEUE_MAX messages, XB_CLIENT_QUEUE_MAX_BYTES bytes); beyond it
- * further messages are dropped, logged and counted (xb_client_dropped). */
+ * further messages are dropped, logged and counted (xb_client_dropped).
+ *
+ * The client acknowledges every message it takes (ACK, in batches of up to
+ * XB_CLIENT_ACK_BATCH, sent before it waits and when it is destroyed): a
+ * pump with a journal keeps each answer until then, and sends it again
+ * after a crash. Such an answer carries <x:redelivered> in its <meta>: it
+ * may be one this client already has (docs/protocol.md, "Acknowledged
+ * answers"). */
 #ifndef XMLBUS_CLIENT_H
 #define XMLBUS_CLIENT_H
 
@@ -35,6 +42,8 @@ extern "C" {
 #define XB_CLIENT_QUEUE_MAX_BYTES (64u * 1024u * 1024u)
 #define XB_UUID_STR (XB_UUID_LEN + 1) /* a UUID and its NUL */
 #define XB_CLIENT_MAX_XML_BYTES (256u * 1024u * 1024u)
+/* Answers acknowledged to the pump in one ACK, at most. */
+#define XB_CLIENT_ACK_BATCH 64
 
 typedef struct xb_client_t xb_client_t;
 

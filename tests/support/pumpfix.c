@@ -78,11 +78,17 @@ void pumpfix_advance(pumpfix_t *f, uint64_t ms, uint64_t step_ms, void *const *b
 
 void *pumpfix_dealer(pumpfix_t *f)
 {
+    return pumpfix_dealer_id(f, NULL);
+}
+
+void *pumpfix_dealer_id(pumpfix_t *f, const char *id)
+{
     if (f->n_sockets == PUMPFIX_MAX_SOCKETS)
         return NULL;
     void *s = zmq_socket(f->ctx, ZMQ_DEALER);
     int linger = 0;
     if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        (id && zmq_setsockopt(s, ZMQ_ROUTING_ID, id, strlen(id)) != 0) ||
         zmq_connect(s, f->endpoint) != 0) {
         if (s)
             zmq_close(s);

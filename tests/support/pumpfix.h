@@ -54,6 +54,8 @@ void pumpfix_advance(pumpfix_t *f, uint64_t ms, uint64_t step_ms, void *const *b
 
 /* A DEALER connected to the pump (a client). NULL on failure. */
 void *pumpfix_dealer(pumpfix_t *f);
+/* The same with the routing id id (a client that keeps its identity). */
+void *pumpfix_dealer_id(pumpfix_t *f, const char *id);
 /* A DEALER registered as listener name (kind worker when worker), with
  * credit, `beats` in READY when beats. Waits for WELCOME. NULL on failure. */
 void *pumpfix_listener(pumpfix_t *f, const char *name, int credit, bool worker, bool beats);

@@ -20,7 +20,11 @@ extern char **environ;
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-#define STABLE_MS 10000 /* a child up this long has its backoff reset */
+/* A child up this long, or one that answered a message, has its backoff
+ * reset: it was healthy, its death is an accident (an OOM kill, an
+ * operator's kill), not a crash loop. A child that dies before it answers
+ * anything (a bad build, a poison message) backs off up to BACKOFF_MAX_MS. */
+#define STABLE_MS 10000
 
 static int pool_size(const xb_pump_t *p, const xb_listener_config_t *lc)
 {
@@ -202,7 +206,7 @@ child_t *xbp_children_by_pid(xb_pump_t *p, pid_t pid)
 static void schedule_restart(xb_pump_t *p, child_t *c)
 {
     uint64_t now = p->now_ms;
-    if (c->started_ms && now - c->started_ms > STABLE_MS)
+    if (c->started_ms && (now - c->started_ms > STABLE_MS || c->handled > 0))
         c->backoff_ms = BACKOFF_MIN_MS;
     c->restart_at_ms = now + (uint64_t)c->backoff_ms;
     c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
@@ -253,10 +257,10 @@ void xbp_children_reap(xb_pump_t *p)
             c->restart_at_ms = p->now_ms;
             continue;
         }
-        XB_WARN("pump", "listener %s (pid %d) %s; restarting in %d ms", name, (int)pid, how,
-                c->backoff_ms);
         p->listeners[c->listener].crashes++;
         schedule_restart(p, c);
+        XB_WARN("pump", "listener %s (pid %d) %s; restarting in %llu ms", name, (int)pid, how,
+                (unsigned long long)(c->restart_at_ms - p->now_ms));
     }
 }
 

@@ -135,6 +135,8 @@ bool bench_interrupted(void);
 int bench_tmpdir(char out[BENCH_PATH_MAX], xb_error_t *err);
 /* Removes a folder made by bench_tmpdir now (and forgets it). */
 void bench_tmpdir_remove(const char *dir);
+/* Forgets a folder made by bench_tmpdir: it stays after exit. */
+void bench_tmpdir_keep(const char *dir);
 
 /* fork + exec argv[0] with argv; stdout and stderr go to log_path (NULL:
  * /dev/null). extra_env: NULL-terminated "K=V" strings added to the

@@ -135,6 +135,13 @@ void bench_tmpdir_remove(const char *dir)
         }
 }
 
+void bench_tmpdir_keep(const char *dir)
+{
+    for (int i = 0; i < MAX_DIRS; i++)
+        if (g_dirs[i][0] && strcmp(g_dirs[i], dir) == 0)
+            g_dirs[i][0] = '\0';
+}
+
 /* The child's side of bench_spawn: never returns. */
 static void exec_child(const char *const *argv, const char *log_path, const char *const *extra_env,
                        pid_t parent)

@@ -80,9 +80,11 @@ static int pump_spawn(soak_chaos_t *ch, xb_error_t *err)
     char xmlbus[BENCH_PATH_MAX + 16];
     snprintf(xmlbus, sizeof xmlbus, "%s/xmlbus", ch->o->bin_dir);
     (void)unlink(ch->epfile); /* a restart must not read the old one */
-    const char *argv[] = {
-        xmlbus,     "run",         ch->cfg, "--endpoint", ch->bind, "--endpoint-file",
-        ch->epfile, "--log-level", "warn",  NULL};
+    const char *level = getenv("XMLBUS_SOAK_LOG_LEVEL");
+    const char *argv[] = {xmlbus,       "run",         ch->cfg,
+                          "--endpoint", ch->bind,      "--endpoint-file",
+                          ch->epfile,   "--log-level", level && *level ? level : "warn",
+                          NULL};
     ch->pump = bench_spawn(argv, ch->log, NULL, err);
     if (ch->pump < 0)
         return -1;
@@ -133,7 +135,10 @@ void soak_chaos_stop(soak_chaos_t **ch)
     if ((*ch)->pump > 0)
         bench_stop((*ch)->pump, 8000);
     bench_redis_stop(&(*ch)->redis);
-    if ((*ch)->dir[0])
+    if ((*ch)->dir[0] && getenv("XMLBUS_SOAK_KEEP")) {
+        bench_tmpdir_keep((*ch)->dir);
+        fprintf(stderr, "soak: the pump's log is kept in %s\n", (*ch)->log);
+    } else if ((*ch)->dir[0])
         bench_tmpdir_remove((*ch)->dir);
     free(*ch);
     *ch = NULL;

@@ -72,7 +72,7 @@ int xb_envelope_write(const xb_envelope_fields_t *f, const char *payload, size_t
     if (!f || !f->from || !f->thread || !payload || payload_len == 0)
         return xb_error_set(err, XB_ERR_ARG, 0, "an envelope needs from, thread and a payload");
     bool has_to = f->to && f->to[0];
-    char ts[24], depth[16];
+    char ts[24], depth[16], again[16] = "";
     if (f->id && f->ts_us >= 0 && f->depth >= 0) {
         xb_u64_to_dec(ts, (unsigned long long)f->ts_us);
         xb_u64_to_dec(depth, (unsigned long long)f->depth);
@@ -80,10 +80,14 @@ int xb_envelope_write(const xb_envelope_fields_t *f, const char *payload, size_t
         snprintf(ts, sizeof ts, "%" PRId64, f->ts_us);
         snprintf(depth, sizeof depth, "%d", f->depth);
     }
+    bool has_again = f->id && f->redelivered > 0;
+    if (has_again)
+        xb_u64_to_dec(again, (unsigned long long)f->redelivered);
     size_t n = sizeof OPEN - 1 + element_len(6, f->from) + (has_to ? element_len(4, f->to) : 0) +
                element_len(8, f->thread) +
                (f->id ? element_len(4, f->id) + element_len(4, ts) + element_len(7, depth) : 0) +
-               sizeof CLOSE_META - 1 + payload_len + sizeof CLOSE - 1;
+               (has_again ? element_len(13, again) : 0) + sizeof CLOSE_META - 1 + payload_len +
+               sizeof CLOSE - 1;
     char *buf = malloc(n + 1);
     if (!buf)
         return xb_error_set(err, XB_ERR_NOMEM, 0, "no memory for an envelope");
@@ -97,6 +101,8 @@ int xb_envelope_write(const xb_envelope_fields_t *f, const char *payload, size_t
         o = put_element(o, "x:ts", 4, ts);
         o = put_element(o, "x:depth", 7, depth);
     }
+    if (has_again)
+        o = put_element(o, "x:redelivered", 13, again);
     o = put(o, CLOSE_META, sizeof CLOSE_META - 1);
     o = put(o, payload, payload_len);
     o = put(o, CLOSE, sizeof CLOSE - 1);

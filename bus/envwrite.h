@@ -38,6 +38,7 @@ typedef struct {
     const char *id;     /* NULL for none */
     int64_t ts_us;      /* written when id is set */
     int depth;          /* written when id is set */
+    int redelivered;    /* > 0: <x:redelivered>, written when id is set */
 } xb_envelope_fields_t;
 
 /* Writes the envelope of fields around payload (the bytes of exactly one

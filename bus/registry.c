@@ -60,6 +60,7 @@ struct xb_registry_t {
     size_t n_pending, cap_pending;
     size_t n_cancelled;
     xb_strmap_t *fresh_sets; /* uuid -> 1 + index in pending of its fresh SET */
+    size_t scans;            /* end_conversation's list_all scans */
 };
 
 /* ---- the conversation index (lock held) ------------------------------------ */
@@ -686,6 +687,43 @@ static int delete_scanned(xb_registry_t *r, const char *root, size_t *removed, x
     return rc;
 }
 
+int xb_registry_adopt(xb_registry_t *r, const char *const *roots, size_t n, xb_error_t *err)
+{
+    if (!r || (n && !roots))
+        return xb_error_set(err, XB_ERR_ARG, 0, "registry: NULL argument");
+    if (n == 0)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!index_find(r, roots[i]) && !index_add(r, roots[i]))
+            rc = xb_error_set(err, XB_ERR_NOMEM, 0, "registry: out of memory");
+    xb_pair_list_t all = {0};
+    if (rc == 0 &&
+        (sync_for_read(r, err) != 0 || xb_backend_registry_list_all(r->backend, &all, err) != 0))
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < all.count; i++)
+        index_note(r, all.items[i].chain, all.items[i].uuid);
+    xb_pair_list_free(&all);
+    for (size_t i = 0; rc != 0 && i < n; i++) { /* half-known: scanned at their end */
+        conversation_t *c = index_find(r, roots[i]);
+        if (c && c->count == 0)
+            index_remove(r, c);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+size_t xb_registry_scans(xb_registry_t *r)
+{
+    if (!r)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    size_t n = r->scans;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
 int xb_registry_end_conversation(xb_registry_t *r, const char *chain, size_t *removed,
                                  xb_error_t *err)
 {
@@ -706,6 +744,7 @@ int xb_registry_end_conversation(xb_registry_t *r, const char *chain, size_t *re
             index_remove(r, c);
     } else {
         XB_DEBUG("registry", "conversation %s not indexed here: scanning the registry", root);
+        r->scans++;
         rc = delete_scanned(r, root, &count, err);
     }
     pthread_mutex_unlock(&r->lock);

@@ -86,6 +86,16 @@ int xb_registry_root_of(xb_registry_t *r, const char *uuid, char **root, xb_erro
  * gets the count. Uses the in-memory index of conversations started by this
  * object; falls back to one list_all scan for others (e.g. after a restart).
  * Entries of other conversations are never touched. */
+/* Indexes the conversations of roots (n of them) as if this object had
+ * started them: one list_all scan for all, so that their end needs none.
+ * A pump that takes over conversations from its journal after a restart
+ * calls it once. Roots already indexed are left as they are. */
+int xb_registry_adopt(xb_registry_t *r, const char *const *roots, size_t n, xb_error_t *err);
+
+/* How many times end_conversation had to scan the whole registry (a
+ * conversation it did not index): each is a read of every pair. */
+size_t xb_registry_scans(xb_registry_t *r);
+
 int xb_registry_end_conversation(xb_registry_t *r, const char *chain, size_t *removed,
                                  xb_error_t *err);
 

@@ -286,6 +286,10 @@ static void control_stats(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
              attr_u64(&b, "client-held-bytes", p->client_held_bytes) ||
              attr_u64(&b, "client-expired", p->client_expired) ||
              attr_u64(&b, "client-unanswered", p->client_unanswered) ||
+             attr_u64(&b, "client-unacked", p->client_unacked) ||
+             attr(&b, "journal", xbp_journal_on(p) ? "on" : "off") ||
+             attr_u64(&b, "journal-sent-again", p->journal_again) ||
+             attr_u64(&b, "journal-dead-letters", p->journal_dead) ||
              attr_u64(&b, "slot-batches", p->slot_batches) ||
              attr_u64(&b, "batched-slots", p->batched_slots) ||
              attr_u64(&b, "in-flight", (unsigned long long)p->in_flight) ||

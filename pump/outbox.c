@@ -407,7 +407,7 @@ static int stage_error_item(staged_t *s, const origin_t *o, lstn_t *l, xb_code_t
     xb_uuid_new(s->msg_id);
     xb_strlcpy(s->thread, o->thread, sizeof s->thread);
     s->ts = xbp_now_us();
-    xb_envelope_fields_t fields = {SYSTEM_NAME, o->name, s->thread, s->msg_id, s->ts, 0};
+    xb_envelope_fields_t fields = {SYSTEM_NAME, o->name, s->thread, s->msg_id, s->ts, 0, 0};
     xb_error_t err;
     rc = xb_envelope_write(&fields, payload, plen, &s->envelope, &s->len, &err);
     free(payload);
@@ -496,6 +496,7 @@ void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *con
     d->depth = s->depth;
     d->error_payload = error_payload;
     d->journaled = s->journaled;
+    d->redelivered = s->redelivered; /* its answers are marked too */
     s->envelope = NULL;
     xbp_route_staged_free(s);
     xbp_outbox_submit(p, d);

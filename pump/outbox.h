@@ -20,8 +20,9 @@ typedef struct {
     char *envelope; /* owned; the payload bytes sit inside it */
     size_t len;
     size_t payload_off, payload_len;
-    bool is_error;  /* a SystemError to the unit's origin, from `system` */
-    bool journaled; /* its journal entry was written with its slot */
+    bool is_error;   /* a SystemError to the unit's origin, from `system` */
+    bool journaled;  /* its journal entry was written with its slot */
+    int redelivered; /* it comes of a message delivered again (marked) */
 } staged_t;
 
 #define MAX_STAGED 64

@@ -80,6 +80,8 @@ typedef struct {
     bool is_system;         /* the pump itself: errors about it are only logged */
     bool quiet;             /* answering a SystemError: failures are only logged */
     bool acks;              /* a client that acknowledges its answers (SEND option ack) */
+    int redelivered;        /* a listener answering a message delivered again: what it
+                               sends may repeat what it sent before the restart */
     xbp_rid_t rid;          /* client routing id */
     char name[XB_NAME_MAX]; /* sender's hop name */
     char *chain;            /* sender's chain (owned) */
@@ -268,6 +270,8 @@ struct xb_pump_t {
     char (*jdone)[37];                    /* message ids whose entries go this turn */
     size_t n_jdone, cap_jdone;
     uint64_t journal_warned_ms;
+    uint64_t journal_again, journal_dead; /* redeliver.c: entries sent again, made dead
+                                             letters since the start */
     uint64_t errors[XB_ERR__COUNT];
 };
 

@@ -19,24 +19,37 @@
 
 #define CLOSE_META "</e:meta>"
 
-/* The envelope with the mark before its </e:meta> (the pump wrote it:
- * nothing before that tag may contain it). NULL on no memory. */
+#define MARK_OPEN "<x:redelivered>"
+#define MARK_CLOSE "</x:redelivered>"
+
+/* The envelope with the mark <x:redelivered>n</x:redelivered> in its meta:
+ * in place of the one it has (a message that came of a redelivered one is
+ * marked already), else before its </e:meta> (the pump wrote it: nothing
+ * before that tag may contain either). NULL on no memory. */
 static char *mark_envelope(const xbp_jentry_t *e, long n, size_t *len)
 {
     char mark[96];
-    int m = snprintf(mark, sizeof mark, "<x:redelivered>%ld</x:redelivered>", n);
-    const char *at = strstr(e->envelope, CLOSE_META); /* decoded: NUL-terminated */
-    size_t pre = at ? (size_t)(at - e->envelope) : e->len;
-    if (!at)
+    int m = snprintf(mark, sizeof mark, MARK_OPEN "%ld" MARK_CLOSE, n);
+    const char *env = e->envelope; /* decoded: NUL-terminated */
+    const char *meta = strstr(env, CLOSE_META);
+    const char *old = strstr(env, MARK_OPEN);
+    const char *old_end = old ? strstr(old, MARK_CLOSE) : NULL;
+    size_t pre = meta ? (size_t)(meta - env) : e->len, post = pre;
+    if (old && old_end && meta && old < meta) {
+        pre = (size_t)(old - env);
+        post = (size_t)(old_end - env) + strlen(MARK_CLOSE);
+    }
+    if (!meta)
         m = 0; /* not an envelope of ours: delivered as it was */
-    char *out = malloc(e->len + (size_t)m + 1);
+    size_t total = pre + (size_t)m + (e->len - post);
+    char *out = malloc(total + 1);
     if (!out)
         return NULL;
-    memcpy(out, e->envelope, pre);
+    memcpy(out, env, pre);
     memcpy(out + pre, mark, (size_t)m);
-    memcpy(out + pre + (size_t)m, e->envelope + pre, e->len - pre);
-    out[e->len + (size_t)m] = '\0';
-    *len = e->len + (size_t)m;
+    memcpy(out + pre + (size_t)m, env + post, e->len - post);
+    out[total] = '\0';
+    *len = total;
     return out;
 }
 
@@ -188,6 +201,30 @@ static void redeliver_item(xb_pump_t *p, const xb_journal_item_t *it, long *agai
     xbp_jentry_clear(&e);
 }
 
+/* The conversations of the entries become this pump's own in the
+ * registry's index (one scan for all), so that their end is not a scan
+ * each. */
+static void adopt_conversations(xb_pump_t *p, const xb_journal_list_t *list)
+{
+    const char **roots = calloc(list->count ? list->count : 1, sizeof *roots);
+    size_t n = 0;
+    for (size_t i = 0; roots && i < list->count; i++) {
+        xbp_jentry_t e;
+        if (xbp_jentry_decode(list->items[i].data.data, list->items[i].data.len, &e) != 0)
+            continue;
+        if (e.root[0] && (roots[n] = strdup(e.root)))
+            n++;
+        xbp_jentry_clear(&e);
+    }
+    xb_error_t err;
+    if (n && xb_registry_adopt(p->registry, roots, n, &err) != 0)
+        XB_WARN("pump", "journal: the registry could not index %zu conversations: %s", n,
+                err.message);
+    for (size_t i = 0; i < n; i++)
+        free((char *)roots[i]);
+    free(roots);
+}
+
 void xbp_redeliver_journal(xb_pump_t *p)
 {
     if (!xbp_journal_on(p))
@@ -198,10 +235,13 @@ void xbp_redeliver_journal(xb_pump_t *p)
         XB_ERROR("pump", "cannot read the journal: %s (nothing delivered again)", err.message);
         return;
     }
+    adopt_conversations(p, &list);
     long again = 0, dead = 0;
     for (size_t i = 0; i < list.count; i++)
         redeliver_item(p, &list.items[i], &again, &dead);
     xb_journal_list_free(&list);
+    p->journal_again += (uint64_t)again;
+    p->journal_dead += (uint64_t)dead;
     if (again || dead)
         XB_INFO("pump", "journal: %ld messages delivered again, %ld dead letters", again, dead);
 }

@@ -85,7 +85,9 @@ static int make_delivery(xb_pump_t *p, const origin_t *origin, const target_t *t
     xb_uuid_new(s->msg_id);
     s->ts = xbp_now_us();
     s->depth = depth;
-    xb_envelope_fields_t fields = {origin->name, t->name, s->thread, s->msg_id, s->ts, depth};
+    xb_envelope_fields_t fields = {origin->name, t->name, s->thread,          s->msg_id,
+                                   s->ts,        depth,   origin->redelivered};
+    s->redelivered = origin->redelivered;
     if (xb_envelope_write(&fields, pl->bytes, pl->len, &s->envelope, &s->len, err) != 0)
         return -1;
     s->payload_len = pl->len;
@@ -252,6 +254,7 @@ static void origin_of_delivery(const xb_pump_t *p, const delivery_t *d, origin_t
     o->chain = d->chain; /* borrowed: the delivery outlives the routing */
     xb_strlcpy(o->thread, d->thread, sizeof o->thread);
     o->quiet = d->is_error; /* what answers a SystemError never bounces */
+    o->redelivered = d->redelivered;
 }
 
 static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char *target,

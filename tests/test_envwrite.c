@@ -29,7 +29,7 @@ static int teardown(void)
 /* Writes an envelope around payload and parses it back (with envelope.xsd). */
 static xb_envelope_t *round_trip(const char *to, const char *payload)
 {
-    xb_envelope_fields_t f = {"greeter", to, THREAD, MSGID, 1764000000000001LL, 7};
+    xb_envelope_fields_t f = {"greeter", to, THREAD, MSGID, 1764000000000001LL, 7, 0};
     char *out = NULL;
     size_t len = 0;
     xb_error_t err;
@@ -63,6 +63,24 @@ static void test_fields_survive(void)
     xb_envelope_destroy(&e);
 }
 
+/* redelivered > 0 writes <x:redelivered>, an extension the parser keeps. */
+static void test_redelivered_mark(void)
+{
+    xb_envelope_fields_t f = {"greeter", "console", THREAD, MSGID, 1, 2, 3};
+    char *out = NULL;
+    size_t len = 0;
+    xb_error_t err;
+    CU_ASSERT_EQUAL_FATAL(xb_envelope_write(&f, "<ping/>", 7, &out, &len, &err), 0);
+    CU_ASSERT_EQUAL(strlen(out), len);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "<x:depth>2</x:depth><x:redelivered>3</x:redelivered>"));
+    xb_envelope_t *e = xb_envelope_parse(parser, out, len, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    xmlNodePtr n = xb_envelope_extension_first(e);
+    CU_ASSERT_PTR_NOT_NULL(n && xmlStrEqual(n->name, BAD_CAST "redelivered"));
+    xb_envelope_destroy(&e);
+    free(out);
+}
+
 static void test_no_to(void)
 {
     xb_envelope_t *e = round_trip(NULL, "<ping/>");
@@ -92,7 +110,7 @@ static void test_payload_namespaces(void)
 
 static void test_text_fields_escaped(void)
 {
-    xb_envelope_fields_t f = {"a<b&c>", "t", THREAD, NULL, 0, 0};
+    xb_envelope_fields_t f = {"a<b&c>", "t", THREAD, NULL, 0, 0, 0};
     char *out = NULL;
     size_t len = 0;
     CU_ASSERT_EQUAL_FATAL(xb_envelope_write(&f, "<p/>", 4, &out, &len, NULL), 0);
@@ -104,7 +122,7 @@ static void test_text_fields_escaped(void)
 
 static void test_bad_arguments(void)
 {
-    xb_envelope_fields_t f = {NULL, "t", THREAD, NULL, 0, 0};
+    xb_envelope_fields_t f = {NULL, "t", THREAD, NULL, 0, 0, 0};
     char *out = (char *)1;
     size_t len = 0;
     xb_error_t err;
@@ -174,7 +192,7 @@ static void test_star_namespace_refused(void)
     xb_envelope_t *e = xb_envelope_build_bytes("a", NULL, NULL, src, strlen(src), parser, &err);
     CU_ASSERT_PTR_NULL(e);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ENVELOPE);
-    xb_envelope_fields_t f = {"greeter", NULL, THREAD, NULL, 0, 0};
+    xb_envelope_fields_t f = {"greeter", NULL, THREAD, NULL, 0, 0, 0};
     char *out = NULL;
     size_t len = 0;
     CU_ASSERT_EQUAL_FATAL(xb_envelope_write(&f, src, strlen(src), &out, &len, &err), 0);
@@ -194,6 +212,7 @@ static void test_star_namespace_refused(void)
 static const xbt_test_t envwrite_tests[] = {
     {"fields survive a round trip", test_fields_survive},
     {"no to", test_no_to},
+    {"redelivered writes the mark", test_redelivered_mark},
     {"payload namespaces kept", test_payload_namespaces},
     {"text fields escaped", test_text_fields_escaped},
     {"bad arguments", test_bad_arguments},

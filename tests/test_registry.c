@@ -258,8 +258,11 @@ static void test_two_conversations_same_path(void)
     close_fixture(&f);
 }
 
-/* Ending removes the conversation's entries, root included, and only them. */
-static void end_conversation_case(bool restart)
+/* Ending removes the conversation's entries, root included, and only them.
+ * restart 1: a new registry object that knows nothing scans; 2: one that
+ * adopted the two conversations (a pump that took them over from its
+ * journal) does not. */
+static void end_conversation_case(int restart)
 {
     fixture_t f = open_fixture();
     char *r1 = NULL, *r2 = NULL;
@@ -278,6 +281,10 @@ static void end_conversation_case(bool restart)
         f.reg = xb_registry_new(f.backend, "hello", &err);
         CU_ASSERT_PTR_NOT_NULL_FATAL(f.reg);
     }
+    if (restart == 2) {
+        const char *roots[2] = {r1, r2};
+        CU_ASSERT_EQUAL(xb_registry_adopt(f.reg, roots, 2, &err), 0);
+    }
     size_t removed = 0;
     /* Any chain of the conversation names it. */
     char *chain = chain_of(&f, s1);
@@ -286,6 +293,7 @@ static void end_conversation_case(bool restart)
     CU_ASSERT_EQUAL(removed, 4);
     free(chain);
     CU_ASSERT_EQUAL(entries(&f), 3 + 1);
+    CU_ASSERT_EQUAL(xb_registry_scans(f.reg) > 0, restart == 1);
     const char *gone[] = {c1, g1, s1};
     for (int i = 0; i < 3; i++) {
         char *c = chain_of(&f, gone[i]);
@@ -321,11 +329,15 @@ static void end_conversation_case(bool restart)
 
 static void test_end_conversation_indexed(void)
 {
-    end_conversation_case(false);
+    end_conversation_case(0);
 }
 static void test_end_conversation_scanned(void)
 {
-    end_conversation_case(true);
+    end_conversation_case(1);
+}
+static void test_end_conversation_adopted(void)
+{
+    end_conversation_case(2);
 }
 
 /* A token prefix is not a conversation: c-ab and c-abc stay apart. */
@@ -698,6 +710,7 @@ static void test_write_behind_failed_flush_keeps_deletes(void)
         {"two conversations, same path", test_two_conversations_same_path},              \
         {"end conversation (indexed)", test_end_conversation_indexed},                   \
         {"end conversation (after restart)", test_end_conversation_scanned},             \
+        {"end conversation (adopted after restart)", test_end_conversation_adopted},     \
         {"end conversation: token prefix", test_end_conversation_prefix},                \
         {"pass-through API", test_pass_through}, {"bad arguments to new", test_bad_new}, \
         {"index follows delete and set", test_index_follows_delete_and_set},             \

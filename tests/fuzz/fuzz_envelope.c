@@ -106,7 +106,7 @@ static void write_around_payload(const uint8_t *data, size_t size)
                      strcmp((const char *)root->ns->href, XB_ENVELOPE_NS) == 0;
     if (!in_env_ns &&
         xb_payload_embeddable(doc, (const char *)data, size, &start, &n, &owned, &err) == 0) {
-        xb_envelope_fields_t f = {"fuzz", "target", THREAD, THREAD, 1, 1};
+        xb_envelope_fields_t f = {"fuzz", "target", THREAD, THREAD, 1, 1, 1};
         XB_FUZZ_CHECK(xb_envelope_write(&f, start, n, &env, &len, &err) == 0);
         xb_envelope_t *e = xb_envelope_parse(checking, env, len, &err);
         if (!e)

@@ -233,6 +233,35 @@ int xbp_journal_put(xb_pump_t *p, const char *id, const xbp_jentry_t *e, xb_erro
     return rc;
 }
 
+void xbp_journal_note_error(xb_pump_t *p, const delivery_t *d, const char *why)
+{
+    if (!d->journaled)
+        return;
+    const conv_t *c = d->conv;
+    xbp_jentry_t e = {.chain = d->chain,
+                      .depth = d->depth,
+                      .error_payload = d->error_payload,
+                      .root = c ? c->root : "",
+                      .has_client = c && c->has_client,
+                      .client_acks = c && c->client_acks,
+                      .origin = d->origin,
+                      .count = d->redelivered,
+                      .envelope = d->envelope,
+                      .len = d->len};
+    xb_strlcpy(e.msg_id, d->msg_id, sizeof e.msg_id);
+    xb_strlcpy(e.listener, p->listeners[d->listener].cfg->name, sizeof e.listener);
+    xb_strlcpy(e.thread, d->thread, sizeof e.thread);
+    xb_strlcpy(e.last_error, why, sizeof e.last_error);
+    if (e.has_client) {
+        e.client = c->client;
+        xb_strlcpy(e.client_hop, c->client_hop, sizeof e.client_hop);
+        xb_strlcpy(e.client_thread, c->client_thread, sizeof e.client_thread);
+    }
+    xb_error_t err;
+    if (xbp_journal_put(p, d->msg_id, &e, &err) != 0)
+        XB_WARN("pump", "journal entry %s: last error not noted: %s", d->msg_id, err.message);
+}
+
 /* ---- removals per turn ---------------------------------------------------- */
 
 bool xbp_journal_on(const xb_pump_t *p)

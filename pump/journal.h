@@ -50,6 +50,10 @@ void xbp_jentry_answer(xbp_jentry_t *e, const char *msg_id, const xbp_rid_t *cli
 /* Writes e under id alone, outside a turn's batch. 0 or -1 (*err). */
 int xbp_journal_put(xb_pump_t *p, const char *id, const xbp_jentry_t *e, xb_error_t *err);
 
+/* d (journaled) failed and is tried again: its entry is written again with
+ * why as its last error, which a dead letter made of it later shows. */
+void xbp_journal_note_error(xb_pump_t *p, const delivery_t *d, const char *why);
+
 /* Whether the pump journals (backend.journal and a backend that keeps one). */
 bool xbp_journal_on(const xb_pump_t *p);
 /* The delivery of msg_id is over (answered, failed for good): its entry is

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
 #include "log.h"
 
 static void refuse(xb_pump_t *p, const xbp_rid_t *rid, const char *reason)
@@ -128,6 +129,7 @@ static void settle(xb_pump_t *p, peer_t *peer, xb_code_t code, const char *why)
             d->retries++;
             XB_WARN("pump", "listener %s: %s; message %s goes to another worker (retry %d of %d)",
                     l->cfg->name, why, d->msg_id, d->retries, p->cfg->pool.max_retries);
+            xbp_journal_note_error(p, d, why);
             /* Back to the front of the queue. */
             xbp_lqueue_push_front(l->queue, &d->qlink, d->len);
             continue;

@@ -190,8 +190,9 @@ static void redeliver_item(xb_pump_t *p, const xb_journal_item_t *it, long *agai
     }
     char why[XBP_JOURNAL_ERROR_MAX];
     if (e.count >= p->cfg->limits.max_redeliveries) {
-        snprintf(why, sizeof why, "delivered again %ld times (limits.max_redeliveries %d)", e.count,
-                 p->cfg->limits.max_redeliveries);
+        snprintf(why, sizeof why, "delivered again %ld times (limits.max_redeliveries %d)%s%.160s",
+                 e.count, p->cfg->limits.max_redeliveries, e.last_error[0] ? "; last error: " : "",
+                 e.last_error);
         *dead += xbp_dead_letter(p, &e, why) == 0;
     } else if (xbp_redeliver_entry(p, &e, why, sizeof why) == 0) {
         (*again)++;

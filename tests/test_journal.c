@@ -275,6 +275,42 @@ static void test_shutdown_keeps_entry(void)
     close_pump();
 }
 
+/* A pool worker leaves with the message in hand: it goes to the other
+ * worker, and its entry notes why (a dead letter made of it would say). */
+static void test_retry_notes_last_error(void)
+{
+    CU_ASSERT_EQUAL_FATAL(xbt_tmpdir_make(dir, sizeof dir, "journal"), 0);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "backend:\n  type: manager\n  path: %s\n"
+             "listeners:\n  - name: pool\n    payload: ping\n    cpu_bound: true\n"
+             "    workers: 2\n",
+             dir);
+    CU_ASSERT_EQUAL_FATAL(pumpfix_open(&f, yaml), 0);
+    void *w1 = pumpfix_listener(&f, "pool", 1, true, false);
+    client = pumpfix_dealer(&f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w1 && client);
+    CU_ASSERT_EQUAL(pumpfix_send(client, XB_CMD_SEND, "r1", "<ping>1</ping>", "", "", NULL), 0);
+    xb_frames_t *a = pumpfix_expect(&f, client, XB_CMD_ACCEPTED);
+    xb_frames_t *d = pumpfix_expect(&f, w1, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a && d);
+    char msg_id[64];
+    pumpfix_str(a, 4, msg_id, sizeof msg_id);
+    pumpfix_send(w1, XB_CMD_BYE, NULL);
+    void *w2 = pumpfix_listener(&f, "pool", 1, true, false);
+    xb_frames_t *again = w2 ? pumpfix_expect(&f, w2, XB_CMD_DELIVER) : NULL;
+    CU_ASSERT_PTR_NOT_NULL(again);
+    xbp_jentry_t e = {0};
+    CU_ASSERT_EQUAL(journal_entries(msg_id, &e), 1);
+    CU_ASSERT_STRING_EQUAL(e.msg_id, msg_id);
+    CU_ASSERT_STRING_EQUAL(e.last_error, "listener left");
+    xbp_jentry_clear(&e);
+    xb_frames_destroy(&again);
+    xb_frames_destroy(&a);
+    xb_frames_destroy(&d);
+    close_pump();
+}
+
 static const xbt_test_t journal_tests[] = {
     {"entry bytes round trip, truncation refused", test_entry_round_trip},
     {"an entry while in hand, gone after DONE", test_entry_while_in_hand},
@@ -283,6 +319,7 @@ static const xbt_test_t journal_tests[] = {
     {"an answer to an acknowledging client stays until its ACK", test_answer_kept_until_ack},
     {"unacknowledged past client_timeout_seconds: gone, counted", test_unacked_expire},
     {"a stop past shutdown_seconds keeps what was in hand", test_shutdown_keeps_entry},
+    {"a retry notes the last error in the entry", test_retry_notes_last_error},
     {NULL, NULL},
 };
 

@@ -27,6 +27,7 @@ typedef enum {
     XB_ERR_CRASH,    /* "crash": handler or worker died */
     XB_ERR_BACKEND,  /* "backend": storage failed */
     XB_ERR_SHUTDOWN, /* "shutdown": pump stopping */
+    XB_ERR_DENIED,   /* "denied": the sender's role or identity does not allow it */
     /* Internal codes; they map onto the wire codes above when sent. */
     XB_ERR_CONFIG,   /* organism.yaml problem */
     XB_ERR_NOTFOUND, /* a lookup found nothing (not a failure of storage) */

@@ -122,7 +122,17 @@ static void listener_free(xb_listener_config_t *l)
     for (size_t i = 0; i < l->n_peers; i++)
         free(l->peers[i]);
     free(l->peers);
+    free(l->key);
     memset(l, 0, sizeof *l);
+}
+
+static void key_files_free(xb_key_files_t *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        free(k->paths[i]);
+    free(k->paths);
+    k->paths = NULL;
+    k->n = 0;
 }
 
 void xb_config_destroy(xb_config_t **cfgp)
@@ -133,6 +143,9 @@ void xb_config_destroy(xb_config_t **cfgp)
     for (size_t i = 0; i < cfg->n_listeners; i++)
         listener_free(&cfg->listeners[i]);
     free(cfg->listeners);
+    free(cfg->security.server_key);
+    key_files_free(&cfg->security.clients);
+    key_files_free(&cfg->security.admins);
     free(cfg->path);
     free(cfg->dir);
     free(cfg);
@@ -168,6 +181,8 @@ xb_config_t *xb_config_alloc(const char *name, char *dir)
     xb_config_keys_defaults(&s[XB_SECTION_LIMITS], &cfg->limits);
     xb_config_keys_defaults(&s[XB_SECTION_BACKEND], &cfg->backend);
     xb_config_keys_defaults(&s[XB_SECTION_POOL], &cfg->pool);
+    xb_config_keys_defaults(&s[XB_SECTION_SECURITY], &cfg->security);
+    cfg->security.ipc_mode = XB_IPC_MODE_DEFAULT;
     if (name)
         snprintf(cfg->name, sizeof cfg->name, "%s", name);
     xb_config_sync_backend_limits(cfg);

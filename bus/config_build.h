@@ -56,6 +56,13 @@ void xb_config_sync_backend_limits(xb_config_t *cfg);
 
 /* Sets organism.endpoint after checking its scheme (tcp://, ipc://, inproc://). */
 int xb_config_set_endpoint(xb_config_t *cfg, const char *endpoint, xb_error_t *err);
+/* True when endpoint can only be reached from this machine: ipc, inproc, or
+ * tcp on a loopback address (127.0.0.0/8, ::1, localhost). */
+bool xb_endpoint_is_local(const char *endpoint);
+/* Whether cfg may bind endpoint: a tcp endpoint beyond loopback needs
+ * security.server_key (CURVE) or security.insecure: true. 0, or -1 with why
+ * (what is wrong and how to fix it). */
+int xb_config_check_exposure(const xb_config_t *cfg, const char *endpoint, char *why, size_t cap);
 /* Returns 0 if endpoint is one the loader accepts, -1 with err otherwise. */
 int xb_config_check_endpoint(const char *endpoint, xb_error_t *err);
 

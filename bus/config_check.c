@@ -133,6 +133,34 @@ void xb_cfg_check_listeners(xb_cfg_loader_t *ld)
     check_payload_conflicts(ld);
 }
 
+/* -------------------------------------------------------------- security */
+
+void xb_cfg_check_security(xb_cfg_loader_t *ld, yaml_node_t *organism)
+{
+    const xb_config_t *cfg = ld->cfg;
+    const xb_security_config_t *sec = &cfg->security;
+    char why[700];
+    if (xb_config_check_exposure(cfg, cfg->endpoint, why, sizeof why) != 0) {
+        yaml_node_t *ep = organism && organism->type == YAML_MAPPING_NODE
+                              ? xb_cfg_find_value(ld, organism, "endpoint")
+                              : NULL;
+        xb_cfg_problem(ld, ep ? xb_cfg_mark(ep) : xb_cfg_mark(organism), "%s", why);
+    }
+    if (sec->server_key)
+        return;
+    xb_cfg_mark_t at = {sec->line, 1};
+    if (sec->clients.n || sec->admins.n)
+        xb_cfg_problem(ld, at,
+                       "section 'security' lists keys but no 'server_key': without it no "
+                       "connection is authenticated; add the organism's secret key file");
+    for (size_t i = 0; i < cfg->n_listeners; i++)
+        if (cfg->listeners[i].key)
+            xb_cfg_problem(ld, lmark_entry(ld, i),
+                           "listener '%s' has a 'key' but section 'security' has no "
+                           "'server_key': add the organism's secret key file",
+                           lname(ld, i));
+}
+
 /* ------------------------------------------------------ code-built check */
 
 /* The key table's bounds on the numbers of cfg's sections. */

@@ -75,6 +75,46 @@ static int endpoint_problem(const char *ep, char *why, size_t cap)
     return 0;
 }
 
+bool xb_endpoint_is_local(const char *ep)
+{
+    if (!ep || strncmp(ep, "tcp://", 6) != 0)
+        return true;
+    const char *host = ep + 6;
+    const char *colon = strrchr(host, ':');
+    size_t n = colon ? (size_t)(colon - host) : strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+        host++;
+        n -= 2;
+    }
+    if ((n == 9 && strncmp(host, "localhost", 9) == 0) || (n == 3 && strncmp(host, "::1", 3) == 0))
+        return true;
+    /* 127.x.y.z written in full: four dot-separated numbers */
+    if (n < 9 || n > 15 || strncmp(host, "127.", 4) != 0)
+        return false;
+    int dots = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (host[i] == '.')
+            dots++;
+        else if (host[i] < '0' || host[i] > '9')
+            return false;
+    }
+    return dots == 3;
+}
+
+int xb_config_check_exposure(const xb_config_t *cfg, const char *endpoint, char *why, size_t cap)
+{
+    if (xb_endpoint_is_local(endpoint) || cfg->security.server_key || cfg->security.insecure)
+        return 0;
+    snprintf(why, cap,
+             "endpoint '%.200s' can be reached from other machines, and without security anyone "
+             "who reaches it can register as a listener, send as anyone and stop the pump: set "
+             "'server_key' in section 'security' (docs/security.md), bind a loopback address "
+             "(tcp://127.0.0.1:PORT) or an ipc:// path, or accept it with 'insecure: true' in "
+             "section 'security'",
+             endpoint);
+    return -1;
+}
+
 int xb_config_check_endpoint(const char *endpoint, xb_error_t *err)
 {
     char why[400];
@@ -221,6 +261,30 @@ static const xb_key_t pool_keys[] = {
 };
 #undef POOL
 
+#define SEC xb_security_config_t
+static const xb_key_t security_keys[] = {
+    CUSTOM(SEC, "server_key", server_key, xb_cfg_parse_key_file, "string", "none",
+           "the organism's secret key file: tcp endpoints use CURVE with it"),
+    CUSTOM(SEC, "clients", clients, xb_cfg_parse_key_files, "list of strings", "none",
+           "public key files of role client"),
+    CUSTOM(SEC, "admins", admins, xb_cfg_parse_key_files, "list of strings", "none",
+           "public key files of role admin"),
+    BOOL(SEC, insecure, false, "allow a tcp endpoint beyond loopback without server_key"),
+    {.name = "ipc_mode",
+     .type = XB_KEY_CUSTOM,
+     FIELD(SEC, ipc_mode),
+     .parse = xb_cfg_parse_mode,
+     .kind = "octal string",
+     .def_text = "`\"0600\"`",
+     .doc = "permissions of an ipc endpoint's socket file"},
+    {.name = "ipc_group",
+     .type = XB_KEY_STRING,
+     FIELD(SEC, ipc_group),
+     .def_text = "the pump's",
+     .doc = "group of an ipc endpoint's socket file"},
+};
+#undef SEC
+
 #define LS xb_listener_config_t
 static const xb_key_t listener_keys[] = {
     CUSTOM(LS, "name", name, xb_cfg_parse_listener_name, "string", "— (required)",
@@ -251,6 +315,8 @@ static const xb_key_t listener_keys[] = {
     NUMBER(LS, timeout_seconds, 0, false, 0.0,
            "longest a handler may take per message, 0 = no limit"),
     INT(LS, credit, 1, 1000000, 1, "messages the pump sends one process ahead"),
+    CUSTOM(LS, "key", key, xb_cfg_parse_key_file, "string", "none",
+           "its key file: the listener's identity under security"),
 };
 #undef LS
 
@@ -260,6 +326,7 @@ static const xb_key_section_t sections[XB_SECTION_COUNT] = {
     [XB_SECTION_LIMITS] = {"limits", "section 'limits'", limits_keys, N(limits_keys)},
     [XB_SECTION_BACKEND] = {"backend", "section 'backend'", backend_keys, N(backend_keys)},
     [XB_SECTION_POOL] = {"process_pool", "section 'process_pool'", pool_keys, N(pool_keys)},
+    [XB_SECTION_SECURITY] = {"security", "section 'security'", security_keys, N(security_keys)},
     [XB_SECTION_LISTENER] = {"listeners", NULL, listener_keys, N(listener_keys)},
 };
 

@@ -164,6 +164,97 @@ int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *
     return ld->n_probs == before ? 0 : -1;
 }
 
+/* ------------------------------------------------------------ key files */
+
+/* The readable absolute path of the key file v names, or NULL (a problem
+ * noted). */
+static char *key_path(xb_cfg_loader_t *ld, const char *name, yaml_node_t *v, const char *where)
+{
+    const char *s = NULL;
+    if (xb_cfg_get_string(ld, v, name, where, &s) != 0)
+        return NULL;
+    if (!s[0]) {
+        xb_cfg_problem(ld, xb_cfg_mark(v), "'%s' in %s must not be empty", name, where);
+        return NULL;
+    }
+    char *p = xb_config_path_join(ld->cfg->dir, s);
+    if (!p) {
+        ld->nomem = true;
+        return NULL;
+    }
+    const char *why = NULL;
+    char *r = xb_config_readable_file(p, &why);
+    if (!r && why)
+        xb_cfg_problem(ld, xb_cfg_mark(v), "key file '%.200s' of %s cannot be read: %.300s: %s", s,
+                       where, p, why);
+    else if (!r)
+        ld->nomem = true;
+    free(p);
+    return r;
+}
+
+int xb_cfg_parse_key_file(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                          const char *where, void *base, void *ctx)
+{
+    (void)k, (void)ctx;
+    char *r = key_path(ld, key->name, v, where);
+    if (!r)
+        return -1;
+    char **field = (char **)((char *)base + key->offset);
+    free(*field);
+    *field = r;
+    return 0;
+}
+
+int xb_cfg_parse_key_files(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                           const char *where, void *base, void *ctx)
+{
+    (void)k, (void)ctx;
+    xb_key_files_t *list = (xb_key_files_t *)((char *)base + key->offset);
+    if (xb_cfg_is_null(v))
+        return 1;
+    if (v->type != YAML_SEQUENCE_NODE) {
+        xb_cfg_problem(ld, xb_cfg_mark(v), "'%s' in %s must be a list of key files, got %s",
+                       key->name, where, xb_cfg_kind_name(v));
+        return -1;
+    }
+    size_t before = ld->n_probs;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = xb_cfg_node(ld, *it);
+        char *r = item ? key_path(ld, key->name, item, where) : NULL;
+        char **grown = r ? realloc(list->paths, (list->n + 1) * sizeof *grown) : NULL;
+        if (r && !grown) {
+            free(r);
+            ld->nomem = true;
+        }
+        if (grown) {
+            list->paths = grown;
+            list->paths[list->n++] = r;
+        }
+    }
+    return ld->n_probs == before ? 0 : -1;
+}
+
+int xb_cfg_parse_mode(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                      const char *where, void *base, void *ctx)
+{
+    (void)k, (void)ctx;
+    const char *s = NULL;
+    if (xb_cfg_get_string(ld, v, key->name, where, &s) != 0)
+        return -1;
+    size_t n = strlen(s);
+    if (n < 3 || n > 4 || strspn(s, "01234567") != n || (n == 4 && s[0] != '0')) {
+        xb_cfg_problem(ld, xb_cfg_mark(v),
+                       "'%s' in %s must be permissions in octal such as \"0600\", got '%.40s'",
+                       key->name, where, s);
+        return -1;
+    }
+    int mode = (int)strtol(s, NULL, 8);
+    memcpy((char *)base + key->offset, &mode, sizeof mode);
+    return 0;
+}
+
 /* --------------------------------------------------------------- schema */
 
 int xb_cfg_parse_schema(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
@@ -484,7 +575,7 @@ static void walk_top(xb_cfg_loader_t *ld, yaml_node_t *root, top_t *top)
     top->keys = NULL;
 }
 
-/* limits, backend and process_pool: plain keys, walked against their tables.
+/* limits, backend, process_pool and security: plain keys, walked against their tables.
  * backend_seen receives what the walk of 'backend' saw. */
 static void walk_plain_sections(xb_cfg_loader_t *ld, const top_t *top, xb_cfg_seen_t *backend_seen)
 {
@@ -492,8 +583,11 @@ static void walk_plain_sections(xb_cfg_loader_t *ld, const top_t *top, xb_cfg_se
     xb_config_t *cfg = ld->cfg;
     void *bases[XB_SECTION_COUNT] = {[XB_SECTION_LIMITS] = &cfg->limits,
                                      [XB_SECTION_BACKEND] = &cfg->backend,
-                                     [XB_SECTION_POOL] = &cfg->pool};
-    for (int i = XB_SECTION_LIMITS; i <= XB_SECTION_POOL; i++) {
+                                     [XB_SECTION_POOL] = &cfg->pool,
+                                     [XB_SECTION_SECURITY] = &cfg->security};
+    if (top->value[XB_SECTION_SECURITY] && !xb_cfg_is_null(top->value[XB_SECTION_SECURITY]))
+        cfg->security.line = xb_cfg_mark(top->key[XB_SECTION_SECURITY]).line;
+    for (int i = XB_SECTION_LIMITS; i <= XB_SECTION_SECURITY; i++) {
         const xb_key_section_t *s = &sections[i];
         if (xb_cfg_want_mapping(ld, top->value[i], s->where))
             xb_cfg_walk(ld, top->value[i], s, s->where, bases[i], NULL,
@@ -546,6 +640,7 @@ void xb_cfg_walk_document(xb_cfg_loader_t *ld, yaml_node_t *root, xb_cfg_mark_t 
                        "no listeners: add at least one entry under 'listeners'");
 
     xb_cfg_check_listeners(ld);
+    xb_cfg_check_security(ld, top.value[XB_SECTION_ORGANISM]);
     resolve_workers(cfg);
     const xb_key_section_t *backend = &xb_config_key_sections()[XB_SECTION_BACKEND];
     if (!backend_seen[xb_config_key_find(backend, "path") - backend->keys].valid &&

@@ -122,11 +122,25 @@ int xb_cfg_parse_command(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *
                          const char *where, void *base, void *ctx);
 int xb_cfg_parse_peers(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
                        const char *where, void *base, void *ctx);
+/* A key file (char * at the key's offset): resolved against the config's
+ * folder, must be readable. */
+int xb_cfg_parse_key_file(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                          const char *where, void *base, void *ctx);
+/* A list of key files (xb_key_files_t at the key's offset). */
+int xb_cfg_parse_key_files(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                           const char *where, void *base, void *ctx);
+/* File permissions as an octal string ("0600"; int at the key's offset). */
+int xb_cfg_parse_mode(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                      const char *where, void *base, void *ctx);
 
 /* ---------------------------------------------- bus/config_check.c */
 
 /* Cross-checks over all listeners: unique names, known peers, payloads
  * shared only by broadcast listeners. */
 void xb_cfg_check_listeners(xb_cfg_loader_t *ld);
+/* The section security against the rest: keys need a server_key, a tcp
+ * endpoint beyond loopback needs CURVE or insecure: true. organism is the
+ * section organism's node (for the endpoint's line), may be NULL. */
+void xb_cfg_check_security(xb_cfg_loader_t *ld, yaml_node_t *organism);
 
 #endif

@@ -284,7 +284,8 @@ static void test_values(void)
                                       "inproc://bus"};
     for (size_t i = 0; i < 4; i++) {
         char y[256];
-        snprintf(y, sizeof y, HEAD "  endpoint: '%s'\n" ONE_LISTENER, eps[i]);
+        snprintf(y, sizeof y, HEAD "  endpoint: '%s'\nsecurity:\n  insecure: true\n" ONE_LISTENER,
+                 eps[i]);
         cfg = expect_ok(y);
         if (cfg)
             CU_ASSERT_STRING_EQUAL(cfg->endpoint, eps[i]);
@@ -727,10 +728,61 @@ static void test_endpoint_errors(void)
     EXPECT_ERROR(HEAD "  endpoint: tcp://127.0.0.1\n" ONE_LISTENER, 3, 13, "tcp://HOST:PORT");
     EXPECT_ERROR(HEAD "  endpoint: tcp://h:port\n" ONE_LISTENER, 3, 13, "tcp://HOST:PORT");
     EXPECT_ERROR(HEAD "  endpoint: 'inproc://'\n" ONE_LISTENER, 3, 13, "has no address");
+    /* Beyond loopback without security: refused, with the fix. */
+    EXPECT_ERROR(HEAD "  endpoint: 'tcp://*:7400'\n" ONE_LISTENER, 3, 13,
+                 "can be reached from other machines");
+    EXPECT_ERROR(HEAD "  endpoint: tcp://0.0.0.0:7400\n" ONE_LISTENER, 3, 13, "insecure: true");
+    EXPECT_ERROR(HEAD "  endpoint: tcp://10.1.2.3:7400\n" ONE_LISTENER, 3, 13, "server_key");
+    const char *local[] = {"tcp://127.0.0.1:1", "tcp://127.1.2.3:*", "tcp://localhost:7",
+                           "tcp://[::1]:7",     "ipc:///tmp/a",      "inproc://x"};
+    for (size_t i = 0; i < sizeof local / sizeof *local; i++)
+        CU_ASSERT_TRUE(xb_endpoint_is_local(local[i]));
+    const char *exposed[] = {"tcp://*:1",    "tcp://0.0.0.0:1", "tcp://127.0.0.1.evil:1",
+                             "tcp://eth0:1", "tcp://[::]:1",    "tcp://127.0.0.a:1"};
+    for (size_t i = 0; i < sizeof exposed / sizeof *exposed; i++)
+        CU_ASSERT_FALSE(xb_endpoint_is_local(exposed[i]));
     xb_error_t err;
     CU_ASSERT_EQUAL(xb_config_check_endpoint("ipc:///tmp/a", &err), 0);
     CU_ASSERT_EQUAL(xb_config_check_endpoint("pgm://x", &err), -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_CONFIG);
+}
+
+/* The section security: key files resolve against the config's folder and
+ * must be readable (their content is the pump's business); keys without a
+ * server_key, and bad permissions, are refused. */
+static void test_security_section(void)
+{
+    xb_config_t *cfg = expect_ok(HEAD "  endpoint: tcp://0.0.0.0:7400\n"
+                                      "security:\n  server_key: full.yaml\n"
+                                      "  clients: [full.yaml]\n  admins: [full.yaml, full.yaml]\n"
+                                      "  ipc_mode: '0660'\n  ipc_group: staff\n" ONE_LISTENER
+                                      "    key: full.yaml\n");
+    if (cfg) {
+        CU_ASSERT_PTR_NOT_NULL(cfg->security.server_key &&
+                               strstr(cfg->security.server_key, "/full.yaml"));
+        CU_ASSERT_EQUAL(cfg->security.clients.n, 1);
+        CU_ASSERT_EQUAL(cfg->security.admins.n, 2);
+        CU_ASSERT_EQUAL(cfg->security.ipc_mode, 0660);
+        CU_ASSERT_STRING_EQUAL(cfg->security.ipc_group, "staff");
+        CU_ASSERT_PTR_NOT_NULL(cfg->listeners[0].key);
+        CU_ASSERT_EQUAL(cfg->security.line, 4);
+        xb_config_destroy(&cfg);
+    }
+    cfg = expect_ok(HEAD ONE_LISTENER);
+    if (cfg) {
+        CU_ASSERT_PTR_NULL(cfg->security.server_key);
+        CU_ASSERT_EQUAL(cfg->security.ipc_mode, XB_IPC_MODE_DEFAULT);
+        xb_config_destroy(&cfg);
+    }
+    EXPECT_ERROR(HEAD "security:\n  server_key: no-such.key\n" ONE_LISTENER, 4, 15,
+                 "key file 'no-such.key' of section 'security' cannot be read");
+    EXPECT_ERROR(HEAD "security:\n  clients: [full.yaml]\n" ONE_LISTENER, 3, 1,
+                 "lists keys but no 'server_key'");
+    EXPECT_ERROR(HEAD ONE_LISTENER "    key: full.yaml\n", 4, 5, "has a 'key' but");
+    EXPECT_ERROR(HEAD "security:\n  ipc_mode: '0999'\n" ONE_LISTENER, 4, 13, "octal");
+    EXPECT_ERROR(HEAD "security:\n  clients: full.yaml\n" ONE_LISTENER, 4, 12,
+                 "must be a list of key files");
+    EXPECT_ERROR(HEAD "security:\n  insecur: true\n" ONE_LISTENER, 4, 3, "insecure");
 }
 
 static void test_first_error_wins(void)
@@ -1207,6 +1259,7 @@ static const xbt_test_t config_tests[] = {
     {"backend errors", test_backend_errors},
     {"journal keys", test_journal_keys},
     {"endpoint errors", test_endpoint_errors},
+    {"section security", test_security_section},
     {"earliest error is reported", test_first_error_wins},
     {"file errors", test_load_file_errors},
     {"check_all reports everything", test_check_all},

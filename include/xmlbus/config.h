@@ -21,6 +21,7 @@ extern "C" {
 
 #define XB_NAME_MAX 64 /* listener and organism names, NUL included */
 #define XB_DEFAULT_ENDPOINT "tcp://127.0.0.1:7400"
+#define XB_IPC_MODE_DEFAULT 0600
 
 typedef struct {
     char name[XB_NAME_MAX]; /* [A-Za-z][A-Za-z0-9_-]*, unique */
@@ -38,6 +39,8 @@ typedef struct {
     int workers;            /* cpu_bound: pool size (default process_pool.workers) */
     double timeout_seconds; /* 0 = no timeout */
     int credit;             /* messages in flight per process (default 1) */
+    char *key;              /* security: its key file (absolute; public, or secret for a
+                               process the pump starts), NULL = none */
     int line;               /* line of the listener's entry in the file */
 } xb_listener_config_t;
 
@@ -69,6 +72,24 @@ typedef struct {
     int max_retries;          /* re-deliveries after a worker death, default 2 */
 } xb_pool_config_t;
 
+/* Key files named in the section security (absolute paths). */
+typedef struct {
+    char **paths;
+    size_t n;
+} xb_key_files_t;
+
+/* The section security (docs/security.md). */
+typedef struct {
+    char *server_key;       /* the organism's secret key file: the ROUTER is a CURVE
+                              server; NULL = no CURVE */
+    xb_key_files_t clients; /* public key files of role client */
+    xb_key_files_t admins;  /* public key files of role admin */
+    bool insecure;          /* a tcp bind beyond loopback without server_key is allowed */
+    int ipc_mode;           /* permissions of an ipc endpoint's socket file, default 0600 */
+    char ipc_group[64];     /* its group ("" = the pump's) */
+    int line;               /* line of the section, 0 when absent */
+} xb_security_config_t;
+
 typedef struct {
     char *path;             /* absolute path of organism.yaml */
     char *dir;              /* its folder */
@@ -77,6 +98,7 @@ typedef struct {
     xb_limits_config_t limits;
     xb_backend_config_t backend;
     xb_pool_config_t pool;
+    xb_security_config_t security;
     xb_listener_config_t *listeners;
     size_t n_listeners;
 } xb_config_t;

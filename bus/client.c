@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "log.h"
 #include "proto.h"
+#include "xmlbus/keys.h"
 #include "xmlbus/xmlsafe.h"
 
 #define LOG_COMP "client"
@@ -40,7 +42,19 @@ struct xb_client_t {
     char acks[XB_CLIENT_ACK_BATCH][XB_UUID_STR];        /* answers received, not yet */
     size_t n_acks;                                      /* acknowledged to the pump */
     bool request_lost; /* a request timed out: it may still wait in the socket */
+    /* Handshake events of the socket (zmq_socket_monitor), read only when a
+     * wait times out: a refused CURVE handshake is silent on the wire. */
+    void *monitor;
+    bool curve;        /* the socket is a CURVE client */
+    unsigned hs_event; /* last handshake failure seen (ZMQ_EVENT_HANDSHAKE_FAILED_*), 0 none */
+    unsigned hs_value; /* its value: ZAP status or ZMQ_PROTOCOL_ERROR_* */
 };
+
+/* A wait looks at the handshake events this often while nothing arrives. */
+#define MONITOR_SLICE_MS 1000
+#define HANDSHAKE_EVENTS                                                          \
+    (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | \
+     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
 
 /* Request ids of xb_client_post start with this, those of the waiting calls
  * are bare numbers: the verdict of a post is told apart on arrival. */
@@ -74,10 +88,80 @@ static long remaining_ms(long long deadline)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-xb_client_t *xb_client_new(const char *endpoint, void *zmq_ctx, xb_error_t *err)
+/* Watches the handshakes of c->sock on an inproc PAIR: a failure (a key the
+ * pump refuses, a wrong server key, CURVE on one side only) shows nowhere
+ * else. The PAIR takes events without a limit, so that libzmq never blocks
+ * on a monitor nobody reads; there are only a few per connection attempt. */
+static int start_monitor(xb_client_t *c, xb_error_t *err)
+{
+    char ep[64 + XB_UUID_STR] = "inproc://xb-client-monitor-";
+    xb_uuid_new(ep + strlen(ep));
+    c->monitor = zmq_socket(c->ctx, ZMQ_PAIR);
+    int zero = 0;
+    if (!c->monitor || zmq_setsockopt(c->monitor, ZMQ_RCVHWM, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(c->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_socket_monitor(c->sock, ep, HANDSHAKE_EVENTS) != 0 || zmq_connect(c->monitor, ep) != 0)
+        return xb_error_set(err, XB_ERR_IO, 0, "client: cannot watch the socket: %s",
+                            zmq_strerror(errno));
+    return 0;
+}
+
+static void stop_monitor(xb_client_t *c)
+{
+    if (!c->monitor)
+        return;
+    zmq_socket_monitor(c->sock, NULL, 0); /* before its reader goes: libzmq would block */
+    zmq_close(c->monitor);
+    c->monitor = NULL;
+}
+
+/* Loads the keys of a CURVE client and applies them to c->sock. */
+static int apply_keys(xb_client_t *c, const char *key_path, const char *server_key_path,
+                      xb_error_t *err)
+{
+    xb_key_t own, server;
+    if (xb_key_load(key_path, &own, err) != 0)
+        return -1;
+    if (!xb_key_has_secret(&own)) {
+        xb_key_wipe(&own);
+        return xb_error_set(err, XB_ERR_ARG, 0,
+                            "client: %s holds a public key only: a client needs its secret key "
+                            "file (NAME" XB_KEY_SECRET_SUFFIX ")",
+                            key_path);
+    }
+    int rc = xb_key_load(server_key_path, &server, err);
+    if (rc == 0)
+        rc = xb_key_apply_client(c->sock, &own, &server, 0, err);
+    xb_key_wipe(&own);
+    xb_key_wipe(&server);
+    c->curve = rc == 0;
+    return rc;
+}
+
+/* path, or the environment variable var when path is NULL; NULL when both
+ * are unset or empty. */
+static const char *path_or_env(const char *path, const char *var)
+{
+    if (!path)
+        path = getenv(var);
+    return path && *path ? path : NULL;
+}
+
+xb_client_t *xb_client_new_secure(const char *endpoint, void *zmq_ctx, const char *key_path,
+                                  const char *server_key_path, xb_error_t *err)
 {
     if (!endpoint || !*endpoint) {
         xb_error_set(err, XB_ERR_ARG, 0, "client: no endpoint given");
+        return NULL;
+    }
+    key_path = path_or_env(key_path, XB_CLIENT_KEY_ENV);
+    server_key_path = path_or_env(server_key_path, XB_CLIENT_SERVER_KEY_ENV);
+    if (!key_path != !server_key_path) {
+        xb_error_set(err, XB_ERR_ARG, 0,
+                     "client: CURVE needs both keys: this client's secret key file (--key, "
+                     "%s) and the pump's public key file (--server-key, %s); only %s is given",
+                     XB_CLIENT_KEY_ENV, XB_CLIENT_SERVER_KEY_ENV,
+                     key_path ? "the client's" : "the pump's");
         return NULL;
     }
     /* Idempotent; done here for programs that did not call it in main(). */
@@ -126,6 +210,11 @@ xb_client_t *xb_client_new(const char *endpoint, void *zmq_ctx, xb_error_t *err)
         xb_client_destroy(&c);
         return NULL;
     }
+    if ((key_path && apply_keys(c, key_path, server_key_path, err) != 0) ||
+        start_monitor(c, err) != 0) {
+        xb_client_destroy(&c);
+        return NULL;
+    }
     if (zmq_connect(c->sock, endpoint) != 0) {
         int e = errno;
         xb_error_set(err,
@@ -136,6 +225,11 @@ xb_client_t *xb_client_new(const char *endpoint, void *zmq_ctx, xb_error_t *err)
         return NULL;
     }
     return c;
+}
+
+xb_client_t *xb_client_new(const char *endpoint, void *zmq_ctx, xb_error_t *err)
+{
+    return xb_client_new_secure(endpoint, zmq_ctx, NULL, NULL, err);
 }
 
 static void clear_rejection(xb_client_t *c)
@@ -160,6 +254,7 @@ void xb_client_destroy(xb_client_t **pc)
         int linger = c->request_lost ? 0 : 200;
         zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
     }
+    stop_monitor(c);
     if (c->sock)
         zmq_close(c->sock);
     if (c->own_ctx && c->ctx)
@@ -191,6 +286,90 @@ const char *xb_client_rejection(const xb_client_t *c, size_t *len)
     if (len)
         *len = c && c->rejection ? c->rejection_len : 0;
     return c ? c->rejection : NULL;
+}
+
+/* ---- handshake failures -------------------------------------------------- */
+
+/* Takes the handshake events that arrived, without waiting: the last one
+ * counts (a success clears an earlier failure). */
+static void read_monitor(xb_client_t *c)
+{
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size(&m) >= sizeof event + sizeof value) {
+            memcpy(&event, zmq_msg_data(&m), sizeof event);
+            memcpy(&value, (const char *)zmq_msg_data(&m) + sizeof event, sizeof value);
+        }
+        bool more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+        while (more) { /* the endpoint frame */
+            zmq_msg_init(&m);
+            more = zmq_msg_recv(&m, c->monitor, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+        c->hs_event = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? 0 : event;
+        c->hs_value = value;
+    }
+}
+
+/* What the last handshake failure means, into out. */
+static void describe_failure(const xb_client_t *c, char *out, size_t cap)
+{
+    const char *keys = "give this client its secret key file and the pump's public key "
+                       "file (XMLBUS_KEY and XMLBUS_SERVER_KEY, or --key and --server-key)";
+    if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        snprintf(out, cap,
+                 "the pump refused this client's key (CURVE handshake failed: the pump's "
+                 "authenticator answered %u)",
+                 c->hs_value);
+    else if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+             c->hs_value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        snprintf(out, cap,
+                 c->curve ? "the pump does not use CURVE on this endpoint (handshake failed: "
+                            "security mechanism mismatch): connect without keys"
+                          : "the pump requires CURVE (handshake failed: security mechanism "
+                            "mismatch): %s",
+                 keys);
+    else if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        snprintf(out, cap,
+                 "the pump refused this client's key (CURVE handshake failed: protocol error "
+                 "0x%x%s)",
+                 c->hs_value,
+                 c->hs_value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC
+                     ? ", a cryptographic error: is the server key the pump's public key?"
+                     : "");
+    else if (c->curve)
+        snprintf(out, cap,
+                 "the pump refused this client's key (CURVE handshake failed: the pump closed "
+                 "the connection during the handshake: is the server key the pump's public key, "
+                 "and does the pump use CURVE?)");
+    else
+        snprintf(out, cap,
+                 "the pump closed the connection during the handshake: it may require CURVE "
+                 "(%s)",
+                 keys);
+}
+
+/* When a handshake has failed (and none succeeded since), fills *err with
+ * why (XB_ERR_ARG) and returns -1; else 0. Only definite refusals count
+ * when definite_only (a closed connection may be a pump going down). */
+static int handshake_error(xb_client_t *c, bool definite_only, xb_error_t *err)
+{
+    if (!c->monitor)
+        return 0;
+    read_monitor(c);
+    if (!c->hs_event || (definite_only && c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
+        return 0;
+    char why[XB_ERROR_MESSAGE_MAX - 64];
+    describe_failure(c, why, sizeof why);
+    return xb_error_set(err, XB_ERR_ARG, 0, "client: %.60s: %s", c->endpoint, why);
 }
 
 /* ---- the receive queue --------------------------------------------------- */
@@ -407,7 +586,8 @@ static int wait_readable(xb_client_t *c, long long deadline, xb_error_t *err)
     flush_acks(c); /* about to wait: what arrived is acknowledged first */
     for (;;) {
         zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
-        int n = zmq_poll(&item, 1, remaining_ms(deadline));
+        long left = remaining_ms(deadline);
+        int n = zmq_poll(&item, 1, left < 0 || left > MONITOR_SLICE_MS ? MONITOR_SLICE_MS : left);
         if (n > 0)
             return 0;
         if (n < 0 && errno != EINTR)
@@ -415,6 +595,10 @@ static int wait_readable(xb_client_t *c, long long deadline, xb_error_t *err)
                                 zmq_strerror(errno));
         if (n == 0 && remaining_ms(deadline) == 0)
             return 1;
+        /* A slice passed in silence: a refused handshake ends the wait now
+         * (no answer can come; a wait for ever would hang). */
+        if (n == 0 && handshake_error(c, true, err) != 0)
+            return -1;
         /* EINTR, or woke a millisecond early */
     }
 }
@@ -486,6 +670,8 @@ static int send_frames(xb_client_t *c, xb_frames_t *f, long long deadline, xb_er
             return xb_error_set(err, XB_ERR_IO, 0, "client: %s: send: %s", c->endpoint,
                                 zmq_strerror(errno));
         long left = remaining_ms(deadline);
+        if (left == 0 && handshake_error(c, false, err) != 0)
+            return -1;
         if (left == 0)
             return xb_error_set(err, XB_ERR_TIMEOUT, 0,
                                 "client: %s: no pump answered (could not even send)", c->endpoint);
@@ -514,6 +700,8 @@ static int request(xb_client_t *c, xb_frames_t *f, const want_t *w, int timeout_
     rc = pump_until(c, w, deadline, answer, m, err);
     if (rc == 1)
         c->request_lost = true;
+    if (rc == 1 && handshake_error(c, false, err) != 0)
+        return -1;
     if (rc == 1)
         return xb_error_set(err, XB_ERR_TIMEOUT, 0,
                             "client: no answer to %s from the pump at %s within %d ms "
@@ -646,6 +834,8 @@ int xb_client_recv(xb_client_t *c, int timeout_ms, char **envelope, size_t *len,
         xb_frames_t *unused = NULL;
         xb_proto_msg_t m;
         int rc = pump_until(c, &w, deadline_for(timeout_ms), &unused, &m, err);
+        if (rc == 1 && timeout_ms != 0 && handshake_error(c, false, err) != 0)
+            return -1;
         if (rc != 0)
             return rc;
     }

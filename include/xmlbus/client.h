@@ -48,7 +48,8 @@ extern "C" {
 typedef struct xb_client_t xb_client_t;
 
 /* Connects a DEALER socket to endpoint (any ZeroMQ endpoint; inproc:// needs
- * the pump's context). The socket gets a routing id of its own ("c" and a
+ * the pump's context), with CURVE when XMLBUS_KEY and XMLBUS_SERVER_KEY are
+ * set (see xb_client_new_secure). The socket gets a routing id of its own ("c" and a
  * random UUID), kept across reconnects: a client that waits while the pump
  * restarts after a crash gets the answers of the messages the pump delivers
  * again (docs/protocol.md, "A client's identity"). zmq_ctx NULL: the client creates and owns its context;
@@ -57,6 +58,35 @@ typedef struct xb_client_t xb_client_t;
  * request. Returns the client (caller owns it, release with xb_client_destroy)
  * or NULL with *err set (XB_ERR_ARG bad endpoint, XB_ERR_IO, XB_ERR_NOMEM). */
 XB_EXPORT xb_client_t *xb_client_new(const char *endpoint, void *zmq_ctx, xb_error_t *err);
+
+/* The environment variables that give a client its CURVE keys, as paths of
+ * key files (xmlbus/keys.h, docs/security.md): never a key itself. */
+#define XB_CLIENT_KEY_ENV "XMLBUS_KEY"               /* this client's NAME.key_secret */
+#define XB_CLIENT_SERVER_KEY_ENV "XMLBUS_SERVER_KEY" /* the pump's NAME.key */
+
+/* xb_client_new with CURVE (docs/security.md): key_path is this client's
+ * secret key file (NAME.key_secret, mode 0600), server_key_path the pump's
+ * public key file (NAME.key). A NULL path is taken from the environment
+ * (XMLBUS_KEY, XMLBUS_SERVER_KEY); when neither is given either way the
+ * client connects without CURVE. xb_client_new(ep, ctx, err) is
+ * xb_client_new_secure(ep, ctx, NULL, NULL, err): it honours the environment
+ * too. Only one of the two: XB_ERR_ARG. A key file that cannot be used fails
+ * here (xb_key_load's codes: XB_ERR_PARSE with FILE:LINE, XB_ERR_ARG for a
+ * secret file open to others or a public file given as the client's key,
+ * XB_ERR_NOTFOUND, XB_ERR_IO).
+ *
+ * A handshake the pump refuses (its authenticator refuses the key, a wrong
+ * server key, CURVE on one side only) is silent on the wire: the client
+ * watches its socket's handshake events and a request that gets no answer
+ * then fails with XB_ERR_ARG and a message that says so ("the pump refused
+ * this client's key (CURVE handshake failed: ...)"), instead of
+ * XB_ERR_TIMEOUT. An explicit refusal ends a wait within about a second,
+ * even a wait for ever; a connection the pump closed during the handshake
+ * is reported when the timeout passes. xb_client_recv then returns -1 with
+ * that error instead of 1. */
+XB_EXPORT xb_client_t *xb_client_new_secure(const char *endpoint, void *zmq_ctx,
+                                            const char *key_path, const char *server_key_path,
+                                            xb_error_t *err);
 
 /* Closes the socket (linger 0: a request still queued for an absent pump is
  * dropped, never delivered late), frees the queued messages, terminates an

@@ -14,6 +14,7 @@
 #include "xmlbus/envelope.h" /* parse and build envelopes */
 #include "xmlbus/error.h"    /* xb_error_t and the error codes */
 #include "xmlbus/export.h"   /* XB_EXPORT */
+#include "xmlbus/keys.h"     /* CURVE keys and key files */
 #include "xmlbus/listener.h" /* write a listener */
 #include "xmlbus/pump.h"     /* embed a pump */
 #include "xmlbus/slot.h"     /* recorded messages */

@@ -73,6 +73,15 @@ int xb_cli_common_option(xb_cli_opts_t *o, int opt, const char *arg)
             return -1;
         }
         return 1;
+    case XB_OPT_KEY:
+    case XB_OPT_SERVER_KEY:
+        if (!arg || !*arg) {
+            xb_cli_fail(o->verb, "%s needs the path of a key file",
+                        opt == XB_OPT_KEY ? "--key" : "--server-key");
+            return -1;
+        }
+        *(opt == XB_OPT_KEY ? &o->key : &o->server_key) = arg;
+        return 1;
     case XB_OPT_LOG_LEVEL: {
         xb_log_level_t level;
         if (xb_log_level_parse(arg, &level) != 0) {
@@ -164,7 +173,7 @@ xb_client_t *xb_cli_connect(const xb_cli_opts_t *o, int *exit_code)
         *exit_code = XB_EXIT_FAIL;
         return NULL;
     }
-    xb_client_t *c = xb_client_new(endpoint, NULL, &err);
+    xb_client_t *c = xb_client_new_secure(endpoint, NULL, o->key, o->server_key, &err);
     if (!c) {
         xb_cli_fail(o->verb, "%s", err.message);
         *exit_code = XB_EXIT_FAIL;

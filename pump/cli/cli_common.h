@@ -26,7 +26,13 @@ enum {
 #define XB_CLI_DEFAULT_TIMEOUT_S 10.0
 
 /* getopt_long values of the long-only common options. */
-enum { XB_OPT_TIMEOUT = 1000, XB_OPT_LOG_LEVEL, XB_OPT_FIRST_VERB_OPTION = 1100 };
+enum {
+    XB_OPT_TIMEOUT = 1000,
+    XB_OPT_LOG_LEVEL,
+    XB_OPT_KEY,
+    XB_OPT_SERVER_KEY,
+    XB_OPT_FIRST_VERB_OPTION = 1100
+};
 
 /* Short and long common options, to put in front of a verb's own. */
 #define XB_CLI_SHORTOPTS "c:e:h"
@@ -34,16 +40,20 @@ enum { XB_OPT_TIMEOUT = 1000, XB_OPT_LOG_LEVEL, XB_OPT_FIRST_VERB_OPTION = 1100 
     {"config", required_argument, NULL, 'c'}, {"endpoint", required_argument, NULL, 'e'}, \
         {"timeout", required_argument, NULL, XB_OPT_TIMEOUT},                             \
         {"log-level", required_argument, NULL, XB_OPT_LOG_LEVEL},                         \
+        {"key", required_argument, NULL, XB_OPT_KEY},                                     \
+        {"server-key", required_argument, NULL, XB_OPT_SERVER_KEY},                       \
     {                                                                                     \
         "help", no_argument, NULL, 'h'                                                    \
     }
 
 /* Help lines of the common options, for each verb's usage text. */
-#define XB_CLI_COMMON_HELP                                               \
-    "  -c, --config FILE    organism.yaml whose endpoint to use\n"       \
-    "  -e, --endpoint EP    the pump's ZeroMQ endpoint (wins over -c)\n" \
-    "      --timeout S      give up after S seconds (default 10)\n"      \
-    "      --log-level L    error|warn|info|debug (default warn)\n"      \
+#define XB_CLI_COMMON_HELP                                                              \
+    "  -c, --config FILE    organism.yaml whose endpoint to use\n"                      \
+    "  -e, --endpoint EP    the pump's ZeroMQ endpoint (wins over -c)\n"                \
+    "      --timeout S      give up after S seconds (default 10)\n"                     \
+    "      --log-level L    error|warn|info|debug (default warn)\n"                     \
+    "      --key FILE       this client's CURVE secret key file (or $XMLBUS_KEY)\n"     \
+    "      --server-key F   the pump's CURVE public key file (or $XMLBUS_SERVER_KEY)\n" \
     "  -h, --help           this text\n"
 
 typedef struct {
@@ -51,6 +61,8 @@ typedef struct {
     const char *config_path; /* -c */
     const char *endpoint;    /* -e */
     double timeout_s;        /* --timeout */
+    const char *key;         /* --key: path of the client's secret key file */
+    const char *server_key;  /* --server-key: path of the pump's public key file */
     bool help;               /* -h */
 } xb_cli_opts_t;
 
@@ -78,7 +90,8 @@ int xb_cli_endpoint(const xb_cli_opts_t *o, char *out, size_t cap, xb_error_t *e
 /* The timeout in milliseconds for the client calls. */
 int xb_cli_timeout_ms(const xb_cli_opts_t *o);
 
-/* Connects a client to the endpoint of o. Returns it (caller owns it) or
+/* Connects a client to the endpoint of o, with CURVE when --key and
+ * --server-key or XMLBUS_KEY and XMLBUS_SERVER_KEY name key files. Returns it (caller owns it) or
  * NULL with the failure printed and *exit_code set. */
 xb_client_t *xb_cli_connect(const xb_cli_opts_t *o, int *exit_code);
 

@@ -20,5 +20,6 @@ int xb_cmd_backend(int argc, char **argv);  /* cmd_backend.c: backend info */
 int xb_cmd_check(int argc, char **argv);    /* cmd_check.c: validate an organism */
 int xb_cmd_envelope(int argc, char **argv); /* cmd_envelope.c: build/inspect envelopes */
 int xb_cmd_dead(int argc, char **argv);     /* cmd_dead.c: the journal's dead letters */
+int xb_cmd_keygen(int argc, char **argv);   /* cmd_keygen.c: a CURVE keypair's files */
 
 #endif

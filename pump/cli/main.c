@@ -27,6 +27,7 @@ static const verb_t verbs[] = {
     {"backend", xb_cmd_backend, "backend information (backend info)"},
     {"dead-letters", xb_cmd_dead, "the journal's dead letters: list, show, retry, purge"},
     {"envelope", xb_cmd_envelope, "build or inspect an envelope"},
+    {"keygen", xb_cmd_keygen, "generate a CURVE keypair: NAME.key, NAME.key_secret"},
     {"ping", xb_cmd_ping, "check that a pump answers"},
     {"stop", xb_cmd_stop, "ask a running pump to shut down"},
 };

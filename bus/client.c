@@ -45,13 +45,17 @@ struct xb_client_t {
     /* Handshake events of the socket (zmq_socket_monitor), read only when a
      * wait times out: a refused CURVE handshake is silent on the wire. */
     void *monitor;
-    bool curve;        /* the socket is a CURVE client */
-    unsigned hs_event; /* last handshake failure seen (ZMQ_EVENT_HANDSHAKE_FAILED_*), 0 none */
-    unsigned hs_value; /* its value: ZAP status or ZMQ_PROTOCOL_ERROR_* */
+    bool curve;           /* the socket is a CURVE client */
+    unsigned hs_event;    /* last handshake failure seen (ZMQ_EVENT_HANDSHAKE_FAILED_*), 0 none */
+    unsigned hs_value;    /* its value: ZAP status or ZMQ_PROTOCOL_ERROR_* */
+    unsigned hs_failures; /* failed handshakes since the last one that succeeded */
 };
 
 /* A wait looks at the handshake events this often while nothing arrives. */
 #define MONITOR_SLICE_MS 1000
+/* Connections closed during the handshake this many times in a row are a
+ * refusal, not a pump going down. */
+#define HANDSHAKE_CLOSED_MAX 3
 #define HANDSHAKE_EVENTS                                                          \
     (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | \
      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
@@ -316,6 +320,7 @@ static void read_monitor(xb_client_t *c)
         }
         c->hs_event = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? 0 : event;
         c->hs_value = value;
+        c->hs_failures = c->hs_event ? c->hs_failures + 1 : 0;
     }
 }
 
@@ -327,8 +332,11 @@ static void describe_failure(const xb_client_t *c, char *out, size_t cap)
     if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
         snprintf(out, cap,
                  "the pump refused this client's key (CURVE handshake failed: the pump's "
-                 "authenticator answered %u)",
-                 c->hs_value);
+                 "authenticator answered %u%s)",
+                 c->hs_value,
+                 c->hs_value == 400   ? ", key not allowed"
+                 : c->hs_value == 300 ? ", try again later"
+                                      : "");
     else if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
              c->hs_value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
         snprintf(out, cap,
@@ -359,13 +367,15 @@ static void describe_failure(const xb_client_t *c, char *out, size_t cap)
 
 /* When a handshake has failed (and none succeeded since), fills *err with
  * why (XB_ERR_ARG) and returns -1; else 0. Only definite refusals count
- * when definite_only (a closed connection may be a pump going down). */
+ * when definite_only: a connection closed once during the handshake may be
+ * a pump going down. */
 static int handshake_error(xb_client_t *c, bool definite_only, xb_error_t *err)
 {
     if (!c->monitor)
         return 0;
     read_monitor(c);
-    if (!c->hs_event || (definite_only && c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
+    if (!c->hs_event || (definite_only && c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL &&
+                         c->hs_failures < HANDSHAKE_CLOSED_MAX))
         return 0;
     char why[XB_ERROR_MESSAGE_MAX - 64];
     describe_failure(c, why, sizeof why);

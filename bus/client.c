@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +12,14 @@
 #include <libxml/tree.h>
 #include <zmq.h>
 
+#include "handshake.h"
 #include "log.h"
 #include "proto.h"
 #include "xmlbus/keys.h"
 #include "xmlbus/xmlsafe.h"
 
 #define LOG_COMP "client"
+#define CLIENT_KEYS_HINT "XMLBUS_KEY and XMLBUS_SERVER_KEY, or --key and --server-key"
 #define ENVELOPE_NS "https://xml-pipeline.org/ns/envelope/v1"
 
 typedef struct queued_t {
@@ -41,20 +42,13 @@ struct xb_client_t {
     unsigned long posted, post_accepted, post_rejected; /* xb_client_post */
     char acks[XB_CLIENT_ACK_BATCH][XB_UUID_STR];        /* answers received, not yet */
     size_t n_acks;                                      /* acknowledged to the pump */
-    bool request_lost; /* a request timed out: it may still wait in the socket */
-    /* Handshake events of the socket (zmq_socket_monitor), read only when a
-     * wait times out: a refused CURVE handshake is silent on the wire. */
-    void *monitor;
-    bool curve;        /* the socket is a CURVE client */
-    unsigned hs_event; /* last handshake failure seen (ZMQ_EVENT_HANDSHAKE_FAILED_*), 0 none */
-    unsigned hs_value; /* its value: ZAP status or ZMQ_PROTOCOL_ERROR_* */
+    bool request_lost;  /* a request timed out: it may still wait in the socket */
+    xb_handshake_t *hs; /* the socket's handshake failures, read when a wait times out */
+    bool curve;         /* the socket is a CURVE client */
 };
 
 /* A wait looks at the handshake events this often while nothing arrives. */
 #define MONITOR_SLICE_MS 1000
-#define HANDSHAKE_EVENTS                                                          \
-    (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | \
-     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
 
 /* Request ids of xb_client_post start with this, those of the waiting calls
  * are bare numbers: the verdict of a post is told apart on arrival. */
@@ -87,33 +81,6 @@ static long remaining_ms(long long deadline)
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
-
-/* Watches the handshakes of c->sock on an inproc PAIR: a failure (a key the
- * pump refuses, a wrong server key, CURVE on one side only) shows nowhere
- * else. The PAIR takes events without a limit, so that libzmq never blocks
- * on a monitor nobody reads; there are only a few per connection attempt. */
-static int start_monitor(xb_client_t *c, xb_error_t *err)
-{
-    char ep[64 + XB_UUID_STR] = "inproc://xb-client-monitor-";
-    xb_uuid_new(ep + strlen(ep));
-    c->monitor = zmq_socket(c->ctx, ZMQ_PAIR);
-    int zero = 0;
-    if (!c->monitor || zmq_setsockopt(c->monitor, ZMQ_RCVHWM, &zero, sizeof zero) != 0 ||
-        zmq_setsockopt(c->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
-        zmq_socket_monitor(c->sock, ep, HANDSHAKE_EVENTS) != 0 || zmq_connect(c->monitor, ep) != 0)
-        return xb_error_set(err, XB_ERR_IO, 0, "client: cannot watch the socket: %s",
-                            zmq_strerror(errno));
-    return 0;
-}
-
-static void stop_monitor(xb_client_t *c)
-{
-    if (!c->monitor)
-        return;
-    zmq_socket_monitor(c->sock, NULL, 0); /* before its reader goes: libzmq would block */
-    zmq_close(c->monitor);
-    c->monitor = NULL;
-}
 
 /* Loads the keys of a CURVE client and applies them to c->sock. */
 static int apply_keys(xb_client_t *c, const char *key_path, const char *server_key_path,
@@ -211,7 +178,9 @@ xb_client_t *xb_client_new_secure(const char *endpoint, void *zmq_ctx, const cha
         return NULL;
     }
     if ((key_path && apply_keys(c, key_path, server_key_path, err) != 0) ||
-        start_monitor(c, err) != 0) {
+        (strncmp(endpoint, "inproc://", 9) != 0 && /* no handshake there */
+         !(c->hs = xb_handshake_watch(c->ctx, c->sock, "client", c->curve, CLIENT_KEYS_HINT,
+                                      err)))) {
         xb_client_destroy(&c);
         return NULL;
     }
@@ -254,7 +223,7 @@ void xb_client_destroy(xb_client_t **pc)
         int linger = c->request_lost ? 0 : 200;
         zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
     }
-    stop_monitor(c);
+    xb_handshake_destroy(&c->hs, c->sock);
     if (c->sock)
         zmq_close(c->sock);
     if (c->own_ctx && c->ctx)
@@ -290,85 +259,13 @@ const char *xb_client_rejection(const xb_client_t *c, size_t *len)
 
 /* ---- handshake failures -------------------------------------------------- */
 
-/* Takes the handshake events that arrived, without waiting: the last one
- * counts (a success clears an earlier failure). */
-static void read_monitor(xb_client_t *c)
-{
-    for (;;) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, c->monitor, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            return;
-        }
-        uint16_t event = 0;
-        uint32_t value = 0;
-        if (zmq_msg_size(&m) >= sizeof event + sizeof value) {
-            memcpy(&event, zmq_msg_data(&m), sizeof event);
-            memcpy(&value, (const char *)zmq_msg_data(&m) + sizeof event, sizeof value);
-        }
-        bool more = zmq_msg_more(&m);
-        zmq_msg_close(&m);
-        while (more) { /* the endpoint frame */
-            zmq_msg_init(&m);
-            more = zmq_msg_recv(&m, c->monitor, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&m);
-            zmq_msg_close(&m);
-        }
-        c->hs_event = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? 0 : event;
-        c->hs_value = value;
-    }
-}
-
-/* What the last handshake failure means, into out. */
-static void describe_failure(const xb_client_t *c, char *out, size_t cap)
-{
-    const char *keys = "give this client its secret key file and the pump's public key "
-                       "file (XMLBUS_KEY and XMLBUS_SERVER_KEY, or --key and --server-key)";
-    if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-        snprintf(out, cap,
-                 "the pump refused this client's key (CURVE handshake failed: the pump's "
-                 "authenticator answered %u)",
-                 c->hs_value);
-    else if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
-             c->hs_value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-        snprintf(out, cap,
-                 c->curve ? "the pump does not use CURVE on this endpoint (handshake failed: "
-                            "security mechanism mismatch): connect without keys"
-                          : "the pump requires CURVE (handshake failed: security mechanism "
-                            "mismatch): %s",
-                 keys);
-    else if (c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-        snprintf(out, cap,
-                 "the pump refused this client's key (CURVE handshake failed: protocol error "
-                 "0x%x%s)",
-                 c->hs_value,
-                 c->hs_value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC
-                     ? ", a cryptographic error: is the server key the pump's public key?"
-                     : "");
-    else if (c->curve)
-        snprintf(out, cap,
-                 "the pump refused this client's key (CURVE handshake failed: the pump closed "
-                 "the connection during the handshake: is the server key the pump's public key, "
-                 "and does the pump use CURVE?)");
-    else
-        snprintf(out, cap,
-                 "the pump closed the connection during the handshake: it may require CURVE "
-                 "(%s)",
-                 keys);
-}
-
-/* When a handshake has failed (and none succeeded since), fills *err with
- * why (XB_ERR_ARG) and returns -1; else 0. Only definite refusals count
- * when definite_only (a closed connection may be a pump going down). */
+/* When a handshake has failed (xb_handshake_failed), fills *err with why
+ * (XB_ERR_ARG) and returns -1; else 0. */
 static int handshake_error(xb_client_t *c, bool definite_only, xb_error_t *err)
 {
-    if (!c->monitor)
-        return 0;
-    read_monitor(c);
-    if (!c->hs_event || (definite_only && c->hs_event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
-        return 0;
     char why[XB_ERROR_MESSAGE_MAX - 64];
-    describe_failure(c, why, sizeof why);
+    if (!xb_handshake_failed(c->hs, definite_only, why, sizeof why))
+        return 0;
     return xb_error_set(err, XB_ERR_ARG, 0, "client: %.60s: %s", c->endpoint, why);
 }
 

@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "redis_server.h"
+#include "xbt_curve.h"
 #include "xmlbus/backend.h"
 #include "xmlbus/envelope.h"
 #include "xmlbus/listener.h"
@@ -1402,6 +1403,92 @@ static int listener_clean(void)
     return 0;
 }
 
+/* ---- CURVE: a listener process's keys from XMLBUS_KEY, XMLBUS_SERVER_KEY --- */
+
+static xbt_curve_server_t g_curve;
+static char g_curve_dir[256];
+static char g_curve_pub[512], g_curve_good[512], g_curve_good_pub[512], g_curve_bad[512];
+
+static int curve_init(void)
+{
+    char server_sec[512], unused[512];
+    unsetenv(XB_LISTENER_KEY_ENV);
+    unsetenv(XB_LISTENER_SERVER_KEY_ENV);
+    if (xbt_tmpdir_make(g_curve_dir, sizeof g_curve_dir, "test-listener-curve") != 0 ||
+        xbt_curve_save_key(g_curve_dir, "pump", g_curve_pub, server_sec) != 0 ||
+        xbt_curve_save_key(g_curve_dir, "good", g_curve_good_pub, g_curve_good) != 0 ||
+        xbt_curve_save_key(g_curve_dir, "bad", unused, g_curve_bad) != 0)
+        return -1;
+    return xbt_curve_server_start(&g_curve, server_sec, g_curve_good_pub);
+}
+
+static int curve_clean(void)
+{
+    xbt_curve_server_stop(&g_curve);
+    return xbt_rmtree(g_curve_dir);
+}
+
+/* A listener that owns its context, created while the environment names
+ * key (and the server's key); started. */
+static xb_listener_t *curve_listener(const char *key)
+{
+    setenv(XB_LISTENER_KEY_ENV, key, 1);
+    setenv(XB_LISTENER_SERVER_KEY_ENV, g_curve_pub, 1);
+    xb_error_t err;
+    xb_listener_t *l = xb_listener_new(g_curve.endpoint, "curvy", NULL, test_handler, NULL, &err);
+    unsetenv(XB_LISTENER_KEY_ENV);
+    unsetenv(XB_LISTENER_SERVER_KEY_ENV);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    CU_ASSERT_EQUAL_FATAL(xb_listener_start(l, &err), 0);
+    return l;
+}
+
+static void test_curve_listener_connects(void)
+{
+    int before = atomic_load(&g_curve.readys);
+    xb_listener_t *l = curve_listener(g_curve_good);
+    XBT_WAIT_UNTIL(atomic_load(&g_curve.readys) > before, 20000);
+    CU_ASSERT_TRUE(atomic_load(&g_curve.readys) > before);
+    xb_listener_destroy(&l);
+}
+
+static void test_curve_listener_refused(void)
+{
+    int readys = atomic_load(&g_curve.readys);
+    int refusals = atomic_load(&g_curve.zap_refusals);
+    xb_listener_t *l = curve_listener(g_curve_bad);
+    XBT_WAIT_UNTIL(atomic_load(&g_curve.zap_refusals) > refusals, 20000);
+    CU_ASSERT_TRUE(atomic_load(&g_curve.zap_refusals) > refusals);
+    CU_ASSERT_EQUAL(atomic_load(&g_curve.readys), readys);
+    xb_listener_destroy(&l);
+}
+
+static void test_curve_listener_bad_keys(void)
+{
+    xb_error_t err;
+    setenv(XB_LISTENER_KEY_ENV, g_curve_good, 1);
+    xb_listener_t *l = xb_listener_new(g_curve.endpoint, "curvy", NULL, test_handler, NULL, &err);
+    unsetenv(XB_LISTENER_KEY_ENV);
+    CU_ASSERT_PTR_NULL(l);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, XB_LISTENER_SERVER_KEY_ENV));
+    l = xb_listener_new(g_curve.endpoint, "curvy", NULL, test_handler, NULL, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    CU_ASSERT_EQUAL(xb_listener_set_keys(l, g_curve_good_pub, g_curve_pub, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "secret key file"));
+    CU_ASSERT_EQUAL(xb_listener_set_keys(l, g_curve_good, g_curve_pub, &err), 0);
+    xb_listener_destroy(&l);
+}
+
+static const xbt_test_t listener_curve_tests[] = {
+    {"XMLBUS_KEY: the listener connects with CURVE", test_curve_listener_connects},
+    {"a key the pump refuses gets no READY through", test_curve_listener_refused},
+    {"one key only, a public file as own key: refused", test_curve_listener_bad_keys},
+    {NULL, NULL},
+};
+
 XBT_SUITES({"listener runtime", listener_init, listener_clean, NULL, NULL, listener_runtime_tests},
            {"listener processes", listener_init, listener_clean, NULL, NULL,
-            listener_processes_tests});
+            listener_processes_tests},
+           {"listener curve", curve_init, curve_clean, NULL, NULL, listener_curve_tests});

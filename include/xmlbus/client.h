@@ -104,7 +104,8 @@ XB_EXPORT void xb_client_destroy(xb_client_t **c);
  *     schema, ...) and err->message its message; the whole SystemError
  *     envelope is then available from xb_client_rejection();
  *   - nobody answered within timeout_ms: XB_ERR_TIMEOUT;
- *   - the pump answered ERROR (it could not read the request): XB_ERR_ARG;
+ *   - the pump answered ERROR (it could not read the request), or refused
+ *     the CURVE handshake (see xb_client_new_secure): XB_ERR_ARG;
  *   - a socket failure: XB_ERR_IO;
  *   - the receive queue is full (the caller does not call xb_client_recv):
  *     XB_ERR_LIMIT, nothing sent. The pump refuses with `limit` too while
@@ -147,7 +148,8 @@ XB_EXPORT const char *xb_client_rejection(const xb_client_t *c, size_t *len);
  *       length (len may be NULL); the caller owns *envelope and frees it;
  *    1  nothing arrived within timeout_ms (*envelope set to NULL; not an
  *       error, *err untouched);
- *   -1  socket failure, *err set. */
+ *   -1  socket failure, or a refused CURVE handshake (XB_ERR_ARG, see
+ *       xb_client_new_secure), *err set. */
 XB_EXPORT int xb_client_recv(xb_client_t *c, int timeout_ms, char **envelope, size_t *len,
                              xb_error_t *err);
 
@@ -155,8 +157,8 @@ XB_EXPORT int xb_client_recv(xb_client_t *c, int timeout_ms, char **envelope, si
  * Returns 0 on status ok: *body (NUL-terminated, caller frees; body may be
  * NULL when the caller does not want it) holds the XML document of the verb.
  * Returns -1 with *err set: status error -> XB_ERR_ARG with the pump's
- * one-line message; XB_ERR_TIMEOUT; XB_ERR_ARG when the pump answered ERROR;
- * XB_ERR_IO. DELIVER messages that arrive meanwhile are queued. */
+ * one-line message; XB_ERR_TIMEOUT; XB_ERR_ARG when the pump answered ERROR
+ * or refused the CURVE handshake (see xb_client_new_secure); XB_ERR_IO. DELIVER messages that arrive meanwhile are queued. */
 XB_EXPORT int xb_client_control(xb_client_t *c, const char *verb, const char *const *args,
                                 size_t nargs, int timeout_ms, char **body, xb_error_t *err);
 

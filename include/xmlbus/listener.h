@@ -69,14 +69,35 @@ typedef int (*xb_handler_fn)(const xb_msg_t *msg, xb_reply_t *reply, void *user)
 XB_EXPORT int xb_listener_main(int argc, char **argv, xb_handler_fn fn, void *user);
 
 /* A listener that will connect to endpoint as name. zmq_ctx NULL: the
- * listener creates and owns its context; otherwise it borrows zmq_ctx (an
+ * listener creates and owns its context, and takes CURVE keys from
+ * XMLBUS_KEY and XMLBUS_SERVER_KEY when they are set (xb_listener_set_keys);
+ * otherwise it borrows zmq_ctx (an
  * inproc:// endpoint needs the pump's context), which must outlive the
  * listener. Nothing connects before run/start. Returns the listener (caller
  * owns it, xb_listener_destroy) or NULL with *err set (XB_ERR_ARG for a
- * missing endpoint, a name that is not a listener name or a NULL fn;
- * XB_ERR_IO, XB_ERR_NOMEM). */
+ * missing endpoint, a name that is not a listener name or a NULL fn, the
+ * errors of xb_listener_set_keys; XB_ERR_IO, XB_ERR_NOMEM). */
 XB_EXPORT xb_listener_t *xb_listener_new(const char *endpoint, const char *name, void *zmq_ctx,
                                          xb_handler_fn fn, void *user, xb_error_t *err);
+
+/* The environment variables that give a listener its CURVE keys, as paths
+ * of key files (xmlbus/keys.h, docs/security.md): never a key itself. */
+#define XB_LISTENER_KEY_ENV "XMLBUS_KEY"               /* this listener's NAME.key_secret */
+#define XB_LISTENER_SERVER_KEY_ENV "XMLBUS_SERVER_KEY" /* the pump's NAME.key */
+
+/* Connects with CURVE: key_path is this listener's secret key file
+ * (NAME.key_secret, mode 0600), server_key_path the pump's public key file
+ * (NAME.key); a NULL path is taken from the environment (XMLBUS_KEY,
+ * XMLBUS_SERVER_KEY), and neither given either way leaves the listener
+ * without CURVE. xb_listener_new calls it with NULL, NULL for a listener
+ * that owns its context (zmq_ctx NULL: a process such as xb_listener_main's,
+ * not a thread on the pump's context). Call before run/start. Returns 0, or
+ * -1 with *err set: only one of the two (XB_ERR_ARG), a key file that cannot
+ * be used (xb_key_load's codes; a public file as the listener's own key:
+ * XB_ERR_ARG). A handshake the pump refuses is logged as an error each time
+ * the listener gives up waiting and reconnects. */
+XB_EXPORT int xb_listener_set_keys(xb_listener_t *l, const char *key_path,
+                                   const char *server_key_path, xb_error_t *err);
 
 /* Registers as kind "listener" (default) or "worker" (one process of a
  * cpu_bound pool). Call before run/start. Returns 0, or -1 with XB_ERR_ARG. */

@@ -83,7 +83,59 @@ xb_listener_t *xb_listener_new(const char *endpoint, const char *name, void *zmq
         free(l);
         return NULL;
     }
+    /* A listener of its own (a process, not a thread on the pump's context)
+     * takes its keys from the environment. */
+    if (l->own_ctx && xb_listener_set_keys(l, NULL, NULL, err) != 0) {
+        xb_listener_destroy(&l);
+        return NULL;
+    }
     return l;
+}
+
+/* path, or the environment variable var when path is NULL; NULL when both
+ * are unset or empty. */
+static const char *path_or_env(const char *path, const char *var)
+{
+    if (!path)
+        path = getenv(var);
+    return path && *path ? path : NULL;
+}
+
+int xb_listener_set_keys(xb_listener_t *l, const char *key_path, const char *server_key_path,
+                         xb_error_t *err)
+{
+    if (!l)
+        return xb_error_set(err, XB_ERR_ARG, 0, "listener: NULL");
+    key_path = path_or_env(key_path, XB_LISTENER_KEY_ENV);
+    server_key_path = path_or_env(server_key_path, XB_LISTENER_SERVER_KEY_ENV);
+    if (!key_path && !server_key_path)
+        return 0;
+    if (!key_path || !server_key_path)
+        return xb_error_set(err, XB_ERR_ARG, 0,
+                            "listener %s: CURVE needs both %s (this listener's secret key file) "
+                            "and %s (the pump's public key file)",
+                            l->name, XB_LISTENER_KEY_ENV, XB_LISTENER_SERVER_KEY_ENV);
+    xb_key_t key, server;
+    if (xb_key_load(key_path, &key, err) != 0)
+        return -1;
+    if (!xb_key_has_secret(&key)) {
+        xb_key_wipe(&key);
+        return xb_error_set(err, XB_ERR_ARG, 0,
+                            "listener %s: %s holds a public key only: a listener needs its "
+                            "secret key file (NAME" XB_KEY_SECRET_SUFFIX ")",
+                            l->name, key_path);
+    }
+    if (xb_key_load(server_key_path, &server, err) != 0) {
+        xb_key_wipe(&key);
+        return -1;
+    }
+    xb_key_wipe(&l->key);
+    l->key = key;
+    xb_key_set(&l->server_key, server.public_key, NULL, NULL);
+    xb_key_wipe(&key);
+    xb_key_wipe(&server);
+    l->curve = true;
+    return 0;
 }
 
 int xb_listener_set_kind(xb_listener_t *l, const char *kind, xb_error_t *err)
@@ -178,8 +230,10 @@ void xb_listener_destroy(xb_listener_t **lp)
         xb_listener_stop(l);
         xb_listener_join(l, NULL);
     }
+    xb_handshake_destroy(&l->hs, l->sock);
     if (l->sock)
         zmq_close(l->sock);
+    xb_key_wipe(&l->key);
     free_pending(l);
     xb_backend_destroy(&l->backend);
     xb_parser_destroy(&l->parser);
@@ -233,6 +287,7 @@ static void close_socket(xb_listener_t *l, int linger_ms)
 {
     if (!l->sock)
         return;
+    xb_handshake_destroy(&l->hs, l->sock);
     zmq_setsockopt(l->sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
     zmq_close(l->sock);
     l->sock = NULL;
@@ -250,6 +305,14 @@ static int connect_pump(xb_listener_t *l, xb_error_t *err)
     zmq_setsockopt(l->sock, ZMQ_LINGER, &linger, sizeof linger);
     l->heartbeat_ms = XB_RT_DEFAULT_HEARTBEAT_MS;
     set_send_timeout(l);
+    if ((l->curve && xb_key_apply_client(l->sock, &l->key, &l->server_key, 0, err) != 0) ||
+        (strncmp(l->endpoint, "inproc://", 9) != 0 &&
+         !(l->hs = xb_handshake_watch(l->ctx, l->sock, "listener", l->curve,
+                                      XB_LISTENER_KEY_ENV " and " XB_LISTENER_SERVER_KEY_ENV,
+                                      err)))) {
+        close_socket(l, 0);
+        return -1;
+    }
     if (zmq_connect(l->sock, l->endpoint) != 0) {
         int e = errno;
         close_socket(l, 0);
@@ -576,8 +639,12 @@ static loop_t serve(xb_listener_t *l, xb_error_t *err)
         /* Nothing to read: time for a heartbeat, or the pump is gone. */
         now = xb_rt_now_ms();
         if (now >= l->last_heard_ms + hb * XB_RT_LIVENESS) {
-            XB_WARN(l->log_comp, "no word from the pump at %s for %" PRIu64 " ms: reconnecting",
-                    l->endpoint, now - l->last_heard_ms);
+            char why[XB_ERROR_MESSAGE_MAX];
+            if (xb_handshake_failed(l->hs, false, why, sizeof why))
+                XB_ERROR(l->log_comp, "%s: %s: reconnecting", l->endpoint, why);
+            else
+                XB_WARN(l->log_comp, "no word from the pump at %s for %" PRIu64 " ms: reconnecting",
+                        l->endpoint, now - l->last_heard_ms);
             return LOOP_RECONNECT;
         }
         if (registered && now >= l->last_sent_ms + hb && send_own(l, xb_proto_heartbeat()) != 0) {

@@ -11,7 +11,9 @@
 #include "xmlbus/backend.h"
 #include "xmlbus/config.h"
 #include "xmlbus/envelope.h"
+#include "xmlbus/keys.h"
 #include "xmlbus/listener.h"
+#include "handshake.h"
 #include "proto.h"
 
 #define XB_RT_LINGER_MS 1000 /* what close may still flush to the pump */
@@ -42,8 +44,14 @@ struct xb_listener_t {
     int result;
     xb_error_t result_err;
 
+    /* CURVE (xb_listener_set_keys): this listener's keypair and the pump's
+     * public key, applied to every new socket. */
+    bool curve;
+    xb_key_t key, server_key;
+
     /* One connection to the pump; replaced on reconnect. */
     void *sock;
+    xb_handshake_t *hs;  /* its handshake failures (not on inproc://) */
     xb_parser_t *parser; /* one per listener thread, reused */
     char organism[XB_NAME_MAX];
     long heartbeat_ms;

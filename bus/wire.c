@@ -248,6 +248,13 @@ const void *xb_frames_data(const xb_frames_t *f, size_t i)
     return zmq_msg_data(f->msgs[i]);
 }
 
+const char *xb_frames_property(const xb_frames_t *f, size_t i, const char *name)
+{
+    if (!f || i >= f->count)
+        return NULL;
+    return zmq_msg_gets(f->msgs[i], name);
+}
+
 size_t xb_frames_size(const xb_frames_t *f, size_t i)
 {
     if (!f || i >= f->count)

@@ -68,6 +68,9 @@ size_t xb_frames_count(const xb_frames_t *f);
 /* Frame i's bytes and size; NULL / 0 when i is out of range. */
 const void *xb_frames_data(const xb_frames_t *f, size_t i);
 size_t xb_frames_size(const xb_frames_t *f, size_t i);
+/* A metadata property of received frame i ("User-Id", "Peer-Address": see
+ * zmq_msg_gets), borrowed while f lives; NULL when it has none. */
+const char *xb_frames_property(const xb_frames_t *f, size_t i, const char *name);
 /* True if frame i exists and equals the string s exactly. */
 bool xb_frames_eq(const xb_frames_t *f, size_t i, const char *s);
 /* A NUL-terminated malloc'd copy of frame i (caller frees), NULL if absent. */

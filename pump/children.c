@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "security.h"
 
 extern char **environ;
 
@@ -88,7 +89,7 @@ static char **child_env(const xb_pump_t *p, const xb_listener_config_t *lc, bool
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + 6, sizeof *env);
+    char **env = calloc(n + 8, sizeof *env);
     if (!env)
         return NULL;
     size_t k = 0;
@@ -97,7 +98,9 @@ static char **child_env(const xb_pump_t *p, const xb_listener_config_t *lc, bool
             strncmp(environ[i], "XMLBUS_LISTENER=", 16) != 0 &&
             strncmp(environ[i], "XMLBUS_KIND=", 12) != 0 &&
             strncmp(environ[i], "XMLBUS_ORGANISM=", 16) != 0 &&
-            strncmp(environ[i], "XMLBUS_CREDIT=", 14) != 0)
+            strncmp(environ[i], "XMLBUS_CREDIT=", 14) != 0 &&
+            strncmp(environ[i], "XMLBUS_KEY=", 11) != 0 && /* the pump's own key is not theirs */
+            strncmp(environ[i], "XMLBUS_SERVER_KEY=", 18) != 0)
             env[k++] = environ[i];
     size_t first_own = k;
     env[k++] = env_entry("XMLBUS_ENDPOINT", p->endpoint);
@@ -107,6 +110,14 @@ static char **child_env(const xb_pump_t *p, const xb_listener_config_t *lc, bool
     char credit[16];
     snprintf(credit, sizeof credit, "%d", lc->credit > 0 ? lc->credit : 1);
     env[k++] = env_entry("XMLBUS_CREDIT", credit);
+    /* Under security: the paths of its key files, never a key (argv and
+     * the environment are readable in /proc by the same user). */
+    const char *key = NULL, *server_key = NULL;
+    xbp_security_child_env(p, lc, &key, &server_key);
+    if (key) {
+        env[k++] = env_entry("XMLBUS_KEY", key);
+        env[k++] = env_entry("XMLBUS_SERVER_KEY", server_key);
+    }
     for (size_t i = first_own; i < k; i++) {
         if (!env[i]) {
             for (size_t j = first_own; j < k; j++)

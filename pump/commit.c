@@ -10,6 +10,7 @@
 
 #include "journal.h"
 #include "log.h"
+#include "security.h"
 #include "str.h"
 
 /* ---- the turn's slots ------------------------------------------------------------- */
@@ -273,6 +274,8 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
         xbp_posted_count(p, &u->origin.rid);
     else if (u->is_send)
         xbp_route_accept(p, &u->origin.rid, u->req, u->origin.thread, u->msg_id);
+    if (u->is_send && sent > 0)
+        xbp_security_owns(p, u->origin.key, u->origin.thread);
     for (size_t i = u->first; i < u->first + u->n; i++) {
         staged_t *s = &t->items[i];
         if (!s->is_error)

@@ -10,17 +10,21 @@
 #include "commit.h"
 #include "journal.h"
 #include "redeliver.h"
+#include "security.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "config_build.h"
 #include "log.h"
 
 #define TICK_MS 50
@@ -76,6 +80,29 @@ static void find_bin_dir(xb_pump_t *p)
     snprintf(p->bin_dir, sizeof p->bin_dir, "%s", dirname(exe));
 }
 
+/* An ipc endpoint's socket file gets security.ipc_mode (default 0600) and
+ * security.ipc_group: who may connect is who may open it. */
+static int restrict_ipc(xb_pump_t *p, xb_error_t *err)
+{
+    if (strncmp(p->endpoint, "ipc://", 6) != 0 || p->endpoint[6] == '@')
+        return 0;
+    const char *path = p->endpoint + 6;
+    const xb_security_config_t *sec = &p->cfg->security;
+    if (chmod(path, (mode_t)sec->ipc_mode) != 0)
+        return xb_error_set(err, XB_ERR_IO, 0, "cannot set the mode of %s: %s", path,
+                            strerror(errno));
+    if (!sec->ipc_group[0])
+        return 0;
+    struct group *g = getgrnam(sec->ipc_group);
+    if (!g)
+        return xb_error_set(err, XB_ERR_CONFIG, 0,
+                            "ipc_group '%s' in section 'security': no such group", sec->ipc_group);
+    if (chown(path, (uid_t)-1, g->gr_gid) != 0)
+        return xb_error_set(err, XB_ERR_IO, 0, "cannot give %s to group %s: %s", path,
+                            sec->ipc_group, strerror(errno));
+    return 0;
+}
+
 static int open_socket(xb_pump_t *p, xb_error_t *err)
 {
     if (p->opts.zmq_ctx) {
@@ -108,14 +135,19 @@ static int open_socket(xb_pump_t *p, xb_error_t *err)
         zmq_setsockopt(p->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize) != 0)
         return xb_error_set(err, XB_ERR_IO, 0, "cannot set socket options: %s",
                             zmq_strerror(errno));
+    const char *file = p->cfg->path ? p->cfg->path : "organism";
+    char why[700];
+    if (xb_config_check_exposure(p->cfg, p->cfg->endpoint, why, sizeof why) != 0)
+        return xb_error_set(err, XB_ERR_CONFIG, 0, "%s: %s", file, why);
+    if (xbp_security_init(p, err) != 0)
+        return -1;
     if (zmq_bind(p->router, p->cfg->endpoint) != 0)
-        return xb_error_set(err, XB_ERR_IO, 0, "%s: cannot bind %s: %s",
-                            p->cfg->path ? p->cfg->path : "organism", p->cfg->endpoint,
+        return xb_error_set(err, XB_ERR_IO, 0, "%s: cannot bind %s: %s", file, p->cfg->endpoint,
                             zmq_strerror(errno));
     size_t len = sizeof p->endpoint;
     if (zmq_getsockopt(p->router, ZMQ_LAST_ENDPOINT, p->endpoint, &len) != 0)
         snprintf(p->endpoint, sizeof p->endpoint, "%s", p->cfg->endpoint);
-    return 0;
+    return restrict_ipc(p, err);
 }
 
 static int open_storage(xb_pump_t *p, xb_error_t *err)
@@ -341,7 +373,7 @@ static const struct {
 } handlers[XB_PROTO__COUNT] = {
     [XB_PROTO_SEND] = {on_send, false},       [XB_PROTO_POST] = {on_send, false},
     [XB_PROTO_CONTROL] = {on_control, false}, [XB_PROTO_ACK] = {on_ack, false},
-    [XB_PROTO_READY] = {on_ready, false},     [XB_PROTO_HISTORY] = {on_history, false},
+    [XB_PROTO_READY] = {on_ready, false},     [XB_PROTO_HISTORY] = {on_history, true},
     [XB_PROTO_ERROR] = {on_error, false},     [XB_PROTO_HEARTBEAT] = {on_heartbeat, true},
     [XB_PROTO_REPLY] = {on_reply, true},      [XB_PROTO_DONE] = {on_done, true},
     [XB_PROTO_FAILED] = {on_done, true},      [XB_PROTO_BYE] = {on_bye, true},
@@ -362,6 +394,8 @@ static void handle_message(xb_pump_t *p, xb_frames_t *f)
         malformed(p, &rid, &e);
         return;
     }
+    if (!xbp_security_admit(p, &rid, f, &m))
+        return;
     if (!handlers[m.cmd].fn)
         return; /* every command to the pump has one */
     peer_t *peer = NULL;
@@ -575,12 +609,14 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
         end_serving(p);
         return 0;
     }
-    zmq_pollitem_t items[2] = {{p->router, 0, ZMQ_POLLIN, 0}, {NULL, p->wake[0], ZMQ_POLLIN, 0}};
+    zmq_pollitem_t items[3] = {{p->router, 0, ZMQ_POLLIN, 0},
+                               {NULL, p->wake[0], ZMQ_POLLIN, 0},
+                               {xbp_security_zap(p), 0, ZMQ_POLLIN, 0}};
     /* ROUTER's POLLOUT says "some peer can take more", not which: messages
      * held for a client that did not read are retried every few ms. */
     if (xbp_clients_waiting(p) && (timeout_ms < 0 || timeout_ms > CLIENT_RETRY_MS))
         timeout_ms = CLIENT_RETRY_MS;
-    int rc = zmq_poll(items, 2, timeout_ms);
+    int rc = zmq_poll(items, items[2].socket ? 3 : 2, timeout_ms);
     if (rc < 0 && errno != EINTR) {
         XB_ERROR("pump", "poll failed: %s", zmq_strerror(errno));
         end_serving(p);
@@ -589,6 +625,8 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
     xbp_pump_clock_read(p);
     if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
         drain_wake(p);
+    if (rc > 0 && (items[2].revents & ZMQ_POLLIN))
+        xbp_security_on_zap(p);
     if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
         drain_router(p);
     xbp_commit_turn(p);
@@ -667,6 +705,7 @@ void xb_pump_destroy(xb_pump_t **pp)
     xbp_clients_free(p); /* after the last SystemErrors above were held or sent */
     if (p->router)
         zmq_close(p->router);
+    xbp_security_free(p);
     if (p->own_ctx && p->ctx)
         zmq_ctx_term(p->ctx);
     xb_parser_destroy(&p->parser);

@@ -72,7 +72,8 @@ typedef struct xb_turn xbp_turn_t; /* commit.c's own */
 typedef struct child child_t;
 typedef struct delivery delivery_t;
 typedef struct conv conv_t;
-typedef struct xbp_client xbp_client_t; /* clients.c's own */
+typedef struct xbp_client xbp_client_t;     /* clients.c's own */
+typedef struct xbp_security xbp_security_t; /* security.c's own */
 
 /* Who sent a message: where its SystemErrors go. */
 typedef struct {
@@ -80,6 +81,7 @@ typedef struct {
     bool is_system;         /* the pump itself: errors about it are only logged */
     bool quiet;             /* answering a SystemError: failures are only logged */
     bool acks;              /* a client that acknowledges its answers (SEND option ack) */
+    int key;                /* security: the client's key (index + 1), 0 none */
     int redelivered;        /* a listener answering a message delivered again: what it
                                sends may repeat what it sent before the restart */
     xbp_rid_t rid;          /* client routing id */
@@ -251,6 +253,7 @@ struct xb_pump_t {
     conv_t *ended;                      /* ended in failure, the client not told yet:
                                          xbp_convs_report tells it */
     xbp_turn_t *turn;                   /* commit.c: what waits for the turn's commit */
+    xbp_security_t *sec;                /* security.c: NULL without security.server_key */
     posted_t posted[XB_POSTED_CLIENTS]; /* outbox.c: acceptances of POSTs not told yet */
     size_t n_posted;
 

@@ -17,6 +17,7 @@
 #include "chain.h"
 #include "envwrite.h"
 #include "log.h"
+#include "security.h"
 #include "str.h"
 #include "xmlbus/uuid.h"
 #include "xmlbus/xmlsafe.h"
@@ -450,6 +451,7 @@ void xbp_route_on_send(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t 
     memset(&o, 0, sizeof o);
     o.is_client = true;
     o.acks = xb_proto_is(m->send.options, XB_PROTO_SEND_ACK);
+    o.key = xbp_security_current(p);
     o.rid = *rid;
     xb_strlcpy(o.name, DEFAULT_SENDER, sizeof o.name);
     xb_uuid_new(o.thread);

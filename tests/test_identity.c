@@ -437,6 +437,75 @@ static void test_location_without_password(void)
     memcpy(b->redis_url, saved, sizeof saved);
 }
 
+/* ---- real children: the token travels in the environment ------------------ */
+
+#define SPAWN_YAML                                                              \
+    "organism:\n  name: spawned\n  endpoint: @ENDPOINT@\n"                      \
+    "listeners:\n  - name: echo\n    payload: ping\n    command: xmlbus-echo\n" \
+    "  - name: crew\n    payload: many\n    cpu_bound: true\n    workers: 2\n"  \
+    "    command: xmlbus-echo\n"
+
+/* The NUL-separated file /proc/pid/what (its size is not known before it
+ * is read) as one string with spaces. Caller frees; NULL if unreadable. */
+static char *proc_text(pid_t pid, const char *what)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, what);
+    FILE *in = fopen(path, "r");
+    char *s = in ? calloc(1, 1 << 20) : NULL;
+    size_t len = s ? fread(s, 1, (1 << 20) - 1, in) : 0;
+    if (in)
+        fclose(in);
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '\0')
+            s[i] = ' ';
+    return s;
+}
+
+static int count_of(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *at = s; s && (at = strstr(at, what)); at += strlen(what))
+        n++;
+    return n;
+}
+
+/* Every process the pump starts gets its own token in its environment
+ * (XMLBUS_CHILD_TOKEN), never on its command line, and registers with it:
+ * the pump counts none of them as started elsewhere. */
+static void test_token_in_environment(void)
+{
+    xbt_pump_t pump;
+    CU_ASSERT_EQUAL_FATAL(xbt_pump_start(&pump, SPAWN_YAML), 0);
+    char *log = NULL;
+    XBT_WAIT_UNTIL(
+        (free(log), log = xbt_read_file(pump.log, NULL), count_of(log, " registered (pid ") == 3),
+        15000);
+    CU_ASSERT_EQUAL(count_of(log, " registered (pid "), 3);
+    CU_ASSERT_EQUAL(count_of(log, "started elsewhere"), 0);
+    pid_t kids[8];
+    size_t n = xbt_children(pump.pid, kids, 8);
+    CU_ASSERT_EQUAL(n, 3);
+    char tokens[3][XB_UUID_LEN + 1] = {{0}};
+    for (size_t i = 0; i < n && i < 3; i++) {
+        char *env = proc_text(kids[i], "environ");
+        char *cmd = proc_text(kids[i], "cmdline");
+        const char *t = env ? strstr(env, "XMLBUS_CHILD_TOKEN=") : NULL;
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        snprintf(tokens[i], sizeof tokens[i], "%s", t + strlen("XMLBUS_CHILD_TOKEN="));
+        CU_ASSERT_TRUE(xb_uuid_is_canonical(tokens[i]));
+        CU_ASSERT_PTR_NOT_NULL(cmd);
+        CU_ASSERT(cmd && !strstr(cmd, tokens[i]) && !strstr(cmd, "TOKEN"));
+        CU_ASSERT(log && !strstr(log, tokens[i])); /* nor in the log */
+        for (size_t k = 0; k < i; k++)
+            CU_ASSERT_STRING_NOT_EQUAL(tokens[i], tokens[k]);
+        free(env);
+        free(cmd);
+    }
+    free(log);
+    xbt_pump_finish(&pump, 15);
+}
+
 static const xbt_test_t conv_tests[] = {
     {"another client cannot take a conversation over", test_takeover_refused},
     {"the owner continues its conversation", test_owner_continues},
@@ -459,6 +528,12 @@ static const xbt_test_t kids_tests[] = {
     {NULL, NULL},
 };
 
+static const xbt_test_t spawn_tests[] = {
+    {"the token is in the environment", test_token_in_environment},
+    {NULL, NULL},
+};
+
 XBT_SUITES({"conversations", NULL, NULL, conv_setup, teardown, conv_tests},
            {"peers", NULL, NULL, peers_setup, teardown, peers_tests},
-           {"children", kids_init, kids_clean, kids_setup, kids_teardown, kids_tests});
+           {"children", kids_init, kids_clean, kids_setup, kids_teardown, kids_tests},
+           {"spawned", NULL, NULL, NULL, NULL, spawn_tests});

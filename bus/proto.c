@@ -95,8 +95,9 @@ static const spec_t table[XB_PROTO__COUNT] = {
                          ONE_OF("kind", "listener|worker"),
                          NUM("pid", 0, INT32_MAX),
                          NUM("credit", 1, XB_PROTO_CREDIT_MAX),
-                         {"beats", T_TEXT, F_OPT, 1, XB_PROTO_WORD_MAX, "beats"}},
-                        5,
+                         {"beats", T_TEXT, F_OPT, 0, XB_PROTO_WORD_MAX, "|beats"},
+                         {"token", T_TEXT, F_OPT, 1, XB_PROTO_ID_MAX, NULL}},
+                        6,
                         NO_GROUP},
     [XB_PROTO_WELCOME] = {XB_CMD_WELCOME,
                           XB_PROTO_FROM_PUMP,
@@ -420,12 +421,17 @@ static xb_frames_t *add_u64(xb_frames_t *f, uint64_t v)
     return f;
 }
 
-xb_frames_t *xb_proto_ready(const char *name, const char *kind, long pid, int credit, bool beats)
+xb_frames_t *xb_proto_ready(const char *name, const char *kind, long pid, int credit, bool beats,
+                            const char *token)
 {
     xb_frames_t *f = with_strs(XB_PROTO_READY, 2, name, kind);
     f = add_u64(f, pid > 0 ? (uint64_t)pid : 0);
     f = add_u64(f, credit > 0 ? (uint64_t)credit : 0);
-    if (beats && f && xb_frames_add_str(f, "beats") != 0)
+    bool has_token = token && token[0];
+    /* The token comes after the beats frame: empty when no beats. */
+    if ((beats || has_token) && f && xb_frames_add_str(f, beats ? "beats" : "") != 0)
+        xb_frames_destroy(&f);
+    if (has_token && f && xb_frames_add_str(f, token) != 0)
         xb_frames_destroy(&f);
     return f;
 }

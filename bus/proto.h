@@ -57,7 +57,7 @@ typedef enum {
 #define XB_PROTO_WORD_MAX 31 /* command words, CONTROL verbs, kinds, statuses */
 #define XB_PROTO_CREDIT_MAX 1000
 #define XB_PROTO_ARGS_MAX 16    /* CONTROL arguments */
-#define XB_PROTO_FIELDS_MAX 5   /* fixed frames after the command word */
+#define XB_PROTO_FIELDS_MAX 6   /* fixed frames after the command word */
 #define XB_PROTO_ACK_MAX 1024   /* message ids in one ACK */
 #define XB_PROTO_SEND_ACK "ack" /* SEND/POST option: the client acknowledges answers */
 
@@ -82,7 +82,7 @@ typedef struct {
     union {
         xb_proto_val_t field[XB_PROTO_FIELDS_MAX];
         struct {
-            xb_proto_val_t name, kind, pid, credit, beats;
+            xb_proto_val_t name, kind, pid, credit, beats, token;
         } ready;
         struct {
             xb_proto_val_t organism, heartbeat_ms, backend_type, backend_location, backend_prefix;
@@ -193,7 +193,10 @@ xb_frames_t *xb_proto_error_reply(const xb_proto_error_t *e);
 /* ---- encoders: one per command; caller owns the result, NULL on no memory.
  * Strings are NUL-terminated; (ptr, len) bodies are copied unless the name
  * says take. */
-xb_frames_t *xb_proto_ready(const char *name, const char *kind, long pid, int credit, bool beats);
+/* READY: beats adds the word `beats` (7th frame); a token (NULL or "" for
+ * none) goes in the 8th frame, after a 7th frame that is `beats` or empty. */
+xb_frames_t *xb_proto_ready(const char *name, const char *kind, long pid, int credit, bool beats,
+                            const char *token);
 xb_frames_t *xb_proto_welcome(const char *organism, long heartbeat_ms, const char *backend_type,
                               const char *backend_location, const char *backend_prefix);
 xb_frames_t *xb_proto_refused(const char *reason);

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "security.h"
+#include "xmlbus/uuid.h"
 
 extern char **environ;
 
@@ -83,13 +84,16 @@ static char *env_entry(const char *name, const char *value)
     return s;
 }
 
-/* environ minus our variables, plus ours. NULL on no memory. */
-static char **child_env(const xb_pump_t *p, const xb_listener_config_t *lc, bool worker)
+/* environ minus our variables, plus ours. The child's token goes here and
+ * never into argv: /proc/PID/cmdline is readable by every local user,
+ * /proc/PID/environ only by the process's owner. NULL on no memory. */
+static char **child_env(const xb_pump_t *p, const xb_listener_config_t *lc, bool worker,
+                        const char *token)
 {
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + 8, sizeof *env);
+    char **env = calloc(n + 9, sizeof *env);
     if (!env)
         return NULL;
     size_t k = 0;
@@ -99,6 +103,7 @@ static char **child_env(const xb_pump_t *p, const xb_listener_config_t *lc, bool
             strncmp(environ[i], "XMLBUS_KIND=", 12) != 0 &&
             strncmp(environ[i], "XMLBUS_ORGANISM=", 16) != 0 &&
             strncmp(environ[i], "XMLBUS_CREDIT=", 14) != 0 &&
+            strncmp(environ[i], "XMLBUS_CHILD_TOKEN=", 19) != 0 &&
             strncmp(environ[i], "XMLBUS_KEY=", 11) != 0 && /* the pump's own key is not theirs */
             strncmp(environ[i], "XMLBUS_SERVER_KEY=", 18) != 0)
             env[k++] = environ[i];
@@ -110,6 +115,7 @@ static char **child_env(const xb_pump_t *p, const xb_listener_config_t *lc, bool
     char credit[16];
     snprintf(credit, sizeof credit, "%d", lc->credit > 0 ? lc->credit : 1);
     env[k++] = env_entry("XMLBUS_CREDIT", credit);
+    env[k++] = env_entry("XMLBUS_CHILD_TOKEN", token);
     /* Under security: the paths of its key files, never a key (argv and
      * the environment are readable in /proc by the same user). */
     const char *key = NULL, *server_key = NULL;
@@ -146,7 +152,9 @@ static int spawn(xb_pump_t *p, child_t *c)
     const xb_listener_config_t *lc = &p->cfg->listeners[c->listener];
     char prog[XB_PATH_MAX];
     resolve_program(p, lc->command[0], prog, sizeof prog);
-    char **env = child_env(p, lc, lc->cpu_bound);
+    /* A new token for every process: one that died takes its token along. */
+    xb_uuid_new(c->token);
+    char **env = child_env(p, lc, lc->cpu_bound, c->token);
     if (!env) {
         XB_ERROR("pump", "listener %s: no memory to start '%s'", lc->name, prog);
         return -1;
@@ -206,10 +214,10 @@ void xbp_children_start_all(xb_pump_t *p)
             p->children[i].restart_at_ms = p->now_ms + (uint64_t)p->children[i].backoff_ms;
 }
 
-child_t *xbp_children_by_pid(xb_pump_t *p, pid_t pid)
+child_t *xbp_children_by_token(xb_pump_t *p, const char *token)
 {
     for (size_t i = 0; i < p->n_children; i++)
-        if (p->children[i].pid == pid && pid > 0)
+        if (p->children[i].pid > 0 && xbp_token_eq(p->children[i].token, token))
             return &p->children[i];
     return NULL;
 }

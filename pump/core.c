@@ -32,6 +32,11 @@ int64_t xbp_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+bool xbp_rid_eq(const xbp_rid_t *a, const xbp_rid_t *b)
+{
+    return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+}
+
 lstn_t *xbp_pump_listener(xb_pump_t *p, const char *name)
 {
     for (size_t i = 0; i < p->n_listeners; i++)

@@ -19,32 +19,13 @@ static void refuse(xb_pump_t *p, const xbp_rid_t *rid, const char *reason)
     xb_frames_destroy(&f);
 }
 
-/* The Redis URL without its password ("redis://:pw@host" -> "redis://host"):
- * a process started elsewhere brings its own credentials. */
-static void url_without_password(const char *url, char *out, size_t cap)
-{
-    const char *scheme = strstr(url, "://");
-    const char *host = scheme ? scheme + 3 : url;
-    const char *slash = strchr(host, '/');
-    const char *at = strchr(host, '@');
-    if (!scheme || !at || (slash && at > slash)) {
-        snprintf(out, cap, "%s", url);
-        return;
-    }
-    snprintf(out, cap, "%.*s%s", (int)(host - url), url, at + 1);
-}
-
 static void welcome(xb_pump_t *p, peer_t *peer)
 {
     const xb_backend_config_t *b = &p->cfg->backend;
-    char redis[sizeof b->redis_url];
-    if (peer->child)
-        snprintf(redis, sizeof redis, "%s", b->redis_url);
-    else
-        url_without_password(b->redis_url, redis, sizeof redis);
-    const char *location = b->type == XB_BACKEND_MANAGER ? b->path
-                           : b->type == XB_BACKEND_REDIS ? redis
-                                                         : "";
+    char location[XB_PATH_MAX];
+    /* Secrets only to a process the pump started (its token says so): a
+     * process started elsewhere brings its own credentials. */
+    xbp_identity_backend_location(p, peer->child != NULL, location, sizeof location);
     xb_frames_t *f = xb_proto_welcome(p->cfg->name, (long)(p->cfg->pool.heartbeat * 1000.0),
                                       xb_backend_type_name(b->type), location, b->redis_prefix);
     if (!f || xbp_pump_send_to(p, &peer->rid, f) != 0)
@@ -53,11 +34,72 @@ static void welcome(xb_pump_t *p, peer_t *peer)
     peer->last_sent_ms = p->now_ms;
 }
 
-/* READY name kind pid credit [beats] (the codec checked the shape and bounds) */
+/* A live peer of listener l; with a token, only one that registered with
+ * that token. NULL when there is none. */
+static peer_t *live_peer(xb_pump_t *p, const lstn_t *l, const char *token)
+{
+    for (peer_t *q = p->peers; q; q = q->next)
+        if (q->listener == l->index && (!token || xbp_token_eq(q->token, token)))
+            return q;
+    return NULL;
+}
+
+/* Whether peer's connection still takes a message (a HEARTBEAT): a
+ * connection that is gone (its process reconnected) is not a live peer. */
+static bool reachable(xb_pump_t *p, peer_t *peer)
+{
+    xb_frames_t *f = xb_proto_heartbeat();
+    bool ok = f && xbp_pump_send_to(p, &peer->rid, f) == 0;
+    xb_frames_destroy(&f);
+    if (ok)
+        peer->last_sent_ms = p->now_ms;
+    return ok;
+}
+
+/* Makes room for a READY under l from rid with token (c: the child whose
+ * token it is, or NULL), or refuses it. A live peer with the same token is
+ * this process on a stale connection: it is replaced. A listener that is
+ * not a pool has one process at a time: the pump's own child takes the
+ * place of a process started elsewhere; anybody else is refused while the
+ * registered peer is reachable. Returns true when the READY may register. */
+static bool take_place(xb_pump_t *p, const xbp_rid_t *rid, lstn_t *l, child_t *c, const char *token)
+{
+    peer_t *q;
+    while (token[0] && (q = live_peer(p, l, token)))
+        xbp_peer_lost(p, q, XB_ERR_CRASH, "listener reconnected");
+    if (l->cfg->cpu_bound)
+        return true;
+    while ((q = live_peer(p, l, NULL))) {
+        if (c) {
+            char reason[160];
+            snprintf(reason, sizeof reason, "listener %s: replaced by the pump's own process",
+                     l->cfg->name);
+            refuse(p, &q->rid, reason);
+            xbp_peer_lost(p, q, XB_ERR_CRASH, "replaced by the pump's own process");
+        } else if (!reachable(p, q)) {
+            xbp_peer_lost(p, q, XB_ERR_CRASH, "listener unreachable");
+        } else {
+            char reason[200];
+            snprintf(reason, sizeof reason,
+                     "listener %s is registered already (it is not a cpu_bound pool: one process "
+                     "at a time)",
+                     l->cfg->name);
+            refuse(p, rid, reason);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* READY name kind pid credit [beats [token]] (the codec checked the shape
+ * and bounds). Who the peer is comes from its connection and its token,
+ * never from the pid it claims (docs/security.md). */
 void xbp_peer_on_ready(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m)
 {
-    char name[XB_NAME_MAX];
+    char name[XB_NAME_MAX], token[XB_PROTO_ID_MAX + 1] = "";
     xb_proto_cstr(m->ready.name, name, sizeof name);
+    if (m->ready.token.ptr)
+        xb_proto_cstr(m->ready.token, token, sizeof token);
     long pid = (long)m->ready.pid.num;
     long credit = (long)m->ready.credit.num;
     if (p->state != PUMP_RUNNING && p->state != PUMP_DRAINING) {
@@ -77,16 +119,11 @@ void xbp_peer_on_ready(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t 
         /* The same socket registers again (it reconnected): start afresh. */
         xbp_peer_lost(p, peer, XB_ERR_CRASH, "listener re-registered with deliveries in hand");
     }
-    child_t *c = pid > 0 ? xbp_children_by_pid(p, (pid_t)pid) : NULL;
+    child_t *c = token[0] ? xbp_children_by_token(p, token) : NULL;
     if (c && c->listener != l->index)
-        c = NULL;
-    if (c && c->peer) {
-        /* The same process on a new connection: its old one is stale. */
-        peer_t *old = c->peer;
-        old->child = NULL;
-        c->peer = NULL;
-        xbp_peer_lost(p, old, XB_ERR_CRASH, "listener reconnected");
-    }
+        c = NULL; /* a token of another listener's process proves nothing here */
+    if (!take_place(p, rid, l, c, token))
+        return;
     peer = xbp_peer_new(p, rid);
     if (!peer) {
         refuse(p, rid, "pump out of memory");
@@ -94,16 +131,17 @@ void xbp_peer_on_ready(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t 
     }
     peer->listener = l->index;
     peer->worker = xb_proto_is(m->ready.kind, "worker");
-    peer->pid = (pid_t)pid;
+    peer->pid = c ? c->pid : (pid_t)pid;
     peer->credit = l->cfg->credit > 0 && l->cfg->credit < credit ? l->cfg->credit : (int)credit;
     peer->last_heard_ms = p->now_ms;
-    peer->beats_while_busy = m->ready.beats.ptr != NULL;
+    peer->beats_while_busy = xb_proto_is(m->ready.beats, "beats");
+    memcpy(peer->token, token, sizeof peer->token);
     if (c) {
         c->peer = peer;
         peer->child = c;
     }
     XB_INFO("pump", "listener %s: %s registered (pid %ld, credit %d%s)", name,
-            peer->worker ? "worker" : "listener", pid, peer->credit,
+            peer->worker ? "worker" : "listener", (long)peer->pid, peer->credit,
             c ? "" : ", started elsewhere");
     welcome(p, peer);
     xbp_dispatch(p, l);

@@ -22,11 +22,6 @@ static uint64_t rid_hash(const xb_pump_t *p, const xbp_rid_t *rid)
     return h ^ (h >> 29);
 }
 
-static bool rid_eq(const xbp_rid_t *a, const xbp_rid_t *b)
-{
-    return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
-}
-
 int xbp_peertab_init(xb_pump_t *p)
 {
     p->peer_buckets = calloc(BUCKETS_INITIAL, sizeof *p->peer_buckets);
@@ -62,7 +57,7 @@ static void grow(xb_pump_t *p)
 peer_t *xbp_peer_find(xb_pump_t *p, const xbp_rid_t *rid)
 {
     peer_t *peer = p->peer_buckets[rid_hash(p, rid) & (p->peer_nbuckets - 1)];
-    while (peer && !rid_eq(&peer->rid, rid))
+    while (peer && !xbp_rid_eq(&peer->rid, rid))
         peer = peer->hnext;
     return peer;
 }

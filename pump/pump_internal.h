@@ -5,24 +5,28 @@
  *
  *   pump.c     lifecycle, the loop (xb_pump_step), dispatch of commands -> all below
  *   control.c  CONTROL and HISTORY requests            -> redeliver, peertab, lqueue, core
- *   route.c    SEND, REPLY, DONE (docs/routing.md)     -> commit, outbox, deliver, conv, core
+ *   route.c    SEND, REPLY, DONE (docs/routing.md)     -> commit, outbox, deliver, conv, identity,
+ *                                                         core
  *   redeliver.c journaled deliveries again at start, dead letters
  *                                                      -> outbox, deliver, conv, journal, core
  *   commit.c   group commit: the turn (xbp_turn_t)      -> outbox, conv, journal, core
  *   peers.c    READY, BYE, heartbeats, liveness, lost peers, handler timeouts
- *                                                      -> outbox, deliver, children, peertab, core
+ *                                                      -> outbox, deliver, children, peertab,
+ *                                                         identity, core
  *   outbox.c   verdicts, staged messages handed out, SystemErrors, failing deliveries
  *                                                      -> deliver, conv, core
  *   deliver.c  the delivery table, queues, credit, in-hand lists
  *                                                      -> peertab, conv, journal, lqueue, core
  *   children.c child processes: start, reap, restart   -> peertab, core
- *   peertab.c  peers by routing id, their states       -> lqueue
+ *   peertab.c  peers by routing id, their states       -> lqueue, core
+ *   identity.c who may send as whom, own a conversation, see secrets
+ *              (docs/security.md)                       -> core
  *   conv.c     origins and conversations               -> (registry)
  *   journal.c  journal entries: bytes, removals per turn -> (backend)
  *   clients.c  messages to clients that do not read yet: held in order,
  *              their budget, their timeout               -> core
  *   lqueue.c   the bounded intrusive queue             -> nothing
- *   core.c     clocks, sending to a routing id, listeners by name, xb_pump_stop
+ *   core.c     clocks, routing ids (sending, comparing), listeners by name, xb_pump_stop
  *                                                      -> nothing
  *
  * Upward news travels as data, not calls: a lower file that finds a peer
@@ -117,8 +121,10 @@ struct peer {
     int listener;
     bool worker;
     bool beats_while_busy; /* it said so in READY (7th frame "beats") */
-    pid_t pid;
-    child_t *child; /* NULL when started elsewhere */
+    pid_t pid;             /* what READY claimed; for the pump's own child, its real pid */
+    child_t *child;        /* NULL when started elsewhere (its READY had no child's token) */
+    char token[XB_PROTO_ID_MAX + 1]; /* READY's token, "" if none: a READY with the
+                                        same token is this process reconnecting */
     int credit;
     int in_flight;
     uint64_t last_heard_ms, last_sent_ms, last_used_ms, busy_since_ms;
@@ -134,9 +140,11 @@ struct peer {
 /* A process the pump started for a listener (one per worker of a pool). */
 struct child {
     int listener;
-    int slot;     /* worker number within the listener */
-    pid_t pid;    /* 0 while not running */
-    peer_t *peer; /* once it said READY */
+    int slot;       /* worker number within the listener */
+    pid_t pid;      /* 0 while not running */
+    peer_t *peer;   /* once it said READY with its token */
+    char token[37]; /* a fresh random UUID per process started (XMLBUS_CHILD_TOKEN):
+                       the only proof that a peer is this child */
     uint64_t started_ms;
     uint64_t restart_at_ms; /* when to start it again (0 = not scheduled) */
     int backoff_ms;
@@ -290,6 +298,24 @@ void xbp_pump_clock_read(xb_pump_t *p);
  * failure. Returns 0 or -1. */
 int xbp_pump_send_to(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t *f);
 lstn_t *xbp_pump_listener(xb_pump_t *p, const char *name);
+bool xbp_rid_eq(const xbp_rid_t *a, const xbp_rid_t *b);
+
+/* identity.c */
+/* Whether a and b are the same non-empty token (in a time that does not
+ * depend on where they differ). */
+bool xbp_token_eq(const char *a, const char *b);
+/* Whether the client on connection rid may send under the hop name name:
+ * never under `system` nor a configured listener's name. The place where
+ * a role (a listener's key) will allow its own name. */
+bool xbp_identity_may_send_as(xb_pump_t *p, const xbp_rid_t *rid, const char *name);
+/* Whether connection rid owns the live conversation c: the client
+ * connection that started it (after a pump restart, the routing id its
+ * journal entries recorded). No other connection may continue it. */
+bool xbp_identity_owns(const conv_t *c, const xbp_rid_t *rid);
+/* The backend-location of WELCOME into out: the Redis URL with its
+ * password only for own_child (a peer that showed the token of a process
+ * the pump started); a peer started elsewhere gets it without credentials. */
+void xbp_identity_backend_location(const xb_pump_t *p, bool own_child, char *out, size_t cap);
 
 /* clients.c */
 /* ZeroMQ's queues to and from one peer (messages): past it a message to a
@@ -367,7 +393,9 @@ void xbp_children_start_all(xb_pump_t *p);
 void xbp_children_reap(xb_pump_t *p);
 void xbp_children_tick(xb_pump_t *p);
 void xbp_children_kill(xb_pump_t *p, child_t *c, bool retiring);
-child_t *xbp_children_by_pid(xb_pump_t *p, pid_t pid);
+/* The running child whose token is token, or NULL (never by pid: a pid in
+ * READY is only a claim). */
+child_t *xbp_children_by_token(xb_pump_t *p, const char *token);
 /* Whether a child process is still running (not reaped yet). */
 bool xbp_children_running(const xb_pump_t *p);
 /* Sends sig to every running child (SIGKILL with a warning). The pump's

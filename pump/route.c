@@ -23,7 +23,6 @@
 #include "xmlbus/xmlsafe.h"
 
 #define DEFAULT_SENDER "console"
-#define SYSTEM_NAME XB_SYSTEM_FROM
 
 /* The thread UUID of a chain (created on first use). */
 static int uuid_for(xb_pump_t *p, const char *chain, char out[37], xb_error_t *err)
@@ -391,7 +390,9 @@ static void send_body_free(send_body_t *b)
 }
 
 /* Finds the conversation a client continues (its own thread: one hop after
- * the root) or starts a new one. Fills the origin's chain and thread. */
+ * the root) or starts a new one. Fills the origin's chain and thread. A
+ * live conversation is continued only by the connection that owns it
+ * (xbp_identity_owns): a thread UUID is no proof of who is asking. */
 static conv_t *client_conversation(xb_pump_t *p, const xbp_rid_t *rid, const char *thread,
                                    origin_t *o, xb_error_t *err)
 {
@@ -400,6 +401,15 @@ static conv_t *client_conversation(xb_pump_t *p, const xbp_rid_t *rid, const cha
         xb_chain_hops(chain) == 1 && strcmp(xb_chain_last_hop(chain), o->name) == 0) {
         char *root = xb_chain_conversation_root(chain, NULL);
         conv_t *c = root ? xb_strmap_get(p->convs, root) : NULL;
+        if (c && !xbp_identity_owns(c, rid)) {
+            free(root);
+            free(chain);
+            /* Says nothing of the conversation, its client or its state. */
+            xb_error_set(err, XB_ERR_DENIED, 0,
+                         "this connection may not continue that thread: it did not start "
+                         "its conversation");
+            return NULL;
+        }
         if (!c && root)
             c = xbp_conv_new(p, root);
         free(root);
@@ -479,9 +489,17 @@ void xbp_route_on_send(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t 
         return;
     }
     const char *sender = from[0] ? from : b.from[0] ? b.from : DEFAULT_SENDER;
-    if (!xb_config_valid_name(sender) || strcmp(sender, SYSTEM_NAME) == 0) {
+    if (!xb_config_valid_name(sender)) {
         xbp_route_reject(p, rid, req, &o, XB_ERR_ENVELOPE,
                          "the sender name is not a valid listener name");
+        send_body_free(&b);
+        return;
+    }
+    if (!xbp_identity_may_send_as(p, rid, sender)) {
+        char why[XB_NAME_MAX + 96];
+        snprintf(why, sizeof why, "a client may not send as '%s' (a listener's name or system)",
+                 sender);
+        xbp_route_reject(p, rid, req, &o, XB_ERR_DENIED, why);
         send_body_free(&b);
         return;
     }

@@ -287,6 +287,7 @@ typedef struct {
     fake_t pump;
     xb_listener_t *l;
     char thread[XB_UUID_LEN + 1];
+    char token[64]; /* its first READY's token */
 } rig_t;
 
 static bool wait_registered(xb_listener_t *l)
@@ -307,6 +308,8 @@ static void rig_open_with(rig_t *r, const char *hb, const char *type, const char
     CU_ASSERT_EQUAL_FATAL(xb_listener_start(r->l, &err), 0);
     xb_frames_t *ready = fake_accept(&r->pump, hb, type, location, prefix);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ready);
+    if (xb_frames_copy(ready, 8, r->token, sizeof r->token) < 0)
+        r->token[0] = '\0';
     xb_frames_destroy(&ready);
     CU_ASSERT_TRUE_FATAL(wait_registered(r->l));
 }
@@ -348,12 +351,14 @@ static void test_ready_and_welcome(void)
     CU_ASSERT_EQUAL(xb_listener_start(l, &err), -1); /* runs once */
     xb_frames_t *ready = fake_accept(&p, "1000", "memory", "", "xp:");
     CU_ASSERT_PTR_NOT_NULL_FATAL(ready);
-    CU_ASSERT_EQUAL(xb_frames_count(ready), 7);
+    CU_ASSERT_EQUAL(xb_frames_count(ready), 9);
     CU_ASSERT_TRUE(xb_frames_is_proto(ready, 1));
     CU_ASSERT_TRUE(xb_frames_eq(ready, 3, "tester"));
     CU_ASSERT_TRUE(xb_frames_eq(ready, 4, "worker"));
-    CU_ASSERT_TRUE(xb_frames_eq(ready, 5, "0")); /* a thread */
-    CU_ASSERT_TRUE(xb_frames_eq(ready, 6, "4")); /* its credit */
+    CU_ASSERT_TRUE(xb_frames_eq(ready, 5, "0"));            /* a thread */
+    CU_ASSERT_TRUE(xb_frames_eq(ready, 6, "4"));            /* its credit */
+    CU_ASSERT_TRUE(xb_frames_eq(ready, 7, ""));             /* no beats, */
+    CU_ASSERT_EQUAL(xb_frames_size(ready, 8), XB_UUID_LEN); /* a token of its own */
     xb_frames_destroy(&ready);
     CU_ASSERT_TRUE(wait_registered(l));
     rig_t r = {.pump = p, .l = l};
@@ -711,6 +716,9 @@ static void test_reconnect_when_pump_silent(void)
     xb_frames_t *ready = fake_accept(&r.pump, "1000", "memory", "", "xp:");
     CU_ASSERT_PTR_NOT_NULL_FATAL(ready);
     CU_ASSERT_TRUE(r.pump.rid_len != first_len || memcmp(r.pump.rid, first, first_len) != 0);
+    /* The same token: the pump replaces the old connection's registration. */
+    CU_ASSERT_EQUAL(strlen(r.token), XB_UUID_LEN);
+    CU_ASSERT_TRUE(xb_frames_eq(ready, 8, r.token));
     xb_frames_destroy(&ready);
     CU_ASSERT_TRUE(wait_registered(r.l));
     /* The new connection works. */

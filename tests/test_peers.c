@@ -13,6 +13,7 @@
 #include "pumpfix.h"
 #include "xbt.h"
 #include "xbt_main.h"
+#include "xmlbus/uuid.h"
 
 #define YAML                                                           \
     "process_pool:\n  heartbeat: 1\n  liveness: 3\n  max_retries: 1\n" \
@@ -194,7 +195,8 @@ static void test_unreachable_peer(void)
 }
 
 /* A process of the pump's own (the fixture starts none: the test forks a
- * stand-in and gives the pump its pid), registered as `kid` from sock. */
+ * stand-in and gives the pump its pid and a token, as spawning it would),
+ * registered as `kid` from sock with that token. */
 #define KID_YAML                                        \
     "process_pool:\n  heartbeat: 1\n  liveness: 1000\n" \
     "listeners:\n  - name: kid\n    payload: one\n    command: [none]\n"
@@ -212,6 +214,7 @@ static pid_t kid_start(void)
     }
     CU_ASSERT_FATAL(pid > 0);
     f.pump->children[0].pid = pid;
+    xb_uuid_new(f.pump->children[0].token);
     return pid;
 }
 
@@ -220,7 +223,8 @@ static void *kid_ready(pid_t pid)
     void *s = pumpfix_dealer(&f);
     char spid[16];
     snprintf(spid, sizeof spid, "%d", (int)pid);
-    pumpfix_send(s, XB_CMD_READY, "kid", "listener", spid, "1", NULL);
+    pumpfix_send(s, XB_CMD_READY, "kid", "listener", spid, "1", "", f.pump->children[0].token,
+                 NULL);
     xb_frames_t *m = pumpfix_expect(&f, s, XB_CMD_WELCOME);
     CU_ASSERT_PTR_NOT_NULL(m);
     xb_frames_destroy(&m);
@@ -236,7 +240,8 @@ static void kid_end(pid_t pid)
 }
 
 /* A process that registers again on a new connection (it reconnected after
- * the pump was paused) replaces its stale peer: one peer, the child's, and
+ * the pump was paused) with its token replaces its stale peer: one peer,
+ * the child's, and
  * the next message goes to the new connection. What the stale one held is
  * settled by the pool rules (a plain listener: `crash`). */
 static void test_stale_routing_id_replaced(void)
@@ -263,15 +268,15 @@ static void test_stale_routing_id_replaced(void)
     kid_end(pid);
 }
 
-/* Two peers started elsewhere that claim one pid are two peers: a READY
- * never displaces a peer the pump did not start (a pid is only a claim). */
+/* Two workers started elsewhere that claim one pid are two peers of the
+ * pool: a READY never displaces a peer for a pid it claims. */
 static void test_same_pid_elsewhere_is_two_peers(void)
 {
     void *s1 = pumpfix_dealer(&f), *s2 = pumpfix_dealer(&f);
-    pumpfix_send(s1, XB_CMD_READY, "solo", "listener", "4242", "1", NULL);
+    pumpfix_send(s1, XB_CMD_READY, "pool", "worker", "4242", "1", NULL);
     xb_frames_t *m = pumpfix_expect(&f, s1, XB_CMD_WELCOME);
     xb_frames_destroy(&m);
-    pumpfix_send(s2, XB_CMD_READY, "solo", "listener", "4242", "1", NULL);
+    pumpfix_send(s2, XB_CMD_READY, "pool", "worker", "4242", "1", NULL);
     m = pumpfix_expect(&f, s2, XB_CMD_WELCOME);
     xb_frames_destroy(&m);
     CU_ASSERT_EQUAL(f.pump->n_peers, 2);

@@ -53,20 +53,34 @@ static void test_session_commands(void)
 {
     xb_proto_msg_t m;
     xb_proto_error_t e;
-    xb_frames_t *f = xb_proto_ready("greeter", "worker", 4242, 3, true);
+    xb_frames_t *f = xb_proto_ready("greeter", "worker", 4242, 3, true, NULL);
     CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
     CU_ASSERT_EQUAL(m.cmd, XB_PROTO_READY);
     CU_ASSERT(is(m.ready.name, "greeter") && is(m.ready.kind, "worker"));
     CU_ASSERT_EQUAL(m.ready.pid.num, 4242);
     CU_ASSERT_EQUAL(m.ready.credit.num, 3);
     CU_ASSERT(is(m.ready.beats, "beats"));
+    CU_ASSERT_PTR_NULL(m.ready.token.ptr);
     xb_frames_destroy(&f);
 
-    f = xb_proto_ready("greeter", "listener", 0, 1, false);
+    f = xb_proto_ready("greeter", "listener", 0, 1, false, "");
     CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
     CU_ASSERT_EQUAL(xb_frames_count(f), 6); /* beats is the 7th frame when present */
     CU_ASSERT_PTR_NULL(m.ready.beats.ptr);
+    CU_ASSERT_PTR_NULL(m.ready.token.ptr);
     CU_ASSERT_EQUAL(m.ready.pid.num, 0);
+    xb_frames_destroy(&f);
+
+    /* A token without beats: an empty 7th frame keeps the token 8th. */
+    f = xb_proto_ready("greeter", "listener", 7, 1, false, "tok-1");
+    CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
+    CU_ASSERT_EQUAL(xb_frames_count(f), 8);
+    CU_ASSERT(is(m.ready.beats, "") && !xb_proto_is(m.ready.beats, "beats"));
+    CU_ASSERT(is(m.ready.token, "tok-1"));
+    xb_frames_destroy(&f);
+    f = xb_proto_ready("greeter", "listener", 7, 1, true, "tok-2");
+    CU_ASSERT_EQUAL_FATAL(decode_both(f, &m, &e), 0);
+    CU_ASSERT(is(m.ready.beats, "beats") && is(m.ready.token, "tok-2"));
     xb_frames_destroy(&f);
 
     f = xb_proto_welcome("hello", 1000, "redis", "redis://localhost:6379/0", "xp:");
@@ -307,8 +321,8 @@ static void test_missing_and_extra(void)
     refused(frames("XB1", "READY", NULL), "READY", 2, "(name) is missing");
     refused(frames("XB1", "HEARTBEAT", "x", NULL), "HEARTBEAT", 2, "1 extra frame");
     refused(frames("XB1", "DONE", "1", "2", "3", NULL), "DONE", 3, "2 extra frame");
-    refused(frames("XB1", "READY", "a", "listener", "1", "1", "beats", "more", NULL), "READY", 7,
-            "extra frame");
+    refused(frames("XB1", "READY", "a", "listener", "1", "1", "beats", "tok", "more", NULL),
+            "READY", 8, "extra frame");
     refused(frames("XB1", "SEND", "1", "<a/>", "to", "from", "more", NULL), "SEND", 6,
             "(options): expected |ack");
     refused(frames("XB1", "SEND", "1", "<a/>", "to", "from", "ack", "more", NULL), "SEND", 7,
@@ -339,13 +353,17 @@ static void test_bad_values(void)
     refused(frames("XB1", "READY", "a", "thread", "1", "1", NULL), "READY", 3,
             "expected listener|worker");
     refused(frames("XB1", "READY", "a", "listener", "1", "1", "beat", NULL), "READY", 6,
-            "READY frame 7 (beats): expected beats");
+            "READY frame 7 (beats): expected |beats");
+    refused(frames("XB1", "READY", "a", "listener", "1", "1", "", "", NULL), "READY", 7,
+            "READY frame 8 (token): empty");
     refused(frames("XB1", "READY", "", "listener", "1", "1", NULL), "READY", 2, "(name): empty");
     char longname[80];
     memset(longname, 'n', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';
     refused(frames("XB1", "READY", longname, "listener", "1", "1", NULL), "READY", 2,
             "79 bytes, at most 63");
+    refused(frames("XB1", "READY", "a", "listener", "1", "1", "", longname, NULL), "READY", 7,
+            "READY frame 8 (token): 79 bytes, at most 63");
     refused(frames("XB1", "DONE", longname, NULL), "DONE", 2, "at most 63");
     refused(frames("XB1", "DONE", "", NULL), "DONE", 2, "empty");
     refused(frames("XB1", "SEND", "1", "<a/>", longname, NULL), "SEND", 4, "(to)");
@@ -417,7 +435,7 @@ static void test_direction_and_error_reply(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "not sent to the pump"));
     CU_ASSERT_EQUAL(xb_proto_decode(f, 0, XB_PROTO_FROM_PUMP, &m, &e), 0);
     xb_frames_destroy(&f);
-    f = xb_proto_ready("a", "listener", 1, 1, false);
+    f = xb_proto_ready("a", "listener", 1, 1, false, NULL);
     CU_ASSERT_EQUAL(xb_proto_decode(f, 0, XB_PROTO_FROM_PUMP, &m, &e), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "not sent by the pump"));
     /* The answer to it: XB1 ERROR READY <why> */

@@ -75,6 +75,18 @@ static int signal_fd(void)
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* The token the pump gave this process (XMLBUS_CHILD_TOKEN) into token
+ * ("" when none), taken out of the environment so that the programs the
+ * handler runs do not inherit it. Called before any thread of ours starts. */
+static void take_child_token(char *token, size_t cap)
+{
+    const char *e = getenv("XMLBUS_CHILD_TOKEN");
+    token[0] = '\0';
+    if (e && strlen(e) < cap)
+        snprintf(token, cap, "%s", e);
+    unsetenv("XMLBUS_CHILD_TOKEN");
+}
+
 int xb_listener_main(int argc, char **argv, xb_handler_fn fn, void *user)
 {
     const char *prog = argc > 0 && argv[0] ? argv[0] : "listener";
@@ -101,6 +113,8 @@ int xb_listener_main(int argc, char **argv, xb_handler_fn fn, void *user)
     if (!s.endpoint)
         s.endpoint = XB_DEFAULT_ENDPOINT;
 
+    char token[XB_PROTO_ID_MAX + 1];
+    take_child_token(token, sizeof token);
     xb_xml_init();
     int sfd = signal_fd();
     if (sfd < 0) {
@@ -118,6 +132,7 @@ int xb_listener_main(int argc, char **argv, xb_handler_fn fn, void *user)
         return err.code == XB_ERR_ARG ? 2 : 1;
     }
     xb_rt_set_signal_fd(l, sfd);
+    xb_rt_set_token(l, token);
     int rc = xb_listener_run(l, &err);
     if (rc != 0)
         XB_ERROR("listener", "%s", err.message);

@@ -18,6 +18,7 @@
 
 #include "runtime_internal.h"
 #include "log.h"
+#include "xmlbus/uuid.h"
 #include "xmlbus/xmlsafe.h"
 
 /* What the pump already checked does not need a second, tighter limit here:
@@ -66,6 +67,9 @@ xb_listener_t *xb_listener_new(const char *endpoint, const char *name, void *zmq
     l->user = user;
     l->signal_fd = -1;
     l->heartbeat_ms = XB_RT_DEFAULT_HEARTBEAT_MS;
+    /* A token of its own until xb_rt_set_token gives it the pump's: the
+     * same token in every READY proves a reconnect is this listener. */
+    xb_uuid_new(l->token);
     atomic_init(&l->stop, false);
     atomic_init(&l->registered, false);
     xb_backend_config_defaults(&l->backend_cfg);
@@ -159,6 +163,12 @@ int xb_listener_set_credit(xb_listener_t *l, int credit, xb_error_t *err)
 void xb_rt_set_signal_fd(xb_listener_t *l, int fd)
 {
     l->signal_fd = fd;
+}
+
+void xb_rt_set_token(xb_listener_t *l, const char *token)
+{
+    if (token && token[0] && strlen(token) < sizeof l->token)
+        snprintf(l->token, sizeof l->token, "%s", token);
 }
 
 bool xb_listener_registered(const xb_listener_t *l)
@@ -323,7 +333,7 @@ static int connect_pump(xb_listener_t *l, xb_error_t *err)
     l->last_heard_ms = xb_rt_now_ms();
     l->shutdown_seen = false;
     int rc = send_own(l, xb_proto_ready(l->name, l->kind, l->in_thread ? 0L : (long)getpid(),
-                                        l->credit > 0 ? l->credit : 1, false));
+                                        l->credit > 0 ? l->credit : 1, false, l->token));
     if (rc != 0) {
         int e = errno;
         close_socket(l, 0);

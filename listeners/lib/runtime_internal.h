@@ -28,6 +28,8 @@ struct xb_listener_t {
     char name[XB_NAME_MAX];
     char kind[16];
     int credit;                      /* deliveries the pump may send ahead (READY) */
+    char token[XB_PROTO_ID_MAX + 1]; /* sent in every READY: the pump's child token
+                                        (XMLBUS_CHILD_TOKEN) or one of its own */
     char log_comp[XB_NAME_MAX + 16]; /* "listener NAME" for xb_log */
     void *ctx;
     bool own_ctx;
@@ -113,6 +115,11 @@ int xb_rt_history_request(xb_listener_t *l, const char *thread, xb_blob_list_t *
 /* Extra file descriptor whose readability means "stop" (xb_listener_main's
  * signalfd). Set before run. */
 void xb_rt_set_signal_fd(xb_listener_t *l, int fd);
+
+/* The token READY carries: the one the pump gave its child process
+ * (XMLBUS_CHILD_TOKEN), which proves to the pump that this is its child
+ * (docs/security.md). Ignored when empty or too long. Set before run. */
+void xb_rt_set_token(xb_listener_t *l, const char *token);
 
 /* Message and reply life cycle (message.c). */
 void xb_msg_init(xb_msg_t *msg, xb_listener_t *l, xb_envelope_t *env, const void *raw,

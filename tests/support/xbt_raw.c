@@ -59,6 +59,10 @@ bool xbt_raw_open(xbt_raw_t *r, const char *endpoint, const char *name, const ch
 void xbt_raw_close(xbt_raw_t *r)
 {
     xbt_raw_send(r, XB_CMD_BYE, (char *)NULL);
+    /* BYE must reach the pump: a listener that is not a pool takes one
+     * process at a time, and the next test may register under its name. */
+    int linger = 1000;
+    zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(r->sock);
     zmq_ctx_term(r->ctx);
 }

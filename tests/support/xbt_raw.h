@@ -36,7 +36,8 @@ xb_frames_t *xbt_raw_recv(xbt_raw_t *r, int ms);
  * came; *envelope (may be NULL) receives its envelope (caller frees). */
 char *xbt_raw_deliver(xbt_raw_t *r, int ms, char **envelope);
 
-/* Says BYE and closes the socket and its context. */
+/* Says BYE (waiting up to 1 s for it to leave) and closes the socket and
+ * its context. */
 void xbt_raw_close(xbt_raw_t *r);
 
 #endif

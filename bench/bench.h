@@ -205,11 +205,14 @@ typedef struct bench_redis bench_redis_t;
 /* Starts redis-server on a free loopback port; NULL with *err when the
  * binary is missing or it does not answer PING. */
 bench_redis_t *bench_redis_start(xb_error_t *err);
+/* The same; durable: with an append-only file synced on every write, so
+ * that a SIGKILL and bench_redis_restart keep what it acknowledged. */
+bench_redis_t *bench_redis_start_durable(bool durable, xb_error_t *err);
 const char *bench_redis_url(const bench_redis_t *r);
 /* FLUSHALL; returns 0 or -1. */
 int bench_redis_flush(const bench_redis_t *r);
 void bench_redis_stop(bench_redis_t **r);
-/* SIGKILLs the server and starts it again, empty, on the same port; waits
+/* SIGKILLs the server and starts it again (empty unless durable) on the same port; waits
  * until it answers PING. Returns 0 or -1 with *err. */
 int bench_redis_restart(bench_redis_t *r, xb_error_t *err);
 

@@ -15,12 +15,18 @@ struct bench_redis {
 
 bench_redis_t *bench_redis_start(xb_error_t *err)
 {
+    return bench_redis_start_durable(false, err);
+}
+
+bench_redis_t *bench_redis_start_durable(bool durable, xb_error_t *err)
+{
     bench_redis_t *r = calloc(1, sizeof *r);
     if (!r) {
         xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
         return NULL;
     }
-    r->srv = xb_redis_server_start(NULL, err);
+    xb_redis_server_opts_t opts = {.durable = durable};
+    r->srv = xb_redis_server_start(&opts, err);
     if (!r->srv) {
         free(r);
         return NULL;

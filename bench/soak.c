@@ -58,7 +58,9 @@ static void usage(FILE *f)
                "  --messages N          greetings to send (default 1000000, or $SOAK_MESSAGES)\n"
                "  --window N            messages in flight (default 100)\n"
                "  --listener-kill-ms MS SIGKILL a listener every MS (default 200)\n"
-               "  --redis-restart-s S   restart redis-server every S (default 20)\n"
+               "  --redis-restart-s S   restart redis-server every S (default 20); it keeps\n"
+               "                        its data (append-only file, fsync always) ...\n"
+               "  --redis-wipe          ... unless this: it comes back empty\n"
                "  --pump-kill-s S       SIGKILL and restart the pump every S (default 60)\n"
                "  --pump-stop-s S       SIGSTOP the pump every S (default 60) ...\n"
                "  --stop-for-s S        ... for S (default 5)\n"
@@ -108,6 +110,8 @@ static bool flag(const char *a, soak_opts_t *o)
         o->pump_kill_s = 0;
     else if (strcmp(a, "--no-pump-stops") == 0)
         o->pump_stop_s = 0;
+    else if (strcmp(a, "--redis-wipe") == 0)
+        o->redis_wipe = true;
     else
         return false;
     return true;

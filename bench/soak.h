@@ -21,8 +21,9 @@ typedef struct {
     long listener_kill_ms;                            /* 0: no listener kills */
     double redis_restart_s, pump_kill_s, pump_stop_s; /* 0: off */
     double stop_for_s;                                /* how long a SIGSTOP lasts */
-    double grace_s; /* after the last send: wait for late answers */
-    double stuck_s; /* a message leaves the window after this without its answers */
+    bool redis_wipe; /* redis restarts empty (no append-only file) */
+    double grace_s;  /* after the last send: wait for late answers */
+    double stuck_s;  /* a message leaves the window after this without its answers */
     unsigned seed;
     const char *json_path;
     char hello_dir[BENCH_PATH_MAX];

@@ -4,7 +4,8 @@
  *   listener kill  SIGKILL to a child of the pump running hello-greeter or
  *                  hello-shouter (found in /proc, picked at random); the pump
  *                  restarts it
- *   redis restart  SIGKILL to redis-server, started again empty on its port
+ *   redis restart  SIGKILL to redis-server, started again on its port with
+ *                  what its append-only file holds (empty with --redis-wipe)
  *   pump kill      SIGKILL to the pump, started again on the same config and
  *                  ipc endpoint (it starts its listeners itself)
  *   pump stop      SIGSTOP to the pump, SIGCONT stop_for_s later; the stops
@@ -112,7 +113,7 @@ soak_chaos_t *soak_chaos_start(const soak_opts_t *o, xb_error_t *err)
     snprintf(ch->log, sizeof ch->log, "%s/pump.log", ch->dir);
     snprintf(ch->epfile, sizeof ch->epfile, "%s/endpoint", ch->dir);
     snprintf(ch->bind, sizeof ch->bind, "ipc://%s/pump.sock", ch->dir);
-    ch->redis = bench_redis_start(err);
+    ch->redis = bench_redis_start_durable(!o->redis_wipe, err);
     if (!ch->redis || write_organism(ch, err) != 0 || pump_spawn(ch, err) != 0)
         goto fail;
     uint64_t now = bench_now_ns();

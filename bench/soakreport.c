@@ -90,8 +90,8 @@ static void print_table(const soak_result_t *r, const soak_classes_t *c, bool pa
     printf("\n| chaos | done |\n|---|---|\n");
     printf("| listener SIGKILLs (every %ld ms) | %" PRIu64 " (%" PRIu64 " found none) |\n",
            o->listener_kill_ms, k->listener_kills, k->listener_misses);
-    printf("| redis-server restarts (every %g s) | %" PRIu64 " |\n", o->redis_restart_s,
-           k->redis_restarts);
+    printf("| redis-server restarts (every %g s, %s) | %" PRIu64 " |\n", o->redis_restart_s,
+           o->redis_wipe ? "empty" : "keeping its append-only file", k->redis_restarts);
     printf("| pump SIGKILL + restart (every %g s) | %" PRIu64 " (client reconnects %" PRIu64
            ", pump exits by itself %" PRIu64 ") |\n",
            o->pump_kill_s, k->pump_kills, k->reconnects, k->pump_crashes);

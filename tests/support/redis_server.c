@@ -28,6 +28,7 @@ struct xb_redis_server {
     char url[64];
     char password[128];
     int port;
+    bool durable;
     pid_t pid; /* 0 when not running */
 };
 
@@ -93,7 +94,11 @@ static pid_t spawn(xb_redis_server_t *s)
     argv[n++] = "--save";
     argv[n++] = "";
     argv[n++] = "--appendonly";
-    argv[n++] = "no";
+    argv[n++] = s->durable ? "yes" : "no";
+    if (s->durable) {
+        argv[n++] = "--appendfsync";
+        argv[n++] = "always";
+    }
     argv[n++] = "--daemonize";
     argv[n++] = "no";
     argv[n++] = "--dir";
@@ -224,6 +229,7 @@ xb_redis_server_t *xb_redis_server_start(const xb_redis_server_opts_t *opts, xb_
         snprintf(s->sock, sizeof s->sock, "%s/redis.sock", s->dir);
     if (opts && opts->password)
         snprintf(s->password, sizeof s->password, "%s", opts->password);
+    s->durable = opts && opts->durable;
     /* redis-server cannot bind port 0 and tell where it landed: it gets a
      * port that was free a moment ago, and another when that was taken. */
     for (int attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {

@@ -22,6 +22,8 @@ typedef struct xb_redis_server xb_redis_server_t;
 typedef struct {
     const char *password; /* requirepass; NULL or "" for none */
     bool unix_socket;     /* also listen on DIR/redis.sock */
+    bool durable;         /* append-only file, fsync on every write: a SIGKILL
+                             and a restart keep every acknowledged write */
 } xb_redis_server_opts_t;
 
 /* Starts redis-server (opts may be NULL) and waits up to 10 s until it

@@ -87,20 +87,10 @@ static int apply_keys(xb_client_t *c, const char *key_path, const char *server_k
                       xb_error_t *err)
 {
     xb_key_t own, server;
-    if (xb_key_load(key_path, &own, err) != 0)
-        return -1;
-    if (!xb_key_has_secret(&own)) {
-        xb_key_wipe(&own);
-        return xb_error_set(err, XB_ERR_ARG, 0,
-                            "client: %s holds a public key only: a client needs its secret key "
-                            "file (NAME" XB_KEY_SECRET_SUFFIX ")",
-                            key_path);
-    }
-    int rc = xb_key_load(server_key_path, &server, err);
+    int rc = xb_key_load_client(key_path, server_key_path, &own, &server, err);
     if (rc == 0)
         rc = xb_key_apply_client(c->sock, &own, &server, 0, err);
     xb_key_wipe(&own);
-    xb_key_wipe(&server);
     c->curve = rc == 0;
     return rc;
 }

@@ -80,6 +80,14 @@ XB_EXPORT int xb_key_save(const xb_key_t *key, const char *dir, const char *name
  * read, XB_ERR_NOTFOUND when it does not exist. */
 XB_EXPORT int xb_key_load(const char *path, xb_key_t *key, xb_error_t *err);
 
+/* The two keys a CURVE client needs: its own keypair from the secret key
+ * file key_path, and the server's public key from server_key_path (a public
+ * file, or a secret one of which only the public key is kept). Returns 0
+ * with *own and *server filled (wipe *own after use), or -1 with *err set
+ * as xb_key_load, and XB_ERR_ARG when key_path is a public file. */
+XB_EXPORT int xb_key_load_client(const char *key_path, const char *server_key_path, xb_key_t *own,
+                                 xb_key_t *server, xb_error_t *err);
+
 /* Makes socket sock (a DEALER, REQ, ... about to connect: call it before
  * zmq_connect) a CURVE client: own is this side's keypair (it must hold the
  * secret key), server the server's public key. Also sets ZMQ_HANDSHAKE_IVL

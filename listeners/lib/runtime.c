@@ -116,24 +116,12 @@ int xb_listener_set_keys(xb_listener_t *l, const char *key_path, const char *ser
                             "and %s (the pump's public key file)",
                             l->name, XB_LISTENER_KEY_ENV, XB_LISTENER_SERVER_KEY_ENV);
     xb_key_t key, server;
-    if (xb_key_load(key_path, &key, err) != 0)
+    if (xb_key_load_client(key_path, server_key_path, &key, &server, err) != 0)
         return -1;
-    if (!xb_key_has_secret(&key)) {
-        xb_key_wipe(&key);
-        return xb_error_set(err, XB_ERR_ARG, 0,
-                            "listener %s: %s holds a public key only: a listener needs its "
-                            "secret key file (NAME" XB_KEY_SECRET_SUFFIX ")",
-                            l->name, key_path);
-    }
-    if (xb_key_load(server_key_path, &server, err) != 0) {
-        xb_key_wipe(&key);
-        return -1;
-    }
     xb_key_wipe(&l->key);
     l->key = key;
-    xb_key_set(&l->server_key, server.public_key, NULL, NULL);
+    l->server_key = server;
     xb_key_wipe(&key);
-    xb_key_wipe(&server);
     l->curve = true;
     return 0;
 }

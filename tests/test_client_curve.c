@@ -148,7 +148,9 @@ static void test_keys_for_a_plain_pump(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     CU_ASSERT_EQUAL(xb_client_control(c, "ping", NULL, 0, REFUSED_WAIT_MS, NULL, &err), -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "does not use CURVE"));
+    /* "does not use CURVE", or "does the pump use CURVE?" when the pump
+     * closed the connection before its ERROR was read. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "use CURVE"));
     xb_client_destroy(&c);
     zmq_close(plain);
     zmq_ctx_term(ctx);

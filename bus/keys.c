@@ -331,6 +331,29 @@ int xb_key_load(const char *path, xb_key_t *key, xb_error_t *err)
     return rc;
 }
 
+/* path, or the environment variable var when path is NULL; NULL when both
+ * are unset or empty. */
+static const char *path_or_env(const char *path, const char *var)
+{
+    if (!path)
+        path = getenv(var);
+    return path && *path ? path : NULL;
+}
+
+int xb_key_paths_from_env(const char **key_path, const char **server_key_path, xb_error_t *err)
+{
+    *key_path = path_or_env(*key_path, XB_KEY_ENV);
+    *server_key_path = path_or_env(*server_key_path, XB_SERVER_KEY_ENV);
+    if (*key_path && *server_key_path)
+        return 1;
+    if (!*key_path && !*server_key_path)
+        return 0;
+    return xb_error_set(err, XB_ERR_ARG, 0,
+                        "CURVE needs both keys: this side's secret key file (--key, %s) and the "
+                        "pump's public key file (--server-key, %s); only %s is given",
+                        XB_KEY_ENV, XB_SERVER_KEY_ENV, *key_path ? "this side's" : "the pump's");
+}
+
 int xb_key_load_client(const char *key_path, const char *server_key_path, xb_key_t *own,
                        xb_key_t *server, xb_error_t *err)
 {

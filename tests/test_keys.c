@@ -247,6 +247,32 @@ static void test_load_client(void)
     CU_ASSERT_FALSE(xb_key_has_secret(&own));
 }
 
+static void test_paths_from_env(void)
+{
+    xb_error_t err;
+    const char *key = NULL, *server = NULL;
+    unsetenv(XB_KEY_ENV);
+    unsetenv(XB_SERVER_KEY_ENV);
+    CU_ASSERT_EQUAL(xb_key_paths_from_env(&key, &server, &err), 0);
+    CU_ASSERT_PTR_NULL(key);
+    setenv(XB_KEY_ENV, "/k/me.key_secret", 1);
+    setenv(XB_SERVER_KEY_ENV, "", 1); /* empty counts as unset */
+    CU_ASSERT_EQUAL(xb_key_paths_from_env(&key, &server, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    setenv(XB_SERVER_KEY_ENV, "/k/pump.key", 1);
+    key = server = NULL;
+    CU_ASSERT_EQUAL(xb_key_paths_from_env(&key, &server, &err), 1);
+    CU_ASSERT_STRING_EQUAL(key, "/k/me.key_secret");
+    CU_ASSERT_STRING_EQUAL(server, "/k/pump.key");
+    /* A path given wins over its variable. */
+    key = "/given.key_secret";
+    server = NULL;
+    CU_ASSERT_EQUAL(xb_key_paths_from_env(&key, &server, &err), 1);
+    CU_ASSERT_STRING_EQUAL(key, "/given.key_secret");
+    unsetenv(XB_KEY_ENV);
+    unsetenv(XB_SERVER_KEY_ENV);
+}
+
 static void test_apply_to_sockets(void)
 {
     xb_key_t server, client, server_pub;
@@ -331,6 +357,7 @@ static const xbt_test_t keys_tests[] = {
     {"a secret file open to others is refused", test_secret_file_open_to_others_refused},
     {"malformed files: FILE:LINE", test_malformed_files},
     {"a client's two keys", test_load_client},
+    {"key paths from XMLBUS_KEY and XMLBUS_SERVER_KEY", test_paths_from_env},
     {"client and server options on real sockets", test_apply_to_sockets},
     {"xmlbus keygen", test_keygen_command},
     {NULL, NULL},

@@ -87,31 +87,12 @@ static int apply_keys(xb_client_t *c, const char *key_path, const char *server_k
                       xb_error_t *err)
 {
     xb_key_t own, server;
-    if (xb_key_load(key_path, &own, err) != 0)
-        return -1;
-    if (!xb_key_has_secret(&own)) {
-        xb_key_wipe(&own);
-        return xb_error_set(err, XB_ERR_ARG, 0,
-                            "client: %s holds a public key only: a client needs its secret key "
-                            "file (NAME" XB_KEY_SECRET_SUFFIX ")",
-                            key_path);
-    }
-    int rc = xb_key_load(server_key_path, &server, err);
+    int rc = xb_key_load_client(key_path, server_key_path, &own, &server, err);
     if (rc == 0)
         rc = xb_key_apply_client(c->sock, &own, &server, 0, err);
     xb_key_wipe(&own);
-    xb_key_wipe(&server);
     c->curve = rc == 0;
     return rc;
-}
-
-/* path, or the environment variable var when path is NULL; NULL when both
- * are unset or empty. */
-static const char *path_or_env(const char *path, const char *var)
-{
-    if (!path)
-        path = getenv(var);
-    return path && *path ? path : NULL;
 }
 
 xb_client_t *xb_client_new_secure(const char *endpoint, void *zmq_ctx, const char *key_path,
@@ -121,16 +102,9 @@ xb_client_t *xb_client_new_secure(const char *endpoint, void *zmq_ctx, const cha
         xb_error_set(err, XB_ERR_ARG, 0, "client: no endpoint given");
         return NULL;
     }
-    key_path = path_or_env(key_path, XB_CLIENT_KEY_ENV);
-    server_key_path = path_or_env(server_key_path, XB_CLIENT_SERVER_KEY_ENV);
-    if (!key_path != !server_key_path) {
-        xb_error_set(err, XB_ERR_ARG, 0,
-                     "client: CURVE needs both keys: this client's secret key file (--key, "
-                     "%s) and the pump's public key file (--server-key, %s); only %s is given",
-                     XB_CLIENT_KEY_ENV, XB_CLIENT_SERVER_KEY_ENV,
-                     key_path ? "the client's" : "the pump's");
+    int curve = xb_key_paths_from_env(&key_path, &server_key_path, err);
+    if (curve < 0)
         return NULL;
-    }
     /* Idempotent; done here for programs that did not call it in main(). */
     xb_xml_init();
     xb_client_t *c = calloc(1, sizeof *c);
@@ -177,7 +151,7 @@ xb_client_t *xb_client_new_secure(const char *endpoint, void *zmq_ctx, const cha
         xb_client_destroy(&c);
         return NULL;
     }
-    if ((key_path && apply_keys(c, key_path, server_key_path, err) != 0) ||
+    if ((curve && apply_keys(c, key_path, server_key_path, err) != 0) ||
         (strncmp(endpoint, "inproc://", 9) != 0 && /* no handshake there */
          !(c->hs = xb_handshake_watch(c->ctx, c->sock, "client", c->curve, CLIENT_KEYS_HINT,
                                       err)))) {

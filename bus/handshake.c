@@ -22,7 +22,7 @@ struct xb_handshake_t {
     void *pair; /* reads the monitor's events */
     const char *who, *hint;
     bool curve;
-    unsigned event;    /* last failure seen (ZMQ_EVENT_HANDSHAKE_FAILED_*), 0 none */
+    unsigned event;    /* failure seen (ZMQ_EVENT_HANDSHAKE_FAILED_*), 0 none */
     unsigned value;    /* its value: ZAP status or ZMQ_PROTOCOL_ERROR_* */
     unsigned failures; /* failed handshakes since the last one that succeeded */
 };
@@ -71,8 +71,8 @@ void xb_handshake_destroy(xb_handshake_t **hp, void *sock)
     *hp = NULL;
 }
 
-/* Takes the events that arrived: the last one counts (a success clears an
- * earlier failure). */
+/* Takes the events that arrived: a success clears the failures before it;
+ * of the failures since, the last that says why counts. */
 static void read_events(xb_handshake_t *h)
 {
     for (;;) {
@@ -95,9 +95,17 @@ static void read_events(xb_handshake_t *h)
             more = zmq_msg_recv(&m, h->pair, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&m);
             zmq_msg_close(&m);
         }
-        h->event = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? 0 : event;
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            h->event = h->value = h->failures = 0;
+            continue;
+        }
+        h->failures++;
+        /* A closed connection says less than a refusal or a protocol error
+         * seen before it (the peer often closes before its ERROR is read). */
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && h->event)
+            continue;
+        h->event = event;
         h->value = value;
-        h->failures = h->event ? h->failures + 1 : 0;
     }
 }
 

@@ -331,6 +331,51 @@ int xb_key_load(const char *path, xb_key_t *key, xb_error_t *err)
     return rc;
 }
 
+/* path, or the environment variable var when path is NULL; NULL when both
+ * are unset or empty. */
+static const char *path_or_env(const char *path, const char *var)
+{
+    if (!path)
+        path = getenv(var);
+    return path && *path ? path : NULL;
+}
+
+int xb_key_paths_from_env(const char **key_path, const char **server_key_path, xb_error_t *err)
+{
+    *key_path = path_or_env(*key_path, XB_KEY_ENV);
+    *server_key_path = path_or_env(*server_key_path, XB_SERVER_KEY_ENV);
+    if (*key_path && *server_key_path)
+        return 1;
+    if (!*key_path && !*server_key_path)
+        return 0;
+    return xb_error_set(err, XB_ERR_ARG, 0,
+                        "CURVE needs both keys: this side's secret key file (--key, %s) and the "
+                        "pump's public key file (--server-key, %s); only %s is given",
+                        XB_KEY_ENV, XB_SERVER_KEY_ENV, *key_path ? "this side's" : "the pump's");
+}
+
+int xb_key_load_client(const char *key_path, const char *server_key_path, xb_key_t *own,
+                       xb_key_t *server, xb_error_t *err)
+{
+    if (!own || !server)
+        return xb_error_set(err, XB_ERR_ARG, 0, "keys: no key to fill");
+    xb_key_t loaded;
+    if (xb_key_load(key_path, own, err) != 0)
+        return -1;
+    int rc = 0;
+    if (!xb_key_has_secret(own))
+        rc = xb_error_set(err, XB_ERR_ARG, 0,
+                          "%s holds a public key only: this side needs its secret key file "
+                          "(NAME" XB_KEY_SECRET_SUFFIX ")",
+                          key_path);
+    else if ((rc = xb_key_load(server_key_path, &loaded, err)) == 0)
+        rc = xb_key_set(server, loaded.public_key, NULL, err);
+    xb_key_wipe(&loaded);
+    if (rc != 0)
+        xb_key_wipe(own);
+    return rc;
+}
+
 /* ---- sockets --------------------------------------------------------------- */
 
 static int set_key_opt(void *sock, int opt, const char *z85, const char *what, xb_error_t *err)

@@ -36,8 +36,8 @@ static char g_server_pub[512], g_good_sec[512], g_good_pub[512], g_bad_sec[512],
 static int curve_init(void)
 {
     char server_sec[512], unused[512];
-    unsetenv(XB_CLIENT_KEY_ENV);
-    unsetenv(XB_CLIENT_SERVER_KEY_ENV);
+    unsetenv(XB_KEY_ENV);
+    unsetenv(XB_SERVER_KEY_ENV);
     if (xbt_tmpdir_make(g_dir, sizeof g_dir, "test-curve") != 0 ||
         xbt_curve_save_key(g_dir, "pump", g_server_pub, server_sec) != 0 ||
         xbt_curve_save_key(g_dir, "good", g_good_pub, g_good_sec) != 0 ||
@@ -80,20 +80,20 @@ static void test_right_key_works(void)
 
 static void test_environment_gives_the_keys(void)
 {
-    setenv(XB_CLIENT_KEY_ENV, g_good_sec, 1);
-    setenv(XB_CLIENT_SERVER_KEY_ENV, g_server_pub, 1);
+    setenv(XB_KEY_ENV, g_good_sec, 1);
+    setenv(XB_SERVER_KEY_ENV, g_server_pub, 1);
     xb_error_t err;
     xb_client_t *c = xb_client_new(g_server.endpoint, NULL, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     CU_ASSERT_EQUAL(xb_client_control(c, "ping", NULL, 0, LONG_WAIT_MS, NULL, &err), 0);
     xb_client_destroy(&c);
     /* Only one of the two: refused at once. */
-    unsetenv(XB_CLIENT_SERVER_KEY_ENV);
+    unsetenv(XB_SERVER_KEY_ENV);
     c = xb_client_new(g_server.endpoint, NULL, &err);
     CU_ASSERT_PTR_NULL(c);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "both keys"));
-    unsetenv(XB_CLIENT_KEY_ENV);
+    unsetenv(XB_KEY_ENV);
 }
 
 static void test_refused_key_is_a_clear_error(void)
@@ -148,7 +148,9 @@ static void test_keys_for_a_plain_pump(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     CU_ASSERT_EQUAL(xb_client_control(c, "ping", NULL, 0, REFUSED_WAIT_MS, NULL, &err), -1);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "does not use CURVE"));
+    /* "does not use CURVE", or "does the pump use CURVE?" when the pump
+     * closed the connection before its ERROR was read. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "use CURVE"));
     xb_client_destroy(&c);
     zmq_close(plain);
     zmq_ctx_term(ctx);

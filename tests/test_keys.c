@@ -224,6 +224,55 @@ static void test_malformed_files(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, path));
 }
 
+static void test_load_client(void)
+{
+    char pub[512], sec[512], srv_pub[512], srv_sec[512];
+    xb_key_t key, own, server;
+    xb_error_t err;
+    CU_ASSERT_EQUAL_FATAL(xb_key_generate(&key, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(xb_key_save(&key, g_dir, "cl", pub, sec, 512, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(xb_key_generate(&key, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(xb_key_save(&key, g_dir, "srv", srv_pub, srv_sec, 512, &err), 0);
+    CU_ASSERT_EQUAL(xb_key_load_client(sec, srv_pub, &own, &server, &err), 0);
+    CU_ASSERT_TRUE(xb_key_has_secret(&own));
+    CU_ASSERT_STRING_EQUAL(server.public_key, key.public_key);
+    /* Of a secret file given as the server's key only the public key is kept. */
+    CU_ASSERT_EQUAL(xb_key_load_client(sec, srv_sec, &own, &server, &err), 0);
+    CU_ASSERT_FALSE(xb_key_has_secret(&server));
+    CU_ASSERT_STRING_EQUAL(server.public_key, key.public_key);
+    /* A public file as the own key. */
+    CU_ASSERT_EQUAL(xb_key_load_client(pub, srv_pub, &own, &server, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "secret key file"));
+    CU_ASSERT_FALSE(xb_key_has_secret(&own));
+}
+
+static void test_paths_from_env(void)
+{
+    xb_error_t err;
+    const char *key = NULL, *server = NULL;
+    unsetenv(XB_KEY_ENV);
+    unsetenv(XB_SERVER_KEY_ENV);
+    CU_ASSERT_EQUAL(xb_key_paths_from_env(&key, &server, &err), 0);
+    CU_ASSERT_PTR_NULL(key);
+    setenv(XB_KEY_ENV, "/k/me.key_secret", 1);
+    setenv(XB_SERVER_KEY_ENV, "", 1); /* empty counts as unset */
+    CU_ASSERT_EQUAL(xb_key_paths_from_env(&key, &server, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    setenv(XB_SERVER_KEY_ENV, "/k/pump.key", 1);
+    key = server = NULL;
+    CU_ASSERT_EQUAL(xb_key_paths_from_env(&key, &server, &err), 1);
+    CU_ASSERT_STRING_EQUAL(key, "/k/me.key_secret");
+    CU_ASSERT_STRING_EQUAL(server, "/k/pump.key");
+    /* A path given wins over its variable. */
+    key = "/given.key_secret";
+    server = NULL;
+    CU_ASSERT_EQUAL(xb_key_paths_from_env(&key, &server, &err), 1);
+    CU_ASSERT_STRING_EQUAL(key, "/given.key_secret");
+    unsetenv(XB_KEY_ENV);
+    unsetenv(XB_SERVER_KEY_ENV);
+}
+
 static void test_apply_to_sockets(void)
 {
     xb_key_t server, client, server_pub;
@@ -307,6 +356,8 @@ static const xbt_test_t keys_tests[] = {
     {"bad names and keys without a secret are not saved", test_bad_names},
     {"a secret file open to others is refused", test_secret_file_open_to_others_refused},
     {"malformed files: FILE:LINE", test_malformed_files},
+    {"a client's two keys", test_load_client},
+    {"key paths from XMLBUS_KEY and XMLBUS_SERVER_KEY", test_paths_from_env},
     {"client and server options on real sockets", test_apply_to_sockets},
     {"xmlbus keygen", test_keygen_command},
     {NULL, NULL},

@@ -1420,8 +1420,8 @@ static char g_curve_pub[512], g_curve_good[512], g_curve_good_pub[512], g_curve_
 static int curve_init(void)
 {
     char server_sec[512], unused[512];
-    unsetenv(XB_LISTENER_KEY_ENV);
-    unsetenv(XB_LISTENER_SERVER_KEY_ENV);
+    unsetenv(XB_KEY_ENV);
+    unsetenv(XB_SERVER_KEY_ENV);
     if (xbt_tmpdir_make(g_curve_dir, sizeof g_curve_dir, "test-listener-curve") != 0 ||
         xbt_curve_save_key(g_curve_dir, "pump", g_curve_pub, server_sec) != 0 ||
         xbt_curve_save_key(g_curve_dir, "good", g_curve_good_pub, g_curve_good) != 0 ||
@@ -1440,12 +1440,12 @@ static int curve_clean(void)
  * key (and the server's key); started. */
 static xb_listener_t *curve_listener(const char *key)
 {
-    setenv(XB_LISTENER_KEY_ENV, key, 1);
-    setenv(XB_LISTENER_SERVER_KEY_ENV, g_curve_pub, 1);
+    setenv(XB_KEY_ENV, key, 1);
+    setenv(XB_SERVER_KEY_ENV, g_curve_pub, 1);
     xb_error_t err;
     xb_listener_t *l = xb_listener_new(g_curve.endpoint, "curvy", NULL, test_handler, NULL, &err);
-    unsetenv(XB_LISTENER_KEY_ENV);
-    unsetenv(XB_LISTENER_SERVER_KEY_ENV);
+    unsetenv(XB_KEY_ENV);
+    unsetenv(XB_SERVER_KEY_ENV);
     CU_ASSERT_PTR_NOT_NULL_FATAL(l);
     CU_ASSERT_EQUAL_FATAL(xb_listener_start(l, &err), 0);
     return l;
@@ -1474,12 +1474,12 @@ static void test_curve_listener_refused(void)
 static void test_curve_listener_bad_keys(void)
 {
     xb_error_t err;
-    setenv(XB_LISTENER_KEY_ENV, g_curve_good, 1);
+    setenv(XB_KEY_ENV, g_curve_good, 1);
     xb_listener_t *l = xb_listener_new(g_curve.endpoint, "curvy", NULL, test_handler, NULL, &err);
-    unsetenv(XB_LISTENER_KEY_ENV);
+    unsetenv(XB_KEY_ENV);
     CU_ASSERT_PTR_NULL(l);
     CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, XB_LISTENER_SERVER_KEY_ENV));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, XB_SERVER_KEY_ENV));
     l = xb_listener_new(g_curve.endpoint, "curvy", NULL, test_handler, NULL, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(l);
     CU_ASSERT_EQUAL(xb_listener_set_keys(l, g_curve_good_pub, g_curve_pub, &err), -1);

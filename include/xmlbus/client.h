@@ -59,11 +59,6 @@ typedef struct xb_client_t xb_client_t;
  * or NULL with *err set (XB_ERR_ARG bad endpoint, XB_ERR_IO, XB_ERR_NOMEM). */
 XB_EXPORT xb_client_t *xb_client_new(const char *endpoint, void *zmq_ctx, xb_error_t *err);
 
-/* The environment variables that give a client its CURVE keys, as paths of
- * key files (xmlbus/keys.h, docs/security.md): never a key itself. */
-#define XB_CLIENT_KEY_ENV "XMLBUS_KEY"               /* this client's NAME.key_secret */
-#define XB_CLIENT_SERVER_KEY_ENV "XMLBUS_SERVER_KEY" /* the pump's NAME.key */
-
 /* xb_client_new with CURVE (docs/security.md): key_path is this client's
  * secret key file (NAME.key_secret, mode 0600), server_key_path the pump's
  * public key file (NAME.key). A NULL path is taken from the environment

@@ -26,6 +26,10 @@ extern "C" {
 #define XB_KEY_TEXT (XB_KEY_Z85_LEN + 1)   /* and its NUL */
 #define XB_KEY_PUBLIC_SUFFIX ".key"        /* NAME.key */
 #define XB_KEY_SECRET_SUFFIX ".key_secret" /* NAME.key_secret */
+/* The environment variables that give a connecting side (client, listener
+ * process) its CURVE keys, as paths of key files: never a key itself. */
+#define XB_KEY_ENV "XMLBUS_KEY"               /* this side's NAME.key_secret */
+#define XB_SERVER_KEY_ENV "XMLBUS_SERVER_KEY" /* the pump's NAME.key */
 /* How long a connection may take for its CURVE handshake (ZMQ_HANDSHAKE_IVL). */
 #define XB_KEY_HANDSHAKE_MS 5000
 
@@ -79,6 +83,21 @@ XB_EXPORT int xb_key_save(const xb_key_t *key, const char *dir, const char *name
  * XB_ERR_ARG for a secret file open to others, XB_ERR_IO when it cannot be
  * read, XB_ERR_NOTFOUND when it does not exist. */
 XB_EXPORT int xb_key_load(const char *path, xb_key_t *key, xb_error_t *err);
+
+/* Which key files a connecting side uses: a NULL *key_path is taken from
+ * XMLBUS_KEY, a NULL *server_key_path from XMLBUS_SERVER_KEY (an empty one
+ * counts as unset). Returns 1 when both are given (CURVE), 0 when neither is
+ * (both set to NULL), -1 with *err set (XB_ERR_ARG) when only one is. */
+XB_EXPORT int xb_key_paths_from_env(const char **key_path, const char **server_key_path,
+                                    xb_error_t *err);
+
+/* The two keys a CURVE client needs: its own keypair from the secret key
+ * file key_path, and the server's public key from server_key_path (a public
+ * file, or a secret one of which only the public key is kept). Returns 0
+ * with *own and *server filled (wipe *own after use), or -1 with *err set
+ * as xb_key_load, and XB_ERR_ARG when key_path is a public file. */
+XB_EXPORT int xb_key_load_client(const char *key_path, const char *server_key_path, xb_key_t *own,
+                                 xb_key_t *server, xb_error_t *err);
 
 /* Makes socket sock (a DEALER, REQ, ... about to connect: call it before
  * zmq_connect) a CURVE client: own is this side's keypair (it must hold the

@@ -80,11 +80,6 @@ XB_EXPORT int xb_listener_main(int argc, char **argv, xb_handler_fn fn, void *us
 XB_EXPORT xb_listener_t *xb_listener_new(const char *endpoint, const char *name, void *zmq_ctx,
                                          xb_handler_fn fn, void *user, xb_error_t *err);
 
-/* The environment variables that give a listener its CURVE keys, as paths
- * of key files (xmlbus/keys.h, docs/security.md): never a key itself. */
-#define XB_LISTENER_KEY_ENV "XMLBUS_KEY"               /* this listener's NAME.key_secret */
-#define XB_LISTENER_SERVER_KEY_ENV "XMLBUS_SERVER_KEY" /* the pump's NAME.key */
-
 /* Connects with CURVE: key_path is this listener's secret key file
  * (NAME.key_secret, mode 0600), server_key_path the pump's public key file
  * (NAME.key); a NULL path is taken from the environment (XMLBUS_KEY,

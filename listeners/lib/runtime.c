@@ -96,48 +96,21 @@ xb_listener_t *xb_listener_new(const char *endpoint, const char *name, void *zmq
     return l;
 }
 
-/* path, or the environment variable var when path is NULL; NULL when both
- * are unset or empty. */
-static const char *path_or_env(const char *path, const char *var)
-{
-    if (!path)
-        path = getenv(var);
-    return path && *path ? path : NULL;
-}
-
 int xb_listener_set_keys(xb_listener_t *l, const char *key_path, const char *server_key_path,
                          xb_error_t *err)
 {
     if (!l)
         return xb_error_set(err, XB_ERR_ARG, 0, "listener: NULL");
-    key_path = path_or_env(key_path, XB_LISTENER_KEY_ENV);
-    server_key_path = path_or_env(server_key_path, XB_LISTENER_SERVER_KEY_ENV);
-    if (!key_path && !server_key_path)
-        return 0;
-    if (!key_path || !server_key_path)
-        return xb_error_set(err, XB_ERR_ARG, 0,
-                            "listener %s: CURVE needs both %s (this listener's secret key file) "
-                            "and %s (the pump's public key file)",
-                            l->name, XB_LISTENER_KEY_ENV, XB_LISTENER_SERVER_KEY_ENV);
+    int curve = xb_key_paths_from_env(&key_path, &server_key_path, err);
+    if (curve <= 0)
+        return curve;
     xb_key_t key, server;
-    if (xb_key_load(key_path, &key, err) != 0)
+    if (xb_key_load_client(key_path, server_key_path, &key, &server, err) != 0)
         return -1;
-    if (!xb_key_has_secret(&key)) {
-        xb_key_wipe(&key);
-        return xb_error_set(err, XB_ERR_ARG, 0,
-                            "listener %s: %s holds a public key only: a listener needs its "
-                            "secret key file (NAME" XB_KEY_SECRET_SUFFIX ")",
-                            l->name, key_path);
-    }
-    if (xb_key_load(server_key_path, &server, err) != 0) {
-        xb_key_wipe(&key);
-        return -1;
-    }
     xb_key_wipe(&l->key);
     l->key = key;
-    xb_key_set(&l->server_key, server.public_key, NULL, NULL);
+    l->server_key = server;
     xb_key_wipe(&key);
-    xb_key_wipe(&server);
     l->curve = true;
     return 0;
 }
@@ -318,8 +291,7 @@ static int connect_pump(xb_listener_t *l, xb_error_t *err)
     if ((l->curve && xb_key_apply_client(l->sock, &l->key, &l->server_key, 0, err) != 0) ||
         (strncmp(l->endpoint, "inproc://", 9) != 0 &&
          !(l->hs = xb_handshake_watch(l->ctx, l->sock, "listener", l->curve,
-                                      XB_LISTENER_KEY_ENV " and " XB_LISTENER_SERVER_KEY_ENV,
-                                      err)))) {
+                                      XB_KEY_ENV " and " XB_SERVER_KEY_ENV, err)))) {
         close_socket(l, 0);
         return -1;
     }

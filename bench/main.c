@@ -155,6 +155,9 @@ static size_t plan(bench_row_t *rows)
             }
         }
     }
+    /* The memory rows over tcp with CURVE (docs/security.md): what security costs. */
+    add_row(rows, &n, ROW_PUMP, "memory", "tcp-curve", 1, 400, 0);
+    add_row(rows, &n, ROW_PUMP, "memory", "tcp-curve", 100, 400, 0);
     for (int w = 1; w <= 2; w++)
         for (int k = 0; k < 3; k++)
             add_row(rows, &n, ROW_POOL, "memory", "ipc", k_windows[k], 400, w);
@@ -316,6 +319,7 @@ int main(int argc, char **argv)
     bench_raw_rows(&o, rows, n, "ipc", &progress, total);
     bench_pump_rows(&o, rows, n, ROW_PUMP, "memory", "ipc", 1, &progress, total);
     bench_pump_rows(&o, rows, n, ROW_PUMP, "memory", "tcp", 1, &progress, total);
+    bench_pump_rows(&o, rows, n, ROW_PUMP, "memory", "tcp-curve", 1, &progress, total);
     bench_pump_rows(&o, rows, n, ROW_PUMP, "manager", "ipc", 1, &progress, total);
     bench_pump_rows(&o, rows, n, ROW_PUMP, "redis", "ipc", 1, &progress, total);
     bench_pump_rows(&o, rows, n, ROW_POOL, "memory", "ipc", 1, &progress, total);

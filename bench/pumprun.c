@@ -26,6 +26,8 @@
 
 #include "pumprun.h"
 
+#include "xmlbus/keys.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +65,29 @@ static void sleep_ms(long ms)
 
 /* ---- organism ----------------------------------------------------------------- */
 
+/* The rows over tcp with CURVE: the pump, the bench's client (an admin:
+ * it reads stats) and echo each get a keypair in the pump's folder. */
+static bool curve(const pump_env_t *e)
+{
+    return strcmp(e->transport, "tcp-curve") == 0;
+}
+
+static int make_keys(pump_env_t *e, xb_error_t *err)
+{
+    static const char *const names[] = {"server", "client", "echo"};
+    for (size_t i = 0; i < 3; i++) {
+        xb_key_t k;
+        int rc = xb_key_generate(&k, err) == 0 &&
+                         xb_key_save(&k, e->dir, names[i], NULL, NULL, 0, err) == 0
+                     ? 0
+                     : -1;
+        xb_key_wipe(&k);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int write_organism(pump_env_t *e, xb_error_t *err)
 {
     char xsd[BENCH_PATH_MAX + 16];
@@ -88,11 +113,11 @@ static int write_organism(pump_env_t *e, xb_error_t *err)
     char pool[128] = "    credit: 100\n";
     if (e->kind == ROW_POOL)
         snprintf(pool, sizeof pool, "    cpu_bound: true\n    workers: %d\n", e->workers);
-    char yaml[2048];
+    char yaml[3072];
     snprintf(yaml, sizeof yaml,
              "# written by xmlbus-bench\n"
              "organism:\n"
-             "  name: bench\n"
+             "  name: bench\n%s"
              "limits:\n"
              "  max_message_bytes: 4MiB\n" /* room for the 100 KB payload rows */
              "  max_payload_bytes: 4MiB\n"
@@ -105,8 +130,12 @@ static int write_organism(pump_env_t *e, xb_error_t *err)
              "  - name: echo\n"
              "    payload: echo\n"
              "    schema: echo.xsd\n"
-             "    command: xmlbus-echo\n%s",
-             RETAIN_THREADS, RETAIN_SLOTS, CLIENT_BUDGET, backend, pool);
+             "    command: xmlbus-echo\n%s%s",
+             curve(e) ? "security:\n  server_key: server.key_secret\n"
+                        "  admins: [client.key]\n"
+                      : "",
+             RETAIN_THREADS, RETAIN_SLOTS, CLIENT_BUDGET, backend, pool,
+             curve(e) ? "    key: echo.key_secret\n" : "");
     return bench_write_file(e->cfg, yaml, err);
 }
 
@@ -193,7 +222,7 @@ static int pump_open(const bench_opts_t *o, pump_env_t *e, xb_error_t *err)
         if (!e->redis)
             return -1;
     }
-    if (write_organism(e, err) != 0)
+    if ((curve(e) && make_keys(e, err) != 0) || write_organism(e, err) != 0)
         return -1;
     char xmlbus[BENCH_PATH_MAX + 16], bind_ep[BENCH_PATH_MAX + 32];
     snprintf(xmlbus, sizeof xmlbus, "%s/xmlbus", o->bin_dir);
@@ -211,7 +240,11 @@ static int pump_open(const bench_opts_t *o, pump_env_t *e, xb_error_t *err)
     if (bench_wait_file_line(e->epfile, e->pid, READY_TIMEOUT_MS, e->endpoint,
                              sizeof e->endpoint) != 0)
         return pump_failed(e, err, "the pump did not start");
-    e->client = xb_client_new(e->endpoint, NULL, err);
+    char key[BENCH_PATH_MAX + 32], server[BENCH_PATH_MAX + 32];
+    snprintf(key, sizeof key, "%s/client%s", e->dir, XB_KEY_SECRET_SUFFIX);
+    snprintf(server, sizeof server, "%s/server%s", e->dir, XB_KEY_PUBLIC_SUFFIX);
+    e->client = curve(e) ? xb_client_new_secure(e->endpoint, NULL, key, server, err)
+                         : xb_client_new(e->endpoint, NULL, err);
     if (!e->client)
         return -1;
     /* Serves, and every echo process has registered. */

@@ -97,8 +97,9 @@ static void ratios(bench_row_t *rows, size_t n)
         bench_row_t *r = &rows[i];
         if (!r->selected || r->status != ST_OK || r->kind < ROW_PUMP)
             continue;
-        const bench_row_t *raw = find(rows, n, ROW_RAW, NULL, r->transport, r->in_flight,
-                                      r->payload);
+        /* CURVE rows against raw tcp: what the bus and its security cost */
+        const char *t = strcmp(r->transport, "tcp-curve") == 0 ? "tcp" : r->transport;
+        const bench_row_t *raw = find(rows, n, ROW_RAW, NULL, t, r->in_flight, r->payload);
         if (raw && raw->msgs_per_s > 0) {
             r->thr_ratio = r->msgs_per_s / raw->msgs_per_s;
             r->p50_ratio = raw->p50_us > 0 ? r->p50_us / raw->p50_us : -1;

@@ -66,11 +66,11 @@ static int init(void)
     char yaml[4096];
     snprintf(yaml, sizeof yaml, ORGANISM, keydir, keydir, keydir, keydir, keydir, keydir);
     /* the pump's ping at start needs a key too: the admin's */
-    setenv(XB_CLIENT_KEY_ENV, key_file("ops", true), 1);
-    setenv(XB_CLIENT_SERVER_KEY_ENV, key_file("server", false), 1);
+    setenv(XB_KEY_ENV, key_file("ops", true), 1);
+    setenv(XB_SERVER_KEY_ENV, key_file("server", false), 1);
     int rc = xbt_pump_start(&pump, yaml);
-    unsetenv(XB_CLIENT_KEY_ENV);
-    unsetenv(XB_CLIENT_SERVER_KEY_ENV);
+    unsetenv(XB_KEY_ENV);
+    unsetenv(XB_SERVER_KEY_ENV);
     return rc;
 }
 

@@ -9,7 +9,7 @@ MAKEFLAGS  += --no-print-directory
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test test-asan fuzz demo demo-primes bench bench-quick soak install clean valgrind
+.PHONY: all deps build test test-asan fuzz demo demo-primes demo-secure bench bench-quick soak install clean valgrind
 
 all: build
 
@@ -46,6 +46,9 @@ demo: build
 
 demo-primes: build
 	@scripts/demo-primes.sh $(BUILD)
+
+demo-secure: build
+	@scripts/demo-secure.sh $(BUILD)
 
 bench: build
 	@$(BUILD)/bin/xmlbus-bench

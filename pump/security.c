@@ -267,8 +267,22 @@ static bool owns_thread(const xbp_security_t *s, const keyent_t *k, xb_proto_val
     return v && v - 1 == (uintptr_t)(k - s->keys);
 }
 
+/* Whether the peer on rid holds a delivery on thread: a listener reads the
+ * history of what it works on, nothing else. */
+static bool holds_thread(xb_pump_t *p, const xbp_rid_t *rid, xb_proto_val_t thread)
+{
+    peer_t *peer = xbp_peer_find(p, rid);
+    for (xbp_lqlink_t *l = peer ? xbp_lqueue_peek(peer->held) : NULL; l; l = xbp_lqueue_next(l)) {
+        const delivery_t *d = XBP_LQ_ITEM(l, delivery_t, plink);
+        if (xb_proto_is(thread, d->thread))
+            return true;
+    }
+    return false;
+}
+
 /* Why k may not send m ("" when it may). */
-static const char *refusal(const xb_pump_t *p, const keyent_t *k, const xb_proto_msg_t *m)
+static const char *refusal(xb_pump_t *p, const xbp_rid_t *rid, const keyent_t *k,
+                           const xb_proto_msg_t *m)
 {
     if (!k)
         return "this connection's key is not known";
@@ -286,8 +300,13 @@ static const char *refusal(const xb_pump_t *p, const keyent_t *k, const xb_proto
     case XB_PROTO_DONE:
     case XB_PROTO_FAILED:
     case XB_PROTO_BYE:
-    case XB_PROTO_HISTORY:
         return k->role == XBP_ROLE_LISTENER ? "" : "only a listener key may send this";
+    case XB_PROTO_HISTORY:
+        if (k->role != XBP_ROLE_LISTENER)
+            return "only a listener key may send this";
+        return holds_thread(p, rid, m->history.thread)
+                   ? ""
+                   : "a listener reads the history of the threads of its deliveries in hand only";
     case XB_PROTO_SEND:
     case XB_PROTO_POST:
     case XB_PROTO_ACK:
@@ -343,7 +362,7 @@ bool xbp_security_admit(xb_pump_t *p, const xbp_rid_t *rid, const xb_frames_t *f
         return true;
     const keyent_t *k = sender_key(s, f);
     s->current = k;
-    const char *why = refusal(p, k, m);
+    const char *why = refusal(p, rid, k, m);
     if (!why[0])
         return true;
     s->denied++;

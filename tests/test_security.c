@@ -250,6 +250,11 @@ static void test_listener_keys_stay_in_their_lane(void)
     CU_ASSERT_PTR_NOT_NULL(xb_frames_size(r, 3) &&
                            memmem(xb_frames_data(r, 3), xb_frames_size(r, 3), "denied", 6));
     xb_frames_destroy(&r);
+    /* HISTORY needs a registered peer (and then a delivery on that thread) */
+    r = ask(g, "HISTORY", "1", "0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_TRUE(xb_frames_eq(r, 1, "ERROR") && xb_frames_eq(r, 2, "HISTORY"));
+    xb_frames_destroy(&r);
     /* a client key may not register at all */
     r = ask(a, "READY", "greeter", "listener", "0", "1", NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -317,6 +322,40 @@ static void test_no_key_on_a_command_line(void)
     CU_ASSERT_TRUE(seen >= 2); /* the keyed listeners were looked at */
 }
 
+/* `xmlbus check` and `xmlbus run` refuse an endpoint other machines can
+ * reach without CURVE, and accept it with insecure: true. */
+static void test_check_refuses_exposed_bind(void)
+{
+    char dir[256], yaml[600], cmd[1400];
+    CU_ASSERT_EQUAL_FATAL(xbt_tmpdir_make(dir, sizeof dir, "exposed"), 0);
+    const char *bodies[2] = {"", "security:\n  insecure: true\n"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(yaml, sizeof yaml, "%s/organism.yaml", dir);
+        FILE *f = fopen(yaml, "w");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        fprintf(f,
+                "organism:\n  name: open\n  endpoint: tcp://0.0.0.0:7400\n%s"
+                "listeners:\n  - name: a\n    payload: p\n",
+                bodies[i]);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "'%s/xmlbus' check '%s' 2>&1", XB_BIN_DIR, yaml);
+        FILE *p = popen(cmd, "r");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        char out[4096] = "";
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = '\0';
+        int status = pclose(p);
+        if (i == 0) {
+            CU_ASSERT_NOT_EQUAL(status, 0);
+            CU_ASSERT_PTR_NOT_NULL(strstr(out, "organism.yaml:3:13"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(out, "can be reached from other machines"));
+        } else {
+            CU_ASSERT_EQUAL(status, 0);
+        }
+    }
+    xbt_rmtree(dir);
+}
+
 static const xbt_test_t security_tests[] = {
     {"the hello flow end to end with keys", test_hello_end_to_end},
     {"unknown key, no key: refused; the others served", test_unknown_keys_refused},
@@ -324,6 +363,7 @@ static const xbt_test_t security_tests[] = {
     {"a client reads the history of its own threads only", test_history_of_own_threads_only},
     {"a listener key registers as itself only", test_listener_keys_stay_in_their_lane},
     {"no key on a command line or in an environment", test_no_key_on_a_command_line},
+    {"xmlbus check refuses an exposed endpoint without CURVE", test_check_refuses_exposed_bind},
     {NULL, NULL},
 };
 

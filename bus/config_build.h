@@ -63,6 +63,10 @@ bool xb_endpoint_is_local(const char *endpoint);
  * security.server_key (CURVE) or security.insecure: true. 0, or -1 with why
  * (what is wrong and how to fix it). */
 int xb_config_check_exposure(const xb_config_t *cfg, const char *endpoint, char *why, size_t cap);
+/* The public key file of security.server_key: NAME.key beside its
+ * NAME.key_secret (xmlbus keygen writes both). 0, or -1 when server_key is
+ * unset, not named NAME.key_secret, or out does not hold the path. */
+int xb_config_server_public_key(const xb_config_t *cfg, char *out, size_t cap);
 /* Returns 0 if endpoint is one the loader accepts, -1 with err otherwise. */
 int xb_config_check_endpoint(const char *endpoint, xb_error_t *err);
 

@@ -115,6 +115,17 @@ int xb_config_check_exposure(const xb_config_t *cfg, const char *endpoint, char 
     return -1;
 }
 
+int xb_config_server_public_key(const xb_config_t *cfg, char *out, size_t cap)
+{
+    static const char secret[] = ".key_secret", pub[] = ".key";
+    const char *k = cfg->security.server_key;
+    size_t n = k ? strlen(k) : 0, sl = sizeof secret - 1;
+    if (n <= sl || strcmp(k + n - sl, secret) != 0)
+        return -1;
+    int w = snprintf(out, cap, "%.*s%s", (int)(n - sl), k, pub);
+    return w < 0 || (size_t)w >= cap ? -1 : 0;
+}
+
 int xb_config_check_endpoint(const char *endpoint, xb_error_t *err)
 {
     char why[400];
@@ -151,7 +162,7 @@ static int cpu_count(void)
 
 /* ---------------------------------------------------------------- tables */
 
-static const xb_key_t organism_keys[] = {
+static const xb_cfg_key_t organism_keys[] = {
     CUSTOM(xb_config_t, "name", name, xb_cfg_parse_organism_name, "string", "— (required)",
            "the organism's name, in every root chain system.<name>.c-<token>"),
     {.name = "endpoint",
@@ -163,7 +174,7 @@ static const xb_key_t organism_keys[] = {
 };
 
 #define LIM xb_limits_config_t
-static const xb_key_t limits_keys[] = {
+static const xb_cfg_key_t limits_keys[] = {
     SIZE(LIM, max_message_bytes, 64, INT_MAX, 1u << 20, "largest envelope the pump accepts"),
     INT(LIM, max_xml_depth, 4, 100000, 256, "deepest element nesting of a message"),
     INT(LIM, max_attributes, 1, 1000000, 256, "attributes per element"),
@@ -189,7 +200,7 @@ static const xb_key_t limits_keys[] = {
 static const char *const backend_types[] = {"memory", "manager", "redis"};
 
 #define BK xb_backend_config_t
-static const xb_key_t backend_keys[] = {
+static const xb_cfg_key_t backend_keys[] = {
     {.name = "type",
      .type = XB_KEY_ENUM,
      FIELD(BK, type),
@@ -244,7 +255,7 @@ static const xb_key_t backend_keys[] = {
 #undef BK
 
 #define POOL xb_pool_config_t
-static const xb_key_t pool_keys[] = {
+static const xb_cfg_key_t pool_keys[] = {
     {.name = "workers",
      .type = XB_KEY_INT,
      FIELD(POOL, workers),
@@ -262,7 +273,7 @@ static const xb_key_t pool_keys[] = {
 #undef POOL
 
 #define SEC xb_security_config_t
-static const xb_key_t security_keys[] = {
+static const xb_cfg_key_t security_keys[] = {
     CUSTOM(SEC, "server_key", server_key, xb_cfg_parse_key_file, "string", "none",
            "the organism's secret key file: tcp endpoints use CURVE with it"),
     CUSTOM(SEC, "clients", clients, xb_cfg_parse_key_files, "list of strings", "none",
@@ -286,7 +297,7 @@ static const xb_key_t security_keys[] = {
 #undef SEC
 
 #define LS xb_listener_config_t
-static const xb_key_t listener_keys[] = {
+static const xb_cfg_key_t listener_keys[] = {
     CUSTOM(LS, "name", name, xb_cfg_parse_listener_name, "string", "— (required)",
            "the listener's name, unique in the organism"),
     {.name = "description",
@@ -335,7 +346,7 @@ const xb_key_section_t *xb_config_key_sections(void)
     return sections;
 }
 
-const xb_key_t *xb_config_key_find(const xb_key_section_t *s, const char *key)
+const xb_cfg_key_t *xb_config_key_find(const xb_key_section_t *s, const char *key)
 {
     for (size_t i = 0; s && key && i < s->n_keys; i++)
         if (strcmp(s->keys[i].name, key) == 0)
@@ -345,7 +356,7 @@ const xb_key_t *xb_config_key_find(const xb_key_section_t *s, const char *key)
 
 /* ---------------------------------------------------------- field access */
 
-static long long int_field(const xb_key_t *k, const void *base)
+static long long int_field(const xb_cfg_key_t *k, const void *base)
 {
     const char *f = (const char *)base + k->offset;
     if (k->size == sizeof(int)) {
@@ -358,7 +369,7 @@ static long long int_field(const xb_key_t *k, const void *base)
     return v;
 }
 
-void xb_config_key_store_int(const xb_key_t *k, void *base, long long n)
+void xb_config_key_store_int(const xb_cfg_key_t *k, void *base, long long n)
 {
     char *f = (char *)base + k->offset;
     if (k->size == sizeof(int)) {
@@ -373,7 +384,7 @@ void xb_config_key_store_int(const xb_key_t *k, void *base, long long n)
 void xb_config_keys_defaults(const xb_key_section_t *s, void *base)
 {
     for (size_t i = 0; i < s->n_keys; i++) {
-        const xb_key_t *k = &s->keys[i];
+        const xb_cfg_key_t *k = &s->keys[i];
         char *f = (char *)base + k->offset;
         switch (k->type) {
         case XB_KEY_INT:
@@ -404,11 +415,11 @@ void xb_config_keys_defaults(const xb_key_section_t *s, void *base)
     }
 }
 
-const xb_key_t *xb_config_keys_check_bounds(const xb_key_section_t *s, const void *base, char *why,
-                                            size_t cap)
+const xb_cfg_key_t *xb_config_keys_check_bounds(const xb_key_section_t *s, const void *base,
+                                                char *why, size_t cap)
 {
     for (size_t i = 0; i < s->n_keys; i++) {
-        const xb_key_t *k = &s->keys[i];
+        const xb_cfg_key_t *k = &s->keys[i];
         const char *f = (const char *)base + k->offset;
         if (k->type == XB_KEY_INT || k->type == XB_KEY_ENUM) {
             long long n = int_field(k, base);
@@ -442,7 +453,7 @@ const xb_key_t *xb_config_keys_check_bounds(const xb_key_section_t *s, const voi
 
 /* ------------------------------------------------------------------ docs */
 
-const char *xb_config_key_kind(const xb_key_t *k)
+const char *xb_config_key_kind(const xb_cfg_key_t *k)
 {
     switch (k->type) {
     case XB_KEY_INT:
@@ -476,7 +487,7 @@ static const char *size_text(unsigned long long z, char *buf, size_t cap)
     return buf;
 }
 
-const char *xb_config_key_default_text(const xb_key_t *k, char *buf, size_t cap)
+const char *xb_config_key_default_text(const xb_cfg_key_t *k, char *buf, size_t cap)
 {
     if (k->def_text)
         return k->def_text;

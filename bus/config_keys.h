@@ -33,7 +33,7 @@ typedef enum {
     XB_KEY_CUSTOM, /* the row's parse function reads it */
 } xb_key_type_t;
 
-typedef struct xb_key xb_key_t;
+typedef struct xb_cfg_key xb_cfg_key_t;
 struct xb_cfg_loader; /* bus/config_yaml.h */
 struct yaml_node_s;   /* yaml.h's yaml_node_t */
 
@@ -41,13 +41,14 @@ struct yaml_node_s;   /* yaml.h's yaml_node_t */
  * where names the section in messages ("listener 'a'"), ctx is what the
  * section's walker passed. Returns 0 when it set the field, 1 for a null
  * value (default kept), -1 after recording a problem. */
-typedef int (*xb_key_parse_fn)(struct xb_cfg_loader *ld, const xb_key_t *key, struct yaml_node_s *k,
-                               struct yaml_node_s *v, const char *where, void *base, void *ctx);
+typedef int (*xb_key_parse_fn)(struct xb_cfg_loader *ld, const xb_cfg_key_t *key,
+                               struct yaml_node_s *k, struct yaml_node_s *v, const char *where,
+                               void *base, void *ctx);
 
 /* Checks a string value; returns false with the whole message in why. */
 typedef bool (*xb_key_check_fn)(const char *s, char *why, size_t cap);
 
-struct xb_key {
+struct xb_cfg_key {
     const char *name;
     xb_key_type_t type;
     size_t offset;                 /* of the field in the section's struct */
@@ -75,7 +76,7 @@ struct xb_key {
 typedef struct {
     const char *name;  /* "limits"; the listeners[] entry is "listeners" */
     const char *where; /* "section 'limits'" (NULL for listeners: named per entry) */
-    const xb_key_t *keys;
+    const xb_cfg_key_t *keys;
     size_t n_keys;
 } xb_key_section_t;
 
@@ -93,17 +94,17 @@ enum {
 const xb_key_section_t *xb_config_key_sections(void);
 
 /* The row of key in section s, or NULL. */
-const xb_key_t *xb_config_key_find(const xb_key_section_t *s, const char *key);
+const xb_cfg_key_t *xb_config_key_find(const xb_key_section_t *s, const char *key);
 
 /* The kind of a key as docs/configuration.md writes it ("integer", "size"). */
-const char *xb_config_key_kind(const xb_key_t *key);
+const char *xb_config_key_kind(const xb_cfg_key_t *key);
 
 /* The default of a key as docs/configuration.md writes it ("256", "`1MiB`",
  * "`false`"), into buf. */
-const char *xb_config_key_default_text(const xb_key_t *key, char *buf, size_t cap);
+const char *xb_config_key_default_text(const xb_cfg_key_t *key, char *buf, size_t cap);
 
 /* Stores n into the INT or ENUM field of key in the struct at base. */
-void xb_config_key_store_int(const xb_key_t *key, void *base, long long n);
+void xb_config_key_store_int(const xb_cfg_key_t *key, void *base, long long n);
 
 /* Sets every field of section s in the struct at base to its default
  * (CUSTOM fields and TEXT fields are left alone). */
@@ -112,7 +113,7 @@ void xb_config_keys_defaults(const xb_key_section_t *s, void *base);
 /* Checks every INT, SIZE, NUMBER and ENUM field of the struct at base
  * against the bounds of section s. Returns NULL, or the first key out of
  * range with why set ("'credit' must be from 1 to 1000000, got 0"). */
-const xb_key_t *xb_config_keys_check_bounds(const xb_key_section_t *s, const void *base, char *why,
-                                            size_t cap);
+const xb_cfg_key_t *xb_config_keys_check_bounds(const xb_key_section_t *s, const void *base,
+                                                char *why, size_t cap);
 
 #endif

@@ -21,7 +21,7 @@ typedef struct {
 
 /* ---------------------------------------------------------------- names */
 
-int xb_cfg_parse_organism_name(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
+int xb_cfg_parse_organism_name(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
                                yaml_node_t *v, const char *where, void *base, void *ctx)
 {
     (void)k;
@@ -42,7 +42,7 @@ int xb_cfg_parse_organism_name(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_no
     return 0;
 }
 
-int xb_cfg_parse_listener_name(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
+int xb_cfg_parse_listener_name(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
                                yaml_node_t *v, const char *where, void *base, void *ctx)
 {
     (void)ld, (void)key, (void)k, (void)v, (void)where, (void)base, (void)ctx;
@@ -144,8 +144,8 @@ static void add_payload(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc
               "payload", 200, where);
 }
 
-int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
-                         const char *where, void *base, void *ctx)
+int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                         yaml_node_t *v, const char *where, void *base, void *ctx)
 {
     (void)key, (void)k;
     xb_listener_config_t *l = base;
@@ -193,8 +193,8 @@ static char *key_path(xb_cfg_loader_t *ld, const char *name, yaml_node_t *v, con
     return r;
 }
 
-int xb_cfg_parse_key_file(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
-                          const char *where, void *base, void *ctx)
+int xb_cfg_parse_key_file(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                          yaml_node_t *v, const char *where, void *base, void *ctx)
 {
     (void)k, (void)ctx;
     char *r = key_path(ld, key->name, v, where);
@@ -206,8 +206,8 @@ int xb_cfg_parse_key_file(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t 
     return 0;
 }
 
-int xb_cfg_parse_key_files(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
-                           const char *where, void *base, void *ctx)
+int xb_cfg_parse_key_files(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                           yaml_node_t *v, const char *where, void *base, void *ctx)
 {
     (void)k, (void)ctx;
     xb_key_files_t *list = (xb_key_files_t *)((char *)base + key->offset);
@@ -236,7 +236,7 @@ int xb_cfg_parse_key_files(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t
     return ld->n_probs == before ? 0 : -1;
 }
 
-int xb_cfg_parse_mode(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+int xb_cfg_parse_mode(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k, yaml_node_t *v,
                       const char *where, void *base, void *ctx)
 {
     (void)k, (void)ctx;
@@ -257,8 +257,8 @@ int xb_cfg_parse_mode(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, 
 
 /* --------------------------------------------------------------- schema */
 
-int xb_cfg_parse_schema(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
-                        const char *where, void *base, void *ctx)
+int xb_cfg_parse_schema(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                        yaml_node_t *v, const char *where, void *base, void *ctx)
 {
     (void)k, (void)ctx;
     xb_listener_config_t *l = base;
@@ -362,8 +362,8 @@ static int command_list(xb_cfg_loader_t *ld, xb_listener_config_t *l, yaml_node_
     return set_command(ld, l, argv, n);
 }
 
-int xb_cfg_parse_command(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
-                         const char *where, void *base, void *ctx)
+int xb_cfg_parse_command(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                         yaml_node_t *v, const char *where, void *base, void *ctx)
 {
     (void)key, (void)k, (void)ctx;
     if (xb_cfg_is_null(v))
@@ -392,7 +392,7 @@ static void add_peer(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc, y
               "peer", 80, where);
 }
 
-int xb_cfg_parse_peers(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+int xb_cfg_parse_peers(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k, yaml_node_t *v,
                        const char *where, void *base, void *ctx)
 {
     (void)key, (void)k;
@@ -546,12 +546,12 @@ static void walk_organism(xb_cfg_loader_t *ld, yaml_node_t *root, yaml_node_t *k
 
 /* The top level: one key per section, each remembered for its own walk. */
 typedef struct {
-    const xb_key_t *keys;
+    const xb_cfg_key_t *keys;
     yaml_node_t *key[XB_SECTION_COUNT];
     yaml_node_t *value[XB_SECTION_COUNT];
 } top_t;
 
-static int remember_section(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
+static int remember_section(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
                             yaml_node_t *v, const char *where, void *base, void *ctx)
 {
     (void)ld, (void)where, (void)base;
@@ -565,9 +565,9 @@ static int remember_section(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_
 static void walk_top(xb_cfg_loader_t *ld, yaml_node_t *root, top_t *top)
 {
     const xb_key_section_t *sections = xb_config_key_sections();
-    xb_key_t keys[XB_SECTION_COUNT];
+    xb_cfg_key_t keys[XB_SECTION_COUNT];
     for (size_t i = 0; i < XB_SECTION_COUNT; i++)
-        keys[i] = (xb_key_t){
+        keys[i] = (xb_cfg_key_t){
             .name = sections[i].name, .type = XB_KEY_CUSTOM, .parse = remember_section};
     const xb_key_section_t s = {"", "the top level", keys, XB_SECTION_COUNT};
     top->keys = keys;

@@ -260,7 +260,7 @@ static int parse_ll(const char *s, long long *out)
     return 0;
 }
 
-static int get_integer(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_key_t *key,
+static int get_integer(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_cfg_key_t *key,
                        const char *where, long long *out)
 {
     if (xb_cfg_is_null(v))
@@ -323,7 +323,7 @@ static int parse_size(const char *s, unsigned long long *out)
     return -1;
 }
 
-static int get_size(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_key_t *key,
+static int get_size(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_cfg_key_t *key,
                     const char *where, unsigned long long *out)
 {
     if (xb_cfg_is_null(v))
@@ -352,7 +352,7 @@ static int get_size(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_key_t *k
     return 0;
 }
 
-static int get_number(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_key_t *key,
+static int get_number(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_cfg_key_t *key,
                       const char *where, double *out)
 {
     if (xb_cfg_is_null(v))
@@ -415,7 +415,7 @@ static int get_bool(xb_cfg_loader_t *ld, const yaml_node_t *v, const char *key, 
 /* --------------------------------------------------------- typed values */
 
 /* Copies s into the char array of key; a problem when it is too long. */
-static int copy_field(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_key_t *key,
+static int copy_field(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_cfg_key_t *key,
                       const char *where, const char *s, void *base)
 {
     if (strlen(s) >= key->size) {
@@ -428,7 +428,7 @@ static int copy_field(xb_cfg_loader_t *ld, const yaml_node_t *v, const xb_key_t 
 }
 
 /* A STRING, TEXT or PATH value. */
-static int read_string(xb_cfg_loader_t *ld, const xb_key_t *key, const yaml_node_t *v,
+static int read_string(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, const yaml_node_t *v,
                        const char *where, void *base)
 {
     const char *s = NULL;
@@ -468,7 +468,7 @@ static int read_string(xb_cfg_loader_t *ld, const xb_key_t *key, const yaml_node
 }
 
 /* "memory, manager or redis" */
-static const char *names_text(const xb_key_t *key, char *buf, size_t cap)
+static const char *names_text(const xb_cfg_key_t *key, char *buf, size_t cap)
 {
     size_t used = 0;
     buf[0] = '\0';
@@ -480,7 +480,7 @@ static const char *names_text(const xb_key_t *key, char *buf, size_t cap)
     return buf;
 }
 
-static int read_enum(xb_cfg_loader_t *ld, const xb_key_t *key, const yaml_node_t *v,
+static int read_enum(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, const yaml_node_t *v,
                      const char *where, void *base)
 {
     const char *s = NULL;
@@ -500,7 +500,7 @@ static int read_enum(xb_cfg_loader_t *ld, const xb_key_t *key, const yaml_node_t
     return -1;
 }
 
-static int read_value(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+static int read_value(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k, yaml_node_t *v,
                       const char *where, void *base, void *ctx)
 {
     /* The top-level walk has CUSTOM keys only and no base: NULL + 0 is undefined. */

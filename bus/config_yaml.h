@@ -110,27 +110,27 @@ void xb_cfg_walk_document(xb_cfg_loader_t *ld, yaml_node_t *root, xb_cfg_mark_t 
 void xb_cfg_free_marks(xb_cfg_loader_t *ld);
 
 /* CUSTOM parse functions of the key table. */
-int xb_cfg_parse_organism_name(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
+int xb_cfg_parse_organism_name(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
                                yaml_node_t *v, const char *where, void *base, void *ctx);
-int xb_cfg_parse_listener_name(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k,
+int xb_cfg_parse_listener_name(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
                                yaml_node_t *v, const char *where, void *base, void *ctx);
-int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
-                         const char *where, void *base, void *ctx);
-int xb_cfg_parse_schema(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
-                        const char *where, void *base, void *ctx);
-int xb_cfg_parse_command(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
-                         const char *where, void *base, void *ctx);
-int xb_cfg_parse_peers(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                         yaml_node_t *v, const char *where, void *base, void *ctx);
+int xb_cfg_parse_schema(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                        yaml_node_t *v, const char *where, void *base, void *ctx);
+int xb_cfg_parse_command(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                         yaml_node_t *v, const char *where, void *base, void *ctx);
+int xb_cfg_parse_peers(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k, yaml_node_t *v,
                        const char *where, void *base, void *ctx);
 /* A key file (char * at the key's offset): resolved against the config's
  * folder, must be readable. */
-int xb_cfg_parse_key_file(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
-                          const char *where, void *base, void *ctx);
+int xb_cfg_parse_key_file(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                          yaml_node_t *v, const char *where, void *base, void *ctx);
 /* A list of key files (xb_key_files_t at the key's offset). */
-int xb_cfg_parse_key_files(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
-                           const char *where, void *base, void *ctx);
+int xb_cfg_parse_key_files(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                           yaml_node_t *v, const char *where, void *base, void *ctx);
 /* File permissions as an octal string ("0600"; int at the key's offset). */
-int xb_cfg_parse_mode(xb_cfg_loader_t *ld, const xb_key_t *key, yaml_node_t *k, yaml_node_t *v,
+int xb_cfg_parse_mode(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k, yaml_node_t *v,
                       const char *where, void *base, void *ctx);
 
 /* ---------------------------------------------- bus/config_check.c */

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "security.h"
+#include "config_build.h"
 #include "xmlbus/uuid.h"
 
 extern char **environ;
@@ -118,10 +118,9 @@ static char **child_env(const xb_pump_t *p, const xb_listener_config_t *lc, bool
     env[k++] = env_entry("XMLBUS_CHILD_TOKEN", token);
     /* Under security: the paths of its key files, never a key (argv and
      * the environment are readable in /proc by the same user). */
-    const char *key = NULL, *server_key = NULL;
-    xbp_security_child_env(p, lc, &key, &server_key);
-    if (key) {
-        env[k++] = env_entry("XMLBUS_KEY", key);
+    char server_key[XB_PATH_MAX];
+    if (lc->key && xb_config_server_public_key(p->cfg, server_key, sizeof server_key) == 0) {
+        env[k++] = env_entry("XMLBUS_KEY", lc->key);
         env[k++] = env_entry("XMLBUS_SERVER_KEY", server_key);
     }
     for (size_t i = first_own; i < k; i++) {

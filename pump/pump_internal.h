@@ -5,11 +5,13 @@
  *
  *   pump.c     lifecycle, the loop (xb_pump_step), dispatch of commands -> all below
  *   control.c  CONTROL and HISTORY requests            -> redeliver, peertab, lqueue, core
- *   route.c    SEND, REPLY, DONE (docs/routing.md)     -> commit, outbox, deliver, conv, identity,
- *                                                         core
+ *   route.c    SEND, REPLY, DONE (docs/routing.md)     -> commit, security, outbox, deliver, conv,
+ *                                                         identity, core
  *   redeliver.c journaled deliveries again at start, dead letters
  *                                                      -> outbox, deliver, conv, journal, core
- *   commit.c   group commit: the turn (xbp_turn_t)      -> outbox, conv, journal, core
+ *   commit.c   group commit: the turn (xbp_turn_t)      -> security, outbox, conv, journal, core
+ *   security.c CURVE keys, ZAP, roles of every command (docs/security.md)
+ *                                                      -> outbox, peertab, lqueue, core
  *   peers.c    READY, BYE, heartbeats, liveness, lost peers, handler timeouts
  *                                                      -> outbox, deliver, children, peertab,
  *                                                         identity, core
@@ -17,14 +19,15 @@
  *                                                      -> deliver, conv, core
  *   deliver.c  the delivery table, queues, credit, in-hand lists
  *                                                      -> peertab, conv, journal, lqueue, core
- *   children.c child processes: start, reap, restart   -> peertab, core
+ *   children.c child processes: start, reap, restart   -> peertab, core (config's key paths)
  *   peertab.c  peers by routing id, their states       -> lqueue, core
  *   identity.c who may send as whom, own a conversation, see secrets
  *              (docs/security.md)                       -> core
  *   conv.c     origins and conversations               -> (registry)
- *   journal.c  journal entries: bytes, removals per turn -> (backend)
  *   clients.c  messages to clients that do not read yet: held in order,
- *              their budget, their timeout               -> core
+ *              their budget, their timeout; answers waiting for an ACK
+ *                                                      -> journal, core
+ *   journal.c  journal entries: bytes, removals per turn -> (backend)
  *   lqueue.c   the bounded intrusive queue             -> nothing
  *   core.c     clocks, routing ids (sending, comparing), listeners by name, xb_pump_stop
  *                                                      -> nothing

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "config_build.h"
 #include "log.h"
 #include "outbox.h"
 #include "str.h"
@@ -98,12 +99,11 @@ static int load_keyring(xb_pump_t *p, xbp_security_t *s, xb_error_t *err)
 }
 
 /* The public key file beside the secret one (NAME.key_secret -> NAME.key):
- * the children get its path. */
-static int server_public_path(const char *secret, char *out, size_t cap, xb_error_t *err)
+ * the children get its path (pump/children.c), so it must be there. */
+static int server_public_path(const xb_config_t *cfg, const char *secret, char *out, size_t cap,
+                              xb_error_t *err)
 {
-    size_t n = strlen(secret), sl = strlen(XB_KEY_SECRET_SUFFIX);
-    if (n <= sl || strcmp(secret + n - sl, XB_KEY_SECRET_SUFFIX) != 0 ||
-        (size_t)snprintf(out, cap, "%.*s%s", (int)(n - sl), secret, XB_KEY_PUBLIC_SUFFIX) >= cap)
+    if (xb_config_server_public_key(cfg, out, cap) != 0)
         return xb_error_set(err, XB_ERR_CONFIG, 0,
                             "server_key %s: expected a secret key file NAME%s (xmlbus keygen "
                             "writes it beside NAME%s)",
@@ -132,7 +132,8 @@ static int make_server(xb_pump_t *p, xbp_security_t *s, xb_error_t *err)
     if (rc == 0 && zmq_setsockopt(p->router, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) != 0)
         rc = xb_error_set(err, XB_ERR_IO, 0, "ZMQ_ZAP_DOMAIN: %s", zmq_strerror(errno));
     if (rc == 0)
-        rc = server_public_path(file, s->server_public_path, sizeof s->server_public_path, err);
+        rc = server_public_path(p->cfg, file, s->server_public_path, sizeof s->server_public_path,
+                                err);
     return rc;
 }
 
@@ -401,14 +402,4 @@ void xbp_security_owns(xb_pump_t *p, int key, const char *thread)
     xb_strlcpy(slot, thread, 37);
     if (xb_strmap_put(s->owner, slot, (void *)(uintptr_t)key) == 0)
         s->owned_n++;
-}
-
-void xbp_security_child_env(const xb_pump_t *p, const xb_listener_config_t *l,
-                            const char **key_path, const char **server_key_path)
-{
-    *key_path = *server_key_path = NULL;
-    if (!p->sec || !l->key)
-        return;
-    *key_path = l->key;
-    *server_key_path = p->sec->server_public_path;
 }

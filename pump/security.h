@@ -45,10 +45,4 @@ int xbp_security_current(const xb_pump_t *p);
  * for key 0. */
 void xbp_security_owns(xb_pump_t *p, int key, const char *thread);
 
-/* The environment a child of listener l needs under security: its key file
- * and the server's public key file (paths, never keys). Both NULL without
- * security or without a key for l. */
-void xbp_security_child_env(const xb_pump_t *p, const xb_listener_config_t *l,
-                            const char **key_path, const char **server_key_path);
-
 #endif

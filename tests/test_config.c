@@ -9,6 +9,7 @@
 
 #include <CUnit/CUnit.h>
 #include <glob.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include "xbt_main.h"
+#include "xbt_tmp.h"
+#include "xmlbus/keys.h"
 
 #ifndef XB_SOURCE_DIR
 #define XB_SOURCE_DIR "."
@@ -1070,7 +1073,7 @@ static bool row_has(const doc_row_t *r, const char *needle)
 
 /* One key against its documented row: kind, default and (where the table
  * bounds it tightly) range. Prints what the doc should say when it differs. */
-static void check_doc_row(const char *section, const xb_key_t *k, const doc_row_t *r)
+static void check_doc_row(const char *section, const xb_cfg_key_t *k, const doc_row_t *r)
 {
     char buf[256], range[128] = "";
     const char *def = xb_config_key_default_text(k, buf, sizeof buf);
@@ -1101,7 +1104,7 @@ static void test_keys_documented(void)
         CU_ASSERT_TRUE(n > 0);
         /* Every key of the table has its row... */
         for (size_t i = 0; i < sec->n_keys; i++) {
-            const xb_key_t *k = &sec->keys[i];
+            const xb_cfg_key_t *k = &sec->keys[i];
             size_t j = 0;
             while (j < n && strcmp(rows[j].key, k->name) != 0)
                 j++;
@@ -1131,7 +1134,7 @@ static void test_key_table(void)
         const xb_key_section_t *sec = &sections[s];
         CU_ASSERT_TRUE(sec->n_keys <= XB_CFG_SECTION_KEYS_MAX);
         for (size_t i = 0; i < sec->n_keys; i++) {
-            const xb_key_t *k = &sec->keys[i];
+            const xb_cfg_key_t *k = &sec->keys[i];
             CU_ASSERT_TRUE(k->doc && k->doc[0]);
             CU_ASSERT_PTR_EQUAL(xb_config_key_find(sec, k->name), k); /* names are unique */
             CU_ASSERT_TRUE(k->type != XB_KEY_CUSTOM || k->parse);
@@ -1193,6 +1196,35 @@ static void test_validate_bounds(void)
 
 /* Every example loads, its manager store lives in its own folder (never a
  * shared /tmp path), and two organisms never share an endpoint. */
+/* The secure example names key files that `make demo-secure` makes: it is
+ * loaded from a copy of its folder with those keys made (xmlbus keygen's
+ * format). tmp receives the copy's folder ("" when none was made). */
+static xb_config_t *load_example(const char *path, char *tmp, size_t cap, xb_error_t *err)
+{
+    tmp[0] = '\0';
+    if (!strstr(path, "secure"))
+        return xb_config_load(path, err);
+    if (xbt_tmpdir_make(tmp, cap, "example") != 0)
+        return NULL;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp \"$(dirname '%s')\"/*.xsd '%s'/ && cp '%s' '%s'/organism.yaml",
+             path, tmp, path, tmp);
+    if (system(cmd) != 0)
+        return NULL;
+    char keys[600];
+    snprintf(keys, sizeof keys, "%s/keys", tmp);
+    mkdir(keys, 0700);
+    static const char *const names[] = {"pump", "alice", "ops", "greeter", "shouter"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        xb_key_t k;
+        if (xb_key_generate(&k, err) != 0 || xb_key_save(&k, keys, names[i], NULL, NULL, 0, err))
+            return NULL;
+    }
+    char copy[600];
+    snprintf(copy, sizeof copy, "%s/organism.yaml", tmp);
+    return xb_config_load(copy, err);
+}
+
 static void test_examples(void)
 {
     glob_t g;
@@ -1202,7 +1234,10 @@ static void test_examples(void)
     size_t n = 0;
     for (size_t i = 0; i < g.gl_pathc; i++) {
         xb_error_t err;
-        xb_config_t *cfg = xb_config_load(g.gl_pathv[i], &err);
+        char tmp[256];
+        xb_config_t *cfg = load_example(g.gl_pathv[i], tmp, sizeof tmp, &err);
+        if (tmp[0])
+            xbt_rmtree(tmp);
         if (!cfg)
             fprintf(stderr, "\n  %s\n", err.message);
         CU_ASSERT_PTR_NOT_NULL(cfg);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #include "proto.h"
@@ -356,6 +357,31 @@ static void test_check_refuses_exposed_bind(void)
     xbt_rmtree(dir);
 }
 
+/* An ipc endpoint's socket file gets security.ipc_mode: 0600 by default,
+ * what the config says otherwise. */
+static void test_ipc_mode(void)
+{
+    const char *modes[2] = {"", "security:\n  ipc_mode: '0660'\n"};
+    const mode_t want[2] = {0600, 0660};
+    for (int i = 0; i < 2; i++) {
+        char dir[256], ep[400], yaml[600];
+        CU_ASSERT_EQUAL_FATAL(xbt_tmpdir_make(dir, sizeof dir, "ipc"), 0);
+        snprintf(ep, sizeof ep, "ipc://%s/pump.sock", dir);
+        snprintf(yaml, sizeof yaml,
+                 "organism:\n  name: ipcmode\n  endpoint: @ENDPOINT@\n%s"
+                 "listeners:\n  - name: a\n    payload: p\n",
+                 modes[i]);
+        xbt_pump_t ipc;
+        memset(&ipc, 0, sizeof ipc);
+        CU_ASSERT_EQUAL_FATAL(xbt_pump_start_at(&ipc, yaml, ep), 0);
+        struct stat st;
+        CU_ASSERT_EQUAL(stat(ep + 6, &st), 0);
+        CU_ASSERT_EQUAL(st.st_mode & 0777, want[i]);
+        xbt_pump_finish(&ipc, 10);
+        xbt_rmtree(dir);
+    }
+}
+
 static const xbt_test_t security_tests[] = {
     {"the hello flow end to end with keys", test_hello_end_to_end},
     {"unknown key, no key: refused; the others served", test_unknown_keys_refused},
@@ -364,6 +390,7 @@ static const xbt_test_t security_tests[] = {
     {"a listener key registers as itself only", test_listener_keys_stay_in_their_lane},
     {"no key on a command line or in an environment", test_no_key_on_a_command_line},
     {"xmlbus check refuses an exposed endpoint without CURVE", test_check_refuses_exposed_bind},
+    {"an ipc socket file gets ipc_mode (0600 by default)", test_ipc_mode},
     {NULL, NULL},
 };
 

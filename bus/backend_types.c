@@ -129,7 +129,7 @@ bool xb_wmem_name_valid(const char *name)
     if (!name || !is_name_start(name[0]))
         return false;
     size_t i = 1;
-    for (; name[i] && i <= XB_WMEM_NAME_MAX; i++) {
+    for (; name[i] && i < XB_WMEM_NAME_MAX; i++) {
         if (!is_name_char(name[i]))
             return false;
     }

@@ -1163,4 +1163,6 @@ static int contract_init(void)
 
 XBT_SUITES({"backend suite on lmdb", contract_init, xb_backend_suite_done, NULL, NULL,
             xb_backend_suite_tests},
+           {"working memory on lmdb", contract_init, xb_backend_suite_done, NULL, NULL,
+            xb_backend_suite_wmem_tests},
            {"lmdb", xbt_log_errors_only, NULL, dir_setup, dir_teardown, lmdb_tests});

@@ -419,5 +419,7 @@ static int contract_init(void)
 
 XBT_SUITES({"backend suite: memory", contract_init, xb_backend_suite_done, NULL, NULL,
             xb_backend_suite_tests},
+           {"working memory: memory", contract_init, xb_backend_suite_done, NULL, NULL,
+            xb_backend_suite_wmem_tests},
            {"memory only", xbt_log_errors_only, NULL, NULL, NULL, memory_only_tests},
            {"backend dispatch", xbt_log_errors_only, NULL, NULL, NULL, backend_dispatch_tests});

@@ -1727,6 +1727,8 @@ static int contract_init(void)
 
 XBT_SUITES({"redis backend contract", contract_init, xb_backend_suite_done, NULL, NULL,
             xb_backend_suite_tests},
+           {"redis working memory", contract_init, xb_backend_suite_done, NULL, NULL,
+            xb_backend_suite_wmem_tests},
            {"redis url", redis_init, NULL, NULL, NULL, redis_url_tests},
            {"redis specifics", redis_init, NULL, NULL, NULL, redis_specifics_tests},
            {"redis outages", redis_init, NULL, NULL, NULL, redis_outages_tests});

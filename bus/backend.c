@@ -431,8 +431,8 @@ int xb_backend_journal_list(xb_backend_t *b, xb_journal_list_t *out, xb_error_t 
 
 /* ---- working memory ----------------------------------------------------------- */
 
-int xb_wmem_refuse(xb_error_t *err, const char *backend, const char *conversation,
-                   const char *name, long max)
+int xb_wmem_refuse(xb_error_t *err, const char *backend, const char *conversation, const char *name,
+                   long max)
 {
     return xb_error_set(err, XB_ERR_LIMIT, 0,
                         "backend %s: working memory of conversation %s is full: entry %s would "
@@ -509,8 +509,8 @@ int xb_backend_wmem_put(xb_backend_t *b, const char *conversation, size_t n,
     return b->ops->wmem_put(b->self, conversation, n, entries, err);
 }
 
-int xb_backend_wmem_get(xb_backend_t *b, const char *conversation, const char *name,
-                        xb_blob_t *out, xb_error_t *err)
+int xb_backend_wmem_get(xb_backend_t *b, const char *conversation, const char *name, xb_blob_t *out,
+                        xb_error_t *err)
 {
     if (check_key(b, conversation, "conversation", err) != 0 ||
         check_out(b, out, sizeof *out, err) != 0 ||

@@ -81,8 +81,8 @@ typedef struct {
 
 /* The refusal of a put whose entry `name` would make conversation hold more
  * than max entries (XB_ERR_LIMIT, worded alike for every backend); -1. */
-int xb_wmem_refuse(xb_error_t *err, const char *backend, const char *conversation,
-                   const char *name, long max);
+int xb_wmem_refuse(xb_error_t *err, const char *backend, const char *conversation, const char *name,
+                   long max);
 /* True when entries[i] is replaced by a later entry of the same name in the
  * same batch (the later one wins). */
 bool xb_wmem_superseded(size_t n, const xb_wmem_entry_t *entries, size_t i);

@@ -36,8 +36,8 @@ typedef struct {
     xb_strmap_t *uuid_to_chain; /* uuid -> char* chain (owned) */
     long evicted_threads;
     long limit_refusals;
-    xb_strmap_t *wmem;  /* conversation -> mem_conv_t* (owned), backend_memory_wmem.c */
-    size_t wmem_bytes;  /* their entries' bytes, also counted in total_bytes */
+    xb_strmap_t *wmem; /* conversation -> mem_conv_t* (owned), backend_memory_wmem.c */
+    size_t wmem_bytes; /* their entries' bytes, also counted in total_bytes */
 } mem_t;
 
 /* Makes room for len more bytes by evicting the oldest threads other than t

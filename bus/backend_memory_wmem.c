@@ -44,8 +44,7 @@ void xb_mem_conv_free(void *p)
 static int wmem_nomem(const char *conversation, xb_error_t *err)
 {
     return xb_error_set(err, XB_ERR_NOMEM, 0,
-                        "backend memory: out of memory for the working memory of %s",
-                        conversation);
+                        "backend memory: out of memory for the working memory of %s", conversation);
 }
 
 static xb_blob_t *blob_copy(const void *data, size_t len)

@@ -69,8 +69,7 @@ int xb_redis_wmem_put(void *self, const char *conversation, size_t n,
         xb_redis_leave(r, &g);
         rc = rep ? 0 : -1;
     }
-    if (rep && (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0 ||
-                (size_t)rep->integer > n))
+    if (rep && (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0 || (size_t)rep->integer > n))
         rc = xb_redis_reply_error(r, rep, "EVALSHA", conversation, err);
     else if (rep && rep->integer > 0) /* the number of the refused entry */
         rc = xb_wmem_refuse(err, "redis", conversation, entries[rep->integer - 1].name,

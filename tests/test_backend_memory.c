@@ -409,7 +409,7 @@ static void test_max_bytes_counts_wmem(void)
     CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "max_bytes 1000"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "c2"));
-    CU_ASSERT_TRUE(exists(b, "t2")); /* a refusal evicts nothing */
+    CU_ASSERT_TRUE(exists(b, "t2"));                   /* a refusal evicts nothing */
     CU_ASSERT_EQUAL(append_n(b, "t3", 401, &err), -1); /* working memory is not evicted */
     CU_ASSERT_EQUAL(xb_backend_buffer_clear(b, &err), 0);
     CU_ASSERT_EQUAL(append_n(b, "t4", 401, &err), -1); /* clear keeps working memory */

@@ -38,15 +38,16 @@ typedef struct {
     long max_slots_per_thread; /* 0 = unlimited; append beyond it -> XB_ERR_LIMIT */
     long max_threads;          /* 0 = unlimited; memory evicts the oldest thread */
     size_t max_slot_bytes;     /* 0 = unlimited; larger slot -> XB_ERR_LIMIT */
-    size_t max_bytes;          /* memory: slot bytes held (default 1 GiB, 0 = unlimited);
-                                   beyond it the oldest threads are evicted, a slot that
-                                   cannot fit alone -> XB_ERR_LIMIT */
+    size_t max_bytes;          /* memory: slot and working memory bytes held (default
+                                   1 GiB, 0 = unlimited); beyond it the oldest threads are
+                                   evicted, what cannot fit alone -> XB_ERR_LIMIT */
     bool journal;              /* the pump journals unanswered deliveries (default true;
                                    manager and redis only: memory keeps none) */
-    long max_wmem_entries;       /* working memory: entries per conversation (default 256,
-                                    0 = unlimited); a put beyond it -> XB_ERR_LIMIT */
-    size_t max_wmem_entry_bytes; /* working memory: bytes per entry (default 1 MiB,
-                                    0 = unlimited); a larger entry -> XB_ERR_LIMIT */
+    /* working memory (xmlbus/wmem.h): entries per conversation (default 256,
+     * 0 = unlimited) and bytes per entry (default 1 MiB, 0 = unlimited); a
+     * put beyond either -> XB_ERR_LIMIT */
+    long max_wmem_entries;
+    size_t max_wmem_entry_bytes;
 } xb_backend_config_t;
 
 /* Fills *cfg with the defaults (memory, prefix "xp:", ttl 86400, max_bytes

@@ -71,8 +71,8 @@ static void test_wmem_round_trip(void)
     xb_backend_t *b = xb_backend_suite_open(NULL);
     const char *conv = "system.hello.c-3f2a";
     static const char bin[] = {'<', 'b', '>', 0, 1, '<', '/', 'b', '>'};
-    xb_wmem_entry_t es[] = {entry("zeta", "<z/>"), {"alpha.1", bin, sizeof bin},
-                            entry("Mid_dle-2", "<m>middle</m>")};
+    xb_wmem_entry_t es[] = {
+        entry("zeta", "<z/>"), {"alpha.1", bin, sizeof bin}, entry("Mid_dle-2", "<m>middle</m>")};
     xb_error_t err;
     CU_ASSERT_EQUAL_FATAL(xb_backend_wmem_put(b, conv, 3, es, &err), 0);
     CU_ASSERT_TRUE(holds(b, conv, "zeta", "<z/>"));
@@ -225,7 +225,12 @@ static void test_wmem_bad_arguments(void)
 {
     xb_backend_t *b = xb_backend_suite_open(NULL);
     xb_error_t err;
-    const char *bad_names[] = {"", "1abc", "a b", "a/b", "é", "<x>",
+    const char *bad_names[] = {"",
+                               "1abc",
+                               "a b",
+                               "a/b",
+                               "é",
+                               "<x>",
                                "a123456789012345678901234567890123456789012345678901234567890123"};
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
         xb_wmem_entry_t es[] = {entry("good", "<g/>"), entry(bad_names[i], "<x/>")};

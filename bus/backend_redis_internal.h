@@ -87,6 +87,12 @@ int xb_redis_check_name(const char *what, const char *name, xb_error_t *err);
 /* Sets XB_ERR_NOMEM about `what`; returns -1. */
 int xb_redis_nomem(xb_error_t *err, const char *what);
 
+/* Copies pair i of an HGETALL reply rep into *field and *value (malloc'd,
+ * set even on failure so that the caller frees them). -1 with *err set: not
+ * a pair of strings (`what` names the entry in the message), no memory. */
+int xb_redis_hash_item(const redisReply *rep, size_t i, char **field, xb_blob_t *value,
+                       const char *what, xb_error_t *err);
+
 static inline int xb_redis_reply_is_error(const redisReply *rep)
 {
     return !rep || rep->type == REDIS_REPLY_ERROR;

@@ -99,16 +99,6 @@ int xb_redis_wmem_get(void *self, const char *conversation, const char *name, xb
     return rc;
 }
 
-static char *dup_reply(const redisReply *e)
-{
-    char *s = malloc(e->len + 1);
-    if (s) {
-        memcpy(s, e->str, e->len);
-        s[e->len] = '\0';
-    }
-    return s;
-}
-
 int xb_redis_wmem_list(void *self, const char *conversation, xb_wmem_list_t *out, xb_error_t *err)
 {
     const char *argv[2] = {"HGETALL"};
@@ -121,18 +111,8 @@ int xb_redis_wmem_list(void *self, const char *conversation, xb_wmem_list_t *out
     if (n > 0 && !(out->items = calloc(n, sizeof *out->items)))
         rc = xb_redis_nomem(err, "working memory list");
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        const redisReply *k = rep->element[2 * i], *v = rep->element[2 * i + 1];
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
-            rc = xb_error_set(err, XB_ERR_BACKEND, 0,
-                              "redis backend: bad working memory entry of %s", conversation);
-            break;
-        }
-        xb_wmem_item_t *it = &out->items[out->count++];
-        it->name = dup_reply(k);
-        it->data.data = dup_reply(v);
-        it->data.len = v->len;
-        if (!it->name || !it->data.data)
-            rc = xb_redis_nomem(err, "working memory entry");
+        xb_wmem_item_t *it = &out->items[out->count++]; /* counted first: a failure frees it */
+        rc = xb_redis_hash_item(rep, i, &it->name, &it->data, "working memory entry", err);
     }
     freeReplyObject(rep);
     if (rc != 0)

@@ -163,12 +163,13 @@ static int append_locked(mem_t *m, const char *thread, char *data, size_t len, l
         return -1;
     if (m->cfg.max_bytes > 0 && !xb_mem_make_room(m, t, len)) {
         m->limit_refusals++;
-        if (t->len == 0)
+        xb_error_set(err, XB_ERR_LIMIT, 0,
+                     "backend memory: thread %s holds %zu bytes, working memory %zu: one more "
+                     "slot of %zu exceeds max_bytes %zu",
+                     thread, t->bytes, m->wmem_bytes, len, m->cfg.max_bytes);
+        if (t->len == 0) /* new, and the rest is working memory, which is never evicted */
             thread_drop(m, t);
-        return xb_error_set(err, XB_ERR_LIMIT, 0,
-                            "backend memory: thread %s holds %zu bytes: one more slot of %zu "
-                            "exceeds max_bytes %zu",
-                            thread, t->bytes, len, m->cfg.max_bytes);
+        return -1;
     }
     if (t->len == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;

@@ -28,7 +28,7 @@ static redisReply *wmem_command(xb_redis_t *r, const char *conversation, int arg
     xb_redis_enter(r, &g);
     redisReply *rep = xb_redis_command(r, true, argc, argv, lens, err);
     xb_redis_leave(r, &g);
-    if (xb_redis_reply_is_error(rep) && rep) {
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
         xb_redis_reply_error(r, rep, argv[0], key, err);
         freeReplyObject(rep);
         rep = NULL;

@@ -23,7 +23,7 @@ xb_backend_t *xb_backend_new(const xb_backend_config_t *cfg, xb_error_t *err)
         xb_error_set(err, XB_ERR_ARG, 0, "backend: no configuration given");
         return NULL;
     }
-    if (cfg->max_slots_per_thread < 0 || cfg->max_threads < 0) {
+    if (cfg->max_slots_per_thread < 0 || cfg->max_threads < 0 || cfg->max_wmem_entries < 0) {
         xb_error_set(err, XB_ERR_CONFIG, 0, "backend: limits must not be negative");
         return NULL;
     }
@@ -427,4 +427,110 @@ int xb_backend_journal_list(xb_backend_t *b, xb_journal_list_t *out, xb_error_t 
     if (check_journal(b, err) != 0 || check_out(b, out, sizeof *out, err) != 0)
         return -1;
     return b->ops->journal_list(b->self, out, err);
+}
+
+/* ---- working memory ----------------------------------------------------------- */
+
+int xb_wmem_refuse(xb_error_t *err, const char *backend, const char *conversation, const char *name,
+                   long max)
+{
+    return xb_error_set(err, XB_ERR_LIMIT, 0,
+                        "backend %s: working memory of conversation %s is full: entry %s would "
+                        "exceed max_wmem_entries %ld",
+                        backend, conversation, name, max);
+}
+
+bool xb_wmem_superseded(size_t n, const xb_wmem_entry_t *entries, size_t i)
+{
+    for (size_t j = i + 1; j < n; j++) {
+        if (strcmp(entries[j].name, entries[i].name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int wmem_item_cmp(const void *a, const void *b)
+{
+    return strcmp(((const xb_wmem_item_t *)a)->name, ((const xb_wmem_item_t *)b)->name);
+}
+
+void xb_wmem_list_sort(xb_wmem_list_t *list)
+{
+    if (list->count > 1)
+        qsort(list->items, list->count, sizeof *list->items, wmem_item_cmp);
+}
+
+static int check_wmem_name(const xb_backend_t *b, const char *conversation, const char *name,
+                           xb_error_t *err)
+{
+    if (!xb_wmem_name_valid(name))
+        return xb_error_set(err, XB_ERR_ARG, 0,
+                            "backend %s: working memory of conversation %s: %.80s is not an "
+                            "entry name ([A-Za-z_][A-Za-z0-9_.-]{0,62})",
+                            b->ops->name, conversation, name ? name : "(null)");
+    return 0;
+}
+
+/* Checks every entry of a put before anything is written: a name, bytes,
+ * and at most max_wmem_entry_bytes of them. */
+static int check_wmem_entries(const xb_backend_t *b, const char *conversation, size_t n,
+                              const xb_wmem_entry_t *entries, xb_error_t *err)
+{
+    if (!entries)
+        return xb_error_set(err, XB_ERR_ARG, 0, "backend %s: NULL working memory entries",
+                            b->ops->name);
+    size_t max = b->cfg.max_wmem_entry_bytes;
+    for (size_t i = 0; i < n; i++) {
+        const xb_wmem_entry_t *e = &entries[i];
+        if (check_wmem_name(b, conversation, e->name, err) != 0)
+            return -1;
+        if (!e->data || e->len == 0)
+            return xb_error_set(err, XB_ERR_ARG, 0,
+                                "backend %s: working memory entry %s of conversation %s is empty",
+                                b->ops->name, e->name, conversation);
+        if (max > 0 && e->len > max)
+            return xb_error_set(err, XB_ERR_LIMIT, 0,
+                                "backend %s: working memory entry %s of conversation %s has %zu "
+                                "bytes: exceeds max_wmem_entry_bytes %zu",
+                                b->ops->name, e->name, conversation, e->len, max);
+    }
+    return 0;
+}
+
+int xb_backend_wmem_put(xb_backend_t *b, const char *conversation, size_t n,
+                        const xb_wmem_entry_t *entries, xb_error_t *err)
+{
+    if (check_key(b, conversation, "conversation", err) != 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (check_wmem_entries(b, conversation, n, entries, err) != 0)
+        return -1;
+    return b->ops->wmem_put(b->self, conversation, n, entries, err);
+}
+
+int xb_backend_wmem_get(xb_backend_t *b, const char *conversation, const char *name, xb_blob_t *out,
+                        xb_error_t *err)
+{
+    if (check_key(b, conversation, "conversation", err) != 0 ||
+        check_out(b, out, sizeof *out, err) != 0 ||
+        check_wmem_name(b, conversation, name, err) != 0)
+        return -1;
+    return b->ops->wmem_get(b->self, conversation, name, out, err);
+}
+
+int xb_backend_wmem_list(xb_backend_t *b, const char *conversation, xb_wmem_list_t *out,
+                         xb_error_t *err)
+{
+    if (check_key(b, conversation, "conversation", err) != 0 ||
+        check_out(b, out, sizeof *out, err) != 0)
+        return -1;
+    return b->ops->wmem_list(b->self, conversation, out, err);
+}
+
+int xb_backend_wmem_drop(xb_backend_t *b, const char *conversation, xb_error_t *err)
+{
+    if (check_key(b, conversation, "conversation", err) != 0)
+        return -1;
+    return b->ops->wmem_drop(b->self, conversation, err);
 }

@@ -64,8 +64,30 @@ typedef struct {
     int (*journal_put)(void *self, const xb_journal_entry_t *entry, xb_error_t *err);
     int (*journal_remove)(void *self, size_t n, const char *const *ids, xb_error_t *err);
     int (*journal_list)(void *self, xb_journal_list_t *out, xb_error_t *err);
+    /* Working memory (xmlbus/wmem.h), required. The wrappers have checked
+     * the conversation (non-empty), every name (xb_wmem_name_valid), every
+     * entry (non-empty bytes within max_wmem_entry_bytes); n >= 1. put
+     * checks max_wmem_entries itself, atomically with the write
+     * (xb_wmem_refuse words the refusal). get returns 0, 1 (not found) or
+     * -1. list sorts by name. */
+    int (*wmem_put)(void *self, const char *conversation, size_t n, const xb_wmem_entry_t *entries,
+                    xb_error_t *err);
+    int (*wmem_get)(void *self, const char *conversation, const char *name, xb_blob_t *out,
+                    xb_error_t *err);
+    int (*wmem_list)(void *self, const char *conversation, xb_wmem_list_t *out, xb_error_t *err);
+    int (*wmem_drop)(void *self, const char *conversation, xb_error_t *err);
     void (*close)(void *self);
 } xb_backend_ops_t;
+
+/* The refusal of a put whose entry `name` would make conversation hold more
+ * than max entries (XB_ERR_LIMIT, worded alike for every backend); -1. */
+int xb_wmem_refuse(xb_error_t *err, const char *backend, const char *conversation, const char *name,
+                   long max);
+/* True when entries[i] is replaced by a later entry of the same name in the
+ * same batch (the later one wins). */
+bool xb_wmem_superseded(size_t n, const xb_wmem_entry_t *entries, size_t i);
+/* Sorts a working memory list by name. */
+void xb_wmem_list_sort(xb_wmem_list_t *list);
 
 /* Constructors of the implementations, used by xb_backend_new only (cfg and
  * ops are never NULL). Each returns its state and points *ops at its table,

@@ -1,7 +1,7 @@
 /* The `manager` backend: one LMDB environment (a folder) shared by the pump and
  * the listener/worker processes of one machine (docs/backend-manager.md).
  *
- * On-disk layout (byte for byte in docs/backend-manager.md): seven named DBs,
+ * On-disk layout (byte for byte in docs/backend-manager.md): eight named DBs,
  *   xb.slots       thread '\0' u64be(index)  -> slot bytes
  *   xb.threads     thread                    -> u64be count, u64be created_ms, u64be seq
  *   xb.age         u64be(seq)                -> thread   (creation order, for eviction)
@@ -9,6 +9,7 @@
  *   xb.uuid2chain  uuid                      -> chain
  *   xb.meta        "format"                  -> "1"
  *   xb.journal     id                        -> journal entry bytes
+ *   xb.wmem        conversation '\0' name     -> working memory entry bytes
  * Every change that touches more than one record happens in one write
  * transaction, so that other processes never see half of it.
  *
@@ -105,6 +106,10 @@ static const xb_backend_ops_t lmdb_ops = {
     .journal_put = xb_lm_journal_put,
     .journal_remove = xb_lm_journal_remove,
     .journal_list = xb_lm_journal_list,
+    .wmem_put = xb_lm_wmem_put,
+    .wmem_get = xb_lm_wmem_get,
+    .wmem_list = xb_lm_wmem_list,
+    .wmem_drop = xb_lm_wmem_drop,
     .close = lm_close,
 };
 
@@ -131,6 +136,7 @@ void *xb_backend_lmdb_open(const xb_backend_config_t *cfg, const xb_backend_ops_
     h->max_slots_per_thread = cfg->max_slots_per_thread;
     h->max_threads = cfg->max_threads;
     h->max_slot_bytes = cfg->max_slot_bytes;
+    h->max_wmem_entries = cfg->max_wmem_entries;
     atomic_init(&h->evicted_threads, 0);
     atomic_init(&h->limit_refusals, 0);
     h->e = xb_lm_env_acquire(cfg->path, cfg->map_size, err);

@@ -8,6 +8,7 @@
  *   backend_lmdb_slots.c    the buffer ops (slots of a thread)
  *   backend_lmdb_registry.c the registry ops (chain <-> uuid)
  *   backend_lmdb_journal.c  the journal ops (unanswered deliveries)
+ *   backend_lmdb_wmem.c     working memory of conversations
  * Nothing here is public API. */
 #ifndef XMLBUS_BACKEND_LMDB_INTERNAL_H
 #define XMLBUS_BACKEND_LMDB_INTERNAL_H
@@ -28,7 +29,7 @@
 #define LM_HASH_BYTES 16
 #define LM_KEY_CAP 1024 /* our buffers; LMDB's default maximum key is 511 */
 
-enum { DB_SLOTS, DB_THREADS, DB_AGE, DB_CHAIN, DB_UUID, DB_META, DB_JOURNAL, DB__COUNT };
+enum { DB_SLOTS, DB_THREADS, DB_AGE, DB_CHAIN, DB_UUID, DB_META, DB_JOURNAL, DB_WMEM, DB__COUNT };
 
 /* One open environment, shared by every handle of this process on that path. */
 typedef struct lm_env {
@@ -52,6 +53,7 @@ typedef struct {
     long max_slots_per_thread;
     long max_threads;
     size_t max_slot_bytes;
+    long max_wmem_entries;
     atomic_long evicted_threads;
     atomic_long limit_refusals;
 } lm_t;
@@ -234,5 +236,14 @@ int xb_lm_journal_put_in(lm_env_t *e, MDB_txn *txn, const xb_journal_entry_t *j,
 int xb_lm_journal_put(void *self, const xb_journal_entry_t *entry, xb_error_t *err);
 int xb_lm_journal_remove(void *self, size_t n, const char *const *ids, xb_error_t *err);
 int xb_lm_journal_list(void *self, xb_journal_list_t *out, xb_error_t *err);
+
+/* ---- working memory (backend_lmdb_wmem.c) ------------------------------------ */
+
+int xb_lm_wmem_put(void *self, const char *conversation, size_t n, const xb_wmem_entry_t *entries,
+                   xb_error_t *err);
+int xb_lm_wmem_get(void *self, const char *conversation, const char *name, xb_blob_t *out,
+                   xb_error_t *err);
+int xb_lm_wmem_list(void *self, const char *conversation, xb_wmem_list_t *out, xb_error_t *err);
+int xb_lm_wmem_drop(void *self, const char *conversation, xb_error_t *err);
 
 #endif

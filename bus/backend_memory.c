@@ -6,10 +6,10 @@
  * (amortised O(1) append). The registry is two maps, chain -> uuid and
  * uuid -> chain, kept a bijection: setting a pair removes any stale pair of
  * either side. Slot bytes are copied before the lock is taken so that the
- * critical section stays short. See docs/storage.md. */
-#include "backend_impl.h"
+ * critical section stays short. Working memory: backend_memory_wmem.c
+ * (the files: backend_memory_internal.h). See docs/storage.md. */
+#include "backend_memory_internal.h"
 #include "log.h"
-#include "strmap.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -25,17 +25,6 @@ static int mem_nomem(xb_error_t *err)
 
 /* ---- threads -------------------------------------------------------------- */
 
-typedef struct mem_thread {
-    char *name;
-    xb_blob_t *slots;
-    size_t len;
-    size_t cap;
-    size_t bytes;             /* of its slots, for max_bytes */
-    struct mem_thread *older; /* creation-ordered list */
-    struct mem_thread *newer;
-    uint64_t seq; /* creation number: the list is in seq order (scan cursors) */
-} mem_thread_t;
-
 static void thread_free(void *p)
 {
     mem_thread_t *t = p;
@@ -47,21 +36,6 @@ static void thread_free(void *p)
     free(t->name);
     free(t);
 }
-
-typedef struct {
-    pthread_mutex_t lock;
-    xb_backend_config_t cfg;
-    xb_strmap_t *threads; /* name -> mem_thread_t* (owned) */
-    mem_thread_t *oldest; /* creation order, for eviction */
-    mem_thread_t *newest;
-    long total_slots;
-    uint64_t last_seq;
-    size_t total_bytes;         /* slot bytes held, for max_bytes */
-    xb_strmap_t *chain_to_uuid; /* chain -> char* uuid (owned) */
-    xb_strmap_t *uuid_to_chain; /* uuid -> char* chain (owned) */
-    long evicted_threads;
-    long limit_refusals;
-} mem_t;
 
 static void list_unlink(mem_t *m, mem_thread_t *t)
 {
@@ -120,12 +94,10 @@ static void evict_oldest(mem_t *m)
         evict(m, m->oldest, "max_threads");
 }
 
-/* Makes room for len more bytes in thread t by evicting the oldest other
- * threads. False when t alone leaves no room (lock held). */
-static bool make_room(mem_t *m, mem_thread_t *t, size_t len)
+bool xb_mem_make_room(mem_t *m, mem_thread_t *t, size_t len)
 {
     while (m->total_bytes + len > m->cfg.max_bytes) {
-        mem_thread_t *old = m->oldest == t ? t->newer : m->oldest;
+        mem_thread_t *old = t && m->oldest == t ? t->newer : m->oldest;
         if (!old)
             return false;
         evict(m, old, "max_bytes");
@@ -189,14 +161,15 @@ static int append_locked(mem_t *m, const char *thread, char *data, size_t len, l
     mem_thread_t *t = existing ? existing : thread_get_or_create(m, thread, &created, err);
     if (!t)
         return -1;
-    if (m->cfg.max_bytes > 0 && !make_room(m, t, len)) {
+    if (m->cfg.max_bytes > 0 && !xb_mem_make_room(m, t, len)) {
         m->limit_refusals++;
-        if (t->len == 0)
+        xb_error_set(err, XB_ERR_LIMIT, 0,
+                     "backend memory: thread %s holds %zu bytes, working memory %zu: one more "
+                     "slot of %zu exceeds max_bytes %zu",
+                     thread, t->bytes, m->wmem_bytes, len, m->cfg.max_bytes);
+        if (t->len == 0) /* new, and the rest is working memory, which is never evicted */
             thread_drop(m, t);
-        return xb_error_set(err, XB_ERR_LIMIT, 0,
-                            "backend memory: thread %s holds %zu bytes: one more slot of %zu "
-                            "exceeds max_bytes %zu",
-                            thread, t->bytes, len, m->cfg.max_bytes);
+        return -1;
     }
     if (t->len == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
@@ -441,7 +414,7 @@ static int mem_clear(void *self, xb_error_t *err)
     xb_strmap_clear(m->threads);
     m->oldest = m->newest = NULL;
     m->total_slots = 0;
-    m->total_bytes = 0;
+    m->total_bytes = m->wmem_bytes; /* the buffer is cleared, working memory stays */
     pthread_mutex_unlock(&m->lock);
     return 0;
 }
@@ -654,16 +627,23 @@ static int mem_info(void *self, xb_backend_info_t *out, xb_error_t *err)
     return 0;
 }
 
+/* Frees the maps of m and m itself (the mutex is the caller's). */
+static void mem_free(mem_t *m)
+{
+    xb_strmap_destroy(&m->threads);
+    xb_strmap_destroy(&m->chain_to_uuid);
+    xb_strmap_destroy(&m->uuid_to_chain);
+    xb_strmap_destroy(&m->wmem);
+    free(m);
+}
+
 static void mem_close(void *self)
 {
     mem_t *m = self;
     if (!m)
         return;
-    xb_strmap_destroy(&m->threads);
-    xb_strmap_destroy(&m->chain_to_uuid);
-    xb_strmap_destroy(&m->uuid_to_chain);
     pthread_mutex_destroy(&m->lock);
-    free(m);
+    mem_free(m);
 }
 
 static const xb_backend_ops_t memory_ops = {
@@ -687,6 +667,10 @@ static const xb_backend_ops_t memory_ops = {
     .registry_clear = mem_registry_clear,
     .ping = mem_ping,
     .info = mem_info,
+    .wmem_put = xb_mem_wmem_put,
+    .wmem_get = xb_mem_wmem_get,
+    .wmem_list = xb_mem_wmem_list,
+    .wmem_drop = xb_mem_wmem_drop,
     .close = mem_close,
 };
 
@@ -702,19 +686,14 @@ void *xb_backend_memory_open(const xb_backend_config_t *cfg, const xb_backend_op
     m->threads = xb_strmap_new_owning(thread_free);
     m->chain_to_uuid = xb_strmap_new_owning(free);
     m->uuid_to_chain = xb_strmap_new_owning(free);
-    if (!m->threads || !m->chain_to_uuid || !m->uuid_to_chain) {
-        xb_strmap_destroy(&m->threads);
-        xb_strmap_destroy(&m->chain_to_uuid);
-        xb_strmap_destroy(&m->uuid_to_chain);
-        free(m);
+    m->wmem = xb_strmap_new_owning(xb_mem_conv_free);
+    if (!m->threads || !m->chain_to_uuid || !m->uuid_to_chain || !m->wmem) {
+        mem_free(m);
         mem_nomem(err);
         return NULL;
     }
     if (pthread_mutex_init(&m->lock, NULL) != 0) {
-        xb_strmap_destroy(&m->threads);
-        xb_strmap_destroy(&m->chain_to_uuid);
-        xb_strmap_destroy(&m->uuid_to_chain);
-        free(m);
+        mem_free(m);
         xb_error_set(err, XB_ERR_BACKEND, 0, "backend memory: cannot create its mutex");
         return NULL;
     }

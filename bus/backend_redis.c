@@ -5,6 +5,9 @@
  *                    the last append
  *   P chain:CHAIN    STRING -> uuid
  *   P uuid:UUID      STRING -> chain
+ *   P journal        HASH id -> journal entry
+ *   P memory:CONV    HASH name -> working memory entry of conversation CONV,
+ *                    expires redis_ttl after the last put
  *
  * One blocking redisContext guarded by a mutex: hiredis 0.14 has no adapter
  * for the pump's ZeroMQ poll loop, and a blocking connection is simple and
@@ -143,6 +146,10 @@ static const xb_backend_ops_t redis_ops = {
     .journal_put = xb_redis_journal_put,
     .journal_remove = xb_redis_journal_remove,
     .journal_list = xb_redis_journal_list,
+    .wmem_put = xb_redis_wmem_put,
+    .wmem_get = xb_redis_wmem_get,
+    .wmem_list = xb_redis_wmem_list,
+    .wmem_drop = xb_redis_wmem_drop,
     .ping = redis_ping,
     .info = redis_info,
     .close = redis_close,
@@ -195,6 +202,8 @@ static int apply_config(xb_redis_t *r, const xb_backend_config_t *cfg, xb_error_
     r->max_slot_bytes = cfg->max_slot_bytes;
     snprintf(r->ttl_arg, sizeof r->ttl_arg, "%ld", r->ttl);
     snprintf(r->max_slots_arg, sizeof r->max_slots_arg, "%ld", r->max_slots);
+    r->max_wmem_entries = cfg->max_wmem_entries;
+    snprintf(r->max_wmem_arg, sizeof r->max_wmem_arg, "%ld", r->max_wmem_entries);
     xb_redis_url_where(&r->url, r->where, sizeof r->where);
     xb_redis_url_location(&r->url, r->location, sizeof r->location);
     if (cfg->max_threads > 0)

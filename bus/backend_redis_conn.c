@@ -88,6 +88,28 @@ int xb_redis_nomem(xb_error_t *err, const char *what)
     return xb_error_set(err, XB_ERR_NOMEM, 0, "redis backend: out of memory (%s)", what);
 }
 
+static char *dup_reply(const redisReply *e)
+{
+    char *s = malloc(e->len + 1);
+    if (s) {
+        memcpy(s, e->str, e->len);
+        s[e->len] = '\0';
+    }
+    return s;
+}
+
+int xb_redis_hash_item(const redisReply *rep, size_t i, char **field, xb_blob_t *value,
+                       const char *what, xb_error_t *err)
+{
+    const redisReply *k = rep->element[2 * i], *v = rep->element[2 * i + 1];
+    if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+        return xb_error_set(err, XB_ERR_BACKEND, 0, "redis backend: bad %s", what);
+    *field = dup_reply(k);
+    value->data = dup_reply(v);
+    value->len = v->len;
+    return *field && value->data ? 0 : xb_redis_nomem(err, what);
+}
+
 /* ---- connection ------------------------------------------------------- */
 
 /* Frees the broken context and records the failure. The next call may try

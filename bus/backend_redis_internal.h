@@ -7,6 +7,7 @@
  *   backend_redis_buffer.c    the buffer ops (threads of slots)
  *   backend_redis_registry.c  the registry ops (chain <-> uuid)
  *   backend_redis_journal.c   the journal ops (the HASH "prefix journal")
+ *   backend_redis_wmem.c      working memory (a HASH per conversation)
  * Nothing here is public API. */
 #ifndef XMLBUS_BACKEND_REDIS_INTERNAL_H
 #define XMLBUS_BACKEND_REDIS_INTERNAL_H
@@ -30,7 +31,7 @@
 #define CHUNK_BYTES ((size_t)8 << 20)
 
 /* The Lua scripts (backend_redis_script.c). */
-enum { SCRIPT_APPEND, SCRIPT_REGISTRY, SCRIPT__COUNT };
+enum { SCRIPT_APPEND, SCRIPT_REGISTRY, SCRIPT_WMEM, SCRIPT__COUNT };
 
 /* ---- state ------------------------------------------------------------ */
 
@@ -45,6 +46,8 @@ typedef struct {
     char pattern[300]; /* prefix with glob characters escaped */
     char ttl_arg[24];
     char max_slots_arg[24];
+    char max_wmem_arg[24];
+    long max_wmem_entries;
     long ttl;
     long max_slots;
     size_t max_slot_bytes;
@@ -83,6 +86,12 @@ int xb_redis_check_name(const char *what, const char *name, xb_error_t *err);
 
 /* Sets XB_ERR_NOMEM about `what`; returns -1. */
 int xb_redis_nomem(xb_error_t *err, const char *what);
+
+/* Copies pair i of an HGETALL reply rep into *field and *value (malloc'd,
+ * set even on failure so that the caller frees them). -1 with *err set: not
+ * a pair of strings (`what` names the entry in the message), no memory. */
+int xb_redis_hash_item(const redisReply *rep, size_t i, char **field, xb_blob_t *value,
+                       const char *what, xb_error_t *err);
 
 static inline int xb_redis_reply_is_error(const redisReply *rep)
 {
@@ -200,5 +209,12 @@ int xb_redis_registry_clear(void *self, xb_error_t *err);
 int xb_redis_journal_put(void *self, const xb_journal_entry_t *entry, xb_error_t *err);
 int xb_redis_journal_remove(void *self, size_t n, const char *const *ids, xb_error_t *err);
 int xb_redis_journal_list(void *self, xb_journal_list_t *out, xb_error_t *err);
+
+int xb_redis_wmem_put(void *self, const char *conversation, size_t n,
+                      const xb_wmem_entry_t *entries, xb_error_t *err);
+int xb_redis_wmem_get(void *self, const char *conversation, const char *name, xb_blob_t *out,
+                      xb_error_t *err);
+int xb_redis_wmem_list(void *self, const char *conversation, xb_wmem_list_t *out, xb_error_t *err);
+int xb_redis_wmem_drop(void *self, const char *conversation, xb_error_t *err);
 
 #endif

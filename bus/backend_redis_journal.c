@@ -63,16 +63,6 @@ int xb_redis_journal_remove(void *self, size_t n, const char *const *ids, xb_err
     return 0;
 }
 
-static char *dup_reply(const redisReply *e)
-{
-    char *s = malloc(e->len + 1);
-    if (s) {
-        memcpy(s, e->str, e->len);
-        s[e->len] = '\0';
-    }
-    return s;
-}
-
 int xb_redis_journal_list(void *self, xb_journal_list_t *out, xb_error_t *err)
 {
     const char *argv[2] = {"HGETALL"};
@@ -85,17 +75,8 @@ int xb_redis_journal_list(void *self, xb_journal_list_t *out, xb_error_t *err)
     if (n > 0 && !(out->items = calloc(n, sizeof *out->items)))
         rc = xb_redis_nomem(err, "journal list");
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        const redisReply *k = rep->element[2 * i], *v = rep->element[2 * i + 1];
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
-            rc = xb_error_set(err, XB_ERR_BACKEND, 0, "redis backend: bad journal entry");
-            break;
-        }
-        xb_journal_item_t *j = &out->items[out->count++];
-        j->id = dup_reply(k);
-        j->data.data = dup_reply(v);
-        j->data.len = v->len;
-        if (!j->id || !j->data.data)
-            rc = xb_redis_nomem(err, "journal entry");
+        xb_journal_item_t *j = &out->items[out->count++]; /* counted first: a failure frees it */
+        rc = xb_redis_hash_item(rep, i, &j->id, &j->data, "journal entry", err);
     }
     freeReplyObject(rep);
     if (rc != 0)

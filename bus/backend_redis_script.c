@@ -94,9 +94,34 @@ static const char SCRIPT_REGISTRY_SRC[] =
     "end\n"
     "return out\n";
 
-static const char *const script_src[SCRIPT__COUNT] = {SCRIPT_APPEND_SRC, SCRIPT_REGISTRY_SRC};
-static const size_t script_len[SCRIPT__COUNT] = {sizeof SCRIPT_APPEND_SRC - 1,
-                                                 sizeof SCRIPT_REGISTRY_SRC - 1};
+/* A working memory put, all or none. KEYS[1] the conversation's hash. ARGV:
+ * ttl, max entries (0 = unlimited), then name, bytes per entry. Counts the
+ * names the hash does not hold yet (a name twice in the call counts once)
+ * before writing anything: returns the number (1-based) of the first entry
+ * beyond max, having written nothing, or 0 after writing every entry (a later
+ * entry of a name wins) and setting the hash's expiry. */
+static const char SCRIPT_WMEM_SRC[] =
+    "local ttl, max, key = tonumber(ARGV[1]), tonumber(ARGV[2]), KEYS[1]\n"
+    "if max > 0 then\n"
+    "  local n, seen = redis.call('HLEN', key), {}\n"
+    "  for a = 3, #ARGV, 2 do\n"
+    "    local f = ARGV[a]\n"
+    "    if not seen[f] and redis.call('HEXISTS', key, f) == 0 then\n"
+    "      n = n + 1\n"
+    "      if n > max then return (a - 1) / 2 end\n"
+    "    end\n"
+    "    seen[f] = true\n"
+    "  end\n"
+    "end\n"
+    "for a = 3, #ARGV, 2 do redis.call('HSET', key, ARGV[a], ARGV[a + 1]) end\n"
+    "if ttl > 0 then redis.call('EXPIRE', key, ttl)\n"
+    "else redis.call('PERSIST', key) end\n"
+    "return 0\n";
+
+static const char *const script_src[SCRIPT__COUNT] = {SCRIPT_APPEND_SRC, SCRIPT_REGISTRY_SRC,
+                                                      SCRIPT_WMEM_SRC};
+static const size_t script_len[SCRIPT__COUNT] = {
+    sizeof SCRIPT_APPEND_SRC - 1, sizeof SCRIPT_REGISTRY_SRC - 1, sizeof SCRIPT_WMEM_SRC - 1};
 
 int xb_redis_scripts_load(xb_redis_t *r, redisContext *c, char *why, size_t size)
 {

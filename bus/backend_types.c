@@ -25,6 +25,8 @@ void xb_backend_config_defaults(xb_backend_config_t *cfg)
     cfg->redis_ttl = 86400;
     cfg->max_bytes = (size_t)1 << 30; /* the memory backend stays bounded by default */
     cfg->journal = true;
+    cfg->max_wmem_entries = 256;
+    cfg->max_wmem_entry_bytes = (size_t)1 << 20;
 }
 
 const char *xb_backend_type_name(xb_backend_type_t type)
@@ -99,4 +101,37 @@ static void journal_item_free(xb_journal_item_t *j)
 void xb_journal_list_free(xb_journal_list_t *list)
 {
     LIST_FREE(list, journal_item_free);
+}
+
+static void wmem_item_free(xb_wmem_item_t *w)
+{
+    free(w->name);
+    free(w->data.data);
+}
+
+void xb_wmem_list_free(xb_wmem_list_t *list)
+{
+    LIST_FREE(list, wmem_item_free);
+}
+
+static bool is_name_start(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static bool is_name_char(char c)
+{
+    return is_name_start(c) || (c >= '0' && c <= '9') || c == '.' || c == '-';
+}
+
+bool xb_wmem_name_valid(const char *name)
+{
+    if (!name || !is_name_start(name[0]))
+        return false;
+    size_t i = 1;
+    for (; name[i] && i < XB_WMEM_NAME_MAX; i++) {
+        if (!is_name_char(name[i]))
+            return false;
+    }
+    return name[i] == '\0';
 }

@@ -338,6 +338,62 @@ static void test_reopen_persists(void)
     xb_backend_destroy(&b);
 }
 
+/* Working memory lives in xb.wmem of the environment: it survives closing
+ * and reopening, and a drop is committed like any write. */
+static void test_wmem_reopen_persists(void)
+{
+    TEST_DIR(dir);
+    xb_backend_t *b = open_at(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    xb_error_t err;
+    xb_wmem_entry_t es[] = {{"plan", "<plan/>", 7}, {"note", "<n>1</n>", 8}};
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, "conv-a", 2, es, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, "conv-b", 1, es, &err), 0);
+    xb_backend_destroy(&b);
+
+    b = open_at(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    xb_wmem_list_t l = {0};
+    CU_ASSERT_EQUAL(xb_backend_wmem_list(b, "conv-a", &l, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(l.count, 2);
+    CU_ASSERT_STRING_EQUAL(l.items[0].name, "note");
+    CU_ASSERT_STRING_EQUAL(l.items[1].name, "plan");
+    CU_ASSERT_TRUE(l.items[1].data.len == 7 && memcmp(l.items[1].data.data, "<plan/>", 7) == 0);
+    xb_wmem_list_free(&l);
+    CU_ASSERT_EQUAL(xb_backend_wmem_drop(b, "conv-a", &err), 0);
+    xb_backend_destroy(&b);
+
+    b = open_at(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL(xb_backend_wmem_list(b, "conv-a", &l, &err), 0);
+    CU_ASSERT_EQUAL(l.count, 0);
+    xb_blob_t out = {0};
+    CU_ASSERT_EQUAL(xb_backend_wmem_get(b, "conv-b", "plan", &out, &err), 0);
+    CU_ASSERT_TRUE(out.len == 7 && memcmp(out.data, "<plan/>", 7) == 0);
+    free(out.data);
+    xb_backend_destroy(&b);
+}
+
+/* A conversation must leave room in an LMDB key for '\0' and the longest
+ * name: a longer one is refused (XB_ERR_ARG), not truncated. */
+static void test_wmem_long_conversation(void)
+{
+    TEST_DIR(dir);
+    xb_backend_t *b = open_at(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    char conv[600];
+    memset(conv, 'c', sizeof conv - 1);
+    conv[sizeof conv - 1] = '\0';
+    xb_error_t err;
+    xb_wmem_entry_t e = {"a", "<a/>", 4};
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, conv, 1, &e, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "too long"));
+    conv[511 - 1 - XB_WMEM_NAME_MAX] = '\0'; /* LMDB's default maximum key: 511 */
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, conv, 1, &e, &err), 0);
+    xb_backend_destroy(&b);
+}
+
 /* The map size stored in the environment, read the way a new process sees it. */
 static size_t stored_map_size(const char *dir)
 {
@@ -1136,6 +1192,8 @@ static const xbt_test_t lmdb_tests[] = {
     {"info", test_info},
     {"flush writes commits; refused after a fork", test_flush},
     {"reopen keeps slots, counts and the registry", test_reopen_persists},
+    {"reopen keeps working memory", test_wmem_reopen_persists},
+    {"working memory of a too long conversation", test_wmem_long_conversation},
     {"map_size: 0 is 1 GiB, a given size is applied", test_default_map_size},
     {"a full map is an error, reads still work", test_map_full},
     {"4 processes x 500 appends lose nothing", test_processes_lose_nothing},
@@ -1163,4 +1221,6 @@ static int contract_init(void)
 
 XBT_SUITES({"backend suite on lmdb", contract_init, xb_backend_suite_done, NULL, NULL,
             xb_backend_suite_tests},
+           {"working memory on lmdb", contract_init, xb_backend_suite_done, NULL, NULL,
+            xb_backend_suite_wmem_tests},
            {"lmdb", xbt_log_errors_only, NULL, dir_setup, dir_teardown, lmdb_tests});

@@ -213,6 +213,8 @@ static void test_config_defaults(void)
     CU_ASSERT_EQUAL(cfg.max_threads, 0);
     CU_ASSERT_EQUAL(cfg.max_slot_bytes, 0);
     CU_ASSERT_EQUAL(cfg.max_bytes, (size_t)1 << 30);
+    CU_ASSERT_EQUAL(cfg.max_wmem_entries, 256);
+    CU_ASSERT_EQUAL(cfg.max_wmem_entry_bytes, (size_t)1 << 20);
     CU_ASSERT_EQUAL(cfg.map_size, 0);
     CU_ASSERT_STRING_EQUAL(cfg.path, "");
 }
@@ -243,6 +245,10 @@ static void test_new_refuses_bad_config(void)
     CU_ASSERT_EQUAL(err.code, XB_ERR_CONFIG);
     xb_backend_config_defaults(&cfg);
     cfg.max_threads = -1;
+    CU_ASSERT_PTR_NULL(xb_backend_new(&cfg, &err));
+    CU_ASSERT_EQUAL(err.code, XB_ERR_CONFIG);
+    xb_backend_config_defaults(&cfg);
+    cfg.max_wmem_entries = -1;
     CU_ASSERT_PTR_NULL(xb_backend_new(&cfg, &err));
     CU_ASSERT_EQUAL(err.code, XB_ERR_CONFIG);
     CU_ASSERT_PTR_NULL(xb_backend_new(NULL, &err));
@@ -375,6 +381,43 @@ static void test_max_bytes_refuses(void)
     xb_backend_destroy(&b);
 }
 
+static int wmem_put_n(xb_backend_t *b, const char *conv, const char *name, size_t n,
+                      xb_error_t *err)
+{
+    char buf[1024];
+    memset(buf, 'w', sizeof buf);
+    xb_wmem_entry_t e = {name, buf, n};
+    return xb_backend_wmem_put(b, conv, 1, &e, err);
+}
+
+/* Working memory counts against max_bytes with the slots: a put evicts the
+ * oldest threads to fit, working memory itself is never evicted (what it
+ * alone cannot fit is refused whole), and a drop or replace gives bytes
+ * back. */
+static void test_max_bytes_counts_wmem(void)
+{
+    xb_backend_t *b = open_max_bytes(1000);
+    xb_error_t err;
+    CU_ASSERT_EQUAL(append_n(b, "t1", 400, &err), 0);
+    CU_ASSERT_EQUAL(append_n(b, "t2", 400, &err), 0);
+    CU_ASSERT_EQUAL(wmem_put_n(b, "c1", "a", 300, &err), 0); /* t1 goes: 400 + 300 */
+    CU_ASSERT_FALSE(exists(b, "t1"));
+    CU_ASSERT_TRUE(exists(b, "t2"));
+    CU_ASSERT_EQUAL(wmem_put_n(b, "c1", "a", 600, &err), 0); /* replaced: 400 + 600 */
+    CU_ASSERT_TRUE(exists(b, "t2"));
+    CU_ASSERT_EQUAL(wmem_put_n(b, "c2", "b", 401, &err), -1); /* 600 + 401 > 1000 */
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "max_bytes 1000"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "c2"));
+    CU_ASSERT_TRUE(exists(b, "t2"));                   /* a refusal evicts nothing */
+    CU_ASSERT_EQUAL(append_n(b, "t3", 401, &err), -1); /* working memory is not evicted */
+    CU_ASSERT_EQUAL(xb_backend_buffer_clear(b, &err), 0);
+    CU_ASSERT_EQUAL(append_n(b, "t4", 401, &err), -1); /* clear keeps working memory */
+    CU_ASSERT_EQUAL(xb_backend_wmem_drop(b, "c1", &err), 0);
+    CU_ASSERT_EQUAL(append_n(b, "t4", 1000, &err), 0); /* the drop gave the bytes back */
+    xb_backend_destroy(&b);
+}
+
 /* max_bytes comes from the backend section of organism.yaml. */
 static void test_max_bytes_config(void)
 {
@@ -397,6 +440,7 @@ static void test_max_bytes_config(void)
 static const xbt_test_t memory_only_tests[] = {
     {"max_bytes evicts the oldest threads", test_max_bytes_evicts_oldest},
     {"max_bytes refuses what cannot fit", test_max_bytes_refuses},
+    {"max_bytes counts working memory", test_max_bytes_counts_wmem},
     {"max_bytes from organism.yaml", test_max_bytes_config},
     {"evicts the oldest thread", test_evict_oldest},
     {"eviction order after delete and clear", test_evict_after_delete},
@@ -419,5 +463,7 @@ static int contract_init(void)
 
 XBT_SUITES({"backend suite: memory", contract_init, xb_backend_suite_done, NULL, NULL,
             xb_backend_suite_tests},
+           {"working memory: memory", contract_init, xb_backend_suite_done, NULL, NULL,
+            xb_backend_suite_wmem_tests},
            {"memory only", xbt_log_errors_only, NULL, NULL, NULL, memory_only_tests},
            {"backend dispatch", xbt_log_errors_only, NULL, NULL, NULL, backend_dispatch_tests});

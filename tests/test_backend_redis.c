@@ -327,6 +327,43 @@ static void test_ttl_set_on_write(void)
     close_pair(&b, c);
 }
 
+/* Working memory is the HASH "prefix memory:CONVERSATION", field = name,
+ * with the TTL of the thread keys after every put (none when redis_ttl is
+ * 0); drop deletes the key. */
+static void test_wmem_key_and_ttl(void)
+{
+    char prefix[64], key[160];
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("wmem", 100, prefix, &b, &c));
+    xb_error_t err;
+    xb_wmem_entry_t es[] = {{"plan", "<plan/>", 7}, {"note", "<n>1</n>", 8}};
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, "system.hello.c-1", 2, es, &err), 0);
+    snprintf(key, sizeof key, "%smemory:system.hello.c-1", prefix);
+    CU_ASSERT_TRUE(raw_string_is(c, "hash", "TYPE %s", key));
+    CU_ASSERT_EQUAL(raw_integer(c, "HLEN %s", key), 2);
+    char *v = raw_string(c, "HGET %s plan", key);
+    CU_ASSERT_TRUE(v && strcmp(v, "<plan/>") == 0);
+    free(v);
+    long long ttl = raw_integer(c, "TTL %s", key);
+    CU_ASSERT_TRUE(ttl > 0 && ttl <= 100);
+    CU_ASSERT_EQUAL(raw_integer(c, "EXPIRE %s 5", key), 1); /* time passes */
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, "system.hello.c-1", 1, es, &err), 0);
+    ttl = raw_integer(c, "TTL %s", key);
+    CU_ASSERT_TRUE(ttl > 5 && ttl <= 100); /* a put refreshes it */
+    CU_ASSERT_EQUAL(xb_backend_wmem_drop(b, "system.hello.c-1", &err), 0);
+    CU_ASSERT_EQUAL(raw_integer(c, "EXISTS %s", key), 0);
+    close_pair(&b, c);
+
+    CU_ASSERT_TRUE_FATAL(open_pair("wmem0", 0, prefix, &b, &c));
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, "c", 1, es, &err), 0);
+    snprintf(key, sizeof key, "%smemory:c", prefix);
+    CU_ASSERT_EQUAL(raw_integer(c, "EXISTS %s", key), 1);
+    CU_ASSERT_EQUAL(raw_integer(c, "TTL %s", key), -1);
+    CU_ASSERT_EQUAL(xb_backend_wmem_drop(b, "c", &err), 0);
+    close_pair(&b, c);
+}
+
 /* Time passing is simulated by lowering the TTL on the server. */
 static void test_ttl_refreshed_on_append(void)
 {
@@ -1678,6 +1715,7 @@ static const xbt_test_t redis_specifics_tests[] = {
     {"glob characters in a prefix", test_prefix_glob_characters},
     {"TTL set on write", test_ttl_set_on_write},
     {"TTL refreshed on append", test_ttl_refreshed_on_append},
+    {"working memory key, TTL and drop", test_wmem_key_and_ttl},
     {"TTL 0 never expires", test_ttl_zero_never_expires},
     {"registry stays a bijection under concurrency", test_registry_atomic_under_concurrency},
     {"slot limit atomic under concurrency", test_slot_limit_atomic_under_concurrency},
@@ -1727,6 +1765,8 @@ static int contract_init(void)
 
 XBT_SUITES({"redis backend contract", contract_init, xb_backend_suite_done, NULL, NULL,
             xb_backend_suite_tests},
+           {"redis working memory", contract_init, xb_backend_suite_done, NULL, NULL,
+            xb_backend_suite_wmem_tests},
            {"redis url", redis_init, NULL, NULL, NULL, redis_url_tests},
            {"redis specifics", redis_init, NULL, NULL, NULL, redis_specifics_tests},
            {"redis outages", redis_init, NULL, NULL, NULL, redis_outages_tests});

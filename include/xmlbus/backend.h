@@ -38,15 +38,21 @@ typedef struct {
     long max_slots_per_thread; /* 0 = unlimited; append beyond it -> XB_ERR_LIMIT */
     long max_threads;          /* 0 = unlimited; memory evicts the oldest thread */
     size_t max_slot_bytes;     /* 0 = unlimited; larger slot -> XB_ERR_LIMIT */
-    size_t max_bytes;          /* memory: slot bytes held (default 1 GiB, 0 = unlimited);
-                                   beyond it the oldest threads are evicted, a slot that
-                                   cannot fit alone -> XB_ERR_LIMIT */
+    size_t max_bytes;          /* memory: slot and working memory bytes held (default
+                                   1 GiB, 0 = unlimited); beyond it the oldest threads are
+                                   evicted, what cannot fit alone -> XB_ERR_LIMIT */
     bool journal;              /* the pump journals unanswered deliveries (default true;
                                    manager and redis only: memory keeps none) */
+    /* working memory (xmlbus/wmem.h): entries per conversation (default 256,
+     * 0 = unlimited) and bytes per entry (default 1 MiB, 0 = unlimited); a
+     * put beyond either -> XB_ERR_LIMIT */
+    long max_wmem_entries;
+    size_t max_wmem_entry_bytes;
 } xb_backend_config_t;
 
 /* Fills *cfg with the defaults (memory, prefix "xp:", ttl 86400, max_bytes
- * 1 GiB, journal true, no other limits). */
+ * 1 GiB, journal true, max_wmem_entries 256, max_wmem_entry_bytes 1 MiB, no
+ * other limits). */
 XB_EXPORT void xb_backend_config_defaults(xb_backend_config_t *cfg);
 /* "memory" / "manager" / "redis" <-> type. parse returns 0 or -1. */
 XB_EXPORT const char *xb_backend_type_name(xb_backend_type_t type);
@@ -228,4 +234,8 @@ XB_EXPORT int xb_backend_journal_list(xb_backend_t *b, xb_journal_list_t *out, x
 #ifdef __cplusplus
 }
 #endif
+
+/* Working memory of a conversation: xb_backend_wmem_put / get / list / drop. */
+#include "xmlbus/wmem.h"
+
 #endif

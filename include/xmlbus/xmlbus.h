@@ -19,6 +19,7 @@
 #include "xmlbus/pump.h"     /* embed a pump */
 #include "xmlbus/slot.h"     /* recorded messages */
 #include "xmlbus/uuid.h"     /* thread and message ids */
+#include "xmlbus/wmem.h"     /* working memory of a conversation */
 #include "xmlbus/xmlsafe.h"  /* hardened XML intake */
 
 #endif

@@ -38,6 +38,21 @@ void xb_backend_suite_apply_limits(xb_backend_config_t *cfg, const xb_backend_co
     cfg->max_slots_per_thread = limits->max_slots_per_thread;
     cfg->max_threads = limits->max_threads;
     cfg->max_slot_bytes = limits->max_slot_bytes;
+    cfg->max_wmem_entries = limits->max_wmem_entries;
+    cfg->max_wmem_entry_bytes = limits->max_wmem_entry_bytes;
+}
+
+xb_backend_t *xb_backend_suite_open(const xb_backend_config_t *limits)
+{
+    xb_backend_t *b = current.open_fresh ? current.open_fresh(limits) : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    return b;
+}
+
+void xb_backend_suite_close(xb_backend_t *b)
+{
+    if (b && current.close)
+        current.close(b);
 }
 
 /* ---- helpers ----------------------------------------------------------------- */

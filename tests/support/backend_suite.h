@@ -46,7 +46,11 @@
  *     contiguous indexes;
  *   - the journal (manager, redis): an entry is written with its slot, only
  *     if the slot was stored; put replaces; remove ignores unknown ids;
- *     buffer_clear empties it; memory has none (XB_ERR_CONFIG).
+ *     buffer_clear empties it; memory has none (XB_ERR_CONFIG);
+ *   - working memory (xb_backend_suite_wmem_tests, backend_suite_wmem.c):
+ *     put/get/list/drop round trip, replace by name, a put refused by a limit
+ *     writes nothing, conversations never mix, an unknown conversation lists
+ *     empty and drops fine.
  * One backend is checked at a time: the one the running suite's init chose. */
 #ifndef XB_TEST_BACKEND_SUITE_H
 #define XB_TEST_BACKEND_SUITE_H
@@ -54,15 +58,23 @@
 #include "xbt_main.h"
 #include "xmlbus/backend.h"
 
-/* Opens a new, EMPTY backend. limits is NULL (no limits) or a config whose
- * max_slots_per_thread, max_threads and max_slot_bytes the factory must
- * apply (xb_backend_suite_apply_limits); its other fields mean nothing. */
+/* Opens a new, EMPTY backend. limits is NULL (the default limits) or a
+ * config whose limits the factory must apply (xb_backend_suite_apply_limits);
+ * its other fields mean nothing. */
 typedef xb_backend_t *(*xb_backend_suite_open_fn)(const xb_backend_config_t *limits);
 /* Closes a backend that open_fresh returned (and removes its files/keys). */
 typedef void (*xb_backend_suite_close_fn)(xb_backend_t *b);
 
 /* The contract's tests, for an entry of XBT_SUITES (ends with {NULL, NULL}). */
 extern const xbt_test_t xb_backend_suite_tests[];
+/* The working memory part of the contract, for one more entry of
+ * XBT_SUITES with the same init and clean. */
+extern const xbt_test_t xb_backend_suite_wmem_tests[];
+
+/* A new backend from the running suite's factory (NULL fails the test), and
+ * its close: for the tests of the contract spread over several files. */
+xb_backend_t *xb_backend_suite_open(const xb_backend_config_t *limits);
+void xb_backend_suite_close(xb_backend_t *b);
 
 /* Makes the contract's tests check the backends open_fresh opens and close
  * closes; call it from the suite's init. Returns 0, or -1 (a NULL argument). */
@@ -71,7 +83,8 @@ int xb_backend_suite_use(xb_backend_suite_open_fn open_fresh, xb_backend_suite_c
 /* The suite's clean: forgets the factory. Returns 0. */
 int xb_backend_suite_done(void);
 
-/* Copies the three limits of `limits` (may be NULL) into cfg. */
+/* Copies the limits of `limits` (may be NULL) into cfg: max_slots_per_thread,
+ * max_threads, max_slot_bytes, max_wmem_entries, max_wmem_entry_bytes. */
 void xb_backend_suite_apply_limits(xb_backend_config_t *cfg, const xb_backend_config_t *limits);
 
 #endif

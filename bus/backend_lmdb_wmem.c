@@ -1,0 +1,201 @@
+/* The `manager` backend's working memory (docs/backend-manager.md): xb.wmem
+ * maps conversation '\0' name -> the entry's bytes. The '\0' ends the
+ * conversation, so one conversation's entries are one range of keys, in
+ * name order (LMDB compares keys bytewise, as strcmp does names): list and
+ * drop walk that range with a cursor. A put is one write transaction, aborted
+ * whole when the entry limit refuses it. */
+#include "backend_lmdb_internal.h"
+
+#include <stdio.h>
+
+/* Checks that every key of the conversation fits LMDB: the conversation,
+ * '\0' and the longest name. */
+static int lm_wmem_conv_len(const lm_env_t *e, const char *conversation, size_t *len,
+                            xb_error_t *err)
+{
+    *len = strlen(conversation);
+    if (*len + 1 + XB_WMEM_NAME_MAX > e->maxkey)
+        return xb_error_set(err, XB_ERR_ARG, 0,
+                            "backend manager: conversation of %zu bytes is too long for working "
+                            "memory (at most %zu bytes: LMDB keys are at most %zu)",
+                            *len, e->maxkey - 1 - XB_WMEM_NAME_MAX, e->maxkey);
+    return 0;
+}
+
+/* buf (LM_KEY_CAP bytes) <- conversation '\0' name. */
+static MDB_val lm_wmem_key(unsigned char *buf, const char *conversation, size_t clen,
+                           const char *name)
+{
+    size_t nlen = strlen(name);
+    memcpy(buf, conversation, clen);
+    buf[clen] = '\0';
+    memcpy(buf + clen + 1, name, nlen);
+    return (MDB_val){.mv_size = clen + 1 + nlen, .mv_data = buf};
+}
+
+/* Called for each entry of the range; non-zero stops the walk with that
+ * value (-1 with *err set). */
+typedef int (*lm_wmem_fn)(void *ctx, MDB_cursor *cur, const MDB_val *k, const MDB_val *v,
+                          size_t prefix, xb_error_t *err);
+
+/* Walks the entries of the conversation in txn, in name order. */
+static int lm_wmem_range(lm_env_t *e, MDB_txn *txn, const char *conversation, size_t clen,
+                         lm_wmem_fn fn, void *ctx, xb_error_t *err)
+{
+    unsigned char buf[LM_KEY_CAP];
+    MDB_val start = lm_wmem_key(buf, conversation, clen, ""), k = start, v;
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, e->dbi[DB_WMEM], &cur);
+    if (mrc != 0)
+        return xb_lm_fail(e, mrc, "opening a cursor", err);
+    int rc = 0;
+    for (MDB_cursor_op op = MDB_SET_RANGE; rc == 0; op = MDB_NEXT) {
+        mrc = mdb_cursor_get(cur, &k, &v, op);
+        if (mrc == MDB_NOTFOUND)
+            break;
+        if (mrc != 0) {
+            rc = xb_lm_fail(e, mrc, "walking working memory", err);
+            break;
+        }
+        if (k.mv_size <= start.mv_size || memcmp(k.mv_data, buf, start.mv_size) != 0)
+            break;
+        rc = fn(ctx, cur, &k, &v, start.mv_size, err);
+    }
+    mdb_cursor_close(cur);
+    return rc < 0 ? -1 : 0;
+}
+
+static int lm_count_entry(void *ctx, MDB_cursor *cur, const MDB_val *k, const MDB_val *v,
+                          size_t prefix, xb_error_t *err)
+{
+    (void)cur, (void)k, (void)v, (void)prefix, (void)err;
+    (*(long *)ctx)++;
+    return 0;
+}
+
+/* Writes the entries inside txn, refusing the first new one beyond max. */
+static int lm_wmem_put_in(lm_t *h, MDB_txn *txn, const char *conversation, size_t clen, size_t n,
+                          const xb_wmem_entry_t *entries, xb_error_t *err)
+{
+    lm_env_t *e = h->e;
+    long count = 0;
+    if (h->max_wmem_entries > 0 &&
+        lm_wmem_range(e, txn, conversation, clen, lm_count_entry, &count, err) != 0)
+        return -1;
+    unsigned char buf[LM_KEY_CAP];
+    for (size_t i = 0; i < n; i++) {
+        MDB_val k = lm_wmem_key(buf, conversation, clen, entries[i].name), old;
+        MDB_val v = {.mv_size = entries[i].len, .mv_data = (void *)entries[i].data};
+        if (h->max_wmem_entries > 0) {
+            int found = xb_lm_read(e, txn, DB_WMEM, &k, &old, "reading working memory", err);
+            if (found < 0)
+                return -1;
+            if (!found && ++count > h->max_wmem_entries)
+                return xb_wmem_refuse(err, "manager", conversation, entries[i].name,
+                                      h->max_wmem_entries);
+        }
+        int rc = mdb_put(txn, e->dbi[DB_WMEM], &k, &v, 0);
+        if (rc != 0)
+            return xb_lm_fail(e, rc, "writing working memory", err);
+    }
+    return 0;
+}
+
+int xb_lm_wmem_put(void *self, const char *conversation, size_t n, const xb_wmem_entry_t *entries,
+                   xb_error_t *err)
+{
+    lm_t *h = self;
+    MDB_txn *txn;
+    size_t clen;
+    if (xb_lm_start(h, lm_wmem_conv_len, conversation, &clen, true, &txn, err) != 0)
+        return -1;
+    if (lm_wmem_put_in(h, txn, conversation, clen, n, entries, err) != 0) {
+        xb_lm_abort(h->e, txn);
+        return -1;
+    }
+    return xb_lm_commit(h->e, txn, err);
+}
+
+int xb_lm_wmem_get(void *self, const char *conversation, const char *name, xb_blob_t *out,
+                   xb_error_t *err)
+{
+    lm_t *h = self;
+    MDB_txn *txn;
+    size_t clen;
+    if (xb_lm_start(h, lm_wmem_conv_len, conversation, &clen, false, &txn, err) != 0)
+        return -1;
+    unsigned char buf[LM_KEY_CAP];
+    MDB_val k = lm_wmem_key(buf, conversation, clen, name), v;
+    int found = xb_lm_read(h->e, txn, DB_WMEM, &k, &v, "reading working memory", err);
+    int rc = found < 0 ? -1 : found ? 0 : 1;
+    if (found > 0) {
+        out->data = dup_bytes(v.mv_data, v.mv_size);
+        out->len = v.mv_size;
+        if (!out->data)
+            rc = xb_lm_nomem(err);
+    }
+    xb_lm_abort(h->e, txn);
+    return rc;
+}
+
+typedef struct {
+    xb_wmem_list_t *out;
+    size_t cap;
+} lm_wmem_list_t;
+
+static int lm_collect_wmem(void *ctx, MDB_cursor *cur, const MDB_val *k, const MDB_val *v,
+                           size_t prefix, xb_error_t *err)
+{
+    (void)cur;
+    lm_wmem_list_t *c = ctx;
+    if (c->out->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        xb_wmem_item_t *items = realloc(c->out->items, cap * sizeof *items);
+        if (!items)
+            return xb_lm_nomem(err);
+        c->out->items = items;
+        c->cap = cap;
+    }
+    xb_wmem_item_t *it = &c->out->items[c->out->count++]; /* counted first: a failure frees it */
+    it->name = dup_bytes((const char *)k->mv_data + prefix, k->mv_size - prefix);
+    it->data.data = dup_bytes(v->mv_data, v->mv_size);
+    it->data.len = v->mv_size;
+    return it->name && it->data.data ? 0 : xb_lm_nomem(err);
+}
+
+int xb_lm_wmem_list(void *self, const char *conversation, xb_wmem_list_t *out, xb_error_t *err)
+{
+    lm_t *h = self;
+    MDB_txn *txn;
+    size_t clen;
+    if (xb_lm_start(h, lm_wmem_conv_len, conversation, &clen, false, &txn, err) != 0)
+        return -1;
+    lm_wmem_list_t c = {.out = out};
+    int rc = lm_wmem_range(h->e, txn, conversation, clen, lm_collect_wmem, &c, err);
+    xb_lm_abort(h->e, txn);
+    if (rc != 0)
+        xb_wmem_list_free(out);
+    return rc; /* in name order already: keys sort as the names do */
+}
+
+static int lm_delete_entry(void *ctx, MDB_cursor *cur, const MDB_val *k, const MDB_val *v,
+                           size_t prefix, xb_error_t *err)
+{
+    (void)k, (void)v, (void)prefix;
+    int rc = mdb_cursor_del(cur, 0); /* the next MDB_NEXT reads the entry after it */
+    return rc == 0 ? 0 : xb_lm_fail(ctx, rc, "dropping working memory", err);
+}
+
+int xb_lm_wmem_drop(void *self, const char *conversation, xb_error_t *err)
+{
+    lm_t *h = self;
+    MDB_txn *txn;
+    size_t clen;
+    if (xb_lm_start(h, lm_wmem_conv_len, conversation, &clen, true, &txn, err) != 0)
+        return -1;
+    if (lm_wmem_range(h->e, txn, conversation, clen, lm_delete_entry, h->e, err) != 0) {
+        xb_lm_abort(h->e, txn);
+        return -1;
+    }
+    return xb_lm_commit(h->e, txn, err);
+}

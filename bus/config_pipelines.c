@@ -143,6 +143,7 @@ static void load_step(xb_cfg_loader_t *ld, yaml_node_t *m, xb_step_config_t *st,
 {
     const xb_key_section_t *s = &xb_config_key_sections()[XB_SECTION_STEP];
     st->line = xb_cfg_mark(m).line;
+    xb_cfg_note(ld, st, xb_cfg_mark(m));
     char where[160];
     snprintf(where, sizeof where, "the step at line %d of pipeline '%.80s'", st->line,
              pc->pipeline);
@@ -155,6 +156,16 @@ static void load_step(xb_cfg_loader_t *ld, yaml_node_t *m, xb_step_config_t *st,
     pctx_t inner = {pc->pipeline, false};
     xb_cfg_walk(ld, m, s, where, st, &inner, NULL);
     step_keys_fit(ld, m, st, pc, where);
+    yaml_node_t *result = xb_cfg_find_value(ld, m, "result");
+    if (result && !st->result[0]) /* written but refused: no second problem for it */
+        xb_cfg_note(ld, st->result, xb_cfg_mark(result));
+    /* The listeners are loaded: a listener step without its own result
+     * produces the listener's. */
+    const xb_listener_config_t *l = st->kind == XB_STEP_LISTENER && !pc->in_batch && st->target[0]
+                                        ? xb_config_listener(ld->cfg, st->target)
+                                        : NULL;
+    if (l && !st->result[0])
+        snprintf(st->result, sizeof st->result, "%s", l->result);
 }
 
 /* Reads the list v into a new array of steps (*steps, *n). */

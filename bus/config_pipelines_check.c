@@ -35,6 +35,12 @@ static void entries_push(xb_cfg_loader_t *ld, entries_t *e, const char *name, in
     e->line[e->n++] = line;
 }
 
+static void entries_free(entries_t *e)
+{
+    free(e->name);
+    free(e->line);
+}
+
 /* Index of name in e, or -1. */
 static long entries_find(const entries_t *e, const char *name)
 {
@@ -49,7 +55,8 @@ typedef struct {
     xb_cfg_loader_t *ld;
     const xb_pipeline_config_t *p;
     entries_t avail; /* entries a step at this point can rely on */
-    entries_t all;   /* every entry the pipeline produces, its input first */
+    entries_t all;   /* every entry produced so far, the input first */
+    entries_t every; /* every entry any step produces, for hints */
 } flow_t;
 
 /* ----------------------------------------------------------------- names */
@@ -87,11 +94,12 @@ static void require(flow_t *f, const char *need, xb_cfg_mark_t m, const char *wh
 {
     if (entries_find(&f->avail, need) >= 0)
         return;
-    long made = entries_find(&f->all, need);
-    char later[80] = "";
+    long made = entries_find(&f->every, need);
+    char later[100] = "";
     if (made >= 0)
-        snprintf(later, sizeof later, " (the step at line %d produces it, but not before)",
-                 f->all.line[made]);
+        snprintf(later, sizeof later,
+                 " (the step at line %d produces it, but does not run before this one)",
+                 f->every.line[made]);
     xb_cfg_problem(f->ld, m,
                    "%s needs '%s', which neither the input '%s' of pipeline '%s' nor an "
                    "earlier step's result provides%s",
@@ -121,7 +129,9 @@ static const char *call_step(flow_t *f, const xb_step_config_t *st, const char *
     const xb_config_t *cfg = f->ld->cfg;
     xb_cfg_mark_t m = xb_cfg_noted(f->ld, st->target);
     bool is_listener = st->kind == XB_STEP_LISTENER;
-    const xb_listener_config_t *l = is_listener ? xb_config_listener(cfg, st->target) : NULL;
+    const xb_listener_config_t *l = is_listener && st->target[0]
+                                        ? xb_config_listener(cfg, st->target)
+                                        : NULL;
     bool found = is_listener ? l != NULL : xb_config_pipeline(cfg, st->target) != NULL;
     if (!found && st->target[0]) {
         bool other = is_listener ? xb_config_pipeline(cfg, st->target) != NULL
@@ -160,8 +170,7 @@ static void flow_parallel(flow_t *f, const xb_step_config_t *st)
     }
     for (size_t j = 0; j < joined.n; j++)
         entries_push(f->ld, &f->avail, joined.name[j], joined.line[j]);
-    free(joined.name);
-    free(joined.line);
+    entries_free(&joined);
 }
 
 static void flow_step(flow_t *f, const xb_step_config_t *st, bool in_batch)
@@ -173,8 +182,9 @@ static void flow_step(flow_t *f, const xb_step_config_t *st, bool in_batch)
     case XB_STEP_LISTENER:
     case XB_STEP_PIPELINE:
         r = call_step(f, st, where);
-        if (!in_batch && !r[0] && st->kind == XB_STEP_LISTENER && st->target[0])
-            xb_cfg_problem(f->ld, (xb_cfg_mark_t){st->line, 1},
+        if (!in_batch && !r[0] && st->kind == XB_STEP_LISTENER && st->target[0] &&
+            !xb_cfg_noted(f->ld, st->result).line)
+            xb_cfg_problem(f->ld, xb_cfg_noted(f->ld, st),
                            "%s has no 'result' and listener '%s' declares none: name the entry "
                            "its response is stored under",
                            where, st->target);
@@ -198,20 +208,32 @@ static void flow_step(flow_t *f, const xb_step_config_t *st, bool in_batch)
     produce(f, r, m, st->line);
 }
 
+/* Every result of steps[] and of their children, for hints. */
+static void collect_results(xb_cfg_loader_t *ld, entries_t *e, const xb_step_config_t *steps,
+                            size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (steps[i].result[0])
+            entries_push(ld, e, steps[i].result, steps[i].line);
+        collect_results(ld, e, steps[i].steps, steps[i].n_steps);
+    }
+}
+
 static void check_flow(xb_cfg_loader_t *ld, const xb_pipeline_config_t *p)
 {
-    flow_t f = {ld, p, {0}, {0}};
+    flow_t f = {ld, p, {0}, {0}, {0}};
     entries_push(ld, &f.all, p->input, p->line);
     entries_push(ld, &f.avail, p->input, p->line);
+    collect_results(ld, &f.every, p->steps, p->n_steps);
     for (size_t i = 0; i < p->n_steps; i++)
         flow_step(&f, &p->steps[i], false);
-    if (p->output[0] && entries_find(&f.all, p->output) <= 0)
+    /* Without steps the pipeline has a problem of its own already. */
+    if (p->output[0] && p->n_steps && entries_find(&f.all, p->output) <= 0)
         xb_cfg_problem(ld, xb_cfg_noted(ld, p->output),
                        "output '%s' of pipeline '%s' is produced by no step", p->output, p->name);
-    free(f.avail.name);
-    free(f.avail.line);
-    free(f.all.name);
-    free(f.all.line);
+    entries_free(&f.avail);
+    entries_free(&f.all);
+    entries_free(&f.every);
 }
 
 /* ---------------------------------------------------------------- cycles */

@@ -227,13 +227,13 @@ void xb_cfg_check_security(xb_cfg_loader_t *ld, yaml_node_t *organism)
 static int check_bounds(const xb_config_t *cfg, const char *file, xb_error_t *err)
 {
     const xb_key_section_t *s = xb_config_key_sections();
-    const void *bases[] = {[XB_SECTION_ORGANISM] = cfg,
-                           [XB_SECTION_LIMITS] = &cfg->limits,
-                           [XB_SECTION_BACKEND] = &cfg->backend,
-                           [XB_SECTION_POOL] = &cfg->pool};
+    const void *bases[] = {[XB_SECTION_ORGANISM] = cfg,          [XB_SECTION_LIMITS] = &cfg->limits,
+                           [XB_SECTION_BACKEND] = &cfg->backend, [XB_SECTION_POOL] = &cfg->pool,
+                           [XB_SECTION_SECURITY] = NULL,         [XB_SECTION_LISTENER] = NULL,
+                           [XB_SECTION_MEMORY] = &cfg->memory};
     char why[300];
-    for (int i = XB_SECTION_ORGANISM; i <= XB_SECTION_POOL; i++)
-        if (xb_config_keys_check_bounds(&s[i], bases[i], why, sizeof why))
+    for (int i = XB_SECTION_ORGANISM; i <= XB_SECTION_MEMORY; i++)
+        if (bases[i] && xb_config_keys_check_bounds(&s[i], bases[i], why, sizeof why))
             return xb_error_set(err, XB_ERR_CONFIG, 0, "%s: %s in %s", file, why, s[i].where);
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const xb_listener_config_t *l = &cfg->listeners[i];

@@ -123,6 +123,27 @@ static void produce(flow_t *f, const char *r, xb_cfg_mark_t m, int line)
 
 static void flow_step(flow_t *f, const xb_step_config_t *st, bool in_batch);
 
+/* "unknown listener 'x' in ...", with the closest name of that kind. */
+static void unknown_target(xb_cfg_loader_t *ld, const xb_step_config_t *st, xb_cfg_mark_t m,
+                           const char *where)
+{
+    const xb_config_t *cfg = ld->cfg;
+    bool is_listener = st->kind == XB_STEP_LISTENER;
+    size_t n = is_listener ? cfg->n_listeners : cfg->n_pipelines;
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    if (!names) {
+        ld->nomem = true;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        names[i] = is_listener ? cfg->listeners[i].name : cfg->pipelines[i].name;
+    const char *kind = is_listener ? "listener" : "pipeline";
+    char h[128];
+    xb_cfg_problem(ld, m, "unknown %s '%s' in %s: no %s has that name%s", kind, st->target, where,
+                   kind, xb_cfg_hint(h, sizeof h, st->target, names, n));
+    free(names);
+}
+
 /* A listener or pipeline step: its target exists, its needs are there. */
 static const char *call_step(flow_t *f, const xb_step_config_t *st, const char *where)
 {
@@ -141,9 +162,7 @@ static const char *call_step(flow_t *f, const xb_step_config_t *st, const char *
                            is_listener ? "pipeline" : "listener",
                            is_listener ? "pipeline" : "listener", st->target);
         else
-            xb_cfg_problem(f->ld, m, "unknown %s '%s' in %s: no %s has that name",
-                           is_listener ? "listener" : "pipeline", st->target, where,
-                           is_listener ? "listener" : "pipeline");
+            unknown_target(f->ld, st, m, where);
     }
     for (size_t i = 0; i < st->n_needs; i++)
         require(f, st->needs[i], xb_cfg_noted(f->ld, st->needs[i]), where);

@@ -304,6 +304,21 @@ static void test_unknown_targets(void)
     EXPECT_ERROR(LISTENERS "  - name: p\n"
                            "    output: x\n"
                            "    steps:\n"
+                           "      - {listener: sun, result: x}\n",
+                 18, 20, "no listener has that name (did you mean 'sum'?)");
+    EXPECT_ERROR(LISTENERS "  - name: p\n"
+                           "    output: x\n"
+                           "    steps:\n"
+                           "      - {pipeline: q, result: x}\n"
+                           "  - name: qq\n"
+                           "    output: y\n"
+                           "    steps: [{listener: kw, result: y}]\n",
+                 18, 20,
+                 "unknown pipeline 'q' in the step at line 18 of pipeline 'p': no "
+                 "pipeline has that name (did you mean 'qq'?)");
+    EXPECT_ERROR(LISTENERS "  - name: p\n"
+                           "    output: x\n"
+                           "    steps:\n"
                            "      - pipeline: nope\n"
                            "        result: x\n",
                  18, 19, "unknown pipeline 'nope'");
@@ -656,6 +671,47 @@ static void test_memory_errors(void)
                  6, 12, "'pipelines' must be a list of pipelines");
 }
 
+/* The example of docs/pipelines.md, as the loader sees it. */
+static void test_example(void)
+{
+    xb_error_t err;
+    xb_config_t *cfg = xb_config_load(XB_SOURCE_DIR "/examples/pipeline/organism.yaml", &err);
+    if (!cfg)
+        fprintf(stderr, "\n  %s\n", err.message);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT_EQUAL(cfg->memory.n_types, 3);
+    const xb_pipeline_config_t *p = xb_config_pipeline(cfg, "analyze");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL_FATAL(p->n_steps, 4);
+    CU_ASSERT_EQUAL(p->steps[0].kind, XB_STEP_LISTENER);
+    CU_ASSERT_STRING_EQUAL(p->steps[0].result, "tokens");
+    CU_ASSERT_EQUAL(p->steps[1].kind, XB_STEP_PARALLEL);
+    CU_ASSERT_EQUAL(p->steps[1].n_steps, 2);
+    CU_ASSERT_EQUAL(p->steps[2].kind, XB_STEP_BATCH);
+    CU_ASSERT_STRING_EQUAL(p->steps[2].over, "tokens");
+    CU_ASSERT_EQUAL(p->steps[3].kind, XB_STEP_LISTENER);
+    CU_ASSERT_STRING_EQUAL(p->steps[3].result, p->output);
+    CU_ASSERT_TRUE(xb_config_listener(cfg, "keyword-extractor")->cpu_bound);
+    CU_ASSERT_EQUAL(
+        xb_config_check_all(XB_SOURCE_DIR "/examples/pipeline/organism.yaml", NULL, NULL, NULL), 0);
+    xb_config_destroy(&cfg);
+}
+
+/* A config built in code is held to the memory section's bounds too. */
+static void test_validate_memory(void)
+{
+    xb_config_t *cfg = xb_config_new_default("t");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    xb_error_t err;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(xb_config_add_listener(cfg, "a", "p", &err));
+    CU_ASSERT_EQUAL(xb_config_validate(cfg, &err), 0);
+    cfg->memory.max_entries = 0;
+    CU_ASSERT_EQUAL(xb_config_validate(cfg, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "'max_entries' must be from 1 to 1000000, got 0 "
+                                               "in section 'memory'"));
+    xb_config_destroy(&cfg);
+}
+
 /* xmlbus check reports every problem of a file, each with its position. */
 static void report(const char *msg, void *user)
 {
@@ -714,6 +770,8 @@ static const xbt_test_t pipeline_tests[] = {
     {"payload conflicts with listeners", test_payload_conflicts},
     {"memory errors", test_memory_errors},
     {"check_all reports every problem", test_check_all},
+    {"examples/pipeline", test_example},
+    {"validate: memory bounds", test_validate_memory},
     {NULL, NULL},
 };
 

@@ -1,7 +1,8 @@
 /* The keys of organism.yaml, each described once (docs/configuration.md).
  *
- * One table per section (organism, limits, backend, process_pool, and one
- * listeners[] entry). A row gives the key's name, its type, bounds, default,
+ * One table per section (organism, limits, backend, process_pool, security,
+ * memory, and one entry of listeners[], memory.types[], pipelines[] and of
+ * a pipeline's steps[]). A row gives the key's name, its type, bounds, default,
  * where it is stored (offsetof into the section's struct) and a one-line
  * description. The loader (bus/config_yaml.c) parses and range-checks with
  * it, suggests close names for unknown keys from it; xb_config_new_default

@@ -102,7 +102,8 @@ typedef struct {
     int line;
 } xb_memory_type_t;
 
-/* The section memory: a conversation's working memory (docs/pipelines.md). */
+/* The section memory: a conversation's working memory (docs/pipelines.md).
+ * types[] and their strings are owned by the config. */
 typedef struct {
     bool keep;              /* keep it after the conversation ends (buffer retention) */
     long max_entries;       /* entries per conversation, default 256 */
@@ -120,7 +121,8 @@ typedef enum {
 } xb_step_kind_t;
 
 /* One step of a pipeline. Branches of a parallel and the step of a batch
- * are children in steps[], owned by their parent. */
+ * are children in steps[], owned by their parent; every string and array
+ * below is owned by the config (xb_config_destroy frees them). */
 typedef struct xb_step_config xb_step_config_t;
 struct xb_step_config {
     xb_step_kind_t kind;
@@ -140,7 +142,8 @@ struct xb_step_config {
 };
 
 /* A named pipeline: addressed like a listener (by name or payload tag), runs
- * its steps in sequence over the conversation's working memory. */
+ * its steps in sequence over the conversation's working memory. Owned by
+ * the config, like its payloads and steps. */
 typedef struct {
     char name[XB_NAME_MAX]; /* shares the listener namespace */
     char **payloads;        /* root tags that start it, may be empty */
@@ -190,6 +193,7 @@ XB_EXPORT xb_listener_config_t *xb_config_add_listener(xb_config_t *cfg, const c
 XB_EXPORT void xb_config_destroy(xb_config_t **cfg);
 
 XB_EXPORT const xb_listener_config_t *xb_config_listener(const xb_config_t *cfg, const char *name);
+/* The pipeline called name, or NULL; owned by cfg. */
 XB_EXPORT const xb_pipeline_config_t *xb_config_pipeline(const xb_config_t *cfg, const char *name);
 XB_EXPORT bool xb_config_valid_name(const char *name);
 /* A working-memory entry name: [A-Za-z_][A-Za-z0-9_.-]*, at most 63 characters. */

@@ -123,6 +123,9 @@ static void listener_free(xb_listener_config_t *l)
         free(l->peers[i]);
     free(l->peers);
     free(l->key);
+    for (size_t i = 0; i < l->n_needs; i++)
+        free(l->needs[i]);
+    free(l->needs);
     memset(l, 0, sizeof *l);
 }
 
@@ -143,6 +146,7 @@ void xb_config_destroy(xb_config_t **cfgp)
     for (size_t i = 0; i < cfg->n_listeners; i++)
         listener_free(&cfg->listeners[i]);
     free(cfg->listeners);
+    xb_config_pipelines_free(cfg);
     free(cfg->security.server_key);
     key_files_free(&cfg->security.clients);
     key_files_free(&cfg->security.admins);
@@ -182,6 +186,7 @@ xb_config_t *xb_config_alloc(const char *name, char *dir)
     xb_config_keys_defaults(&s[XB_SECTION_BACKEND], &cfg->backend);
     xb_config_keys_defaults(&s[XB_SECTION_POOL], &cfg->pool);
     xb_config_keys_defaults(&s[XB_SECTION_SECURITY], &cfg->security);
+    xb_config_keys_defaults(&s[XB_SECTION_MEMORY], &cfg->memory);
     cfg->security.ipc_mode = XB_IPC_MODE_DEFAULT;
     if (name)
         snprintf(cfg->name, sizeof cfg->name, "%s", name);

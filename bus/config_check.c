@@ -78,52 +78,112 @@ static void check_peers(xb_cfg_loader_t *ld)
     free(names);
 }
 
-/* Tag t of listener i clashes with listener j (j > i); report it once. */
-static void payload_clash(xb_cfg_loader_t *ld, size_t i, size_t t, size_t j, size_t u)
+/* Whatever accepts root tags: a listener or a pipeline (never broadcast). */
+typedef struct {
+    const char *kind; /* "listener", "pipeline" */
+    const char *name;
+    int line;
+    bool broadcast;
+    char *const *tags;
+    size_t n;
+    const xb_cfg_mark_t *marks; /* per tag (listeners of a file), or NULL */
+} acceptor_t;
+
+/* Where tag u of a was written: its own mark, its note, else the entry. */
+static xb_cfg_mark_t tag_mark(const xb_cfg_loader_t *ld, const acceptor_t *a, size_t u)
 {
-    const xb_listener_config_t *a = &ld->cfg->listeners[i], *b = &ld->cfg->listeners[j];
-    xb_cfg_mark_t m = ld->lm && ld->lm[j].payload ? ld->lm[j].payload[u] : lmark_entry(ld, j);
-    const char *nb = a->broadcast ? lname(ld, j) : lname(ld, i);
-    if (m.line)
+    xb_cfg_mark_t m = a->marks ? a->marks[u] : xb_cfg_noted(ld, a->tags[u]);
+    if (!m.line && a->line)
+        m = (xb_cfg_mark_t){a->line, 1};
+    return m;
+}
+
+/* Tag t of a clashes with tag u of b (b after a); report it once. */
+static void payload_clash(xb_cfg_loader_t *ld, const acceptor_t *a, size_t t, const acceptor_t *b,
+                          size_t u)
+{
+    xb_cfg_mark_t m = tag_mark(ld, b, u);
+    const char *nb = a->broadcast ? b->name : a->name;
+    bool listeners = strcmp(a->kind, "listener") == 0 && strcmp(b->kind, "listener") == 0;
+    if (!listeners)
+        xb_cfg_problem(ld, m,
+                       "%s '%s' (line %d) and %s '%s' (line %d) both accept '%s': a pipeline's "
+                       "payload cannot be shared (a pipeline is never broadcast)",
+                       a->kind, a->name, a->line, b->kind, b->name, b->line, a->tags[t]);
+    else if (m.line)
         xb_cfg_problem(ld, m,
                        "listeners '%s' (line %d) and '%s' (line %d) both accept '%s', "
                        "but '%s' is not broadcast: several listeners may share a "
                        "payload only if all of them are 'broadcast: true'",
-                       lname(ld, i), a->line, lname(ld, j), b->line, a->payloads[t], nb);
+                       a->name, a->line, b->name, b->line, a->tags[t], nb);
     else
         xb_cfg_problem(ld, m,
                        "listeners '%s' and '%s' both accept '%s', but '%s' is not "
                        "broadcast: several listeners may share a payload only if all "
                        "of them are 'broadcast: true'",
-                       lname(ld, i), lname(ld, j), a->payloads[t], nb);
+                       a->name, b->name, a->tags[t], nb);
 }
 
-/* Several listeners may accept one root tag only if all of them broadcast. */
-static void check_payload_conflicts(xb_cfg_loader_t *ld)
+static bool accepts(const acceptor_t *a, const char *tag, size_t *at)
 {
-    const xb_config_t *cfg = ld->cfg;
-    for (size_t i = 0; i < cfg->n_listeners; i++) {
-        const xb_listener_config_t *a = &cfg->listeners[i];
-        for (size_t t = 0; t < a->n_payloads; t++) {
-            /* Report each tag once: at its first clash with an earlier listener. */
+    for (size_t u = 0; u < a->n; u++)
+        if (xb_config_tag_equal(a->tags[u], tag)) {
+            *at = u;
+            return true;
+        }
+    return false;
+}
+
+/* Several acceptors may take one root tag only if all of them broadcast. */
+static void check_acceptors(xb_cfg_loader_t *ld, const acceptor_t *acc, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const acceptor_t *a = &acc[i];
+        for (size_t t = 0; t < a->n; t++) {
+            /* Report each tag once: at its first clash with an earlier acceptor. */
             bool earlier = false;
+            size_t u = 0;
             for (size_t j = 0; j < i && !earlier; j++)
-                for (size_t u = 0; u < cfg->listeners[j].n_payloads && !earlier; u++)
-                    earlier = xb_config_tag_equal(cfg->listeners[j].payloads[u], a->payloads[t]);
+                earlier = accepts(&acc[j], a->tags[t], &u);
             if (earlier)
                 continue;
-            for (size_t j = i + 1; j < cfg->n_listeners; j++) {
-                const xb_listener_config_t *b = &cfg->listeners[j];
-                size_t u = 0;
-                while (u < b->n_payloads && !xb_config_tag_equal(b->payloads[u], a->payloads[t]))
-                    u++;
-                if (u == b->n_payloads || (a->broadcast && b->broadcast))
+            for (size_t j = i + 1; j < n; j++) {
+                if (!accepts(&acc[j], a->tags[t], &u) || (a->broadcast && acc[j].broadcast))
                     continue;
-                payload_clash(ld, i, t, j, u);
+                payload_clash(ld, a, t, &acc[j], u);
                 break;
             }
         }
     }
+}
+
+/* The listeners, then the pipelines, as acceptors of root tags. */
+static void check_payload_conflicts(xb_cfg_loader_t *ld)
+{
+    const xb_config_t *cfg = ld->cfg;
+    size_t n = cfg->n_listeners + cfg->n_pipelines;
+    acceptor_t *acc = calloc(n ? n : 1, sizeof *acc);
+    if (!acc) {
+        ld->nomem = true;
+        return;
+    }
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        const xb_listener_config_t *l = &cfg->listeners[i];
+        acc[i] = (acceptor_t){"listener",
+                              lname(ld, i),
+                              l->line,
+                              l->broadcast,
+                              l->payloads,
+                              l->n_payloads,
+                              ld->lm ? ld->lm[i].payload : NULL};
+    }
+    for (size_t i = 0; i < cfg->n_pipelines; i++) {
+        const xb_pipeline_config_t *p = &cfg->pipelines[i];
+        acc[cfg->n_listeners + i] = (acceptor_t){"pipeline",  p->name,       p->line, false,
+                                                 p->payloads, p->n_payloads, NULL};
+    }
+    check_acceptors(ld, acc, n);
+    free(acc);
 }
 
 void xb_cfg_check_listeners(xb_cfg_loader_t *ld)
@@ -167,13 +227,13 @@ void xb_cfg_check_security(xb_cfg_loader_t *ld, yaml_node_t *organism)
 static int check_bounds(const xb_config_t *cfg, const char *file, xb_error_t *err)
 {
     const xb_key_section_t *s = xb_config_key_sections();
-    const void *bases[] = {[XB_SECTION_ORGANISM] = cfg,
-                           [XB_SECTION_LIMITS] = &cfg->limits,
-                           [XB_SECTION_BACKEND] = &cfg->backend,
-                           [XB_SECTION_POOL] = &cfg->pool};
+    const void *bases[] = {[XB_SECTION_ORGANISM] = cfg,          [XB_SECTION_LIMITS] = &cfg->limits,
+                           [XB_SECTION_BACKEND] = &cfg->backend, [XB_SECTION_POOL] = &cfg->pool,
+                           [XB_SECTION_SECURITY] = NULL,         [XB_SECTION_LISTENER] = NULL,
+                           [XB_SECTION_MEMORY] = &cfg->memory};
     char why[300];
-    for (int i = XB_SECTION_ORGANISM; i <= XB_SECTION_POOL; i++)
-        if (xb_config_keys_check_bounds(&s[i], bases[i], why, sizeof why))
+    for (int i = XB_SECTION_ORGANISM; i <= XB_SECTION_MEMORY; i++)
+        if (bases[i] && xb_config_keys_check_bounds(&s[i], bases[i], why, sizeof why))
             return xb_error_set(err, XB_ERR_CONFIG, 0, "%s: %s in %s", file, why, s[i].where);
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         const xb_listener_config_t *l = &cfg->listeners[i];
@@ -221,6 +281,7 @@ int xb_config_validate(const xb_config_t *cfg, xb_error_t *err)
         return -1;
     xb_cfg_loader_t ld = {.file = file, .cfg = (xb_config_t *)cfg};
     xb_cfg_check_listeners(&ld);
+    xb_cfg_check_pipelines(&ld);
     if (ld.n_probs == 0 && !ld.nomem)
         return 0;
     xb_cfg_first_problem(&ld, err);

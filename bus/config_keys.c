@@ -328,8 +328,81 @@ static const xb_cfg_key_t listener_keys[] = {
     INT(LS, credit, 1, 1000000, 1, "messages the pump sends one process ahead"),
     CUSTOM(LS, "key", key, xb_cfg_parse_key_file, "string", "none",
            "its key file: the listener's identity under security"),
+    CUSTOM(LS, "needs", needs, xb_cfg_parse_listener_needs, "list of entry names", "none",
+           "working-memory entries it is given in a pipeline"),
+    CUSTOM(LS, "result", result, xb_cfg_parse_entry, "entry name", "none",
+           "working-memory entry its response is also stored under"),
 };
 #undef LS
+
+#define MEM xb_memory_config_t
+static const xb_cfg_key_t memory_keys[] = {
+    BOOL(MEM, keep, false, "keep a conversation's memory after it ends (buffer retention)"),
+    INT(MEM, max_entries, 1, 1000000, 256, "entries per conversation"),
+    SIZE(MEM, max_entry_bytes, 1, INT_MAX, 1u << 20, "bytes per entry"),
+    CUSTOM(MEM, "types", types, xb_cfg_parse_memory_types, "list of mappings", "none",
+           "typed entries: the root element (and schema) an entry of a name must have"),
+};
+#undef MEM
+
+#define MT xb_memory_type_t
+static const xb_cfg_key_t memory_type_keys[] = {
+    CUSTOM(MT, "name", name, xb_cfg_parse_entry, "entry name", "— (required)",
+           "the entry name, typed once"),
+    CUSTOM(MT, "element", element, xb_cfg_parse_element, "string", "— (required)",
+           "the root tag the entry must have"),
+    CUSTOM(MT, "schema", schema, xb_cfg_parse_schema, "string", "none",
+           "the XSD the entry must satisfy, relative to the config's folder"),
+};
+#undef MT
+
+#define PL xb_pipeline_config_t
+static const xb_cfg_key_t pipeline_keys[] = {
+    CUSTOM(PL, "name", name, xb_cfg_parse_listener_name, "string", "— (required)",
+           "the pipeline's name, unique among listeners and pipelines"),
+    CUSTOM(PL, "payload", payloads, xb_cfg_parse_pipeline_payload, "string or list of strings",
+           "none", "the root tags that start it"),
+    {.name = "input",
+     .type = XB_KEY_CUSTOM,
+     FIELD(PL, input),
+     .parse = xb_cfg_parse_entry,
+     .kind = "entry name",
+     .def_text = "`input`",
+     .doc = "the entry the incoming payload is stored under"},
+    CUSTOM(PL, "output", output, xb_cfg_parse_entry, "entry name", "— (required)",
+           "the entry the caller gets as the response"),
+    NUMBER(PL, timeout_seconds, 0, false, 0.0, "longest the whole pipeline may take, 0 = no limit"),
+    CUSTOM(PL, "steps", steps, xb_cfg_parse_steps, "list of steps", "— (required)",
+           "what it runs, in order"),
+};
+#undef PL
+
+#define ST xb_step_config_t
+static const xb_cfg_key_t step_keys[] = {
+    CUSTOM(ST, "listener", target, xb_cfg_parse_step_target, "name", "—",
+           "a listener step: the listener it calls"),
+    CUSTOM(ST, "pipeline", target, xb_cfg_parse_step_target, "name", "—",
+           "a pipeline step: the pipeline it runs"),
+    CUSTOM(ST, "parallel", steps, xb_cfg_parse_parallel, "list of steps", "—",
+           "a parallel step: its branches"),
+    CUSTOM(ST, "batch", steps, xb_cfg_parse_batch, "step", "—",
+           "a batch step: the step run once per item"),
+    CUSTOM(ST, "over", over, xb_cfg_parse_entry, "entry name", "— (required by batch)",
+           "batch: the entry whose child elements are the items"),
+    CUSTOM(ST, "result", result, xb_cfg_parse_entry, "entry name", "the listener's `result`",
+           "the entry the step produces"),
+    CUSTOM(ST, "needs", needs, xb_cfg_parse_step_needs, "list of entry names", "none",
+           "entries the step is given besides its listener's needs"),
+    {.name = "max_concurrency",
+     .type = XB_KEY_INT,
+     FIELD(ST, max_concurrency),
+     .min = 1,
+     .max = 1000000,
+     .def_text = "no limit",
+     .doc = "parallel, batch: most branches or items running at once"},
+    NUMBER(ST, timeout_seconds, 0, false, 0.0, "longest the step may take, 0 = no own limit"),
+};
+#undef ST
 
 #define N(a) (sizeof a / sizeof a[0])
 static const xb_key_section_t sections[XB_SECTION_COUNT] = {
@@ -339,6 +412,10 @@ static const xb_key_section_t sections[XB_SECTION_COUNT] = {
     [XB_SECTION_POOL] = {"process_pool", "section 'process_pool'", pool_keys, N(pool_keys)},
     [XB_SECTION_SECURITY] = {"security", "section 'security'", security_keys, N(security_keys)},
     [XB_SECTION_LISTENER] = {"listeners", NULL, listener_keys, N(listener_keys)},
+    [XB_SECTION_MEMORY] = {"memory", "section 'memory'", memory_keys, N(memory_keys)},
+    [XB_SECTION_PIPELINE] = {"pipelines", NULL, pipeline_keys, N(pipeline_keys)},
+    [XB_SECTION_MEMORY_TYPE] = {"memory.types", NULL, memory_type_keys, N(memory_type_keys)},
+    [XB_SECTION_STEP] = {"pipelines.steps", NULL, step_keys, N(step_keys)},
 };
 
 const xb_key_section_t *xb_config_key_sections(void)

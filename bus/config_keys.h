@@ -1,7 +1,8 @@
 /* The keys of organism.yaml, each described once (docs/configuration.md).
  *
- * One table per section (organism, limits, backend, process_pool, and one
- * listeners[] entry). A row gives the key's name, its type, bounds, default,
+ * One table per section (organism, limits, backend, process_pool, security,
+ * memory, and one entry of listeners[], memory.types[], pipelines[] and of
+ * a pipeline's steps[]). A row gives the key's name, its type, bounds, default,
  * where it is stored (offsetof into the section's struct) and a one-line
  * description. The loader (bus/config_yaml.c) parses and range-checks with
  * it, suggests close names for unknown keys from it; xb_config_new_default
@@ -74,12 +75,16 @@ struct xb_cfg_key {
 };
 
 typedef struct {
-    const char *name;  /* "limits"; the listeners[] entry is "listeners" */
+    const char *name;  /* "limits"; the listeners[] entry is "listeners", nested
+                          entries "memory.types", "pipelines.steps" */
     const char *where; /* "section 'limits'" (NULL for listeners: named per entry) */
     const xb_cfg_key_t *keys;
     size_t n_keys;
 } xb_key_section_t;
 
+/* The top-level sections come first (each is a key of the file's root);
+ * the entries nested inside one (memory.types[], pipelines[].steps[])
+ * follow XB_SECTION_TOP_COUNT. */
 enum {
     XB_SECTION_ORGANISM,
     XB_SECTION_LIMITS,
@@ -87,6 +92,11 @@ enum {
     XB_SECTION_POOL,
     XB_SECTION_SECURITY,
     XB_SECTION_LISTENER,
+    XB_SECTION_MEMORY,
+    XB_SECTION_PIPELINE,
+    XB_SECTION_TOP_COUNT,
+    XB_SECTION_MEMORY_TYPE = XB_SECTION_TOP_COUNT,
+    XB_SECTION_STEP,
     XB_SECTION_COUNT
 };
 

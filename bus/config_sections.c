@@ -51,19 +51,20 @@ int xb_cfg_parse_listener_name(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yam
 
 /* -------------------------------------------------------------- payload */
 
-/* Appends a string to a (char **, size_t) list plus its mark. */
-static int list_push(char ***items, size_t *n, xb_cfg_mark_t **marks, const char *s,
+int xb_cfg_list_push(char ***items, size_t *n, xb_cfg_mark_t **marks, const char *s,
                      xb_cfg_mark_t m)
 {
     char **ni = realloc(*items, (*n + 1) * sizeof *ni);
     if (!ni)
         return -1;
     *items = ni;
-    xb_cfg_mark_t *nm = realloc(*marks, (*n + 1) * sizeof *nm);
-    if (!nm)
-        return -1;
-    *marks = nm;
-    nm[*n] = m;
+    if (marks) {
+        xb_cfg_mark_t *nm = realloc(*marks, (*n + 1) * sizeof *nm);
+        if (!nm)
+            return -1;
+        *marks = nm;
+        nm[*n] = m;
+    }
     ni[*n] = strdup(s);
     if (!ni[*n])
         return -1;
@@ -76,10 +77,7 @@ static bool str_equal(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
-/* list_push of the name s (found at node v) unless the list holds it already
- * by same(), which is the problem "<what> '<s>' listed twice in <where>" (s
- * cut at width characters). */
-static void push_once(xb_cfg_loader_t *ld, char ***items, size_t *n, xb_cfg_mark_t **marks,
+void xb_cfg_push_once(xb_cfg_loader_t *ld, char ***items, size_t *n, xb_cfg_mark_t **marks,
                       const char *s, const yaml_node_t *v, bool (*same)(const char *, const char *),
                       const char *what, int width, const char *where)
 {
@@ -90,7 +88,7 @@ static void push_once(xb_cfg_loader_t *ld, char ***items, size_t *n, xb_cfg_mark
             return;
         }
     }
-    if (list_push(items, n, marks, s, xb_cfg_mark(v)) < 0)
+    if (xb_cfg_list_push(items, n, marks, s, xb_cfg_mark(v)) < 0)
         ld->nomem = true;
 }
 
@@ -117,8 +115,14 @@ static bool each_item(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc, 
     return true;
 }
 
-static void add_payload(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc, yaml_node_t *v,
-                        const char *where)
+/* Where xb_cfg_read_payloads puts the tags. */
+typedef struct {
+    char ***items;
+    size_t *n;
+    xb_cfg_mark_t **marks;
+} tags_t;
+
+static void add_payload(xb_cfg_loader_t *ld, tags_t *t, yaml_node_t *v, const char *where)
 {
     if (v->type != YAML_SCALAR_NODE || xb_cfg_is_null(v)) {
         xb_cfg_problem(ld, xb_cfg_mark(v), "each payload of %s must be a root tag, got %s", where,
@@ -140,8 +144,35 @@ static void add_payload(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc
                        where);
         return;
     }
-    push_once(ld, &l->payloads, &l->n_payloads, &lc->mk->payload, tag, v, xb_config_tag_equal,
-              "payload", 200, where);
+    xb_cfg_push_once(ld, t->items, t->n, t->marks, tag, v, xb_config_tag_equal, "payload", 200,
+                     where);
+}
+
+int xb_cfg_read_payloads(xb_cfg_loader_t *ld, yaml_node_t *v, const char *where, char ***items,
+                         size_t *n, xb_cfg_mark_t **marks)
+{
+    if (xb_cfg_is_null(v))
+        return 1;
+    size_t before = ld->n_probs;
+    tags_t t = {items, n, marks};
+    if (v->type == YAML_SCALAR_NODE) {
+        add_payload(ld, &t, v, where);
+    } else if (v->type != YAML_SEQUENCE_NODE) {
+        xb_cfg_problem(ld, xb_cfg_mark(v),
+                       "'payload' in %s must be a root tag or a list of root tags, got %s", where,
+                       xb_cfg_kind_name(v));
+    } else if (v->data.sequence.items.start == v->data.sequence.items.top) {
+        xb_cfg_problem(ld, xb_cfg_mark(v), "'payload' in %s must name at least one root tag",
+                       where);
+    } else {
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+             it++) {
+            yaml_node_t *item = xb_cfg_node(ld, *it);
+            if (item)
+                add_payload(ld, &t, item, where);
+        }
+    }
+    return ld->n_probs == before ? 0 : -1;
 }
 
 int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
@@ -153,15 +184,7 @@ int xb_cfg_parse_payload(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node
     if (xb_cfg_is_null(v))
         return 1;                 /* reported as "no payload" after the walk */
     lc->mk->payload_given = true; /* a bad value is reported where it is */
-    size_t before = ld->n_probs;
-    if (v->type == YAML_SEQUENCE_NODE && v->data.sequence.items.start == v->data.sequence.items.top)
-        xb_cfg_problem(ld, xb_cfg_mark(v), "'payload' in %s must name at least one root tag",
-                       where);
-    else if (!each_item(ld, l, lc, v, where, add_payload))
-        xb_cfg_problem(ld, xb_cfg_mark(v),
-                       "'payload' in %s must be a root tag or a list of root tags, got %s", where,
-                       xb_cfg_kind_name(v));
-    return ld->n_probs == before ? 0 : -1;
+    return xb_cfg_read_payloads(ld, v, where, &l->payloads, &l->n_payloads, &lc->mk->payload);
 }
 
 /* ------------------------------------------------------------ key files */
@@ -261,7 +284,7 @@ int xb_cfg_parse_schema(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_
                         yaml_node_t *v, const char *where, void *base, void *ctx)
 {
     (void)k, (void)ctx;
-    xb_listener_config_t *l = base;
+    char **field = (char **)((char *)base + key->offset);
     const char *s = NULL;
     int rc = xb_cfg_get_string(ld, v, key->name, where, &s);
     if (rc != 0)
@@ -285,8 +308,8 @@ int xb_cfg_parse_schema(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_
     free(p);
     if (!r)
         return -1;
-    free(l->schema);
-    l->schema = r;
+    free(*field);
+    *field = r;
     return 0;
 }
 
@@ -388,8 +411,8 @@ static void add_peer(xb_cfg_loader_t *ld, xb_listener_config_t *l, lctx_t *lc, y
                        where, xb_cfg_is_null(item) ? "nothing" : xb_cfg_kind_name(item));
         return;
     }
-    push_once(ld, &l->peers, &l->n_peers, &lc->mk->peer, xb_cfg_scalar(item), item, str_equal,
-              "peer", 80, where);
+    xb_cfg_push_once(ld, &l->peers, &l->n_peers, &lc->mk->peer, xb_cfg_scalar(item), item,
+                     str_equal, "peer", 80, where);
 }
 
 int xb_cfg_parse_peers(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k, yaml_node_t *v,
@@ -498,6 +521,9 @@ static void load_listeners(xb_cfg_loader_t *ld, yaml_node_t *v)
 
 void xb_cfg_free_marks(xb_cfg_loader_t *ld)
 {
+    free(ld->notes);
+    ld->notes = NULL;
+    ld->n_notes = ld->cap_notes = 0;
     if (!ld->lm)
         return;
     size_t n = ld->cfg ? ld->cfg->n_listeners : 0;
@@ -547,8 +573,8 @@ static void walk_organism(xb_cfg_loader_t *ld, yaml_node_t *root, yaml_node_t *k
 /* The top level: one key per section, each remembered for its own walk. */
 typedef struct {
     const xb_cfg_key_t *keys;
-    yaml_node_t *key[XB_SECTION_COUNT];
-    yaml_node_t *value[XB_SECTION_COUNT];
+    yaml_node_t *key[XB_SECTION_TOP_COUNT];
+    yaml_node_t *value[XB_SECTION_TOP_COUNT];
 } top_t;
 
 static int remember_section(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
@@ -565,11 +591,11 @@ static int remember_section(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_n
 static void walk_top(xb_cfg_loader_t *ld, yaml_node_t *root, top_t *top)
 {
     const xb_key_section_t *sections = xb_config_key_sections();
-    xb_cfg_key_t keys[XB_SECTION_COUNT];
-    for (size_t i = 0; i < XB_SECTION_COUNT; i++)
+    xb_cfg_key_t keys[XB_SECTION_TOP_COUNT];
+    for (size_t i = 0; i < XB_SECTION_TOP_COUNT; i++)
         keys[i] = (xb_cfg_key_t){
             .name = sections[i].name, .type = XB_KEY_CUSTOM, .parse = remember_section};
-    const xb_key_section_t s = {"", "the top level", keys, XB_SECTION_COUNT};
+    const xb_key_section_t s = {"", "the top level", keys, XB_SECTION_TOP_COUNT};
     top->keys = keys;
     xb_cfg_walk(ld, root, &s, s.where, NULL, top, NULL);
     top->keys = NULL;
@@ -639,7 +665,11 @@ void xb_cfg_walk_document(xb_cfg_loader_t *ld, yaml_node_t *root, xb_cfg_mark_t 
                                                     : xb_cfg_mark(root),
                        "no listeners: add at least one entry under 'listeners'");
 
+    xb_cfg_walk_memory(ld, top.key[XB_SECTION_MEMORY], top.value[XB_SECTION_MEMORY]);
+    xb_cfg_load_pipelines(ld, top.value[XB_SECTION_PIPELINE]);
+
     xb_cfg_check_listeners(ld);
+    xb_cfg_check_pipelines(ld);
     xb_cfg_check_security(ld, top.value[XB_SECTION_ORGANISM]);
     resolve_workers(cfg);
     const xb_key_section_t *backend = &xb_config_key_sections()[XB_SECTION_BACKEND];

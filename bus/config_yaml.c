@@ -67,6 +67,29 @@ void xb_cfg_problem(xb_cfg_loader_t *ld, xb_cfg_mark_t m, const char *fmt, ...)
     p->msg = msg;
 }
 
+void xb_cfg_note(xb_cfg_loader_t *ld, const void *at, xb_cfg_mark_t m)
+{
+    if (ld->n_notes == ld->cap_notes) {
+        size_t cap = ld->cap_notes ? ld->cap_notes * 2 : 32;
+        xb_cfg_note_t *n = realloc(ld->notes, cap * sizeof *n);
+        if (!n) {
+            ld->nomem = true;
+            return;
+        }
+        ld->notes = n;
+        ld->cap_notes = cap;
+    }
+    ld->notes[ld->n_notes++] = (xb_cfg_note_t){at, m};
+}
+
+xb_cfg_mark_t xb_cfg_noted(const xb_cfg_loader_t *ld, const void *at)
+{
+    for (size_t i = ld->n_notes; i-- > 0;)
+        if (ld->notes[i].at == at)
+            return ld->notes[i].mark;
+    return (xb_cfg_mark_t){0, 0};
+}
+
 static int problem_cmp(const void *a, const void *b)
 {
     const xb_cfg_problem_t *x = a, *y = b;

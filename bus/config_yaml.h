@@ -40,11 +40,21 @@ typedef struct {
     bool payload_given;
 } xb_cfg_lmarks_t;
 
+/* Where a parsed value came from, by the address it was stored at (a
+ * string of a list, a char array in a struct that is not moved again). */
+typedef struct {
+    const void *at;
+    xb_cfg_mark_t mark;
+} xb_cfg_note_t;
+
 typedef struct xb_cfg_loader {
     const char *file; /* name used in messages */
     yaml_document_t *doc;
     xb_config_t *cfg;
-    xb_cfg_lmarks_t *lm; /* parallel to cfg->listeners, NULL for code-built configs */
+    xb_cfg_lmarks_t *lm;  /* parallel to cfg->listeners, NULL for code-built configs */
+    xb_cfg_note_t *notes; /* positions of memory and pipeline values */
+    size_t n_notes;
+    size_t cap_notes;
     xb_cfg_problem_t *probs;
     size_t n_probs;
     size_t cap_probs;
@@ -68,6 +78,10 @@ void xb_cfg_problem(xb_cfg_loader_t *ld, xb_cfg_mark_t m, const char *fmt, ...)
 /* Sorts the problems by line, column, then order of discovery. */
 void xb_cfg_problems_sort(xb_cfg_loader_t *ld);
 void xb_cfg_problems_free(xb_cfg_loader_t *ld);
+/* Remembers that the value stored at at came from m. */
+void xb_cfg_note(xb_cfg_loader_t *ld, const void *at, xb_cfg_mark_t m);
+/* The position noted for at, or {0, 0} (a config built in code). */
+xb_cfg_mark_t xb_cfg_noted(const xb_cfg_loader_t *ld, const void *at);
 /* Fills err from the earliest problem (or out of memory). */
 void xb_cfg_first_problem(xb_cfg_loader_t *ld, xb_error_t *err);
 /* " (did you mean 'x'?)" for the closest of cands, or "". */
@@ -132,6 +146,66 @@ int xb_cfg_parse_key_files(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_no
 /* File permissions as an octal string ("0600"; int at the key's offset). */
 int xb_cfg_parse_mode(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k, yaml_node_t *v,
                       const char *where, void *base, void *ctx);
+
+/* A payload value (one tag or a list) appended to items/n with a mark per
+ * tag. Returns 0, 1 for null, -1 after a problem. */
+int xb_cfg_read_payloads(xb_cfg_loader_t *ld, yaml_node_t *v, const char *where, char ***items,
+                         size_t *n, xb_cfg_mark_t **marks);
+/* Appends s to a (char **, size_t) list with its mark; -1 on no memory. */
+int xb_cfg_list_push(char ***items, size_t *n, xb_cfg_mark_t **marks, const char *s,
+                     xb_cfg_mark_t m);
+
+/* xb_cfg_list_push of the name s (found at node v) unless the list holds it
+ * already by same(), which is the problem "<what> '<s>' listed twice in
+ * <where>" (s cut at width characters). marks may be NULL. */
+void xb_cfg_push_once(xb_cfg_loader_t *ld, char ***items, size_t *n, xb_cfg_mark_t **marks,
+                      const char *s, const yaml_node_t *v, bool (*same)(const char *, const char *),
+                      const char *what, int width, const char *where);
+
+/* ----------------------------------------------- bus/config_memory.c */
+
+/* Working-memory entry names (a char array of XB_ENTRY_MAX at the key's
+ * offset), lists of them, root tags, and the section memory. */
+int xb_cfg_parse_entry(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                       const char *where, void *base, void *ctx);
+int xb_cfg_parse_listener_needs(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                                yaml_node_t *v, const char *where, void *base, void *ctx);
+int xb_cfg_parse_element(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                         yaml_node_t *v, const char *where, void *base, void *ctx);
+int xb_cfg_parse_memory_types(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                              yaml_node_t *v, const char *where, void *base, void *ctx);
+/* A list of entry names appended to (*items, *n), each noted; duplicates and bad
+ * names are problems. Returns 0, 1 for null, -1 after a problem. */
+int xb_cfg_read_entries(xb_cfg_loader_t *ld, const char *key, yaml_node_t *v, const char *where,
+                        char ***items, size_t *n);
+/* Walks the section memory (v may be NULL or null). */
+void xb_cfg_walk_memory(xb_cfg_loader_t *ld, yaml_node_t *k, yaml_node_t *v);
+
+/* -------------------------------------------- bus/config_pipelines.c */
+
+int xb_cfg_parse_pipeline_payload(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                                  yaml_node_t *v, const char *where, void *base, void *ctx);
+int xb_cfg_parse_steps(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                       const char *where, void *base, void *ctx);
+int xb_cfg_parse_step_target(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                             yaml_node_t *v, const char *where, void *base, void *ctx);
+int xb_cfg_parse_parallel(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                          yaml_node_t *v, const char *where, void *base, void *ctx);
+int xb_cfg_parse_batch(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k, yaml_node_t *v,
+                       const char *where, void *base, void *ctx);
+int xb_cfg_parse_step_needs(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k,
+                            yaml_node_t *v, const char *where, void *base, void *ctx);
+/* Walks the section pipelines (v may be NULL or null). */
+void xb_cfg_load_pipelines(xb_cfg_loader_t *ld, yaml_node_t *v);
+/* Frees what a config's pipelines and memory own. */
+void xb_config_pipelines_free(xb_config_t *cfg);
+
+/* -------------------------------------- bus/config_pipelines_check.c */
+
+/* Pipeline names against each other and the listeners, steps against
+ * the listeners and pipelines (unknown, cycles), entries (needs, results,
+ * over, output) against what can have been produced before. */
+void xb_cfg_check_pipelines(xb_cfg_loader_t *ld);
 
 /* ---------------------------------------------- bus/config_check.c */
 

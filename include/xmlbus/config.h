@@ -19,7 +19,8 @@
 extern "C" {
 #endif
 
-#define XB_NAME_MAX 64 /* listener and organism names, NUL included */
+#define XB_NAME_MAX 64  /* listener, pipeline and organism names, NUL included */
+#define XB_ENTRY_MAX 64 /* working-memory entry names, NUL included */
 #define XB_DEFAULT_ENDPOINT "tcp://127.0.0.1:7400"
 #define XB_IPC_MODE_DEFAULT 0600
 
@@ -41,7 +42,10 @@ typedef struct {
     int credit;             /* messages in flight per process (default 1) */
     char *key;              /* security: its key file (absolute; public, or secret for a
                                process the pump starts), NULL = none */
-    int line;               /* line of the listener's entry in the file */
+    char **needs;           /* working-memory entries it is given (docs/pipelines.md) */
+    size_t n_needs;
+    char result[XB_ENTRY_MAX]; /* entry its response is stored under, "" = none */
+    int line;                  /* line of the listener's entry in the file */
 } xb_listener_config_t;
 
 typedef struct {
@@ -90,6 +94,68 @@ typedef struct {
     int line;               /* line of the section, 0 when absent */
 } xb_security_config_t;
 
+/* One typed entry of working memory (section memory, types[]). */
+typedef struct {
+    char name[XB_ENTRY_MAX]; /* entry name, unique among the types */
+    char *element;           /* root tag an entry of that name must have ("{ns}local") */
+    char *schema;            /* absolute path of its XSD, NULL = no validation */
+    int line;
+} xb_memory_type_t;
+
+/* The section memory: a conversation's working memory (docs/pipelines.md).
+ * types[] and their strings are owned by the config. */
+typedef struct {
+    bool keep;              /* keep it after the conversation ends (buffer retention) */
+    long max_entries;       /* entries per conversation, default 256 */
+    size_t max_entry_bytes; /* bytes per entry, default 1 MiB */
+    xb_memory_type_t *types;
+    size_t n_types;
+    int line; /* line of the section, 0 when absent */
+} xb_memory_config_t;
+
+typedef enum {
+    XB_STEP_LISTENER, /* one listener; its response becomes result */
+    XB_STEP_PIPELINE, /* a nested pipeline; its output becomes result */
+    XB_STEP_PARALLEL, /* steps[] run side by side; each branch has its own result */
+    XB_STEP_BATCH,    /* steps[0] once per child element of the entry over */
+} xb_step_kind_t;
+
+/* One step of a pipeline. Branches of a parallel and the step of a batch
+ * are children in steps[], owned by their parent; every string and array
+ * below is owned by the config (xb_config_destroy frees them). */
+typedef struct xb_step_config xb_step_config_t;
+struct xb_step_config {
+    xb_step_kind_t kind;
+    char target[XB_NAME_MAX];  /* LISTENER, PIPELINE: whom it calls */
+    char result[XB_ENTRY_MAX]; /* entry it produces ("" for PARALLEL, and for the step
+                                  inside a batch); for LISTENER defaults to the
+                                  listener's own result */
+    char **needs;              /* LISTENER, PIPELINE: entries it is given besides its
+                                  listener's needs */
+    size_t n_needs;
+    double timeout_seconds;  /* 0 = the listener's own / no limit */
+    int max_concurrency;     /* PARALLEL, BATCH: at most that many at once, 0 = no limit */
+    char over[XB_ENTRY_MAX]; /* BATCH: the entry whose child elements are the items */
+    xb_step_config_t *steps; /* PARALLEL: the branches; BATCH: the one step */
+    size_t n_steps;
+    int line;
+};
+
+/* A named pipeline: addressed like a listener (by name or payload tag), runs
+ * its steps in sequence over the conversation's working memory. Owned by
+ * the config, like its payloads and steps. */
+typedef struct {
+    char name[XB_NAME_MAX]; /* shares the listener namespace */
+    char **payloads;        /* root tags that start it, may be empty */
+    size_t n_payloads;
+    char input[XB_ENTRY_MAX];  /* entry the incoming payload is stored under */
+    char output[XB_ENTRY_MAX]; /* entry the caller gets as the response */
+    double timeout_seconds;    /* whole pipeline, 0 = no limit */
+    xb_step_config_t *steps;
+    size_t n_steps;
+    int line;
+} xb_pipeline_config_t;
+
 typedef struct {
     char *path;             /* absolute path of organism.yaml */
     char *dir;              /* its folder */
@@ -101,6 +167,9 @@ typedef struct {
     xb_security_config_t security;
     xb_listener_config_t *listeners;
     size_t n_listeners;
+    xb_memory_config_t memory;
+    xb_pipeline_config_t *pipelines;
+    size_t n_pipelines;
 } xb_config_t;
 
 /* Loads and checks path. Returns the config (caller owns it; release with
@@ -124,7 +193,11 @@ XB_EXPORT xb_listener_config_t *xb_config_add_listener(xb_config_t *cfg, const c
 XB_EXPORT void xb_config_destroy(xb_config_t **cfg);
 
 XB_EXPORT const xb_listener_config_t *xb_config_listener(const xb_config_t *cfg, const char *name);
+/* The pipeline called name, or NULL; owned by cfg. */
+XB_EXPORT const xb_pipeline_config_t *xb_config_pipeline(const xb_config_t *cfg, const char *name);
 XB_EXPORT bool xb_config_valid_name(const char *name);
+/* A working-memory entry name: [A-Za-z_][A-Za-z0-9_.-]*, at most 63 characters. */
+XB_EXPORT bool xb_config_valid_entry_name(const char *name);
 
 #ifdef __cplusplus
 }

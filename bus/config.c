@@ -163,6 +163,8 @@ void xb_config_sync_backend_limits(xb_config_t *cfg)
     cfg->backend.max_slots_per_thread = cfg->limits.max_slots_per_thread;
     cfg->backend.max_threads = cfg->limits.max_threads;
     cfg->backend.max_slot_bytes = cfg->limits.max_payload_bytes;
+    cfg->backend.max_wmem_entries = cfg->memory.max_entries;
+    cfg->backend.max_wmem_entry_bytes = cfg->memory.max_entry_bytes;
 }
 
 int xb_config_default_backend_path(xb_config_t *cfg)

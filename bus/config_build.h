@@ -50,8 +50,10 @@ size_t xb_config_check_all(const char *path, xb_config_report_fn report, void *u
 int xb_config_validate(const xb_config_t *cfg, xb_error_t *err);
 
 /* Copies limits.max_slots_per_thread / max_threads / max_payload_bytes into
- * backend.max_slots_per_thread / max_threads / max_slot_bytes. The loader and
- * xb_config_new_default do it; call it again after changing cfg->limits. */
+ * backend.max_slots_per_thread / max_threads / max_slot_bytes, and
+ * memory.max_entries / max_entry_bytes into backend.max_wmem_entries /
+ * max_wmem_entry_bytes. The loader and xb_config_new_default do it; call it
+ * again after changing cfg->limits or cfg->memory. */
 void xb_config_sync_backend_limits(xb_config_t *cfg);
 
 /* Sets organism.endpoint after checking its scheme (tcp://, ipc://, inproc://). */

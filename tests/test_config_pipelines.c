@@ -145,6 +145,9 @@ static void test_memory_section(void)
     CU_ASSERT_EQUAL(m->max_entries, 10);
     CU_ASSERT_EQUAL(m->max_entry_bytes, 64 * 1024);
     CU_ASSERT_EQUAL(m->line, 3);
+    /* the backend keeps the memory within these (xb_backend_wmem_put) */
+    CU_ASSERT_EQUAL(cfg->backend.max_wmem_entries, 10);
+    CU_ASSERT_EQUAL(cfg->backend.max_wmem_entry_bytes, 64 * 1024);
     CU_ASSERT_EQUAL_FATAL(m->n_types, 2);
     CU_ASSERT_STRING_EQUAL(m->types[0].name, "tagline");
     CU_ASSERT_STRING_EQUAL(m->types[0].element, "{urn:x}tagline");

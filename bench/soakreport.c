@@ -152,6 +152,33 @@ static int write_json(const soak_result_t *r, const soak_classes_t *c, bool pass
     return fclose(f) == 0 ? 0 : -1;
 }
 
+/* The greetings (their n) in a class that fails, at most 10 per class, on
+ * stderr: where to look in the pump's log (XMLBUS_SOAK_KEEP). */
+static void name_failures(const soak_result_t *r)
+{
+    static const char *const names[] = {"answered twice without the mark", "partly answered",
+                                        "never answered"};
+    for (int k = 0; k < 3; k++) {
+        int shown = 0;
+        for (uint64_t i = 0; i < r->o->messages && shown < 10; i++) {
+            soak_classes_t one;
+            memset(&one, 0, sizeof one);
+            classify_one(&r->msgs[i], &one);
+            uint64_t hit = k == 0   ? one.twice_bare
+                           : k == 1 ? one.partial
+                                    : one.never_accepted + one.never_unknown;
+            if (!hit)
+                continue;
+            const soak_msg_t *m = &r->msgs[i];
+            fprintf(
+                stderr,
+                "%s%s: greeting %" PRIu64 " (reply %u, shouted %u, SystemErrors %u, marked %u)\n",
+                shown ? "" : "soak: ", names[k], i + 1, m->greet, m->shouted, m->errors, m->marked);
+            shown++;
+        }
+    }
+}
+
 int soak_report(const soak_result_t *r)
 {
     soak_classes_t c;
@@ -161,6 +188,8 @@ int soak_report(const soak_result_t *r)
     bool pass = !r->stopped_why[0] && c.never_accepted + c.never_unknown == 0 && c.partial == 0 &&
                 c.twice_bare == 0 && c.unsent == 0;
     print_table(r, &c, pass);
+    if (!pass)
+        name_failures(r);
     if (r->o->json_path && write_json(r, &c, pass) != 0)
         fprintf(stderr, "xmlbus-bench --soak: cannot write %s\n", r->o->json_path);
     return pass ? 0 : 1;

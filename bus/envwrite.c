@@ -112,6 +112,49 @@ int xb_envelope_write(const xb_envelope_fields_t *f, const char *payload, size_t
     return 0;
 }
 
+#define MARK_OPEN "<x:redelivered"
+#define MARK_CLOSE "</x:redelivered>"
+
+/* The end of the envelope's meta: "</e:meta>" as xb_envelope_write writes
+ * it, or "</meta>" as libxml2 serializes a parsed envelope (the meta comes
+ * before the payload, so the first one is the meta's). NULL: none. */
+static const char *meta_end(const char *env, size_t len)
+{
+    const char *m = memmem(env, len, CLOSE_META, sizeof CLOSE_META - 1);
+    return m ? m : memmem(env, len, "</meta>", 7);
+}
+
+char *xb_envelope_mark_redelivered(const char *env, size_t len, long n, size_t *out_len)
+{
+    const char *meta = meta_end(env, len);
+    /* xb_envelope_write declares x: at the root; a serialized one may not */
+    bool ours = meta && memcmp(meta, CLOSE_META, sizeof CLOSE_META - 1) == 0;
+    char mark[128];
+    int m = snprintf(mark, sizeof mark, "%s%ld" MARK_CLOSE,
+                     ours ? MARK_OPEN ">" : MARK_OPEN " xmlns:x=\"" XB_META_NS "\">", n);
+    const char *old = meta ? memmem(env, (size_t)(meta - env), MARK_OPEN, sizeof MARK_OPEN - 1)
+                           : NULL;
+    const char *old_end = old ? memmem(old, (size_t)(meta - old), MARK_CLOSE, sizeof MARK_CLOSE - 1)
+                              : NULL;
+    size_t pre = meta ? (size_t)(meta - env) : len, post = pre;
+    if (old && old_end) {
+        pre = (size_t)(old - env);
+        post = (size_t)(old_end - env) + sizeof MARK_CLOSE - 1;
+    }
+    if (!meta)
+        m = 0; /* not an envelope: as it was */
+    size_t total = pre + (size_t)m + (len - post);
+    char *out = malloc(total + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, env, pre);
+    memcpy(out + pre, mark, (size_t)m);
+    memcpy(out + pre + (size_t)m, env + post, len - post);
+    out[total] = '\0';
+    *out_len = total;
+    return out;
+}
+
 static bool is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';

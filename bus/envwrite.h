@@ -48,6 +48,13 @@ typedef struct {
 int xb_envelope_write(const xb_envelope_fields_t *fields, const char *payload, size_t payload_len,
                       char **out, size_t *len, xb_error_t *err);
 
+/* A copy of the envelope env (len bytes, written by xb_envelope_write: its
+ * meta ends with </e:meta>) with <x:redelivered>n</x:redelivered> in its
+ * meta: in place of the one it has, else before </e:meta>; unchanged when
+ * it has no </e:meta>. NUL-terminated, *out_len its length; the caller
+ * frees it. NULL on no memory. */
+char *xb_envelope_mark_redelivered(const char *env, size_t len, long n, size_t *out_len);
+
 /* True when an element in namespace href (NULL or "" for none) can be the
  * payload of an envelope that parses again. libxml2's XML Schema validator
  * compares namespace names with its own '*' wildcard, so envelope.xsd

@@ -282,6 +282,15 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
             bytes = NULL;
     }
     xb_envelope_destroy(&env);
+    if (bytes && to->redelivered > 0) { /* it may repeat one sent before a restart */
+        size_t mlen = 0;
+        char *marked = xb_envelope_mark_redelivered(bytes, len, to->redelivered, &mlen);
+        if (marked) {
+            free(bytes);
+            bytes = marked;
+            len = mlen;
+        }
+    }
     if (!bytes)
         return;
     if (to->is_client) {
@@ -332,7 +341,10 @@ void xbp_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *
     if (d->conv && d->error_payload) /* the SystemError it carried is lost */
         d->conv->failed = true;
     if (!d->is_error && !d->origin.is_system) {
-        xbp_route_system_error(p, &d->origin, d->conv, code, msg);
+        origin_t to = d->origin;             /* borrows its chain */
+        if (d->redelivered > to.redelivered) /* may repeat one from before the restart */
+            to.redelivered = d->redelivered;
+        xbp_route_system_error(p, &to, d->conv, code, msg);
     } else {
         XB_WARN("pump", "a SystemError for %s could not be delivered: %s (%s)", d->origin.name, msg,
                 xb_code_name(code));
@@ -366,7 +378,10 @@ void xbp_convs_report(xb_pump_t *p)
         p->ended = c->next_ended;
         /* a listener's own SystemError payload, dropped: nothing else known */
         xbp_conv_note_failure(c, XB_ERR_CRASH, NULL, 0, "a SystemError was not passed on");
-        origin_t o = {.is_client = true, .acks = c->client_acks, .rid = c->client};
+        origin_t o = {.is_client = true,
+                      .acks = c->client_acks,
+                      .redelivered = c->redelivered,
+                      .rid = c->client};
         xb_strlcpy(o.name, c->client_hop, sizeof o.name);
         xb_strlcpy(o.thread, c->client_thread, sizeof o.thread);
         char msg[1024], hop[32] = "";
@@ -407,7 +422,8 @@ static int stage_error_item(staged_t *s, const origin_t *o, lstn_t *l, xb_code_t
     xb_uuid_new(s->msg_id);
     xb_strlcpy(s->thread, o->thread, sizeof s->thread);
     s->ts = xbp_now_us();
-    xb_envelope_fields_t fields = {SYSTEM_NAME, o->name, s->thread, s->msg_id, s->ts, 0, 0};
+    xb_envelope_fields_t fields = {SYSTEM_NAME, o->name, s->thread,     s->msg_id,
+                                   s->ts,       0,       o->redelivered};
     xb_error_t err;
     rc = xb_envelope_write(&fields, payload, plen, &s->envelope, &s->len, &err);
     free(payload);

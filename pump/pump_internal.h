@@ -195,6 +195,8 @@ struct conv {
     uint64_t last_ms;
     bool failed;      /* a branch ended in failure */
     bool client_told; /* the client received a SystemError of it */
+    int redelivered;  /* it was taken over from the journal after a restart (times):
+                         its summary may repeat one sent before, and is marked */
     bool noted;       /* the first failure, for the summary: */
     xb_code_t fail_code;
     int fail_hop; /* depth of the message that failed (0: unknown) */

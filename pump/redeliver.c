@@ -13,44 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envwrite.h"
 #include "log.h"
 #include "outbox.h"
 #include "str.h"
 
-#define CLOSE_META "</e:meta>"
-
-#define MARK_OPEN "<x:redelivered>"
-#define MARK_CLOSE "</x:redelivered>"
-
-/* The envelope with the mark <x:redelivered>n</x:redelivered> in its meta:
- * in place of the one it has (a message that came of a redelivered one is
- * marked already), else before its </e:meta> (the pump wrote it: nothing
- * before that tag may contain either). NULL on no memory. */
+/* The entry's envelope with the mark <x:redelivered>n</x:redelivered>
+ * (bus/envwrite.c). NULL on no memory. */
 static char *mark_envelope(const xbp_jentry_t *e, long n, size_t *len)
 {
-    char mark[96];
-    int m = snprintf(mark, sizeof mark, MARK_OPEN "%ld" MARK_CLOSE, n);
-    const char *env = e->envelope; /* decoded: NUL-terminated */
-    const char *meta = strstr(env, CLOSE_META);
-    const char *old = strstr(env, MARK_OPEN);
-    const char *old_end = old ? strstr(old, MARK_CLOSE) : NULL;
-    size_t pre = meta ? (size_t)(meta - env) : e->len, post = pre;
-    if (old && old_end && meta && old < meta) {
-        pre = (size_t)(old - env);
-        post = (size_t)(old_end - env) + strlen(MARK_CLOSE);
-    }
-    if (!meta)
-        m = 0; /* not an envelope of ours: delivered as it was */
-    size_t total = pre + (size_t)m + (e->len - post);
-    char *out = malloc(total + 1);
-    if (!out)
-        return NULL;
-    memcpy(out, env, pre);
-    memcpy(out + pre, mark, (size_t)m);
-    memcpy(out + pre + (size_t)m, env + post, e->len - post);
-    out[total] = '\0';
-    *len = total;
-    return out;
+    return xb_envelope_mark_redelivered(e->envelope, e->len, n, len);
 }
 
 /* The conversation of the entry, found or made again. NULL: none (no root,
@@ -60,9 +32,14 @@ static conv_t *conv_of(xb_pump_t *p, const xbp_jentry_t *e)
     if (!e->root[0])
         return NULL;
     conv_t *c = xb_strmap_get(p->convs, e->root);
-    if (c)
+    if (c) {
+        if (e->count > c->redelivered)
+            c->redelivered = (int)e->count;
         return c;
+    }
     c = xbp_conv_new(p, e->root);
+    if (c && e->count > c->redelivered)
+        c->redelivered = (int)e->count;
     if (c && e->has_client) {
         c->has_client = true;
         c->client_acks = e->client_acks;

@@ -199,10 +199,43 @@ static void test_answer_sent_again(void)
     xbt_rmtree(dir);
 }
 
+/* A message delivered again that fails: the SystemError its sender gets
+ * carries the mark too (one may have gone out before the crash). */
+static void test_failure_of_redelivered_is_marked(void)
+{
+    CU_ASSERT_EQUAL_FATAL(xbt_tmpdir_make(dir, sizeof dir, "redeliver"), 0);
+    open_pump(3);
+    void *me = pumpfix_dealer_id(&f, CLIENT_ID);
+    CU_ASSERT_EQUAL(pumpfix_send(me, XB_CMD_SEND, "r1", "<ping>1</ping>", "", "", NULL), 0);
+    xb_frames_t *a = pumpfix_expect(&f, me, XB_CMD_ACCEPTED);
+    xb_frames_t *d = pumpfix_expect(&f, echo, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a && d);
+    xb_frames_destroy(&a);
+    xb_frames_destroy(&d);
+    crash_now();
+    open_pump(3);
+    me = pumpfix_dealer_id(&f, CLIENT_ID);
+    d = pumpfix_expect(&f, echo, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    char id[32], code[32], env[4096];
+    pumpfix_send(echo, XB_CMD_FAILED, pumpfix_str(d, 2, id, sizeof id), "boom", NULL);
+    xb_frames_t *e = pumpfix_expect(&f, me, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_STRING_EQUAL(pumpfix_error_code(e, 3, code, sizeof code), "crash");
+    /* a SystemError envelope the pump serialized: the mark declares x: */
+    pumpfix_str(e, 3, env, sizeof env);
+    CU_ASSERT_PTR_NOT_NULL(strstr(env, "<x:redelivered xmlns:x=\"urn:xmlbus:meta:v1\">1<"));
+    xb_frames_destroy(&e);
+    xb_frames_destroy(&d);
+    pumpfix_close(&f);
+    xbt_rmtree(dir);
+}
+
 static const xbt_test_t redeliver_tests[] = {
     {"a message in hand at a crash is delivered again, marked", test_redelivered_on_start},
     {"past max_redeliveries: a dead letter", test_dead_letter},
     {"an answer not acknowledged at a crash is sent again, marked", test_answer_sent_again},
+    {"the failure of a message delivered again is marked", test_failure_of_redelivered_is_marked},
     {NULL, NULL},
 };
 

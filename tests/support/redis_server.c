@@ -84,7 +84,7 @@ static pid_t spawn(xb_redis_server_t *s)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", s->port);
-    const char *argv[32];
+    const char *argv[40];
     int n = 0;
     argv[n++] = s->bin;
     argv[n++] = "--port";
@@ -98,6 +98,13 @@ static pid_t spawn(xb_redis_server_t *s)
     if (s->durable) {
         argv[n++] = "--appendfsync";
         argv[n++] = "always";
+        /* rewritten often, with an RDB preamble: a restart loads it fast */
+        argv[n++] = "--auto-aof-rewrite-percentage";
+        argv[n++] = "25";
+        argv[n++] = "--auto-aof-rewrite-min-size";
+        argv[n++] = "1mb";
+        argv[n++] = "--aof-use-rdb-preamble";
+        argv[n++] = "yes";
     }
     argv[n++] = "--daemonize";
     argv[n++] = "no";

@@ -236,7 +236,7 @@ int xb_envelope_read_system_error(const xb_envelope_t *e, xb_code_t *code, char 
     char *cs = xb_env_node_text(c), *rs = xb_env_node_text(r);
     xb_code_t parsed = XB_OK;
     bool code_ok = cs && xb_code_from_name(cs, &parsed) == 0 && parsed > XB_OK &&
-                   parsed <= XB_ERR_DENIED;
+                   parsed <= XB_ERR_MISSING_INPUT;
     bool retry = rs && (strcmp(rs, "true") == 0 || strcmp(rs, "1") == 0);
     bool retry_ok = rs && (retry || strcmp(rs, "false") == 0 || strcmp(rs, "0") == 0);
     free(cs);

@@ -16,6 +16,7 @@ static const char *const code_names[XB_ERR__COUNT] = {
     [XB_ERR_BACKEND] = "backend",
     [XB_ERR_SHUTDOWN] = "shutdown",
     [XB_ERR_DENIED] = "denied",
+    [XB_ERR_MISSING_INPUT] = "missing-input",
     [XB_ERR_CONFIG] = "config",
     [XB_ERR_NOTFOUND] = "notfound",
     [XB_ERR_NOMEM] = "nomem",

@@ -108,8 +108,13 @@ static const spec_t table[XB_PROTO__COUNT] = {
                           NO_GROUP},
     [XB_PROTO_REFUSED] = {XB_CMD_REFUSED, XB_PROTO_FROM_PUMP, {BYTES("reason")}, 1, NO_GROUP},
     [XB_PROTO_HEARTBEAT] = {XB_CMD_HEARTBEAT, XB_PROTO_EITHER, NO_FRAMES, NO_GROUP},
-    [XB_PROTO_DELIVER] =
-        {XB_CMD_DELIVER, XB_PROTO_FROM_PUMP, {ID("delivery-id"), BYTES("envelope")}, 2, NO_GROUP},
+    [XB_PROTO_DELIVER] = {XB_CMD_DELIVER,
+                          XB_PROTO_FROM_PUMP,
+                          {ID("delivery-id"), BYTES("envelope")},
+                          2,
+                          {NAME("entry"), BYTES("value")},
+                          2,
+                          XB_PROTO_ENTRIES_MAX},
     [XB_PROTO_REPLY] = {XB_CMD_REPLY,
                         XB_PROTO_TO_PUMP,
                         {ID("delivery-id"), COUNT("n", 1)},
@@ -290,9 +295,13 @@ static int decode_group(const spec_t *s, const xb_frames_t *f, size_t i, xb_prot
                         s->word, count_field + 3, s->fields[count_field].name,
                         (unsigned long long)n, rest);
     } else {
-        n = rest;
+        if (rest % s->group_len != 0)
+            return fail(e, (int)(i - m->at),
+                        "%s: %zu frame(s) after the fixed ones, not pairs of %s", s->word, rest,
+                        s->group[0].name);
+        n = rest / s->group_len;
         if (n > s->rest_max)
-            return fail(e, (int)(i - m->at), "%s: %zu %ss, at most %zu", s->word, rest,
+            return fail(e, (int)(i - m->at), "%s: %zu %ss, at most %zu", s->word, (size_t)n,
                         s->group[0].name, s->rest_max);
     }
     m->n = (size_t)n;
@@ -469,6 +478,13 @@ xb_frames_t *xb_proto_shutdown(void)
 xb_frames_t *xb_proto_deliver(const char *id, const void *envelope, size_t len)
 {
     return add_bytes(with_strs(XB_PROTO_DELIVER, 1, id), envelope, len);
+}
+
+int xb_proto_deliver_add_entry(xb_frames_t *f, const char *name, const void *value, size_t len)
+{
+    if (xb_frames_add_str(f, name) != 0)
+        return -1;
+    return xb_frames_add(f, len ? value : "", len);
 }
 
 xb_frames_t *xb_proto_reply_begin(const char *id, size_t n)

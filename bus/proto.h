@@ -56,10 +56,15 @@ typedef enum {
 #define XB_PROTO_NAME_MAX 63 /* listener, organism and REPLY target names */
 #define XB_PROTO_WORD_MAX 31 /* command words, CONTROL verbs, kinds, statuses */
 #define XB_PROTO_CREDIT_MAX 1000
-#define XB_PROTO_ARGS_MAX 16    /* CONTROL arguments */
-#define XB_PROTO_FIELDS_MAX 6   /* fixed frames after the command word */
-#define XB_PROTO_ACK_MAX 1024   /* message ids in one ACK */
-#define XB_PROTO_SEND_ACK "ack" /* SEND/POST option: the client acknowledges answers */
+#define XB_PROTO_ARGS_MAX 16     /* CONTROL arguments */
+#define XB_PROTO_FIELDS_MAX 6    /* fixed frames after the command word */
+#define XB_PROTO_ACK_MAX 1024    /* message ids in one ACK */
+#define XB_PROTO_SEND_ACK "ack"  /* SEND/POST option: the client acknowledges answers */
+#define XB_PROTO_ENTRIES_MAX 256 /* working-memory entries that travel with one DELIVER */
+/* A REPLY target that starts with this is a working-memory write: the
+ * payload is stored under the rest of the target (the entry's name), not
+ * routed (docs/protocol.md). */
+#define XB_PROTO_REMEMBER '='
 
 /* One frame of a decoded message: its bytes (not NUL-terminated; ptr is
  * NULL only when an optional frame is absent) and, for a number frame,
@@ -170,6 +175,15 @@ static inline xb_proto_val_t xb_proto_history_slot(const xb_proto_msg_t *m, size
 {
     return xb_proto_item(m, i, 0);
 }
+/* DELIVER's working-memory entries: name and value of entry i (i < m->n). */
+static inline xb_proto_val_t xb_proto_deliver_entry_name(const xb_proto_msg_t *m, size_t i)
+{
+    return xb_proto_item(m, i, 0);
+}
+static inline xb_proto_val_t xb_proto_deliver_entry_value(const xb_proto_msg_t *m, size_t i)
+{
+    return xb_proto_item(m, i, 1);
+}
 static inline xb_proto_val_t xb_proto_ack_id(const xb_proto_msg_t *m, size_t i)
 {
     return xb_proto_item(m, i, 0);
@@ -202,6 +216,8 @@ xb_frames_t *xb_proto_welcome(const char *organism, long heartbeat_ms, const cha
 xb_frames_t *xb_proto_refused(const char *reason);
 xb_frames_t *xb_proto_heartbeat(void);
 xb_frames_t *xb_proto_deliver(const char *id, const void *envelope, size_t len);
+/* Appends one working-memory entry (name, value copied) to a DELIVER. 0 or -1. */
+int xb_proto_deliver_add_entry(xb_frames_t *f, const char *name, const void *value, size_t len);
 /* REPLY id n, then n calls of xb_proto_reply_add. */
 xb_frames_t *xb_proto_reply_begin(const char *id, size_t n);
 /* Appends one target and payload; takes ownership of the malloc'd payload

@@ -226,6 +226,16 @@ static void test_client_commands(void)
         xb_frames_destroy(&f);
     }
 
+    /* DELIVER with working-memory entries: name, value pairs after the envelope */
+    xb_frames_t *dm = xb_proto_deliver("7", "<m/>", 4);
+    CU_ASSERT_EQUAL(xb_proto_deliver_add_entry(dm, "tagline", "<t>x</t>", 8), 0);
+    CU_ASSERT_EQUAL(xb_proto_deliver_add_entry(dm, "empty", "", 0), 0);
+    CU_ASSERT_EQUAL_FATAL(decode_both(dm, &m, &e), 0);
+    CU_ASSERT(m.cmd == XB_PROTO_DELIVER && m.n == 2 && is(m.deliver.envelope, "<m/>"));
+    CU_ASSERT(is(xb_proto_deliver_entry_name(&m, 0), "tagline"));
+    CU_ASSERT(is(xb_proto_deliver_entry_value(&m, 0), "<t>x</t>"));
+    CU_ASSERT(is(xb_proto_deliver_entry_name(&m, 1), "empty"));
+    xb_frames_destroy(&dm);
     const char *ids[3] = {"0f8e2f7a-3c1b-4e55-9a0e-2a1d5b6c7d8e", "b", "c"};
     xb_frames_t *a = xb_proto_ack(ids, 3);
     CU_ASSERT_EQUAL_FATAL(decode_both(a, &m, &e), 0);
@@ -329,7 +339,8 @@ static void test_missing_and_extra(void)
             "extra frame");
     refused(frames("XB1", "SEND", "1", NULL), "SEND", 3, "(body) is missing");
     refused(frames("XB1", "DELIVER", "1", NULL), "DELIVER", 3, "(envelope) is missing");
-    refused(frames("XB1", "DELIVER", "1", "<m/>", "extension", NULL), "DELIVER", 4, "extra frame");
+    refused(frames("XB1", "DELIVER", "1", "<m/>", "extension", NULL), "DELIVER", 4,
+            "not pairs of entry");
     refused(frames("XB1", "RESULT", "1", "ok", NULL), "RESULT", 4, "(body) is missing");
     refused(frames("XB1", "WELCOME", "o", "1000", "memory", "", NULL), "WELCOME", 6,
             "(backend-prefix) is missing");

@@ -18,16 +18,17 @@ extern "C" {
 typedef enum {
     XB_OK = 0,
     /* Codes that travel in a SystemError (docs/envelope.md). */
-    XB_ERR_PARSE,    /* "parse": not well-formed XML, DOCTYPE, bad UTF-8 */
-    XB_ERR_ENVELOPE, /* "envelope": envelope structure or envelope.xsd */
-    XB_ERR_SCHEMA,   /* "schema": payload rejected by the receiver's XSD */
-    XB_ERR_ROUTING,  /* "routing": unknown target, peer violation */
-    XB_ERR_LIMIT,    /* "limit": size, depth, queue or buffer limit */
-    XB_ERR_TIMEOUT,  /* "timeout": handler took longer than timeout_seconds */
-    XB_ERR_CRASH,    /* "crash": handler or worker died */
-    XB_ERR_BACKEND,  /* "backend": storage failed */
-    XB_ERR_SHUTDOWN, /* "shutdown": pump stopping */
-    XB_ERR_DENIED,   /* "denied": the sender's role or identity does not allow it */
+    XB_ERR_PARSE,         /* "parse": not well-formed XML, DOCTYPE, bad UTF-8 */
+    XB_ERR_ENVELOPE,      /* "envelope": envelope structure or envelope.xsd */
+    XB_ERR_SCHEMA,        /* "schema": payload rejected by the receiver's XSD */
+    XB_ERR_ROUTING,       /* "routing": unknown target, peer violation */
+    XB_ERR_LIMIT,         /* "limit": size, depth, queue or buffer limit */
+    XB_ERR_TIMEOUT,       /* "timeout": handler took longer than timeout_seconds */
+    XB_ERR_CRASH,         /* "crash": handler or worker died */
+    XB_ERR_BACKEND,       /* "backend": storage failed */
+    XB_ERR_SHUTDOWN,      /* "shutdown": pump stopping */
+    XB_ERR_DENIED,        /* "denied": the sender's role or identity does not allow it */
+    XB_ERR_MISSING_INPUT, /* "missing-input": a working-memory entry a listener needs is missing */
     /* Internal codes; they map onto the wire codes above when sent. */
     XB_ERR_CONFIG,   /* organism.yaml problem */
     XB_ERR_NOTFOUND, /* a lookup found nothing (not a failure of storage) */

@@ -225,6 +225,43 @@ static void control_history(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
                err.message[0] ? err.message : "could not write the history");
 }
 
+/* memory THREAD: the working memory of the thread's conversation
+ * (docs/pipelines.md), each entry's element inside an <entry name="...">. */
+static void control_memory(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
+                           const char *const *args, size_t n)
+{
+    (void)n;
+    const char *thread = args[0];
+    xb_error_t err;
+    xb_error_clear(&err);
+    char *root = NULL;
+    if (xb_registry_root_of(p->registry, thread, &root, &err) != 0 || !root) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "no conversation of thread %.40s (unknown, or it ended)", thread);
+        reply_error(p, rid, req, msg);
+        free(root);
+        return;
+    }
+    xb_wmem_list_t list = {0};
+    if (xb_backend_wmem_list(p->backend, root, &list, &err) != 0) {
+        reply_error(p, rid, req, err.message);
+        free(root);
+        return;
+    }
+    body_t b = {0};
+    bool written = body_open(&b, "memory") == 0 && attr(&b, "thread", thread) == 0 &&
+                   attr(&b, "conversation", root) == 0;
+    for (size_t i = 0; written && i < list.count; i++)
+        written = xmlTextWriterStartElement(b.w, BAD_CAST "entry") >= 0 &&
+                  attr(&b, "name", list.items[i].name) == 0 &&
+                  xmlTextWriterWriteRawLen(b.w, BAD_CAST list.items[i].data.data,
+                                           (int)list.items[i].data.len) >= 0 &&
+                  xmlTextWriterEndElement(b.w) >= 0;
+    xb_wmem_list_free(&list);
+    free(root);
+    reply_body(p, rid, req, &b, written, "could not write the memory");
+}
+
 static int write_listener_stats(xb_pump_t *p, body_t *b, const lstn_t *l)
 {
     long processes = 0;
@@ -514,6 +551,7 @@ static const struct {
 } verbs[] = {
     {"threads", 0, 2, control_threads},
     {"history", 1, 1, control_history},
+    {"memory", 1, 1, control_memory},
     {"stats", 0, 0, control_stats},
     {"backend-info", 0, 0, control_backend_info},
     {"ping", 0, 0, control_ping},

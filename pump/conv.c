@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "wmem.h"
 #include "str.h"
 
 void xbp_origin_clear(origin_t *o)
@@ -64,6 +65,7 @@ void xbp_conv_release(xb_pump_t *p, conv_t *c)
     if (xb_registry_end_conversation(p->registry, c->root, NULL, &err) != 0)
         XB_WARN("pump", "conversation %s: could not remove its registry entries: %s", c->root,
                 err.message);
+    xbp_wmem_conversation_ended(p, c);
     XB_DEBUG("pump", "conversation %s ended%s", c->root, c->failed ? " in failure" : "");
     if (c->failed && c->has_client && !c->client_told) {
         c->next_ended = p->ended;

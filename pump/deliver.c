@@ -39,6 +39,7 @@ int xbp_deliveries_init(xb_pump_t *p)
 
 static void delivery_release(delivery_t *d)
 {
+    xb_wmem_list_free(&d->wmem);
     free(d->chain);
     free(d->envelope);
     xbp_origin_clear(&d->origin);
@@ -155,6 +156,10 @@ static int send_delivery(xb_pump_t *p, peer_t *peer, delivery_t *d)
     char id[24];
     xb_u64_to_dec(id, delivery_id(d));
     xb_frames_t *f = xb_proto_deliver(id, d->envelope, d->len);
+    for (size_t i = 0; f && i < d->wmem.count; i++)
+        if (xb_proto_deliver_add_entry(f, d->wmem.items[i].name, d->wmem.items[i].data.data,
+                                       d->wmem.items[i].data.len) != 0)
+            xb_frames_destroy(&f);
     if (!f)
         return -1;
     int rc = xbp_pump_send_to(p, &peer->rid, f);

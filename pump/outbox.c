@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "str.h"
 #include "log.h"
+#include "wmem.h"
 #include "xmlbus/uuid.h"
 
 #define SYSTEM_NAME XB_SYSTEM_FROM
@@ -483,6 +484,28 @@ static void dispatch_error(xb_pump_t *p, const origin_t *origin, conv_t *conv, s
     xbp_route_staged_free(s);
 }
 
+/* The working-memory entries listener l needs for a message of conv
+ * (docs/pipelines.md): 0 with *out filled, or -1 when some are missing or
+ * cannot be read: the sender (origin) then has its SystemError
+ * (missing-input, naming every missing entry; backend) and the message
+ * goes no further. */
+static int fetch_needs(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
+                       const origin_t *origin, xb_wmem_list_t *out)
+{
+    char cbuf[256], why[600];
+    xb_error_t err;
+    xb_error_clear(&err);
+    const char *conversation = xbp_wmem_conversation(conv, chain, cbuf, sizeof cbuf);
+    int rc = xbp_wmem_fetch(p, l->cfg, conversation, out, why, sizeof why, &err);
+    if (rc == 0)
+        return 0;
+    if (rc > 0)
+        xbp_route_system_error(p, origin, conv, XB_ERR_MISSING_INPUT, why);
+    else
+        xbp_route_system_error(p, origin, conv, err.code, err.message);
+    return -1;
+}
+
 /* Hands a recorded message to its receiver. Takes s's buffers. */
 void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
 {
@@ -500,12 +523,21 @@ void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *con
         xbp_route_staged_free(s);
         return;
     }
+    xb_wmem_list_t wmem;
+    if (fetch_needs(p, s->listener, conv, s->chain, origin, &wmem) != 0) {
+        if (s->journaled) /* it ends here */
+            xbp_journal_done(p, s->msg_id);
+        xbp_route_staged_free(s); /* the listener never sees it */
+        return;
+    }
     delivery_t *d = delivery_for(p, s->listener, conv, s->chain, s->thread, origin);
     if (!d) {
+        xb_wmem_list_free(&wmem);
         xbp_route_staged_free(s);
         xbp_route_system_error(p, origin, conv, XB_ERR_LIMIT, "pump out of memory");
         return;
     }
+    d->wmem = wmem;
     xb_strlcpy(d->msg_id, s->msg_id, sizeof d->msg_id);
     d->envelope = s->envelope;
     d->len = s->len;

@@ -64,6 +64,7 @@
 #include "lqueue.h"
 #include "strmap.h"
 #include "proto.h"
+#include "xmlbus/wmem.h"
 #include "xmlbus/xmlsafe.h"
 
 #define XB_RID_MAX 256
@@ -175,11 +176,12 @@ struct delivery {
     origin_t origin;
     uint64_t deadline_ms; /* 0 = no timeout */
     int retries;
-    bool journaled;     /* in the backend's journal until it ends */
-    int redelivered;    /* times delivered again after a pump restart */
-    xbp_lqlink_t qlink; /* in its listener's queue while it waits, in its
+    bool journaled;      /* in the backend's journal until it ends */
+    int redelivered;     /* times delivered again after a pump restart */
+    xb_wmem_list_t wmem; /* the working-memory entries its listener needs (owned) */
+    xbp_lqlink_t qlink;  /* in its listener's queue while it waits, in its
                                  in_hand list while a process holds it */
-    xbp_lqlink_t plink; /* in its peer's held list while a process holds it */
+    xbp_lqlink_t plink;  /* in its peer's held list while a process holds it */
 };
 
 /* A live conversation: ended when no delivery of it is pending. How it
@@ -195,6 +197,7 @@ struct conv {
     uint64_t last_ms;
     bool failed;      /* a branch ended in failure */
     bool client_told; /* the client received a SystemError of it */
+    bool has_memory;  /* it may have working-memory entries: dropped when it ends */
     int redelivered;  /* it was taken over from the journal after a restart (times):
                          its summary may repeat one sent before, and is marked */
     bool noted;       /* the first failure, for the summary: */

@@ -16,6 +16,7 @@
 #include "envwrite.h"
 #include "log.h"
 #include "outbox.h"
+#include "wmem.h"
 #include "str.h"
 
 /* The entry's envelope with the mark <x:redelivered>n</x:redelivered>
@@ -40,6 +41,8 @@ static conv_t *conv_of(xb_pump_t *p, const xbp_jentry_t *e)
     c = xbp_conv_new(p, e->root);
     if (c && e->count > c->redelivered)
         c->redelivered = (int)e->count;
+    if (c)
+        c->has_memory = true; /* what it wrote before the crash goes with it */
     if (c && e->has_client) {
         c->has_client = true;
         c->client_acks = e->client_acks;
@@ -120,12 +123,26 @@ int xbp_redeliver_entry(xb_pump_t *p, xbp_jentry_t *e, char *why, size_t cap)
         return -1;
     }
     register_again(p, e);
+    xb_wmem_list_t wmem;
+    char cbuf[256];
+    why[0] = '\0';
+    xb_error_clear(&err);
+    if (xbp_wmem_fetch(
+            p, l->cfg,
+            xbp_wmem_conversation(NULL, e->root[0] ? e->root : e->chain, cbuf, sizeof cbuf), &wmem,
+            why, cap, &err) != 0) {
+        if (err.code != XB_OK && !why[0])
+            snprintf(why, cap, "%s", err.message);
+        return -1;
+    }
     delivery_t *d = xbp_delivery_new(p);
     if (!d) {
+        xb_wmem_list_free(&wmem);
         snprintf(why, cap, "out of memory");
         return -1;
     }
     d->listener = l->index;
+    d->wmem = wmem;
     d->chain = e->chain;
     e->chain = NULL;
     xb_strlcpy(d->thread, e->thread, sizeof d->thread);

@@ -17,6 +17,7 @@
 #include "chain.h"
 #include "envwrite.h"
 #include "log.h"
+#include "wmem.h"
 #include "security.h"
 #include "str.h"
 #include "xmlbus/uuid.h"
@@ -296,11 +297,24 @@ void xbp_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m)
     origin_t o;
     origin_of_delivery(p, d, &o);
     batch_t *batch = xbp_commit_stage(p);
-    for (size_t i = 0; i < m->n; i++) {
-        char target[XB_NAME_MAX];
-        xb_proto_cstr(xb_proto_reply_target(m, i), target, sizeof target);
-        xb_proto_val_t payload = xb_proto_reply_payload(m, i);
-        reply_one(p, &o, d, target, payload.ptr, payload.len, batch);
+    /* Its memory writes first: when they fail nothing of it is routed. */
+    char cbuf[256];
+    const char *conversation = xbp_wmem_conversation(d->conv, d->chain, cbuf, sizeof cbuf);
+    xb_error_t werr;
+    xb_error_clear(&werr);
+    if (xbp_wmem_write_reply(p, l->cfg, d->conv, conversation, m, &werr) != 0) {
+        xbp_conv_note_failure(d->conv, werr.code, o.name, d->depth + 1, werr.message);
+        xbp_outbox_stage_error(p, batch, &o, d->conv, werr.code, werr.message);
+    } else {
+        for (size_t i = 0; i < m->n; i++) {
+            xb_proto_val_t t = xb_proto_reply_target(m, i);
+            if (t.len > 0 && t.ptr[0] == XB_PROTO_REMEMBER)
+                continue; /* written above */
+            char target[XB_NAME_MAX];
+            xb_proto_cstr(t, target, sizeof target);
+            xb_proto_val_t payload = xb_proto_reply_payload(m, i);
+            reply_one(p, &o, d, target, payload.ptr, payload.len, batch);
+        }
     }
     unit_t u = {.is_send = false, .origin = o, .conv = d->conv};
     xbp_commit_defer(p, batch, &u);

@@ -317,8 +317,8 @@ static const char *refusal(xb_pump_t *p, const xbp_rid_t *rid, const keyent_t *k
             return "only a client or admin key may send CONTROL";
         if (xb_proto_is(m->control.verb, "ping"))
             return "";
-        if (xb_proto_is(m->control.verb, "history") && m->n == 1 &&
-            owns_thread(p->sec, k, xb_proto_control_arg(m, 0)))
+        if ((xb_proto_is(m->control.verb, "history") || xb_proto_is(m->control.verb, "memory")) &&
+            m->n == 1 && owns_thread(p->sec, k, xb_proto_control_arg(m, 0)))
             return "";
         return "a client key may read only the history of its own threads; every other verb "
                "needs an admin key";

@@ -1,0 +1,164 @@
+/* Working memory in the pump (see wmem.h). */
+#include "wmem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain.h"
+#include "log.h"
+#include "schema.h"
+#include "str.h"
+
+const char *xbp_wmem_conversation(const conv_t *conv, const char *chain, char *buf, size_t cap)
+{
+    if (conv && conv->root)
+        return conv->root;
+    buf[0] = '\0';
+    char *root = chain ? xb_chain_conversation_root(chain, NULL) : NULL;
+    if (root)
+        xb_strlcpy(buf, root, cap);
+    free(root);
+    return buf;
+}
+
+/* "a, b" of the names missing so far, into why. */
+static void note_missing(char *why, size_t cap, size_t *at, const char *name)
+{
+    if (*at < cap)
+        *at += (size_t)snprintf(why + *at, cap - *at, "%s%s", *at ? ", " : "", name);
+}
+
+int xbp_wmem_fetch(xb_pump_t *p, const xb_listener_config_t *lc, const char *conversation,
+                   xb_wmem_list_t *out, char *why, size_t cap, xb_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (lc->n_needs == 0)
+        return 0;
+    out->items = calloc(lc->n_needs, sizeof *out->items);
+    if (!out->items)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
+    size_t at = 0;
+    char list[400] = "";
+    for (size_t i = 0; i < lc->n_needs; i++) {
+        xb_blob_t v = {0};
+        int rc = conversation[0]
+                     ? xb_backend_wmem_get(p->backend, conversation, lc->needs[i], &v, err)
+                     : 1;
+        if (rc < 0) {
+            xb_wmem_list_free(out);
+            return -1;
+        }
+        if (rc == 1) {
+            note_missing(list, sizeof list, &at, lc->needs[i]);
+            continue;
+        }
+        xb_wmem_item_t *it = &out->items[out->count++];
+        it->name = strdup(lc->needs[i]);
+        it->data = v;
+        if (!it->name) {
+            xb_wmem_list_free(out);
+            return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
+        }
+    }
+    if (!at)
+        return 0;
+    snprintf(why, cap, "listener %s needs %s, not in the working memory of its conversation",
+             lc->name, list);
+    xb_wmem_list_free(out);
+    return 1;
+}
+
+/* ---- writes of a REPLY ----------------------------------------------------------- */
+
+/* The checked entry name of an `=name` target; NULL when it is none. */
+static const char *remember_name(xb_proto_val_t target, char *buf, size_t cap)
+{
+    if (target.len < 2 || target.ptr[0] != XB_PROTO_REMEMBER || target.len - 1 >= cap)
+        return NULL;
+    memcpy(buf, target.ptr + 1, target.len - 1);
+    buf[target.len - 1] = '\0';
+    return buf;
+}
+
+static const xb_memory_type_t *type_of(const xb_pump_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->cfg->memory.n_types; i++)
+        if (strcmp(p->cfg->memory.types[i].name, name) == 0)
+            return &p->cfg->memory.types[i];
+    return NULL;
+}
+
+/* One entry's value: one well-formed element (hardened intake), of the
+ * declared element when the entry is typed. */
+static int check_value(xb_pump_t *p, const char *name, xb_proto_val_t v, xb_error_t *err)
+{
+    xmlDocPtr doc = xb_xml_read(p->xmlctxt, v.ptr, v.len, &p->plimits, err);
+    if (!doc)
+        return xb_error_set(err, err->code, 0, "working-memory entry %s: %s", name, err->message);
+    const xb_memory_type_t *t = type_of(p, name);
+    char tag[512];
+    int rc = 0;
+    if (t && t->element &&
+        (xb_payload_tag_of(xmlDocGetRootElement(doc), tag, sizeof tag) != 0 ||
+         strcmp(tag, t->element) != 0))
+        rc = xb_error_set(err, XB_ERR_SCHEMA, 0, "working-memory entry %s must be <%s>, got <%s>",
+                          name, t->element, tag);
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+/* Adds (name, v) to the batch in e (at most cap). */
+static int add_write(xb_pump_t *p, xb_wmem_entry_t *e, size_t *n, size_t cap, const char *name,
+                     xb_proto_val_t v, xb_error_t *err)
+{
+    if (!xb_wmem_name_valid(name))
+        return xb_error_set(err, XB_ERR_ENVELOPE, 0, "'%s' is not a working-memory entry name",
+                            name);
+    if (*n == cap)
+        return xb_error_set(err, XB_ERR_LIMIT, 0, "more than %zu working-memory writes at once",
+                            cap);
+    if (check_value(p, name, v, err) != 0)
+        return -1;
+    e[(*n)++] = (xb_wmem_entry_t){name, v.ptr, v.len};
+    return 0;
+}
+
+#define WRITES_MAX 64
+
+int xbp_wmem_write_reply(xb_pump_t *p, const xb_listener_config_t *lc, conv_t *conv,
+                         const char *conversation, const xb_proto_msg_t *m, xb_error_t *err)
+{
+    xb_wmem_entry_t e[WRITES_MAX];
+    char names[WRITES_MAX][XB_ENTRY_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        xb_proto_val_t t = xb_proto_reply_target(m, i), v = xb_proto_reply_payload(m, i);
+        const char *name = remember_name(t, names[n < WRITES_MAX ? n : 0], XB_ENTRY_MAX);
+        if (!name && t.len > 0 && t.ptr[0] == XB_PROTO_REMEMBER)
+            return xb_error_set(err, XB_ERR_ENVELOPE, 0, "REPLY target '=' names no entry");
+        if (!name && lc->result[0] && xb_proto_is(t, XB_TARGET_RESPOND))
+            name = lc->result;
+        if (name && add_write(p, e, &n, WRITES_MAX, name, v, err) != 0)
+            return -1;
+    }
+    if (n == 0)
+        return 0;
+    if (!conversation[0])
+        return xb_error_set(err, XB_ERR_ROUTING, 0, "the message belongs to no conversation");
+    if (xb_backend_wmem_put(p->backend, conversation, n, e, err) != 0)
+        return -1;
+    if (conv)
+        conv->has_memory = true;
+    return 0;
+}
+
+void xbp_wmem_conversation_ended(xb_pump_t *p, conv_t *c)
+{
+    if (!c->has_memory || p->cfg->memory.keep)
+        return;
+    xb_error_t err;
+    if (xb_backend_wmem_drop(p->backend, c->root, &err) != 0)
+        XB_WARN("pump", "conversation %s: its working memory was not removed: %s", c->root,
+                err.message);
+}

@@ -1,0 +1,34 @@
+/* Working memory in the pump (pump/wmem.c, docs/pipelines.md): the entries
+ * a listener `needs` fetched for its delivery (or missing-input), the
+ * entries a REPLY writes (`=name` targets and the listener's `result`), and
+ * their disposal when the conversation ends. Calls the backend, conv.c and
+ * core.c only. Internal to the pump. */
+#ifndef XMLBUS_PUMP_WMEM_H
+#define XMLBUS_PUMP_WMEM_H
+
+#include "pump_internal.h"
+#include "xmlbus/wmem.h"
+
+/* The conversation a delivery belongs to: its root (borrowed from conv, or
+ * computed from chain into buf). "" when neither is known. */
+const char *xbp_wmem_conversation(const conv_t *conv, const char *chain, char *buf, size_t cap);
+
+/* The entries listener lc needs, read from the memory of conversation into
+ * *out (the caller frees it with xb_wmem_list_free). 0; 1 when some are
+ * missing (why names every one); -1 with *err on a backend failure. A
+ * listener without needs gets an empty list. */
+int xbp_wmem_fetch(xb_pump_t *p, const xb_listener_config_t *lc, const char *conversation,
+                   xb_wmem_list_t *out, char *why, size_t cap, xb_error_t *err);
+
+/* The memory writes of a REPLY from listener lc: every `=name` pair, and
+ * the payload of every `^` pair under lc's `result`. Checked (names, one
+ * element each, the element of a typed entry) and written in one backend
+ * call before anything of the REPLY is routed. 0 (also when there is
+ * nothing to write), or -1 with *err: nothing was written. */
+int xbp_wmem_write_reply(xb_pump_t *p, const xb_listener_config_t *lc, conv_t *conv,
+                         const char *conversation, const xb_proto_msg_t *m, xb_error_t *err);
+
+/* Conversation c ended: its memory goes, unless memory.keep. */
+void xbp_wmem_conversation_ended(xb_pump_t *p, conv_t *c);
+
+#endif

@@ -23,7 +23,8 @@
  *   peertab.c  peers by routing id, their states       -> lqueue, core
  *   identity.c who may send as whom, own a conversation, see secrets
  *              (docs/security.md)                       -> core
- *   conv.c     origins and conversations               -> (registry)
+ *   conv.c     origins and conversations               -> wmem, (registry)
+ *   wmem.c     working memory: needs, writes, disposal  -> (backend)
  *   clients.c  messages to clients that do not read yet: held in order,
  *              their budget, their timeout; answers waiting for an ACK
  *                                                      -> journal, core

@@ -311,7 +311,7 @@ int xb_reply_emit(xb_reply_t *reply, xmlNodePtr payload)
     return reply_add(reply, EMIT, NULL, payload);
 }
 
-int xb_reply_remember(xb_reply_t *reply, const char *name, xmlNodePtr node)
+int xb_reply_remember(xb_reply_t *reply, const char *name, xmlNodePtr payload)
 {
-    return reply_add(reply, REMEMBER, name, node);
+    return reply_add(reply, REMEMBER, name, payload);
 }

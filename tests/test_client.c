@@ -15,7 +15,7 @@
  *   <garbage/>           ERROR SEND
  *   <huge-count/>        HISTORY-OK and REPLY with huge counts, then ACCEPTED
  *   <silent/>            nothing at all
- *   CONTROL threads / stats / backend-info / history X / ping: RESULT ok
+ *   CONTROL threads / stats / backend-info / history X / memory X / ping: RESULT ok
  *   CONTROL shutdown: RESULT ok <stopping/>; CONTROL fail: RESULT error;
  *   CONTROL fake-quit: RESULT ok and the fake ends.
  *
@@ -212,6 +212,12 @@ static void on_send(fake_t *f, const parts_t *p)
     "<backend type=\"memory\" ping=\"ok\" threads=\"3\" registry-entries=\"3\" ttl=\"0\" " \
     "server-version=\"\" location=\"\"/>"
 
+#define MEMORY_BODY                                                                   \
+    "<memory thread=\"" ACCEPT_THREAD "\" conversation=\"system.analyze.c-1\">"       \
+    "<entry name=\"plan\"><plan xmlns=\"urn:p\">\n  <step n=\"1\"/>\n</plan></entry>" \
+    "<entry name=\"tagline\"><tagline>Hi &amp; bye</tagline></entry></memory>"
+#define EMPTY_THREAD "5b0d1c2e-0000-4000-8000-00000000e0e0"
+
 /* Returns false when the fake must stop. */
 static bool on_control(fake_t *f, const parts_t *p)
 {
@@ -232,6 +238,13 @@ static bool on_control(fake_t *f, const parts_t *p)
                  p->data[5]);
         send_to(f->router, peer, plen, "XB1", "RESULT", id, "ok", body, NULL);
     } else if (strcmp(verb, "history") == 0) {
+        send_to(f->router, peer, plen, "XB1", "RESULT", id, "error", "unknown thread", NULL);
+    } else if (strcmp(verb, "memory") == 0 && p->n > 5 && strcmp(p->data[5], ACCEPT_THREAD) == 0) {
+        send_to(f->router, peer, plen, "XB1", "RESULT", id, "ok", MEMORY_BODY, NULL);
+    } else if (strcmp(verb, "memory") == 0 && p->n > 5 && strcmp(p->data[5], EMPTY_THREAD) == 0) {
+        send_to(f->router, peer, plen, "XB1", "RESULT", id, "ok",
+                "<memory thread=\"" EMPTY_THREAD "\" conversation=\"c\"/>", NULL);
+    } else if (strcmp(verb, "memory") == 0) {
         send_to(f->router, peer, plen, "XB1", "RESULT", id, "error", "unknown thread", NULL);
     } else if (strcmp(verb, "deliver-first") == 0) {
         deliver(f, p, "greeter", REPLY_PAYLOAD);
@@ -735,8 +748,8 @@ static int cli_clean(void)
 
 static void test_cli_help(void)
 {
-    const char *verbs[] = {"run",  "send", "threads", "history",  "stats", "backend",
-                           "ping", "stop", "check",   "envelope", NULL};
+    const char *verbs[] = {"run",     "send", "threads", "history", "memory",   "stats",
+                           "backend", "ping", "stop",    "check",   "envelope", NULL};
     for (size_t i = 0; verbs[i]; i++) {
         const char *args[] = {verbs[i], "--help", NULL};
         run_t r = run_xmlbus(args);
@@ -779,6 +792,8 @@ static void test_cli_usage_errors(void)
         {"send", "--timeout", "soon", "x.xml", NULL}, /* bad timeout */
         {"threads", "--bogus", NULL},                 /* unknown option */
         {"history", NULL},                            /* no THREAD */
+        {"memory", NULL},                             /* no THREAD */
+        {"memory", "a", "b", NULL},                   /* two */
         {"backend", NULL},                            /* no subcommand */
         {"backend", "frob", NULL},
         {"stats", "--log-level", "loud", NULL},
@@ -872,6 +887,38 @@ static void test_cli_send_errors(void)
     const char *missing[] = {"send", "-e", g_cli_fake->endpoint, "/nonexistent/x.xml", NULL};
     r = run_xmlbus(missing);
     CU_ASSERT_EQUAL(r.status, 1);
+    run_free(&r);
+}
+
+/* memory THREAD: a header line, then NAME: <element/> per entry, each
+ * element on one line; --xml the answer as it is; an error RESULT exit 1. */
+static void test_cli_memory(void)
+{
+    const char *ep = g_cli_fake->endpoint;
+    const char *memory[] = {"memory", "-e", ep, ACCEPT_THREAD, NULL};
+    run_t r = run_xmlbus(memory);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_STRING_EQUAL(r.out,
+                           "thread " ACCEPT_THREAD " conversation system.analyze.c-1: 2 entries\n"
+                           "plan: <plan xmlns=\"urn:p\"> <step n=\"1\"/> </plan>\n"
+                           "tagline: <tagline>Hi &amp; bye</tagline>\n");
+    run_free(&r);
+    const char *empty[] = {"memory", "-e", ep, EMPTY_THREAD, NULL};
+    r = run_xmlbus(empty);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "thread " EMPTY_THREAD " conversation c: 0 entries\n");
+    run_free(&r);
+    const char *xml[] = {"memory", "--xml", "-e", ep, ACCEPT_THREAD, NULL};
+    r = run_xmlbus(xml);
+    CU_ASSERT_EQUAL(r.status, 0);
+    CU_ASSERT_STRING_EQUAL(r.out, MEMORY_BODY "\n");
+    run_free(&r);
+    const char *unknown[] = {"memory", "-e", ep, "nope", NULL};
+    r = run_xmlbus(unknown);
+    CU_ASSERT_EQUAL(r.status, 1);
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "xmlbus memory: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "unknown thread"));
     run_free(&r);
 }
 
@@ -1021,6 +1068,7 @@ static const xbt_test_t xmlbus_command_tests[] = {
     {"send --wait", test_cli_send_wait},
     {"send: SystemError 3, refused 1", test_cli_send_errors},
     {"threads, history, stats, backend, ping, stop", test_cli_control_verbs},
+    {"memory THREAD", test_cli_memory},
     {"config errors: FILE:LINE:COL, exit 1", test_cli_config_error},
     {"run on a free port, ping, stop", test_cli_run_ping_stop},
     {NULL, NULL},

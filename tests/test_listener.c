@@ -236,6 +236,45 @@ static int info_reply(const xb_msg_t *msg, xb_reply_t *reply)
     return xb_reply_respond(reply, out);
 }
 
+/* Reads the working memory the delivery carries: a summary, then the
+ * entries "plan" and "tagline" themselves (nodes of the message: copied). */
+static int memory_read(const xb_msg_t *msg, xb_reply_t *reply)
+{
+    xmlNodePtr out = xb_payload_new("mem");
+    xb_payload_set_attr(out, "count", "%zu", xb_msg_memory_count(msg));
+    for (size_t i = 0; i < xb_msg_memory_count(msg); i++)
+        xb_payload_add_text(out, "name", "%s", xb_msg_memory_name(msg, i));
+    xb_payload_add_text(out, "past-end", "%s",
+                        xb_msg_memory_name(msg, xb_msg_memory_count(msg)) ? "name" : "null");
+    xb_payload_add_text(out, "missing", "%s", xb_msg_memory(msg, "nope") ? "found" : "null");
+    xb_payload_add_text(out, "broken", "%s", xb_msg_memory(msg, "broken") ? "found" : "null");
+    xb_payload_add_text(out, "same", "%d",
+                        xb_msg_memory(msg, "plan") &&
+                            xb_msg_memory(msg, "plan") == xb_msg_memory(msg, "plan"));
+    if (xb_reply_respond(reply, out) != 0)
+        return -1;
+    if (xb_msg_memory(msg, "plan") && xb_reply_respond(reply, xb_msg_memory(msg, "plan")) != 0)
+        return -1;
+    return xb_reply_respond(reply, xb_msg_memory(msg, "tagline"));
+}
+
+/* Writes working memory: a new element, an entry of the message (copied)
+ * under another name, then responds. */
+static int memory_write(const xb_msg_t *msg, xb_reply_t *reply)
+{
+    xmlNodePtr t = xb_payload_new("tagline");
+    xb_payload_add_text(t, NULL, "Fresh & new");
+    if (xb_reply_remember(reply, "tagline", t) != 0)
+        return -1;
+    if (xb_msg_memory(msg, "plan") &&
+        xb_reply_remember(reply, "plan.copy", xb_msg_memory(msg, "plan")) != 0)
+        return -1;
+    if (xb_reply_respond(reply, xb_payload_new("written")) != 0)
+        return -1;
+    return xb_reply_count(reply) == 1 ? 0
+                                      : xb_reply_fail(reply, "count %zu", xb_reply_count(reply));
+}
+
 /* Handlers of type "slow" finished so far (the handler runs in the
  * listener's thread, the test reads it from its own). */
 #define SLOW_HANDLER_MS 400
@@ -279,6 +318,14 @@ static int test_handler(const xb_msg_t *msg, xb_reply_t *reply, void *user)
     }
     if (strcmp(type, "history") == 0)
         return history_reply(msg, reply);
+    if (strcmp(type, "memread") == 0)
+        return memory_read(msg, reply);
+    if (strcmp(type, "memwrite") == 0)
+        return memory_write(msg, reply);
+    if (strcmp(type, "memonly") == 0)
+        return xb_reply_remember(reply, "only_1", xb_payload_new("o"));
+    if (strcmp(type, "membad") == 0) /* the name is the payload's text */
+        return xb_reply_remember(reply, xb_msg_text(msg, "name"), xb_payload_new("x"));
     return xb_reply_respond(reply, xb_msg_payload(msg)); /* echo (copied) */
 }
 
@@ -651,6 +698,121 @@ static void test_redelivered_mark(void)
     free(marked);
     free(env);
     xb_frames_destroy(&f);
+    rig_close(&r);
+}
+
+/* DELIVER id <envelope of payload> name value ... (NULL-terminated pairs)
+ * and the answer (caller frees). */
+static xb_frames_t *roundtrip_memory(rig_t *r, const char *id, const char *payload, ...)
+{
+    char *env = envelope(r->thread, payload);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(env);
+    xb_frames_t *f = xb_frames_new();
+    xb_frames_add(f, r->pump.rid, r->pump.rid_len);
+    xb_frames_add_str(f, XB_PROTO);
+    xb_frames_add_str(f, XB_CMD_DELIVER);
+    xb_frames_add_str(f, id);
+    xb_frames_add_str(f, env);
+    va_list ap;
+    va_start(ap, payload);
+    for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
+        xb_frames_add_str(f, a);
+    va_end(ap);
+    CU_ASSERT_EQUAL(xb_frames_send(f, r->pump.router, ZMQ_DONTWAIT), 0);
+    xb_frames_destroy(&f);
+    free(env);
+    for (int i = 0; i < 1000; i++) {
+        f = fake_recv(&r->pump, WAIT_MS);
+        if (!f || !xb_frames_eq(f, 2, XB_CMD_HEARTBEAT))
+            return f;
+        xb_frames_destroy(&f);
+    }
+    return NULL;
+}
+
+/* The entries of a DELIVER reach the handler: xb_msg_memory parses one on
+ * demand, a name the delivery lacks or an entry that does not parse is
+ * NULL, the listing is sorted by name, and an entry node handed to a reply
+ * is copied, not taken. */
+static void test_memory_read(void)
+{
+    rig_t r;
+    rig_open(&r);
+    xb_frames_t *f = roundtrip_memory(
+        &r, "21", "<memread/>", "tagline", "<tagline xmlns=\"urn:t\">Hello &amp; more</tagline>",
+        "plan", "<plan><step n=\"1\"/></plan>", "broken", "<a>", (const char *)NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE_FATAL(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    CU_ASSERT_EQUAL_FATAL(xb_frames_count(f), 11);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 4, "3"));
+    CU_ASSERT_TRUE(
+        xb_frames_eq(f, 6,
+                     "<mem count=\"3\"><name>broken</name><name>plan</name><name>tagline</name>"
+                     "<past-end>null</past-end><missing>null</missing><broken>null</"
+                     "broken><same>1</same></mem>"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 8, "<plan><step n=\"1\"/></plan>"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 10, "<tagline xmlns=\"urn:t\">Hello &amp; more</tagline>"));
+    xb_frames_destroy(&f);
+
+    /* Without entries: nothing to read, and the handler's NULL respond fails. */
+    f = roundtrip_memory(&r, "22", "<memread/>", (const char *)NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_FAILED));
+    char *why = xb_frames_strdup(f, 4);
+    CU_ASSERT(why && strstr(why, "not an element"));
+    free(why);
+    xb_frames_destroy(&f);
+    rig_close(&r);
+}
+
+/* xb_reply_remember: the write travels in the same REPLY as the answer, as a
+ * pair "=NAME" and the element's bytes; a bad name fails the delivery. */
+static void test_memory_write(void)
+{
+    rig_t r;
+    rig_open(&r);
+    xb_frames_t *f = roundtrip_memory(&r, "31", "<memwrite/>", "plan", "<plan><a>1</a></plan>",
+                                      (const char *)NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE_FATAL(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    CU_ASSERT_EQUAL_FATAL(xb_frames_count(f), 11);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 3, "31"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 4, "3"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 5, "=tagline"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 6, "<tagline>Fresh &amp; new</tagline>"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 7, "=plan.copy"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 8, "<plan><a>1</a></plan>"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 9, XB_TARGET_RESPOND));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 10, "<written/>"));
+    xb_frames_destroy(&f);
+
+    /* Writes alone are still a REPLY, not DONE. */
+    f = roundtrip_memory(&r, "32", "<memonly/>", (const char *)NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_REPLY));
+    CU_ASSERT_EQUAL(xb_frames_count(f), 7);
+    CU_ASSERT_TRUE(xb_frames_eq(f, 5, "=only_1"));
+    CU_ASSERT_TRUE(xb_frames_eq(f, 6, "<o/>"));
+    xb_frames_destroy(&f);
+
+    /* Bad names: refused, the delivery fails with the name in the reason. */
+    char long_name[XB_WMEM_NAME_MAX + 1];
+    memset(long_name, 'n', XB_WMEM_NAME_MAX);
+    long_name[XB_WMEM_NAME_MAX] = '\0';
+    const char *bad[] = {"9lives", "has space", "a=b", "", long_name};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char payload[256];
+        snprintf(payload, sizeof payload, "<membad><name>%s</name></membad>", bad[i]);
+        f = roundtrip_memory(&r, "33", payload, (const char *)NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        CU_ASSERT_TRUE(xb_frames_eq(f, 2, XB_CMD_FAILED));
+        char *why = xb_frames_strdup(f, 4);
+        CU_ASSERT(why && strstr(why, "remember: '") && strstr(why, bad[i]));
+        if (!why || !strstr(why, bad[i]))
+            fprintf(stderr, "\n  bad name '%s': %s\n", bad[i], why ? why : "(none)");
+        free(why);
+        xb_frames_destroy(&f);
+    }
     rig_close(&r);
 }
 
@@ -1358,6 +1520,8 @@ static const xbt_test_t listener_runtime_tests[] = {
     {"a burst of fast handlers: every answer, in order", test_burst_of_fast_handlers},
     {"message accessors", test_message_accessors},
     {"a message delivered again: xb_msg_redelivered", test_redelivered_mark},
+    {"working memory: the entries of a DELIVER", test_memory_read},
+    {"working memory: xb_reply_remember", test_memory_write},
     {"namespaced and copied payloads", test_namespaced_and_copied_payloads},
     {"HEARTBEAT when idle", test_heartbeat_when_idle},
     {"reconnect when the pump is silent", test_reconnect_when_pump_silent},

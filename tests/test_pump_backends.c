@@ -486,6 +486,11 @@ static void check_cli(org_t *o, const char *location)
         xbt_xmlbus(o->pump.endpoint, &out, "history 00000000-0000-4000-8000-000000000000"), 1);
     CU_ASSERT(out && strstr(out, "no thread 00000000-0000-4000-8000-000000000000"));
     free(out);
+    /* memory: an unknown thread is an error (exit 1) with the pump's message. */
+    CU_ASSERT_EQUAL(
+        xbt_xmlbus(o->pump.endpoint, &out, "memory 00000000-0000-4000-8000-000000000000"), 1);
+    CU_ASSERT(out && strstr(out, "xmlbus memory: "));
+    free(out);
 }
 
 /* Adds (add true) or removes the threads "pg-NNNN" from the test process. */

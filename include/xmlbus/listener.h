@@ -179,6 +179,23 @@ XB_EXPORT const char *xb_msg_envelope_xml(const xb_msg_t *msg, size_t *len);
  * answer, XB_ERR_SHUTDOWN when the pump is stopping) and *out empty. */
 XB_EXPORT int xb_msg_history(const xb_msg_t *msg, xb_slot_list_t *out, xb_error_t *err);
 
+/* ---- working memory (docs/listeners.md "Working memory") ------------------ */
+/* The pump sends with each delivery the entries of the conversation's working
+ * memory that the listener `needs` (organism.yaml), each one XML element
+ * under a name ([A-Za-z_][A-Za-z0-9_.-]{0,62}). */
+
+/* The element of entry name, parsed on the first call with the hardening and
+ * limits of the envelope. Borrowed: it belongs to the message (copy it with
+ * xb_payload_copy to keep it; handing it to an xb_reply_* call copies it).
+ * NULL when the delivery carries no such entry, or when the entry does not
+ * parse (logged as a warning, once). */
+XB_EXPORT xmlNodePtr xb_msg_memory(const xb_msg_t *msg, const char *name);
+/* How many entries the delivery carries. */
+XB_EXPORT size_t xb_msg_memory_count(const xb_msg_t *msg);
+/* The name of entry i (0 <= i < xb_msg_memory_count), in strcmp order of the
+ * names; NULL out of range. Borrowed. */
+XB_EXPORT const char *xb_msg_memory_name(const xb_msg_t *msg, size_t i);
+
 /* ---- the reply ----------------------------------------------------------- */
 /* Each call takes ownership of payload (an element; a node without document,
  * the root of its own document such as xb_payload_new builds, or a node of
@@ -194,11 +211,20 @@ XB_EXPORT int xb_reply_respond(xb_reply_t *reply, xmlNodePtr payload);
 XB_EXPORT int xb_reply_forward(xb_reply_t *reply, const char *target, xmlNodePtr payload);
 /* To whichever listener accepts the payload's root tag (target ""). */
 XB_EXPORT int xb_reply_emit(xb_reply_t *reply, xmlNodePtr payload);
+/* Stores payload under name in the conversation's working memory (protocol
+ * target "=NAME"): it travels in the same REPLY as the messages and is not
+ * sent to anyone. A later write of the same name replaces the entry (in one
+ * reply too: the later wins). name must be an entry name
+ * [A-Za-z_][A-Za-z0-9_.-]{0,61} (62 bytes at most: "=" and the name must fit
+ * a 63-byte target); any other name marks the reply failed ("remember: 'x'
+ * is not a working-memory entry name") and returns -1, as a bad forward
+ * target does. A reply of writes only still goes out as a REPLY. */
+XB_EXPORT int xb_reply_remember(xb_reply_t *reply, const char *name, xmlNodePtr payload);
 /* Marks the delivery failed with a printf-style reason (the first call
  * wins). Returns -1, so that a handler may `return xb_reply_fail(...)`. */
 XB_EXPORT int xb_reply_fail(xb_reply_t *reply, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Messages queued so far. */
+/* Messages queued so far (working-memory writes not counted). */
 XB_EXPORT size_t xb_reply_count(const xb_reply_t *reply);
 
 /* ---- building payloads --------------------------------------------------- */

@@ -25,6 +25,7 @@ void xb_msg_cleanup(xb_msg_t *msg)
         free(s->items[i]);
     free(s->items);
     free(s->envelope_xml);
+    xb_msg_memory_cleanup(msg);
     memset(s, 0, sizeof *s);
 }
 
@@ -197,24 +198,51 @@ int xb_reply_fail(xb_reply_t *reply, const char *fmt, ...)
 
 size_t xb_reply_count(const xb_reply_t *reply)
 {
-    return reply ? reply->count : 0;
+    return reply ? reply->count - reply->remembered : 0;
 }
 
-/* True if node lives in the delivered envelope's document. */
+/* True if node lives in the delivered envelope's document or in one of its
+ * working-memory entries. */
 static bool in_message(const xb_reply_t *reply, const xmlNode *node)
 {
-    return reply->msg && reply->msg->env && node->doc &&
-           node->doc == xb_envelope_doc(reply->msg->env);
+    if (!reply->msg || !node->doc)
+        return false;
+    return (reply->msg->env && node->doc == xb_envelope_doc(reply->msg->env)) ||
+           xb_msg_memory_owns(reply->msg, node->doc);
 }
 
-typedef enum { RESPOND, FORWARD, EMIT } reply_kind_t;
+typedef enum { RESPOND, FORWARD, EMIT, REMEMBER } reply_kind_t;
 
-static const char *const kind_names[] = {"respond", "forward", "emit"};
+static const char *const kind_names[] = {"respond", "forward", "emit", "remember"};
 
-/* The protocol target of one emitted message. */
-static const char *wire_target(reply_kind_t kind, const char *target)
+/* Why target cannot be the target of kind, or NULL when it can. */
+static const char *bad_target(reply_kind_t kind, const char *target)
 {
-    return kind == RESPOND ? XB_TARGET_RESPOND : kind == EMIT ? XB_TARGET_BY_TAG : target;
+    if (kind == FORWARD && (!target || !xb_config_valid_name(target)))
+        return "is not a listener name";
+    if (kind == REMEMBER && (!target || !xb_wmem_name_valid(target)))
+        return "is not a working-memory entry name";
+    /* "=" + a name of XB_WMEM_NAME_MAX bytes must fit the protocol's target. */
+    if (kind == REMEMBER && strlen(target) + 1 > XB_PROTO_NAME_MAX)
+        return "is too long for a REPLY target";
+    return NULL;
+}
+
+/* The protocol target of one emitted message (malloc'd; NULL on no memory). */
+static char *wire_target(reply_kind_t kind, const char *target)
+{
+    char *t = NULL;
+    switch (kind) {
+    case RESPOND:
+        return strdup(XB_TARGET_RESPOND);
+    case EMIT:
+        return strdup(XB_TARGET_BY_TAG);
+    case FORWARD:
+        return strdup(target);
+    case REMEMBER:
+        return asprintf(&t, "%c%s", XB_PROTO_REMEMBER, target) < 0 ? NULL : t;
+    }
+    return NULL;
 }
 
 /* Serializes payload and queues it; frees payload unless it belongs to the
@@ -233,14 +261,15 @@ static int reply_add(xb_reply_t *reply, reply_kind_t kind, const char *target, x
     xb_error_t err;
     char *xml = NULL, *tgt = NULL;
     size_t len = 0;
+    const char *bad = reply->failed ? NULL : bad_target(kind, target);
     if (reply->failed) {
         /* The delivery fails anyway: nothing more is queued. */
-    } else if (kind == FORWARD && (!target || !xb_config_valid_name(target))) {
-        xb_reply_fail(reply, "forward: '%.80s' is not a listener name", target ? target : "");
+    } else if (bad) {
+        xb_reply_fail(reply, "%s: '%.80s' %s", what, target ? target : "", bad);
     } else if (xb_xml_check_tree(payload, NULL, &err) < 0) {
         xb_reply_fail(reply, "%s: payload <%.80s> cannot be sent: %s", what,
                       (const char *)payload->name, err.message);
-    } else if (!(tgt = strdup(wire_target(kind, target))) ||
+    } else if (!(tgt = wire_target(kind, target)) ||
                xb_payload_serialize(payload, &xml, &len) < 0) {
         xb_reply_fail(reply, "%s: out of memory", what);
     } else if (reply->count == reply->cap) {
@@ -256,6 +285,7 @@ static int reply_add(xb_reply_t *reply, reply_kind_t kind, const char *target, x
     int rc = -1;
     if (!reply->failed) {
         reply->items[reply->count++] = (xb_reply_item_t){tgt, xml, len};
+        reply->remembered += kind == REMEMBER;
         tgt = xml = NULL;
         rc = 0;
     }
@@ -279,4 +309,9 @@ int xb_reply_forward(xb_reply_t *reply, const char *target, xmlNodePtr payload)
 int xb_reply_emit(xb_reply_t *reply, xmlNodePtr payload)
 {
     return reply_add(reply, EMIT, NULL, payload);
+}
+
+int xb_reply_remember(xb_reply_t *reply, const char *name, xmlNodePtr payload)
+{
+    return reply_add(reply, REMEMBER, name, payload);
 }

@@ -408,10 +408,10 @@ static int on_deliver(xb_listener_t *l, const xb_proto_msg_t *m)
         xb_reply_t reply;
         xb_msg_init(&msg, l, env, raw, raw_len, &scratch);
         xb_reply_init(&reply, &msg);
-        XB_DEBUG(l->log_comp, "delivery %s: <%s> from %s on thread %s", id,
-                 xb_msg_payload_type(&msg), xb_msg_from(&msg), xb_msg_thread(&msg));
-        int rc = l->fn(&msg, &reply, l->user);
-        out = answer_frames(l, id, rc, &reply);
+        XB_DEBUG(l->log_comp, "delivery %s: <%s> from %s on thread %s, %zu memory entries", id,
+                 xb_msg_payload_type(&msg), xb_msg_from(&msg), xb_msg_thread(&msg), m->n);
+        if (xb_msg_memory_init(&msg, m) == 0)
+            out = answer_frames(l, id, l->fn(&msg, &reply, l->user), &reply);
         xb_reply_cleanup(&reply);
         xb_msg_cleanup(&msg);
         xb_envelope_destroy(&env);

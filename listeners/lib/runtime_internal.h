@@ -13,6 +13,7 @@
 #include "xmlbus/envelope.h"
 #include "xmlbus/keys.h"
 #include "xmlbus/listener.h"
+#include "xmlbus/wmem.h"
 #include "handshake.h"
 #include "proto.h"
 
@@ -73,11 +74,23 @@ struct xb_listener_t {
     bool batching;
 };
 
+/* One working-memory entry of the DELIVER (memory.c). value borrows the
+ * DELIVER's frame; doc is parsed on the first xb_msg_memory. */
+typedef struct {
+    char name[XB_WMEM_NAME_MAX + 1];
+    const char *value;
+    size_t len;
+    xmlDocPtr doc;
+    bool tried; /* parsed once: doc NULL after that means it did not parse */
+} xb_msg_entry_t;
+
 /* Strings handed out by xb_msg_text, freed after the handler. */
 typedef struct {
     char **items;
     size_t count, cap;
     char *envelope_xml;
+    xb_msg_entry_t *entries; /* sorted by name, no name twice */
+    size_t n_entries;
 } xb_msg_scratch_t;
 
 struct xb_msg_t {
@@ -98,6 +111,7 @@ struct xb_reply_t {
     const xb_msg_t *msg;
     xb_reply_item_t *items;
     size_t count, cap;
+    size_t remembered; /* of count: working-memory writes (target "=NAME") */
     bool failed;
     char reason[XB_ERROR_MESSAGE_MAX];
 };
@@ -125,6 +139,14 @@ void xb_rt_set_token(xb_listener_t *l, const char *token);
 void xb_msg_init(xb_msg_t *msg, xb_listener_t *l, xb_envelope_t *env, const void *raw,
                  size_t raw_len, xb_msg_scratch_t *scratch);
 void xb_msg_cleanup(xb_msg_t *msg);
+/* Keeps the working-memory entries of DELIVER m with msg (after
+ * xb_msg_init; m's frames must outlive the message). Entries with a bad or
+ * repeated name are logged and left out. 0, or -1 on no memory. */
+int xb_msg_memory_init(xb_msg_t *msg, const xb_proto_msg_t *m);
+/* Frees what xb_msg_memory_init and xb_msg_memory kept (xb_msg_cleanup). */
+void xb_msg_memory_cleanup(xb_msg_t *msg);
+/* True if doc is the parsed document of one of msg's entries. */
+bool xb_msg_memory_owns(const xb_msg_t *msg, const xmlDoc *doc);
 void xb_reply_init(xb_reply_t *reply, const xb_msg_t *msg);
 void xb_reply_cleanup(xb_reply_t *reply);
 

@@ -344,6 +344,39 @@ char *xb_cli_node_line(xmlNode *n)
     return out;
 }
 
+char *xb_cli_content_line(xmlNode *n)
+{
+    for (xmlNode *c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE)
+            return xb_cli_node_line(c);
+    xmlChar *t = xmlNodeGetContent(n);
+    char *s = strdup(t ? (const char *)t : "");
+    xmlFree(t);
+    return s;
+}
+
+int xb_cli_thread_verb(int argc, char **argv, const char *verb, const char *usage,
+                       int (*print)(xmlNode *root))
+{
+    xb_cli_opts_t o;
+    bool xml;
+    int rc = xb_cli_parse_xml_verb(argc, argv, verb, usage, &o, &xml);
+    if (rc >= 0)
+        return rc;
+    if (optind + 1 != argc) {
+        xb_cli_fail(verb, "give exactly one THREAD uuid");
+        return xb_cli_usage(usage, false);
+    }
+    const char *args[] = {argv[optind]};
+    xmlDoc *doc = NULL;
+    rc = xb_cli_query(&o, verb, args, 1, xml, xml ? NULL : &doc);
+    if (rc != XB_EXIT_OK || xml)
+        return rc;
+    rc = print(xmlDocGetRootElement(doc));
+    xmlFreeDoc(doc);
+    return rc;
+}
+
 static bool is_envelope_elem(const xmlNode *n, const char *local)
 {
     return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&

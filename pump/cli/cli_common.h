@@ -143,6 +143,17 @@ const char *xb_cli_attr(const xmlNode *n, const char *name, char *buf, size_t ca
  * them become single spaces. Caller frees. NULL on no memory. */
 char *xb_cli_node_line(xmlNode *n);
 
+/* The first element child of n on one line (xb_cli_node_line), or n's text
+ * when it has none (an escaped payload). Caller frees. NULL on no memory. */
+char *xb_cli_content_line(xmlNode *n);
+
+/* The whole of a verb whose one operand is a THREAD and whose only own
+ * option is --xml (history, memory): CONTROL verb THREAD, then with --xml
+ * the answer as it is, otherwise print(its root element). Returns the exit
+ * code (print's when it ran). */
+int xb_cli_thread_verb(int argc, char **argv, const char *verb, const char *usage,
+                       int (*print)(xmlNode *root));
+
 /* What `xmlbus send --wait` prints for one received envelope. */
 typedef struct {
     char *from;        /* sender's name ("system" for errors) */

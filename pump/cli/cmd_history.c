@@ -17,19 +17,6 @@ static const char history_usage[] =
     "      --xml            print the pump's XML answer as it is\n" XB_CLI_COMMON_HELP "\n"
     "exit: 0 ok, 1 failure (unknown thread, ...), 2 usage, 4 no answer in time\n";
 
-/* The payload of a slot: its element child, or its text (an escaped
- * payload) when it has none. Caller frees. */
-static char *slot_payload(xmlNode *slot)
-{
-    for (xmlNode *n = slot->children; n; n = n->next)
-        if (n->type == XML_ELEMENT_NODE)
-            return xb_cli_node_line(n);
-    xmlChar *t = xmlNodeGetContent(slot);
-    char *s = strdup(t ? (const char *)t : "");
-    xmlFree(t);
-    return s;
-}
-
 static int print_slots(xmlNode *root)
 {
     char thread[128];
@@ -48,7 +35,7 @@ static int print_slots(xmlNode *root)
         xb_cli_attr(n, "type", type, sizeof type);
         xb_cli_attr(n, "id", id, sizeof id);
         xb_cli_format_us(xb_cli_attr(n, "ts", ts, sizeof ts), when, sizeof when);
-        char *payload = slot_payload(n);
+        char *payload = xb_cli_content_line(n);
         if (!payload) {
             xb_cli_fail("history", "out of memory");
             return XB_EXIT_FAIL;
@@ -62,21 +49,5 @@ static int print_slots(xmlNode *root)
 
 int xb_cmd_history(int argc, char **argv)
 {
-    xb_cli_opts_t o;
-    bool xml;
-    int rc = xb_cli_parse_xml_verb(argc, argv, "history", history_usage, &o, &xml);
-    if (rc >= 0)
-        return rc;
-    if (optind + 1 != argc) {
-        xb_cli_fail("history", "give exactly one THREAD uuid");
-        return xb_cli_usage(history_usage, false);
-    }
-    const char *args[] = {argv[optind]};
-    xmlDoc *doc = NULL;
-    rc = xb_cli_query(&o, "history", args, 1, xml, xml ? NULL : &doc);
-    if (rc != XB_EXIT_OK || xml)
-        return rc;
-    rc = print_slots(xmlDocGetRootElement(doc));
-    xmlFreeDoc(doc);
-    return rc;
+    return xb_cli_thread_verb(argc, argv, "history", history_usage, print_slots);
 }

@@ -15,6 +15,7 @@ int xb_cmd_stop(int argc, char **argv);     /* cmd_run.c: ask the pump to shut d
 int xb_cmd_send(int argc, char **argv);     /* cmd_send.c: inject a message */
 int xb_cmd_threads(int argc, char **argv);  /* cmd_threads.c: list the threads */
 int xb_cmd_history(int argc, char **argv);  /* cmd_history.c: the slots of a thread */
+int xb_cmd_memory(int argc, char **argv);   /* cmd_memory.c: a conversation's working memory */
 int xb_cmd_stats(int argc, char **argv);    /* cmd_stats.c: per-listener counters */
 int xb_cmd_backend(int argc, char **argv);  /* cmd_backend.c: backend info */
 int xb_cmd_check(int argc, char **argv);    /* cmd_check.c: validate an organism */

@@ -23,6 +23,7 @@ static const verb_t verbs[] = {
     {"send", xb_cmd_send, "inject a message, optionally wait for the answers"},
     {"threads", xb_cmd_threads, "list the threads of a running pump"},
     {"history", xb_cmd_history, "print the slots (history) of one thread"},
+    {"memory", xb_cmd_memory, "print the working memory of one thread's conversation"},
     {"stats", xb_cmd_stats, "per-listener counters of a running pump"},
     {"backend", xb_cmd_backend, "backend information (backend info)"},
     {"dead-letters", xb_cmd_dead, "the journal's dead letters: list, show, retry, purge"},

@@ -119,7 +119,7 @@ static const spec_t table[XB_PROTO__COUNT] = {
                         XB_PROTO_TO_PUMP,
                         {ID("delivery-id"), COUNT("n", 1)},
                         2,
-                        {TEXT("target", XB_PROTO_NAME_MAX), BYTES("payload")},
+                        {TEXT("target", XB_PROTO_TARGET_MAX), BYTES("payload")},
                         2,
                         0},
     [XB_PROTO_DONE] = {XB_CMD_DONE, XB_PROTO_TO_PUMP, {ID("delivery-id")}, 1, NO_GROUP},

@@ -54,6 +54,8 @@ typedef enum {
 /* Bounds of the table (bytes, without a NUL). */
 #define XB_PROTO_ID_MAX 63   /* delivery ids, request ids, thread and message ids */
 #define XB_PROTO_NAME_MAX 63 /* listener, organism and REPLY target names */
+/* A REPLY target: a listener name, or "=" and a working-memory entry name */
+#define XB_PROTO_TARGET_MAX (XB_PROTO_NAME_MAX + 1)
 #define XB_PROTO_WORD_MAX 31 /* command words, CONTROL verbs, kinds, statuses */
 #define XB_PROTO_CREDIT_MAX 1000
 #define XB_PROTO_ARGS_MAX 16     /* CONTROL arguments */

@@ -796,9 +796,9 @@ static void test_memory_write(void)
     xb_frames_destroy(&f);
 
     /* Bad names: refused, the delivery fails with the name in the reason. */
-    char long_name[XB_WMEM_NAME_MAX + 1];
-    memset(long_name, 'n', XB_WMEM_NAME_MAX);
-    long_name[XB_WMEM_NAME_MAX] = '\0';
+    char long_name[XB_WMEM_NAME_MAX + 2]; /* one byte over the longest name */
+    memset(long_name, 'n', XB_WMEM_NAME_MAX + 1);
+    long_name[XB_WMEM_NAME_MAX + 1] = '\0';
     const char *bad[] = {"9lives", "has space", "a=b", "", long_name};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char payload[256];

@@ -215,8 +215,7 @@ XB_EXPORT int xb_reply_emit(xb_reply_t *reply, xmlNodePtr payload);
  * target "=NAME"): it travels in the same REPLY as the messages and is not
  * sent to anyone. A later write of the same name replaces the entry (in one
  * reply too: the later wins). name must be an entry name
- * [A-Za-z_][A-Za-z0-9_.-]{0,61} (62 bytes at most: "=" and the name must fit
- * a 63-byte target); any other name marks the reply failed ("remember: 'x'
+ * [A-Za-z_][A-Za-z0-9_.-]{0,62}; any other name marks the reply failed ("remember: 'x'
  * is not a working-memory entry name") and returns -1, as a bad forward
  * target does. A reply of writes only still goes out as a REPLY. */
 XB_EXPORT int xb_reply_remember(xb_reply_t *reply, const char *name, xmlNodePtr payload);

@@ -223,7 +223,7 @@ static const char *bad_target(reply_kind_t kind, const char *target)
     if (kind == REMEMBER && (!target || !xb_wmem_name_valid(target)))
         return "is not a working-memory entry name";
     /* "=" + a name of XB_WMEM_NAME_MAX bytes must fit the protocol's target. */
-    if (kind == REMEMBER && strlen(target) + 1 > XB_PROTO_NAME_MAX)
+    if (kind == REMEMBER && strlen(target) + 1 > XB_PROTO_TARGET_MAX)
         return "is too long for a REPLY target";
     return NULL;
 }

@@ -293,6 +293,9 @@ static void take_error(soak_t *s, const char *env, size_t len)
     s->open -= !msg_done(m);
     if (m->errors++ == 0)
         m->code = (uint8_t)code;
+    /* a SystemError may carry the mark too (docs/reliability.md) */
+    if (memmem(env, len, "redelivered", 11) && m->marked < UINT8_MAX)
+        m->marked++;
     close_msg(s, seq, NULL); /* the thread stays: a second SystemError is counted too */
 }
 

@@ -249,6 +249,27 @@ static void kill_listener(soak_chaos_t *ch)
     ch->counts.listener_kills++;
 }
 
+/* As a service manager restarts it: a pump that cannot start (its redis is
+ * restarting too, say) is tried again, for up to PUMP_RETRY_MS. */
+#define PUMP_RETRY_MS 60000
+
+static int pump_respawn(soak_chaos_t *ch, xb_error_t *err)
+{
+    uint64_t until = bench_now_ns() + (uint64_t)PUMP_RETRY_MS * 1000000u;
+    for (;;) {
+        if (pump_spawn(ch, err) == 0)
+            return 0;
+        if (ch->pump > 0)
+            bench_stop(ch->pump, 2000);
+        ch->pump = 0;
+        if (bench_now_ns() >= until || bench_interrupted())
+            return -1;
+        fprintf(stderr, "soak: the pump did not start (%.160s): trying again\n", err->message);
+        struct timespec ts = {0, 500 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int restart_pump(soak_chaos_t *ch, xb_error_t *err)
 {
     ch->counts.pump_kills++;
@@ -256,7 +277,7 @@ static int restart_pump(soak_chaos_t *ch, xb_error_t *err)
     bench_stop(ch->pump, 0); /* reaps it */
     ch->pump = 0;
     ch->stopped = false;
-    return pump_spawn(ch, err);
+    return pump_respawn(ch, err);
 }
 
 int soak_chaos_tick(soak_chaos_t *ch, uint64_t now, xb_error_t *err)
@@ -268,7 +289,7 @@ int soak_chaos_tick(soak_chaos_t *ch, uint64_t now, xb_error_t *err)
     if (!bench_alive(ch->pump)) {
         ch->counts.pump_crashes++;
         ch->pump = 0;
-        return pump_spawn(ch, err) == 0 ? 1 : -1;
+        return pump_respawn(ch, err) == 0 ? 1 : -1;
     }
     if (ch->quiet)
         return 0;

@@ -274,6 +274,12 @@ static xbp_client_t *expect_ack(xb_pump_t *p, xbp_client_t *c, const xbp_rid_t *
 int xbp_client_send(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t **f, const char *thread,
                     const char *ack_id)
 {
+    return xbp_client_send_answer(p, rid, f, thread, ack_id, ack_id != NULL);
+}
+
+int xbp_client_send_answer(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t **f, const char *thread,
+                           const char *ack_id, bool acks)
+{
     if (!*f || xb_frames_prepend(*f, rid->data, rid->len) != 0)
         return -1;
     xbp_client_t *c = client_of(p, rid);
@@ -289,13 +295,15 @@ int xbp_client_send(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t **f, const c
             c->moved_ms = p->now_ms;
         return 0;
     }
-    bool away = c && c->acks && errno == EHOSTUNREACH;
+    bool away = (acks || (c && c->acks)) && errno == EHOSTUNREACH;
     if (errno != EAGAIN && !away) {
         XB_DEBUG("pump", "send to a client failed: %s", zmq_strerror(errno));
         return -1;
     }
     if (!c)
         c = client_new(p, rid);
+    if (c && acks)
+        c->acks = true; /* wait for it while it reconnects */
     if (!c || hold(p, c, f, thread, journaled) != 0) {
         XB_ERROR("pump", "no memory to hold a message for a client that does not read");
         return -1;

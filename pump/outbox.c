@@ -134,11 +134,12 @@ static void count_error(xb_pump_t *p, const origin_t *o, xb_code_t code)
  * read (clients.c); lost only when the client is gone. journaled: its
  * journal entry stays until the client acknowledges it. */
 static void deliver_to_client(xb_pump_t *p, const xbp_rid_t *rid, const char *msg_id,
-                              const char *thread, const char *bytes, size_t len, bool journaled)
+                              const char *thread, const char *bytes, size_t len, bool journaled,
+                              bool acks)
 {
     xbp_posted_send(p, rid); /* both arrive together: one wake-up */
     xb_frames_t *f = xb_proto_deliver(msg_id, bytes, len);
-    int rc = f ? xbp_client_send(p, rid, &f, thread, journaled ? msg_id : NULL) : -1;
+    int rc = f ? xbp_client_send_answer(p, rid, &f, thread, journaled ? msg_id : NULL, acks) : -1;
     if (rc < 0) {
         p->undeliverable++;
         XB_WARN("pump", "message %s (thread %s): the client that should receive it is gone", msg_id,
@@ -296,7 +297,7 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
         return;
     if (to->is_client) {
         bool journaled = recorded && to->acks && journal_answer_alone(p, to, msg_id, bytes, len);
-        deliver_to_client(p, &to->rid, msg_id, to->thread, bytes, len, journaled);
+        deliver_to_client(p, &to->rid, msg_id, to->thread, bytes, len, journaled, to->acks);
         free(bytes);
         return;
     }
@@ -473,7 +474,8 @@ void xbp_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, con
 static void dispatch_error(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
 {
     if (!s->listener) {
-        deliver_to_client(p, &origin->rid, s->msg_id, s->thread, s->envelope, s->len, s->journaled);
+        deliver_to_client(p, &origin->rid, s->msg_id, s->thread, s->envelope, s->len, s->journaled,
+                          origin->acks);
         xbp_route_staged_free(s);
         return;
     }
@@ -518,8 +520,8 @@ void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *con
     if (!s->listener) {
         if (error_payload) /* a listener passed a SystemError on to the client */
             conv->client_told = true;
-        deliver_to_client(p, &conv->client, s->msg_id, s->thread, s->envelope, s->len,
-                          s->journaled);
+        deliver_to_client(p, &conv->client, s->msg_id, s->thread, s->envelope, s->len, s->journaled,
+                          conv->client_acks);
         xbp_route_staged_free(s);
         return;
     }

@@ -343,6 +343,11 @@ void xbp_clients_free(xb_pump_t *p);
  * (*f left to the caller). */
 int xbp_client_send(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t **f, const char *thread,
                     const char *ack_id);
+/* The same for an answer to a client that acknowledges (acks: the SEND
+ * option ack), journaled (ack_id) or not (it could not be recorded): such
+ * a client is waited for while it is not connected, whatever the answer. */
+int xbp_client_send_answer(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t **f, const char *thread,
+                           const char *ack_id, bool acks);
 /* ACK from the client rid: the journal entries of the ids it names among
  * its own unacknowledged answers leave the journal; other ids are ignored. */
 void xbp_client_on_ack(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m);

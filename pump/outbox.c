@@ -494,6 +494,9 @@ static void dispatch_error(xb_pump_t *p, const origin_t *origin, conv_t *conv, s
 static int fetch_needs(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
                        const origin_t *origin, xb_wmem_list_t *out)
 {
+    memset(out, 0, sizeof *out);
+    if (l->cfg->n_needs == 0) /* the common case: nothing to compute or read */
+        return 0;
     char cbuf[256], why[600];
     xb_error_t err;
     xb_error_clear(&err);

@@ -59,3 +59,19 @@ stop_pump_and_check() {
     done
     [ ${#left[@]} -eq 0 ] || fail "$what still running after the pump exited: ${left[*]}"
 }
+
+# Starts `xmlbus run CONFIG` on a free loopback port in the background
+# (its log in LOG) and waits up to START_TIMEOUT seconds until it has bound:
+# sets PUMP_PID and ENDPOINT. Expects XMLBUS and ENDPOINT_FILE.
+start_pump() {
+    "$XMLBUS" run "$1" --endpoint 'tcp://127.0.0.1:*' \
+        --endpoint-file "$ENDPOINT_FILE" --log-level info >"$LOG" 2>&1 &
+    PUMP_PID=$!
+    local deadline=$((SECONDS + START_TIMEOUT))
+    until [ -s "$ENDPOINT_FILE" ]; do
+        pump_alive || fail "the pump exited before binding its endpoint"
+        [ $SECONDS -lt $deadline ] || fail "the pump did not bind within ${START_TIMEOUT} s"
+        sleep 0.1
+    done
+    ENDPOINT=$(cat "$ENDPOINT_FILE")
+}

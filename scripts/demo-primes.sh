@@ -59,17 +59,8 @@ worker_rows() {
 attr() { sed -n "s/.* $1=\"\\([^\"]*\\)\".*/\\1/p"; }
 
 say "starting the primes organism (log: $LOG)"
-"$XMLBUS" run "$PRIMES/organism.yaml" --endpoint 'tcp://127.0.0.1:*' \
-    --endpoint-file "$ENDPOINT_FILE" --log-level info >"$LOG" 2>&1 &
-PUMP_PID=$!
-
+start_pump "$PRIMES/organism.yaml"
 deadline=$((SECONDS + START_TIMEOUT))
-until [ -s "$ENDPOINT_FILE" ]; do
-    pump_alive || fail "the pump exited before binding its endpoint"
-    [ $SECONDS -lt $deadline ] || fail "the pump did not bind within ${START_TIMEOUT} s"
-    sleep 0.1
-done
-ENDPOINT=$(cat "$ENDPOINT_FILE")
 echo "pump pid $PUMP_PID serving on $ENDPOINT"
 
 # Both workers registered (otherwise the first numbers all queue for one).

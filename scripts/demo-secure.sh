@@ -53,16 +53,8 @@ ls -l "$WORK/keys" | sed -n '2,$p'
 say "starting it (log: $LOG)"
 # The default ping needs a key: the admin's, by path in the environment.
 export XMLBUS_SERVER_KEY=$WORK/keys/pump.key
-"$XMLBUS" run "$WORK/organism.yaml" --endpoint 'tcp://127.0.0.1:*' \
-    --endpoint-file "$ENDPOINT_FILE" --log-level info >"$LOG" 2>&1 &
-PUMP_PID=$!
+start_pump "$WORK/organism.yaml"
 deadline=$((SECONDS + START_TIMEOUT))
-until [ -s "$ENDPOINT_FILE" ]; do
-    pump_alive || fail "the pump exited before binding its endpoint"
-    [ $SECONDS -lt $deadline ] || fail "the pump did not bind within ${START_TIMEOUT} s"
-    sleep 0.1
-done
-ENDPOINT=$(cat "$ENDPOINT_FILE")
 ops=(--key "$WORK/keys/ops.key_secret")
 alice=(--key "$WORK/keys/alice.key_secret")
 until "$XMLBUS" ping -e "$ENDPOINT" "${ops[@]}" --timeout 1 >/dev/null 2>&1; do

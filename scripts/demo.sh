@@ -44,18 +44,8 @@ trap 'exit 130' INT TERM
 
 
 say "starting the hello organism (log: $LOG)"
-"$XMLBUS" run "$HELLO/organism.yaml" --endpoint 'tcp://127.0.0.1:*' \
-    --endpoint-file "$ENDPOINT_FILE" --log-level info >"$LOG" 2>&1 &
-PUMP_PID=$!
-
-# The pump writes the endpoint it bound (a free port) once it is bound.
+start_pump "$HELLO/organism.yaml"
 deadline=$((SECONDS + START_TIMEOUT))
-until [ -s "$ENDPOINT_FILE" ]; do
-    pump_alive || fail "the pump exited before binding its endpoint"
-    [ $SECONDS -lt $deadline ] || fail "the pump did not bind within ${START_TIMEOUT} s"
-    sleep 0.1
-done
-ENDPOINT=$(cat "$ENDPOINT_FILE")
 echo "pump pid $PUMP_PID serving on $ENDPOINT"
 
 until "$XMLBUS" ping -e "$ENDPOINT" --timeout 1 >/dev/null 2>&1; do

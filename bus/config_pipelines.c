@@ -210,7 +210,19 @@ int xb_cfg_parse_parallel(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_nod
 {
     (void)k;
     xb_step_config_t *st = base;
-    return load_steps(ld, key->name, v, where, &st->steps, &st->n_steps, ctx);
+    if (load_steps(ld, key->name, v, where, &st->steps, &st->n_steps, ctx) != 0)
+        return -1;
+    /* A branch is one delivery: a group of steps inside one is a pipeline. */
+    for (size_t i = 0; i < st->n_steps; i++)
+        if (st->steps[i].kind != XB_STEP_LISTENER && st->steps[i].kind != XB_STEP_PIPELINE) {
+            xb_cfg_problem(ld, xb_cfg_mark(v),
+                           "branch %zu of '%s' in %s is a %s step: a branch is one listener or "
+                           "pipeline step (put the %s in a pipeline of its own)",
+                           i + 1, key->name, where, kind_keys[st->steps[i].kind],
+                           kind_keys[st->steps[i].kind]);
+            return -1;
+        }
+    return 0;
 }
 
 int xb_cfg_parse_batch(xb_cfg_loader_t *ld, const xb_cfg_key_t *key, yaml_node_t *k, yaml_node_t *v,

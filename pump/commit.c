@@ -168,7 +168,7 @@ static void journal_item(turn_t *t, size_t i, const unit_t *u)
  * the unit's origin, anything else to the conversation's client. */
 static const xbp_rid_t *acking_client(const staged_t *s, const unit_t *u)
 {
-    if (s->listener)
+    if (s->listener || s->pipeline)
         return NULL;
     if (s->is_error)
         return u->origin.is_client && u->origin.acks ? &u->origin.rid : NULL;

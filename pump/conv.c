@@ -94,3 +94,9 @@ void xbp_convs_free(xb_pump_t *p)
     xb_strmap_foreach(p->convs, conv_free_cb, NULL);
     xb_strmap_destroy(&p->convs);
 }
+
+void xbp_conv_unhold(xb_pump_t *p, conv_t *c)
+{
+    if (c && --c->pending <= 0)
+        xbp_conv_release(p, c);
+}

@@ -45,6 +45,23 @@ lstn_t *xbp_pump_listener(xb_pump_t *p, const char *name)
     return NULL;
 }
 
+int xbp_pump_pipeline(const xb_pump_t *p, const char *name, const char *tag)
+{
+    const xb_config_t *cfg = p->cfg;
+    for (size_t i = 0; i < cfg->n_pipelines; i++) {
+        const xb_pipeline_config_t *pl = &cfg->pipelines[i];
+        if (name) {
+            if (strcmp(pl->name, name) == 0)
+                return (int)i;
+            continue;
+        }
+        for (size_t j = 0; tag && j < pl->n_payloads; j++)
+            if (strcmp(pl->payloads[j], tag) == 0)
+                return (int)i;
+    }
+    return -1;
+}
+
 int xbp_pump_send_to(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t *f)
 {
     if (xb_frames_prepend(f, rid->data, rid->len) != 0)

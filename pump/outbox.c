@@ -12,6 +12,7 @@
 
 #include "envwrite.h"
 #include "journal.h"
+#include "pipeq.h"
 #include "str.h"
 #include "log.h"
 #include "wmem.h"
@@ -251,6 +252,10 @@ static bool journal_answer_alone(xb_pump_t *p, const origin_t *to, const char *m
 void xbp_route_system_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,
                             const char *message)
 {
+    if (to->pipeline) { /* its run decides (pipeline.c) */
+        xbp_pipeq_error(p, to, conv, code, message);
+        return;
+    }
     bool wanted = system_error_wanted(p, to, code, message);
     conv_error(conv, to, code, message, wanted);
     if (wanted)
@@ -405,6 +410,7 @@ void xbp_route_staged_free(staged_t *s)
     free(s->chain);
     free(s->envelope);
     s->chain = s->envelope = NULL;
+    xb_wmem_list_free(&s->wmem);
 }
 
 /* Fills s with a SystemError to o (to l, or to o's client when l is NULL).
@@ -451,6 +457,10 @@ static int stage_error_item(staged_t *s, const origin_t *o, lstn_t *l, xb_code_t
 void xbp_outbox_stage_error(xb_pump_t *p, batch_t *batch, const origin_t *o, conv_t *conv,
                             xb_code_t code, const char *message)
 {
+    if (o->pipeline) { /* its run decides (pipeline.c) */
+        xbp_pipeq_error(p, o, conv, code, message);
+        return;
+    }
     bool wanted = system_error_wanted(p, o, code, message);
     conv_error(conv, o, code, message, wanted);
     if (!wanted)
@@ -497,10 +507,10 @@ static int fetch_needs(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
     memset(out, 0, sizeof *out);
     if (l->cfg->n_needs == 0) /* the common case: nothing to compute or read */
         return 0;
-    char cbuf[256], why[600];
+    char cbuf[XBP_SCOPE_MAX], why[600];
     xb_error_t err;
     xb_error_clear(&err);
-    const char *conversation = xbp_wmem_conversation(conv, chain, cbuf, sizeof cbuf);
+    const char *conversation = xbp_wmem_scope(conv, chain, origin->pipe_ref, cbuf, sizeof cbuf);
     int rc = xbp_wmem_fetch(p, l->cfg, conversation, out, why, sizeof why, &err);
     if (rc == 0)
         return 0;
@@ -509,6 +519,31 @@ static int fetch_needs(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
     else
         xbp_route_system_error(p, origin, conv, err.code, err.message);
     return -1;
+}
+
+/* A recorded message to a pipeline's hop: an event for pipeline.c, which
+ * starts a run or gives a step its response. Takes s's buffers. */
+static void to_pipeline(xb_pump_t *p, const origin_t *origin, conv_t *conv, staged_t *s)
+{
+    xbp_pev_t *e = xbp_pev_new(p, XBP_PEV_MESSAGE, s->pipeline - 1, conv, origin);
+    if (e && !(e->data = malloc(s->payload_len + 1)))
+        xbp_pev_free(p, &e);
+    if (!e) {
+        xbp_route_staged_free(s);
+        xbp_route_system_error(p, origin, conv, XB_ERR_LIMIT, "pump out of memory");
+        return;
+    }
+    memcpy(e->data, s->envelope + s->payload_off, s->payload_len);
+    e->data[s->payload_len] = '\0';
+    e->len = s->payload_len;
+    e->respond = s->respond;
+    e->chain = s->chain;
+    s->chain = NULL;
+    memcpy(e->thread, s->thread, sizeof e->thread);
+    memcpy(e->msg_id, s->msg_id, sizeof e->msg_id);
+    e->depth = s->depth;
+    xbp_route_staged_free(s);
+    xbp_pipeq_push(p, e);
 }
 
 /* Hands a recorded message to its receiver. Takes s's buffers. */
@@ -520,6 +555,10 @@ void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *con
     }
     p->routed++;
     bool error_payload = strcmp(s->type, XB_SYSTEM_ERROR_TYPE) == 0;
+    if (s->pipeline) {
+        to_pipeline(p, origin, conv, s);
+        return;
+    }
     if (!s->listener) {
         if (error_payload) /* a listener passed a SystemError on to the client */
             conv->client_told = true;
@@ -528,8 +567,9 @@ void xbp_route_dispatch_staged(xb_pump_t *p, const origin_t *origin, conv_t *con
         xbp_route_staged_free(s);
         return;
     }
-    xb_wmem_list_t wmem;
-    if (fetch_needs(p, s->listener, conv, s->chain, origin, &wmem) != 0) {
+    xb_wmem_list_t wmem = s->wmem;
+    memset(&s->wmem, 0, sizeof s->wmem);
+    if (!s->wmem_given && fetch_needs(p, s->listener, conv, s->chain, origin, &wmem) != 0) {
         if (s->journaled) /* it ends here */
             xbp_journal_done(p, s->msg_id);
         xbp_route_staged_free(s); /* the listener never sees it */

@@ -9,8 +9,13 @@
 
 /* A message routed and enveloped, waiting for its slot. */
 typedef struct {
-    lstn_t *listener; /* NULL: the conversation's client */
-    char *chain;      /* receiver's chain (owned) */
+    lstn_t *listener;    /* NULL: the conversation's client, or a pipeline: */
+    int pipeline;        /* the receiving pipeline's index + 1, 0 none */
+    bool respond;        /* to a pipeline: it answers one of its steps (routed as a response) */
+    bool wmem_given;     /* wmem below is what its listener gets (a pipeline step's needs,
+                         read when it was staged), not read again at dispatch */
+    xb_wmem_list_t wmem; /* owned */
+    char *chain;         /* receiver's chain (owned) */
     char thread[37];
     char msg_id[37];
     char to[XB_NAME_MAX];

@@ -9,6 +9,7 @@
 #include "pump_internal.h"
 #include "commit.h"
 #include "journal.h"
+#include "pipeline.h"
 #include "redeliver.h"
 #include "security.h"
 
@@ -30,6 +31,7 @@
 #define TICK_MS 50
 #define RECV_BATCH 512
 #define CLIENT_RETRY_MS 5
+#define PIPELINE_ROUNDS 16 /* pipeline steps sent and committed in one loop turn */
 /* How long a draining pump with nothing in flight waits for the ACKs of
  * its last answers: a client that left without acknowledging must not
  * hold the stop for shutdown_seconds. */
@@ -253,7 +255,7 @@ xb_pump_t *xb_pump_new(xb_config_t *cfg, const xb_pump_options_t *opts, xb_error
     find_bin_dir(p);
     p->convs = xb_strmap_new();
     if (!p->convs || xbp_deliveries_init(p) != 0 || xbp_peertab_init(p) != 0 ||
-        xbp_commit_init(p) != 0 || xbp_clients_init(p) != 0 ||
+        xbp_commit_init(p) != 0 || xbp_clients_init(p) != 0 || xbp_pipelines_init(p) != 0 ||
         pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         xb_error_set(err, XB_ERR_NOMEM, 0, "cannot allocate the pump's tables");
         xb_pump_destroy(&p);
@@ -450,6 +452,7 @@ static void tick(xb_pump_t *p)
     xbp_children_tick(p);
     xbp_peers_tick(p);
     xbp_peers_expire(p);
+    xbp_pipelines_tick(p);
     xbp_posted_send(p, NULL);
     flush_registry(p);
     xb_error_t err;
@@ -461,7 +464,7 @@ static bool drained(xb_pump_t *p)
 {
     if (p->state != PUMP_DRAINING)
         return false;
-    if (p->in_flight == 0) {
+    if (p->in_flight == 0 && !xbp_pipelines_waiting(p)) {
         if (p->client_unacked == 0)
             return true;
         if (!p->settled_ms)
@@ -540,6 +543,7 @@ static void finish(xb_pump_t *p)
     xbp_commit_turn(p);
     xbp_posted_send(p, NULL);
     xbp_deliveries_fail_all(p);
+    xbp_pipelines_stop(p); /* after the deliveries: their runs' callers hear why */
     xbp_convs_report(p);
     xbp_clients_flush(p);
     p->state = PUMP_STOPPED;
@@ -616,6 +620,8 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
      * held for a client that did not read are retried every few ms. */
     if (xbp_clients_waiting(p) && (timeout_ms < 0 || timeout_ms > CLIENT_RETRY_MS))
         timeout_ms = CLIENT_RETRY_MS;
+    if (xbp_pipelines_waiting(p))
+        timeout_ms = 0;
     int rc = zmq_poll(items, items[2].socket ? 3 : 2, timeout_ms);
     if (rc < 0 && errno != EINTR) {
         XB_ERROR("pump", "poll failed: %s", zmq_strerror(errno));
@@ -630,6 +636,10 @@ int xb_pump_step(xb_pump_t *p, int timeout_ms)
     if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
         drain_router(p);
     xbp_commit_turn(p);
+    /* Pipeline runs take what reached them and send their next steps,
+     * which the next commit records (a bounded number of rounds a turn). */
+    for (int i = 0; i < PIPELINE_ROUNDS && xbp_pipelines_run(p) > 0; i++)
+        xbp_commit_turn(p);
     xbp_clients_flush(p);
     tick(p);
     xbp_peers_reap(p);
@@ -698,6 +708,7 @@ void xb_pump_destroy(xb_pump_t **pp)
     xbp_commit_free(p);
     if (p->dslab)
         xbp_deliveries_fail_all(p);
+    xbp_pipelines_free(p);
     xbp_convs_free(p);
     xbp_peers_free(p);
     xbp_children_free(p);

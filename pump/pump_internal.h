@@ -4,9 +4,11 @@
  * top down; each calls only files below it (the graph has no cycle):
  *
  *   pump.c     lifecycle, the loop (xb_pump_step), dispatch of commands -> all below
+ *   pipeline.c pipeline runs: steps sent, results stored, the output answered
+ *              (docs/pipelines.md)                      -> route, pipeq, wmem, conv, core
  *   control.c  CONTROL and HISTORY requests            -> redeliver, peertab, lqueue, core
  *   route.c    SEND, REPLY, DONE (docs/routing.md)     -> commit, security, outbox, deliver, conv,
- *                                                         identity, core
+ *                                                         identity, pipeq, wmem, core
  *   redeliver.c journaled deliveries again at start, dead letters
  *                                                      -> outbox, deliver, conv, journal, core
  *   commit.c   group commit: the turn (xbp_turn_t)      -> security, outbox, conv, journal, core
@@ -16,13 +18,15 @@
  *                                                      -> outbox, deliver, children, peertab,
  *                                                         identity, core
  *   outbox.c   verdicts, staged messages handed out, SystemErrors, failing deliveries
- *                                                      -> deliver, conv, core
+ *                                                      -> deliver, pipeq, conv, core
  *   deliver.c  the delivery table, queues, credit, in-hand lists
  *                                                      -> peertab, conv, journal, lqueue, core
  *   children.c child processes: start, reap, restart   -> peertab, core (config's key paths)
  *   peertab.c  peers by routing id, their states       -> lqueue, core
  *   identity.c who may send as whom, own a conversation, see secrets
  *              (docs/security.md)                       -> core
+ *   pipeq.c    what reaches a pipeline run: messages to its hop, SystemErrors
+ *              to it, steps ended without a response  -> conv
  *   conv.c     origins and conversations               -> wmem, (registry)
  *   wmem.c     working memory: needs, writes, disposal  -> (backend)
  *   clients.c  messages to clients that do not read yet: held in order,
@@ -33,7 +37,9 @@
  *   core.c     clocks, routing ids (sending, comparing), listeners by name, xb_pump_stop
  *                                                      -> nothing
  *
- * Upward news travels as data, not calls: a lower file that finds a peer
+ * Upward news travels as data, not calls: what reaches a pipeline's hop
+ * (outbox.c, route.c) is queued in pipeq.c and taken by pipeline.c after
+ * the commit; a lower file that finds a peer
  * gone (deliver.c: unreachable; children.c: its process exited) marks it
  * (xbp_peer_mark_gone) and peers.c settles its deliveries at the end of the
  * turn (xbp_peers_reap); deliver.c refuses a delivery to a full queue and
@@ -84,6 +90,18 @@ typedef struct conv conv_t;
 typedef struct xbp_client xbp_client_t;     /* clients.c's own */
 typedef struct xbp_security xbp_security_t; /* security.c's own */
 
+/* A pipeline step reference (origin_t.pipe_ref): which run and which of
+ * its items a message belongs to. The top bit says the run keeps its
+ * working memory apart from the conversation's (a nested run, or a second
+ * run in one conversation): see xbp_wmem_scope. */
+#define XBP_REF_OWN_SCOPE (1ULL << 63)
+#define XBP_REF_ITEM_BITS 20
+#define XBP_REF_ITEM_MASK ((1ULL << XBP_REF_ITEM_BITS) - 1)
+static inline uint64_t xbp_ref_run(uint64_t ref)
+{
+    return (ref & ~XBP_REF_OWN_SCOPE) >> XBP_REF_ITEM_BITS;
+}
+
 /* Who sent a message: where its SystemErrors go. */
 typedef struct {
     bool is_client;         /* an external sender (xmlbus send) */
@@ -93,6 +111,10 @@ typedef struct {
     int key;                /* security: the client's key (index + 1), 0 none */
     int redelivered;        /* a listener answering a message delivered again: what it
                                sends may repeat what it sent before the restart */
+    int pipeline;           /* a pipeline run sends it: the pipeline's index + 1, else 0;
+                               SystemErrors to it go to the run (pipeq.c) */
+    uint64_t pipe_ref;      /* the pipeline step it belongs to (XBP_REF_*), 0 none: what
+                               a message sends inherits it (pipeline.c) */
     xbp_rid_t rid;          /* client routing id */
     char name[XB_NAME_MAX]; /* sender's hop name */
     char *chain;            /* sender's chain (owned) */
@@ -199,6 +221,7 @@ struct conv {
     bool failed;      /* a branch ended in failure */
     bool client_told; /* the client received a SystemError of it */
     bool has_memory;  /* it may have working-memory entries: dropped when it ends */
+    int root_runs;    /* pipeline runs using the conversation's own memory (0 or 1) */
     int redelivered;  /* it was taken over from the journal after a restart (times):
                          its summary may repeat one sent before, and is marked */
     bool noted;       /* the first failure, for the summary: */
@@ -293,6 +316,10 @@ struct xb_pump_t {
     uint64_t journal_again, journal_dead; /* redeliver.c: entries sent again, made dead
                                              letters since the start */
     uint64_t errors[XB_ERR__COUNT];
+
+    struct xbp_pev *pev_head, *pev_tail; /* pipeq.c: what reached a pipeline, not taken yet */
+    size_t n_pev;
+    struct xbp_pipes *pipes; /* pipeline.c: the runs */
 };
 
 /* core.c */
@@ -307,6 +334,9 @@ void xbp_pump_clock_read(xb_pump_t *p);
  * failure. Returns 0 or -1. */
 int xbp_pump_send_to(xb_pump_t *p, const xbp_rid_t *rid, xb_frames_t *f);
 lstn_t *xbp_pump_listener(xb_pump_t *p, const char *name);
+/* The index of the pipeline called name (when name is not NULL), or of the
+ * one that accepts the root tag tag; -1 when none. */
+int xbp_pump_pipeline(const xb_pump_t *p, const char *name, const char *tag);
 bool xbp_rid_eq(const xbp_rid_t *a, const xbp_rid_t *b);
 
 /* identity.c */
@@ -367,6 +397,8 @@ xbp_admit_t xbp_client_admit(xb_pump_t *p, const xbp_rid_t *rid, char *why, size
 
 /* conv.c */
 void xbp_origin_clear(origin_t *o);
+/* One hold on c (conv->pending) less; the last one ends it. NULL is fine. */
+void xbp_conv_unhold(xb_pump_t *p, conv_t *c);
 int xbp_origin_copy(origin_t *dst, const origin_t *src);
 /* A new conversation of root, in p->convs. NULL on no memory. */
 conv_t *xbp_conv_new(xb_pump_t *p, const char *root);
@@ -479,6 +511,14 @@ void xbp_peers_free(xb_pump_t *p);
  * client and loop turn). */
 void xbp_route_on_send(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t *m, bool post);
 void xbp_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m);
+/* A message of a pipeline run: bytes (one element) from o (the run) to `to`
+ * (a listener's or pipeline's name, or XB_TARGET_RESPOND: o's caller),
+ * validated, enveloped and staged as a unit of the turn like a listener's
+ * message. wmem (may be NULL; taken) is what a listener receiver gets as
+ * its working memory. 0, or -1 with *err and nothing staged. */
+int xbp_route_from_pipeline(xb_pump_t *p, const origin_t *o, conv_t *conv, const char *to,
+                            const char *bytes, size_t len, int depth, xb_wmem_list_t *wmem,
+                            xb_error_t *err);
 void xbp_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool failed);
 
 /* control.c */

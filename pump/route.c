@@ -7,6 +7,7 @@
  * make_delivery(), which does the per-receiver work. */
 #include "pump_internal.h"
 #include "commit.h"
+#include "pipeq.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,7 +41,9 @@ static int uuid_for(xb_pump_t *p, const char *chain, char out[37], xb_error_t *e
 
 /* Where one message goes. */
 typedef struct {
-    lstn_t *listener;       /* NULL when the receiver is the conversation's client */
+    lstn_t *listener;       /* NULL when the receiver is the conversation's client, or: */
+    int pipeline;           /* a pipeline: its index + 1 (pipeline.c runs it) */
+    bool respond;           /* it answers the receiver (a pipeline learns which step) */
     char *chain;            /* receiver's chain (owned) */
     char name[XB_NAME_MAX]; /* receiver's hop name */
 } target_t;
@@ -94,9 +97,11 @@ static int make_delivery(xb_pump_t *p, const origin_t *origin, const target_t *t
     s->payload_len = pl->len;
     s->payload_off = s->len - pl->len - strlen(XB_ENVELOPE_CLOSE);
     s->listener = t->listener;
+    s->pipeline = t->pipeline;
+    s->respond = t->respond;
     xb_strlcpy(s->to, t->name, sizeof s->to);
     xb_strlcpy(s->type, pl->tag, sizeof s->type);
-    if (t->listener && !(s->chain = strdup(t->chain))) {
+    if ((t->listener || t->pipeline) && !(s->chain = strdup(t->chain))) {
         xbp_route_staged_free(s);
         return xb_error_set(err, XB_ERR_LIMIT, 0, "pump out of memory");
     }
@@ -133,11 +138,30 @@ static int respond_target(xb_pump_t *p, const origin_t *o, conv_t *conv, target_
     if (conv && conv->has_client && xb_chain_hops(t->chain) == 1 &&
         strcmp(hop, conv->client_hop) == 0)
         return 0;
+    t->respond = true;
     t->listener = xbp_pump_listener(p, hop);
-    if (!t->listener)
+    t->pipeline = t->listener ? 0 : xbp_pump_pipeline(p, hop, NULL) + 1;
+    if (!t->listener && !t->pipeline)
         return xb_error_set(err, XB_ERR_ROUTING, 0, "the caller '%s' is not a listener any more",
                             hop);
     return 0;
+}
+
+/* A message to a pipeline (by its name, or by a root tag it accepts: no
+ * listener shares those) into t. 1 when there is such a pipeline, 0 when
+ * not, -1 on no memory. */
+static int pipeline_target(xb_pump_t *p, const origin_t *o, const char *to, const char *tag,
+                           target_t *t, xb_error_t *err)
+{
+    if (p->cfg->n_pipelines == 0)
+        return 0;
+    int i = xbp_pump_pipeline(p, to && to[0] ? to : NULL, tag);
+    if (i < 0)
+        return 0;
+    t->pipeline = i + 1;
+    xb_strlcpy(t->name, p->cfg->pipelines[i].name, sizeof t->name);
+    t->chain = xb_chain_extend(o->chain, t->name, err);
+    return t->chain ? 1 : (xb_error_set(err, XB_ERR_NOMEM, 0, "pump out of memory"), -1);
 }
 
 static void targets_free(target_t *t, size_t n)
@@ -153,10 +177,18 @@ static int named_targets(xb_pump_t *p, const origin_t *o, const lstn_t *sender, 
     const char *const *names = NULL;
     size_t count;
     const char *one[1];
-    if (to && to[0]) {
-        if (!may_address(sender, to))
+    if (to && to[0] && !may_address(sender, to))
+        return xb_error_set(err, XB_ERR_ROUTING, 0, "listener %s may not address '%s'",
+                            sender->cfg->name, to);
+    int rc = pipeline_target(p, o, to, tag, &targets[0], err);
+    if (rc != 0) {
+        if (rc > 0 && !may_address(sender, targets[0].name))
             return xb_error_set(err, XB_ERR_ROUTING, 0, "listener %s may not address '%s'",
-                                sender->cfg->name, to);
+                                sender->cfg->name, targets[0].name);
+        *n = rc > 0;
+        return rc > 0 ? 0 : -1;
+    }
+    if (to && to[0]) {
         if (!xbp_pump_listener(p, to))
             return xb_error_set(err, XB_ERR_ROUTING, 0, "no listener named '%s'", to);
         one[0] = to;
@@ -256,6 +288,32 @@ static void origin_of_delivery(const xb_pump_t *p, const delivery_t *d, origin_t
     xb_strlcpy(o->thread, d->thread, sizeof o->thread);
     o->quiet = d->is_error; /* what answers a SystemError never bounces */
     o->redelivered = d->redelivered;
+    o->pipe_ref = d->origin.pipe_ref; /* what a pipeline step sends belongs to the step */
+}
+
+/* A pipeline step's delivery ended (DONE, or a REPLY that neither responds
+ * nor forwards): its run learns that it produced no response. */
+static void step_ended_silently(xb_pump_t *p, const delivery_t *d)
+{
+    if (!d->origin.pipeline || d->is_error)
+        return;
+    xbp_pev_t *e = xbp_pev_new(p, XBP_PEV_DONE, d->origin.pipeline - 1, d->conv, &d->origin);
+    if (e)
+        xbp_pipeq_push(p, e);
+    else
+        XB_ERROR("pump", "no memory to tell pipeline %s that a step ended", d->origin.name);
+}
+
+/* Whether a REPLY sends something on: a response or a forward (not only
+ * working-memory writes). */
+static bool reply_sends(const xb_proto_msg_t *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        xb_proto_val_t t = xb_proto_reply_target(m, i);
+        if (!(t.len > 0 && t.ptr[0] == XB_PROTO_REMEMBER))
+            return true;
+    }
+    return false;
 }
 
 static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char *target,
@@ -298,13 +356,17 @@ void xbp_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m)
     origin_of_delivery(p, d, &o);
     batch_t *batch = xbp_commit_stage(p);
     /* Its memory writes first: when they fail nothing of it is routed. */
-    char cbuf[256];
-    const char *conversation = xbp_wmem_conversation(d->conv, d->chain, cbuf, sizeof cbuf);
+    char cbuf[XBP_SCOPE_MAX];
+    const char *conversation = xbp_wmem_scope(d->conv, d->chain, d->origin.pipe_ref, cbuf,
+                                              sizeof cbuf);
     xb_error_t werr;
     xb_error_clear(&werr);
-    if (xbp_wmem_write_reply(p, l->cfg, d->conv, conversation, m, &werr) != 0) {
+    bool step = d->origin.pipeline != 0; /* its run stores the response */
+    if (xbp_wmem_write_reply(p, l->cfg, !step, d->conv, conversation, m, &werr) != 0) {
         xbp_conv_note_failure(d->conv, werr.code, o.name, d->depth + 1, werr.message);
         xbp_outbox_stage_error(p, batch, &o, d->conv, werr.code, werr.message);
+        if (step) /* its run fails too: the step cannot answer any more */
+            xbp_pipeq_error(p, &d->origin, d->conv, werr.code, werr.message);
     } else {
         for (size_t i = 0; i < m->n; i++) {
             xb_proto_val_t t = xb_proto_reply_target(m, i);
@@ -316,6 +378,8 @@ void xbp_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m)
             reply_one(p, &o, d, target, payload.ptr, payload.len, batch);
         }
     }
+    if (step && werr.code == XB_OK && !reply_sends(m))
+        step_ended_silently(p, d);
     unit_t u = {.is_send = false, .origin = o, .conv = d->conv};
     xbp_commit_defer(p, batch, &u);
     xbp_delivery_complete(p, d);
@@ -335,6 +399,7 @@ void xbp_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool
          * the conversation ended in failure (docs/routing.md). */
         if (d->error_payload && d->conv)
             d->conv->failed = true;
+        step_ended_silently(p, d);
         xbp_delivery_complete(p, d);
         return;
     }
@@ -550,4 +615,43 @@ void xbp_route_on_send(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t 
     if (conv->pending <= 0)
         xbp_conv_release(p, conv);
     xbp_origin_clear(&o);
+}
+
+/* ---- messages of pipeline runs ------------------------------------------------ */
+
+int xbp_route_from_pipeline(xb_pump_t *p, const origin_t *o, conv_t *conv, const char *to,
+                            const char *bytes, size_t len, int depth, xb_wmem_list_t *wmem,
+                            xb_error_t *err)
+{
+    xmlDocPtr doc = xb_xml_read(p->xmlctxt, bytes, len, &p->plimits, err);
+    if (!doc) {
+        xb_wmem_list_free(wmem);
+        return -1;
+    }
+    payload_t pl;
+    char *owned = NULL;
+    batch_t *batch = xbp_commit_stage(p);
+    bool ended = false;
+    int sent = 0;
+    if (payload_of(doc, bytes, len, &pl, &owned, err) == 0)
+        sent = route_payload(p, o, conv, to, &pl, depth, &ended, NULL, batch, err);
+    free(owned);
+    xmlFreeDoc(doc);
+    if (sent == 0 || err->code != XB_OK) {
+        for (size_t i = 0; i < batch->n; i++)
+            xbp_route_staged_free(&batch->items[i]);
+        batch->n = 0;
+        xb_wmem_list_free(wmem);
+        if (err->code == XB_OK)
+            xb_error_set(err, XB_ERR_ROUTING, 0, "'%s' has no receiver", to);
+        return -1;
+    }
+    if (wmem && batch->items[0].listener) {
+        batch->items[0].wmem = *wmem;
+        batch->items[0].wmem_given = true;
+        memset(wmem, 0, sizeof *wmem);
+    }
+    xb_wmem_list_free(wmem);
+    unit_t u = {.is_send = false, .origin = *o, .conv = conv};
+    return xbp_commit_defer(p, batch, &u) == 0 ? 0 : -1;
 }

@@ -126,8 +126,23 @@ static int add_write(xb_pump_t *p, xb_wmem_entry_t *e, size_t *n, size_t cap, co
 
 #define WRITES_MAX 64
 
-int xbp_wmem_write_reply(xb_pump_t *p, const xb_listener_config_t *lc, conv_t *conv,
-                         const char *conversation, const xb_proto_msg_t *m, xb_error_t *err)
+/* Writes the checked entries e[0..n) into scope in one backend call; conv
+ * (may be NULL) learns it has memory when scope is its own. */
+static int store(xb_pump_t *p, conv_t *conv, const char *scope, size_t n, const xb_wmem_entry_t *e,
+                 xb_error_t *err)
+{
+    if (!scope[0])
+        return xb_error_set(err, XB_ERR_ROUTING, 0, "the message belongs to no conversation");
+    if (xb_backend_wmem_put(p->backend, scope, n, e, err) != 0)
+        return -1;
+    if (conv && strcmp(scope, conv->root) == 0)
+        conv->has_memory = true;
+    return 0;
+}
+
+int xbp_wmem_write_reply(xb_pump_t *p, const xb_listener_config_t *lc, bool with_result,
+                         conv_t *conv, const char *conversation, const xb_proto_msg_t *m,
+                         xb_error_t *err)
 {
     xb_wmem_entry_t e[WRITES_MAX];
     char names[WRITES_MAX][XB_ENTRY_MAX];
@@ -137,20 +152,14 @@ int xbp_wmem_write_reply(xb_pump_t *p, const xb_listener_config_t *lc, conv_t *c
         const char *name = remember_name(t, names[n < WRITES_MAX ? n : 0], XB_ENTRY_MAX);
         if (!name && t.len > 0 && t.ptr[0] == XB_PROTO_REMEMBER)
             return xb_error_set(err, XB_ERR_ENVELOPE, 0, "REPLY target '=' names no entry");
-        if (!name && lc->result[0] && xb_proto_is(t, XB_TARGET_RESPOND))
+        if (!name && with_result && lc->result[0] && xb_proto_is(t, XB_TARGET_RESPOND))
             name = lc->result;
         if (name && add_write(p, e, &n, WRITES_MAX, name, v, err) != 0)
             return -1;
     }
     if (n == 0)
         return 0;
-    if (!conversation[0])
-        return xb_error_set(err, XB_ERR_ROUTING, 0, "the message belongs to no conversation");
-    if (xb_backend_wmem_put(p->backend, conversation, n, e, err) != 0)
-        return -1;
-    if (conv)
-        conv->has_memory = true;
-    return 0;
+    return store(p, conv, conversation, n, e, err);
 }
 
 void xbp_wmem_conversation_ended(xb_pump_t *p, conv_t *c)
@@ -161,4 +170,29 @@ void xbp_wmem_conversation_ended(xb_pump_t *p, conv_t *c)
     if (xb_backend_wmem_drop(p->backend, c->root, &err) != 0)
         XB_WARN("pump", "conversation %s: its working memory was not removed: %s", c->root,
                 err.message);
+}
+
+/* ---- pipelines ----------------------------------------------------------------------- */
+
+const char *xbp_wmem_scope(const conv_t *conv, const char *chain, uint64_t pipe_ref, char *buf,
+                           size_t cap)
+{
+    const char *root = xbp_wmem_conversation(conv, chain, buf, cap);
+    if (!(pipe_ref & XBP_REF_OWN_SCOPE) || !root[0])
+        return root;
+    char tmp[XBP_SCOPE_MAX];
+    snprintf(tmp, sizeof tmp, "%s/p%llx", root, (unsigned long long)xbp_ref_run(pipe_ref));
+    xb_strlcpy(buf, tmp, cap);
+    return buf;
+}
+
+int xbp_wmem_put(xb_pump_t *p, conv_t *conv, const char *scope, const char *name, const char *bytes,
+                 size_t len, xb_error_t *err)
+{
+    xb_wmem_entry_t e[1];
+    size_t n = 0;
+    xb_proto_val_t v = {bytes, len, 0};
+    if (add_write(p, e, &n, 1, name, v, err) != 0)
+        return -1;
+    return store(p, conv, scope, n, e, err);
 }

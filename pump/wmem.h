@@ -13,6 +13,23 @@
  * computed from chain into buf). "" when neither is known. */
 const char *xbp_wmem_conversation(const conv_t *conv, const char *chain, char *buf, size_t cap);
 
+/* The longest memory scope: a conversation's root, or a run's own scope. */
+#define XBP_SCOPE_MAX 320
+
+/* The memory a message belongs to: its conversation's
+ * (xbp_wmem_conversation), or, when pipe_ref says its pipeline run keeps
+ * its own (XBP_REF_OWN_SCOPE), "ROOT/pRUN" apart from it. Written into buf
+ * (or borrowed from conv). "" when no conversation is known. */
+const char *xbp_wmem_scope(const conv_t *conv, const char *chain, uint64_t pipe_ref, char *buf,
+                           size_t cap);
+
+/* Writes entry name = bytes (one element; a typed entry's element and
+ * schema) into scope, checked like a listener's writes. 0, or -1 with
+ * *err (nothing written). conv (may be NULL) learns it has memory when
+ * scope is its own. */
+int xbp_wmem_put(xb_pump_t *p, conv_t *conv, const char *scope, const char *name, const char *bytes,
+                 size_t len, xb_error_t *err);
+
 /* The entries listener lc needs, read from the memory of conversation into
  * *out (the caller frees it with xb_wmem_list_free). 0; 1 when some are
  * missing (why names every one); -1 with *err on a backend failure. A
@@ -20,13 +37,15 @@ const char *xbp_wmem_conversation(const conv_t *conv, const char *chain, char *b
 int xbp_wmem_fetch(xb_pump_t *p, const xb_listener_config_t *lc, const char *conversation,
                    xb_wmem_list_t *out, char *why, size_t cap, xb_error_t *err);
 
-/* The memory writes of a REPLY from listener lc: every `=name` pair, and
- * the payload of every `^` pair under lc's `result`. Checked (names, one
+/* The memory writes of a REPLY from listener lc: every `=name` pair, and,
+ * with with_result, the payload of every `^` pair under lc's `result` (a
+ * pipeline step's response is stored by its run instead). Checked (names, one
  * element each, the element of a typed entry) and written in one backend
  * call before anything of the REPLY is routed. 0 (also when there is
  * nothing to write), or -1 with *err: nothing was written. */
-int xbp_wmem_write_reply(xb_pump_t *p, const xb_listener_config_t *lc, conv_t *conv,
-                         const char *conversation, const xb_proto_msg_t *m, xb_error_t *err);
+int xbp_wmem_write_reply(xb_pump_t *p, const xb_listener_config_t *lc, bool with_result,
+                         conv_t *conv, const char *conversation, const xb_proto_msg_t *m,
+                         xb_error_t *err);
 
 /* Conversation c ended: its memory goes, unless memory.keep. */
 void xbp_wmem_conversation_ended(xb_pump_t *p, conv_t *c);

@@ -500,6 +500,16 @@ static void test_bounds_and_shapes(void)
     EXPECT_ERROR(LISTENERS "  - name: p\n"
                            "    output: x\n"
                            "    steps:\n"
+                           "      - parallel:\n"
+                           "          - listener: kw\n"
+                           "            result: x\n"
+                           "          - parallel: [{listener: kw, result: z}]\n",
+                 19, 11,
+                 "branch 2 of 'parallel' in the step at line 18 of pipeline 'p' is a parallel "
+                 "step: a branch is one listener or pipeline step");
+    EXPECT_ERROR(LISTENERS "  - name: p\n"
+                           "    output: x\n"
+                           "    steps:\n"
                            "      - batch: {parallel: [{listener: kw, result: z}]}\n"
                            "        over: input\n"
                            "        result: x\n",

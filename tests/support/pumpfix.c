@@ -180,6 +180,17 @@ xb_frames_t *pumpfix_expect(pumpfix_t *f, void *sock, const char *cmd)
     return m;
 }
 
+xb_frames_t *pumpfix_try(pumpfix_t *f, void *sock, int n)
+{
+    for (int i = 0; i <= n; i++) {
+        xb_frames_t *m = take(sock);
+        if (m || i == n)
+            return m;
+        xb_pump_step(f->pump, 0);
+    }
+    return NULL;
+}
+
 bool pumpfix_quiet(pumpfix_t *f, void *sock, int n)
 {
     for (int i = 0; i < n; i++) {

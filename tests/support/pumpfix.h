@@ -73,6 +73,9 @@ xb_frames_t *pumpfix_recv(pumpfix_t *f, void *sock);
 /* Like pumpfix_recv, and the message's command must be cmd: NULL (and a
  * note on stderr) when it is not. */
 xb_frames_t *pumpfix_expect(pumpfix_t *f, void *sock, const char *cmd);
+/* A message other than HEARTBEAT on sock if one is there or arrives within
+ * n turns; NULL (quietly) when none. */
+xb_frames_t *pumpfix_try(pumpfix_t *f, void *sock, int n);
 /* True when nothing but HEARTBEATs arrives on sock within n turns. */
 bool pumpfix_quiet(pumpfix_t *f, void *sock, int n);
 

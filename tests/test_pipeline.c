@@ -1,0 +1,438 @@
+/* Pipelines at run time (pump/pipeline.c, docs/pipelines.md), on an
+ * in-process pump driven turn by turn, the test playing the listeners and
+ * the client: a sequence passes data by name and the caller gets the
+ * output; a missing input fails fast; a result that breaks its entry's type
+ * fails the run; a failing parallel branch gives one SystemError and the
+ * late answer of the other is dropped; a batch keeps order and its
+ * max_concurrency; nested pipelines; timeouts; memory disposal; concurrent
+ * runs never mix. The sequence runs on all three backends. */
+#include <CUnit/CUnit.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pipeline.h"
+#include "pump_internal.h"
+#include "pumpfix.h"
+#include "redis_server.h"
+#include "xbt_main.h"
+#include "xbt_tmp.h"
+
+#define ORGANISM                                                                             \
+    "  types:\n"                                                                             \
+    "    - name: tokens\n      element: tokens\n"                                            \
+    "listeners:\n"                                                                           \
+    "  - name: tok\n    payload: tokenize\n    needs: [doc]\n    result: tokens\n"           \
+    "  - name: count\n    payload: count\n    needs: [tokens]\n    result: counts\n"         \
+    "  - name: kw\n    payload: keywords\n    needs: [tokens]\n    result: keywords\n"       \
+    "  - name: sum\n    payload: summarize\n    needs: [doc, counts]\n    result: summary\n" \
+    "  - name: item\n    payload: one\n    credit: 8\n"                                      \
+    "pipelines:\n"                                                                           \
+    "  - name: seq\n    payload: document\n    input: doc\n    output: summary\n"            \
+    "    steps:\n"                                                                           \
+    "      - listener: tok\n      - listener: count\n      - listener: sum\n"                \
+    "  - name: fan\n    payload: fandoc\n    input: doc\n    output: keywords\n"             \
+    "    steps:\n"                                                                           \
+    "      - listener: tok\n"                                                                \
+    "      - parallel:\n          - listener: count\n          - listener: kw\n"             \
+    "  - name: each\n    payload: list\n    input: items\n    output: all\n"                 \
+    "    steps:\n"                                                                           \
+    "      - batch: {listener: item}\n        over: items\n        result: all\n"            \
+    "        max_concurrency: 4\n"                                                           \
+    "  - name: outer\n    payload: outerdoc\n    input: doc\n    output: summary\n"          \
+    "    steps:\n"                                                                           \
+    "      - pipeline: seq\n        result: summary\n"                                       \
+    "  - name: slow\n    payload: slowdoc\n    input: doc\n    output: tokens\n"             \
+    "    steps:\n"                                                                           \
+    "      - listener: tok\n        timeout_seconds: 2\n"
+
+static pumpfix_t f;
+static void *tok, *count, *kw, *sum, *item, *client;
+static char backend_yaml[PATH_MAX + 256];
+static char *lmdb_dir;
+
+static void open_org(bool keep)
+{
+    char yaml[8192];
+    snprintf(yaml, sizeof yaml, "%smemory:\n  keep: %s\n" ORGANISM, backend_yaml,
+             keep ? "true" : "false");
+    CU_ASSERT_EQUAL_FATAL(pumpfix_open(&f, yaml), 0);
+    tok = pumpfix_listener(&f, "tok", 1, false, false);
+    count = pumpfix_listener(&f, "count", 1, false, false);
+    kw = pumpfix_listener(&f, "kw", 1, false, false);
+    sum = pumpfix_listener(&f, "sum", 1, false, false);
+    item = pumpfix_listener(&f, "item", 8, false, false);
+    client = pumpfix_dealer(&f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tok && count && kw && sum && item && client);
+}
+
+/* The value of memory entry name in DELIVER d ("" when it has none). */
+static const char *entry_of(const xb_frames_t *d, const char *name, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    for (size_t i = 4; i + 1 < xb_frames_count(d); i += 2)
+        if (xb_frames_eq(d, i, name))
+            return pumpfix_str(d, i + 1, buf, cap);
+    return buf;
+}
+
+/* Expects a DELIVER on sock whose envelope holds want; answers it with
+ * response (a `^` pair), or with DONE when response is NULL. Returns the
+ * delivery (caller destroys) for more checks. */
+static xb_frames_t *serve(void *sock, const char *want, const char *response)
+{
+    xb_frames_t *d = pumpfix_expect(&f, sock, XB_CMD_DELIVER);
+    if (!d)
+        return NULL;
+    char env[4096], id[32];
+    pumpfix_str(d, 3, env, sizeof env);
+    CU_ASSERT_PTR_NOT_NULL(strstr(env, want));
+    pumpfix_str(d, 2, id, sizeof id);
+    if (response)
+        pumpfix_send(sock, XB_CMD_REPLY, id, "1", XB_TARGET_RESPOND, response, NULL);
+    else
+        pumpfix_send(sock, XB_CMD_DONE, id, NULL);
+    return d;
+}
+
+/* Sends payload from the client and takes its ACCEPTED; thread gets the
+ * client's thread. */
+static void start(const char *payload, char *thread, size_t cap)
+{
+    CU_ASSERT_EQUAL(pumpfix_send(client, XB_CMD_SEND, "r1", payload, "", "", NULL), 0);
+    xb_frames_t *a = pumpfix_expect(&f, client, XB_CMD_ACCEPTED);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    if (thread)
+        pumpfix_str(a, 3, thread, cap);
+    xb_frames_destroy(&a);
+}
+
+/* The client's next message must be an answer holding want (or, with code,
+ * a SystemError of that code whose text holds want). */
+static void expect_answer(const char *want, const char *code)
+{
+    xb_frames_t *m = pumpfix_expect(&f, client, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    char env[4096], c[32];
+    pumpfix_str(m, 3, env, sizeof env);
+    if (!strstr(env, want))
+        fprintf(stderr, "expected %s in %s\n", want, env);
+    CU_ASSERT_PTR_NOT_NULL(strstr(env, want));
+    CU_ASSERT_STRING_EQUAL(pumpfix_error_code(m, 3, c, sizeof c), code ? code : "");
+    xb_frames_destroy(&m);
+}
+
+/* The sequence; afterwards the conversation's memory is gone, or, with
+ * keep, holds the input and every step's result. */
+static void sequence_passes_data(bool keep)
+{
+    open_org(keep);
+    char thread[64], v[512], *root = NULL;
+    start("<document>hello world</document>", thread, sizeof thread);
+    xb_error_t e;
+    CU_ASSERT_EQUAL_FATAL(xb_registry_root_of(f.pump->registry, thread, &root, &e), 0);
+    xb_frames_t *d = serve(tok, "<tokenize/>", "<tokens><w>hello</w><w>world</w></tokens>");
+    CU_ASSERT_STRING_EQUAL(entry_of(d, "doc", v, sizeof v), "<document>hello world</document>");
+    xb_frames_destroy(&d);
+    d = serve(count, "<count/>", "<counts n=\"2\"/>");
+    CU_ASSERT_STRING_EQUAL(entry_of(d, "tokens", v, sizeof v),
+                           "<tokens><w>hello</w><w>world</w></tokens>");
+    xb_frames_destroy(&d);
+    d = serve(sum, "<summarize/>", "<summary>2 words</summary>");
+    CU_ASSERT_STRING_EQUAL(entry_of(d, "counts", v, sizeof v), "<counts n=\"2\"/>");
+    CU_ASSERT_STRING_EQUAL(entry_of(d, "doc", v, sizeof v), "<document>hello world</document>");
+    xb_frames_destroy(&d);
+    expect_answer("<summary>2 words</summary>", NULL);
+    /* the conversation ended: its memory went with it */
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 3));
+    CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.started, 1);
+    CU_ASSERT_EQUAL(st.completed, 1);
+    CU_ASSERT_EQUAL(st.running, 0);
+    xb_wmem_list_t l;
+    CU_ASSERT_EQUAL(xb_backend_wmem_list(f.pump->backend, root, &l, &e), 0);
+    CU_ASSERT_EQUAL(l.count, keep ? 4u : 0u); /* counts, doc, summary, tokens */
+    if (keep && l.count == 4)
+        CU_ASSERT_STRING_EQUAL(l.items[1].name, "doc");
+    xb_wmem_list_free(&l);
+    free(root);
+    pumpfix_close(&f);
+}
+
+static void test_sequence(void)
+{
+    sequence_passes_data(false);
+}
+
+/* A step that produced nothing: the next one's need is missing, the run
+ * fails with missing-input and that listener never sees a message. */
+static void test_missing_input(void)
+{
+    open_org(false);
+    start("<document>x</document>", NULL, 0);
+    xb_frames_t *d = serve(tok, "<tokenize/>", NULL); /* DONE: no tokens */
+    xb_frames_destroy(&d);
+    expect_answer("needs tokens", "missing-input");
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, count, 5));
+    pumpfix_close(&f);
+}
+
+/* tokens is typed <tokens>: a response of another element fails the run
+ * with schema. */
+static void test_typed_result_refused(void)
+{
+    open_org(false);
+    start("<document>x</document>", NULL, 0);
+    xb_frames_t *d = serve(tok, "<tokenize/>", "<words/>");
+    xb_frames_destroy(&d);
+    expect_answer("pipeline seq failed in step 1 (listener tok)", "schema");
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, count, 5));
+    pumpfix_close(&f);
+}
+
+/* One branch fails: one SystemError names the step; the other branch's
+ * answer, late, is counted and dropped. */
+static void test_parallel_failure(void)
+{
+    open_org(false);
+    start("<fandoc>a b</fandoc>", NULL, 0);
+    xb_frames_t *d = serve(tok, "<tokenize/>", "<tokens><w>a</w></tokens>");
+    xb_frames_destroy(&d);
+    xb_frames_t *c = pumpfix_expect(&f, count, XB_CMD_DELIVER);
+    xb_frames_t *k = pumpfix_expect(&f, kw, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c && k);
+    char id[32];
+    pumpfix_send(count, XB_CMD_FAILED, pumpfix_str(c, 2, id, sizeof id), "no counting today", NULL);
+    expect_answer("in step 2 (parallel: count)", "crash");
+    pumpfix_send(kw, XB_CMD_REPLY, pumpfix_str(k, 2, id, sizeof id), "1", XB_TARGET_RESPOND,
+                 "<keywords/>", NULL);
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 5)); /* exactly one answer */
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.failed, 1);
+    CU_ASSERT_EQUAL(st.late, 1);
+    CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);
+    xb_frames_destroy(&c);
+    xb_frames_destroy(&k);
+    pumpfix_close(&f);
+}
+
+static void test_parallel_success(void)
+{
+    open_org(false);
+    start("<fandoc>a b</fandoc>", NULL, 0);
+    xb_frames_t *d = serve(tok, "<tokenize/>", "<tokens><w>a</w></tokens>");
+    xb_frames_destroy(&d);
+    d = serve(kw, "<keywords/>", "<keywords><k>a</k></keywords>");
+    xb_frames_destroy(&d);
+    d = serve(count, "<count/>", "<counts n=\"1\"/>");
+    xb_frames_destroy(&d);
+    expect_answer("<keywords><k>a</k></keywords>", NULL);
+    pumpfix_close(&f);
+}
+
+/* 100 items, max_concurrency 4: never more than 4 in flight, answered in
+ * a scrambled order, collected in the items' order. */
+static void test_batch_order_and_concurrency(void)
+{
+    open_org(false);
+    char list[4096] = "<list>";
+    for (int i = 0; i < 100; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "<w>%d</w>", i);
+    strcat(list, "</list>");
+    start(list, NULL, 0);
+    int answered = 0, max_seen = 0;
+    while (answered < 100) {
+        xb_frames_t *held[8];
+        int n = 0;
+        held[n++] = pumpfix_expect(&f, item, XB_CMD_DELIVER);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(held[0]);
+        while (n < 8 && (held[n] = pumpfix_try(&f, item, 3)))
+            n++;
+        if (n > max_seen)
+            max_seen = n;
+        for (int j = n - 1; j >= 0; j--) { /* newest first */
+            char env[1024], id[32], resp[64];
+            pumpfix_str(held[j], 3, env, sizeof env);
+            const char *w = strstr(env, "<one><w>");
+            int v = w ? atoi(w + 8) : -1;
+            snprintf(resp, sizeof resp, "<r>%d</r>", v);
+            pumpfix_send(item, XB_CMD_REPLY, pumpfix_str(held[j], 2, id, sizeof id), "1",
+                         XB_TARGET_RESPOND, resp, NULL);
+            xb_frames_destroy(&held[j]);
+            answered++;
+        }
+    }
+    CU_ASSERT_EQUAL(max_seen, 4); /* max_concurrency, though credit allows 8 */
+    char want[2048] = "<all>";
+    for (int i = 0; i < 100; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "<r>%d</r>", i);
+    strcat(want, "</all>");
+    expect_answer(want, NULL);
+    pumpfix_close(&f);
+}
+
+/* outer runs seq as a step: seq's memory is its own, gone when it ends;
+ * outer's caller gets seq's output. */
+static void test_nested(void)
+{
+    open_org(false);
+    start("<outerdoc>hi</outerdoc>", NULL, 0);
+    char v[256];
+    xb_frames_t *d = serve(tok, "<tokenize/>", "<tokens><w>hi</w></tokens>");
+    CU_ASSERT_STRING_EQUAL(entry_of(d, "doc", v, sizeof v), "<outerdoc>hi</outerdoc>");
+    xb_frames_destroy(&d);
+    d = serve(count, "<count/>", "<counts n=\"1\"/>");
+    xb_frames_destroy(&d);
+    d = serve(sum, "<summarize/>", "<summary>nested</summary>");
+    xb_frames_destroy(&d);
+    expect_answer("<summary>nested</summary>", NULL);
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.started, 2);
+    CU_ASSERT_EQUAL(st.completed, 2);
+    pumpfix_close(&f);
+}
+
+/* A step past its timeout_seconds: the caller hears `timeout`. */
+static void test_step_timeout(void)
+{
+    open_org(false);
+    start("<slowdoc>x</slowdoc>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL(d);
+    xb_frames_destroy(&d);
+    pumpfix_advance(&f, 2500, 100, (void *const[]){tok, NULL});
+    expect_answer("timeout_seconds", "timeout");
+    pumpfix_close(&f);
+}
+
+/* Two runs at once, answered crosswise: each gets its own data. */
+static void test_concurrent_runs(void)
+{
+    open_org(false);
+    start("<document>one</document>", NULL, 0);
+    start("<document>two</document>", NULL, 0);
+    xb_frames_t *a = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    char v[256], id[32];
+    int first = strstr(entry_of(a, "doc", v, sizeof v), "one") ? 1 : 2;
+    pumpfix_send(tok, XB_CMD_REPLY, pumpfix_str(a, 2, id, sizeof id), "1", XB_TARGET_RESPOND,
+                 first == 1 ? "<tokens><w>one</w></tokens>" : "<tokens><w>two</w></tokens>", NULL);
+    xb_frames_t *b = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_PTR_NOT_NULL(strstr(entry_of(b, "doc", v, sizeof v), first == 1 ? "two" : "one"));
+    pumpfix_send(tok, XB_CMD_REPLY, pumpfix_str(b, 2, id, sizeof id), "1", XB_TARGET_RESPOND,
+                 first == 1 ? "<tokens><w>two</w></tokens>" : "<tokens><w>one</w></tokens>", NULL);
+    for (int i = 0; i < 2; i++) {
+        xb_frames_t *c = pumpfix_expect(&f, count, XB_CMD_DELIVER);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+        const char *t = entry_of(c, "tokens", v, sizeof v);
+        char resp[64];
+        snprintf(resp, sizeof resp, "<counts of=\"%s\"/>", strstr(t, "one") ? "one" : "two");
+        pumpfix_send(count, XB_CMD_REPLY, pumpfix_str(c, 2, id, sizeof id), "1", XB_TARGET_RESPOND,
+                     resp, NULL);
+        xb_frames_destroy(&c);
+    }
+    for (int i = 0; i < 2; i++) {
+        xb_frames_t *s = pumpfix_expect(&f, sum, XB_CMD_DELIVER);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+        char doc[128], counts[128], resp[64];
+        entry_of(s, "doc", doc, sizeof doc);
+        entry_of(s, "counts", counts, sizeof counts);
+        bool one = strstr(doc, "one") != NULL;
+        CU_ASSERT_PTR_NOT_NULL(strstr(counts, one ? "one" : "two"));
+        snprintf(resp, sizeof resp, "<summary>%s</summary>", one ? "one" : "two");
+        pumpfix_send(sum, XB_CMD_REPLY, pumpfix_str(s, 2, id, sizeof id), "1", XB_TARGET_RESPOND,
+                     resp, NULL);
+        xb_frames_destroy(&s);
+    }
+    xb_frames_t *x = pumpfix_expect(&f, client, XB_CMD_DELIVER);
+    xb_frames_t *y = pumpfix_expect(&f, client, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x && y);
+    char ex[2048], ey[2048];
+    pumpfix_str(x, 3, ex, sizeof ex);
+    pumpfix_str(y, 3, ey, sizeof ey);
+    CU_ASSERT_TRUE((strstr(ex, "<summary>one") && strstr(ey, "<summary>two")) ||
+                   (strstr(ex, "<summary>two") && strstr(ey, "<summary>one")));
+    xb_frames_destroy(&a);
+    xb_frames_destroy(&b);
+    xb_frames_destroy(&x);
+    xb_frames_destroy(&y);
+    pumpfix_close(&f);
+}
+
+static void test_keep(void)
+{
+    sequence_passes_data(true);
+}
+
+static const xbt_test_t pipeline_tests[] = {
+    {"a three-step sequence passes data by name", test_sequence},
+    {"a missing input fails fast", test_missing_input},
+    {"a result that breaks its type fails the run", test_typed_result_refused},
+    {"parallel: one failing branch, one SystemError, the rest dropped", test_parallel_failure},
+    {"parallel: both branches' results", test_parallel_success},
+    {"batch: 100 items, max_concurrency 4, in order", test_batch_order_and_concurrency},
+    {"nested pipelines", test_nested},
+    {"a step's timeout", test_step_timeout},
+    {"two runs at once never mix", test_concurrent_runs},
+    {"memory.keep keeps a run's memory", test_keep},
+    {NULL, NULL},
+};
+
+/* ---- the same sequence on LMDB and Redis ----------------------------------------------- */
+
+static int lmdb_init(void)
+{
+    lmdb_dir = xbt_tmpdir("pipeline");
+    if (!lmdb_dir)
+        return -1;
+    snprintf(backend_yaml, sizeof backend_yaml, "backend:\n  type: manager\n  path: %s/t.lmdb\n",
+             lmdb_dir);
+    return 0;
+}
+
+static int lmdb_clean(void)
+{
+    backend_yaml[0] = '\0';
+    xbt_rmtree(lmdb_dir);
+    free(lmdb_dir);
+    lmdb_dir = NULL;
+    return 0;
+}
+
+static int redis_init(void)
+{
+    xb_error_t err;
+    xb_redis_server_t *srv = xb_redis_server_shared(&err);
+    if (!srv) {
+        fprintf(stderr, "redis: %s\n", err.message);
+        return -1;
+    }
+    snprintf(backend_yaml, sizeof backend_yaml,
+             "backend:\n  type: redis\n  redis_url: %s/0\n  redis_prefix: \"pl%d:\"\n",
+             xb_redis_server_url(srv), (int)getpid());
+    return 0;
+}
+
+static int backend_clean(void)
+{
+    backend_yaml[0] = '\0';
+    return 0;
+}
+
+static const xbt_test_t backend_tests[] = {
+    {"a three-step sequence passes data by name", test_sequence},
+    {"nested pipelines", test_nested},
+    {"memory.keep", test_keep},
+    {NULL, NULL},
+};
+
+XBT_SUITES({"pipeline", NULL, NULL, NULL, NULL, pipeline_tests},
+           {"lmdb", lmdb_init, lmdb_clean, NULL, NULL, backend_tests},
+           {"redis", redis_init, backend_clean, NULL, NULL, backend_tests});

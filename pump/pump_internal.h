@@ -245,6 +245,7 @@ struct xb_pump_t {
     xb_registry_t *registry;
     xb_schemas_t *schemas;
     xb_validator_t *validator;
+    xb_entry_schemas_t *entry_schemas; /* memory.types[] XSDs (owned), for wmem.c */
     xb_parser_t *parser;
     xmlParserCtxtPtr xmlctxt; /* for bare payloads */
     xb_parse_limits_t plimits;

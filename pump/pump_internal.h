@@ -185,6 +185,16 @@ struct delivery {
     xbp_lqlink_t plink;  /* in its peer's held list while a process holds it */
 };
 
+/* A conversation that ended with its working memory kept (memory.keep):
+ * its client's thread -> its root, so that `memory THREAD` still finds it
+ * once the registry has forgotten the thread. */
+typedef struct {
+    char thread[37];
+    char *root; /* owned; NULL while the ring slot is free */
+} xbp_kept_t;
+
+#define XBP_KEPT_MAX 1024 /* the last conversations remembered so */
+
 /* A live conversation: ended when no delivery of it is pending. How it
  * ends in failure: docs/routing.md, "How a conversation ends". */
 struct conv {
@@ -270,6 +280,8 @@ struct xb_pump_t {
     xb_strmap_t *convs;                 /* root -> conv_t */
     conv_t *ended;                      /* ended in failure, the client not told yet:
                                          xbp_convs_report tells it */
+    xbp_kept_t *kept;                   /* conv.c: ring of XBP_KEPT_MAX (owned), lazily */
+    size_t kept_next;                   /* the slot the next one takes */
     xbp_turn_t *turn;                   /* commit.c: what waits for the turn's commit */
     xbp_security_t *sec;                /* security.c: NULL without security.server_key */
     posted_t posted[XB_POSTED_CLIENTS]; /* outbox.c: acceptances of POSTs not told yet */
@@ -382,6 +394,9 @@ void xbp_conv_note_failure(conv_t *c, xb_code_t code, const char *listener, int 
 void xbp_conv_release(xb_pump_t *p, conv_t *c);
 /* Frees a conversation that has ended. */
 void xbp_conv_free(conv_t *c);
+/* The root of the conversation whose client's thread was thread, among the
+ * last XBP_KEPT_MAX that ended with memory.keep (borrowed; NULL if none). */
+const char *xbp_conv_kept_root(const xb_pump_t *p, const char *thread);
 void xbp_convs_free(xb_pump_t *p);
 
 /* peertab.c */

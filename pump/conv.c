@@ -89,9 +89,6 @@ void xbp_conv_release(xb_pump_t *p, conv_t *c)
     if (xb_registry_end_conversation(p->registry, c->root, NULL, &err) != 0)
         XB_WARN("pump", "conversation %s: could not remove its registry entries: %s", c->root,
                 err.message);
-    /* taken over from the journal: memory written before the restart is its */
-    if (c->redelivered)
-        c->has_memory = true;
     xbp_wmem_conversation_ended(p, c);
     if (c->has_memory && p->cfg->memory.keep && c->has_client && c->client_thread[0])
         remember_kept(p, c);

@@ -608,6 +608,65 @@ static void orphan_goes(const char *section, int max_threads, long wait_ms, bool
     xbt_pump_finish(&p, 20);
 }
 
+/* With the journal, the conversation is taken over by the pump started
+ * again: holder gets its message again, answers, and the conversation's
+ * end drops the memory written before the kill. */
+static void taken_over_drops(const char *section)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, RESTART_YAML, 0, section);
+    char *journal = strstr(yaml, "journal: false");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(journal);
+    memcpy(journal, "journal: true ", 14);
+    xbt_pump_t p;
+    CU_ASSERT_EQUAL_FATAL(xbt_pump_start(&p, yaml), 0);
+    char root[512] = "";
+    conversation_held(&p, root, sizeof root);
+    kill(p.pid, SIGKILL);
+    xbt_wait_exit(p.pid, WAIT_MS);
+    xbt_rmtree(p.dir);
+    CU_ASSERT_EQUAL_FATAL(xbt_pump_start(&p, yaml), 0);
+    xb_error_t err;
+    char path[700];
+    snprintf(path, sizeof path, "%s/organism.yaml", p.dir);
+    xb_config_t *cfg = xb_config_load(path, &err);
+    xb_backend_t *b = cfg ? xb_backend_new(&cfg->backend, &err) : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL(stored(b, root), 1); /* still there, its conversation taken over */
+    xbt_raw_t hd;
+    CU_ASSERT_FATAL(xbt_raw_open(&hd, p.endpoint, "holder", "1"));
+    char *id = xbt_raw_deliver(&hd, WAIT_MS, NULL);
+    CU_ASSERT_PTR_NOT_NULL(id);
+    if (id)
+        xbt_raw_send(&hd, XB_CMD_DONE, id, (char *)NULL);
+    free(id);
+    long n = -1;
+    XBT_WAIT_UNTIL((n = stored(b, root)) == 0, WAIT_MS);
+    CU_ASSERT_EQUAL(n, 0);
+    xbt_raw_close(&hd);
+    xb_backend_destroy(&b);
+    xb_config_destroy(&cfg);
+    xbt_pump_finish(&p, 20);
+}
+
+static void test_taken_over_manager(void)
+{
+    char section[1024];
+    snprintf(section, sizeof section, "  type: manager\n  path: %s/takeover.lmdb\n", store);
+    taken_over_drops(section);
+}
+
+static void test_taken_over_redis(void)
+{
+    if (!redis)
+        CU_FAIL_FATAL("redis-server not available");
+    char section[1024];
+    snprintf(section, sizeof section,
+             "  type: redis\n  redis_url: %s/0\n  redis_prefix: \"wt-%d:\"\n",
+             xb_redis_server_url(redis), (int)getpid());
+    taken_over_drops(section);
+}
+
 static void test_restart_manager(void)
 {
     char section[1024];
@@ -659,6 +718,8 @@ static const xbt_test_t redis_tests[] = {
 static const xbt_test_t restart_tests[] = {
     {"manager: a killed pump's orphaned memory is evicted", test_restart_manager},
     {"redis: a killed pump's orphaned memory expires", test_restart_redis},
+    {"manager: a conversation taken over drops its memory at its end", test_taken_over_manager},
+    {"redis: a conversation taken over drops its memory at its end", test_taken_over_redis},
     {NULL, NULL},
 };
 

@@ -470,6 +470,9 @@ xb_schemas_t *xb_schemas_new(const xb_config_t *cfg, xb_error_t *err)
     return s;
 }
 
+static xb_entry_schemas_t *build_entries(const xb_memory_config_t *mem, collect_t *c);
+static size_t entries_compiled(const xb_entry_schemas_t *e, const xb_schemas_t *s);
+
 size_t xb_schemas_check_config(const xb_config_t *cfg, xb_schema_report_fn report, void *user,
                                size_t *n_compiled)
 {
@@ -489,6 +492,17 @@ size_t xb_schemas_check_config(const xb_config_t *cfg, xb_schema_report_fn repor
     if (n_compiled)
         for (size_t i = 0; i < s->n_files; i++)
             *n_compiled += s->files[i].schema != NULL;
+    /* the memory types' schemas, as the pump compiles them at start */
+    xb_entry_schemas_t *e = build_entries(&cfg->memory, &c);
+    if (e && n_compiled)
+        *n_compiled += entries_compiled(e, s);
+    if (!e) {
+        char line[300];
+        snprintf(line, sizeof line, "%s: out of memory compiling schemas",
+                 cfg->path ? cfg->path : "config");
+        collect_line(&c, line, 0);
+    }
+    xb_entry_schemas_destroy(&e);
     xb_schemas_destroy(&s);
     return c.count;
 }
@@ -765,30 +779,54 @@ static int entry_contexts(xb_entry_schemas_t *s)
     return 0;
 }
 
-xb_entry_schemas_t *xb_entry_schemas_new(const xb_memory_config_t *mem, xb_error_t *err)
+/* Compiles the schemas of every type of mem, collecting every problem in
+ * c. NULL only when out of memory. */
+static xb_entry_schemas_t *build_entries(const xb_memory_config_t *mem, collect_t *c)
 {
-    if (!mem) {
-        xb_error_set(err, XB_ERR_ARG, 0, "xb_entry_schemas_new: NULL memory section");
-        return NULL;
-    }
     xmlInitParser();
     xb_entry_schemas_t *s = calloc(1, sizeof *s);
     if (s) {
         s->files = calloc(mem->n_types + 1, sizeof *s->files);
         s->types = calloc(mem->n_types + 1, sizeof *s->types);
     }
-    collect_t c = {0};
     bool nomem = !s || !s->files || !s->types;
-    for (size_t i = 0; !nomem && i < mem->n_types && c.count == 0; i++)
+    for (size_t i = 0; !nomem && i < mem->n_types; i++)
         if (mem->types[i].schema)
-            nomem = add_type(s, &mem->types[i], &c) != 0;
-    if (!nomem && c.count == 0)
-        nomem = entry_contexts(s) != 0;
-    if (nomem || c.count) {
-        if (nomem)
-            xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory compiling the memory types' schemas");
-        else
-            xb_error_set(err, XB_ERR_SCHEMA, c.first_line, "%s", c.first);
+            nomem = add_type(s, &mem->types[i], c) != 0;
+    if (nomem)
+        xb_entry_schemas_destroy(&s);
+    return s;
+}
+
+/* Files of e that compiled and that s (may be NULL) does not hold too. */
+static size_t entries_compiled(const xb_entry_schemas_t *e, const xb_schemas_t *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < e->n_files; i++) {
+        bool shared = false;
+        for (size_t j = 0; s && j < s->n_files && !shared; j++)
+            shared = strcmp(s->files[j].path, e->files[i].path) == 0;
+        n += e->files[i].schema && !shared;
+    }
+    return n;
+}
+
+xb_entry_schemas_t *xb_entry_schemas_new(const xb_memory_config_t *mem, xb_error_t *err)
+{
+    if (!mem) {
+        xb_error_set(err, XB_ERR_ARG, 0, "xb_entry_schemas_new: NULL memory section");
+        return NULL;
+    }
+    collect_t c = {0};
+    xb_entry_schemas_t *s = build_entries(mem, &c);
+    if (!s || (c.count == 0 && entry_contexts(s) != 0)) {
+        xb_entry_schemas_destroy(&s);
+        xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory compiling the memory types' schemas");
+        return NULL;
+    }
+    if (c.count) {
+        xb_error_set(err, XB_ERR_SCHEMA, c.first_line, "%s%s", c.first,
+                     c.count > 1 ? " (and more problems: run `xmlbus check`)" : "");
         xb_entry_schemas_destroy(&s);
     }
     return s;

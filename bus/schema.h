@@ -44,10 +44,11 @@ typedef void (*xb_schema_report_fn)(const char *msg, void *user);
 xb_schemas_t *xb_schemas_new(const xb_config_t *cfg, xb_error_t *err);
 void xb_schemas_destroy(xb_schemas_t **s);
 
-/* Compiles every schema of cfg like xb_schemas_new but reports every problem
- * through report (when not NULL) and keeps going. Returns the number of
- * problems; *n_compiled (optional) receives the number of distinct schema
- * files that compiled. For `xmlbus check`. */
+/* Compiles every schema of cfg, the listeners' and the memory types', like
+ * xb_schemas_new and xb_entry_schemas_new but reports every problem through
+ * report (when not NULL) and keeps going. Returns the number of problems;
+ * *n_compiled (optional) receives the number of distinct schema files that
+ * compiled. For `xmlbus check`. */
 size_t xb_schemas_check_config(const xb_config_t *cfg, xb_schema_report_fn report, void *user,
                                size_t *n_compiled);
 

@@ -4,7 +4,7 @@
  * top down; each calls only files below it (the graph has no cycle):
  *
  *   pump.c     lifecycle, the loop (xb_pump_step), dispatch of commands -> all below
- *   control.c  CONTROL and HISTORY requests            -> redeliver, peertab, lqueue, core
+ *   control.c  CONTROL and HISTORY requests            -> redeliver, peertab, lqueue, conv, core
  *   route.c    SEND, REPLY, DONE (docs/routing.md)     -> commit, security, outbox, deliver, conv,
  *                                                         identity, core
  *   redeliver.c journaled deliveries again at start, dead letters

@@ -680,9 +680,9 @@ static void test_restart_redis(void)
         CU_FAIL_FATAL("redis-server not available");
     char section[1024];
     snprintf(section, sizeof section,
-             "  type: redis\n  redis_url: %s/0\n  redis_prefix: \"wr-%d:\"\n  redis_ttl: 3\n",
+             "  type: redis\n  redis_url: %s/0\n  redis_prefix: \"wr-%d:\"\n  redis_ttl: 5\n",
              xb_redis_server_url(redis), (int)getpid());
-    orphan_goes(section, 0, WAIT_MS, false);
+    orphan_goes(section, 0, 3 * WAIT_MS, false);
 }
 
 /* ---- suites -------------------------------------------------------------------- */

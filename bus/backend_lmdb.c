@@ -1,7 +1,7 @@
 /* The `manager` backend: one LMDB environment (a folder) shared by the pump and
  * the listener/worker processes of one machine (docs/backend-manager.md).
  *
- * On-disk layout (byte for byte in docs/backend-manager.md): eight named DBs,
+ * On-disk layout (byte for byte in docs/backend-manager.md): nine named DBs,
  *   xb.slots       thread '\0' u64be(index)  -> slot bytes
  *   xb.threads     thread                    -> u64be count, u64be created_ms, u64be seq
  *   xb.age         u64be(seq)                -> thread   (creation order, for eviction)
@@ -10,6 +10,8 @@
  *   xb.meta        "format"                  -> "1"
  *   xb.journal     id                        -> journal entry bytes
  *   xb.wmem        conversation '\0' name     -> working memory entry bytes
+ *                  conversation '\0'          -> u64be seq (its key in xb.wmem.age)
+ *   xb.wmem.age    u64be(seq)                -> conversation (for eviction)
  * Every change that touches more than one record happens in one write
  * transaction, so that other processes never see half of it.
  *

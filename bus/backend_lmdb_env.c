@@ -36,7 +36,7 @@
 static const char *const db_names[DB__COUNT] = {
     [DB_SLOTS] = "xb.slots",      [DB_THREADS] = "xb.threads", [DB_AGE] = "xb.age",
     [DB_CHAIN] = "xb.chain2uuid", [DB_UUID] = "xb.uuid2chain", [DB_META] = "xb.meta",
-    [DB_JOURNAL] = "xb.journal",  [DB_WMEM] = "xb.wmem",
+    [DB_JOURNAL] = "xb.journal",  [DB_WMEM] = "xb.wmem",       [DB_WMEM_AGE] = "xb.wmem.age",
 };
 
 /* Process-wide table of open environments (see the file comment). */

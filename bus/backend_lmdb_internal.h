@@ -29,7 +29,18 @@
 #define LM_HASH_BYTES 16
 #define LM_KEY_CAP 1024 /* our buffers; LMDB's default maximum key is 511 */
 
-enum { DB_SLOTS, DB_THREADS, DB_AGE, DB_CHAIN, DB_UUID, DB_META, DB_JOURNAL, DB_WMEM, DB__COUNT };
+enum {
+    DB_SLOTS,
+    DB_THREADS,
+    DB_AGE,
+    DB_CHAIN,
+    DB_UUID,
+    DB_META,
+    DB_JOURNAL,
+    DB_WMEM,
+    DB_WMEM_AGE,
+    DB__COUNT
+};
 
 /* One open environment, shared by every handle of this process on that path. */
 typedef struct lm_env {
@@ -197,6 +208,12 @@ int xb_lm_rec_put(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen,
 /* Deletes a thread's slots, record and age entry inside txn. */
 int xb_lm_delete_in(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen, bool *deleted,
                     xb_error_t *err);
+
+/* The first (op MDB_FIRST) or last (MDB_LAST) entry of an age DB (DB_AGE,
+ * DB_WMEM_AGE): 1 with *k and *v (valid until txn changes), 0 when it is
+ * empty, -1 error (what names the search). */
+int xb_lm_age_end(lm_env_t *e, MDB_txn *txn, int db, MDB_cursor_op op, MDB_val *k, MDB_val *v,
+                  const char *what, xb_error_t *err);
 
 /* Creates the record (and age entry) of a new thread, evicting first if
  * max_threads is reached. */

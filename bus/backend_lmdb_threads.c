@@ -102,14 +102,11 @@ int xb_lm_delete_in(lm_env_t *e, MDB_txn *txn, const char *thread, size_t tlen, 
     return rc == 0 ? 0 : xb_lm_fail(e, rc, "deleting a thread record", err);
 }
 
-/* The first (op MDB_FIRST) or last (MDB_LAST) entry of xb.age: 1 with *k and
- * *v (valid until txn changes), 0 when it is empty, -1 error (what names the
- * search). */
-static int lm_age_end(lm_env_t *e, MDB_txn *txn, MDB_cursor_op op, MDB_val *k, MDB_val *v,
-                      const char *what, xb_error_t *err)
+int xb_lm_age_end(lm_env_t *e, MDB_txn *txn, int db, MDB_cursor_op op, MDB_val *k, MDB_val *v,
+                  const char *what, xb_error_t *err)
 {
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, e->dbi[DB_AGE], &cur);
+    int rc = mdb_cursor_open(txn, e->dbi[db], &cur);
     if (rc != 0)
         return xb_lm_fail(e, rc, "opening a cursor", err);
     rc = mdb_cursor_get(cur, k, v, op);
@@ -124,7 +121,7 @@ static int lm_evict_oldest(lm_t *h, MDB_txn *txn, xb_error_t *err)
 {
     lm_env_t *e = h->e;
     MDB_val k, v;
-    int found = lm_age_end(e, txn, MDB_FIRST, &k, &v, "finding the oldest thread", err);
+    int found = xb_lm_age_end(e, txn, DB_AGE, MDB_FIRST, &k, &v, "finding the oldest thread", err);
     if (found < 0)
         return -1;
     if (found == 0) /* called only when max_threads is reached: xb.age is not empty */
@@ -157,7 +154,7 @@ static int lm_next_seq(lm_env_t *e, MDB_txn *txn, uint64_t *seq, xb_error_t *err
 {
     MDB_val k, v;
     *seq = 0;
-    int found = lm_age_end(e, txn, MDB_LAST, &k, &v, "finding the newest thread", err);
+    int found = xb_lm_age_end(e, txn, DB_AGE, MDB_LAST, &k, &v, "finding the newest thread", err);
     if (found <= 0)
         return found;
     if (k.mv_size != 8)

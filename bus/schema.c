@@ -48,12 +48,17 @@ struct xb_schemas_t {
     size_t n_tags;
 };
 
-struct xb_validator_t {
-    const xb_schemas_t *s;
-    xmlSchemaValidCtxtPtr *ctxts; /* one per file, NULL where the file has no schema */
+/* The errors of one validation: how many, and the first. */
+typedef struct {
     size_t n_errors;
     int first_line;
     char first[XB_ERROR_MESSAGE_MAX];
+} vcapture_t;
+
+struct xb_validator_t {
+    const xb_schemas_t *s;
+    xmlSchemaValidCtxtPtr *ctxts; /* one per file, NULL where the file has no schema */
+    vcapture_t cap;
 };
 
 /* -------------------------------------------------------- error capture */
@@ -266,17 +271,22 @@ int xb_payload_tag_of(const xmlNode *node, char *buf, size_t cap)
 
 /* ------------------------------------------------------------- registry */
 
+static void files_free(sfile_t *files, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(files[i].path);
+        if (files[i].schema)
+            xmlSchemaFree(files[i].schema);
+    }
+    free(files);
+}
+
 void xb_schemas_destroy(xb_schemas_t **sp)
 {
     if (!sp || !*sp)
         return;
     xb_schemas_t *s = *sp;
-    for (size_t i = 0; i < s->n_files; i++) {
-        free(s->files[i].path);
-        if (s->files[i].schema)
-            xmlSchemaFree(s->files[i].schema);
-    }
-    free(s->files);
+    files_free(s->files, s->n_files);
     for (size_t i = 0; i < s->n_ls; i++) {
         slistener_t *l = &s->ls[i];
         free(l->name);
@@ -299,21 +309,21 @@ void xb_schemas_destroy(xb_schemas_t **sp)
     *sp = NULL;
 }
 
-/* Index of the file entry for path, adding (and compiling) it if new.
- * Returns SIZE_MAX on out of memory. */
-static size_t file_index(xb_schemas_t *s, const char *path, collect_t *c)
+/* Index of the file entry for path in files[0..*n) (room for one more),
+ * adding (and compiling) it if new. Returns SIZE_MAX on out of memory. */
+static size_t file_index(sfile_t *files, size_t *n, const char *path, collect_t *c)
 {
-    for (size_t i = 0; i < s->n_files; i++)
-        if (strcmp(s->files[i].path, path) == 0)
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(files[i].path, path) == 0)
             return i;
-    sfile_t *f = &s->files[s->n_files];
+    sfile_t *f = &files[*n];
     f->path = strdup(path);
     if (!f->path)
         return SIZE_MAX;
     const char *slash = strrchr(f->path, '/');
     f->base = slash ? slash + 1 : f->path;
     f->schema = compile_file(path, c);
-    return s->n_files++;
+    return (*n)++;
 }
 
 static int add_tag(xb_schemas_t *s, const char *ns, const char *local, const char *name)
@@ -370,7 +380,7 @@ static int add_listener(xb_schemas_t *s, const xb_listener_config_t *lc, collect
             return -1;
     }
     if (lc->schema) {
-        l->file = file_index(s, lc->schema, c);
+        l->file = file_index(s->files, &s->n_files, lc->schema, c);
         if (l->file == SIZE_MAX)
             return -1;
     }
@@ -460,6 +470,9 @@ xb_schemas_t *xb_schemas_new(const xb_config_t *cfg, xb_error_t *err)
     return s;
 }
 
+static xb_entry_schemas_t *build_entries(const xb_memory_config_t *mem, collect_t *c);
+static size_t entries_compiled(const xb_entry_schemas_t *e, const xb_schemas_t *s);
+
 size_t xb_schemas_check_config(const xb_config_t *cfg, xb_schema_report_fn report, void *user,
                                size_t *n_compiled)
 {
@@ -479,6 +492,17 @@ size_t xb_schemas_check_config(const xb_config_t *cfg, xb_schema_report_fn repor
     if (n_compiled)
         for (size_t i = 0; i < s->n_files; i++)
             *n_compiled += s->files[i].schema != NULL;
+    /* the memory types' schemas, as the pump compiles them at start */
+    xb_entry_schemas_t *e = build_entries(&cfg->memory, &c);
+    if (e && n_compiled)
+        *n_compiled += entries_compiled(e, s);
+    if (!e) {
+        char line[300];
+        snprintf(line, sizeof line, "%s: out of memory compiling schemas",
+                 cfg->path ? cfg->path : "config");
+        collect_line(&c, line, 0);
+    }
+    xb_entry_schemas_destroy(&e);
     xb_schemas_destroy(&s);
     return c.count;
 }
@@ -580,15 +604,35 @@ void xb_validator_destroy(xb_validator_t **vp)
     *vp = NULL;
 }
 
-static void validator_error(void *user, xmlErrorPtr e)
+static void capture_error(void *user, xmlErrorPtr e)
 {
-    xb_validator_t *v = user;
+    vcapture_t *c = user;
     if (!e || e->level < XML_ERR_ERROR)
         return;
-    if (v->n_errors++ == 0) {
-        trim_message(e->message, v->first, sizeof v->first);
-        v->first_line = e->line;
+    if (c->n_errors++ == 0) {
+        trim_message(e->message, c->first, sizeof c->first);
+        c->first_line = e->line;
     }
+}
+
+/* Validates node with vc (whose errors go to c). 0 when valid; else -1 and
+ * c holds the errors, or none when libxml2 failed inside (*rc its code). */
+static int validate_node(xmlSchemaValidCtxtPtr vc, vcapture_t *c, xmlNodePtr node, int *rc)
+{
+    c->n_errors = 0;
+    c->first[0] = '\0';
+    c->first_line = 0;
+    *rc = xmlSchemaValidateOneElement(vc, node);
+    return *rc == 0 && c->n_errors == 0 ? 0 : -1;
+}
+
+/* The line of a validation's first error, and " (and N more)" into more. */
+static int first_error_line(const vcapture_t *c, const xmlNode *node, char *more, size_t cap)
+{
+    more[0] = '\0';
+    if (c->n_errors > 1)
+        snprintf(more, cap, " (and %zu more)", c->n_errors - 1);
+    return node->line > 0 && c->first_line == 0 ? node->line : c->first_line;
 }
 
 xb_validator_t *xb_validator_new(const xb_schemas_t *s, xb_error_t *err)
@@ -613,7 +657,7 @@ xb_validator_t *xb_validator_new(const xb_schemas_t *s, xb_error_t *err)
             xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory creating a validator");
             return NULL;
         }
-        xmlSchemaSetValidStructuredErrors(v->ctxts[i], validator_error, v);
+        xmlSchemaSetValidStructuredErrors(v->ctxts[i], capture_error, &v->cap);
     }
     return v;
 }
@@ -644,22 +688,176 @@ int xb_validator_check(xb_validator_t *v, const char *listener, xmlNodePtr paylo
     if (!vc)
         return xb_error_set(err, XB_ERR_SCHEMA, 0, "schema %s of listener '%s' did not compile",
                             base, l->name);
-    v->n_errors = 0;
-    v->first[0] = '\0';
-    v->first_line = 0;
-    int rc = xmlSchemaValidateOneElement(vc, payload);
-    if (rc == 0 && v->n_errors == 0)
+    int rc;
+    if (validate_node(vc, &v->cap, payload, &rc) == 0)
         return 0;
-    if (v->n_errors == 0)
+    if (v->cap.n_errors == 0)
         return xb_error_set(err, XB_ERR_SCHEMA, 0,
                             "payload <%.200s> could not be validated by %s (listener '%s'): "
                             "internal error %d",
                             tag, base, l->name, rc);
-    char more[64] = "";
-    if (v->n_errors > 1)
-        snprintf(more, sizeof more, " (and %zu more)", v->n_errors - 1);
-    int line = payload->line > 0 && v->first_line == 0 ? payload->line : v->first_line;
+    char more[64];
+    int line = first_error_line(&v->cap, payload, more, sizeof more);
     return xb_error_set(err, XB_ERR_SCHEMA, line,
                         "payload <%.150s> rejected by %.100s (listener '%s'): line %d: %.250s%s",
-                        tag, base, l->name, line, v->first, more);
+                        tag, base, l->name, line, v->cap.first, more);
+}
+
+/* -------------------------------------------------- typed memory entries */
+
+typedef struct {
+    char name[XB_ENTRY_MAX];
+    size_t file; /* index into files */
+} stype_t;
+
+struct xb_entry_schemas_t {
+    sfile_t *files;
+    xmlSchemaValidCtxtPtr *ctxts; /* parallel to files */
+    size_t n_files;
+    stype_t *types; /* only the types with a schema */
+    size_t n_types;
+    vcapture_t cap;
+};
+
+void xb_entry_schemas_destroy(xb_entry_schemas_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    xb_entry_schemas_t *s = *sp;
+    for (size_t i = 0; s->ctxts && i < s->n_files; i++)
+        if (s->ctxts[i])
+            xmlSchemaFreeValidCtxt(s->ctxts[i]);
+    free(s->ctxts);
+    files_free(s->files, s->n_files);
+    free(s->types);
+    free(s);
+    *sp = NULL;
+}
+
+/* Compiles the schema of type t (once per file) and checks that it declares
+ * t's element; problems go to c. -1 only when out of memory. */
+static int add_type(xb_entry_schemas_t *s, const xb_memory_type_t *t, collect_t *c)
+{
+    size_t before = c->count;
+    size_t f = file_index(s->files, &s->n_files, t->schema, c);
+    if (f == SIZE_MAX)
+        return -1;
+    stype_t *st = &s->types[s->n_types++];
+    snprintf(st->name, sizeof st->name, "%s", t->name);
+    st->file = f;
+    if (!s->files[f].schema || c->count > before || !t->element)
+        return 0;
+    char *ns = NULL, *local = NULL;
+    if (split_tag(t->element, &ns, &local) < 0)
+        return -1;
+    int rc = tag_declared(s->files[f].schema, ns, local);
+    free(ns);
+    free(local);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        char line[1200];
+        snprintf(line, sizeof line,
+                 "%.400s: declares no global element '%.200s' (memory type '%s', line %d)",
+                 t->schema, t->element, t->name, t->line);
+        collect_line(c, line, t->line);
+    }
+    return 0;
+}
+
+static int entry_contexts(xb_entry_schemas_t *s)
+{
+    s->ctxts = calloc(s->n_files + 1, sizeof *s->ctxts);
+    if (!s->ctxts)
+        return -1;
+    for (size_t i = 0; i < s->n_files; i++) {
+        s->ctxts[i] = xmlSchemaNewValidCtxt(s->files[i].schema);
+        if (!s->ctxts[i])
+            return -1;
+        xmlSchemaSetValidStructuredErrors(s->ctxts[i], capture_error, &s->cap);
+    }
+    return 0;
+}
+
+/* Compiles the schemas of every type of mem, collecting every problem in
+ * c. NULL only when out of memory. */
+static xb_entry_schemas_t *build_entries(const xb_memory_config_t *mem, collect_t *c)
+{
+    xmlInitParser();
+    xb_entry_schemas_t *s = calloc(1, sizeof *s);
+    if (s) {
+        s->files = calloc(mem->n_types + 1, sizeof *s->files);
+        s->types = calloc(mem->n_types + 1, sizeof *s->types);
+    }
+    bool nomem = !s || !s->files || !s->types;
+    for (size_t i = 0; !nomem && i < mem->n_types; i++)
+        if (mem->types[i].schema)
+            nomem = add_type(s, &mem->types[i], c) != 0;
+    if (nomem)
+        xb_entry_schemas_destroy(&s);
+    return s;
+}
+
+/* Files of e that compiled and that s (may be NULL) does not hold too. */
+static size_t entries_compiled(const xb_entry_schemas_t *e, const xb_schemas_t *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < e->n_files; i++) {
+        bool shared = false;
+        for (size_t j = 0; s && j < s->n_files && !shared; j++)
+            shared = strcmp(s->files[j].path, e->files[i].path) == 0;
+        n += e->files[i].schema && !shared;
+    }
+    return n;
+}
+
+xb_entry_schemas_t *xb_entry_schemas_new(const xb_memory_config_t *mem, xb_error_t *err)
+{
+    if (!mem) {
+        xb_error_set(err, XB_ERR_ARG, 0, "xb_entry_schemas_new: NULL memory section");
+        return NULL;
+    }
+    collect_t c = {0};
+    xb_entry_schemas_t *s = build_entries(mem, &c);
+    if (!s || (c.count == 0 && entry_contexts(s) != 0)) {
+        xb_entry_schemas_destroy(&s);
+        xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory compiling the memory types' schemas");
+        return NULL;
+    }
+    if (c.count) {
+        xb_error_set(err, XB_ERR_SCHEMA, c.first_line, "%s%s", c.first,
+                     c.count > 1 ? " (and more problems: run `xmlbus check`)" : "");
+        xb_entry_schemas_destroy(&s);
+    }
+    return s;
+}
+
+int xb_entry_schemas_check(xb_entry_schemas_t *s, const char *name, xmlNodePtr element,
+                           xb_error_t *err)
+{
+    const stype_t *t = NULL;
+    for (size_t i = 0; s && name && i < s->n_types && !t; i++)
+        if (strcmp(s->types[i].name, name) == 0)
+            t = &s->types[i];
+    if (!t)
+        return 0;
+    if (!element || element->type != XML_ELEMENT_NODE || !element->doc)
+        return xb_error_set(err, XB_ERR_ARG, 0, "the value is not an element of a document");
+    char tag[512];
+    if (xb_payload_tag_of(element, tag, sizeof tag) < 0)
+        snprintf(tag, sizeof tag, "%.200s", (const char *)element->name);
+    const char *base = s->files[t->file].base;
+    int rc;
+    if (validate_node(s->ctxts[t->file], &s->cap, element, &rc) == 0)
+        return 0;
+    if (s->cap.n_errors == 0)
+        return xb_error_set(err, XB_ERR_SCHEMA, 0,
+                            "working-memory entry %s: <%.200s> could not be validated by %s: "
+                            "internal error %d",
+                            name, tag, base, rc);
+    char more[64];
+    int line = first_error_line(&s->cap, element, more, sizeof more);
+    return xb_error_set(err, XB_ERR_SCHEMA, line,
+                        "working-memory entry %s: <%.150s> rejected by %.100s: line %d: %.250s%s",
+                        name, tag, base, line, s->cap.first, more);
 }

@@ -44,10 +44,11 @@ typedef void (*xb_schema_report_fn)(const char *msg, void *user);
 xb_schemas_t *xb_schemas_new(const xb_config_t *cfg, xb_error_t *err);
 void xb_schemas_destroy(xb_schemas_t **s);
 
-/* Compiles every schema of cfg like xb_schemas_new but reports every problem
- * through report (when not NULL) and keeps going. Returns the number of
- * problems; *n_compiled (optional) receives the number of distinct schema
- * files that compiled. For `xmlbus check`. */
+/* Compiles every schema of cfg, the listeners' and the memory types', like
+ * xb_schemas_new and xb_entry_schemas_new but reports every problem through
+ * report (when not NULL) and keeps going. Returns the number of problems;
+ * *n_compiled (optional) receives the number of distinct schema files that
+ * compiled. For `xmlbus check`. */
 size_t xb_schemas_check_config(const xb_config_t *cfg, xb_schema_report_fn report, void *user,
                                size_t *n_compiled);
 
@@ -86,6 +87,29 @@ void xb_validator_destroy(xb_validator_t **v);
  * an element of a document. Use a validator from one thread at a time. */
 int xb_validator_check(xb_validator_t *v, const char *listener, xmlNodePtr payload,
                        xb_error_t *err);
+
+/* ---- typed working-memory entries (memory.types[], docs/pipelines.md) ----
+ *
+ * The XSDs of the typed entries that give one, compiled once (a file shared
+ * by several types is compiled once), with one validation context per file:
+ * for one thread (the pump's loop). */
+typedef struct xb_entry_schemas_t xb_entry_schemas_t;
+
+/* Compiles the schema of every type of mem that has one and checks that it
+ * declares the type's element. Fails (NULL, XB_ERR_SCHEMA, "FILE:LINE:
+ * what", or "FILE: declares no global element 'x' (memory type 'n')") at
+ * the first file that does not compile. Copies what it needs: mem may be
+ * freed afterwards. Caller owns the result (xb_entry_schemas_destroy). */
+xb_entry_schemas_t *xb_entry_schemas_new(const xb_memory_config_t *mem, xb_error_t *err);
+void xb_entry_schemas_destroy(xb_entry_schemas_t **s);
+
+/* Validates element (the root of the value of entry name) against the
+ * schema of name's type. 0 when valid, or when name has no schema (s may be
+ * NULL); else -1 with err XB_ERR_SCHEMA "working-memory entry NAME: <tag>
+ * rejected by FILE.xsd: line N: reason" (libxml2's first error), err->line
+ * N, or XB_ERR_ARG for a node that is not an element of a document. */
+int xb_entry_schemas_check(xb_entry_schemas_t *s, const char *name, xmlNodePtr element,
+                           xb_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -236,10 +236,15 @@ static void control_memory(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
     xb_error_clear(&err);
     char *root = NULL;
     if (xb_registry_root_of(p->registry, thread, &root, &err) != 0 || !root) {
+        /* ended with memory.keep: its client's thread is remembered (conv.c) */
+        const char *kept = xbp_conv_kept_root(p, thread);
+        free(root);
+        root = kept ? strdup(kept) : NULL;
+    }
+    if (!root) {
         char msg[160];
         snprintf(msg, sizeof msg, "no conversation of thread %.40s (unknown, or it ended)", thread);
         reply_error(p, rid, req, msg);
-        free(root);
         return;
     }
     xb_wmem_list_t list = {0};

@@ -56,6 +56,30 @@ void xbp_conv_free(conv_t *c)
     free(c);
 }
 
+/* Remembers c's client thread -> root in the ring of kept memories (the
+ * oldest goes). Without memory for the ring, the thread is only forgotten. */
+static void remember_kept(xb_pump_t *p, const conv_t *c)
+{
+    if (!p->kept && !(p->kept = calloc(XBP_KEPT_MAX, sizeof *p->kept)))
+        return;
+    xbp_kept_t *k = &p->kept[p->kept_next];
+    free(k->root);
+    k->root = strdup(c->root);
+    xb_strlcpy(k->thread, c->client_thread, sizeof k->thread);
+    p->kept_next = (p->kept_next + 1) % XBP_KEPT_MAX;
+}
+
+const char *xbp_conv_kept_root(const xb_pump_t *p, const char *thread)
+{
+    /* newest first: a thread continued later names its last conversation */
+    for (size_t i = 1; p->kept && i <= XBP_KEPT_MAX; i++) {
+        const xbp_kept_t *k = &p->kept[(p->kept_next + XBP_KEPT_MAX - i) % XBP_KEPT_MAX];
+        if (k->root && strcmp(k->thread, thread) == 0)
+            return k->root;
+    }
+    return NULL;
+}
+
 /* The conversation is over: every branch has ended. Its registry entries go;
  * its context buffers stay (retention is the backend's business). */
 void xbp_conv_release(xb_pump_t *p, conv_t *c)
@@ -66,6 +90,8 @@ void xbp_conv_release(xb_pump_t *p, conv_t *c)
         XB_WARN("pump", "conversation %s: could not remove its registry entries: %s", c->root,
                 err.message);
     xbp_wmem_conversation_ended(p, c);
+    if (c->has_memory && p->cfg->memory.keep && c->has_client && c->client_thread[0])
+        remember_kept(p, c);
     XB_DEBUG("pump", "conversation %s ended%s", c->root, c->failed ? " in failure" : "");
     if (c->failed && c->has_client && !c->client_told) {
         c->next_ended = p->ended;
@@ -84,6 +110,10 @@ static void conv_free_cb(const char *key, void *value, void *user)
 
 void xbp_convs_free(xb_pump_t *p)
 {
+    for (size_t i = 0; p->kept && i < XBP_KEPT_MAX; i++)
+        free(p->kept[i].root);
+    free(p->kept);
+    p->kept = NULL;
     while (p->ended) {
         conv_t *c = p->ended;
         p->ended = c->next_ended;

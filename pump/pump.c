@@ -197,6 +197,9 @@ static int open_xml(xb_pump_t *p, xb_error_t *err)
     p->validator = xb_validator_new(p->schemas, err);
     if (!p->validator)
         return -1;
+    p->entry_schemas = xb_entry_schemas_new(&p->cfg->memory, err);
+    if (!p->entry_schemas)
+        return -1;
     xb_parse_limits_t pl;
     xb_parse_limits_defaults(&pl);
     pl.max_bytes = p->cfg->limits.max_message_bytes;
@@ -722,6 +725,7 @@ void xb_pump_destroy(xb_pump_t **pp)
     xb_parser_destroy(&p->parser);
     xb_xml_ctxt_free(&p->xmlctxt);
     xb_validator_destroy(&p->validator);
+    xb_entry_schemas_destroy(&p->entry_schemas);
     xb_schemas_destroy(&p->schemas);
     if (p->registry)
         flush_registry(p);

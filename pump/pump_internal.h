@@ -6,7 +6,7 @@
  *   pump.c     lifecycle, the loop (xb_pump_step), dispatch of commands -> all below
  *   pipeline.c pipeline runs: steps sent, results stored, the output answered
  *              (docs/pipelines.md)                      -> route, pipeq, wmem, conv, core
- *   control.c  CONTROL and HISTORY requests            -> redeliver, peertab, lqueue, core
+ *   control.c  CONTROL and HISTORY requests            -> redeliver, peertab, lqueue, conv, core
  *   route.c    SEND, REPLY, DONE (docs/routing.md)     -> commit, security, outbox, deliver, conv,
  *                                                         identity, pipeq, wmem, core
  *   redeliver.c journaled deliveries again at start, dead letters
@@ -207,6 +207,16 @@ struct delivery {
     xbp_lqlink_t plink;  /* in its peer's held list while a process holds it */
 };
 
+/* A conversation that ended with its working memory kept (memory.keep):
+ * its client's thread -> its root, so that `memory THREAD` still finds it
+ * once the registry has forgotten the thread. */
+typedef struct {
+    char thread[37];
+    char *root; /* owned; NULL while the ring slot is free */
+} xbp_kept_t;
+
+#define XBP_KEPT_MAX 1024 /* the last conversations remembered so */
+
 /* A live conversation: ended when no delivery of it is pending. How it
  * ends in failure: docs/routing.md, "How a conversation ends". */
 struct conv {
@@ -268,6 +278,7 @@ struct xb_pump_t {
     xb_registry_t *registry;
     xb_schemas_t *schemas;
     xb_validator_t *validator;
+    xb_entry_schemas_t *entry_schemas; /* memory.types[] XSDs (owned), for wmem.c */
     xb_parser_t *parser;
     xmlParserCtxtPtr xmlctxt; /* for bare payloads */
     xb_parse_limits_t plimits;
@@ -292,6 +303,8 @@ struct xb_pump_t {
     xb_strmap_t *convs;                 /* root -> conv_t */
     conv_t *ended;                      /* ended in failure, the client not told yet:
                                          xbp_convs_report tells it */
+    xbp_kept_t *kept;                   /* conv.c: ring of XBP_KEPT_MAX (owned), lazily */
+    size_t kept_next;                   /* the slot the next one takes */
     xbp_turn_t *turn;                   /* commit.c: what waits for the turn's commit */
     xbp_security_t *sec;                /* security.c: NULL without security.server_key */
     posted_t posted[XB_POSTED_CLIENTS]; /* outbox.c: acceptances of POSTs not told yet */
@@ -413,6 +426,9 @@ void xbp_conv_note_failure(conv_t *c, xb_code_t code, const char *listener, int 
 void xbp_conv_release(xb_pump_t *p, conv_t *c);
 /* Frees a conversation that has ended. */
 void xbp_conv_free(conv_t *c);
+/* The root of the conversation whose client's thread was thread, among the
+ * last XBP_KEPT_MAX that ended with memory.keep (borrowed; NULL if none). */
+const char *xbp_conv_kept_root(const xb_pump_t *p, const char *thread);
 void xbp_convs_free(xb_pump_t *p);
 
 /* peertab.c */

@@ -90,20 +90,23 @@ static const xb_memory_type_t *type_of(const xb_pump_t *p, const char *name)
 }
 
 /* One entry's value: one well-formed element (hardened intake), of the
- * declared element when the entry is typed. */
+ * declared element when the entry is typed, valid against the type's XSD
+ * when it has one (compiled at start: p->entry_schemas). */
 static int check_value(xb_pump_t *p, const char *name, xb_proto_val_t v, xb_error_t *err)
 {
     xmlDocPtr doc = xb_xml_read(p->xmlctxt, v.ptr, v.len, &p->plimits, err);
     if (!doc)
         return xb_error_set(err, err->code, 0, "working-memory entry %s: %s", name, err->message);
     const xb_memory_type_t *t = type_of(p, name);
-    char tag[512];
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    char tag[512] = "";
     int rc = 0;
     if (t && t->element &&
-        (xb_payload_tag_of(xmlDocGetRootElement(doc), tag, sizeof tag) != 0 ||
-         strcmp(tag, t->element) != 0))
+        (xb_payload_tag_of(root, tag, sizeof tag) != 0 || strcmp(tag, t->element) != 0))
         rc = xb_error_set(err, XB_ERR_SCHEMA, 0, "working-memory entry %s must be <%s>, got <%s>",
                           name, t->element, tag);
+    else if (t)
+        rc = xb_entry_schemas_check(p->entry_schemas, name, root, err);
     xmlFreeDoc(doc);
     return rc;
 }

@@ -1186,6 +1186,50 @@ static void test_threads_read_and_write(void)
 
 /* ---- suites ---------------------------------------------------------------------- */
 
+static long wmem_count(xb_backend_t *b, const char *conversation)
+{
+    xb_wmem_list_t l = {0};
+    xb_error_t err;
+    long n = xb_backend_wmem_list(b, conversation, &l, &err) == 0 ? (long)l.count : -1;
+    xb_wmem_list_free(&l);
+    return n;
+}
+
+/* Working memory follows max_threads too: a put that gives one more
+ * conversation memory drops the oldest conversation's (by first put, across
+ * restarts); a drop takes a conversation out of the order. */
+static void test_max_threads_evicts_oldest_memory(void)
+{
+    TEST_DIR(dir);
+    xb_backend_config_t cfg;
+    manager_config(&cfg, dir);
+    cfg.max_threads = 2;
+    xb_backend_t *b = open_cfg(&cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    xb_error_t err;
+    xb_wmem_entry_t es[] = {{"plan", "<plan/>", 7}, {"note", "<n>1</n>", 8}};
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, "conv-a", 2, es, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, "conv-b", 1, es, &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, "conv-a", 1, es, &err), 0); /* not made younger */
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-a"), 2);
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, "conv-c", 1, es, &err), 0);
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-a"), 0);
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-b"), 1);
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-c"), 1);
+    xb_backend_destroy(&b);
+
+    b = open_cfg(&cfg); /* the order is stored: conv-b is the oldest */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL(xb_backend_wmem_drop(b, "conv-c", &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, "conv-d", 2, es, &err), 0); /* room: nothing goes */
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-b"), 1);
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, "conv-a", 1, es, &err), 0);
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-b"), 0);
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-d"), 2);
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-a"), 1);
+    xb_backend_destroy(&b);
+}
+
 static const xbt_test_t lmdb_tests[] = {
     {"open creates the folder with parents, mode 0700", test_open_creates_folder},
     {"open errors: a file, no path, another format", test_open_errors},
@@ -1204,6 +1248,7 @@ static const xbt_test_t lmdb_tests[] = {
     {"batch append indexes", test_batch_indexes},
     {"a refusal inside a batch", test_batch_refusal},
     {"max_threads evicts the oldest, across restarts", test_max_threads_evicts_oldest},
+    {"max_threads evicts the oldest working memory too", test_max_threads_evicts_oldest_memory},
     {"thread and uuid length limits", test_name_limits},
     {"chains longer than a key", test_long_chains},
     {"registry pairs stay consistent after replace", test_registry_pairs_after_replace},

@@ -423,6 +423,54 @@ static int suite_clean(void)
     return 0;
 }
 
+/* memory.types[]: each type's XSD compiled once, a value validated against
+ * it; an entry without a schema passes; a broken file or an undeclared
+ * element fails with the file's name; check_config reports them too. */
+static void test_entry_schemas(void)
+{
+    xb_memory_type_t types[3] = {
+        {.name = "hello", .element = "greeting", .schema = DATA_DIR "/greeter.xsd", .line = 3},
+        {.name = "shout", .element = "shouted", .schema = DATA_DIR "/greeter.xsd", .line = 4},
+        {.name = "free", .element = "free", .line = 5},
+    };
+    xb_memory_config_t mem = {.types = types, .n_types = 3};
+    xb_error_t err;
+    xb_entry_schemas_t *s = xb_entry_schemas_new(&mem, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    xmlNodePtr el;
+    xmlDocPtr ok = parse_envelope(
+        ENV_OPEN "<greeting xmlns=\"\"><name>x</name></greeting>" ENV_CLOSE, &el);
+    CU_ASSERT_EQUAL(xb_entry_schemas_check(s, "hello", el, &err), 0);
+    CU_ASSERT_EQUAL(xb_entry_schemas_check(s, "free", el, &err), 0);
+    xmlFreeDoc(ok);
+    xmlDocPtr bad = parse_envelope(
+        ENV_OPEN "<shouted xmlns=\"\"><name>x</name></shouted>" ENV_CLOSE, &el);
+    CU_ASSERT_EQUAL(xb_entry_schemas_check(s, "shout", el, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_SCHEMA);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "working-memory entry shout: <shouted> rejected by "
+                                               "greeter.xsd: line 3:"));
+    xmlFreeDoc(bad);
+    xb_entry_schemas_destroy(&s);
+    CU_ASSERT_PTR_NULL(s);
+
+    types[1].element = "shout"; /* greeter.xsd declares no <shout> */
+    CU_ASSERT_PTR_NULL(xb_entry_schemas_new(&mem, &err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "greeter.xsd: declares no global element 'shout'"));
+    types[0].schema = DATA_DIR "/broken.xsd";
+    CU_ASSERT_PTR_NULL(xb_entry_schemas_new(&mem, &err));
+    CU_ASSERT_EQUAL(err.code, XB_ERR_SCHEMA);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "broken.xsd:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "and more problems"));
+
+    xb_config_t *cfg = cfg_with("a", "greeting", "greeter.xsd");
+    cfg->memory = mem;
+    size_t compiled = 99;
+    CU_ASSERT_EQUAL(xb_schemas_check_config(cfg, NULL, NULL, &compiled), 2);
+    CU_ASSERT_EQUAL(compiled, 1); /* greeter.xsd, counted once */
+    cfg->memory = (xb_memory_config_t){0};
+    xb_config_destroy(&cfg);
+}
+
 static const xbt_test_t schema_tests[] = {
     {"valid payloads pass", test_valid_payloads},
     {"invalid payloads fail with line", test_invalid_payloads},
@@ -431,6 +479,7 @@ static const xbt_test_t schema_tests[] = {
     {"libxml2 prints nothing", test_nothing_printed},
     {"one file, two listeners", test_shared_schema_file},
     {"validators in two threads", test_two_threads},
+    {"memory types' schemas", test_entry_schemas},
     {NULL, NULL},
 };
 

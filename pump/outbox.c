@@ -368,6 +368,8 @@ void xbp_deliveries_fail_all(xb_pump_t *p)
             continue;
         if (d->journaled) { /* kept for the next start, which delivers it again */
             d->journaled = false;
+            if (d->conv) /* and its working memory with it */
+                d->conv->journal_kept = true;
             xbp_delivery_fail(p, d, XB_ERR_SHUTDOWN,
                               "the pump stopped with message %s in hand: it stays in the "
                               "journal and is delivered again when the pump starts",

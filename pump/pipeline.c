@@ -115,7 +115,8 @@ static void items_free(run_t *r)
 static void run_end(xb_pump_t *p, run_t *r)
 {
     xb_error_t err;
-    if (r->own_scope && !p->cfg->memory.keep && r->scope[0] &&
+    bool kept = p->cfg->memory.keep || (r->conv && r->conv->journal_kept);
+    if (r->own_scope && !kept && r->scope[0] &&
         xb_backend_wmem_drop(p->backend, r->scope, &err) != 0)
         XB_WARN("pump", "pipeline %s: its working memory %s was not removed: %s", r->pl->name,
                 r->scope, err.message);
@@ -796,6 +797,7 @@ int xbp_pipelines_init(xb_pump_t *p)
     /* Ids differ across restarts: an answer from before one never finds a
      * new run. */
     p->pipes->next_id = ((uint64_t)xbp_now_us() << 8 ^ (uint64_t)getpid()) & 0xffffffffffULL;
+    p->pipes->next_id |= 1; /* 0 names no run (redeliver.c) */
     return 0;
 }
 

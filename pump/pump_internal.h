@@ -228,13 +228,15 @@ struct conv {
     char client_thread[37]; /* the client's thread: where a summary goes */
     long pending;
     uint64_t last_ms;
-    bool failed;      /* a branch ended in failure */
-    bool client_told; /* the client received a SystemError of it */
-    bool has_memory;  /* it may have working-memory entries: dropped when it ends */
-    int root_runs;    /* pipeline runs using the conversation's own memory (0 or 1) */
-    int redelivered;  /* it was taken over from the journal after a restart (times):
+    bool failed;       /* a branch ended in failure */
+    bool client_told;  /* the client received a SystemError of it */
+    bool has_memory;   /* it may have working-memory entries: dropped when it ends */
+    int root_runs;     /* pipeline runs using the conversation's own memory (0 or 1) */
+    bool journal_kept; /* the pump stopped with deliveries of it left in the journal: its
+                          memory stays for them (the next start delivers them again) */
+    int redelivered;   /* it was taken over from the journal after a restart (times):
                          its summary may repeat one sent before, and is marked */
-    bool noted;       /* the first failure, for the summary: */
+    bool noted;        /* the first failure, for the summary: */
     xb_code_t fail_code;
     int fail_hop; /* depth of the message that failed (0: unknown) */
     char fail_listener[XB_NAME_MAX];

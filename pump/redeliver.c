@@ -28,6 +28,21 @@ static char *mark_envelope(const xbp_jentry_t *e, long n, size_t *len)
 
 /* The conversation of the entry, found or made again. NULL: none (no root,
  * or no memory). */
+/* A step of a pipeline run from before the restart: the run is lost with
+ * the pump, but what the step answers, or how it fails, still reaches the
+ * pipeline (pipeline.c), which tells the run's caller once. A run id of 0
+ * names no run. */
+static void lost_run_origin(const xb_pump_t *p, origin_t *o)
+{
+    if (o->is_client || o->is_system)
+        return;
+    int i = xbp_pump_pipeline(p, o->name, NULL);
+    if (i < 0)
+        return;
+    o->pipeline = i + 1;
+    o->pipe_ref = 1; /* run 0, item 1 */
+}
+
 static conv_t *conv_of(xb_pump_t *p, const xbp_jentry_t *e)
 {
     if (!e->root[0])
@@ -152,6 +167,7 @@ int xbp_redeliver_entry(xb_pump_t *p, xbp_jentry_t *e, char *why, size_t cap)
     d->origin = e->origin;
     e->origin.chain = NULL;
     d->is_error = d->origin.is_system; /* a SystemError from the pump */
+    lost_run_origin(p, &d->origin);
     d->journaled = true;
     d->redelivered = (int)e->count;
     d->envelope = mark_envelope(e, e->count, &d->len);

@@ -297,7 +297,10 @@ static void step_ended_silently(xb_pump_t *p, const delivery_t *d)
 {
     if (!d->origin.pipeline || d->is_error)
         return;
-    xbp_pev_t *e = xbp_pev_new(p, XBP_PEV_DONE, d->origin.pipeline - 1, d->conv, &d->origin);
+    origin_t o = d->origin; /* borrows its chain */
+    if (d->redelivered > o.redelivered)
+        o.redelivered = d->redelivered;
+    xbp_pev_t *e = xbp_pev_new(p, XBP_PEV_DONE, d->origin.pipeline - 1, d->conv, &o);
     if (e)
         xbp_pipeq_push(p, e);
     else

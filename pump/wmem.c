@@ -167,7 +167,7 @@ int xbp_wmem_write_reply(xb_pump_t *p, const xb_listener_config_t *lc, bool with
 
 void xbp_wmem_conversation_ended(xb_pump_t *p, conv_t *c)
 {
-    if (!c->has_memory || p->cfg->memory.keep)
+    if (!c->has_memory || p->cfg->memory.keep || c->journal_kept)
         return;
     xb_error_t err;
     if (xb_backend_wmem_drop(p->backend, c->root, &err) != 0)

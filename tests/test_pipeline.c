@@ -426,6 +426,61 @@ static int backend_clean(void)
     return 0;
 }
 
+/* The pump dies while tok holds the first step (its journal entry stays,
+ * as a crash leaves it); the next pump delivers it again, and tok's answer
+ * finds no run: the client hears once that the run was lost, and the
+ * conversation's memory goes when it ends. */
+static void test_restart_mid_run(void)
+{
+    open_org(false);
+    client = pumpfix_dealer_id(&f, "c1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(client);
+    char thread[64], *root = NULL;
+    start("<document>lost</document>", thread, sizeof thread);
+    xb_error_t err;
+    CU_ASSERT_EQUAL_FATAL(xb_registry_root_of(f.pump->registry, thread, &root, &err), 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    xb_frames_destroy(&d);
+    xb_journal_list_t saved = {0};
+    CU_ASSERT_EQUAL(xb_backend_journal_list(f.pump->backend, &saved, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(saved.count, 1);
+    xb_journal_entry_t e = {saved.items[0].id, saved.items[0].data.data, saved.items[0].data.len};
+    pumpfix_close(&f);
+    xb_backend_config_t cfg;
+    xb_backend_config_defaults(&cfg);
+    cfg.type = XB_BACKEND_MANAGER;
+    snprintf(cfg.path, sizeof cfg.path, "%s/t.lmdb", lmdb_dir);
+    xb_backend_t *b = xb_backend_new(&cfg, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL(xb_backend_journal_put(b, &e, &err), 0);
+    xb_backend_destroy(&b);
+    xb_journal_list_free(&saved);
+
+    open_org(false);
+    client = pumpfix_dealer_id(&f, "c1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(client);
+    d = serve(tok, "<tokenize/>", "<tokens><w>lost</w></tokens>");
+    xb_frames_destroy(&d);
+    expect_answer("its run was lost when the pump restarted", "shutdown");
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, count, 5));
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 3));
+    xb_wmem_list_t l;
+    CU_ASSERT_EQUAL(xb_backend_wmem_list(f.pump->backend, root, &l, &err), 0);
+    CU_ASSERT_EQUAL(l.count, 0);
+    xb_wmem_list_free(&l);
+    free(root);
+    pumpfix_close(&f);
+}
+
+static const xbt_test_t lmdb_tests[] = {
+    {"a three-step sequence passes data by name", test_sequence},
+    {"nested pipelines", test_nested},
+    {"memory.keep", test_keep},
+    {"a pump restart mid-run: the caller hears, the memory goes", test_restart_mid_run},
+    {NULL, NULL},
+};
+
 static const xbt_test_t backend_tests[] = {
     {"a three-step sequence passes data by name", test_sequence},
     {"nested pipelines", test_nested},
@@ -434,5 +489,5 @@ static const xbt_test_t backend_tests[] = {
 };
 
 XBT_SUITES({"pipeline", NULL, NULL, NULL, NULL, pipeline_tests},
-           {"lmdb", lmdb_init, lmdb_clean, NULL, NULL, backend_tests},
+           {"lmdb", lmdb_init, lmdb_clean, NULL, NULL, lmdb_tests},
            {"redis", redis_init, backend_clean, NULL, NULL, backend_tests});

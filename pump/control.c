@@ -10,6 +10,7 @@
 #include <libxml/xmlwriter.h>
 
 #include "log.h"
+#include "pipeline.h"
 #include "redeliver.h"
 #include "xmlbus/slot.h"
 
@@ -316,6 +317,8 @@ static void control_stats(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
     (void)args;
     (void)n;
     body_t b = {0};
+    xbp_pipes_stats_t ps;
+    xbp_pipelines_stats(p, &ps);
     int rc = body_open(&b, "stats");
     if (rc == 0)
         rc = attr(&b, "organism", p->cfg->name) ||
@@ -335,7 +338,12 @@ static void control_stats(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
              attr_u64(&b, "slot-batches", p->slot_batches) ||
              attr_u64(&b, "batched-slots", p->batched_slots) ||
              attr_u64(&b, "in-flight", (unsigned long long)p->in_flight) ||
-             attr_u64(&b, "conversations", xb_strmap_count(p->convs));
+             attr_u64(&b, "conversations", xb_strmap_count(p->convs)) ||
+             attr_u64(&b, "pipeline-runs", ps.started) ||
+             attr_u64(&b, "pipeline-completed", ps.completed) ||
+             attr_u64(&b, "pipeline-failed", ps.failed) ||
+             attr_u64(&b, "pipeline-late", ps.late) ||
+             attr_u64(&b, "pipeline-running", ps.running);
     for (int c = 1; rc == 0 && c < XB_ERR__COUNT; c++) {
         if (!p->errors[c])
             continue;

@@ -4,9 +4,10 @@
  * top down; each calls only files below it (the graph has no cycle):
  *
  *   pump.c     lifecycle, the loop (xb_pump_step), dispatch of commands -> all below
+ *   control.c  CONTROL and HISTORY requests            -> pipeline (stats), redeliver, peertab,
+ *                                                         lqueue, conv, core
  *   pipeline.c pipeline runs: steps sent, results stored, the output answered
  *              (docs/pipelines.md)                      -> route, pipeq, wmem, conv, core
- *   control.c  CONTROL and HISTORY requests            -> redeliver, peertab, lqueue, conv, core
  *   route.c    SEND, REPLY, DONE (docs/routing.md)     -> commit, security, outbox, deliver, conv,
  *                                                         identity, pipeq, wmem, core
  *   redeliver.c journaled deliveries again at start, dead letters

@@ -32,7 +32,7 @@ bool xbp_identity_may_send_as(xb_pump_t *p, const xbp_rid_t *rid, const char *na
                   (its role) may send under that listener's name. */
     if (strcmp(name, SYSTEM_NAME) == 0)
         return false;
-    return xbp_pump_listener(p, name) == NULL;
+    return xbp_pump_listener(p, name) == NULL && xbp_pump_pipeline(p, name, NULL) < 0;
 }
 
 bool xbp_identity_owns(const conv_t *c, const xbp_rid_t *rid)

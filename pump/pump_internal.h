@@ -360,7 +360,7 @@ bool xbp_rid_eq(const xbp_rid_t *a, const xbp_rid_t *b);
  * depend on where they differ). */
 bool xbp_token_eq(const char *a, const char *b);
 /* Whether the client on connection rid may send under the hop name name:
- * never under `system` nor a configured listener's name. The place where
+ * never under `system` nor a configured listener's or pipeline's name. The place where
  * a role (a listener's key) will allow its own name. */
 bool xbp_identity_may_send_as(xb_pump_t *p, const xbp_rid_t *rid, const char *name);
 /* Whether connection rid owns the live conversation c: the client

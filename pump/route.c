@@ -579,7 +579,8 @@ void xbp_route_on_send(xb_pump_t *p, const xbp_rid_t *rid, const xb_proto_msg_t 
     }
     if (!xbp_identity_may_send_as(p, rid, sender)) {
         char why[XB_NAME_MAX + 96];
-        snprintf(why, sizeof why, "a client may not send as '%s' (a listener's name or system)",
+        snprintf(why, sizeof why,
+                 "a client may not send as '%s' (a listener's or pipeline's name, or system)",
                  sender);
         xbp_route_reject(p, rid, req, &o, XB_ERR_DENIED, why);
         send_body_free(&b);

@@ -371,6 +371,21 @@ static void test_keep(void)
     sequence_passes_data(true);
 }
 
+/* A client may not send under a pipeline's name: the pipeline's hop is the
+ * pump's. */
+static void test_pipeline_name_not_a_sender(void)
+{
+    open_org(false);
+    CU_ASSERT_EQUAL(
+        pumpfix_send(client, XB_CMD_SEND, "r1", "<document>x</document>", "", "seq", NULL), 0);
+    xb_frames_t *m = pumpfix_expect(&f, client, XB_CMD_REJECTED);
+    char code[32];
+    CU_ASSERT_STRING_EQUAL(pumpfix_error_code(m, 3, code, sizeof code), "denied");
+    xb_frames_destroy(&m);
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, tok, 3));
+    pumpfix_close(&f);
+}
+
 static const xbt_test_t pipeline_tests[] = {
     {"a three-step sequence passes data by name", test_sequence},
     {"a missing input fails fast", test_missing_input},
@@ -382,6 +397,7 @@ static const xbt_test_t pipeline_tests[] = {
     {"a step's timeout", test_step_timeout},
     {"two runs at once never mix", test_concurrent_runs},
     {"memory.keep keeps a run's memory", test_keep},
+    {"a pipeline's name is no client's", test_pipeline_name_not_a_sender},
     {NULL, NULL},
 };
 

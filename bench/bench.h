@@ -107,7 +107,7 @@ typedef struct {
     /* pump/memory/tcp/kK/400B against peer/nats-xml/tcp/kK/400B: msgs/s,
      * p50, p99, and the CPU of all three processes per routed message */
     double peer_thr_ratio, peer_p50_ratio, peer_p99_ratio, peer_cpu_ratio;
-    double load1;         /* 1-minute load average when the row started */
+    double load1; /* 1-minute load average when the row started */
 } bench_row_t;
 
 /* ---- clocks and samples (stats.c) ------------------------------------------ */
@@ -211,8 +211,7 @@ typedef struct {
 
 /* Runs every selected peer row (one nats-server for all of them), or marks
  * them "not available" without nats-server or libnats. */
-void bench_peer_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, int *progress,
-                     int total);
+void bench_peer_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, int *progress, int total);
 /* Hidden modes (peernats.c, argv[0] is the mode): return the exit code. */
 int bench_nats_responder_main(int argc, char **argv);
 int bench_nats_requester_main(int argc, char **argv);

@@ -43,9 +43,9 @@
 #include <libxml/xmlschemas.h>
 #include <nats/nats.h>
 
-#define RING 65536             /* send times by request number; > any window */
+#define RING 65536              /* send times by request number; > any window */
 #define ANSWER_TIMEOUT_MS 10000 /* a lost answer fails the row */
-#define SUBJECT "bench.echo"   /* the responder's subject */
+#define SUBJECT "bench.echo"    /* the responder's subject */
 
 /* Prints the failure of a NATS call on stderr (the process's log). */
 static int nats_failed(const char *what, natsStatus s)
@@ -102,7 +102,8 @@ static int checker_open(checker_t *c)
 {
     memset(c, 0, sizeof *c);
     xmlInitParser();
-    xmlSchemaParserCtxtPtr pc = xmlSchemaNewMemParserCtxt(bench_echo_xsd, (int)strlen(bench_echo_xsd));
+    xmlSchemaParserCtxtPtr pc = xmlSchemaNewMemParserCtxt(bench_echo_xsd,
+                                                          (int)strlen(bench_echo_xsd));
     c->schema = pc ? xmlSchemaParse(pc) : NULL;
     xmlSchemaFreeParserCtxt(pc);
     c->valid = c->schema ? xmlSchemaNewValidCtxt(c->schema) : NULL;
@@ -203,12 +204,12 @@ int bench_nats_responder_main(int argc, char **argv)
 typedef struct {
     natsConnection *nc;
     natsSubscription *sub;
-    char inbox[128];  /* reply subjects: inbox.N */
-    char *payload;    /* bench_seq_payload */
+    char inbox[128]; /* reply subjects: inbox.N */
+    char *payload;   /* bench_seq_payload */
     size_t len, seq_at;
     int window;
-    bool xml;         /* answers are <ok>, not the payload back */
-    uint64_t next;    /* number of the next request */
+    bool xml;          /* answers are <ok>, not the payload back */
+    uint64_t next;     /* number of the next request */
     uint64_t *sent_at; /* RING slots */
     uint64_t done, errors;
     bench_lat_t lat;
@@ -222,8 +223,7 @@ static void take_answer(req_t *r, natsMsg *m, uint64_t now)
     const char *dot = strrchr(natsMsg_GetSubject(m), '.');
     uint64_t q = dot ? strtoull(dot + 1, NULL, 10) : 0;
     int n = natsMsg_GetDataLength(m);
-    bool ok = r->xml ? n > 4 && memcmp(natsMsg_GetData(m), "<ok>", 4) == 0
-                     : (size_t)n == r->len;
+    bool ok = r->xml ? n > 4 && memcmp(natsMsg_GetData(m), "<ok>", 4) == 0 : (size_t)n == r->len;
     if (!ok)
         r->errors++;
     if (r->record && q && bench_lat_add(&r->lat, now - r->sent_at[q % RING]) != 0)

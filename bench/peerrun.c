@@ -97,7 +97,7 @@ static int peer_open(peer_env_t *e, const char *bin, xb_error_t *err)
     static char buf[16384];
     for (int waited = 0; waited < SERVER_TIMEOUT_MS && !bench_interrupted(); waited += 10) {
         const char *at = bench_read_file(e->log, buf, sizeof buf) > 0 ? strstr(buf, LISTENING)
-                                                                       : NULL;
+                                                                      : NULL;
         const char *colon = at ? strchr(at + strlen(LISTENING), ':') : NULL;
         int port = colon ? atoi(colon + 1) : 0;
         if (port > 0) {
@@ -125,11 +125,11 @@ static bool send_asap(int window)
 static int parse_result(const char *line, bench_peer_result_t *r)
 {
     memset(r, 0, sizeof *r);
-    r->ok = sscanf(line, "ok %" SCNu64 " %" SCNu64 " %lf %lf %lf %lf %lf %" SCNd64 " %" SCNd64
-                         " %" SCNd64,
-                   &r->round_trips, &r->errors, &r->seconds, &r->p50_us, &r->p99_us, &r->p999_us,
-                   &r->mean_us, &r->server_cpu_ns, &r->responder_cpu_ns,
-                   &r->requester_cpu_ns) == 10;
+    r->ok = sscanf(
+                line,
+                "ok %" SCNu64 " %" SCNu64 " %lf %lf %lf %lf %lf %" SCNd64 " %" SCNd64 " %" SCNd64,
+                &r->round_trips, &r->errors, &r->seconds, &r->p50_us, &r->p99_us, &r->p999_us,
+                &r->mean_us, &r->server_cpu_ns, &r->responder_cpu_ns, &r->requester_cpu_ns) == 10;
     return r->ok ? 0 : -1;
 }
 
@@ -195,8 +195,9 @@ static void peer_row(const bench_opts_t *o, peer_env_t *e, bench_row_t *row, int
     snprintf(msgs, sizeof msgs, "%ld", o->messages);
     snprintf(spid, sizeof spid, "%ld", (long)e->server);
     snprintf(rpid, sizeof rpid, "%ld", (long)responder);
-    const char *qargv[] = {self, "--nats-requester", e->url, mode, k, size, secs, msgs,
-                           asap, spid, rpid, result, NULL};
+    const char *qargv[] = {
+        self, "--nats-requester", e->url, mode, k, size, secs, msgs, asap, spid, rpid, result,
+        NULL};
     requester = bench_spawn(qargv, qlog, NULL, &err);
     if (requester < 0) {
         bench_row_finish(row, ST_FAILED, "%s", err.message);

@@ -245,8 +245,9 @@ static void print_main(const bench_row_t *rows, size_t n)
         "| row | msgs/s | p50 µs | p99 µs | p99.9 µs | pump CPU µs | echo CPU µs | client CPU µs "
         "| x raw msgs/s | x raw p50 | x raw p99 | x raw CPU | CPU / p+v "
         "| x peer msgs/s | x peer p50 | x peer p99 | x peer CPU | status |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-           "\n");
+    printf(
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "\n");
     for (size_t i = 0; i < n; i++) {
         const bench_row_t *r = &rows[i];
         if (!r->selected || r->kind == ROW_PARSE_ENV || r->kind == ROW_VALIDATE)
@@ -351,10 +352,23 @@ static void json_num(FILE *f, double v, int prec)
         fprintf(f, "%.*f", prec, v);
 }
 
+/* The measured values and ratios of a row, in the order of the JSON keys
+ * and CSV columns. */
+#define N_VALUES 18
+static void row_values(const bench_row_t *r, double v[N_VALUES])
+{
+    const double all[N_VALUES] = {
+        r->msgs_per_s,     r->p50_us,         r->p99_us,        r->p999_us,       r->mean_us,
+        r->us_per_msg,     r->pump_cpu_us,    r->echo_cpu_us,   r->client_cpu_us, r->thr_ratio,
+        r->p50_ratio,      r->p99_ratio,      r->cpu_raw_ratio, r->cpu_ratio,     r->peer_thr_ratio,
+        r->peer_p50_ratio, r->peer_p99_ratio, r->peer_cpu_ratio};
+    memcpy(v, all, sizeof all);
+}
+
 static const char *kind_name(row_kind_t k)
 {
-    static const char *const names[] = {"raw",  "parse-envelope", "validate-payload",
-                                        "pump", "pool",           "rss", "peer"};
+    static const char *const names[] = {
+        "raw", "parse-envelope", "validate-payload", "pump", "pool", "rss", "peer"};
     return names[k];
 }
 
@@ -430,13 +444,9 @@ int bench_write_json(const bench_opts_t *o, const bench_row_t *rows, size_t n, x
                                            "ratio_p50_vs_peer",
                                            "ratio_p99_vs_peer",
                                            "ratio_cpu_vs_peer"};
-        const double vals[] = {
-            r->msgs_per_s,     r->p50_us,         r->p99_us,         r->p999_us,
-            r->mean_us,        r->us_per_msg,     r->pump_cpu_us,    r->echo_cpu_us,
-            r->client_cpu_us,  r->thr_ratio,      r->p50_ratio,      r->p99_ratio,
-            r->cpu_raw_ratio,  r->cpu_ratio,      r->peer_thr_ratio, r->peer_p50_ratio,
-            r->peer_p99_ratio, r->peer_cpu_ratio};
-        for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
+        double vals[N_VALUES];
+        row_values(r, vals);
+        for (size_t k = 0; k < N_VALUES; k++) {
             fprintf(f, ", \"%s\": ", keys[k]);
             json_num(f, r->status == ST_OK ? vals[k] : -1, 3);
         }
@@ -506,13 +516,9 @@ int bench_write_csv(const bench_opts_t *o, const bench_row_t *rows, size_t n, xb
                 status_name(r->status), r->backend, r->transport, r->in_flight, r->payload,
                 r->workers, (unsigned long long)r->round_trips, (unsigned long long)r->routed,
                 (unsigned long long)r->errors, r->seconds);
-        const double vals[] = {
-            r->msgs_per_s,     r->p50_us,         r->p99_us,         r->p999_us,
-            r->mean_us,        r->us_per_msg,     r->pump_cpu_us,    r->echo_cpu_us,
-            r->client_cpu_us,  r->thr_ratio,      r->p50_ratio,      r->p99_ratio,
-            r->cpu_raw_ratio,  r->cpu_ratio,      r->peer_thr_ratio, r->peer_p50_ratio,
-            r->peer_p99_ratio, r->peer_cpu_ratio};
-        for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++)
+        double vals[N_VALUES];
+        row_values(r, vals);
+        for (size_t k = 0; k < N_VALUES; k++)
             csv_num(f, ok ? vals[k] : -1);
         if (r->kind == ROW_RSS && r->n_rss > 0)
             fprintf(f, ",%ld,%ld,%ld,%s", r->rss_start_kb, r->rss_fill_kb, r->rss_end_kb,

@@ -94,7 +94,7 @@ static int peer_open(peer_env_t *e, const char *bin, xb_error_t *err)
     e->server = bench_spawn(argv, e->log, NULL, err);
     if (e->server < 0)
         return -1;
-    static char buf[16384];
+    char buf[8192]; /* the first lines of its log */
     for (int waited = 0; waited < SERVER_TIMEOUT_MS && !bench_interrupted(); waited += 10) {
         const char *at = bench_read_file(e->log, buf, sizeof buf) > 0 ? strstr(buf, LISTENING)
                                                                       : NULL;

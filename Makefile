@@ -9,7 +9,7 @@ MAKEFLAGS  += --no-print-directory
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test test-asan fuzz demo demo-primes demo-secure bench bench-quick soak install clean valgrind
+.PHONY: all deps build test test-asan fuzz demo demo-primes demo-secure bench bench-quick bench-build soak install clean valgrind
 
 all: build
 
@@ -50,10 +50,20 @@ demo-primes: build
 demo-secure: build
 	@scripts/demo-secure.sh $(BUILD)
 
-bench: build
+# The bench also installs its peer, nats-server and libnats-dev
+# (docs/performance.md, "The peer"), and configures again a build folder
+# that was configured before libnats was there.
+bench-build:
+	@scripts/install-deps.sh --bench
+	@if [ ! -f $(BUILD)/CMakeCache.txt ] || [ -n "$(CMAKE_ARGS)" ] || \
+	    ! grep -q '^LIBNATS_FOUND:INTERNAL=1' $(BUILD)/CMakeCache.txt; then \
+	    cmake -S . -B $(BUILD) $(CMAKE_ARGS) >/dev/null; fi
+	@cmake --build $(BUILD) -j $(JOBS)
+
+bench: bench-build
 	@$(BUILD)/bin/xmlbus-bench
 
-bench-quick: build
+bench-quick: bench-build
 	@$(BUILD)/bin/xmlbus-bench --quick
 
 # The hello organism on redis under chaos, every message counted

@@ -17,6 +17,10 @@
  *   pumpwin.c  the client's window, client API loop with xb_client_post
  *   pumppipe.c the pipelined client: XB1 through the codec, no client library
  *   redis.c    a real redis-server on a free loopback port
+ *   peerrun.c  the peer rows: nats-server, responder and requester
+ *              processes, "not available" without them
+ *   peernats.c the NATS responder and requester (hidden modes; built only
+ *              with libnats)
  *   report.c   table, goals, JSON and CSV
  *   stats.c    clocks, latency samples and percentiles
  *   soak*.c    `--soak`: the hello organism under chaos, every message
@@ -58,7 +62,8 @@ typedef enum {
     ROW_VALIDATE,  /* xb_validator_check of the payload against echo.xsd */
     ROW_PUMP,      /* client -> pump -> xmlbus-echo -> pump -> client */
     ROW_POOL,      /* the same with a cpu_bound pool of xmlbus-echo workers */
-    ROW_RSS        /* long run: pump RSS before and after, retention bounded */
+    ROW_RSS,       /* long run: pump RSS before and after, retention bounded */
+    ROW_PEER       /* requester -> nats-server -> responder and back (peer*.c) */
 } row_kind_t;
 
 typedef enum { ST_PENDING, ST_OK, ST_NOT_AVAILABLE, ST_FAILED } row_status_t;
@@ -68,7 +73,7 @@ typedef struct {
     char id[80];     /* "pump/memory/ipc/k100/400B": what --only matches */
     char label[120]; /* "pump memory ipc 100 in flight 400 B": progress line */
     row_kind_t kind;
-    const char *backend;   /* memory | manager | redis (pump rows) */
+    const char *backend;   /* memory | manager | redis (pump rows); nats | nats-xml (peer) */
     const char *transport; /* tcp | ipc (raw and pump rows) */
     int in_flight;
     size_t payload;  /* payload element size in bytes */
@@ -87,9 +92,9 @@ typedef struct {
     double msgs_per_s;                       /* routed messages per second */
     double p50_us, p99_us, p999_us, mean_us; /* round-trip latency */
     double us_per_msg;                       /* parse rows: µs per message */
-    double pump_cpu_us;                 /* µs of pump (or raw broker) CPU per routed message */
-    double echo_cpu_us;                 /* µs of echo (or raw worker) CPU per routed message */
-    double client_cpu_us;               /* µs of this program's CPU per routed message */
+    double pump_cpu_us;   /* µs of pump (raw broker, nats-server) CPU per routed message */
+    double echo_cpu_us;   /* µs of echo (raw worker, NATS responder) CPU per routed message */
+    double client_cpu_us; /* µs of this program's (NATS requester's) CPU per routed message */
     long rss_kb[BENCH_RSS_SAMPLES];     /* RSS row: VmRSS at checkpoints */
     uint64_t rss_at[BENCH_RSS_SAMPLES]; /* routed messages at each checkpoint */
     int n_rss;
@@ -99,7 +104,10 @@ typedef struct {
     /* ratios (report.c), < 0 when the baseline was not measured */
     double thr_ratio, p50_ratio, p99_ratio, cpu_ratio;
     double cpu_raw_ratio; /* pump CPU / raw broker CPU per routed message */
-    double load1;         /* 1-minute load average when the row started */
+    /* pump/memory/tcp/kK/400B against peer/nats-xml/tcp/kK/400B: msgs/s,
+     * p50, p99, and the CPU of all three processes per routed message */
+    double peer_thr_ratio, peer_p50_ratio, peer_p99_ratio, peer_cpu_ratio;
+    double load1; /* 1-minute load average when the row started */
 } bench_row_t;
 
 /* ---- clocks and samples (stats.c) ------------------------------------------ */
@@ -189,6 +197,24 @@ void bench_parse_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, int *p
 void bench_pump_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, row_kind_t kind,
                      const char *backend, const char *transport, int workers, int *progress,
                      int total);
+
+/* ---- the peer (peerrun.c, peernats.c) ------------------------------------------- */
+
+/* What the NATS requester measured, one line of its result file. */
+typedef struct {
+    bool ok;
+    uint64_t round_trips, errors;
+    double seconds;
+    double p50_us, p99_us, p999_us, mean_us;
+    int64_t server_cpu_ns, responder_cpu_ns, requester_cpu_ns; /* -1: unknown */
+} bench_peer_result_t;
+
+/* Runs every selected peer row (one nats-server for all of them), or marks
+ * them "not available" without nats-server or libnats. */
+void bench_peer_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, int *progress, int total);
+/* Hidden modes (peernats.c, argv[0] is the mode): return the exit code. */
+int bench_nats_responder_main(int argc, char **argv);
+int bench_nats_requester_main(int argc, char **argv);
 
 /* ---- rows (row.c) ------------------------------------------------------------ */
 

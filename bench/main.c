@@ -6,7 +6,8 @@
  * Runs the rows of the plan below in order, prints progress on stderr, then
  * the table with the ratios and the goals on stdout, and writes JSON (and
  * CSV when asked). Exit 0 when every selected row ran (a redis row without
- * redis-server counts as run: "not available"), 1 when a row failed, 2 for
+ * redis-server, a peer row without nats-server, counts as run: "not
+ * available"), 1 when a row failed, 2 for
  * bad usage, 130 after SIGINT. */
 #include "bench.h"
 
@@ -32,7 +33,8 @@ static void usage(FILE *f)
             "\n"
             "Measures raw ZeroMQ round trips, libxml2 parse + validation, and the pump\n"
             "end to end (memory, manager, redis backends; cpu_bound pools; RSS over a\n"
-            "long run), and prints them side by side. See docs/performance.md.\n"
+            "long run), and the peer (NATS + libxml2), and prints them side by side.\n"
+            "See docs/performance.md.\n"
             "\n"
             "  --quick            short rows (~0.25 s each, RSS over 50 000 routed messages):\n"
             "                     the whole run takes well under a minute\n"
@@ -51,7 +53,7 @@ static void usage(FILE *f)
             "\n"
             "Row ids: parse/envelope/SIZE, parse/payload/SIZE, raw/T/kK/SIZE,\n"
             "pump/BACKEND/T/kK/SIZE[/pipelined], pool/wN/ipc/kK/400B, rss/memory/ipc/k100/400B,\n"
-            "  rss/memory/ipc/slowreader/400B\n"
+            "  rss/memory/ipc/slowreader/400B, peer/nats/tcp/kK/400B, peer/nats-xml/tcp/kK/400B\n"
             "with T = tcp|ipc, K = messages in flight, SIZE = 400B|10KB|100KB.\n");
 }
 
@@ -79,6 +81,7 @@ static bench_row_t *add_row(bench_row_t *rows, size_t *n, row_kind_t kind, const
     r->workers = workers;
     r->rss_flat = -1;
     r->thr_ratio = r->p50_ratio = r->p99_ratio = r->cpu_ratio = r->cpu_raw_ratio = -1;
+    r->peer_thr_ratio = r->peer_p50_ratio = r->peer_p99_ratio = r->peer_cpu_ratio = -1;
     r->p50_us = r->p99_us = r->p999_us = r->mean_us = r->us_per_msg = -1;
     r->pump_cpu_us = r->echo_cpu_us = r->client_cpu_us = -1;
     switch (kind) {
@@ -107,6 +110,13 @@ static bench_row_t *add_row(bench_row_t *rows, size_t *n, row_kind_t kind, const
                  size_id(size));
         snprintf(r->label, sizeof r->label, "pump pool of %d worker%s %s %d in flight %s", workers,
                  workers > 1 ? "s" : "", transport, window, size_label(size));
+        break;
+    case ROW_PEER:
+        snprintf(r->id, sizeof r->id, "peer/%s/%s/k%d/%s", backend, transport, window,
+                 size_id(size));
+        snprintf(r->label, sizeof r->label, "peer: %s %s %d in flight %s",
+                 strcmp(backend, "nats") == 0 ? "NATS echo" : "NATS + libxml2 validation",
+                 transport, window, size_label(size));
         break;
     case ROW_RSS:
         snprintf(r->id, sizeof r->id, "rss/%s/%s/k%d/%s", backend, transport, window,
@@ -158,6 +168,11 @@ static size_t plan(bench_row_t *rows)
     /* The memory rows over tcp with CURVE (docs/security.md): what security costs. */
     add_row(rows, &n, ROW_PUMP, "memory", "tcp-curve", 1, 400, 0);
     add_row(rows, &n, ROW_PUMP, "memory", "tcp-curve", 100, 400, 0);
+    /* The peer of pump/memory/tcp (docs/performance.md, "The peer"). */
+    static const char *const peers[] = {"nats", "nats-xml"};
+    for (int p = 0; p < 2; p++)
+        for (int k = 0; k < 3; k += 2)
+            add_row(rows, &n, ROW_PEER, peers[p], "tcp", k_windows[k], 400, 0);
     for (int w = 1; w <= 2; w++)
         for (int k = 0; k < 3; k++)
             add_row(rows, &n, ROW_POOL, "memory", "ipc", k_windows[k], 400, w);
@@ -260,7 +275,7 @@ static int find_bin_dir(bench_opts_t *o)
 static bool needs_pump(const bench_row_t *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (rows[i].selected && rows[i].kind >= ROW_PUMP)
+        if (rows[i].selected && rows[i].kind >= ROW_PUMP && rows[i].kind != ROW_PEER)
             return true;
     return false;
 }
@@ -273,6 +288,12 @@ int main(int argc, char **argv)
         return bench_raw_worker_main(argv[2]);
     if (argc >= 2 && strcmp(argv[1], "--soak") == 0)
         return bench_soak_main(argc - 1, argv + 1);
+#ifdef XB_BENCH_NATS
+    if (argc >= 2 && strcmp(argv[1], "--nats-responder") == 0)
+        return bench_nats_responder_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "--nats-requester") == 0)
+        return bench_nats_requester_main(argc - 1, argv + 1);
+#endif
 
     bench_opts_t o;
     memset(&o, 0, sizeof o);
@@ -320,6 +341,7 @@ int main(int argc, char **argv)
     bench_pump_rows(&o, rows, n, ROW_PUMP, "memory", "ipc", 1, &progress, total);
     bench_pump_rows(&o, rows, n, ROW_PUMP, "memory", "tcp", 1, &progress, total);
     bench_pump_rows(&o, rows, n, ROW_PUMP, "memory", "tcp-curve", 1, &progress, total);
+    bench_peer_rows(&o, rows, n, &progress, total);
     bench_pump_rows(&o, rows, n, ROW_PUMP, "manager", "ipc", 1, &progress, total);
     bench_pump_rows(&o, rows, n, ROW_PUMP, "redis", "ipc", 1, &progress, total);
     bench_pump_rows(&o, rows, n, ROW_POOL, "memory", "ipc", 1, &progress, total);

@@ -84,6 +84,8 @@ void bench_win_free(win_t *w);
  * digits), whose offset goes to *seq_at. Caller frees. NULL on no memory or
  * when size is too small. */
 char *bench_seq_payload(size_t size, size_t *seq_at);
+/* Writes the n-th number (fixed width) into the <seq> of a bench_seq_payload. */
+void bench_seq_set(char *payload, size_t seq_at, uint64_t n);
 
 /* Posts up to n messages keeping w->window in flight; no new post after
  * deadline_ns; waits for every answer. payload is a bench_seq_payload (its

@@ -77,6 +77,11 @@ static void seq_write(char *digits, uint64_t seq)
         digits[i] = (char)('0' + seq % 10);
 }
 
+void bench_seq_set(char *payload, size_t seq_at, uint64_t n)
+{
+    seq_write(payload + seq_at, SEQ_FIRST + n % SEQ_SPAN);
+}
+
 /* The number in an answer's <seq>, or 0 when it has none (SystemErrors and
  * refusals carry no payload of ours). *at: where it was found. */
 static uint64_t seq_read(const char *env, size_t len, const char **at)

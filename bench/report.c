@@ -91,6 +91,31 @@ static double parse_validate_us(const bench_row_t *rows, size_t n, size_t size)
     return p && v ? p->us_per_msg + v->us_per_msg : -1;
 }
 
+/* The CPU of all three processes per routed message, -1 when one is unknown. */
+static double total_cpu_us(const bench_row_t *r)
+{
+    return r->pump_cpu_us >= 0 && r->echo_cpu_us >= 0 && r->client_cpu_us >= 0
+               ? r->pump_cpu_us + r->echo_cpu_us + r->client_cpu_us
+               : -1;
+}
+
+/* pump/memory/tcp/kK (client API) against its peer, NATS + libxml2 with
+ * the same window and size (docs/performance.md, "The peer"). */
+static void peer_ratios(const bench_row_t *rows, size_t n, bench_row_t *r)
+{
+    if (r->kind != ROW_PUMP || r->pipelined || strcmp(r->backend, "memory") != 0 ||
+        strcmp(r->transport, "tcp") != 0)
+        return;
+    const bench_row_t *p = find(rows, n, ROW_PEER, "nats-xml", "tcp", r->in_flight, r->payload);
+    if (!p || p->msgs_per_s <= 0)
+        return;
+    r->peer_thr_ratio = r->msgs_per_s / p->msgs_per_s;
+    r->peer_p50_ratio = p->p50_us > 0 ? r->p50_us / p->p50_us : -1;
+    r->peer_p99_ratio = p->p99_us > 0 ? r->p99_us / p->p99_us : -1;
+    double mine = total_cpu_us(r), theirs = total_cpu_us(p);
+    r->peer_cpu_ratio = mine >= 0 && theirs > 0 ? mine / theirs : -1;
+}
+
 static void ratios(bench_row_t *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -109,8 +134,9 @@ static void ratios(bench_row_t *rows, size_t n)
                                    : -1;
         }
         double pv = parse_validate_us(rows, n, r->payload);
-        if (pv > 0 && r->pump_cpu_us >= 0)
+        if (pv > 0 && r->pump_cpu_us >= 0 && r->kind != ROW_PEER)
             r->cpu_ratio = r->pump_cpu_us / pv;
+        peer_ratios(rows, n, r);
     }
 }
 
@@ -211,38 +237,45 @@ static void print_main(const bench_row_t *rows, size_t n)
            "CPU per routed message (pump row: the pump process; raw row: the broker process).\n"
            "x raw = pump / raw ZeroMQ with the same transport, window and size (CPU: pump / raw "
            "broker);\n"
-           "CPU / p+v = pump CPU per routed message / (parse + envelope.xsd + payload xsd).\n\n");
+           "CPU / p+v = pump CPU per routed message / (parse + envelope.xsd + payload xsd);\n"
+           "peer rows: pump = nats-server, echo = responder, client = requester;\n"
+           "x peer = pump/memory/tcp / peer/nats-xml/tcp with the same window and size (CPU: "
+           "pump+echo+client / nats-server+responder+requester).\n\n");
     printf(
         "| row | msgs/s | p50 µs | p99 µs | p99.9 µs | pump CPU µs | echo CPU µs | client CPU µs "
-        "| x raw msgs/s | x raw p50 | x raw p99 | x raw CPU | CPU / p+v | status |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        "| x raw msgs/s | x raw p50 | x raw p99 | x raw CPU | CPU / p+v "
+        "| x peer msgs/s | x peer p50 | x peer p99 | x peer CPU | status |\n");
+    printf(
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "\n");
     for (size_t i = 0; i < n; i++) {
         const bench_row_t *r = &rows[i];
         if (!r->selected || r->kind == ROW_PARSE_ENV || r->kind == ROW_VALIDATE)
             continue;
-        if (r->status == ST_NOT_AVAILABLE) {
-            printf("| %s | redis: not available | | | | | | | | | | | | %s |\n", r->id, r->note);
-            continue;
-        }
         if (r->status != ST_OK) {
-            printf("| %s | FAILED | | | | | | | | | | | | %s |\n", r->id, r->note);
+            printf("| %s | %s | | | | | | | | | | | | | | | | %s |\n", r->id,
+                   r->status == ST_NOT_AVAILABLE ? "not available" : "FAILED", r->note);
             continue;
         }
         /* The measured columns in table order, each with its format. */
         const struct {
             double v;
             const char *fmt;
-        } col[12] = {
-            {r->msgs_per_s, "%.0f"},    {r->p50_us, "%.0f"},        {r->p99_us, "%.0f"},
-            {r->p999_us, "%.0f"},       {r->pump_cpu_us, "%.1f"},   {r->echo_cpu_us, "%.1f"},
-            {r->client_cpu_us, "%.1f"}, {r->thr_ratio, "%.2f"},     {r->p50_ratio, "%.1f"},
-            {r->p99_ratio, "%.1f"},     {r->cpu_raw_ratio, "%.1f"}, {r->cpu_ratio, "%.2f"},
+        } col[] = {
+            {r->msgs_per_s, "%.0f"},     {r->p50_us, "%.0f"},         {r->p99_us, "%.0f"},
+            {r->p999_us, "%.0f"},        {r->pump_cpu_us, "%.1f"},    {r->echo_cpu_us, "%.1f"},
+            {r->client_cpu_us, "%.1f"},  {r->thr_ratio, "%.2f"},      {r->p50_ratio, "%.1f"},
+            {r->p99_ratio, "%.1f"},      {r->cpu_raw_ratio, "%.1f"},  {r->cpu_ratio, "%.2f"},
+            {r->peer_thr_ratio, "%.2f"}, {r->peer_p50_ratio, "%.2f"}, {r->peer_p99_ratio, "%.2f"},
+            {r->peer_cpu_ratio, "%.2f"},
         };
-        char c[12][32];
-        for (size_t i = 0; i < 12; i++)
-            num(c[i], sizeof c[i], col[i].v, col[i].fmt);
-        printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | ok |\n", r->id,
-               c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]);
+        printf("| %s |", r->id);
+        for (size_t i = 0; i < sizeof col / sizeof col[0]; i++) {
+            char c[32];
+            num(c, sizeof c, col[i].v, col[i].fmt);
+            printf(" %s |", c);
+        }
+        printf(" ok |\n");
     }
 }
 
@@ -319,10 +352,23 @@ static void json_num(FILE *f, double v, int prec)
         fprintf(f, "%.*f", prec, v);
 }
 
+/* The measured values and ratios of a row, in the order of the JSON keys
+ * and CSV columns. */
+#define N_VALUES 18
+static void row_values(const bench_row_t *r, double v[N_VALUES])
+{
+    const double all[N_VALUES] = {
+        r->msgs_per_s,     r->p50_us,         r->p99_us,        r->p999_us,       r->mean_us,
+        r->us_per_msg,     r->pump_cpu_us,    r->echo_cpu_us,   r->client_cpu_us, r->thr_ratio,
+        r->p50_ratio,      r->p99_ratio,      r->cpu_raw_ratio, r->cpu_ratio,     r->peer_thr_ratio,
+        r->peer_p50_ratio, r->peer_p99_ratio, r->peer_cpu_ratio};
+    memcpy(v, all, sizeof all);
+}
+
 static const char *kind_name(row_kind_t k)
 {
-    static const char *const names[] = {"raw",  "parse-envelope", "validate-payload",
-                                        "pump", "pool",           "rss"};
+    static const char *const names[] = {
+        "raw", "parse-envelope", "validate-payload", "pump", "pool", "rss", "peer"};
     return names[k];
 }
 
@@ -393,12 +439,14 @@ int bench_write_json(const bench_opts_t *o, const bench_row_t *rows, size_t n, x
                                            "ratio_p50_vs_raw",
                                            "ratio_p99_vs_raw",
                                            "ratio_cpu_vs_raw_broker",
-                                           "ratio_cpu_vs_parse_validate"};
-        const double vals[] = {r->msgs_per_s,    r->p50_us,     r->p99_us,      r->p999_us,
-                               r->mean_us,       r->us_per_msg, r->pump_cpu_us, r->echo_cpu_us,
-                               r->client_cpu_us, r->thr_ratio,  r->p50_ratio,   r->p99_ratio,
-                               r->cpu_raw_ratio, r->cpu_ratio};
-        for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
+                                           "ratio_cpu_vs_parse_validate",
+                                           "ratio_msgs_per_s_vs_peer",
+                                           "ratio_p50_vs_peer",
+                                           "ratio_p99_vs_peer",
+                                           "ratio_cpu_vs_peer"};
+        double vals[N_VALUES];
+        row_values(r, vals);
+        for (size_t k = 0; k < N_VALUES; k++) {
             fprintf(f, ", \"%s\": ", keys[k]);
             json_num(f, r->status == ST_OK ? vals[k] : -1, 3);
         }
@@ -456,7 +504,8 @@ int bench_write_csv(const bench_opts_t *o, const bench_row_t *rows, size_t n, xb
             "errors,seconds,msgs_per_s,p50_us,p99_us,p999_us,mean_us,us_per_msg,"
             "pump_cpu_us_per_msg,echo_cpu_us_per_msg,client_cpu_us_per_msg,"
             "ratio_msgs_per_s_vs_raw,ratio_p50_vs_raw,ratio_p99_vs_raw,ratio_cpu_vs_raw_broker,"
-            "ratio_cpu_vs_parse_validate,"
+            "ratio_cpu_vs_parse_validate,ratio_msgs_per_s_vs_peer,ratio_p50_vs_peer,"
+            "ratio_p99_vs_peer,ratio_cpu_vs_peer,"
             "rss_idle_kib,rss_after_fill_kib,rss_end_kib,rss_flat,load1,note\n");
     for (size_t i = 0; i < n; i++) {
         const bench_row_t *r = &rows[i];
@@ -467,11 +516,9 @@ int bench_write_csv(const bench_opts_t *o, const bench_row_t *rows, size_t n, xb
                 status_name(r->status), r->backend, r->transport, r->in_flight, r->payload,
                 r->workers, (unsigned long long)r->round_trips, (unsigned long long)r->routed,
                 (unsigned long long)r->errors, r->seconds);
-        const double vals[] = {r->msgs_per_s,    r->p50_us,     r->p99_us,      r->p999_us,
-                               r->mean_us,       r->us_per_msg, r->pump_cpu_us, r->echo_cpu_us,
-                               r->client_cpu_us, r->thr_ratio,  r->p50_ratio,   r->p99_ratio,
-                               r->cpu_raw_ratio, r->cpu_ratio};
-        for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++)
+        double vals[N_VALUES];
+        row_values(r, vals);
+        for (size_t k = 0; k < N_VALUES; k++)
             csv_num(f, ok ? vals[k] : -1);
         if (r->kind == ROW_RSS && r->n_rss > 0)
             fprintf(f, ",%ld,%ld,%ld,%s", r->rss_start_kb, r->rss_fill_kb, r->rss_end_kb,

@@ -3,6 +3,8 @@
 # Does nothing when everything is present. Uses sudo when not root.
 #   scripts/install-deps.sh          what building and testing need
 #   scripts/install-deps.sh --fuzz   that, plus what `make fuzz` needs
+#   scripts/install-deps.sh --bench  that, plus the peer of `make bench`
+#                                    (nats-server and the NATS C client)
 set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config libxml2-dev libxml2-utils libzmq3-dev
@@ -12,11 +14,16 @@ PACKAGES=(build-essential cmake pkg-config libxml2-dev libxml2-utils libzmq3-dev
 # version: it holds libFuzzer (libclang_rt.fuzzer-x86_64.a) and the
 # sanitizer runtimes.
 FUZZ_PACKAGES=(clang libclang-rt-dev)
+# The peer rows of xmlbus-bench (docs/performance.md, "The peer"): a NATS
+# broker and its C client. Not needed to build or test: without them the
+# peer rows say "not available".
+BENCH_PACKAGES=(nats-server libnats-dev)
 
 case "${1:-}" in
   "") ;;
   --fuzz) PACKAGES+=("${FUZZ_PACKAGES[@]}") ;;
-  *) echo "usage: $0 [--fuzz]" >&2; exit 2 ;;
+  --bench) PACKAGES+=("${BENCH_PACKAGES[@]}") ;;
+  *) echo "usage: $0 [--fuzz|--bench]" >&2; exit 2 ;;
 esac
 
 missing=()

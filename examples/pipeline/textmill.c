@@ -623,7 +623,7 @@ static int handle(const xb_msg_t *msg, xb_reply_t *reply, void *user)
     char err[TEXTMILL_ERR_LEN] = "";
     xmlNodePtr out = step(msg, err, sizeof err);
     if (!out)
-        return xb_reply_fail(reply, "%s: %s", xb_msg_self(msg), err);
+        return xb_reply_fail(reply, "%s", err);
     return xb_reply_respond(reply, out);
 }
 

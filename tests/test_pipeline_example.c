@@ -89,6 +89,16 @@ static void test_tokenize(void)
     doc = parse("<document><text>  \n ... \n</text></document>"); /* no title, no word */
     assert_xml(textmill_tokenize(doc, err, sizeof err), "<tokens/>");
     xb_payload_free(doc);
+
+    /* Bytes that are no UTF-8 (a tree built in code, not parsed) separate
+     * words; a sequence cut at the end is not read past. */
+    doc = xb_payload_new("document");
+    xmlNodePtr text = xb_payload_add_child(doc, "text");
+    xmlNodeAddContent(text, (const xmlChar *)"ab\xff"
+                                             "cd \xc3(x\xe2\x80");
+    assert_xml(textmill_tokenize(doc, err, sizeof err),
+               "<tokens><paragraph><w>ab</w><w>cd</w><w>x</w></paragraph></tokens>");
+    xb_payload_free(doc);
 }
 
 static void test_tokenize_refuses(void)

@@ -9,7 +9,7 @@ MAKEFLAGS  += --no-print-directory
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test test-asan fuzz demo demo-primes demo-secure bench bench-quick bench-build soak install clean valgrind
+.PHONY: all deps build test test-asan fuzz demo demo-primes demo-secure demo-pipeline bench bench-quick bench-build soak install clean valgrind
 
 all: build
 
@@ -49,6 +49,9 @@ demo-primes: build
 
 demo-secure: build
 	@scripts/demo-secure.sh $(BUILD)
+
+demo-pipeline: build
+	@scripts/demo-pipeline.sh $(BUILD)
 
 # The bench also installs its peer, nats-server and libnats-dev
 # (docs/performance.md, "The peer"), and configures again a build folder

@@ -1,9 +1,31 @@
 # shellcheck shell=bash
-# Shared by scripts/demo.sh and scripts/demo-primes.sh (sourced, not run).
+# Shared by the scripts/demo*.sh (sourced, not run).
 # Expects DEMO (the script's name for messages), LOG (the pump's log) and
-# PUMP_PID (empty until the pump runs) to be set by the caller.
+# PUMP_PID (empty until the pump runs) to be set by the caller, or DEMO and a
+# call of demo_begin.
 
 say() { printf '\n== %s\n' "$*"; }
+
+# The start of a demo that sets only DEMO: a temporary folder WORK (removed
+# at exit) holding the pump's LOG and ENDPOINT_FILE, and traps that stop the
+# pump and the listener processes recorded in CHILDREN whatever happens.
+demo_begin() {
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/xmlbus-$DEMO.XXXXXX")
+    LOG=$WORK/pump.log
+    ENDPOINT_FILE=$WORK/endpoint
+    PUMP_PID=
+    CHILDREN=()
+    trap demo_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+demo_cleanup() {
+    local rc=$?
+    stop_pump_now
+    for pid in "${CHILDREN[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+    exit "$rc"
+}
 
 fail() {
     echo >&2
@@ -74,4 +96,15 @@ start_pump() {
         sleep 0.1
     done
     ENDPOINT=$(cat "$ENDPOINT_FILE")
+}
+
+# Waits up to START_TIMEOUT seconds until the pump answers `xmlbus ping`
+# (ARGS: more options of ping, such as --key FILE).
+wait_ping() {
+    local deadline=$((SECONDS + START_TIMEOUT))
+    until "$XMLBUS" ping -e "$ENDPOINT" "$@" --timeout 1 >/dev/null 2>&1; do
+        pump_alive || fail "the pump exited before answering"
+        [ $SECONDS -lt $deadline ] || fail "the pump did not answer a ping within ${START_TIMEOUT} s"
+        sleep 0.2
+    done
 }

@@ -18,25 +18,10 @@ HELLO=$ROOT/examples/hello
 START_TIMEOUT=30
 STOP_TIMEOUT=30
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/xmlbus-demo-secure.XXXXXX")
-LOG=$WORK/pump.log
-ENDPOINT_FILE=$WORK/endpoint
-PUMP_PID=
-CHILDREN=()
-
 DEMO=demo-secure
 # shellcheck source=scripts/demo-lib.sh
 . "$ROOT/scripts/demo-lib.sh"
-
-cleanup() {
-    local rc=$?
-    stop_pump_now
-    for pid in "${CHILDREN[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+demo_begin
 
 [ -x "$XMLBUS" ] || fail "$XMLBUS not found: run 'make build' first (or pass the build folder)"
 
@@ -54,14 +39,9 @@ say "starting it (log: $LOG)"
 # The default ping needs a key: the admin's, by path in the environment.
 export XMLBUS_SERVER_KEY=$WORK/keys/pump.key
 start_pump "$WORK/organism.yaml"
-deadline=$((SECONDS + START_TIMEOUT))
 ops=(--key "$WORK/keys/ops.key_secret")
 alice=(--key "$WORK/keys/alice.key_secret")
-until "$XMLBUS" ping -e "$ENDPOINT" "${ops[@]}" --timeout 1 >/dev/null 2>&1; do
-    pump_alive || fail "the pump exited before answering"
-    [ $SECONDS -lt $deadline ] || fail "the pump did not answer a ping within ${START_TIMEOUT} s"
-    sleep 0.2
-done
+wait_ping "${ops[@]}"
 echo "pump pid $PUMP_PID serving on $ENDPOINT with CURVE"
 
 say "a key the organism does not list (mallory): refused"

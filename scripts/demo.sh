@@ -17,27 +17,10 @@ HELLO=$ROOT/examples/hello
 START_TIMEOUT=30   # seconds for the pump to bind and answer a ping
 STOP_TIMEOUT=30    # seconds for the pump to exit after SIGTERM
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/xmlbus-demo.XXXXXX")
-LOG=$WORK/pump.log
-ENDPOINT_FILE=$WORK/endpoint
-PUMP_PID=
-CHILDREN=()
-
 DEMO=demo
 # shellcheck source=scripts/demo-lib.sh
 . "$ROOT/scripts/demo-lib.sh"
-
-# Stops whatever this script started that is still running: the pump, then
-# the listener processes it had started (by their recorded pids only).
-cleanup() {
-    local rc=$?
-    stop_pump_now
-    for pid in "${CHILDREN[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+demo_begin # WORK, LOG; at exit the pump and CHILDREN are stopped (by their recorded pids only)
 
 [ -x "$XMLBUS" ] || fail "$XMLBUS not found: run 'make build' first (or pass the build folder)"
 [ -f "$HELLO/organism.yaml" ] || fail "$HELLO/organism.yaml not found"
@@ -45,14 +28,8 @@ trap 'exit 130' INT TERM
 
 say "starting the hello organism (log: $LOG)"
 start_pump "$HELLO/organism.yaml"
-deadline=$((SECONDS + START_TIMEOUT))
 echo "pump pid $PUMP_PID serving on $ENDPOINT"
-
-until "$XMLBUS" ping -e "$ENDPOINT" --timeout 1 >/dev/null 2>&1; do
-    pump_alive || fail "the pump exited before answering"
-    [ $SECONDS -lt $deadline ] || fail "the pump did not answer a ping within ${START_TIMEOUT} s"
-    sleep 0.2
-done
+wait_ping
 echo "pump answers"
 
 say "xmlbus send --wait --count 2 examples/hello/greeting.xml"

@@ -97,9 +97,9 @@ static delivery_t *delivery_for(xb_pump_t *p, lstn_t *l, conv_t *conv, const cha
  * was written with its slot. */
 static void error_to_listener(xb_pump_t *p, lstn_t *l, conv_t *conv, const char *chain,
                               const char *thread, const char *msg_id, char *bytes, size_t len,
-                              bool journaled)
+                              bool journaled, uint64_t pipe_ref)
 {
-    origin_t sys = {.is_system = true};
+    origin_t sys = {.is_system = true, .pipe_ref = pipe_ref}; /* a step's, for its run */
     xb_strlcpy(sys.name, SYSTEM_NAME, sizeof sys.name);
     delivery_t *d = delivery_for(p, l, conv, chain, thread, &sys);
     if (!d) {
@@ -314,7 +314,7 @@ static void system_error_now(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_
             conv->failed = true;
         return;
     }
-    error_to_listener(p, l, conv, to->chain, to->thread, msg_id, bytes, len, false);
+    error_to_listener(p, l, conv, to->chain, to->thread, msg_id, bytes, len, false, to->pipe_ref);
 }
 
 /* ---- failing deliveries ---------------------------------------------------- */
@@ -356,6 +356,8 @@ void xbp_delivery_fail(xb_pump_t *p, delivery_t *d, xb_code_t code, const char *
         XB_WARN("pump", "a SystemError for %s could not be delivered: %s (%s)", d->origin.name, msg,
                 xb_code_name(code));
         p->undeliverable++;
+        if (d->error_payload) /* inside a pipeline step: the step failed */
+            xbp_pipeq_step_failed(p, d->conv, d->origin.pipe_ref, code, msg);
     }
     xbp_delivery_free(p, d);
 }
@@ -494,7 +496,7 @@ static void dispatch_error(xb_pump_t *p, const origin_t *origin, conv_t *conv, s
     char *bytes = s->envelope;
     s->envelope = NULL;
     error_to_listener(p, s->listener, conv, s->chain, s->thread, s->msg_id, bytes, s->len,
-                      s->journaled);
+                      s->journaled, origin->pipe_ref);
     xbp_route_staged_free(s);
 }
 

@@ -738,6 +738,8 @@ static void on_orphan(xb_pump_t *p, xbp_pev_t *e)
 {
     struct xbp_pipes *ps = p->pipes;
     ps->stats.late++;
+    if (e->pipeline < 0)
+        return;
     const char *name = p->cfg->pipelines[e->pipeline].name;
     const char *hop_chain = e->kind == XBP_PEV_MESSAGE ? e->chain : e->from.chain;
     const char *thread = e->kind == XBP_PEV_MESSAGE ? e->thread : e->from.thread;
@@ -769,7 +771,7 @@ static void on_event(xb_pump_t *p, xbp_pev_t *e)
         return;
     }
     run_t *r = e->ref ? run_find(p, e->ref) : NULL;
-    item_t *it = r && r->pindex == e->pipeline ? item_of(r, e->ref) : NULL;
+    item_t *it = r && (e->pipeline < 0 || r->pindex == e->pipeline) ? item_of(r, e->ref) : NULL;
     if (it && e->kind == XBP_PEV_MESSAGE && strcmp(e->thread, r->self.thread) != 0)
         it = NULL; /* a response to another run's hop */
     if (!it) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "str.h"
 
 xbp_pev_t *xbp_pev_new(xb_pump_t *p, xbp_pev_kind_t kind, int pipeline, conv_t *conv,
                        const origin_t *from)
@@ -62,6 +63,19 @@ void xbp_pev_free(xb_pump_t *p, xbp_pev_t **ep)
     conv_t *c = e->conv;
     free(e);
     xbp_conv_unhold(p, c);
+}
+
+void xbp_pipeq_step_failed(xb_pump_t *p, conv_t *conv, uint64_t ref, xb_code_t code,
+                           const char *message)
+{
+    if (!ref)
+        return;
+    origin_t o;
+    memset(&o, 0, sizeof o);
+    xb_strlcpy(o.name, XB_SYSTEM_FROM, sizeof o.name);
+    o.pipeline = 0; /* any run: see xbp_pev_t.pipeline */
+    o.pipe_ref = ref;
+    xbp_pipeq_error(p, &o, conv, code, message);
 }
 
 void xbp_pipeq_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,

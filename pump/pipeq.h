@@ -16,7 +16,7 @@ typedef enum {
 typedef struct xbp_pev xbp_pev_t;
 struct xbp_pev {
     xbp_pev_kind_t kind;
-    int pipeline;    /* index in cfg->pipelines */
+    int pipeline;    /* index in cfg->pipelines; -1: whichever run ref names */
     bool respond;    /* MESSAGE: routed as a response (to the run of from.pipe_ref),
                          else it starts a run */
     conv_t *conv;    /* held (conv->pending) until the event is freed; may be NULL */
@@ -42,6 +42,11 @@ void xbp_pipeq_push(xb_pump_t *p, xbp_pev_t *e);
 xbp_pev_t *xbp_pipeq_pop(xb_pump_t *p);
 /* Frees *e, releases its hold on its conversation, sets *e NULL. */
 void xbp_pev_free(xb_pump_t *p, xbp_pev_t **e);
+/* Something derived from the step item ref ended in failure (a SystemError
+ * inside it answered with DONE or FAILED, or lost): its run fails (an
+ * ERROR event for whichever pipeline's run ref names). Nothing when ref is 0. */
+void xbp_pipeq_step_failed(xb_pump_t *p, conv_t *conv, uint64_t ref, xb_code_t code,
+                           const char *message);
 /* A SystemError to a run's origin (to->pipeline set): queued as an ERROR
  * event instead of being recorded and sent. */
 void xbp_pipeq_error(xb_pump_t *p, const origin_t *to, conv_t *conv, xb_code_t code,

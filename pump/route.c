@@ -402,6 +402,10 @@ void xbp_route_on_done(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m, bool
          * the conversation ended in failure (docs/routing.md). */
         if (d->error_payload && d->conv)
             d->conv->failed = true;
+        if (d->error_payload && !d->origin.pipeline) /* inside a pipeline step: it failed */
+            xbp_pipeq_step_failed(p, d->conv, d->origin.pipe_ref,
+                                  d->conv && d->conv->noted ? d->conv->fail_code : XB_ERR_CRASH,
+                                  "a SystemError inside the step ended its branch");
         step_ended_silently(p, d);
         xbp_delivery_complete(p, d);
         return;

@@ -371,6 +371,31 @@ static void test_keep(void)
     sequence_passes_data(true);
 }
 
+/* tok forwards to a listener that does not exist: its SystemError comes
+ * back to tok, which ends it with DONE: the step failed, and the run's
+ * caller hears it once (no timeout needed). */
+static void test_error_inside_step(void)
+{
+    open_org(false);
+    start("<document>x</document>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    char id[32];
+    pumpfix_send(tok, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "1", "nosuch", "<tokens/>",
+                 NULL);
+    xb_frames_destroy(&d);
+    xb_frames_t *e = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    char code[32];
+    CU_ASSERT_STRING_EQUAL(pumpfix_error_code(e, 3, code, sizeof code), "routing");
+    pumpfix_send(tok, XB_CMD_DONE, pumpfix_str(e, 2, id, sizeof id), NULL);
+    xb_frames_destroy(&e);
+    expect_answer("a SystemError inside the step ended its branch", "routing");
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 5));
+    CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);
+    pumpfix_close(&f);
+}
+
 /* A client may not send under a pipeline's name: the pipeline's hop is the
  * pump's. */
 static void test_pipeline_name_not_a_sender(void)
@@ -398,6 +423,7 @@ static const xbt_test_t pipeline_tests[] = {
     {"two runs at once never mix", test_concurrent_runs},
     {"memory.keep keeps a run's memory", test_keep},
     {"a pipeline's name is no client's", test_pipeline_name_not_a_sender},
+    {"a SystemError ended inside a step fails the run", test_error_inside_step},
     {NULL, NULL},
 };
 

@@ -488,11 +488,8 @@ static void test_restart_mid_run(void)
     CU_ASSERT_EQUAL(xb_backend_journal_list(f.pump->backend, &saved, &err), 0);
     CU_ASSERT_EQUAL_FATAL(saved.count, 1);
     xb_journal_entry_t e = {saved.items[0].id, saved.items[0].data.data, saved.items[0].data.len};
+    xb_backend_config_t cfg = f.pump->cfg->backend; /* the same store, after the pump */
     pumpfix_close(&f);
-    xb_backend_config_t cfg;
-    xb_backend_config_defaults(&cfg);
-    cfg.type = XB_BACKEND_MANAGER;
-    snprintf(cfg.path, sizeof cfg.path, "%s/t.lmdb", lmdb_dir);
     xb_backend_t *b = xb_backend_new(&cfg, &err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(xb_backend_journal_put(b, &e, &err), 0);
@@ -527,6 +524,7 @@ static const xbt_test_t backend_tests[] = {
     {"a three-step sequence passes data by name", test_sequence},
     {"nested pipelines", test_nested},
     {"memory.keep", test_keep},
+    {"a pump restart mid-run: the caller hears, the memory goes", test_restart_mid_run},
     {NULL, NULL},
 };
 

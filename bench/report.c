@@ -95,7 +95,7 @@ static void ratios(bench_row_t *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         bench_row_t *r = &rows[i];
-        if (!r->selected || r->status != ST_OK || r->kind < ROW_PUMP)
+        if (!r->selected || r->status != ST_OK || r->kind < ROW_PUMP || r->kind == ROW_FLOW)
             continue;
         /* CURVE rows against raw tcp: what the bus and its security cost */
         const char *t = strcmp(r->transport, "tcp-curve") == 0 ? "tcp" : r->transport;
@@ -218,7 +218,8 @@ static void print_main(const bench_row_t *rows, size_t n)
     printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (size_t i = 0; i < n; i++) {
         const bench_row_t *r = &rows[i];
-        if (!r->selected || r->kind == ROW_PARSE_ENV || r->kind == ROW_VALIDATE)
+        if (!r->selected || r->kind == ROW_PARSE_ENV || r->kind == ROW_VALIDATE ||
+            r->kind == ROW_FLOW)
             continue;
         if (r->status == ST_NOT_AVAILABLE) {
             printf("| %s | redis: not available | | | | | | | | | | | | %s |\n", r->id, r->note);
@@ -285,6 +286,7 @@ void bench_report(const bench_opts_t *o, bench_row_t *rows, size_t n)
     print_parse(rows, n);
     print_main(rows, n);
     print_rss(rows, n);
+    bench_flow_report(rows, n);
     goal_t g[N_GOALS];
     goals(rows, n, g);
     printf("\nGoals (2 cores, 400 B payloads, validation and recording on)\n\n");
@@ -321,8 +323,8 @@ static void json_num(FILE *f, double v, int prec)
 
 static const char *kind_name(row_kind_t k)
 {
-    static const char *const names[] = {"raw",  "parse-envelope", "validate-payload",
-                                        "pump", "pool",           "rss"};
+    static const char *const names[] = {
+        "raw", "parse-envelope", "validate-payload", "pump", "pool", "rss", "flow"};
     return names[k];
 }
 

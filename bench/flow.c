@@ -77,11 +77,15 @@ static const char k_hops3[] = "  - name: a\n"
                               "    credit: 100\n"
                               "    command: [" HOP_PROGRAM ", forward]\n";
 
+/* routed: the pump's routed messages per round trip. seq3: client -> flow,
+ * flow -> s1, s1 -> flow, ..., flow -> client; hops3: client -> a -> b -> c
+ * -> b -> a -> client. */
 static const struct {
     const char *name, *listeners, *to, *what;
+    uint64_t routed;
 } k_flows[N_FLOWS] = {
-    {"seq3", k_seq3, "flow", "a pipeline of three listener steps"},
-    {"hops3", k_hops3, "a", "three listeners forwarding by hand"},
+    {"seq3", k_seq3, "flow", "a pipeline of three listener steps", 8},
+    {"hops3", k_hops3, "a", "three listeners forwarding by hand", 6},
 };
 
 static int flow_index(const char *flow)
@@ -101,6 +105,17 @@ void bench_flow_name(bench_row_t *row, const char *flow)
     snprintf(row->label, sizeof row->label, "%s, %s %s %d in flight %zu B",
              f >= 0 ? k_flows[f].what : flow, row->backend, row->transport, row->in_flight,
              row->payload);
+}
+
+/* Every round trip took the whole path: the pump routed exactly its
+ * messages (both phases end with nothing in flight). */
+static void check_path(bench_row_t *row, uint64_t routed)
+{
+    if (row->status == ST_OK && row->routed != routed * row->round_trips)
+        bench_row_finish(row, ST_FAILED,
+                         "%llu routed messages for %llu round trips, expected %llu each",
+                         (unsigned long long)row->routed, (unsigned long long)row->round_trips,
+                         (unsigned long long)routed);
 }
 
 static bool wanted(const bench_row_t *r, int f)
@@ -145,8 +160,10 @@ void bench_flow_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, int *pr
             bench_row_finish(row, ST_FAILED, "%s", errs[f].message);
         else if (!bench_alive(envs[f].pid))
             bench_row_finish(row, ST_FAILED, "the pump is gone (log %s)", envs[f].log);
-        else
+        else {
             bench_pump_row(o, &envs[f], row);
+            check_path(row, k_flows[f].routed);
+        }
     }
     for (int f = 0; f < N_FLOWS; f++)
         if (open_rc[f] != 1)

@@ -16,6 +16,8 @@
  *              (pumprun.h: what the three pump files share)
  *   pumpwin.c  the client's window, client API loop with xb_client_post
  *   pumppipe.c the pipelined client: XB1 through the codec, no client library
+ *   flow.c     the flow rows: a pipeline of three steps against three
+ *              hand-forwarded hops (bench/hop/hop.c: their listener)
  *   redis.c    a real redis-server on a free loopback port
  *   peerrun.c  the peer rows: nats-server, responder and requester
  *              processes, "not available" without them
@@ -63,7 +65,8 @@ typedef enum {
     ROW_PUMP,      /* client -> pump -> xmlbus-echo -> pump -> client */
     ROW_POOL,      /* the same with a cpu_bound pool of xmlbus-echo workers */
     ROW_RSS,       /* long run: pump RSS before and after, retention bounded */
-    ROW_PEER       /* requester -> nats-server -> responder and back (peer*.c) */
+    ROW_PEER,      /* requester -> nats-server -> responder and back (peer*.c) */
+    ROW_FLOW       /* client -> pump -> three listeners -> client (flow.c): per round trip */
 } row_kind_t;
 
 typedef enum { ST_PENDING, ST_OK, ST_NOT_AVAILABLE, ST_FAILED } row_status_t;
@@ -76,10 +79,11 @@ typedef struct {
     const char *backend;   /* memory | manager | redis (pump rows); nats | nats-xml (peer) */
     const char *transport; /* tcp | ipc (raw and pump rows) */
     int in_flight;
-    size_t payload;  /* payload element size in bytes */
-    int workers;     /* pool rows */
-    bool pipelined;  /* pump rows: the hand-written XB1 client, not the client API */
-    bool slowreader; /* RSS row: a client that posts and reads only at the end */
+    size_t payload;   /* payload element size in bytes */
+    int workers;      /* pool rows */
+    bool pipelined;   /* pump rows: the hand-written XB1 client, not the client API */
+    bool slowreader;  /* RSS row: a client that posts and reads only at the end */
+    const char *flow; /* flow rows: "seq3" (a pipeline) or "hops3" (forwarded by hand) */
     bool selected;
 
     /* results */
@@ -215,6 +219,12 @@ void bench_peer_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, int *pr
 /* Hidden modes (peernats.c, argv[0] is the mode): return the exit code. */
 int bench_nats_responder_main(int argc, char **argv);
 int bench_nats_requester_main(int argc, char **argv);
+/* The flow rows (flow.c): bench_flow_name gives a planned ROW_FLOW row its
+ * flow ("seq3" or "hops3"), id and label; bench_flow_rows runs every
+ * selected one; bench_flow_report prints their table and ratios. */
+void bench_flow_name(bench_row_t *row, const char *flow);
+void bench_flow_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, int *progress, int total);
+void bench_flow_report(const bench_row_t *rows, size_t n);
 
 /* ---- rows (row.c) ------------------------------------------------------------ */
 

@@ -53,7 +53,8 @@ static void usage(FILE *f)
             "\n"
             "Row ids: parse/envelope/SIZE, parse/payload/SIZE, raw/T/kK/SIZE,\n"
             "pump/BACKEND/T/kK/SIZE[/pipelined], pool/wN/ipc/kK/400B, rss/memory/ipc/k100/400B,\n"
-            "  rss/memory/ipc/slowreader/400B, peer/nats/tcp/kK/400B, peer/nats-xml/tcp/kK/400B\n"
+            "  rss/memory/ipc/slowreader/400B, peer/nats/tcp/kK/400B, peer/nats-xml/tcp/kK/400B,\n"
+            "  flow/seq3|hops3/memory/ipc/kK/400B\n"
             "with T = tcp|ipc, K = messages in flight, SIZE = 400B|10KB|100KB.\n");
 }
 
@@ -124,6 +125,8 @@ static bench_row_t *add_row(bench_row_t *rows, size_t *n, row_kind_t kind, const
         snprintf(r->label, sizeof r->label, "pump RSS over a long run, %s %s %d in flight %s",
                  backend, transport, window, size_label(size));
         break;
+    case ROW_FLOW: /* named by bench_flow_name */
+        break;
     }
     return r;
 }
@@ -176,6 +179,14 @@ static size_t plan(bench_row_t *rows)
     for (int w = 1; w <= 2; w++)
         for (int k = 0; k < 3; k++)
             add_row(rows, &n, ROW_POOL, "memory", "ipc", k_windows[k], 400, w);
+    /* A pipeline of three steps against three hand-forwarded hops (flow.c),
+     * alternated so that a drift of the machine's load hits both. */
+    for (int k = 0; k < 3; k += 2)
+        for (int f = 0; f < 2; f++) {
+            bench_row_t *r = add_row(rows, &n, ROW_FLOW, "memory", "ipc", k_windows[k], 400, 0);
+            if (r)
+                bench_flow_name(r, f == 0 ? "seq3" : "hops3");
+        }
     add_row(rows, &n, ROW_RSS, "memory", "ipc", 100, 400, 0);
     bench_row_t *r = add_row(rows, &n, ROW_RSS, "memory", "ipc", 0, 400, 0);
     if (r) {
@@ -346,6 +357,7 @@ int main(int argc, char **argv)
     bench_pump_rows(&o, rows, n, ROW_PUMP, "redis", "ipc", 1, &progress, total);
     bench_pump_rows(&o, rows, n, ROW_POOL, "memory", "ipc", 1, &progress, total);
     bench_pump_rows(&o, rows, n, ROW_POOL, "memory", "ipc", 2, &progress, total);
+    bench_flow_rows(&o, rows, n, &progress, total);
     bench_pump_rows(&o, rows, n, ROW_RSS, "memory", "ipc", 1, &progress, total);
     if (bench_interrupted()) {
         fprintf(stderr, "xmlbus-bench: interrupted\n");

@@ -113,7 +113,14 @@ static int write_organism(pump_env_t *e, xb_error_t *err)
     char pool[128] = "    credit: 100\n";
     if (e->kind == ROW_POOL)
         snprintf(pool, sizeof pool, "    cpu_bound: true\n    workers: %d\n", e->workers);
-    char yaml[3072];
+    char echo[512];
+    snprintf(echo, sizeof echo,
+             "  - name: echo\n"
+             "    payload: echo\n"
+             "    schema: echo.xsd\n"
+             "    command: xmlbus-echo\n%s%s",
+             pool, curve(e) ? "    key: echo.key_secret\n" : "");
+    char yaml[4096];
     snprintf(yaml, sizeof yaml,
              "# written by xmlbus-bench\n"
              "organism:\n"
@@ -126,16 +133,12 @@ static int write_organism(pump_env_t *e, xb_error_t *err)
              "  shutdown_seconds: 2\n"
              "  client_queue_messages: %d\n" /* the slow-reader row fills it early */
              "backend:\n%s"
-             "listeners:\n"
-             "  - name: echo\n"
-             "    payload: echo\n"
-             "    schema: echo.xsd\n"
-             "    command: xmlbus-echo\n%s%s",
+             "listeners:\n%s",
              curve(e) ? "security:\n  server_key: server.key_secret\n"
                         "  admins: [client.key]\n"
                       : "",
-             RETAIN_THREADS, RETAIN_SLOTS, CLIENT_BUDGET, backend, pool,
-             curve(e) ? "    key: echo.key_secret\n" : "");
+             RETAIN_THREADS, RETAIN_SLOTS, CLIENT_BUDGET, backend,
+             e->listeners ? e->listeners : echo);
     return bench_write_file(e->cfg, yaml, err);
 }
 
@@ -190,7 +193,7 @@ static int64_t echo_cpu_ns(const pump_stats_t *s)
 
 /* ---- pump process ------------------------------------------------------------------ */
 
-static void pump_close(pump_env_t *e)
+void bench_pump_close(pump_env_t *e)
 {
     xb_client_destroy(&e->client);
     if (e->pid > 0)
@@ -210,7 +213,7 @@ static int pump_failed(pump_env_t *e, xb_error_t *err, const char *what)
     return xb_error_set(err, XB_ERR_IO, 0, "%s%s%s", what, tail[0] ? ": " : "", tail);
 }
 
-static int pump_open(const bench_opts_t *o, pump_env_t *e, xb_error_t *err)
+int bench_pump_open(const bench_opts_t *o, pump_env_t *e, xb_error_t *err)
 {
     if (bench_tmpdir(e->dir, err) != 0)
         return -1;
@@ -252,7 +255,8 @@ static int pump_open(const bench_opts_t *o, pump_env_t *e, xb_error_t *err)
         pump_stats_t s;
         xb_error_t serr;
         xb_error_clear(&serr);
-        if (pump_stats(e, &s, &serr) == 0 && s.processes >= e->workers && s.n_pids >= e->workers)
+        if (pump_stats(e, &s, &serr) == 0 && s.processes >= e->workers &&
+            s.n_pids >= (e->processes ? e->processes : e->workers))
             return 0;
         if (!bench_alive(e->pid))
             return pump_failed(e, err, "the pump exited");
@@ -287,8 +291,10 @@ static void fill_row(bench_row_t *row, const snap_t *a, const snap_t *b, win_t *
     row->errors = w->errors;
     row->routed = b->st.routed - a->st.routed;
     row->seconds = (double)(b->t - a->t) / 1e9;
-    row->msgs_per_s = row->seconds > 0 ? (double)row->routed / row->seconds : 0;
-    double routed = row->routed ? (double)row->routed : 1;
+    /* Flow rows count client round trips, for messages and CPU alike. */
+    double per = row->kind == ROW_FLOW ? (double)w->done : (double)row->routed;
+    row->msgs_per_s = row->seconds > 0 ? per / row->seconds : 0;
+    double routed = per > 0 ? per : 1;
     row->pump_cpu_us = a->pump_cpu >= 0 && b->pump_cpu >= 0
                            ? (double)(b->pump_cpu - a->pump_cpu) / 1000.0 / routed
                            : -1;
@@ -336,7 +342,7 @@ static char *row_start(bench_row_t *row, bool seq, win_t *w)
     return payload;
 }
 
-static void pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
+void bench_pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row)
 {
     /* The pipelined client matches by thread: it sends the plain payload. */
     win_t w;
@@ -538,7 +544,7 @@ void bench_pump_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, row_kin
     e.workers = kind == ROW_POOL ? workers : 1;
     xb_error_t err;
     xb_error_clear(&err);
-    int open_rc = pump_open(o, &e, &err);
+    int open_rc = bench_pump_open(o, &e, &err);
     bool no_redis = open_rc != 0 && strcmp(backend, "redis") == 0 && !e.redis;
     for (size_t i = 0; i < n && !bench_interrupted(); i++) {
         bench_row_t *row = &rows[i];
@@ -556,7 +562,7 @@ void bench_pump_rows(const bench_opts_t *o, bench_row_t *rows, size_t n, row_kin
         else if (kind == ROW_RSS)
             rss_row(o, &e, row);
         else
-            pump_row(o, &e, row);
+            bench_pump_row(o, &e, row);
     }
-    pump_close(&e);
+    bench_pump_close(&e);
 }

@@ -18,6 +18,10 @@ typedef struct {
     const char *backend;
     const char *transport;
     int workers;
+    const char *listeners; /* NULL: the echo; else the organism's listeners (and
+                            * pipelines) sections as YAML (flow rows) */
+    int processes;         /* listener processes to wait for (0: workers) */
+    const char *to;        /* client API rows: whom the client addresses (NULL: by tag) */
     char dir[BENCH_PATH_MAX];
     char cfg[BENCH_PATH_MAX + 32];
     char log[BENCH_PATH_MAX + 32];
@@ -27,6 +31,16 @@ typedef struct {
     xb_client_t *client;
     bench_redis_t *redis;
 } pump_env_t;
+
+/* ---- the pump process (pumprun.c) ------------------------------------------------------- */
+
+/* Starts the pump of e (kind, backend, transport, workers, listeners) in a
+ * fresh folder and waits until its listener processes registered. Returns 0
+ * or -1 with *err; bench_pump_close cleans up either way. */
+int bench_pump_open(const bench_opts_t *o, pump_env_t *e, xb_error_t *err);
+void bench_pump_close(pump_env_t *e);
+/* One measured row on an open pump: warm-up, measured phase, checks. */
+void bench_pump_row(const bench_opts_t *o, pump_env_t *e, bench_row_t *row);
 
 /* ---- the client's window (pumpwin.c) ------------------------------------------------------ */
 

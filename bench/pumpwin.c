@@ -198,7 +198,7 @@ int bench_run_window(pump_env_t *e, win_t *w, char *payload, size_t len, uint64_
         xb_error_t err;
         xb_error_clear(&err);
         p->sent_ns = bench_now_ns();
-        if (xb_client_post(e->client, payload, len, NULL, NULL, SEND_TIMEOUT_MS, &err) != 0) {
+        if (xb_client_post(e->client, payload, len, e->to, NULL, SEND_TIMEOUT_MS, &err) != 0) {
             snprintf(w->why, sizeof w->why, "post failed: %.200s", err.message);
             return -1;
         }

@@ -120,7 +120,7 @@ static void ratios(bench_row_t *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         bench_row_t *r = &rows[i];
-        if (!r->selected || r->status != ST_OK || r->kind < ROW_PUMP)
+        if (!r->selected || r->status != ST_OK || r->kind < ROW_PUMP || r->kind == ROW_FLOW)
             continue;
         /* CURVE rows against raw tcp: what the bus and its security cost */
         const char *t = strcmp(r->transport, "tcp-curve") == 0 ? "tcp" : r->transport;
@@ -250,7 +250,8 @@ static void print_main(const bench_row_t *rows, size_t n)
         "\n");
     for (size_t i = 0; i < n; i++) {
         const bench_row_t *r = &rows[i];
-        if (!r->selected || r->kind == ROW_PARSE_ENV || r->kind == ROW_VALIDATE)
+        if (!r->selected || r->kind == ROW_PARSE_ENV || r->kind == ROW_VALIDATE ||
+            r->kind == ROW_FLOW)
             continue;
         if (r->status != ST_OK) {
             printf("| %s | %s | | | | | | | | | | | | | | | | %s |\n", r->id,
@@ -318,6 +319,7 @@ void bench_report(const bench_opts_t *o, bench_row_t *rows, size_t n)
     print_parse(rows, n);
     print_main(rows, n);
     print_rss(rows, n);
+    bench_flow_report(rows, n);
     goal_t g[N_GOALS];
     goals(rows, n, g);
     printf("\nGoals (2 cores, 400 B payloads, validation and recording on)\n\n");
@@ -368,7 +370,7 @@ static void row_values(const bench_row_t *r, double v[N_VALUES])
 static const char *kind_name(row_kind_t k)
 {
     static const char *const names[] = {
-        "raw", "parse-envelope", "validate-payload", "pump", "pool", "rss", "peer"};
+        "raw", "parse-envelope", "validate-payload", "pump", "pool", "rss", "peer", "flow"};
     return names[k];
 }
 

@@ -26,6 +26,7 @@ void bench_row_finish(bench_row_t *row, row_status_t st, const char *fmt, ...)
     else if (row->kind == ROW_PARSE_ENV || row->kind == ROW_VALIDATE)
         fprintf(stderr, "    %.2f µs per message\n", row->us_per_msg);
     else
-        fprintf(stderr, "    %.0f routed msgs/s, p50 %.0f µs, p99 %.0f µs\n", row->msgs_per_s,
-                row->p50_us, row->p99_us);
+        fprintf(stderr, "    %.0f %s, p50 %.0f µs, p99 %.0f µs\n", row->msgs_per_s,
+                row->kind == ROW_FLOW ? "round trips/s" : "routed msgs/s", row->p50_us,
+                row->p99_us);
 }

@@ -170,7 +170,9 @@ static void where(const run_t *r, const item_t *it, char *out, size_t cap)
 static void run_fail_at(xb_pump_t *p, run_t *r, const char *at, xb_code_t code, const char *cause)
 {
     char msg[1024];
-    snprintf(msg, sizeof msg, "pipeline %s failed %s: %s", r->pl->name, at, cause);
+    if (snprintf(msg, sizeof msg, "pipeline %s failed %s: %s", r->pl->name, at, cause) >=
+        (int)sizeof msg)
+        memcpy(msg + sizeof msg - 4, "...", 4); /* a long cause, cut */
     XB_INFO("pump", "%s", msg);
     p->pipes->stats.failed++;
     xbp_route_system_error(p, &r->caller, r->conv, code, msg);

@@ -180,8 +180,9 @@ static void test_unusable_key_files(void)
 static int xmlbus_ping(const char *env, const char *args, char *out, size_t cap)
 {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s/xmlbus ping -e %s --timeout 5 %s 2>&1", env, XB_BIN_DIR,
-             g_server.endpoint, args);
+    if (snprintf(cmd, sizeof cmd, "%s %s/xmlbus ping -e %s --timeout 5 %s 2>&1", env, XB_BIN_DIR,
+                 g_server.endpoint, args) >= (int)sizeof cmd)
+        return -1;
     FILE *p = popen(cmd, "r");
     if (!p)
         return -1;

@@ -342,6 +342,7 @@ static void control_stats(xb_pump_t *p, const xbp_rid_t *rid, const char *req,
              attr_u64(&b, "pipeline-runs", ps.started) ||
              attr_u64(&b, "pipeline-completed", ps.completed) ||
              attr_u64(&b, "pipeline-failed", ps.failed) || attr_u64(&b, "pipeline-late", ps.late) ||
+             attr_u64(&b, "pipeline-cancelled", ps.cancelled) ||
              attr_u64(&b, "pipeline-running", ps.running);
     for (int c = 1; rc == 0 && c < XB_ERR__COUNT; c++) {
         if (!p->errors[c])

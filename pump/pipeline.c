@@ -164,6 +164,23 @@ static void where(const run_t *r, const item_t *it, char *out, size_t cap)
         snprintf(out + n, cap - (size_t)n, ")");
 }
 
+/* The messages of r's steps still waiting in their listeners' queues are
+ * cancelled: taken out, never sent (counted). What a process holds
+ * already finishes; its answer is late. Scans every delivery: failures
+ * are rare. */
+static void cancel_queued(xb_pump_t *p, run_t *r)
+{
+    for (uint32_t i = 0; r->running > 0 && i < p->dcap; i++) {
+        delivery_t *d = p->dslab[i];
+        if (!d || d->peer || d->origin.pipeline != r->pindex + 1 ||
+            xbp_ref_run(d->origin.pipe_ref) != r->id)
+            continue;
+        xbp_delivery_detach(p, d);
+        xbp_delivery_free(p, d);
+        p->pipes->stats.cancelled++;
+    }
+}
+
 /* The run fails: its caller gets one SystemError naming the pipeline,
  * where it failed (at) and the cause; the run ends (what runs still is
  * abandoned). */
@@ -175,6 +192,7 @@ static void run_fail_at(xb_pump_t *p, run_t *r, const char *at, xb_code_t code, 
         memcpy(msg + sizeof msg - 4, "...", 4); /* a long cause, cut */
     XB_INFO("pump", "%s", msg);
     p->pipes->stats.failed++;
+    cancel_queued(p, r);
     xbp_route_system_error(p, &r->caller, r->conv, code, msg);
     run_end(p, r);
 }

@@ -13,7 +13,8 @@
 /* Counters for stats. */
 typedef struct {
     uint64_t started, completed, failed;
-    uint64_t late; /* responses and errors of steps whose run had ended: dropped */
+    uint64_t late;      /* responses and errors of steps whose run had ended: dropped */
+    uint64_t cancelled; /* step messages taken out of their queue when their run failed */
     size_t running;
 } xbp_pipes_stats_t;
 

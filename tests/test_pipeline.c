@@ -46,7 +46,12 @@
     "      - pipeline: seq\n        result: summary\n"                                       \
     "  - name: slow\n    payload: slowdoc\n    input: doc\n    output: tokens\n"             \
     "    steps:\n"                                                                           \
-    "      - listener: tok\n        timeout_seconds: 2\n"
+    "      - listener: tok\n        timeout_seconds: 2\n"                                    \
+    "  - name: twice\n    payload: twicedoc\n    input: doc\n    output: a\n"                \
+    "    steps:\n"                                                                           \
+    "      - parallel:\n          - {listener: item, result: k}\n"                           \
+    "          - {listener: tok, result: a}\n"                                               \
+    "          - {listener: tok, result: b}\n"
 
 static pumpfix_t f;
 static void *tok, *count, *kw, *sum, *item, *client;
@@ -396,6 +401,34 @@ static void test_error_inside_step(void)
     pumpfix_close(&f);
 }
 
+/* Two branches go to tok (credit 1): tok holds one, the other waits in its
+ * queue. The branch of item fails: the run fails, the waiting one is
+ * cancelled, never delivered, and tok's late answer is dropped. */
+static void test_cancel_queued(void)
+{
+    open_org(false);
+    start("<twicedoc>x</twicedoc>", NULL, 0);
+    xb_frames_t *i = pumpfix_expect(&f, item, XB_CMD_DELIVER);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(i && d);
+    char id[32];
+    pumpfix_send(item, XB_CMD_FAILED, pumpfix_str(i, 2, id, sizeof id), "no", NULL);
+    xb_frames_destroy(&i);
+    expect_answer("pipeline twice failed in step 1 (parallel: item)", "crash");
+    pumpfix_send(tok, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "1", XB_TARGET_RESPOND,
+                 "<tokens/>", NULL);
+    xb_frames_destroy(&d);
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, tok, 5)); /* the waiting one never came */
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 3));
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.cancelled, 1);
+    CU_ASSERT_EQUAL(st.late, 1);
+    CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);
+    CU_ASSERT_EQUAL(f.pump->in_flight, 0);
+    pumpfix_close(&f);
+}
+
 /* A client may not send under a pipeline's name: the pipeline's hop is the
  * pump's. */
 static void test_pipeline_name_not_a_sender(void)
@@ -424,6 +457,7 @@ static const xbt_test_t pipeline_tests[] = {
     {"memory.keep keeps a run's memory", test_keep},
     {"a pipeline's name is no client's", test_pipeline_name_not_a_sender},
     {"a SystemError ended inside a step fails the run", test_error_inside_step},
+    {"a failed run cancels its queued step messages", test_cancel_queued},
     {NULL, NULL},
 };
 

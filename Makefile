@@ -78,7 +78,7 @@ soak: build
 	@SOAK_MESSAGES=$(SOAK_MESSAGES) $(BUILD)/bin/xmlbus-bench --soak --json $(BUILD)/soak.json $(SOAK_ARGS)
 
 valgrind: build
-	@scripts/valgrind.sh $(BUILD)
+	@scripts/valgrind.sh $(BUILD) hello && scripts/valgrind.sh $(BUILD) pipeline
 
 install: build
 	@cmake --install $(BUILD)

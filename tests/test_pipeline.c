@@ -140,6 +140,10 @@ static void sequence_passes_data(bool keep)
     CU_ASSERT_EQUAL_FATAL(xb_registry_root_of(f.pump->registry, thread, &root, &e), 0);
     xb_frames_t *d = serve(tok, "<tokenize/>", "<tokens><w>hello</w><w>world</w></tokens>");
     CU_ASSERT_STRING_EQUAL(entry_of(d, "doc", v, sizeof v), "<document>hello world</document>");
+    char env[4096], step_thread[40] = "";
+    const char *t = strstr(pumpfix_str(d, 3, env, sizeof env), "thread>");
+    if (t)
+        snprintf(step_thread, sizeof step_thread, "%.36s", t + 7);
     xb_frames_destroy(&d);
     d = serve(count, "<count/>", "<counts n=\"2\"/>");
     CU_ASSERT_STRING_EQUAL(entry_of(d, "tokens", v, sizeof v),
@@ -150,6 +154,16 @@ static void sequence_passes_data(bool keep)
     CU_ASSERT_STRING_EQUAL(entry_of(d, "doc", v, sizeof v), "<document>hello world</document>");
     xb_frames_destroy(&d);
     expect_answer("<summary>2 words</summary>", NULL);
+    /* the step is an ordinary message: recorded under its own thread, from
+     * the pipeline's hop to its listener */
+    CU_ASSERT_EQUAL(pumpfix_send(client, XB_CMD_CONTROL, "h", "history", step_thread, NULL), 0);
+    xb_frames_t *h = pumpfix_expect(&f, client, XB_CMD_RESULT);
+    char *body = h ? xb_frames_strdup(h, 4) : NULL;
+    CU_ASSERT_PTR_NOT_NULL(body && strstr(body, "from=\"seq\"") && strstr(body, "to=\"tok\""));
+    if (body && !strstr(body, "to=\"tok\""))
+        fprintf(stderr, "history of %s: %s\n", step_thread, body);
+    free(body);
+    xb_frames_destroy(&h);
     /* the conversation ended: its memory went with it */
     CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 3));
     CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);

@@ -35,6 +35,15 @@ typedef struct {
     size_t len;
 } xb_wmem_entry_t;
 
+/* The working-memory writes that go with one slot of a batch (see
+ * xb_backend_buffer_append_all): conversation's entries[0..n), like
+ * xb_backend_wmem_put. conversation NULL: none for that slot. Borrowed. */
+typedef struct xb_wmem_batch {
+    const char *conversation;
+    size_t n;
+    const xb_wmem_entry_t *entries;
+} xb_wmem_batch_t;
+
 /* One entry read back; the list owns name and data. */
 typedef struct {
     char *name;

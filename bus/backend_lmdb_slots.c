@@ -108,16 +108,10 @@ static int lm_append_one(lm_t *h, MDB_txn *txn, const char *thread, const xb_blo
                          xb_error_t *err)
 {
     size_t clen = 0;
-    if (w) {
-        xb_error_t why;
-        int rc = xb_lm_wmem_check_in(h, txn, w->conversation, w->n, w->entries, &clen, &why);
-        if (rc < 0) {
-            if (err)
-                *err = why;
-            return LM_TXN_BAD;
-        }
-        if (rc > 0)
-            return lm_refused(h, &why, err);
+    if (w) { /* a refusal is not counted in limit_refusals, as for a put */
+        int rc = xb_lm_wmem_check_in(h, txn, w->conversation, w->n, w->entries, &clen, err);
+        if (rc != 0)
+            return rc < 0 ? LM_TXN_BAD : LM_REFUSED;
     }
     int rc = lm_append_in(h, txn, thread, slot->data, slot->len, index, err);
     if (rc != 0)

@@ -235,10 +235,8 @@ static int append_with_wmem(mem_t *m, const char *thread, char *data, size_t len
                             mem_wmem_put_t *w, long *index, xb_error_t *err)
 {
     size_t grow = 0;
-    if (w && xb_mem_wmem_check(m, w, &grow, err) != 0) {
-        m->limit_refusals++;
-        return -1;
-    }
+    if (w && xb_mem_wmem_check(m, w, &grow, err) != 0)
+        return -1; /* not counted in limit_refusals, as for a put */
     if (append_locked(m, thread, data, len, grow, index, err) != 0)
         return -1;
     mem_thread_t *t = xb_strmap_get(m->threads, thread);

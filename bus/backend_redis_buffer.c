@@ -185,14 +185,11 @@ static long append_chunk(xb_redis_t *r, call_t *c, const chunk_t *k, num_t *nums
     return stored;
 }
 
-/* The refusal of slot i by its writes' entry number `over`. */
+/* The refusal of a slot by entry number `over` of its writes (not counted
+ * in limit_refusals nor logged, as for a put). */
 static int refuse_wmem(xb_redis_t *r, const xb_wmem_batch_t *w, long over, xb_error_t *err)
 {
-    atomic_fetch_add(&r->limit_refusals, 1);
     const char *name = over <= (long)w->n ? w->entries[over - 1].name : "?";
-    XB_WARN(COMP, "working memory of conversation %s: append refused, max_wmem_entries %ld "
-                  "reached",
-            w->conversation, r->max_wmem_entries);
     return xb_wmem_refuse(err, "redis", w->conversation, name, r->max_wmem_entries);
 }
 

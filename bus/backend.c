@@ -420,9 +420,9 @@ static size_t wmem_good_prefix(const xb_backend_t *b, size_t n, const xb_wmem_ba
 {
     for (size_t i = 0; i < n; i++) {
         const char *conv = wmem[i].conversation;
-        if (conv && (check_key(b, conv, "conversation", why) != 0 ||
-                     (wmem[i].n > 0 &&
-                      check_wmem_entries(b, conv, wmem[i].n, wmem[i].entries, why) != 0)))
+        if (conv &&
+            (check_key(b, conv, "conversation", why) != 0 ||
+             (wmem[i].n > 0 && check_wmem_entries(b, conv, wmem[i].n, wmem[i].entries, why) != 0)))
             return i;
     }
     return n;

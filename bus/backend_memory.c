@@ -231,8 +231,8 @@ static void append_undo(mem_t *m, mem_thread_t *t)
 
 /* Slot i and its working-memory writes w (may be NULL), all or none (lock
  * held): the writes' limits are checked before anything changes. */
-static int append_with_wmem(mem_t *m, const char *thread, char *data, size_t len,
-                            mem_wmem_put_t *w, long *index, xb_error_t *err)
+static int append_with_wmem(mem_t *m, const char *thread, char *data, size_t len, mem_wmem_put_t *w,
+                            long *index, xb_error_t *err)
 {
     size_t grow = 0;
     if (w && xb_mem_wmem_check(m, w, &grow, err) != 0)

@@ -78,8 +78,7 @@ static int wmem_plan(const mem_t *m, const mem_conv_t *c, const mem_wmem_put_t *
         if (old) {
             total -= old->len;
         } else if (++count > m->cfg.max_wmem_entries && m->cfg.max_wmem_entries > 0) {
-            return xb_wmem_refuse(err, "memory", p->conversation, e->name,
-                                  m->cfg.max_wmem_entries);
+            return xb_wmem_refuse(err, "memory", p->conversation, e->name, m->cfg.max_wmem_entries);
         }
         total += e->len;
     }

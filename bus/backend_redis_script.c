@@ -13,33 +13,34 @@
 
 /* ---- Lua scripts ------------------------------------------------------ */
 
-/* Lua helpers of the scripts that write working memory. keep(key) sets the
- * key's expiry to ttl (none when ttl is 0). wmem_over(key, a, k) checks k
- * entries (name, bytes pairs from ARGV[a]) against maxw entries per hash:
- * the names the hash does not hold yet count (a name twice counts once);
- * returns the number (1-based) of the first entry beyond maxw, or 0.
- * wmem_write(key, a, k) writes them (a later entry of a name wins). */
-#define LUA_WMEM_HELPERS                                                                   \
-    "local function keep(key)\n"                                                           \
-    "  if ttl > 0 then redis.call('EXPIRE', key, ttl)\n"                                   \
-    "  else redis.call('PERSIST', key) end\n"                                              \
-    "end\n"                                                                                \
-    "local function wmem_over(key, a, k)\n"                                                \
-    "  if maxw <= 0 then return 0 end\n"                                                   \
-    "  local n, seen = redis.call('HLEN', key), {}\n"                                      \
-    "  for e = 1, k do\n"                                                                  \
-    "    local f = ARGV[a + 2 * e - 2]\n"                                                  \
-    "    if not seen[f] and redis.call('HEXISTS', key, f) == 0 then\n"                     \
-    "      n = n + 1\n"                                                                    \
-    "      if n > maxw then return e end\n"                                                \
-    "    end\n"                                                                            \
-    "    seen[f] = true\n"                                                                 \
-    "  end\n"                                                                              \
-    "  return 0\n"                                                                         \
-    "end\n"                                                                                \
-    "local function wmem_write(key, a, k)\n"                                               \
+/* Lua helpers of the scripts that write working memory. keep(key, ttl)
+ * sets the key's expiry (none when ttl is 0). wmem_over(key, maxw, a, k)
+ * checks k entries (name, bytes pairs from ARGV[a]) against maxw entries per
+ * hash (0: no limit): the names the hash does not hold yet count (a name
+ * twice counts once); returns the number (1-based) of the first entry beyond
+ * maxw, or 0. wmem_write(key, ttl, a, k) writes them (a later entry of a name
+ * wins) and keeps the hash ttl seconds. */
+#define LUA_WMEM_HELPERS                                                                        \
+    "local function keep(key, ttl)\n"                                                           \
+    "  if ttl > 0 then redis.call('EXPIRE', key, ttl)\n"                                        \
+    "  else redis.call('PERSIST', key) end\n"                                                   \
+    "end\n"                                                                                     \
+    "local function wmem_over(key, maxw, a, k)\n"                                               \
+    "  if maxw <= 0 then return 0 end\n"                                                        \
+    "  local n, seen = redis.call('HLEN', key), {}\n"                                           \
+    "  for e = 1, k do\n"                                                                       \
+    "    local f = ARGV[a + 2 * e - 2]\n"                                                       \
+    "    if not seen[f] and redis.call('HEXISTS', key, f) == 0 then\n"                          \
+    "      n = n + 1\n"                                                                         \
+    "      if n > maxw then return e end\n"                                                     \
+    "    end\n"                                                                                 \
+    "    seen[f] = true\n"                                                                      \
+    "  end\n"                                                                                   \
+    "  return 0\n"                                                                              \
+    "end\n"                                                                                     \
+    "local function wmem_write(key, ttl, a, k)\n"                                               \
     "  for e = 0, k - 1 do redis.call('HSET', key, ARGV[a + 2 * e], ARGV[a + 2 * e + 1]) end\n" \
-    "  keep(key)\n"                                                                        \
+    "  keep(key, ttl)\n"                                                                        \
     "end\n"
 
 /* ARGV: ttl, max slots (0 = unlimited), max working-memory entries (0 =
@@ -60,16 +61,16 @@
  * than n means the slot after the last stored one was refused and none after
  * it stored; when its writes refused it, the reply ends with minus the
  * number of the entry beyond the maximum. */
-static const char SCRIPT_APPEND_SRC[] =
+static const char SCRIPT_APPEND_SRC[] = LUA_WMEM_HELPERS
     "local ttl, max, maxw = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local n, j = tonumber(ARGV[4]), tonumber(ARGV[5])\n" LUA_WMEM_HELPERS
+    "local n, j = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
     "local out = {}\n"
     "local w, wk = n + 6 + 3 * j, n + 1 + (j > 0 and 1 or 0)\n"
     "for i = 1, n do\n"
     "  local k, wkey = 0, nil\n"
     "  if w <= #ARGV and tonumber(ARGV[w]) == i then\n"
     "    k, wkey = tonumber(ARGV[w + 1]), KEYS[wk]\n"
-    "    local e = wmem_over(wkey, w + 2, k)\n"
+    "    local e = wmem_over(wkey, maxw, w + 2, k)\n"
     "    if e > 0 then\n"
     "      out[i] = -e\n"
     "      break\n"
@@ -82,9 +83,9 @@ static const char SCRIPT_APPEND_SRC[] =
     "    break\n"
     "  end\n"
     "  out[i] = len - 1\n"
-    "  keep(key)\n"
+    "  keep(key, ttl)\n"
     "  if wkey then\n"
-    "    wmem_write(wkey, w + 2, k)\n"
+    "    wmem_write(wkey, ttl, w + 2, k)\n"
     "    w, wk = w + 2 + 2 * k, wk + 1\n"
     "  end\n"
     "end\n"
@@ -150,12 +151,12 @@ static const char SCRIPT_REGISTRY_SRC[] =
  * entry limit (wmem_over) before writing anything: returns the number
  * (1-based) of the first entry beyond max, having written nothing, or 0
  * after writing every entry and setting the hash's expiry. */
-static const char SCRIPT_WMEM_SRC[] =
-    "local ttl, maxw, key = tonumber(ARGV[1]), tonumber(ARGV[2]), KEYS[1]\n" LUA_WMEM_HELPERS
+static const char SCRIPT_WMEM_SRC[] = LUA_WMEM_HELPERS
+    "local ttl, maxw, key = tonumber(ARGV[1]), tonumber(ARGV[2]), KEYS[1]\n"
     "local k = (#ARGV - 2) / 2\n"
-    "local e = wmem_over(key, 3, k)\n"
+    "local e = wmem_over(key, maxw, 3, k)\n"
     "if e > 0 then return e end\n"
-    "wmem_write(key, 3, k)\n"
+    "wmem_write(key, ttl, 3, k)\n"
     "return 0\n";
 
 static const char *const script_src[SCRIPT__COUNT] = {SCRIPT_APPEND_SRC, SCRIPT_REGISTRY_SRC,

@@ -162,8 +162,7 @@ int xb_buffer_append_all(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slots
     }
     if (rc == 0) {
         xb_error_t e;
-        rc = xb_backend_buffer_append_all(b->backend, n, threads, blobs, journal, wmem, index,
-                                          &e);
+        rc = xb_backend_buffer_append_all(b->backend, n, threads, blobs, journal, wmem, index, &e);
         if (rc != 0) {
             count_failure(b, &e);
             if (err)

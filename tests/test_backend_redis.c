@@ -387,7 +387,7 @@ static void test_append_all_memory_key(void)
         snprintf(key, sizeof key, "%smemory:system.hello.c-2", prefix);
         CU_ASSERT_EQUAL(raw_integer(c, "HLEN %s", key), 2);
         long long ttl = raw_integer(c, "TTL %s", key);
-        CU_ASSERT_TRUE(ttl > (round ? 5 : 0) && ttl <= 100); /* round 1: refreshed */
+        CU_ASSERT_TRUE(ttl > (round ? 5 : 0) && ttl <= 100);    /* round 1: refreshed */
         CU_ASSERT_EQUAL(raw_integer(c, "EXPIRE %s 5", key), 1); /* time passes */
     }
     close_pair(&b, c);

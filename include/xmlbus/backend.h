@@ -230,8 +230,10 @@ typedef struct xb_wmem_batch xb_wmem_batch_t;
  * later slot stored, XB_ERR_LIMIT (or XB_ERR_ARG) in *err naming the entry.
  * journal may be NULL (it must be, on a backend without a journal). */
 XB_EXPORT int xb_backend_buffer_append_all(xb_backend_t *b, size_t n, const char *const *threads,
-                                           const xb_blob_t *slots, const xb_journal_entry_t *journal,
-                                           const xb_wmem_batch_t *wmem, long *index, xb_error_t *err);
+                                           const xb_blob_t *slots,
+                                           const xb_journal_entry_t *journal,
+                                           const xb_wmem_batch_t *wmem, long *index,
+                                           xb_error_t *err);
 /* Writes one entry (replacing an entry of that id): marking an entry
  * redelivered rewrites it. */
 XB_EXPORT int xb_backend_journal_put(xb_backend_t *b, const xb_journal_entry_t *entry,

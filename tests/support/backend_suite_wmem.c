@@ -311,8 +311,8 @@ static void test_wmem_batch_stores_writes(void)
     xb_wmem_batch_t wmem[3] = {{NULL, 0, NULL}, {"c-batch", 2, es}, {NULL, 0, NULL}};
     long idx[3] = {9, 9, 9};
     xb_error_t err;
-    CU_ASSERT_EQUAL_FATAL(
-        xb_backend_buffer_append_all(b, 3, threads, slots, NULL, wmem, idx, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(xb_backend_buffer_append_all(b, 3, threads, slots, NULL, wmem, idx, &err),
+                          0);
     CU_ASSERT_EQUAL(idx[0], 0);
     CU_ASSERT_EQUAL(idx[1], 0);
     CU_ASSERT_EQUAL(idx[2], 1);

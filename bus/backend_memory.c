@@ -216,21 +216,22 @@ static int mem_append(void *self, const char *thread, const void *slot, size_t l
     return rc;
 }
 
-/* Takes back the slot just appended to t (lock held): the thread goes too
- * when that slot was its only one. */
+/* Takes back the slot just appended to t (lock held); its bytes go back to
+ * the caller, who owns them again. The thread goes too when that slot was
+ * its only one. */
 static void append_undo(mem_t *m, mem_thread_t *t)
 {
-    xb_blob_t *s = &t->slots[--t->len];
+    const xb_blob_t *s = &t->slots[--t->len];
     t->bytes -= s->len;
     m->total_slots--;
     m->total_bytes -= s->len;
-    free(s->data);
     if (t->len == 0)
         thread_drop(m, t);
 }
 
 /* Slot i and its working-memory writes w (may be NULL), all or none (lock
- * held): the writes' limits are checked before anything changes. */
+ * held): the writes' limits are checked before anything changes. Takes
+ * ownership of data on success only, like append_locked. */
 static int append_with_wmem(mem_t *m, const char *thread, char *data, size_t len, mem_wmem_put_t *w,
                             long *index, xb_error_t *err)
 {

@@ -469,6 +469,17 @@ static void test_wmem_batch_chunks(void)
     CU_ASSERT_TRUE(holds(b, "c-chunk", "e512", "<e>512</e>"));
     CU_ASSERT_TRUE(absent(b, "c-crowded", "e1023"));
     CU_ASSERT_EQUAL(count_of(b, "c-crowded"), 3);
+    /* Refused on the first slot of a chunk: that chunk stores nothing. */
+    wmem[512] = (xb_wmem_batch_t){"c-crowded", 1, &e512};
+    wmem[1023] = (xb_wmem_batch_t){NULL, 0, NULL};
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_all(b, WB_N, threads, slots, NULL, wmem, idx, &err),
+                    -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "entry e512 "));
+    CU_ASSERT_EQUAL(idx[511], 341 + 511 / 3);
+    CU_ASSERT_EQUAL(idx[512], -1);
+    CU_ASSERT_EQUAL(len_of(b, "wc-a") + len_of(b, "wc-b") + len_of(b, "wc-c"), 1023 + 512);
+    CU_ASSERT_TRUE(absent(b, "c-crowded", "e512"));
     xb_backend_suite_close(b);
 }
 

@@ -7,6 +7,8 @@
  * several entries all or none; drop removes the conversation's memory when
  * the conversation ends. Limits: max_wmem_entries and max_wmem_entry_bytes
  * of xb_backend_config_t (a put beyond them is refused whole, XB_ERR_LIMIT).
+ * The writes of a listener's answer go with the slots of its messages in
+ * one atomic write: xb_backend_buffer_append_all (xmlbus/backend.h).
  *
  * Included by xmlbus/backend.h; the functions follow its conventions (0 on
  * success, -1 with *err filled, out-values owned by the caller and reset

@@ -381,6 +381,20 @@ static int check_entry(const xb_backend_t *b, const xb_journal_entry_t *e, xb_er
     return 0;
 }
 
+/* The checks of append_journal: the batch and every journal entry. */
+static int check_journal_batch(const xb_backend_t *b, size_t n, const char *const *threads,
+                               const xb_blob_t *slots, const xb_journal_entry_t *journal,
+                               const long *index, xb_error_t *err)
+{
+    if (check_batch(b, n, threads, slots, index, err) != 0)
+        return -1;
+    for (size_t i = 0; journal && i < n; i++) {
+        if (journal[i].id && check_entry(b, &journal[i], err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int xb_backend_buffer_append_journal(xb_backend_t *b, size_t n, const char *const *threads,
                                      const xb_blob_t *slots, const xb_journal_entry_t *journal,
                                      long *index, xb_error_t *err)
@@ -391,13 +405,9 @@ int xb_backend_buffer_append_journal(xb_backend_t *b, size_t n, const char *cons
         return -1;
     if (n == 0)
         return 0;
-    if (check_batch(b, n, threads, slots, index, err) != 0)
+    if (check_journal_batch(b, n, threads, slots, journal, index, err) != 0)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (journal[i].id && check_entry(b, &journal[i], err) != 0)
-            return -1;
-    }
-    return b->ops->buffer_append_journal(b->self, n, threads, slots, journal, index, err);
+    return b->ops->buffer_append_all(b->self, n, threads, slots, journal, NULL, index, err);
 }
 
 int xb_backend_journal_put(xb_backend_t *b, const xb_journal_entry_t *entry, xb_error_t *err)
@@ -495,6 +505,48 @@ static int check_wmem_entries(const xb_backend_t *b, const char *conversation, s
                                 b->ops->name, e->name, conversation, e->len, max);
     }
     return 0;
+}
+
+/* The number of slots before the first whose writes are bad (n when none
+ * is); *why gets that slot's refusal. */
+static size_t wmem_good_prefix(const xb_backend_t *b, size_t n, const xb_wmem_batch_t *wmem,
+                               xb_error_t *why)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *conv = wmem[i].conversation;
+        if (conv &&
+            (check_key(b, conv, "conversation", why) != 0 ||
+             (wmem[i].n > 0 && check_wmem_entries(b, conv, wmem[i].n, wmem[i].entries, why) != 0)))
+            return i;
+    }
+    return n;
+}
+
+int xb_backend_buffer_append_all(xb_backend_t *b, size_t n, const char *const *threads,
+                                 const xb_blob_t *slots, const xb_journal_entry_t *journal,
+                                 const xb_wmem_batch_t *wmem, long *index, xb_error_t *err)
+{
+    if (!wmem)
+        return xb_backend_buffer_append_journal(b, n, threads, slots, journal, index, err);
+    if (check_backend(b, err) != 0 || (journal && check_journal(b, err) != 0))
+        return -1;
+    if (n == 0)
+        return 0;
+    if (check_journal_batch(b, n, threads, slots, journal, index, err) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        index[i] = -1;
+    /* Bad writes refuse their slot like a full thread: the slots before go. */
+    xb_error_t why;
+    size_t good = wmem_good_prefix(b, n, wmem, &why);
+    if (good > 0 &&
+        b->ops->buffer_append_all(b->self, good, threads, slots, journal, wmem, index, err) != 0)
+        return -1;
+    if (good == n)
+        return 0;
+    if (err)
+        *err = why;
+    return -1;
 }
 
 int xb_backend_wmem_put(xb_backend_t *b, const char *conversation, size_t n,

@@ -55,12 +55,20 @@ typedef struct {
     /* Makes what was written durable when writes do not wait for the disk
      * (manager). Optional: NULL means every write is durable already. */
     int (*flush)(void *self, xb_error_t *err);
+    /* The batch with, for every stored slot i, journal[i] (when its id is
+     * set) and the working-memory writes of wmem[i] (xb_wmem_of) in the same
+     * transaction or script call, refused with the slot when they would break
+     * max_wmem_entries (required). journal and wmem may be NULL; journal is
+     * NULL on a backend without a journal. The wrappers have checked every
+     * journal entry (non-empty id and bytes) and every write as for
+     * wmem_put, and cut the batch before a slot whose writes are bad. Stops
+     * at the first refused slot: the slots before it stay stored. */
+    int (*buffer_append_all)(void *self, size_t n, const char *const *threads,
+                             const xb_blob_t *slots, const xb_journal_entry_t *journal,
+                             const xb_wmem_batch_t *wmem, long *index, xb_error_t *err);
     /* The journal (optional: all NULL means the backend keeps none). The
      * wrappers have checked every id (non-empty) and entry (non-empty
-     * bytes); journal of append_journal is never NULL. */
-    int (*buffer_append_journal)(void *self, size_t n, const char *const *threads,
-                                 const xb_blob_t *slots, const xb_journal_entry_t *journal,
-                                 long *index, xb_error_t *err);
+     * bytes). */
     int (*journal_put)(void *self, const xb_journal_entry_t *entry, xb_error_t *err);
     int (*journal_remove)(void *self, size_t n, const char *const *ids, xb_error_t *err);
     int (*journal_list)(void *self, xb_journal_list_t *out, xb_error_t *err);
@@ -86,6 +94,12 @@ int xb_wmem_refuse(xb_error_t *err, const char *backend, const char *conversatio
 /* True when entries[i] is replaced by a later entry of the same name in the
  * same batch (the later one wins). */
 bool xb_wmem_superseded(size_t n, const xb_wmem_entry_t *entries, size_t i);
+/* The writes of slot i of a batch, or NULL when it has none (wmem NULL, no
+ * conversation, or no entries). */
+static inline const xb_wmem_batch_t *xb_wmem_of(const xb_wmem_batch_t *wmem, size_t i)
+{
+    return wmem && wmem[i].conversation && wmem[i].n > 0 ? &wmem[i] : NULL;
+}
 /* Sorts a working memory list by name. */
 void xb_wmem_list_sort(xb_wmem_list_t *list);
 

@@ -226,8 +226,9 @@ int xb_lm_append(void *self, const char *thread, const void *slot, size_t len, l
                  xb_error_t *err);
 int xb_lm_append_batch(void *self, size_t n, const char *const *threads, const xb_blob_t *slots,
                        long *index, xb_error_t *err);
-int xb_lm_append_journal(void *self, size_t n, const char *const *threads, const xb_blob_t *slots,
-                         const xb_journal_entry_t *journal, long *index, xb_error_t *err);
+int xb_lm_append_all(void *self, size_t n, const char *const *threads, const xb_blob_t *slots,
+                     const xb_journal_entry_t *journal, const xb_wmem_batch_t *wmem, long *index,
+                     xb_error_t *err);
 int xb_lm_get_thread(void *self, const char *thread, xb_blob_list_t *out, xb_error_t *err);
 int xb_lm_get_slot(void *self, const char *thread, long index, xb_blob_t *out, xb_error_t *err);
 int xb_lm_thread_len_op(void *self, const char *thread, long *len, xb_error_t *err);
@@ -256,6 +257,16 @@ int xb_lm_journal_list(void *self, xb_journal_list_t *out, xb_error_t *err);
 
 /* ---- working memory (backend_lmdb_wmem.c) ------------------------------------ */
 
+/* The checks of a put inside txn, before anything is written: the
+ * conversation fits LMDB (*clen its length) and max_wmem_entries. 0 fine,
+ * 1 refused (XB_ERR_ARG or XB_ERR_LIMIT in *err, txn untouched), -1 storage
+ * failure. */
+int xb_lm_wmem_check_in(lm_t *h, MDB_txn *txn, const char *conversation, size_t n,
+                        const xb_wmem_entry_t *entries, size_t *clen, xb_error_t *err);
+/* Writes a checked put inside txn (the age bookkeeping of a conversation's
+ * first put included). 0 or -1: the txn must be aborted. */
+int xb_lm_wmem_write_in(lm_t *h, MDB_txn *txn, const char *conversation, size_t clen, size_t n,
+                        const xb_wmem_entry_t *entries, xb_error_t *err);
 int xb_lm_wmem_put(void *self, const char *conversation, size_t n, const xb_wmem_entry_t *entries,
                    xb_error_t *err);
 int xb_lm_wmem_get(void *self, const char *conversation, const char *name, xb_blob_t *out,

@@ -1,6 +1,6 @@
 /* The `manager` backend's journal (docs/backend-manager.md): xb.journal maps
  * an id (the pump's message id) to the entry's bytes. Entries are written in
- * the transaction of their slot (xb_lm_append_journal) and removed in one
+ * the transaction of their slot (xb_lm_append_all) and removed in one
  * transaction per batch of ids. */
 #include "backend_lmdb_internal.h"
 

@@ -97,13 +97,38 @@ int xb_lm_append(void *self, const char *thread, const void *slot, size_t len, l
 int xb_lm_append_batch(void *self, size_t n, const char *const *threads, const xb_blob_t *slots,
                        long *index, xb_error_t *err)
 {
-    return xb_lm_append_journal(self, n, threads, slots, NULL, index, err);
+    return xb_lm_append_all(self, n, threads, slots, NULL, NULL, index, err);
 }
 
-/* The batch, and with every stored slot its journal entry (journal may be
- * NULL), in the same write transaction. */
-int xb_lm_append_journal(void *self, size_t n, const char *const *threads, const xb_blob_t *slots,
-                         const xb_journal_entry_t *journal, long *index, xb_error_t *err)
+/* Slot i of a batch with its journal entry and working-memory writes inside
+ * txn: 0, LM_TXN_BAD or LM_REFUSED. The writes' limit is checked before
+ * anything of the slot is written. */
+static int lm_append_one(lm_t *h, MDB_txn *txn, const char *thread, const xb_blob_t *slot,
+                         const xb_journal_entry_t *j, const xb_wmem_batch_t *w, long *index,
+                         xb_error_t *err)
+{
+    size_t clen = 0;
+    if (w) { /* a refusal is not counted in limit_refusals, as for a put */
+        int rc = xb_lm_wmem_check_in(h, txn, w->conversation, w->n, w->entries, &clen, err);
+        if (rc != 0)
+            return rc < 0 ? LM_TXN_BAD : LM_REFUSED;
+    }
+    int rc = lm_append_in(h, txn, thread, slot->data, slot->len, index, err);
+    if (rc != 0)
+        return rc;
+    if (j && j->id && xb_lm_journal_put_in(h->e, txn, j, err) != 0)
+        return LM_TXN_BAD;
+    if (w && xb_lm_wmem_write_in(h, txn, w->conversation, clen, w->n, w->entries, err) != 0)
+        return LM_TXN_BAD;
+    return 0;
+}
+
+/* The batch, and with every stored slot its journal entry and its
+ * working-memory writes (journal and wmem may be NULL), in the same write
+ * transaction. */
+int xb_lm_append_all(void *self, size_t n, const char *const *threads, const xb_blob_t *slots,
+                     const xb_journal_entry_t *journal, const xb_wmem_batch_t *wmem, long *index,
+                     xb_error_t *err)
 {
     lm_t *h = self;
     if (n == 0)
@@ -118,12 +143,9 @@ int xb_lm_append_journal(void *self, size_t n, const char *const *threads, const
     if (xb_lm_begin(h->e, true, &txn, err) != 0)
         return -1;
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = lm_append_in(h, txn, threads[i], slots[i].data, slots[i].len, &index[i], err);
-        if (rc == 0 && journal && journal[i].id &&
-            xb_lm_journal_put_in(h->e, txn, &journal[i], err) != 0)
-            rc = LM_TXN_BAD;
-    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = lm_append_one(h, txn, threads[i], &slots[i], journal ? &journal[i] : NULL,
+                           xb_wmem_of(wmem, i), &index[i], err);
     xb_error_t cerr;
     if (rc == LM_TXN_BAD || xb_lm_commit(h->e, txn, &cerr) != 0) {
         if (rc == LM_TXN_BAD)

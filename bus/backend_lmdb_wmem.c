@@ -2,8 +2,9 @@
  * maps conversation '\0' name -> the entry's bytes. The '\0' ends the
  * conversation, so one conversation's entries are one range of keys, in
  * name order (LMDB compares keys bytewise, as strcmp does names): list and
- * drop walk that range with a cursor. A put is one write transaction, aborted
- * whole when the entry limit refuses it.
+ * drop walk that range with a cursor. A put checks the entry limit before it
+ * writes anything, then writes: in its own write transaction, or in the one
+ * of the slot it goes with (xb_lm_append_all).
  *
  * Retention, as the buffer's (max_threads): the key conversation '\0' (no
  * name: no entry has it) holds u64be(seq), its key in xb.wmem.age (seq ->
@@ -83,30 +84,29 @@ static int lm_count_entry(void *ctx, MDB_cursor *cur, const MDB_val *k, const MD
     return 0;
 }
 
-/* Writes the entries inside txn, refusing the first new one beyond max. */
-static int lm_wmem_put_in(lm_t *h, MDB_txn *txn, const char *conversation, size_t clen, size_t n,
-                          const xb_wmem_entry_t *entries, xb_error_t *err)
+int xb_lm_wmem_check_in(lm_t *h, MDB_txn *txn, const char *conversation, size_t n,
+                        const xb_wmem_entry_t *entries, size_t *clen, xb_error_t *err)
 {
     lm_env_t *e = h->e;
+    if (lm_wmem_conv_len(e, conversation, clen, err) != 0)
+        return 1;
+    if (h->max_wmem_entries <= 0)
+        return 0;
     long count = 0;
-    if (h->max_wmem_entries > 0 &&
-        lm_wmem_range(e, txn, conversation, clen, lm_count_entry, &count, err) != 0)
+    if (lm_wmem_range(e, txn, conversation, *clen, lm_count_entry, &count, err) != 0)
         return -1;
     unsigned char buf[LM_KEY_CAP];
     for (size_t i = 0; i < n; i++) {
-        MDB_val k = lm_wmem_key(buf, conversation, clen, entries[i].name), old;
-        MDB_val v = {.mv_size = entries[i].len, .mv_data = (void *)entries[i].data};
-        if (h->max_wmem_entries > 0) {
-            int found = xb_lm_read(e, txn, DB_WMEM, &k, &old, "reading working memory", err);
-            if (found < 0)
-                return -1;
-            if (!found && ++count > h->max_wmem_entries)
-                return xb_wmem_refuse(err, "manager", conversation, entries[i].name,
-                                      h->max_wmem_entries);
+        if (xb_wmem_superseded(n, entries, i))
+            continue;
+        MDB_val k = lm_wmem_key(buf, conversation, *clen, entries[i].name), old;
+        int found = xb_lm_read(e, txn, DB_WMEM, &k, &old, "reading working memory", err);
+        if (found < 0)
+            return -1;
+        if (!found && ++count > h->max_wmem_entries) {
+            xb_wmem_refuse(err, "manager", conversation, entries[i].name, h->max_wmem_entries);
+            return 1;
         }
-        int rc = mdb_put(txn, e->dbi[DB_WMEM], &k, &v, 0);
-        if (rc != 0)
-            return xb_lm_fail(e, rc, "writing working memory", err);
     }
     return 0;
 }
@@ -207,6 +207,23 @@ static int lm_wmem_admit(lm_t *h, MDB_txn *txn, const char *conversation, size_t
     return rc == 0 ? 0 : xb_lm_fail(e, rc, "writing a working-memory age entry", err);
 }
 
+int xb_lm_wmem_write_in(lm_t *h, MDB_txn *txn, const char *conversation, size_t clen, size_t n,
+                        const xb_wmem_entry_t *entries, xb_error_t *err)
+{
+    lm_env_t *e = h->e;
+    if (lm_wmem_admit(h, txn, conversation, clen, err) != 0)
+        return -1;
+    unsigned char buf[LM_KEY_CAP];
+    for (size_t i = 0; i < n; i++) {
+        MDB_val k = lm_wmem_key(buf, conversation, clen, entries[i].name);
+        MDB_val v = {.mv_size = entries[i].len, .mv_data = (void *)entries[i].data};
+        int rc = mdb_put(txn, e->dbi[DB_WMEM], &k, &v, 0);
+        if (rc != 0)
+            return xb_lm_fail(e, rc, "writing working memory", err);
+    }
+    return 0;
+}
+
 int xb_lm_wmem_put(void *self, const char *conversation, size_t n, const xb_wmem_entry_t *entries,
                    xb_error_t *err)
 {
@@ -215,8 +232,8 @@ int xb_lm_wmem_put(void *self, const char *conversation, size_t n, const xb_wmem
     size_t clen;
     if (xb_lm_start(h, lm_wmem_conv_len, conversation, &clen, true, &txn, err) != 0)
         return -1;
-    if (lm_wmem_admit(h, txn, conversation, clen, err) != 0 ||
-        lm_wmem_put_in(h, txn, conversation, clen, n, entries, err) != 0) {
+    if (xb_lm_wmem_check_in(h, txn, conversation, n, entries, &clen, err) != 0 ||
+        xb_lm_wmem_write_in(h, txn, conversation, clen, n, entries, err) != 0) {
         xb_lm_abort(h->e, txn);
         return -1;
     }

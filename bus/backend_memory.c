@@ -130,10 +130,11 @@ static mem_thread_t *thread_get_or_create(mem_t *m, const char *name, bool *crea
     return t;
 }
 
-/* Appends an already copied blob (lock held). Takes ownership of data on
- * success only. */
-static int append_locked(mem_t *m, const char *thread, char *data, size_t len, long *index,
-                         xb_error_t *err)
+/* Appends an already copied blob (lock held), making room under max_bytes
+ * for extra bytes more (the working memory written with the slot). Takes
+ * ownership of data on success only. */
+static int append_locked(mem_t *m, const char *thread, char *data, size_t len, size_t extra,
+                         long *index, xb_error_t *err)
 {
     if (m->cfg.max_slot_bytes > 0 && len > m->cfg.max_slot_bytes) {
         m->limit_refusals++;
@@ -161,12 +162,12 @@ static int append_locked(mem_t *m, const char *thread, char *data, size_t len, l
     mem_thread_t *t = existing ? existing : thread_get_or_create(m, thread, &created, err);
     if (!t)
         return -1;
-    if (m->cfg.max_bytes > 0 && !xb_mem_make_room(m, t, len)) {
+    if (m->cfg.max_bytes > 0 && !xb_mem_make_room(m, t, len + extra)) {
         m->limit_refusals++;
         xb_error_set(err, XB_ERR_LIMIT, 0,
                      "backend memory: thread %s holds %zu bytes, working memory %zu: one more "
-                     "slot of %zu exceeds max_bytes %zu",
-                     thread, t->bytes, m->wmem_bytes, len, m->cfg.max_bytes);
+                     "slot of %zu (and %zu bytes of working memory) exceeds max_bytes %zu",
+                     thread, t->bytes, m->wmem_bytes, len, extra, m->cfg.max_bytes);
         if (t->len == 0) /* new, and the rest is working memory, which is never evicted */
             thread_drop(m, t);
         return -1;
@@ -208,44 +209,107 @@ static int mem_append(void *self, const char *thread, const void *slot, size_t l
     if (!copy)
         return mem_nomem(err);
     pthread_mutex_lock(&m->lock);
-    int rc = append_locked(m, thread, copy, len, index, err);
+    int rc = append_locked(m, thread, copy, len, 0, index, err);
     pthread_mutex_unlock(&m->lock);
     if (rc != 0)
         free(copy);
     return rc;
 }
 
-/* One lock for the whole batch; stops at the first refusal (the slots before
- * it stay stored, as documented in docs/storage.md). */
-static int mem_append_batch(void *self, size_t n, const char *const *threads,
-                            const xb_blob_t *slots, long *index, xb_error_t *err)
+/* Takes back the slot just appended to t (lock held); its bytes go back to
+ * the caller, who owns them again. The thread goes too when that slot was
+ * its only one. */
+static void append_undo(mem_t *m, mem_thread_t *t)
 {
+    const xb_blob_t *s = &t->slots[--t->len];
+    t->bytes -= s->len;
+    m->total_slots--;
+    m->total_bytes -= s->len;
+    if (t->len == 0)
+        thread_drop(m, t);
+}
+
+/* Slot i and its working-memory writes w (may be NULL), all or none (lock
+ * held): the writes' limits are checked before anything changes. Takes
+ * ownership of data on success only, like append_locked. */
+static int append_with_wmem(mem_t *m, const char *thread, char *data, size_t len, mem_wmem_put_t *w,
+                            long *index, xb_error_t *err)
+{
+    size_t grow = 0;
+    if (w && xb_mem_wmem_check(m, w, &grow, err) != 0)
+        return -1; /* not counted in limit_refusals, as for a put */
+    if (append_locked(m, thread, data, len, grow, index, err) != 0)
+        return -1;
+    mem_thread_t *t = xb_strmap_get(m->threads, thread);
+    if (w && xb_mem_wmem_write(m, w, t, err) != 0) { /* out of memory only */
+        append_undo(m, t);
+        *index = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static void release_all(size_t n, char **copies, mem_wmem_put_t *puts)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(copies[i]);
+        if (puts)
+            xb_mem_wmem_release(&puts[i]);
+    }
+    free(copies);
+    free(puts);
+}
+
+/* Copies the slots and the writes (no lock needed). */
+static int copy_all(size_t n, const xb_blob_t *slots, const xb_wmem_batch_t *wmem, char **copies,
+                    mem_wmem_put_t *puts, xb_error_t *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!(copies[i] = copy_bytes(slots[i].data, slots[i].len)))
+            return mem_nomem(err);
+        const xb_wmem_batch_t *w = xb_wmem_of(wmem, i);
+        if (w && xb_mem_wmem_prepare(&puts[i], w->conversation, w->n, w->entries, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One lock for the whole batch; stops at the first refusal (the slots before
+ * it stay stored, as documented in docs/storage.md). The memory backend
+ * keeps no journal: journal is always NULL. */
+static int mem_append_all(void *self, size_t n, const char *const *threads, const xb_blob_t *slots,
+                          const xb_journal_entry_t *journal, const xb_wmem_batch_t *wmem,
+                          long *index, xb_error_t *err)
+{
+    (void)journal;
     mem_t *m = self;
     char **copies = calloc(n, sizeof *copies);
-    if (!copies)
+    mem_wmem_put_t *puts = wmem ? calloc(n, sizeof *puts) : NULL;
+    if (!copies || (wmem && !puts)) {
+        free(copies);
+        free(puts);
         return mem_nomem(err);
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        copies[i] = copy_bytes(slots[i].data, slots[i].len);
-        if (!copies[i])
-            rc = mem_nomem(err);
     }
-    size_t done = 0;
+    int rc = copy_all(n, slots, wmem, copies, puts, err);
     if (rc == 0) {
         pthread_mutex_lock(&m->lock);
-        for (; done < n; done++) {
-            if (append_locked(m, threads[done], copies[done], slots[done].len, &index[done], err) !=
-                0) {
-                rc = -1;
+        for (size_t i = 0; i < n; i++) {
+            mem_wmem_put_t *w = xb_wmem_of(wmem, i) ? &puts[i] : NULL;
+            rc = append_with_wmem(m, threads[i], copies[i], slots[i].len, w, &index[i], err);
+            if (rc != 0)
                 break;
-            }
+            copies[i] = NULL; /* the thread owns it now */
         }
         pthread_mutex_unlock(&m->lock);
     }
-    for (size_t i = done; i < n; i++)
-        free(copies[i]);
-    free(copies);
+    release_all(n, copies, puts);
     return rc;
+}
+
+static int mem_append_batch(void *self, size_t n, const char *const *threads,
+                            const xb_blob_t *slots, long *index, xb_error_t *err)
+{
+    return mem_append_all(self, n, threads, slots, NULL, NULL, index, err);
 }
 
 static int mem_get_thread(void *self, const char *thread, xb_blob_list_t *out, xb_error_t *err)
@@ -650,6 +714,7 @@ static const xb_backend_ops_t memory_ops = {
     .name = "memory",
     .buffer_append = mem_append,
     .buffer_append_batch = mem_append_batch,
+    .buffer_append_all = mem_append_all,
     .buffer_get_thread = mem_get_thread,
     .buffer_get_slot = mem_get_slot,
     .buffer_thread_len = mem_thread_len,

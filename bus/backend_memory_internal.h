@@ -47,6 +47,27 @@ bool xb_mem_make_room(mem_t *m, mem_thread_t *t, size_t len);
 
 /* ---- working memory (backend_memory_wmem.c) ---------------------------------- */
 
+/* One put, its entries copied before the lock is taken. */
+typedef struct {
+    const char *conversation; /* borrowed, like entries */
+    size_t n;
+    const xb_wmem_entry_t *entries;
+    xb_blob_t **copies; /* n copies (NULL for a superseded entry), then n replaced */
+} mem_wmem_put_t;
+
+/* Copies the entries of a put (no lock needed); xb_mem_wmem_release frees
+ * what the put did not take, also after a failure. */
+int xb_mem_wmem_prepare(mem_wmem_put_t *p, const char *conversation, size_t n,
+                        const xb_wmem_entry_t *entries, xb_error_t *err);
+void xb_mem_wmem_release(mem_wmem_put_t *p);
+/* The limits of the put, checked without changing anything (lock held):
+ * max_wmem_entries, and max_bytes for working memory alone. *grow gets the
+ * bytes that working memory grows by (0 when it shrinks). */
+int xb_mem_wmem_check(const mem_t *m, const mem_wmem_put_t *p, size_t *grow, xb_error_t *err);
+/* Checks and writes the put, all or none (lock held): the oldest threads
+ * other than keep (may be NULL) are evicted for room under max_bytes. */
+int xb_mem_wmem_write(mem_t *m, mem_wmem_put_t *p, mem_thread_t *keep, xb_error_t *err);
+
 /* Frees one conversation's memory (the value free of mem_t.wmem). */
 void xb_mem_conv_free(void *conv);
 int xb_mem_wmem_put(void *self, const char *conversation, size_t n, const xb_wmem_entry_t *entries,

@@ -65,49 +65,49 @@ static xb_blob_t *blob_copy(const void *data, size_t len)
 /* The entry count and bytes the conversation would have after the put
  * (lock held). A refused count is XB_ERR_LIMIT naming the first entry over
  * max_wmem_entries. */
-static int wmem_plan(const mem_t *m, const mem_conv_t *c, const char *conversation, size_t n,
-                     const xb_wmem_entry_t *entries, size_t *bytes, xb_error_t *err)
+static int wmem_plan(const mem_t *m, const mem_conv_t *c, const mem_wmem_put_t *p, size_t *bytes,
+                     xb_error_t *err)
 {
     long count = c ? (long)xb_strmap_count(c->entries) : 0;
     size_t total = c ? c->bytes : 0;
-    for (size_t i = 0; i < n; i++) {
-        if (xb_wmem_superseded(n, entries, i))
+    for (size_t i = 0; i < p->n; i++) {
+        const xb_wmem_entry_t *e = &p->entries[i];
+        if (xb_wmem_superseded(p->n, p->entries, i))
             continue;
-        const xb_blob_t *old = c ? xb_strmap_get(c->entries, entries[i].name) : NULL;
+        const xb_blob_t *old = c ? xb_strmap_get(c->entries, e->name) : NULL;
         if (old) {
             total -= old->len;
         } else if (++count > m->cfg.max_wmem_entries && m->cfg.max_wmem_entries > 0) {
-            return xb_wmem_refuse(err, "memory", conversation, entries[i].name,
-                                  m->cfg.max_wmem_entries);
+            return xb_wmem_refuse(err, "memory", p->conversation, e->name, m->cfg.max_wmem_entries);
         }
-        total += entries[i].len;
+        total += e->len;
     }
     *bytes = total;
     return 0;
 }
 
-/* Makes room for the conversation growing from `had` to `will` bytes (lock
- * held): evicts the oldest threads, refuses when working memory alone would
- * exceed max_bytes. */
-static int wmem_room(mem_t *m, const char *conversation, size_t had, size_t will, xb_error_t *err)
+int xb_mem_wmem_check(const mem_t *m, const mem_wmem_put_t *p, size_t *grow, xb_error_t *err)
 {
-    size_t max = m->cfg.max_bytes;
-    if (max == 0 || will <= had)
-        return 0;
-    if (m->wmem_bytes + (will - had) > max)
+    const mem_conv_t *c = xb_strmap_get(m->wmem, p->conversation);
+    size_t had = c ? c->bytes : 0, will = 0, max = m->cfg.max_bytes;
+    if (wmem_plan(m, c, p, &will, err) != 0)
+        return -1;
+    *grow = will > had ? will - had : 0;
+    if (max > 0 && m->wmem_bytes + *grow > max)
         return xb_error_set(err, XB_ERR_LIMIT, 0,
                             "backend memory: working memory of conversation %s: %zu bytes more "
                             "exceed max_bytes %zu",
-                            conversation, will - had, max);
-    return xb_mem_make_room(m, NULL, will - had) ? 0 : -1; /* cannot fail: threads are evictable */
+                            p->conversation, *grow, max);
+    return 0;
 }
 
 /* Writes the copies into c (lock held); on no memory puts the replaced blobs
  * back and returns -1. copies[i] moves to the map on success (set NULL). */
-static int wmem_apply(mem_conv_t *c, size_t n, const xb_wmem_entry_t *entries, xb_blob_t **copies,
-                      xb_blob_t **old)
+static int wmem_apply(mem_conv_t *c, mem_wmem_put_t *p)
 {
-    size_t i = 0;
+    size_t n = p->n, i = 0;
+    xb_blob_t **copies = p->copies, **old = copies + n;
+    const xb_wmem_entry_t *entries = p->entries;
     for (; i < n; i++) {
         if (!copies[i])
             continue;
@@ -118,7 +118,7 @@ static int wmem_apply(mem_conv_t *c, size_t n, const xb_wmem_entry_t *entries, x
     if (i == n) {
         for (size_t j = 0; j < n; j++) {
             blob_free(old[j]);
-            copies[j] = NULL;
+            old[j] = copies[j] = NULL;
         }
         return 0;
     }
@@ -129,19 +129,24 @@ static int wmem_apply(mem_conv_t *c, size_t n, const xb_wmem_entry_t *entries, x
             xb_strmap_put(c->entries, entries[i].name, old[i]); /* a replace: no allocation */
         else
             xb_strmap_remove(c->entries, entries[i].name);
+        old[i] = NULL;
     }
     return -1;
 }
 
-static int wmem_put_locked(mem_t *m, const char *conversation, size_t n,
-                           const xb_wmem_entry_t *entries, xb_blob_t **copies, xb_blob_t **old,
-                           xb_error_t *err)
+int xb_mem_wmem_write(mem_t *m, mem_wmem_put_t *p, mem_thread_t *keep, xb_error_t *err)
 {
+    const char *conversation = p->conversation;
+    size_t grow = 0;
+    if (xb_mem_wmem_check(m, p, &grow, err) != 0)
+        return -1;
+    if (m->cfg.max_bytes > 0 && !xb_mem_make_room(m, keep, grow))
+        return xb_error_set(err, XB_ERR_LIMIT, 0,
+                            "backend memory: working memory of conversation %s: %zu bytes more "
+                            "exceed max_bytes %zu",
+                            conversation, grow, m->cfg.max_bytes);
     mem_conv_t *c = xb_strmap_get(m->wmem, conversation);
     size_t had = c ? c->bytes : 0, will = 0;
-    if (wmem_plan(m, c, conversation, n, entries, &will, err) != 0 ||
-        wmem_room(m, conversation, had, will, err) != 0)
-        return -1;
     bool created = false;
     if (!c) {
         c = calloc(1, sizeof *c);
@@ -151,7 +156,8 @@ static int wmem_put_locked(mem_t *m, const char *conversation, size_t n,
         }
         created = true;
     }
-    if (wmem_apply(c, n, entries, copies, old) != 0) {
+    wmem_plan(m, c, p, &will, err); /* checked above: cannot fail */
+    if (wmem_apply(c, p) != 0) {
         if (created)
             xb_strmap_delete(m->wmem, conversation);
         return wmem_nomem(conversation, err);
@@ -162,28 +168,41 @@ static int wmem_put_locked(mem_t *m, const char *conversation, size_t n,
     return 0;
 }
 
+int xb_mem_wmem_prepare(mem_wmem_put_t *p, const char *conversation, size_t n,
+                        const xb_wmem_entry_t *entries, xb_error_t *err)
+{
+    *p = (mem_wmem_put_t){conversation, n, entries, calloc(2 * n, sizeof *p->copies)};
+    if (!p->copies)
+        return wmem_nomem(conversation, err);
+    for (size_t i = 0; i < n; i++) {
+        if (xb_wmem_superseded(n, entries, i))
+            continue;
+        if (!(p->copies[i] = blob_copy(entries[i].data, entries[i].len)))
+            return wmem_nomem(conversation, err);
+    }
+    return 0;
+}
+
+void xb_mem_wmem_release(mem_wmem_put_t *p)
+{
+    for (size_t i = 0; p->copies && i < p->n; i++)
+        blob_free(p->copies[i]);
+    free(p->copies);
+    p->copies = NULL;
+}
+
 int xb_mem_wmem_put(void *self, const char *conversation, size_t n, const xb_wmem_entry_t *entries,
                     xb_error_t *err)
 {
     mem_t *m = self;
-    xb_blob_t **copies = calloc(2 * n, sizeof *copies), **old = copies + n;
-    if (!copies)
-        return wmem_nomem(conversation, err);
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (xb_wmem_superseded(n, entries, i))
-            continue;
-        if (!(copies[i] = blob_copy(entries[i].data, entries[i].len)))
-            rc = wmem_nomem(conversation, err);
-    }
+    mem_wmem_put_t p;
+    int rc = xb_mem_wmem_prepare(&p, conversation, n, entries, err);
     if (rc == 0) {
         pthread_mutex_lock(&m->lock);
-        rc = wmem_put_locked(m, conversation, n, entries, copies, old, err);
+        rc = xb_mem_wmem_write(m, &p, NULL, err);
         pthread_mutex_unlock(&m->lock);
     }
-    for (size_t i = 0; i < n; i++)
-        blob_free(copies[i]);
-    free(copies);
+    xb_mem_wmem_release(&p);
     return rc;
 }
 

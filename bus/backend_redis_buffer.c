@@ -38,77 +38,167 @@ static int check_slot(xb_redis_t *r, const char *thread, const void *slot, size_
     return 0;
 }
 
-/* Number of slots from `slots` (n > 0 left) in the next chunk: at most
- * CHUNK_ITEMS and CHUNK_BYTES of slot bytes, but at least one. */
-static size_t append_chunk_len(const xb_blob_t *slots, size_t n)
+/* The argument and byte cost of slot i of a batch: its bytes, its journal
+ * entry, its working-memory writes. */
+static size_t slot_args(const xb_journal_entry_t *journal, const xb_wmem_batch_t *wmem, size_t i)
 {
-    size_t m = 1, bytes = slots[0].len;
-    while (m < n && m < CHUNK_ITEMS && bytes + slots[m].len <= CHUNK_BYTES)
-        bytes += slots[m++].len;
+    const xb_wmem_batch_t *w = xb_wmem_of(wmem, i);
+    return 2 + (journal && journal[i].id ? 3 : 0) + (w ? 3 + 2 * w->n : 0);
+}
+
+static size_t slot_bytes(const xb_blob_t *slots, const xb_journal_entry_t *journal,
+                         const xb_wmem_batch_t *wmem, size_t i)
+{
+    const xb_wmem_batch_t *w = xb_wmem_of(wmem, i);
+    size_t bytes = slots[i].len + (journal && journal[i].id ? journal[i].len : 0);
+    for (size_t e = 0; w && e < w->n; e++)
+        bytes += w->entries[e].len;
+    return bytes;
+}
+
+/* Number of slots from `slots` (n > 0 left) in the next chunk: at most
+ * CHUNK_ITEMS and CHUNK_BYTES of bytes (a slot's journal entry and writes
+ * counted with it: they always go in its chunk), but at least one. */
+static size_t append_chunk_len(const xb_blob_t *slots, const xb_journal_entry_t *journal,
+                               const xb_wmem_batch_t *wmem, size_t n)
+{
+    size_t m = 1, bytes = slot_bytes(slots, journal, wmem, 0);
+    while (m < n && m < CHUNK_ITEMS && bytes + slot_bytes(slots, journal, wmem, m) <= CHUNK_BYTES)
+        bytes += slot_bytes(slots, journal, wmem, m++);
     return m;
 }
 
-/* Appends slots [0, m) and the journal entries of the stored ones (journal
- * NULL: none) by one script call; index[i] receives each stored slot's
- * index. Returns the number stored (m when all were; fewer when the thread
- * of the next one is full), or -1 with *err set: an error reply, or a lost
- * connection (the chunk may have been stored). */
-static long append_chunk(xb_redis_t *r, call_t *c, const char *const *threads,
-                         const xb_blob_t *slots, const xb_journal_entry_t *journal, size_t m,
-                         long *index, xb_error_t *err)
+/* One chunk of a batch: slots [0, m) with their journal entries and writes
+ * (journal, wmem may be NULL), pointers into the batch. */
+typedef struct {
+    const char *const *threads;
+    const xb_blob_t *slots;
+    const xb_journal_entry_t *journal;
+    const xb_wmem_batch_t *wmem;
+    size_t m;
+} chunk_t;
+
+/* Numbers written into a call's arguments (slot numbers, counts). */
+typedef char num_t[24];
+
+/* Adds the decimal v as an argument, written into the next of nums. */
+static void call_num(call_t *c, num_t *nums, size_t *used, size_t v)
 {
-    xb_redis_call_reset(c);
-    size_t entries = 0;
-    for (size_t i = 0; journal && i < m; i++)
-        entries += journal[i].id != NULL;
+    int len = snprintf(nums[*used], sizeof nums[*used], "%zu", v);
+    xb_redis_call_arg(c, nums[(*used)++], (size_t)len);
+}
+
+/* The KEYS and ARGV of SCRIPT_APPEND for chunk k (see its comment); nums
+ * holds 2 + 3 * k->m numbers. */
+static int append_args(xb_redis_t *r, call_t *c, const chunk_t *k, num_t *nums, xb_error_t *err)
+{
+    size_t m = k->m, entries = 0, used = 0;
+    for (size_t i = 0; k->journal && i < m; i++)
+        entries += k->journal[i].id != NULL;
     for (size_t i = 0; i < m; i++)
-        if (xb_redis_call_key(r, c, "buffer:", threads[i], err) != 0)
+        if (xb_redis_call_key(r, c, "buffer:", k->threads[i], err) != 0)
             return -1;
     if (entries > 0 && xb_redis_call_key(r, c, "journal", "", err) != 0)
         return -1;
+    for (size_t i = 0; i < m; i++) {
+        const xb_wmem_batch_t *w = xb_wmem_of(k->wmem, i);
+        if (w && xb_redis_call_key(r, c, "memory:", w->conversation, err) != 0)
+            return -1;
+    }
     xb_redis_call_end_keys(c);
-    char count[24];
-    int clen = snprintf(count, sizeof count, "%zu", m);
-    char pos[CHUNK_ITEMS][8];
     xb_redis_call_arg(c, r->ttl_arg, strlen(r->ttl_arg));
     xb_redis_call_arg(c, r->max_slots_arg, strlen(r->max_slots_arg));
-    xb_redis_call_arg(c, count, (size_t)clen);
+    xb_redis_call_arg(c, r->max_wmem_arg, strlen(r->max_wmem_arg));
+    call_num(c, nums, &used, m);
+    call_num(c, nums, &used, entries);
     for (size_t i = 0; i < m; i++)
-        xb_redis_call_arg(c, slots[i].data ? slots[i].data : "", slots[i].len);
+        xb_redis_call_arg(c, k->slots[i].data ? k->slots[i].data : "", k->slots[i].len);
     for (size_t i = 0; entries > 0 && i < m; i++) {
-        if (!journal[i].id)
+        const xb_journal_entry_t *j = &k->journal[i];
+        if (!j->id)
             continue;
-        int plen = snprintf(pos[i], sizeof pos[i], "%zu", i + 1);
-        xb_redis_call_arg(c, pos[i], (size_t)plen);
-        xb_redis_call_arg(c, journal[i].id, strlen(journal[i].id));
-        xb_redis_call_arg(c, journal[i].data, journal[i].len);
+        call_num(c, nums, &used, i + 1);
+        xb_redis_call_arg(c, j->id, strlen(j->id));
+        xb_redis_call_arg(c, j->data, j->len);
     }
+    for (size_t i = 0; i < m; i++) {
+        const xb_wmem_batch_t *w = xb_wmem_of(k->wmem, i);
+        if (!w)
+            continue;
+        call_num(c, nums, &used, i + 1);
+        call_num(c, nums, &used, w->n);
+        for (size_t e = 0; e < w->n; e++) {
+            xb_redis_call_arg(c, w->entries[e].name, strlen(w->entries[e].name));
+            xb_redis_call_arg(c, w->entries[e].data, w->entries[e].len);
+        }
+    }
+    return 0;
+}
+
+/* Reads the reply of a chunk of m slots: the indexes of the stored ones into
+ * index, their number into *stored, and, when the writes of the next one
+ * refused it, the number (1-based) of their refused entry into *over
+ * (else 0). False for any other reply. */
+static bool append_reply(const redisReply *rep, size_t m, long *index, long *stored, long *over)
+{
+    *over = 0;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements > m)
+        return false;
+    size_t n = rep->elements;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = rep->element[i];
+        if (e->type != REDIS_REPLY_INTEGER || (e->integer < 0 && i + 1 < n))
+            return false;
+        if (e->integer < 0) {
+            *over = (long)-e->integer;
+            n--;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        index[i] = (long)rep->element[i]->integer;
+    *stored = (long)n;
+    return true;
+}
+
+/* Appends the chunk by one script call; index[i] receives each stored
+ * slot's index. Returns the number stored (m when all were; fewer when the
+ * next one was refused: *over as for append_reply), or -1 with *err set: an
+ * error reply, or a lost connection (the chunk may have been stored). */
+static long append_chunk(xb_redis_t *r, call_t *c, const chunk_t *k, num_t *nums, long *index,
+                         long *over, xb_error_t *err)
+{
+    xb_redis_call_reset(c);
+    if (append_args(r, c, k, nums, err) != 0)
+        return -1;
     /* Not retried: a chunk whose reply was lost may have been stored. */
     redisReply *rep = xb_redis_run_script(r, SCRIPT_APPEND, false, c, err);
     if (!rep)
         return -1;
     long stored = -1;
-    if (xb_redis_reply_is_counts(rep, m)) {
-        stored = (long)rep->elements;
-        for (size_t i = 0; i < rep->elements; i++)
-            index[i] = (long)rep->element[i]->integer;
-    } else if (m == 1) {
-        xb_redis_reply_error(r, rep, "append to thread", threads[0], err);
-    } else {
+    if (!append_reply(rep, k->m, index, &stored, over)) {
         char what[300];
-        snprintf(what, sizeof what, "%s (first of %zu slots)", threads[0], m);
-        xb_redis_reply_error(r, rep, "append to thread", what, err);
+        snprintf(what, sizeof what, "%s (first of %zu slots)", k->threads[0], k->m);
+        xb_redis_reply_error(r, rep, "append to thread", k->m == 1 ? k->threads[0] : what, err);
+        stored = -1;
     }
     freeReplyObject(rep);
     return stored;
 }
 
+/* The refusal of a slot by entry number `over` of its writes (not counted
+ * in limit_refusals nor logged, as for a put). */
+static int refuse_wmem(xb_redis_t *r, const xb_wmem_batch_t *w, long over, xb_error_t *err)
+{
+    const char *name = over <= (long)w->n ? w->entries[over - 1].name : "?";
+    return xb_wmem_refuse(err, "redis", w->conversation, name, r->max_wmem_entries);
+}
+
 /* One script call per chunk, one chunk after the other: after a refusal or
  * a lost connection nothing more is sent, so a batch stops at its first
  * refused slot without any state on the server. */
-int xb_redis_buffer_append_journal(void *self, size_t n, const char *const *threads,
-                                   const xb_blob_t *slots, const xb_journal_entry_t *journal,
-                                   long *index, xb_error_t *err)
+int xb_redis_buffer_append_all(void *self, size_t n, const char *const *threads,
+                               const xb_blob_t *slots, const xb_journal_entry_t *journal,
+                               const xb_wmem_batch_t *wmem, long *index, xb_error_t *err)
 {
     xb_redis_t *r = self;
     sigpipe_guard_t g;
@@ -118,37 +208,50 @@ int xb_redis_buffer_append_journal(void *self, size_t n, const char *const *thre
     if (!threads || !slots || !index)
         return xb_error_set(err, XB_ERR_ARG, 0, "redis backend: NULL batch argument");
     /* Size limits refuse the whole batch before anything is sent. */
+    size_t args = 0;
     for (size_t i = 0; i < n; i++) {
         if (check_slot(r, threads[i], slots[i].data, slots[i].len, err) != 0)
             return -1;
         index[i] = -1;
+        args += slot_args(journal, wmem, i);
     }
     size_t most = n < CHUNK_ITEMS ? n : CHUNK_ITEMS;
-    if (xb_redis_call_init(&c, 7 + 5 * most, err) != 0)
+    num_t *nums = malloc((2 + 3 * most) * sizeof *nums);
+    if (!nums)
+        return xb_redis_nomem(err, "script call");
+    if (xb_redis_call_init(&c, 9 + args, err) != 0) {
+        free(nums);
         return -1;
+    }
     size_t at = 0, m = 0;
-    long stored = 0;
+    long stored = 0, over = 0;
     xb_redis_enter(r, &g);
     for (; at < n; at += m) {
-        m = append_chunk_len(slots + at, n - at);
-        stored = append_chunk(r, &c, threads + at, slots + at, journal ? journal + at : NULL, m,
-                              index + at, err);
+        m = append_chunk_len(slots + at, journal ? journal + at : NULL, wmem ? wmem + at : NULL,
+                             n - at);
+        chunk_t k = {threads + at, slots + at, journal ? journal + at : NULL,
+                     wmem ? wmem + at : NULL, m};
+        stored = append_chunk(r, &c, &k, nums, index + at, &over, err);
         if (stored != (long)m)
             break;
     }
     xb_redis_leave(r, &g);
     xb_redis_call_free(&c);
+    free(nums);
     if (at == n)
         return 0;
     if (stored < 0)
         return -1;
-    return refuse_full(r, threads[at + (size_t)stored], err);
+    size_t refused = at + (size_t)stored;
+    if (over > 0 && xb_wmem_of(wmem, refused))
+        return refuse_wmem(r, &wmem[refused], over, err);
+    return refuse_full(r, threads[refused], err);
 }
 
 int xb_redis_buffer_append_batch(void *self, size_t n, const char *const *threads,
                                  const xb_blob_t *slots, long *index, xb_error_t *err)
 {
-    return xb_redis_buffer_append_journal(self, n, threads, slots, NULL, index, err);
+    return xb_redis_buffer_append_all(self, n, threads, slots, NULL, NULL, index, err);
 }
 
 /* A batch of one: the same script and rules (never resent). */

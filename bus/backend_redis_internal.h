@@ -183,9 +183,9 @@ int xb_redis_buffer_append(void *self, const char *thread, const void *slot, siz
                            long *index, xb_error_t *err);
 int xb_redis_buffer_append_batch(void *self, size_t n, const char *const *threads,
                                  const xb_blob_t *slots, long *index, xb_error_t *err);
-int xb_redis_buffer_append_journal(void *self, size_t n, const char *const *threads,
-                                   const xb_blob_t *slots, const xb_journal_entry_t *journal,
-                                   long *index, xb_error_t *err);
+int xb_redis_buffer_append_all(void *self, size_t n, const char *const *threads,
+                               const xb_blob_t *slots, const xb_journal_entry_t *journal,
+                               const xb_wmem_batch_t *wmem, long *index, xb_error_t *err);
 int xb_redis_buffer_get_thread(void *self, const char *thread, xb_blob_list_t *out,
                                xb_error_t *err);
 int xb_redis_buffer_get_slot(void *self, const char *thread, long index, xb_blob_t *out,

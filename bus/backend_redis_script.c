@@ -13,33 +13,85 @@
 
 /* ---- Lua scripts ------------------------------------------------------ */
 
-/* ARGV: ttl, max slots (0 = unlimited), n, then slot i's bytes at
- * ARGV[3 + i] (i = 1..n), then three per journal entry: the number of its
- * slot, its id, its bytes. KEYS[i] the buffer list of slot i, KEYS[n + 1] the
- * journal hash (only when there are entries). Appends the slots in order and
- * stops at the first one whose thread is full, like the memory backend's
- * batch. The limit is checked after the RPUSH, whose answer is the new length
- * (one command less per slot than asking LLEN first): a slot over the limit
- * is popped again in the same atomic script, so nobody ever sees it. The
- * journal entries of the stored slots are written in the same script.
- * Returns the indexes of the stored slots: a reply shorter than n means the
- * slot after the last stored one was refused and none after it stored. */
-static const char SCRIPT_APPEND_SRC[] =
-    "local ttl, max, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+/* Lua helpers of the scripts that write working memory. keep(key, ttl)
+ * sets the key's expiry (none when ttl is 0). wmem_over(key, maxw, a, k)
+ * checks k entries (name, bytes pairs from ARGV[a]) against maxw entries per
+ * hash (0: no limit): the names the hash does not hold yet count (a name
+ * twice counts once); returns the number (1-based) of the first entry beyond
+ * maxw, or 0. wmem_write(key, ttl, a, k) writes them (a later entry of a name
+ * wins) and keeps the hash ttl seconds. */
+#define LUA_WMEM_HELPERS                                                                        \
+    "local function keep(key, ttl)\n"                                                           \
+    "  if ttl > 0 then redis.call('EXPIRE', key, ttl)\n"                                        \
+    "  else redis.call('PERSIST', key) end\n"                                                   \
+    "end\n"                                                                                     \
+    "local function wmem_over(key, maxw, a, k)\n"                                               \
+    "  if maxw <= 0 then return 0 end\n"                                                        \
+    "  local n, seen = redis.call('HLEN', key), {}\n"                                           \
+    "  for e = 1, k do\n"                                                                       \
+    "    local f = ARGV[a + 2 * e - 2]\n"                                                       \
+    "    if not seen[f] and redis.call('HEXISTS', key, f) == 0 then\n"                          \
+    "      n = n + 1\n"                                                                         \
+    "      if n > maxw then return e end\n"                                                     \
+    "    end\n"                                                                                 \
+    "    seen[f] = true\n"                                                                      \
+    "  end\n"                                                                                   \
+    "  return 0\n"                                                                              \
+    "end\n"                                                                                     \
+    "local function wmem_write(key, ttl, a, k)\n"                                               \
+    "  for e = 0, k - 1 do redis.call('HSET', key, ARGV[a + 2 * e], ARGV[a + 2 * e + 1]) end\n" \
+    "  keep(key, ttl)\n"                                                                        \
+    "end\n"
+
+/* ARGV: ttl, max slots (0 = unlimited), max working-memory entries (0 =
+ * unlimited), n, j, then slot i's bytes at ARGV[5 + i] (i = 1..n), then
+ * three per journal entry (j of them): the number of its slot, its id, its
+ * bytes, then per slot with working-memory writes, in slot order: the number
+ * of its slot, the number k of entries, k pairs name, bytes. KEYS[i] the
+ * buffer list of slot i, KEYS[n + 1] the journal hash (only when j > 0),
+ * then the memory hash of each slot with writes, in slot order.
+ * Appends the slots in order and stops at the first one refused, like the
+ * memory backend's batch: whose thread is full, or whose writes would put
+ * more than the maximum entries in their hash (checked before the slot is
+ * pushed). The thread limit is checked after the RPUSH, whose answer is the
+ * new length (one command less per slot than asking LLEN first): a slot over
+ * the limit is popped again in the same atomic script, so nobody ever sees
+ * it. The journal entries and the writes of the stored slots are written in
+ * the same script. Returns the indexes of the stored slots: a reply shorter
+ * than n means the slot after the last stored one was refused and none after
+ * it stored; when its writes refused it, the reply ends with minus the
+ * number of the entry beyond the maximum. */
+static const char SCRIPT_APPEND_SRC[] = LUA_WMEM_HELPERS
+    "local ttl, max, maxw = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local n, j = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
     "local out = {}\n"
+    "local w, wk = n + 6 + 3 * j, n + 1 + (j > 0 and 1 or 0)\n"
     "for i = 1, n do\n"
+    "  local k, wkey = 0, nil\n"
+    "  if w <= #ARGV and tonumber(ARGV[w]) == i then\n"
+    "    k, wkey = tonumber(ARGV[w + 1]), KEYS[wk]\n"
+    "    local e = wmem_over(wkey, maxw, w + 2, k)\n"
+    "    if e > 0 then\n"
+    "      out[i] = -e\n"
+    "      break\n"
+    "    end\n"
+    "  end\n"
     "  local key = KEYS[i]\n"
-    "  local len = redis.call('RPUSH', key, ARGV[i + 3])\n"
+    "  local len = redis.call('RPUSH', key, ARGV[i + 5])\n"
     "  if max > 0 and len > max then\n"
     "    redis.call('RPOP', key)\n"
     "    break\n"
     "  end\n"
     "  out[i] = len - 1\n"
-    "  if ttl > 0 then redis.call('EXPIRE', key, ttl)\n"
-    "  else redis.call('PERSIST', key) end\n"
+    "  keep(key, ttl)\n"
+    "  if wkey then\n"
+    "    wmem_write(wkey, ttl, w + 2, k)\n"
+    "    w, wk = w + 2 + 2 * k, wk + 1\n"
+    "  end\n"
     "end\n"
-    "for a = n + 4, #ARGV, 3 do\n"
-    "  if tonumber(ARGV[a]) <= #out then\n"
+    "for a = n + 6, n + 5 + 3 * j, 3 do\n"
+    "  local i = tonumber(ARGV[a])\n"
+    "  if out[i] and out[i] >= 0 then\n"
     "    redis.call('HSET', KEYS[n + 1], ARGV[a + 1], ARGV[a + 2])\n"
     "  end\n"
     "end\n"
@@ -95,27 +147,16 @@ static const char SCRIPT_REGISTRY_SRC[] =
     "return out\n";
 
 /* A working memory put, all or none. KEYS[1] the conversation's hash. ARGV:
- * ttl, max entries (0 = unlimited), then name, bytes per entry. Counts the
- * names the hash does not hold yet (a name twice in the call counts once)
- * before writing anything: returns the number (1-based) of the first entry
- * beyond max, having written nothing, or 0 after writing every entry (a later
- * entry of a name wins) and setting the hash's expiry. */
-static const char SCRIPT_WMEM_SRC[] =
-    "local ttl, max, key = tonumber(ARGV[1]), tonumber(ARGV[2]), KEYS[1]\n"
-    "if max > 0 then\n"
-    "  local n, seen = redis.call('HLEN', key), {}\n"
-    "  for a = 3, #ARGV, 2 do\n"
-    "    local f = ARGV[a]\n"
-    "    if not seen[f] and redis.call('HEXISTS', key, f) == 0 then\n"
-    "      n = n + 1\n"
-    "      if n > max then return (a - 1) / 2 end\n"
-    "    end\n"
-    "    seen[f] = true\n"
-    "  end\n"
-    "end\n"
-    "for a = 3, #ARGV, 2 do redis.call('HSET', key, ARGV[a], ARGV[a + 1]) end\n"
-    "if ttl > 0 then redis.call('EXPIRE', key, ttl)\n"
-    "else redis.call('PERSIST', key) end\n"
+ * ttl, max entries (0 = unlimited), then name, bytes per entry. Checks the
+ * entry limit (wmem_over) before writing anything: returns the number
+ * (1-based) of the first entry beyond max, having written nothing, or 0
+ * after writing every entry and setting the hash's expiry. */
+static const char SCRIPT_WMEM_SRC[] = LUA_WMEM_HELPERS
+    "local ttl, maxw, key = tonumber(ARGV[1]), tonumber(ARGV[2]), KEYS[1]\n"
+    "local k = (#ARGV - 2) / 2\n"
+    "local e = wmem_over(key, maxw, 3, k)\n"
+    "if e > 0 then return e end\n"
+    "wmem_write(key, ttl, 3, k)\n"
     "return 0\n";
 
 static const char *const script_src[SCRIPT__COUNT] = {SCRIPT_APPEND_SRC, SCRIPT_REGISTRY_SRC,

@@ -138,6 +138,13 @@ int xb_buffer_append_batch(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slo
 int xb_buffer_append_journal(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slots,
                              const xb_journal_entry_t *journal, long *index, xb_error_t *err)
 {
+    return xb_buffer_append_all(b, n, slots, journal, NULL, index, err);
+}
+
+int xb_buffer_append_all(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slots,
+                         const xb_journal_entry_t *journal, const xb_wmem_batch_t *wmem,
+                         long *index, xb_error_t *err)
+{
     if (!b)
         return xb_error_set(err, XB_ERR_ARG, 0, "buffer: NULL buffer");
     if (n == 0)
@@ -155,7 +162,7 @@ int xb_buffer_append_journal(xb_buffer_t *b, size_t n, const xb_slot_fields_t *s
     }
     if (rc == 0) {
         xb_error_t e;
-        rc = xb_backend_buffer_append_journal(b->backend, n, threads, blobs, journal, index, &e);
+        rc = xb_backend_buffer_append_all(b->backend, n, threads, blobs, journal, wmem, index, &e);
         if (rc != 0) {
             count_failure(b, &e);
             if (err)

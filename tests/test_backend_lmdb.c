@@ -1230,6 +1230,37 @@ static void test_max_threads_evicts_oldest_memory(void)
     xb_backend_destroy(&b);
 }
 
+/* Memory first written with a slot (append_all) enters the age order like a
+ * put's: max_threads drops the oldest conversation's memory. */
+static void test_append_all_memory_age(void)
+{
+    TEST_DIR(dir);
+    xb_backend_config_t cfg;
+    manager_config(&cfg, dir);
+    cfg.max_threads = 2;
+    xb_backend_t *b = open_cfg(&cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    xb_error_t err;
+    xb_wmem_entry_t e = {"plan", "<plan/>", 7};
+    const char *threads[] = {"t-a", "t-b"};
+    xb_blob_t slots[] = {{"<a/>", 4}, {"<b/>", 4}};
+    xb_wmem_batch_t w[] = {{"conv-a", 1, &e}, {"conv-b", 1, &e}};
+    long idx[2];
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_all(b, 2, threads, slots, NULL, w, idx, &err), 0);
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-a"), 1);
+    CU_ASSERT_EQUAL(xb_backend_wmem_put(b, "conv-c", 1, &e, &err), 0);
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-a"), 0);
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-b"), 1);
+    xb_wmem_batch_t d = {"conv-d", 1, &e};
+    CU_ASSERT_EQUAL(xb_backend_buffer_append_all(b, 1, threads, slots, NULL, &d, idx, &err), 0);
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-b"), 0);
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-c"), 1);
+    CU_ASSERT_EQUAL(wmem_count(b, "conv-d"), 1);
+    CU_ASSERT_EQUAL(xb_backend_wmem_drop(b, "conv-c", &err), 0);
+    CU_ASSERT_EQUAL(xb_backend_wmem_drop(b, "conv-d", &err), 0);
+    xb_backend_destroy(&b);
+}
+
 static const xbt_test_t lmdb_tests[] = {
     {"open creates the folder with parents, mode 0700", test_open_creates_folder},
     {"open errors: a file, no path, another format", test_open_errors},
@@ -1238,6 +1269,7 @@ static const xbt_test_t lmdb_tests[] = {
     {"reopen keeps slots, counts and the registry", test_reopen_persists},
     {"reopen keeps working memory", test_wmem_reopen_persists},
     {"working memory of a too long conversation", test_wmem_long_conversation},
+    {"append_all: memory enters the age order", test_append_all_memory_age},
     {"map_size: 0 is 1 GiB, a given size is applied", test_default_map_size},
     {"a full map is an error, reads still work", test_map_full},
     {"4 processes x 500 appends lose nothing", test_processes_lose_nothing},

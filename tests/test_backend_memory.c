@@ -418,6 +418,51 @@ static void test_max_bytes_counts_wmem(void)
     xb_backend_destroy(&b);
 }
 
+/* One slot with its working memory (append_all), sizes in bytes. */
+static int append_wmem_n(xb_backend_t *b, const char *thread, size_t slot, const char *conv,
+                         size_t entry, xb_error_t *err)
+{
+    char buf[1024], wbuf[1024];
+    memset(buf, 'x', sizeof buf);
+    memset(wbuf, 'w', sizeof wbuf);
+    xb_blob_t s = {buf, slot};
+    xb_wmem_entry_t e = {"e", wbuf, entry};
+    xb_wmem_batch_t w = {conv, 1, &e};
+    long index;
+    return xb_backend_buffer_append_all(b, 1, &thread, &s, NULL, &w, &index, err);
+}
+
+/* A slot and its writes need room together: the oldest threads (never the
+ * slot's own) are evicted for both; what working memory alone cannot fit
+ * refuses the slot before anything changes; the bytes are counted as a put
+ * counts them (a drop gives them back). */
+static void test_max_bytes_append_all(void)
+{
+    xb_backend_t *b = open_max_bytes(1000);
+    xb_error_t err;
+    CU_ASSERT_EQUAL(append_n(b, "t1", 300, &err), 0);
+    CU_ASSERT_EQUAL(append_n(b, "t2", 300, &err), 0);
+    CU_ASSERT_EQUAL(append_wmem_n(b, "t2", 200, "c1", 300, &err), 0); /* t1 goes */
+    CU_ASSERT_FALSE(exists(b, "t1"));
+    CU_ASSERT_TRUE(exists(b, "t2"));
+    CU_ASSERT_EQUAL(evicted(b), 1);
+    CU_ASSERT_EQUAL(append_wmem_n(b, "t3", 10, "c2", 701, &err), -1); /* 300 + 701 */
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "c2"));
+    CU_ASSERT_FALSE(exists(b, "t3"));
+    CU_ASSERT_TRUE(exists(b, "t2")); /* a refusal evicts nothing */
+    CU_ASSERT_EQUAL(append_wmem_n(b, "t2", 200, "c1", 500, &err), -1); /* t2 alone: 700 + 500 */
+    CU_ASSERT_EQUAL(err.code, XB_ERR_LIMIT);
+    long len = 0;
+    CU_ASSERT_EQUAL(xb_backend_buffer_thread_len(b, "t2", &len, &err), 0);
+    CU_ASSERT_EQUAL(len, 2);
+    CU_ASSERT_EQUAL(xb_backend_wmem_drop(b, "c1", &err), 0);
+    bool deleted = false;
+    CU_ASSERT_EQUAL(xb_backend_buffer_delete_thread(b, "t2", &deleted, &err), 0);
+    CU_ASSERT_EQUAL(append_n(b, "t4", 1000, &err), 0); /* every byte was given back */
+    xb_backend_destroy(&b);
+}
+
 /* max_bytes comes from the backend section of organism.yaml. */
 static void test_max_bytes_config(void)
 {
@@ -441,6 +486,7 @@ static const xbt_test_t memory_only_tests[] = {
     {"max_bytes evicts the oldest threads", test_max_bytes_evicts_oldest},
     {"max_bytes refuses what cannot fit", test_max_bytes_refuses},
     {"max_bytes counts working memory", test_max_bytes_counts_wmem},
+    {"max_bytes with a slot and its working memory", test_max_bytes_append_all},
     {"max_bytes from organism.yaml", test_max_bytes_config},
     {"evicts the oldest thread", test_evict_oldest},
     {"eviction order after delete and clear", test_evict_after_delete},

@@ -364,6 +364,35 @@ static void test_wmem_key_and_ttl(void)
     close_pair(&b, c);
 }
 
+/* append_all writes the memory hash of a slot in the append script, with
+ * the same key and TTL as a put; after SCRIPT FLUSH (NOSCRIPT) the EVAL
+ * fallback runs the same script. */
+static void test_append_all_memory_key(void)
+{
+    char prefix[64], key[160];
+    xb_backend_t *b = NULL;
+    redisContext *c = NULL;
+    CU_ASSERT_TRUE_FATAL(open_pair("wmemall", 100, prefix, &b, &c));
+    xb_error_t err;
+    xb_wmem_entry_t es[] = {{"plan", "<plan/>", 7}, {"note", "<n>1</n>", 8}};
+    const char *threads[] = {"t1", "t2"};
+    xb_blob_t slots[] = {{"<a/>", 4}, {"<b/>", 4}};
+    xb_wmem_batch_t w[] = {{NULL, 0, NULL}, {"system.hello.c-2", 2, es}};
+    long idx[2];
+    for (int round = 0; round < 2; round++) {
+        if (round == 1)
+            CU_ASSERT_TRUE(raw_string_is(c, "OK", "SCRIPT %s", "FLUSH"));
+        CU_ASSERT_EQUAL(xb_backend_buffer_append_all(b, 2, threads, slots, NULL, w, idx, &err), 0);
+        CU_ASSERT_EQUAL(idx[1], round);
+        snprintf(key, sizeof key, "%smemory:system.hello.c-2", prefix);
+        CU_ASSERT_EQUAL(raw_integer(c, "HLEN %s", key), 2);
+        long long ttl = raw_integer(c, "TTL %s", key);
+        CU_ASSERT_TRUE(ttl > (round ? 5 : 0) && ttl <= 100);    /* round 1: refreshed */
+        CU_ASSERT_EQUAL(raw_integer(c, "EXPIRE %s 5", key), 1); /* time passes */
+    }
+    close_pair(&b, c);
+}
+
 /* Time passing is simulated by lowering the TTL on the server. */
 static void test_ttl_refreshed_on_append(void)
 {
@@ -1716,6 +1745,7 @@ static const xbt_test_t redis_specifics_tests[] = {
     {"TTL set on write", test_ttl_set_on_write},
     {"TTL refreshed on append", test_ttl_refreshed_on_append},
     {"working memory key, TTL and drop", test_wmem_key_and_ttl},
+    {"append_all: memory key, TTL, NOSCRIPT", test_append_all_memory_key},
     {"TTL 0 never expires", test_ttl_zero_never_expires},
     {"registry stays a bijection under concurrency", test_registry_atomic_under_concurrency},
     {"slot limit atomic under concurrency", test_slot_limit_atomic_under_concurrency},

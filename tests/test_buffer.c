@@ -335,6 +335,37 @@ static void test_batch(void)
     close_fixture(&f);
 }
 
+/* append_all: a slot's working memory is written with it, and a slot whose
+ * writes are refused stops the batch there (the slots before are stored and
+ * counted by the backend, the call fails). */
+static void test_batch_wmem(void)
+{
+    fixture_t f = open_fixture(0, 0, 0, 0);
+    xb_error_t err;
+    xb_slot_fields_t slots[2] = {
+        {"a", "f", "", "x", "id1", 1, "<y/>", 4},
+        {"b", "f", "", "x", "id2", 2, "<z/>", 4},
+    };
+    xb_wmem_entry_t e = {"mood", "<mood/>", 7}, bad = {"9", "<n/>", 4};
+    xb_wmem_batch_t wmem[2] = {{NULL, 0, NULL}, {"conv", 1, &e}};
+    long index[2] = {-1, -1};
+    CU_ASSERT_EQUAL_FATAL(xb_buffer_append_all(f.buffer, 2, slots, NULL, wmem, index, &err), 0);
+    CU_ASSERT_EQUAL(index[1], 0);
+    xb_blob_t out = {0};
+    CU_ASSERT_EQUAL(xb_backend_wmem_get(f.backend, "conv", "mood", &out, &err), 0);
+    CU_ASSERT_TRUE(out.len == 7 && memcmp(out.data, "<mood/>", 7) == 0);
+    free(out.data);
+    wmem[1].entries = &bad;
+    CU_ASSERT_EQUAL(xb_buffer_append_all(f.buffer, 2, slots, NULL, wmem, index, &err), -1);
+    CU_ASSERT_EQUAL(err.code, XB_ERR_ARG);
+    CU_ASSERT_EQUAL(index[0], 1);
+    CU_ASSERT_EQUAL(index[1], -1);
+    long len = -1;
+    CU_ASSERT_EQUAL(xb_buffer_thread_len(f.buffer, "b", &len, &err), 0);
+    CU_ASSERT_EQUAL(len, 1);
+    close_fixture(&f);
+}
+
 static void test_bad_arguments(void)
 {
     xb_error_t err;
@@ -404,6 +435,7 @@ static const xbt_test_t buffer_tests[] = {
     {"stats", test_stats},
     {"corrupt backend data", test_corrupt_backend_data},
     {"batch", test_batch},
+    {"batch with working memory", test_batch_wmem},
     {"bad arguments", test_bad_arguments},
     {"concurrent appends and stats", test_concurrent_stats},
     {NULL, NULL},

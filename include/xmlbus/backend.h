@@ -219,6 +219,21 @@ XB_EXPORT int xb_backend_buffer_append_journal(xb_backend_t *b, size_t n,
                                                const char *const *threads, const xb_blob_t *slots,
                                                const xb_journal_entry_t *journal, long *index,
                                                xb_error_t *err);
+/* Defined in xmlbus/wmem.h (which includes this header). */
+typedef struct xb_wmem_batch xb_wmem_batch_t;
+
+/* xb_backend_buffer_append_journal, and for every i with wmem[i].conversation
+ * set, wmem[i]'s entries written in the same atomic write as slot i, and
+ * only when slot i is stored (wmem NULL: exactly append_journal). Writes that
+ * would break the memory's limits (max_wmem_entries, max_wmem_entry_bytes) or
+ * are malformed refuse slot i like a full thread does: index[i] = -1, no
+ * later slot stored, XB_ERR_LIMIT (or XB_ERR_ARG) in *err naming the entry.
+ * journal may be NULL (it must be, on a backend without a journal). */
+XB_EXPORT int xb_backend_buffer_append_all(xb_backend_t *b, size_t n, const char *const *threads,
+                                           const xb_blob_t *slots,
+                                           const xb_journal_entry_t *journal,
+                                           const xb_wmem_batch_t *wmem, long *index,
+                                           xb_error_t *err);
 /* Writes one entry (replacing an entry of that id): marking an entry
  * redelivered rewrites it. */
 XB_EXPORT int xb_backend_journal_put(xb_backend_t *b, const xb_journal_entry_t *entry,

@@ -73,6 +73,13 @@ XB_EXPORT int xb_buffer_append_journal(xb_buffer_t *b, size_t n, const xb_slot_f
                                        const xb_journal_entry_t *journal, long *index,
                                        xb_error_t *err);
 
+/* xb_buffer_append_journal with the working-memory writes of each slot
+ * (wmem may be NULL; wmem[i] goes with slots[i]): see
+ * xb_backend_buffer_append_all. */
+XB_EXPORT int xb_buffer_append_all(xb_buffer_t *b, size_t n, const xb_slot_fields_t *slots,
+                                   const xb_journal_entry_t *journal, const xb_wmem_batch_t *wmem,
+                                   long *index, xb_error_t *err);
+
 /* The whole thread, oldest first, as new slots (the caller owns *out:
  * xb_slot_list_free). An unknown thread is an empty list, not an error. */
 XB_EXPORT int xb_buffer_get_thread(xb_buffer_t *b, const char *thread, xb_slot_list_t *out,

@@ -7,6 +7,8 @@
  * several entries all or none; drop removes the conversation's memory when
  * the conversation ends. Limits: max_wmem_entries and max_wmem_entry_bytes
  * of xb_backend_config_t (a put beyond them is refused whole, XB_ERR_LIMIT).
+ * The writes of a listener's answer go with the slots of its messages in
+ * one atomic write: xb_backend_buffer_append_all (xmlbus/backend.h).
  *
  * Included by xmlbus/backend.h; the functions follow its conventions (0 on
  * success, -1 with *err filled, out-values owned by the caller and reset
@@ -34,6 +36,15 @@ typedef struct {
     const void *data;
     size_t len;
 } xb_wmem_entry_t;
+
+/* The working-memory writes that go with one slot of a batch (see
+ * xb_backend_buffer_append_all): conversation's entries[0..n), like
+ * xb_backend_wmem_put. conversation NULL: none for that slot. Borrowed. */
+typedef struct xb_wmem_batch {
+    const char *conversation;
+    size_t n;
+    const xb_wmem_entry_t *entries;
+} xb_wmem_batch_t;
 
 /* One entry read back; the list owns name and data. */
 typedef struct {

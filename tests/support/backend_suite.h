@@ -50,7 +50,9 @@
  *   - working memory (xb_backend_suite_wmem_tests, backend_suite_wmem.c):
  *     put/get/list/drop round trip, replace by name, a put refused by a limit
  *     writes nothing, conversations never mix, an unknown conversation lists
- *     empty and drops fine.
+ *     empty and drops fine; buffer_append_all stores a slot's writes with it
+ *     and refuses them with it (limit, bad writes, full thread: the batch
+ *     stops at that slot), across Redis chunks and with the journal.
  * One backend is checked at a time: the one the running suite's init chose. */
 #ifndef XB_TEST_BACKEND_SUITE_H
 #define XB_TEST_BACKEND_SUITE_H

@@ -10,6 +10,7 @@
 
 #include "journal.h"
 #include "log.h"
+#include "pipeq.h"
 #include "security.h"
 #include "str.h"
 
@@ -30,6 +31,7 @@ struct xb_turn {
     long *index;
     xb_journal_entry_t *journal; /* the entries of the items, id NULL for none */
     char **jbytes;               /* their bytes (owned during the commit) */
+    xb_wmem_batch_t *wmem;       /* memory writes going with each item (units' wmem) */
 };
 typedef struct xb_turn turn_t;
 
@@ -76,7 +78,10 @@ static int turn_reserve(turn_t *t, size_t n)
     char **jbytes = realloc(t->jbytes, cap * sizeof *jbytes);
     if (jbytes)
         t->jbytes = jbytes;
-    if (!items || !fields || !index || !journal || !jbytes)
+    xb_wmem_batch_t *wmem = realloc(t->wmem, cap * sizeof *wmem);
+    if (wmem)
+        t->wmem = wmem;
+    if (!items || !fields || !index || !journal || !jbytes || !wmem)
         return -1;
     t->cap_items = cap;
     return 0;
@@ -110,8 +115,10 @@ int xbp_commit_defer(xb_pump_t *p, batch_t *batch, unit_t *u)
     }
     if (!dst) {
         fail_unit_now(p, batch, u);
+        xbp_wmem_writes_free(&u->wmem);
         return -1;
     }
+    u->wmem = NULL; /* the turn's unit has it */
     dst->first = t->n_items;
     dst->n = batch->n;
     xb_error_clear(&dst->store_err);
@@ -192,12 +199,28 @@ static void journal_answer(turn_t *t, size_t i, const xbp_rid_t *client)
  * own message's failure. Any other failure (an outage, a lost reply) is not
  * retried: the slots may have been stored, and a retry could store them
  * twice. */
+/* The item of u its memory writes go with: its first message (a unit with
+ * writes has one, route.c sees to it); -1 when u has no writes. */
+static ssize_t writes_item(const turn_t *t, const unit_t *u)
+{
+    for (size_t i = u->first; u->wmem && i < u->first + u->n; i++)
+        if (!t->items[i].is_error)
+            return (ssize_t)i;
+    return -1;
+}
+
 static void store_turn(xb_pump_t *p, turn_t *t)
 {
-    bool journal = xbp_journal_on(p);
+    bool journal = xbp_journal_on(p), writes = false;
     for (size_t u = 0; u < t->n_units; u++) {
         unit_t *un = &t->units[u];
+        ssize_t w = writes_item(t, un);
         for (size_t i = un->first; i < un->first + un->n; i++) {
+            t->wmem[i] = (xb_wmem_batch_t){0};
+            if ((ssize_t)i == w) {
+                t->wmem[i] = xbp_wmem_writes_batch(un->wmem);
+                writes = true;
+            }
             staged_t *s = &t->items[i];
             const char *from = s->is_error ? XB_SYSTEM_FROM : un->origin.name;
             t->fields[i] = (xb_slot_fields_t){
@@ -219,8 +242,8 @@ static void store_turn(xb_pump_t *p, turn_t *t)
     xb_error_clear(&e);
     p->slot_batches++;
     p->batched_slots += t->n_items;
-    if (xb_buffer_append_journal(p->buffer, t->n_items, t->fields, journal ? t->journal : NULL,
-                                 t->index, &e) == 0)
+    if (xb_buffer_append_all(p->buffer, t->n_items, t->fields, journal ? t->journal : NULL,
+                             writes ? t->wmem : NULL, t->index, &e) == 0)
         return;
     for (size_t u = 0; u < t->n_units; u++) {
         unit_t *un = &t->units[u];
@@ -235,9 +258,10 @@ static void store_turn(xb_pump_t *p, turn_t *t)
             xb_error_t alone;
             xb_error_clear(&alone);
             p->slot_batches++;
-            if (xb_buffer_append_journal(p->buffer, un->n, t->fields + un->first,
-                                         journal ? t->journal + un->first : NULL,
-                                         t->index + un->first, &alone) == 0)
+            if (xb_buffer_append_all(p->buffer, un->n, t->fields + un->first,
+                                     journal ? t->journal + un->first : NULL,
+                                     writes ? t->wmem + un->first : NULL, t->index + un->first,
+                                     &alone) == 0)
                 xb_error_clear(&un->store_err);
             else
                 un->store_err = alone;
@@ -263,6 +287,9 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
             xbp_route_dispatch_staged(p, &u->origin, u->conv, s);
             continue;
         }
+        if (s->pipeline && s->respond) /* a step's response lost: its run fails */
+            xbp_pipeq_step_failed(p, u->conv, u->origin.pipe_ref, u->store_err.code,
+                                  u->store_err.message);
         xbp_route_staged_free(s);
         if (!u->is_send || sent > 0)
             xbp_route_system_error(p, &u->origin, u->conv, u->store_err.code, u->store_err.message);
@@ -285,6 +312,10 @@ static void finish_unit(xb_pump_t *p, turn_t *t, unit_t *u)
             XB_ERROR("pump", "SystemError for %s not recorded: %s", s->to, u->store_err.message);
         xbp_route_dispatch_staged(p, &u->origin, u->conv, s);
     }
+    ssize_t w = writes_item(t, u);
+    if (w >= 0 && t->index[w] >= 0) /* stored with its slot */
+        xbp_wmem_writes_stored(u->conv, u->wmem);
+    xbp_wmem_writes_free(&u->wmem);
     conv_t *c = u->conv;
     if (c && --c->pending <= 0)
         xbp_conv_release(p, c);
@@ -320,6 +351,7 @@ void xbp_commit_free(xb_pump_t *p)
     free(t->index);
     free(t->journal);
     free(t->jbytes);
+    free(t->wmem);
     free(t);
     p->turn = NULL;
 }

@@ -7,6 +7,7 @@
 #define XMLBUS_PUMP_COMMIT_H
 
 #include "outbox.h"
+#include "wmem.h"
 
 /* What one incoming message staged, waiting for the end of the loop turn:
  * the slots of every message that arrived in one turn are written in one
@@ -14,10 +15,12 @@
  * the order it arrived. */
 typedef struct {
     bool is_send;
-    origin_t origin;      /* owned copy: a REPLY's delivery is gone by then */
-    conv_t *conv;         /* held (counted in conv->pending) until finished */
-    size_t first, n;      /* its messages in the turn's items */
-    xb_error_t store_err; /* why some of its slots were not written */
+    origin_t origin;         /* owned copy: a REPLY's delivery is gone by then */
+    conv_t *conv;            /* held (counted in conv->pending) until finished */
+    size_t first, n;         /* its messages in the turn's items */
+    xb_error_t store_err;    /* why some of its slots were not written */
+    xbp_wmem_writes_t *wmem; /* owned: memory writes stored with its first message's slot,
+                                in the same backend transaction (a REPLY's) */
     /* SEND and POST only: the verdict waits for the slots. */
     bool post; /* POST: an acceptance is only counted */
     char req[128];
@@ -31,7 +34,8 @@ int xbp_commit_init(xb_pump_t *p);
  * reused: the loop routes one incoming message at a time). */
 batch_t *xbp_commit_stage(xb_pump_t *p);
 /* Moves batch's staged messages into the turn under u (u's origin is
- * copied, its conversation held until the commit) and empties batch.
+ * copied, its conversation held until the commit, its wmem taken) and
+ * empties batch.
  * Returns 0; -1 when there was no memory, after failing u's messages. */
 int xbp_commit_defer(xb_pump_t *p, batch_t *batch, unit_t *u);
 /* True when so much waits that the loop should commit before the next

@@ -12,7 +12,8 @@
  *                                                         identity, pipeq, wmem, core
  *   redeliver.c journaled deliveries again at start, dead letters
  *                                                      -> outbox, deliver, conv, journal, core
- *   commit.c   group commit: the turn (xbp_turn_t)      -> security, outbox, conv, journal, core
+ *   commit.c   group commit: the turn (xbp_turn_t)      -> security, outbox, pipeq, wmem, conv,
+ *                                                         journal, core
  *   security.c CURVE keys, ZAP, roles of every command (docs/security.md)
  *                                                      -> outbox, peertab, lqueue, core
  *   peers.c    READY, BYE, heartbeats, liveness, lost peers, handler timeouts

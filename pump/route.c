@@ -307,6 +307,15 @@ static void step_ended_silently(xb_pump_t *p, const delivery_t *d)
         XB_ERROR("pump", "no memory to tell pipeline %s that a step ended", d->origin.name);
 }
 
+/* Whether batch holds a message (not only SystemErrors about failures). */
+static bool batch_sends(const batch_t *batch)
+{
+    for (size_t i = 0; i < batch->n; i++)
+        if (!batch->items[i].is_error)
+            return true;
+    return false;
+}
+
 /* Whether a REPLY sends something on: a response or a forward (not only
  * working-memory writes). */
 static bool reply_sends(const xb_proto_msg_t *m)
@@ -358,32 +367,39 @@ void xbp_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m)
     origin_t o;
     origin_of_delivery(p, d, &o);
     batch_t *batch = xbp_commit_stage(p);
-    /* Its memory writes first: when they fail nothing of it is routed. */
+    /* Its memory writes are checked first: when they are refused nothing
+     * of it is routed. They are stored with its first message's slot. */
     char cbuf[XBP_SCOPE_MAX];
     const char *conversation = xbp_wmem_scope(d->conv, d->chain, d->origin.pipe_ref, cbuf,
                                               sizeof cbuf);
     xb_error_t werr;
     xb_error_clear(&werr);
     bool step = d->origin.pipeline != 0; /* its run stores the response */
-    if (xbp_wmem_write_reply(p, l->cfg, !step, d->conv, conversation, m, &werr) != 0) {
-        xbp_conv_note_failure(d->conv, werr.code, o.name, d->depth + 1, werr.message);
-        xbp_outbox_stage_error(p, batch, &o, d->conv, werr.code, werr.message);
-        if (step) /* its run fails too: the step cannot answer any more */
-            xbp_pipeq_error(p, &d->origin, d->conv, werr.code, werr.message);
-    } else {
+    xbp_wmem_writes_t *writes = NULL;
+    if (xbp_wmem_reply_writes(p, l->cfg, !step, conversation, m, &writes, &werr) == 0) {
         for (size_t i = 0; i < m->n; i++) {
             xb_proto_val_t t = xb_proto_reply_target(m, i);
             if (t.len > 0 && t.ptr[0] == XB_PROTO_REMEMBER)
-                continue; /* written above */
+                continue; /* a write, above */
             char target[XB_NAME_MAX];
             xb_proto_cstr(t, target, sizeof target);
             xb_proto_val_t payload = xb_proto_reply_payload(m, i);
             reply_one(p, &o, d, target, payload.ptr, payload.len, batch);
         }
+        if (writes && !batch_sends(batch)) { /* nothing goes with them: stored alone */
+            xbp_wmem_writes_store(p, d->conv, writes, &werr);
+            xbp_wmem_writes_free(&writes);
+        }
     }
-    if (step && werr.code == XB_OK && !reply_sends(m))
+    if (werr.code != XB_OK) {
+        xbp_conv_note_failure(d->conv, werr.code, o.name, d->depth + 1, werr.message);
+        xbp_outbox_stage_error(p, batch, &o, d->conv, werr.code, werr.message);
+        if (step) /* its run fails too: the step cannot answer any more */
+            xbp_pipeq_error(p, &d->origin, d->conv, werr.code, werr.message);
+    } else if (step && !reply_sends(m)) {
         step_ended_silently(p, d);
-    unit_t u = {.is_send = false, .origin = o, .conv = d->conv};
+    }
+    unit_t u = {.is_send = false, .origin = o, .conv = d->conv, .wmem = writes};
     xbp_commit_defer(p, batch, &u);
     xbp_delivery_complete(p, d);
 }

@@ -127,8 +127,6 @@ static int add_write(xb_pump_t *p, xb_wmem_entry_t *e, size_t *n, size_t cap, co
     return 0;
 }
 
-#define WRITES_MAX 64
-
 /* Writes the checked entries e[0..n) into scope in one backend call; conv
  * (may be NULL) learns it has memory when scope is its own. */
 static int store(xb_pump_t *p, conv_t *conv, const char *scope, size_t n, const xb_wmem_entry_t *e,
@@ -143,26 +141,86 @@ static int store(xb_pump_t *p, conv_t *conv, const char *scope, size_t n, const 
     return 0;
 }
 
-int xbp_wmem_write_reply(xb_pump_t *p, const xb_listener_config_t *lc, bool with_result,
-                         conv_t *conv, const char *conversation, const xb_proto_msg_t *m,
-                         xb_error_t *err)
+/* Copies the values of w's entries into one buffer of w's own. */
+static int keep_values(xbp_wmem_writes_t *w, xb_error_t *err)
 {
-    xb_wmem_entry_t e[WRITES_MAX];
-    char names[WRITES_MAX][XB_ENTRY_MAX];
+    size_t total = 0;
+    for (size_t i = 0; i < w->n; i++)
+        total += w->entries[i].len;
+    if (!(w->data = malloc(total ? total : 1)))
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
+    size_t at = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        memcpy(w->data + at, w->entries[i].data, w->entries[i].len);
+        w->entries[i].data = w->data + at;
+        w->entries[i].name = w->names[i];
+        at += w->entries[i].len;
+    }
+    return 0;
+}
+
+int xbp_wmem_reply_writes(xb_pump_t *p, const xb_listener_config_t *lc, bool with_result,
+                          const char *scope, const xb_proto_msg_t *m, xbp_wmem_writes_t **out,
+                          xb_error_t *err)
+{
+    *out = NULL;
+    xb_wmem_entry_t e[XBP_WRITES_MAX];
+    char names[XBP_WRITES_MAX][XB_ENTRY_MAX];
     size_t n = 0;
     for (size_t i = 0; i < m->n; i++) {
         xb_proto_val_t t = xb_proto_reply_target(m, i), v = xb_proto_reply_payload(m, i);
-        const char *name = remember_name(t, names[n < WRITES_MAX ? n : 0], XB_ENTRY_MAX);
+        const char *name = remember_name(t, names[n < XBP_WRITES_MAX ? n : 0], XB_ENTRY_MAX);
         if (!name && t.len > 0 && t.ptr[0] == XB_PROTO_REMEMBER)
             return xb_error_set(err, XB_ERR_ENVELOPE, 0, "REPLY target '=' names no entry");
         if (!name && with_result && lc->result[0] && xb_proto_is(t, XB_TARGET_RESPOND))
             name = lc->result;
-        if (name && add_write(p, e, &n, WRITES_MAX, name, v, err) != 0)
+        if (name && add_write(p, e, &n, XBP_WRITES_MAX, name, v, err) != 0)
             return -1;
     }
     if (n == 0)
         return 0;
-    return store(p, conv, conversation, n, e, err);
+    if (!scope[0])
+        return xb_error_set(err, XB_ERR_ROUTING, 0, "the message belongs to no conversation");
+    xbp_wmem_writes_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return xb_error_set(err, XB_ERR_NOMEM, 0, "out of memory");
+    xb_strlcpy(w->scope, scope, sizeof w->scope);
+    w->n = n;
+    for (size_t i = 0; i < n; i++) {
+        xb_strlcpy(w->names[i], e[i].name, XB_ENTRY_MAX);
+        w->entries[i] = e[i];
+    }
+    if (keep_values(w, err) != 0) {
+        xbp_wmem_writes_free(&w);
+        return -1;
+    }
+    *out = w;
+    return 0;
+}
+
+int xbp_wmem_writes_store(xb_pump_t *p, conv_t *conv, const xbp_wmem_writes_t *w, xb_error_t *err)
+{
+    return store(p, conv, w->scope, w->n, w->entries, err);
+}
+
+void xbp_wmem_writes_stored(conv_t *conv, const xbp_wmem_writes_t *w)
+{
+    if (conv && w && strcmp(w->scope, conv->root) == 0)
+        conv->has_memory = true;
+}
+
+xb_wmem_batch_t xbp_wmem_writes_batch(const xbp_wmem_writes_t *w)
+{
+    return (xb_wmem_batch_t){w->scope, w->n, w->entries};
+}
+
+void xbp_wmem_writes_free(xbp_wmem_writes_t **w)
+{
+    if (!w || !*w)
+        return;
+    free((*w)->data);
+    free(*w);
+    *w = NULL;
 }
 
 void xbp_wmem_conversation_ended(xb_pump_t *p, conv_t *c)

@@ -37,15 +37,37 @@ int xbp_wmem_put(xb_pump_t *p, conv_t *conv, const char *scope, const char *name
 int xbp_wmem_fetch(xb_pump_t *p, const xb_listener_config_t *lc, const char *conversation,
                    xb_wmem_list_t *out, char *why, size_t cap, xb_error_t *err);
 
-/* The memory writes of a REPLY from listener lc: every `=name` pair, and,
- * with with_result, the payload of every `^` pair under lc's `result` (a
- * pipeline step's response is stored by its run instead). Checked (names, one
- * element each, the element of a typed entry) and written in one backend
- * call before anything of the REPLY is routed. 0 (also when there is
- * nothing to write), or -1 with *err: nothing was written. */
-int xbp_wmem_write_reply(xb_pump_t *p, const xb_listener_config_t *lc, bool with_result,
-                         conv_t *conv, const char *conversation, const xb_proto_msg_t *m,
-                         xb_error_t *err);
+#define XBP_WRITES_MAX 64 /* memory writes of one REPLY */
+
+/* The checked memory writes of one REPLY, copied: stored with the slot of
+ * the REPLY's first message, in the same backend transaction (commit.c),
+ * or on their own when the REPLY sends nothing. */
+typedef struct {
+    char scope[XBP_SCOPE_MAX];
+    size_t n;
+    xb_wmem_entry_t entries[XBP_WRITES_MAX]; /* point into names and data */
+    char names[XBP_WRITES_MAX][XB_ENTRY_MAX];
+    char *data; /* the values, one after the other */
+} xbp_wmem_writes_t;
+
+/* The memory writes of a REPLY from listener lc into scope: every `=name`
+ * pair, and, with with_result, the payload of every `^` pair under lc's
+ * `result` (a pipeline step's response is stored by its run instead).
+ * Checked (names, one element each, a typed entry's element and schema)
+ * before anything of the REPLY is routed. 0 with *out NULL when there is
+ * nothing to write, 0 with *out (the caller owns it) when there is, or -1
+ * with *err when they are refused. */
+int xbp_wmem_reply_writes(xb_pump_t *p, const xb_listener_config_t *lc, bool with_result,
+                          const char *scope, const xb_proto_msg_t *m, xbp_wmem_writes_t **out,
+                          xb_error_t *err);
+/* Stores w on its own (a REPLY that sends nothing else). 0, or -1 with
+ * *err. conv learns it has memory. */
+int xbp_wmem_writes_store(xb_pump_t *p, conv_t *conv, const xbp_wmem_writes_t *w, xb_error_t *err);
+/* w was stored (with its slot): conv (may be NULL) learns it has memory. */
+void xbp_wmem_writes_stored(conv_t *conv, const xbp_wmem_writes_t *w);
+/* The backend's view of w, for xb_buffer_append_all. */
+xb_wmem_batch_t xbp_wmem_writes_batch(const xbp_wmem_writes_t *w);
+void xbp_wmem_writes_free(xbp_wmem_writes_t **w);
 
 /* Conversation c ended: its memory goes, unless memory.keep. */
 void xbp_wmem_conversation_ended(xb_pump_t *p, conv_t *c);

@@ -687,6 +687,39 @@ static void test_restart_redis(void)
 
 /* ---- suites -------------------------------------------------------------------- */
 
+/* A REPLY's writes are stored with its message's slot, in one transaction:
+ * when the writes break max_entries, the message is not delivered either
+ * (the listener hears `limit`), and nothing of the writes is stored. */
+static void test_writes_go_with_their_message(void)
+{
+    open_with("memory:\n  max_entries: 1\n");
+    char thread[64], id[32], *root = NULL;
+    CU_ASSERT_EQUAL(pumpfix_send(client, XB_CMD_SEND, "r1", "<doc/>", "", "", NULL), 0);
+    xb_frames_t *a = pumpfix_expect(&f, client, XB_CMD_ACCEPTED);
+    xb_frames_t *d = pumpfix_expect(&f, tagger, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a && d);
+    pumpfix_str(a, 3, thread, sizeof thread);
+    xb_error_t err;
+    CU_ASSERT_EQUAL_FATAL(xb_registry_root_of(f.pump->registry, thread, &root, &err), 0);
+    pumpfix_send(tagger, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "3", "=a", "<a/>", "=b",
+                 "<b/>", "writer", "<story/>", NULL);
+    xb_frames_t *e = pumpfix_expect(&f, tagger, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    char code[32];
+    CU_ASSERT_STRING_EQUAL(pumpfix_error_code(e, 3, code, sizeof code), "limit");
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, writer, 5)); /* its message went nowhere */
+    xb_wmem_list_t l;
+    CU_ASSERT_EQUAL(xb_backend_wmem_list(f.pump->backend, root, &l, &err), 0);
+    CU_ASSERT_EQUAL(l.count, 0); /* and its writes nowhere either */
+    xb_wmem_list_free(&l);
+    pumpfix_send(tagger, XB_CMD_DONE, pumpfix_str(e, 2, id, sizeof id), NULL);
+    free(root);
+    xb_frames_destroy(&a);
+    xb_frames_destroy(&d);
+    xb_frames_destroy(&e);
+    pumpfix_close(&f);
+}
+
 static const xbt_test_t wmem_tests[] = {
     {"result and =name are stored with the REPLY", test_result_and_remember},
     {"a missing need fails fast with missing-input", test_needs_missing_fail_fast},
@@ -696,6 +729,7 @@ static const xbt_test_t wmem_tests[] = {
     {"a bad write refuses the REPLY whole", test_bad_writes_refused},
     {"a typed entry against its XSD is refused with schema", test_schema_refuses_invalid_entry},
     {"memory types' XSDs are compiled at start", test_schema_compiled_at_start},
+    {"a REPLY's writes go with its message, or not at all", test_writes_go_with_their_message},
     {NULL, NULL},
 };
 
@@ -704,6 +738,7 @@ static const xbt_test_t backend_tests[] = {
     {"memory.keep keeps it; CONTROL memory after the end", test_keep_memory},
     {"concurrent conversations never mix their memories", test_conversations_never_mix},
     {"a typed entry against its XSD is refused with schema", test_schema_refuses_invalid_entry},
+    {"a REPLY's writes go with its message, or not at all", test_writes_go_with_their_message},
     {NULL, NULL},
 };
 
@@ -712,6 +747,7 @@ static const xbt_test_t redis_tests[] = {
     {"memory.keep keeps it; CONTROL memory after the end", test_keep_memory},
     {"concurrent conversations never mix their memories", test_conversations_never_mix},
     {"the memory's key has the prefix and a TTL", test_redis_key_and_ttl},
+    {"a REPLY's writes go with its message, or not at all", test_writes_go_with_their_message},
     {NULL, NULL},
 };
 

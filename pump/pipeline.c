@@ -840,6 +840,43 @@ bool xbp_pipelines_waiting(const xb_pump_t *p)
     return p->n_pev > 0;
 }
 
+/* How many runs hold conv. */
+static long runs_in(const struct xbp_pipes *ps, const conv_t *conv)
+{
+    long n = 0;
+    for (const run_t *o = ps->runs; o; o = o->next_run)
+        n += o->conv == conv;
+    return n;
+}
+
+/* Whether item i of r waits for a nested run, which answers it. */
+static bool has_nested_run(const struct xbp_pipes *ps, const run_t *r, size_t i)
+{
+    uint64_t ref = item_ref(r, i);
+    for (const run_t *o = ps->runs; o; o = o->next_run)
+        if (o->caller.pipeline == r->pindex + 1 && o->caller.pipe_ref == ref)
+            return true;
+    return false;
+}
+
+/* A step's listener that forwarded to a helper whose branch then ended
+ * without answering leaves its item with nothing that could answer it:
+ * its conversation holds nothing but runs (no delivery, no message on its
+ * way, no event). Such an item ended silently, as with a DONE. One item of
+ * a run a tick: what that starts changes the conversation. */
+static void end_unanswerable(xb_pump_t *p, run_t *r)
+{
+    if (!r->conv || r->running == 0 || r->conv->pending > runs_in(p->pipes, r->conv))
+        return;
+    for (size_t i = 0; i < r->n_items; i++)
+        if (r->items[i].state == ITEM_RUNNING && !has_nested_run(p->pipes, r, i)) {
+            XB_DEBUG("pump", "pipeline %s: a step ended without anything left to answer it",
+                     r->pl->name);
+            on_silent_end(p, r, &r->items[i]);
+            return;
+        }
+}
+
 void xbp_pipelines_tick(xb_pump_t *p)
 {
     run_t *next;
@@ -859,9 +896,12 @@ void xbp_pipelines_tick(xb_pump_t *p)
                 snprintf(cause, sizeof cause, "the step's timeout_seconds (%g) passed",
                          item_timeout(r, it));
                 run_fail(p, r, it, XB_ERR_TIMEOUT, cause);
+                r = NULL; /* gone */
                 break;
             }
         }
+        if (r)
+            end_unanswerable(p, r);
     }
 }
 

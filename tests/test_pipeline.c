@@ -443,6 +443,31 @@ static void test_cancel_queued(void)
     pumpfix_close(&f);
 }
 
+/* tok forwards to a helper (item) and that branch ends without a response
+ * (item's DONE): nothing of the step is left to answer, so the step ended
+ * silently, as if tok had answered DONE: count's need is missing. The run
+ * does not wait forever, and the conversation ends. */
+static void test_helper_ends_silently(void)
+{
+    open_org(false);
+    start("<document>x</document>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    char id[32];
+    pumpfix_send(tok, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "1", "item", "<one/>", NULL);
+    xb_frames_destroy(&d);
+    d = serve(item, "<one/>", NULL); /* DONE: the helper's branch ends */
+    xb_frames_destroy(&d);
+    pumpfix_advance(&f, 200, 60, NULL);
+    expect_answer("needs tokens", "missing-input");
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, count, 3));
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.running, 0);
+    CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);
+    pumpfix_close(&f);
+}
+
 /* A client may not send under a pipeline's name: the pipeline's hop is the
  * pump's. */
 static void test_pipeline_name_not_a_sender(void)
@@ -472,6 +497,7 @@ static const xbt_test_t pipeline_tests[] = {
     {"a pipeline's name is no client's", test_pipeline_name_not_a_sender},
     {"a SystemError ended inside a step fails the run", test_error_inside_step},
     {"a failed run cancels its queued step messages", test_cancel_queued},
+    {"a step whose helper ends silently does not hang its run", test_helper_ends_silently},
     {NULL, NULL},
 };
 

@@ -468,6 +468,27 @@ static void test_helper_ends_silently(void)
     pumpfix_close(&f);
 }
 
+/* The pump stops while tok holds a step: the run's caller hears
+ * `shutdown` once, and nothing else. */
+static void test_stop_mid_run(void)
+{
+    open_org(false);
+    start("<document>x</document>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    xb_frames_destroy(&d);
+    xb_pump_stop(f.pump);
+    for (int i = 0; i < 400 && xb_pump_step(f.pump, 0) > 0; i++)
+        pumpfix_advance(&f, 100, 100, (void *const[]){tok, count, kw, sum, item, NULL});
+    expect_answer("the pump", "shutdown");
+    CU_ASSERT_PTR_NULL(pumpfix_try(&f, client, 3));
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.running, 0);
+    CU_ASSERT_EQUAL(st.failed, 1);
+    pumpfix_close(&f);
+}
+
 /* A client may not send under a pipeline's name: the pipeline's hop is the
  * pump's. */
 static void test_pipeline_name_not_a_sender(void)
@@ -498,6 +519,7 @@ static const xbt_test_t pipeline_tests[] = {
     {"a SystemError ended inside a step fails the run", test_error_inside_step},
     {"a failed run cancels its queued step messages", test_cancel_queued},
     {"a step whose helper ends silently does not hang its run", test_helper_ends_silently},
+    {"the pump stops mid-run: its caller hears it once", test_stop_mid_run},
     {NULL, NULL},
 };
 

@@ -750,6 +750,23 @@ static int hop_caller(xb_pump_t *p, const conv_t *conv, const char *hop_chain, o
     return 0;
 }
 
+/* A late answer of a step of a run with its own memory may have written
+ * to that memory (stored with it, before this event) after the run ended
+ * and dropped it: dropped again, or it would stay behind. Not while the
+ * run lives (an answer late for its item only). */
+static void drop_late_writes(xb_pump_t *p, const xbp_pev_t *e)
+{
+    if (!(e->ref & XBP_REF_OWN_SCOPE) || e->from.redelivered || p->cfg->memory.keep ||
+        (e->conv && e->conv->journal_kept) || run_find(p, e->ref))
+        return;
+    char buf[XBP_SCOPE_MAX];
+    const char *chain = e->kind == XBP_PEV_MESSAGE ? e->chain : e->from.chain;
+    const char *scope = xbp_wmem_scope(e->conv, chain, e->ref, buf, sizeof buf);
+    xb_error_t err;
+    if (scope[0] && xb_backend_wmem_drop(p->backend, scope, &err) != 0)
+        XB_WARN("pump", "working memory %s was not removed: %s", scope, err.message);
+}
+
 /* Something for a run that is not there. After a pump restart (it comes
  * of a message delivered again) the run was lost with the pump: its caller
  * hears it once. Otherwise the run ended before (failed, timed out): late,
@@ -758,6 +775,7 @@ static void on_orphan(xb_pump_t *p, xbp_pev_t *e)
 {
     struct xbp_pipes *ps = p->pipes;
     ps->stats.late++;
+    drop_late_writes(p, e);
     if (e->pipeline < 0)
         return;
     const char *name = p->cfg->pipelines[e->pipeline].name;

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
 #include "pipeline.h"
 #include "pump_internal.h"
 #include "pumpfix.h"
@@ -51,7 +53,10 @@
     "    steps:\n"                                                                           \
     "      - parallel:\n          - {listener: item, result: k}\n"                           \
     "          - {listener: tok, result: a}\n"                                               \
-    "          - {listener: tok, result: b}\n"
+    "          - {listener: tok, result: b}\n"                                               \
+    "  - name: slownest\n    payload: slownestdoc\n    input: doc\n    output: tokens\n"    \
+    "    steps:\n"                                                                           \
+    "      - pipeline: slow\n        result: tokens\n"
 
 static pumpfix_t f;
 static void *tok, *count, *kw, *sum, *item, *client;
@@ -608,6 +613,50 @@ static void test_restart_mid_run(void)
     pumpfix_close(&f);
 }
 
+/* How many working-memory keys of nested runs ("ROOT/pRUN") the test's
+ * redis holds. */
+static long nested_memory_keys(void)
+{
+    xb_error_t err;
+    xb_redis_server_t *srv = xb_redis_server_shared(&err);
+    redisContext *c = srv ? redisConnect("127.0.0.1", xb_redis_server_port(srv)) : NULL;
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return -1;
+    }
+    redisReply *r = redisCommand(c, "KEYS pl%d:*/p*", (int)getpid());
+    long n = r && r->type == REDIS_REPLY_ARRAY ? (long)r->elements : -1;
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+/* A nested run times out while tok holds its step; tok's late answer
+ * writes to that run's memory, which went when the run ended: the late
+ * write does not stay behind in the backend. */
+static void test_late_write_to_ended_run(void)
+{
+    open_org(false);
+    start("<slownestdoc>x</slownestdoc>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    pumpfix_advance(&f, 2500, 100, (void *const[]){tok, NULL});
+    expect_answer("timeout_seconds", "timeout");
+    CU_ASSERT_EQUAL(nested_memory_keys(), 0);
+    char id[32];
+    pumpfix_send(tok, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "2", "=note", "<n/>",
+                 XB_TARGET_RESPOND, "<tokens/>", NULL);
+    xb_frames_destroy(&d);
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 5));
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.late, 1);
+    CU_ASSERT_EQUAL(nested_memory_keys(), 0);
+    pumpfix_close(&f);
+}
+
 static const xbt_test_t lmdb_tests[] = {
     {"a three-step sequence passes data by name", test_sequence},
     {"nested pipelines", test_nested},
@@ -621,6 +670,7 @@ static const xbt_test_t backend_tests[] = {
     {"nested pipelines", test_nested},
     {"memory.keep", test_keep},
     {"a pump restart mid-run: the caller hears, the memory goes", test_restart_mid_run},
+    {"a late write to an ended nested run's memory goes", test_late_write_to_ended_run},
     {NULL, NULL},
 };
 

@@ -867,12 +867,13 @@ static long runs_in(const struct xbp_pipes *ps, const conv_t *conv)
     return n;
 }
 
-/* Whether item i of r waits for a nested run, which answers it. */
+/* Whether item i of r caused a run that lives (a nested pipeline step, or
+ * a run its listener started): that run may still answer it. */
 static bool has_nested_run(const struct xbp_pipes *ps, const run_t *r, size_t i)
 {
     uint64_t ref = item_ref(r, i);
     for (const run_t *o = ps->runs; o; o = o->next_run)
-        if (o->caller.pipeline == r->pindex + 1 && o->caller.pipe_ref == ref)
+        if (o->caller.pipe_ref == ref)
             return true;
     return false;
 }

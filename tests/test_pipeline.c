@@ -473,6 +473,32 @@ static void test_helper_ends_silently(void)
     pumpfix_close(&f);
 }
 
+/* tok forwards to a helper (item) and responds when it answered: the
+ * response is the step's, the run goes on and completes. */
+static void test_helper_answers(void)
+{
+    open_org(false);
+    start("<document>x</document>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    char id[32];
+    pumpfix_send(tok, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "1", "item", "<one/>", NULL);
+    xb_frames_destroy(&d);
+    d = serve(item, "<one/>", "<tokenize/>"); /* back to tok */
+    xb_frames_destroy(&d);
+    d = serve(tok, "<tokenize/>", "<tokens><w>x</w></tokens>");
+    xb_frames_destroy(&d);
+    pumpfix_advance(&f, 200, 60, NULL); /* no silent end: tok's response counted */
+    d = serve(count, "<count/>", "<counts/>");
+    xb_frames_destroy(&d);
+    d = serve(sum, "<summarize/>", "<summary>ok</summary>");
+    xb_frames_destroy(&d);
+    expect_answer("<summary>ok</summary>", NULL);
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 3));
+    CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);
+    pumpfix_close(&f);
+}
+
 /* The pump stops while tok holds a step: the run's caller hears
  * `shutdown` once, and nothing else. */
 static void test_stop_mid_run(void)
@@ -525,6 +551,7 @@ static const xbt_test_t pipeline_tests[] = {
     {"a failed run cancels its queued step messages", test_cancel_queued},
     {"a step whose helper ends silently does not hang its run", test_helper_ends_silently},
     {"the pump stops mid-run: its caller hears it once", test_stop_mid_run},
+    {"a step's listener answers after its helper did", test_helper_answers},
     {NULL, NULL},
 };
 

@@ -499,6 +499,28 @@ static void test_helper_answers(void)
     pumpfix_close(&f);
 }
 
+/* The nested run fails: the outer one fails with a message holding the
+ * inner one's, its caller hears it once, and the conversation ends. */
+static void test_nested_failure(void)
+{
+    open_org(false);
+    start("<outerdoc>hi</outerdoc>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    char id[32];
+    pumpfix_send(tok, XB_CMD_FAILED, pumpfix_str(d, 2, id, sizeof id), "no", NULL);
+    xb_frames_destroy(&d);
+    expect_answer("pipeline outer failed in step 1 (pipeline seq): pipeline seq failed in step 1",
+                  "crash");
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 5));
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.failed, 2);
+    CU_ASSERT_EQUAL(st.running, 0);
+    CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);
+    pumpfix_close(&f);
+}
+
 /* The pump stops while tok holds a step: the run's caller hears
  * `shutdown` once, and nothing else. */
 static void test_stop_mid_run(void)
@@ -552,6 +574,7 @@ static const xbt_test_t pipeline_tests[] = {
     {"a step whose helper ends silently does not hang its run", test_helper_ends_silently},
     {"the pump stops mid-run: its caller hears it once", test_stop_mid_run},
     {"a step's listener answers after its helper did", test_helper_answers},
+    {"a nested run fails: its caller's run fails, one answer", test_nested_failure},
     {NULL, NULL},
 };
 

@@ -56,7 +56,10 @@
     "          - {listener: tok, result: b}\n"                                               \
     "  - name: slownest\n    payload: slownestdoc\n    input: doc\n    output: tokens\n"    \
     "    steps:\n"                                                                           \
-    "      - pipeline: slow\n        result: tokens\n"
+    "      - pipeline: slow\n        result: tokens\n"                                     \
+    "  - name: hasty\n    payload: hastydoc\n    input: doc\n    output: summary\n"         \
+    "    timeout_seconds: 1\n    steps:\n"                                                   \
+    "      - pipeline: seq\n        result: summary\n"
 
 static pumpfix_t f;
 static void *tok, *count, *kw, *sum, *item, *client;
@@ -521,6 +524,37 @@ static void test_nested_failure(void)
     pumpfix_close(&f);
 }
 
+/* The outer run times out while its nested run waits for tok: the caller
+ * hears `timeout` once; what the nested run still does is late, and the
+ * conversation ends. */
+static void test_outer_timeout(void)
+{
+    open_org(false);
+    start("<hastydoc>hi</hastydoc>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    pumpfix_advance(&f, 1500, 100, (void *const[]){tok, NULL});
+    expect_answer("pipeline hasty failed", "timeout");
+    char id[32];
+    pumpfix_send(tok, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "1", XB_TARGET_RESPOND,
+                 "<tokens/>", NULL);
+    xb_frames_destroy(&d);
+    xb_frames_t *c = pumpfix_try(&f, count, 5);
+    if (c) { /* the nested run went on: answer it */
+        pumpfix_send(count, XB_CMD_REPLY, pumpfix_str(c, 2, id, sizeof id), "1",
+                     XB_TARGET_RESPOND, "<counts/>", NULL);
+        xb_frames_destroy(&c);
+        d = serve(sum, "<summarize/>", "<summary/>");
+        xb_frames_destroy(&d);
+    }
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 5));
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.running, 0);
+    CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);
+    pumpfix_close(&f);
+}
+
 /* The pump stops while tok holds a step: the run's caller hears
  * `shutdown` once, and nothing else. */
 static void test_stop_mid_run(void)
@@ -575,6 +609,7 @@ static const xbt_test_t pipeline_tests[] = {
     {"the pump stops mid-run: its caller hears it once", test_stop_mid_run},
     {"a step's listener answers after its helper did", test_helper_answers},
     {"a nested run fails: its caller's run fails, one answer", test_nested_failure},
+    {"the outer run times out while its nested run waits", test_outer_timeout},
     {NULL, NULL},
 };
 

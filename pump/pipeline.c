@@ -750,6 +750,23 @@ static int hop_caller(xb_pump_t *p, const conv_t *conv, const char *hop_chain, o
     return 0;
 }
 
+/* A late answer of a step of a run with its own memory may have written
+ * to that memory (stored with it, before this event) after the run ended
+ * and dropped it: dropped again, or it would stay behind. Not while the
+ * run lives (an answer late for its item only). */
+static void drop_late_writes(xb_pump_t *p, const xbp_pev_t *e)
+{
+    if (!(e->ref & XBP_REF_OWN_SCOPE) || e->from.redelivered || p->cfg->memory.keep ||
+        (e->conv && e->conv->journal_kept) || run_find(p, e->ref))
+        return;
+    char buf[XBP_SCOPE_MAX];
+    const char *chain = e->kind == XBP_PEV_MESSAGE ? e->chain : e->from.chain;
+    const char *scope = xbp_wmem_scope(e->conv, chain, e->ref, buf, sizeof buf);
+    xb_error_t err;
+    if (scope[0] && xb_backend_wmem_drop(p->backend, scope, &err) != 0)
+        XB_WARN("pump", "working memory %s was not removed: %s", scope, err.message);
+}
+
 /* Something for a run that is not there. After a pump restart (it comes
  * of a message delivered again) the run was lost with the pump: its caller
  * hears it once. Otherwise the run ended before (failed, timed out): late,
@@ -758,6 +775,7 @@ static void on_orphan(xb_pump_t *p, xbp_pev_t *e)
 {
     struct xbp_pipes *ps = p->pipes;
     ps->stats.late++;
+    drop_late_writes(p, e);
     if (e->pipeline < 0)
         return;
     const char *name = p->cfg->pipelines[e->pipeline].name;
@@ -840,6 +858,44 @@ bool xbp_pipelines_waiting(const xb_pump_t *p)
     return p->n_pev > 0;
 }
 
+/* How many runs hold conv. */
+static long runs_in(const struct xbp_pipes *ps, const conv_t *conv)
+{
+    long n = 0;
+    for (const run_t *o = ps->runs; o; o = o->next_run)
+        n += o->conv == conv;
+    return n;
+}
+
+/* Whether item i of r caused a run that lives (a nested pipeline step, or
+ * a run its listener started): that run may still answer it. */
+static bool has_nested_run(const struct xbp_pipes *ps, const run_t *r, size_t i)
+{
+    uint64_t ref = item_ref(r, i);
+    for (const run_t *o = ps->runs; o; o = o->next_run)
+        if (o->caller.pipe_ref == ref)
+            return true;
+    return false;
+}
+
+/* A step's listener that forwarded to a helper whose branch then ended
+ * without answering leaves its item with nothing that could answer it:
+ * its conversation holds nothing but runs (no delivery, no message on its
+ * way, no event). Such an item ended silently, as with a DONE. One item of
+ * a run a tick: what that starts changes the conversation. */
+static void end_unanswerable(xb_pump_t *p, run_t *r)
+{
+    if (!r->conv || r->running == 0 || r->conv->pending > runs_in(p->pipes, r->conv))
+        return;
+    for (size_t i = 0; i < r->n_items; i++)
+        if (r->items[i].state == ITEM_RUNNING && !has_nested_run(p->pipes, r, i)) {
+            XB_DEBUG("pump", "pipeline %s: a step ended without anything left to answer it",
+                     r->pl->name);
+            on_silent_end(p, r, &r->items[i]);
+            return;
+        }
+}
+
 void xbp_pipelines_tick(xb_pump_t *p)
 {
     run_t *next;
@@ -859,9 +915,12 @@ void xbp_pipelines_tick(xb_pump_t *p)
                 snprintf(cause, sizeof cause, "the step's timeout_seconds (%g) passed",
                          item_timeout(r, it));
                 run_fail(p, r, it, XB_ERR_TIMEOUT, cause);
+                r = NULL; /* gone */
                 break;
             }
         }
+        if (r)
+            end_unanswerable(p, r);
     }
 }
 

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
 #include "pipeline.h"
 #include "pump_internal.h"
 #include "pumpfix.h"
@@ -51,7 +53,13 @@
     "    steps:\n"                                                                           \
     "      - parallel:\n          - {listener: item, result: k}\n"                           \
     "          - {listener: tok, result: a}\n"                                               \
-    "          - {listener: tok, result: b}\n"
+    "          - {listener: tok, result: b}\n"                                               \
+    "  - name: slownest\n    payload: slownestdoc\n    input: doc\n    output: tokens\n"    \
+    "    steps:\n"                                                                           \
+    "      - pipeline: slow\n        result: tokens\n"                                     \
+    "  - name: hasty\n    payload: hastydoc\n    input: doc\n    output: summary\n"         \
+    "    timeout_seconds: 1\n    steps:\n"                                                   \
+    "      - pipeline: seq\n        result: summary\n"
 
 static pumpfix_t f;
 static void *tok, *count, *kw, *sum, *item, *client;
@@ -443,6 +451,131 @@ static void test_cancel_queued(void)
     pumpfix_close(&f);
 }
 
+/* tok forwards to a helper (item) and that branch ends without a response
+ * (item's DONE): nothing of the step is left to answer, so the step ended
+ * silently, as if tok had answered DONE: count's need is missing. The run
+ * does not wait forever, and the conversation ends. */
+static void test_helper_ends_silently(void)
+{
+    open_org(false);
+    start("<document>x</document>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    char id[32];
+    pumpfix_send(tok, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "1", "item", "<one/>", NULL);
+    xb_frames_destroy(&d);
+    d = serve(item, "<one/>", NULL); /* DONE: the helper's branch ends */
+    xb_frames_destroy(&d);
+    pumpfix_advance(&f, 200, 60, NULL);
+    expect_answer("needs tokens", "missing-input");
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, count, 3));
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.running, 0);
+    CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);
+    pumpfix_close(&f);
+}
+
+/* tok forwards to a helper (item) and responds when it answered: the
+ * response is the step's, the run goes on and completes. */
+static void test_helper_answers(void)
+{
+    open_org(false);
+    start("<document>x</document>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    char id[32];
+    pumpfix_send(tok, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "1", "item", "<one/>", NULL);
+    xb_frames_destroy(&d);
+    d = serve(item, "<one/>", "<tokenize/>"); /* back to tok */
+    xb_frames_destroy(&d);
+    d = serve(tok, "<tokenize/>", "<tokens><w>x</w></tokens>");
+    xb_frames_destroy(&d);
+    pumpfix_advance(&f, 200, 60, NULL); /* no silent end: tok's response counted */
+    d = serve(count, "<count/>", "<counts/>");
+    xb_frames_destroy(&d);
+    d = serve(sum, "<summarize/>", "<summary>ok</summary>");
+    xb_frames_destroy(&d);
+    expect_answer("<summary>ok</summary>", NULL);
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 3));
+    CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);
+    pumpfix_close(&f);
+}
+
+/* The nested run fails: the outer one fails with a message holding the
+ * inner one's, its caller hears it once, and the conversation ends. */
+static void test_nested_failure(void)
+{
+    open_org(false);
+    start("<outerdoc>hi</outerdoc>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    char id[32];
+    pumpfix_send(tok, XB_CMD_FAILED, pumpfix_str(d, 2, id, sizeof id), "no", NULL);
+    xb_frames_destroy(&d);
+    expect_answer("pipeline outer failed in step 1 (pipeline seq): pipeline seq failed in step 1",
+                  "crash");
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 5));
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.failed, 2);
+    CU_ASSERT_EQUAL(st.running, 0);
+    CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);
+    pumpfix_close(&f);
+}
+
+/* The outer run times out while its nested run waits for tok: the caller
+ * hears `timeout` once; what the nested run still does is late, and the
+ * conversation ends. */
+static void test_outer_timeout(void)
+{
+    open_org(false);
+    start("<hastydoc>hi</hastydoc>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    pumpfix_advance(&f, 1500, 100, (void *const[]){tok, NULL});
+    expect_answer("pipeline hasty failed", "timeout");
+    char id[32];
+    pumpfix_send(tok, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "1", XB_TARGET_RESPOND,
+                 "<tokens/>", NULL);
+    xb_frames_destroy(&d);
+    xb_frames_t *c = pumpfix_try(&f, count, 5);
+    if (c) { /* the nested run went on: answer it */
+        pumpfix_send(count, XB_CMD_REPLY, pumpfix_str(c, 2, id, sizeof id), "1",
+                     XB_TARGET_RESPOND, "<counts/>", NULL);
+        xb_frames_destroy(&c);
+        d = serve(sum, "<summarize/>", "<summary/>");
+        xb_frames_destroy(&d);
+    }
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 5));
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.running, 0);
+    CU_ASSERT_EQUAL(xb_strmap_count(f.pump->convs), 0);
+    pumpfix_close(&f);
+}
+
+/* The pump stops while tok holds a step: the run's caller hears
+ * `shutdown` once, and nothing else. */
+static void test_stop_mid_run(void)
+{
+    open_org(false);
+    start("<document>x</document>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    xb_frames_destroy(&d);
+    xb_pump_stop(f.pump);
+    for (int i = 0; i < 400 && xb_pump_step(f.pump, 0) > 0; i++)
+        pumpfix_advance(&f, 100, 100, (void *const[]){tok, count, kw, sum, item, NULL});
+    expect_answer("the pump", "shutdown");
+    CU_ASSERT_PTR_NULL(pumpfix_try(&f, client, 3));
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.running, 0);
+    CU_ASSERT_EQUAL(st.failed, 1);
+    pumpfix_close(&f);
+}
+
 /* A client may not send under a pipeline's name: the pipeline's hop is the
  * pump's. */
 static void test_pipeline_name_not_a_sender(void)
@@ -472,6 +605,11 @@ static const xbt_test_t pipeline_tests[] = {
     {"a pipeline's name is no client's", test_pipeline_name_not_a_sender},
     {"a SystemError ended inside a step fails the run", test_error_inside_step},
     {"a failed run cancels its queued step messages", test_cancel_queued},
+    {"a step whose helper ends silently does not hang its run", test_helper_ends_silently},
+    {"the pump stops mid-run: its caller hears it once", test_stop_mid_run},
+    {"a step's listener answers after its helper did", test_helper_answers},
+    {"a nested run fails: its caller's run fails, one answer", test_nested_failure},
+    {"the outer run times out while its nested run waits", test_outer_timeout},
     {NULL, NULL},
 };
 
@@ -560,6 +698,50 @@ static void test_restart_mid_run(void)
     pumpfix_close(&f);
 }
 
+/* How many working-memory keys of nested runs ("ROOT/pRUN") the test's
+ * redis holds. */
+static long nested_memory_keys(void)
+{
+    xb_error_t err;
+    xb_redis_server_t *srv = xb_redis_server_shared(&err);
+    redisContext *c = srv ? redisConnect("127.0.0.1", xb_redis_server_port(srv)) : NULL;
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return -1;
+    }
+    redisReply *r = redisCommand(c, "KEYS pl%d:*/p*", (int)getpid());
+    long n = r && r->type == REDIS_REPLY_ARRAY ? (long)r->elements : -1;
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+/* A nested run times out while tok holds its step; tok's late answer
+ * writes to that run's memory, which went when the run ended: the late
+ * write does not stay behind in the backend. */
+static void test_late_write_to_ended_run(void)
+{
+    open_org(false);
+    start("<slownestdoc>x</slownestdoc>", NULL, 0);
+    xb_frames_t *d = pumpfix_expect(&f, tok, XB_CMD_DELIVER);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    pumpfix_advance(&f, 2500, 100, (void *const[]){tok, NULL});
+    expect_answer("timeout_seconds", "timeout");
+    CU_ASSERT_EQUAL(nested_memory_keys(), 0);
+    char id[32];
+    pumpfix_send(tok, XB_CMD_REPLY, pumpfix_str(d, 2, id, sizeof id), "2", "=note", "<n/>",
+                 XB_TARGET_RESPOND, "<tokens/>", NULL);
+    xb_frames_destroy(&d);
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 5));
+    xbp_pipes_stats_t st;
+    xbp_pipelines_stats(f.pump, &st);
+    CU_ASSERT_EQUAL(st.late, 1);
+    CU_ASSERT_EQUAL(nested_memory_keys(), 0);
+    pumpfix_close(&f);
+}
+
 static const xbt_test_t lmdb_tests[] = {
     {"a three-step sequence passes data by name", test_sequence},
     {"nested pipelines", test_nested},
@@ -573,6 +755,7 @@ static const xbt_test_t backend_tests[] = {
     {"nested pipelines", test_nested},
     {"memory.keep", test_keep},
     {"a pump restart mid-run: the caller hears, the memory goes", test_restart_mid_run},
+    {"a late write to an ended nested run's memory goes", test_late_write_to_ended_run},
     {NULL, NULL},
 };
 

@@ -500,6 +500,10 @@ static int batch_items(xb_pump_t *p, run_t *r, const xb_step_config_t *st)
 static int step_items(xb_pump_t *p, run_t *r)
 {
     const xb_step_config_t *st = &r->pl->steps[r->step];
+    if (r->first_no >= XBP_REF_ITEM_MASK / 2) { /* a reference names at most 2^20 items */
+        run_fail(p, r, NULL, XB_ERR_LIMIT, "the run has sent more than 500 000 step messages");
+        return -1;
+    }
     if (st->kind == XB_STEP_BATCH)
         return batch_items(p, r, st);
     size_t n = st->kind == XB_STEP_PARALLEL ? st->n_steps : 1;
@@ -725,6 +729,14 @@ static int hop_caller(xb_pump_t *p, const conv_t *conv, const char *hop_chain, o
 {
     memset(o, 0, sizeof *o);
     char *chain = hop_chain ? xb_chain_prune(hop_chain, NULL) : NULL;
+    /* A nested pipeline's caller is a pipeline hop whose run was lost too:
+     * its caller is the one to tell. */
+    while (chain && xb_chain_hops(chain) > 1 &&
+           xbp_pump_pipeline(p, xb_chain_last_hop(chain), NULL) >= 0) {
+        char *up = xb_chain_prune(chain, NULL);
+        free(chain);
+        chain = up;
+    }
     if (!chain)
         return -1;
     const char *hop = xb_chain_last_hop(chain);
@@ -928,10 +940,14 @@ void xbp_pipelines_stop(xb_pump_t *p)
 {
     if (!p->pipes)
         return;
-    xbp_pipelines_run(p); /* what arrived still counts */
+    /* What waits is not taken: a run must not send a next step now (it
+     * would be journaled and delivered again after the caller heard of the
+     * stop). Every run fails once, with shutdown. */
+    xbp_pev_t *e;
+    while ((e = xbp_pipeq_pop(p)))
+        xbp_pev_free(p, &e);
     while (p->pipes->runs)
         run_fail(p, p->pipes->runs, NULL, XB_ERR_SHUTDOWN, "the pump is shutting down");
-    xbp_pev_t *e;
     while ((e = xbp_pipeq_pop(p))) /* errors of the runs just failed: nobody to tell */
         xbp_pev_free(p, &e);
 }

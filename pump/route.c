@@ -374,9 +374,12 @@ void xbp_route_on_reply(xb_pump_t *p, peer_t *peer, const xb_proto_msg_t *m)
                                               sizeof cbuf);
     xb_error_t werr;
     xb_error_clear(&werr);
-    bool step = d->origin.pipeline != 0; /* its run stores the response */
+    bool step = d->origin.pipeline != 0;
+    /* Inside a pipeline run the run stores results, under its steps' names:
+     * the listener's own `result` is not written there. */
+    bool with_result = d->origin.pipe_ref == 0;
     xbp_wmem_writes_t *writes = NULL;
-    if (xbp_wmem_reply_writes(p, l->cfg, !step, conversation, m, &writes, &werr) == 0) {
+    if (xbp_wmem_reply_writes(p, l->cfg, with_result, conversation, m, &writes, &werr) == 0) {
         for (size_t i = 0; i < m->n; i++) {
             xb_proto_val_t t = xb_proto_reply_target(m, i);
             if (t.len > 0 && t.ptr[0] == XB_PROTO_REMEMBER)

@@ -184,6 +184,19 @@ bool xb_payload_ns_ok(const char *href)
     return !href || href[0] != '*' || href[1] == '\0';
 }
 
+int xb_payload_embeddable_bytes(const char *bytes, size_t len, const char **start, size_t *n)
+{
+    const char *end = bytes + len;
+    const char *s = skip_prolog(bytes, end);
+    while (end > s && is_ws(end[-1]))
+        end--;
+    if (end - s <= 1 || s[0] != '<' || s[1] == '?' || s[1] == '!')
+        return -1;
+    *start = s;
+    *n = (size_t)(end - s);
+    return 0;
+}
+
 int xb_payload_embeddable(xmlDocPtr doc, const char *bytes, size_t len, const char **start,
                           size_t *n, char **owned, xb_error_t *err)
 {
@@ -195,17 +208,8 @@ int xb_payload_embeddable(xmlDocPtr doc, const char *bytes, size_t len, const ch
         return xb_error_set(err, XB_ERR_ENVELOPE, 0,
                             "payload namespace '%.200s' is not supported (it starts with '*')",
                             (const char *)root->ns->href);
-    if (!root->prev && !root->next) {
-        const char *end = bytes + len;
-        const char *s = skip_prolog(bytes, end);
-        while (end > s && is_ws(end[-1]))
-            end--;
-        if (end - s > 1 && s[0] == '<' && s[1] != '?' && s[1] != '!') {
-            *start = s;
-            *n = (size_t)(end - s);
-            return 0;
-        }
-    }
+    if (!root->prev && !root->next && xb_payload_embeddable_bytes(bytes, len, start, n) == 0)
+        return 0;
     /* Comments or processing instructions around the root: write it anew. */
     xmlBufferPtr buf = xmlBufferCreate();
     if (!buf || xmlNodeDump(buf, doc, root, 0, 0) < 0) {

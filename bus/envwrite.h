@@ -73,6 +73,11 @@ bool xb_payload_ns_ok(const char *href);
 int xb_payload_embeddable(xmlDocPtr doc, const char *bytes, size_t len, const char **start,
                           size_t *n, char **owned, xb_error_t *err);
 
+/* The same for a payload checked by xb_xml_scan without a tree, which found
+ * nothing around its root element: *start and *n point into bytes, past a
+ * BOM, an XML declaration and white space. Returns 0, or -1 (nothing left). */
+int xb_payload_embeddable_bytes(const char *bytes, size_t len, const char **start, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -86,6 +86,18 @@ static void discard_error(void *data, xmlErrorPtr e)
     (void)e;
 }
 
+/* What one call of xb_xml_read or xb_xml_scan collects; ctxt->_private
+ * points at it (capture first: parser_error reads it as a capture_t). */
+typedef struct {
+    capture_t cap;
+    int depth;  /* xb_xml_scan: element depth */
+    bool root;  /* a root element was seen */
+    bool other; /* a comment or processing instruction outside it */
+    bool dtd;   /* a DOCTYPE (the pre-scan refuses one already) */
+    char *tag;  /* the root's tag (cap bytes) */
+    size_t tagcap;
+} intake_t;
+
 /* Parser contexts pass themselves (userData); the capture of the running
  * xb_xml_read sits in _private. Being the serror of a context is also what
  * marks it as hardened for the entity loader. */
@@ -151,20 +163,21 @@ void xb_xml_ctxt_free(xmlParserCtxtPtr *ctxt)
     *ctxt = NULL;
 }
 
-xmlDocPtr xb_xml_read(xmlParserCtxtPtr ctxt, const void *bytes, size_t len,
-                      const xb_parse_limits_t *limits, xb_error_t *err)
+/* Pre-scans and parses bytes with ctxt as it is set up (its SAX handler
+ * builds a tree, or not), collecting into in. Returns whether the parse
+ * was clean: 0, or -1 with err (and ctxt->myDoc freed). */
+static int parse_into(xmlParserCtxtPtr ctxt, const void *bytes, size_t len,
+                      const xb_parse_limits_t *limits, intake_t *in, xmlDocPtr *doc,
+                      xb_error_t *err)
 {
-    if (!xb_xml_ctxt_is_hardened(ctxt)) {
-        xb_error_set(err, XB_ERR_ARG, 0, "parser context not made by xb_xml_ctxt_new");
-        return NULL;
-    }
+    *doc = NULL;
+    if (!xb_xml_ctxt_is_hardened(ctxt))
+        return xb_error_set(err, XB_ERR_ARG, 0, "parser context not made by xb_xml_ctxt_new");
     xb_parse_limits_t storage;
     const xb_parse_limits_t *l = limits_or_default(limits, &storage);
     if (xb_parse_limits_check(l, err) < 0 || xb_xml_prescan(bytes, len, l, err) < 0)
-        return NULL;
-
-    capture_t cap = {0};
-    ctxt->_private = &cap;
+        return -1;
+    ctxt->_private = in;
     /* Some errors (the encoding converter's) are raised without the context
      * and would go to the thread's handler, stderr by default: for this call
      * the thread's handler is the context's too. */
@@ -174,19 +187,35 @@ xmlDocPtr xb_xml_read(xmlParserCtxtPtr ctxt, const void *bytes, size_t len,
     /* No forced encoding: the prescan admits only documents that declare
      * UTF-8 or US-ASCII (or nothing) and are valid UTF-8, which libxml2
      * reads as UTF-8 anyway, without the converter a forced one sets up. */
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, bytes, (int)len, NULL, NULL, XB_XML_PARSE_OPTIONS);
+    *doc = xmlCtxtReadMemory(ctxt, bytes, (int)len, NULL, NULL, XB_XML_PARSE_OPTIONS);
     xmlSetStructuredErrorFunc(old_data, old_handler);
     ctxt->_private = NULL;
-
-    if (!doc || cap.set || !ctxt->wellFormed || !ctxt->nsWellFormed) {
-        xmlFreeDoc(doc);
-        if (cap.set) {
-            xb_error_set(err, XB_ERR_PARSE, cap.line, "line %d: %s", cap.line, cap.message);
+    if (in->cap.set || !ctxt->wellFormed || !ctxt->nsWellFormed) {
+        xmlFreeDoc(*doc);
+        *doc = NULL;
+        if (in->cap.set) {
+            xb_error_set(err, XB_ERR_PARSE, in->cap.line, "line %d: %s", in->cap.line,
+                         in->cap.message);
             if (err)
-                err->column = cap.column;
+                err->column = in->cap.column;
         } else {
             xb_error_set(err, XB_ERR_PARSE, 0, "line 0: document is not well-formed XML");
         }
+        return -1;
+    }
+    return 0;
+}
+
+xmlDocPtr xb_xml_read(xmlParserCtxtPtr ctxt, const void *bytes, size_t len,
+                      const xb_parse_limits_t *limits, xb_error_t *err)
+{
+    intake_t in;
+    memset(&in, 0, sizeof in);
+    xmlDocPtr doc = NULL;
+    if (parse_into(ctxt, bytes, len, limits, &in, &doc, err) != 0)
+        return NULL;
+    if (!doc) {
+        xb_error_set(err, XB_ERR_PARSE, 0, "line 0: document is not well-formed XML");
         return NULL;
     }
     if (doc->intSubset || doc->extSubset) {
@@ -200,6 +229,97 @@ xmlDocPtr xb_xml_read(xmlParserCtxtPtr ctxt, const void *bytes, size_t len,
         return NULL;
     }
     return doc;
+}
+
+/* ---- scanning: the same checks, no tree ------------------------------------ */
+
+static intake_t *scan_of(void *ctx)
+{
+    return ((xmlParserCtxtPtr)ctx)->_private;
+}
+
+static void scan_start(void *ctx, const xmlChar *local, const xmlChar *prefix, const xmlChar *uri,
+                       int nb_ns, const xmlChar **ns, int nb_attrs, int nb_defaulted,
+                       const xmlChar **attrs)
+{
+    (void)prefix, (void)nb_ns, (void)ns, (void)nb_attrs, (void)nb_defaulted, (void)attrs;
+    intake_t *in = scan_of(ctx);
+    if (in->depth++ > 0 || in->root)
+        return;
+    in->root = true;
+    if (uri && uri[0])
+        snprintf(in->tag, in->tagcap, "{%s}%s", (const char *)uri, (const char *)local);
+    else
+        snprintf(in->tag, in->tagcap, "%s", (const char *)local);
+}
+
+static void scan_end(void *ctx, const xmlChar *local, const xmlChar *prefix, const xmlChar *uri)
+{
+    (void)local, (void)prefix, (void)uri;
+    scan_of(ctx)->depth--;
+}
+
+static void scan_outside(intake_t *in)
+{
+    if (in->depth == 0)
+        in->other = true;
+}
+
+static void scan_comment(void *ctx, const xmlChar *value)
+{
+    (void)value;
+    scan_outside(scan_of(ctx));
+}
+
+static void scan_pi(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+    (void)target, (void)data;
+    scan_outside(scan_of(ctx));
+}
+
+static void scan_dtd(void *ctx, const xmlChar *name, const xmlChar *id, const xmlChar *sys)
+{
+    (void)name, (void)id, (void)sys;
+    scan_of(ctx)->dtd = true; /* refused below, as xb_xml_read does */
+}
+
+int xb_xml_scan(xmlParserCtxtPtr ctxt, const void *bytes, size_t len,
+                const xb_parse_limits_t *limits, char *tag, size_t cap, bool *alone,
+                xb_error_t *err)
+{
+    if (!ctxt || !ctxt->sax || !tag || cap == 0)
+        return xb_error_set(err, XB_ERR_ARG, 0, "xb_xml_scan: bad argument");
+    tag[0] = '\0';
+    intake_t in;
+    memset(&in, 0, sizeof in);
+    in.tag = tag;
+    in.tagcap = cap;
+    /* The context's handler builds a tree: for this call one that builds
+     * nothing, its error handler kept. */
+    xmlSAXHandler saved = *ctxt->sax;
+    xmlSAXHandler *h = ctxt->sax;
+    memset(h, 0, sizeof *h);
+    h->initialized = XML_SAX2_MAGIC;
+    h->serror = saved.serror;
+    h->startElementNs = scan_start;
+    h->endElementNs = scan_end;
+    h->comment = scan_comment;
+    h->processingInstruction = scan_pi;
+    h->internalSubset = scan_dtd;
+    h->externalSubset = scan_dtd;
+    xmlDocPtr doc = NULL;
+    int rc = parse_into(ctxt, bytes, len, limits, &in, &doc, err);
+    *ctxt->sax = saved;
+    xmlFreeDoc(doc); /* none: nothing built one */
+    if (rc != 0)
+        return -1;
+    if (in.dtd)
+        return xb_error_set(err, XB_ERR_PARSE, 1,
+                            "line 1: DOCTYPE is not allowed (no DTDs, no entities)");
+    if (!in.root)
+        return xb_error_set(err, XB_ERR_PARSE, 1, "line 1: document has no root element");
+    *alone = !in.other;
+    return 0;
 }
 
 /* ---- schemas -------------------------------------------------------------- */

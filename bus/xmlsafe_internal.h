@@ -23,6 +23,16 @@ static inline const xb_parse_limits_t *limits_or_default(const xb_parse_limits_t
     return storage;
 }
 
+/* (xmlsafe.c) xb_xml_read's checks without its tree: the same pre-scan,
+ * options and error capture, through SAX callbacks that build nothing.
+ * For a document whose tree nobody needs (an answer no schema validates).
+ * Fills tag with the root's "local" or "{ns}local" (at most cap bytes) and
+ * *alone with whether nothing but white space (and an XML declaration)
+ * surrounds the root. Returns 0, or -1 with err as xb_xml_read sets it. */
+int xb_xml_scan(xmlParserCtxtPtr ctxt, const void *bytes, size_t len,
+                const xb_parse_limits_t *limits, char *tag, size_t cap, bool *alone,
+                xb_error_t *err);
+
 /* (xmlsafe_utf8.c) Offset of the first invalid UTF-8 sequence or character XML forbids, or
  * len; *cp gets a forbidden character (valid UTF-8), else -1. */
 size_t xb_xml_text_invalid_at(const unsigned char *s, size_t len, long *cp);

@@ -23,6 +23,7 @@
 #include "str.h"
 #include "xmlbus/uuid.h"
 #include "xmlbus/xmlsafe.h"
+#include "xmlsafe_internal.h"
 
 #define DEFAULT_SENDER "console"
 
@@ -328,20 +329,85 @@ static bool reply_sends(const xb_proto_msg_t *m)
     return false;
 }
 
+/* Whether a respond from o goes to the conversation's client or to a
+ * pipeline's hop: no schema validates it, so its payload needs no tree. */
+static bool respond_unvalidated(xb_pump_t *p, const origin_t *o, const conv_t *conv)
+{
+    if (!o->chain || xb_chain_hops(o->chain) <= 1)
+        return false;
+    char *up = xb_chain_prune(o->chain, NULL);
+    if (!up)
+        return false;
+    const char *hop = xb_chain_last_hop(up);
+    bool yes = (conv && conv->has_client && xb_chain_hops(up) == 1 &&
+                strcmp(hop, conv->client_hop) == 0) ||
+               (!xbp_pump_listener(p, hop) && xbp_pump_pipeline(p, hop, NULL) >= 0);
+    free(up);
+    return yes;
+}
+
+/* An unvalidated payload checked without a tree (xb_xml_scan) into pl: 0;
+ * 1 when it needs the tree after all (something around its root); -1 with
+ * err when it is refused. */
+static int payload_scanned(xb_pump_t *p, const void *bytes, size_t len, payload_t *pl,
+                           xb_error_t *err)
+{
+    bool alone = false;
+    memset(pl, 0, sizeof *pl);
+    if (xb_xml_scan(p->xmlctxt, bytes, len, &p->plimits, pl->tag, sizeof pl->tag, &alone, err) != 0)
+        return -1;
+    if (!alone || xb_payload_embeddable_bytes(bytes, len, &pl->bytes, &pl->len) != 0)
+        return 1;
+    if (pl->tag[0] != '{')
+        return 0;
+    char href[sizeof pl->tag];
+    xb_strlcpy(href, pl->tag + 1, sizeof href);
+    char *close = strchr(href, '}');
+    if (close)
+        *close = '\0';
+    if (strcmp(href, XB_ENVELOPE_NS) == 0)
+        return xb_error_set(
+            err, XB_ERR_ENVELOPE, 0,
+            "a payload may not be in the envelope namespace (an envelope inside an envelope)");
+    if (!xb_payload_ns_ok(href))
+        return xb_error_set(err, XB_ERR_ENVELOPE, 0,
+                            "payload namespace '%.200s' is not supported (it starts with '*')",
+                            href);
+    return 0;
+}
+
+/* The payload of a listener's message into pl: scanned when nothing will
+ * validate it (a respond to the client or a pipeline), else parsed into
+ * *doc (the caller frees it and *owned). 0, or -1 with err. */
+static int reply_payload(xb_pump_t *p, const origin_t *o, const delivery_t *d, const char *target,
+                         const void *bytes, size_t len, payload_t *pl, xmlDocPtr *doc, char **owned,
+                         xb_error_t *err)
+{
+    *doc = NULL;
+    *owned = NULL;
+    if (target && strcmp(target, XB_TARGET_RESPOND) == 0 && respond_unvalidated(p, o, d->conv)) {
+        int rc = payload_scanned(p, bytes, len, pl, err);
+        if (rc <= 0)
+            return rc;
+        xb_error_clear(err);
+    }
+    *doc = xb_xml_read(p->xmlctxt, bytes, len, &p->plimits, err);
+    if (!*doc)
+        return -1;
+    return payload_of(*doc, bytes, len, pl, owned, err);
+}
+
 static void reply_one(xb_pump_t *p, const origin_t *o, delivery_t *d, const char *target,
                       const void *bytes, size_t len, batch_t *batch)
 {
     xb_error_t err;
     xb_error_clear(&err);
-    xmlDocPtr doc = xb_xml_read(p->xmlctxt, bytes, len, &p->plimits, &err);
-    if (!doc) {
-        xbp_outbox_stage_error(p, batch, o, d->conv, err.code, err.message);
-        return;
-    }
     payload_t pl;
+    xmlDocPtr doc = NULL;
     char *owned = NULL;
-    if (payload_of(doc, bytes, len, &pl, &owned, &err) != 0) {
+    if (reply_payload(p, o, d, target, bytes, len, &pl, &doc, &owned, &err) != 0) {
         xbp_outbox_stage_error(p, batch, o, d->conv, err.code, err.message);
+        free(owned);
         xmlFreeDoc(doc);
         return;
     }

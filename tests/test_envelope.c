@@ -2,6 +2,7 @@
  * Real libxml2, real schemas from schemas/, sample inputs in
  * tests/data/envelope/. */
 #include <CUnit/Basic.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include "xmlbus/envelope.h"
 #include "xmlbus/uuid.h"
 #include "xmlbus/xmlsafe.h"
+#include "schema.h"
+#include "xmlsafe_internal.h"
 #include "xbt.h"
 #include "xbt_main.h"
 
@@ -1456,7 +1459,104 @@ static void test_text_helpers(void)
     free(s);
 }
 
+/* xb_xml_scan (no tree) gives xb_xml_read's verdict on every document:
+ * hand-made cases and every file of the envelope corpora; where both
+ * accept, the same root tag, and "alone" exactly when nothing but a
+ * prolog and white space surrounds the root. */
+static void scan_agrees(const char *bytes, size_t len, const char *what)
+{
+    static xmlParserCtxtPtr ctxt;
+    if (!ctxt)
+        ctxt = xb_xml_ctxt_new();
+    xb_parse_limits_t l;
+    xb_parse_limits_defaults(&l);
+    l.max_depth = 64;
+    xb_error_t e1, e2;
+    xb_error_clear(&e1);
+    xb_error_clear(&e2);
+    xmlDocPtr doc = xb_xml_read(ctxt, bytes, len, &l, &e1);
+    char tag[512], want[512] = "";
+    bool alone = false;
+    int rc = xb_xml_scan(ctxt, bytes, len, &l, tag, sizeof tag, &alone, &e2);
+    if ((doc != NULL) != (rc == 0))
+        fprintf(stderr, "scan disagrees on %s: read %s (%s), scan %d (%s)\n", what,
+                doc ? "ok" : "refused", e1.message, rc, e2.message);
+    CU_ASSERT_EQUAL(doc != NULL, rc == 0);
+    if (doc && rc == 0) {
+        xmlNodePtr root = xmlDocGetRootElement(doc);
+        xb_payload_tag_of(root, want, sizeof want);
+        CU_ASSERT_STRING_EQUAL(tag, want);
+        CU_ASSERT_EQUAL(alone, !root->prev && !root->next);
+    }
+    if (!doc && rc != 0)
+        CU_ASSERT_EQUAL(e1.code, e2.code);
+    xmlFreeDoc(doc);
+}
+
+static void scan_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        FILE *fp = fopen(path, "rb");
+        if (!fp)
+            continue;
+        static char buf[1 << 20];
+        size_t len = fread(buf, 1, sizeof buf, fp);
+        fclose(fp);
+        scan_agrees(buf, len, path);
+        n++;
+    }
+    closedir(d);
+    CU_ASSERT(n > 10);
+}
+
+static void test_scan_agrees_with_read(void)
+{
+    static const char *const cases[] = {
+        "<a/>",
+        "<a>x</a>",
+        "  <a/>  ",
+        "<?xml version=\"1.0\"?><a/>",
+        "\xEF\xBB\xBF<a/>",
+        "<!-- c --><a/>",
+        "<a/><!-- c -->",
+        "<?pi x?><a/>",
+        "<p:a xmlns:p=\"urn:x\"/>",
+        "<a xmlns=\"urn:y\"><b/></a>",
+        "<p:a/>",
+        "<a><b></a>",
+        "<a/><b/>",
+        "",
+        "text",
+        "<!DOCTYPE a><a/>",
+        "<a>&ent;</a>",
+        "<a b='1' b='2'/>",
+        "<a>\x01</a>",
+        "<a xmlns:p=\"\"/>",
+        "<e:message xmlns:e=\"" XB_ENVELOPE_NS "\"/>",
+        "<a xmlns=\"*x\"/>",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        scan_agrees(cases[i], strlen(cases[i]), cases[i]);
+    char deep[2000] = "";
+    for (int i = 0; i < 70; i++)
+        strcat(deep, "<d>");
+    for (int i = 0; i < 70; i++)
+        strcat(deep, "</d>");
+    scan_agrees(deep, strlen(deep), "70 deep");
+    scan_dir(XB_SOURCE_DIR "/tests/fuzz/corpus/envelope");
+    scan_dir(XB_SOURCE_DIR "/tests/data/envelope");
+}
+
 static const xbt_test_t envelope_tests[] = {
+    {"xb_xml_scan: the verdicts of xb_xml_read without a tree", test_scan_agrees_with_read},
     {"valid envelope: fields read right", test_valid_fields},
     {"trusted parser skips envelope.xsd only", test_trusted_parser_skips_xsd_only},
     {"minimal envelope: optional fields absent", test_minimal_has_no_optional_fields},

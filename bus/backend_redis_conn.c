@@ -275,3 +275,27 @@ int xb_redis_reply_error(xb_redis_t *r, const redisReply *rep, const char *cmd, 
     return xb_error_set(err, XB_ERR_BACKEND, 0, "redis at %s: %s %s: unexpected reply type %d",
                         r->where, cmd, key ? key : "", rep->type);
 }
+
+redisReply *xb_redis_key_command(xb_redis_t *r, const char *kind, const char *name, int argc,
+                                 const char **argv, size_t *lens, int type, xb_error_t *err)
+{
+    size_t klen;
+    char *key = xb_redis_key(r, kind, name, &klen);
+    if (!key) {
+        xb_redis_nomem(err, "key");
+        return NULL;
+    }
+    argv[1] = key;
+    lens[1] = klen;
+    sigpipe_guard_t g;
+    xb_redis_enter(r, &g);
+    redisReply *rep = xb_redis_command(r, true, argc, argv, lens, err);
+    xb_redis_leave(r, &g);
+    if (rep && (rep->type == REDIS_REPLY_ERROR || (type && rep->type != type))) {
+        xb_redis_reply_error(r, rep, argv[0], key, err);
+        freeReplyObject(rep);
+        rep = NULL;
+    }
+    free(key);
+    return rep;
+}

@@ -108,6 +108,13 @@ int xb_redis_conn_open(xb_redis_t *r, char *why, size_t size);
 redisReply *xb_redis_command(xb_redis_t *r, bool retry, int argc, const char **argv,
                              const size_t *lens, xb_error_t *err);
 
+/* Runs the idempotent command argv on the key `prefix kind name` (which
+ * fills argv[1] and lens[1]), with the connection's guard. type: the reply
+ * type it must have, 0 for any but an error. Returns the reply (caller
+ * frees it) or NULL with *err set. */
+redisReply *xb_redis_key_command(xb_redis_t *r, const char *kind, const char *name, int argc,
+                                 const char **argv, size_t *lens, int type, xb_error_t *err);
+
 /* Sets XB_ERR_BACKEND for an error or unexpected reply to cmd on key. */
 int xb_redis_reply_error(xb_redis_t *r, const redisReply *rep, const char *cmd, const char *key,
                          xb_error_t *err);

@@ -8,37 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs argv on the journal key (argv[1], filled here) and checks that the
- * reply has the given type; the caller frees the reply. */
-static redisReply *journal_command(xb_redis_t *r, int argc, const char **argv, size_t *lens,
-                                   int type, xb_error_t *err)
-{
-    size_t klen;
-    char *key = xb_redis_key(r, "journal", "", &klen);
-    if (!key) {
-        xb_redis_nomem(err, "key");
-        return NULL;
-    }
-    argv[1] = key;
-    lens[1] = klen;
-    sigpipe_guard_t g;
-    xb_redis_enter(r, &g);
-    redisReply *rep = xb_redis_command(r, true, argc, argv, lens, err);
-    xb_redis_leave(r, &g);
-    if (rep && rep->type != type) {
-        xb_redis_reply_error(r, rep, argv[0], key, err);
-        freeReplyObject(rep);
-        rep = NULL;
-    }
-    free(key);
-    return rep;
-}
-
 int xb_redis_journal_put(void *self, const xb_journal_entry_t *entry, xb_error_t *err)
 {
     const char *argv[4] = {"HSET", NULL, entry->id, entry->data};
     size_t lens[4] = {4, 0, strlen(entry->id), entry->len};
-    redisReply *rep = journal_command(self, 4, argv, lens, REDIS_REPLY_INTEGER, err);
+    redisReply *rep = xb_redis_key_command(self, "journal", "", 4, argv, lens, REDIS_REPLY_INTEGER,
+                                           err);
     freeReplyObject(rep);
     return rep ? 0 : -1;
 }
@@ -55,7 +30,8 @@ int xb_redis_journal_remove(void *self, size_t n, const char *const *ids, xb_err
             argv[2 + i] = ids[at + i];
             lens[2 + i] = strlen(ids[at + i]);
         }
-        redisReply *rep = journal_command(self, (int)(2 + m), argv, lens, REDIS_REPLY_INTEGER, err);
+        redisReply *rep = xb_redis_key_command(self, "journal", "", (int)(2 + m), argv, lens,
+                                               REDIS_REPLY_INTEGER, err);
         if (!rep)
             return -1;
         freeReplyObject(rep);
@@ -67,7 +43,8 @@ int xb_redis_journal_list(void *self, xb_journal_list_t *out, xb_error_t *err)
 {
     const char *argv[2] = {"HGETALL"};
     size_t lens[2] = {7};
-    redisReply *rep = journal_command(self, 2, argv, lens, REDIS_REPLY_ARRAY, err);
+    redisReply *rep = xb_redis_key_command(self, "journal", "", 2, argv, lens, REDIS_REPLY_ARRAY,
+                                           err);
     if (!rep)
         return -1;
     int rc = 0;

@@ -11,32 +11,6 @@
 
 #define KIND "memory:"
 
-/* Runs argv with argv[1] the conversation's key (filled here); the caller
- * frees the reply. */
-static redisReply *wmem_command(xb_redis_t *r, const char *conversation, int argc,
-                                const char **argv, size_t *lens, xb_error_t *err)
-{
-    size_t klen;
-    char *key = xb_redis_key(r, KIND, conversation, &klen);
-    if (!key) {
-        xb_redis_nomem(err, "key");
-        return NULL;
-    }
-    argv[1] = key;
-    lens[1] = klen;
-    sigpipe_guard_t g;
-    xb_redis_enter(r, &g);
-    redisReply *rep = xb_redis_command(r, true, argc, argv, lens, err);
-    xb_redis_leave(r, &g);
-    if (rep && rep->type == REDIS_REPLY_ERROR) {
-        xb_redis_reply_error(r, rep, argv[0], key, err);
-        freeReplyObject(rep);
-        rep = NULL;
-    }
-    free(key);
-    return rep;
-}
-
 /* Fails with the reply's error when it is not of the given type. */
 static int expect(xb_redis_t *r, redisReply *rep, int type, const char *cmd,
                   const char *conversation, xb_error_t *err)
@@ -84,7 +58,7 @@ int xb_redis_wmem_get(void *self, const char *conversation, const char *name, xb
 {
     const char *argv[3] = {"HGET", NULL, name};
     size_t lens[3] = {4, 0, strlen(name)};
-    redisReply *rep = wmem_command(self, conversation, 3, argv, lens, err);
+    redisReply *rep = xb_redis_key_command(self, KIND, conversation, 3, argv, lens, 0, err);
     if (!rep)
         return -1;
     int rc = 1;
@@ -103,7 +77,7 @@ int xb_redis_wmem_list(void *self, const char *conversation, xb_wmem_list_t *out
 {
     const char *argv[2] = {"HGETALL"};
     size_t lens[2] = {7};
-    redisReply *rep = wmem_command(self, conversation, 2, argv, lens, err);
+    redisReply *rep = xb_redis_key_command(self, KIND, conversation, 2, argv, lens, 0, err);
     if (!rep)
         return -1;
     int rc = expect(self, rep, REDIS_REPLY_ARRAY, "HGETALL", conversation, err);
@@ -126,7 +100,7 @@ int xb_redis_wmem_drop(void *self, const char *conversation, xb_error_t *err)
 {
     const char *argv[2] = {"DEL"};
     size_t lens[2] = {3};
-    redisReply *rep = wmem_command(self, conversation, 2, argv, lens, err);
+    redisReply *rep = xb_redis_key_command(self, KIND, conversation, 2, argv, lens, 0, err);
     if (!rep)
         return -1;
     int rc = expect(self, rep, REDIS_REPLY_INTEGER, "DEL", conversation, err);

@@ -541,6 +541,7 @@ static void to_pipeline(xb_pump_t *p, const origin_t *origin, conv_t *conv, stag
     e->data[s->payload_len] = '\0';
     e->len = s->payload_len;
     e->respond = s->respond;
+    e->error = strcmp(s->type, XB_SYSTEM_ERROR_TYPE) == 0;
     e->chain = s->chain;
     s->chain = NULL;
     memcpy(e->thread, s->thread, sizeof e->thread);

@@ -122,6 +122,8 @@ static void run_end(xb_pump_t *p, run_t *r)
                 r->scope, err.message);
     if (!r->own_scope && r->conv)
         r->conv->root_runs--;
+    if (r->conv)
+        r->conv->runs--;
     char key[24];
     id_key(r->id, key);
     xb_strmap_remove(p->pipes->by_id, key);
@@ -609,11 +611,12 @@ static void item_done(xb_pump_t *p, run_t *r, item_t *it)
 
 /* A SystemError payload (a listener passed one on as its response): its
  * code and message. false when payload is something else. */
-static bool passed_error(xb_pump_t *p, const char *bytes, size_t len, xb_code_t *code, char *msg,
-                         size_t cap)
+static bool passed_error(xb_pump_t *p, const xbp_pev_t *e, xb_code_t *code, char *msg, size_t cap)
 {
-    if (len < 13 || memcmp(bytes, "<SystemError", 12) != 0)
+    if (!e->error) /* the payload's tag, recorded with it */
         return false;
+    const char *bytes = e->data;
+    size_t len = e->len;
     xb_error_t err;
     xmlDocPtr doc = xb_xml_read(p->xmlctxt, bytes, len, &p->plimits, &err);
     *code = XB_ERR_CRASH;
@@ -637,7 +640,7 @@ static void on_response(xb_pump_t *p, run_t *r, item_t *it, xbp_pev_t *e)
 {
     xb_code_t code;
     char msg[700];
-    if (passed_error(p, e->data, e->len, &code, msg, sizeof msg)) {
+    if (passed_error(p, e, &code, msg, sizeof msg)) {
         run_fail(p, r, it, code, msg);
         return;
     }
@@ -685,8 +688,10 @@ static void run_start(xb_pump_t *p, xbp_pev_t *e)
     r->pindex = e->pipeline;
     r->pl = &p->cfg->pipelines[e->pipeline];
     r->conv = e->conv;
-    if (r->conv)
+    if (r->conv) {
         r->conv->pending++;
+        r->conv->runs++;
+    }
     r->next_run = ps->runs;
     if (ps->runs)
         ps->runs->prev_run = r;
@@ -870,15 +875,6 @@ bool xbp_pipelines_waiting(const xb_pump_t *p)
     return p->n_pev > 0;
 }
 
-/* How many runs hold conv. */
-static long runs_in(const struct xbp_pipes *ps, const conv_t *conv)
-{
-    long n = 0;
-    for (const run_t *o = ps->runs; o; o = o->next_run)
-        n += o->conv == conv;
-    return n;
-}
-
 /* Whether item i of r caused a run that lives (a nested pipeline step, or
  * a run its listener started): that run may still answer it. */
 static bool has_nested_run(const struct xbp_pipes *ps, const run_t *r, size_t i)
@@ -897,7 +893,7 @@ static bool has_nested_run(const struct xbp_pipes *ps, const run_t *r, size_t i)
  * a run a tick: what that starts changes the conversation. */
 static void end_unanswerable(xb_pump_t *p, run_t *r)
 {
-    if (!r->conv || r->running == 0 || r->conv->pending > runs_in(p->pipes, r->conv))
+    if (!r->conv || r->running == 0 || r->conv->pending > r->conv->runs)
         return;
     for (size_t i = 0; i < r->n_items; i++)
         if (r->items[i].state == ITEM_RUNNING && !has_nested_run(p->pipes, r, i)) {

@@ -17,6 +17,7 @@ typedef struct xbp_pev xbp_pev_t;
 struct xbp_pev {
     xbp_pev_kind_t kind;
     int pipeline;    /* index in cfg->pipelines; -1: whichever run ref names */
+    bool error;      /* MESSAGE: its payload is a SystemError (passed on) */
     bool respond;    /* MESSAGE: routed as a response (to the run of from.pipe_ref),
                          else it starts a run */
     conv_t *conv;    /* held (conv->pending) until the event is freed; may be NULL */

@@ -234,6 +234,7 @@ struct conv {
     bool client_told;  /* the client received a SystemError of it */
     bool has_memory;   /* it may have working-memory entries: dropped when it ends */
     int root_runs;     /* pipeline runs using the conversation's own memory (0 or 1) */
+    long runs;         /* pipeline runs holding it (each counted in pending too) */
     bool journal_kept; /* the pump stopped with deliveries of it left in the journal: its
                           memory stays for them (the next start delivers them again) */
     int redelivered;   /* it was taken over from the journal after a restart (times):

@@ -576,6 +576,22 @@ static void test_stop_mid_run(void)
     pumpfix_close(&f);
 }
 
+/* tok passes a SystemError on as its response: the run fails with that
+ * SystemError's code and message. */
+static void test_passed_on_error(void)
+{
+    open_org(false);
+    start("<document>x</document>", NULL, 0);
+    xb_frames_t *d = serve(tok, "<tokenize/>",
+                           "<SystemError><code>limit</code><message>too big</message>"
+                           "<retry-allowed>false</retry-allowed></SystemError>");
+    xb_frames_destroy(&d);
+    expect_answer("it answered with a SystemError: too big", "limit");
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, count, 3));
+    CU_ASSERT_TRUE(pumpfix_quiet(&f, client, 3));
+    pumpfix_close(&f);
+}
+
 /* A client may not send under a pipeline's name: the pipeline's hop is the
  * pump's. */
 static void test_pipeline_name_not_a_sender(void)
@@ -603,6 +619,7 @@ static const xbt_test_t pipeline_tests[] = {
     {"two runs at once never mix", test_concurrent_runs},
     {"memory.keep keeps a run's memory", test_keep},
     {"a pipeline's name is no client's", test_pipeline_name_not_a_sender},
+    {"a SystemError passed on as a step's response fails the run", test_passed_on_error},
     {"a SystemError ended inside a step fails the run", test_error_inside_step},
     {"a failed run cancels its queued step messages", test_cancel_queued},
     {"a step whose helper ends silently does not hang its run", test_helper_ends_silently},

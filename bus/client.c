@@ -145,7 +145,7 @@ xb_client_t *xb_client_new_secure(const char *endpoint, void *zmq_ctx, const cha
      * It starts with 'c': ZeroMQ keeps ids with a leading zero byte for its
      * own. */
     char id[XB_UUID_STR + 1] = "c";
-    xb_uuid_new(id + 1);
+    xb_uuid_new_random(id + 1);
     if (zmq_setsockopt(c->sock, ZMQ_ROUTING_ID, id, strlen(id)) != 0) {
         xb_error_set(err, XB_ERR_IO, 0, "client: ZMQ_ROUTING_ID: %s", zmq_strerror(errno));
         xb_client_destroy(&c);

@@ -192,7 +192,7 @@ static int read_meta_values(xb_envelope_t *e, xb_error_t *err)
     return 0;
 }
 
-/* A thread that is not a canonical UUID4 gets a fresh one; the original
+/* A thread that is not a canonical UUID gets a fresh one; the original
  * text is kept for the report. */
 static int normalize_thread(xb_envelope_t *e, xb_error_t *err)
 {

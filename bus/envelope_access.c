@@ -170,7 +170,7 @@ int xb_envelope_set_thread(xb_envelope_t *e, const char *thread, xb_error_t *err
     if (!e)
         return xb_error_set(err, XB_ERR_ARG, 0, "no envelope");
     if (!xb_uuid_is_canonical(thread))
-        return xb_error_set(err, XB_ERR_ARG, 0, "thread '%.40s' is not a canonical UUID4",
+        return xb_error_set(err, XB_ERR_ARG, 0, "thread '%.40s' is not a canonical UUID",
                             thread ? thread : "(null)");
     return set_cached_text(e->thread, thread, &e->thread_s, err);
 }

@@ -64,7 +64,7 @@ static xmlNodePtr add_element(xmlNodePtr parent, xmlNsPtr ns, const char *name, 
 }
 
 /* A document <message xmlns=ENV><meta>from, to, thread</meta></message>,
- * the thread replaced by a fresh UUID4 when it is not a canonical one
+ * the thread replaced by a fresh UUID when it is not a canonical one
  * (*replaced says so). Returns it with *message set, or NULL. */
 static xmlDocPtr new_envelope_doc(const char *from, const char *to, const char *thread,
                                   xmlNodePtr *message, bool *replaced)

@@ -1,11 +1,13 @@
-/* Canonical UUID4 strings (see include/xmlbus/uuid.h). */
+/* Canonical UUID strings, made as version 7 (see include/xmlbus/uuid.h). */
 #include "xmlbus/uuid.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <time.h>
 #include <uuid/uuid.h>
 
 /* Random bytes are drawn from the kernel a page at a time, per thread: a
@@ -102,20 +104,30 @@ bool xb_uuid_is_canonical(const char *s)
     }
     if (s[XB_UUID_LEN] != '\0')
         return false;
-    /* Version nibble 4, variant 10xx (8, 9, a or b). */
-    return s[14] == '4' && strchr("89ab", s[19]) != NULL;
+    /* Version nibble 4 (random) or 7 (time-ordered), variant 10xx (8, 9, a or b). */
+    return (s[14] == '4' || s[14] == '7') && strchr("89ab", s[19]) != NULL;
 }
 
-void xb_uuid_new(char out[XB_UUID_LEN + 1])
+/* Writes the 48-bit Unix time in milliseconds and a 12-bit fraction of the
+ * millisecond (RFC 9562, version 7 with the "increased clock precision" of
+ * its method 3) into u[0..7], version nibble included: UUIDs made later sort
+ * later, so the backends' B-trees keyed by thread or message id insert at
+ * their right edge instead of at a random page (docs/backend-manager.md). */
+static void put_v7_time(unsigned char u[8])
 {
-    unsigned char u[16];
-    if (xb_random_bytes(u, sizeof u) != 0) {
-        uuid_generate_random(u);
-        uuid_unparse_lower(u, out);
-        return;
-    }
-    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
-    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* variant 10xx */
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        ts = (struct timespec){0};
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    unsigned frac = (unsigned)(((uint64_t)(ts.tv_nsec % 1000000) << 12) / 1000000);
+    for (int i = 0; i < 6; i++)
+        u[i] = (unsigned char)(ms >> (40 - 8 * i));
+    u[6] = (unsigned char)(0x70 | (frac >> 8)); /* version 7 */
+    u[7] = (unsigned char)frac;
+}
+
+static void format_uuid(const unsigned char u[16], char out[XB_UUID_LEN + 1])
+{
     static const char hex[] = "0123456789abcdef";
     char *o = out;
     for (int i = 0; i < 16; i++) {
@@ -125,4 +137,30 @@ void xb_uuid_new(char out[XB_UUID_LEN + 1])
         *o++ = hex[u[i] & 15];
     }
     *o = '\0';
+}
+
+void xb_uuid_new(char out[XB_UUID_LEN + 1])
+{
+    unsigned char u[16];
+    if (xb_random_bytes(u + 8, 8) != 0) {
+        uuid_generate_random(u); /* no pool and no getrandom: libuuid's version 4 */
+        uuid_unparse_lower(u, out);
+        return;
+    }
+    put_v7_time(u);
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* variant 10xx */
+    format_uuid(u, out);
+}
+
+void xb_uuid_new_random(char out[XB_UUID_LEN + 1])
+{
+    unsigned char u[16];
+    if (xb_random_bytes(u, sizeof u) != 0) {
+        uuid_generate_random(u);
+        uuid_unparse_lower(u, out);
+        return;
+    }
+    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* variant 10xx */
+    format_uuid(u, out);
 }

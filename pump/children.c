@@ -152,7 +152,7 @@ static int spawn(xb_pump_t *p, child_t *c)
     char prog[XB_PATH_MAX];
     resolve_program(p, lc->command[0], prog, sizeof prog);
     /* A new token for every process: one that died takes its token along. */
-    xb_uuid_new(c->token);
+    xb_uuid_new_random(c->token);
     char **env = child_env(p, lc, lc->cpu_bound, c->token);
     if (!env) {
         XB_ERROR("pump", "listener %s: no memory to start '%s'", lc->name, prog);

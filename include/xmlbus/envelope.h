@@ -79,8 +79,8 @@ typedef struct xb_envelope_t xb_envelope_t;
  * envelope namespace, well-formed xmlbus meta (XB_ERR_ENVELOPE). Every error
  * message starts with "line N: " and err->line is N.
  *
- * A thread that is not a canonical lower-case UUID4 (missing text, upper
- * case, another version, garbage) is replaced by a fresh UUID4 in the
+ * A thread that is not a canonical lower-case UUID (missing text, upper
+ * case, another version, garbage) is replaced by a fresh UUID in the
  * document; xb_envelope_thread_replaced() then tells so and
  * xb_envelope_thread_original() keeps the text that was there.
  *
@@ -144,7 +144,7 @@ XB_EXPORT xmlDocPtr xb_envelope_doc(const xb_envelope_t *e);
 XB_EXPORT int xb_envelope_set_from(xb_envelope_t *e, const char *from, xb_error_t *err);
 /* to: as from, or NULL to remove <to>. */
 XB_EXPORT int xb_envelope_set_to(xb_envelope_t *e, const char *to, xb_error_t *err);
-/* thread: a canonical UUID4 (xb_uuid_is_canonical). The replacement report
+/* thread: a canonical UUID (xb_uuid_is_canonical). The replacement report
  * of parse/build is left as it was. */
 XB_EXPORT int xb_envelope_set_thread(xb_envelope_t *e, const char *thread, xb_error_t *err);
 /* xmlbus meta; each element is created (x:id xmlns:x="urn:xmlbus:meta:v1", at
@@ -156,7 +156,7 @@ XB_EXPORT int xb_envelope_set_depth(xb_envelope_t *e, int depth, xb_error_t *err
 /* ---- build -------------------------------------------------------------- */
 
 /* A new envelope from parts, built with the libxml2 tree API.
- * from: non-empty name; to: NULL for none; thread: a canonical UUID4, or
+ * from: non-empty name; to: NULL for none; thread: a canonical UUID, or
  * anything else (NULL included) to get a fresh one (reported as replaced
  * unless NULL). payload: an element, deep-copied (the caller keeps it); it
  * must pass xb_xml_check_tree (default limits, two levels fewer for the
@@ -180,7 +180,7 @@ XB_EXPORT xb_envelope_t *xb_envelope_build_bytes(const char *from, const char *t
  *     <SystemError xmlns=""><code>routing</code><message>...</message>
  *     <retry-allowed>false</retry-allowed></SystemError>
  * code is written as xb_code_name(xb_code_wire(code)). to may be NULL (no
- * <to>); a thread that is not canonical gets a fresh UUID4. message (NULL
+ * <to>); a thread that is not canonical gets a fresh UUID. message (NULL
  * means "") and to are sanitized (characters XML cannot carry become U+FFFD),
  * so this only fails on no memory (NULL). Caller owns the result. */
 XB_EXPORT xb_envelope_t *xb_envelope_system_error(const char *to, const char *thread,

@@ -69,7 +69,7 @@ xb_listener_t *xb_listener_new(const char *endpoint, const char *name, void *zmq
     l->heartbeat_ms = XB_RT_DEFAULT_HEARTBEAT_MS;
     /* A token of its own until xb_rt_set_token gives it the pump's: the
      * same token in every READY proves a reconnect is this listener. */
-    xb_uuid_new(l->token);
+    xb_uuid_new_random(l->token);
     atomic_init(&l->stop, false);
     atomic_init(&l->registered, false);
     xb_backend_config_defaults(&l->backend_cfg);

@@ -17,11 +17,11 @@ static const char usage_text[] =
     "Reads an envelope from FILE (- for standard input), checks it as the pump\n"
     "does (hardened parse, size/depth/attribute/namespace limits, envelope.xsd,\n"
     "one payload) and prints from, to, thread and the payload type. A thread\n"
-    "that is not a canonical UUID4 is replaced, and the replacement is shown.\n"
+    "that is not a canonical UUID is replaced, and the replacement is shown.\n"
     "On error prints FILE:LINE: CODE: MESSAGE and exits 1.\n"
     "\n"
     "With --build, FILE holds one payload element instead; the envelope around\n"
-    "it is printed (a fresh thread unless --thread gives a canonical UUID4).\n"
+    "it is printed (a fresh thread unless --thread gives a canonical UUID).\n"
     "\n"
     "options:\n"
     "  -b, --build          build an envelope around a payload\n"
@@ -112,7 +112,7 @@ static void print_envelope(const xb_envelope_t *e)
     if (xb_envelope_thread_replaced(e)) {
         fputs("thread-replaced: '", stdout);
         print_clean(xb_envelope_thread_original(e), 80);
-        fputs("' is not a canonical lower-case UUID4\n", stdout);
+        fputs("' is not a canonical lower-case UUID\n", stdout);
     }
     printf("payload: %s\n", xb_envelope_payload_type(e));
     if (xb_envelope_id(e))

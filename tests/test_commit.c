@@ -4,7 +4,8 @@
  * ends in exactly one answer.
  *
  * An in-process pump driven one turn at a time: the test queues a burst in
- * the pump's socket, then runs one turn. */
+ * the pump's socket, then runs one turn. The same tests run on the memory
+ * backend and on a real LMDB environment (one write transaction a turn). */
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "pump_internal.h"
 #include "pumpfix.h"
 #include "xbt_main.h"
+#include "xbt_tmp.h"
 
 #define YAML                               \
     "limits:\n  max_payload_bytes: 1KiB\n" \
@@ -23,10 +25,13 @@
 
 static pumpfix_t f;
 static void *echo, *client;
+static char *dir; /* the LMDB suite's folder */
 
-static void setup(void)
+static void open_with(const char *backend_yaml)
 {
-    CU_ASSERT_EQUAL_FATAL(pumpfix_open(&f, YAML), 0);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, "%s%s", backend_yaml, YAML);
+    CU_ASSERT_EQUAL_FATAL(pumpfix_open(&f, yaml), 0);
     echo = pumpfix_listener(&f, "echo", 100, false, false);
     client = pumpfix_dealer(&f);
     CU_ASSERT_PTR_NOT_NULL_FATAL(echo && client);
@@ -42,9 +47,27 @@ static void setup(void)
     pumpfix_step(&f);
 }
 
+static void setup(void)
+{
+    open_with("");
+}
+
+static void setup_lmdb(void)
+{
+    dir = xbt_tmpdir("commit");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "backend:\n  type: manager\n  path: %s/t.lmdb\n", dir);
+    open_with(yaml);
+}
+
 static void teardown(void)
 {
     pumpfix_close(&f);
+    if (dir)
+        xbt_rmtree(dir);
+    free(dir);
+    dir = NULL;
 }
 
 /* BURST SENDs waiting in the socket are one turn: one backend batch of
@@ -156,4 +179,5 @@ static const xbt_test_t commit_tests[] = {
     {NULL, NULL},
 };
 
-XBT_SUITES({"commit", NULL, NULL, setup, teardown, commit_tests});
+XBT_SUITES({"commit", NULL, NULL, setup, teardown, commit_tests},
+           {"commit-lmdb", NULL, NULL, setup_lmdb, teardown, commit_tests});

@@ -40,6 +40,18 @@ static bool xml_char_ok(uint32_t c)
            (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
 }
 
+/* True when the 8 bytes at p are all printable ASCII (0x20 to 0x7F), read
+ * as one word: a byte of 0x80 or more sets its top bit in w, and the lowest
+ * byte below 0x20 sets it in w - 0x20.. (no borrow reaches it from the
+ * bytes below, which are 0x20 or more). A borrow may flag a byte above it
+ * that is fine: the caller then looks byte by byte, never the other way. */
+static bool printable8(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return ((w | (w - 0x2020202020202020ull)) & 0x8080808080808080ull) == 0;
+}
+
 /* Offset of the first invalid UTF-8 sequence or character XML does not
  * allow, or len. libxml2 refuses such characters too, except NUL: there it
  * stops reading as if the document ended, and would accept "<a/>\0junk".
@@ -49,6 +61,10 @@ size_t xb_xml_text_invalid_at(const unsigned char *s, size_t len, long *cp)
     size_t i = 0;
     *cp = -1;
     while (i < len) {
+        while (len - i >= 8 && printable8(s + i))
+            i += 8;
+        if (i == len)
+            break;
         if (s[i] >= 0x20 && s[i] < 0x80) {
             i++;
             continue;
@@ -73,6 +89,10 @@ bool xb_xml_text_ok(const char *s, size_t len)
         return len == 0;
     size_t i = 0;
     while (i < len) {
+        while (len - i >= 8 && printable8(u + i))
+            i += 8;
+        if (i == len)
+            break;
         uint32_t cp;
         size_t n = utf8_decode(u + i, len - i, &cp);
         if (n == 0 || !xml_char_ok(cp))

@@ -4,6 +4,7 @@
 #include <CUnit/Basic.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1444,6 +1445,86 @@ static void test_schema_dir(void)
     CU_ASSERT_STRING_EQUAL(xb_schema_dir(), XB_SOURCE_DIR "/schemas");
 }
 
+/* The byte-by-byte definition that xb_xml_text_invalid_at's word-at-a-time
+ * scan must agree with: the first byte of an invalid UTF-8 sequence or of a
+ * character XML 1.0 does not allow, or len. */
+static size_t text_invalid_oracle(const unsigned char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned c = s[i];
+        size_t n = c < 0x80                 ? 1
+                   : c >= 0xC2 && c <= 0xDF ? 2
+                   : c >= 0xE0 && c <= 0xEF ? 3
+                   : c >= 0xF0 && c <= 0xF4 ? 4
+                                            : 0;
+        if (n == 0 || n > len - i)
+            return i;
+        uint32_t v = n == 1 ? c : c & (0x7Fu >> n);
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+            v = v << 6 | (s[i + k] & 0x3F);
+        }
+        if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF ||
+            (v >= 0xD800 && v <= 0xDFFF))
+            return i;
+        if (!(v == 9 || v == 10 || v == 13 || (v >= 0x20 && v <= 0xD7FF) ||
+              (v >= 0xE000 && v <= 0xFFFD) || v >= 0x10000))
+            return i;
+        i += n;
+    }
+    return len;
+}
+
+/* Random texts of printable ASCII with, here and there, control bytes,
+ * DEL, multi-byte characters, U+FFFE, a surrogate, stray continuation and
+ * lead bytes, at every alignment and length up to 70: the scan and
+ * xb_xml_text_ok agree with the oracle on every one. */
+static void test_text_scan_matches_oracle(void)
+{
+    static const char *const pieces[] = {"\x01",
+                                         "\x1f",
+                                         "\t",
+                                         "\n",
+                                         "\r",
+                                         "\x7f",
+                                         "\xc3\xa9",
+                                         "\xe2\x82\xac",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xef\xbf\xbe",
+                                         "\xed\xa0\x80",
+                                         "\x80",
+                                         "\xc0\xaf",
+                                         "\xff",
+                                         "\xe2\x82",
+                                         "\0"};
+    unsigned seed = 12345;
+    unsigned char buf[96];
+    int disagree = 0;
+    for (int round = 0; round < 200000; round++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t off = (seed >> 16) % 8, len = 0, want = (seed >> 8) % 71;
+        while (len < want) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = (seed >> 16) % 100;
+            if (r < 90) {
+                buf[off + len++] = (unsigned char)(0x20 + (seed >> 4) % 0x5F);
+                continue;
+            }
+            const char *p = pieces[(seed >> 8) % (sizeof pieces / sizeof *pieces)];
+            size_t n = p[0] ? strlen(p) : 1;
+            for (size_t k = 0; k < n && len < want; k++)
+                buf[off + len++] = (unsigned char)p[k];
+        }
+        long cp;
+        size_t got = xb_xml_text_invalid_at(buf + off, len, &cp);
+        size_t exp = text_invalid_oracle(buf + off, len);
+        bool ok = xb_xml_text_ok((const char *)buf + off, len);
+        disagree += got != exp || ok != (exp == len);
+    }
+    CU_ASSERT_EQUAL(disagree, 0);
+}
+
 static void test_text_helpers(void)
 {
     CU_ASSERT_TRUE(xb_xml_text_ok("caf\xC3\xA9 \xF0\x9F\x98\x80\t\n\r", 13));
@@ -1594,6 +1675,7 @@ static const xbt_test_t envelope_tests[] = {
     {"envelope outlives its parser", test_envelope_outlives_parser},
     {"schema dir", test_schema_dir},
     {"text helpers", test_text_helpers},
+    {"text scan matches its byte-by-byte definition", test_text_scan_matches_oracle},
     {NULL, NULL},
 };
 

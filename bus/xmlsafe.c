@@ -169,8 +169,9 @@ void xb_xml_ctxt_free(xmlParserCtxtPtr *ctxt)
  * parser "grows" that buffer all along the document (a tenth of the pump's
  * instructions per message, 1.16 -> 0.88 us for a 400-byte payload). With
  * no read callback the parser reads the copy as the whole document, which
- * is what it is; later libxml2 does the same by itself. The copy keeps the
- * NUL the parser expects after the last byte. */
+ * is what it is. libxml2 2.11 reworked in-memory input, so from there on
+ * xmlCtxtReadMemory is used as it is. The copy keeps the NUL the parser
+ * expects after the last byte. */
 static xmlDocPtr read_memory(xmlParserCtxtPtr ctxt, const void *bytes, size_t len, int options)
 {
 #if LIBXML_VERSION < 21100

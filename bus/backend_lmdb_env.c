@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -264,30 +265,115 @@ static int lm_open_dbs(lm_env_t *e, xb_error_t *err)
     return xb_lm_commit(e, txn, err);
 }
 
-/* Flushes what was committed since the last flush (MDB_NOSYNC): the pump
- * calls it every LM_SYNC_MS through the backend's flush op. */
-int xb_lm_flush_env(lm_env_t *e, xb_error_t *err)
+/* Writes what was committed since the last sync to disk (MDB_NOSYNC) and
+ * waits for it. Returns 0 or LMDB's error (then still dirty). */
+static int lm_sync(lm_env_t *e)
 {
     if (!atomic_exchange(&e->dirty, false))
         return 0;
     int rc = mdb_env_sync(e->env, 1);
-    if (rc != 0) {
+    if (rc != 0)
         atomic_store(&e->dirty, true);
-        return xb_lm_fail(e, rc, "flushing to disk", err);
+    return rc;
+}
+
+/* The flusher thread: one sync per request. fdatasync takes the disk's time
+ * (2 ms and more on a VM), which the pump's loop used to wait for every 50
+ * ms; mdb_env_sync needs no lock beside a write transaction. */
+static void *lm_flusher(void *arg)
+{
+    lm_env_t *e = arg;
+    pthread_mutex_lock(&e->fl_lock);
+    for (;;) {
+        while (!e->fl_stop && !e->fl_wanted)
+            pthread_cond_wait(&e->fl_cond, &e->fl_lock);
+        if (e->fl_stop)
+            break;
+        e->fl_wanted = false;
+        pthread_mutex_unlock(&e->fl_lock);
+        int rc = lm_sync(e);
+        pthread_mutex_lock(&e->fl_lock);
+        if (rc != 0)
+            e->fl_failed = rc;
     }
-    return 0;
+    pthread_mutex_unlock(&e->fl_lock);
+    return NULL;
+}
+
+/* Starts the flusher (fl_lock held); false when it cannot run. It takes no
+ * signal: the process's handlers run in its other threads. */
+static bool lm_flusher_start(lm_env_t *e)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    e->fl_started = pthread_create(&e->fl_thread, NULL, lm_flusher, e) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return e->fl_started;
+}
+
+/* Asks for what was committed since the last flush to be written to disk:
+ * the pump calls it every LM_SYNC_MS through the backend's flush op. The
+ * flusher thread waits for the disk; this returns at once, with the error
+ * of an earlier flush that failed (its commits are written by the next).
+ * Without the thread it syncs here. */
+int xb_lm_flush_env(lm_env_t *e, xb_error_t *err)
+{
+    pthread_mutex_lock(&e->fl_lock);
+    int failed = e->fl_failed;
+    e->fl_failed = 0;
+    bool background = e->fl_started || lm_flusher_start(e);
+    if (background) {
+        e->fl_wanted = true;
+        pthread_cond_signal(&e->fl_cond);
+    }
+    pthread_mutex_unlock(&e->fl_lock);
+    if (!background && !failed)
+        failed = lm_sync(e);
+    return failed ? xb_lm_fail(e, failed, "flushing to disk", err) : 0;
+}
+
+/* Stops this process's flusher, if it runs (a forked child has none). */
+static void lm_flusher_stop(lm_env_t *e)
+{
+    if (!e->fl_started || e->pid != getpid())
+        return;
+    pthread_mutex_lock(&e->fl_lock);
+    e->fl_stop = true;
+    pthread_cond_signal(&e->fl_cond);
+    pthread_mutex_unlock(&e->fl_lock);
+    pthread_join(e->fl_thread, NULL);
+    e->fl_started = false;
 }
 
 static void lm_env_free(lm_env_t *e)
 {
     if (!e)
         return;
+    lm_flusher_stop(e);
     if (e->env && e->pid == getpid())
-        xb_lm_flush_env(e, NULL);
+        lm_sync(e);
     if (e->env)
         mdb_env_close(e->env);
+    pthread_cond_destroy(&e->fl_cond);
+    pthread_mutex_destroy(&e->fl_lock);
     pthread_rwlock_destroy(&e->resize);
     free(e);
+}
+
+/* The environment's locks and the flusher's condition. Returns 0, or -1
+ * with none of them made. */
+static int lm_env_locks_init(lm_env_t *e)
+{
+    if (pthread_rwlock_init(&e->resize, NULL) != 0)
+        return -1;
+    if (pthread_mutex_init(&e->fl_lock, NULL) == 0) {
+        if (pthread_cond_init(&e->fl_cond, NULL) == 0)
+            return 0;
+        pthread_mutex_destroy(&e->fl_lock);
+    }
+    pthread_rwlock_destroy(&e->resize);
+    return -1;
 }
 
 /* Creates and opens a new environment (lm_envs_lock held). */
@@ -299,7 +385,7 @@ static lm_env_t *lm_env_open(const char *path, const struct stat *st, size_t map
         xb_lm_nomem(err);
         return NULL;
     }
-    if (pthread_rwlock_init(&e->resize, NULL) != 0) {
+    if (lm_env_locks_init(e) != 0) {
         free(e);
         xb_error_set(err, XB_ERR_BACKEND, 0, "backend manager: cannot create a lock");
         return NULL;

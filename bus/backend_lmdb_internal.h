@@ -55,6 +55,13 @@ typedef struct lm_env {
     pthread_rwlock_t resize; /* shared: any transaction; exclusive: set_mapsize */
     char path[XB_PATH_MAX];  /* absolute */
     atomic_bool dirty;       /* committed since the last flush */
+    /* The flusher: a thread of its own, started by the first flush of the
+     * process, that waits for the disk so that the caller does not. */
+    pthread_mutex_t fl_lock;
+    pthread_cond_t fl_cond;
+    pthread_t fl_thread;
+    bool fl_started, fl_wanted, fl_stop;
+    int fl_failed; /* LMDB's error of a flush in the background, 0 for none */
 } lm_env_t;
 
 /* One backend handle. */

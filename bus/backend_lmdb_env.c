@@ -271,7 +271,11 @@ static int lm_sync(lm_env_t *e)
 {
     if (!atomic_exchange(&e->dirty, false))
         return 0;
+    /* Held shared like a transaction: adopting a grown map remaps it, and a
+     * sync may read the map (it does with MDB_WRITEMAP, and in LMDB 1.0). */
+    pthread_rwlock_rdlock(&e->resize);
     int rc = mdb_env_sync(e->env, 1);
+    pthread_rwlock_unlock(&e->resize);
     if (rc != 0)
         atomic_store(&e->dirty, true);
     return rc;

@@ -186,10 +186,8 @@ static xmlDocPtr read_memory(xmlParserCtxtPtr ctxt, const void *bytes, size_t le
         xmlFreeParserInputBuffer(buf);
         return NULL;
     }
-    if (inputPush(ctxt, input) < 0) {
-        xmlFreeInputStream(input);
-        return NULL;
-    }
+    if (inputPush(ctxt, input) < 0)
+        return NULL; /* inputPush freed it */
     xmlCtxtUseOptions(ctxt, options);
     xmlParseDocument(ctxt);
     xmlDocPtr doc = ctxt->myDoc;

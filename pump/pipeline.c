@@ -354,7 +354,7 @@ static int start_listener_item(xb_pump_t *p, run_t *r, item_t *it, const origin_
     xb_wmem_list_t needs;
     int rc = step_needs(p, r, lc, it->step, &needs, why, sizeof why, &err);
     if (rc != 0) {
-        char cause[700];
+        char cause[sizeof why + XB_NAME_MAX + 64]; /* room for the whole sentence */
         snprintf(cause, sizeof cause, "%s needs %s, not in the working memory of the run", lc->name,
                  why);
         run_fail(p, r, it, rc > 0 ? XB_ERR_MISSING_INPUT : err.code, rc > 0 ? cause : err.message);

@@ -52,6 +52,14 @@ static bool printable8(const unsigned char *p)
     return ((w | (w - 0x2020202020202020ull)) & 0x8080808080808080ull) == 0;
 }
 
+/* i moved past the whole words of printable ASCII that start at s + i. */
+static size_t skip_printable(const unsigned char *s, size_t i, size_t len)
+{
+    while (len - i >= 8 && printable8(s + i))
+        i += 8;
+    return i;
+}
+
 /* Offset of the first invalid UTF-8 sequence or character XML does not
  * allow, or len. libxml2 refuses such characters too, except NUL: there it
  * stops reading as if the document ended, and would accept "<a/>\0junk".
@@ -61,8 +69,7 @@ size_t xb_xml_text_invalid_at(const unsigned char *s, size_t len, long *cp)
     size_t i = 0;
     *cp = -1;
     while (i < len) {
-        while (len - i >= 8 && printable8(s + i))
-            i += 8;
+        i = skip_printable(s, i, len);
         if (i == len)
             break;
         if (s[i] >= 0x20 && s[i] < 0x80) {
@@ -89,8 +96,7 @@ bool xb_xml_text_ok(const char *s, size_t len)
         return len == 0;
     size_t i = 0;
     while (i < len) {
-        while (len - i >= 8 && printable8(u + i))
-            i += 8;
+        i = skip_printable(u, i, len);
         if (i == len)
             break;
         uint32_t cp;

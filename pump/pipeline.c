@@ -932,6 +932,14 @@ void xbp_pipelines_tick(xb_pump_t *p)
     }
 }
 
+/* Drops every event that waits for the runs. */
+static void drop_events(xb_pump_t *p)
+{
+    xbp_pev_t *e;
+    while ((e = xbp_pipeq_pop(p)))
+        xbp_pev_free(p, &e);
+}
+
 void xbp_pipelines_stop(xb_pump_t *p)
 {
     if (!p->pipes)
@@ -939,13 +947,10 @@ void xbp_pipelines_stop(xb_pump_t *p)
     /* What waits is not taken: a run must not send a next step now (it
      * would be journaled and delivered again after the caller heard of the
      * stop). Every run fails once, with shutdown. */
-    xbp_pev_t *e;
-    while ((e = xbp_pipeq_pop(p)))
-        xbp_pev_free(p, &e);
+    drop_events(p);
     while (p->pipes->runs)
         run_fail(p, p->pipes->runs, NULL, XB_ERR_SHUTDOWN, "the pump is shutting down");
-    while ((e = xbp_pipeq_pop(p))) /* errors of the runs just failed: nobody to tell */
-        xbp_pev_free(p, &e);
+    drop_events(p); /* errors of the runs just failed: nobody to tell */
 }
 
 void xbp_pipelines_stats(const xb_pump_t *p, xbp_pipes_stats_t *out)
@@ -959,9 +964,7 @@ void xbp_pipelines_free(xb_pump_t *p)
 {
     if (!p->pipes)
         return;
-    xbp_pev_t *e;
-    while ((e = xbp_pipeq_pop(p)))
-        xbp_pev_free(p, &e);
+    drop_events(p);
     while (p->pipes->runs)
         run_end(p, p->pipes->runs);
     xb_strmap_destroy(&p->pipes->by_id);
